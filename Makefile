@@ -1,0 +1,37 @@
+# plexus — build and test targets.
+#
+#   make test   install what the tests need when it is missing, then vet and
+#               run every test with the race detector.
+
+GO ?= go
+# Debian packages that hold the reference peers of the socket tests:
+# nngcat (nng-utils) and nanocat (nanomsg-utils).
+APT_PKGS ?= nng-utils nanomsg-utils
+
+.PHONY: test deps vet race fuzz bench demo
+
+test: deps vet race
+
+# deps installs the reference peers when they are missing. It needs root and
+# Debian's package mirror; without them the interop tests skip and say why.
+deps:
+	@missing=""; \
+	command -v nngcat  >/dev/null 2>&1 || missing="$$missing nng-utils"; \
+	command -v nanocat >/dev/null 2>&1 || missing="$$missing nanomsg-utils"; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else \
+			echo "note:$$missing not installed (need root and apt-get); interop tests will skip"; \
+		fi; \
+	fi
+
+vet:
+	$(GO) vet ./...
+
+race:
+	$(GO) test -race -timeout 15m ./...
+
+demo:
+	$(GO) run ./cmd/plexus demo

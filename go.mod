@@ -1,0 +1,9 @@
+module github.com/plexusnet/plexus
+
+go 1.24.0
+
+require (
+	github.com/coder/websocket v1.8.15 // indirect
+	go.uber.org/goleak v1.3.0 // indirect
+	golang.org/x/net v0.50.0 // indirect
+)
