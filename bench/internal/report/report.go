@@ -1,0 +1,166 @@
+// Package report collects benchmark results and prints them as a table with
+// absolute numbers and ratios to a baseline peer measured in the same run.
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Result is one measured number: one workload, one peer, one mode.
+type Result struct {
+	Workload string  // e.g. "bulk"
+	Mode     string  // e.g. "1 proc"; may be empty
+	Peer     string  // e.g. "yamux"
+	Value    float64 // the measured number, in Unit
+	Unit     string  // e.g. "MB/s", "µs"
+	Higher   bool    // true when a higher Value is better
+	Note     string  // extra detail, e.g. "0.98 allocs/msg"
+	Skipped  string  // when non-empty the peer did not run; this says why
+}
+
+// Table is the ordered list of results of one run plus the name of the baseline peer.
+type Table struct {
+	Title    string
+	Baseline string // ratios are Value / Value(Baseline) of the same workload and mode
+	Results  []Result
+}
+
+// Add appends a result.
+func (t *Table) Add(r Result) { t.Results = append(t.Results, r) }
+
+func (t *Table) base(r Result) (Result, bool) {
+	for _, b := range t.Results {
+		if b.Workload == r.Workload && b.Mode == r.Mode && b.Peer == t.Baseline && b.Skipped == "" && b.Value > 0 {
+			return b, true
+		}
+	}
+	// No baseline in this row group: fall back to the first peer that ran.
+	for _, b := range t.Results {
+		if b.Workload == r.Workload && b.Mode == r.Mode && b.Skipped == "" && b.Value > 0 {
+			return b, true
+		}
+	}
+	return Result{}, false
+}
+
+// Ratio returns r's value divided by the baseline's value for the same
+// workload and mode, and the name of the peer used as baseline.
+func (t *Table) Ratio(r Result) (float64, string) {
+	if r.Skipped != "" {
+		return 0, ""
+	}
+	b, ok := t.base(r)
+	if !ok {
+		return 0, ""
+	}
+	return r.Value / b.Value, b.Peer
+}
+
+// FormatValue prints v with a precision that suits its size.
+func FormatValue(v float64) string {
+	switch {
+	case v >= 1e6:
+		return fmt.Sprintf("%.2fM", v/1e6)
+	case v >= 1e4:
+		return fmt.Sprintf("%.0fk", v/1e3)
+	case v >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1f", v)
+	default:
+		return fmt.Sprintf("%.2f", v)
+	}
+}
+
+func (t *Table) rows() [][]string {
+	var rows [][]string
+	for _, r := range t.Results {
+		mode := r.Mode
+		if r.Skipped != "" {
+			rows = append(rows, []string{r.Workload, mode, r.Peer, "-", r.Unit, "-", "skipped: " + r.Skipped})
+			continue
+		}
+		ratio := "-"
+		if q, b := t.Ratio(r); b != "" {
+			ratio = fmt.Sprintf("%.2f×", q)
+			if b != t.Baseline {
+				ratio += " (vs " + b + ")"
+			}
+		}
+		better := "higher is better"
+		if !r.Higher {
+			better = "lower is better"
+		}
+		note := r.Note
+		if note == "" {
+			note = better
+		} else {
+			note = note + "; " + better
+		}
+		rows = append(rows, []string{r.Workload, mode, r.Peer, FormatValue(r.Value), r.Unit, ratio, note})
+	}
+	return rows
+}
+
+var header = []string{"workload", "mode", "peer", "result", "unit", "ratio", "notes"}
+
+// Print writes the table as aligned plain text.
+func (t *Table) Print(w io.Writer) {
+	rows := t.rows()
+	width := make([]int, len(header))
+	for i, h := range header {
+		width[i] = runeLen(h)
+	}
+	for _, r := range rows {
+		for i, c := range r {
+			width[i] = max(width[i], runeLen(c))
+		}
+	}
+	if t.Title != "" {
+		fmt.Fprintf(w, "%s (ratio: result / %s in the same run)\n", t.Title, t.Baseline)
+	}
+	line := func(cells []string) {
+		var b strings.Builder
+		for i, c := range cells {
+			if i > 0 {
+				b.WriteString("  ")
+			}
+			b.WriteString(c)
+			if i < len(cells)-1 {
+				b.WriteString(strings.Repeat(" ", width[i]-runeLen(c)))
+			}
+		}
+		fmt.Fprintln(w, b.String())
+	}
+	line(header)
+	sep := make([]string, len(header))
+	for i := range sep {
+		sep[i] = strings.Repeat("-", width[i])
+	}
+	line(sep)
+	prev := ""
+	for i, r := range rows {
+		key := t.Results[i].Workload + "|" + t.Results[i].Mode
+		if prev != "" && key != prev {
+			fmt.Fprintln(w)
+		}
+		prev = key
+		line(r)
+	}
+}
+
+// Markdown writes the table as a GitHub-flavoured Markdown table.
+func (t *Table) Markdown(w io.Writer) {
+	if t.Title != "" {
+		fmt.Fprintf(w, "%s (ratio: result / %s in the same run)\n\n", t.Title, t.Baseline)
+	}
+	fmt.Fprintln(w, "| "+strings.Join(header, " | ")+" |")
+	fmt.Fprintln(w, "|"+strings.Repeat("---|", len(header)))
+	for _, r := range t.rows() {
+		fmt.Fprintln(w, "| "+strings.Join(r, " | ")+" |")
+	}
+}
+
+func runeLen(s string) int { return len([]rune(s)) }
