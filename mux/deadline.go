@@ -1,0 +1,85 @@
+package mux
+
+import "time"
+
+// deadline is a read or write deadline of a stream, in the manner of
+// net.Pipe: a channel that is closed once the deadline has passed. It is
+// guarded by the mutex of its stream, which the timer takes too.
+type deadline struct {
+	timer  *time.Timer
+	cancel chan struct{} // closed when the deadline passed; nil: none yet
+}
+
+// set arms d for t (zero: no deadline). mu must be held; fire is called
+// by the timer, and must take mu and then call d.expire.
+func (d *deadline) set(t time.Time, fire func(ch chan struct{})) {
+	if d.timer != nil {
+		d.timer.Stop()
+		d.timer = nil
+	}
+	expired := d.cancel != nil && isClosed(d.cancel)
+	if t.IsZero() {
+		if expired {
+			d.cancel = nil
+		}
+		return
+	}
+	if d.cancel == nil || expired {
+		d.cancel = make(chan struct{})
+	}
+	if dur := time.Until(t); dur > 0 {
+		ch := d.cancel
+		d.timer = time.AfterFunc(dur, func() { fire(ch) })
+		return
+	}
+	close(d.cancel)
+}
+
+// expire closes ch if it is still d's current, open channel. mu must be held.
+func (d *deadline) expire(ch chan struct{}) {
+	if d.cancel == ch && !isClosed(ch) {
+		close(ch)
+	}
+}
+
+// wait returns the channel to select on: nil (never ready) without a deadline.
+func (d *deadline) wait() <-chan struct{} {
+	if d == nil {
+		return nil
+	}
+	return d.cancel
+}
+
+// exceeded reports whether the deadline has passed.
+func (d *deadline) exceeded() bool {
+	return d != nil && d.cancel != nil && isClosed(d.cancel)
+}
+
+// stop releases the timer.
+func (d *deadline) stop() {
+	if d != nil && d.timer != nil {
+		d.timer.Stop()
+		d.timer = nil
+	}
+}
+
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// signal wakes one waiter of ch, a channel with a buffer of one, without
+// blocking. Waiters that find their condition still true pass the signal on,
+// so one slot serves any number of them.
+func signal(ch chan struct{}) {
+	if ch != nil {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}

@@ -1,0 +1,28 @@
+// Package mux multiplexes many independent streams over one ordered,
+// reliable connection: a TCP or TLS connection, a pipe, anything that is an
+// io.ReadWriteCloser.
+//
+// A Session runs on one connection. Either side may open streams; a stream
+// costs no round trip to open, so data may follow the open at once. Each
+// *Stream is a net.Conn (Read, Write, Close, deadlines) with TCP's half-close
+// (CloseWrite), and also a message stream: Send queues one whole message and
+// returns at once, Recv returns the next whole message. Both views share one
+// framing, in which a data frame can end a message.
+//
+//	sess, err := mux.Dial(ctx, "tcp", "10.0.0.1:7000", nil)
+//	st, err := sess.OpenStream(ctx)
+//	st.Write([]byte("hello"))
+//
+//	err := mux.Serve(ln, nil, func(st *mux.Stream) { io.Copy(st, st); st.Close() })
+//
+// A session has one reader and one writer goroutine and none per stream. The
+// writer gathers the frames of many streams into few system calls, and sends
+// control frames (window updates, pings, resets) ahead of bulk data.
+//
+// Every stream has a credit window and the whole session has a cap on the
+// bytes received but not yet read, so a stream that nobody reads never stalls
+// the others and a peer can never make a session buffer more than its Config
+// allows. Every limit is a Config field with a safe default.
+//
+// The wire format is specified in docs/protocol.md of the plexus repository.
+package mux

@@ -1,0 +1,397 @@
+package mux
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Session multiplexes streams over one connection. Create it with Client
+// or Server (or Dial); one side must be the client and the other the server.
+// A Session is a net.Listener whose Accept returns the streams the peer opens.
+type Session struct {
+	conn       io.ReadWriteCloser
+	cfg        Config
+	client     bool
+	log        *slog.Logger
+	localAddr  net.Addr
+	remoteAddr net.Addr
+
+	// The stream table, the accept queue and what the peer announced.
+	// Lock order: Stream.mu, then Session.mu, then Session.wmu.
+	mu          sync.Mutex
+	streams     map[uint32]*Stream
+	lastPeerID  uint32    // highest stream id the peer opened
+	acceptQ     []*Stream // streams the peer opened, not yet accepted: acceptQ[acceptHead:]
+	acceptHead  int
+	acceptCh    chan struct{}
+	goAwayLocal bool // we sent GOAWAY: no new streams either way
+	goAwayPeer  bool // the peer sent GOAWAY: we may open no new streams
+	peerKnown   bool // the peer's preface was read
+	refused     int  // consecutive refused opens not yet answered on the wire
+
+	// The send side, guarded by wmu; see writer.go.
+	wmu           sync.Mutex
+	peer          settings // what the peer accepts (minSettings until its preface)
+	nextID        uint64   // next stream id we open
+	ctrl          []byte   // queued control frames, written before data
+	spare         []byte   // the other control buffer
+	segs          [][]byte // queued DATA frames, in segments; the last one takes appends
+	free          [][]byte // written segments kept for reuse
+	sendCredit    int64    // session credit we hold
+	creditWaiters []*Stream
+	writerIdle    bool
+	wake          chan struct{}
+	closing       bool   // no more frames: the writer flushes and stops
+	openQueued    uint32 // highest id we opened whose SYN is queued
+	openFlushed   uint32 // highest id we opened whose SYN is written
+
+	// Receive-side credit of the whole session.
+	recvUsed    atomic.Int64  // credit the peer spent that we have not returned
+	recvUnacked atomic.Uint32 // credit consumed by reads, not yet returned
+
+	pingMu  sync.Mutex
+	pings   map[uint64]chan struct{}
+	pingSeq uint64
+
+	lastRead   atomic.Int64 // unix nanoseconds of the last byte received
+	writeStart atomic.Int64 // unix nanoseconds a connection write began; 0: none
+	lastPing   atomic.Int64 // unix nanoseconds of the last keep-alive ping
+	health     atomic.Pointer[time.Timer]
+
+	done       chan struct{} // closed when the session ends
+	closeOnce  sync.Once
+	connOnce   sync.Once
+	err        error // why the session ended, set before done is closed
+	writerDone chan struct{}
+}
+
+// Client starts the client side of a session on conn. cfg may be nil.
+// Streams the client opens have odd ids.
+func Client(conn io.ReadWriteCloser, cfg *Config) (*Session, error) {
+	return newSession(conn, cfg, true)
+}
+
+// Server starts the server side of a session on conn. cfg may be nil.
+// Streams the server opens have even ids.
+func Server(conn io.ReadWriteCloser, cfg *Config) (*Session, error) {
+	return newSession(conn, cfg, false)
+}
+
+func newSession(conn io.ReadWriteCloser, cfg *Config, client bool) (*Session, error) {
+	c, err := cfg.normalize()
+	if err != nil {
+		return nil, err
+	}
+	if conn == nil {
+		return nil, errors.New("mux: nil connection")
+	}
+	s := &Session{
+		conn:       conn,
+		cfg:        c,
+		client:     client,
+		log:        c.Logger,
+		streams:    make(map[uint32]*Stream),
+		acceptCh:   make(chan struct{}, 1),
+		peer:       minSettings,
+		sendCredit: minSessionWindow,
+		wake:       make(chan struct{}, 1),
+		pings:      make(map[uint64]chan struct{}),
+		done:       make(chan struct{}),
+		writerDone: make(chan struct{}),
+		localAddr:  muxAddr{},
+		remoteAddr: muxAddr{},
+	}
+	if nc, ok := conn.(interface{ LocalAddr() net.Addr }); ok {
+		s.localAddr = nc.LocalAddr()
+	}
+	if nc, ok := conn.(interface{ RemoteAddr() net.Addr }); ok {
+		s.remoteAddr = nc.RemoteAddr()
+	}
+	local := settings{role: roleServer, streamWindow: c.StreamWindow, sessionWindow: c.SessionWindow, maxFrame: c.MaxFrameSize}
+	s.nextID = 2
+	if client {
+		local.role = roleClient
+		s.nextID = 1
+	}
+	s.ctrl = appendPreface(make([]byte, 0, 512), local)
+	s.lastRead.Store(time.Now().UnixNano())
+	go s.readLoop()
+	go s.writeLoop()
+	s.startHealth()
+	return s, nil
+}
+
+// isLocalID reports whether id belongs to streams this side opens.
+func (s *Session) isLocalID(id uint32) bool { return (id%2 == 1) == s.client }
+
+// OpenStream opens a new stream. It costs no round trip: the stream can be
+// written at once. It fails with ErrTooManyStreams when Config.MaxStreams
+// streams are open, and with ErrGoAway after either side called GoAway.
+func (s *Session) OpenStream(ctx context.Context) (*Stream, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.isClosed():
+		return nil, s.closedErr()
+	case s.goAwayLocal || s.goAwayPeer:
+		return nil, ErrGoAway
+	case len(s.streams) >= s.cfg.MaxStreams:
+		return nil, fmt.Errorf("%w: %d streams open", ErrTooManyStreams, len(s.streams))
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.closing {
+		return nil, s.closedErr()
+	}
+	if s.nextID > math.MaxUint32 {
+		return nil, fmt.Errorf("%w: stream ids exhausted", ErrTooManyStreams)
+	}
+	id := uint32(s.nextID)
+	s.nextID += 2
+	st := newStream(s, id, s.peer.streamWindow)
+	s.streams[id] = st
+	// The SYN is queued in id order, under wmu, so the peer sees ids grow.
+	s.appendDataLocked(id, flagSYN, nil)
+	s.openQueued = id
+	s.kickLocked()
+	return st, nil
+}
+
+// AcceptStream waits for and returns the next stream the peer opened.
+func (s *Session) AcceptStream(ctx context.Context) (*Stream, error) {
+	for {
+		s.mu.Lock()
+		if s.acceptHead < len(s.acceptQ) {
+			st := s.acceptQ[s.acceptHead]
+			s.acceptQ[s.acceptHead] = nil
+			s.acceptHead++
+			if s.acceptHead == len(s.acceptQ) {
+				s.acceptQ, s.acceptHead = s.acceptQ[:0], 0
+			} else {
+				signal(s.acceptCh)
+			}
+			s.mu.Unlock()
+			return st, nil
+		}
+		s.mu.Unlock()
+		if s.isClosed() {
+			signal(s.acceptCh)
+			return nil, s.closedErr()
+		}
+		select {
+		case <-s.acceptCh:
+		case <-s.done:
+		case <-ctx.Done():
+			signal(s.acceptCh)
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// Accept waits for and returns the next stream the peer opened; it makes
+// the Session a net.Listener.
+func (s *Session) Accept() (net.Conn, error) {
+	st, err := s.AcceptStream(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// Addr returns the local address of the connection; it makes the Session a
+// net.Listener.
+func (s *Session) Addr() net.Addr { return s.localAddr }
+
+// LocalAddr returns the local address of the connection.
+func (s *Session) LocalAddr() net.Addr { return s.localAddr }
+
+// RemoteAddr returns the remote address of the connection.
+func (s *Session) RemoteAddr() net.Addr { return s.remoteAddr }
+
+// NumStreams returns the number of streams the session tracks: open in at
+// least one direction, or opened by the peer and not yet accepted.
+func (s *Session) NumStreams() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.streams)
+}
+
+// GoAway tells the peer that the session is going away: from now on neither
+// side can open a stream, while the streams that are open carry on. Close
+// the session once they are done (NumStreams returns 0).
+func (s *Session) GoAway() error {
+	s.mu.Lock()
+	already := s.goAwayLocal
+	s.goAwayLocal = true
+	s.mu.Unlock()
+	if s.isClosed() {
+		return s.closedErr()
+	}
+	if !already {
+		s.wmu.Lock()
+		s.queueCtrlLocked(appendUint32Frame(nil, typeGoAway, 0, uint32(CodeNoError)))
+		s.wmu.Unlock()
+	}
+	return nil
+}
+
+// Done returns a channel that is closed when the session ends.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// Err returns why the session ended: nil while it is open, ErrSessionClosed
+// after Close, or the failure (it wraps ErrProtocol, ErrKeepAliveTimeout,
+// ErrWriteTimeout or the connection's error).
+func (s *Session) Err() error {
+	select {
+	case <-s.done:
+		return s.err
+	default:
+		return nil
+	}
+}
+
+func (s *Session) isClosed() bool { return isClosed(s.done) }
+
+// closedErr is what operations on a closed session return.
+func (s *Session) closedErr() error {
+	if s.err == ErrSessionClosed {
+		return s.err
+	}
+	return &sessionError{cause: s.err}
+}
+
+// Close closes the session and every stream. Frames already queued, such as
+// data written before Close, are flushed first, for at most
+// Config.WriteTimeout; then the connection is closed.
+func (s *Session) Close() error {
+	if !s.end(ErrSessionClosed) {
+		<-s.writerDone
+		return nil
+	}
+	s.wmu.Lock()
+	s.closing = true
+	s.kickLocked()
+	s.wmu.Unlock()
+	t := time.NewTimer(s.cfg.WriteTimeout)
+	select {
+	case <-s.writerDone:
+	case <-t.C:
+	}
+	t.Stop()
+	s.closeConn()
+	<-s.writerDone
+	return nil
+}
+
+// fail ends the session at once because of err.
+func (s *Session) fail(err error) {
+	if s.end(err) {
+		if s.log != nil {
+			level := slog.LevelWarn
+			if err == io.EOF {
+				level = slog.LevelDebug // the peer closed the connection
+			}
+			s.log.Log(context.Background(), level, "mux: session ended", "err", err, "remote", s.remoteAddr)
+		}
+		s.closeConn()
+	}
+}
+
+// end records why the session ends and wakes everything that waits on it.
+// It reports whether this call ended it.
+func (s *Session) end(err error) bool {
+	ended := false
+	s.closeOnce.Do(func() {
+		s.err = err
+		close(s.done)
+		ended = true
+		if t := s.health.Load(); t != nil {
+			t.Stop()
+		}
+		s.pingMu.Lock()
+		s.pings = nil
+		s.pingMu.Unlock()
+	})
+	return ended
+}
+
+func (s *Session) closeConn() {
+	s.connOnce.Do(func() {
+		s.wmu.Lock()
+		s.closing = true
+		s.kickLocked()
+		s.wmu.Unlock()
+		s.conn.Close()
+	})
+}
+
+// removeStream drops st from the stream table.
+func (s *Session) removeStream(st *Stream) {
+	s.mu.Lock()
+	if s.streams[st.id] == st {
+		delete(s.streams, st.id)
+	}
+	s.mu.Unlock()
+}
+
+// releaseRecv returns session credit for data consumed or discarded.
+func (s *Session) releaseRecv(n uint32) {
+	if n == 0 {
+		return
+	}
+	if s.recvUnacked.Add(n) < s.cfg.SessionWindow/4 {
+		return
+	}
+	if inc := s.recvUnacked.Swap(0); inc > 0 {
+		s.recvUsed.Add(-int64(inc))
+		s.queueWindow(0, inc)
+	}
+}
+
+// Ping sends a ping and waits for the answer; it returns the round trip.
+func (s *Session) Ping(ctx context.Context) (time.Duration, error) {
+	ch := make(chan struct{})
+	s.pingMu.Lock()
+	if s.pings == nil {
+		s.pingMu.Unlock()
+		return 0, s.closedErr()
+	}
+	s.pingSeq++
+	id := s.pingSeq
+	s.pings[id] = ch
+	s.pingMu.Unlock()
+	defer func() {
+		s.pingMu.Lock()
+		delete(s.pings, id)
+		s.pingMu.Unlock()
+	}()
+	start := time.Now()
+	s.wmu.Lock()
+	s.queueCtrlLocked(appendPing(nil, 0, id))
+	s.wmu.Unlock()
+	select {
+	case <-ch:
+		return time.Since(start), nil
+	case <-s.done:
+		return 0, s.closedErr()
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+// muxAddr is the address of a connection that has none.
+type muxAddr struct{}
+
+func (muxAddr) Network() string { return "mux" }
+func (muxAddr) String() string  { return "mux" }

@@ -1,0 +1,522 @@
+package mux
+
+import (
+	"io"
+	"net"
+	"sync"
+	"time"
+)
+
+// Stream states, as bits: each direction closes on its own.
+const (
+	stLocalFIN  uint8 = 1 << iota // our write side is done: FIN queued, or reset
+	stRemoteFIN                   // the peer's write side is done: FIN received, or reset
+	stClosed                      // Close was called: our read side is closed too
+	stRemoved                     // no longer in the session's stream table
+)
+
+// chunk is the payload of one received DATA frame, not yet fully read.
+type chunk struct {
+	b      []byte
+	off    int    // b[off:] is unread
+	cost   uint32 // credit returned once the chunk is consumed
+	eom    bool   // the chunk ends a message
+	pooled bool   // b came from the payload pool
+}
+
+// Stream is one bidirectional stream of a Session. It is a net.Conn, and
+// also a message stream (Send and Recv). All methods are safe for
+// concurrent use; concurrent Reads, or concurrent Recvs, each receive
+// distinct data.
+type Stream struct {
+	sess *Session
+	id   uint32
+
+	mu    sync.Mutex
+	state uint8
+	err   error // why the stream was reset; nil if it was not
+
+	rq      []chunk // received, unread chunks are rq[rqHead:]
+	rqHead  int
+	partial []byte // the message Recv has assembled so far
+
+	recvCredit uint32 // credit the peer still holds on this stream
+	unacked    uint32 // credit consumed by reads, not yet returned in a WINDOW
+	sendCredit int64  // credit we hold on this stream
+
+	readCh, writeCh chan struct{} // wake waiters; made on first wait
+	rdl, wdl        *deadline     // made on first SetDeadline
+}
+
+func newStream(s *Session, id uint32, sendCredit uint32) *Stream {
+	return &Stream{sess: s, id: id, recvCredit: s.cfg.StreamWindow, sendCredit: int64(sendCredit)}
+}
+
+// ID returns the stream id: odd for streams the client opened, even for the server's.
+func (st *Stream) ID() uint32 { return st.id }
+
+// Session returns the session the stream belongs to.
+func (st *Stream) Session() *Session { return st.sess }
+
+// LocalAddr returns the local address of the session's connection.
+func (st *Stream) LocalAddr() net.Addr { return st.sess.localAddr }
+
+// RemoteAddr returns the remote address of the session's connection.
+func (st *Stream) RemoteAddr() net.Addr { return st.sess.remoteAddr }
+
+// waitCh returns *ch, making it on first use. st.mu must be held.
+func waitCh(ch *chan struct{}) chan struct{} {
+	if *ch == nil {
+		*ch = make(chan struct{}, 1)
+	}
+	return *ch
+}
+
+// wait blocks until ch is signalled, dl is closed or the session ends.
+// st.mu must be held; it is released while waiting and held again on return.
+func (st *Stream) wait(ch chan struct{}, dl <-chan struct{}) {
+	st.mu.Unlock()
+	select {
+	case <-ch:
+	case <-dl:
+	case <-st.sess.done:
+	}
+	st.mu.Lock()
+}
+
+// Read reads data of the stream, ignoring message boundaries. After the
+// peer's CloseWrite or Close and once all data is read, it returns io.EOF.
+func (st *Stream) Read(p []byte) (int, error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for {
+		if st.state&stClosed != 0 {
+			signal(st.readCh)
+			return 0, ErrStreamClosed
+		}
+		if len(st.partial) > 0 && len(p) > 0 { // left by a Recv that timed out
+			n := copy(p, st.partial)
+			st.partial = st.partial[n:]
+			if len(st.partial) == 0 {
+				st.partial = nil
+			}
+			return n, nil
+		}
+		if st.rqHead < len(st.rq) {
+			if len(p) == 0 {
+				return 0, nil
+			}
+			return st.readLocked(p), nil
+		}
+		if err := st.readErrLocked(); err != nil {
+			signal(st.readCh)
+			return 0, err
+		}
+		if len(p) == 0 {
+			return 0, nil
+		}
+		if st.rdl.exceeded() {
+			signal(st.readCh)
+			return 0, errTimeout
+		}
+		st.wait(waitCh(&st.readCh), st.rdl.wait())
+	}
+}
+
+// readLocked copies buffered data into p and returns the credit of the
+// chunks it used up.
+func (st *Stream) readLocked(p []byte) int {
+	n := 0
+	var credit uint32
+	for n < len(p) && st.rqHead < len(st.rq) {
+		c := &st.rq[st.rqHead]
+		k := copy(p[n:], c.b[c.off:])
+		n += k
+		c.off += k
+		if c.off == len(c.b) {
+			credit += c.cost
+			if c.pooled {
+				putPayload(c.b)
+			}
+			st.popChunk()
+		}
+	}
+	if st.rqHead < len(st.rq) {
+		signal(st.readCh)
+	}
+	st.consumedLocked(credit)
+	return n
+}
+
+// Recv returns the next whole message. A message whose sender used Write
+// rather than Send ends where the sender's stream ends. It returns io.EOF
+// at the end of the stream, io.ErrUnexpectedEOF if the stream ends within a
+// message, and a *StreamError that is ErrMessageTooLarge (and the stream is
+// reset) if the message exceeds Config.MaxMessageSize. The returned slice
+// belongs to the caller.
+func (st *Stream) Recv() ([]byte, error) {
+	s := st.sess
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for {
+		if st.state&stClosed != 0 {
+			signal(st.readCh)
+			return nil, ErrStreamClosed
+		}
+		for st.rqHead < len(st.rq) {
+			c := &st.rq[st.rqHead]
+			if c.eom && len(st.partial) == 0 { // the common case: one frame, one message
+				msg := c.b[c.off:len(c.b):len(c.b)]
+				cost := c.cost
+				st.popChunk()
+				if st.rqHead < len(st.rq) {
+					signal(st.readCh)
+				}
+				st.consumedLocked(cost)
+				return msg, nil
+			}
+			if len(st.partial)+len(c.b)-c.off > s.cfg.MaxMessageSize {
+				st.partial = nil
+				signal(st.readCh)
+				return nil, st.resetLocked(CodeMessageTooLarge)
+			}
+			st.partial = append(st.partial, c.b[c.off:]...)
+			cost, eom := c.cost, c.eom
+			if c.pooled {
+				putPayload(c.b)
+			}
+			st.popChunk()
+			st.consumedLocked(cost)
+			if eom {
+				msg := st.partial
+				st.partial = nil
+				if st.rqHead < len(st.rq) {
+					signal(st.readCh)
+				}
+				return msg, nil
+			}
+		}
+		if err := st.readErrLocked(); err != nil {
+			signal(st.readCh)
+			if err == io.EOF && len(st.partial) > 0 {
+				st.partial = nil
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+		if st.rdl.exceeded() {
+			signal(st.readCh)
+			return nil, errTimeout
+		}
+		st.wait(waitCh(&st.readCh), st.rdl.wait())
+	}
+}
+
+// readErrLocked returns why nothing more can be read once the buffer is
+// empty, or nil.
+func (st *Stream) readErrLocked() error {
+	switch {
+	case st.err != nil:
+		return st.err
+	case st.state&stRemoteFIN != 0:
+		return io.EOF
+	case st.sess.isClosed():
+		return st.sess.closedErr()
+	}
+	return nil
+}
+
+func (st *Stream) pushChunk(c chunk) {
+	if st.rqHead > 0 && len(st.rq) == cap(st.rq) && st.rqHead >= len(st.rq)/2 {
+		n := copy(st.rq, st.rq[st.rqHead:])
+		clear(st.rq[n:])
+		st.rq, st.rqHead = st.rq[:n], 0
+	}
+	st.rq = append(st.rq, c)
+}
+
+func (st *Stream) popChunk() {
+	st.rq[st.rqHead] = chunk{}
+	st.rqHead++
+	if st.rqHead == len(st.rq) {
+		st.rqHead = 0
+		if cap(st.rq) > 256 {
+			st.rq = nil
+		} else {
+			st.rq = st.rq[:0]
+		}
+	}
+}
+
+// discardLocked drops all unread data and returns its credit.
+func (st *Stream) discardLocked() uint32 {
+	var credit uint32
+	for i := st.rqHead; i < len(st.rq); i++ {
+		c := &st.rq[i]
+		credit += c.cost
+		if c.pooled {
+			putPayload(c.b)
+		}
+	}
+	st.rq, st.rqHead, st.partial = nil, 0, nil
+	return credit
+}
+
+// consumedLocked returns the credit of data the application consumed:
+// to the session at once, to the stream in batches.
+func (st *Stream) consumedLocked(credit uint32) {
+	if credit == 0 {
+		return
+	}
+	s := st.sess
+	s.releaseRecv(credit)
+	if st.state&(stRemoteFIN|stRemoved) != 0 {
+		return // the peer sends nothing more: no need for stream credit
+	}
+	st.unacked += credit
+	if st.unacked >= s.cfg.StreamWindow/4 {
+		inc := st.unacked
+		st.unacked = 0
+		st.recvCredit += inc
+		s.queueWindow(st.id, inc)
+	}
+}
+
+// Write writes p as stream data, without message boundaries. It returns once
+// p is queued for the connection; the data is then delivered in order unless
+// the stream is reset or the session fails. It blocks while the peer's
+// credit is exhausted, until the write deadline.
+func (st *Stream) Write(p []byte) (int, error) { return st.write(p, false) }
+
+// Send queues p as one message and returns; the caller may reuse p at once.
+// It blocks only while the peer's credit is exhausted, until the write
+// deadline. A message longer than the frame size is split and joined again
+// by Recv.
+func (st *Stream) Send(p []byte) error {
+	_, err := st.write(p, true)
+	return err
+}
+
+func (st *Stream) write(p []byte, eom bool) (int, error) {
+	s := st.sess
+	n := 0
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for {
+		if err := st.writeErrLocked(); err != nil {
+			signal(st.writeCh)
+			return n, err
+		}
+		if len(p) == 0 && !eom {
+			return 0, nil
+		}
+		if st.wdl.exceeded() {
+			signal(st.writeCh)
+			return n, errTimeout
+		}
+		s.wmu.Lock()
+		done, sessionBound := st.queueLocked(p, &n, eom)
+		if !done && sessionBound {
+			s.creditWaiters = append(s.creditWaiters, st)
+		}
+		s.wmu.Unlock()
+		if done {
+			if st.sendCredit > 0 {
+				signal(st.writeCh) // another writer may go on
+			}
+			return n, nil
+		}
+		st.wait(waitCh(&st.writeCh), st.wdl.wait())
+	}
+}
+
+// queueLocked queues frames of p[*n:] while credit lasts. It reports
+// whether all of p is queued and, if not, whether the session's credit
+// (rather than the stream's) is what ran out. st.mu and s.wmu must be held.
+func (st *Stream) queueLocked(p []byte, n *int, eom bool) (done, sessionBound bool) {
+	s := st.sess
+	if s.closing {
+		return false, false // the caller finds the session closed
+	}
+	queued := false
+	defer func() {
+		if queued {
+			s.kickLocked()
+		}
+	}()
+	for {
+		rem := len(p) - *n
+		size := min(rem, int(s.peer.maxFrame))
+		var flags uint8
+		if eom && size == rem {
+			flags = flagEOM
+		}
+		cost := int64(dataCost(uint32(size), flags))
+		avail := min(st.sendCredit, s.sendCredit)
+		if cost > avail {
+			if avail <= frameOverhead || size == 0 {
+				return false, s.sendCredit < st.sendCredit
+			}
+			size, flags, cost = int(avail-frameOverhead), 0, avail
+		}
+		st.sendCredit -= cost
+		s.sendCredit -= cost
+		s.appendDataLocked(st.id, flags, p[*n:*n+size])
+		queued = true
+		*n += size
+		if *n == len(p) && (!eom || flags&flagEOM != 0) {
+			return true, false
+		}
+	}
+}
+
+// writeErrLocked returns why the stream cannot be written, or nil.
+func (st *Stream) writeErrLocked() error {
+	switch {
+	case st.err != nil:
+		return st.err
+	case st.state&(stClosed|stLocalFIN) != 0:
+		return ErrStreamClosed
+	case st.sess.isClosed():
+		return st.sess.closedErr()
+	}
+	return nil
+}
+
+// CloseWrite ends the write direction, as (*net.TCPConn).CloseWrite does:
+// data written before it is delivered, then the peer reads io.EOF. The
+// stream can still be read.
+func (st *Stream) CloseWrite() error {
+	st.mu.Lock()
+	if st.err != nil || st.state&stLocalFIN != 0 {
+		st.mu.Unlock()
+		return nil
+	}
+	st.state |= stLocalFIN
+	st.sess.queueFIN(st.id)
+	signal(st.writeCh)
+	remove := st.markRemovedLocked()
+	st.mu.Unlock()
+	if remove {
+		st.sess.removeStream(st)
+	}
+	return nil
+}
+
+// Close closes both directions. Data written before Close is delivered,
+// then the peer reads io.EOF; unread data is discarded, and data the peer
+// sends after Close makes the stream reset, as TCP does. Pending Reads and
+// Writes return ErrStreamClosed. Close never blocks.
+func (st *Stream) Close() error {
+	st.mu.Lock()
+	if st.state&stClosed != 0 {
+		st.mu.Unlock()
+		return nil
+	}
+	st.state |= stClosed
+	credit := st.discardLocked()
+	if st.err == nil && st.state&stLocalFIN == 0 {
+		st.sess.queueFIN(st.id)
+	}
+	st.state |= stLocalFIN
+	st.rdl.stop()
+	st.wdl.stop()
+	signal(st.readCh)
+	signal(st.writeCh)
+	remove := st.markRemovedLocked()
+	st.mu.Unlock()
+	st.sess.releaseRecv(credit)
+	if remove {
+		st.sess.removeStream(st)
+	}
+	return nil
+}
+
+// markRemovedLocked marks the stream removed once both directions are
+// done, and reports whether the caller must remove it from the table.
+func (st *Stream) markRemovedLocked() bool {
+	if st.state&stRemoved != 0 || st.state&(stLocalFIN|stRemoteFIN) != stLocalFIN|stRemoteFIN {
+		return false
+	}
+	st.state |= stRemoved
+	return true
+}
+
+// Reset aborts the stream in both directions and sends code to the peer,
+// whose Reads and Writes then fail with a *StreamError carrying the code
+// (errors.Is(err, ErrStreamReset)). Unsent and unread data is discarded.
+func (st *Stream) Reset(code ErrorCode) error {
+	st.mu.Lock()
+	err := st.resetLocked(code)
+	st.mu.Unlock()
+	if err == nil {
+		return nil
+	}
+	st.sess.removeStream(st)
+	return nil
+}
+
+// resetLocked resets the stream, sends the RESET unless the stream is over
+// already, and returns the stream's error. The caller must remove the
+// stream from the table if the result is not nil.
+func (st *Stream) resetLocked(code ErrorCode) error {
+	if st.err != nil {
+		return st.err
+	}
+	if st.state&stRemoved == 0 {
+		st.sess.queueReset(st.id, code, st.sess.isLocalID(st.id))
+	}
+	st.err = &StreamError{StreamID: st.id, Code: code}
+	st.state |= stLocalFIN | stRemoteFIN | stRemoved
+	st.sess.releaseRecv(st.discardLocked())
+	signal(st.readCh)
+	signal(st.writeCh)
+	return st.err
+}
+
+// SetDeadline sets the read and write deadlines.
+func (st *Stream) SetDeadline(t time.Time) error {
+	st.SetReadDeadline(t)
+	return st.SetWriteDeadline(t)
+}
+
+// SetReadDeadline sets the deadline for Read and Recv, pending ones too. A
+// zero t means none. Past the deadline they fail with an error that is
+// os.ErrDeadlineExceeded and a net.Error whose Timeout is true.
+func (st *Stream) SetReadDeadline(t time.Time) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.rdl == nil {
+		if t.IsZero() {
+			return nil
+		}
+		st.rdl = new(deadline)
+	}
+	st.rdl.set(t, func(ch chan struct{}) {
+		st.mu.Lock()
+		st.rdl.expire(ch)
+		st.mu.Unlock()
+	})
+	signal(st.readCh)
+	return nil
+}
+
+// SetWriteDeadline sets the deadline for Write and Send, pending ones too.
+// A zero t means none. A Write that finds its deadline passed queues nothing.
+func (st *Stream) SetWriteDeadline(t time.Time) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.wdl == nil {
+		if t.IsZero() {
+			return nil
+		}
+		st.wdl = new(deadline)
+	}
+	st.wdl.set(t, func(ch chan struct{}) {
+		st.mu.Lock()
+		st.wdl.expire(ch)
+		st.mu.Unlock()
+	})
+	signal(st.writeCh)
+	return nil
+}

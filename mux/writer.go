@@ -1,0 +1,177 @@
+package mux
+
+import (
+	"net"
+	"time"
+)
+
+// The send side. Streams append frames to the session's queues under wmu
+// and return; one writer goroutine takes whatever is queued and writes it
+// with one system call (a writev of the segments), so the frames of many
+// streams share few syscalls. Control frames have their own queue, written
+// before any data, and a batch of data is at most maxBatch bytes, so a
+// window update, ping or reset never waits behind more than one batch.
+
+const (
+	segSize     = 72 << 10  // a data segment: room for a 64 KiB frame and more
+	maxBatch    = 256 << 10 // data bytes written in one system call, at most
+	maxFree     = 4         // written segments kept for reuse
+	maxCtrl     = 1 << 20   // queued control bytes: a peer that lets more pile up does not read
+	maxRefusals = 4096      // refused opens waiting for their RESET to be written
+)
+
+// appendDataLocked queues a DATA frame. s.wmu must be held.
+func (s *Session) appendDataLocked(id uint32, flags uint8, p []byte) {
+	need := headerSize + len(p)
+	i := len(s.segs) - 1
+	if i < 0 || cap(s.segs[i])-len(s.segs[i]) < need {
+		s.segs = append(s.segs, s.newSegment(need))
+		i++
+	}
+	seg := appendHeader(s.segs[i], typeData, flags, id, len(p))
+	s.segs[i] = append(seg, p...)
+}
+
+func (s *Session) newSegment(need int) []byte {
+	for j := len(s.free) - 1; j >= 0; j-- {
+		if cap(s.free[j]) >= need {
+			b := s.free[j]
+			s.free[j] = s.free[len(s.free)-1]
+			s.free[len(s.free)-1] = nil
+			s.free = s.free[:len(s.free)-1]
+			return b[:0]
+		}
+	}
+	return make([]byte, 0, max(segSize, need))
+}
+
+// queueCtrlLocked queues a control frame. A peer that lets control frames
+// pile up without reading them fails the session. s.wmu must be held.
+func (s *Session) queueCtrlLocked(frame []byte) {
+	if s.closing {
+		return
+	}
+	if len(s.ctrl)+len(frame) > maxCtrl {
+		go s.fail(protoErr("peer does not read: %d bytes of control frames queued", len(s.ctrl)))
+		return
+	}
+	s.ctrl = append(s.ctrl, frame...)
+	s.kickLocked()
+}
+
+// queueWindow queues a WINDOW frame: credit for a stream, or for the session (id 0).
+func (s *Session) queueWindow(id, inc uint32) {
+	var b [headerSize + 4]byte
+	s.wmu.Lock()
+	s.queueCtrlLocked(appendUint32Frame(b[:0], typeWindow, id, inc))
+	s.wmu.Unlock()
+}
+
+// queueFIN queues an empty DATA frame with FIN, after the stream's data.
+func (s *Session) queueFIN(id uint32) {
+	s.wmu.Lock()
+	if !s.closing {
+		s.appendDataLocked(id, flagFIN, nil)
+		s.kickLocked()
+	}
+	s.wmu.Unlock()
+}
+
+// queueReset queues a RESET. It goes with the control frames, ahead of
+// data, unless it must follow data already queued: when afterData is set,
+// or when the stream's own SYN may not be written yet.
+func (s *Session) queueReset(id uint32, code ErrorCode, afterData bool) {
+	var b [headerSize + 4]byte
+	frame := appendUint32Frame(b[:0], typeReset, id, uint32(code))
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if afterData || (s.isLocalID(id) && id > s.openFlushed) {
+		if !s.closing {
+			i := len(s.segs) - 1
+			if i < 0 || cap(s.segs[i])-len(s.segs[i]) < len(frame) {
+				s.segs = append(s.segs, s.newSegment(len(frame)))
+				i++
+			}
+			s.segs[i] = append(s.segs[i], frame...)
+			s.kickLocked()
+		}
+		return
+	}
+	s.queueCtrlLocked(frame)
+}
+
+// kickLocked wakes the writer if it sleeps. s.wmu must be held.
+func (s *Session) kickLocked() {
+	if s.writerIdle {
+		s.writerIdle = false
+		signal(s.wake)
+	}
+}
+
+// writeLoop is the session's writer goroutine.
+func (s *Session) writeLoop() {
+	defer close(s.writerDone)
+	var bufs, iov net.Buffers
+	for {
+		s.wmu.Lock()
+		for len(s.ctrl) == 0 && len(s.segs) == 0 {
+			if s.closing {
+				s.wmu.Unlock()
+				return
+			}
+			s.writerIdle = true
+			s.wmu.Unlock()
+			<-s.wake
+			s.wmu.Lock()
+		}
+		bufs = bufs[:0]
+		ctrl := s.ctrl
+		if len(ctrl) > 0 {
+			bufs = append(bufs, ctrl)
+			s.ctrl = s.spare[:0]
+		}
+		taken, n := 0, 0
+		for taken < len(s.segs) && n < maxBatch {
+			bufs = append(bufs, s.segs[taken])
+			n += len(s.segs[taken])
+			taken++
+		}
+		flushedOpen := uint32(0)
+		if taken == len(s.segs) {
+			flushedOpen = s.openQueued // every SYN queued so far is in this batch
+		}
+		rest := copy(s.segs, s.segs[taken:])
+		clear(s.segs[rest:])
+		s.segs = s.segs[:rest]
+		s.wmu.Unlock()
+
+		iov = append(iov[:0], bufs...) // WriteTo consumes its receiver
+		s.writeStart.Store(time.Now().UnixNano())
+		_, err := iov.WriteTo(s.conn)
+		s.writeStart.Store(0)
+		if err != nil {
+			s.fail(err)
+			s.wmu.Lock()
+			s.closing = true
+			s.wmu.Unlock()
+			return
+		}
+
+		s.wmu.Lock()
+		if flushedOpen > s.openFlushed {
+			s.openFlushed = flushedOpen
+		}
+		if len(ctrl) > 0 && cap(ctrl) <= 64<<10 {
+			s.spare = ctrl[:0]
+		} else {
+			s.spare = nil
+		}
+		for _, seg := range bufs[min(1, len(ctrl)):] {
+			if len(s.free) < maxFree && cap(seg) <= 2*segSize {
+				s.free = append(s.free, seg[:0])
+			}
+		}
+		s.wmu.Unlock()
+		clear(bufs)
+	}
+}
