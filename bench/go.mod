@@ -9,3 +9,5 @@ require (
 	github.com/plexusnet/plexus v0.0.0-00010101000000-000000000000
 	github.com/xtaci/smux v1.5.56
 )
+
+require go.nanomsg.org/mangos/v3 v3.4.2 // indirect
