@@ -1,4 +1,4 @@
-//go:build plexusmux
+//go:build !noplexusmux
 
 package muxpeer
 

@@ -2,6 +2,7 @@ package muxpeer
 
 import (
 	"context"
+	"io"
 	"net"
 	"sync"
 )
@@ -63,9 +64,15 @@ func (c rawConn) Close() error {
 	return c.Conn.Close()
 }
 
-func (c rawConn) SendMsg(p []byte) error { return framed{c.Conn}.SendMsg(p) }
+func (c rawConn) SendMsg(p []byte) error {
+	_, err := c.Conn.Write(p)
+	return err
+}
 
-func (c rawConn) RecvMsg(buf []byte) ([]byte, error) { return framed{c.Conn}.RecvMsg(buf) }
+func (c rawConn) RecvMsg(buf []byte) ([]byte, error) {
+	_, err := io.ReadFull(c.Conn, buf)
+	return buf, err
+}
 
 type rawDialer struct {
 	addr string
