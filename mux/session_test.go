@@ -1,0 +1,334 @@
+package mux
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestConfigValidation(t *testing.T) {
+	bad := []Config{
+		{MaxStreams: -1},
+		{AcceptBacklog: -1},
+		{StreamWindow: 1000},
+		{SessionWindow: 1000},
+		{StreamWindow: 1 << 20, SessionWindow: 512 << 10},
+		{MaxFrameSize: 100},
+		{MaxFrameSize: 1 << 24},
+		{MaxMessageSize: -1},
+		{KeepAliveTimeout: -1},
+		{WriteTimeout: -1},
+	}
+	for _, cfg := range bad {
+		c1, c2 := net.Pipe()
+		if _, err := Client(c1, &cfg); err == nil {
+			t.Errorf("Client(%+v) succeeded", cfg)
+		}
+		c1.Close()
+		c2.Close()
+	}
+	if _, err := Client(nil, nil); err == nil {
+		t.Error("Client(nil) succeeded")
+	}
+}
+
+func TestMaxStreams(t *testing.T) {
+	cs, _ := sessionPair(t, tcpPipe, &Config{MaxStreams: 3}, &Config{MaxStreams: 2})
+	var open []*Stream
+	for i := 0; i < 3; i++ {
+		st, err := cs.OpenStream(ctxT(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		open = append(open, st)
+	}
+	if _, err := cs.OpenStream(ctxT(t)); !errors.Is(err, ErrTooManyStreams) {
+		t.Fatalf("4th open = %v, want ErrTooManyStreams", err)
+	}
+	// The server holds only 2: the third stream is refused with a reset.
+	var err error
+	for err == nil {
+		_, err = open[2].Read(make([]byte, 1))
+	}
+	if !errors.Is(err, ErrTooManyStreams) || !errors.Is(err, ErrStreamReset) {
+		t.Fatalf("third stream: %v, want a refusal", err)
+	}
+	waitFor(t, func() bool { return cs.NumStreams() == 2 })
+	if _, err := cs.OpenStream(ctxT(t)); err != nil {
+		t.Fatalf("open after a slot was freed: %v", err)
+	}
+}
+
+func TestAcceptBacklog(t *testing.T) {
+	cs, ss := sessionPair(t, tcpPipe, nil, &Config{AcceptBacklog: 4})
+	var sts []*Stream
+	for i := 0; i < 10; i++ {
+		st, err := cs.OpenStream(ctxT(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sts = append(sts, st)
+	}
+	refused := 0
+	for _, st := range sts {
+		st.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		if _, err := st.Read(make([]byte, 1)); errors.Is(err, ErrTooManyStreams) {
+			refused++
+		}
+	}
+	if refused != 6 {
+		t.Fatalf("%d streams refused, want 6", refused)
+	}
+	if n := ss.NumStreams(); n != 4 {
+		t.Fatalf("server holds %d streams, want 4", n)
+	}
+}
+
+func TestGoAwayDrains(t *testing.T) {
+	cs, ss := sessionPair(t, tcpPipe, nil, nil)
+	want := randBytes(1<<20, 9)
+	var sts []*Stream
+	for i := 0; i < 10; i++ {
+		a, b := streamPair(t, cs, ss)
+		sts = append(sts, a)
+		go func() { // the server echoes
+			io.Copy(b, b)
+			b.Close()
+		}()
+	}
+	if err := cs.GoAway(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.OpenStream(ctxT(t)); !errors.Is(err, ErrGoAway) {
+		t.Fatalf("open after own GoAway = %v", err)
+	}
+	waitFor(t, func() bool {
+		_, err := ss.OpenStream(ctxT(t))
+		return errors.Is(err, ErrGoAway)
+	})
+	var wg sync.WaitGroup
+	for _, a := range sts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			go func() {
+				a.Write(want)
+				a.CloseWrite()
+			}()
+			got, err := io.ReadAll(a)
+			if err != nil || !bytes.Equal(got, want) {
+				t.Errorf("stream %d: %d bytes, %v", a.ID(), len(got), err)
+			}
+			a.Close()
+		}()
+	}
+	wg.Wait()
+	waitFor(t, func() bool { return cs.NumStreams() == 0 && ss.NumStreams() == 0 })
+	cs.Close()
+	<-ss.Done()
+}
+
+// TestGoAwayRefusesCrossingOpens: a stream opened before the peer's GOAWAY
+// arrived is refused with an error that is ErrGoAway.
+func TestGoAwayRefusesCrossingOpens(t *testing.T) {
+	cs, ss := sessionPair(t, tcpPipe, nil, nil)
+	ss.mu.Lock()
+	ss.goAwayLocal = true // as if GoAway ran but its frame is still on the way
+	ss.mu.Unlock()
+	st, err := cs.OpenStream(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Read(make([]byte, 1)); !errors.Is(err, ErrGoAway) {
+		t.Fatalf("Read = %v, want ErrGoAway", err)
+	}
+}
+
+func TestSessionClose(t *testing.T) {
+	cs, ss := sessionPair(t, tcpPipe, nil, nil)
+	a, b := streamPair(t, cs, ss)
+	errc := make(chan error, 2)
+	go func() {
+		_, err := a.Read(make([]byte, 1))
+		errc <- err
+	}()
+	go func() {
+		_, err := ss.Accept()
+		errc <- err
+	}()
+	time.Sleep(10 * time.Millisecond)
+	cs.Close()
+	if err := <-errc; !errors.Is(err, ErrSessionClosed) && !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("pending op after Close = %v", err)
+	}
+	if err := <-errc; !errors.Is(err, ErrSessionClosed) || !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Accept after the peer closed = %v", err)
+	}
+	if _, err := b.Write([]byte("x")); err == nil {
+		// the write may be queued before the server notices; then it fails soon
+		waitFor(t, func() bool { _, err := b.Write([]byte("x")); return err != nil })
+	}
+	if _, err := cs.OpenStream(ctxT(t)); !errors.Is(err, ErrSessionClosed) {
+		t.Fatalf("OpenStream after Close = %v", err)
+	}
+	if !errors.Is(cs.Err(), ErrSessionClosed) {
+		t.Fatalf("Err = %v", cs.Err())
+	}
+	cs.Close() // twice is fine
+}
+
+func TestPing(t *testing.T) {
+	cs, ss := sessionPair(t, tcpPipe, nil, nil)
+	for _, s := range []*Session{cs, ss} {
+		rtt, err := s.Ping(ctxT(t))
+		if err != nil || rtt <= 0 {
+			t.Fatalf("Ping = %v, %v", rtt, err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := cs.Ping(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Ping with a cancelled context = %v", err)
+	}
+}
+
+// gate is a net.Conn whose writes can be swallowed, as a peer that
+// vanished without a FIN.
+type gate struct {
+	net.Conn
+	swallow atomic.Bool
+}
+
+func (g *gate) Write(p []byte) (int, error) {
+	if g.swallow.Load() {
+		return len(p), nil
+	}
+	return g.Conn.Write(p)
+}
+
+func TestKeepAliveDetectsSilentPeer(t *testing.T) {
+	c1, c2 := tcpPipe(t)
+	g := &gate{Conn: c2}
+	cfg := &Config{KeepAliveInterval: 50 * time.Millisecond, KeepAliveTimeout: 300 * time.Millisecond}
+	cs, _ := Client(c1, cfg)
+	ss, _ := Server(g, &Config{KeepAliveInterval: -1})
+	defer ss.Close()
+	defer cs.Close()
+	if _, err := cs.Ping(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	g.swallow.Store(true)
+	select {
+	case <-cs.Done():
+	case <-time.After(20 * time.Second):
+		t.Fatal("silent peer not detected")
+	}
+	if !errors.Is(cs.Err(), ErrKeepAliveTimeout) {
+		t.Fatalf("Err = %v", cs.Err())
+	}
+}
+
+// TestKeepAliveUnderLoad: a session saturated in both directions never
+// times out falsely.
+func TestKeepAliveUnderLoad(t *testing.T) {
+	cfg := &Config{KeepAliveInterval: 20 * time.Millisecond, KeepAliveTimeout: 500 * time.Millisecond}
+	cs, ss := sessionPair(t, tcpPipe, cfg, cfg)
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	buf := make([]byte, 64<<10)
+	for i := 0; i < 4; i++ {
+		a, b := streamPair(t, cs, ss)
+		for _, pair := range [][2]*Stream{{a, b}, {b, a}} {
+			w, r := pair[0], pair[1]
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						w.CloseWrite()
+						return
+					default:
+					}
+					if _, err := w.Write(buf); err != nil {
+						return
+					}
+				}
+			}()
+			go func() {
+				defer wg.Done()
+				io.Copy(io.Discard, r)
+			}()
+		}
+	}
+	time.Sleep(1500 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	if cs.Err() != nil || ss.Err() != nil {
+		t.Fatalf("a busy session failed: %v / %v", cs.Err(), ss.Err())
+	}
+}
+
+func TestWriteTimeout(t *testing.T) {
+	c1, c2 := net.Pipe() // unbuffered: a write blocks until the other side reads
+	defer c2.Close()
+	cs, err := Client(c1, &Config{WriteTimeout: 100 * time.Millisecond, KeepAliveInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	select {
+	case <-cs.Done():
+	case <-time.After(20 * time.Second):
+		t.Fatal("blocked write not detected")
+	}
+	if !errors.Is(cs.Err(), ErrWriteTimeout) {
+		t.Fatalf("Err = %v", cs.Err())
+	}
+}
+
+func TestServeAndDial(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() {
+		served <- Serve(ln, nil, func(st *Stream) {
+			for {
+				m, err := st.Recv()
+				if err != nil {
+					break
+				}
+				st.Send(append([]byte("re: "), m...))
+			}
+			st.Close()
+		})
+	}()
+	s, err := Dial(ctxT(t), "tcp", ln.Addr().String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.OpenStream(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Send([]byte("hi"))
+	if m, err := st.Recv(); err != nil || string(m) != "re: hi" {
+		t.Fatalf("Recv = %q, %v", m, err)
+	}
+	ln.Close()
+	if err := <-served; !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Serve = %v", err)
+	}
+	<-s.Done() // Serve closed its sessions
+	if _, err := Dial(ctxT(t), "tcp", ln.Addr().String(), &Config{MaxFrameSize: 1}); err == nil {
+		t.Fatal("Dial with a bad Config succeeded")
+	}
+}

@@ -1,0 +1,390 @@
+package mux
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand"
+	"net"
+	"os"
+	"sync"
+	"testing"
+	"time"
+)
+
+func randBytes(n int, seed int64) []byte {
+	b := make([]byte, n)
+	rand.New(rand.NewSource(seed)).Read(b)
+	return b
+}
+
+func TestMessages(t *testing.T) {
+	cfg := &Config{MaxFrameSize: minFrameSize}
+	sizes := []int{0, 1, 64, minFrameSize - 1, minFrameSize, minFrameSize + 1, 3*minFrameSize + 7, 1 << 20}
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			cs, ss := sessionPair(t, tr.pipe, cfg, cfg)
+			a, b := streamPair(t, cs, ss)
+			errc := make(chan error, 1)
+			go func() {
+				buf := make([]byte, 1<<20)
+				for i, n := range sizes {
+					copy(buf, randBytes(n, int64(i)))
+					if err := a.Send(buf[:n]); err != nil {
+						errc <- err
+						return
+					}
+					clear(buf) // Send copied the message: reusing p at once is allowed
+				}
+				errc <- a.CloseWrite()
+			}()
+			for i, n := range sizes {
+				msg, err := b.Recv()
+				if err != nil {
+					t.Fatalf("Recv %d: %v", i, err)
+				}
+				if !bytes.Equal(msg, randBytes(n, int64(i))) {
+					t.Fatalf("message %d: got %d bytes, want %d (or content differs)", i, len(msg), n)
+				}
+			}
+			if _, err := b.Recv(); err != io.EOF {
+				t.Fatalf("Recv at end: %v, want io.EOF", err)
+			}
+			if err := <-errc; err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestReadAcrossMessages(t *testing.T) {
+	cs, ss := sessionPair(t, tcpPipe, nil, nil)
+	a, b := streamPair(t, cs, ss)
+	for _, m := range []string{"hello ", "", "world"} {
+		if err := a.Send([]byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.Write([]byte("!"))
+	a.CloseWrite()
+	got, err := io.ReadAll(b)
+	if err != nil || string(got) != "hello world!" {
+		t.Fatalf("ReadAll = %q, %v", got, err)
+	}
+}
+
+func TestRecvPartialThenEOF(t *testing.T) {
+	cs, ss := sessionPair(t, tcpPipe, nil, nil)
+	a, b := streamPair(t, cs, ss)
+	a.Write([]byte("no end of message"))
+	a.CloseWrite()
+	if _, err := b.Recv(); err != io.ErrUnexpectedEOF {
+		t.Fatalf("Recv = %v, want io.ErrUnexpectedEOF", err)
+	}
+}
+
+func TestMaxMessageSize(t *testing.T) {
+	cs, ss := sessionPair(t, tcpPipe, nil, &Config{MaxMessageSize: 100 << 10})
+	a, b := streamPair(t, cs, ss)
+	go a.Send(make([]byte, 300<<10))
+	_, err := b.Recv()
+	if !errors.Is(err, ErrMessageTooLarge) || !errors.Is(err, ErrStreamReset) {
+		t.Fatalf("Recv = %v, want ErrMessageTooLarge", err)
+	}
+	// The sender learns of it too.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := a.Send([]byte("x"))
+		if errors.Is(err, ErrMessageTooLarge) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sender never saw the reset: %v", err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestOpenNoRoundTrip writes on a stream before the peer accepted it, and
+// before the client could have read the server's preface.
+func TestOpenNoRoundTrip(t *testing.T) {
+	c1, c2 := net.Pipe()
+	cs, err := Client(c1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	st, err := cs.OpenStream(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := randBytes(32<<10, 1)
+	done := make(chan error, 1)
+	go func() {
+		_, err := st.Write(want) // fits the minimum window: never blocks
+		done <- err
+	}()
+	if err := <-done; err != nil { // before any server exists
+		t.Fatal(err)
+	}
+	ss, err := Server(c2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ss.Close()
+	b, err := ss.AcceptStream(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(b, got); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("ReadFull: %v", err)
+	}
+}
+
+func TestHalfClose(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			cs, ss := sessionPair(t, tr.pipe, nil, nil)
+			a, b := streamPair(t, cs, ss)
+			go func() {
+				req, _ := io.ReadAll(b)
+				b.Write(bytes.ToUpper(req))
+				b.Close()
+			}()
+			a.Write([]byte("request"))
+			if err := a.CloseWrite(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := a.Write([]byte("x")); !errors.Is(err, ErrStreamClosed) {
+				t.Fatalf("Write after CloseWrite = %v", err)
+			}
+			resp, err := io.ReadAll(a)
+			if err != nil || string(resp) != "REQUEST" {
+				t.Fatalf("response %q, %v", resp, err)
+			}
+			a.Close()
+			waitFor(t, func() bool { return cs.NumStreams() == 0 && ss.NumStreams() == 0 })
+		})
+	}
+}
+
+// TestCloseDelivers: everything written before Close arrives, then EOF.
+func TestCloseDelivers(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			cs, ss := sessionPair(t, tr.pipe, nil, nil)
+			want := randBytes(4<<20, 2)
+			var wg sync.WaitGroup
+			for i := 0; i < 8; i++ {
+				a, b := streamPair(t, cs, ss)
+				wg.Add(2)
+				go func() {
+					defer wg.Done()
+					a.Write(want)
+					a.Close()
+				}()
+				go func() {
+					defer wg.Done()
+					got, err := io.ReadAll(b)
+					if err != nil || !bytes.Equal(got, want) {
+						t.Errorf("stream %d: got %d bytes, %v", b.ID(), len(got), err)
+					}
+					b.Close()
+				}()
+			}
+			wg.Wait()
+		})
+	}
+}
+
+func TestReset(t *testing.T) {
+	cs, ss := sessionPair(t, tcpPipe, nil, nil)
+	a, b := streamPair(t, cs, ss)
+	a.Write([]byte("before"))
+	if err := a.Reset(0x4242); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 100)
+	n, _ := b.Read(buf) // data sent before the reset may still be read
+	if n > 0 && string(buf[:n]) != "before" {
+		t.Fatalf("read %q", buf[:n])
+	}
+	var err error
+	for err == nil {
+		_, err = b.Read(buf)
+	}
+	var se *StreamError
+	if !errors.As(err, &se) || se.Code != 0x4242 || !se.Remote || !errors.Is(err, ErrStreamReset) {
+		t.Fatalf("Read after reset = %v", err)
+	}
+	if _, err := b.Write([]byte("x")); !errors.Is(err, ErrStreamReset) {
+		t.Fatalf("Write after reset = %v", err)
+	}
+	if _, err := a.Write([]byte("x")); !errors.Is(err, ErrStreamReset) {
+		t.Fatalf("local Write after reset = %v", err)
+	}
+	waitFor(t, func() bool { return cs.NumStreams() == 0 && ss.NumStreams() == 0 })
+}
+
+// TestResetBeforeSYNWritten: a stream reset right after it was opened never
+// reaches the peer's accept queue as a live stream.
+func TestResetRightAfterOpen(t *testing.T) {
+	cs, ss := sessionPair(t, tcpPipe, nil, nil)
+	for i := 0; i < 100; i++ {
+		st, err := cs.OpenStream(ctxT(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Reset(CodeCancel)
+	}
+	for i := 0; i < 100; i++ {
+		b, err := ss.AcceptStream(ctxT(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Read(make([]byte, 1)); !errors.Is(err, ErrStreamReset) {
+			t.Fatalf("stream %d: Read = %v", b.ID(), err)
+		}
+	}
+	waitFor(t, func() bool { return ss.NumStreams() == 0 && cs.NumStreams() == 0 })
+}
+
+// TestDataAfterCloseResets: a peer that writes to a stream we closed gets
+// its stream reset, as TCP does.
+func TestDataAfterCloseResets(t *testing.T) {
+	cs, ss := sessionPair(t, tcpPipe, nil, nil)
+	a, b := streamPair(t, cs, ss)
+	b.Close()
+	var err error
+	for err == nil {
+		_, err = a.Write(make([]byte, 1024))
+	}
+	if !errors.Is(err, ErrStreamReset) {
+		t.Fatalf("Write to a closed stream = %v, want ErrStreamReset", err)
+	}
+	waitFor(t, func() bool { return ss.NumStreams() == 0 && cs.NumStreams() == 0 })
+}
+
+// TestUnreadStreamDoesNotStall: a stream whose reader never reads fills its
+// window; other streams carry on at full speed.
+func TestUnreadStreamDoesNotStall(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			cs, ss := sessionPair(t, tr.pipe, nil, nil)
+			stuck, _ := streamPair(t, cs, ss) // never read
+			stuck.SetWriteDeadline(time.Now().Add(300 * time.Millisecond))
+			n, err := stuck.Write(make([]byte, 4<<20))
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("write to unread stream: %v", err)
+			}
+			if n > DefaultStreamWindow {
+				t.Fatalf("queued %d bytes, more than the window %d", n, DefaultStreamWindow)
+			}
+			// Many unread streams at once, as long as the session cap holds them.
+			for i := 0; i < 10; i++ {
+				st, _ := streamPair(t, cs, ss)
+				st.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+				st.Write(make([]byte, 1<<20))
+			}
+			a, b := streamPair(t, cs, ss)
+			want := randBytes(16<<20, 3)
+			go func() {
+				a.Write(want)
+				a.Close()
+			}()
+			got, err := io.ReadAll(b)
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("other stream: %d bytes, %v", len(got), err)
+			}
+		})
+	}
+}
+
+// TestSessionCap: a peer that never reads cannot make the session buffer
+// more than SessionWindow, however many streams it writes to.
+func TestSessionCap(t *testing.T) {
+	scfg := &Config{StreamWindow: 128 << 10, SessionWindow: 512 << 10}
+	cs, ss := sessionPair(t, tcpPipe, nil, scfg)
+	var total int
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for i := 0; i < 20; i++ {
+		a, _ := streamPair(t, cs, ss)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.SetWriteDeadline(time.Now().Add(500 * time.Millisecond))
+			n, _ := a.Write(make([]byte, 1<<20))
+			mu.Lock()
+			total += n
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if used := ss.recvUsed.Load(); used > int64(scfg.SessionWindow) {
+		t.Fatalf("server holds %d bytes of credit, cap %d", used, scfg.SessionWindow)
+	}
+	if total > int(scfg.SessionWindow) {
+		t.Fatalf("writers queued %d bytes, more than the session window %d", total, scfg.SessionWindow)
+	}
+	if total == 0 {
+		t.Fatal("nothing was written")
+	}
+	if ss.Err() != nil || cs.Err() != nil {
+		t.Fatalf("sessions failed: %v, %v", ss.Err(), cs.Err())
+	}
+}
+
+func TestManyStreams(t *testing.T) {
+	const n = 2000
+	cs, ss := sessionPair(t, tcpPipe, nil, &Config{AcceptBacklog: n})
+	go func() {
+		for {
+			st, err := ss.AcceptStream(context.Background())
+			if err != nil {
+				return
+			}
+			go func() {
+				io.Copy(st, st)
+				st.Close()
+			}()
+		}
+	}()
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, err := cs.OpenStream(ctxT(t))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			msg := []byte(fmt.Sprintf("stream %d", st.ID()))
+			st.Write(msg)
+			st.CloseWrite()
+			got, err := io.ReadAll(st)
+			if err != nil || !bytes.Equal(got, msg) {
+				t.Errorf("echo %q, %v", got, err)
+			}
+			st.Close()
+		}()
+	}
+	wg.Wait()
+	waitFor(t, func() bool { return cs.NumStreams() == 0 && ss.NumStreams() == 0 })
+}
+
+// waitFor polls cond for up to 10 seconds.
+func waitFor(t testing.TB, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached in 10s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
