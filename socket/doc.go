@@ -1,0 +1,31 @@
+// Package socket provides message sockets: a Socket sends and receives
+// whole messages to and from any number of peers over inproc, ipc, tcp,
+// tls+tcp, ws (and any registered transport), and is the base the
+// scalability protocols of package protocol/... are built on.
+//
+// A Socket is stateless and its send and receive sides are independent:
+// any number of goroutines may call Send and Recv at the same time. It is
+// made of three parts:
+//
+//   - a Connector dials and listens on URLs and keeps the resulting pipes
+//     (connections to one peer each) up, redialing with exponential backoff
+//     when a dialed peer goes away; it accepts any number of peers or at
+//     most N (WithMaxPeers);
+//   - a Sender sends to one peer chosen fairly (Send), to all peers
+//     (SendAll), along a path (SendTo), or refuses to send (WithNoSend);
+//   - a Receiver receives from all peers (Recv), or discards everything
+//     (WithNoRecv).
+//
+// Every received Message carries its Source path: the ids of the pipes it
+// came through, nearest first. Replying with SendTo(msg.Source, reply)
+// retraces that path through any number of switches (StartSwitch). On the
+// SP protocols this path is exactly the backtrace of nanomsg and NNG, so a
+// switch between a rep-side and a req-side socket behaves like an NNG
+// device.
+//
+// Sending never allocates per message: Send copies the message into a
+// per-socket queue of encoded frames, and one writer per pipe takes the
+// whole queue at once and writes it with one system call. Receiving reads
+// large chunks, parses many messages per read, and hands them to Recv in
+// batches.
+package socket

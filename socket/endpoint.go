@@ -1,0 +1,171 @@
+package socket
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/plexusnet/plexus/transport"
+)
+
+// dialer keeps one dialed URL connected.
+type dialer struct {
+	s   *sock
+	raw string
+	u   *url.URL
+	tr  transport.Transport
+}
+
+// Dial implements Connector.
+func (s *sock) Dial(url string) error { return s.DialContext(context.Background(), url) }
+
+// DialContext implements Connector.
+func (s *sock) DialContext(ctx context.Context, raw string) error {
+	if s.isClosing() {
+		return ErrClosed
+	}
+	u, tr, err := transport.Resolve(raw, s.o.transports)
+	if err != nil {
+		return fmt.Errorf("socket: dial: %w", err)
+	}
+	tp, err := tr.Dial(ctx, u, &s.tcfg)
+	if err != nil {
+		return fmt.Errorf("socket: dial %s: %w", raw, err)
+	}
+	d := &dialer{s: s, raw: raw, u: u, tr: tr}
+	p, err := s.addPipe(tp, d)
+	if err != nil {
+		tp.Close()
+		return fmt.Errorf("socket: dial %s: %w", raw, err)
+	}
+	if !s.goroutine(func() { d.run(p) }) {
+		p.close(ErrClosed)
+		return ErrClosed
+	}
+	return nil
+}
+
+// run redials whenever the pipe is lost, with exponential backoff, until
+// the socket stops.
+func (d *dialer) run(p *pipe) {
+	s := d.s
+	backoff := s.o.reconnectMin
+	for {
+		select {
+		case <-p.done:
+		case <-s.stopping:
+			return
+		}
+		for {
+			t := time.NewTimer(backoff)
+			select {
+			case <-t.C:
+			case <-s.stopping:
+				t.Stop()
+				return
+			}
+			backoff = min(2*backoff, s.o.reconnectMax)
+			tp, err := d.tr.Dial(s.ctx, d.u, &s.tcfg)
+			if err != nil {
+				s.logf("socket: redial failed", "url", d.raw, "err", err)
+				continue
+			}
+			np, err := s.addPipe(tp, d)
+			if err != nil {
+				tp.Close()
+				if errors.Is(err, ErrClosed) {
+					return
+				}
+				continue
+			}
+			s.c.reconnects.Add(1)
+			p = np
+			backoff = s.o.reconnectMin
+			break
+		}
+	}
+}
+
+// Listen implements Connector.
+func (s *sock) Listen(url string) error {
+	_, err := s.ListenAddr(url)
+	return err
+}
+
+// ListenAddr implements Connector.
+func (s *sock) ListenAddr(raw string) (string, error) {
+	if s.isClosing() {
+		return "", ErrClosed
+	}
+	u, tr, err := transport.Resolve(raw, s.o.transports)
+	if err != nil {
+		return "", fmt.Errorf("socket: listen: %w", err)
+	}
+	ln, err := tr.Listen(s.ctx, u, &s.tcfg)
+	if err != nil {
+		return "", fmt.Errorf("socket: listen %s: %w", raw, err)
+	}
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		ln.Close()
+		return "", ErrClosed
+	}
+	s.listeners = append(s.listeners, ln)
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		s.acceptLoop(ln)
+	}()
+	return ln.Addr(), nil
+}
+
+func (s *sock) acceptLoop(ln transport.Listener) {
+	for {
+		tp, err := ln.Accept()
+		if err != nil {
+			if !errors.Is(err, transport.ErrClosed) {
+				s.logf("socket: listener failed", "addr", ln.Addr(), "err", err)
+			}
+			return
+		}
+		if _, err := s.addPipe(tp, nil); err != nil {
+			s.logf("socket: refused a peer", "addr", ln.Addr(), "err", err)
+			tp.Close()
+		}
+	}
+}
+
+// addPipe starts serving a connected pipe.
+func (s *sock) addPipe(tp transport.Pipe, d *dialer) (*pipe, error) {
+	if got := tp.Peer().ID; got != s.proto.Peer.ID {
+		return nil, &transport.MismatchError{Want: s.proto.Peer, Got: got}
+	}
+	p := newPipe(s, tp, d)
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if err := s.sq.register(p); err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	s.wg.Add(2)
+	s.mu.Unlock()
+	s.c.pipesOpened.Add(1)
+	s.logf("socket: pipe added", "pipe", p.id, "remote", tp.RemoteAddr())
+	p.announce()
+	go func() {
+		defer s.wg.Done()
+		p.writeLoop()
+	}()
+	go func() {
+		defer s.wg.Done()
+		p.readLoop()
+	}()
+	return p, nil
+}

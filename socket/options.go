@@ -1,0 +1,219 @@
+package socket
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"time"
+
+	"github.com/plexusnet/plexus/transport"
+)
+
+// Option configures a socket at New.
+type Option func(*options)
+
+// Defaults of the options, multisocket's where it had them.
+const (
+	DefaultRecvQueueSize   = 64
+	DefaultSendQueueSize   = 64
+	DefaultSendStopTimeout = 5 * time.Second
+	DefaultReconnectMin    = 100 * time.Millisecond
+	DefaultReconnectMax    = 30 * time.Second
+)
+
+// PipeEvent is what WithPipeHook reports.
+type PipeEvent uint8
+
+const (
+	// PipeAdded: a pipe was connected and is ready.
+	PipeAdded PipeEvent = iota + 1
+	// PipeRemoved: a pipe was closed; its id will never be used again.
+	PipeRemoved
+)
+
+// SendMode is what Send and SendMsg without a Destination do.
+type SendMode uint8
+
+const (
+	// SendToOne sends to one peer, chosen fairly among those ready to take
+	// it; while there is no peer, messages wait in the send queue.
+	SendToOne SendMode = iota
+	// SendToAll sends to every peer, as SendAll.
+	SendToAll
+)
+
+type options struct {
+	proto           Protocol
+	noRecv          bool
+	recvQueueSize   int
+	noSend          bool
+	sendQueueSize   int
+	sendTTL         uint8
+	sendBestEffort  bool
+	sendStopTimeout time.Duration
+	sendTimeout     time.Duration
+	recvTimeout     time.Duration
+	maxRecvSize     int
+	maxPeers        int
+	sendMode        SendMode
+	reconnectMin    time.Duration
+	reconnectMax    time.Duration
+	tlsConfig       *tls.Config
+	transports      []transport.Transport
+	recvFilter      func([]byte) bool
+	pipeHook        func(PipeEvent, uint32)
+	logger          *slog.Logger
+	values          map[any]any
+}
+
+func defaultOptions() options {
+	return options{
+		proto:           RawProtocol,
+		recvQueueSize:   DefaultRecvQueueSize,
+		sendQueueSize:   DefaultSendQueueSize,
+		sendStopTimeout: DefaultSendStopTimeout,
+		maxRecvSize:     transport.DefaultMaxRecvSize,
+		reconnectMin:    DefaultReconnectMin,
+		reconnectMax:    DefaultReconnectMax,
+	}
+}
+
+// WithProtocol makes the socket speak p instead of RawProtocol. Protocol
+// packages use it; applications use those packages.
+func WithProtocol(p Protocol) Option { return func(o *options) { o.proto = p } }
+
+// WithNoRecv discards every received message (the "none" Receiver):
+// useful for protocols that only send, such as push and pub. Pipes are
+// still read, so that peers are never blocked, and Recv fails at once
+// with ErrInvalidRecvType.
+func WithNoRecv() Option { return func(o *options) { o.noRecv = true } }
+
+// WithRecvQueueSize sets how many received messages wait for Recv before
+// the pipes stop reading (default 64). Values below 1 mean 1.
+func WithRecvQueueSize(n int) Option {
+	return func(o *options) { o.recvQueueSize = max(n, 1) }
+}
+
+// WithNoSend makes every send fail with ErrInvalidSendType (the "none"
+// Sender): useful for protocols that only receive, such as pull and sub.
+func WithNoSend() Option { return func(o *options) { o.noSend = true } }
+
+// WithSendQueueSize sets how many messages may wait to be written, in the
+// queue shared by all peers and in each peer's own queue (default 64).
+// Values below 1 mean 1.
+func WithSendQueueSize(n int) Option {
+	return func(o *options) { o.sendQueueSize = max(n, 1) }
+}
+
+// WithSendTTL sets the TTL of messages sent (default: the protocol's,
+// 16 for raw sockets and 8 for SP backtraces). Zero keeps the default.
+func WithSendTTL(ttl uint8) Option { return func(o *options) { o.sendTTL = ttl } }
+
+// WithSendBestEffort makes a send on a full queue drop the message and
+// return ErrMsgDropped at once instead of waiting.
+func WithSendBestEffort() Option { return func(o *options) { o.sendBestEffort = true } }
+
+// WithSendStopTimeout sets how long Close waits for queued messages to be
+// written (default 5 s). Zero closes at once, dropping them.
+func WithSendStopTimeout(d time.Duration) Option {
+	return func(o *options) { o.sendStopTimeout = max(d, 0) }
+}
+
+// WithSendTimeout bounds how long a send waits for room in a queue; past
+// it the send fails with os.ErrDeadlineExceeded. Zero (the default) waits
+// as long as needed.
+func WithSendTimeout(d time.Duration) Option { return func(o *options) { o.sendTimeout = max(d, 0) } }
+
+// WithRecvTimeout bounds how long Recv waits for a message; past it Recv
+// fails with os.ErrDeadlineExceeded. Zero (the default) waits as long as
+// needed.
+func WithRecvTimeout(d time.Duration) Option { return func(o *options) { o.recvTimeout = max(d, 0) } }
+
+// WithMaxRecvSize sets the largest message accepted from a peer (default
+// 1 MiB). A peer that announces a larger one has its pipe closed before
+// anything is allocated for the message. Values below 1 keep the default.
+func WithMaxRecvSize(n int) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.maxRecvSize = n
+		}
+	}
+}
+
+// WithMaxPeers limits the socket to n pipes at a time (the Connector's
+// "at most N"); further connections are refused. Zero, the default, means
+// any number.
+func WithMaxPeers(n int) Option { return func(o *options) { o.maxPeers = max(n, 0) } }
+
+// WithSendMode sets what Send does (default SendToOne).
+func WithSendMode(m SendMode) Option { return func(o *options) { o.sendMode = m } }
+
+// WithReconnectInterval sets the backoff of dialers: the first redial
+// waits min, each failure doubles the wait up to max (defaults 100 ms and
+// 30 s).
+func WithReconnectInterval(min, max time.Duration) Option {
+	return func(o *options) {
+		if min > 0 {
+			o.reconnectMin = min
+		}
+		if max >= o.reconnectMin {
+			o.reconnectMax = max
+		} else {
+			o.reconnectMax = o.reconnectMin
+		}
+	}
+}
+
+// WithTLSConfig gives tls+tcp:// (and other TLS transports) their
+// configuration: certificates to listen, roots and server name to dial.
+// Without it those schemes fail; there is no insecure fallback.
+func WithTLSConfig(c *tls.Config) Option { return func(o *options) { o.tlsConfig = c } }
+
+// WithTransport adds a transport for this socket only, taking precedence
+// over the registered one of the same scheme. It is how a transport that
+// needs its own state (an overlay node, a private inproc namespace) is
+// used without registering it.
+func WithTransport(t transport.Transport) Option {
+	return func(o *options) { o.transports = append(o.transports, t) }
+}
+
+// WithRecvFilter installs f on the receive path: a message whose content
+// f rejects is discarded before it takes room in the receive queue.
+// f runs on the pipes' reader goroutines, concurrently, and must be
+// quick; sub uses it for topic filtering.
+func WithRecvFilter(f func(content []byte) bool) Option {
+	return func(o *options) { o.recvFilter = f }
+}
+
+// WithPipeHook calls f when a pipe is added or removed. f runs on the
+// goroutine that made the change and must not block.
+func WithPipeHook(f func(ev PipeEvent, pipeID uint32)) Option {
+	return func(o *options) { o.pipeHook = f }
+}
+
+// WithLogger makes the socket log connection events (nil: no logging).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithValue attaches a protocol-specific setting under key. Protocol
+// packages define their own options with it and read them back with
+// Value, so their constructors take plain socket Options.
+func WithValue(key, value any) Option {
+	return func(o *options) {
+		if o.values == nil {
+			o.values = make(map[any]any)
+		}
+		o.values[key] = value
+	}
+}
+
+// Value returns the value set with WithValue for key by the last of opts
+// that set it.
+func Value(opts []Option, key any) (any, bool) {
+	var o options
+	for _, f := range opts {
+		if f != nil {
+			f(&o)
+		}
+	}
+	v, ok := o.values[key]
+	return v, ok
+}

@@ -1,0 +1,315 @@
+package socket
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/plexusnet/plexus/transport"
+)
+
+// sendQueue holds what waits to be written: the frames any pipe may take
+// (sends to one peer) and, in each pipe, the frames only it may take
+// (SendTo, SendAll). One mutex guards all of it and the pipe set, so a
+// writer decides atomically whether it has work or goes idle.
+type sendQueue struct {
+	s  *sock
+	mu sync.Mutex
+
+	pipes  map[uint32]*pipe
+	live   []*pipe // in order of arrival
+	nextID uint32
+
+	shared  []byte // frames for any pipe
+	sharedN int    // messages in shared
+	idle    []idleEntry
+	busy    int // writers with a batch in flight
+
+	spaceWait int
+	spaceCh   chan struct{}
+	drainCh   chan struct{}
+	closed    bool
+	scratch   []byte
+}
+
+// idleEntry is a writer waiting for work; it is stale once the pipe got
+// work another way (gen moved on) or died.
+type idleEntry struct {
+	p   *pipe
+	gen uint32
+}
+
+func (q *sendQueue) init(s *sock, firstID uint32) {
+	q.s = s
+	q.pipes = make(map[uint32]*pipe)
+	q.nextID = firstID
+}
+
+// maxPipeID bounds pipe ids: the high bit must stay clear, and ids are
+// never reused, so a socket that has used them all refuses new pipes.
+const maxPipeID = EndOfPath - 1
+
+// register adds a pipe, giving it a fresh id.
+func (q *sendQueue) register(p *pipe) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.s.o.maxPeers > 0 && len(q.pipes) >= q.s.o.maxPeers {
+		return ErrTooManyPeers
+	}
+	if q.nextID >= maxPipeID {
+		return fmt.Errorf("%w: pipe ids exhausted", ErrTooManyPeers)
+	}
+	p.id = q.nextID
+	q.nextID++
+	q.pipes[p.id] = p
+	q.live = append(q.live, p)
+	return nil
+}
+
+// remove takes a closing pipe out; what only it could send is dropped.
+func (q *sendQueue) remove(p *pipe) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if p.dead {
+		return
+	}
+	p.dead = true
+	delete(q.pipes, p.id)
+	if i := slices.Index(q.live, p); i >= 0 {
+		q.live = slices.Delete(q.live, i, i+1)
+	}
+	if p.ownN > 0 {
+		q.s.c.dropped.Add(uint64(p.ownN))
+	}
+	p.own, p.ownN = nil, 0
+	signal(p.wake)
+	broadcast(&q.spaceCh)
+	q.checkDrained()
+}
+
+// goIdle records that p's writer waits for work.
+func (q *sendQueue) goIdle(p *pipe) {
+	p.idle = true
+	p.idleGen++
+	if len(q.idle) > 2*len(q.live)+8 {
+		// Compact: drop stale entries.
+		n := 0
+		for _, e := range q.idle {
+			if e.p.idle && e.gen == e.p.idleGen && !e.p.dead {
+				q.idle[n] = e
+				n++
+			}
+		}
+		clear(q.idle[n:])
+		q.idle = q.idle[:n]
+	}
+	q.idle = append(q.idle, idleEntry{p, p.idleGen})
+	q.checkDrained()
+}
+
+// wakeOne hands shared work to the idle writer that has waited longest.
+func (q *sendQueue) wakeOne() {
+	for len(q.idle) > 0 {
+		e := q.idle[0]
+		q.idle[0] = idleEntry{}
+		q.idle = q.idle[1:]
+		if e.p.idle && e.gen == e.p.idleGen && !e.p.dead {
+			e.p.idle = false
+			signal(e.p.wake)
+			return
+		}
+	}
+}
+
+// wakePipe hands own work to p's writer if it is idle.
+func (q *sendQueue) wakePipe(p *pipe) {
+	if p.idle {
+		p.idle = false
+		signal(p.wake)
+	}
+}
+
+// drained reports whether nothing is queued or being written.
+func (q *sendQueue) drained() bool {
+	if q.sharedN > 0 || q.busy > 0 {
+		return false
+	}
+	for _, p := range q.live {
+		if p.ownN > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (q *sendQueue) checkDrained() {
+	if q.drainCh != nil && q.drained() {
+		broadcast(&q.drainCh)
+	}
+}
+
+// linger stops new sends and waits up to timeout for the queues to be
+// written out.
+func (q *sendQueue) linger(timeout time.Duration) {
+	q.mu.Lock()
+	q.closed = true
+	broadcast(&q.spaceCh)
+	if timeout <= 0 || q.drained() {
+		q.mu.Unlock()
+		return
+	}
+	ch := waitChan(&q.drainCh)
+	q.mu.Unlock()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	}
+}
+
+// closeAll closes every pipe.
+func (q *sendQueue) closeAll() {
+	q.mu.Lock()
+	ps := append([]*pipe(nil), q.live...)
+	q.mu.Unlock()
+	for _, p := range ps {
+		p.close(ErrClosed)
+	}
+}
+
+// target says where one message goes.
+type target uint8
+
+const (
+	toOne target = iota
+	toPipe
+	toAll
+)
+
+// outMsg is one message to encode: the header paths and TTL, the content.
+type outMsg struct {
+	src, dst Path
+	ttl      uint8
+	content  []byte
+}
+
+// appendFrame encodes m as one frame at the end of b. On error b is
+// returned unchanged.
+func (s *sock) appendFrame(b []byte, m *outMsg) ([]byte, error) {
+	b, off := transport.BeginFrame(b)
+	b, err := appendHeader(b, s.proto.Header, m.ttl, m.src, m.dst)
+	if err != nil {
+		return b[:off], err
+	}
+	b = append(b, m.content...)
+	transport.EndFrame(b, off)
+	return b, nil
+}
+
+// put queues m for tgt (pipe id for toPipe; for toAll, except is a pipe
+// to leave out). It waits for room unless the socket is best effort.
+func (s *sock) put(ctx context.Context, tgt target, id, except uint32, m *outMsg) error {
+	q := &s.sq
+	var (
+		tm  *time.Timer
+		dl  time.Time
+		dlt bool
+	)
+	defer stopTimer(tm)
+	limit := s.o.sendQueueSize
+	q.mu.Lock()
+	for {
+		if q.closed {
+			q.mu.Unlock()
+			return ErrClosed
+		}
+		switch tgt {
+		case toOne:
+			if q.sharedN < limit {
+				b, err := s.appendFrame(q.shared, m)
+				q.shared = b
+				if err != nil {
+					q.mu.Unlock()
+					return err
+				}
+				q.sharedN++
+				q.wakeOne()
+				q.mu.Unlock()
+				return nil
+			}
+		case toPipe:
+			p := q.pipes[id]
+			if p == nil {
+				q.mu.Unlock()
+				s.c.brokenPaths.Add(1)
+				return ErrBrokenPath
+			}
+			if p.ownN < limit {
+				b, err := s.appendFrame(p.own, m)
+				p.own = b
+				if err != nil {
+					q.mu.Unlock()
+					return err
+				}
+				p.ownN++
+				q.wakePipe(p)
+				q.mu.Unlock()
+				return nil
+			}
+		case toAll:
+			full := 0
+			for _, p := range q.live {
+				if p.ownN >= limit && p.id != except {
+					full++
+				}
+			}
+			if full == 0 || s.o.sendBestEffort {
+				b, err := s.appendFrame(q.scratch[:0], m)
+				q.scratch = b
+				if err != nil {
+					q.mu.Unlock()
+					return err
+				}
+				for _, p := range q.live {
+					if p.id == except || p.ownN >= limit {
+						continue
+					}
+					p.own = append(p.own, b...)
+					p.ownN++
+					q.wakePipe(p)
+				}
+				if cap(q.scratch) > 1<<20 {
+					q.scratch = nil
+				}
+				q.mu.Unlock()
+				if full > 0 {
+					s.c.dropped.Add(uint64(full))
+					return ErrMsgDropped
+				}
+				return nil
+			}
+		}
+		// The queue is full.
+		if s.o.sendBestEffort {
+			q.mu.Unlock()
+			s.c.dropped.Add(1)
+			return ErrMsgDropped
+		}
+		if !dlt {
+			dl, dlt = deadline(&s.sendDeadline, s.o.sendTimeout), true
+		}
+		q.spaceWait++
+		ch := waitChan(&q.spaceCh)
+		q.mu.Unlock()
+		err := wait(ctx, ch, s.closing, dl, &tm)
+		q.mu.Lock()
+		q.spaceWait--
+		if err != nil {
+			q.mu.Unlock()
+			return err
+		}
+	}
+}

@@ -1,0 +1,246 @@
+package spstream
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+
+	"github.com/plexusnet/plexus/transport"
+)
+
+// Framing selects how messages are delimited on the stream.
+type Framing uint8
+
+const (
+	// FramingTCP: 64-bit big-endian length, then the payload (tcp, tls+tcp).
+	FramingTCP Framing = iota
+	// FramingIPC: a 0x01 message type byte, the 64-bit length, the payload.
+	FramingIPC
+)
+
+// ipcMsgType is the only message type of SP over IPC.
+const ipcMsgType = 0x01
+
+// readBufSize is how much one read system call may bring in; many small
+// messages are parsed out of one read.
+const readBufSize = 64 << 10
+
+// maxKeptWriteBuf bounds the conversion buffer kept between IPC writes.
+const maxKeptWriteBuf = 1 << 20
+
+func (f Framing) headerLen() int {
+	if f == FramingIPC {
+		return 1 + transport.FrameHeaderLen
+	}
+	return transport.FrameHeaderLen
+}
+
+// Pipe is a transport.Pipe over a byte stream.
+type Pipe struct {
+	conn    net.Conn
+	framing Framing
+	peer    transport.Proto
+	max     int
+
+	// read side, owned by the one goroutine calling Recv.
+	rbuf []byte
+	r, w int
+
+	// write side, owned by the one goroutine calling Send.
+	wbuf []byte
+	iov  net.Buffers
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open runs the SP handshake on conn and returns the pipe. On error conn
+// is closed.
+func Open(ctx context.Context, conn net.Conn, cfg *transport.Config, f Framing) (*Pipe, error) {
+	id, err := Handshake(ctx, conn, cfg)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return NewPipe(conn, cfg, f, transport.Proto{ID: id, Name: cfg.Peer.Name}), nil
+}
+
+// NewPipe wraps a connection whose handshake is already done.
+func NewPipe(conn net.Conn, cfg *transport.Config, f Framing, peer transport.Proto) *Pipe {
+	return &Pipe{
+		conn:    conn,
+		framing: f,
+		peer:    peer,
+		max:     cfg.MaxRecv(),
+		rbuf:    make([]byte, readBufSize),
+	}
+}
+
+// Conn returns the underlying connection.
+func (p *Pipe) Conn() net.Conn { return p.conn }
+
+// Peer implements transport.Pipe.
+func (p *Pipe) Peer() transport.Proto { return p.peer }
+
+// LocalAddr implements transport.Pipe.
+func (p *Pipe) LocalAddr() string { return addrString(p.conn.LocalAddr()) }
+
+// RemoteAddr implements transport.Pipe.
+func (p *Pipe) RemoteAddr() string { return addrString(p.conn.RemoteAddr()) }
+
+func addrString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
+}
+
+// Close implements transport.Pipe.
+func (p *Pipe) Close() error {
+	p.closeOnce.Do(func() { p.closeErr = p.conn.Close() })
+	return p.closeErr
+}
+
+// CloseWrite half-closes the stream when the connection supports it.
+func (p *Pipe) CloseWrite() error {
+	if cw, ok := p.conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// Send implements transport.Pipe: the frames are written in as few system
+// calls as the framing allows (one for FramingTCP).
+func (p *Pipe) Send(frames ...[]byte) error {
+	var err error
+	if p.framing == FramingTCP {
+		switch len(frames) {
+		case 0:
+			return nil
+		case 1:
+			_, err = p.conn.Write(frames[0])
+		default:
+			p.iov = append(p.iov[:0], frames...)
+			iov := p.iov
+			_, err = iov.WriteTo(p.conn)
+			clear(p.iov[:cap(p.iov)])
+		}
+	} else {
+		b := p.wbuf[:0]
+		for _, f := range frames {
+			for len(f) > 0 {
+				payload, rest, ok := transport.NextFrame(f)
+				if !ok {
+					return fmt.Errorf("%w: malformed frame batch", transport.ErrProtocol)
+				}
+				b = append(b, ipcMsgType)
+				b = binary.BigEndian.AppendUint64(b, uint64(len(payload)))
+				b = append(b, payload...)
+				f = rest
+			}
+		}
+		_, err = p.conn.Write(b)
+		if cap(b) <= maxKeptWriteBuf {
+			p.wbuf = b[:0]
+		} else {
+			p.wbuf = nil
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("spstream: write: %w", err)
+	}
+	return nil
+}
+
+// header parses the frame header at p.rbuf[p.r:p.w]. ok is false if it is
+// not complete yet.
+func (p *Pipe) header() (n uint64, ok bool, err error) {
+	hl := p.framing.headerLen()
+	if p.w-p.r < hl {
+		return 0, false, nil
+	}
+	h := p.rbuf[p.r : p.r+hl]
+	if p.framing == FramingIPC {
+		if h[0] != ipcMsgType {
+			return 0, false, fmt.Errorf("%w: IPC message type 0x%02x, want 0x01", transport.ErrProtocol, h[0])
+		}
+		h = h[1:]
+	}
+	n = binary.BigEndian.Uint64(h)
+	if n > uint64(p.max) {
+		return 0, false, fmt.Errorf("%w: %d bytes announced, limit %d", transport.ErrMsgTooLarge, n, p.max)
+	}
+	return n, true, nil
+}
+
+// Buffered implements transport.Pipe.
+func (p *Pipe) Buffered() bool {
+	n, ok, err := p.header()
+	if err != nil {
+		return true // Recv reports it at once.
+	}
+	return ok && uint64(p.w-p.r-p.framing.headerLen()) >= n
+}
+
+// Recv implements transport.Pipe.
+func (p *Pipe) Recv() ([]byte, error) {
+	hl := p.framing.headerLen()
+	for {
+		n, ok, err := p.header()
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			total := hl + int(n)
+			if p.w-p.r >= total {
+				msg := p.rbuf[p.r+hl : p.r+total : p.r+total]
+				p.r += total
+				if p.r == p.w {
+					p.r, p.w = 0, 0
+				}
+				return msg, nil
+			}
+			if total > len(p.rbuf) {
+				return p.recvLarge(hl, int(n))
+			}
+		}
+		// Need more bytes: make room at the end, then read.
+		if p.r > 0 && (len(p.rbuf)-p.w < hl || (ok && len(p.rbuf)-p.r < hl+int(n))) {
+			p.w = copy(p.rbuf, p.rbuf[p.r:p.w])
+			p.r = 0
+		}
+		m, err := p.conn.Read(p.rbuf[p.w:])
+		p.w += m
+		if err != nil {
+			if m > 0 {
+				continue // parse what arrived first; the error repeats
+			}
+			if errors.Is(err, io.EOF) {
+				if p.w > p.r {
+					return nil, fmt.Errorf("%w: stream ended inside a message", io.ErrUnexpectedEOF)
+				}
+				return nil, io.EOF
+			}
+			return nil, fmt.Errorf("spstream: read: %w", err)
+		}
+	}
+}
+
+// recvLarge reads a message that does not fit the read buffer into its own
+// allocation; its size was checked against the limit already.
+func (p *Pipe) recvLarge(hl, n int) ([]byte, error) {
+	msg := make([]byte, n)
+	have := copy(msg, p.rbuf[p.r+hl:p.w])
+	p.r, p.w = 0, 0
+	if _, err := io.ReadFull(p.conn, msg[have:]); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, fmt.Errorf("spstream: read: %w", err)
+	}
+	return msg, nil
+}

@@ -1,0 +1,71 @@
+// Package tcp is the tcp://host:port transport: SP over TCP, wire
+// compatible with NNG and nanomsg. Importing the package registers the
+// scheme; package socket imports it, so it is always available.
+package tcp
+
+import (
+	"context"
+	"net"
+	"net/url"
+
+	"github.com/plexusnet/plexus/transport"
+	"github.com/plexusnet/plexus/transport/spstream"
+)
+
+func init() { transport.Register(Transport{}) }
+
+// Transport implements transport.Transport for tcp://.
+type Transport struct{}
+
+// Scheme implements transport.Transport.
+func (Transport) Scheme() string { return "tcp" }
+
+// Dial implements transport.Transport.
+func (Transport) Dial(ctx context.Context, u *url.URL, cfg *transport.Config) (transport.Pipe, error) {
+	hp, err := transport.HostPort(u)
+	if err != nil {
+		return nil, err
+	}
+	return spstream.Dial(ctx, cfg, spstream.FramingTCP, func(ctx context.Context) (net.Conn, error) {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", hp)
+		if err != nil {
+			return nil, err
+		}
+		tune(c)
+		return c, nil
+	})
+}
+
+// Listen implements transport.Transport.
+func (Transport) Listen(ctx context.Context, u *url.URL, cfg *transport.Config) (transport.Listener, error) {
+	hp, err := transport.HostPort(u)
+	if err != nil {
+		return nil, err
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", hp)
+	if err != nil {
+		return nil, err
+	}
+	return spstream.NewListener(tuningListener{ln}, cfg, spstream.FramingTCP, "tcp://"+ln.Addr().String()), nil
+}
+
+// tune sets the socket options SP wants: no Nagle delay (the socket layer
+// batches writes itself) and keep-alive.
+func tune(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+		_ = tc.SetKeepAlive(true)
+	}
+}
+
+type tuningListener struct{ net.Listener }
+
+func (l tuningListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		tune(c)
+	}
+	return c, err
+}
