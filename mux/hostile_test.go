@@ -96,7 +96,7 @@ func TestHostilePeer(t *testing.T) {
 			p := newRawPeer(t, nil)
 			p.conn.Write(tc.send)
 			if tc.name == "short preface" {
-				p.conn.Close()
+				p.conn.(*net.TCPConn).CloseWrite() // EOF after three bytes
 			}
 			p.expectFail(t, ErrProtocol)
 		})
