@@ -22,6 +22,9 @@ var (
 	ErrInvalidSendType = errors.New("socket: invalid send type")
 	// ErrInvalidRecvType: the socket does not receive (WithNoRecv).
 	ErrInvalidRecvType = errors.New("socket: invalid receive type")
+	// ErrBadState: the operation makes no sense now, such as receiving a
+	// reply on a req socket with no request outstanding (NNG's ESTATE).
+	ErrBadState = errors.New("socket: incorrect state for this operation")
 	// ErrClosed: the socket is closed.
 	ErrClosed = errors.New("socket: closed")
 	// ErrTooManyPeers: the socket already has WithMaxPeers pipes.

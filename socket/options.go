@@ -60,7 +60,7 @@ type options struct {
 	tlsConfig       *tls.Config
 	transports      []transport.Transport
 	recvFilter      func([]byte) bool
-	pipeHook        func(PipeEvent, uint32)
+	pipeHooks       []func(PipeEvent, uint32)
 	logger          *slog.Logger
 	values          map[any]any
 }
@@ -185,9 +185,14 @@ func WithRecvFilter(f func(content []byte) bool) Option {
 }
 
 // WithPipeHook calls f when a pipe is added or removed. f runs on the
-// goroutine that made the change and must not block.
+// goroutine that made the change and must not block. Hooks add up: each
+// WithPipeHook installs one more.
 func WithPipeHook(f func(ev PipeEvent, pipeID uint32)) Option {
-	return func(o *options) { o.pipeHook = f }
+	return func(o *options) {
+		if f != nil {
+			o.pipeHooks = append(o.pipeHooks, f)
+		}
+	}
 }
 
 // WithLogger makes the socket log connection events (nil: no logging).

@@ -67,8 +67,10 @@ func (p *pipe) close(err error) {
 		}
 		s.logf("socket: pipe closed", "pipe", p.id, "remote", p.tp.RemoteAddr(), "err", err)
 		p.hookMu.Lock()
-		if p.announced && s.o.pipeHook != nil {
-			s.o.pipeHook(PipeRemoved, p.id)
+		if p.announced {
+			for _, f := range s.o.pipeHooks {
+				f(PipeRemoved, p.id)
+			}
 		}
 		p.announced = false
 		p.hookMu.Unlock()
@@ -77,7 +79,7 @@ func (p *pipe) close(err error) {
 
 // announce reports the new pipe to the pipe hook, unless it closed first.
 func (p *pipe) announce() {
-	if p.s.o.pipeHook == nil {
+	if len(p.s.o.pipeHooks) == 0 {
 		return
 	}
 	p.hookMu.Lock()
@@ -88,7 +90,9 @@ func (p *pipe) announce() {
 	default:
 	}
 	p.announced = true
-	p.s.o.pipeHook(PipeAdded, p.id)
+	for _, f := range p.s.o.pipeHooks {
+		f(PipeAdded, p.id)
+	}
 }
 
 // writeLoop writes batches: all that waits for this pipe and all that
