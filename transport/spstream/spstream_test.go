@@ -1,0 +1,277 @@
+package spstream
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/plexusnet/plexus/transport"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var (
+	req = transport.Proto{ID: 0x30, Name: "req"}
+	rep = transport.Proto{ID: 0x31, Name: "rep"}
+)
+
+func TestParseHeader(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []byte
+		id   uint16
+		err  error
+	}{
+		{"req", []byte{0, 'S', 'P', 0, 0, 0x30, 0, 0}, 0x30, nil},
+		{"raw", []byte{0, 'S', 'P', 0, 0xf0, 0x00, 0, 0}, 0xf000, nil},
+		{"short", []byte{0, 'S', 'P', 0, 0, 0x30, 0}, 0, transport.ErrBadHandshake},
+		{"long", []byte{0, 'S', 'P', 0, 0, 0x30, 0, 0, 0}, 0, transport.ErrBadHandshake},
+		{"magic", []byte{1, 'S', 'P', 0, 0, 0x30, 0, 0}, 0, transport.ErrBadHandshake},
+		{"magic2", []byte{0, 's', 'P', 0, 0, 0x30, 0, 0}, 0, transport.ErrBadHandshake},
+		{"version", []byte{0, 'S', 'P', 1, 0, 0x30, 0, 0}, 0, transport.ErrBadHandshake},
+		{"reserved", []byte{0, 'S', 'P', 0, 0, 0x30, 0, 1}, 0, transport.ErrBadHandshake},
+		{"http", []byte("GET / HT"), 0, transport.ErrBadHandshake},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id, err := ParseHeader(tt.in)
+			if !errors.Is(err, tt.err) || (err == nil && id != tt.id) {
+				t.Fatalf("ParseHeader = %#x, %v; want %#x, %v", id, err, tt.id, tt.err)
+			}
+		})
+	}
+	if got := AppendHeader(nil, 0x31); !bytes.Equal(got, []byte{0, 'S', 'P', 0, 0, 0x31, 0, 0}) {
+		t.Fatalf("AppendHeader = % x", got)
+	}
+}
+
+func TestHandshake(t *testing.T) {
+	tests := []struct {
+		name       string
+		a, b       transport.Config
+		errA, errB error
+	}{
+		{"req-rep", transport.Config{Self: req, Peer: rep}, transport.Config{Self: rep, Peer: req}, nil, nil},
+		{"req-req", transport.Config{Self: req, Peer: rep}, transport.Config{Self: req, Peer: rep}, transport.ErrProtocolMismatch, transport.ErrProtocolMismatch},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ca, cb := net.Pipe() // unbuffered: both sides write first
+			defer ca.Close()
+			defer cb.Close()
+			errs := make(chan error, 1)
+			go func() {
+				_, err := Handshake(context.Background(), cb, &tt.b)
+				errs <- err
+			}()
+			_, errA := Handshake(context.Background(), ca, &tt.a)
+			errB := <-errs
+			if !errors.Is(errA, tt.errA) || !errors.Is(errB, tt.errB) {
+				t.Fatalf("got %v / %v, want %v / %v", errA, errB, tt.errA, tt.errB)
+			}
+		})
+	}
+}
+
+func TestHandshakeGarbageAndTimeout(t *testing.T) {
+	cfg := transport.Config{Self: req, Peer: rep, HandshakeTimeout: 50 * time.Millisecond}
+	// A peer that sends an HTTP request instead of an SP header.
+	ca, cb := net.Pipe()
+	go func() {
+		buf := make([]byte, 8)
+		io.ReadFull(cb, buf)
+		cb.Write([]byte("GET / HTTP/1.1\r\n"))
+	}()
+	if _, err := Handshake(context.Background(), ca, &cfg); !errors.Is(err, transport.ErrBadHandshake) {
+		t.Fatalf("garbage: %v", err)
+	}
+	ca.Close()
+	cb.Close()
+
+	// A peer that says nothing: the handshake timeout ends it.
+	ca, cb = net.Pipe()
+	go io.Copy(io.Discard, cb)
+	if _, err := Handshake(context.Background(), ca, &cfg); err == nil {
+		t.Fatal("silent peer: no error")
+	}
+	ca.Close()
+	cb.Close()
+
+	// A cancelled context ends it too.
+	ca, cb = net.Pipe()
+	go io.Copy(io.Discard, cb)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	cfg.HandshakeTimeout = time.Minute
+	if _, err := Handshake(ctx, ca, &cfg); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: %v", err)
+	}
+	ca.Close()
+	cb.Close()
+}
+
+// byteConn is a net.Conn that reads from a fixed byte string.
+type byteConn struct {
+	r *bytes.Reader
+	w bytes.Buffer
+}
+
+func (c *byteConn) Read(b []byte) (int, error)       { return c.r.Read(b) }
+func (c *byteConn) Write(b []byte) (int, error)      { return c.w.Write(b) }
+func (c *byteConn) Close() error                     { return nil }
+func (c *byteConn) LocalAddr() net.Addr              { return nil }
+func (c *byteConn) RemoteAddr() net.Addr             { return nil }
+func (c *byteConn) SetDeadline(time.Time) error      { return nil }
+func (c *byteConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *byteConn) SetWriteDeadline(time.Time) error { return nil }
+func newByteConn(b []byte) *byteConn                 { return &byteConn{r: bytes.NewReader(b)} }
+func pipeOver(c net.Conn, f Framing, max int) *Pipe {
+	return NewPipe(c, &transport.Config{MaxRecvSize: max}, f, rep)
+}
+func frame(f Framing, payload []byte) []byte {
+	var b []byte
+	if f == FramingIPC {
+		b = append(b, 1)
+	}
+	b = binary.BigEndian.AppendUint64(b, uint64(len(payload)))
+	return append(b, payload...)
+}
+
+func TestFraming(t *testing.T) {
+	big := bytes.Repeat([]byte("0123456789abcdef"), readBufSize/8) // 2x the read buffer
+	for _, f := range []Framing{FramingTCP, FramingIPC} {
+		var in []byte
+		msgs := [][]byte{[]byte("a"), {}, []byte("hello"), big, []byte("after big")}
+		for _, m := range msgs {
+			in = append(in, frame(f, m)...)
+		}
+		p := pipeOver(newByteConn(in), f, 1<<20)
+		for i, want := range msgs {
+			got, err := p.Recv()
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("framing %d msg %d: %d bytes, %v", f, i, len(got), err)
+			}
+		}
+		if _, err := p.Recv(); err != io.EOF {
+			t.Fatalf("framing %d: end: %v", f, err)
+		}
+		// Writing produces the same bytes.
+		var batch []byte
+		for _, m := range msgs {
+			batch = transport.AppendFrame(batch, m)
+		}
+		c := newByteConn(nil)
+		w := pipeOver(c, f, 1<<20)
+		if err := w.Send(batch[:20], batch[20:]); f == FramingIPC && err == nil {
+			// IPC re-frames whole frames; a batch split mid-frame is refused.
+			t.Fatalf("ipc accepted a split batch")
+		}
+		c.w.Reset()
+		if err := w.Send(batch); err != nil || !bytes.Equal(c.w.Bytes(), in) {
+			t.Fatalf("framing %d: Send wrote % x, %v", f, c.w.Bytes()[:16], err)
+		}
+	}
+}
+
+func TestFramingErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		f    Framing
+		in   []byte
+		err  error
+	}{
+		{"oversize", FramingTCP, frame(FramingTCP, make([]byte, 11)), transport.ErrMsgTooLarge},
+		{"huge announced, nothing sent", FramingTCP, binary.BigEndian.AppendUint64(nil, 1<<62), transport.ErrMsgTooLarge},
+		{"ipc huge", FramingIPC, append([]byte{1}, binary.BigEndian.AppendUint64(nil, ^uint64(0))...), transport.ErrMsgTooLarge},
+		{"ipc type", FramingIPC, append([]byte{2}, frame(FramingTCP, []byte("x"))...), transport.ErrProtocol},
+		{"truncated header", FramingTCP, []byte{0, 0, 0}, io.ErrUnexpectedEOF},
+		{"truncated payload", FramingTCP, frame(FramingTCP, []byte("hello"))[:10], io.ErrUnexpectedEOF},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := pipeOver(newByteConn(tt.in), tt.f, 10)
+			if _, err := p.Recv(); !errors.Is(err, tt.err) {
+				t.Fatalf("Recv = %v, want %v", err, tt.err)
+			}
+		})
+	}
+}
+
+func TestBuffered(t *testing.T) {
+	in := append(frame(FramingTCP, []byte("one")), frame(FramingTCP, []byte("two"))...)
+	p := pipeOver(newByteConn(in), FramingTCP, 100)
+	if p.Buffered() {
+		t.Fatal("buffered before any read")
+	}
+	p.Recv()
+	if !p.Buffered() {
+		t.Fatal("second message not reported buffered")
+	}
+	p.Recv()
+	if p.Buffered() {
+		t.Fatal("buffered after the last message")
+	}
+}
+
+func TestListenerAndDial(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := NewListener(ln, &transport.Config{Self: rep, Peer: req}, FramingTCP, "tcp://"+ln.Addr().String())
+	defer l.Close()
+	// A client that never handshakes does not hold up the others.
+	idle, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	// A client of the wrong protocol is refused and never surfaces.
+	_, err = Dial(context.Background(), &transport.Config{Self: rep, Peer: req}, FramingTCP, func(ctx context.Context) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "tcp", ln.Addr().String())
+	})
+	if !errors.Is(err, transport.ErrProtocolMismatch) {
+		t.Fatalf("wrong protocol: %v", err)
+	}
+	p, err := Dial(context.Background(), &transport.Config{Self: req, Peer: rep}, FramingTCP, func(ctx context.Context) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "tcp", ln.Addr().String())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	sp, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	if sp.Peer().ID != req.ID || p.Peer().ID != rep.ID {
+		t.Fatalf("peers %v %v", sp.Peer(), p.Peer())
+	}
+	if err := p.Send(transport.AppendFrame(nil, []byte("ping"))); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := sp.Recv(); err != nil || string(m) != "ping" {
+		t.Fatalf("%q %v", m, err)
+	}
+	if err := p.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sp.Recv(); err != io.EOF {
+		t.Fatalf("after CloseWrite: %v", err)
+	}
+	if l.Addr() == "" || p.LocalAddr() == "" || p.RemoteAddr() == "" {
+		t.Fatal("empty addresses")
+	}
+	l.Close()
+	if _, err := l.Accept(); !errors.Is(err, transport.ErrClosed) {
+		t.Fatalf("Accept after Close: %v", err)
+	}
+}
