@@ -90,6 +90,10 @@ func (r *run) finish() string {
 	r.stop.Store(1)
 	close(r.done)
 	note := ""
+	// Loops that are not blocked see the stop flag; the others are ended by
+	// Interrupt (libzmq) or by closing their sockets.
+	r.g.Wait(200 * time.Millisecond)
+	r.inst.Interrupt()
 	if r.p.CloseAfterLoops {
 		if !r.g.Wait(10 * time.Second) {
 			// Closing a libzmq socket that a loop still uses is not safe: leave them.
@@ -99,7 +103,6 @@ func (r *run) finish() string {
 			s.Close()
 		}
 	} else {
-		r.g.Wait(300 * time.Millisecond)
 		for _, s := range r.socks {
 			s.Close()
 		}

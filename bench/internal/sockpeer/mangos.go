@@ -24,6 +24,9 @@ type mangosInstance struct{}
 
 func (mangosInstance) Close() error { return nil }
 
+// Interrupt does nothing: closing a socket ends its blocked calls.
+func (mangosInstance) Interrupt() {}
+
 func (mangosInstance) Open(k Kind) (Socket, error) {
 	var (
 		s   mangos.Socket

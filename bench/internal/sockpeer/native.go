@@ -47,7 +47,7 @@ func loopArgs(l Loop) (*C.int32_t, *C.uint64_t) {
 // ---- libzmq ----
 
 // ZMQ is libzmq (loaded at run time from libzmq.so.5) with its default options
-// except 100 ms send/receive timeouts, so that its loops notice the stop flag.
+// (but no linger on close).
 func ZMQ() Peer {
 	p := Peer{Name: "libzmq", Native: true, CloseAfterLoops: true}
 	a := loadZMQ()
@@ -83,6 +83,17 @@ func (z *zmqInstance) err(e C.int) error {
 }
 
 func (z *zmqInstance) Close() error { return z.err(C.bz_ctx_term(z.a, z.ctx)) }
+
+// Interrupt fails every blocked call of the context's sockets with ETERM.
+func (z *zmqInstance) Interrupt() { C.bz_ctx_shutdown(z.a, z.ctx) }
+
+// loopErr is the error of a loop; none once the harness has stopped it.
+func (z *zmqInstance) loopErr(l Loop, e C.int) error {
+	if l.stopped() {
+		return nil
+	}
+	return z.err(e)
+}
 
 func (z *zmqInstance) Open(k Kind) (Socket, error) {
 	types := map[Kind]C.int{Push: C.BZ_PUSH, Pull: C.BZ_PULL, Req: C.BZ_REQ, Rep: C.BZ_REP, Pub: C.BZ_PUB, Sub: C.BZ_SUB}
@@ -121,30 +132,29 @@ func (s *zmqSocket) Subscribe(topic []byte) error {
 
 func (s *zmqSocket) SendLoop(msg []byte, l Loop) error {
 	stop, count := loopArgs(l)
-	return s.z.err(C.bz_send_loop(s.z.a, s.s, cbytes(msg), C.size_t(len(msg)), stop, count))
+	return s.z.loopErr(l, C.bz_send_loop(s.z.a, s.s, cbytes(msg), C.size_t(len(msg)), stop, count))
 }
 
 func (s *zmqSocket) RecvLoop(size int, l Loop) error {
 	stop, count := loopArgs(l)
-	return s.z.err(C.bz_recv_loop(s.z.a, s.s, C.size_t(size), stop, count))
+	return s.z.loopErr(l, C.bz_recv_loop(s.z.a, s.s, C.size_t(size), stop, count))
 }
 
 func (s *zmqSocket) ReqLoop(msg []byte, l Loop) error {
 	stop, count := loopArgs(l)
-	return s.z.err(C.bz_req_loop(s.z.a, s.s, cbytes(msg), C.size_t(len(msg)), stop, count))
+	return s.z.loopErr(l, C.bz_req_loop(s.z.a, s.s, cbytes(msg), C.size_t(len(msg)), stop, count))
 }
 
 func (s *zmqSocket) RepLoop(size int, l Loop) error {
 	stop, count := loopArgs(l)
-	return s.z.err(C.bz_rep_loop(s.z.a, s.s, C.size_t(size), stop, count))
+	return s.z.loopErr(l, C.bz_rep_loop(s.z.a, s.s, C.size_t(size), stop, count))
 }
 
 func (s *zmqSocket) Close() error { return s.z.err(C.bz_close(s.z.a, s.s)) }
 
 // ---- NNG ----
 
-// NNG is NNG (loaded at run time from libnng.so.1) with its default options
-// except 100 ms send/receive timeouts, so that its loops notice the stop flag.
+// NNG is NNG (loaded at run time from libnng.so.1) with its default options.
 func NNG() Peer {
 	p := Peer{Name: "NNG", Native: true}
 	a := loadNNG()
@@ -170,6 +180,16 @@ func (n nngInstance) err(e C.int) error {
 }
 
 func (nngInstance) Close() error { return nil }
+
+// Interrupt does nothing: closing an NNG socket ends its blocked calls.
+func (nngInstance) Interrupt() {}
+
+func (n nngInstance) loopErr(l Loop, e C.int) error {
+	if l.stopped() {
+		return nil
+	}
+	return n.err(e)
+}
 
 func (n nngInstance) Open(k Kind) (Socket, error) {
 	var id C.uint32_t
@@ -202,22 +222,22 @@ func (s *nngSocket) Subscribe(topic []byte) error {
 
 func (s *nngSocket) SendLoop(msg []byte, l Loop) error {
 	stop, count := loopArgs(l)
-	return s.n.err(C.bn_send_loop(s.n.a, s.id, cbytes(msg), C.size_t(len(msg)), stop, count))
+	return s.n.loopErr(l, C.bn_send_loop(s.n.a, s.id, cbytes(msg), C.size_t(len(msg)), stop, count))
 }
 
 func (s *nngSocket) RecvLoop(size int, l Loop) error {
 	stop, count := loopArgs(l)
-	return s.n.err(C.bn_recv_loop(s.n.a, s.id, C.size_t(size), stop, count))
+	return s.n.loopErr(l, C.bn_recv_loop(s.n.a, s.id, C.size_t(size), stop, count))
 }
 
 func (s *nngSocket) ReqLoop(msg []byte, l Loop) error {
 	stop, count := loopArgs(l)
-	return s.n.err(C.bn_req_loop(s.n.a, s.id, cbytes(msg), C.size_t(len(msg)), stop, count))
+	return s.n.loopErr(l, C.bn_req_loop(s.n.a, s.id, cbytes(msg), C.size_t(len(msg)), stop, count))
 }
 
 func (s *nngSocket) RepLoop(size int, l Loop) error {
 	stop, count := loopArgs(l)
-	return s.n.err(C.bn_rep_loop(s.n.a, s.id, C.size_t(size), stop, count))
+	return s.n.loopErr(l, C.bn_rep_loop(s.n.a, s.id, C.size_t(size), stop, count))
 }
 
 func (s *nngSocket) Close() error { return s.n.err(C.bn_close(s.n.a, s.id)) }

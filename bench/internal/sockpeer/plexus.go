@@ -23,6 +23,9 @@ type plexusInstance struct{}
 
 func (plexusInstance) Close() error { return nil }
 
+// Interrupt does nothing: closing a socket ends its blocked calls.
+func (plexusInstance) Interrupt() {}
+
 func (plexusInstance) Open(k Kind) (Socket, error) {
 	var (
 		s   socket.Socket

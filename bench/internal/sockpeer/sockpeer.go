@@ -68,6 +68,9 @@ type Socket interface {
 // Instance is one use of a peer (for libzmq a context, which inproc needs shared).
 type Instance interface {
 	Open(k Kind) (Socket, error)
+	// Interrupt ends the blocked calls of every socket of the instance, for a peer
+	// whose sockets may not be closed while in use (libzmq); others do nothing.
+	Interrupt()
 	Close() error
 }
 
@@ -79,7 +82,7 @@ type Peer struct {
 	// Native is true when the loops run in C, so Go's allocation counters see nothing.
 	Native bool
 	// CloseAfterLoops is true when a socket must not be closed while a loop still uses it
-	// (libzmq sockets are not thread-safe); its loops end by themselves within ~100 ms of Stop.
+	// (libzmq sockets are not thread-safe); Instance.Interrupt ends its loops instead.
 	CloseAfterLoops bool
 	// New returns a fresh instance.
 	New func() (Instance, error)
