@@ -10,4 +10,7 @@ require (
 	github.com/xtaci/smux v1.5.56
 )
 
-require go.nanomsg.org/mangos/v3 v3.4.2 // indirect
+require (
+	go.nanomsg.org/mangos/v3 v3.4.2 // indirect
+	go.uber.org/goleak v1.3.0 // indirect
+)

@@ -25,6 +25,8 @@ type workload struct {
 	higher bool
 	mode   func(config) string
 	run    func(sockpeer.Peer, config) report.Result
+	// child is true when the workload starts this program again as a child process.
+	child bool
 }
 
 const (
@@ -36,10 +38,10 @@ const (
 var topic = []byte("bench")
 
 var workloads = []workload{
-	{"pushpull", "msg/s", true, fixed("64 B, tcp, 1 proc"), runPushPull1},
-	{"pushpull", "msg/s", true, fixed("64 B, tcp, 2 procs"), runPushPull2},
-	{"reqrep", "µs", false, fixed("32 B round trip, tcp"), runReqRep},
-	{"pubsub", "deliveries/s", true, func(c config) string { return fmt.Sprintf("64 B, inproc, %d subs", c.subs) }, runPubSub},
+	{"pushpull", "msg/s", true, fixed("64 B, tcp, 1 proc"), runPushPull1, false},
+	{"pushpull", "msg/s", true, fixed("64 B, tcp, 2 procs"), runPushPull2, true},
+	{"reqrep", "µs", false, fixed("32 B round trip, tcp"), runReqRep, false},
+	{"pubsub", "deliveries/s", true, func(c config) string { return fmt.Sprintf("64 B, inproc, %d subs", c.subs) }, runPubSub, false},
 }
 
 func fixed(s string) func(config) string { return func(config) string { return s } }
