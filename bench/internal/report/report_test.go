@@ -28,8 +28,8 @@ func TestRatio(t *testing.T) {
 	}{
 		{0, 1, "raw"},
 		{1, 0.5, "raw"},
-		{2, 0, ""},   // skipped: no ratio
-		{4, 1, "a"},  // baseline skipped: the first peer that ran
+		{2, 0, ""},  // skipped: no ratio
+		{4, 1, "a"}, // baseline skipped: the first peer that ran
 		{5, 0.25, "a"},
 		{7, 1.5, "raw"}, // the baseline of the same mode, not of mode "1"
 	}
