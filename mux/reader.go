@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"runtime"
 	"time"
 )
 
@@ -17,7 +18,10 @@ type frameReader struct {
 	touch      func() // called after every read that returned data
 }
 
-const readBufSize = 64 << 10
+const (
+	readBufSize   = 64 << 10
+	maxEmptyReads = 100 // reads in a row that return no data and no error before giving up, as bufio
+)
 
 // fill makes at least n bytes available in the buffer.
 func (fr *frameReader) fill(n int) error {
@@ -28,7 +32,7 @@ func (fr *frameReader) fill(n int) error {
 		fr.end = copy(fr.buf, fr.buf[fr.start:fr.end])
 		fr.start = 0
 	}
-	for fr.end-fr.start < n {
+	for empty := 0; fr.end-fr.start < n; {
 		m, err := fr.r.Read(fr.buf[fr.end:])
 		if m > 0 {
 			fr.end += m
@@ -36,6 +40,9 @@ func (fr *frameReader) fill(n int) error {
 			continue
 		}
 		if err == nil {
+			if empty++; empty < maxEmptyReads {
+				continue
+			}
 			err = io.ErrNoProgress
 		}
 		if err == io.EOF && fr.end > fr.start {
@@ -62,14 +69,20 @@ func (fr *frameReader) readFull(dst []byte) error {
 	fr.start += k
 	dst = dst[k:]
 	if len(dst) >= len(fr.buf)/2 {
-		for len(dst) > 0 { // a large remainder goes straight to dst
+		for empty := 0; len(dst) > 0; { // a large remainder goes straight to dst
 			m, err := fr.r.Read(dst)
 			if m > 0 {
 				dst = dst[m:]
 				fr.touch()
 				continue
 			}
-			if err == nil || err == io.EOF {
+			if err == nil {
+				if empty++; empty < maxEmptyReads {
+					continue
+				}
+				err = io.ErrNoProgress
+			}
+			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}
 			return err
@@ -135,6 +148,13 @@ func (s *Session) readFrames(fr *frameReader) error {
 
 	var cache *Stream // the stream of the last DATA frame
 	for {
+		if fr.start == fr.end && s.wokeReader {
+			// We handed data to a goroutine waiting in Read and have nothing
+			// buffered: let it run before our next read, which would most
+			// likely find nothing and only delay it.
+			s.wokeReader = false
+			runtime.Gosched()
+		}
 		b, err := fr.next(headerSize)
 		if err != nil {
 			return err
@@ -315,7 +335,10 @@ func (s *Session) handleData(fr *frameReader, h frameHeader, cache **Stream) err
 		}
 	case cost > 0:
 		st.pushChunk(c)
-		signal(st.readCh)
+		if st.readCh != nil && len(st.readCh) == 0 {
+			signal(st.readCh)
+			s.wokeReader = true
+		}
 	}
 	if h.flags&flagFIN != 0 && st.state&stRemoteFIN == 0 {
 		st.state |= stRemoteFIN

@@ -19,6 +19,7 @@ import (
 type Session struct {
 	conn       io.ReadWriteCloser
 	cfg        Config
+	maxWindow  uint32 // the largest a stream's receive window grows to
 	client     bool
 	log        *slog.Logger
 	localAddr  net.Addr
@@ -47,7 +48,9 @@ type Session struct {
 	free          [][]byte // written segments kept for reuse
 	sendCredit    int64    // session credit we hold
 	creditWaiters []*Stream
-	writerIdle    bool
+	writerIdle    bool  // the writer goroutine sleeps, waiting for a kick
+	writing       bool  // a connection write is under way (writer goroutine or inline)
+	inline        batch // the batch of an inline write; used by whoever set writing
 	wake          chan struct{}
 	closing       bool   // no more frames: the writer flushes and stops
 	openQueued    uint32 // highest id we opened whose SYN is queued
@@ -56,6 +59,7 @@ type Session struct {
 	// Receive-side credit of the whole session.
 	recvUsed    atomic.Int64  // credit the peer spent that we have not returned
 	recvUnacked atomic.Uint32 // credit consumed by reads, not yet returned
+	wokeReader  bool          // the reader goroutine woke a waiting Read; its own
 
 	pingMu  sync.Mutex
 	pings   map[uint64]chan struct{}
@@ -108,6 +112,7 @@ func newSession(conn io.ReadWriteCloser, cfg *Config, client bool) (*Session, er
 		writerDone: make(chan struct{}),
 		localAddr:  muxAddr{},
 		remoteAddr: muxAddr{},
+		maxWindow:  max(c.StreamWindow, c.SessionWindow/4),
 	}
 	if nc, ok := conn.(interface{ LocalAddr() net.Addr }); ok {
 		s.localAddr = nc.LocalAddr()

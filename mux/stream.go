@@ -7,6 +7,10 @@ import (
 	"time"
 )
 
+// growPeriod: a stream whose reader consumes a quarter of its window
+// faster than this gets a larger window.
+const growPeriod = time.Millisecond
+
 // Stream states, as bits: each direction closes on its own.
 const (
 	stLocalFIN  uint8 = 1 << iota // our write side is done: FIN queued, or reset
@@ -32,7 +36,8 @@ type Stream struct {
 	sess *Session
 	id   uint32
 
-	mu    sync.Mutex
+	wlock sync.Mutex // held by the one Write or Send under way
+	mu    sync.Mutex // guards the rest
 	state uint8
 	err   error // why the stream was reset; nil if it was not
 
@@ -42,6 +47,8 @@ type Stream struct {
 
 	recvCredit uint32 // credit the peer still holds on this stream
 	unacked    uint32 // credit consumed by reads, not yet returned in a WINDOW
+	window     uint32 // receive window: StreamWindow, grown while the stream is fast
+	updatedAt  int64  // unix nanoseconds of the last WINDOW sent
 	sendCredit int64  // credit we hold on this stream
 
 	readCh, writeCh chan struct{} // wake waiters; made on first wait
@@ -49,7 +56,7 @@ type Stream struct {
 }
 
 func newStream(s *Session, id uint32, sendCredit uint32) *Stream {
-	return &Stream{sess: s, id: id, recvCredit: s.cfg.StreamWindow, sendCredit: int64(sendCredit)}
+	return &Stream{sess: s, id: id, recvCredit: s.cfg.StreamWindow, window: s.cfg.StreamWindow, sendCredit: int64(sendCredit)}
 }
 
 // ID returns the stream id: odd for streams the client opened, even for the server's.
@@ -263,7 +270,14 @@ func (st *Stream) discardLocked() uint32 {
 }
 
 // consumedLocked returns the credit of data the application consumed:
-// to the session at once, to the stream in batches.
+// to the session at once, to the stream in batches of a quarter window.
+//
+// The window tunes itself. It doubles, up to Session.maxWindow, when the
+// peer had used more than half of its credit by the time the reader
+// consumed a quarter window (the window limits the stream: a long or fast
+// path), or when that quarter took less than growPeriod (the updates
+// themselves cost more than they need to). A stream that is not read
+// returns no credit and never grows.
 func (st *Stream) consumedLocked(credit uint32) {
 	if credit == 0 {
 		return
@@ -274,12 +288,21 @@ func (st *Stream) consumedLocked(credit uint32) {
 		return // the peer sends nothing more: no need for stream credit
 	}
 	st.unacked += credit
-	if st.unacked >= s.cfg.StreamWindow/4 {
-		inc := st.unacked
-		st.unacked = 0
-		st.recvCredit += inc
-		s.queueWindow(st.id, inc)
+	if st.unacked < st.window/4 {
+		return
 	}
+	inc := st.unacked
+	st.unacked = 0
+	now := time.Now().UnixNano()
+	fast := now-st.updatedAt < int64(growPeriod) || st.recvCredit < st.window/2
+	st.updatedAt = now
+	if fast && st.window < s.maxWindow {
+		grow := min(st.window, s.maxWindow-st.window)
+		st.window += grow
+		inc += grow
+	}
+	st.recvCredit += inc
+	s.queueWindow(st.id, inc)
 }
 
 // Write writes p as stream data, without message boundaries. It returns once
@@ -298,6 +321,10 @@ func (st *Stream) Send(p []byte) error {
 }
 
 func (st *Stream) write(p []byte, eom bool) (int, error) {
+	// One writer at a time, so that messages, and the frames of one Write,
+	// are never interleaved with another's while waiting for credit.
+	st.wlock.Lock()
+	defer st.wlock.Unlock()
 	s := st.sess
 	n := 0
 	st.mu.Lock()
@@ -315,35 +342,48 @@ func (st *Stream) write(p []byte, eom bool) (int, error) {
 			return n, errTimeout
 		}
 		s.wmu.Lock()
-		done, sessionBound := st.queueLocked(p, &n, eom)
+		if !eom && !s.writing && len(s.segs) == 0 && !s.closing && min(st.sendCredit, s.sendCredit) > frameOverhead {
+			// The connection is idle: write it ourselves, with no handoff to
+			// the writer goroutine and no copy of p.
+			b := &s.inline
+			s.takeLocked(b)
+			done, _ := st.queueLocked(b, p, &n, eom)
+			s.wmu.Unlock()
+			st.mu.Unlock()
+			err := s.write(b)
+			s.wmu.Lock()
+			s.finishLocked(b, err)
+			s.wmu.Unlock()
+			st.mu.Lock()
+			if done && err == nil {
+				return n, nil
+			}
+			continue
+		}
+		done, sessionBound := st.queueLocked(nil, p, &n, eom)
 		if !done && sessionBound {
 			s.creditWaiters = append(s.creditWaiters, st)
 		}
 		s.wmu.Unlock()
 		if done {
-			if st.sendCredit > 0 {
-				signal(st.writeCh) // another writer may go on
-			}
 			return n, nil
 		}
 		st.wait(waitCh(&st.writeCh), st.wdl.wait())
 	}
 }
 
-// queueLocked queues frames of p[*n:] while credit lasts. It reports
+// queueLocked queues frames of p[*n:] while credit lasts: into b, which
+// then refers to p, or (b nil) copied into the session's queue. It reports
 // whether all of p is queued and, if not, whether the session's credit
 // (rather than the stream's) is what ran out. st.mu and s.wmu must be held.
-func (st *Stream) queueLocked(p []byte, n *int, eom bool) (done, sessionBound bool) {
+func (st *Stream) queueLocked(b *batch, p []byte, n *int, eom bool) (done, sessionBound bool) {
 	s := st.sess
 	if s.closing {
 		return false, false // the caller finds the session closed
 	}
-	queued := false
-	defer func() {
-		if queued {
-			s.kickLocked()
-		}
-	}()
+	if b == nil {
+		defer s.kickLocked()
+	}
 	for {
 		rem := len(p) - *n
 		size := min(rem, int(s.peer.maxFrame))
@@ -359,10 +399,21 @@ func (st *Stream) queueLocked(p []byte, n *int, eom bool) (done, sessionBound bo
 			}
 			size, flags, cost = int(avail-frameOverhead), 0, avail
 		}
+		if b != nil && len(b.hdr)+headerSize > cap(b.hdr) {
+			return false, false // the batch is full: the caller writes it and comes back
+		}
 		st.sendCredit -= cost
 		s.sendCredit -= cost
-		s.appendDataLocked(st.id, flags, p[*n:*n+size])
-		queued = true
+		if b != nil {
+			h := len(b.hdr)
+			b.hdr = appendHeader(b.hdr, typeData, flags, st.id, size)
+			b.bufs = append(b.bufs, b.hdr[h:])
+			if size > 0 {
+				b.bufs = append(b.bufs, p[*n:*n+size])
+			}
+		} else {
+			s.appendDataLocked(st.id, flags, p[*n:*n+size])
+		}
 		*n += size
 		if *n == len(p) && (!eom || flags&flagEOM != 0) {
 			return true, false

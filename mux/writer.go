@@ -100,22 +100,105 @@ func (s *Session) queueReset(id uint32, code ErrorCode, afterData bool) {
 	s.queueCtrlLocked(frame)
 }
 
-// kickLocked wakes the writer if it sleeps. s.wmu must be held.
+// kickLocked wakes the writer goroutine if it sleeps and no write is under
+// way (whoever writes checks the queues again when done). s.wmu must be held.
 func (s *Session) kickLocked() {
-	if s.writerIdle {
+	if s.writerIdle && !s.writing {
 		s.writerIdle = false
 		signal(s.wake)
+	}
+}
+
+// batch is what one connection write sends: control frames, then data.
+type batch struct {
+	bufs, iov   net.Buffers
+	hdr         []byte // headers of frames whose payload the batch refers to
+	ctrl        []byte
+	nsegs       int    // bufs[ctrl?1:0 : +nsegs] are segments the session owns
+	flushedOpen uint32 // every SYN up to this id is in the batch
+}
+
+// takeLocked moves queued frames into b, at most maxBatch bytes of data,
+// and marks a write under way. s.wmu must be held.
+func (s *Session) takeLocked(b *batch) {
+	s.writing = true
+	b.bufs, b.ctrl, b.nsegs, b.flushedOpen = b.bufs[:0], s.ctrl, 0, 0
+	if b.hdr == nil {
+		b.hdr = make([]byte, 0, 64*headerSize)
+	}
+	b.hdr = b.hdr[:0]
+	if len(s.ctrl) > 0 {
+		b.bufs = append(b.bufs, s.ctrl)
+		s.ctrl = s.spare[:0]
+		s.spare = nil
+	}
+	n := 0
+	for b.nsegs < len(s.segs) && n < maxBatch {
+		b.bufs = append(b.bufs, s.segs[b.nsegs])
+		n += len(s.segs[b.nsegs])
+		b.nsegs++
+	}
+	if b.nsegs == len(s.segs) {
+		b.flushedOpen = s.openQueued
+	}
+	rest := copy(s.segs, s.segs[b.nsegs:])
+	clear(s.segs[rest:])
+	s.segs = s.segs[:rest]
+}
+
+// write sends b on the connection; s.wmu must not be held. A failure
+// fails the session.
+func (s *Session) write(b *batch) error {
+	if len(b.bufs) == 0 {
+		return nil
+	}
+	b.iov = append(b.iov[:0], b.bufs...) // WriteTo consumes its receiver
+	s.writeStart.Store(time.Now().UnixNano())
+	_, err := b.iov.WriteTo(s.conn)
+	s.writeStart.Store(0)
+	clear(b.iov[:cap(b.iov)])
+	if err != nil {
+		s.fail(err)
+	}
+	return err
+}
+
+// finishLocked recycles b's buffers, ends the write and hands what was
+// queued meanwhile to the writer goroutine. s.wmu must be held.
+func (s *Session) finishLocked(b *batch, err error) {
+	s.writing = false
+	if err != nil {
+		s.closing = true
+	} else if b.flushedOpen > s.openFlushed {
+		s.openFlushed = b.flushedOpen
+	}
+	first := 0
+	if len(b.ctrl) > 0 {
+		first = 1
+		if s.spare == nil && cap(b.ctrl) <= 64<<10 {
+			s.spare = b.ctrl[:0]
+		}
+	}
+	for _, seg := range b.bufs[first : first+b.nsegs] {
+		if len(s.free) < maxFree && cap(seg) <= 2*segSize {
+			s.free = append(s.free, seg[:0])
+		}
+	}
+	clear(b.bufs[:cap(b.bufs)])
+	b.ctrl = nil
+	if len(s.ctrl) > 0 || len(s.segs) > 0 || s.closing {
+		s.kickLocked()
 	}
 }
 
 // writeLoop is the session's writer goroutine.
 func (s *Session) writeLoop() {
 	defer close(s.writerDone)
-	var bufs, iov net.Buffers
+	var b batch
 	for {
 		s.wmu.Lock()
-		for len(s.ctrl) == 0 && len(s.segs) == 0 {
-			if s.closing {
+		for s.writing || (len(s.ctrl) == 0 && len(s.segs) == 0) {
+			if s.closing && !s.writing {
 				s.wmu.Unlock()
 				return
 			}
@@ -124,54 +207,14 @@ func (s *Session) writeLoop() {
 			<-s.wake
 			s.wmu.Lock()
 		}
-		bufs = bufs[:0]
-		ctrl := s.ctrl
-		if len(ctrl) > 0 {
-			bufs = append(bufs, ctrl)
-			s.ctrl = s.spare[:0]
-		}
-		taken, n := 0, 0
-		for taken < len(s.segs) && n < maxBatch {
-			bufs = append(bufs, s.segs[taken])
-			n += len(s.segs[taken])
-			taken++
-		}
-		flushedOpen := uint32(0)
-		if taken == len(s.segs) {
-			flushedOpen = s.openQueued // every SYN queued so far is in this batch
-		}
-		rest := copy(s.segs, s.segs[taken:])
-		clear(s.segs[rest:])
-		s.segs = s.segs[:rest]
+		s.takeLocked(&b)
 		s.wmu.Unlock()
-
-		iov = append(iov[:0], bufs...) // WriteTo consumes its receiver
-		s.writeStart.Store(time.Now().UnixNano())
-		_, err := iov.WriteTo(s.conn)
-		s.writeStart.Store(0)
+		err := s.write(&b)
+		s.wmu.Lock()
+		s.finishLocked(&b, err)
+		s.wmu.Unlock()
 		if err != nil {
-			s.fail(err)
-			s.wmu.Lock()
-			s.closing = true
-			s.wmu.Unlock()
 			return
 		}
-
-		s.wmu.Lock()
-		if flushedOpen > s.openFlushed {
-			s.openFlushed = flushedOpen
-		}
-		if len(ctrl) > 0 && cap(ctrl) <= 64<<10 {
-			s.spare = ctrl[:0]
-		} else {
-			s.spare = nil
-		}
-		for _, seg := range bufs[min(1, len(ctrl)):] {
-			if len(s.free) < maxFree && cap(seg) <= 2*segSize {
-				s.free = append(s.free, seg[:0])
-			}
-		}
-		s.wmu.Unlock()
-		clear(bufs)
 	}
 }

@@ -1,0 +1,199 @@
+package mux
+
+import (
+	"context"
+	"io"
+	"net"
+	"runtime"
+	"sync"
+	"testing"
+)
+
+// The benchmarks run over loopback TCP. Side-by-side numbers against raw
+// TCP, yamux and smux come from the bench module (cd bench && go run
+// ./cmd/muxbench); these are for profiling plexus alone.
+
+func benchPair(b *testing.B, cfg *Config) (*Session, *Session) {
+	c1, c2 := tcpPipe(b)
+	cs, err := Client(c1, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ss, err := Server(c2, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { cs.Close(); ss.Close() })
+	return cs, ss
+}
+
+// BenchmarkBulk: one stream, 64 KiB writes.
+func BenchmarkBulk(b *testing.B) {
+	cs, ss := benchPair(b, nil)
+	a, r := streamPair(b, cs, ss)
+	done := make(chan struct{})
+	go func() {
+		io.Copy(io.Discard, r)
+		close(done)
+	}()
+	buf := make([]byte, 64<<10)
+	b.SetBytes(int64(len(buf)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := a.Write(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	a.CloseWrite()
+	<-done
+}
+
+// BenchmarkBulkTCP is the raw TCP baseline of BenchmarkBulk.
+func BenchmarkBulkTCP(b *testing.B) {
+	c1, c2 := tcpPipe(b)
+	defer c1.Close()
+	defer c2.Close()
+	done := make(chan struct{})
+	go func() {
+		io.Copy(io.Discard, c2)
+		close(done)
+	}()
+	buf := make([]byte, 64<<10)
+	b.SetBytes(int64(len(buf)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c1.Write(buf)
+	}
+	c1.(*net.TCPConn).CloseWrite()
+	<-done
+}
+
+// BenchmarkMessages: 64-byte messages on 8 streams with Send and Recv; one
+// op is one message.
+func BenchmarkMessages(b *testing.B) {
+	const streams = 8
+	cs, ss := benchPair(b, nil)
+	var wg sync.WaitGroup
+	msg := make([]byte, 64)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < streams; i++ {
+		a, r := streamPair(b, cs, ss)
+		n := b.N / streams
+		if i == 0 {
+			n += b.N % streams
+		}
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < n; j++ {
+				if err := a.Send(msg); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for j := 0; j < n; j++ {
+				if _, err := r.Recv(); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// BenchmarkRoundTrip: 32 bytes there and back on one stream.
+func BenchmarkRoundTrip(b *testing.B) {
+	cs, ss := benchPair(b, nil)
+	a, r := streamPair(b, cs, ss)
+	go io.Copy(r, r)
+	buf := make([]byte, 32)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		a.Write(buf)
+		if _, err := io.ReadFull(a, buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRoundTripTCP is the raw TCP baseline of BenchmarkRoundTrip.
+func BenchmarkRoundTripTCP(b *testing.B) {
+	c1, c2 := tcpPipe(b)
+	defer c1.Close()
+	defer c2.Close()
+	go io.Copy(c2, c2)
+	buf := make([]byte, 32)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c1.Write(buf)
+		if _, err := io.ReadFull(c1, buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkOpenClose: open a stream, write 32 bytes, close; the server
+// reads to EOF and closes.
+func BenchmarkOpenClose(b *testing.B) {
+	cs, ss := benchPair(b, &Config{AcceptBacklog: 1 << 16})
+	go func() {
+		for {
+			st, err := ss.AcceptStream(context.Background())
+			if err != nil {
+				return
+			}
+			go func() {
+				io.Copy(io.Discard, st)
+				st.Close()
+			}()
+		}
+	}()
+	buf := make([]byte, 32)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		st, err := cs.OpenStream(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		st.Write(buf)
+		st.Close()
+	}
+}
+
+// BenchmarkIdleStreams reports the memory of an idle open stream, both
+// ends together, as bytes/stream.
+func BenchmarkIdleStreams(b *testing.B) {
+	n := max(b.N, 1000)
+	cfg := &Config{MaxStreams: 2 * n, AcceptBacklog: n}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	cs, ss := benchPair(b, cfg)
+	keep := make([]*Stream, 0, 2*n)
+	for i := 0; i < n; i++ {
+		st, err := cs.OpenStream(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		keep = append(keep, st)
+	}
+	for i := 0; i < n; i++ {
+		st, err := ss.AcceptStream(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		keep = append(keep, st)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(after.HeapInuse-before.HeapInuse)/float64(n), "bytes/stream")
+	runtime.KeepAlive(keep)
+}
