@@ -12,7 +12,7 @@ import (
 // carries a payload or ends a message (see docs/protocol.md).
 type Config struct {
 	MaxStreams        int           // open streams per session, both directions together (65536)
-	AcceptBacklog     int           // streams the peer opened that are not yet accepted (1024)
+	AcceptBacklog     int           // streams the peer opened that are not yet accepted; the peer's OpenStream waits beyond it (1024)
 	StreamWindow      uint32        // initial receive window of each stream, at least 64 KiB; it grows up to SessionWindow/4 while the sender uses it all and the reader keeps up (256 KiB)
 	SessionWindow     uint32        // cap on received-but-unread bytes of the whole session, at least 256 KiB and StreamWindow (16 MiB)
 	MaxFrameSize      uint32        // largest frame payload sent or accepted, 16 KiB to 16 MiB-1 (64 KiB)
@@ -72,8 +72,8 @@ func (c *Config) normalize() (Config, error) {
 	switch {
 	case n.MaxStreams < 0:
 		return n, fmt.Errorf("mux: Config.MaxStreams %d is negative", n.MaxStreams)
-	case n.AcceptBacklog < 0:
-		return n, fmt.Errorf("mux: Config.AcceptBacklog %d is negative", n.AcceptBacklog)
+	case n.AcceptBacklog < 0 || n.AcceptBacklog > maxWindow:
+		return n, fmt.Errorf("mux: Config.AcceptBacklog %d is outside [1, %d]", n.AcceptBacklog, maxWindow)
 	case n.MaxMessageSize < 0:
 		return n, fmt.Errorf("mux: Config.MaxMessageSize %d is negative", n.MaxMessageSize)
 	case n.StreamWindow < minStreamWindow || n.StreamWindow > maxWindow:

@@ -35,7 +35,7 @@ const (
 	flagSYN uint8 = 0x01 // DATA: the first frame of a stream, which opens it
 	flagFIN uint8 = 0x02 // DATA: the sender will send no more data on the stream
 	flagEOM uint8 = 0x04 // DATA: the last byte of the payload ends a message
-	flagACK uint8 = 0x01 // PING: this is the answer to a ping
+	flagACK uint8 = 0x01 // PING: this is the answer to a ping; WINDOW: the stream was accepted
 )
 
 const (
@@ -59,6 +59,7 @@ const (
 	minStreamWindow  = 64 << 10
 	minSessionWindow = 256 << 10
 	minFrameSize     = 16 << 10
+	minAcceptBacklog = 1
 )
 
 // frameHeader is a decoded frame header.
@@ -83,8 +84,8 @@ func appendHeader(b []byte, typ frameType, flags uint8, id uint32, length int) [
 
 // appendUint32Frame appends a frame whose payload is one 32-bit value:
 // WINDOW, RESET and GOAWAY.
-func appendUint32Frame(b []byte, typ frameType, id, v uint32) []byte {
-	b = appendHeader(b, typ, 0, id, 4)
+func appendUint32Frame(b []byte, typ frameType, flags uint8, id, v uint32) []byte {
+	b = appendHeader(b, typ, flags, id, 4)
 	return binary.BigEndian.AppendUint32(b, v)
 }
 
@@ -121,6 +122,9 @@ func (h frameHeader) check(maxFrame uint32) error {
 		if h.length != 4 {
 			return protoErr("WINDOW frame length %d, want 4", h.length)
 		}
+		if h.streamID == 0 && h.flags&flagACK != 0 {
+			return protoErr("WINDOW with ACK on stream 0")
+		}
 	case typeReset:
 		if h.length != 4 || h.streamID == 0 {
 			return protoErr("bad RESET frame (%v)", h)
@@ -150,7 +154,7 @@ func dataCost(length uint32, flags uint8) uint32 {
 // The preface opens the connection in both directions: each side sends it
 // first, without waiting for the other's.
 const (
-	prefaceSize    = 20
+	prefaceSize    = 24
 	prefaceMagic   = "PLXMUX"
 	protoVersion   = 1
 	roleClient     = 1
@@ -165,17 +169,20 @@ type settings struct {
 	streamWindow  uint32 // initial credit of every stream, in cost units
 	sessionWindow uint32 // initial session-wide credit
 	maxFrame      uint32 // largest DATA payload it accepts
+	acceptBacklog uint32 // streams opened by the peer it holds unaccepted
 }
 
 // minSettings are assumed for the peer until its preface is read.
-var minSettings = settings{streamWindow: minStreamWindow, sessionWindow: minSessionWindow, maxFrame: minFrameSize}
+var minSettings = settings{streamWindow: minStreamWindow, sessionWindow: minSessionWindow,
+	maxFrame: minFrameSize, acceptBacklog: minAcceptBacklog}
 
 func appendPreface(b []byte, s settings) []byte {
 	b = append(b, prefaceMagic...)
 	b = append(b, protoVersion, s.role)
 	b = binary.BigEndian.AppendUint32(b, s.streamWindow)
 	b = binary.BigEndian.AppendUint32(b, s.sessionWindow)
-	return binary.BigEndian.AppendUint32(b, s.maxFrame)
+	b = binary.BigEndian.AppendUint32(b, s.maxFrame)
+	return binary.BigEndian.AppendUint32(b, s.acceptBacklog)
 }
 
 // parsePreface decodes and validates a peer's preface.
@@ -191,6 +198,7 @@ func parsePreface(b []byte) (settings, error) {
 		streamWindow:  binary.BigEndian.Uint32(b[8:]),
 		sessionWindow: binary.BigEndian.Uint32(b[12:]),
 		maxFrame:      binary.BigEndian.Uint32(b[16:]),
+		acceptBacklog: binary.BigEndian.Uint32(b[20:]),
 	}
 	switch {
 	case s.role != roleClient && s.role != roleServer:
@@ -201,6 +209,8 @@ func parsePreface(b []byte) (settings, error) {
 		return settings{}, protoErr("bad preface: session window %d", s.sessionWindow)
 	case s.maxFrame < minFrameSize || s.maxFrame > maxFrameLimit:
 		return settings{}, protoErr("bad preface: max frame size %d", s.maxFrame)
+	case s.acceptBacklog < minAcceptBacklog || s.acceptBacklog > maxWindow:
+		return settings{}, protoErr("bad preface: accept backlog %d", s.acceptBacklog)
 	}
 	return s, nil
 }

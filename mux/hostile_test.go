@@ -34,7 +34,7 @@ func newRawPeer(t *testing.T, cfg *Config) *rawPeer {
 
 func clientPreface() []byte {
 	return appendPreface(nil, settings{role: roleClient, streamWindow: DefaultStreamWindow,
-		sessionWindow: DefaultSessionWindow, maxFrame: DefaultMaxFrameSize})
+		sessionWindow: DefaultSessionWindow, maxFrame: DefaultMaxFrameSize, acceptBacklog: DefaultAcceptBacklog})
 }
 
 // expectFail waits for the session to end with an error that is want.

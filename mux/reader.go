@@ -175,7 +175,7 @@ func (s *Session) readFrames(fr *frameReader) error {
 		}
 		switch h.typ {
 		case typeWindow:
-			err = s.handleWindow(h.streamID, binary.BigEndian.Uint32(b))
+			err = s.handleWindow(h.streamID, h.flags, binary.BigEndian.Uint32(b))
 		case typeReset:
 			s.handleReset(h.streamID, ErrorCode(binary.BigEndian.Uint32(b)))
 		case typePing:
@@ -199,6 +199,8 @@ func (s *Session) readFrames(fr *frameReader) error {
 func (s *Session) applySettings(peer settings) {
 	s.mu.Lock()
 	s.peerKnown = true
+	s.peerBacklog = int(peer.acceptBacklog)
+	signal(s.openCh)
 	s.wmu.Lock()
 	s.peer = peer
 	s.sendCredit += int64(peer.sessionWindow) - minSessionWindow
@@ -260,7 +262,7 @@ func (s *Session) accept(id uint32) (*Stream, error) {
 	switch {
 	case s.goAwayLocal:
 		refuse = CodeGoingAway
-	case len(s.streams) >= s.cfg.MaxStreams, len(s.acceptQ)-s.acceptHead >= s.cfg.AcceptBacklog:
+	case len(s.streams) >= s.cfg.MaxStreams, s.backlog >= s.cfg.AcceptBacklog:
 		refuse = CodeRefused
 	}
 	if refuse != 0 {
@@ -269,7 +271,9 @@ func (s *Session) accept(id uint32) (*Stream, error) {
 		return nil, nil
 	}
 	st := newStream(s, id, s.peer.streamWindow)
+	st.queued = true
 	s.streams[id] = st
+	s.backlog++
 	s.acceptQ = append(s.acceptQ, st)
 	signal(s.acceptCh)
 	s.mu.Unlock()
@@ -360,8 +364,8 @@ func (s *Session) dropChunk(c chunk) {
 	s.releaseRecv(c.cost)
 }
 
-func (s *Session) handleWindow(id, inc uint32) error {
-	if inc == 0 {
+func (s *Session) handleWindow(id uint32, flags uint8, inc uint32) error {
+	if inc == 0 && flags&flagACK == 0 {
 		return protoErr("WINDOW of 0 on stream %d", id)
 	}
 	if id == 0 {
@@ -386,6 +390,9 @@ func (s *Session) handleWindow(id, inc uint32) error {
 		return err
 	}
 	st.mu.Lock()
+	if flags&flagACK != 0 {
+		s.ackedLocked(st)
+	}
 	st.sendCredit += int64(inc)
 	over := st.sendCredit > maxWindow
 	signal(st.writeCh)
@@ -406,9 +413,16 @@ func (s *Session) handleReset(id uint32, code ErrorCode) {
 		st.err = &StreamError{StreamID: id, Code: code, Remote: true}
 	}
 	st.state |= stLocalFIN | stRemoteFIN | stRemoved
+	s.ackedLocked(st)
 	signal(st.readCh)
 	signal(st.writeCh)
 	st.mu.Unlock()
+	s.mu.Lock()
+	if st.queued { // reset before it was accepted: it leaves the queue
+		st.queued = false
+		s.backlog--
+	}
+	s.mu.Unlock()
 	s.removeStream(st)
 }
 

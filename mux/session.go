@@ -33,6 +33,10 @@ type Session struct {
 	acceptQ     []*Stream // streams the peer opened, not yet accepted: acceptQ[acceptHead:]
 	acceptHead  int
 	acceptCh    chan struct{}
+	backlog     int // live streams in acceptQ (a stream reset there is skipped)
+	unacked     int // streams we opened that the peer has neither accepted nor refused
+	peerBacklog int // how many of those the peer holds: its AcceptBacklog
+	openCh      chan struct{}
 	goAwayLocal bool // we sent GOAWAY: no new streams either way
 	goAwayPeer  bool // the peer sent GOAWAY: we may open no new streams
 	peerKnown   bool // the peer's preface was read
@@ -98,21 +102,23 @@ func newSession(conn io.ReadWriteCloser, cfg *Config, client bool) (*Session, er
 		return nil, errors.New("mux: nil connection")
 	}
 	s := &Session{
-		conn:       conn,
-		cfg:        c,
-		client:     client,
-		log:        c.Logger,
-		streams:    make(map[uint32]*Stream),
-		acceptCh:   make(chan struct{}, 1),
-		peer:       minSettings,
-		sendCredit: minSessionWindow,
-		wake:       make(chan struct{}, 1),
-		pings:      make(map[uint64]chan struct{}),
-		done:       make(chan struct{}),
-		writerDone: make(chan struct{}),
-		localAddr:  muxAddr{},
-		remoteAddr: muxAddr{},
-		maxWindow:  max(c.StreamWindow, c.SessionWindow/4),
+		conn:        conn,
+		cfg:         c,
+		client:      client,
+		log:         c.Logger,
+		streams:     make(map[uint32]*Stream),
+		acceptCh:    make(chan struct{}, 1),
+		openCh:      make(chan struct{}, 1),
+		peerBacklog: minAcceptBacklog,
+		peer:        minSettings,
+		sendCredit:  minSessionWindow,
+		wake:        make(chan struct{}, 1),
+		pings:       make(map[uint64]chan struct{}),
+		done:        make(chan struct{}),
+		writerDone:  make(chan struct{}),
+		localAddr:   muxAddr{},
+		remoteAddr:  muxAddr{},
+		maxWindow:   max(c.StreamWindow, c.SessionWindow/4),
 	}
 	if nc, ok := conn.(interface{ LocalAddr() net.Addr }); ok {
 		s.localAddr = nc.LocalAddr()
@@ -120,7 +126,8 @@ func newSession(conn io.ReadWriteCloser, cfg *Config, client bool) (*Session, er
 	if nc, ok := conn.(interface{ RemoteAddr() net.Addr }); ok {
 		s.remoteAddr = nc.RemoteAddr()
 	}
-	local := settings{role: roleServer, streamWindow: c.StreamWindow, sessionWindow: c.SessionWindow, maxFrame: c.MaxFrameSize}
+	local := settings{role: roleServer, streamWindow: c.StreamWindow, sessionWindow: c.SessionWindow,
+		maxFrame: c.MaxFrameSize, acceptBacklog: uint32(c.AcceptBacklog)}
 	s.nextID = 2
 	if client {
 		local.role = roleClient
@@ -140,19 +147,36 @@ func (s *Session) isLocalID(id uint32) bool { return (id%2 == 1) == s.client }
 // OpenStream opens a new stream. It costs no round trip: the stream can be
 // written at once. It fails with ErrTooManyStreams when Config.MaxStreams
 // streams are open, and with ErrGoAway after either side called GoAway.
+// It waits, until ctx is done, while the peer's accept backlog is full of
+// streams this side opened and the peer's application has not accepted.
 func (s *Session) OpenStream(ctx context.Context) (*Stream, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch {
-	case s.isClosed():
-		return nil, s.closedErr()
-	case s.goAwayLocal || s.goAwayPeer:
-		return nil, ErrGoAway
-	case len(s.streams) >= s.cfg.MaxStreams:
-		return nil, fmt.Errorf("%w: %d streams open", ErrTooManyStreams, len(s.streams))
+	for {
+		switch {
+		case s.isClosed():
+			return nil, s.closedErr()
+		case s.goAwayLocal || s.goAwayPeer:
+			return nil, ErrGoAway
+		case len(s.streams) >= s.cfg.MaxStreams:
+			return nil, fmt.Errorf("%w: %d streams open", ErrTooManyStreams, len(s.streams))
+		}
+		if s.unacked < s.peerBacklog {
+			break
+		}
+		s.mu.Unlock()
+		select {
+		case <-s.openCh:
+		case <-s.done:
+		case <-ctx.Done():
+			signal(s.openCh)
+			s.mu.Lock()
+			return nil, ctx.Err()
+		}
+		s.mu.Lock()
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
@@ -166,6 +190,10 @@ func (s *Session) OpenStream(ctx context.Context) (*Stream, error) {
 	s.nextID += 2
 	st := newStream(s, id, s.peer.streamWindow)
 	s.streams[id] = st
+	s.unacked++
+	if s.unacked < s.peerBacklog {
+		signal(s.openCh) // room for another opener
+	}
 	// The SYN is queued in id order, under wmu, so the peer sees ids grow.
 	s.appendDataLocked(id, flagSYN, nil)
 	s.openQueued = id
@@ -173,20 +201,44 @@ func (s *Session) OpenStream(ctx context.Context) (*Stream, error) {
 	return st, nil
 }
 
+// ackedLocked records that the peer accepted or refused st, a stream this
+// side opened, or that st was reset before it did; either way the peer's
+// backlog has room again. st.mu must be held.
+func (s *Session) ackedLocked(st *Stream) {
+	if st.state&stAcked != 0 || !s.isLocalID(st.id) {
+		return
+	}
+	st.state |= stAcked
+	s.mu.Lock()
+	s.unacked--
+	signal(s.openCh)
+	s.mu.Unlock()
+}
+
 // AcceptStream waits for and returns the next stream the peer opened.
+// Streams the peer reset before they were accepted are skipped.
 func (s *Session) AcceptStream(ctx context.Context) (*Stream, error) {
 	for {
 		s.mu.Lock()
-		if s.acceptHead < len(s.acceptQ) {
+		for s.acceptHead < len(s.acceptQ) {
 			st := s.acceptQ[s.acceptHead]
 			s.acceptQ[s.acceptHead] = nil
 			s.acceptHead++
 			if s.acceptHead == len(s.acceptQ) {
 				s.acceptQ, s.acceptHead = s.acceptQ[:0], 0
-			} else {
+			}
+			if !st.queued {
+				continue // reset while it waited
+			}
+			st.queued = false
+			s.backlog--
+			if s.acceptHead < len(s.acceptQ) {
 				signal(s.acceptCh)
 			}
 			s.mu.Unlock()
+			s.wmu.Lock() // tell the opener its backlog has room
+			s.queueCtrlLocked(appendUint32Frame(nil, typeWindow, flagACK, st.id, 0))
+			s.wmu.Unlock()
 			return st, nil
 		}
 		s.mu.Unlock()
@@ -245,7 +297,7 @@ func (s *Session) GoAway() error {
 	}
 	if !already {
 		s.wmu.Lock()
-		s.queueCtrlLocked(appendUint32Frame(nil, typeGoAway, 0, uint32(CodeNoError)))
+		s.queueCtrlLocked(appendUint32Frame(nil, typeGoAway, 0, 0, uint32(CodeNoError)))
 		s.wmu.Unlock()
 	}
 	return nil

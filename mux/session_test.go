@@ -65,27 +65,51 @@ func TestMaxStreams(t *testing.T) {
 	}
 }
 
+// TestAcceptBacklog: an opener waits while the peer's backlog is full of
+// its unaccepted streams, and goes on when the peer accepts one.
 func TestAcceptBacklog(t *testing.T) {
 	cs, ss := sessionPair(t, tcpPipe, nil, &Config{AcceptBacklog: 4})
-	var sts []*Stream
-	for i := 0; i < 10; i++ {
-		st, err := cs.OpenStream(ctxT(t))
-		if err != nil {
+	if _, err := cs.Ping(ctxT(t)); err != nil { // the server's preface is in
+		t.Fatal(err)
+	}
+	for i := 0; i < 4; i++ {
+		if _, err := cs.OpenStream(ctxT(t)); err != nil {
 			t.Fatal(err)
 		}
-		sts = append(sts, st)
 	}
-	refused := 0
-	for _, st := range sts {
-		st.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
-		if _, err := st.Read(make([]byte, 1)); errors.Is(err, ErrTooManyStreams) {
-			refused++
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := cs.OpenStream(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("5th open with a full backlog = %v, want to wait", err)
 	}
-	if refused != 6 {
-		t.Fatalf("%d streams refused, want 6", refused)
+	opened := make(chan error, 1)
+	go func() {
+		_, err := cs.OpenStream(ctxT(t))
+		opened <- err
+	}()
+	if _, err := ss.AcceptStream(ctxT(t)); err != nil {
+		t.Fatal(err)
 	}
-	if n := ss.NumStreams(); n != 4 {
+	if err := <-opened; err != nil {
+		t.Fatalf("open after an accept: %v", err)
+	}
+}
+
+// TestAcceptBacklogRefuses: a peer that ignores the backlog gets its
+// excess opens refused.
+func TestAcceptBacklogRefuses(t *testing.T) {
+	p := newRawPeer(t, &Config{AcceptBacklog: 4})
+	buf := clientPreface()
+	for id := uint32(1); id <= 19; id += 2 {
+		buf = appendHeader(buf, typeData, flagSYN, id, 0)
+	}
+	p.conn.Write(buf)
+	waitFor(t, func() bool {
+		p.sess.mu.Lock()
+		defer p.sess.mu.Unlock()
+		return p.sess.lastPeerID == 19
+	})
+	if n := p.sess.NumStreams(); n != 4 {
 		t.Fatalf("server holds %d streams, want 4", n)
 	}
 }

@@ -17,6 +17,7 @@ const (
 	stRemoteFIN                   // the peer's write side is done: FIN received, or reset
 	stClosed                      // Close was called: our read side is closed too
 	stRemoved                     // no longer in the session's stream table
+	stAcked                       // a stream we opened: the peer accepted or refused it
 )
 
 // chunk is the payload of one received DATA frame, not yet fully read.
@@ -36,10 +37,11 @@ type Stream struct {
 	sess *Session
 	id   uint32
 
-	wlock sync.Mutex // held by the one Write or Send under way
-	mu    sync.Mutex // guards the rest
-	state uint8
-	err   error // why the stream was reset; nil if it was not
+	wlock  sync.Mutex // held by the one Write or Send under way
+	mu     sync.Mutex // guards the rest but queued
+	state  uint8
+	queued bool  // in the session's accept queue; guarded by Session.mu
+	err    error // why the stream was reset; nil if it was not
 
 	rq      []chunk // received, unread chunks are rq[rqHead:]
 	rqHead  int
@@ -515,8 +517,9 @@ func (st *Stream) resetLocked(code ErrorCode) error {
 		return st.err
 	}
 	if st.state&stRemoved == 0 {
-		st.sess.queueReset(st.id, code, st.sess.isLocalID(st.id))
+		st.sess.queueReset(st.id, code, false)
 	}
+	st.sess.ackedLocked(st) // the peer drops it from its accept queue
 	st.err = &StreamError{StreamID: st.id, Code: code}
 	st.state |= stLocalFIN | stRemoteFIN | stRemoved
 	st.sess.releaseRecv(st.discardLocked())

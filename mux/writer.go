@@ -63,7 +63,7 @@ func (s *Session) queueCtrlLocked(frame []byte) {
 func (s *Session) queueWindow(id, inc uint32) {
 	var b [headerSize + 4]byte
 	s.wmu.Lock()
-	s.queueCtrlLocked(appendUint32Frame(b[:0], typeWindow, id, inc))
+	s.queueCtrlLocked(appendUint32Frame(b[:0], typeWindow, 0, id, inc))
 	s.wmu.Unlock()
 }
 
@@ -82,7 +82,7 @@ func (s *Session) queueFIN(id uint32) {
 // or when the stream's own SYN may not be written yet.
 func (s *Session) queueReset(id uint32, code ErrorCode, afterData bool) {
 	var b [headerSize + 4]byte
-	frame := appendUint32Frame(b[:0], typeReset, id, uint32(code))
+	frame := appendUint32Frame(b[:0], typeReset, 0, id, uint32(code))
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	if afterData || (s.isLocalID(id) && id > s.openFlushed) {
