@@ -16,6 +16,10 @@ type frameReader struct {
 	buf        []byte
 	start, end int
 	touch      func() // called after every read that returned data
+	// bulk is set after a large frame: the next read into an empty buffer
+	// takes only what was asked for (a header), so that a large payload that
+	// follows is read straight into its chunk rather than through buf.
+	bulk bool
 }
 
 const (
@@ -32,8 +36,12 @@ func (fr *frameReader) fill(n int) error {
 		fr.end = copy(fr.buf, fr.buf[fr.start:fr.end])
 		fr.start = 0
 	}
+	limit := len(fr.buf)
+	if fr.bulk && fr.start == fr.end {
+		limit = fr.end + n
+	}
 	for empty := 0; fr.end-fr.start < n; {
-		m, err := fr.r.Read(fr.buf[fr.end:])
+		m, err := fr.r.Read(fr.buf[fr.end:limit])
 		if m > 0 {
 			fr.end += m
 			fr.touch()
@@ -311,6 +319,7 @@ func (s *Session) handleData(fr *frameReader, h frameHeader, cache **Stream) err
 			return err
 		}
 	}
+	fr.bulk = h.length >= readBufSize/4
 	c.cost, c.eom = cost, h.flags&flagEOM != 0
 
 	st.mu.Lock()
