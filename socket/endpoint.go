@@ -16,6 +16,7 @@ type dialer struct {
 	raw string
 	u   *url.URL
 	tr  transport.Transport
+	n   int // pipes made so far, guarded by s.mu
 }
 
 // Dial implements Connector.
@@ -80,7 +81,6 @@ func (d *dialer) run(p *pipe) {
 				}
 				continue
 			}
-			s.c.reconnects.Add(1)
 			p = np
 			backoff = s.o.reconnectMin
 			break
@@ -155,6 +155,12 @@ func (s *sock) addPipe(tp transport.Pipe, d *dialer) (*pipe, error) {
 		return nil, err
 	}
 	s.wg.Add(2)
+	if d != nil {
+		if d.n > 0 {
+			s.c.reconnects.Add(1)
+		}
+		d.n++
+	}
 	s.mu.Unlock()
 	s.c.pipesOpened.Add(1)
 	s.logf("socket: pipe added", "pipe", p.id, "remote", tp.RemoteAddr())

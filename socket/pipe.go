@@ -55,10 +55,10 @@ func newPipe(s *sock, tp transport.Pipe, d *dialer) *pipe {
 func (p *pipe) close(err error) {
 	p.once.Do(func() {
 		s := p.s
+		s.c.pipesClosed.Add(1)
 		s.sq.remove(p)
 		p.tp.Close()
 		close(p.done)
-		s.c.pipesClosed.Add(1)
 		switch {
 		case errors.Is(err, transport.ErrMsgTooLarge):
 			s.c.oversize.Add(1)
@@ -143,17 +143,19 @@ func (p *pipe) writeLoop() {
 			p.b = nil
 		}
 
+		if err == nil {
+			c.msgsSent.Add(uint64(n))
+			c.bytesSent.Add(uint64(bytes))
+		}
 		q.mu.Lock()
 		q.busy--
+		q.checkDrained()
 		if err != nil {
 			q.mu.Unlock()
 			p.close(err)
 			q.mu.Lock()
-			q.checkDrained()
 			break
 		}
-		c.msgsSent.Add(uint64(n))
-		c.bytesSent.Add(uint64(bytes))
 	}
 	q.mu.Unlock()
 }
