@@ -1,0 +1,397 @@
+package socket
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/plexusnet/plexus/transport"
+	"github.com/plexusnet/plexus/transport/spstream"
+)
+
+func TestNoSend(t *testing.T) {
+	a, b := NewPair(WithNoSend())
+	defer a.Close()
+	defer b.Close()
+	for name, err := range map[string]error{
+		"Send":    a.Send([]byte("x")),
+		"SendAll": a.SendAll([]byte("x")),
+		"SendTo":  a.SendTo(Path{1}, []byte("x")),
+		"SendMsg": a.SendMsg(&Message{Content: []byte("x")}),
+	} {
+		if !errors.Is(err, ErrInvalidSendType) {
+			t.Errorf("%s on a NoSend socket: %v", name, err)
+		}
+	}
+	if st := a.Stats(); st.MsgsSent != 0 {
+		t.Fatalf("a NoSend socket sent: %+v", st)
+	}
+}
+
+func TestNoRecv(t *testing.T) {
+	a, b := NewPair()
+	defer a.Close()
+	defer b.Close()
+	r := New(WithNoRecv())
+	defer r.Close()
+	addr, _ := r.ListenAddr("inproc://norecv")
+	s := New()
+	defer s.Close()
+	if err := s.Dial(addr); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 100; i++ {
+		s.Send([]byte("dropped"))
+	}
+	eventually(t, "the messages to be read and discarded", func() bool { return r.Stats().Filtered == 100 })
+	if _, err := r.Recv(); !errors.Is(err, ErrInvalidRecvType) {
+		t.Fatalf("Recv on a NoRecv socket: %v", err)
+	}
+	if _, err := r.RecvMsg(); !errors.Is(err, ErrInvalidRecvType) {
+		t.Fatalf("RecvMsg on a NoRecv socket: %v", err)
+	}
+	// Sending still works.
+	if err := r.SendAll([]byte("out")); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := s.Recv(); err != nil || string(b) != "out" {
+		t.Fatal(string(b), err)
+	}
+}
+
+func TestRecvQueueSize(t *testing.T) {
+	a, b := NewPair(WithRecvQueueSize(3))
+	defer a.Close()
+	defer b.Close()
+	for i := 0; i < 10; i++ {
+		a.Send(seq(i))
+	}
+	bs := b.(*sock)
+	eventually(t, "the reader to fill the queue and wait", func() bool {
+		bs.rq.mu.Lock()
+		defer bs.rq.mu.Unlock()
+		return bs.rq.n == 3 && bs.rq.fullWait == 1
+	})
+	for i := 0; i < 10; i++ {
+		if m, err := b.Recv(); err != nil || binary.BigEndian.Uint32(m) != uint32(i) {
+			t.Fatal(m, err)
+		}
+	}
+}
+
+func TestSendQueueAndBestEffort(t *testing.T) {
+	s := New(WithSendQueueSize(4), WithSendBestEffort(), WithSendStopTimeout(0))
+	defer s.Close()
+	for i := 0; i < 4; i++ {
+		if err := s.Send([]byte("queued")); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+	if err := s.Send([]byte("one too many")); !errors.Is(err, ErrMsgDropped) {
+		t.Fatalf("full best-effort queue: %v", err)
+	}
+	if st := s.Stats(); st.Dropped != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestSendDeadlines(t *testing.T) {
+	tests := []struct {
+		name string
+		opts []Option
+		send func(s Socket) error
+		want error
+	}{
+		{"timeout", []Option{WithSendTimeout(20 * time.Millisecond)}, func(s Socket) error { return s.Send(nil) }, os.ErrDeadlineExceeded},
+		{"deadline", nil, func(s Socket) error {
+			s.SetSendDeadline(time.Now().Add(-time.Second))
+			return s.Send(nil)
+		}, os.ErrDeadlineExceeded},
+		{"context", nil, func(s Socket) error {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			return s.SendContext(ctx, nil)
+		}, context.Canceled},
+		{"sendto", nil, func(s Socket) error {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+			defer cancel()
+			return s.SendMsgContext(ctx, &Message{Content: []byte("x")})
+		}, context.DeadlineExceeded},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := New(append(tt.opts, WithSendQueueSize(1), WithSendStopTimeout(0))...)
+			defer s.Close()
+			if err := s.Send([]byte("fills the queue")); err != nil {
+				t.Fatal(err)
+			}
+			if err := tt.send(s); !errors.Is(err, tt.want) {
+				t.Fatalf("got %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestRecvDeadlines(t *testing.T) {
+	s := New(WithRecvTimeout(10 * time.Millisecond))
+	defer s.Close()
+	if _, err := s.Recv(); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("recv timeout: %v", err)
+	}
+	s2 := New()
+	defer s2.Close()
+	s2.SetRecvDeadline(time.Now().Add(10 * time.Millisecond))
+	if _, err := s2.RecvMsg(); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("recv deadline: %v", err)
+	}
+	s2.SetRecvDeadline(time.Time{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	if _, err := s2.RecvContext(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("recv context: %v", err)
+	}
+}
+
+func TestSendTTL(t *testing.T) {
+	a, b := NewPair(WithSendTTL(5))
+	defer a.Close()
+	defer b.Close()
+	a.Send([]byte("x"))
+	m, err := b.RecvMsg()
+	if err != nil || m.TTL != 4 {
+		t.Fatalf("ttl %d, %v", m.TTL, err)
+	}
+	// A message built by the caller with a TTL keeps it.
+	a.SendMsg(&Message{Content: []byte("y"), TTL: 2})
+	if m, _ := b.RecvMsg(); m.TTL != 1 {
+		t.Fatalf("explicit ttl: %d", m.TTL)
+	}
+}
+
+// TestTTLExhaustion loops a message through a switch whose two sockets
+// are connected to each other: each pass costs a hop, and the message is
+// dropped and counted when none is left.
+func TestTTLExhaustion(t *testing.T) {
+	a, b := NewPair(WithSendTTL(10))
+	defer a.Close()
+	defer b.Close()
+	c := New()
+	defer c.Close()
+	addr, _ := a.ListenAddr("inproc://ttl-loop")
+	if err := c.Dial(addr); err != nil {
+		t.Fatal(err)
+	}
+	hops := 0
+	sw := StartSwitch(a, b, func(m *Message) *Message { hops++; return m })
+	defer sw.Stop()
+	// c sends to a (its only peer); the switch forwards a's messages to b,
+	// b sends them to its only peer, a; and again.
+	if err := c.SendMsg(&Message{Content: []byte("loop"), TTL: 10}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the looping message to be dropped", func() bool { return a.Stats().TTLDropped+b.Stats().TTLDropped == 1 })
+	sw.Stop()
+	if hops != 10 {
+		t.Fatalf("the message made %d hops, want 10", hops)
+	}
+}
+
+func TestMaxRecvSize(t *testing.T) {
+	// Over tcp, a raw SP peer announces a 1 TiB message: the pipe closes
+	// and nothing that size is allocated (the test would run out of memory).
+	l := New(WithMaxRecvSize(1024))
+	defer l.Close()
+	addr, _ := l.ListenAddr("tcp://127.0.0.1:0")
+	u, _ := transport.ParseURL(addr)
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	p, err := spstream.Open(context.Background(), conn, &transport.Config{Self: RawProtocol.Self, Peer: RawProtocol.Peer}, spstream.FramingTCP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := append(binary.BigEndian.AppendUint64(nil, 4+5), 0, 1, 0, 0, 'h', 'e', 'l', 'l', 'o')
+	huge := binary.BigEndian.AppendUint64(nil, 1<<40)
+	if _, err := conn.Write(append(ok, huge...)); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := l.Recv(); err != nil || string(b) != "hello" {
+		t.Fatalf("message before the oversize one: %q %v", b, err)
+	}
+	eventually(t, "the pipe to be closed", func() bool { st := l.Stats(); return st.Oversize == 1 && st.Pipes == 0 })
+	if _, err := p.Recv(); err == nil {
+		t.Fatal("the connection stayed open")
+	}
+
+	// Between sockets, a message one byte over the limit closes the pipe.
+	a, b := connected(t, "inproc://maxsize", []Option{WithMaxRecvSize(100)}, nil)
+	b.Send(make([]byte, 100-rawHeaderLen))
+	if m, err := a.Recv(); err != nil || len(m) != 100-rawHeaderLen {
+		t.Fatal(len(m), err)
+	}
+	b.Send(make([]byte, 101-rawHeaderLen))
+	eventually(t, "the pipe to be closed", func() bool { return a.Stats().Oversize == 1 })
+}
+
+func TestMalformedHeader(t *testing.T) {
+	tests := []struct {
+		name    string
+		payload []byte
+	}{
+		{"short", []byte{0, 1}},
+		{"flags", []byte{0x80, 1, 0, 0}},
+		{"paths", []byte{0, 1, 2, 0, 0, 0, 0, 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := New()
+			defer l.Close()
+			addr, _ := l.ListenAddr("tcp://127.0.0.1:0")
+			u, _ := transport.ParseURL(addr)
+			conn, err := net.Dial("tcp", u.Host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if _, err := spstream.Open(context.Background(), conn, &transport.Config{Self: RawProtocol.Self, Peer: RawProtocol.Peer}, spstream.FramingTCP); err != nil {
+				t.Fatal(err)
+			}
+			conn.Write(transport.AppendFrame(nil, tt.payload))
+			eventually(t, "the pipe to be closed", func() bool {
+				st := l.Stats()
+				return st.ProtocolErrors == 1 && st.Pipes == 0 && st.PipesOpened == 1
+			})
+		})
+	}
+}
+
+func TestMaxPeers(t *testing.T) {
+	l := New(WithMaxPeers(1))
+	defer l.Close()
+	addr, _ := l.ListenAddr("tcp://127.0.0.1:0")
+	d1 := New()
+	defer d1.Close()
+	if err := d1.Dial(addr); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the first peer", func() bool { return l.Stats().Pipes == 1 })
+	d2 := New(WithReconnectInterval(time.Hour, time.Hour))
+	defer d2.Close()
+	d2.Dial(addr) // the handshake succeeds; the listener then refuses the pipe
+	eventually(t, "the second peer to be refused", func() bool { return d2.Stats().PipesClosed == 1 })
+	if l.Stats().Pipes != 1 || l.Stats().PipesOpened != 1 {
+		t.Fatalf("listener %+v", l.Stats())
+	}
+	// A dialer at its limit refuses to dial more.
+	one := New(WithMaxPeers(1))
+	defer one.Close()
+	for i, want := range []error{nil, ErrTooManyPeers} {
+		other := New()
+		defer other.Close()
+		addr, _ := other.ListenAddr(fmt.Sprint("inproc://maxpeers-", i))
+		if err := one.Dial(addr); !errors.Is(err, want) {
+			t.Fatalf("dial %d: %v, want %v", i, err, want)
+		}
+	}
+}
+
+func TestSendAllAndMode(t *testing.T) {
+	hub := New(WithSendMode(SendToAll))
+	defer hub.Close()
+	addr, _ := hub.ListenAddr("inproc://hub")
+	var spokes []Socket
+	for i := 0; i < 3; i++ {
+		s := New()
+		defer s.Close()
+		if err := s.Dial(addr); err != nil {
+			t.Fatal(err)
+		}
+		spokes = append(spokes, s)
+	}
+	eventually(t, "three peers", func() bool { return hub.Stats().Pipes == 3 })
+	hub.Send([]byte("send"))
+	hub.SendAll([]byte("sendall"))
+	for _, s := range spokes {
+		for _, want := range []string{"send", "sendall"} {
+			if b, err := s.Recv(); err != nil || string(b) != want {
+				t.Fatalf("%q %v", b, err)
+			}
+		}
+	}
+	// A message forwarded back through the hub goes to all but its sender.
+	spokes[0].Send([]byte("echo"))
+	m, err := hub.RecvMsg()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub.SendMsg(m)
+	for _, s := range spokes[1:] {
+		if b, err := s.Recv(); err != nil || string(b) != "echo" {
+			t.Fatalf("%q %v", b, err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if b, err := spokes[0].RecvContext(ctx); err == nil {
+		t.Fatalf("the sender got its own message back: %q", b)
+	}
+}
+
+func TestSendAllBestEffort(t *testing.T) {
+	hub := New(WithSendQueueSize(2), WithSendBestEffort())
+	defer hub.Close()
+	addr, _ := hub.ListenAddr("inproc://hub-be")
+	s := New(WithRecvQueueSize(1))
+	defer s.Close()
+	s.Dial(addr)
+	eventually(t, "a peer", func() bool { return hub.Stats().Pipes == 1 })
+	// The peer does not read: its queues fill, then messages are dropped.
+	var dropped int
+	for i := 0; i < 100000 && dropped == 0; i++ {
+		if err := hub.SendAll(bytes.Repeat([]byte("x"), 1024)); errors.Is(err, ErrMsgDropped) {
+			dropped++
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if dropped == 0 || hub.Stats().Dropped == 0 {
+		t.Fatalf("nothing dropped: %+v", hub.Stats())
+	}
+}
+
+func TestRecvFilter(t *testing.T) {
+	a, b := NewPair(WithRecvFilter(func(c []byte) bool { return bytes.HasPrefix(c, []byte("keep")) }))
+	defer a.Close()
+	defer b.Close()
+	for i := 0; i < 10; i++ {
+		a.Send([]byte(fmt.Sprint("drop", i)))
+		a.Send([]byte(fmt.Sprint("keep", i)))
+	}
+	for i := 0; i < 10; i++ {
+		if m, err := b.Recv(); err != nil || string(m) != fmt.Sprint("keep", i) {
+			t.Fatal(string(m), err)
+		}
+	}
+	if st := b.Stats(); st.Filtered != 10 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestValue(t *testing.T) {
+	type key struct{}
+	opts := []Option{WithValue(key{}, 1), WithValue(key{}, 2)}
+	if v, ok := Value(opts, key{}); !ok || v != 2 {
+		t.Fatal(v, ok)
+	}
+	if _, ok := Value(nil, key{}); ok {
+		t.Fatal("value from nothing")
+	}
+}

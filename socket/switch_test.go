@@ -1,0 +1,150 @@
+package socket
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"testing"
+)
+
+// TestSwitchReplies: clients reach a server through two switches in a
+// row; each reply, sent back along the request's Source path, reaches the
+// client that asked and no other.
+func TestSwitchReplies(t *testing.T) {
+	srv := New()
+	defer srv.Close()
+	srvAddr, _ := srv.ListenAddr("inproc://sw-server")
+
+	// switch 1: front listens for clients, back dials the server.
+	front1, back1 := New(), New()
+	defer front1.Close()
+	defer back1.Close()
+	front1Addr, _ := front1.ListenAddr("tcp://127.0.0.1:0")
+	if err := back1.Dial(srvAddr); err != nil {
+		t.Fatal(err)
+	}
+	sw1 := StartSwitch(back1, front1, nil)
+	defer sw1.Stop()
+
+	// switch 2: in front of switch 1.
+	front2, back2 := New(), New()
+	defer front2.Close()
+	defer back2.Close()
+	front2Addr, _ := front2.ListenAddr("ipc://" + t.TempDir() + "/sw.sock")
+	if err := back2.Dial(front1Addr); err != nil {
+		t.Fatal(err)
+	}
+	sw2 := StartSwitch(back2, front2, nil)
+	defer sw2.Stop()
+
+	const clients = 4
+	var cs []Socket
+	for i := 0; i < clients; i++ {
+		c := New()
+		defer c.Close()
+		if err := c.Dial(front2Addr); err != nil {
+			t.Fatal(err)
+		}
+		cs = append(cs, c)
+	}
+	for i, c := range cs {
+		if err := c.Send([]byte(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range cs {
+		m, err := srv.RecvMsg()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// server pipe, switch 1 front pipe, switch 2 front pipe
+		if len(m.Source) != 3 || m.TTL != DefaultTTL-3 {
+			t.Fatalf("source %v ttl %d", m.Source, m.TTL)
+		}
+		if err := srv.SendTo(m.Source, append([]byte("re:"), m.Content...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, c := range cs {
+		m, err := c.RecvMsg()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprint("re:", i); string(m.Content) != want {
+			t.Fatalf("client %d got %q", i, m.Content)
+		}
+		if len(m.Destination) != 0 || len(m.Source) != 3 {
+			t.Fatalf("reply paths: source %v destination %v", m.Source, m.Destination)
+		}
+	}
+}
+
+func TestSwitchMiddleware(t *testing.T) {
+	client, front := NewPair()
+	back, server := NewPair()
+	for _, s := range []Socket{client, front, back, server} {
+		defer s.Close()
+	}
+	sw := StartSwitch(back, front, func(m *Message) *Message {
+		switch {
+		case bytes.Equal(m.Content, []byte("drop")):
+			return nil
+		case bytes.HasPrefix(m.Content, []byte("up:")):
+			m.Content = bytes.ToUpper(m.Content)
+		}
+		return m
+	})
+	client.Send([]byte("drop"))
+	client.Send([]byte("up:hello"))
+	m, err := server.RecvMsg()
+	if err != nil || string(m.Content) != "UP:HELLO" {
+		t.Fatal(m, err)
+	}
+	server.SendTo(m.Source, []byte("up:back"))
+	if b, err := client.Recv(); err != nil || string(b) != "UP:BACK" {
+		t.Fatal(string(b), err)
+	}
+	sw.Stop()
+	select {
+	case <-sw.Done():
+	default:
+		t.Fatal("Done not closed after Stop")
+	}
+	// The sockets are still usable after the switch stopped.
+	client.Send([]byte("direct"))
+	if b, err := front.Recv(); err != nil || string(b) != "direct" {
+		t.Fatal(string(b), err)
+	}
+}
+
+func TestSwitchEndsWhenASocketCloses(t *testing.T) {
+	a, b := New(), New()
+	defer b.Close()
+	sw := StartSwitch(a, b, nil)
+	a.Close()
+	<-sw.Done()
+}
+
+func TestSwitchBrokenPathCounted(t *testing.T) {
+	client, front := NewPair()
+	back, server := NewPair()
+	for _, s := range []Socket{client, front, back, server} {
+		defer s.Close()
+	}
+	sw := StartSwitch(back, front, nil)
+	defer sw.Stop()
+	client.Send([]byte("hi"))
+	m, err := server.RecvMsg()
+	if err != nil {
+		t.Fatal(err)
+	}
+	client.Close()
+	eventually(t, "the switch front to lose the client", func() bool { return front.Stats().Pipes == 0 })
+	if err := server.SendTo(m.Source, []byte("lost")); err != nil {
+		t.Fatal(err) // the first hop (server to switch) is fine
+	}
+	eventually(t, "the broken path to be counted at the switch", func() bool { return front.Stats().BrokenPaths == 1 })
+	if err := server.SendTo(Path{m.Source[0] + 1}, nil); !errors.Is(err, ErrBrokenPath) {
+		t.Fatal(err)
+	}
+}
