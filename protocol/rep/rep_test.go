@@ -1,0 +1,224 @@
+package rep_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os/exec"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/plexusnet/plexus/protocol/rep"
+	"github.com/plexusnet/plexus/protocol/req"
+	"github.com/plexusnet/plexus/socket"
+	_ "github.com/plexusnet/plexus/transport/ws"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func must(t *testing.T) func(socket.Socket, error) socket.Socket {
+	return func(s socket.Socket, err error) socket.Socket {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+}
+
+func TestStateErrors(t *testing.T) {
+	r := must(t)(rep.New())
+	if err := r.Send([]byte("x")); !errors.Is(err, socket.ErrBadState) {
+		t.Fatalf("send with no request: %v", err)
+	}
+	if err := r.SendMsg(&socket.Message{Content: []byte("x")}); !errors.Is(err, socket.ErrBadState) {
+		t.Fatalf("SendMsg with no request: %v", err)
+	}
+	if err := r.SendAll([]byte("x")); !errors.Is(err, socket.ErrInvalidSendType) {
+		t.Fatalf("SendAll: %v", err)
+	}
+}
+
+// TestSendAnswersLast: Send answers the last request received, once.
+func TestSendAnswersLast(t *testing.T) {
+	r := must(t)(rep.New())
+	addr, _ := r.ListenAddr("inproc://rep-last")
+	q := must(t)(req.New())
+	if err := q.Dial(addr); err != nil {
+		t.Fatal(err)
+	}
+	q.Send([]byte("one"))
+	if b, err := r.Recv(); err != nil || string(b) != "one" {
+		t.Fatal(string(b), err)
+	}
+	if err := r.Send([]byte("answer")); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Send([]byte("again")); !errors.Is(err, socket.ErrBadState) {
+		t.Fatalf("second answer: %v", err)
+	}
+	if b, err := q.Recv(); err != nil || string(b) != "answer" {
+		t.Fatal(string(b), err)
+	}
+}
+
+// TestReplyToGoneRequester: the requester leaves before its answer; the
+// answer fails with ErrBrokenPath and never reaches the next requester.
+func TestReplyToGoneRequester(t *testing.T) {
+	r := must(t)(rep.New())
+	addr, _ := r.ListenAddr("tcp://127.0.0.1:0")
+	q1, _ := req.New()
+	if err := q1.Dial(addr); err != nil {
+		t.Fatal(err)
+	}
+	q1.Send([]byte("first"))
+	old, err := r.RecvMsg()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q1.Close()
+	for r.Stats().Pipes != 0 {
+		time.Sleep(time.Millisecond)
+	}
+	q2 := must(t)(req.New())
+	if err := q2.Dial(addr); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.SendTo(old.Source, []byte("for first")); !errors.Is(err, socket.ErrBrokenPath) {
+		t.Fatalf("answer to a gone requester: %v", err)
+	}
+	q2.Send([]byte("second"))
+	m, _ := r.RecvMsg()
+	r.SendTo(m.Source, []byte("for second"))
+	if b, err := q2.Recv(); err != nil || string(b) != "for second" {
+		t.Fatal(string(b), err)
+	}
+}
+
+// TestHopLimit: a request that has crossed more devices than the TTL
+// allows is dropped and counted.
+func TestHopLimit(t *testing.T) {
+	r := must(t)(rep.NewRaw(socket.WithSendTTL(2)))
+	addr, _ := r.ListenAddr("inproc://hops")
+	q := must(t)(req.NewRaw())
+	if err := q.Dial(addr); err != nil {
+		t.Fatal(err)
+	}
+	q.SendMsg(&socket.Message{Source: socket.Path{1, 2, 0x80000003}, Content: []byte("far")})
+	q.SendMsg(&socket.Message{Source: socket.Path{0x80000004}, Content: []byte("near")})
+	m, err := r.RecvMsg()
+	if err != nil || string(m.Content) != "near" {
+		t.Fatal(m, err)
+	}
+	if st := r.Stats(); st.TTLDropped != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// --- interop with NNG's nngcat ---
+
+func nngcat(t *testing.T, args ...string) <-chan string {
+	t.Helper()
+	path, err := exec.LookPath("nngcat")
+	if err != nil {
+		t.Skip("nngcat not installed (apt-get install nng-utils); skipping the NNG interop test")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	cmd := exec.CommandContext(ctx, path, args...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 100)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(lines)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		cmd.Wait()
+	})
+	return lines
+}
+
+func freeAddr(t *testing.T, scheme string) string {
+	if scheme == "ipc" {
+		return "ipc://" + t.TempDir() + "/nng.sock"
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if scheme == "ws" {
+		return "ws://" + ln.Addr().String() + "/sp"
+	}
+	return "tcp://" + ln.Addr().String()
+}
+
+// TestNNGReq: a plexus rep against nngcat --req, plexus dialing and
+// listening, over tcp, ipc and ws. nngcat sends one request per run: with
+// --count and no --interval it fails on its own ("Cannot set recv
+// timeout") as soon as a reply takes a millisecond.
+func TestNNGReq(t *testing.T) {
+	const n = 1
+	for _, scheme := range []string{"tcp", "ipc", "ws"} {
+		for _, plexusDials := range []bool{true, false} {
+			name := scheme + "/plexus-listens"
+			if plexusDials {
+				name = scheme + "/plexus-dials"
+			}
+			t.Run(name, func(t *testing.T) {
+				r := must(t)(rep.New())
+				var lines <-chan string
+				args := []string{"--req", "--data", "ping", "-Q"}
+				if plexusDials {
+					addr := freeAddr(t, scheme)
+					lines = nngcat(t, append(args, "--listen", addr)...)
+					deadline := time.Now().Add(20 * time.Second)
+					for r.Dial(addr) != nil {
+						if time.Now().After(deadline) {
+							t.Fatal("nngcat never listened")
+						}
+						time.Sleep(5 * time.Millisecond)
+					}
+				} else {
+					addr, err := r.ListenAddr(freeAddr(t, scheme))
+					if err != nil {
+						t.Fatal(err)
+					}
+					lines = nngcat(t, append(args, "--dial", addr)...)
+				}
+				for i := 0; i < n; i++ {
+					m, err := r.RecvMsg()
+					if err != nil || string(m.Content) != "ping" {
+						t.Fatalf("request %q %v", m.Content, err)
+					}
+					if len(m.Source) != 2 || m.Source[1]&socket.EndOfPath == 0 {
+						t.Fatalf("NNG backtrace %v", m.Source)
+					}
+					if err := r.Send([]byte(fmt.Sprint("pong ", i))); err != nil {
+						t.Fatal(err)
+					}
+					if l := <-lines; l != fmt.Sprintf("%q", fmt.Sprint("pong ", i)) {
+						t.Fatalf("nngcat printed %s", l)
+					}
+				}
+			})
+		}
+	}
+}

@@ -1,0 +1,368 @@
+package req_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os/exec"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/plexusnet/plexus/protocol/rep"
+	"github.com/plexusnet/plexus/protocol/req"
+	"github.com/plexusnet/plexus/socket"
+	_ "github.com/plexusnet/plexus/transport/ws"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// must(t)(req.New()) fails the test on error and closes the socket at
+// the end.
+func must(t *testing.T) func(socket.Socket, error) socket.Socket {
+	return func(s socket.Socket, err error) socket.Socket {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+}
+
+func TestRequestReply(t *testing.T) {
+	for _, url := range []string{"inproc://reqrep", "tcp://127.0.0.1:0", "ipc://" + t.TempDir() + "/rr.sock"} {
+		t.Run(url[:3], func(t *testing.T) {
+			r := must(t)(rep.New())
+			addr, err := r.ListenAddr(url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := must(t)(req.New())
+			if err := q.Dial(addr); err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 50; i++ {
+				if err := q.Send([]byte(fmt.Sprint("ping ", i))); err != nil {
+					t.Fatal(err)
+				}
+				m, err := r.RecvMsg()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(m.Source) != 2 || m.Source[1]&socket.EndOfPath == 0 {
+					t.Fatalf("backtrace %v", m.Source)
+				}
+				if err := r.Send(append([]byte("pong "), m.Content[5:]...)); err != nil {
+					t.Fatal(err)
+				}
+				b, err := q.Recv()
+				if err != nil || string(b) != fmt.Sprint("pong ", i) {
+					t.Fatalf("%q %v", b, err)
+				}
+			}
+		})
+	}
+}
+
+func TestStateErrors(t *testing.T) {
+	q := must(t)(req.New())
+	if _, err := q.Recv(); !errors.Is(err, socket.ErrBadState) {
+		t.Fatalf("recv with nothing outstanding: %v", err)
+	}
+	for name, err := range map[string]error{
+		"SendAll": q.SendAll(nil),
+		"SendTo":  q.SendTo(socket.Path{1}, nil),
+	} {
+		if !errors.Is(err, socket.ErrInvalidSendType) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	q.Close()
+	if err := q.Send(nil); !errors.Is(err, socket.ErrClosed) {
+		t.Fatal(err)
+	}
+	if _, err := q.Recv(); !errors.Is(err, socket.ErrClosed) {
+		t.Fatal(err)
+	}
+}
+
+func TestMismatch(t *testing.T) {
+	a := must(t)(req.New())
+	addr, _ := a.ListenAddr("tcp://127.0.0.1:0")
+	b := must(t)(req.New())
+	if err := b.Dial(addr); !errors.Is(err, socket.ErrProtocolMismatch) {
+		t.Fatalf("req to req: %v", err)
+	}
+	raw := socket.New()
+	defer raw.Close()
+	if err := raw.Dial(addr); !errors.Is(err, socket.ErrProtocolMismatch) {
+		t.Fatalf("raw to req: %v", err)
+	}
+}
+
+// TestResend: a request that is not answered is sent again after the
+// resend interval; a late reply to the first copy is not returned twice.
+func TestResend(t *testing.T) {
+	r := must(t)(rep.New())
+	addr, _ := r.ListenAddr("inproc://resend")
+	q := must(t)(req.New(req.WithResendInterval(10*time.Millisecond)))
+	if err := q.Dial(addr); err != nil {
+		t.Fatal(err)
+	}
+	q.Send([]byte("again"))
+	first, err := r.RecvMsg() // ignored
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := r.RecvMsg()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(second.Content) != "again" || first.Source.String() != second.Source.String() {
+		t.Fatalf("resend %q %v, first %v", second.Content, second.Source, first.Source)
+	}
+	r.SendTo(second.Source, []byte("answer"))
+	if b, err := q.Recv(); err != nil || string(b) != "answer" {
+		t.Fatal(string(b), err)
+	}
+	r.SendTo(first.Source, []byte("duplicate"))
+	if _, err := q.Recv(); !errors.Is(err, socket.ErrBadState) {
+		t.Fatalf("a duplicate reply was returned: %v", err)
+	}
+}
+
+// TestResendOnPeerLoss: the request goes to a replier that dies without
+// answering; it is sent again at once to the other one, long before the
+// resend interval.
+func TestResendOnPeerLoss(t *testing.T) {
+	q := must(t)(req.New(req.WithResendInterval(time.Hour)))
+	reps := make([]socket.Socket, 2)
+	for i := range reps {
+		reps[i] = must(t)(rep.New())
+		addr, _ := reps[i].ListenAddr(fmt.Sprint("inproc://peerloss-", i))
+		if err := q.Dial(addr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "two peers", func() bool { return q.Stats().Pipes == 2 })
+	q.Send([]byte("who answers?"))
+	got := make(chan int, 2)
+	for i, r := range reps {
+		go func() {
+			if _, err := r.RecvMsg(); err == nil {
+				got <- i
+			}
+		}()
+	}
+	dead := <-got
+	reps[dead].Close() // dies without answering
+	alive := reps[1-dead]
+	if i := <-got; i != 1-dead {
+		t.Fatal("the request did not move to the other replier")
+	}
+	if err := alive.Send([]byte("me")); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := q.Recv(); err != nil || string(b) != "me" {
+		t.Fatal(string(b), err)
+	}
+}
+
+// TestDevice: clients and servers meet through an NNG-style device (a raw
+// rep in front, a raw req at the back, a switch between); every reply
+// reaches the client that asked.
+func TestDevice(t *testing.T) {
+	front := must(t)(rep.NewRaw())
+	back := must(t)(req.NewRaw())
+	frontAddr, _ := front.ListenAddr("tcp://127.0.0.1:0")
+	backAddr, _ := back.ListenAddr("ipc://" + t.TempDir() + "/dev.sock")
+	sw := socket.StartSwitch(back, front, nil)
+	defer sw.Stop()
+
+	var wg sync.WaitGroup
+	for i := 0; i < 2; i++ {
+		s := must(t)(rep.New())
+		if err := s.Dial(backAddr); err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				m, err := s.RecvMsg()
+				if err != nil {
+					return
+				}
+				if len(m.Source) != 3 {
+					t.Errorf("backtrace through the device: %v", m.Source)
+				}
+				s.SendTo(m.Source, append([]byte("re "), m.Content...))
+			}
+		}()
+	}
+	for c := 0; c < 5; c++ {
+		q := must(t)(req.New())
+		if err := q.Dial(frontAddr); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 10; i++ {
+			msg := fmt.Sprint(c, "/", i)
+			q.Send([]byte(msg))
+			if b, err := q.Recv(); err != nil || string(b) != "re "+msg {
+				t.Fatalf("client %d: %q %v", c, b, err)
+			}
+		}
+	}
+	front.Close()
+	back.Close()
+}
+
+// TestConcurrentRequests: many goroutines share one req socket; every
+// reply comes back exactly once.
+func TestConcurrentRequests(t *testing.T) {
+	r := must(t)(rep.New())
+	addr, _ := r.ListenAddr("inproc://concurrent")
+	go func() {
+		for {
+			m, err := r.RecvMsg()
+			if err != nil {
+				return
+			}
+			r.SendTo(m.Source, m.Content)
+		}
+	}()
+	q := must(t)(req.New())
+	if err := q.Dial(addr); err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			q.Send([]byte(fmt.Sprint(i)))
+		}()
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	for len(seen) < n {
+		b, err := q.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[string(b)] {
+			t.Fatalf("reply %s twice", b)
+		}
+		seen[string(b)] = true
+	}
+}
+
+// --- interop with NNG's nngcat ---
+
+func nngcat(t *testing.T, args ...string) <-chan string {
+	t.Helper()
+	path, err := exec.LookPath("nngcat")
+	if err != nil {
+		t.Skip("nngcat not installed (apt-get install nng-utils); skipping the NNG interop test")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	cmd := exec.CommandContext(ctx, path, args...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 100)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(lines)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		cmd.Wait()
+	})
+	return lines
+}
+
+func freeAddr(t *testing.T, scheme string) string {
+	switch scheme {
+	case "ipc":
+		return "ipc://" + t.TempDir() + "/nng.sock"
+	default:
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		if scheme == "ws" {
+			return "ws://" + ln.Addr().String() + "/sp"
+		}
+		return "tcp://" + ln.Addr().String()
+	}
+}
+
+// TestNNGRep: a plexus req against nngcat --rep, plexus dialing and
+// listening, over tcp, ipc and ws.
+func TestNNGRep(t *testing.T) {
+	for _, scheme := range []string{"tcp", "ipc", "ws"} {
+		for _, plexusDials := range []bool{true, false} {
+			name := scheme + "/plexus-listens"
+			if plexusDials {
+				name = scheme + "/plexus-dials"
+			}
+			t.Run(name, func(t *testing.T) {
+				q := must(t)(req.New(req.WithResendInterval(time.Second)))
+				var lines <-chan string
+				if plexusDials {
+					addr := freeAddr(t, scheme)
+					lines = nngcat(t, "--rep", "--listen", addr, "--data", "pong", "-Q")
+					eventually(t, "nngcat to listen", func() bool { return q.Dial(addr) == nil })
+				} else {
+					addr, err := q.ListenAddr(freeAddr(t, scheme))
+					if err != nil {
+						t.Fatal(err)
+					}
+					lines = nngcat(t, "--rep", "--dial", addr, "--data", "pong", "-Q")
+				}
+				for i := 0; i < 3; i++ {
+					if err := q.Send([]byte(fmt.Sprint("ping ", i))); err != nil {
+						t.Fatal(err)
+					}
+					b, err := q.Recv()
+					if err != nil || string(b) != "pong" {
+						t.Fatalf("reply %q %v", b, err)
+					}
+					if l := <-lines; l != fmt.Sprintf("%q", fmt.Sprint("ping ", i)) {
+						t.Fatalf("nngcat printed %s", l)
+					}
+				}
+			})
+		}
+	}
+}
+
