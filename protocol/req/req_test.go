@@ -121,7 +121,7 @@ func TestMismatch(t *testing.T) {
 func TestResend(t *testing.T) {
 	r := must(t)(rep.New())
 	addr, _ := r.ListenAddr("inproc://resend")
-	q := must(t)(req.New(req.WithResendInterval(10*time.Millisecond)))
+	q := must(t)(req.New(req.WithResendInterval(10 * time.Millisecond)))
 	if err := q.Dial(addr); err != nil {
 		t.Fatal(err)
 	}
@@ -365,4 +365,3 @@ func TestNNGRep(t *testing.T) {
 		}
 	}
 }
-
