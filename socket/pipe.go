@@ -1,6 +1,7 @@
 package socket
 
 import (
+	"time"
 	"errors"
 	"io"
 	"sync"
@@ -23,11 +24,15 @@ type pipe struct {
 	dialer *dialer
 
 	// Guarded by s.sq.mu.
-	own     []byte // frames only this pipe may send
-	ownN    int
-	idle    bool
-	idleGen uint32
-	dead    bool
+	own       []byte // frames only this pipe may send
+	ownN      int
+	idle      bool
+	idleGen   uint32
+	dead      bool
+	flush     bool      // the transport holds part of an inline write
+	lastWrite time.Time // when the last write ended
+
+	try transport.TrySender // nil if the transport cannot write without waiting
 
 	wake chan struct{} // capacity 1: work for an idle writer
 	done chan struct{} // closed when the pipe closes
@@ -42,13 +47,15 @@ type pipe struct {
 }
 
 func newPipe(s *sock, tp transport.Pipe, d *dialer) *pipe {
-	return &pipe{
+	p := &pipe{
 		s:      s,
 		tp:     tp,
 		dialer: d,
 		wake:   make(chan struct{}, 1),
 		done:   make(chan struct{}),
 	}
+	p.try, _ = tp.(transport.TrySender)
+	return p
 }
 
 // close tears the pipe down once; err says why.
@@ -99,10 +106,9 @@ func (p *pipe) announce() {
 // waits for any pipe, in one Send, as long as there is some.
 func (p *pipe) writeLoop() {
 	q := &p.s.sq
-	c := &p.s.c
 	q.mu.Lock()
 	for !p.dead {
-		if p.ownN == 0 && q.sharedN == 0 {
+		if p.ownN == 0 && q.sharedN == 0 && !p.flush {
 			q.goIdle(p)
 			q.mu.Unlock()
 			select {
@@ -112,42 +118,15 @@ func (p *pipe) writeLoop() {
 			q.mu.Lock()
 			continue
 		}
-		k, n := 0, 0
-		if p.ownN > 0 {
-			p.a, p.own = p.own, p.a[:0]
-			p.bufs[k] = p.a
-			k++
-			n += p.ownN
-			p.ownN = 0
-		}
-		if q.sharedN > 0 {
-			p.b, q.shared = q.shared, p.b[:0]
-			p.bufs[k] = p.b
-			k++
-			n += q.sharedN
-			q.sharedN = 0
-		}
-		q.busy++
-		if q.spaceWait > 0 {
-			broadcast(&q.spaceCh)
-		}
+		k, n := p.takeBatch()
+		p.flush = false
 		q.mu.Unlock()
 
 		err := p.tp.Send(p.bufs[:k]...)
-		bytes := len(p.bufs[0]) + len(p.bufs[1]) - n*transport.FrameHeaderLen
-		p.bufs = [2][]byte{}
-		if cap(p.a) > maxKeptBuf {
-			p.a = nil
-		}
-		if cap(p.b) > maxKeptBuf {
-			p.b = nil
-		}
+		p.wrote(k, n, err)
 
-		if err == nil {
-			c.msgsSent.Add(uint64(n))
-			c.bytesSent.Add(uint64(bytes))
-		}
 		q.mu.Lock()
+		p.lastWrite = time.Now()
 		q.busy--
 		q.checkDrained()
 		if err != nil {
@@ -156,6 +135,91 @@ func (p *pipe) writeLoop() {
 			q.mu.Lock()
 			break
 		}
+	}
+	q.mu.Unlock()
+}
+
+// takeBatch moves what waits for p into p.bufs, returning the number of
+// buffers and of messages. Called with s.sq.mu held by the goroutine that
+// holds the writer role.
+func (p *pipe) takeBatch() (k, n int) {
+	q := &p.s.sq
+	if p.ownN > 0 {
+		p.a, p.own = p.own, p.a[:0]
+		p.bufs[k] = p.a
+		k++
+		n += p.ownN
+		p.ownN = 0
+	}
+	if q.sharedN > 0 {
+		p.b, q.shared = q.shared, p.b[:0]
+		p.bufs[k] = p.b
+		k++
+		n += q.sharedN
+		q.sharedN = 0
+	}
+	q.busy++
+	if q.spaceWait > 0 {
+		broadcast(&q.spaceCh)
+	}
+	return k, n
+}
+
+// wrote accounts for a batch written (or not) and releases the buffers.
+func (p *pipe) wrote(k, n int, err error) {
+	if err == nil && n > 0 {
+		c := &p.s.c
+		c.msgsSent.Add(uint64(n))
+		c.bytesSent.Add(uint64(len(p.bufs[0]) + len(p.bufs[1]) - n*transport.FrameHeaderLen))
+	}
+	p.bufs = [2][]byte{}
+	if cap(p.a) > maxKeptBuf {
+		p.a = nil
+	}
+	if cap(p.b) > maxKeptBuf {
+		p.b = nil
+	}
+}
+
+// inlineGap is how long a pipe's writer must have been idle before a
+// sender writes a message itself instead of waking the writer: a request
+// after a round trip is written at once, while a stream of sends goes to
+// the writer goroutine, which batches it.
+const inlineGap = 5 * time.Microsecond
+
+// canInline reports whether the sender may write for p now. Called with
+// s.sq.mu held, p idle and holding work.
+func (p *pipe) canInline() bool {
+	return p.try != nil && !p.flush && !(p.ownN > 0 && p.s.sq.sharedN > 0) &&
+		time.Since(p.lastWrite) >= inlineGap
+}
+
+// writeInline writes what waits for the idle pipe p from the sending
+// goroutine, without waiting for the connection. Called with s.sq.mu held;
+// returns with it released.
+func (p *pipe) writeInline() {
+	q := &p.s.sq
+	p.idle = false
+	k, n := p.takeBatch()
+	q.mu.Unlock()
+
+	done, err := p.try.TrySend(p.bufs[0])
+	p.wrote(k, n, err)
+
+	q.mu.Lock()
+	p.lastWrite = time.Now()
+	q.busy--
+	if err != nil {
+		q.checkDrained()
+		q.mu.Unlock()
+		p.close(err)
+		return
+	}
+	p.flush = !done
+	if p.flush || p.ownN > 0 || q.sharedN > 0 {
+		signal(p.wake) // the writer goroutine finishes the job
+	} else {
+		q.goIdle(p)
 	}
 	q.mu.Unlock()
 }

@@ -109,26 +109,33 @@ func (q *sendQueue) goIdle(p *pipe) {
 	q.checkDrained()
 }
 
-// wakeOne hands shared work to the idle writer that has waited longest.
+// wakeOne hands shared work to the idle writer that has waited longest,
+// or writes it for that writer. It releases q.mu.
 func (q *sendQueue) wakeOne() {
 	for len(q.idle) > 0 {
 		e := q.idle[0]
 		q.idle[0] = idleEntry{}
 		q.idle = q.idle[1:]
 		if e.p.idle && e.gen == e.p.idleGen && !e.p.dead {
-			e.p.idle = false
-			signal(e.p.wake)
+			q.wakePipe(e.p)
 			return
 		}
 	}
+	q.mu.Unlock()
 }
 
-// wakePipe hands own work to p's writer if it is idle.
+// wakePipe hands own work to p's writer if it is idle, or writes it for
+// the writer. It releases q.mu.
 func (q *sendQueue) wakePipe(p *pipe) {
 	if p.idle {
+		if p.canInline() {
+			p.writeInline()
+			return
+		}
 		p.idle = false
 		signal(p.wake)
 	}
+	q.mu.Unlock()
 }
 
 // drained reports whether nothing is queued or being written.
@@ -237,7 +244,6 @@ func (s *sock) put(ctx context.Context, tgt target, id, except uint32, m *outMsg
 				}
 				q.sharedN++
 				q.wakeOne()
-				q.mu.Unlock()
 				return nil
 			}
 		case toPipe:
@@ -256,7 +262,6 @@ func (s *sock) put(ctx context.Context, tgt target, id, except uint32, m *outMsg
 				}
 				p.ownN++
 				q.wakePipe(p)
-				q.mu.Unlock()
 				return nil
 			}
 		case toAll:
@@ -279,7 +284,10 @@ func (s *sock) put(ctx context.Context, tgt target, id, except uint32, m *outMsg
 					}
 					p.own = append(p.own, b...)
 					p.ownN++
-					q.wakePipe(p)
+					if p.idle {
+						p.idle = false
+						signal(p.wake)
+					}
 				}
 				if cap(q.scratch) > 1<<20 {
 					q.scratch = nil

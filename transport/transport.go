@@ -127,6 +127,19 @@ type Pipe interface {
 	Close() error
 }
 
+// TrySender is implemented by pipes that can write without waiting. A
+// socket uses it to write a message from the sending goroutine itself when
+// the pipe's writer is idle, saving a goroutine switch on the round-trip
+// path.
+type TrySender interface {
+	// TrySend writes one buffer of frames if the connection takes it at
+	// once. When it takes only part of it, or nothing, the pipe keeps the
+	// rest, done is false, and the caller must call Send (with no frames
+	// if it has nothing else), which writes the rest first. TrySend is a
+	// write: it is never called concurrently with Send.
+	TrySend(frames []byte) (done bool, err error)
+}
+
 // CloseWriter is implemented by pipes that can flush and half-close their
 // sending side, so that a lingering close lets the peer read everything.
 type CloseWriter interface {

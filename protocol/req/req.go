@@ -67,12 +67,24 @@ type Socket struct {
 	pending map[uint32]*request
 	closed  bool
 	wg      sync.WaitGroup
+	timer   *time.Timer // fires when the earliest request is due
+	armedAt time.Time   // zero while the timer is not armed
 }
 
+// request is an outstanding request; msg is what is (re)sent.
 type request struct {
-	id      uint32
-	content []byte
-	timer   *time.Timer
+	id  uint32
+	due time.Time
+	msg socket.Message
+	src [1]uint32
+}
+
+func newRequest(id uint32, content []byte) *request {
+	r := &request{id: id}
+	r.src[0] = id
+	r.msg.Source = r.src[:]
+	r.msg.Content = append([]byte(nil), content...)
+	return r
 }
 
 // New returns a req socket.
@@ -114,13 +126,14 @@ func (s *Socket) SendContext(ctx context.Context, content []byte) error {
 	if len(s.pending) >= MaxOutstanding {
 		s.forgetOldest()
 	}
-	r := &request{id: s.newID(), content: append([]byte(nil), content...)}
+	r := newRequest(s.newID(), content)
 	s.pending[r.id] = r
 	if s.resend > 0 {
-		r.timer = time.AfterFunc(s.resend, func() { s.resendOne(r) })
+		r.due = time.Now().Add(s.resend)
+		s.arm(r.due)
 	}
 	s.mu.Unlock()
-	err := s.Socket.SendMsgContext(ctx, &socket.Message{Source: socket.Path{r.id}, Content: r.content})
+	err := s.Socket.SendMsgContext(ctx, &r.msg)
 	if err != nil {
 		s.forget(r.id)
 	}
@@ -198,14 +211,10 @@ func (s *Socket) RecvMsgContext(ctx context.Context) (*socket.Message, error) {
 func (s *Socket) forget(id uint32) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, ok := s.pending[id]
-	if !ok {
+	if _, ok := s.pending[id]; !ok {
 		return false
 	}
 	delete(s.pending, id)
-	if r.timer != nil {
-		r.timer.Stop()
-	}
 	return true
 }
 
@@ -219,28 +228,61 @@ func (s *Socket) forgetOldest() {
 	}
 	if old != nil {
 		delete(s.pending, old.id)
-		if old.timer != nil {
-			old.timer.Stop()
-		}
 	}
 }
 
-// resendOne runs when a request's resend timer fires.
-func (s *Socket) resendOne(r *request) {
+// arm makes the resend timer fire no later than at. Called with s.mu held.
+// One timer serves all requests: with a fixed interval each new request
+// is due after those before it, so it seldom needs touching.
+func (s *Socket) arm(at time.Time) {
+	if !s.armedAt.IsZero() && !at.Before(s.armedAt) {
+		return
+	}
+	s.armedAt = at
+	d := time.Until(at)
+	if s.timer == nil {
+		s.timer = time.AfterFunc(d, s.resendDue)
+	} else {
+		s.timer.Reset(d)
+	}
+}
+
+// resendDue runs when the timer fires: it resends the requests that are
+// due and arms the timer for the next one.
+func (s *Socket) resendDue() {
 	s.mu.Lock()
-	if s.closed || s.pending[r.id] != r {
+	s.armedAt = time.Time{}
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	now := time.Now()
+	var due []*request
+	var next time.Time
+	for _, r := range s.pending {
+		if !r.due.After(now) {
+			r.due = now.Add(s.resend)
+			due = append(due, r)
+		}
+		if next.IsZero() || r.due.Before(next) {
+			next = r.due
+		}
+	}
+	if !next.IsZero() {
+		s.arm(next)
+	}
+	if len(due) == 0 {
 		s.mu.Unlock()
 		return
 	}
 	s.wg.Add(1)
 	s.mu.Unlock()
 	defer s.wg.Done()
-	_ = s.Socket.SendMsg(&socket.Message{Source: socket.Path{r.id}, Content: r.content})
-	s.mu.Lock()
-	if !s.closed && s.pending[r.id] == r {
-		r.timer.Reset(s.resend)
+	for _, r := range due {
+		if s.isPending(r) {
+			_ = s.Socket.SendMsg(&r.msg)
+		}
 	}
-	s.mu.Unlock()
 }
 
 // pipeEvent resends every outstanding request when a peer goes away: it
@@ -264,7 +306,7 @@ func (s *Socket) pipeEvent(ev socket.PipeEvent, _ uint32) {
 		defer s.wg.Done()
 		for _, r := range rs {
 			if s.isPending(r) {
-				_ = s.Socket.SendMsg(&socket.Message{Source: socket.Path{r.id}, Content: r.content})
+				_ = s.Socket.SendMsg(&r.msg)
 			}
 		}
 	}()
@@ -284,12 +326,10 @@ func (s *Socket) Close() error {
 		return socket.ErrClosed
 	}
 	s.closed = true
-	for id, r := range s.pending {
-		if r.timer != nil {
-			r.timer.Stop()
-		}
-		delete(s.pending, id)
+	if s.timer != nil {
+		s.timer.Stop()
 	}
+	clear(s.pending)
 	s.mu.Unlock()
 	err := s.Socket.Close()
 	s.wg.Wait()

@@ -34,6 +34,8 @@ type Pipe struct {
 	local []byte // batch being parsed by Recv
 	off   int
 
+	pending []byte // what TrySend could not queue
+
 	once *sync.Once
 	done chan struct{}
 }
@@ -58,8 +60,42 @@ func signal(c chan struct{}) {
 	}
 }
 
+// TrySend implements transport.TrySender: it queues the frames unless
+// the peer is behind, in which case Send must finish the job.
+func (p *Pipe) TrySend(frames []byte) (bool, error) {
+	q := p.out
+	q.mu.Lock()
+	select {
+	case <-q.done:
+		q.mu.Unlock()
+		return false, transport.ErrClosed
+	default:
+	}
+	if len(p.pending) > 0 || (len(q.buf) > 0 && len(q.buf)+len(frames) > queueLimit) {
+		q.mu.Unlock()
+		p.pending = append(p.pending, frames...)
+		return false, nil
+	}
+	q.buf = append(q.buf, frames...)
+	q.pending.Store(1)
+	q.mu.Unlock()
+	signal(q.data)
+	return true, nil
+}
+
 // Send implements transport.Pipe.
 func (p *Pipe) Send(frames ...[]byte) error {
+	if len(p.pending) > 0 {
+		pend := p.pending
+		p.pending = nil
+		if err := p.send(pend); err != nil {
+			return err
+		}
+	}
+	return p.send(frames...)
+}
+
+func (p *Pipe) send(frames ...[]byte) error {
 	q := p.out
 	n := 0
 	for _, f := range frames {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"syscall"
 
 	"github.com/plexusnet/plexus/transport"
 )
@@ -50,9 +51,11 @@ type Pipe struct {
 	rbuf []byte
 	r, w int
 
-	// write side, owned by the one goroutine calling Send.
-	wbuf []byte
-	iov  net.Buffers
+	// write side, owned by the one goroutine calling Send or TrySend.
+	wbuf    []byte
+	iov     net.Buffers
+	raw     syscall.RawConn // nil: no TrySend fast path (TLS, net.Pipe, ...)
+	pending []byte          // what TrySend could not write, on the wire format
 
 	closeOnce sync.Once
 	closeErr  error
@@ -71,13 +74,20 @@ func Open(ctx context.Context, conn net.Conn, cfg *transport.Config, f Framing) 
 
 // NewPipe wraps a connection whose handshake is already done.
 func NewPipe(conn net.Conn, cfg *transport.Config, f Framing, peer transport.Proto) *Pipe {
-	return &Pipe{
+	p := &Pipe{
 		conn:    conn,
 		framing: f,
 		peer:    peer,
 		max:     cfg.MaxRecv(),
 		rbuf:    make([]byte, readBufSize),
 	}
+	switch c := conn.(type) {
+	case *net.TCPConn, *net.UnixConn:
+		if sc, ok := c.(syscall.Conn); ok {
+			p.raw, _ = sc.SyscallConn()
+		}
+	}
+	return p
 }
 
 // Conn returns the underlying connection.
@@ -113,9 +123,84 @@ func (p *Pipe) CloseWrite() error {
 	return nil
 }
 
+// TrySend implements transport.TrySender: one non-blocking write system
+// call on TCP and Unix connections. Other connections keep everything for
+// the next Send.
+func (p *Pipe) TrySend(frames []byte) (bool, error) {
+	b := frames
+	if p.framing == FramingIPC {
+		var err error
+		if b, err = p.toIPC(frames); err != nil {
+			return false, err
+		}
+	}
+	if p.raw == nil || len(p.pending) > 0 {
+		p.pending = append(p.pending, b...)
+		return false, nil
+	}
+	var n int
+	var werr error
+	err := p.raw.Write(func(fd uintptr) bool {
+		for {
+			n, werr = syscall.Write(int(fd), b)
+			if werr != syscall.EINTR {
+				return true // never wait for the socket to drain
+			}
+		}
+	})
+	if err == nil && werr != nil && werr != syscall.EAGAIN {
+		err = werr
+	}
+	if err != nil {
+		return false, fmt.Errorf("spstream: write: %w", err)
+	}
+	if n < 0 {
+		n = 0
+	}
+	if n == len(b) {
+		return true, nil
+	}
+	p.pending = append(p.pending, b[n:]...)
+	return false, nil
+}
+
+// toIPC converts a batch of frames to the IPC wire format in p.wbuf.
+func (p *Pipe) toIPC(frames ...[]byte) ([]byte, error) {
+	b := p.wbuf[:0]
+	for _, f := range frames {
+		for len(f) > 0 {
+			payload, rest, ok := transport.NextFrame(f)
+			if !ok {
+				return nil, fmt.Errorf("%w: malformed frame batch", transport.ErrProtocol)
+			}
+			b = append(b, ipcMsgType)
+			b = binary.BigEndian.AppendUint64(b, uint64(len(payload)))
+			b = append(b, payload...)
+			f = rest
+		}
+	}
+	if cap(b) <= maxKeptWriteBuf {
+		p.wbuf = b[:0]
+	} else {
+		p.wbuf = nil
+	}
+	return b, nil
+}
+
 // Send implements transport.Pipe: the frames are written in as few system
 // calls as the framing allows (one for FramingTCP).
 func (p *Pipe) Send(frames ...[]byte) error {
+	if len(p.pending) > 0 {
+		_, err := p.conn.Write(p.pending)
+		if cap(p.pending) > maxKeptWriteBuf {
+			p.pending = nil
+		} else {
+			p.pending = p.pending[:0]
+		}
+		if err != nil {
+			return fmt.Errorf("spstream: write: %w", err)
+		}
+	}
 	var err error
 	if p.framing == FramingTCP {
 		switch len(frames) {
@@ -130,24 +215,12 @@ func (p *Pipe) Send(frames ...[]byte) error {
 			clear(p.iov[:cap(p.iov)])
 		}
 	} else {
-		b := p.wbuf[:0]
-		for _, f := range frames {
-			for len(f) > 0 {
-				payload, rest, ok := transport.NextFrame(f)
-				if !ok {
-					return fmt.Errorf("%w: malformed frame batch", transport.ErrProtocol)
-				}
-				b = append(b, ipcMsgType)
-				b = binary.BigEndian.AppendUint64(b, uint64(len(payload)))
-				b = append(b, payload...)
-				f = rest
-			}
+		b, cerr := p.toIPC(frames...)
+		if cerr != nil {
+			return cerr
 		}
-		_, err = p.conn.Write(b)
-		if cap(b) <= maxKeptWriteBuf {
-			p.wbuf = b[:0]
-		} else {
-			p.wbuf = nil
+		if len(b) > 0 {
+			_, err = p.conn.Write(b)
 		}
 	}
 	if err != nil {

@@ -1,0 +1,56 @@
+package req_test
+
+import (
+	"testing"
+
+	"github.com/plexusnet/plexus/protocol/rep"
+	"github.com/plexusnet/plexus/protocol/req"
+)
+
+func benchRoundTrip(b *testing.B, url string, size int) {
+	r, _ := rep.New()
+	defer r.Close()
+	addr, err := r.ListenAddr(url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			m, err := r.RecvMsg()
+			if err != nil {
+				return
+			}
+			if r.SendTo(m.Source, m.Content) != nil {
+				return
+			}
+		}
+	}()
+	q, _ := req.New()
+	defer q.Close()
+	if err := q.Dial(addr); err != nil {
+		b.Fatal(err)
+	}
+	msg := make([]byte, size)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := q.Send(msg); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := q.Recv(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/1e3/float64(b.N), "µs/rt")
+	r.Close()
+	<-done
+}
+
+// BenchmarkRoundTripTCP32 is a 32-byte req/rep round trip over tcp loopback.
+func BenchmarkRoundTripTCP32(b *testing.B) { benchRoundTrip(b, "tcp://127.0.0.1:0", 32) }
+
+// BenchmarkRoundTripInproc32 is the same over inproc.
+func BenchmarkRoundTripInproc32(b *testing.B) { benchRoundTrip(b, "inproc://bench-rt", 32) }
