@@ -1,0 +1,69 @@
+// Command socket-switch puts a switch between clients and servers: the
+// clients dial the switch's front socket, the servers dial its back
+// socket, and every reply, sent along the request's Source path, crosses
+// the switch back to the client that asked. The middleware tags what
+// passes and drops messages that ask for it.
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"log"
+
+	"github.com/plexusnet/plexus/socket"
+)
+
+func main() {
+	front, back := socket.New(), socket.New()
+	defer front.Close()
+	defer back.Close()
+	frontAddr, err := front.ListenAddr("tcp://127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	backAddr, err := back.ListenAddr("ipc:///tmp/plexus-socket-switch.sock")
+	if err != nil {
+		log.Fatal(err)
+	}
+	sw := socket.StartSwitch(back, front, func(m *socket.Message) *socket.Message {
+		if bytes.HasPrefix(m.Content, []byte("drop")) {
+			return nil
+		}
+		m.Content = append(m.Content, " (via switch)"...)
+		return m
+	})
+	defer sw.Stop()
+
+	for i := 0; i < 2; i++ {
+		srv := socket.New()
+		defer srv.Close()
+		if err := srv.Dial(backAddr); err != nil {
+			log.Fatal(err)
+		}
+		go func() {
+			for {
+				m, err := srv.RecvMsg()
+				if err != nil {
+					return
+				}
+				reply := fmt.Sprintf("server %d answers %q, path %v", i, m.Content, m.Source)
+				srv.SendTo(m.Source, []byte(reply))
+			}
+		}()
+	}
+
+	for c := 0; c < 3; c++ {
+		cli := socket.New()
+		defer cli.Close()
+		if err := cli.Dial(frontAddr); err != nil {
+			log.Fatal(err)
+		}
+		cli.Send([]byte("drop me"))
+		cli.Send([]byte(fmt.Sprint("hello from client ", c)))
+		b, err := cli.Recv()
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("client %d got: %s\n", c, b)
+	}
+}
