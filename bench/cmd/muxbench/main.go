@@ -25,6 +25,7 @@ func main() {
 		peers    = flag.String("peers", "", "comma-separated peers to run (raw,yamux,smux,plexus); empty: all")
 		streams  = flag.Int("streams", 10000, "idle workload: streams held open at once")
 		markdown = flag.Bool("markdown", false, "print the table as Markdown (for docs/performance.md)")
+		count    = flag.Int("count", 1, "rounds of every workload (peers take turns in each round); the table shows each peer's median")
 	)
 	flag.Parse()
 	cfg := config{
@@ -57,30 +58,32 @@ func main() {
 			continue
 		}
 		ran++
-		for _, p := range run {
-			var r report.Result
-			switch {
-			case p.Unavailable != "":
-				r = report.Result{Skipped: p.Unavailable}
-			case w.name == "idle" && p.NoIdle != "":
-				r = report.Result{Skipped: p.NoIdle}
-			case w.name == "idle" && cfg.streams > 100000 && p.Name != "plexus" && !explicit:
-				r = report.Result{Skipped: fmt.Sprintf("not run at %d streams unless named in -peers", cfg.streams)}
-			default:
-				fmt.Fprintf(os.Stderr, "muxbench: %s / %s ...\n", w.name, p.Name)
-				r = w.run(p, cfg)
-			}
-			r.Workload, r.Peer = w.name, p.Name
-			if r.Unit == "" {
+		rounds := make([][]report.Result, len(run))
+		for round := range max(*count, 1) {
+			for i, p := range run {
+				var r report.Result
+				switch {
+				case p.Unavailable != "":
+					r = report.Result{Skipped: p.Unavailable}
+				case w.name == "idle" && p.NoIdle != "":
+					r = report.Result{Skipped: p.NoIdle}
+				case w.name == "idle" && cfg.streams > 100000 && p.Name != "plexus" && !explicit:
+					r = report.Result{Skipped: fmt.Sprintf("not run at %d streams unless named in -peers", cfg.streams)}
+				default:
+					fmt.Fprintf(os.Stderr, "muxbench: %s / %s (round %d) ...\n", w.name, p.Name, round+1)
+					r = w.run(p, cfg)
+					// Let this peer's goroutines and connections go before the next one starts.
+					runtime.GC()
+					time.Sleep(50 * time.Millisecond)
+				}
 				r.Unit, r.Higher = w.unit, w.higher
+				rounds[i] = append(rounds[i], r)
 			}
-			if r.Mode == "" {
-				r.Mode = w.mode(cfg)
-			}
+		}
+		for i, p := range run {
+			r := report.Median(rounds[i])
+			r.Workload, r.Peer, r.Mode = w.name, p.Name, w.mode(cfg)
 			t.Add(r)
-			// Let the previous peer's goroutines and connections go before the next one starts.
-			runtime.GC()
-			time.Sleep(50 * time.Millisecond)
 		}
 	}
 	if ran == 0 {

@@ -24,6 +24,7 @@ func main() {
 		peers    = flag.String("peers", "", "comma-separated peers to run (zmq,nng,mangos,plexus); empty: all")
 		subs     = flag.Int("subs", 100, "pubsub: number of subscribers")
 		markdown = flag.Bool("markdown", false, "print the table as Markdown (for docs/performance.md)")
+		count    = flag.Int("count", 1, "rounds of every workload (peers take turns in each round); the table shows each peer's median")
 		child    = flag.String("child", "", "internal: run one socket of a two-process workload (e.g. push)")
 		childURL = flag.String("url", "", "internal: the URL the -child socket dials")
 	)
@@ -57,18 +58,26 @@ func main() {
 			continue
 		}
 		ran++
-		for _, p := range run {
-			var r report.Result
-			if p.Unavailable != "" {
-				r = report.Result{Skipped: p.Unavailable}
-			} else {
-				fmt.Fprintf(os.Stderr, "sockbench: %s (%s) / %s ...\n", w.name, w.mode(cfg), p.Name)
-				r = w.run(p, cfg)
+		rounds := make([][]report.Result, len(run))
+		for round := range max(*count, 1) {
+			for i, p := range run {
+				var r report.Result
+				if p.Unavailable != "" {
+					r = report.Result{Skipped: p.Unavailable}
+				} else {
+					fmt.Fprintf(os.Stderr, "sockbench: %s (%s) / %s (round %d) ...\n", w.name, w.mode(cfg), p.Name, round+1)
+					r = w.run(p, cfg)
+					runtime.GC()
+					time.Sleep(100 * time.Millisecond)
+				}
+				r.Unit, r.Higher = w.unit, w.higher
+				rounds[i] = append(rounds[i], r)
 			}
-			r.Workload, r.Peer, r.Mode, r.Unit, r.Higher = w.name, p.Name, w.mode(cfg), w.unit, w.higher
+		}
+		for i, p := range run {
+			r := report.Median(rounds[i])
+			r.Workload, r.Peer, r.Mode = w.name, p.Name, w.mode(cfg)
 			t.Add(r)
-			runtime.GC()
-			time.Sleep(100 * time.Millisecond)
 		}
 	}
 	if ran == 0 {

@@ -5,6 +5,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 )
 
@@ -79,7 +80,7 @@ func (t *Table) rows() [][]string {
 	for _, r := range t.Results {
 		mode := r.Mode
 		if r.Skipped != "" {
-			rows = append(rows, []string{r.Workload, mode, r.Peer, "-", r.Unit, "-", "skipped: " + r.Skipped})
+			rows = append(rows, []string{r.Workload, mode, r.Peer, "-", unit(r), "-", "skipped: " + r.Skipped})
 			continue
 		}
 		ratio := "-"
@@ -89,19 +90,18 @@ func (t *Table) rows() [][]string {
 				ratio += " (vs " + b + ")"
 			}
 		}
-		better := "higher is better"
-		if !r.Higher {
-			better = "lower is better"
-		}
 		note := r.Note
-		if note == "" {
-			note = better
-		} else {
-			note = note + "; " + better
-		}
-		rows = append(rows, []string{r.Workload, mode, r.Peer, FormatValue(r.Value), r.Unit, ratio, note})
+		rows = append(rows, []string{r.Workload, mode, r.Peer, FormatValue(r.Value), unit(r), ratio, note})
 	}
 	return rows
+}
+
+// unit is the unit with an arrow that says which way is better.
+func unit(r Result) string {
+	if r.Higher {
+		return r.Unit + " ↑"
+	}
+	return r.Unit + " ↓"
 }
 
 var header = []string{"workload", "mode", "peer", "result", "unit", "ratio", "notes"}
@@ -119,7 +119,7 @@ func (t *Table) Print(w io.Writer) {
 		}
 	}
 	if t.Title != "" {
-		fmt.Fprintf(w, "%s (ratio: result / %s in the same run)\n", t.Title, t.Baseline)
+		fmt.Fprintf(w, "%s\nratio: result / %s in the same run; ↑ higher is better, ↓ lower is better\n", t.Title, t.Baseline)
 	}
 	line := func(cells []string) {
 		var b strings.Builder
@@ -154,7 +154,7 @@ func (t *Table) Print(w io.Writer) {
 // Markdown writes the table as a GitHub-flavoured Markdown table.
 func (t *Table) Markdown(w io.Writer) {
 	if t.Title != "" {
-		fmt.Fprintf(w, "%s (ratio: result / %s in the same run)\n\n", t.Title, t.Baseline)
+		fmt.Fprintf(w, "%s\n\nratio: result / %s in the same run; ↑ higher is better, ↓ lower is better\n\n", t.Title, t.Baseline)
 	}
 	fmt.Fprintln(w, "| "+strings.Join(header, " | ")+" |")
 	fmt.Fprintln(w, "|"+strings.Repeat("---|", len(header)))
@@ -164,3 +164,34 @@ func (t *Table) Markdown(w io.Writer) {
 }
 
 func runeLen(s string) int { return len([]rune(s)) }
+
+// Median combines the results of several rounds of one workload and peer:
+// the round with the median value, with the spread of all rounds added to
+// its note. A round that failed makes the whole result fail (with its reason).
+func Median(rounds []Result) Result {
+	if len(rounds) == 0 {
+		return Result{Skipped: "no rounds"}
+	}
+	ok := make([]Result, 0, len(rounds))
+	for _, r := range rounds {
+		if r.Skipped != "" {
+			return r
+		}
+		ok = append(ok, r)
+	}
+	if len(ok) == 1 {
+		return ok[0]
+	}
+	sort.Slice(ok, func(i, j int) bool { return ok[i].Value < ok[j].Value })
+	m := ok[(len(ok)-1)/2]
+	if !m.Higher {
+		m = ok[len(ok)/2] // of an even count, the worse middle one either way
+	}
+	spread := fmt.Sprintf("median of %d rounds, %s..%s", len(ok), FormatValue(ok[0].Value), FormatValue(ok[len(ok)-1].Value))
+	if m.Note != "" {
+		m.Note = spread + "; " + m.Note
+	} else {
+		m.Note = spread
+	}
+	return m
+}

@@ -67,7 +67,7 @@ func TestPrintAndMarkdown(t *testing.T) {
 	var txt, md bytes.Buffer
 	tab.Print(&txt)
 	tab.Markdown(&md)
-	for _, want := range []string{"2.40×", "skipped: no lib", "n; lower is better", "ratio: result / raw TCP"} {
+	for _, want := range []string{"2.40×", "skipped: no lib", "µs ↓", "ratio: result / raw TCP"} {
 		if !strings.Contains(txt.String(), want) {
 			t.Errorf("text table lacks %q:\n%s", want, txt.String())
 		}
@@ -77,5 +77,31 @@ func TestPrintAndMarkdown(t *testing.T) {
 	}
 	if got := strings.Count(md.String(), "\n| rtt |"); got != 3 {
 		t.Errorf("markdown has %d rtt rows, want 3:\n%s", got, md.String())
+	}
+}
+
+func TestMedian(t *testing.T) {
+	hi := func(v float64) Result { return Result{Value: v, Higher: true} }
+	lo := func(v float64) Result { return Result{Value: v} }
+	tests := []struct {
+		name     string
+		rounds   []Result
+		want     float64
+		wantSkip bool
+	}{
+		{"one", []Result{hi(5)}, 5, false},
+		{"odd", []Result{hi(5), hi(1), hi(9)}, 5, false},
+		{"even, higher is better: the lower middle", []Result{hi(1), hi(2), hi(3), hi(4)}, 2, false},
+		{"even, lower is better: the higher middle", []Result{lo(1), lo(2), lo(3), lo(4)}, 3, false},
+		{"a failed round fails all", []Result{hi(1), {Skipped: "failed"}}, 0, true},
+		{"none", nil, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Median(tt.rounds)
+			if (got.Skipped != "") != tt.wantSkip || got.Value != tt.want {
+				t.Fatalf("Median = %+v, want value %v (skipped %v)", got, tt.want, tt.wantSkip)
+			}
+		})
 	}
 }
