@@ -1,6 +1,7 @@
 package socket
 
 import (
+	"runtime"
 	"sync"
 	"testing"
 )
@@ -97,4 +98,52 @@ func BenchmarkRoundTripTCP32(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/rt")
 	srv.Close()
 	<-done
+}
+
+// BenchmarkFanoutInproc100 is the proxy for pub/sub: a socket in
+// SendToAll mode sends 64-byte messages to 100 inproc peers, each read by
+// its own goroutine. One op is one message, that is 100 deliveries.
+func BenchmarkFanoutInproc100(b *testing.B) {
+	const peers = 100
+	hub := New(WithSendMode(SendToAll))
+	defer hub.Close()
+	addr, err := hub.ListenAddr("inproc://bench-fanout")
+	if err != nil {
+		b.Fatal(err)
+	}
+	subs := make([]Socket, peers)
+	for i := range subs {
+		subs[i] = New()
+		defer subs[i].Close()
+		if err := subs[i].Dial(addr); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for hub.Stats().Pipes != peers {
+		runtime.Gosched()
+	}
+	msg := make([]byte, 64)
+	b.ReportAllocs()
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for _, s := range subs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < b.N; i++ {
+				if _, err := s.Recv(); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	for i := 0; i < b.N; i++ {
+		if err := hub.Send(msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(b.N*peers)/b.Elapsed().Seconds(), "deliveries/s")
 }
