@@ -1,10 +1,10 @@
 package socket
 
 import (
-	"time"
 	"errors"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/plexusnet/plexus/transport"
 )
