@@ -6,6 +6,7 @@ import "time"
 // net.Pipe: a channel that is closed once the deadline has passed. It is
 // guarded by the mutex of its stream, which the timer takes too.
 type deadline struct {
+	at     time.Time // zero: none
 	timer  *time.Timer
 	cancel chan struct{} // closed when the deadline passed; nil: none yet
 }
@@ -13,15 +14,14 @@ type deadline struct {
 // set arms d for t (zero: no deadline). mu must be held; fire is called
 // by the timer, and must take mu and then call d.expire.
 func (d *deadline) set(t time.Time, fire func(ch chan struct{})) {
+	d.at = t
 	if d.timer != nil {
 		d.timer.Stop()
 		d.timer = nil
 	}
 	expired := d.cancel != nil && isClosed(d.cancel)
 	if t.IsZero() {
-		if expired {
-			d.cancel = nil
-		}
+		d.cancel = nil // waiters are woken by the caller and see no deadline
 		return
 	}
 	if d.cancel == nil || expired {
@@ -50,9 +50,10 @@ func (d *deadline) wait() <-chan struct{} {
 	return d.cancel
 }
 
-// exceeded reports whether the deadline has passed.
+// exceeded reports whether the deadline has passed (by the clock, even if
+// its timer has not fired yet).
 func (d *deadline) exceeded() bool {
-	return d != nil && d.cancel != nil && isClosed(d.cancel)
+	return d != nil && d.cancel != nil && (isClosed(d.cancel) || (!d.at.IsZero() && !time.Now().Before(d.at)))
 }
 
 // stop releases the timer.

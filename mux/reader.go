@@ -4,22 +4,36 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
-	"runtime"
-	"time"
 )
 
-// frameReader reads frames from the connection through a buffer. Large
-// payloads are read straight into their destination rather than through
-// the buffer, so bulk data is copied once.
+// frameReader takes frames off the connection. It is resumable: readOnce
+// reads once and handles every frame that is then complete, so whoever
+// holds the read token (see lead.go) may stop between any two reads, even
+// in the middle of a payload, and another reader goes on from there.
 type frameReader struct {
 	r          io.Reader
 	buf        []byte
 	start, end int
 	touch      func() // called after every read that returned data
+	preface    bool   // the peer's preface was read
+	empty      int    // reads in a row that returned nothing
+	cache      *Stream
 	// bulk is set after a large frame: the next read into an empty buffer
-	// takes only what was asked for (a header), so that a large payload that
-	// follows is read straight into its chunk rather than through buf.
+	// takes only a header, so that a large payload that follows is read
+	// straight into its chunk rather than through buf.
 	bulk bool
+	// pend is a DATA frame whose payload is larger than what is buffered:
+	// it is read straight into pend.c.b, or dropped. It points to pendBuf.
+	pend    *pending
+	pendBuf pending
+}
+
+type pending struct {
+	h    frameHeader
+	st   *Stream
+	c    chunk
+	got  int  // bytes of the payload read, or dropped, so far
+	drop bool // the payload is dropped: its stream refused or over
 }
 
 const (
@@ -27,124 +41,150 @@ const (
 	maxEmptyReads = 100 // reads in a row that return no data and no error before giving up, as bufio
 )
 
-// fill makes at least n bytes available in the buffer.
-func (fr *frameReader) fill(n int) error {
-	if fr.end-fr.start >= n {
-		return nil
+// readOnce reads from the connection once, blocking, and handles every
+// frame that is then complete.
+func (s *Session) readOnce(fr *frameReader) error {
+	if p := fr.pend; p != nil && !p.drop {
+		n, err := fr.r.Read(p.c.b[p.got:])
+		if n > 0 {
+			fr.touch()
+			p.got += n
+			if p.got == len(p.c.b) {
+				fr.pend = nil
+				if err := s.deliver(p.h, p.st, p.c); err != nil {
+					return err
+				}
+			}
+		}
+		return fr.readErr(n, err)
 	}
-	if fr.start > 0 && len(fr.buf)-fr.start < n {
+	if fr.start == fr.end {
+		fr.start, fr.end = 0, 0
+	} else if fr.start > 0 && len(fr.buf)-fr.end < len(fr.buf)/2 {
 		fr.end = copy(fr.buf, fr.buf[fr.start:fr.end])
 		fr.start = 0
 	}
 	limit := len(fr.buf)
-	if fr.bulk && fr.start == fr.end {
-		limit = fr.end + n
+	if fr.bulk && fr.start == fr.end && fr.pend == nil && fr.preface {
+		limit = headerSize
 	}
-	for empty := 0; fr.end-fr.start < n; {
-		m, err := fr.r.Read(fr.buf[fr.end:limit])
-		if m > 0 {
-			fr.end += m
-			fr.touch()
-			continue
+	n, err := fr.r.Read(fr.buf[fr.end:limit])
+	if n > 0 {
+		fr.touch()
+		fr.end += n
+		if perr := s.process(fr); perr != nil {
+			return perr
 		}
-		if err == nil {
-			if empty++; empty < maxEmptyReads {
-				continue
-			}
-			err = io.ErrNoProgress
-		}
-		if err == io.EOF && fr.end > fr.start {
-			err = io.ErrUnexpectedEOF
+	}
+	return fr.readErr(n, err)
+}
+
+// readErr turns the result of a read into readOnce's error.
+func (fr *frameReader) readErr(n int, err error) error {
+	if n > 0 {
+		fr.empty = 0
+		if err == io.EOF {
+			return nil // the next read says EOF again
 		}
 		return err
 	}
-	return nil
-}
-
-// next returns the next n (at most len(buf)) bytes, valid until the next call.
-func (fr *frameReader) next(n int) ([]byte, error) {
-	if err := fr.fill(n); err != nil {
-		return nil, err
-	}
-	b := fr.buf[fr.start : fr.start+n]
-	fr.start += n
-	return b, nil
-}
-
-// readFull fills dst.
-func (fr *frameReader) readFull(dst []byte) error {
-	k := copy(dst, fr.buf[fr.start:fr.end])
-	fr.start += k
-	dst = dst[k:]
-	if len(dst) >= len(fr.buf)/2 {
-		for empty := 0; len(dst) > 0; { // a large remainder goes straight to dst
-			m, err := fr.r.Read(dst)
-			if m > 0 {
-				dst = dst[m:]
-				fr.touch()
-				continue
-			}
-			if err == nil {
-				if empty++; empty < maxEmptyReads {
-					continue
-				}
-				err = io.ErrNoProgress
-			}
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return err
+	if err == nil {
+		if fr.empty++; fr.empty >= maxEmptyReads {
+			return io.ErrNoProgress
 		}
 		return nil
 	}
-	if err := fr.fill(len(dst)); err != nil {
-		return err
+	if err == io.EOF && !fr.preface && fr.end > fr.start {
+		return protoErr("bad preface: connection closed after %d bytes", fr.end-fr.start)
 	}
-	fr.start += copy(dst, fr.buf[fr.start:])
-	return nil
+	if err == io.EOF && (fr.start < fr.end || fr.pend != nil) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
-// discard skips n bytes.
-func (fr *frameReader) discard(n int) error {
-	for n > 0 {
-		if fr.start == fr.end {
-			if err := fr.fill(1); err != nil {
+// process handles every complete frame in the buffer.
+func (s *Session) process(fr *frameReader) error {
+	for {
+		avail := fr.end - fr.start
+		if p := fr.pend; p != nil { // p.drop: the rest of a dropped payload
+			k := min(avail, int(p.h.length)-p.got)
+			fr.start += k
+			p.got += k
+			if p.got < int(p.h.length) {
+				return nil
+			}
+			fr.pend = nil
+			continue
+		}
+		if !fr.preface {
+			if avail < prefaceSize {
+				return nil
+			}
+			if err := s.takePreface(fr.buf[fr.start : fr.start+prefaceSize]); err != nil {
 				return err
 			}
+			fr.start += prefaceSize
+			fr.preface = true
+			continue
 		}
-		k := min(n, fr.end-fr.start)
+		if avail < headerSize {
+			return nil
+		}
+		h := parseHeader(fr.buf[fr.start:])
+		if err := h.check(s.cfg.MaxFrameSize); err != nil {
+			return err
+		}
+		size := headerSize + int(h.length)
+		if h.typ != typeData {
+			if avail < size {
+				return nil
+			}
+			b := fr.buf[fr.start+headerSize : fr.start+size]
+			fr.start += size
+			if err := s.handleControl(h, b); err != nil {
+				return err
+			}
+			continue
+		}
+		if avail < size && int(h.length) < len(fr.buf)/2 {
+			return nil // a small frame: wait until it is all buffered
+		}
+		fr.start += headerSize
+		fr.bulk = h.length >= readBufSize/4
+		st, err := s.dataTarget(fr, h)
+		if err != nil {
+			return err
+		}
+		if st == nil { // refused or over: drop the payload
+			k := min(int(h.length), fr.end-fr.start)
+			fr.start += k
+			if k < int(h.length) {
+				fr.pendBuf = pending{h: h, got: k, drop: true}
+				fr.pend = &fr.pendBuf
+				return nil
+			}
+			continue
+		}
+		var c chunk
+		if h.length > 0 {
+			c.b, c.pooled = getPayload(int(h.length))
+		}
+		k := copy(c.b, fr.buf[fr.start:fr.end])
 		fr.start += k
-		n -= k
-	}
-	return nil
-}
-
-// readLoop is the session's reader goroutine.
-func (s *Session) readLoop() {
-	fr := &frameReader{
-		r:     s.conn,
-		buf:   make([]byte, readBufSize),
-		touch: func() { s.lastRead.Store(time.Now().UnixNano()) },
-	}
-	err := s.readFrames(fr)
-	if s.isClosed() {
-		s.fail(err) // already over; just make sure the connection is closed
-		return
-	}
-	if errors.Is(err, io.EOF) {
-		err = io.EOF // the peer closed the connection
-	}
-	s.fail(err)
-}
-
-func (s *Session) readFrames(fr *frameReader) error {
-	b, err := fr.next(prefaceSize)
-	if err != nil {
-		if err == io.ErrUnexpectedEOF {
-			return protoErr("bad preface: connection closed after %d bytes", fr.end-fr.start)
+		if k < len(c.b) { // the rest is read straight into c.b
+			fr.pendBuf = pending{h: h, st: st, c: c, got: k}
+			fr.pend = &fr.pendBuf
+			return nil
 		}
-		return err
+		if err := s.deliver(h, st, c); err != nil {
+			return err
+		}
 	}
+}
+
+// takePreface checks the peer's preface and applies its settings.
+func (s *Session) takePreface(b []byte) error {
 	peer, err := parsePreface(b)
 	if err != nil {
 		return err
@@ -153,53 +193,57 @@ func (s *Session) readFrames(fr *frameReader) error {
 		return protoErr("both sides of the session are clients, or both servers")
 	}
 	s.applySettings(peer)
+	return nil
+}
 
-	var cache *Stream // the stream of the last DATA frame
-	for {
-		if fr.start == fr.end && s.wokeReader {
-			// We handed data to a goroutine waiting in Read and have nothing
-			// buffered: let it run before our next read, which would most
-			// likely find nothing and only delay it.
-			s.wokeReader = false
-			runtime.Gosched()
-		}
-		b, err := fr.next(headerSize)
-		if err != nil {
-			return err
-		}
-		h := parseHeader(b)
-		if err := h.check(s.cfg.MaxFrameSize); err != nil {
-			return err
-		}
-		if h.typ == typeData {
-			if err := s.handleData(fr, h, &cache); err != nil {
-				return err
-			}
-			continue
-		}
-		b, err = fr.next(int(h.length))
-		if err != nil {
-			return err
-		}
-		switch h.typ {
-		case typeWindow:
-			err = s.handleWindow(h.streamID, h.flags, binary.BigEndian.Uint32(b))
-		case typeReset:
-			s.handleReset(h.streamID, ErrorCode(binary.BigEndian.Uint32(b)))
-		case typePing:
-			s.handlePing(h.flags, binary.BigEndian.Uint64(b))
-		case typeGoAway:
-			s.mu.Lock()
-			s.goAwayPeer = true
-			s.mu.Unlock()
-			if s.log != nil {
-				s.log.Debug("mux: peer going away", "code", ErrorCode(binary.BigEndian.Uint32(b)))
-			}
-		}
-		if err != nil {
-			return err
+// handleControl handles a frame other than DATA.
+func (s *Session) handleControl(h frameHeader, b []byte) error {
+	switch h.typ {
+	case typeWindow:
+		return s.handleWindow(h.streamID, h.flags, binary.BigEndian.Uint32(b))
+	case typeReset:
+		s.handleReset(h.streamID, ErrorCode(binary.BigEndian.Uint32(b)))
+	case typePing:
+		s.handlePing(h.flags, binary.BigEndian.Uint64(b))
+	case typeGoAway:
+		s.mu.Lock()
+		s.goAwayPeer = true
+		s.mu.Unlock()
+		if s.log != nil {
+			s.log.Debug("mux: peer going away", "code", ErrorCode(binary.BigEndian.Uint32(b)))
 		}
 	}
+	return nil
+}
+
+// readLoop is the session's reader goroutine: it reads whenever no
+// application goroutine does (see lead.go).
+func (s *Session) readLoop() {
+	fr := &s.fr
+	for {
+		if !s.takeToken() {
+			return // the session is over
+		}
+		err := s.readOnce(fr)
+		s.releaseToken()
+		if err == nil {
+			continue
+		}
+		if isTimeout(err) && !s.isClosed() {
+			continue // a deadline meant for a leader that has gone
+		}
+		if errors.Is(err, io.EOF) {
+			err = io.EOF // the peer closed the connection
+		}
+		s.fail(err)
+		return
+	}
+}
+
+// isTimeout reports whether err is a read deadline expiring.
+func isTimeout(err error) bool {
+	var ne interface{ Timeout() bool }
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // applySettings takes in the peer's preface: the credit we assumed for it
@@ -288,46 +332,46 @@ func (s *Session) accept(id uint32) (*Stream, error) {
 	return st, nil
 }
 
-func (s *Session) handleData(fr *frameReader, h frameHeader, cache **Stream) error {
+// dataTarget applies what the header of a DATA frame says before its
+// payload: it charges the session's credit, opens the stream on SYN, and
+// returns the stream, or nil if the payload is to be dropped.
+func (s *Session) dataTarget(fr *frameReader, h frameHeader) (*Stream, error) {
 	cost := dataCost(h.length, h.flags)
 	if used := s.recvUsed.Add(int64(cost)); used > int64(s.cfg.SessionWindow) {
-		return protoErr("peer exceeded the session window (%d > %d)", used, s.cfg.SessionWindow)
+		return nil, protoErr("peer exceeded the session window (%d > %d)", used, s.cfg.SessionWindow)
 	}
 	var st *Stream
 	var err error
 	switch {
 	case h.flags&flagSYN != 0:
 		st, err = s.accept(h.streamID)
-	case *cache != nil && (*cache).id == h.streamID:
-		st = *cache
+	case fr.cache != nil && fr.cache.id == h.streamID:
+		st = fr.cache
 	default:
 		st, err = s.lookup(h.streamID)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if st == nil { // refused or over: drop the data, give the credit back
+	if st == nil { // refused or over: the data is dropped, its credit returned
 		s.releaseRecv(cost)
-		return fr.discard(int(h.length))
+		return nil, nil
 	}
-	*cache = st
+	fr.cache = st
+	return st, nil
+}
 
-	var c chunk
-	if h.length > 0 {
-		c.b, c.pooled = getPayload(int(h.length))
-		if err := fr.readFull(c.b); err != nil {
-			return err
-		}
-	}
-	fr.bulk = h.length >= readBufSize/4
-	c.cost, c.eom = cost, h.flags&flagEOM != 0
-
+// deliver hands the payload of a DATA frame to its stream.
+func (s *Session) deliver(h frameHeader, st *Stream, c chunk) error {
+	c.cost, c.eom = dataCost(h.length, h.flags), h.flags&flagEOM != 0
 	st.mu.Lock()
-	if cost > st.recvCredit {
+	if c.cost > st.recvCredit {
 		st.mu.Unlock()
-		return protoErr("peer exceeded the window of stream %d (%d > %d)", st.id, cost, st.recvCredit)
+		s.dropChunk(c)
+		return protoErr("peer exceeded the window of stream %d (%d > %d)", st.id, c.cost, st.recvCredit)
 	}
-	st.recvCredit -= cost
+	st.recvCredit -= c.cost
+	s.ackedLocked(st) // if it is ours: the peer sends on it, so it accepted it
 	remove := false
 	switch {
 	case st.state&stRemoved != 0 || st.state&stRemoteFIN != 0:
@@ -340,13 +384,13 @@ func (s *Session) handleData(fr *frameReader, h frameHeader, cache **Stream) err
 	case st.state&stClosed != 0:
 		// We closed the stream and the peer still sends: reset it, as TCP does.
 		s.dropChunk(c)
-		if cost > 0 {
+		if c.cost > 0 {
 			s.queueReset(st.id, CodeCancel, true)
 			st.err = &StreamError{StreamID: st.id, Code: CodeCancel}
 			st.state |= stLocalFIN | stRemoteFIN
 			remove = st.markRemovedLocked()
 		}
-	case cost > 0:
+	case c.cost > 0:
 		st.pushChunk(c)
 		if st.readCh != nil && len(st.readCh) == 0 {
 			signal(st.readCh)

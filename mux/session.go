@@ -63,7 +63,19 @@ type Session struct {
 	// Receive-side credit of the whole session.
 	recvUsed    atomic.Int64  // credit the peer spent that we have not returned
 	recvUnacked atomic.Uint32 // credit consumed by reads, not yet returned
-	wokeReader  bool          // the reader goroutine woke a waiting Read; its own
+
+	// The read token (see lead.go), guarded by rmu; fr and wokeReader
+	// belong to whoever holds it.
+	rmu          sync.Mutex
+	rstate       uint8
+	leader       *Stream
+	readerWake   chan struct{}
+	grace        *time.Timer
+	graceUntil   int64     // unix nanoseconds; 0: no grace period
+	rconn        deadliner // nil: no leaders
+	connDeadline time.Time // the read deadline set on conn
+	fr           frameReader
+	wokeReader   bool // the last read handed data to a waiting Read
 
 	pingMu  sync.Mutex
 	pings   map[uint64]chan struct{}
@@ -135,6 +147,17 @@ func newSession(conn io.ReadWriteCloser, cfg *Config, client bool) (*Session, er
 	}
 	s.ctrl = appendPreface(make([]byte, 0, 512), local)
 	s.lastRead.Store(time.Now().UnixNano())
+	s.fr = frameReader{
+		r:     conn,
+		buf:   make([]byte, readBufSize),
+		touch: func() { s.lastRead.Store(time.Now().UnixNano()) },
+	}
+	s.readerWake = make(chan struct{}, 1)
+	if d, ok := conn.(deadliner); ok {
+		s.rconn = d
+		s.grace = time.AfterFunc(time.Hour, s.graceOver)
+		s.grace.Stop()
+	}
 	go s.readLoop()
 	go s.writeLoop()
 	s.startHealth()
@@ -375,6 +398,9 @@ func (s *Session) end(err error) bool {
 		ended = true
 		if t := s.health.Load(); t != nil {
 			t.Stop()
+		}
+		if s.grace != nil {
+			s.grace.Stop()
 		}
 		s.pingMu.Lock()
 		s.pings = nil

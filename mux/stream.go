@@ -128,6 +128,12 @@ func (st *Stream) Read(p []byte) (int, error) {
 			signal(st.readCh)
 			return 0, errTimeout
 		}
+		if st.sess.tryLead(st) {
+			st.mu.Unlock()
+			st.sess.lead(st)
+			st.mu.Lock()
+			continue
+		}
 		st.wait(waitCh(&st.readCh), st.rdl.wait())
 	}
 }
@@ -216,6 +222,12 @@ func (st *Stream) Recv() ([]byte, error) {
 		if st.rdl.exceeded() {
 			signal(st.readCh)
 			return nil, errTimeout
+		}
+		if s.tryLead(st) {
+			st.mu.Unlock()
+			s.lead(st)
+			st.mu.Lock()
+			continue
 		}
 		st.wait(waitCh(&st.readCh), st.rdl.wait())
 	}
@@ -478,6 +490,7 @@ func (st *Stream) Close() error {
 	signal(st.writeCh)
 	remove := st.markRemovedLocked()
 	st.mu.Unlock()
+	st.sess.interrupt(st, aLongTimeAgo)
 	st.sess.releaseRecv(credit)
 	if remove {
 		st.sess.removeStream(st)
@@ -500,18 +513,16 @@ func (st *Stream) markRemovedLocked() bool {
 // (errors.Is(err, ErrStreamReset)). Unsent and unread data is discarded.
 func (st *Stream) Reset(code ErrorCode) error {
 	st.mu.Lock()
-	err := st.resetLocked(code)
+	st.resetLocked(code)
 	st.mu.Unlock()
-	if err == nil {
-		return nil
-	}
+	st.sess.interrupt(st, aLongTimeAgo)
 	st.sess.removeStream(st)
 	return nil
 }
 
 // resetLocked resets the stream, sends the RESET unless the stream is over
 // already, and returns the stream's error. The caller must remove the
-// stream from the table if the result is not nil.
+// stream from the table.
 func (st *Stream) resetLocked(code ErrorCode) error {
 	if st.err != nil {
 		return st.err
@@ -552,6 +563,7 @@ func (st *Stream) SetReadDeadline(t time.Time) error {
 		st.mu.Unlock()
 	})
 	signal(st.readCh)
+	st.sess.interrupt(st, t)
 	return nil
 }
 

@@ -241,7 +241,12 @@ func TestResetRightAfterOpen(t *testing.T) {
 		}
 		st.Reset(CodeCancel)
 	}
-	waitFor(t, func() bool { return ss.NumStreams() == 0 && cs.NumStreams() == 0 })
+	waitFor(t, func() bool { // every SYN arrived, and every RESET, which follows it
+		ss.mu.Lock()
+		last := ss.lastPeerID
+		ss.mu.Unlock()
+		return last == 199 && ss.NumStreams() == 0 && cs.NumStreams() == 0
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	if st, err := ss.AcceptStream(ctx); err == nil {
