@@ -21,8 +21,8 @@ func FuzzRawHeader(f *testing.F) {
 			return
 		}
 		m := &Message{}
-		h.paths(HeaderRaw, b[:h.len], m)
-		again, err := appendHeader(nil, HeaderRaw, h.ttl+1, m.Source, m.Destination)
+		h.paths(HeaderRaw, b[:h.len], 0, m)
+		again, err := appendHeader(nil, HeaderRaw, h.ttl+1, m.Source[1:], m.Destination)
 		if err != nil || !bytes.Equal(again, b[:h.len]) {
 			t.Fatalf("header % x re-encodes as % x (%v)", b[:h.len], again, err)
 		}

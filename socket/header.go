@@ -118,21 +118,32 @@ func ParseBacktrace(body []byte, maxHops int) (Path, []byte, error) {
 // AppendBacktrace appends p as an SP backtrace (big-endian words).
 func AppendBacktrace(b []byte, p Path) []byte { return appendWords(b, p) }
 
-// paths rebuilds the Source (after the receiving pipe) and Destination of
-// a received message from its header.
-func (h parsedHeader) paths(f HeaderFormat, hdr []byte, m *Message) {
+// paths fills the Source (the receiving pipe, then the path from the
+// header) and the Destination of a received message, in one allocation at
+// most: short paths live in the message itself.
+func (h parsedHeader) paths(f HeaderFormat, hdr []byte, pipe uint32, m *Message) {
+	var src, dst []byte
 	switch f {
 	case HeaderRaw:
 		s := rawHeaderLen + 4*int(h.nsrc)
-		m.Source = wordsPath(m.Source, hdr[rawHeaderLen:s])
-		if h.ndst > 0 {
-			m.Destination = wordsPath(make(Path, 0, h.ndst), hdr[s:h.len])
-		}
+		src, dst = hdr[rawHeaderLen:s], hdr[s:h.len]
 	case HeaderReply:
-		m.Source = wordsPath(m.Source, hdr[:h.len])
+		src = hdr[:h.len]
 	case HeaderRequest:
-		if h.len > 0 {
-			m.Destination = wordsPath(make(Path, 0, h.len/4), hdr[:h.len])
-		}
+		dst = hdr[:h.len]
+	}
+	ns, nd := 1+len(src)/4, len(dst)/4
+	var w []uint32
+	if ns+nd <= len(m.words) {
+		w = m.words[:ns+nd]
+	} else {
+		w = make([]uint32, ns+nd)
+	}
+	w[0] = pipe
+	wordsPath(w[1:1:ns], src)
+	m.Source = w[:ns:ns]
+	if nd > 0 {
+		wordsPath(w[ns:ns:ns+nd], dst)
+		m.Destination = w[ns : ns+nd : ns+nd]
 	}
 }

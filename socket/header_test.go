@@ -45,9 +45,7 @@ func TestHeaderRoundTrip(t *testing.T) {
 				t.Fatalf("content %q", b[h.len:])
 			}
 			m := &Message{}
-			m.src[0] = 7
-			m.Source = m.src[:1]
-			h.paths(rf, b[:h.len], m)
+			h.paths(rf, b[:h.len], 7, m)
 			if !reflect.DeepEqual(m.Source, tt.wantSrc) || !reflect.DeepEqual(m.Destination, tt.wantDst) {
 				t.Fatalf("source %v destination %v", m.Source, m.Destination)
 			}

@@ -19,7 +19,7 @@ type Message struct {
 
 	recvd bool      // filled by a socket's RecvMsg: forward as is
 	from  *sock     // the socket that received it
-	src   [4]uint32 // room for a short Source without another allocation
+	words [4]uint32 // room for short paths without another allocation
 }
 
 // PipeID returns the id of the pipe the message arrived on, or 0 for a

@@ -160,8 +160,6 @@ func (s *sock) RecvMsgContext(ctx context.Context) (*Message, error) {
 		return nil, err
 	}
 	m := &Message{Content: e.buf[e.h.len:], TTL: e.h.ttl, recvd: true, from: s}
-	m.src[0] = e.pipe
-	m.Source = m.src[:1]
-	e.h.paths(s.proto.Header, e.buf[:e.h.len], m)
+	e.h.paths(s.proto.Header, e.buf[:e.h.len], e.pipe, m)
 	return m, nil
 }
