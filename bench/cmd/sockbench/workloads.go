@@ -46,7 +46,12 @@ var workloads = []workload{
 
 func fixed(s string) func(config) string { return func(config) string { return s } }
 
-func failed(err error) report.Result { return report.Result{Skipped: "failed: " + err.Error()} }
+func failed(err error) report.Result {
+	if errors.Is(err, sockpeer.ErrNotBuilt) {
+		return report.Result{Skipped: err.Error()}
+	}
+	return report.Result{Skipped: "failed: " + err.Error()}
+}
 
 func tcpURL() (string, error) {
 	port, err := harness.FreePort()

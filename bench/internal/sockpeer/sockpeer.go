@@ -96,6 +96,9 @@ func All() []Peer {
 // ErrShortMessage reports a received message of the wrong size.
 var ErrShortMessage = errors.New("received a message of the wrong size")
 
+// ErrNotBuilt reports a socket kind that this build of a peer does not have.
+var ErrNotBuilt = errors.New("not in this build")
+
 // goSocket runs the loops in Go over plain Send and Recv functions.
 type goSocket struct {
 	send      func([]byte) error
