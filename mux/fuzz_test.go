@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"testing"
 	"time"
 )
@@ -46,16 +47,11 @@ func FuzzPreface(f *testing.F) {
 	})
 }
 
-// fuzzConn feeds a session the fuzzer's bytes, then io.EOF, and swallows
-// its writes.
-type fuzzConn struct{ io.Reader }
-
-func (fuzzConn) Write(p []byte) (int, error) { return len(p), nil }
-func (fuzzConn) Close() error                { return nil }
-
 // FuzzServerSession feeds a whole server session arbitrary bytes after a
-// valid client preface. It must never panic or hang; it must end (the
-// input ends with EOF); and every stream it accepted can be read to its end.
+// valid client preface, over net.Pipe, while an application accepts and
+// reads its streams (so frames are taken both by the reader goroutine and
+// by leaders). It must never panic or hang; the session must end when the
+// input ends, and every stream it accepted reads to its end.
 func FuzzServerSession(f *testing.F) {
 	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 	f.Add(cat(frame(typeData, flagSYN|flagEOM, 1, []byte("hello")), frame(typeData, flagFIN, 1, nil)))
@@ -63,33 +59,51 @@ func FuzzServerSession(f *testing.F) {
 	f.Add(cat(frame(typeData, flagSYN, 3, nil), frame(typeWindow, 0, 3, u32(100)), frame(typePing, 0, 0, make([]byte, 8))))
 	f.Add(cat(frame(typeData, flagSYN|flagEOM, 1, nil), frame(typeData, flagEOM, 1, []byte("x")), frame(typeGoAway, 0, 0, u32(0))))
 	f.Add(cat(frame(typeData, flagSYN, 1, make([]byte, 100)), frame(typeData, flagSYN, 3, nil), frame(typeWindow, 0, 0, u32(7))))
+	f.Add(cat(frame(typeData, flagSYN, 1, make([]byte, 40000)), frame(typeData, flagEOM|flagFIN, 1, make([]byte, 30000))))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		s, err := Server(fuzzConn{bytes.NewReader(cat(clientPreface(), data))}, &Config{MaxStreams: 64, AcceptBacklog: 64, MaxMessageSize: 1 << 20})
+		c1, c2 := net.Pipe()
+		s, err := Server(c2, &Config{MaxStreams: 64, AcceptBacklog: 64, MaxMessageSize: 1 << 20, KeepAliveInterval: -1})
 		if err != nil {
 			t.Fatal(err)
 		}
+		app := make(chan struct{})
+		go func() { // the application
+			defer close(app)
+			for i := 0; ; i++ {
+				st, err := s.AcceptStream(context.Background())
+				if err != nil {
+					return
+				}
+				st.SetReadDeadline(time.Now().Add(time.Second))
+				if (len(data)+i)%2 == 0 {
+					io.Copy(io.Discard, st)
+				} else {
+					for {
+						if _, err := st.Recv(); err != nil {
+							break
+						}
+					}
+				}
+				st.Write([]byte("reply"))
+				st.Close()
+			}
+		}()
+		go io.Copy(io.Discard, c1) // what the server says
+		in := cat(clientPreface(), data)
+		for len(in) > 0 { // in pieces, so that reads interleave with the application
+			n := min(len(in), 1+len(in)/3)
+			if _, err := c1.Write(in[:n]); err != nil {
+				break
+			}
+			in = in[n:]
+		}
+		c1.Close()
 		select {
 		case <-s.Done():
 		case <-time.After(10 * time.Second):
 			t.Fatal("session did not end at EOF")
 		}
-		for {
-			st, err := s.AcceptStream(context.Background())
-			if err != nil {
-				break
-			}
-			if len(data)%2 == 0 {
-				io.Copy(io.Discard, st)
-			} else {
-				for {
-					if _, err := st.Recv(); err != nil {
-						break
-					}
-				}
-			}
-			st.Write([]byte("reply"))
-			st.Close()
-		}
 		s.Close()
+		<-app
 	})
 }
