@@ -13,7 +13,7 @@ import (
 type Config struct {
 	MaxStreams        int           // open streams per session, both directions together (65536)
 	AcceptBacklog     int           // streams the peer opened that are not yet accepted; the peer's OpenStream waits beyond it (1024)
-	StreamWindow      uint32        // initial receive window of each stream, at least 64 KiB; it grows up to SessionWindow/4 while the sender uses it all and the reader keeps up (256 KiB)
+	StreamWindow      uint32        // initial receive window of each stream, at least 64 KiB; a stream read fast, or limited by its window, grows it up to SessionWindow/4 (256 KiB)
 	SessionWindow     uint32        // cap on received-but-unread bytes of the whole session, at least 256 KiB and StreamWindow (16 MiB)
 	MaxFrameSize      uint32        // largest frame payload sent or accepted, 16 KiB to 16 MiB-1 (64 KiB)
 	MaxMessageSize    int           // largest message Recv assembles (16 MiB)

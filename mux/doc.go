@@ -17,7 +17,12 @@
 //
 // A session has one reader and one writer goroutine and none per stream. The
 // writer gathers the frames of many streams into few system calls, and sends
-// control frames (window updates, pings, resets) ahead of bulk data.
+// control frames (window updates, pings, resets) ahead of bulk data. Two
+// shortcuts take the goroutine hand-offs off the path of a request and its
+// answer: a Write that finds the connection idle writes it itself, with no
+// copy; and a Read that finds its stream empty, on a connection with read
+// deadlines (any net.Conn), may read the connection itself for all streams,
+// so that the network poller wakes it directly (see lead.go).
 //
 // Every stream has a credit window and the whole session has a cap on the
 // bytes received but not yet read, so a stream that nobody reads never stalls
