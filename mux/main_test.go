@@ -2,6 +2,12 @@ package mux
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"math/big"
 	"net"
 	"testing"
 	"time"
@@ -20,6 +26,43 @@ var transports = []struct {
 }{
 	{"TCP", tcpPipe},
 	{"Pipe", func(testing.TB) (net.Conn, net.Conn) { return net.Pipe() }},
+	{"TLS", tlsPipe},
+}
+
+// tlsPipe returns both ends of a TLS 1.3 connection over loopback TCP, with
+// a certificate made for the test.
+func tlsPipe(t testing.TB) (net.Conn, net.Conn) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		DNSNames:     []string{"mux.test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	pool := x509.NewCertPool()
+	leaf, _ := x509.ParseCertificate(der)
+	pool.AddCert(leaf)
+	c1, c2 := tcpPipe(t)
+	client := tls.Client(c1, &tls.Config{RootCAs: pool, ServerName: "mux.test", MinVersion: tls.VersionTLS13})
+	server := tls.Server(c2, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13})
+	errc := make(chan error, 1)
+	go func() { errc <- server.Handshake() }()
+	if err := client.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	return client, server
 }
 
 // tcpPipe returns both ends of a loopback TCP connection.

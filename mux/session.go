@@ -21,6 +21,7 @@ type Session struct {
 	cfg        Config
 	maxWindow  uint32 // the largest a stream's receive window grows to
 	client     bool
+	vectored   bool // conn gathers net.Buffers into one system call (writev)
 	log        *slog.Logger
 	localAddr  net.Addr
 	remoteAddr net.Addr
@@ -153,6 +154,10 @@ func newSession(conn io.ReadWriteCloser, cfg *Config, client bool) (*Session, er
 		touch: func() { s.lastRead.Store(time.Now().UnixNano()) },
 	}
 	s.readerWake = make(chan struct{}, 1)
+	switch conn.(type) {
+	case *net.TCPConn, *net.UnixConn:
+		s.vectored = true
+	}
 	if d, ok := conn.(deadliner); ok {
 		s.rconn = d
 		s.grace = time.AfterFunc(time.Hour, s.graceOver)

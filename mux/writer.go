@@ -113,6 +113,7 @@ func (s *Session) kickLocked() {
 type batch struct {
 	bufs, iov   net.Buffers
 	hdr         []byte // headers of frames whose payload the batch refers to
+	flat        []byte // the batch in one piece, for connections that cannot gather
 	ctrl        []byte
 	nsegs       int    // bufs[ctrl?1:0 : +nsegs] are segments the session owns
 	flushedOpen uint32 // every SYN up to this id is in the batch
@@ -152,11 +153,25 @@ func (s *Session) write(b *batch) error {
 	if len(b.bufs) == 0 {
 		return nil
 	}
-	b.iov = append(b.iov[:0], b.bufs...) // WriteTo consumes its receiver
 	s.writeStart.Store(time.Now().UnixNano())
-	_, err := b.iov.WriteTo(s.conn)
+	var err error
+	if s.vectored || len(b.bufs) == 1 {
+		b.iov = append(b.iov[:0], b.bufs...) // WriteTo consumes its receiver
+		_, err = b.iov.WriteTo(s.conn)
+		clear(b.iov[:cap(b.iov)])
+	} else {
+		// A connection that cannot gather (TLS, a pipe) would turn every
+		// buffer into a write of its own: a TLS record, a pipe hand-off.
+		b.flat = b.flat[:0]
+		for _, p := range b.bufs {
+			b.flat = append(b.flat, p...)
+		}
+		_, err = s.conn.Write(b.flat)
+		if cap(b.flat) > 4*maxBatch {
+			b.flat = nil
+		}
+	}
 	s.writeStart.Store(0)
-	clear(b.iov[:cap(b.iov)])
 	if err != nil {
 		s.fail(err)
 	}
