@@ -19,6 +19,16 @@ func TestNoSend(t *testing.T) {
 	a, b := NewPair(WithNoSend())
 	defer a.Close()
 	defer b.Close()
+	c := NewNoSend()
+	defer c.Close()
+	if err := c.Send(nil); !errors.Is(err, ErrInvalidSendType) {
+		t.Fatalf("NewNoSend: %v", err)
+	}
+	d := NewNoRecv()
+	defer d.Close()
+	if _, err := d.Recv(); !errors.Is(err, ErrInvalidRecvType) {
+		t.Fatalf("NewNoRecv: %v", err)
+	}
 	for name, err := range map[string]error{
 		"Send":    a.Send([]byte("x")),
 		"SendAll": a.SendAll([]byte("x")),

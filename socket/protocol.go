@@ -28,6 +28,7 @@ const (
 	HeaderReply
 )
 
+// String returns the format's name: raw, none, request or reply.
 func (f HeaderFormat) String() string {
 	switch f {
 	case HeaderRaw:

@@ -153,6 +153,12 @@ func New(opts ...Option) Socket { return newSock(opts...) }
 // NewDefault returns New() with default options.
 func NewDefault() Socket { return New() }
 
+// NewNoRecv returns a socket that only sends: New(WithNoRecv(), opts...).
+func NewNoRecv(opts ...Option) Socket { return New(append([]Option{WithNoRecv()}, opts...)...) }
+
+// NewNoSend returns a socket that only receives: New(WithNoSend(), opts...).
+func NewNoSend(opts ...Option) Socket { return New(append([]Option{WithNoSend()}, opts...)...) }
+
 func newSock(opts ...Option) *sock {
 	o := defaultOptions()
 	for _, f := range opts {
