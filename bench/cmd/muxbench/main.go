@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -17,7 +18,10 @@ import (
 	"github.com/plexusnet/plexus/bench/internal/report"
 )
 
-func main() {
+func main() { os.Exit(command()) }
+
+// command is the whole program; it returns the exit code, so that deferred calls run.
+func command() int {
 	var (
 		duration = flag.Duration("duration", 2*time.Second, "measured time of each workload for each peer")
 		warmup   = flag.Duration("warmup", 500*time.Millisecond, "warm-up before each measurement (not counted)")
@@ -25,6 +29,7 @@ func main() {
 		peers    = flag.String("peers", "", "comma-separated peers to run (raw,yamux,smux,plexus); empty: all")
 		streams  = flag.Int("streams", 10000, "idle workload: streams held open at once")
 		markdown = flag.Bool("markdown", false, "print the table as Markdown (for docs/performance.md)")
+		cpuprof  = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file (use -peers and -workload to narrow it)")
 		count    = flag.Int("count", 1, "rounds of every workload (peers take turns in each round); the table shows each peer's median")
 	)
 	flag.Parse()
@@ -33,17 +38,25 @@ func main() {
 		streams: *streams,
 	}
 	explicit := *peers != ""
-	var run []muxpeer.Peer
+	if *cpuprof != "" {
+		stop, err := startCPUProfile(*cpuprof)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "muxbench:", err)
+			return 1
+		}
+		defer stop()
+	}
+	var selected []muxpeer.Peer
 	for _, p := range muxpeer.All() {
 		if match(*peers, peerKey(p.Name)) {
-			run = append(run, p)
+			selected = append(selected, p)
 		}
 	}
-	if len(run) == 0 {
+	if len(selected) == 0 {
 		fmt.Fprintf(os.Stderr, "muxbench: no peer matches -peers %q\n", *peers)
-		os.Exit(2)
+		return 2
 	}
-	for _, p := range run {
+	for _, p := range selected {
 		if p.Unavailable != "" {
 			fmt.Fprintf(os.Stderr, "muxbench: peer %s missing: %s; going on without it\n", p.Name, p.Unavailable)
 		}
@@ -58,9 +71,9 @@ func main() {
 			continue
 		}
 		ran++
-		rounds := make([][]report.Result, len(run))
+		rounds := make([][]report.Result, len(selected))
 		for round := range max(*count, 1) {
-			for i, p := range run {
+			for i, p := range selected {
 				var r report.Result
 				switch {
 				case p.Unavailable != "":
@@ -80,7 +93,7 @@ func main() {
 				rounds[i] = append(rounds[i], r)
 			}
 		}
-		for i, p := range run {
+		for i, p := range selected {
 			r := report.Median(rounds[i])
 			r.Workload, r.Peer, r.Mode = w.name, p.Name, w.mode(cfg)
 			t.Add(r)
@@ -88,13 +101,14 @@ func main() {
 	}
 	if ran == 0 {
 		fmt.Fprintf(os.Stderr, "muxbench: no workload matches -workload %q\n", *workload)
-		os.Exit(2)
+		return 2
 	}
 	if *markdown {
 		t.Markdown(os.Stdout)
 	} else {
 		t.Print(os.Stdout)
 	}
+	return 0
 }
 
 func peerKey(name string) string {
@@ -111,4 +125,20 @@ func match(filter, name string) bool {
 		}
 	}
 	return false
+}
+
+// startCPUProfile starts a CPU profile written to path; the returned function ends it.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -16,7 +17,10 @@ import (
 	"github.com/plexusnet/plexus/bench/internal/sockpeer"
 )
 
-func main() {
+func main() { os.Exit(command()) }
+
+// command is the whole program; it returns the exit code, so that deferred calls run.
+func command() int {
 	var (
 		duration = flag.Duration("duration", 2*time.Second, "measured time of each workload for each peer")
 		warmup   = flag.Duration("warmup", 500*time.Millisecond, "warm-up before each measurement (not counted)")
@@ -24,25 +28,34 @@ func main() {
 		peers    = flag.String("peers", "", "comma-separated peers to run (zmq,nng,mangos,plexus); empty: all")
 		subs     = flag.Int("subs", 100, "pubsub: number of subscribers")
 		markdown = flag.Bool("markdown", false, "print the table as Markdown (for docs/performance.md)")
+		cpuprof  = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file (use -peers and -workload to narrow it)")
 		count    = flag.Int("count", 1, "rounds of every workload (peers take turns in each round); the table shows each peer's median")
 		child    = flag.String("child", "", "internal: run one socket of a two-process workload (e.g. push)")
 		childURL = flag.String("url", "", "internal: the URL the -child socket dials")
 	)
 	flag.Parse()
 	if *child != "" {
-		os.Exit(runChild(*child, *peers, *childURL))
+		return runChild(*child, *peers, *childURL)
 	}
-	var run []sockpeer.Peer
+	if *cpuprof != "" {
+		stop, err := startCPUProfile(*cpuprof)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "sockbench:", err)
+			return 1
+		}
+		defer stop()
+	}
+	var selected []sockpeer.Peer
 	for _, p := range sockpeer.All() {
 		if match(*peers, peerKeys(p.Name)...) {
-			run = append(run, p)
+			selected = append(selected, p)
 		}
 	}
-	if len(run) == 0 {
+	if len(selected) == 0 {
 		fmt.Fprintf(os.Stderr, "sockbench: no peer matches -peers %q\n", *peers)
-		os.Exit(2)
+		return 2
 	}
-	for _, p := range run {
+	for _, p := range selected {
 		if p.Unavailable != "" {
 			fmt.Fprintf(os.Stderr, "sockbench: peer %s missing: %s; going on without it\n", p.Name, p.Unavailable)
 		}
@@ -58,9 +71,9 @@ func main() {
 			continue
 		}
 		ran++
-		rounds := make([][]report.Result, len(run))
+		rounds := make([][]report.Result, len(selected))
 		for round := range max(*count, 1) {
-			for i, p := range run {
+			for i, p := range selected {
 				var r report.Result
 				if p.Unavailable != "" {
 					r = report.Result{Skipped: p.Unavailable}
@@ -74,7 +87,7 @@ func main() {
 				rounds[i] = append(rounds[i], r)
 			}
 		}
-		for i, p := range run {
+		for i, p := range selected {
 			r := report.Median(rounds[i])
 			r.Workload, r.Peer, r.Mode = w.name, p.Name, w.mode(cfg)
 			t.Add(r)
@@ -82,13 +95,14 @@ func main() {
 	}
 	if ran == 0 {
 		fmt.Fprintf(os.Stderr, "sockbench: no workload matches -workload %q\n", *workload)
-		os.Exit(2)
+		return 2
 	}
 	if *markdown {
 		t.Markdown(os.Stdout)
 	} else {
 		t.Print(os.Stdout)
 	}
+	return 0
 }
 
 // peerKeys returns the names a -peers filter may use for a peer.
@@ -112,4 +126,20 @@ func match(filter string, names ...string) bool {
 		}
 	}
 	return false
+}
+
+// startCPUProfile starts a CPU profile written to path; the returned function ends it.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
