@@ -56,6 +56,10 @@ type Pipe struct {
 	iov     net.Buffers
 	raw     syscall.RawConn // nil: no TrySend fast path (TLS, net.Pipe, ...)
 	pending []byte          // what TrySend could not write, on the wire format
+	tryFn   func(fd uintptr) bool
+	tryBuf  []byte
+	tryN    int
+	tryErr  error
 
 	closeOnce sync.Once
 	closeErr  error
@@ -85,6 +89,7 @@ func NewPipe(conn net.Conn, cfg *transport.Config, f Framing, peer transport.Pro
 	case *net.TCPConn, *net.UnixConn:
 		if sc, ok := c.(syscall.Conn); ok {
 			p.raw, _ = sc.SyscallConn()
+			p.tryFn = p.tryWrite
 		}
 	}
 	return p
@@ -138,16 +143,10 @@ func (p *Pipe) TrySend(frames []byte) (bool, error) {
 		p.pending = append(p.pending, b...)
 		return false, nil
 	}
-	var n int
-	var werr error
-	err := p.raw.Write(func(fd uintptr) bool {
-		for {
-			n, werr = syscall.Write(int(fd), b)
-			if werr != syscall.EINTR {
-				return true // never wait for the socket to drain
-			}
-		}
-	})
+	p.tryBuf = b
+	err := p.raw.Write(p.tryFn)
+	n, werr := p.tryN, p.tryErr
+	p.tryBuf, p.tryErr = nil, nil
 	if err == nil && werr != nil && werr != syscall.EAGAIN {
 		err = werr
 	}
@@ -162,6 +161,17 @@ func (p *Pipe) TrySend(frames []byte) (bool, error) {
 	}
 	p.pending = append(p.pending, b[n:]...)
 	return false, nil
+}
+
+// tryWrite is the RawConn callback of TrySend: one write system call,
+// never waiting for the socket to drain.
+func (p *Pipe) tryWrite(fd uintptr) bool {
+	for {
+		p.tryN, p.tryErr = syscall.Write(int(fd), p.tryBuf)
+		if p.tryErr != syscall.EINTR {
+			return true
+		}
+	}
 }
 
 // toIPC converts a batch of frames to the IPC wire format in p.wbuf.
