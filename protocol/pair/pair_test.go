@@ -1,0 +1,210 @@
+package pair_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/plexusnet/plexus/protocol/bus"
+	"github.com/plexusnet/plexus/protocol/pair"
+	"github.com/plexusnet/plexus/protocol/pub"
+	"github.com/plexusnet/plexus/protocol/pull"
+	"github.com/plexusnet/plexus/protocol/push"
+	"github.com/plexusnet/plexus/protocol/rep"
+	"github.com/plexusnet/plexus/protocol/req"
+	"github.com/plexusnet/plexus/protocol/respondent"
+	"github.com/plexusnet/plexus/protocol/sub"
+	"github.com/plexusnet/plexus/protocol/surveyor"
+	"github.com/plexusnet/plexus/socket"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// eventually waits for cond; the bound is a safety net, not a timing
+// assertion.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// newPair returns a pair socket closed at the end of the test.
+func newPair(t *testing.T, opts ...socket.Option) socket.Socket {
+	t.Helper()
+	s, err := pair.New(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func urls(t *testing.T) []string {
+	return []string{"inproc://" + t.Name(), "tcp://127.0.0.1:0", "ipc://" + t.TempDir() + "/pair.sock"}
+}
+
+func TestBothWays(t *testing.T) {
+	for _, url := range urls(t) {
+		t.Run(url[:3], func(t *testing.T) {
+			a, b := newPair(t), newPair(t)
+			addr, err := a.ListenAddr(url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Sent before the peer exists: it waits for it.
+			if err := a.Send([]byte("early")); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Dial(addr); err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 20; i++ {
+				from, to := a, b
+				if i%2 == 1 {
+					from, to = b, a
+				}
+				want := fmt.Sprint("message ", i)
+				if i == 0 {
+					want = "early"
+				} else if err := from.Send([]byte(want)); err != nil {
+					t.Fatal(err)
+				}
+				m, err := to.RecvMsg()
+				if err != nil || string(m.Content) != want {
+					t.Fatalf("got %q %v, want %q", m.Content, err, want)
+				}
+				if len(m.Source) != 1 || len(m.Destination) != 0 {
+					t.Fatalf("paths %v %v", m.Source, m.Destination)
+				}
+				// A received message is forwarded as is.
+				if i == 0 {
+					continue
+				}
+				if err := to.SendMsg(m); err != nil {
+					t.Fatal(err)
+				}
+				if b, err := from.Recv(); err != nil || string(b) != want {
+					t.Fatalf("echo %q %v", b, err)
+				}
+			}
+		})
+	}
+}
+
+// TestSecondPeerRefused: while a pair has its peer, another is refused,
+// whichever side dials; once the peer is gone a new one is accepted.
+func TestSecondPeerRefused(t *testing.T) {
+	a, b, c := newPair(t), newPair(t), newPair(t, socket.WithReconnectInterval(time.Millisecond, 5*time.Millisecond))
+	addr, err := a.ListenAddr("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Dial(addr); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the first peer", func() bool { return a.Stats().Pipes == 1 })
+
+	// c dials: the handshake completes, then a closes the connection.
+	// c keeps redialing and is refused every time.
+	if err := c.Dial(addr); err != nil && !errors.Is(err, socket.ErrTooManyPeers) {
+		t.Fatal(err)
+	}
+	eventually(t, "the intruder to be refused twice", func() bool { return c.Stats().PipesClosed >= 2 })
+	if err := c.Send([]byte("intruder")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Send([]byte("peer")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := a.Recv(); err != nil || string(got) != "peer" {
+		t.Fatalf("got %q %v", got, err)
+	}
+	if st := a.Stats(); st.PipesOpened != 1 || st.Pipes != 1 {
+		t.Fatalf("listener stats %+v", st)
+	}
+
+	// A pair that has its peer cannot dial another.
+	other := newPair(t)
+	otherAddr, _ := other.ListenAddr("inproc://" + t.Name())
+	if err := b.Dial(otherAddr); !errors.Is(err, socket.ErrTooManyPeers) {
+		t.Fatalf("second dial: %v", err)
+	}
+
+	// Once b is gone, c's redial gets in. (The message c queued while it
+	// was refused may have been written to a refused connection and lost,
+	// as with NNG.)
+	b.Close()
+	eventually(t, "the second peer", func() bool { st := a.Stats(); return st.PipesOpened == 2 && st.Pipes == 1 })
+	if err := c.Send([]byte("newcomer")); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		got, err := a.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) == "newcomer" {
+			break
+		}
+		if string(got) != "intruder" {
+			t.Fatalf("got %q", got)
+		}
+	}
+}
+
+func TestInvalidSendTypes(t *testing.T) {
+	s := newPair(t)
+	ctx := context.Background()
+	for name, err := range map[string]error{
+		"SendAll":            s.SendAll(nil),
+		"SendAllContext":     s.SendAllContext(ctx, nil),
+		"SendTo":             s.SendTo(socket.Path{1}, nil),
+		"SendToContext":      s.SendToContext(ctx, socket.Path{1}, nil),
+		"SendMsg/dest":       s.SendMsg(&socket.Message{Destination: socket.Path{1}}),
+		"SendMsgContext/dst": s.SendMsgContext(ctx, &socket.Message{Destination: socket.Path{1}}),
+	} {
+		if !errors.Is(err, socket.ErrInvalidSendType) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// TestMismatch: pair peers only with pair.
+func TestMismatch(t *testing.T) {
+	for _, p := range []socket.Protocol{
+		bus.Protocol, pub.Protocol, sub.Protocol, push.Protocol, pull.Protocol,
+		req.Protocol, rep.Protocol, surveyor.Protocol, respondent.Protocol, socket.RawProtocol,
+	} {
+		t.Run(p.Self.Name, func(t *testing.T) {
+			ours := newPair(t)
+			theirs := socket.New(socket.WithProtocol(p))
+			defer theirs.Close()
+			addr, err := ours.ListenAddr("tcp://127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := theirs.Dial(addr); !errors.Is(err, socket.ErrProtocolMismatch) {
+				t.Fatalf("%s dialing pair: %v", p.Self.Name, err)
+			}
+			addr, err = theirs.ListenAddr("tcp://127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := ours.Dial(addr); !errors.Is(err, socket.ErrProtocolMismatch) {
+				t.Fatalf("pair dialing %s: %v", p.Self.Name, err)
+			}
+			if n := ours.Stats().PipesOpened + theirs.Stats().PipesOpened; n != 0 {
+				t.Fatalf("%d pipes opened", n)
+			}
+		})
+	}
+}
