@@ -1,8 +1,10 @@
 package socket
 
 import (
+	"context"
 	"errors"
 	"io"
+	"os"
 	"sync"
 	"time"
 
@@ -34,6 +36,22 @@ type pipe struct {
 
 	try transport.TrySender // nil if the transport cannot write without waiting
 
+	// The read role: who calls tp.Recv. The reader goroutine has it
+	// (rsBG) until receivers are seen waiting on a socket with this one
+	// pipe; then it lets them read directly (rsFree, rsDirect), which
+	// saves a goroutine switch per message, and takes the role back once
+	// they stop. Guarded by rmu.
+	intr   transport.Interrupter // nil: the pipe cannot be read directly
+	rmu    sync.Mutex
+	rstate uint8
+	rgen   uint64        // direct reads so far
+	rwake  chan struct{} // capacity 1: the reader goroutine should look again
+
+	// Owned by the reader goroutine: how long the role may stay free
+	// before it reads again, and when it last did so.
+	freeWatch time.Duration
+	lastTake  time.Time
+
 	wake chan struct{} // capacity 1: work for an idle writer
 	done chan struct{} // closed when the pipe closes
 	once sync.Once
@@ -55,6 +73,10 @@ func newPipe(s *sock, tp transport.Pipe, d *dialer) *pipe {
 		done:   make(chan struct{}),
 	}
 	p.try, _ = tp.(transport.TrySender)
+	if i, ok := tp.(transport.Interrupter); ok && i.Interruptible() {
+		p.intr = i
+		p.rwake = make(chan struct{}, 1)
+	}
 	return p
 }
 
@@ -224,61 +246,234 @@ func (p *pipe) writeInline() {
 	q.mu.Unlock()
 }
 
+// Read role states.
+const (
+	rsBG     = iota // the reader goroutine reads
+	rsFree          // nobody reads; a receiver may take the role
+	rsDirect        // a receiver reads
+)
+
+// How the reader goroutine watches receivers that read the pipe
+// directly. Once the role has stayed free for the pipe's free watch, the
+// reader reads again itself, so that a peer that leaves is noticed with
+// nobody receiving. The free watch starts at freeWatchMin and doubles, up
+// to freeWatchMax, each time the reader took the role back too early
+// (receivers were waiting again soon after): it adapts to the pace of the
+// traffic. While a receiver waits on a quiet connection, the checks back
+// off up to watchMax.
+const (
+	freeWatchMin = time.Millisecond
+	freeWatchMax = 100 * time.Millisecond
+	watchMax     = 250 * time.Millisecond
+)
+
+// recvCounts accumulates receive counters between flushes.
+type recvCounts struct{ msgs, bytes, ttl, filt uint64 }
+
+func (st *recvCounts) add(c *counters) {
+	if st.msgs > 0 {
+		c.msgsRecv.Add(st.msgs)
+		c.bytesRecv.Add(st.bytes)
+	}
+	if st.ttl > 0 {
+		c.ttlDropped.Add(st.ttl)
+	}
+	if st.filt > 0 {
+		c.filtered.Add(st.filt)
+	}
+	*st = recvCounts{}
+}
+
+// accept checks a received payload and copies it for the receive queue.
+// ok is false for a message dropped (TTL) or discarded (filter, NoRecv);
+// an error means the peer broke the rules and the pipe must close.
+func (p *pipe) accept(payload []byte, st *recvCounts) (entry, bool, error) {
+	s := p.s
+	st.msgs++
+	st.bytes += uint64(len(payload))
+	h, err := parseHeader(s.proto.Header, payload, s.ttl)
+	switch {
+	case err == errTTL:
+		st.ttl++
+		return entry{}, false, nil
+	case err != nil:
+		return entry{}, false, err
+	case s.o.noRecv:
+		st.filt++
+		return entry{}, false, nil
+	case s.o.recvFilter != nil && !s.o.recvFilter(payload[h.len:]):
+		st.filt++
+		return entry{}, false, nil
+	}
+	buf := make([]byte, len(payload))
+	copy(buf, payload)
+	return entry{buf: buf, h: h, pipe: p.id}, true, nil
+}
+
+// closeRead closes the pipe after a receive error.
+func (p *pipe) closeRead(err error) {
+	if errors.Is(err, io.EOF) {
+		err = nil
+	}
+	p.close(err)
+}
+
 // readLoop reads messages, checks their headers and hands them to the
 // receive queue in batches.
 func (p *pipe) readLoop() {
 	s := p.s
-	c := &s.c
-	f := s.proto.Header
 	batch := make([]entry, 0, min(s.o.recvQueueSize, maxReadBatch))
-	var nmsg, nbytes, nttl, nfilt uint64
-	flush := func() {
+	var st recvCounts
+	flush := func() (woke bool) {
 		if len(batch) > 0 {
-			s.rq.push(batch, p.done)
+			woke = s.rq.push(batch, p.done, p)
 			clear(batch)
 			batch = batch[:0]
 		}
-		c.msgsRecv.Add(nmsg)
-		c.bytesRecv.Add(nbytes)
-		if nttl > 0 {
-			c.ttlDropped.Add(nttl)
-		}
-		if nfilt > 0 {
-			c.filtered.Add(nfilt)
-		}
-		nmsg, nbytes, nttl, nfilt = 0, 0, 0, 0
+		st.add(&s.c)
+		return woke
 	}
 	for {
 		payload, err := p.tp.Recv()
 		if err != nil {
-			flush()
-			if errors.Is(err, io.EOF) {
-				err = nil
+			if errors.Is(err, transport.ErrInterrupted) {
+				continue // meant for a receiver that has finished
 			}
+			flush()
+			p.closeRead(err)
+			return
+		}
+		e, ok, err := p.accept(payload, &st)
+		if err != nil {
+			flush()
 			p.close(err)
 			return
 		}
-		nmsg++
-		nbytes += uint64(len(payload))
-		h, err := parseHeader(f, payload, s.ttl)
-		switch {
-		case err == errTTL:
-			nttl++
-		case err != nil:
-			flush()
-			p.close(err)
-			return
-		case s.o.noRecv:
-			nfilt++
-		case s.o.recvFilter != nil && !s.o.recvFilter(payload[h.len:]):
-			nfilt++
-		default:
-			buf := make([]byte, len(payload))
-			copy(buf, payload)
-			batch = append(batch, entry{buf: buf, h: h, pipe: p.id})
+		if ok {
+			batch = append(batch, e)
 		}
 		if len(batch) == cap(batch) || !p.tp.Buffered() {
-			flush()
+			if flush() && p.intr != nil && s.single.Load() == p && !s.isClosing() {
+				// Receivers wait for this pipe: let them read it.
+				if !p.yieldRole() {
+					return
+				}
+			}
 		}
+	}
+}
+
+// yieldRole lets receivers read the pipe directly and waits until they
+// stop. It reports false once the pipe has closed.
+func (p *pipe) yieldRole() bool {
+	s := p.s
+	p.rmu.Lock()
+	p.rstate = rsFree
+	seen := p.rgen
+	p.rmu.Unlock()
+	if p.freeWatch == 0 {
+		p.freeWatch = freeWatchMin
+	} else if time.Since(p.lastTake) < 2*p.freeWatch {
+		p.freeWatch = min(2*p.freeWatch, freeWatchMax)
+	}
+	period := p.freeWatch
+	t := time.NewTimer(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-p.rwake:
+		case <-p.done:
+			return false
+		}
+		p.rmu.Lock()
+		if p.rstate == rsFree && (p.rgen == seen || s.single.Load() != p || s.isClosing()) {
+			p.rstate = rsBG
+			p.rmu.Unlock()
+			p.lastTake = time.Now()
+			return true
+		}
+		if p.rgen != seen {
+			seen, period = p.rgen, p.freeWatch
+		} else {
+			period = min(2*period, watchMax)
+		}
+		p.rmu.Unlock()
+		t.Reset(period)
+	}
+}
+
+// takeRole gives the read role to a receiver if it is free.
+func (p *pipe) takeRole() bool {
+	p.rmu.Lock()
+	defer p.rmu.Unlock()
+	if p.rstate != rsFree {
+		return false
+	}
+	p.rstate = rsDirect
+	return true
+}
+
+// releaseRole ends a direct read.
+func (p *pipe) releaseRole() {
+	p.rmu.Lock()
+	p.rstate = rsFree
+	p.rgen++
+	p.rmu.Unlock()
+	if p.s.single.Load() != p || p.s.isClosing() {
+		signal(p.rwake) // the reader goroutine should take over now
+	}
+}
+
+// readDirect reads the pipe from a receiving goroutine. It returns the
+// first message accepted; with
+// ok false and no error the caller must look at the queue again: the read
+// was interrupted (another pipe queued a message, the socket is closing)
+// or the pipe failed.
+func (p *pipe) readDirect(ctx context.Context, dl time.Time) (e entry, ok bool, err error) {
+	s := p.s
+	if ctx != nil && ctx.Done() != nil {
+		if err := ctx.Err(); err != nil {
+			return entry{}, false, err
+		}
+		stop := context.AfterFunc(ctx, p.intr.Interrupt)
+		defer stop()
+	}
+	if !dl.IsZero() {
+		d := time.Until(dl)
+		if d <= 0 {
+			return entry{}, false, os.ErrDeadlineExceeded
+		}
+		t := time.AfterFunc(d, p.intr.Interrupt)
+		defer t.Stop()
+	}
+	var st recvCounts
+	defer st.add(&s.c)
+	for {
+		payload, rerr := p.tp.Recv()
+		if rerr != nil {
+			if !errors.Is(rerr, transport.ErrInterrupted) {
+				p.closeRead(rerr)
+				return entry{}, false, nil
+			}
+			if ctx != nil && ctx.Err() != nil {
+				return entry{}, false, ctx.Err()
+			}
+			if !dl.IsZero() && !time.Now().Before(dl) {
+				return entry{}, false, os.ErrDeadlineExceeded
+			}
+			return entry{}, false, nil
+		}
+		e, ok, aerr := p.accept(payload, &st)
+		if aerr != nil {
+			p.close(aerr)
+			return entry{}, false, nil
+		}
+		if !ok {
+			continue
+		}
+		// Messages already buffered stay in the transport: the next
+		// receiver reads them, without a system call.
+		return e, true, nil
 	}
 }

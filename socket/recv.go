@@ -25,15 +25,21 @@ type recvQueue struct {
 	fullWait int
 	spaceCh  chan struct{}
 	closed   bool
+	direct   *pipe // the pipe a receiver is reading directly, if any
 }
 
 func (q *recvQueue) init(size int) { q.ring = make([]entry, size) }
 
-// push appends batch, waiting for room while the queue is full. It gives
-// up when gone is closed (the pipe is closing) and drops everything once
-// the queue is closed.
-func (q *recvQueue) push(batch []entry, gone <-chan struct{}) {
+// push appends batch from pipe from, waiting for room while the queue is
+// full. It gives up when gone is closed (the pipe is closing) and drops
+// everything once the queue is closed. It reports whether receivers were
+// waiting for it.
+func (q *recvQueue) push(batch []entry, gone <-chan struct{}, from *pipe) (woke bool) {
 	q.mu.Lock()
+	if q.direct != nil && q.direct != from {
+		// A receiver is blocked reading another pipe: have it look here.
+		q.direct.intr.Interrupt()
+	}
 	for len(batch) > 0 {
 		if q.closed {
 			break
@@ -49,7 +55,7 @@ func (q *recvQueue) push(batch []entry, gone <-chan struct{}) {
 				q.mu.Lock()
 				q.fullWait--
 				q.mu.Unlock()
-				return
+				return woke
 			}
 			q.mu.Lock()
 			q.fullWait--
@@ -67,10 +73,12 @@ func (q *recvQueue) push(batch []entry, gone <-chan struct{}) {
 		q.n += k
 		batch = batch[k:]
 		if q.waiters > 0 {
+			woke = true
 			broadcast(&q.dataCh)
 		}
 	}
 	q.mu.Unlock()
+	return woke
 }
 
 // pop takes the next message, waiting for one.
@@ -90,6 +98,23 @@ func (s *sock) pop(ctx context.Context) (entry, error) {
 		}
 		if !dlt {
 			dl, dlt = deadline(&s.recvDeadline, s.o.recvTimeout), true
+		}
+		if p := s.single.Load(); p != nil && q.direct == nil && p.takeRole() {
+			// Read the one pipe from this goroutine.
+			q.direct = p
+			q.mu.Unlock()
+			e, ok, err := p.readDirect(ctx, dl)
+			q.mu.Lock()
+			q.direct = nil
+			p.releaseRole()
+			if q.waiters > 0 {
+				broadcast(&q.dataCh) // one of them may read now
+			}
+			if ok || err != nil {
+				q.mu.Unlock()
+				return e, err
+			}
+			continue
 		}
 		q.waiters++
 		ch := waitChan(&q.dataCh)
@@ -125,6 +150,9 @@ func (s *sock) pop(ctx context.Context) (entry, error) {
 func (q *recvQueue) close() {
 	q.mu.Lock()
 	q.closed = true
+	if q.direct != nil {
+		q.direct.intr.Interrupt()
+	}
 	clear(q.ring)
 	q.n = 0
 	broadcast(&q.dataCh)

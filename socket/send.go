@@ -65,7 +65,20 @@ func (q *sendQueue) register(p *pipe) error {
 	q.nextID++
 	q.pipes[p.id] = p
 	q.live = append(q.live, p)
+	q.updateSingle()
 	return nil
+}
+
+// updateSingle records whether the socket has exactly one pipe that
+// receivers may read directly.
+func (q *sendQueue) updateSingle() {
+	var one *pipe
+	if len(q.live) == 1 && q.live[0].intr != nil {
+		one = q.live[0]
+	}
+	if old := q.s.single.Swap(one); old != nil && old != one {
+		signal(old.rwake)
+	}
 }
 
 // remove takes a closing pipe out; what only it could send is dropped.
@@ -80,6 +93,7 @@ func (q *sendQueue) remove(p *pipe) {
 	if i := slices.Index(q.live, p); i >= 0 {
 		q.live = slices.Delete(q.live, i, i+1)
 	}
+	q.updateSingle()
 	if p.ownN > 0 {
 		q.s.c.dropped.Add(uint64(p.ownN))
 	}

@@ -144,6 +144,10 @@ type sock struct {
 	sq sendQueue
 	rq recvQueue
 	c  counters
+
+	// single is the socket's only pipe while it has exactly one that can
+	// be read directly by receivers; nil otherwise.
+	single atomic.Pointer[pipe]
 }
 
 // New returns a socket speaking plexus's raw protocol (or another, with
@@ -272,6 +276,9 @@ func (s *sock) Close() error {
 		err = nil
 		close(s.closing)
 		s.rq.close()
+		if p := s.single.Load(); p != nil {
+			signal(p.rwake) // read again, so that nothing is left unread
+		}
 		s.sq.linger(s.o.sendStopTimeout)
 
 		s.mu.Lock()

@@ -140,6 +140,21 @@ type TrySender interface {
 	TrySend(frames []byte) (done bool, err error)
 }
 
+// Interrupter is implemented by pipes whose blocked Recv can be cut
+// short. A socket uses it to read from the receiving goroutine itself (no
+// goroutine switch between the connection and Recv) while it can still
+// hand reading back to its reader goroutine, honour contexts and
+// deadlines, and notice other pipes.
+type Interrupter interface {
+	// Interruptible reports whether Interrupt works on this pipe.
+	Interruptible() bool
+	// Interrupt makes a Recv in progress, or else the next one, return
+	// ErrInterrupted at once. No data is lost: the next Recv goes on
+	// where the interrupted one stopped. It may be called from any
+	// goroutine at any time.
+	Interrupt()
+}
+
 // CloseWriter is implemented by pipes that can flush and half-close their
 // sending side, so that a lingering close lets the peer read everything.
 type CloseWriter interface {
@@ -160,6 +175,8 @@ var (
 	ErrMsgTooLarge = errors.New("transport: message too large")
 	// ErrProtocol: the peer broke the framing rules.
 	ErrProtocol = errors.New("transport: protocol error")
+	// ErrInterrupted: Recv was cut short by Interrupter.Interrupt.
+	ErrInterrupted = errors.New("transport: receive interrupted")
 	// ErrClosed: the pipe or listener is closed.
 	ErrClosed = errors.New("transport: closed")
 	// ErrAddrInUse: the address is already bound (inproc names, ipc paths).

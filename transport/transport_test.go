@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
+	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -22,9 +24,15 @@ func (fakeTransport) Listen(context.Context, *url.URL, *Config) (Listener, error
 	return nil, errors.New("fake")
 }
 
+// runs makes the registered schemes unique when tests run more than once
+// (-count): the registry is process-wide.
+var runs int
+
 func TestRegistry(t *testing.T) {
-	Register(fakeTransport{"fake-a"})
-	if _, ok := Lookup("FAKE-A"); !ok {
+	runs++
+	a := fmt.Sprint("fake-a", runs)
+	Register(fakeTransport{a})
+	if _, ok := Lookup(strings.ToUpper(a)); !ok {
 		t.Fatal("lookup is not case-insensitive")
 	}
 	func() {
@@ -33,19 +41,21 @@ func TestRegistry(t *testing.T) {
 				t.Error("registering a scheme twice did not panic")
 			}
 		}()
-		Register(fakeTransport{"fake-a"})
+		Register(fakeTransport{a})
 	}()
 	found := false
 	for _, s := range Schemes() {
-		found = found || s == "fake-a"
+		found = found || s == a
 	}
 	if !found {
-		t.Error("Schemes misses fake-a")
+		t.Error("Schemes misses", a)
 	}
 }
 
 func TestResolve(t *testing.T) {
-	Register(fakeTransport{"fake-b"})
+	if _, ok := Lookup("fake-b"); !ok {
+		Register(fakeTransport{"fake-b"})
+	}
 	own := fakeTransport{"own"}
 	tests := []struct {
 		url   string

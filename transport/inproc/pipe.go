@@ -35,6 +35,7 @@ type Pipe struct {
 	off   int
 
 	pending []byte // what TrySend could not queue
+	intr    chan struct{}
 
 	once *sync.Once
 	done chan struct{}
@@ -48,8 +49,8 @@ func NewPair(a, b *transport.Config) (*Pipe, *Pipe) {
 	q1 := &queue{data: make(chan struct{}, 1), space: make(chan struct{}, 1), done: done}
 	q2 := &queue{data: make(chan struct{}, 1), space: make(chan struct{}, 1), done: done}
 	once := new(sync.Once)
-	pa := &Pipe{in: q2, out: q1, peer: b.Self, max: a.MaxRecv(), name: "a", once: once, done: done}
-	pb := &Pipe{in: q1, out: q2, peer: a.Self, max: b.MaxRecv(), name: "b", once: once, done: done}
+	pa := &Pipe{in: q2, out: q1, peer: b.Self, max: a.MaxRecv(), name: "a", once: once, done: done, intr: make(chan struct{}, 1)}
+	pb := &Pipe{in: q1, out: q2, peer: a.Self, max: b.MaxRecv(), name: "b", once: once, done: done, intr: make(chan struct{}, 1)}
 	return pa, pb
 }
 
@@ -157,6 +158,8 @@ func (p *Pipe) Recv() ([]byte, error) {
 		q.mu.Unlock()
 		select {
 		case <-q.data:
+		case <-p.intr:
+			return nil, transport.ErrInterrupted
 		case <-q.done:
 			// Drain what was sent before the close.
 			q.mu.Lock()
@@ -168,6 +171,12 @@ func (p *Pipe) Recv() ([]byte, error) {
 		}
 	}
 }
+
+// Interruptible implements transport.Interrupter.
+func (p *Pipe) Interruptible() bool { return true }
+
+// Interrupt implements transport.Interrupter.
+func (p *Pipe) Interrupt() { signal(p.intr) }
 
 // Buffered implements transport.Pipe.
 func (p *Pipe) Buffered() bool {

@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/plexusnet/plexus/transport"
 )
@@ -48,8 +51,11 @@ type Pipe struct {
 	max     int
 
 	// read side, owned by the one goroutine calling Recv.
-	rbuf []byte
-	r, w int
+	rbuf   []byte
+	r, w   int
+	large  []byte // a message larger than rbuf, being read
+	largeN int    // bytes of it read so far
+	intr   atomic.Bool
 
 	// write side, owned by the one goroutine calling Send or TrySend.
 	wbuf    []byte
@@ -269,8 +275,45 @@ func (p *Pipe) Buffered() bool {
 	return ok && uint64(p.w-p.r-p.framing.headerLen()) >= n
 }
 
+// Interruptible implements transport.Interrupter: interrupts work on TCP
+// and Unix connections, whose read deadlines are harmless to cut.
+func (p *Pipe) Interruptible() bool { return p.raw != nil }
+
+// Interrupt implements transport.Interrupter with a read deadline in the
+// past.
+func (p *Pipe) Interrupt() {
+	p.intr.Store(true)
+	_ = p.conn.SetReadDeadline(time.Unix(1, 0))
+}
+
+// interrupted reports (and clears) a pending interrupt.
+func (p *Pipe) interrupted() bool {
+	if !p.intr.Swap(false) {
+		return false
+	}
+	_ = p.conn.SetReadDeadline(time.Time{})
+	return true
+}
+
+// readErr turns a read error into what Recv returns.
+func (p *Pipe) readErr(err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) && p.interrupted() {
+		return transport.ErrInterrupted
+	}
+	if errors.Is(err, io.EOF) {
+		return io.EOF
+	}
+	return fmt.Errorf("spstream: read: %w", err)
+}
+
 // Recv implements transport.Pipe.
 func (p *Pipe) Recv() ([]byte, error) {
+	if p.interrupted() {
+		return nil, transport.ErrInterrupted
+	}
+	if p.large != nil {
+		return p.recvLarge()
+	}
 	hl := p.framing.headerLen()
 	for {
 		n, ok, err := p.header()
@@ -288,7 +331,12 @@ func (p *Pipe) Recv() ([]byte, error) {
 				return msg, nil
 			}
 			if total > len(p.rbuf) {
-				return p.recvLarge(hl, int(n))
+				// Too large for the read buffer: read it into its own
+				// allocation (its size was checked against the limit).
+				p.large = make([]byte, n)
+				p.largeN = copy(p.large, p.rbuf[p.r+hl:p.w])
+				p.r, p.w = 0, 0
+				return p.recvLarge()
 			}
 		}
 		// Need more bytes: make room at the end, then read.
@@ -302,28 +350,30 @@ func (p *Pipe) Recv() ([]byte, error) {
 			if m > 0 {
 				continue // parse what arrived first; the error repeats
 			}
-			if errors.Is(err, io.EOF) {
-				if p.w > p.r {
-					return nil, fmt.Errorf("%w: stream ended inside a message", io.ErrUnexpectedEOF)
-				}
-				return nil, io.EOF
+			err = p.readErr(err)
+			if err == io.EOF && p.w > p.r {
+				return nil, fmt.Errorf("%w: stream ended inside a message", io.ErrUnexpectedEOF)
 			}
-			return nil, fmt.Errorf("spstream: read: %w", err)
+			return nil, err
 		}
 	}
 }
 
-// recvLarge reads a message that does not fit the read buffer into its own
-// allocation; its size was checked against the limit already.
-func (p *Pipe) recvLarge(hl, n int) ([]byte, error) {
-	msg := make([]byte, n)
-	have := copy(msg, p.rbuf[p.r+hl:p.w])
-	p.r, p.w = 0, 0
-	if _, err := io.ReadFull(p.conn, msg[have:]); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
+// recvLarge goes on reading p.large; an interrupt leaves it to the next
+// Recv.
+func (p *Pipe) recvLarge() ([]byte, error) {
+	for p.largeN < len(p.large) {
+		m, err := p.conn.Read(p.large[p.largeN:])
+		p.largeN += m
+		if err != nil && p.largeN < len(p.large) {
+			err = p.readErr(err)
+			if err == io.EOF {
+				err = fmt.Errorf("%w: stream ended inside a message", io.ErrUnexpectedEOF)
+			}
+			return nil, err
 		}
-		return nil, fmt.Errorf("spstream: read: %w", err)
 	}
+	msg := p.large
+	p.large, p.largeN = nil, 0
 	return msg, nil
 }

@@ -1,0 +1,232 @@
+package socket
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+)
+
+// warmDirect does round trips until the receiver d reads its one pipe
+// directly (the reader goroutine hands it over after seeing it wait).
+func warmDirect(t *testing.T, l, d Socket) {
+	t.Helper()
+	ds := d.(*sock)
+	eventually(t, "direct reads", func() bool {
+		if err := l.Send([]byte("warm")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Recv(); err != nil {
+			t.Fatal(err)
+		}
+		p := ds.single.Load()
+		if p == nil {
+			return false
+		}
+		p.rmu.Lock()
+		defer p.rmu.Unlock()
+		return p.rgen > 0
+	})
+}
+
+func TestDirectReadSecondPipe(t *testing.T) {
+	for _, url := range []string{"tcp://127.0.0.1:0", "inproc://direct-second"} {
+		t.Run(url[:3], func(t *testing.T) {
+			l, d := connected(t, url, nil, nil)
+			warmDirect(t, l, d)
+			// d blocks reading its one pipe; a second peer connects to d
+			// and sends: d must see it.
+			got := make(chan string, 1)
+			go func() {
+				b, err := d.Recv()
+				if err != nil {
+					got <- err.Error()
+					return
+				}
+				got <- string(b)
+			}()
+			eventually(t, "the receiver to read directly", func() bool {
+				ds := d.(*sock)
+				ds.rq.mu.Lock()
+				defer ds.rq.mu.Unlock()
+				return ds.rq.direct != nil
+			})
+			url2 := url
+			if url[:3] == "inp" {
+				url2 += "-2"
+			}
+			addr, err := d.ListenAddr(url2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			other := New()
+			defer other.Close()
+			if err := other.Dial(addr); err != nil {
+				t.Fatal(err)
+			}
+			if err := other.Send([]byte("from the second pipe")); err != nil {
+				t.Fatal(err)
+			}
+			if s := <-got; s != "from the second pipe" {
+				t.Fatalf("got %q", s)
+			}
+			// Both pipes keep working, through the reader goroutines.
+			l.Send([]byte("first"))
+			other.Send([]byte("second"))
+			seen := map[string]bool{}
+			for i := 0; i < 2; i++ {
+				b, err := d.Recv()
+				if err != nil {
+					t.Fatal(err)
+				}
+				seen[string(b)] = true
+			}
+			if !seen["first"] || !seen["second"] {
+				t.Fatalf("got %v", seen)
+			}
+		})
+	}
+}
+
+func TestDirectReadDeadlineKeepsData(t *testing.T) {
+	for _, url := range []string{"tcp://127.0.0.1:0", "inproc://direct-deadline"} {
+		t.Run(url[:3], func(t *testing.T) {
+			l, d := connected(t, url, nil, nil)
+			warmDirect(t, l, d)
+			for i := 0; i < 3; i++ {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+				_, err := d.RecvContext(ctx)
+				cancel()
+				if !errors.Is(err, context.DeadlineExceeded) {
+					t.Fatalf("context: %v", err)
+				}
+				d.SetRecvDeadline(time.Now().Add(5 * time.Millisecond))
+				if _, err := d.Recv(); !errors.Is(err, os.ErrDeadlineExceeded) {
+					t.Fatalf("deadline: %v", err)
+				}
+				d.SetRecvDeadline(time.Time{})
+				// Nothing was lost or broken by the interrupts.
+				msg := fmt.Sprint("after ", i)
+				l.Send([]byte(msg))
+				if b, err := d.Recv(); err != nil || string(b) != msg {
+					t.Fatalf("%q %v", b, err)
+				}
+			}
+		})
+	}
+}
+
+func TestDirectReadClose(t *testing.T) {
+	l, d := connected(t, "tcp://127.0.0.1:0", nil, nil)
+	warmDirect(t, l, d)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := d.Recv()
+		errc <- err
+	}()
+	eventually(t, "the receiver to read directly", func() bool {
+		ds := d.(*sock)
+		ds.rq.mu.Lock()
+		defer ds.rq.mu.Unlock()
+		return ds.rq.direct != nil
+	})
+	d.Close()
+	if err := <-errc; !errors.Is(err, ErrClosed) {
+		t.Fatalf("Recv during Close: %v", err)
+	}
+}
+
+// TestDirectReadPeerLoss: the peer goes away while the receiver reads
+// directly; the pipe is dropped and the dialer reconnects.
+func TestDirectReadPeerLoss(t *testing.T) {
+	srv := New()
+	addr, _ := srv.ListenAddr("tcp://127.0.0.1:0")
+	cli := New(WithReconnectInterval(5*time.Millisecond, 20*time.Millisecond))
+	defer cli.Close()
+	if err := cli.Dial(addr); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "connected", func() bool { return srv.Stats().Pipes == 1 })
+	warmDirect(t, srv, cli)
+	got := make(chan string, 1)
+	go func() {
+		b, _ := cli.Recv()
+		got <- string(b)
+	}()
+	srv.Close()
+	eventually(t, "the client to drop the pipe", func() bool { return cli.Stats().PipesClosed == 1 })
+	srv2 := New()
+	defer srv2.Close()
+	if err := srv2.Listen(addr); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the client to reconnect", func() bool { return srv2.Stats().Pipes == 1 })
+	srv2.Send([]byte("after the reconnect"))
+	if s := <-got; s != "after the reconnect" {
+		t.Fatalf("got %q", s)
+	}
+}
+
+// TestReaderTakesBack: once receivers stop reading, the reader goroutine
+// reads again, so a peer that goes away is noticed without any Recv.
+func TestReaderTakesBack(t *testing.T) {
+	srv := New()
+	addr, _ := srv.ListenAddr("tcp://127.0.0.1:0")
+	cli := New()
+	defer cli.Close()
+	if err := cli.Dial(addr); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "connected", func() bool { return srv.Stats().Pipes == 1 })
+	warmDirect(t, srv, cli)
+	srv.Close()
+	eventually(t, "the client to notice, with nobody receiving", func() bool { return cli.Stats().Pipes == 0 })
+}
+
+// TestDirectReadManyReceivers: several goroutines receive from a socket
+// with one pipe; every message goes to exactly one of them.
+func TestDirectReadManyReceivers(t *testing.T) {
+	l, d := connected(t, "tcp://127.0.0.1:0", nil, []Option{WithRecvQueueSize(4)})
+	warmDirect(t, l, d)
+	const n = 3000
+	var mu sync.Mutex
+	seen := make(map[string]int)
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+				b, err := d.RecvContext(ctx)
+				cancel()
+				mu.Lock()
+				if err == nil {
+					seen[string(b)]++
+				}
+				done := len(seen) == n
+				mu.Unlock()
+				if done {
+					return
+				}
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		if err := l.Send([]byte(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+		if i%100 == 0 {
+			time.Sleep(time.Millisecond) // let the receivers catch up and wait
+		}
+	}
+	wg.Wait()
+	for k, c := range seen {
+		if c != 1 {
+			t.Fatalf("message %s received %d times", k, c)
+		}
+	}
+}
