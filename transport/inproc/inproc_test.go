@@ -144,3 +144,19 @@ func TestDialContext(t *testing.T) {
 		p.Close()
 	}
 }
+
+func TestInterrupt(t *testing.T) {
+	a, b := NewPair(reqCfg, repCfg)
+	defer a.Close()
+	if !b.Interruptible() {
+		t.Fatal("not interruptible")
+	}
+	b.Interrupt()
+	if _, err := b.Recv(); !errors.Is(err, transport.ErrInterrupted) {
+		t.Fatalf("interrupted Recv: %v", err)
+	}
+	a.Send(transport.AppendFrame(nil, []byte("still there")))
+	if m, err := b.Recv(); err != nil || string(m) != "still there" {
+		t.Fatalf("%q %v", m, err)
+	}
+}

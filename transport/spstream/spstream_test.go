@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"testing"
 	"time"
 
@@ -273,5 +274,107 @@ func TestListenerAndDial(t *testing.T) {
 	l.Close()
 	if _, err := l.Accept(); !errors.Is(err, transport.ErrClosed) {
 		t.Fatalf("Accept after Close: %v", err)
+	}
+}
+
+// stepConn is a net.Conn whose reads return the steps one by one; a nil
+// step is a timeout, as an interrupt produces.
+type stepConn struct {
+	byteConn
+	steps [][]byte
+	p     *Pipe
+}
+
+func (c *stepConn) Read(b []byte) (int, error) {
+	if len(c.steps) == 0 {
+		return 0, io.EOF
+	}
+	s := c.steps[0]
+	if s == nil {
+		c.steps = c.steps[1:]
+		c.p.intr.Store(true) // as Interrupt would, with a deadline in the past
+		return 0, os.ErrDeadlineExceeded
+	}
+	n := copy(b, s)
+	if n == len(s) {
+		c.steps = c.steps[1:]
+	} else {
+		c.steps[0] = s[n:]
+	}
+	return n, nil
+}
+
+// TestInterruptKeepsData: an interrupt in the middle of a header, of a
+// small message or of a message larger than the read buffer loses
+// nothing: the next Recv goes on.
+func TestInterruptKeepsData(t *testing.T) {
+	big := bytes.Repeat([]byte("big!"), readBufSize/2)
+	small := frame(FramingTCP, []byte("small"))
+	bigf := frame(FramingTCP, big)
+	c := &stepConn{steps: [][]byte{
+		small[:3], nil, small[3:],
+		bigf[:100], nil, bigf[100 : 100+readBufSize], nil, bigf[100+readBufSize:],
+	}}
+	p := pipeOver(c, FramingTCP, 1<<20)
+	c.p = p
+	var got [][]byte
+	interrupts := 0
+	for len(got) < 2 {
+		m, err := p.Recv()
+		if errors.Is(err, transport.ErrInterrupted) {
+			interrupts++
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, append([]byte(nil), m...))
+	}
+	if interrupts != 3 || string(got[0]) != "small" || !bytes.Equal(got[1], big) {
+		t.Fatalf("%d interrupts, got %d and %d bytes", interrupts, len(got[0]), len(got[1]))
+	}
+	if p.Interruptible() {
+		t.Fatal("a pipe over a plain net.Conn claims to be interruptible")
+	}
+}
+
+func TestInterruptTCP(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, 1)
+		c.Read(buf) // hold the connection open until the client closes
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pipeOver(c, FramingTCP, 100)
+	defer p.Close()
+	if !p.Interruptible() {
+		t.Fatal("a TCP pipe is not interruptible")
+	}
+	done := make(chan error)
+	go func() {
+		_, err := p.Recv()
+		done <- err
+	}()
+	time.Sleep(10 * time.Millisecond) // let Recv block (not required for correctness)
+	p.Interrupt()
+	if err := <-done; !errors.Is(err, transport.ErrInterrupted) {
+		t.Fatalf("Recv after Interrupt: %v", err)
+	}
+	// An interrupt with no Recv in progress cuts the next one short.
+	p.Interrupt()
+	if _, err := p.Recv(); !errors.Is(err, transport.ErrInterrupted) {
+		t.Fatalf("pending interrupt: %v", err)
 	}
 }
