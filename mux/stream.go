@@ -549,40 +549,33 @@ func (st *Stream) SetDeadline(t time.Time) error {
 // zero t means none. Past the deadline they fail with an error that is
 // os.ErrDeadlineExceeded and a net.Error whose Timeout is true.
 func (st *Stream) SetReadDeadline(t time.Time) error {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.rdl == nil {
-		if t.IsZero() {
-			return nil
-		}
-		st.rdl = new(deadline)
-	}
-	st.rdl.set(t, func(ch chan struct{}) {
-		st.mu.Lock()
-		st.rdl.expire(ch)
-		st.mu.Unlock()
-	})
-	signal(st.readCh)
-	st.sess.interrupt(st, t)
+	st.setDeadline(&st.rdl, &st.readCh, t)
+	st.sess.interrupt(st, t) // a Read that leads waits on the connection's deadline
 	return nil
 }
 
 // SetWriteDeadline sets the deadline for Write and Send, pending ones too.
 // A zero t means none. A Write that finds its deadline passed queues nothing.
 func (st *Stream) SetWriteDeadline(t time.Time) error {
+	st.setDeadline(&st.wdl, &st.writeCh, t)
+	return nil
+}
+
+// setDeadline sets *d to t and wakes the waiters of *ch to see it.
+func (st *Stream) setDeadline(d **deadline, ch *chan struct{}, t time.Time) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.wdl == nil {
+	if *d == nil {
 		if t.IsZero() {
-			return nil
+			return
 		}
-		st.wdl = new(deadline)
+		*d = new(deadline)
 	}
-	st.wdl.set(t, func(ch chan struct{}) {
+	dl := *d
+	dl.set(t, func(c chan struct{}) {
 		st.mu.Lock()
-		st.wdl.expire(ch)
+		dl.expire(c)
 		st.mu.Unlock()
 	})
-	signal(st.writeCh)
-	return nil
+	signal(*ch)
 }
