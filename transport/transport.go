@@ -155,12 +155,6 @@ type Interrupter interface {
 	Interrupt()
 }
 
-// CloseWriter is implemented by pipes that can flush and half-close their
-// sending side, so that a lingering close lets the peer read everything.
-type CloseWriter interface {
-	CloseWrite() error
-}
-
 // Errors returned by transports. Test them with errors.Is.
 var (
 	// ErrUnknownScheme: no transport is registered for the URL's scheme.
