@@ -380,7 +380,11 @@ func runPubSub(p sockpeer.Peer, c config) report.Result {
 	msg := make([]byte, pubSize)
 	copy(msg, topic)
 	r.g.Go(func() error { return pub.SendLoop(msg, r.loop(cnt.Ptr(c.subs))) })
+	// Each reading of the deliveries also reads what was published, so that
+	// the last two published counts match the window Measure used.
+	var published []uint64
 	delivered := func() uint64 {
+		published = append(published[max(len(published)-1, 0):], atomic.LoadUint64(cnt.Ptr(c.subs)))
 		var n uint64
 		for i := range c.subs {
 			n += atomic.LoadUint64(cnt.Ptr(i))
@@ -391,5 +395,17 @@ func runPubSub(p sockpeer.Peer, c config) report.Result {
 	if err != nil {
 		return failed(err)
 	}
-	return result(s.Rate(), s, p, "allocs/delivery", hang)
+	res := result(s.Rate(), s, p, "allocs/delivery", hang)
+	if len(published) == 2 && s.Elapsed > 0 {
+		pubRate := float64(published[1]-published[0]) / s.Elapsed.Seconds()
+		note := fmt.Sprintf("published %s msg/s", report.FormatValue(pubRate))
+		if pubRate > 0 {
+			note += fmt.Sprintf(", each reached %.1f of %d subs on average", s.Rate()/pubRate, c.subs)
+		}
+		if res.Note != "" {
+			note += "; " + res.Note
+		}
+		res.Note = note
+	}
+	return res
 }
