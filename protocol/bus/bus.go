@@ -1,0 +1,91 @@
+// Package bus is the many-to-many protocol (NNG's bus0, SP protocol id
+// 0x70), wire compatible with NNG and nanomsg.
+//
+// Every message sent goes to every bus peer connected at the time, and
+// Recv returns what any of them sent. A bus does not forward on its own:
+// for every member to hear every other, connect them all to each other
+// (a full mesh), or run a device. Forwarding a received message with
+// SendMsg sends it to every peer but the one it came from, as NNG's raw
+// bus does, so a single bus socket with a switch to itself
+// (socket.StartSwitch(b, b, nil)) is a bus device. Messages carry no
+// header and no hop count: devices must not form a loop.
+//
+// As in NNG, sending never waits for a slow peer: a peer whose queue is
+// full misses the message (counted in Stats().Dropped) and Send still
+// succeeds. SendTo is not part of the pattern and fails with
+// socket.ErrInvalidSendType; SendAll is the same as Send.
+package bus
+
+import (
+	"context"
+	"errors"
+
+	"github.com/plexusnet/plexus/socket"
+	"github.com/plexusnet/plexus/transport"
+)
+
+// Protocol is bus0: it pairs with itself.
+var Protocol = socket.Protocol{
+	Self:   transport.Proto{ID: 0x70, Name: "bus"},
+	Peer:   transport.Proto{ID: 0x70, Name: "bus"},
+	Header: socket.HeaderNone,
+	TTL:    8,
+}
+
+// New returns a bus socket with socket options opts.
+func New(opts ...socket.Option) (socket.Socket, error) {
+	all := append([]socket.Option{socket.WithProtocol(Protocol), socket.WithSendBestEffort()}, opts...)
+	all = append(all, socket.WithSendMode(socket.SendToAll))
+	return &sock{socket.New(all...)}, nil
+}
+
+// sock is a bus socket: every send goes to all peers, and a drop for a
+// slow peer is not an error.
+type sock struct{ socket.Socket }
+
+// sent turns the drop for a slow peer into success.
+func sent(err error) error {
+	if errors.Is(err, socket.ErrMsgDropped) {
+		return nil
+	}
+	return err
+}
+
+// Send sends content to every peer.
+func (s *sock) Send(content []byte) error { return sent(s.Socket.SendAll(content)) }
+
+// SendContext is Send bounded by ctx.
+func (s *sock) SendContext(ctx context.Context, content []byte) error {
+	return sent(s.Socket.SendAllContext(ctx, content))
+}
+
+// SendAll is Send.
+func (s *sock) SendAll(content []byte) error { return s.Send(content) }
+
+// SendAllContext is SendContext.
+func (s *sock) SendAllContext(ctx context.Context, content []byte) error {
+	return s.SendContext(ctx, content)
+}
+
+// SendTo is not part of bus: ErrInvalidSendType.
+func (s *sock) SendTo(socket.Path, []byte) error { return socket.ErrInvalidSendType }
+
+// SendToContext is not part of bus: ErrInvalidSendType.
+func (s *sock) SendToContext(context.Context, socket.Path, []byte) error {
+	return socket.ErrInvalidSendType
+}
+
+// SendMsg sends msg.Content to every peer, except, for a message this
+// socket received, the peer it came from. A message with a Destination is
+// ErrInvalidSendType.
+func (s *sock) SendMsg(msg *socket.Message) error {
+	return s.SendMsgContext(context.Background(), msg)
+}
+
+// SendMsgContext is SendMsg bounded by ctx.
+func (s *sock) SendMsgContext(ctx context.Context, msg *socket.Message) error {
+	if len(msg.Destination) > 0 {
+		return socket.ErrInvalidSendType
+	}
+	return sent(s.Socket.SendMsgContext(ctx, msg))
+}

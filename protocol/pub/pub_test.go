@@ -1,0 +1,199 @@
+package pub_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/plexusnet/plexus/protocol/bus"
+	"github.com/plexusnet/plexus/protocol/pair"
+	"github.com/plexusnet/plexus/protocol/pub"
+	"github.com/plexusnet/plexus/protocol/pull"
+	"github.com/plexusnet/plexus/protocol/push"
+	"github.com/plexusnet/plexus/protocol/rep"
+	"github.com/plexusnet/plexus/protocol/req"
+	"github.com/plexusnet/plexus/protocol/respondent"
+	"github.com/plexusnet/plexus/protocol/sub"
+	"github.com/plexusnet/plexus/protocol/surveyor"
+	"github.com/plexusnet/plexus/socket"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// eventually waits for cond; the bound is a safety net, not a timing
+// assertion.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func newPub(t *testing.T, opts ...socket.Option) socket.Socket {
+	t.Helper()
+	s, err := pub.New(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// subscribers connects n subscribers (subscribed to everything) to p and
+// returns them; none of them reads.
+func subscribers(t *testing.T, p socket.Socket, n int) []*sub.Socket {
+	t.Helper()
+	addr, err := p.ListenAddr("inproc://" + t.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	subs := make([]*sub.Socket, n)
+	for i := range subs {
+		s, err := sub.New()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		s.Subscribe(nil)
+		if err := s.Dial(addr); err != nil {
+			t.Fatal(err)
+		}
+		subs[i] = s
+	}
+	eventually(t, "the subscribers", func() bool { return p.Stats().Pipes == n })
+	return subs
+}
+
+// TestSlowSubscriber: a subscriber that does not read never blocks the
+// publisher (it misses messages instead, counted as dropped), and the
+// others still get what they keep up with.
+func TestSlowSubscriber(t *testing.T) {
+	p := newPub(t)
+	subs := subscribers(t, p, 2)
+	fast := subs[1]
+	got := make(chan int, 1)
+	go func() {
+		n := 0
+		for {
+			if _, err := fast.Recv(); err != nil {
+				got <- n
+				return
+			}
+			n++
+		}
+	}()
+	// Far more than the slow subscriber's queues and pipe hold.
+	msg := make([]byte, 16<<10)
+	for i := 0; i < 2000; i++ {
+		if err := p.Send(msg); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+	eventually(t, "drops for the slow subscriber", func() bool { return p.Stats().Dropped > 0 })
+	fast.Close()
+	if n := <-got; n == 0 {
+		t.Fatal("the fast subscriber got nothing")
+	}
+}
+
+// TestBlocking: with WithBlocking a publisher waits for its slowest
+// subscriber, until the send deadline.
+func TestBlocking(t *testing.T) {
+	p := newPub(t, pub.WithBlocking())
+	subscribers(t, p, 1)
+	msg := make([]byte, 16<<10)
+	for i := 0; ; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		err := p.SendContext(ctx, msg)
+		cancel()
+		if err == nil {
+			if i > 100000 {
+				t.Fatal("the publisher never blocked")
+			}
+			continue
+		}
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("send %d: %v", i, err)
+		}
+		break
+	}
+	if d := p.Stats().Dropped; d != 0 {
+		t.Fatalf("%d messages dropped", d)
+	}
+}
+
+// TestNoSubscribers: publishing with nobody listening discards the
+// message and succeeds, as NNG.
+func TestNoSubscribers(t *testing.T) {
+	p := newPub(t)
+	for i := 0; i < 1000; i++ {
+		if err := p.Send([]byte("into the void")); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestInvalid(t *testing.T) {
+	p := newPub(t)
+	ctx := context.Background()
+	for name, err := range map[string]error{
+		"SendTo":         p.SendTo(socket.Path{1}, nil),
+		"SendToContext":  p.SendToContext(ctx, socket.Path{1}, nil),
+		"SendMsg/dst":    p.SendMsg(&socket.Message{Destination: socket.Path{1}}),
+		"SendMsgCtx/dst": p.SendMsgContext(ctx, &socket.Message{Destination: socket.Path{1}}),
+	} {
+		if !errors.Is(err, socket.ErrInvalidSendType) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := p.Recv(); !errors.Is(err, socket.ErrInvalidRecvType) {
+		t.Errorf("Recv: %v", err)
+	}
+	for name, err := range map[string]error{
+		"SendAll":        p.SendAll(nil),
+		"SendAllContext": p.SendAllContext(ctx, nil),
+		"SendMsg":        p.SendMsg(&socket.Message{}),
+	} {
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// TestMismatch: pub peers only with sub.
+func TestMismatch(t *testing.T) {
+	for _, p := range []socket.Protocol{
+		pair.Protocol, bus.Protocol, pub.Protocol, push.Protocol, pull.Protocol,
+		req.Protocol, rep.Protocol, surveyor.Protocol, respondent.Protocol, socket.RawProtocol,
+	} {
+		t.Run(p.Self.Name, func(t *testing.T) {
+			ours := newPub(t)
+			theirs := socket.New(socket.WithProtocol(p))
+			defer theirs.Close()
+			addr, err := ours.ListenAddr("tcp://127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := theirs.Dial(addr); !errors.Is(err, socket.ErrProtocolMismatch) {
+				t.Fatalf("%s dialing pub: %v", p.Self.Name, err)
+			}
+			addr, err = theirs.ListenAddr("tcp://127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := ours.Dial(addr); !errors.Is(err, socket.ErrProtocolMismatch) {
+				t.Fatalf("pub dialing %s: %v", p.Self.Name, err)
+			}
+			if n := ours.Stats().PipesOpened + theirs.Stats().PipesOpened; n != 0 {
+				t.Fatalf("%d pipes opened", n)
+			}
+		})
+	}
+}

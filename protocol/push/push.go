@@ -1,0 +1,67 @@
+// Package push is the sending side of the pipeline protocol (NNG's push0,
+// SP protocol id 0x50), wire compatible with NNG and nanomsg.
+//
+// Each message goes to exactly one pull peer, chosen fairly among those
+// ready to take it, so that work spreads over all the pullers (a
+// load-balanced pipeline). Messages wait in a queue shared by all peers
+// until one of them takes them; while no peer is connected, or all are
+// behind, Send waits for room in that queue (or drops, with
+// socket.WithSendBestEffort).
+//
+// A push socket does not receive: Recv fails with
+// socket.ErrInvalidRecvType. SendAll and SendTo are not part of the
+// pattern and fail with socket.ErrInvalidSendType.
+package push
+
+import (
+	"context"
+
+	"github.com/plexusnet/plexus/socket"
+	"github.com/plexusnet/plexus/transport"
+)
+
+// Protocol is push0: it pairs with pull0.
+var Protocol = socket.Protocol{
+	Self:   transport.Proto{ID: 0x50, Name: "push"},
+	Peer:   transport.Proto{ID: 0x51, Name: "pull"},
+	Header: socket.HeaderNone,
+	TTL:    8,
+}
+
+// New returns a push socket with socket options opts.
+func New(opts ...socket.Option) (socket.Socket, error) {
+	all := append([]socket.Option{socket.WithProtocol(Protocol)}, opts...)
+	all = append(all, socket.WithNoRecv(), socket.WithSendMode(socket.SendToOne))
+	return &sock{socket.New(all...)}, nil
+}
+
+// sock is a push socket: a socket.Socket that sends to one peer only.
+type sock struct{ socket.Socket }
+
+// SendAll is not part of push: ErrInvalidSendType.
+func (s *sock) SendAll([]byte) error { return socket.ErrInvalidSendType }
+
+// SendAllContext is not part of push: ErrInvalidSendType.
+func (s *sock) SendAllContext(context.Context, []byte) error { return socket.ErrInvalidSendType }
+
+// SendTo is not part of push: ErrInvalidSendType.
+func (s *sock) SendTo(socket.Path, []byte) error { return socket.ErrInvalidSendType }
+
+// SendToContext is not part of push: ErrInvalidSendType.
+func (s *sock) SendToContext(context.Context, socket.Path, []byte) error {
+	return socket.ErrInvalidSendType
+}
+
+// SendMsg sends msg.Content to one peer, as Send; a message with a
+// Destination is ErrInvalidSendType.
+func (s *sock) SendMsg(msg *socket.Message) error {
+	return s.SendMsgContext(context.Background(), msg)
+}
+
+// SendMsgContext is SendMsg bounded by ctx.
+func (s *sock) SendMsgContext(ctx context.Context, msg *socket.Message) error {
+	if len(msg.Destination) > 0 {
+		return socket.ErrInvalidSendType
+	}
+	return s.Socket.SendMsgContext(ctx, msg)
+}

@@ -1,0 +1,276 @@
+package sub_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/plexusnet/plexus/protocol/bus"
+	"github.com/plexusnet/plexus/protocol/pair"
+	"github.com/plexusnet/plexus/protocol/pub"
+	"github.com/plexusnet/plexus/protocol/pull"
+	"github.com/plexusnet/plexus/protocol/push"
+	"github.com/plexusnet/plexus/protocol/rep"
+	"github.com/plexusnet/plexus/protocol/req"
+	"github.com/plexusnet/plexus/protocol/respondent"
+	"github.com/plexusnet/plexus/protocol/sub"
+	"github.com/plexusnet/plexus/protocol/surveyor"
+	"github.com/plexusnet/plexus/socket"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// eventually waits for cond; the bound is a safety net, not a timing
+// assertion.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func newSub(t *testing.T) *sub.Socket {
+	t.Helper()
+	s, err := sub.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func newPub(t *testing.T, opts ...socket.Option) socket.Socket {
+	t.Helper()
+	s, err := pub.New(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// end is the sentinel each case's subscriber also subscribes to: once it
+// arrives, everything published before it has been seen or filtered.
+const end = "\xffend"
+
+// recvUntilEnd returns what s receives before the sentinel.
+func recvUntilEnd(t *testing.T, s *sub.Socket) []string {
+	t.Helper()
+	var got []string
+	for {
+		b, err := s.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(b) == end {
+			return got
+		}
+		got = append(got, string(b))
+	}
+}
+
+func TestFilter(t *testing.T) {
+	msgs := []string{"", "a", "ab", "abc", "b", "ba", "weather/paris", "weather/rome", "news"}
+	for _, tc := range []struct {
+		name  string
+		sub   []string
+		unsub []string
+		want  []string
+	}{
+		{name: "no subscription: nothing", want: nil},
+		{name: "empty topic: everything", sub: []string{""}, want: msgs},
+		{name: "prefix", sub: []string{"ab"}, want: []string{"ab", "abc"}},
+		{name: "exact length", sub: []string{"abc"}, want: []string{"abc"}},
+		{name: "two topics", sub: []string{"b", "weather/"}, want: []string{"b", "ba", "weather/paris", "weather/rome"}},
+		{name: "overlapping topics count once", sub: []string{"a", "ab"}, want: []string{"a", "ab", "abc"}},
+		{name: "subscribe twice, unsubscribe once", sub: []string{"a", "a"}, unsub: []string{"a"}, want: nil},
+		{name: "unsubscribed", sub: []string{"a", "news"}, unsub: []string{"a"}, want: []string{"news"}},
+		{name: "unsubscribe everything", sub: []string{"", "b"}, unsub: []string{""}, want: []string{"b", "ba"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, s := newPub(t), newSub(t)
+			addr, err := p.ListenAddr("tcp://127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, topic := range append(tc.sub, end) {
+				if err := s.Subscribe([]byte(topic)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, topic := range tc.unsub {
+				if err := s.Unsubscribe([]byte(topic)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.Dial(addr); err != nil {
+				t.Fatal(err)
+			}
+			// A publisher sends to the subscribers connected now.
+			eventually(t, "the subscriber", func() bool { return p.Stats().Pipes == 1 })
+			for _, m := range append(msgs, end) {
+				if err := p.Send([]byte(m)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := recvUntilEnd(t, s); !slices.Equal(got, tc.want) {
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestFanOut: every subscriber gets every message it subscribed to, over
+// every transport.
+func TestFanOut(t *testing.T) {
+	for _, url := range []string{"inproc://" + t.Name(), "tcp://127.0.0.1:0", "ipc://" + t.TempDir() + "/ps.sock"} {
+		t.Run(url[:3], func(t *testing.T) {
+			// Lossless, so that every message counts.
+			p := newPub(t, pub.WithBlocking())
+			addr, err := p.ListenAddr(url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			topics := []string{"", "even", "odd", "even", "odd"}
+			subs := make([]*sub.Socket, len(topics))
+			for i, topic := range topics {
+				subs[i] = newSub(t)
+				subs[i].Subscribe([]byte(topic))
+				subs[i].Subscribe([]byte(end))
+				if err := subs[i].Dial(addr); err != nil {
+					t.Fatal(err)
+				}
+			}
+			eventually(t, "the subscribers", func() bool { return p.Stats().Pipes == len(subs) })
+			const n = 300
+			go func() {
+				for i := 0; i < n; i++ {
+					kind := "even"
+					if i%2 == 1 {
+						kind = "odd"
+					}
+					if p.Send([]byte(fmt.Sprint(kind, " ", i))) != nil {
+						return
+					}
+				}
+				p.Send([]byte(end))
+			}()
+			for i, s := range subs {
+				got := recvUntilEnd(t, s)
+				want := n
+				if topics[i] != "" {
+					want = n / 2
+				}
+				if len(got) != want {
+					t.Fatalf("subscriber %d (%q): %d messages, want %d", i, topics[i], len(got), want)
+				}
+				for _, m := range got {
+					if !strings.HasPrefix(m, topics[i]) {
+						t.Fatalf("subscriber %d (%q) got %q", i, topics[i], m)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestUnsubscribeDropsQueued: messages queued before their topic is
+// unsubscribed are not returned (NNG purges its queue).
+func TestUnsubscribeDropsQueued(t *testing.T) {
+	p, s := newPub(t), newSub(t)
+	addr, _ := p.ListenAddr("inproc://" + t.Name())
+	s.Subscribe([]byte("a"))
+	s.Subscribe([]byte("b"))
+	if err := s.Dial(addr); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the subscriber", func() bool { return p.Stats().Pipes == 1 })
+	for _, m := range []string{"a1", "b1", "a2"} {
+		p.Send([]byte(m))
+	}
+	eventually(t, "the messages to be queued", func() bool { return s.Stats().MsgsRecv == 3 })
+	if err := s.Unsubscribe([]byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	s.Subscribe([]byte(end))
+	p.Send([]byte(end))
+	if got := recvUntilEnd(t, s); !slices.Equal(got, []string{"b1"}) {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	s := newSub(t)
+	if err := s.Unsubscribe([]byte("never")); !errors.Is(err, sub.ErrNotSubscribed) {
+		t.Fatalf("unsubscribe unknown: %v", err)
+	}
+	s.Subscribe([]byte("x"))
+	if err := s.Unsubscribe([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Unsubscribe([]byte("x")); !errors.Is(err, sub.ErrNotSubscribed) {
+		t.Fatalf("unsubscribe twice: %v", err)
+	}
+	ctx := context.Background()
+	for name, err := range map[string]error{
+		"Send":    s.Send(nil),
+		"SendAll": s.SendAll(nil),
+		"SendTo":  s.SendTo(socket.Path{1}, nil),
+		"SendMsg": s.SendMsgContext(ctx, &socket.Message{}),
+	} {
+		if !errors.Is(err, socket.ErrInvalidSendType) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	s.Close()
+	if err := s.Subscribe(nil); !errors.Is(err, socket.ErrClosed) {
+		t.Errorf("subscribe after close: %v", err)
+	}
+	if err := s.Unsubscribe(nil); !errors.Is(err, socket.ErrClosed) {
+		t.Errorf("unsubscribe after close: %v", err)
+	}
+	if _, err := s.Recv(); !errors.Is(err, socket.ErrClosed) {
+		t.Errorf("recv after close: %v", err)
+	}
+}
+
+// TestMismatch: sub peers only with pub.
+func TestMismatch(t *testing.T) {
+	for _, p := range []socket.Protocol{
+		pair.Protocol, bus.Protocol, sub.Protocol, push.Protocol, pull.Protocol,
+		req.Protocol, rep.Protocol, surveyor.Protocol, respondent.Protocol, socket.RawProtocol,
+	} {
+		t.Run(p.Self.Name, func(t *testing.T) {
+			ours := newSub(t)
+			theirs := socket.New(socket.WithProtocol(p))
+			defer theirs.Close()
+			addr, err := ours.ListenAddr("tcp://127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := theirs.Dial(addr); !errors.Is(err, socket.ErrProtocolMismatch) {
+				t.Fatalf("%s dialing sub: %v", p.Self.Name, err)
+			}
+			addr, err = theirs.ListenAddr("tcp://127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := ours.Dial(addr); !errors.Is(err, socket.ErrProtocolMismatch) {
+				t.Fatalf("sub dialing %s: %v", p.Self.Name, err)
+			}
+			if n := ours.Stats().PipesOpened + theirs.Stats().PipesOpened; n != 0 {
+				t.Fatalf("%d pipes opened", n)
+			}
+		})
+	}
+}

@@ -1,0 +1,378 @@
+package surveyor_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"sort"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/plexusnet/plexus/protocol/bus"
+	"github.com/plexusnet/plexus/protocol/pair"
+	"github.com/plexusnet/plexus/protocol/pub"
+	"github.com/plexusnet/plexus/protocol/pull"
+	"github.com/plexusnet/plexus/protocol/push"
+	"github.com/plexusnet/plexus/protocol/rep"
+	"github.com/plexusnet/plexus/protocol/req"
+	"github.com/plexusnet/plexus/protocol/respondent"
+	"github.com/plexusnet/plexus/protocol/sub"
+	"github.com/plexusnet/plexus/protocol/surveyor"
+	"github.com/plexusnet/plexus/socket"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// eventually waits for cond; the bound is a safety net, not a timing
+// assertion.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// must(t)(surveyor.New()) fails the test on error and closes the socket
+// at the end.
+func must(t *testing.T) func(socket.Socket, error) socket.Socket {
+	return func(s socket.Socket, err error) socket.Socket {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+}
+
+// answer makes r answer every survey with prefix+survey until it closes.
+func answer(r socket.Socket, prefix string) {
+	go func() {
+		for {
+			b, err := r.Recv()
+			if err != nil {
+				return
+			}
+			if r.Send(append([]byte(prefix), b...)) != nil {
+				return
+			}
+		}
+	}()
+}
+
+// long is a survey time no test waits for.
+const long = time.Hour
+
+// TestSurvey: every respondent's answer comes back, over every
+// transport, whichever side listens.
+func TestSurvey(t *testing.T) {
+	for _, url := range []string{"inproc://" + t.Name(), "tcp://127.0.0.1:0", "ipc://" + t.TempDir() + "/s.sock"} {
+		for _, surveyorListens := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/surveyor-listens=%v", url[:3], surveyorListens), func(t *testing.T) {
+				s := must(t)(surveyor.New(surveyor.WithSurveyTime(long)))
+				const n = 3
+				var addr string
+				if surveyorListens {
+					a, err := s.ListenAddr(url)
+					if err != nil {
+						t.Fatal(err)
+					}
+					addr = a
+				}
+				for i := 0; i < n; i++ {
+					r := must(t)(respondent.New())
+					if surveyorListens {
+						if err := r.Dial(addr); err != nil {
+							t.Fatal(err)
+						}
+					} else {
+						u := url
+						if url[:3] != "tcp" {
+							u = fmt.Sprint(url, i)
+						}
+						a, err := r.ListenAddr(u)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if err := s.Dial(a); err != nil {
+							t.Fatal(err)
+						}
+					}
+					answer(r, fmt.Sprint(i, ":"))
+				}
+				// A survey reaches the respondents connected now.
+				eventually(t, "the respondents", func() bool { return s.Stats().Pipes == n })
+				for round := 0; round < 3; round++ {
+					q := fmt.Sprint("q", round)
+					if err := s.Send([]byte(q)); err != nil {
+						t.Fatal(err)
+					}
+					var got, want []string
+					for i := 0; i < n; i++ {
+						m, err := s.RecvMsg()
+						if err != nil {
+							t.Fatal(err)
+						}
+						if len(m.Destination) != 1 || m.Destination[0]&socket.EndOfPath == 0 {
+							t.Fatalf("survey id %v", m.Destination)
+						}
+						got = append(got, string(m.Content))
+						want = append(want, fmt.Sprint(i, ":", q))
+					}
+					sort.Strings(got)
+					if !slices.Equal(got, want) {
+						t.Fatalf("got %q, want %q", got, want)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestDeadline: a Recv waiting when the survey ends fails with
+// os.ErrDeadlineExceeded; with no survey open Recv fails at once with
+// ErrBadState; an answer after the deadline is dropped.
+func TestDeadline(t *testing.T) {
+	const surveyTime = 300 * time.Millisecond
+	s := must(t)(surveyor.New(surveyor.WithSurveyTime(surveyTime)))
+	if _, err := s.Recv(); !errors.Is(err, socket.ErrBadState) {
+		t.Fatalf("recv with no survey: %v", err)
+	}
+	addr, _ := s.ListenAddr("tcp://127.0.0.1:0")
+	r := must(t)(respondent.New())
+	if err := r.Dial(addr); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the respondent", func() bool { return s.Stats().Pipes == 1 })
+
+	// The respondent holds its answer until the survey is over.
+	if err := s.Send([]byte("old")); err != nil {
+		t.Fatal(err)
+	}
+	late, err := r.RecvMsg()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Recv(); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("recv past the deadline: %v", err)
+	}
+	if _, err := s.Recv(); !errors.Is(err, socket.ErrBadState) {
+		t.Fatalf("recv after the survey: %v", err)
+	}
+	if err := r.SendTo(late.Source, []byte("late")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the late answer to arrive", func() bool { return s.Stats().MsgsRecv == 1 })
+
+	// A new survey is open: the late answer, queued before its fresh
+	// answer, is dropped. On a machine so slow that the new survey ends
+	// before its answer arrives, try again (no timing is asserted).
+	for attempt := 0; ; attempt++ {
+		if err := s.Send([]byte("new")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Recv(); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Send([]byte("fresh")); err != nil {
+			t.Fatal(err)
+		}
+		b, err := s.Recv()
+		if err == nil {
+			if string(b) != "fresh" {
+				t.Fatalf("got %q", b)
+			}
+			break
+		}
+		if !errors.Is(err, os.ErrDeadlineExceeded) || attempt == 10 {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestOverlapping: surveys may overlap; RecvMsg tells their answers apart.
+func TestOverlapping(t *testing.T) {
+	s := must(t)(surveyor.New(surveyor.WithSurveyTime(long)))
+	addr, _ := s.ListenAddr("inproc://" + t.Name())
+	r := must(t)(respondent.New())
+	if err := r.Dial(addr); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the respondent", func() bool { return s.Stats().Pipes == 1 })
+	s.Send([]byte("first"))
+	s.Send([]byte("second"))
+	first, _ := r.RecvMsg()
+	second, _ := r.RecvMsg()
+	// Answer in the other order.
+	r.SendTo(second.Source, []byte("to second"))
+	r.SendTo(first.Source, []byte("to first"))
+	a, err := s.RecvMsg()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.RecvMsg()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(a.Content) != "to second" || string(b.Content) != "to first" ||
+		a.Destination[0] != second.Source[1] || b.Destination[0] != first.Source[1] ||
+		a.Destination[0] == b.Destination[0] {
+		t.Fatalf("answers %q %v, %q %v", a.Content, a.Destination, b.Content, b.Destination)
+	}
+}
+
+// TestNoRespondents: a survey with nobody to ask succeeds and ends with
+// the deadline.
+func TestNoRespondents(t *testing.T) {
+	s := must(t)(surveyor.New(surveyor.WithSurveyTime(10 * time.Millisecond)))
+	if err := s.Send([]byte("anyone?")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Recv(); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatal(err)
+	}
+}
+
+// TestRecvContext: a cancelled context ends a Recv with its own error,
+// leaving the survey open.
+func TestRecvContext(t *testing.T) {
+	s := must(t)(surveyor.New(surveyor.WithSurveyTime(long)))
+	s.Send([]byte("q"))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.RecvContext(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	if _, err := s.RecvContext(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatal(err)
+	}
+}
+
+// TestDevice: surveyors and respondents meet through a device (a raw
+// respondent in front, a raw surveyor behind, a switch between); every
+// answer reaches the surveyor that asked.
+func TestDevice(t *testing.T) {
+	front := must(t)(respondent.NewRaw())
+	back := must(t)(surveyor.NewRaw())
+	frontAddr, _ := front.ListenAddr("tcp://127.0.0.1:0")
+	backAddr, _ := back.ListenAddr("ipc://" + t.TempDir() + "/dev.sock")
+	sw := socket.StartSwitch(back, front, nil)
+	defer sw.Stop()
+
+	const nr = 3
+	for i := 0; i < nr; i++ {
+		r := must(t)(respondent.New())
+		if err := r.Dial(backAddr); err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			for {
+				m, err := r.RecvMsg()
+				if err != nil {
+					return
+				}
+				if len(m.Source) != 3 {
+					t.Errorf("backtrace through the device: %v", m.Source)
+				}
+				r.SendTo(m.Source, []byte(fmt.Sprint(i, ":", string(m.Content))))
+			}
+		}()
+	}
+	eventually(t, "the respondents", func() bool { return back.Stats().Pipes == nr })
+	for c := 0; c < 3; c++ {
+		s := must(t)(surveyor.New(surveyor.WithSurveyTime(long)))
+		if err := s.Dial(frontAddr); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the device", func() bool { return front.Stats().Pipes == c+1 })
+		q := fmt.Sprint("client ", c)
+		s.Send([]byte(q))
+		var got []string
+		for i := 0; i < nr; i++ {
+			b, err := s.Recv()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, string(b))
+		}
+		sort.Strings(got)
+		want := []string{"0:" + q, "1:" + q, "2:" + q}
+		if !slices.Equal(got, want) {
+			t.Fatalf("client %d got %q", c, got)
+		}
+	}
+}
+
+func TestInvalid(t *testing.T) {
+	s := must(t)(surveyor.New())
+	raw := must(t)(surveyor.NewRaw())
+	ctx := context.Background()
+	for name, err := range map[string]error{
+		"SendTo":            s.SendTo(socket.Path{1}, nil),
+		"SendToContext":     s.SendToContext(ctx, socket.Path{1}, nil),
+		"raw Send":          raw.Send(nil),
+		"raw SendContext":   raw.SendContext(ctx, nil),
+		"raw SendAll":       raw.SendAll(nil),
+		"raw SendTo":        raw.SendTo(socket.Path{1}, nil),
+		"raw SendMsg/no id": raw.SendMsg(&socket.Message{Source: socket.Path{1}}),
+		"raw SendMsg/dst":   raw.SendMsg(&socket.Message{Source: socket.Path{socket.EndOfPath}, Destination: socket.Path{1}}),
+	} {
+		if !errors.Is(err, socket.ErrInvalidSendType) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if err := raw.SendMsg(&socket.Message{Source: socket.Path{1, socket.EndOfPath | 7}}); err != nil {
+		t.Errorf("raw SendMsg with a backtrace: %v", err)
+	}
+	s.Close()
+	if err := s.Send(nil); !errors.Is(err, socket.ErrClosed) {
+		t.Errorf("send after close: %v", err)
+	}
+	if _, err := s.Recv(); !errors.Is(err, socket.ErrClosed) {
+		t.Errorf("recv after close: %v", err)
+	}
+	if err := s.Close(); !errors.Is(err, socket.ErrClosed) {
+		t.Errorf("second close: %v", err)
+	}
+}
+
+// TestMismatch: surveyor peers only with respondent.
+func TestMismatch(t *testing.T) {
+	for _, p := range []socket.Protocol{
+		pair.Protocol, bus.Protocol, pub.Protocol, sub.Protocol, push.Protocol, pull.Protocol,
+		req.Protocol, rep.Protocol, surveyor.Protocol, socket.RawProtocol,
+	} {
+		t.Run(p.Self.Name, func(t *testing.T) {
+			ours := must(t)(surveyor.New())
+			theirs := socket.New(socket.WithProtocol(p))
+			defer theirs.Close()
+			addr, err := ours.ListenAddr("tcp://127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := theirs.Dial(addr); !errors.Is(err, socket.ErrProtocolMismatch) {
+				t.Fatalf("%s dialing surveyor: %v", p.Self.Name, err)
+			}
+			addr, err = theirs.ListenAddr("tcp://127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := ours.Dial(addr); !errors.Is(err, socket.ErrProtocolMismatch) {
+				t.Fatalf("surveyor dialing %s: %v", p.Self.Name, err)
+			}
+			if n := ours.Stats().PipesOpened + theirs.Stats().PipesOpened; n != 0 {
+				t.Fatalf("%d pipes opened", n)
+			}
+		})
+	}
+}
