@@ -405,3 +405,43 @@ func TestValue(t *testing.T) {
 		t.Fatal("value from nothing")
 	}
 }
+
+// TestSendToOneFair: Send spreads messages over the peers.
+func TestSendToOneFair(t *testing.T) {
+	hub := New()
+	defer hub.Close()
+	addr, _ := hub.ListenAddr("inproc://fair")
+	const peers, n = 3, 300
+	counts := make([]int, peers)
+	done := make(chan int, n)
+	for i := 0; i < peers; i++ {
+		s := New()
+		defer s.Close()
+		if err := s.Dial(addr); err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			for {
+				if _, err := s.Recv(); err != nil {
+					return
+				}
+				done <- i
+			}
+		}()
+	}
+	eventually(t, "three peers", func() bool { return hub.Stats().Pipes == peers })
+	for i := 0; i < n; i++ {
+		if err := hub.Send([]byte("job")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < n; i++ {
+		counts[<-done]++
+	}
+	for i, c := range counts {
+		if c == 0 {
+			t.Fatalf("peer %d got nothing: %v", i, counts)
+		}
+	}
+	t.Logf("distribution %v", counts)
+}
