@@ -15,6 +15,7 @@ func demo(ctx context.Context, w io.Writer) error {
 		run   func(context.Context, io.Writer) error
 	}{
 		{"mux: many streams over one TCP connection", demoMux},
+		{"socket: req/rep, pub/sub and a switch over TCP (the SP wire of NNG)", demoSocket},
 	}
 	for _, s := range sections {
 		fmt.Fprintf(w, "\n== %s ==\n", s.title)
