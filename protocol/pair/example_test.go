@@ -1,0 +1,26 @@
+package pair_test
+
+import (
+	"fmt"
+
+	"github.com/plexusnet/plexus/protocol/pair"
+)
+
+func Example() {
+	a, _ := pair.New()
+	defer a.Close()
+	b, _ := pair.New()
+	defer b.Close()
+	a.Listen("inproc://example-pair")
+	b.Dial("inproc://example-pair")
+
+	a.Send([]byte("hello b"))
+	m, _ := b.Recv()
+	fmt.Println(string(m))
+	b.Send([]byte("hello a"))
+	m, _ = a.Recv()
+	fmt.Println(string(m))
+	// Output:
+	// hello b
+	// hello a
+}
