@@ -161,6 +161,33 @@ func TestSecondPeerRefused(t *testing.T) {
 	}
 }
 
+// TestDevice: two pair sockets switched to each other join their peers,
+// both ways.
+func TestDevice(t *testing.T) {
+	left, right := newPair(t), newPair(t)
+	leftAddr, _ := left.ListenAddr("tcp://127.0.0.1:0")
+	rightAddr, _ := right.ListenAddr("ipc://" + t.TempDir() + "/right.sock")
+	sw := socket.StartSwitch(left, right, nil)
+	defer sw.Stop()
+	a, b := newPair(t), newPair(t)
+	if err := a.Dial(leftAddr); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Dial(rightAddr); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 10; i++ {
+		a.Send([]byte(fmt.Sprint("to b ", i)))
+		b.Send([]byte(fmt.Sprint("to a ", i)))
+		if got, err := b.Recv(); err != nil || string(got) != fmt.Sprint("to b ", i) {
+			t.Fatalf("b got %q %v", got, err)
+		}
+		if got, err := a.Recv(); err != nil || string(got) != fmt.Sprint("to a ", i) {
+			t.Fatalf("a got %q %v", got, err)
+		}
+	}
+}
+
 func TestInvalidSendTypes(t *testing.T) {
 	s := newPair(t)
 	ctx := context.Background()
