@@ -259,11 +259,13 @@ const (
 // nobody receiving. The free watch starts at freeWatchMin and doubles, up
 // to freeWatchMax, each time the reader took the role back too early
 // (receivers were waiting again soon after): it adapts to the pace of the
-// traffic. While a receiver waits on a quiet connection, the checks back
-// off up to watchMax.
+// traffic. It stays short, because while the role is free nobody notices
+// the peer leave; traffic slower than that gains little from direct reads.
+// While a receiver waits on a quiet connection, the checks back off up to
+// watchMax.
 const (
-	freeWatchMin = time.Millisecond
-	freeWatchMax = 100 * time.Millisecond
+	freeWatchMin = 250 * time.Microsecond
+	freeWatchMax = 2 * time.Millisecond
 	watchMax     = 250 * time.Millisecond
 )
 
