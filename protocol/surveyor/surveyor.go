@@ -57,6 +57,14 @@ const DefaultSurveyTime = time.Second
 // closed early.
 const MaxOpen = 1024
 
+// maxPending bounds the answers Send sets aside for Recv (the receive
+// buffer of an NNG surveyor context, 128); beyond it answers are dropped,
+// as NNG's surveyor drops them when its queue is full.
+const maxPending = 128
+
+// maxDrain bounds the answers one Send takes out of the receive queue.
+const maxDrain = 4096
+
 type surveyTimeKey struct{}
 
 // WithSurveyTime sets how long each survey stays open. Values of zero or
@@ -75,6 +83,9 @@ func NewRaw(opts ...socket.Option) (socket.Socket, error) {
 // New returns a surveyor socket with socket options opts.
 func New(opts ...socket.Option) (socket.Socket, error) {
 	s := &sock{surveyTime: DefaultSurveyTime, open: make(map[uint32]time.Time)}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	s.poll = ctx
 	if v, ok := socket.Value(opts, surveyTimeKey{}); ok {
 		if d, _ := v.(time.Duration); d > 0 {
 			s.surveyTime = d
@@ -95,10 +106,14 @@ type sock struct {
 
 	surveyTime time.Duration
 
-	mu     sync.Mutex
-	nextID uint32
-	open   map[uint32]time.Time // survey id -> deadline
-	closed bool
+	poll context.Context // cancelled: a receive with it never waits
+
+	mu        sync.Mutex
+	nextID    uint32
+	open      map[uint32]time.Time // survey id -> deadline
+	pending   []*socket.Message    // answers to open surveys, set aside by Send
+	receivers int                  // Recv calls waiting in the socket
+	closed    bool
 }
 
 // sent turns the drop for a slow respondent into success.
@@ -121,6 +136,7 @@ func (s *sock) SendContext(ctx context.Context, content []byte) error {
 	}
 	now := time.Now()
 	s.prune(now)
+	s.drain(now)
 	if len(s.open) >= MaxOpen {
 		s.closeOldest()
 	}
@@ -185,6 +201,27 @@ func (s *sock) prune(now time.Time) {
 	}
 }
 
+// drain takes the answers waiting in the receive queue while no Recv is
+// running: answers to surveys that are over are dropped, the others set
+// aside for Recv. So a surveyor that seldom calls Recv never stops
+// reading its respondents because of answers nobody wants (NNG flushes
+// them when a new survey starts). Called with s.mu held; the receives
+// never wait.
+func (s *sock) drain(now time.Time) {
+	if s.receivers > 0 {
+		return // they take the answers themselves
+	}
+	for i := 0; i < maxDrain; i++ {
+		m, err := s.Socket.RecvMsgContext(s.poll)
+		if err != nil {
+			return
+		}
+		if len(m.Destination) == 1 && s.aliveAt(m.Destination[0], now) && len(s.pending) < maxPending {
+			s.pending = append(s.pending, m)
+		}
+	}
+}
+
 // closeOldest closes the survey with the earliest deadline. Called with
 // s.mu held.
 func (s *sock) closeOldest() {
@@ -204,8 +241,14 @@ func (s *sock) closeOldest() {
 func (s *sock) alive(id uint32) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.aliveAt(id, time.Now())
+}
+
+// aliveAt reports whether survey id is open at now. Called with s.mu
+// held.
+func (s *sock) aliveAt(id uint32, now time.Time) bool {
 	dl, ok := s.open[id]
-	return ok && time.Now().Before(dl)
+	return ok && now.Before(dl)
 }
 
 // Recv returns the next answer to an open survey.
@@ -236,12 +279,25 @@ func (s *sock) RecvMsgContext(ctx context.Context) (*socket.Message, error) {
 			s.mu.Unlock()
 			return nil, socket.ErrClosed
 		}
-		s.prune(time.Now())
+		now := time.Now()
+		s.prune(now)
+		for len(s.pending) > 0 {
+			m := s.pending[0]
+			s.pending[0] = nil
+			s.pending = s.pending[1:]
+			if s.aliveAt(m.Destination[0], now) {
+				s.mu.Unlock()
+				return m, nil
+			}
+		}
 		var last time.Time
 		for _, dl := range s.open {
 			if dl.After(last) {
 				last = dl
 			}
+		}
+		if !last.IsZero() {
+			s.receivers++
 		}
 		s.mu.Unlock()
 		if last.IsZero() {
@@ -255,6 +311,9 @@ func (s *sock) RecvMsgContext(ctx context.Context) (*socket.Message, error) {
 		rctx, cancel := context.WithDeadline(ctx, last)
 		m, err := s.Socket.RecvMsgContext(rctx)
 		cancel()
+		s.mu.Lock()
+		s.receivers--
+		s.mu.Unlock()
 		if err != nil {
 			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 				continue // the surveys may have ended; look again
@@ -277,6 +336,7 @@ func (s *sock) Close() error {
 	}
 	s.closed = true
 	clear(s.open)
+	s.pending = nil
 	s.mu.Unlock()
 	return s.Socket.Close()
 }

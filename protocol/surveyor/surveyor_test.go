@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"sort"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -195,6 +197,57 @@ func TestDeadline(t *testing.T) {
 		if !errors.Is(err, os.ErrDeadlineExceeded) || attempt == 10 {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestUnreadAnswers: a surveyor that sends surveys and does not read the
+// answers never stalls its respondents: each survey clears the answers
+// waiting (as NNG flushes them), keeping at most a bounded number for
+// Recv.
+func TestUnreadAnswers(t *testing.T) {
+	for _, surveyTime := range []time.Duration{time.Millisecond, long} {
+		t.Run(surveyTime.String(), func(t *testing.T) {
+			s := must(t)(surveyor.New(surveyor.WithSurveyTime(surveyTime)))
+			addr, _ := s.ListenAddr("inproc://" + t.Name())
+			r := must(t)(respondent.New())
+			if err := r.Dial(addr); err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, "the respondent", func() bool { return s.Stats().Pipes == 1 })
+			var answered atomic.Int64
+			go func() {
+				big := make([]byte, 16<<10) // fills any buffer soon
+				for {
+					if _, err := r.Recv(); err != nil {
+						return
+					}
+					if r.Send(big) != nil {
+						return
+					}
+					answered.Add(1)
+				}
+			}()
+			// Twice the answers the surveyor's queues and pipe hold
+			// (without the clearing, the respondent blocks at about 190).
+			const n = 400
+			for i := 1; i <= n; i++ {
+				if err := s.Send([]byte("q")); err != nil {
+					t.Fatal(err)
+				}
+				deadline := time.Now().Add(20 * time.Second)
+				for answered.Load() < int64(i) {
+					if time.Now().After(deadline) {
+						t.Fatalf("the respondent is stuck after %d answers", i-1)
+					}
+					runtime.Gosched()
+				}
+			}
+			if surveyTime == long {
+				if _, err := s.Recv(); err != nil {
+					t.Fatalf("an answer set aside: %v", err)
+				}
+			}
+		})
 	}
 }
 
