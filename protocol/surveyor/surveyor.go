@@ -9,7 +9,10 @@
 // deadline passes fails with os.ErrDeadlineExceeded, and a Recv with no
 // survey open fails at once with socket.ErrBadState, as in NNG. Answers
 // that arrive after their survey's deadline, or answer no survey of this
-// socket, are dropped.
+// socket, are dropped. Each Send first clears the answers waiting in the
+// receive queue while no Recv is running, setting aside those to open
+// surveys (up to 128, as NNG's receive buffer), so a surveyor that seldom
+// calls Recv never stops reading its respondents.
 //
 // Surveys may overlap: each Send opens one more, with its own deadline,
 // and Recv returns the answers to all of them (NNG gives that with one
