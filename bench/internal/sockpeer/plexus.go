@@ -5,26 +5,18 @@ package sockpeer
 import (
 	"fmt"
 
+	"github.com/plexusnet/plexus/protocol/pub"
+	"github.com/plexusnet/plexus/protocol/pull"
+	"github.com/plexusnet/plexus/protocol/push"
+	"github.com/plexusnet/plexus/protocol/rep"
+	"github.com/plexusnet/plexus/protocol/req"
+	"github.com/plexusnet/plexus/protocol/sub"
 	"github.com/plexusnet/plexus/socket"
 )
 
 // Plexus is plexus socket with its default options.
 func Plexus() Peer {
 	return Peer{Name: "plexus", New: func() (Instance, error) { return plexusInstance{}, nil }}
-}
-
-// plexusOpener makes one plexus socket; subscribe is set for a sub socket only.
-type plexusOpener func() (s socket.Socket, subscribe func([]byte) error, err error)
-
-// plexusOpeners lists the socket kinds this build has, one file per protocol pair.
-func plexusOpeners() map[Kind]plexusOpener {
-	m := map[Kind]plexusOpener{}
-	for _, f := range []func() map[Kind]plexusOpener{plexusReqRep, plexusPushPull, plexusPubSub} {
-		for k, o := range f() {
-			m[k] = o
-		}
-	}
-	return m
 }
 
 type plexusInstance struct{}
@@ -35,11 +27,30 @@ func (plexusInstance) Close() error { return nil }
 func (plexusInstance) Interrupt() {}
 
 func (plexusInstance) Open(k Kind) (Socket, error) {
-	open, ok := plexusOpeners()[k]
-	if !ok {
-		return nil, fmt.Errorf("%w: plexus %v (its protocol package is built in with -tags %s)", ErrNotBuilt, k, plexusTags[k])
+	var (
+		s         socket.Socket
+		subscribe func([]byte) error
+		err       error
+	)
+	switch k {
+	case Push:
+		s, err = push.New()
+	case Pull:
+		s, err = pull.New()
+	case Req:
+		s, err = req.New()
+	case Rep:
+		s, err = rep.New()
+	case Pub:
+		s, err = pub.New()
+	case Sub:
+		var sb *sub.Socket
+		if sb, err = sub.New(); err == nil {
+			s, subscribe = sb, sb.Subscribe
+		}
+	default:
+		return nil, fmt.Errorf("%w: plexus %v", ErrNotBuilt, k)
 	}
-	s, subscribe, err := open()
 	if err != nil {
 		return nil, err
 	}
@@ -52,5 +63,3 @@ func (plexusInstance) Open(k Kind) (Socket, error) {
 		close:     s.Close,
 	}, nil
 }
-
-var plexusTags = map[Kind]string{Push: "plexuspushpull", Pull: "plexuspushpull", Pub: "plexuspubsub", Sub: "plexuspubsub"}
