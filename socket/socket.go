@@ -68,11 +68,13 @@ type Sender interface {
 type Receiver interface {
 	// Recv returns the content of the next message.
 	Recv() ([]byte, error)
-	// RecvContext is Recv bounded by ctx.
+	// RecvContext is Recv bounded by ctx: ctx only bounds the wait, so a
+	// message already queued is returned even if ctx is done (a done ctx
+	// makes it a non-blocking receive).
 	RecvContext(ctx context.Context) ([]byte, error)
 	// RecvMsg returns the next message with its paths.
 	RecvMsg() (*Message, error)
-	// RecvMsgContext is RecvMsg bounded by ctx.
+	// RecvMsgContext is RecvMsg bounded by ctx, as RecvContext.
 	RecvMsgContext(ctx context.Context) (*Message, error)
 }
 

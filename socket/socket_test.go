@@ -255,3 +255,23 @@ func TestWithTransportPrivateNamespace(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRecvDoneContext: a done context makes a receive non-blocking: a
+// queued message is returned, an empty queue gives the context's error.
+func TestRecvDoneContext(t *testing.T) {
+	a, b := NewPair()
+	defer a.Close()
+	defer b.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := b.RecvContext(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("empty queue: %v", err)
+	}
+	if err := a.Send([]byte("queued")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "message queued", func() bool {
+		m, err := b.RecvContext(ctx)
+		return err == nil && string(m) == "queued"
+	})
+}

@@ -42,13 +42,19 @@ func StartSwitch(back, front Socket, mw SwitchMiddlewareFunc) *Switch {
 	return sw
 }
 
+// forward carries one direction. A socket that cannot receive (push, pub)
+// makes its direction carry nothing, and the other goes on; a closed
+// socket, or Stop, ends both.
 func (sw *Switch) forward(ctx context.Context, from, to Socket, mw SwitchMiddlewareFunc) {
 	defer sw.wg.Done()
-	defer sw.cancel() // one direction ending ends the other
 	for {
 		m, err := from.RecvMsgContext(ctx)
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, ErrClosed) || errors.Is(err, ErrInvalidRecvType) {
+			if errors.Is(err, ErrInvalidRecvType) {
+				return
+			}
+			if ctx.Err() != nil || errors.Is(err, ErrClosed) {
+				sw.cancel()
 				return
 			}
 			continue // a receive deadline: keep going
@@ -60,6 +66,7 @@ func (sw *Switch) forward(ctx context.Context, from, to Socket, mw SwitchMiddlew
 		}
 		if err := to.SendMsgContext(ctx, m); err != nil {
 			if ctx.Err() != nil || errors.Is(err, ErrClosed) {
+				sw.cancel()
 				return
 			}
 			// Broken path, dropped, no send: the sending socket counted it.

@@ -2,9 +2,11 @@ package socket
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 )
 
 // TestSwitchReplies: clients reach a server through two switches in a
@@ -146,5 +148,44 @@ func TestSwitchBrokenPathCounted(t *testing.T) {
 	eventually(t, "the broken path to be counted at the switch", func() bool { return front.Stats().BrokenPaths == 1 })
 	if err := server.SendTo(Path{m.Source[0] + 1}, nil); !errors.Is(err, ErrBrokenPath) {
 		t.Fatal(err)
+	}
+}
+
+// TestSwitchOneWay: a switch between a socket that only receives and one
+// that only sends (as pull and push, or sub and pub) forwards in the one
+// direction they carry; the other direction ending does not stop it.
+func TestSwitchOneWay(t *testing.T) {
+	producer := New()
+	defer producer.Close()
+	consumer := New()
+	defer consumer.Close()
+	in, out := NewNoSend(), NewNoRecv() // the switch: receives from producers, sends to consumers
+	defer in.Close()
+	defer out.Close()
+	inAddr, _ := in.ListenAddr("inproc://sw-oneway-in")
+	outAddr, _ := out.ListenAddr("inproc://sw-oneway-out")
+	if err := producer.Dial(inAddr); err != nil {
+		t.Fatal(err)
+	}
+	if err := consumer.Dial(outAddr); err != nil {
+		t.Fatal(err)
+	}
+	sw := StartSwitch(out, in, nil)
+	defer sw.Stop()
+	for i := 0; i < 10; i++ {
+		if err := producer.Send([]byte(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		m, err := consumer.RecvContext(ctx)
+		cancel()
+		if err != nil || string(m) != fmt.Sprint(i) {
+			t.Fatalf("message %d: %q, %v", i, m, err)
+		}
+	}
+	select {
+	case <-sw.Done():
+		t.Fatal("the switch stopped")
+	default:
 	}
 }
