@@ -256,12 +256,16 @@ func (st *Stream) pushChunk(c chunk) {
 	st.rq = append(st.rq, c)
 }
 
+// maxIdleQueue is the capacity, in chunks, that a stream's receive queue
+// keeps when it drains (about 160 KiB); a larger one is given back.
+const maxIdleQueue = 4096
+
 func (st *Stream) popChunk() {
 	st.rq[st.rqHead] = chunk{}
 	st.rqHead++
 	if st.rqHead == len(st.rq) {
 		st.rqHead = 0
-		if cap(st.rq) > 256 {
+		if cap(st.rq) > maxIdleQueue {
 			st.rq = nil
 		} else {
 			st.rq = st.rq[:0]
