@@ -19,7 +19,8 @@ func TestDemo(t *testing.T) {
 	if code := run(context.Background(), []string{"demo"}, &out, &errOut); code != 0 {
 		t.Fatalf("demo exited %d: %s\n%s", code, errOut.String(), out.String())
 	}
-	for _, want := range []string{"streams opened at once", "byte stream:", "message streams:", "demo finished"} {
+	for _, want := range []string{"streams opened at once", "byte stream:", "message streams:",
+		"req/rep:", "pub/sub:", "switch:", "every reply reached the client that asked", "demo finished"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
 		}
