@@ -250,7 +250,6 @@ func isTimeout(err error) bool {
 // grows to what it announced.
 func (s *Session) applySettings(peer settings) {
 	s.mu.Lock()
-	s.peerKnown = true
 	s.peerBacklog = int(peer.acceptBacklog)
 	signal(s.openCh)
 	s.wmu.Lock()
@@ -326,6 +325,11 @@ func (s *Session) accept(id uint32) (*Stream, error) {
 	st.queued = true
 	s.streams[id] = st
 	s.backlog++
+	if s.acceptHead > 0 && s.acceptHead >= len(s.acceptQ)/2 { // drop the accepted prefix
+		n := copy(s.acceptQ, s.acceptQ[s.acceptHead:])
+		clear(s.acceptQ[n:])
+		s.acceptQ, s.acceptHead = s.acceptQ[:n], 0
+	}
 	s.acceptQ = append(s.acceptQ, st)
 	signal(s.acceptCh)
 	s.mu.Unlock()

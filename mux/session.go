@@ -40,8 +40,6 @@ type Session struct {
 	openCh      chan struct{}
 	goAwayLocal bool // we sent GOAWAY: no new streams either way
 	goAwayPeer  bool // the peer sent GOAWAY: we may open no new streams
-	peerKnown   bool // the peer's preface was read
-	refused     int  // consecutive refused opens not yet answered on the wire
 
 	// The send side, guarded by wmu; see writer.go.
 	wmu           sync.Mutex
@@ -264,8 +262,9 @@ func (s *Session) AcceptStream(ctx context.Context) (*Stream, error) {
 				signal(s.acceptCh)
 			}
 			s.mu.Unlock()
+			var b [headerSize + 4]byte
 			s.wmu.Lock() // tell the opener its backlog has room
-			s.queueCtrlLocked(appendUint32Frame(nil, typeWindow, flagACK, st.id, 0))
+			s.queueCtrlLocked(appendUint32Frame(b[:0], typeWindow, flagACK, st.id, 0))
 			s.wmu.Unlock()
 			return st, nil
 		}

@@ -356,3 +356,34 @@ func TestServeAndDial(t *testing.T) {
 		t.Fatal("Dial with a bad Config succeeded")
 	}
 }
+
+// TestAcceptQueueStaysSmall: an acceptor that always lags one stream
+// behind a steady stream of opens keeps a small accept queue.
+func TestAcceptQueueStaysSmall(t *testing.T) {
+	cs, ss := sessionPair(t, tcpPipe, nil, nil)
+	if _, err := cs.OpenStream(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2000; i++ {
+		st, err := cs.OpenStream(ctxT(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+		waitFor(t, func() bool { // the acceptor holds two: it lags one behind
+			ss.mu.Lock()
+			defer ss.mu.Unlock()
+			return ss.backlog >= 2
+		})
+		a, err := ss.AcceptStream(ctxT(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Close()
+	}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if c := cap(ss.acceptQ); c > 64 {
+		t.Fatalf("accept queue capacity %d after 2000 accepts one behind", c)
+	}
+}

@@ -13,11 +13,10 @@ import (
 // window update, ping or reset never waits behind more than one batch.
 
 const (
-	segSize     = 72 << 10  // a data segment: room for a 64 KiB frame and more
-	maxBatch    = 256 << 10 // data bytes written in one system call, at most
-	maxFree     = 4         // written segments kept for reuse
-	maxCtrl     = 1 << 20   // queued control bytes: a peer that lets more pile up does not read
-	maxRefusals = 4096      // refused opens waiting for their RESET to be written
+	segSize  = 72 << 10  // a data segment: room for a 64 KiB frame and more
+	maxBatch = 256 << 10 // data bytes written in one system call, at most
+	maxFree  = 4         // written segments kept for reuse
+	maxCtrl  = 1 << 20   // queued control bytes: a peer that lets more pile up does not read
 )
 
 // appendDataLocked queues a DATA frame. s.wmu must be held.
