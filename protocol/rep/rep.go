@@ -15,10 +15,7 @@
 package rep
 
 import (
-	"context"
-	"fmt"
-	"sync"
-
+	"github.com/plexusnet/plexus/protocol/internal/reply"
 	"github.com/plexusnet/plexus/socket"
 	"github.com/plexusnet/plexus/transport"
 )
@@ -39,79 +36,14 @@ func NewRaw(opts ...socket.Option) (socket.Socket, error) {
 }
 
 // Socket is a rep socket. New returns one as a socket.Socket.
-type Socket struct {
-	socket.Socket
-
-	mu   sync.Mutex
-	last socket.Path // backtrace of the last request received
-}
+//
+// Recv and RecvMsg make the request they return the one Send answers;
+// SendMsg sends along the message's Destination, or answers the last
+// request when it has none; SendAll fails with socket.ErrInvalidSendType.
+type Socket = reply.Socket
 
 // New returns a rep socket.
 func New(opts ...socket.Option) (socket.Socket, error) {
-	s := &Socket{}
-	s.Socket = socket.New(append([]socket.Option{socket.WithProtocol(Protocol)}, opts...)...)
-	return s, nil
+	s := socket.New(append([]socket.Option{socket.WithProtocol(Protocol)}, opts...)...)
+	return reply.New(s, "no request to reply to"), nil
 }
-
-// Recv returns the next request and makes it the one Send answers.
-func (s *Socket) Recv() ([]byte, error) { return s.RecvContext(context.Background()) }
-
-// RecvContext is Recv bounded by ctx.
-func (s *Socket) RecvContext(ctx context.Context) ([]byte, error) {
-	m, err := s.RecvMsgContext(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return m.Content, nil
-}
-
-// RecvMsg returns the next request with its backtrace (Source) and makes
-// it the one Send answers.
-func (s *Socket) RecvMsg() (*socket.Message, error) { return s.RecvMsgContext(context.Background()) }
-
-// RecvMsgContext is RecvMsg bounded by ctx.
-func (s *Socket) RecvMsgContext(ctx context.Context) (*socket.Message, error) {
-	m, err := s.Socket.RecvMsgContext(ctx)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	s.last = m.Source
-	s.mu.Unlock()
-	return m, nil
-}
-
-// Send answers the last request received.
-func (s *Socket) Send(content []byte) error { return s.SendContext(context.Background(), content) }
-
-// SendContext is Send bounded by ctx.
-func (s *Socket) SendContext(ctx context.Context, content []byte) error {
-	s.mu.Lock()
-	p := s.last
-	s.last = nil
-	s.mu.Unlock()
-	if p == nil {
-		return fmt.Errorf("%w: no request to reply to", socket.ErrBadState)
-	}
-	return s.Socket.SendToContext(ctx, p, content)
-}
-
-// SendMsg sends msg along its Destination, or answers the last request
-// when it has none.
-func (s *Socket) SendMsg(msg *socket.Message) error {
-	return s.SendMsgContext(context.Background(), msg)
-}
-
-// SendMsgContext is SendMsg bounded by ctx.
-func (s *Socket) SendMsgContext(ctx context.Context, msg *socket.Message) error {
-	if len(msg.Destination) == 0 {
-		return s.SendContext(ctx, msg.Content)
-	}
-	return s.Socket.SendMsgContext(ctx, msg)
-}
-
-// SendAll is not part of rep: ErrInvalidSendType.
-func (s *Socket) SendAll([]byte) error { return socket.ErrInvalidSendType }
-
-// SendAllContext is not part of rep: ErrInvalidSendType.
-func (s *Socket) SendAllContext(context.Context, []byte) error { return socket.ErrInvalidSendType }

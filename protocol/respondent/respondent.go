@@ -19,10 +19,7 @@
 package respondent
 
 import (
-	"context"
-	"fmt"
-	"sync"
-
+	"github.com/plexusnet/plexus/protocol/internal/reply"
 	"github.com/plexusnet/plexus/socket"
 	"github.com/plexusnet/plexus/transport"
 )
@@ -45,79 +42,10 @@ func NewRaw(opts ...socket.Option) (socket.Socket, error) {
 
 // New returns a respondent socket with socket options opts.
 func New(opts ...socket.Option) (socket.Socket, error) {
-	s := &sock{}
-	s.Socket = socket.New(append([]socket.Option{socket.WithProtocol(Protocol)}, opts...)...)
-	return s, nil
+	s := socket.New(append([]socket.Option{socket.WithProtocol(Protocol)}, opts...)...)
+	return &sock{reply.New(s, "no survey to answer")}, nil
 }
 
 // sock is a respondent socket: it remembers the last survey received, for
 // Send.
-type sock struct {
-	socket.Socket
-
-	mu   sync.Mutex
-	last socket.Path // backtrace of the last survey received
-}
-
-// Recv returns the next survey and makes it the one Send answers.
-func (s *sock) Recv() ([]byte, error) { return s.RecvContext(context.Background()) }
-
-// RecvContext is Recv bounded by ctx.
-func (s *sock) RecvContext(ctx context.Context) ([]byte, error) {
-	m, err := s.RecvMsgContext(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return m.Content, nil
-}
-
-// RecvMsg returns the next survey with its backtrace (Source) and makes
-// it the one Send answers.
-func (s *sock) RecvMsg() (*socket.Message, error) { return s.RecvMsgContext(context.Background()) }
-
-// RecvMsgContext is RecvMsg bounded by ctx.
-func (s *sock) RecvMsgContext(ctx context.Context) (*socket.Message, error) {
-	m, err := s.Socket.RecvMsgContext(ctx)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	s.last = m.Source
-	s.mu.Unlock()
-	return m, nil
-}
-
-// Send answers the last survey received.
-func (s *sock) Send(content []byte) error { return s.SendContext(context.Background(), content) }
-
-// SendContext is Send bounded by ctx.
-func (s *sock) SendContext(ctx context.Context, content []byte) error {
-	s.mu.Lock()
-	p := s.last
-	s.last = nil
-	s.mu.Unlock()
-	if p == nil {
-		return fmt.Errorf("%w: no survey to answer", socket.ErrBadState)
-	}
-	return s.Socket.SendToContext(ctx, p, content)
-}
-
-// SendMsg sends msg along its Destination, or answers the last survey
-// when it has none.
-func (s *sock) SendMsg(msg *socket.Message) error {
-	return s.SendMsgContext(context.Background(), msg)
-}
-
-// SendMsgContext is SendMsg bounded by ctx.
-func (s *sock) SendMsgContext(ctx context.Context, msg *socket.Message) error {
-	if len(msg.Destination) == 0 {
-		return s.SendContext(ctx, msg.Content)
-	}
-	return s.Socket.SendMsgContext(ctx, msg)
-}
-
-// SendAll is not part of respondent: ErrInvalidSendType.
-func (s *sock) SendAll([]byte) error { return socket.ErrInvalidSendType }
-
-// SendAllContext is not part of respondent: ErrInvalidSendType.
-func (s *sock) SendAllContext(context.Context, []byte) error { return socket.ErrInvalidSendType }
+type sock struct{ *reply.Socket }
