@@ -17,9 +17,7 @@
 package bus
 
 import (
-	"context"
-	"errors"
-
+	"github.com/plexusnet/plexus/protocol/internal/sender"
 	"github.com/plexusnet/plexus/socket"
 	"github.com/plexusnet/plexus/transport"
 )
@@ -36,56 +34,5 @@ var Protocol = socket.Protocol{
 func New(opts ...socket.Option) (socket.Socket, error) {
 	all := append([]socket.Option{socket.WithProtocol(Protocol), socket.WithSendBestEffort()}, opts...)
 	all = append(all, socket.WithSendMode(socket.SendToAll))
-	return &sock{socket.New(all...)}, nil
-}
-
-// sock is a bus socket: every send goes to all peers, and a drop for a
-// slow peer is not an error.
-type sock struct{ socket.Socket }
-
-// sent turns the drop for a slow peer into success.
-func sent(err error) error {
-	if errors.Is(err, socket.ErrMsgDropped) {
-		return nil
-	}
-	return err
-}
-
-// Send sends content to every peer.
-func (s *sock) Send(content []byte) error { return sent(s.Socket.SendAll(content)) }
-
-// SendContext is Send bounded by ctx.
-func (s *sock) SendContext(ctx context.Context, content []byte) error {
-	return sent(s.Socket.SendAllContext(ctx, content))
-}
-
-// SendAll is Send.
-func (s *sock) SendAll(content []byte) error { return s.Send(content) }
-
-// SendAllContext is SendContext.
-func (s *sock) SendAllContext(ctx context.Context, content []byte) error {
-	return s.SendContext(ctx, content)
-}
-
-// SendTo is not part of bus: ErrInvalidSendType.
-func (s *sock) SendTo(socket.Path, []byte) error { return socket.ErrInvalidSendType }
-
-// SendToContext is not part of bus: ErrInvalidSendType.
-func (s *sock) SendToContext(context.Context, socket.Path, []byte) error {
-	return socket.ErrInvalidSendType
-}
-
-// SendMsg sends msg.Content to every peer, except, for a message this
-// socket received, the peer it came from. A message with a Destination is
-// ErrInvalidSendType.
-func (s *sock) SendMsg(msg *socket.Message) error {
-	return s.SendMsgContext(context.Background(), msg)
-}
-
-// SendMsgContext is SendMsg bounded by ctx.
-func (s *sock) SendMsgContext(ctx context.Context, msg *socket.Message) error {
-	if len(msg.Destination) > 0 {
-		return socket.ErrInvalidSendType
-	}
-	return sent(s.Socket.SendMsgContext(ctx, msg))
+	return &sender.All{Socket: socket.New(all...)}, nil
 }

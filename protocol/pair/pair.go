@@ -13,8 +13,7 @@
 package pair
 
 import (
-	"context"
-
+	"github.com/plexusnet/plexus/protocol/internal/sender"
 	"github.com/plexusnet/plexus/socket"
 	"github.com/plexusnet/plexus/transport"
 )
@@ -32,37 +31,5 @@ var Protocol = socket.Protocol{
 func New(opts ...socket.Option) (socket.Socket, error) {
 	all := append([]socket.Option{socket.WithProtocol(Protocol)}, opts...)
 	all = append(all, socket.WithMaxPeers(1), socket.WithSendMode(socket.SendToOne))
-	return &sock{socket.New(all...)}, nil
-}
-
-// sock is a pair socket: a socket.Socket without the ways of sending that
-// need several peers.
-type sock struct{ socket.Socket }
-
-// SendAll is not part of pair: ErrInvalidSendType.
-func (s *sock) SendAll([]byte) error { return socket.ErrInvalidSendType }
-
-// SendAllContext is not part of pair: ErrInvalidSendType.
-func (s *sock) SendAllContext(context.Context, []byte) error { return socket.ErrInvalidSendType }
-
-// SendTo is not part of pair: ErrInvalidSendType.
-func (s *sock) SendTo(socket.Path, []byte) error { return socket.ErrInvalidSendType }
-
-// SendToContext is not part of pair: ErrInvalidSendType.
-func (s *sock) SendToContext(context.Context, socket.Path, []byte) error {
-	return socket.ErrInvalidSendType
-}
-
-// SendMsg sends msg.Content to the peer; a message with a Destination is
-// ErrInvalidSendType.
-func (s *sock) SendMsg(msg *socket.Message) error {
-	return s.SendMsgContext(context.Background(), msg)
-}
-
-// SendMsgContext is SendMsg bounded by ctx.
-func (s *sock) SendMsgContext(ctx context.Context, msg *socket.Message) error {
-	if len(msg.Destination) > 0 {
-		return socket.ErrInvalidSendType
-	}
-	return s.Socket.SendMsgContext(ctx, msg)
+	return &sender.One{Socket: socket.New(all...)}, nil
 }

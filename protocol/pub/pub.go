@@ -15,9 +15,7 @@
 package pub
 
 import (
-	"context"
-	"errors"
-
+	"github.com/plexusnet/plexus/protocol/internal/sender"
 	"github.com/plexusnet/plexus/socket"
 	"github.com/plexusnet/plexus/transport"
 )
@@ -45,55 +43,5 @@ func New(opts ...socket.Option) (socket.Socket, error) {
 	}
 	all = append(all, opts...)
 	all = append(all, socket.WithNoRecv(), socket.WithSendMode(socket.SendToAll))
-	return &sock{socket.New(all...)}, nil
-}
-
-// sock is a pub socket: every send goes to all peers, and a drop for a
-// slow peer is not an error.
-type sock struct{ socket.Socket }
-
-// published turns the drop for a slow subscriber into success.
-func published(err error) error {
-	if errors.Is(err, socket.ErrMsgDropped) {
-		return nil
-	}
-	return err
-}
-
-// Send publishes content to every subscriber.
-func (s *sock) Send(content []byte) error { return published(s.Socket.SendAll(content)) }
-
-// SendContext is Send bounded by ctx.
-func (s *sock) SendContext(ctx context.Context, content []byte) error {
-	return published(s.Socket.SendAllContext(ctx, content))
-}
-
-// SendAll is Send.
-func (s *sock) SendAll(content []byte) error { return s.Send(content) }
-
-// SendAllContext is SendContext.
-func (s *sock) SendAllContext(ctx context.Context, content []byte) error {
-	return s.SendContext(ctx, content)
-}
-
-// SendTo is not part of pub: ErrInvalidSendType.
-func (s *sock) SendTo(socket.Path, []byte) error { return socket.ErrInvalidSendType }
-
-// SendToContext is not part of pub: ErrInvalidSendType.
-func (s *sock) SendToContext(context.Context, socket.Path, []byte) error {
-	return socket.ErrInvalidSendType
-}
-
-// SendMsg publishes msg.Content, as Send; a message with a Destination is
-// ErrInvalidSendType.
-func (s *sock) SendMsg(msg *socket.Message) error {
-	return s.SendMsgContext(context.Background(), msg)
-}
-
-// SendMsgContext is SendMsg bounded by ctx.
-func (s *sock) SendMsgContext(ctx context.Context, msg *socket.Message) error {
-	if len(msg.Destination) > 0 {
-		return socket.ErrInvalidSendType
-	}
-	return published(s.Socket.SendMsgContext(ctx, msg))
+	return &sender.All{Socket: socket.New(all...)}, nil
 }

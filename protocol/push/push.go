@@ -14,8 +14,7 @@
 package push
 
 import (
-	"context"
-
+	"github.com/plexusnet/plexus/protocol/internal/sender"
 	"github.com/plexusnet/plexus/socket"
 	"github.com/plexusnet/plexus/transport"
 )
@@ -32,36 +31,5 @@ var Protocol = socket.Protocol{
 func New(opts ...socket.Option) (socket.Socket, error) {
 	all := append([]socket.Option{socket.WithProtocol(Protocol)}, opts...)
 	all = append(all, socket.WithNoRecv(), socket.WithSendMode(socket.SendToOne))
-	return &sock{socket.New(all...)}, nil
-}
-
-// sock is a push socket: a socket.Socket that sends to one peer only.
-type sock struct{ socket.Socket }
-
-// SendAll is not part of push: ErrInvalidSendType.
-func (s *sock) SendAll([]byte) error { return socket.ErrInvalidSendType }
-
-// SendAllContext is not part of push: ErrInvalidSendType.
-func (s *sock) SendAllContext(context.Context, []byte) error { return socket.ErrInvalidSendType }
-
-// SendTo is not part of push: ErrInvalidSendType.
-func (s *sock) SendTo(socket.Path, []byte) error { return socket.ErrInvalidSendType }
-
-// SendToContext is not part of push: ErrInvalidSendType.
-func (s *sock) SendToContext(context.Context, socket.Path, []byte) error {
-	return socket.ErrInvalidSendType
-}
-
-// SendMsg sends msg.Content to one peer, as Send; a message with a
-// Destination is ErrInvalidSendType.
-func (s *sock) SendMsg(msg *socket.Message) error {
-	return s.SendMsgContext(context.Background(), msg)
-}
-
-// SendMsgContext is SendMsg bounded by ctx.
-func (s *sock) SendMsgContext(ctx context.Context, msg *socket.Message) error {
-	if len(msg.Destination) > 0 {
-		return socket.ErrInvalidSendType
-	}
-	return s.Socket.SendMsgContext(ctx, msg)
+	return &sender.One{Socket: socket.New(all...)}, nil
 }

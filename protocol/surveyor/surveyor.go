@@ -39,6 +39,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/plexusnet/plexus/protocol/internal/sender"
 	"github.com/plexusnet/plexus/socket"
 	"github.com/plexusnet/plexus/transport"
 )
@@ -119,14 +120,6 @@ type sock struct {
 	closed    bool
 }
 
-// sent turns the drop for a slow respondent into success.
-func sent(err error) error {
-	if errors.Is(err, socket.ErrMsgDropped) {
-		return nil
-	}
-	return err
-}
-
 // Send starts a survey.
 func (s *sock) Send(content []byte) error { return s.SendContext(context.Background(), content) }
 
@@ -147,7 +140,7 @@ func (s *sock) SendContext(ctx context.Context, content []byte) error {
 	s.open[id] = now.Add(s.surveyTime)
 	s.mu.Unlock()
 	msg := socket.Message{Content: content, Source: socket.Path{id}}
-	err := sent(s.Socket.SendMsgContext(ctx, &msg))
+	err := sender.DropOK(s.Socket.SendMsgContext(ctx, &msg))
 	if err != nil {
 		s.mu.Lock()
 		delete(s.open, id)
@@ -383,5 +376,5 @@ func (r *raw) SendMsgContext(ctx context.Context, msg *socket.Message) error {
 	if n == 0 || msg.Source[n-1]&socket.EndOfPath == 0 || len(msg.Destination) > 0 {
 		return socket.ErrInvalidSendType
 	}
-	return sent(r.Socket.SendMsgContext(ctx, msg))
+	return sender.DropOK(r.Socket.SendMsgContext(ctx, msg))
 }
