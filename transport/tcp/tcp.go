@@ -9,7 +9,7 @@ import (
 	"net/url"
 
 	"github.com/plexusnet/plexus/transport"
-	"github.com/plexusnet/plexus/transport/spstream"
+	"github.com/plexusnet/plexus/transport/internal/tcpsp"
 )
 
 func init() { transport.Register(Transport{}) }
@@ -26,15 +26,8 @@ func (Transport) Dial(ctx context.Context, u *url.URL, cfg *transport.Config) (t
 	if err != nil {
 		return nil, err
 	}
-	return spstream.Dial(ctx, cfg, spstream.FramingTCP, func(ctx context.Context) (net.Conn, error) {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", hp)
-		if err != nil {
-			return nil, err
-		}
-		tune(c)
-		return c, nil
-	})
+	var d net.Dialer
+	return tcpsp.Dial(ctx, cfg, hp, d.DialContext, tune)
 }
 
 // Listen implements transport.Transport.
@@ -43,12 +36,7 @@ func (Transport) Listen(ctx context.Context, u *url.URL, cfg *transport.Config) 
 	if err != nil {
 		return nil, err
 	}
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", hp)
-	if err != nil {
-		return nil, err
-	}
-	return spstream.NewListener(tuningListener{ln}, cfg, spstream.FramingTCP, "tcp://"+ln.Addr().String()), nil
+	return tcpsp.Listen(ctx, cfg, hp, "tcp", func(ln net.Listener) net.Listener { return tuningListener{ln} })
 }
 
 // tune sets the socket options SP wants: no Nagle delay (the socket layer

@@ -13,7 +13,7 @@ import (
 	"net/url"
 
 	"github.com/plexusnet/plexus/transport"
-	"github.com/plexusnet/plexus/transport/spstream"
+	"github.com/plexusnet/plexus/transport/internal/tcpsp"
 )
 
 func init() { transport.Register(Transport{}) }
@@ -38,16 +38,11 @@ func (Transport) Dial(ctx context.Context, u *url.URL, cfg *transport.Config) (t
 	if tc.ServerName == "" {
 		tc.ServerName = u.Hostname()
 	}
-	return spstream.Dial(ctx, cfg, spstream.FramingTCP, func(ctx context.Context) (net.Conn, error) {
-		d := tls.Dialer{Config: tc}
-		c, err := d.DialContext(ctx, "tcp", hp)
-		if err != nil {
-			return nil, err
-		}
+	d := tls.Dialer{Config: tc}
+	return tcpsp.Dial(ctx, cfg, hp, d.DialContext, func(c net.Conn) {
 		if t, ok := c.(*tls.Conn).NetConn().(*net.TCPConn); ok {
 			_ = t.SetNoDelay(true)
 		}
-		return c, nil
 	})
 }
 
@@ -64,11 +59,7 @@ func (Transport) Listen(ctx context.Context, u *url.URL, cfg *transport.Config) 
 	if len(cfg.TLS.Certificates) == 0 && cfg.TLS.GetCertificate == nil && cfg.TLS.GetConfigForClient == nil {
 		return nil, fmt.Errorf("%w: listen %s: the TLS config has no certificate", transport.ErrNoTLSConfig, u.Redacted())
 	}
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", hp)
-	if err != nil {
-		return nil, err
-	}
-	addr := "tls+tcp://" + ln.Addr().String()
-	return spstream.NewListener(tls.NewListener(ln, cfg.TLS.Clone()), cfg, spstream.FramingTCP, addr), nil
+	return tcpsp.Listen(ctx, cfg, hp, "tls+tcp", func(ln net.Listener) net.Listener {
+		return tls.NewListener(ln, cfg.TLS.Clone())
+	})
 }
