@@ -1,13 +1,10 @@
 package interop
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +12,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/plexusnet/plexus/internal/testutil"
 	"github.com/plexusnet/plexus/protocol/bus"
 	"github.com/plexusnet/plexus/protocol/pair"
 	"github.com/plexusnet/plexus/protocol/pub"
@@ -29,10 +27,6 @@ import (
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// patience bounds every wait of a cell: a safety net against a hang, not
-// a timing assertion.
-const patience = 20 * time.Second
 
 // tool is a reference peer program.
 type tool struct {
@@ -79,26 +73,13 @@ type peer struct {
 // next returns the next line the tool prints.
 func (p *peer) next(t *testing.T) string {
 	t.Helper()
-	select {
-	case l, ok := <-p.lines:
-		if !ok {
-			t.Fatal("the tool exited")
-		}
-		return l
-	case <-time.After(patience):
-		t.Fatal("the tool printed nothing")
-	}
-	return ""
+	return testutil.Line(t, p.lines)
 }
 
 // start runs tl as protocol proto on addr (listening or dialing) with
 // extra arguments; it is killed when the test ends.
 func start(t *testing.T, tl tool, proto, addr string, listen bool, extra ...string) *peer {
 	t.Helper()
-	path, err := exec.LookPath(tl.name)
-	if err != nil {
-		t.Skipf("%s is not installed (apt-get install nng-utils nanomsg-utils): skipping its interop test", tl.name)
-	}
 	mode := "--connect"
 	if listen {
 		mode = "--bind"
@@ -107,67 +88,13 @@ func start(t *testing.T, tl tool, proto, addr string, listen bool, extra ...stri
 	if proto != "pub" && proto != "push" {
 		args = append(args, "-Q") // print what arrives, quoted (send-only roles refuse it)
 	}
-	args = append(args, extra...)
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, path, args...)
-	cmd.WaitDelay = time.Second
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := make(chan string, 1024)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer close(lines)
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			default: // nobody reads that many: drop
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("%s %s: stderr %q", tl.name, strings.Join(args, " "), stderr.String())
-		}
-	})
-	return &peer{lines: lines}
-}
-
-// freeAddr returns an address for a tool to listen on.
-func freeAddr(t *testing.T, scheme string) string {
-	t.Helper()
-	if scheme == "ipc" {
-		// t.TempDir() can be longer than a Unix socket path may be.
-		dir, err := os.MkdirTemp("", "sp")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { os.RemoveAll(dir) })
-		return "ipc://" + dir + "/s"
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return "tcp://" + ln.Addr().String()
+	return &peer{lines: testutil.Command(t, tl.name, append(args, extra...)...)}
 }
 
 // listenURL is what plexus listens on.
 func listenURL(t *testing.T, scheme string) string {
 	if scheme == "ipc" {
-		return freeAddr(t, scheme)
+		return testutil.FreeURL(t, scheme)
 	}
 	return "tcp://127.0.0.1:0"
 }
@@ -175,7 +102,7 @@ func listenURL(t *testing.T, scheme string) string {
 // dial dials addr until the tool listening there answers.
 func dial(t *testing.T, s socket.Socket, addr string) {
 	t.Helper()
-	deadline := time.Now().Add(patience)
+	deadline := time.Now().Add(testutil.Patience)
 	for {
 		err := s.Dial(addr)
 		if err == nil {
@@ -191,19 +118,13 @@ func dial(t *testing.T, s socket.Socket, addr string) {
 // waitPeer waits until s has a pipe.
 func waitPeer(t *testing.T, s socket.Socket) {
 	t.Helper()
-	deadline := time.Now().Add(patience)
-	for s.Stats().Pipes == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the tool never connected")
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	testutil.Eventually(t, "the tool to connect", func() bool { return s.Stats().Pipes > 0 })
 }
 
-// recv receives one message, within patience.
+// recv receives one message, within testutil.Patience.
 func recv(t *testing.T, s socket.Socket) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.Patience)
 	defer cancel()
 	b, err := s.RecvContext(ctx)
 	if err != nil {
@@ -274,7 +195,7 @@ var scenarios = []scenario{
 				case l := <-p.lines:
 					line = l
 				case <-time.After(20 * time.Millisecond):
-					if i > int(patience/(20*time.Millisecond)) {
+					if i > int(testutil.Patience/(20*time.Millisecond)) {
 						t.Fatal("the subscriber printed nothing")
 					}
 				}
@@ -367,7 +288,7 @@ var scenarios = []scenario{
 			waitPeer(t, s)
 			// A survey reaches the respondents connected now; ask again
 			// if the tool's end was not ready for the first.
-			deadline := time.Now().Add(patience)
+			deadline := time.Now().Add(testutil.Patience)
 			for {
 				if err := s.Send([]byte("plexus survey")); err != nil {
 					t.Fatal(err)
@@ -462,7 +383,7 @@ func runCell(t *testing.T, tl tool, sc scenario, scheme string, plexusListens bo
 		}
 		p = start(t, tl, sc.peer, addr, false, sc.args(tl)...)
 	} else {
-		addr := freeAddr(t, scheme)
+		addr := testutil.FreeURL(t, scheme)
 		p = start(t, tl, sc.peer, addr, true, sc.args(tl)...)
 		dial(t, s, addr)
 	}
@@ -492,9 +413,9 @@ func TestMismatch(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer s.Close()
-				addr := freeAddr(t, "tcp")
+				addr := testutil.FreeURL(t, "tcp")
 				start(t, tl, c.tool, addr, true, c.args...)
-				deadline := time.Now().Add(patience)
+				deadline := time.Now().Add(testutil.Patience)
 				for {
 					err := s.Dial(addr)
 					if errors.Is(err, socket.ErrProtocolMismatch) {

@@ -7,47 +7,16 @@ import (
 	"slices"
 	"sort"
 	"testing"
-	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/plexusnet/plexus/internal/prototest"
+	"github.com/plexusnet/plexus/internal/testutil"
 	"github.com/plexusnet/plexus/protocol/bus"
-	"github.com/plexusnet/plexus/protocol/pair"
-	"github.com/plexusnet/plexus/protocol/pub"
-	"github.com/plexusnet/plexus/protocol/pull"
-	"github.com/plexusnet/plexus/protocol/push"
-	"github.com/plexusnet/plexus/protocol/rep"
-	"github.com/plexusnet/plexus/protocol/req"
-	"github.com/plexusnet/plexus/protocol/respondent"
-	"github.com/plexusnet/plexus/protocol/sub"
-	"github.com/plexusnet/plexus/protocol/surveyor"
 	"github.com/plexusnet/plexus/socket"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// eventually waits for cond; the bound is a safety net, not a timing
-// assertion.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
-func newBus(t *testing.T) socket.Socket {
-	t.Helper()
-	s, err := bus.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
 
 // recvN returns the next n messages of s, sorted.
 func recvN(t *testing.T, s socket.Socket, n int) []string {
@@ -72,7 +41,7 @@ func TestMesh(t *testing.T) {
 			const n = 4
 			members := make([]socket.Socket, n)
 			for i := range members {
-				members[i] = newBus(t)
+				members[i] = prototest.Open(t, bus.New)
 				var url string
 				switch scheme {
 				case "inproc":
@@ -92,7 +61,7 @@ func TestMesh(t *testing.T) {
 					}
 				}
 			}
-			eventually(t, "the mesh", func() bool {
+			testutil.Eventually(t, "the mesh", func() bool {
 				for _, m := range members {
 					if m.Stats().Pipes != n-1 {
 						return false
@@ -124,7 +93,7 @@ func TestMesh(t *testing.T) {
 // every member but its sender, so members that only know the device hear
 // each other.
 func TestDevice(t *testing.T) {
-	dev := newBus(t)
+	dev := prototest.Open(t, bus.New)
 	addr, err := dev.ListenAddr("tcp://127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -133,12 +102,12 @@ func TestDevice(t *testing.T) {
 	defer sw.Stop()
 	members := make([]socket.Socket, 3)
 	for i := range members {
-		members[i] = newBus(t)
+		members[i] = prototest.Open(t, bus.New)
 		if err := members[i].Dial(addr); err != nil {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "the members", func() bool { return dev.Stats().Pipes == len(members) })
+	testutil.Eventually(t, "the members", func() bool { return dev.Stats().Pipes == len(members) })
 	for i, m := range members {
 		if err := m.Send([]byte(fmt.Sprint("from ", i))); err != nil {
 			t.Fatal(err)
@@ -167,7 +136,7 @@ func TestDevice(t *testing.T) {
 }
 
 func TestInvalid(t *testing.T) {
-	b := newBus(t)
+	b := prototest.Open(t, bus.New)
 	ctx := context.Background()
 	for name, err := range map[string]error{
 		"SendTo":        b.SendTo(socket.Path{1}, nil),
@@ -193,32 +162,4 @@ func TestInvalid(t *testing.T) {
 }
 
 // TestMismatch: bus peers only with bus.
-func TestMismatch(t *testing.T) {
-	for _, p := range []socket.Protocol{
-		pair.Protocol, pub.Protocol, sub.Protocol, push.Protocol, pull.Protocol,
-		req.Protocol, rep.Protocol, surveyor.Protocol, respondent.Protocol, socket.RawProtocol,
-	} {
-		t.Run(p.Self.Name, func(t *testing.T) {
-			ours := newBus(t)
-			theirs := socket.New(socket.WithProtocol(p))
-			defer theirs.Close()
-			addr, err := ours.ListenAddr("tcp://127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := theirs.Dial(addr); !errors.Is(err, socket.ErrProtocolMismatch) {
-				t.Fatalf("%s dialing bus: %v", p.Self.Name, err)
-			}
-			addr, err = theirs.ListenAddr("tcp://127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := ours.Dial(addr); !errors.Is(err, socket.ErrProtocolMismatch) {
-				t.Fatalf("bus dialing %s: %v", p.Self.Name, err)
-			}
-			if n := ours.Stats().PipesOpened + theirs.Stats().PipesOpened; n != 0 {
-				t.Fatalf("%d pipes opened", n)
-			}
-		})
-	}
-}
+func TestMismatch(t *testing.T) { prototest.Mismatch(t, bus.Protocol, bus.New) }

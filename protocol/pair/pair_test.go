@@ -9,44 +9,13 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/plexusnet/plexus/protocol/bus"
+	"github.com/plexusnet/plexus/internal/prototest"
+	"github.com/plexusnet/plexus/internal/testutil"
 	"github.com/plexusnet/plexus/protocol/pair"
-	"github.com/plexusnet/plexus/protocol/pub"
-	"github.com/plexusnet/plexus/protocol/pull"
-	"github.com/plexusnet/plexus/protocol/push"
-	"github.com/plexusnet/plexus/protocol/rep"
-	"github.com/plexusnet/plexus/protocol/req"
-	"github.com/plexusnet/plexus/protocol/respondent"
-	"github.com/plexusnet/plexus/protocol/sub"
-	"github.com/plexusnet/plexus/protocol/surveyor"
 	"github.com/plexusnet/plexus/socket"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// eventually waits for cond; the bound is a safety net, not a timing
-// assertion.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
-// newPair returns a pair socket closed at the end of the test.
-func newPair(t *testing.T, opts ...socket.Option) socket.Socket {
-	t.Helper()
-	s, err := pair.New(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
 
 func urls(t *testing.T) []string {
 	return []string{"inproc://" + t.Name(), "tcp://127.0.0.1:0", "ipc://" + t.TempDir() + "/pair.sock"}
@@ -55,7 +24,7 @@ func urls(t *testing.T) []string {
 func TestBothWays(t *testing.T) {
 	for _, url := range urls(t) {
 		t.Run(url[:3], func(t *testing.T) {
-			a, b := newPair(t), newPair(t)
+			a, b := prototest.Open(t, pair.New), prototest.Open(t, pair.New)
 			addr, err := a.ListenAddr(url)
 			if err != nil {
 				t.Fatal(err)
@@ -103,7 +72,7 @@ func TestBothWays(t *testing.T) {
 // TestSecondPeerRefused: while a pair has its peer, another is refused,
 // whichever side dials; once the peer is gone a new one is accepted.
 func TestSecondPeerRefused(t *testing.T) {
-	a, b, c := newPair(t), newPair(t), newPair(t, socket.WithReconnectInterval(time.Millisecond, 5*time.Millisecond))
+	a, b, c := prototest.Open(t, pair.New), prototest.Open(t, pair.New), prototest.Open(t, pair.New, socket.WithReconnectInterval(time.Millisecond, 5*time.Millisecond))
 	addr, err := a.ListenAddr("tcp://127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -111,14 +80,14 @@ func TestSecondPeerRefused(t *testing.T) {
 	if err := b.Dial(addr); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the first peer", func() bool { return a.Stats().Pipes == 1 })
+	testutil.Eventually(t, "the first peer", func() bool { return a.Stats().Pipes == 1 })
 
 	// c dials: the handshake completes, then a closes the connection.
 	// c keeps redialing and is refused every time.
 	if err := c.Dial(addr); err != nil && !errors.Is(err, socket.ErrTooManyPeers) {
 		t.Fatal(err)
 	}
-	eventually(t, "the intruder to be refused twice", func() bool { return c.Stats().PipesClosed >= 2 })
+	testutil.Eventually(t, "the intruder to be refused twice", func() bool { return c.Stats().PipesClosed >= 2 })
 	if err := c.Send([]byte("intruder")); err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +102,7 @@ func TestSecondPeerRefused(t *testing.T) {
 	}
 
 	// A pair that has its peer cannot dial another.
-	other := newPair(t)
+	other := prototest.Open(t, pair.New)
 	otherAddr, _ := other.ListenAddr("inproc://" + t.Name())
 	if err := b.Dial(otherAddr); !errors.Is(err, socket.ErrTooManyPeers) {
 		t.Fatalf("second dial: %v", err)
@@ -143,7 +112,7 @@ func TestSecondPeerRefused(t *testing.T) {
 	// was refused may have been written to a refused connection and lost,
 	// as with NNG.)
 	b.Close()
-	eventually(t, "the second peer", func() bool { st := a.Stats(); return st.PipesOpened == 2 && st.Pipes == 1 })
+	testutil.Eventually(t, "the second peer", func() bool { st := a.Stats(); return st.PipesOpened == 2 && st.Pipes == 1 })
 	if err := c.Send([]byte("newcomer")); err != nil {
 		t.Fatal(err)
 	}
@@ -164,12 +133,12 @@ func TestSecondPeerRefused(t *testing.T) {
 // TestDevice: two pair sockets switched to each other join their peers,
 // both ways.
 func TestDevice(t *testing.T) {
-	left, right := newPair(t), newPair(t)
+	left, right := prototest.Open(t, pair.New), prototest.Open(t, pair.New)
 	leftAddr, _ := left.ListenAddr("tcp://127.0.0.1:0")
 	rightAddr, _ := right.ListenAddr("ipc://" + t.TempDir() + "/right.sock")
 	sw := socket.StartSwitch(left, right, nil)
 	defer sw.Stop()
-	a, b := newPair(t), newPair(t)
+	a, b := prototest.Open(t, pair.New), prototest.Open(t, pair.New)
 	if err := a.Dial(leftAddr); err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +158,7 @@ func TestDevice(t *testing.T) {
 }
 
 func TestInvalidSendTypes(t *testing.T) {
-	s := newPair(t)
+	s := prototest.Open(t, pair.New)
 	ctx := context.Background()
 	for name, err := range map[string]error{
 		"SendAll":            s.SendAll(nil),
@@ -206,32 +175,4 @@ func TestInvalidSendTypes(t *testing.T) {
 }
 
 // TestMismatch: pair peers only with pair.
-func TestMismatch(t *testing.T) {
-	for _, p := range []socket.Protocol{
-		bus.Protocol, pub.Protocol, sub.Protocol, push.Protocol, pull.Protocol,
-		req.Protocol, rep.Protocol, surveyor.Protocol, respondent.Protocol, socket.RawProtocol,
-	} {
-		t.Run(p.Self.Name, func(t *testing.T) {
-			ours := newPair(t)
-			theirs := socket.New(socket.WithProtocol(p))
-			defer theirs.Close()
-			addr, err := ours.ListenAddr("tcp://127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := theirs.Dial(addr); !errors.Is(err, socket.ErrProtocolMismatch) {
-				t.Fatalf("%s dialing pair: %v", p.Self.Name, err)
-			}
-			addr, err = theirs.ListenAddr("tcp://127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := ours.Dial(addr); !errors.Is(err, socket.ErrProtocolMismatch) {
-				t.Fatalf("pair dialing %s: %v", p.Self.Name, err)
-			}
-			if n := ours.Stats().PipesOpened + theirs.Stats().PipesOpened; n != 0 {
-				t.Fatalf("%d pipes opened", n)
-			}
-		})
-	}
-}
+func TestMismatch(t *testing.T) { prototest.Mismatch(t, pair.Protocol, pair.New) }

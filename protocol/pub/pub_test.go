@@ -8,43 +8,14 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/plexusnet/plexus/protocol/bus"
-	"github.com/plexusnet/plexus/protocol/pair"
+	"github.com/plexusnet/plexus/internal/prototest"
+	"github.com/plexusnet/plexus/internal/testutil"
 	"github.com/plexusnet/plexus/protocol/pub"
-	"github.com/plexusnet/plexus/protocol/pull"
-	"github.com/plexusnet/plexus/protocol/push"
-	"github.com/plexusnet/plexus/protocol/rep"
-	"github.com/plexusnet/plexus/protocol/req"
-	"github.com/plexusnet/plexus/protocol/respondent"
 	"github.com/plexusnet/plexus/protocol/sub"
-	"github.com/plexusnet/plexus/protocol/surveyor"
 	"github.com/plexusnet/plexus/socket"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// eventually waits for cond; the bound is a safety net, not a timing
-// assertion.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
-func newPub(t *testing.T, opts ...socket.Option) socket.Socket {
-	t.Helper()
-	s, err := pub.New(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
 
 // subscribers connects n subscribers (subscribed to everything) to p and
 // returns them; none of them reads.
@@ -67,7 +38,7 @@ func subscribers(t *testing.T, p socket.Socket, n int) []*sub.Socket {
 		}
 		subs[i] = s
 	}
-	eventually(t, "the subscribers", func() bool { return p.Stats().Pipes == n })
+	testutil.Eventually(t, "the subscribers", func() bool { return p.Stats().Pipes == n })
 	return subs
 }
 
@@ -75,7 +46,7 @@ func subscribers(t *testing.T, p socket.Socket, n int) []*sub.Socket {
 // publisher (it misses messages instead, counted as dropped), and the
 // others still get what they keep up with.
 func TestSlowSubscriber(t *testing.T) {
-	p := newPub(t)
+	p := prototest.Open(t, pub.New)
 	subs := subscribers(t, p, 2)
 	fast := subs[1]
 	got := make(chan int, 1)
@@ -96,7 +67,7 @@ func TestSlowSubscriber(t *testing.T) {
 			t.Fatalf("send %d: %v", i, err)
 		}
 	}
-	eventually(t, "drops for the slow subscriber", func() bool { return p.Stats().Dropped > 0 })
+	testutil.Eventually(t, "drops for the slow subscriber", func() bool { return p.Stats().Dropped > 0 })
 	fast.Close()
 	if n := <-got; n == 0 {
 		t.Fatal("the fast subscriber got nothing")
@@ -106,7 +77,7 @@ func TestSlowSubscriber(t *testing.T) {
 // TestBlocking: with WithBlocking a publisher waits for its slowest
 // subscriber, until the send deadline.
 func TestBlocking(t *testing.T) {
-	p := newPub(t, pub.WithBlocking())
+	p := prototest.Open(t, pub.New, pub.WithBlocking())
 	subscribers(t, p, 1)
 	msg := make([]byte, 16<<10)
 	for i := 0; ; i++ {
@@ -132,7 +103,7 @@ func TestBlocking(t *testing.T) {
 // TestNoSubscribers: publishing with nobody listening discards the
 // message and succeeds, as NNG.
 func TestNoSubscribers(t *testing.T) {
-	p := newPub(t)
+	p := prototest.Open(t, pub.New)
 	for i := 0; i < 1000; i++ {
 		if err := p.Send([]byte("into the void")); err != nil {
 			t.Fatal(err)
@@ -141,7 +112,7 @@ func TestNoSubscribers(t *testing.T) {
 }
 
 func TestInvalid(t *testing.T) {
-	p := newPub(t)
+	p := prototest.Open(t, pub.New)
 	ctx := context.Background()
 	for name, err := range map[string]error{
 		"SendTo":         p.SendTo(socket.Path{1}, nil),
@@ -168,32 +139,4 @@ func TestInvalid(t *testing.T) {
 }
 
 // TestMismatch: pub peers only with sub.
-func TestMismatch(t *testing.T) {
-	for _, p := range []socket.Protocol{
-		pair.Protocol, bus.Protocol, pub.Protocol, push.Protocol, pull.Protocol,
-		req.Protocol, rep.Protocol, surveyor.Protocol, respondent.Protocol, socket.RawProtocol,
-	} {
-		t.Run(p.Self.Name, func(t *testing.T) {
-			ours := newPub(t)
-			theirs := socket.New(socket.WithProtocol(p))
-			defer theirs.Close()
-			addr, err := ours.ListenAddr("tcp://127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := theirs.Dial(addr); !errors.Is(err, socket.ErrProtocolMismatch) {
-				t.Fatalf("%s dialing pub: %v", p.Self.Name, err)
-			}
-			addr, err = theirs.ListenAddr("tcp://127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := ours.Dial(addr); !errors.Is(err, socket.ErrProtocolMismatch) {
-				t.Fatalf("pub dialing %s: %v", p.Self.Name, err)
-			}
-			if n := ours.Stats().PipesOpened + theirs.Stats().PipesOpened; n != 0 {
-				t.Fatalf("%d pipes opened", n)
-			}
-		})
-	}
-}
+func TestMismatch(t *testing.T) { prototest.Mismatch(t, pub.Protocol, pub.New) }

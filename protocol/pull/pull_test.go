@@ -7,34 +7,17 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/plexusnet/plexus/protocol/bus"
-	"github.com/plexusnet/plexus/protocol/pair"
-	"github.com/plexusnet/plexus/protocol/pub"
+	"github.com/plexusnet/plexus/internal/prototest"
 	"github.com/plexusnet/plexus/protocol/pull"
 	"github.com/plexusnet/plexus/protocol/push"
-	"github.com/plexusnet/plexus/protocol/rep"
-	"github.com/plexusnet/plexus/protocol/req"
-	"github.com/plexusnet/plexus/protocol/respondent"
-	"github.com/plexusnet/plexus/protocol/sub"
-	"github.com/plexusnet/plexus/protocol/surveyor"
 	"github.com/plexusnet/plexus/socket"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func newPull(t *testing.T) socket.Socket {
-	t.Helper()
-	s, err := pull.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
 // TestFanIn: one puller receives from several pushers.
 func TestFanIn(t *testing.T) {
-	q := newPull(t)
+	q := prototest.Open(t, pull.New)
 	addr, err := q.ListenAddr("inproc://" + t.Name())
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +47,7 @@ func TestFanIn(t *testing.T) {
 }
 
 func TestInvalid(t *testing.T) {
-	q := newPull(t)
+	q := prototest.Open(t, pull.New)
 	ctx := context.Background()
 	for name, err := range map[string]error{
 		"Send":           q.Send(nil),
@@ -81,32 +64,4 @@ func TestInvalid(t *testing.T) {
 }
 
 // TestMismatch: pull peers only with push.
-func TestMismatch(t *testing.T) {
-	for _, p := range []socket.Protocol{
-		pair.Protocol, bus.Protocol, pub.Protocol, sub.Protocol, pull.Protocol,
-		req.Protocol, rep.Protocol, surveyor.Protocol, respondent.Protocol, socket.RawProtocol,
-	} {
-		t.Run(p.Self.Name, func(t *testing.T) {
-			ours := newPull(t)
-			theirs := socket.New(socket.WithProtocol(p))
-			defer theirs.Close()
-			addr, err := ours.ListenAddr("tcp://127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := theirs.Dial(addr); !errors.Is(err, socket.ErrProtocolMismatch) {
-				t.Fatalf("%s dialing pull: %v", p.Self.Name, err)
-			}
-			addr, err = theirs.ListenAddr("tcp://127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := ours.Dial(addr); !errors.Is(err, socket.ErrProtocolMismatch) {
-				t.Fatalf("pull dialing %s: %v", p.Self.Name, err)
-			}
-			if n := ours.Stats().PipesOpened + theirs.Stats().PipesOpened; n != 0 {
-				t.Fatalf("%d pipes opened", n)
-			}
-		})
-	}
-}
+func TestMismatch(t *testing.T) { prototest.Mismatch(t, pull.Protocol, pull.New) }

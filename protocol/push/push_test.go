@@ -6,50 +6,17 @@ import (
 	"fmt"
 	"sync"
 	"testing"
-	"time"
 
 	"go.uber.org/goleak"
 
-	"github.com/plexusnet/plexus/protocol/bus"
-	"github.com/plexusnet/plexus/protocol/pair"
-	"github.com/plexusnet/plexus/protocol/pub"
+	"github.com/plexusnet/plexus/internal/prototest"
+	"github.com/plexusnet/plexus/internal/testutil"
 	"github.com/plexusnet/plexus/protocol/pull"
 	"github.com/plexusnet/plexus/protocol/push"
-	"github.com/plexusnet/plexus/protocol/rep"
-	"github.com/plexusnet/plexus/protocol/req"
-	"github.com/plexusnet/plexus/protocol/respondent"
-	"github.com/plexusnet/plexus/protocol/sub"
-	"github.com/plexusnet/plexus/protocol/surveyor"
 	"github.com/plexusnet/plexus/socket"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// eventually waits for cond; the bound is a safety net, not a timing
-// assertion.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
-// must(t)(push.New()) fails the test on error and closes the socket at
-// the end.
-func must(t *testing.T) func(socket.Socket, error) socket.Socket {
-	return func(s socket.Socket, err error) socket.Socket {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
-}
 
 // TestPipeline: messages arrive in order, whichever side listens, over
 // every transport.
@@ -57,7 +24,7 @@ func TestPipeline(t *testing.T) {
 	for _, url := range []string{"inproc://" + t.Name(), "tcp://127.0.0.1:0", "ipc://" + t.TempDir() + "/p.sock"} {
 		for _, pushListens := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s/push-listens=%v", url[:3], pushListens), func(t *testing.T) {
-				p, q := must(t)(push.New()), must(t)(pull.New())
+				p, q := prototest.Open(t, push.New), prototest.Open(t, pull.New)
 				ln, dl := q, p
 				if pushListens {
 					ln, dl = p, q
@@ -95,19 +62,19 @@ func TestPipeline(t *testing.T) {
 // TestLoadBalance: a puller that stops reading does not stop the
 // pipeline: the others get the work, and nothing is lost or duplicated.
 func TestLoadBalance(t *testing.T) {
-	p := must(t)(push.New())
+	p := prototest.Open(t, push.New)
 	addr, err := p.ListenAddr("tcp://127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	pulls := make([]socket.Socket, 3)
 	for i := range pulls {
-		pulls[i] = must(t)(pull.New())
+		pulls[i] = prototest.Open(t, pull.New)
 		if err := pulls[i].Dial(addr); err != nil {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "three pullers", func() bool { return p.Stats().Pipes == 3 })
+	testutil.Eventually(t, "three pullers", func() bool { return p.Stats().Pipes == 3 })
 
 	// Large messages, so that the stalled puller's buffers fill soon.
 	const n = 3000
@@ -173,7 +140,7 @@ func TestLoadBalance(t *testing.T) {
 }
 
 func TestInvalid(t *testing.T) {
-	p := must(t)(push.New())
+	p := prototest.Open(t, push.New)
 	ctx := context.Background()
 	for name, err := range map[string]error{
 		"SendAll":        p.SendAll(nil),
@@ -192,32 +159,4 @@ func TestInvalid(t *testing.T) {
 }
 
 // TestMismatch: push peers only with pull.
-func TestMismatch(t *testing.T) {
-	for _, p := range []socket.Protocol{
-		pair.Protocol, bus.Protocol, pub.Protocol, sub.Protocol, push.Protocol,
-		req.Protocol, rep.Protocol, surveyor.Protocol, respondent.Protocol, socket.RawProtocol,
-	} {
-		t.Run(p.Self.Name, func(t *testing.T) {
-			ours := must(t)(push.New())
-			theirs := socket.New(socket.WithProtocol(p))
-			defer theirs.Close()
-			addr, err := ours.ListenAddr("tcp://127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := theirs.Dial(addr); !errors.Is(err, socket.ErrProtocolMismatch) {
-				t.Fatalf("%s dialing push: %v", p.Self.Name, err)
-			}
-			addr, err = theirs.ListenAddr("tcp://127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := ours.Dial(addr); !errors.Is(err, socket.ErrProtocolMismatch) {
-				t.Fatalf("push dialing %s: %v", p.Self.Name, err)
-			}
-			if n := ours.Stats().PipesOpened + theirs.Stats().PipesOpened; n != 0 {
-				t.Fatalf("%d pipes opened", n)
-			}
-		})
-	}
-}
+func TestMismatch(t *testing.T) { prototest.Mismatch(t, push.Protocol, push.New) }

@@ -1,17 +1,15 @@
 package rep_test
 
 import (
-	"bufio"
-	"context"
 	"errors"
 	"fmt"
-	"net"
-	"os/exec"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/plexusnet/plexus/internal/prototest"
+	"github.com/plexusnet/plexus/internal/testutil"
 	"github.com/plexusnet/plexus/protocol/rep"
 	"github.com/plexusnet/plexus/protocol/req"
 	"github.com/plexusnet/plexus/socket"
@@ -20,19 +18,8 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func must(t *testing.T) func(socket.Socket, error) socket.Socket {
-	return func(s socket.Socket, err error) socket.Socket {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
-}
-
 func TestStateErrors(t *testing.T) {
-	r := must(t)(rep.New())
+	r := prototest.Open(t, rep.New)
 	if err := r.Send([]byte("x")); !errors.Is(err, socket.ErrBadState) {
 		t.Fatalf("send with no request: %v", err)
 	}
@@ -46,9 +33,9 @@ func TestStateErrors(t *testing.T) {
 
 // TestSendAnswersLast: Send answers the last request received, once.
 func TestSendAnswersLast(t *testing.T) {
-	r := must(t)(rep.New())
+	r := prototest.Open(t, rep.New)
 	addr, _ := r.ListenAddr("inproc://rep-last")
-	q := must(t)(req.New())
+	q := prototest.Open(t, req.New)
 	if err := q.Dial(addr); err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +57,7 @@ func TestSendAnswersLast(t *testing.T) {
 // TestReplyToGoneRequester: the requester leaves before its answer; the
 // answer fails with ErrBrokenPath and never reaches the next requester.
 func TestReplyToGoneRequester(t *testing.T) {
-	r := must(t)(rep.New())
+	r := prototest.Open(t, rep.New)
 	addr, _ := r.ListenAddr("tcp://127.0.0.1:0")
 	q1, _ := req.New()
 	if err := q1.Dial(addr); err != nil {
@@ -85,7 +72,7 @@ func TestReplyToGoneRequester(t *testing.T) {
 	for r.Stats().Pipes != 0 {
 		time.Sleep(time.Millisecond)
 	}
-	q2 := must(t)(req.New())
+	q2 := prototest.Open(t, req.New)
 	if err := q2.Dial(addr); err != nil {
 		t.Fatal(err)
 	}
@@ -103,9 +90,9 @@ func TestReplyToGoneRequester(t *testing.T) {
 // TestHopLimit: a request that has crossed more devices than the TTL
 // allows is dropped and counted.
 func TestHopLimit(t *testing.T) {
-	r := must(t)(rep.NewRaw(socket.WithSendTTL(2)))
+	r := prototest.Open(t, rep.NewRaw, socket.WithSendTTL(2))
 	addr, _ := r.ListenAddr("inproc://hops")
-	q := must(t)(req.NewRaw())
+	q := prototest.Open(t, req.NewRaw)
 	if err := q.Dial(addr); err != nil {
 		t.Fatal(err)
 	}
@@ -122,54 +109,6 @@ func TestHopLimit(t *testing.T) {
 
 // --- interop with NNG's nngcat ---
 
-func nngcat(t *testing.T, args ...string) <-chan string {
-	t.Helper()
-	path, err := exec.LookPath("nngcat")
-	if err != nil {
-		t.Skip("nngcat not installed (apt-get install nng-utils); skipping the NNG interop test")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	cmd := exec.CommandContext(ctx, path, args...)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := make(chan string, 100)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer close(lines)
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		cmd.Wait()
-	})
-	return lines
-}
-
-func freeAddr(t *testing.T, scheme string) string {
-	if scheme == "ipc" {
-		return "ipc://" + t.TempDir() + "/nng.sock"
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	if scheme == "ws" {
-		return "ws://" + ln.Addr().String() + "/sp"
-	}
-	return "tcp://" + ln.Addr().String()
-}
-
 // TestNNGReq: a plexus rep against nngcat --req, plexus dialing and
 // listening, over tcp, ipc and ws. nngcat sends one request per run: with
 // --count and no --interval it fails on its own ("Cannot set recv
@@ -183,25 +122,19 @@ func TestNNGReq(t *testing.T) {
 				name = scheme + "/plexus-dials"
 			}
 			t.Run(name, func(t *testing.T) {
-				r := must(t)(rep.New())
+				r := prototest.Open(t, rep.New)
 				var lines <-chan string
 				args := []string{"--req", "--data", "ping", "-Q"}
 				if plexusDials {
-					addr := freeAddr(t, scheme)
-					lines = nngcat(t, append(args, "--listen", addr)...)
-					deadline := time.Now().Add(20 * time.Second)
-					for r.Dial(addr) != nil {
-						if time.Now().After(deadline) {
-							t.Fatal("nngcat never listened")
-						}
-						time.Sleep(5 * time.Millisecond)
-					}
+					addr := testutil.FreeURL(t, scheme)
+					lines = testutil.Command(t, "nngcat", append(args, "--listen", addr)...)
+					testutil.Eventually(t, "nngcat to listen", func() bool { return r.Dial(addr) == nil })
 				} else {
-					addr, err := r.ListenAddr(freeAddr(t, scheme))
+					addr, err := r.ListenAddr(testutil.FreeURL(t, scheme))
 					if err != nil {
 						t.Fatal(err)
 					}
-					lines = nngcat(t, append(args, "--dial", addr)...)
+					lines = testutil.Command(t, "nngcat", append(args, "--dial", addr)...)
 				}
 				for i := 0; i < n; i++ {
 					m, err := r.RecvMsg()
@@ -214,7 +147,7 @@ func TestNNGReq(t *testing.T) {
 					if err := r.Send([]byte(fmt.Sprint("pong ", i))); err != nil {
 						t.Fatal(err)
 					}
-					if l := <-lines; l != fmt.Sprintf("%q", fmt.Sprint("pong ", i)) {
+					if l := testutil.Line(t, lines); l != fmt.Sprintf("%q", fmt.Sprint("pong ", i)) {
 						t.Fatalf("nngcat printed %s", l)
 					}
 				}

@@ -1,18 +1,16 @@
 package req_test
 
 import (
-	"bufio"
-	"context"
 	"errors"
 	"fmt"
-	"net"
-	"os/exec"
 	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
+	"github.com/plexusnet/plexus/internal/prototest"
+	"github.com/plexusnet/plexus/internal/testutil"
 	"github.com/plexusnet/plexus/protocol/rep"
 	"github.com/plexusnet/plexus/protocol/req"
 	"github.com/plexusnet/plexus/socket"
@@ -21,39 +19,15 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
-// must(t)(req.New()) fails the test on error and closes the socket at
-// the end.
-func must(t *testing.T) func(socket.Socket, error) socket.Socket {
-	return func(s socket.Socket, err error) socket.Socket {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
-}
-
 func TestRequestReply(t *testing.T) {
 	for _, url := range []string{"inproc://reqrep", "tcp://127.0.0.1:0", "ipc://" + t.TempDir() + "/rr.sock"} {
 		t.Run(url[:3], func(t *testing.T) {
-			r := must(t)(rep.New())
+			r := prototest.Open(t, rep.New)
 			addr, err := r.ListenAddr(url)
 			if err != nil {
 				t.Fatal(err)
 			}
-			q := must(t)(req.New())
+			q := prototest.Open(t, req.New)
 			if err := q.Dial(addr); err != nil {
 				t.Fatal(err)
 			}
@@ -81,7 +55,7 @@ func TestRequestReply(t *testing.T) {
 }
 
 func TestStateErrors(t *testing.T) {
-	q := must(t)(req.New())
+	q := prototest.Open(t, req.New)
 	if _, err := q.Recv(); !errors.Is(err, socket.ErrBadState) {
 		t.Fatalf("recv with nothing outstanding: %v", err)
 	}
@@ -103,9 +77,9 @@ func TestStateErrors(t *testing.T) {
 }
 
 func TestMismatch(t *testing.T) {
-	a := must(t)(req.New())
+	a := prototest.Open(t, req.New)
 	addr, _ := a.ListenAddr("tcp://127.0.0.1:0")
-	b := must(t)(req.New())
+	b := prototest.Open(t, req.New)
 	if err := b.Dial(addr); !errors.Is(err, socket.ErrProtocolMismatch) {
 		t.Fatalf("req to req: %v", err)
 	}
@@ -119,9 +93,9 @@ func TestMismatch(t *testing.T) {
 // TestResend: a request that is not answered is sent again after the
 // resend interval; a late reply to the first copy is not returned twice.
 func TestResend(t *testing.T) {
-	r := must(t)(rep.New())
+	r := prototest.Open(t, rep.New)
 	addr, _ := r.ListenAddr("inproc://resend")
-	q := must(t)(req.New(req.WithResendInterval(10 * time.Millisecond)))
+	q := prototest.Open(t, req.New, req.WithResendInterval(10*time.Millisecond))
 	if err := q.Dial(addr); err != nil {
 		t.Fatal(err)
 	}
@@ -151,16 +125,16 @@ func TestResend(t *testing.T) {
 // answering; it is sent again at once to the other one, long before the
 // resend interval.
 func TestResendOnPeerLoss(t *testing.T) {
-	q := must(t)(req.New(req.WithResendInterval(time.Hour)))
+	q := prototest.Open(t, req.New, req.WithResendInterval(time.Hour))
 	reps := make([]socket.Socket, 2)
 	for i := range reps {
-		reps[i] = must(t)(rep.New())
+		reps[i] = prototest.Open(t, rep.New)
 		addr, _ := reps[i].ListenAddr(fmt.Sprint("inproc://peerloss-", i))
 		if err := q.Dial(addr); err != nil {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "two peers", func() bool { return q.Stats().Pipes == 2 })
+	testutil.Eventually(t, "two peers", func() bool { return q.Stats().Pipes == 2 })
 	q.Send([]byte("who answers?"))
 	got := make(chan int, 2)
 	for i, r := range reps {
@@ -188,8 +162,8 @@ func TestResendOnPeerLoss(t *testing.T) {
 // rep in front, a raw req at the back, a switch between); every reply
 // reaches the client that asked.
 func TestDevice(t *testing.T) {
-	front := must(t)(rep.NewRaw())
-	back := must(t)(req.NewRaw())
+	front := prototest.Open(t, rep.NewRaw)
+	back := prototest.Open(t, req.NewRaw)
 	frontAddr, _ := front.ListenAddr("tcp://127.0.0.1:0")
 	backAddr, _ := back.ListenAddr("ipc://" + t.TempDir() + "/dev.sock")
 	sw := socket.StartSwitch(back, front, nil)
@@ -197,7 +171,7 @@ func TestDevice(t *testing.T) {
 
 	var wg sync.WaitGroup
 	for i := 0; i < 2; i++ {
-		s := must(t)(rep.New())
+		s := prototest.Open(t, rep.New)
 		if err := s.Dial(backAddr); err != nil {
 			t.Fatal(err)
 		}
@@ -217,7 +191,7 @@ func TestDevice(t *testing.T) {
 		}()
 	}
 	for c := 0; c < 5; c++ {
-		q := must(t)(req.New())
+		q := prototest.Open(t, req.New)
 		if err := q.Dial(frontAddr); err != nil {
 			t.Fatal(err)
 		}
@@ -236,7 +210,7 @@ func TestDevice(t *testing.T) {
 // TestConcurrentRequests: many goroutines share one req socket; every
 // reply comes back exactly once.
 func TestConcurrentRequests(t *testing.T) {
-	r := must(t)(rep.New())
+	r := prototest.Open(t, rep.New)
 	addr, _ := r.ListenAddr("inproc://concurrent")
 	go func() {
 		for {
@@ -247,7 +221,7 @@ func TestConcurrentRequests(t *testing.T) {
 			r.SendTo(m.Source, m.Content)
 		}
 	}()
-	q := must(t)(req.New())
+	q := prototest.Open(t, req.New)
 	if err := q.Dial(addr); err != nil {
 		t.Fatal(err)
 	}
@@ -276,56 +250,6 @@ func TestConcurrentRequests(t *testing.T) {
 
 // --- interop with NNG's nngcat ---
 
-func nngcat(t *testing.T, args ...string) <-chan string {
-	t.Helper()
-	path, err := exec.LookPath("nngcat")
-	if err != nil {
-		t.Skip("nngcat not installed (apt-get install nng-utils); skipping the NNG interop test")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	cmd := exec.CommandContext(ctx, path, args...)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := make(chan string, 100)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer close(lines)
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		cmd.Wait()
-	})
-	return lines
-}
-
-func freeAddr(t *testing.T, scheme string) string {
-	switch scheme {
-	case "ipc":
-		return "ipc://" + t.TempDir() + "/nng.sock"
-	default:
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		if scheme == "ws" {
-			return "ws://" + ln.Addr().String() + "/sp"
-		}
-		return "tcp://" + ln.Addr().String()
-	}
-}
-
 // TestNNGRep: a plexus req against nngcat --rep, plexus dialing and
 // listening, over tcp, ipc and ws.
 func TestNNGRep(t *testing.T) {
@@ -336,18 +260,18 @@ func TestNNGRep(t *testing.T) {
 				name = scheme + "/plexus-dials"
 			}
 			t.Run(name, func(t *testing.T) {
-				q := must(t)(req.New(req.WithResendInterval(time.Second)))
+				q := prototest.Open(t, req.New, req.WithResendInterval(time.Second))
 				var lines <-chan string
 				if plexusDials {
-					addr := freeAddr(t, scheme)
-					lines = nngcat(t, "--rep", "--listen", addr, "--data", "pong", "-Q")
-					eventually(t, "nngcat to listen", func() bool { return q.Dial(addr) == nil })
+					addr := testutil.FreeURL(t, scheme)
+					lines = testutil.Command(t, "nngcat", "--rep", "--listen", addr, "--data", "pong", "-Q")
+					testutil.Eventually(t, "nngcat to listen", func() bool { return q.Dial(addr) == nil })
 				} else {
-					addr, err := q.ListenAddr(freeAddr(t, scheme))
+					addr, err := q.ListenAddr(testutil.FreeURL(t, scheme))
 					if err != nil {
 						t.Fatal(err)
 					}
-					lines = nngcat(t, "--rep", "--dial", addr, "--data", "pong", "-Q")
+					lines = testutil.Command(t, "nngcat", "--rep", "--dial", addr, "--data", "pong", "-Q")
 				}
 				for i := 0; i < 3; i++ {
 					if err := q.Send([]byte(fmt.Sprint("ping ", i))); err != nil {
@@ -357,7 +281,7 @@ func TestNNGRep(t *testing.T) {
 					if err != nil || string(b) != "pong" {
 						t.Fatalf("reply %q %v", b, err)
 					}
-					if l := <-lines; l != fmt.Sprintf("%q", fmt.Sprint("ping ", i)) {
+					if l := testutil.Line(t, lines); l != fmt.Sprintf("%q", fmt.Sprint("ping ", i)) {
 						t.Fatalf("nngcat printed %s", l)
 					}
 				}

@@ -8,53 +8,21 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/plexusnet/plexus/protocol/bus"
-	"github.com/plexusnet/plexus/protocol/pair"
-	"github.com/plexusnet/plexus/protocol/pub"
-	"github.com/plexusnet/plexus/protocol/pull"
-	"github.com/plexusnet/plexus/protocol/push"
-	"github.com/plexusnet/plexus/protocol/rep"
-	"github.com/plexusnet/plexus/protocol/req"
+	"github.com/plexusnet/plexus/internal/prototest"
+	"github.com/plexusnet/plexus/internal/testutil"
 	"github.com/plexusnet/plexus/protocol/respondent"
-	"github.com/plexusnet/plexus/protocol/sub"
 	"github.com/plexusnet/plexus/protocol/surveyor"
 	"github.com/plexusnet/plexus/socket"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// eventually waits for cond; the bound is a safety net, not a timing
-// assertion.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
-// must(t)(respondent.New()) fails the test on error and closes the
-// socket at the end.
-func must(t *testing.T) func(socket.Socket, error) socket.Socket {
-	return func(s socket.Socket, err error) socket.Socket {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
-}
-
 // connected returns a surveyor (with a long survey time) and a
 // respondent connected to it.
 func connected(t *testing.T) (s, r socket.Socket) {
 	t.Helper()
-	s = must(t)(surveyor.New(surveyor.WithSurveyTime(time.Hour)))
-	r = must(t)(respondent.New())
+	s = prototest.Open(t, surveyor.New, surveyor.WithSurveyTime(time.Hour))
+	r = prototest.Open(t, respondent.New)
 	addr, err := s.ListenAddr("inproc://" + t.Name())
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +30,7 @@ func connected(t *testing.T) (s, r socket.Socket) {
 	if err := r.Dial(addr); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the respondent", func() bool { return s.Stats().Pipes == 1 })
+	testutil.Eventually(t, "the respondent", func() bool { return s.Stats().Pipes == 1 })
 	return s, r
 }
 
@@ -112,32 +80,32 @@ func TestAnswer(t *testing.T) {
 // TestAnswerToGoneSurveyor: an answer whose surveyor has left fails with
 // ErrBrokenPath and reaches no one else.
 func TestAnswerToGoneSurveyor(t *testing.T) {
-	r := must(t)(respondent.New())
+	r := prototest.Open(t, respondent.New)
 	addr, _ := r.ListenAddr("tcp://127.0.0.1:0")
-	s1 := must(t)(surveyor.New(surveyor.WithSurveyTime(time.Hour)))
+	s1 := prototest.Open(t, surveyor.New, surveyor.WithSurveyTime(time.Hour))
 	if err := s1.Dial(addr); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the first surveyor", func() bool { return r.Stats().Pipes == 1 })
+	testutil.Eventually(t, "the first surveyor", func() bool { return r.Stats().Pipes == 1 })
 	s1.Send([]byte("q"))
 	m, err := r.RecvMsg()
 	if err != nil {
 		t.Fatal(err)
 	}
 	s1.Close()
-	eventually(t, "the surveyor to leave", func() bool { return r.Stats().Pipes == 0 })
-	s2 := must(t)(surveyor.New(surveyor.WithSurveyTime(time.Hour)))
+	testutil.Eventually(t, "the surveyor to leave", func() bool { return r.Stats().Pipes == 0 })
+	s2 := prototest.Open(t, surveyor.New, surveyor.WithSurveyTime(time.Hour))
 	if err := s2.Dial(addr); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the second surveyor", func() bool { return r.Stats().Pipes == 1 })
+	testutil.Eventually(t, "the second surveyor", func() bool { return r.Stats().Pipes == 1 })
 	if err := r.SendTo(m.Source, []byte("stale")); !errors.Is(err, socket.ErrBrokenPath) {
 		t.Fatalf("answer to a gone surveyor: %v", err)
 	}
 }
 
 func TestInvalid(t *testing.T) {
-	r := must(t)(respondent.New())
+	r := prototest.Open(t, respondent.New)
 	ctx := context.Background()
 	for name, err := range map[string]error{
 		"SendAll":        r.SendAll(nil),
@@ -150,32 +118,4 @@ func TestInvalid(t *testing.T) {
 }
 
 // TestMismatch: respondent peers only with surveyor.
-func TestMismatch(t *testing.T) {
-	for _, p := range []socket.Protocol{
-		pair.Protocol, bus.Protocol, pub.Protocol, sub.Protocol, push.Protocol, pull.Protocol,
-		req.Protocol, rep.Protocol, respondent.Protocol, socket.RawProtocol,
-	} {
-		t.Run(p.Self.Name, func(t *testing.T) {
-			ours := must(t)(respondent.New())
-			theirs := socket.New(socket.WithProtocol(p))
-			defer theirs.Close()
-			addr, err := ours.ListenAddr("tcp://127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := theirs.Dial(addr); !errors.Is(err, socket.ErrProtocolMismatch) {
-				t.Fatalf("%s dialing respondent: %v", p.Self.Name, err)
-			}
-			addr, err = theirs.ListenAddr("tcp://127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := ours.Dial(addr); !errors.Is(err, socket.ErrProtocolMismatch) {
-				t.Fatalf("respondent dialing %s: %v", p.Self.Name, err)
-			}
-			if n := ours.Stats().PipesOpened + theirs.Stats().PipesOpened; n != 0 {
-				t.Fatalf("%d pipes opened", n)
-			}
-		})
-	}
-}
+func TestMismatch(t *testing.T) { prototest.Mismatch(t, respondent.Protocol, respondent.New) }

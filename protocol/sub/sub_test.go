@@ -7,57 +7,17 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"go.uber.org/goleak"
 
-	"github.com/plexusnet/plexus/protocol/bus"
-	"github.com/plexusnet/plexus/protocol/pair"
+	"github.com/plexusnet/plexus/internal/prototest"
+	"github.com/plexusnet/plexus/internal/testutil"
 	"github.com/plexusnet/plexus/protocol/pub"
-	"github.com/plexusnet/plexus/protocol/pull"
-	"github.com/plexusnet/plexus/protocol/push"
-	"github.com/plexusnet/plexus/protocol/rep"
-	"github.com/plexusnet/plexus/protocol/req"
-	"github.com/plexusnet/plexus/protocol/respondent"
 	"github.com/plexusnet/plexus/protocol/sub"
-	"github.com/plexusnet/plexus/protocol/surveyor"
 	"github.com/plexusnet/plexus/socket"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// eventually waits for cond; the bound is a safety net, not a timing
-// assertion.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
-func newSub(t *testing.T) *sub.Socket {
-	t.Helper()
-	s, err := sub.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
-func newPub(t *testing.T, opts ...socket.Option) socket.Socket {
-	t.Helper()
-	s, err := pub.New(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
 
 // end is the sentinel each case's subscriber also subscribes to: once it
 // arrives, everything published before it has been seen or filtered.
@@ -98,7 +58,7 @@ func TestFilter(t *testing.T) {
 		{name: "unsubscribe everything", sub: []string{"", "b"}, unsub: []string{""}, want: []string{"b", "ba"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p, s := newPub(t), newSub(t)
+			p, s := prototest.Open(t, pub.New), prototest.Open(t, sub.New)
 			addr, err := p.ListenAddr("tcp://127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)
@@ -117,7 +77,7 @@ func TestFilter(t *testing.T) {
 				t.Fatal(err)
 			}
 			// A publisher sends to the subscribers connected now.
-			eventually(t, "the subscriber", func() bool { return p.Stats().Pipes == 1 })
+			testutil.Eventually(t, "the subscriber", func() bool { return p.Stats().Pipes == 1 })
 			for _, m := range append(msgs, end) {
 				if err := p.Send([]byte(m)); err != nil {
 					t.Fatal(err)
@@ -136,7 +96,7 @@ func TestFanOut(t *testing.T) {
 	for _, url := range []string{"inproc://" + t.Name(), "tcp://127.0.0.1:0", "ipc://" + t.TempDir() + "/ps.sock"} {
 		t.Run(url[:3], func(t *testing.T) {
 			// Lossless, so that every message counts.
-			p := newPub(t, pub.WithBlocking())
+			p := prototest.Open(t, pub.New, pub.WithBlocking())
 			addr, err := p.ListenAddr(url)
 			if err != nil {
 				t.Fatal(err)
@@ -144,14 +104,14 @@ func TestFanOut(t *testing.T) {
 			topics := []string{"", "even", "odd", "even", "odd"}
 			subs := make([]*sub.Socket, len(topics))
 			for i, topic := range topics {
-				subs[i] = newSub(t)
+				subs[i] = prototest.Open(t, sub.New)
 				subs[i].Subscribe([]byte(topic))
 				subs[i].Subscribe([]byte(end))
 				if err := subs[i].Dial(addr); err != nil {
 					t.Fatal(err)
 				}
 			}
-			eventually(t, "the subscribers", func() bool { return p.Stats().Pipes == len(subs) })
+			testutil.Eventually(t, "the subscribers", func() bool { return p.Stats().Pipes == len(subs) })
 			const n = 300
 			go func() {
 				for i := 0; i < n; i++ {
@@ -187,18 +147,18 @@ func TestFanOut(t *testing.T) {
 // TestUnsubscribeDropsQueued: messages queued before their topic is
 // unsubscribed are not returned (NNG purges its queue).
 func TestUnsubscribeDropsQueued(t *testing.T) {
-	p, s := newPub(t), newSub(t)
+	p, s := prototest.Open(t, pub.New), prototest.Open(t, sub.New)
 	addr, _ := p.ListenAddr("inproc://" + t.Name())
 	s.Subscribe([]byte("a"))
 	s.Subscribe([]byte("b"))
 	if err := s.Dial(addr); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the subscriber", func() bool { return p.Stats().Pipes == 1 })
+	testutil.Eventually(t, "the subscriber", func() bool { return p.Stats().Pipes == 1 })
 	for _, m := range []string{"a1", "b1", "a2"} {
 		p.Send([]byte(m))
 	}
-	eventually(t, "the messages to be queued", func() bool { return s.Stats().MsgsRecv == 3 })
+	testutil.Eventually(t, "the messages to be queued", func() bool { return s.Stats().MsgsRecv == 3 })
 	if err := s.Unsubscribe([]byte("a")); err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +170,7 @@ func TestUnsubscribeDropsQueued(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
-	s := newSub(t)
+	s := prototest.Open(t, sub.New)
 	if err := s.Unsubscribe([]byte("never")); !errors.Is(err, sub.ErrNotSubscribed) {
 		t.Fatalf("unsubscribe unknown: %v", err)
 	}
@@ -245,32 +205,4 @@ func TestErrors(t *testing.T) {
 }
 
 // TestMismatch: sub peers only with pub.
-func TestMismatch(t *testing.T) {
-	for _, p := range []socket.Protocol{
-		pair.Protocol, bus.Protocol, sub.Protocol, push.Protocol, pull.Protocol,
-		req.Protocol, rep.Protocol, surveyor.Protocol, respondent.Protocol, socket.RawProtocol,
-	} {
-		t.Run(p.Self.Name, func(t *testing.T) {
-			ours := newSub(t)
-			theirs := socket.New(socket.WithProtocol(p))
-			defer theirs.Close()
-			addr, err := ours.ListenAddr("tcp://127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := theirs.Dial(addr); !errors.Is(err, socket.ErrProtocolMismatch) {
-				t.Fatalf("%s dialing sub: %v", p.Self.Name, err)
-			}
-			addr, err = theirs.ListenAddr("tcp://127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := ours.Dial(addr); !errors.Is(err, socket.ErrProtocolMismatch) {
-				t.Fatalf("sub dialing %s: %v", p.Self.Name, err)
-			}
-			if n := ours.Stats().PipesOpened + theirs.Stats().PipesOpened; n != 0 {
-				t.Fatalf("%d pipes opened", n)
-			}
-		})
-	}
-}
+func TestMismatch(t *testing.T) { prototest.Mismatch(t, sub.Protocol, sub.New) }

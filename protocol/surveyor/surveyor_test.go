@@ -14,46 +14,14 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/plexusnet/plexus/protocol/bus"
-	"github.com/plexusnet/plexus/protocol/pair"
-	"github.com/plexusnet/plexus/protocol/pub"
-	"github.com/plexusnet/plexus/protocol/pull"
-	"github.com/plexusnet/plexus/protocol/push"
-	"github.com/plexusnet/plexus/protocol/rep"
-	"github.com/plexusnet/plexus/protocol/req"
+	"github.com/plexusnet/plexus/internal/prototest"
+	"github.com/plexusnet/plexus/internal/testutil"
 	"github.com/plexusnet/plexus/protocol/respondent"
-	"github.com/plexusnet/plexus/protocol/sub"
 	"github.com/plexusnet/plexus/protocol/surveyor"
 	"github.com/plexusnet/plexus/socket"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// eventually waits for cond; the bound is a safety net, not a timing
-// assertion.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
-// must(t)(surveyor.New()) fails the test on error and closes the socket
-// at the end.
-func must(t *testing.T) func(socket.Socket, error) socket.Socket {
-	return func(s socket.Socket, err error) socket.Socket {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
-}
 
 // answer makes r answer every survey with prefix+survey until it closes.
 func answer(r socket.Socket, prefix string) {
@@ -79,7 +47,7 @@ func TestSurvey(t *testing.T) {
 	for _, url := range []string{"inproc://" + t.Name(), "tcp://127.0.0.1:0", "ipc://" + t.TempDir() + "/s.sock"} {
 		for _, surveyorListens := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s/surveyor-listens=%v", url[:3], surveyorListens), func(t *testing.T) {
-				s := must(t)(surveyor.New(surveyor.WithSurveyTime(long)))
+				s := prototest.Open(t, surveyor.New, surveyor.WithSurveyTime(long))
 				const n = 3
 				var addr string
 				if surveyorListens {
@@ -90,7 +58,7 @@ func TestSurvey(t *testing.T) {
 					addr = a
 				}
 				for i := 0; i < n; i++ {
-					r := must(t)(respondent.New())
+					r := prototest.Open(t, respondent.New)
 					if surveyorListens {
 						if err := r.Dial(addr); err != nil {
 							t.Fatal(err)
@@ -111,7 +79,7 @@ func TestSurvey(t *testing.T) {
 					answer(r, fmt.Sprint(i, ":"))
 				}
 				// A survey reaches the respondents connected now.
-				eventually(t, "the respondents", func() bool { return s.Stats().Pipes == n })
+				testutil.Eventually(t, "the respondents", func() bool { return s.Stats().Pipes == n })
 				for round := 0; round < 3; round++ {
 					q := fmt.Sprint("q", round)
 					if err := s.Send([]byte(q)); err != nil {
@@ -144,16 +112,16 @@ func TestSurvey(t *testing.T) {
 // ErrBadState; an answer after the deadline is dropped.
 func TestDeadline(t *testing.T) {
 	const surveyTime = 300 * time.Millisecond
-	s := must(t)(surveyor.New(surveyor.WithSurveyTime(surveyTime)))
+	s := prototest.Open(t, surveyor.New, surveyor.WithSurveyTime(surveyTime))
 	if _, err := s.Recv(); !errors.Is(err, socket.ErrBadState) {
 		t.Fatalf("recv with no survey: %v", err)
 	}
 	addr, _ := s.ListenAddr("tcp://127.0.0.1:0")
-	r := must(t)(respondent.New())
+	r := prototest.Open(t, respondent.New)
 	if err := r.Dial(addr); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the respondent", func() bool { return s.Stats().Pipes == 1 })
+	testutil.Eventually(t, "the respondent", func() bool { return s.Stats().Pipes == 1 })
 
 	// The respondent holds its answer until the survey is over.
 	if err := s.Send([]byte("old")); err != nil {
@@ -172,7 +140,7 @@ func TestDeadline(t *testing.T) {
 	if err := r.SendTo(late.Source, []byte("late")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the late answer to arrive", func() bool { return s.Stats().MsgsRecv == 1 })
+	testutil.Eventually(t, "the late answer to arrive", func() bool { return s.Stats().MsgsRecv == 1 })
 
 	// A new survey is open: the late answer, queued before its fresh
 	// answer, is dropped. On a machine so slow that the new survey ends
@@ -207,13 +175,13 @@ func TestDeadline(t *testing.T) {
 func TestUnreadAnswers(t *testing.T) {
 	for _, surveyTime := range []time.Duration{time.Millisecond, long} {
 		t.Run(surveyTime.String(), func(t *testing.T) {
-			s := must(t)(surveyor.New(surveyor.WithSurveyTime(surveyTime)))
+			s := prototest.Open(t, surveyor.New, surveyor.WithSurveyTime(surveyTime))
 			addr, _ := s.ListenAddr("inproc://" + t.Name())
-			r := must(t)(respondent.New())
+			r := prototest.Open(t, respondent.New)
 			if err := r.Dial(addr); err != nil {
 				t.Fatal(err)
 			}
-			eventually(t, "the respondent", func() bool { return s.Stats().Pipes == 1 })
+			testutil.Eventually(t, "the respondent", func() bool { return s.Stats().Pipes == 1 })
 			var answered atomic.Int64
 			go func() {
 				big := make([]byte, 16<<10) // fills any buffer soon
@@ -253,13 +221,13 @@ func TestUnreadAnswers(t *testing.T) {
 
 // TestOverlapping: surveys may overlap; RecvMsg tells their answers apart.
 func TestOverlapping(t *testing.T) {
-	s := must(t)(surveyor.New(surveyor.WithSurveyTime(long)))
+	s := prototest.Open(t, surveyor.New, surveyor.WithSurveyTime(long))
 	addr, _ := s.ListenAddr("inproc://" + t.Name())
-	r := must(t)(respondent.New())
+	r := prototest.Open(t, respondent.New)
 	if err := r.Dial(addr); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the respondent", func() bool { return s.Stats().Pipes == 1 })
+	testutil.Eventually(t, "the respondent", func() bool { return s.Stats().Pipes == 1 })
 	s.Send([]byte("first"))
 	s.Send([]byte("second"))
 	first, _ := r.RecvMsg()
@@ -285,7 +253,7 @@ func TestOverlapping(t *testing.T) {
 // TestNoRespondents: a survey with nobody to ask succeeds and ends with
 // the deadline.
 func TestNoRespondents(t *testing.T) {
-	s := must(t)(surveyor.New(surveyor.WithSurveyTime(10 * time.Millisecond)))
+	s := prototest.Open(t, surveyor.New, surveyor.WithSurveyTime(10*time.Millisecond))
 	if err := s.Send([]byte("anyone?")); err != nil {
 		t.Fatal(err)
 	}
@@ -297,7 +265,7 @@ func TestNoRespondents(t *testing.T) {
 // TestRecvContext: a cancelled context ends a Recv with its own error,
 // leaving the survey open.
 func TestRecvContext(t *testing.T) {
-	s := must(t)(surveyor.New(surveyor.WithSurveyTime(long)))
+	s := prototest.Open(t, surveyor.New, surveyor.WithSurveyTime(long))
 	s.Send([]byte("q"))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -315,8 +283,8 @@ func TestRecvContext(t *testing.T) {
 // respondent in front, a raw surveyor behind, a switch between); every
 // answer reaches the surveyor that asked.
 func TestDevice(t *testing.T) {
-	front := must(t)(respondent.NewRaw())
-	back := must(t)(surveyor.NewRaw())
+	front := prototest.Open(t, respondent.NewRaw)
+	back := prototest.Open(t, surveyor.NewRaw)
 	frontAddr, _ := front.ListenAddr("tcp://127.0.0.1:0")
 	backAddr, _ := back.ListenAddr("ipc://" + t.TempDir() + "/dev.sock")
 	sw := socket.StartSwitch(back, front, nil)
@@ -324,7 +292,7 @@ func TestDevice(t *testing.T) {
 
 	const nr = 3
 	for i := 0; i < nr; i++ {
-		r := must(t)(respondent.New())
+		r := prototest.Open(t, respondent.New)
 		if err := r.Dial(backAddr); err != nil {
 			t.Fatal(err)
 		}
@@ -341,13 +309,13 @@ func TestDevice(t *testing.T) {
 			}
 		}()
 	}
-	eventually(t, "the respondents", func() bool { return back.Stats().Pipes == nr })
+	testutil.Eventually(t, "the respondents", func() bool { return back.Stats().Pipes == nr })
 	for c := 0; c < 3; c++ {
-		s := must(t)(surveyor.New(surveyor.WithSurveyTime(long)))
+		s := prototest.Open(t, surveyor.New, surveyor.WithSurveyTime(long))
 		if err := s.Dial(frontAddr); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "the device", func() bool { return front.Stats().Pipes == c+1 })
+		testutil.Eventually(t, "the device", func() bool { return front.Stats().Pipes == c+1 })
 		q := fmt.Sprint("client ", c)
 		s.Send([]byte(q))
 		var got []string
@@ -367,8 +335,8 @@ func TestDevice(t *testing.T) {
 }
 
 func TestInvalid(t *testing.T) {
-	s := must(t)(surveyor.New())
-	raw := must(t)(surveyor.NewRaw())
+	s := prototest.Open(t, surveyor.New)
+	raw := prototest.Open(t, surveyor.NewRaw)
 	ctx := context.Background()
 	for name, err := range map[string]error{
 		"SendTo":            s.SendTo(socket.Path{1}, nil),
@@ -400,32 +368,4 @@ func TestInvalid(t *testing.T) {
 }
 
 // TestMismatch: surveyor peers only with respondent.
-func TestMismatch(t *testing.T) {
-	for _, p := range []socket.Protocol{
-		pair.Protocol, bus.Protocol, pub.Protocol, sub.Protocol, push.Protocol, pull.Protocol,
-		req.Protocol, rep.Protocol, surveyor.Protocol, socket.RawProtocol,
-	} {
-		t.Run(p.Self.Name, func(t *testing.T) {
-			ours := must(t)(surveyor.New())
-			theirs := socket.New(socket.WithProtocol(p))
-			defer theirs.Close()
-			addr, err := ours.ListenAddr("tcp://127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := theirs.Dial(addr); !errors.Is(err, socket.ErrProtocolMismatch) {
-				t.Fatalf("%s dialing surveyor: %v", p.Self.Name, err)
-			}
-			addr, err = theirs.ListenAddr("tcp://127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := ours.Dial(addr); !errors.Is(err, socket.ErrProtocolMismatch) {
-				t.Fatalf("surveyor dialing %s: %v", p.Self.Name, err)
-			}
-			if n := ours.Stats().PipesOpened + theirs.Stats().PipesOpened; n != 0 {
-				t.Fatalf("%d pipes opened", n)
-			}
-		})
-	}
-}
+func TestMismatch(t *testing.T) { prototest.Mismatch(t, surveyor.Protocol, surveyor.New) }
