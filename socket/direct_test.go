@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/plexusnet/plexus/internal/testutil"
 )
 
 // warmDirect does round trips until the receiver d reads its one pipe
@@ -15,7 +17,7 @@ import (
 func warmDirect(t *testing.T, l, d Socket) {
 	t.Helper()
 	ds := d.(*sock)
-	eventually(t, "direct reads", func() bool {
+	testutil.Eventually(t, "direct reads", func() bool {
 		if err := l.Send([]byte("warm")); err != nil {
 			t.Fatal(err)
 		}
@@ -48,7 +50,7 @@ func TestDirectReadSecondPipe(t *testing.T) {
 				}
 				got <- string(b)
 			}()
-			eventually(t, "the receiver to read directly", func() bool {
+			testutil.Eventually(t, "the receiver to read directly", func() bool {
 				ds := d.(*sock)
 				ds.rq.mu.Lock()
 				defer ds.rq.mu.Unlock()
@@ -127,7 +129,7 @@ func TestDirectReadClose(t *testing.T) {
 		_, err := d.Recv()
 		errc <- err
 	}()
-	eventually(t, "the receiver to read directly", func() bool {
+	testutil.Eventually(t, "the receiver to read directly", func() bool {
 		ds := d.(*sock)
 		ds.rq.mu.Lock()
 		defer ds.rq.mu.Unlock()
@@ -149,7 +151,7 @@ func TestDirectReadPeerLoss(t *testing.T) {
 	if err := cli.Dial(addr); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "connected", func() bool { return srv.Stats().Pipes == 1 })
+	testutil.Eventually(t, "connected", func() bool { return srv.Stats().Pipes == 1 })
 	warmDirect(t, srv, cli)
 	got := make(chan string, 1)
 	go func() {
@@ -157,13 +159,13 @@ func TestDirectReadPeerLoss(t *testing.T) {
 		got <- string(b)
 	}()
 	srv.Close()
-	eventually(t, "the client to drop the pipe", func() bool { return cli.Stats().PipesClosed == 1 })
+	testutil.Eventually(t, "the client to drop the pipe", func() bool { return cli.Stats().PipesClosed == 1 })
 	srv2 := New()
 	defer srv2.Close()
 	if err := srv2.Listen(addr); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the client to reconnect", func() bool { return srv2.Stats().Pipes == 1 })
+	testutil.Eventually(t, "the client to reconnect", func() bool { return srv2.Stats().Pipes == 1 })
 	srv2.Send([]byte("after the reconnect"))
 	if s := <-got; s != "after the reconnect" {
 		t.Fatalf("got %q", s)
@@ -180,10 +182,10 @@ func TestReaderTakesBack(t *testing.T) {
 	if err := cli.Dial(addr); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "connected", func() bool { return srv.Stats().Pipes == 1 })
+	testutil.Eventually(t, "connected", func() bool { return srv.Stats().Pipes == 1 })
 	warmDirect(t, srv, cli)
 	srv.Close()
-	eventually(t, "the client to notice, with nobody receiving", func() bool { return cli.Stats().Pipes == 0 })
+	testutil.Eventually(t, "the client to notice, with nobody receiving", func() bool { return cli.Stats().Pipes == 0 })
 }
 
 // TestDirectReadManyReceivers: several goroutines receive from a socket

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/plexusnet/plexus/internal/testutil"
 )
 
 func seq(i int) []byte { return binary.BigEndian.AppendUint32(nil, uint32(i)) }
@@ -35,7 +37,7 @@ func TestReconnectKeepsQueued(t *testing.T) {
 				}
 			}
 			l1.Close()
-			eventually(t, "the dialer to see the listener gone", func() bool { return d.Stats().Pipes == 0 })
+			testutil.Eventually(t, "the dialer to see the listener gone", func() bool { return d.Stats().Pipes == 0 })
 			// Queued while nobody listens (the send queue holds 64).
 			for i := 100; i < 150; i++ {
 				if err := d.Send(seq(i)); err != nil {
@@ -94,7 +96,7 @@ func TestReconnectMidStream(t *testing.T) {
 	l1.Close() // killed mid-stream
 	l2 := New()
 	defer l2.Close()
-	eventually(t, "the address to be free", func() bool { return l2.Listen(addr) == nil })
+	testutil.Eventually(t, "the address to be free", func() bool { return l2.Listen(addr) == nil })
 	b, err := l2.Recv()
 	if err != nil {
 		t.Fatal(err)
@@ -205,7 +207,7 @@ func TestPipeIDsNeverReused(t *testing.T) {
 		}
 		oldSource = m.Source
 		c.Close()
-		eventually(t, "the server to see the client gone", func() bool { return srv.Stats().Pipes == 0 })
+		testutil.Eventually(t, "the server to see the client gone", func() bool { return srv.Stats().Pipes == 0 })
 	}
 	if st := srv.Stats(); st.BrokenPaths != 4 || st.PipesOpened != 5 || st.PipesClosed != 5 {
 		t.Fatalf("stats %+v", st)

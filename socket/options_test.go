@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plexusnet/plexus/internal/testutil"
 	"github.com/plexusnet/plexus/transport"
 	"github.com/plexusnet/plexus/transport/spstream"
 )
@@ -59,7 +60,7 @@ func TestNoRecv(t *testing.T) {
 	for i := 0; i < 100; i++ {
 		s.Send([]byte("dropped"))
 	}
-	eventually(t, "the messages to be read and discarded", func() bool { return r.Stats().Filtered == 100 })
+	testutil.Eventually(t, "the messages to be read and discarded", func() bool { return r.Stats().Filtered == 100 })
 	if _, err := r.Recv(); !errors.Is(err, ErrInvalidRecvType) {
 		t.Fatalf("Recv on a NoRecv socket: %v", err)
 	}
@@ -83,7 +84,7 @@ func TestRecvQueueSize(t *testing.T) {
 		a.Send(seq(i))
 	}
 	bs := b.(*sock)
-	eventually(t, "the reader to fill the queue and wait", func() bool {
+	testutil.Eventually(t, "the reader to fill the queue and wait", func() bool {
 		bs.rq.mu.Lock()
 		defer bs.rq.mu.Unlock()
 		return bs.rq.n == 3 && bs.rq.fullWait == 1
@@ -205,7 +206,7 @@ func TestTTLExhaustion(t *testing.T) {
 	if err := c.SendMsg(&Message{Content: []byte("loop"), TTL: 10}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the looping message to be dropped", func() bool { return a.Stats().TTLDropped+b.Stats().TTLDropped == 1 })
+	testutil.Eventually(t, "the looping message to be dropped", func() bool { return a.Stats().TTLDropped+b.Stats().TTLDropped == 1 })
 	sw.Stop()
 	if hops != 10 {
 		t.Fatalf("the message made %d hops, want 10", hops)
@@ -236,7 +237,7 @@ func TestMaxRecvSize(t *testing.T) {
 	if b, err := l.Recv(); err != nil || string(b) != "hello" {
 		t.Fatalf("message before the oversize one: %q %v", b, err)
 	}
-	eventually(t, "the pipe to be closed", func() bool { st := l.Stats(); return st.Oversize == 1 && st.Pipes == 0 })
+	testutil.Eventually(t, "the pipe to be closed", func() bool { st := l.Stats(); return st.Oversize == 1 && st.Pipes == 0 })
 	if _, err := p.Recv(); err == nil {
 		t.Fatal("the connection stayed open")
 	}
@@ -248,7 +249,7 @@ func TestMaxRecvSize(t *testing.T) {
 		t.Fatal(len(m), err)
 	}
 	b.Send(make([]byte, 101-rawHeaderLen))
-	eventually(t, "the pipe to be closed", func() bool { return a.Stats().Oversize == 1 })
+	testutil.Eventually(t, "the pipe to be closed", func() bool { return a.Stats().Oversize == 1 })
 }
 
 func TestMalformedHeader(t *testing.T) {
@@ -275,7 +276,7 @@ func TestMalformedHeader(t *testing.T) {
 				t.Fatal(err)
 			}
 			conn.Write(transport.AppendFrame(nil, tt.payload))
-			eventually(t, "the pipe to be closed", func() bool {
+			testutil.Eventually(t, "the pipe to be closed", func() bool {
 				st := l.Stats()
 				return st.ProtocolErrors == 1 && st.Pipes == 0 && st.PipesOpened == 1
 			})
@@ -292,11 +293,11 @@ func TestMaxPeers(t *testing.T) {
 	if err := d1.Dial(addr); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the first peer", func() bool { return l.Stats().Pipes == 1 })
+	testutil.Eventually(t, "the first peer", func() bool { return l.Stats().Pipes == 1 })
 	d2 := New(WithReconnectInterval(time.Hour, time.Hour))
 	defer d2.Close()
 	d2.Dial(addr) // the handshake succeeds; the listener then refuses the pipe
-	eventually(t, "the second peer to be refused", func() bool { return d2.Stats().PipesClosed == 1 })
+	testutil.Eventually(t, "the second peer to be refused", func() bool { return d2.Stats().PipesClosed == 1 })
 	if l.Stats().Pipes != 1 || l.Stats().PipesOpened != 1 {
 		t.Fatalf("listener %+v", l.Stats())
 	}
@@ -326,7 +327,7 @@ func TestSendAllAndMode(t *testing.T) {
 		}
 		spokes = append(spokes, s)
 	}
-	eventually(t, "three peers", func() bool { return hub.Stats().Pipes == 3 })
+	testutil.Eventually(t, "three peers", func() bool { return hub.Stats().Pipes == 3 })
 	hub.Send([]byte("send"))
 	hub.SendAll([]byte("sendall"))
 	for _, s := range spokes {
@@ -362,7 +363,7 @@ func TestSendAllBestEffort(t *testing.T) {
 	s := New(WithRecvQueueSize(1))
 	defer s.Close()
 	s.Dial(addr)
-	eventually(t, "a peer", func() bool { return hub.Stats().Pipes == 1 })
+	testutil.Eventually(t, "a peer", func() bool { return hub.Stats().Pipes == 1 })
 	// The peer does not read: its queues fill, then messages are dropped.
 	var dropped int
 	for i := 0; i < 100000 && dropped == 0; i++ {
@@ -429,7 +430,7 @@ func TestSendToOneFair(t *testing.T) {
 			}
 		}()
 	}
-	eventually(t, "three peers", func() bool { return hub.Stats().Pipes == peers })
+	testutil.Eventually(t, "three peers", func() bool { return hub.Stats().Pipes == peers })
 	for i := 0; i < n; i++ {
 		if err := hub.Send([]byte("job")); err != nil {
 			t.Fatal(err)

@@ -10,12 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plexusnet/plexus/internal/testutil"
 	"github.com/plexusnet/plexus/transport"
 	"github.com/plexusnet/plexus/transport/inproc"
 )
 
 func TestTransports(t *testing.T) {
-	srvTLS, cliTLS := testTLS(t)
+	srvTLS, cliTLS := testutil.TLSConfigs(t)
 	for _, url := range transportURLs(t) {
 		t.Run(strings.SplitN(url, ":", 2)[0], func(t *testing.T) {
 			l, d := connected(t, url, []Option{WithTLSConfig(srvTLS)}, []Option{WithTLSConfig(cliTLS)})
@@ -46,7 +47,7 @@ func TestTransports(t *testing.T) {
 			if r, err := d.Recv(); err != nil || !bytes.Equal(r, big) {
 				t.Fatalf("reply: %d bytes, %v", len(r), err)
 			}
-			eventually(t, "the reply to be counted", func() bool { return l.Stats().MsgsSent == 1 })
+			testutil.Eventually(t, "the reply to be counted", func() bool { return l.Stats().MsgsSent == 1 })
 			if st := l.Stats(); st.MsgsRecv != n || st.PipesOpened != 1 {
 				t.Fatalf("stats %+v", st)
 			}
@@ -90,7 +91,7 @@ var other = Protocol{
 }
 
 func TestProtocolMismatch(t *testing.T) {
-	srvTLS, cliTLS := testTLS(t)
+	srvTLS, cliTLS := testutil.TLSConfigs(t)
 	for _, url := range transportURLs(t) {
 		t.Run(strings.SplitN(url, ":", 2)[0], func(t *testing.T) {
 			l := New(WithProtocol(other), WithTLSConfig(srvTLS))
@@ -129,7 +130,7 @@ func TestNewPair(t *testing.T) {
 		t.Fatal(string(r), err)
 	}
 	a.Close()
-	eventually(t, "b to see a gone", func() bool { return b.Stats().Pipes == 0 })
+	testutil.Eventually(t, "b to see a gone", func() bool { return b.Stats().Pipes == 0 })
 
 	// A protocol that does not pair with itself gives unconnected sockets.
 	c, d := NewPair(WithProtocol(other))
@@ -151,7 +152,7 @@ func TestCloseUnblocksAndRefuses(t *testing.T) {
 		s.Send([]byte("fills the queue"))
 		errs <- s.Send([]byte("waits"))
 	}()
-	eventually(t, "both calls to block", func() bool {
+	testutil.Eventually(t, "both calls to block", func() bool {
 		s := s.(*sock)
 		s.rq.mu.Lock()
 		w := s.rq.waiters
@@ -270,7 +271,7 @@ func TestRecvDoneContext(t *testing.T) {
 	if err := a.Send([]byte("queued")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "message queued", func() bool {
+	testutil.Eventually(t, "message queued", func() bool {
 		m, err := b.RecvContext(ctx)
 		return err == nil && string(m) == "queued"
 	})

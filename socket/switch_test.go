@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/plexusnet/plexus/internal/testutil"
 )
 
 // TestSwitchReplies: clients reach a server through two switches in a
@@ -141,11 +143,11 @@ func TestSwitchBrokenPathCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	client.Close()
-	eventually(t, "the switch front to lose the client", func() bool { return front.Stats().Pipes == 0 })
+	testutil.Eventually(t, "the switch front to lose the client", func() bool { return front.Stats().Pipes == 0 })
 	if err := server.SendTo(m.Source, []byte("lost")); err != nil {
 		t.Fatal(err) // the first hop (server to switch) is fine
 	}
-	eventually(t, "the broken path to be counted at the switch", func() bool { return front.Stats().BrokenPaths == 1 })
+	testutil.Eventually(t, "the broken path to be counted at the switch", func() bool { return front.Stats().BrokenPaths == 1 })
 	if err := server.SendTo(Path{m.Source[0] + 1}, nil); !errors.Is(err, ErrBrokenPath) {
 		t.Fatal(err)
 	}

@@ -9,16 +9,15 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/plexusnet/plexus/internal/testutil"
 	"github.com/plexusnet/plexus/transport"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var (
-	req    = transport.Proto{ID: 0x30, Name: "req"}
-	rep    = transport.Proto{ID: 0x31, Name: "rep"}
-	reqCfg = &transport.Config{Self: req, Peer: rep}
-	repCfg = &transport.Config{Self: rep, Peer: req}
+	req, rep       = testutil.ReqRep()
+	reqCfg, repCfg = testutil.ReqRepConfigs()
 )
 
 func mustURL(t *testing.T, s string) *url.URL {
@@ -47,14 +46,7 @@ func TestDialListen(t *testing.T) {
 	if _, err := tr.Dial(ctx, u, repCfg); !errors.Is(err, transport.ErrProtocolMismatch) {
 		t.Fatalf("rep dialing rep: %v", err)
 	}
-	c, err := tr.Dial(ctx, u, reqCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := l.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, s := testutil.Connect(t, tr, u, reqCfg, l)
 	if c.Peer() != rep || s.Peer() != req || l.Addr() != "inproc://a/b" {
 		t.Fatalf("peers %v %v addr %s", c.Peer(), s.Peer(), l.Addr())
 	}

@@ -10,16 +10,15 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/plexusnet/plexus/internal/testutil"
 	"github.com/plexusnet/plexus/transport"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var (
-	req    = transport.Proto{ID: 0x30, Name: "req"}
-	rep    = transport.Proto{ID: 0x31, Name: "rep"}
-	reqCfg = &transport.Config{Self: req, Peer: rep}
-	repCfg = &transport.Config{Self: rep, Peer: req}
+	req, rep       = testutil.ReqRep()
+	reqCfg, repCfg = testutil.ReqRepConfigs()
 )
 
 func TestIPC(t *testing.T) {
@@ -33,20 +32,10 @@ func TestIPC(t *testing.T) {
 	if _, err := (Transport{}).Listen(ctx, u, repCfg); !errors.Is(err, transport.ErrAddrInUse) {
 		t.Fatalf("second listen: %v", err)
 	}
-	c, err := Transport{}.Dial(ctx, u, reqCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, s := testutil.Connect(t, Transport{}, u, reqCfg, l)
 	defer c.Close()
-	s, err := l.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer s.Close()
-	c.Send(transport.AppendFrame(nil, []byte("hi")))
-	if m, err := s.Recv(); err != nil || string(m) != "hi" {
-		t.Fatalf("%q %v", m, err)
-	}
+	testutil.Exchange(t, c, s, "hi")
 	if l.Addr() != "ipc://"+path {
 		t.Fatal(l.Addr())
 	}

@@ -13,15 +13,13 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/plexusnet/plexus/internal/testutil"
 	"github.com/plexusnet/plexus/transport"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-var (
-	req = transport.Proto{ID: 0x30, Name: "req"}
-	rep = transport.Proto{ID: 0x31, Name: "rep"}
-)
+var req, rep = testutil.ReqRep()
 
 func TestParseHeader(t *testing.T) {
 	tests := []struct {

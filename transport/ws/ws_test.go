@@ -9,16 +9,16 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/plexusnet/plexus/internal/testutil"
 	"github.com/plexusnet/plexus/transport"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var (
-	req    = transport.Proto{ID: 0x30, Name: "req"}
-	rep    = transport.Proto{ID: 0x31, Name: "rep"}
-	reqCfg = &transport.Config{Self: req, Peer: rep}
-	repCfg = &transport.Config{Self: rep, Peer: req, MaxRecvSize: 100}
+	req, rep = testutil.ReqRep()
+	reqCfg   = &transport.Config{Self: req, Peer: rep}
+	repCfg   = &transport.Config{Self: rep, Peer: req, MaxRecvSize: 100}
 )
 
 func TestWS(t *testing.T) {
@@ -48,15 +48,8 @@ func TestWS(t *testing.T) {
 		t.Fatalf("plain GET: %d", resp.StatusCode)
 	}
 
-	c, err := Transport{}.Dial(ctx, u, reqCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, s := testutil.Connect(t, Transport{}, u, reqCfg, l)
 	defer c.Close()
-	s, err := l.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer s.Close()
 	batch := transport.AppendFrame(nil, []byte("one"))
 	batch = transport.AppendFrame(batch, []byte("two"))
