@@ -21,7 +21,8 @@ type Session struct {
 	cfg        Config
 	maxWindow  uint32 // the largest a stream's receive window grows to
 	client     bool
-	vectored   bool // conn gathers net.Buffers into one system call (writev)
+	vectored   bool       // conn gathers net.Buffers into one system call (writev)
+	raw        *rawWriter // non-blocking writes for inline writes; nil: none
 	log        *slog.Logger
 	localAddr  net.Addr
 	remoteAddr net.Addr
@@ -55,6 +56,7 @@ type Session struct {
 	writing       bool  // a connection write is under way (writer goroutine or inline)
 	inline        batch // the batch of an inline write; used by whoever set writing
 	wake          chan struct{}
+	resume        []byte // what an inline write left: written first
 	closing       bool   // no more frames: the writer flushes and stops
 	openQueued    uint32 // highest id we opened whose SYN is queued
 	openFlushed   uint32 // highest id we opened whose SYN is written
@@ -156,6 +158,7 @@ func newSession(conn io.ReadWriteCloser, cfg *Config, client bool) (*Session, er
 	case *net.TCPConn, *net.UnixConn:
 		s.vectored = true
 	}
+	s.raw = newRawWriter(conn)
 	if d, ok := conn.(deadliner); ok {
 		s.rconn = d
 		s.grace = time.AfterFunc(time.Hour, s.graceOver)

@@ -360,7 +360,8 @@ func (st *Stream) write(p []byte, eom bool) (int, error) {
 			return n, errTimeout
 		}
 		s.wmu.Lock()
-		if !eom && !s.writing && len(s.segs) == 0 && !s.closing && min(st.sendCredit, s.sendCredit) > frameOverhead {
+		if !eom && s.raw != nil && !s.writing && len(s.segs) == 0 && len(s.resume) == 0 && !s.closing &&
+			min(st.sendCredit, s.sendCredit) > frameOverhead {
 			// The connection is idle: write it ourselves, with no handoff to
 			// the writer goroutine and no copy of p.
 			b := &s.inline
@@ -368,7 +369,7 @@ func (st *Stream) write(p []byte, eom bool) (int, error) {
 			done, _ := st.queueLocked(b, p, &n, eom)
 			s.wmu.Unlock()
 			st.mu.Unlock()
-			err := s.write(b)
+			err := s.writeInline(b)
 			s.wmu.Lock()
 			s.finishLocked(b, err)
 			s.wmu.Unlock()

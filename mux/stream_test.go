@@ -390,3 +390,76 @@ func waitFor(t testing.TB, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestInlineWriteResumes: a Write that finds the connection idle writes it
+// itself, but a congested connection does not hold it in the system call:
+// what the kernel does not take at once is queued for the writer, Write
+// returns, and the peer gets every byte in order.
+func TestInlineWriteResumes(t *testing.T) {
+	c1, c2 := tcpPipe(t)
+	defer c2.Close()
+	c1.(*net.TCPConn).SetWriteBuffer(16 << 10)
+	c2.(*net.TCPConn).SetReadBuffer(16 << 10)
+	cs, err := Client(c1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	// The peer announces large windows, then reads nothing for now.
+	c2.Write(appendPreface(nil, settings{role: roleServer, streamWindow: 8 << 20,
+		sessionWindow: 16 << 20, maxFrame: DefaultMaxFrameSize, acceptBacklog: 16}))
+	waitFor(t, func() bool {
+		cs.wmu.Lock()
+		defer cs.wmu.Unlock()
+		return cs.peer.streamWindow == 8<<20
+	})
+	st, err := cs.OpenStream(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := randBytes(2<<20, 7)
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := st.Write(want)
+		wrote <- err
+	}()
+	select {
+	case err := <-wrote:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Write held by a congested connection")
+	}
+	// Now read: the preface, then frames; stream 1's payloads are the data.
+	got := make([]byte, 0, len(want))
+	buf := make([]byte, 0, 4<<20)
+	c2.SetReadDeadline(time.Now().Add(20 * time.Second))
+	rd := make([]byte, 64<<10)
+	for len(got) < len(want) {
+		n, err := c2.Read(rd)
+		if err != nil {
+			t.Fatalf("after %d bytes: %v", len(got), err)
+		}
+		buf = append(buf, rd[:n]...)
+		if len(buf) >= prefaceSize && buf[0] == 'P' {
+			buf = buf[prefaceSize:]
+		}
+		for len(buf) >= headerSize {
+			h := parseHeader(buf)
+			if len(buf) < headerSize+int(h.length) {
+				break
+			}
+			if h.typ == typeData && h.streamID == st.ID() {
+				got = append(got, buf[headerSize:headerSize+int(h.length)]...)
+			}
+			buf = buf[headerSize+int(h.length):]
+		}
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("the peer got other bytes")
+	}
+	if err := cs.Err(); err != nil {
+		t.Fatalf("session failed: %v", err)
+	}
+}

@@ -112,6 +112,7 @@ func (s *Session) kickLocked() {
 type batch struct {
 	bufs, iov   net.Buffers
 	hdr         []byte // headers of frames whose payload the batch refers to
+	first       int    // bufs[first] is ctrl (if any); a resumed write comes before
 	flat        []byte // the batch in one piece, for connections that cannot gather
 	ctrl        []byte
 	nsegs       int    // bufs[ctrl?1:0 : +nsegs] are segments the session owns
@@ -127,6 +128,11 @@ func (s *Session) takeLocked(b *batch) {
 		b.hdr = make([]byte, 0, 64*headerSize)
 	}
 	b.hdr = b.hdr[:0]
+	if len(s.resume) > 0 { // the middle of a frame: before anything else
+		b.bufs = append(b.bufs, s.resume)
+		s.resume = nil
+	}
+	b.first = len(b.bufs)
 	if len(s.ctrl) > 0 {
 		b.bufs = append(b.bufs, s.ctrl)
 		s.ctrl = s.spare[:0]
@@ -144,6 +150,35 @@ func (s *Session) takeLocked(b *batch) {
 	rest := copy(s.segs, s.segs[b.nsegs:])
 	clear(s.segs[rest:])
 	s.segs = s.segs[:rest]
+}
+
+// writeInline sends b from an application goroutine (see Stream.write),
+// with one non-blocking system call: what the kernel does not take at once
+// is queued, first of all, for the writer goroutine, so a Write never waits
+// for a congested connection.
+func (s *Session) writeInline(b *batch) error {
+	s.writeStart.Store(time.Now().UnixNano())
+	n, err := s.raw.try(b.bufs)
+	s.writeStart.Store(0)
+	if err != nil {
+		s.fail(err)
+		return err
+	}
+	var rest []byte
+	for _, p := range b.bufs {
+		if n >= len(p) {
+			n -= len(p)
+			continue
+		}
+		rest = append(rest, p[n:]...)
+		n = 0
+	}
+	if rest != nil {
+		s.wmu.Lock()
+		s.resume = rest
+		s.wmu.Unlock()
+	}
+	return nil
 }
 
 // write sends b on the connection; s.wmu must not be held. A failure
@@ -186,9 +221,9 @@ func (s *Session) finishLocked(b *batch, err error) {
 	} else if b.flushedOpen > s.openFlushed {
 		s.openFlushed = b.flushedOpen
 	}
-	first := 0
+	first := b.first
 	if len(b.ctrl) > 0 {
-		first = 1
+		first++
 		if s.spare == nil && cap(b.ctrl) <= 64<<10 {
 			s.spare = b.ctrl[:0]
 		}
@@ -200,7 +235,7 @@ func (s *Session) finishLocked(b *batch, err error) {
 	}
 	clear(b.bufs[:cap(b.bufs)])
 	b.ctrl = nil
-	if len(s.ctrl) > 0 || len(s.segs) > 0 || s.closing {
+	if len(s.ctrl) > 0 || len(s.segs) > 0 || len(s.resume) > 0 || s.closing {
 		s.kickLocked()
 	}
 }
@@ -211,7 +246,7 @@ func (s *Session) writeLoop() {
 	var b batch
 	for {
 		s.wmu.Lock()
-		for s.writing || (len(s.ctrl) == 0 && len(s.segs) == 0) {
+		for s.writing || (len(s.ctrl) == 0 && len(s.segs) == 0 && len(s.resume) == 0) {
 			if s.closing && !s.writing {
 				s.wmu.Unlock()
 				return
