@@ -20,7 +20,9 @@
 // control frames (window updates, pings, resets) ahead of bulk data. Two
 // shortcuts take the goroutine hand-offs off the path of a request and its
 // answer: a Write that finds the connection idle writes it itself, with no
-// copy; and a Read that finds its stream empty, on a connection with read
+// copy, in one non-blocking system call (on Linux; what the kernel does not
+// take at once goes to the writer); and a Read that finds its stream empty,
+// on a connection with read
 // deadlines (any net.Conn), may read the connection itself for all streams,
 // so that the network poller wakes it directly (see lead.go).
 //
