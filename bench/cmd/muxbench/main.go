@@ -9,37 +9,26 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"runtime/pprof"
 	"strings"
 	"time"
 
-	"github.com/plexusnet/plexus/bench/internal/harness"
 	"github.com/plexusnet/plexus/bench/internal/muxpeer"
 	"github.com/plexusnet/plexus/bench/internal/report"
+	"github.com/plexusnet/plexus/bench/internal/runner"
 )
 
 func main() { os.Exit(command()) }
 
 // command is the whole program; it returns the exit code, so that deferred calls run.
 func command() int {
-	var (
-		duration = flag.Duration("duration", 2*time.Second, "measured time of each workload for each peer")
-		warmup   = flag.Duration("warmup", 500*time.Millisecond, "warm-up before each measurement (not counted)")
-		workload = flag.String("workload", "", "comma-separated workloads to run (bulk,msgs,rtt,open,idle); empty: all")
-		peers    = flag.String("peers", "", "comma-separated peers to run (raw,yamux,smux,plexus); empty: all")
-		streams  = flag.Int("streams", 10000, "idle workload: streams held open at once")
-		markdown = flag.Bool("markdown", false, "print the table as Markdown (for docs/performance.md)")
-		cpuprof  = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file (use -peers and -workload to narrow it)")
-		count    = flag.Int("count", 1, "rounds of every workload (peers take turns in each round); the table shows each peer's median")
-	)
+	var f runner.Flags
+	f.Define(flag.CommandLine, "bulk,msgs,rtt,open,idle", "raw,yamux,smux,plexus")
+	streams := flag.Int("streams", 10000, "idle workload: streams held open at once")
 	flag.Parse()
-	cfg := config{
-		win:     harness.Window{Warmup: *warmup, Duration: *duration},
-		streams: *streams,
-	}
-	explicit := *peers != ""
-	if *cpuprof != "" {
-		stop, err := startCPUProfile(*cpuprof)
+	cfg := config{win: f.Window, streams: *streams}
+	explicit := f.Peers != ""
+	if f.CPUProfile != "" {
+		stop, err := runner.StartCPUProfile(f.CPUProfile)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "muxbench:", err)
 			return 1
@@ -47,13 +36,15 @@ func command() int {
 		defer stop()
 	}
 	var selected []muxpeer.Peer
+	var names []string
 	for _, p := range muxpeer.All() {
-		if match(*peers, peerKey(p.Name)) {
+		if runner.Match(f.Peers, peerKey(p.Name)) {
 			selected = append(selected, p)
+			names = append(names, p.Name)
 		}
 	}
 	if len(selected) == 0 {
-		fmt.Fprintf(os.Stderr, "muxbench: no peer matches -peers %q\n", *peers)
+		fmt.Fprintf(os.Stderr, "muxbench: no peer matches -peers %q\n", f.Peers)
 		return 2
 	}
 	for _, p := range selected {
@@ -67,78 +58,37 @@ func command() int {
 	}
 	ran := 0
 	for _, w := range workloads {
-		if !match(*workload, w.name) {
+		if !runner.Match(f.Workload, w.name) {
 			continue
 		}
 		ran++
-		rounds := make([][]report.Result, len(selected))
-		for round := range max(*count, 1) {
-			for i, p := range selected {
-				var r report.Result
-				switch {
-				case p.Unavailable != "":
-					r = report.Result{Skipped: p.Unavailable}
-				case w.name == "idle" && p.NoIdle != "":
-					r = report.Result{Skipped: p.NoIdle}
-				case w.name == "idle" && cfg.streams > 100000 && p.Name != "plexus" && !explicit:
-					r = report.Result{Skipped: fmt.Sprintf("not run at %d streams unless named in -peers", cfg.streams)}
-				default:
-					fmt.Fprintf(os.Stderr, "muxbench: %s / %s (round %d) ...\n", w.name, p.Name, round+1)
-					r = w.run(p, cfg)
-					// Let this peer's goroutines and connections go before the next one starts.
-					runtime.GC()
-					time.Sleep(50 * time.Millisecond)
-				}
-				r.Unit, r.Higher = w.unit, w.higher
-				rounds[i] = append(rounds[i], r)
+		rw := runner.Workload{Name: w.name, Unit: w.unit, Higher: w.higher, Mode: w.mode(cfg)}
+		runner.Rounds(t, rw, names, f.Count, func(i, round int) report.Result {
+			p := selected[i]
+			switch {
+			case p.Unavailable != "":
+				return report.Result{Skipped: p.Unavailable}
+			case w.name == "idle" && p.NoIdle != "":
+				return report.Result{Skipped: p.NoIdle}
+			case w.name == "idle" && cfg.streams > 100000 && p.Name != "plexus" && !explicit:
+				return report.Result{Skipped: fmt.Sprintf("not run at %d streams unless named in -peers", cfg.streams)}
 			}
-		}
-		for i, p := range selected {
-			r := report.Median(rounds[i])
-			r.Workload, r.Peer, r.Mode = w.name, p.Name, w.mode(cfg)
-			t.Add(r)
-		}
+			fmt.Fprintf(os.Stderr, "muxbench: %s / %s (round %d) ...\n", w.name, p.Name, round+1)
+			r := w.run(p, cfg)
+			// Let this peer's goroutines and connections go before the next one starts.
+			runtime.GC()
+			time.Sleep(50 * time.Millisecond)
+			return r
+		})
 	}
 	if ran == 0 {
-		fmt.Fprintf(os.Stderr, "muxbench: no workload matches -workload %q\n", *workload)
+		fmt.Fprintf(os.Stderr, "muxbench: no workload matches -workload %q\n", f.Workload)
 		return 2
 	}
-	if *markdown {
-		t.Markdown(os.Stdout)
-	} else {
-		t.Print(os.Stdout)
-	}
+	runner.Print(t, f.Markdown)
 	return 0
 }
 
 func peerKey(name string) string {
 	return strings.Fields(strings.ToLower(name))[0] // "raw TCP" -> "raw"
-}
-
-func match(filter, name string) bool {
-	if filter == "" {
-		return true
-	}
-	for _, f := range strings.Split(filter, ",") {
-		if strings.EqualFold(strings.TrimSpace(f), name) {
-			return true
-		}
-	}
-	return false
-}
-
-// startCPUProfile starts a CPU profile written to path; the returned function ends it.
-func startCPUProfile(path string) (func(), error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() {
-		pprof.StopCPUProfile()
-		f.Close()
-	}, nil
 }

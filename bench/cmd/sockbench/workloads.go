@@ -11,6 +11,7 @@ import (
 
 	"github.com/plexusnet/plexus/bench/internal/harness"
 	"github.com/plexusnet/plexus/bench/internal/report"
+	"github.com/plexusnet/plexus/bench/internal/runner"
 	"github.com/plexusnet/plexus/bench/internal/sockpeer"
 )
 
@@ -275,7 +276,7 @@ func runChild(kind, peer, url string) int {
 	}
 	var p *sockpeer.Peer
 	for _, q := range sockpeer.All() {
-		if match(peer, peerKeys(q.Name)...) {
+		if runner.Match(peer, peerKeys(q.Name)...) {
 			p = &q
 			break
 		}
