@@ -65,6 +65,40 @@ func setup(p muxpeer.Peer, o muxpeer.Options) (client, server muxpeer.Session, c
 	}, nil
 }
 
+// session is one measured run of a workload over a pair of sessions: the
+// workload's goroutines run in g, count in cnt, and end once stop is set.
+type session struct {
+	client, server muxpeer.Session
+	ctx            context.Context
+	stop           atomic.Bool
+	cnt            *harness.Counter
+	g              *harness.Group
+}
+
+// ignoreAfter turns the error of a goroutine stopped by the harness (by
+// closing the sessions) into nil.
+func (r *session) ignoreAfter(err error) error {
+	if r.stop.Load() || errors.Is(err, net.ErrClosed) && r.stop.Load() {
+		return nil
+	}
+	return err
+}
+
+// measure connects a pair of sessions of p, lets start start the
+// workload's goroutines (counting in shards counters), measures it over
+// c's window, then stops it. hang is a note when goroutines did not end.
+func measure(p muxpeer.Peer, c config, shards int, start func(r *session)) (s harness.Sample, hang string, err error) {
+	client, server, cleanup, err := setup(p, muxpeer.Options{})
+	if err != nil {
+		return harness.Sample{}, "", err
+	}
+	r := &session{client: client, server: server, ctx: context.Background(), cnt: harness.NewCounter(shards), g: harness.NewGroup()}
+	start(r)
+	s, err = harness.Measure(c.win, r.cnt.Sum, r.g.Failed())
+	hang = finish(r.g, &r.stop, cleanup)
+	return s, hang, err
+}
+
 // finish stops the workload: it sets stop, closes the sessions and waits for the goroutines.
 func finish(g *harness.Group, stop *atomic.Bool, cleanup func()) string {
 	stop.Store(true)
@@ -90,43 +124,35 @@ func note(parts ...string) string {
 }
 
 func runBulk(p muxpeer.Peer, c config) report.Result {
-	client, server, cleanup, err := setup(p, muxpeer.Options{})
-	if err != nil {
-		return failed(err)
-	}
-	ctx := context.Background()
-	var stop atomic.Bool
-	cnt := harness.NewCounter(1)
-	g := harness.NewGroup()
-	g.Go(func() error {
-		st, err := server.AcceptStream(ctx)
-		if err != nil {
-			return ignoreAfter(&stop, err)
-		}
-		buf := make([]byte, bulkWrite)
-		for {
-			n, err := st.Read(buf)
-			cnt.Add(0, uint64(n))
+	s, hang, err := measure(p, c, 1, func(r *session) {
+		r.g.Go(func() error {
+			st, err := r.server.AcceptStream(r.ctx)
 			if err != nil {
-				return ignoreAfter(&stop, err)
+				return r.ignoreAfter(err)
 			}
-		}
-	})
-	g.Go(func() error {
-		st, err := client.OpenStream(ctx)
-		if err != nil {
-			return ignoreAfter(&stop, err)
-		}
-		buf := make([]byte, bulkWrite)
-		for !stop.Load() {
-			if _, err := st.Write(buf); err != nil {
-				return ignoreAfter(&stop, err)
+			buf := make([]byte, bulkWrite)
+			for {
+				n, err := st.Read(buf)
+				r.cnt.Add(0, uint64(n))
+				if err != nil {
+					return r.ignoreAfter(err)
+				}
 			}
-		}
-		return nil
+		})
+		r.g.Go(func() error {
+			st, err := r.client.OpenStream(r.ctx)
+			if err != nil {
+				return r.ignoreAfter(err)
+			}
+			buf := make([]byte, bulkWrite)
+			for !r.stop.Load() {
+				if _, err := st.Write(buf); err != nil {
+					return r.ignoreAfter(err)
+				}
+			}
+			return nil
+		})
 	})
-	s, err := harness.Measure(c.win, cnt.Sum, g.Failed())
-	hang := finish(g, &stop, cleanup)
 	if err != nil {
 		return failed(err)
 	}
@@ -134,53 +160,45 @@ func runBulk(p muxpeer.Peer, c config) report.Result {
 }
 
 func runMsgs(p muxpeer.Peer, c config) report.Result {
-	client, server, cleanup, err := setup(p, muxpeer.Options{})
-	if err != nil {
-		return failed(err)
-	}
-	ctx := context.Background()
-	var stop atomic.Bool
-	cnt := harness.NewCounter(msgStreams)
-	g := harness.NewGroup()
-	g.Go(func() error {
-		for i := range msgStreams {
-			st, err := server.AcceptStream(ctx)
-			if err != nil {
-				return ignoreAfter(&stop, err)
-			}
-			g.Go(func() error {
-				buf := make([]byte, msgSize)
-				for {
-					m, err := st.RecvMsg(buf)
-					if err != nil {
-						return ignoreAfter(&stop, err)
-					}
-					if len(m) != msgSize {
-						return fmt.Errorf("received a %d-byte message, sent %d", len(m), msgSize)
-					}
-					cnt.Add(i, 1)
+	s, hang, err := measure(p, c, msgStreams, func(r *session) {
+		r.g.Go(func() error {
+			for i := range msgStreams {
+				st, err := r.server.AcceptStream(r.ctx)
+				if err != nil {
+					return r.ignoreAfter(err)
 				}
-			})
-		}
-		return nil
-	})
-	for range msgStreams {
-		g.Go(func() error {
-			st, err := client.OpenStream(ctx)
-			if err != nil {
-				return ignoreAfter(&stop, err)
-			}
-			msg := make([]byte, msgSize)
-			for !stop.Load() {
-				if err := st.SendMsg(msg); err != nil {
-					return ignoreAfter(&stop, err)
-				}
+				r.g.Go(func() error {
+					buf := make([]byte, msgSize)
+					for {
+						m, err := st.RecvMsg(buf)
+						if err != nil {
+							return r.ignoreAfter(err)
+						}
+						if len(m) != msgSize {
+							return fmt.Errorf("received a %d-byte message, sent %d", len(m), msgSize)
+						}
+						r.cnt.Add(i, 1)
+					}
+				})
 			}
 			return nil
 		})
-	}
-	s, err := harness.Measure(c.win, cnt.Sum, g.Failed())
-	hang := finish(g, &stop, cleanup)
+		for range msgStreams {
+			r.g.Go(func() error {
+				st, err := r.client.OpenStream(r.ctx)
+				if err != nil {
+					return r.ignoreAfter(err)
+				}
+				msg := make([]byte, msgSize)
+				for !r.stop.Load() {
+					if err := st.SendMsg(msg); err != nil {
+						return r.ignoreAfter(err)
+					}
+				}
+				return nil
+			})
+		}
+	})
 	if err != nil {
 		return failed(err)
 	}
@@ -188,48 +206,40 @@ func runMsgs(p muxpeer.Peer, c config) report.Result {
 }
 
 func runRTT(p muxpeer.Peer, c config) report.Result {
-	client, server, cleanup, err := setup(p, muxpeer.Options{})
-	if err != nil {
-		return failed(err)
-	}
-	ctx := context.Background()
-	var stop atomic.Bool
-	cnt := harness.NewCounter(1)
-	g := harness.NewGroup()
-	g.Go(func() error {
-		st, err := server.AcceptStream(ctx)
-		if err != nil {
-			return ignoreAfter(&stop, err)
-		}
-		buf := make([]byte, rttSize)
-		for {
-			if _, err := io.ReadFull(st, buf); err != nil {
-				return ignoreAfter(&stop, err)
+	s, hang, err := measure(p, c, 1, func(r *session) {
+		r.g.Go(func() error {
+			st, err := r.server.AcceptStream(r.ctx)
+			if err != nil {
+				return r.ignoreAfter(err)
 			}
-			if _, err := st.Write(buf); err != nil {
-				return ignoreAfter(&stop, err)
+			buf := make([]byte, rttSize)
+			for {
+				if _, err := io.ReadFull(st, buf); err != nil {
+					return r.ignoreAfter(err)
+				}
+				if _, err := st.Write(buf); err != nil {
+					return r.ignoreAfter(err)
+				}
 			}
-		}
+		})
+		r.g.Go(func() error {
+			st, err := r.client.OpenStream(r.ctx)
+			if err != nil {
+				return r.ignoreAfter(err)
+			}
+			buf := make([]byte, rttSize)
+			for !r.stop.Load() {
+				if _, err := st.Write(buf); err != nil {
+					return r.ignoreAfter(err)
+				}
+				if _, err := io.ReadFull(st, buf); err != nil {
+					return r.ignoreAfter(err)
+				}
+				r.cnt.Add(0, 1)
+			}
+			return nil
+		})
 	})
-	g.Go(func() error {
-		st, err := client.OpenStream(ctx)
-		if err != nil {
-			return ignoreAfter(&stop, err)
-		}
-		buf := make([]byte, rttSize)
-		for !stop.Load() {
-			if _, err := st.Write(buf); err != nil {
-				return ignoreAfter(&stop, err)
-			}
-			if _, err := io.ReadFull(st, buf); err != nil {
-				return ignoreAfter(&stop, err)
-			}
-			cnt.Add(0, 1)
-		}
-		return nil
-	})
-	s, err := harness.Measure(c.win, cnt.Sum, g.Failed())
-	hang := finish(g, &stop, cleanup)
 	if err != nil {
 		return failed(err)
 	}
@@ -237,50 +247,42 @@ func runRTT(p muxpeer.Peer, c config) report.Result {
 }
 
 func runOpen(p muxpeer.Peer, c config) report.Result {
-	client, server, cleanup, err := setup(p, muxpeer.Options{})
-	if err != nil {
-		return failed(err)
-	}
-	ctx := context.Background()
-	var stop atomic.Bool
-	cnt := harness.NewCounter(1)
-	g := harness.NewGroup()
-	g.Go(func() error {
-		buf := make([]byte, 4096)
-		for {
-			st, err := server.AcceptStream(ctx)
-			if err != nil {
-				return ignoreAfter(&stop, err)
+	s, hang, err := measure(p, c, 1, func(r *session) {
+		r.g.Go(func() error {
+			buf := make([]byte, 4096)
+			for {
+				st, err := r.server.AcceptStream(r.ctx)
+				if err != nil {
+					return r.ignoreAfter(err)
+				}
+				n, err := readToEOF(st, buf)
+				if err != nil {
+					return r.ignoreAfter(err)
+				}
+				if n != openSize {
+					return fmt.Errorf("read %d bytes before EOF, sent %d", n, openSize)
+				}
+				st.Close()
+				r.cnt.Add(0, 1)
 			}
-			n, err := readToEOF(st, buf)
-			if err != nil {
-				return ignoreAfter(&stop, err)
+		})
+		r.g.Go(func() error {
+			msg := make([]byte, openSize)
+			for !r.stop.Load() {
+				st, err := r.client.OpenStream(r.ctx)
+				if err != nil {
+					return r.ignoreAfter(err)
+				}
+				if _, err := st.Write(msg); err != nil {
+					return r.ignoreAfter(err)
+				}
+				if err := st.Close(); err != nil {
+					return r.ignoreAfter(err)
+				}
 			}
-			if n != openSize {
-				return fmt.Errorf("read %d bytes before EOF, sent %d", n, openSize)
-			}
-			st.Close()
-			cnt.Add(0, 1)
-		}
+			return nil
+		})
 	})
-	g.Go(func() error {
-		msg := make([]byte, openSize)
-		for !stop.Load() {
-			st, err := client.OpenStream(ctx)
-			if err != nil {
-				return ignoreAfter(&stop, err)
-			}
-			if _, err := st.Write(msg); err != nil {
-				return ignoreAfter(&stop, err)
-			}
-			if err := st.Close(); err != nil {
-				return ignoreAfter(&stop, err)
-			}
-		}
-		return nil
-	})
-	s, err := harness.Measure(c.win, cnt.Sum, g.Failed())
-	hang := finish(g, &stop, cleanup)
 	if err != nil {
 		return failed(err)
 	}
@@ -365,12 +367,3 @@ func runIdle(p muxpeer.Peer, c config) report.Result {
 }
 
 func mib(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
-
-// ignoreAfter turns the error of a goroutine stopped by the harness (by closing the
-// sessions) into nil.
-func ignoreAfter(stop *atomic.Bool, err error) error {
-	if stop.Load() || errors.Is(err, net.ErrClosed) && stop.Load() {
-		return nil
-	}
-	return err
-}
