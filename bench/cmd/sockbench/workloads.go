@@ -166,31 +166,40 @@ func result(v float64, s harness.Sample, p sockpeer.Peer, allocs, hang string) r
 	return report.Result{Value: v, Note: n}
 }
 
-func runPushPull1(p sockpeer.Peer, c config) report.Result {
+// startTCP starts a run of p with a socket of kind lk listening on a fresh
+// loopback tcp:// URL and one of kind dk dialing it.
+func startTCP(p sockpeer.Peer, lk, dk sockpeer.Kind) (r *run, l, d sockpeer.Socket, err error) {
 	url, err := tcpURL()
 	if err != nil {
-		return failed(err)
+		return nil, nil, nil, err
 	}
-	r, err := start(p)
+	r, err = start(p)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	l, err = r.open(lk)
+	if err == nil {
+		err = l.Listen(url)
+	}
+	if err == nil {
+		d, err = r.open(dk)
+	}
+	if err == nil {
+		err = d.Dial(url)
+	}
+	if err != nil {
+		r.finish()
+		return nil, nil, nil, err
+	}
+	return r, l, d, nil
+}
+
+func runPushPull1(p sockpeer.Peer, c config) report.Result {
+	r, pull, push, err := startTCP(p, sockpeer.Pull, sockpeer.Push)
 	if err != nil {
 		return failed(err)
 	}
 	cnt := harness.NewCounter(2)
-	pull, err := r.open(sockpeer.Pull)
-	if err == nil {
-		err = pull.Listen(url)
-	}
-	var push sockpeer.Socket
-	if err == nil {
-		push, err = r.open(sockpeer.Push)
-	}
-	if err == nil {
-		err = push.Dial(url)
-	}
-	if err != nil {
-		r.finish()
-		return failed(err)
-	}
 	r.g.Go(func() error { return pull.RecvLoop(pushSize, r.loop(cnt.Ptr(0))) })
 	r.g.Go(func() error { return push.SendLoop(make([]byte, pushSize), r.loop(cnt.Ptr(1))) })
 	received := func() uint64 { return atomic.LoadUint64(cnt.Ptr(0)) }
@@ -314,30 +323,11 @@ func runChild(kind, peer, url string) int {
 }
 
 func runReqRep(p sockpeer.Peer, c config) report.Result {
-	url, err := tcpURL()
-	if err != nil {
-		return failed(err)
-	}
-	r, err := start(p)
+	r, rep, req, err := startTCP(p, sockpeer.Rep, sockpeer.Req)
 	if err != nil {
 		return failed(err)
 	}
 	cnt := harness.NewCounter(2)
-	rep, err := r.open(sockpeer.Rep)
-	if err == nil {
-		err = rep.Listen(url)
-	}
-	var req sockpeer.Socket
-	if err == nil {
-		req, err = r.open(sockpeer.Req)
-	}
-	if err == nil {
-		err = req.Dial(url)
-	}
-	if err != nil {
-		r.finish()
-		return failed(err)
-	}
 	r.g.Go(func() error { return rep.RepLoop(reqSize, r.loop(cnt.Ptr(1))) })
 	r.g.Go(func() error { return req.ReqLoop(make([]byte, reqSize), r.loop(cnt.Ptr(0))) })
 	trips := func() uint64 { return atomic.LoadUint64(cnt.Ptr(0)) }
