@@ -40,6 +40,13 @@ func cbytes(b []byte) unsafe.Pointer {
 	return unsafe.Pointer(&b[0])
 }
 
+// withCString calls f with s as a C string, freed when f returns.
+func withCString(s string, f func(*C.char) C.int) C.int {
+	cs := C.CString(s)
+	defer C.free(unsafe.Pointer(cs))
+	return f(cs)
+}
+
 func loopArgs(l Loop) (*C.int32_t, *C.uint64_t) {
 	return (*C.int32_t)(unsafe.Pointer(l.Stop)), (*C.uint64_t)(unsafe.Pointer(l.Count))
 }
@@ -115,15 +122,11 @@ type zmqSocket struct {
 }
 
 func (s *zmqSocket) Listen(url string) error {
-	cs := C.CString(url)
-	defer C.free(unsafe.Pointer(cs))
-	return s.z.err(C.bz_bind(s.z.a, s.s, cs))
+	return s.z.err(withCString(url, func(cs *C.char) C.int { return C.bz_bind(s.z.a, s.s, cs) }))
 }
 
 func (s *zmqSocket) Dial(url string) error {
-	cs := C.CString(url)
-	defer C.free(unsafe.Pointer(cs))
-	return s.z.err(C.bz_connect(s.z.a, s.s, cs))
+	return s.z.err(withCString(url, func(cs *C.char) C.int { return C.bz_connect(s.z.a, s.s, cs) }))
 }
 
 func (s *zmqSocket) Subscribe(topic []byte) error {
@@ -205,15 +208,11 @@ type nngSocket struct {
 }
 
 func (s *nngSocket) Listen(url string) error {
-	cs := C.CString(url)
-	defer C.free(unsafe.Pointer(cs))
-	return s.n.err(C.bn_listen(s.n.a, s.id, cs))
+	return s.n.err(withCString(url, func(cs *C.char) C.int { return C.bn_listen(s.n.a, s.id, cs) }))
 }
 
 func (s *nngSocket) Dial(url string) error {
-	cs := C.CString(url)
-	defer C.free(unsafe.Pointer(cs))
-	return s.n.err(C.bn_dial(s.n.a, s.id, cs))
+	return s.n.err(withCString(url, func(cs *C.char) C.int { return C.bn_dial(s.n.a, s.id, cs) }))
 }
 
 func (s *nngSocket) Subscribe(topic []byte) error {
