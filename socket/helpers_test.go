@@ -1,9 +1,13 @@
 package socket
 
 import (
+	"context"
+	"net"
 	"testing"
 
 	"github.com/plexusnet/plexus/internal/testutil"
+	"github.com/plexusnet/plexus/transport"
+	"github.com/plexusnet/plexus/transport/spstream"
 	_ "github.com/plexusnet/plexus/transport/ws"
 )
 
@@ -21,6 +25,25 @@ func connected(t *testing.T, url string, lopts, dopts []Option) (l, d Socket) {
 	}
 	testutil.Eventually(t, "both ends connected", func() bool { return l.Stats().Pipes == 1 && d.Stats().Pipes == 1 })
 	return l, d
+}
+
+// rawPeer listens with l on a loopback tcp:// port and connects to it by
+// hand as a raw SP peer: conn is the connection, for writing anything on
+// it, and p the SP pipe over it. The caller closes conn.
+func rawPeer(t *testing.T, l Socket) (conn net.Conn, p *spstream.Pipe) {
+	t.Helper()
+	addr, _ := l.ListenAddr("tcp://127.0.0.1:0")
+	u, _ := transport.ParseURL(addr)
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err = spstream.Open(context.Background(), conn, &transport.Config{Self: RawProtocol.Self, Peer: RawProtocol.Peer}, spstream.FramingTCP)
+	if err != nil {
+		conn.Close()
+		t.Fatal(err)
+	}
+	return conn, p
 }
 
 // transportURLs are the listen URLs of every built-in transport (and ws).

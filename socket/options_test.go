@@ -6,14 +6,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/plexusnet/plexus/internal/testutil"
 	"github.com/plexusnet/plexus/transport"
-	"github.com/plexusnet/plexus/transport/spstream"
 )
 
 func TestNoSend(t *testing.T) {
@@ -218,17 +216,8 @@ func TestMaxRecvSize(t *testing.T) {
 	// and nothing that size is allocated (the test would run out of memory).
 	l := New(WithMaxRecvSize(1024))
 	defer l.Close()
-	addr, _ := l.ListenAddr("tcp://127.0.0.1:0")
-	u, _ := transport.ParseURL(addr)
-	conn, err := net.Dial("tcp", u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn, p := rawPeer(t, l)
 	defer conn.Close()
-	p, err := spstream.Open(context.Background(), conn, &transport.Config{Self: RawProtocol.Self, Peer: RawProtocol.Peer}, spstream.FramingTCP)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ok := append(binary.BigEndian.AppendUint64(nil, 4+5), 0, 1, 0, 0, 'h', 'e', 'l', 'l', 'o')
 	huge := binary.BigEndian.AppendUint64(nil, 1<<40)
 	if _, err := conn.Write(append(ok, huge...)); err != nil {
@@ -265,16 +254,8 @@ func TestMalformedHeader(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			l := New()
 			defer l.Close()
-			addr, _ := l.ListenAddr("tcp://127.0.0.1:0")
-			u, _ := transport.ParseURL(addr)
-			conn, err := net.Dial("tcp", u.Host)
-			if err != nil {
-				t.Fatal(err)
-			}
+			conn, _ := rawPeer(t, l)
 			defer conn.Close()
-			if _, err := spstream.Open(context.Background(), conn, &transport.Config{Self: RawProtocol.Self, Peer: RawProtocol.Peer}, spstream.FramingTCP); err != nil {
-				t.Fatal(err)
-			}
 			conn.Write(transport.AppendFrame(nil, tt.payload))
 			testutil.Eventually(t, "the pipe to be closed", func() bool {
 				st := l.Stats()
