@@ -56,31 +56,27 @@ func command() int {
 		Title:    fmt.Sprintf("muxbench: loopback TCP, %s per workload after %s warm-up, GOMAXPROCS=%d, %s", cfg.win.Duration, cfg.win.Warmup, runtime.GOMAXPROCS(0), runtime.Version()),
 		Baseline: "raw TCP",
 	}
-	ran := 0
-	for _, w := range workloads {
-		if !runner.Match(f.Workload, w.name) {
-			continue
-		}
-		ran++
-		rw := runner.Workload{Name: w.name, Unit: w.unit, Higher: w.higher, Mode: w.mode(cfg)}
-		runner.Rounds(t, rw, names, f.Count, func(i, round int) report.Result {
-			p := selected[i]
-			switch {
-			case p.Unavailable != "":
-				return report.Result{Skipped: p.Unavailable}
-			case w.name == "idle" && p.NoIdle != "":
-				return report.Result{Skipped: p.NoIdle}
-			case w.name == "idle" && cfg.streams > 100000 && p.Name != "plexus" && !explicit:
-				return report.Result{Skipped: fmt.Sprintf("not run at %d streams unless named in -peers", cfg.streams)}
-			}
-			fmt.Fprintf(os.Stderr, "muxbench: %s / %s (round %d) ...\n", w.name, p.Name, round+1)
-			r := w.run(p, cfg)
-			// Let this peer's goroutines and connections go before the next one starts.
-			runtime.GC()
-			time.Sleep(50 * time.Millisecond)
-			return r
-		})
+	ws := make([]runner.Workload, len(workloads))
+	for i, w := range workloads {
+		ws[i] = runner.Workload{Name: w.name, Unit: w.unit, Higher: w.higher, Mode: w.mode(cfg)}
 	}
+	ran := runner.Run(t, ws, f.Workload, names, f.Count, func(wi, i, round int) report.Result {
+		w, p := workloads[wi], selected[i]
+		switch {
+		case p.Unavailable != "":
+			return report.Result{Skipped: p.Unavailable}
+		case w.name == "idle" && p.NoIdle != "":
+			return report.Result{Skipped: p.NoIdle}
+		case w.name == "idle" && cfg.streams > 100000 && p.Name != "plexus" && !explicit:
+			return report.Result{Skipped: fmt.Sprintf("not run at %d streams unless named in -peers", cfg.streams)}
+		}
+		fmt.Fprintf(os.Stderr, "muxbench: %s / %s (round %d) ...\n", w.name, p.Name, round+1)
+		r := w.run(p, cfg)
+		// Let this peer's goroutines and connections go before the next one starts.
+		runtime.GC()
+		time.Sleep(50 * time.Millisecond)
+		return r
+	})
 	if ran == 0 {
 		fmt.Fprintf(os.Stderr, "muxbench: no workload matches -workload %q\n", f.Workload)
 		return 2

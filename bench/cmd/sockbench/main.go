@@ -61,25 +61,21 @@ func command() int {
 		Title:    fmt.Sprintf("sockbench: %s per workload after %s warm-up, GOMAXPROCS=%d, %s", cfg.win.Duration, cfg.win.Warmup, runtime.GOMAXPROCS(0), runtime.Version()),
 		Baseline: sockpeer.ZMQ().Name,
 	}
-	ran := 0
-	for _, w := range workloads {
-		if !runner.Match(f.Workload, w.name) {
-			continue
-		}
-		ran++
-		rw := runner.Workload{Name: w.name, Unit: w.unit, Higher: w.higher, Mode: w.mode(cfg)}
-		runner.Rounds(t, rw, names, f.Count, func(i, round int) report.Result {
-			p := selected[i]
-			if p.Unavailable != "" {
-				return report.Result{Skipped: p.Unavailable}
-			}
-			fmt.Fprintf(os.Stderr, "sockbench: %s (%s) / %s (round %d) ...\n", w.name, w.mode(cfg), p.Name, round+1)
-			r := w.run(p, cfg)
-			runtime.GC()
-			time.Sleep(100 * time.Millisecond)
-			return r
-		})
+	ws := make([]runner.Workload, len(workloads))
+	for i, w := range workloads {
+		ws[i] = runner.Workload{Name: w.name, Unit: w.unit, Higher: w.higher, Mode: w.mode(cfg)}
 	}
+	ran := runner.Run(t, ws, f.Workload, names, f.Count, func(wi, i, round int) report.Result {
+		w, p := workloads[wi], selected[i]
+		if p.Unavailable != "" {
+			return report.Result{Skipped: p.Unavailable}
+		}
+		fmt.Fprintf(os.Stderr, "sockbench: %s (%s) / %s (round %d) ...\n", w.name, w.mode(cfg), p.Name, round+1)
+		r := w.run(p, cfg)
+		runtime.GC()
+		time.Sleep(100 * time.Millisecond)
+		return r
+	})
 	if ran == 0 {
 		fmt.Fprintf(os.Stderr, "sockbench: no workload matches -workload %q\n", f.Workload)
 		return 2

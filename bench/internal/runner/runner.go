@@ -77,24 +77,34 @@ type Workload struct {
 	Mode   string // what exactly is measured
 }
 
-// Rounds runs w for each of peers (their names in the table), count
-// rounds (at least one) in which the peers take turns, and adds each
-// peer's median to t. run(i, round) returns the result of peers[i] in a
-// round; Rounds sets its unit and direction from w.
-func Rounds(t *report.Table, w Workload, peers []string, count int, run func(i, round int) report.Result) {
-	rounds := make([][]report.Result, len(peers))
-	for round := range max(count, 1) {
-		for i := range peers {
-			r := run(i, round)
-			r.Unit, r.Higher = w.Unit, w.Higher
-			rounds[i] = append(rounds[i], r)
+// Run runs every workload of ws that filter (a -workload value) takes,
+// for each of peers (their names in the table), count rounds (at least
+// one) in which the peers take turns, and adds each peer's median to t.
+// run(w, i, round) returns the result of peers[i] at ws[w] in a round;
+// Run sets its unit and direction from the workload. Run returns how many
+// workloads the filter took.
+func Run(t *report.Table, ws []Workload, filter string, peers []string, count int, run func(w, i, round int) report.Result) int {
+	ran := 0
+	for wi, w := range ws {
+		if !Match(filter, w.Name) {
+			continue
+		}
+		ran++
+		rounds := make([][]report.Result, len(peers))
+		for round := range max(count, 1) {
+			for i := range peers {
+				r := run(wi, i, round)
+				r.Unit, r.Higher = w.Unit, w.Higher
+				rounds[i] = append(rounds[i], r)
+			}
+		}
+		for i, name := range peers {
+			r := report.Median(rounds[i])
+			r.Workload, r.Peer, r.Mode = w.Name, name, w.Mode
+			t.Add(r)
 		}
 	}
-	for i, name := range peers {
-		r := report.Median(rounds[i])
-		r.Workload, r.Peer, r.Mode = w.Name, name, w.Mode
-		t.Add(r)
-	}
+	return ran
 }
 
 // Print writes t to standard output, as Markdown when markdown is set.

@@ -49,35 +49,47 @@ func TestDefine(t *testing.T) {
 	}
 }
 
-// TestRounds: every peer takes a turn in each round, and the table gets
-// each peer's median with the workload's name, mode, unit and direction.
-func TestRounds(t *testing.T) {
+// TestRun: the workloads the filter takes run in order; every peer takes
+// a turn in each round; the table gets each peer's median with the
+// workload's name, mode, unit and direction.
+func TestRun(t *testing.T) {
+	ws := []Workload{
+		{Name: "bulk", Unit: "MB/s", Higher: true, Mode: "64 KiB"},
+		{Name: "rtt", Unit: "µs", Higher: false, Mode: "32 B"},
+		{Name: "open", Unit: "streams/s", Higher: true, Mode: "32 B"},
+	}
 	tab := &report.Table{}
-	w := Workload{Name: "rtt", Unit: "µs", Higher: false, Mode: "32 B"}
-	var calls []int
-	Rounds(tab, w, []string{"a", "b"}, 3, func(i, round int) report.Result {
-		calls = append(calls, i)
+	var calls [][2]int
+	ran := Run(tab, ws, "rtt,open", []string{"a", "b"}, 3, func(w, i, round int) report.Result {
+		calls = append(calls, [2]int{w, i})
 		return report.Result{Value: float64(10*(i+1) + round)}
 	})
-	if want := []int{0, 1, 0, 1, 0, 1}; !slices.Equal(calls, want) {
+	if ran != 2 {
+		t.Fatalf("ran %d workloads, want 2", ran)
+	}
+	want := [][2]int{{1, 0}, {1, 1}, {1, 0}, {1, 1}, {1, 0}, {1, 1}, {2, 0}, {2, 1}, {2, 0}, {2, 1}, {2, 0}, {2, 1}}
+	if !slices.Equal(calls, want) {
 		t.Fatalf("calls %v, want %v", calls, want)
 	}
-	if len(tab.Results) != 2 {
+	if len(tab.Results) != 4 {
 		t.Fatalf("%d results", len(tab.Results))
 	}
-	for i, r := range tab.Results {
-		if r.Workload != "rtt" || r.Peer != []string{"a", "b"}[i] || r.Mode != "32 B" || r.Unit != "µs" || r.Higher {
-			t.Errorf("result %d: %+v", i, r)
+	for k, r := range tab.Results {
+		w, peer := ws[1+k/2], []string{"a", "b"}[k%2]
+		if r.Workload != w.Name || r.Peer != peer || r.Mode != w.Mode || r.Unit != w.Unit || r.Higher != w.Higher {
+			t.Errorf("result %d: %+v", k, r)
 		}
-		if want := float64(10*(i+1) + 1); r.Value != want {
-			t.Errorf("result %d: median %v, want %v", i, r.Value, want)
+		if want := float64(10*(k%2+1) + 1); r.Value != want {
+			t.Errorf("result %d: median %v, want %v", k, r.Value, want)
 		}
 	}
-	// Zero rounds is one round.
-	tab = &report.Table{}
+	// Zero rounds is one round; a filter that takes nothing runs nothing.
 	n := 0
-	Rounds(tab, w, []string{"a"}, 0, func(int, int) report.Result { n++; return report.Result{Value: 1} })
-	if n != 1 || len(tab.Results) != 1 {
-		t.Fatalf("count 0: %d runs, %d results", n, len(tab.Results))
+	count := func(int, int, int) report.Result { n++; return report.Result{Value: 1} }
+	if ran := Run(&report.Table{}, ws, "bulk", []string{"a"}, 0, count); ran != 1 || n != 1 {
+		t.Fatalf("count 0: ran %d, %d runs", ran, n)
+	}
+	if ran := Run(&report.Table{}, ws, "none", []string{"a"}, 1, count); ran != 0 || n != 1 {
+		t.Fatalf("no match: ran %d, %d runs", ran, n)
 	}
 }
