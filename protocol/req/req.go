@@ -17,12 +17,11 @@ package req
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"fmt"
 	"sync"
 	"time"
 
+	"github.com/plexusnet/plexus/protocol/internal/reqid"
 	"github.com/plexusnet/plexus/socket"
 	"github.com/plexusnet/plexus/transport"
 )
@@ -93,9 +92,7 @@ func New(opts ...socket.Option) (socket.Socket, error) {
 	if v, ok := socket.Value(opts, resendKey{}); ok {
 		s.resend = v.(time.Duration)
 	}
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	s.nextID = binary.BigEndian.Uint32(b[:])
+	s.nextID = reqid.Random()
 	all := append([]socket.Option{socket.WithProtocol(Protocol)}, opts...)
 	all = append(all, socket.WithPipeHook(s.pipeEvent))
 	s.Socket = socket.New(all...)
@@ -104,13 +101,7 @@ func New(opts ...socket.Option) (socket.Socket, error) {
 
 // newID returns a fresh request id with the high bit set.
 func (s *Socket) newID() uint32 {
-	for {
-		s.nextID++
-		id := s.nextID | socket.EndOfPath
-		if _, busy := s.pending[id]; !busy {
-			return id
-		}
-	}
+	return reqid.Next(&s.nextID, s.pending)
 }
 
 // Send sends a request.

@@ -31,14 +31,13 @@ package surveyor
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"sync"
 	"time"
 
+	"github.com/plexusnet/plexus/protocol/internal/reqid"
 	"github.com/plexusnet/plexus/protocol/internal/sender"
 	"github.com/plexusnet/plexus/socket"
 	"github.com/plexusnet/plexus/transport"
@@ -95,9 +94,7 @@ func New(opts ...socket.Option) (socket.Socket, error) {
 			s.surveyTime = d
 		}
 	}
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	s.nextID = binary.BigEndian.Uint32(b[:])
+	s.nextID = reqid.Random()
 	all := append([]socket.Option{socket.WithProtocol(Protocol), socket.WithSendBestEffort()}, opts...)
 	s.Socket = socket.New(append(all, socket.WithSendMode(socket.SendToAll))...)
 	return s, nil
@@ -178,13 +175,7 @@ func (s *sock) SendToContext(context.Context, socket.Path, []byte) error {
 // newID returns a fresh survey id with the high bit set. Called with
 // s.mu held.
 func (s *sock) newID() uint32 {
-	for {
-		s.nextID++
-		id := s.nextID | socket.EndOfPath
-		if _, busy := s.open[id]; !busy {
-			return id
-		}
-	}
+	return reqid.Next(&s.nextID, s.open)
 }
 
 // prune closes the surveys whose deadline has passed. Called with s.mu
