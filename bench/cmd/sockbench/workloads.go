@@ -127,27 +127,7 @@ func (r *run) finish() string {
 	return note
 }
 
-// waitFirst waits until count reports progress, so that a slow connect (or a
-// child process starting) is not counted as warm-up.
-func waitFirst(count func() uint64, failed <-chan error) error {
-	deadline := time.Now().Add(10 * time.Second)
-	for count() == 0 {
-		select {
-		case err := <-failed:
-			return err
-		case <-time.After(time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return errors.New("nothing arrived within 10 s")
-		}
-	}
-	return nil
-}
-
 func measure(r *run, c config, count func() uint64) (harness.Sample, string, error) {
-	if err := waitFirst(count, r.g.Failed()); err != nil {
-		return harness.Sample{}, r.finish(), err
-	}
 	s, err := harness.Measure(c.win, count, r.g.Failed())
 	return s, r.finish(), err
 }

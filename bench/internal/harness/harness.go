@@ -92,6 +92,9 @@ func Measure(w Window, count func() uint64, failed <-chan error) (Sample, error)
 			return err
 		}
 	}
+	if err := waitFirst(count, failed); err != nil {
+		return Sample{}, err
+	}
 	if err := wait(w.Warmup); err != nil {
 		return Sample{}, fmt.Errorf("during warm-up: %w", err)
 	}
@@ -170,4 +173,26 @@ func FreePort() (int, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// waitFirst waits until count reports progress, so that a slow start (a
+// connect, a child process, senders filling socket buffers before the
+// first message is read) is not taken for the warm-up or, with a short
+// window, for no progress at all.
+func waitFirst(count func() uint64, failed <-chan error) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for count() == 0 {
+		select {
+		case err := <-failed:
+			if err == nil {
+				err = errors.New("workload ended early")
+			}
+			return err
+		case <-time.After(time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return errors.New("nothing arrived within 10 s")
+		}
+	}
+	return nil
 }
