@@ -71,7 +71,10 @@ func (s *Session) releaseToken() {
 	s.leader = nil
 	if s.rconn != nil && (leader || s.wokeReader) {
 		s.graceUntil = time.Now().UnixNano() + int64(graceTime)
-		s.grace.Reset(graceTime)
+		if !s.graceArmed { // an armed timer re-arms itself for what is left
+			s.graceArmed = true
+			s.grace.Reset(graceTime)
+		}
 	} else {
 		s.graceUntil = 0
 		signal(s.readerWake)
@@ -84,9 +87,15 @@ func (s *Session) releaseToken() {
 // goroutine reads again.
 func (s *Session) graceOver() {
 	s.rmu.Lock()
-	if s.rstate == rIdle && time.Now().UnixNano() >= s.graceUntil {
-		s.graceUntil = 0
-		signal(s.readerWake)
+	s.graceArmed = false
+	if s.rstate == rIdle && s.graceUntil != 0 {
+		if left := s.graceUntil - time.Now().UnixNano(); left > 0 {
+			s.graceArmed = true // the grace period was extended
+			s.grace.Reset(time.Duration(left))
+		} else {
+			s.graceUntil = 0
+			signal(s.readerWake)
+		}
 	}
 	s.rmu.Unlock()
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"sync/atomic"
 )
 
 // frameReader takes frames off the connection. It is resumable: readOnce
@@ -14,9 +15,9 @@ type frameReader struct {
 	r          io.Reader
 	buf        []byte
 	start, end int
-	touch      func() // called after every read that returned data
-	preface    bool   // the peer's preface was read
-	empty      int    // reads in a row that returned nothing
+	seq        *atomic.Uint64 // counts reads that returned data
+	preface    bool           // the peer's preface was read
+	empty      int            // reads in a row that returned nothing
 	cache      *Stream
 	// bulk is set after a large frame: the next read into an empty buffer
 	// takes only a header, so that a large payload that follows is read
@@ -47,7 +48,7 @@ func (s *Session) readOnce(fr *frameReader) error {
 	if p := fr.pend; p != nil && !p.drop {
 		n, err := fr.r.Read(p.c.b[p.got:])
 		if n > 0 {
-			fr.touch()
+			fr.seq.Add(1)
 			p.got += n
 			if p.got == len(p.c.b) {
 				fr.pend = nil
@@ -70,7 +71,7 @@ func (s *Session) readOnce(fr *frameReader) error {
 	}
 	n, err := fr.r.Read(fr.buf[fr.end:limit])
 	if n > 0 {
-		fr.touch()
+		fr.seq.Add(1)
 		fr.end += n
 		if perr := s.process(fr); perr != nil {
 			return perr
@@ -396,7 +397,8 @@ func (s *Session) deliver(h frameHeader, st *Stream, c chunk) error {
 		}
 	case c.cost > 0:
 		st.pushChunk(c)
-		if st.readCh != nil && len(st.readCh) == 0 {
+		if st.readCh != nil && len(st.readCh) == 0 && st != s.leader {
+			// A Read waits for it (the leader, if it is st's, will see it).
 			signal(st.readCh)
 			s.wokeReader = true
 		}

@@ -73,6 +73,7 @@ type Session struct {
 	readerWake   chan struct{}
 	grace        *time.Timer
 	graceUntil   int64     // unix nanoseconds; 0: no grace period
+	graceArmed   bool      // the grace timer will fire
 	rconn        deadliner // nil: no leaders
 	connDeadline time.Time // the read deadline set on conn
 	fr           frameReader
@@ -82,10 +83,10 @@ type Session struct {
 	pings   map[uint64]chan struct{}
 	pingSeq uint64
 
-	lastRead   atomic.Int64 // unix nanoseconds of the last byte received
-	writeStart atomic.Int64 // unix nanoseconds a connection write began; 0: none
-	lastPing   atomic.Int64 // unix nanoseconds of the last keep-alive ping
-	health     atomic.Pointer[time.Timer]
+	readSeq  atomic.Uint64 // reads that returned data (see health.go)
+	writeSeq atomic.Uint64 // connection writes begun plus ended: odd while one is under way
+	health   atomic.Pointer[time.Timer]
+	hs       healthState
 
 	done       chan struct{} // closed when the session ends
 	closeOnce  sync.Once
@@ -147,11 +148,10 @@ func newSession(conn io.ReadWriteCloser, cfg *Config, client bool) (*Session, er
 		s.nextID = 1
 	}
 	s.ctrl = appendPreface(make([]byte, 0, 512), local)
-	s.lastRead.Store(time.Now().UnixNano())
 	s.fr = frameReader{
-		r:     conn,
-		buf:   make([]byte, readBufSize),
-		touch: func() { s.lastRead.Store(time.Now().UnixNano()) },
+		r:   conn,
+		buf: make([]byte, readBufSize),
+		seq: &s.readSeq,
 	}
 	s.readerWake = make(chan struct{}, 1)
 	switch conn.(type) {

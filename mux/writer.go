@@ -1,9 +1,6 @@
 package mux
 
-import (
-	"net"
-	"time"
-)
+import "net"
 
 // The send side. Streams append frames to the session's queues under wmu
 // and return; one writer goroutine takes whatever is queued and writes it
@@ -157,9 +154,9 @@ func (s *Session) takeLocked(b *batch) {
 // is queued, first of all, for the writer goroutine, so a Write never waits
 // for a congested connection.
 func (s *Session) writeInline(b *batch) error {
-	s.writeStart.Store(time.Now().UnixNano())
+	s.writeSeq.Add(1)
 	n, err := s.raw.try(b.bufs)
-	s.writeStart.Store(0)
+	s.writeSeq.Add(1)
 	if err != nil {
 		s.fail(err)
 		return err
@@ -187,7 +184,7 @@ func (s *Session) write(b *batch) error {
 	if len(b.bufs) == 0 {
 		return nil
 	}
-	s.writeStart.Store(time.Now().UnixNano())
+	s.writeSeq.Add(1)
 	var err error
 	if s.vectored || len(b.bufs) == 1 {
 		b.iov = append(b.iov[:0], b.bufs...) // WriteTo consumes its receiver
@@ -205,7 +202,7 @@ func (s *Session) write(b *batch) error {
 			b.flat = nil
 		}
 	}
-	s.writeStart.Store(0)
+	s.writeSeq.Add(1)
 	if err != nil {
 		s.fail(err)
 	}
