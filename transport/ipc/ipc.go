@@ -46,10 +46,14 @@ func (Transport) Dial(ctx context.Context, u *url.URL, cfg *transport.Config) (t
 	if err != nil {
 		return nil, err
 	}
-	return spstream.Dial(ctx, cfg, spstream.FramingIPC, func(ctx context.Context) (net.Conn, error) {
+	p, err := spstream.Dial(ctx, cfg, spstream.FramingIPC, func(ctx context.Context) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "unix", path)
 	})
+	if err != nil {
+		return nil, err // not a nil *spstream.Pipe in a non-nil interface
+	}
+	return p, nil
 }
 
 // Listen implements transport.Transport. A stale socket file that nobody

@@ -27,7 +27,11 @@ func (Transport) Dial(ctx context.Context, u *url.URL, cfg *transport.Config) (t
 		return nil, err
 	}
 	var d net.Dialer
-	return tcpsp.Dial(ctx, cfg, hp, d.DialContext, tune)
+	p, err := tcpsp.Dial(ctx, cfg, hp, d.DialContext, tune)
+	if err != nil {
+		return nil, err // not a nil *spstream.Pipe in a non-nil interface
+	}
+	return p, nil
 }
 
 // Listen implements transport.Transport.
