@@ -27,11 +27,7 @@ func (Transport) Dial(ctx context.Context, u *url.URL, cfg *transport.Config) (t
 		return nil, err
 	}
 	var d net.Dialer
-	p, err := tcpsp.Dial(ctx, cfg, hp, d.DialContext, tune)
-	if err != nil {
-		return nil, err // not a nil *spstream.Pipe in a non-nil interface
-	}
-	return p, nil
+	return tcpsp.Dial(ctx, cfg, hp, d.DialContext, tune)
 }
 
 // Listen implements transport.Transport.

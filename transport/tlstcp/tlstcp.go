@@ -39,15 +39,11 @@ func (Transport) Dial(ctx context.Context, u *url.URL, cfg *transport.Config) (t
 		tc.ServerName = u.Hostname()
 	}
 	d := tls.Dialer{Config: tc}
-	p, err := tcpsp.Dial(ctx, cfg, hp, d.DialContext, func(c net.Conn) {
+	return tcpsp.Dial(ctx, cfg, hp, d.DialContext, func(c net.Conn) {
 		if t, ok := c.(*tls.Conn).NetConn().(*net.TCPConn); ok {
 			_ = t.SetNoDelay(true)
 		}
 	})
-	if err != nil {
-		return nil, err // not a nil *spstream.Pipe in a non-nil interface
-	}
-	return p, nil
 }
 
 // Listen implements transport.Transport. The config must hold a

@@ -16,8 +16,8 @@ import (
 // has set its socket options.
 func Dial(ctx context.Context, cfg *transport.Config, hostport string,
 	dial func(ctx context.Context, network, address string) (net.Conn, error),
-	tune func(net.Conn)) (*spstream.Pipe, error) {
-	return spstream.Dial(ctx, cfg, spstream.FramingTCP, func(ctx context.Context) (net.Conn, error) {
+	tune func(net.Conn)) (transport.Pipe, error) {
+	p, err := spstream.Dial(ctx, cfg, spstream.FramingTCP, func(ctx context.Context) (net.Conn, error) {
 		c, err := dial(ctx, "tcp", hostport)
 		if err != nil {
 			return nil, err
@@ -25,6 +25,10 @@ func Dial(ctx context.Context, cfg *transport.Config, hostport string,
 		tune(c)
 		return c, nil
 	})
+	if err != nil {
+		return nil, err // not a nil *spstream.Pipe in a non-nil interface
+	}
+	return p, nil
 }
 
 // Listen listens on TCP hostport and serves SP with TCP framing on the
