@@ -2,8 +2,10 @@ package mux
 
 import (
 	"context"
+	"errors"
 	"net"
 	"sync"
+	"time"
 )
 
 // Dial connects to addr on the named network (as net.Dialer.DialContext
@@ -27,8 +29,10 @@ func Dial(ctx context.Context, network, addr string, cfg *Config) (*Session, err
 
 // Serve accepts connections on ln, runs the server side of a session on
 // each, and calls handler in a goroutine of its own for every stream the
-// clients open. It returns when ln.Accept fails (for instance because ln was
-// closed), after closing the sessions it started.
+// clients open. A temporary Accept error (out of file descriptors, say) is
+// retried after a pause that doubles from 5 ms up to 1 s, as net/http does;
+// any other ends Serve (for instance because ln was closed), which returns
+// it after closing the sessions it started.
 func Serve(ln net.Listener, cfg *Config, handler func(*Stream)) error {
 	if _, err := cfg.normalize(); err != nil {
 		return err
@@ -46,11 +50,19 @@ func Serve(ln net.Listener, cfg *Config, handler func(*Stream)) error {
 		mu.Unlock()
 		wg.Wait()
 	}()
+	var pause time.Duration
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
-			return err
+			var te interface{ Temporary() bool }
+			if !errors.As(err, &te) || !te.Temporary() {
+				return err
+			}
+			pause = min(max(2*pause, 5*time.Millisecond), time.Second)
+			time.Sleep(pause)
+			continue
 		}
+		pause = 0
 		s, err := Server(conn, cfg)
 		if err != nil {
 			conn.Close()

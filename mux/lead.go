@@ -1,10 +1,6 @@
 package mux
 
-import (
-	"errors"
-	"io"
-	"time"
-)
+import "time"
 
 // The read token. At most one goroutine reads the connection: the
 // session's reader goroutine, or a *leader*, an application goroutine
@@ -43,15 +39,23 @@ type deadliner interface {
 var aLongTimeAgo = time.Unix(1, 0)
 
 // takeToken waits until the reader goroutine may read: the token is idle
-// and no grace period runs. It returns false when the session is over.
-func (s *Session) takeToken() bool {
+// and no grace period runs (once the session is over, only until the token
+// is idle, so that the reader can drain the connection; see readLoop).
+func (s *Session) takeToken() {
 	s.rmu.Lock()
-	for s.rstate != rIdle || (s.graceUntil != 0 && time.Now().UnixNano() < s.graceUntil) {
+	for {
+		closed := s.isClosed()
+		if s.rstate == rIdle && (closed || s.graceUntil == 0 || time.Now().UnixNano() >= s.graceUntil) {
+			break
+		}
 		s.rmu.Unlock()
-		select {
-		case <-s.readerWake:
-		case <-s.done:
-			return false
+		if closed {
+			<-s.readerWake // a leader gives the token back (end interrupts it)
+		} else {
+			select {
+			case <-s.readerWake:
+			case <-s.done:
+			}
 		}
 		s.rmu.Lock()
 	}
@@ -59,7 +63,6 @@ func (s *Session) takeToken() bool {
 	s.graceUntil = 0
 	s.setConnDeadlineLocked(time.Time{})
 	s.rmu.Unlock()
-	return true
 }
 
 // releaseToken gives the token up after a read. If the read handed data to
@@ -69,7 +72,7 @@ func (s *Session) releaseToken() {
 	leader := s.rstate == rLeader
 	s.rstate = rIdle
 	s.leader = nil
-	if s.rconn != nil && (leader || s.wokeReader) {
+	if s.rconn != nil && (leader || s.wokeReader) && !s.isClosed() {
 		s.graceUntil = time.Now().UnixNano() + int64(graceTime)
 		if !s.graceArmed { // an armed timer re-arms itself for what is left
 			s.graceArmed = true
@@ -127,11 +130,8 @@ func (s *Session) lead(st *Stream) {
 	for {
 		err := s.readOnce(&s.fr)
 		if err != nil {
-			if !isTimeout(err) || s.isClosed() {
-				if errors.Is(err, io.EOF) {
-					err = io.EOF
-				}
-				s.fail(err)
+			if !isTimeout(err) {
+				s.readFailed(err)
 			}
 			break // a timeout: st's deadline, or an interrupt
 		}

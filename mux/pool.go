@@ -6,9 +6,11 @@ import (
 )
 
 // Received payloads of poolMin bytes or more are read into pooled buffers,
-// in power-of-two size classes, and go back to the pool when Read has
-// consumed them, so a bulk transfer allocates almost nothing. Smaller
-// payloads get buffers of their own: Recv hands them to the caller.
+// in power-of-two size classes, and go back to the pool once Read has
+// copied them out, or a message assembled from several frames has, so a
+// bulk transfer allocates almost nothing. Smaller payloads get buffers of
+// their own. A message that arrived in one frame is handed to the caller
+// of Recv as it is, pooled or not, and never goes back to the pool.
 const (
 	poolMinShift = 13 // 8 KiB
 	poolMin      = 1 << poolMinShift

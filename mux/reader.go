@@ -218,27 +218,41 @@ func (s *Session) handleControl(h frameHeader, b []byte) error {
 }
 
 // readLoop is the session's reader goroutine: it reads whenever no
-// application goroutine does (see lead.go).
+// application goroutine does (see lead.go). Once the session is over it
+// drains the connection: it reads and discards until the peer's EOF, or
+// until the connection is closed (see Session.Close).
 func (s *Session) readLoop() {
+	defer close(s.readerDone)
 	fr := &s.fr
 	for {
-		if !s.takeToken() {
-			return // the session is over
+		s.takeToken()
+		if s.isClosed() {
+			for {
+				if _, err := s.conn.Read(fr.buf); err != nil {
+					return
+				}
+			}
 		}
 		err := s.readOnce(fr)
 		s.releaseToken()
-		if err == nil {
-			continue
+		if err != nil && !isTimeout(err) { // a timeout: meant for a leader that has gone
+			s.readFailed(err)
 		}
-		if isTimeout(err) && !s.isClosed() {
-			continue // a deadline meant for a leader that has gone
-		}
-		if errors.Is(err, io.EOF) {
-			err = io.EOF // the peer closed the connection
-		}
-		s.fail(err)
+	}
+}
+
+// readFailed ends the session after a read error, unless it is over.
+func (s *Session) readFailed(err error) {
+	if s.isClosed() {
 		return
 	}
+	if errors.Is(err, io.EOF) {
+		err = io.EOF // the peer closed the connection
+		if werr := s.werr.Load(); werr != nil {
+			err = *werr // it went away while we wrote
+		}
+	}
+	s.fail(err)
 }
 
 // isTimeout reports whether err is a read deadline expiring.
@@ -256,8 +270,7 @@ func (s *Session) applySettings(peer settings) {
 	s.wmu.Lock()
 	s.peer = peer
 	s.sendCredit += int64(peer.sessionWindow) - minSessionWindow
-	waiters := s.creditWaiters
-	s.creditWaiters = nil
+	waiters := s.takeWaitersLocked()
 	s.wmu.Unlock()
 	opened := make([]*Stream, 0, len(s.streams))
 	for _, st := range s.streams {
@@ -271,9 +284,7 @@ func (s *Session) applySettings(peer settings) {
 		signal(st.writeCh)
 		st.mu.Unlock()
 	}
-	for _, st := range waiters {
-		signal(st.writeCh)
-	}
+	s.wakeSenders(waiters)
 }
 
 // lookup returns the stream id refers to, nil if it is over, or an error if
@@ -377,7 +388,6 @@ func (s *Session) deliver(h frameHeader, st *Stream, c chunk) error {
 	}
 	st.recvCredit -= c.cost
 	s.ackedLocked(st) // if it is ours: the peer sends on it, so it accepted it
-	remove := false
 	switch {
 	case st.state&stRemoved != 0 || st.state&stRemoteFIN != 0:
 		// Over (reset), or data after the peer's FIN: drop it.
@@ -390,10 +400,7 @@ func (s *Session) deliver(h frameHeader, st *Stream, c chunk) error {
 		// We closed the stream and the peer still sends: reset it, as TCP does.
 		s.dropChunk(c)
 		if c.cost > 0 {
-			s.queueReset(st.id, CodeCancel, true)
-			st.err = &StreamError{StreamID: st.id, Code: CodeCancel}
-			st.state |= stLocalFIN | stRemoteFIN
-			remove = st.markRemovedLocked()
+			st.abortLocked(CodeCancel, false)
 		}
 	case c.cost > 0:
 		st.pushChunk(c)
@@ -406,12 +413,9 @@ func (s *Session) deliver(h frameHeader, st *Stream, c chunk) error {
 	if h.flags&flagFIN != 0 && st.state&stRemoteFIN == 0 {
 		st.state |= stRemoteFIN
 		signal(st.readCh)
-		remove = st.markRemovedLocked()
+		st.removeIfDoneLocked()
 	}
 	st.mu.Unlock()
-	if remove {
-		s.removeStream(st)
-	}
 	return nil
 }
 
@@ -431,17 +435,12 @@ func (s *Session) handleWindow(id uint32, flags uint8, inc uint32) error {
 		s.wmu.Lock()
 		s.sendCredit += int64(inc)
 		over := s.sendCredit > maxWindow
-		waiters := s.creditWaiters
-		s.creditWaiters = nil
+		waiters := s.takeWaitersLocked()
 		s.wmu.Unlock()
 		if over {
 			return protoErr("session window overflow")
 		}
-		for _, st := range waiters {
-			st.mu.Lock()
-			signal(st.writeCh)
-			st.mu.Unlock()
-		}
+		s.wakeSenders(waiters)
 		return nil
 	}
 	st, err := s.lookup(id)
@@ -468,21 +467,8 @@ func (s *Session) handleReset(id uint32, code ErrorCode) {
 		return // over already, or never existed: nothing to reset
 	}
 	st.mu.Lock()
-	if st.err == nil {
-		st.err = &StreamError{StreamID: id, Code: code, Remote: true}
-	}
-	st.state |= stLocalFIN | stRemoteFIN | stRemoved
-	s.ackedLocked(st)
-	signal(st.readCh)
-	signal(st.writeCh)
+	st.abortLocked(code, true)
 	st.mu.Unlock()
-	s.mu.Lock()
-	if st.queued { // reset before it was accepted: it leaves the queue
-		st.queued = false
-		s.backlog--
-	}
-	s.mu.Unlock()
-	s.removeStream(st)
 }
 
 func (s *Session) handlePing(flags uint8, opaque uint64) {

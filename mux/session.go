@@ -41,29 +41,33 @@ type Session struct {
 	openCh      chan struct{}
 	goAwayLocal bool // we sent GOAWAY: no new streams either way
 	goAwayPeer  bool // the peer sent GOAWAY: we may open no new streams
+	cw          closeWait
 
 	// The send side, guarded by wmu; see writer.go.
-	wmu           sync.Mutex
-	peer          settings // what the peer accepts (minSettings until its preface)
-	nextID        uint64   // next stream id we open
-	ctrl          []byte   // queued control frames, written before data
-	spare         []byte   // the other control buffer
-	segs          [][]byte // queued DATA frames, in segments; the last one takes appends
-	free          [][]byte // written segments kept for reuse
-	sendCredit    int64    // session credit we hold
-	creditWaiters []*Stream
-	writerIdle    bool  // the writer goroutine sleeps, waiting for a kick
-	writing       bool  // a connection write is under way (writer goroutine or inline)
-	inline        batch // the batch of an inline write; used by whoever set writing
-	wake          chan struct{}
-	resume        []byte // what an inline write left: written first
-	closing       bool   // no more frames: the writer flushes and stops
-	openQueued    uint32 // highest id we opened whose SYN is queued
-	openFlushed   uint32 // highest id we opened whose SYN is written
+	wmu          sync.Mutex
+	peer         settings  // what the peer accepts (minSettings until its preface)
+	nextID       uint64    // next stream id we open
+	ctrl         []byte    // queued control frames, written before data
+	spare        []byte    // the other control buffer
+	segs         [][]byte  // queued DATA frames, in segments; the last one takes appends
+	free         [][]byte  // written segments kept for reuse
+	sendCredit   int64     // session credit we hold
+	sendBuffered int       // bytes of DATA frames queued or being written (Config.SendBuffer caps it)
+	sendWaiters  []*Stream // streams waiting for session credit or buffer room
+	writerIdle   bool      // the writer goroutine sleeps, waiting for a kick
+	writing      bool      // a connection write is under way (writer goroutine or inline)
+	inline       batch     // the batch of an inline write; used by whoever set writing
+	wake         chan struct{}
+	resume       []byte // what an inline write left: written first
+	closing      bool   // no more frames: the writer flushes and stops
+	openQueued   uint32 // highest id we opened whose SYN is queued
+	openFlushed  uint32 // highest id we opened whose SYN is written
 
-	// Receive-side credit of the whole session.
-	recvUsed    atomic.Int64  // credit the peer spent that we have not returned
-	recvUnacked atomic.Uint32 // credit consumed by reads, not yet returned
+	// Receive-side credit of the whole session (see flow.go).
+	recvUsed     atomic.Int64  // credit the peer spent that we have not returned
+	recvUnacked  atomic.Uint32 // credit consumed by reads, not yet returned
+	windows      atomic.Int64  // the receive windows of all streams together
+	windowBudget int64         // what windows may add up to by growing: half the SessionWindow
 
 	// The read token (see lead.go), guarded by rmu; fr and wokeReader
 	// belong to whoever holds it.
@@ -91,8 +95,11 @@ type Session struct {
 	done       chan struct{} // closed when the session ends
 	closeOnce  sync.Once
 	connOnce   sync.Once
-	err        error // why the session ended, set before done is closed
+	err        error                 // why the session ended, set before done is closed
+	werr       atomic.Pointer[error] // a connection write failed: nothing more is written
 	writerDone chan struct{}
+	readerDone chan struct{}
+	pingSlots  chan struct{} // one per Ping under way (maxPings)
 }
 
 // Client starts the client side of a session on conn. cfg may be nil.
@@ -116,23 +123,26 @@ func newSession(conn io.ReadWriteCloser, cfg *Config, client bool) (*Session, er
 		return nil, errors.New("mux: nil connection")
 	}
 	s := &Session{
-		conn:        conn,
-		cfg:         c,
-		client:      client,
-		log:         c.Logger,
-		streams:     make(map[uint32]*Stream),
-		acceptCh:    make(chan struct{}, 1),
-		openCh:      make(chan struct{}, 1),
-		peerBacklog: minAcceptBacklog,
-		peer:        minSettings,
-		sendCredit:  minSessionWindow,
-		wake:        make(chan struct{}, 1),
-		pings:       make(map[uint64]chan struct{}),
-		done:        make(chan struct{}),
-		writerDone:  make(chan struct{}),
-		localAddr:   muxAddr{},
-		remoteAddr:  muxAddr{},
-		maxWindow:   max(c.StreamWindow, c.SessionWindow/4),
+		conn:         conn,
+		cfg:          c,
+		client:       client,
+		log:          c.Logger,
+		streams:      make(map[uint32]*Stream),
+		acceptCh:     make(chan struct{}, 1),
+		openCh:       make(chan struct{}, 1),
+		peerBacklog:  minAcceptBacklog,
+		peer:         minSettings,
+		sendCredit:   minSessionWindow,
+		wake:         make(chan struct{}, 1),
+		pings:        make(map[uint64]chan struct{}),
+		done:         make(chan struct{}),
+		writerDone:   make(chan struct{}),
+		readerDone:   make(chan struct{}),
+		pingSlots:    make(chan struct{}, maxPings),
+		localAddr:    muxAddr{},
+		remoteAddr:   muxAddr{},
+		maxWindow:    max(c.StreamWindow, c.SessionWindow/4),
+		windowBudget: int64(c.SessionWindow) / 2,
 	}
 	if nc, ok := conn.(interface{ LocalAddr() net.Addr }); ok {
 		s.localAddr = nc.LocalAddr()
@@ -358,27 +368,62 @@ func (s *Session) closedErr() error {
 	return &sessionError{cause: s.err}
 }
 
-// Close closes the session and every stream. Frames already queued, such as
-// data written before Close, are flushed first, for at most
-// Config.WriteTimeout; then the connection is closed.
+// Close closes the session and every stream, and delivers what was queued
+// before it: it flushes the queued frames (data written before Close,
+// FINs), half-closes the connection where it can (TCP, TLS, Unix), and
+// reads and discards what the peer still sends until the peer closes its
+// end, so that the peer's kernel never answers unread bytes with a reset
+// that would discard our data. All of it takes at most
+// Config.CloseTimeout; then the connection is closed, whatever is left.
 func (s *Session) Close() error {
 	if !s.end(ErrSessionClosed) {
 		<-s.writerDone
 		return nil
 	}
+	t := time.NewTimer(s.cfg.CloseTimeout)
+	defer t.Stop()
 	s.wmu.Lock()
 	s.closing = true
 	s.kickLocked()
 	s.wmu.Unlock()
-	t := time.NewTimer(s.cfg.WriteTimeout)
 	select {
 	case <-s.writerDone:
+		cw, ok := s.conn.(interface{ CloseWrite() error })
+		if ok && s.werr.Load() == nil && cw.CloseWrite() == nil {
+			select {
+			case <-s.readerDone: // the peer's EOF
+			case <-t.C:
+			}
+		}
 	case <-t.C:
 	}
-	t.Stop()
 	s.closeConn()
 	<-s.writerDone
 	return nil
+}
+
+// writeFailed handles a connection write that failed: nothing more is
+// written and writers fail at once, but the reader goes on, so that what
+// the peer sent before it went away is still delivered. The session ends
+// at the peer's EOF, or Config.CloseTimeout later.
+func (s *Session) writeFailed(err error) {
+	if !s.werr.CompareAndSwap(nil, &err) {
+		return
+	}
+	s.wmu.Lock()
+	s.closing = true
+	s.wmu.Unlock()
+	if s.isClosed() {
+		return
+	}
+	s.mu.Lock()
+	streams := make([]*Stream, 0, len(s.streams))
+	for _, st := range s.streams {
+		streams = append(streams, st)
+	}
+	s.mu.Unlock()
+	s.wakeSenders(streams) // every writer, whatever it waits for
+	time.AfterFunc(s.cfg.CloseTimeout, func() { s.fail(err) })
 }
 
 // fail ends the session at once because of err.
@@ -409,9 +454,31 @@ func (s *Session) end(err error) bool {
 		if s.grace != nil {
 			s.grace.Stop()
 		}
+		s.rmu.Lock() // a leader blocked in a read gives the token back
+		if s.rstate == rLeader {
+			s.setConnDeadlineLocked(aLongTimeAgo)
+		}
+		s.rmu.Unlock()
+		signal(s.readerWake)
 		s.pingMu.Lock()
 		s.pings = nil
 		s.pingMu.Unlock()
+		// Every stream leaves the table: NumStreams is 0 from now on, and
+		// a GoAway drain that waits for it ends.
+		s.mu.Lock()
+		streams := s.streams
+		s.streams = make(map[uint32]*Stream)
+		if s.cw.timer != nil {
+			s.cw.timer.Stop()
+		}
+		s.mu.Unlock()
+		for _, st := range streams {
+			st.mu.Lock()
+			st.removeLocked()
+			signal(st.readCh)
+			signal(st.writeCh)
+			st.mu.Unlock()
+		}
 	})
 	return ended
 }
@@ -426,31 +493,42 @@ func (s *Session) closeConn() {
 	})
 }
 
-// removeStream drops st from the stream table.
+// removeStream drops st from the stream table, the accept queue and the
+// close-wait queue.
 func (s *Session) removeStream(st *Stream) {
 	s.mu.Lock()
 	if s.streams[st.id] == st {
 		delete(s.streams, st.id)
 	}
+	if st.queued { // reset before it was accepted: it leaves the queue
+		st.queued = false
+		s.backlog--
+	}
+	if st.lingers {
+		st.lingers = false
+		s.cw.live--
+	}
 	s.mu.Unlock()
 }
 
-// releaseRecv returns session credit for data consumed or discarded.
-func (s *Session) releaseRecv(n uint32) {
-	if n == 0 {
-		return
-	}
-	if s.recvUnacked.Add(n) < s.cfg.SessionWindow/4 {
-		return
-	}
-	if inc := s.recvUnacked.Swap(0); inc > 0 {
-		s.recvUsed.Add(-int64(inc))
-		s.queueWindow(0, inc)
-	}
-}
+// maxPings bounds the Pings under way at once; more wait for a slot, so
+// that pings queued on a backed-up connection stay few.
+const maxPings = 16
 
 // Ping sends a ping and waits for the answer; it returns the round trip.
+// At most maxPings are under way at once; others wait for a slot.
 func (s *Session) Ping(ctx context.Context) (time.Duration, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	select {
+	case s.pingSlots <- struct{}{}:
+		defer func() { <-s.pingSlots }()
+	case <-s.done:
+		return 0, s.closedErr()
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
 	ch := make(chan struct{})
 	s.pingMu.Lock()
 	if s.pings == nil {

@@ -7,10 +7,6 @@ import (
 	"time"
 )
 
-// growPeriod: a stream whose reader consumes a quarter of its window
-// faster than this gets a larger window.
-const growPeriod = time.Millisecond
-
 // Stream states, as bits: each direction closes on its own.
 const (
 	stLocalFIN  uint8 = 1 << iota // our write side is done: FIN queued, or reset
@@ -37,11 +33,12 @@ type Stream struct {
 	sess *Session
 	id   uint32
 
-	wlock  sync.Mutex // held by the one Write or Send under way
-	mu     sync.Mutex // guards the rest but queued
-	state  uint8
-	queued bool  // in the session's accept queue; guarded by Session.mu
-	err    error // why the stream was reset; nil if it was not
+	wlock   sync.Mutex // held by the one Write or Send under way
+	mu      sync.Mutex // guards the rest but queued
+	state   uint8
+	queued  bool  // in the session's accept queue; guarded by Session.mu
+	lingers bool  // closed, waiting for the peer's FIN (see closewait.go); guarded by Session.mu
+	err     error // why the stream was reset; nil if it was not
 
 	rq      []chunk // received, unread chunks are rq[rqHead:]
 	rqHead  int
@@ -49,16 +46,20 @@ type Stream struct {
 
 	recvCredit uint32 // credit the peer still holds on this stream
 	unacked    uint32 // credit consumed by reads, not yet returned in a WINDOW
-	window     uint32 // receive window: StreamWindow, grown while the stream is fast
+	window     uint32 // receive window: StreamWindow, grown while the stream is fast (see flow.go)
 	updatedAt  int64  // unix nanoseconds of the last WINDOW sent
 	sendCredit int64  // credit we hold on this stream
+	sendWait   bool   // in the session's send waiters; guarded by Session.wmu
 
 	readCh, writeCh chan struct{} // wake waiters; made on first wait
 	rdl, wdl        *deadline     // made on first SetDeadline
 }
 
+// newStream makes a stream and charges its window to the session's budget.
 func newStream(s *Session, id uint32, sendCredit uint32) *Stream {
-	return &Stream{sess: s, id: id, recvCredit: s.cfg.StreamWindow, window: s.cfg.StreamWindow, sendCredit: int64(sendCredit)}
+	w := s.cfg.StreamWindow
+	s.windows.Add(int64(w))
+	return &Stream{sess: s, id: id, recvCredit: w, window: w, sendCredit: int64(sendCredit)}
 }
 
 // ID returns the stream id: odd for streams the client opened, even for the server's.
@@ -180,6 +181,9 @@ func (st *Stream) Recv() ([]byte, error) {
 		}
 		for st.rqHead < len(st.rq) {
 			c := &st.rq[st.rqHead]
+			if len(st.partial)+len(c.b)-c.off > s.cfg.MaxMessageSize {
+				return nil, st.abortLocked(CodeMessageTooLarge, false)
+			}
 			if c.eom && len(st.partial) == 0 { // the common case: one frame, one message
 				msg := c.b[c.off:len(c.b):len(c.b)]
 				cost := c.cost
@@ -189,11 +193,6 @@ func (st *Stream) Recv() ([]byte, error) {
 				}
 				st.consumedLocked(cost)
 				return msg, nil
-			}
-			if len(st.partial)+len(c.b)-c.off > s.cfg.MaxMessageSize {
-				st.partial = nil
-				signal(st.readCh)
-				return nil, st.resetLocked(CodeMessageTooLarge)
 			}
 			st.partial = append(st.partial, c.b[c.off:]...)
 			cost, eom := c.cost, c.eom
@@ -288,14 +287,8 @@ func (st *Stream) discardLocked() uint32 {
 }
 
 // consumedLocked returns the credit of data the application consumed:
-// to the session at once, to the stream in batches of a quarter window.
-//
-// The window tunes itself. It doubles, up to Session.maxWindow, when the
-// peer had used more than half of its credit by the time the reader
-// consumed a quarter window (the window limits the stream: a long or fast
-// path), or when that quarter took less than growPeriod (the updates
-// themselves cost more than they need to). A stream that is not read
-// returns no credit and never grows.
+// to the session at once, to the stream in batches of a quarter window,
+// resizing the window as flow.go decides.
 func (st *Stream) consumedLocked(credit uint32) {
 	if credit == 0 {
 		return
@@ -309,18 +302,10 @@ func (st *Stream) consumedLocked(credit uint32) {
 	if st.unacked < st.window/4 {
 		return
 	}
-	inc := st.unacked
-	st.unacked = 0
-	now := time.Now().UnixNano()
-	fast := now-st.updatedAt < int64(growPeriod) || st.recvCredit < st.window/2
-	st.updatedAt = now
-	if fast && st.window < s.maxWindow {
-		grow := min(st.window, s.maxWindow-st.window)
-		st.window += grow
-		inc += grow
+	if inc := st.resizeLocked(); inc > 0 {
+		st.recvCredit += inc
+		s.queueWindow(st.id, inc)
 	}
-	st.recvCredit += inc
-	s.queueWindow(st.id, inc)
 }
 
 // Write writes p as stream data, without message boundaries. It returns once
@@ -371,8 +356,9 @@ func (st *Stream) write(p []byte, eom bool) (int, error) {
 			st.mu.Unlock()
 			err := s.writeInline(b)
 			s.wmu.Lock()
-			s.finishLocked(b, err)
+			wake := s.finishLocked(b, err)
 			s.wmu.Unlock()
+			s.wakeSenders(wake)
 			st.mu.Lock()
 			if done && err == nil {
 				return n, nil
@@ -380,8 +366,9 @@ func (st *Stream) write(p []byte, eom bool) (int, error) {
 			continue
 		}
 		done, sessionBound := st.queueLocked(nil, p, &n, eom)
-		if !done && sessionBound {
-			s.creditWaiters = append(s.creditWaiters, st)
+		if !done && sessionBound && !st.sendWait {
+			st.sendWait = true
+			s.sendWaiters = append(s.sendWaiters, st)
 		}
 		s.wmu.Unlock()
 		if done {
@@ -391,10 +378,11 @@ func (st *Stream) write(p []byte, eom bool) (int, error) {
 	}
 }
 
-// queueLocked queues frames of p[*n:] while credit lasts: into b, which
-// then refers to p, or (b nil) copied into the session's queue. It reports
-// whether all of p is queued and, if not, whether the session's credit
-// (rather than the stream's) is what ran out. st.mu and s.wmu must be held.
+// queueLocked queues frames of p[*n:] while credit and the send buffer
+// last: into b, which then refers to p, or (b nil) copied into the
+// session's queue. It reports whether all of p is queued and, if not,
+// whether the session (its credit or its send buffer) rather than the
+// stream's credit is what ran out. st.mu and s.wmu must be held.
 func (st *Stream) queueLocked(b *batch, p []byte, n *int, eom bool) (done, sessionBound bool) {
 	s := st.sess
 	if s.closing {
@@ -405,7 +393,11 @@ func (st *Stream) queueLocked(b *batch, p []byte, n *int, eom bool) (done, sessi
 	}
 	for {
 		rem := len(p) - *n
-		size := min(rem, int(s.peer.maxFrame))
+		room := s.cfg.SendBuffer - s.sendBuffered - headerSize
+		if room < 0 || (room == 0 && rem > 0) {
+			return false, true // the connection is backed up
+		}
+		size := min(rem, int(s.peer.maxFrame), room)
 		var flags uint8
 		if eom && size == rem {
 			flags = flagEOM
@@ -430,6 +422,8 @@ func (st *Stream) queueLocked(b *batch, p []byte, n *int, eom bool) (done, sessi
 			if size > 0 {
 				b.bufs = append(b.bufs, p[*n:*n+size])
 			}
+			b.data += headerSize + size
+			s.sendBuffered += headerSize + size
 		} else {
 			s.appendDataLocked(st.id, flags, p[*n:*n+size])
 		}
@@ -450,6 +444,9 @@ func (st *Stream) writeErrLocked() error {
 	case st.sess.isClosed():
 		return st.sess.closedErr()
 	}
+	if werr := st.sess.werr.Load(); werr != nil {
+		return &sessionError{cause: *werr}
+	}
 	return nil
 }
 
@@ -465,18 +462,16 @@ func (st *Stream) CloseWrite() error {
 	st.state |= stLocalFIN
 	st.sess.queueFIN(st.id)
 	signal(st.writeCh)
-	remove := st.markRemovedLocked()
+	st.removeIfDoneLocked()
 	st.mu.Unlock()
-	if remove {
-		st.sess.removeStream(st)
-	}
 	return nil
 }
 
 // Close closes both directions. Data written before Close is delivered,
 // then the peer reads io.EOF; unread data is discarded, and data the peer
 // sends after Close makes the stream reset, as TCP does. Pending Reads and
-// Writes return ErrStreamClosed. Close never blocks.
+// Writes return ErrStreamClosed. Close never blocks. A peer that never
+// closes its end gets the stream reset after Config.StreamCloseTimeout.
 func (st *Stream) Close() error {
 	st.mu.Lock()
 	if st.state&stClosed != 0 {
@@ -493,24 +488,35 @@ func (st *Stream) Close() error {
 	st.wdl.stop()
 	signal(st.readCh)
 	signal(st.writeCh)
-	remove := st.markRemovedLocked()
+	if !st.removeIfDoneLocked() && st.state&stRemoved == 0 {
+		st.sess.closeWaitLocked(st)
+	}
 	st.mu.Unlock()
 	st.sess.interrupt(st, aLongTimeAgo)
 	st.sess.releaseRecv(credit)
-	if remove {
-		st.sess.removeStream(st)
-	}
 	return nil
 }
 
-// markRemovedLocked marks the stream removed once both directions are
-// done, and reports whether the caller must remove it from the table.
-func (st *Stream) markRemovedLocked() bool {
+// removeIfDoneLocked removes the stream once both directions are done and
+// reports whether it did.
+func (st *Stream) removeIfDoneLocked() bool {
 	if st.state&stRemoved != 0 || st.state&(stLocalFIN|stRemoteFIN) != stLocalFIN|stRemoteFIN {
 		return false
 	}
-	st.state |= stRemoved
+	st.removeLocked()
 	return true
+}
+
+// removeLocked takes the stream out of the session once: out of the stream
+// table and the accept queue, its window back to the session's budget.
+// st.mu must be held.
+func (st *Stream) removeLocked() {
+	if st.state&stRemoved != 0 {
+		return
+	}
+	st.sess.removeStream(st)
+	st.state |= stRemoved
+	st.sess.windows.Add(-int64(st.window))
 }
 
 // Reset aborts the stream in both directions and sends code to the peer,
@@ -518,29 +524,34 @@ func (st *Stream) markRemovedLocked() bool {
 // (errors.Is(err, ErrStreamReset)). Unsent and unread data is discarded.
 func (st *Stream) Reset(code ErrorCode) error {
 	st.mu.Lock()
-	st.resetLocked(code)
+	st.abortLocked(code, false)
 	st.mu.Unlock()
 	st.sess.interrupt(st, aLongTimeAgo)
-	st.sess.removeStream(st)
 	return nil
 }
 
-// resetLocked resets the stream, sends the RESET unless the stream is over
-// already, and returns the stream's error. The caller must remove the
-// stream from the table.
-func (st *Stream) resetLocked(code ErrorCode) error {
+// abortLocked is the one way a stream is reset, by either side: unread
+// data is discarded and its credit returned, waiters are woken, the stream
+// leaves the session, and a local reset sends a RESET with code to the
+// peer (after the data queued before Close, if the stream was closed, so
+// that the peer still gets it). It returns the stream's error. st.mu must
+// be held.
+func (st *Stream) abortLocked(code ErrorCode, remote bool) error {
 	if st.err != nil {
 		return st.err
 	}
-	if st.state&stRemoved == 0 {
-		st.sess.queueReset(st.id, code, false)
+	s := st.sess
+	if !remote && st.state&stRemoved == 0 {
+		s.queueReset(st.id, code, st.state&stClosed != 0)
 	}
-	st.sess.ackedLocked(st) // the peer drops it from its accept queue
-	st.err = &StreamError{StreamID: st.id, Code: code}
-	st.state |= stLocalFIN | stRemoteFIN | stRemoved
-	st.sess.releaseRecv(st.discardLocked())
+	s.ackedLocked(st) // the peer drops it from its accept queue
+	st.err = &StreamError{StreamID: st.id, Code: code, Remote: remote}
+	st.state |= stLocalFIN | stRemoteFIN
+	st.partial = nil
+	s.releaseRecv(st.discardLocked())
 	signal(st.readCh)
 	signal(st.writeCh)
+	st.removeLocked()
 	return st.err
 }
 

@@ -19,13 +19,42 @@ const (
 // appendDataLocked queues a DATA frame. s.wmu must be held.
 func (s *Session) appendDataLocked(id uint32, flags uint8, p []byte) {
 	need := headerSize + len(p)
+	i := s.segmentFor(need)
+	seg := appendHeader(s.segs[i], typeData, flags, id, len(p))
+	s.segs[i] = append(seg, p...)
+}
+
+// segmentFor returns the index of the segment that takes the next need
+// bytes of frames, and counts them as buffered. s.wmu must be held.
+func (s *Session) segmentFor(need int) int {
+	s.sendBuffered += need
 	i := len(s.segs) - 1
 	if i < 0 || cap(s.segs[i])-len(s.segs[i]) < need {
 		s.segs = append(s.segs, s.newSegment(need))
 		i++
 	}
-	seg := appendHeader(s.segs[i], typeData, flags, id, len(p))
-	s.segs[i] = append(seg, p...)
+	return i
+}
+
+// takeWaitersLocked returns the streams waiting for session credit or
+// buffer room, and forgets them. s.wmu must be held.
+func (s *Session) takeWaitersLocked() []*Stream {
+	w := s.sendWaiters
+	s.sendWaiters = nil
+	for _, st := range w {
+		st.sendWait = false
+	}
+	return w
+}
+
+// wakeSenders wakes streams taken by takeWaitersLocked, to try again.
+// s.wmu must not be held.
+func (s *Session) wakeSenders(w []*Stream) {
+	for _, st := range w {
+		st.mu.Lock()
+		signal(st.writeCh)
+		st.mu.Unlock()
+	}
 }
 
 func (s *Session) newSegment(need int) []byte {
@@ -83,11 +112,7 @@ func (s *Session) queueReset(id uint32, code ErrorCode, afterData bool) {
 	defer s.wmu.Unlock()
 	if afterData || (s.isLocalID(id) && id > s.openFlushed) {
 		if !s.closing {
-			i := len(s.segs) - 1
-			if i < 0 || cap(s.segs[i])-len(s.segs[i]) < len(frame) {
-				s.segs = append(s.segs, s.newSegment(len(frame)))
-				i++
-			}
+			i := s.segmentFor(len(frame))
 			s.segs[i] = append(s.segs[i], frame...)
 			s.kickLocked()
 		}
@@ -113,6 +138,7 @@ type batch struct {
 	flat        []byte // the batch in one piece, for connections that cannot gather
 	ctrl        []byte
 	nsegs       int    // bufs[ctrl?1:0 : +nsegs] are segments the session owns
+	data        int    // bytes of the batch counted in Session.sendBuffered
 	flushedOpen uint32 // every SYN up to this id is in the batch
 }
 
@@ -120,13 +146,14 @@ type batch struct {
 // and marks a write under way. s.wmu must be held.
 func (s *Session) takeLocked(b *batch) {
 	s.writing = true
-	b.bufs, b.ctrl, b.nsegs, b.flushedOpen = b.bufs[:0], s.ctrl, 0, 0
+	b.bufs, b.ctrl, b.nsegs, b.data, b.flushedOpen = b.bufs[:0], s.ctrl, 0, 0, 0
 	if b.hdr == nil {
 		b.hdr = make([]byte, 0, 64*headerSize)
 	}
 	b.hdr = b.hdr[:0]
 	if len(s.resume) > 0 { // the middle of a frame: before anything else
 		b.bufs = append(b.bufs, s.resume)
+		b.data += len(s.resume)
 		s.resume = nil
 	}
 	b.first = len(b.bufs)
@@ -141,6 +168,7 @@ func (s *Session) takeLocked(b *batch) {
 		n += len(s.segs[b.nsegs])
 		b.nsegs++
 	}
+	b.data += n
 	if b.nsegs == len(s.segs) {
 		b.flushedOpen = s.openQueued
 	}
@@ -158,7 +186,7 @@ func (s *Session) writeInline(b *batch) error {
 	n, err := s.raw.try(b.bufs)
 	s.writeSeq.Add(1)
 	if err != nil {
-		s.fail(err)
+		s.writeFailed(err)
 		return err
 	}
 	var rest []byte
@@ -173,13 +201,14 @@ func (s *Session) writeInline(b *batch) error {
 	if rest != nil {
 		s.wmu.Lock()
 		s.resume = rest
+		s.sendBuffered += len(rest)
 		s.wmu.Unlock()
 	}
 	return nil
 }
 
-// write sends b on the connection; s.wmu must not be held. A failure
-// fails the session.
+// write sends b on the connection; s.wmu must not be held. A failure ends
+// the writing (see writeFailed).
 func (s *Session) write(b *batch) error {
 	if len(b.bufs) == 0 {
 		return nil
@@ -204,15 +233,21 @@ func (s *Session) write(b *batch) error {
 	}
 	s.writeSeq.Add(1)
 	if err != nil {
-		s.fail(err)
+		s.writeFailed(err)
 	}
 	return err
 }
 
 // finishLocked recycles b's buffers, ends the write and hands what was
-// queued meanwhile to the writer goroutine. s.wmu must be held.
-func (s *Session) finishLocked(b *batch, err error) {
+// queued meanwhile to the writer goroutine. It returns the streams to wake
+// (with wakeSenders, once s.wmu is released) because the send buffer has
+// room again. s.wmu must be held.
+func (s *Session) finishLocked(b *batch, err error) (wake []*Stream) {
 	s.writing = false
+	s.sendBuffered -= b.data
+	if len(s.sendWaiters) > 0 && s.sendBuffered <= s.cfg.SendBuffer/2 {
+		wake = s.takeWaitersLocked()
+	}
 	if err != nil {
 		s.closing = true
 	} else if b.flushedOpen > s.openFlushed {
@@ -235,6 +270,7 @@ func (s *Session) finishLocked(b *batch, err error) {
 	if len(s.ctrl) > 0 || len(s.segs) > 0 || len(s.resume) > 0 || s.closing {
 		s.kickLocked()
 	}
+	return wake
 }
 
 // writeLoop is the session's writer goroutine.
@@ -257,8 +293,9 @@ func (s *Session) writeLoop() {
 		s.wmu.Unlock()
 		err := s.write(&b)
 		s.wmu.Lock()
-		s.finishLocked(&b, err)
+		wake := s.finishLocked(&b, err)
 		s.wmu.Unlock()
+		s.wakeSenders(wake)
 		if err != nil {
 			return
 		}
