@@ -225,7 +225,7 @@ func (s *Session) readLoop() {
 	defer close(s.readerDone)
 	fr := &s.fr
 	for {
-		s.takeToken()
+		s.token.Take(nil) // after the session ends, End makes it wait only for the token
 		if s.isClosed() {
 			for {
 				if _, err := s.conn.Read(fr.buf); err != nil {
@@ -234,7 +234,7 @@ func (s *Session) readLoop() {
 			}
 		}
 		err := s.readOnce(fr)
-		s.releaseToken()
+		s.releaseToken(false)
 		if err != nil && !isTimeout(err) { // a timeout: meant for a leader that has gone
 			s.readFailed(err)
 		}

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/plexusnet/plexus/internal/fastio"
 )
 
 // Session multiplexes streams over one connection. Create it with Client
@@ -21,8 +23,8 @@ type Session struct {
 	cfg        Config
 	maxWindow  uint32 // the largest a stream's receive window grows to
 	client     bool
-	vectored   bool       // conn gathers net.Buffers into one system call (writev)
-	raw        *rawWriter // non-blocking writes for inline writes; nil: none
+	vectored   bool           // conn gathers net.Buffers into one system call (writev)
+	raw        *fastio.Writer // non-blocking writes for inline writes; nil: none
 	log        *slog.Logger
 	localAddr  net.Addr
 	remoteAddr net.Addr
@@ -69,19 +71,14 @@ type Session struct {
 	windows      atomic.Int64  // the receive windows of all streams together
 	windowBudget int64         // what windows may add up to by growing: half the SessionWindow
 
-	// The read token (see lead.go), guarded by rmu; fr and wokeReader
-	// belong to whoever holds it.
-	rmu          sync.Mutex
-	rstate       uint8
-	leader       *Stream
-	readerWake   chan struct{}
-	grace        *time.Timer
-	graceUntil   int64     // unix nanoseconds; 0: no grace period
-	graceArmed   bool      // the grace timer will fire
+	// The read token (see lead.go). fr, leader and wokeReader belong to
+	// whoever holds it; the token's lock guards connDeadline.
+	token        fastio.Token
 	rconn        deadliner // nil: no leaders
 	connDeadline time.Time // the read deadline set on conn
 	fr           frameReader
-	wokeReader   bool // the last read handed data to a waiting Read
+	leader       *Stream // the stream whose Read leads, if one does
+	wokeReader   bool    // the last read handed data to a waiting Read
 
 	pingMu  sync.Mutex
 	pings   map[uint64]chan struct{}
@@ -163,16 +160,14 @@ func newSession(conn io.ReadWriteCloser, cfg *Config, client bool) (*Session, er
 		buf: make([]byte, readBufSize),
 		seq: &s.readSeq,
 	}
-	s.readerWake = make(chan struct{}, 1)
 	switch conn.(type) {
 	case *net.TCPConn, *net.UnixConn:
 		s.vectored = true
 	}
-	s.raw = newRawWriter(conn)
+	s.raw = fastio.NewWriter(conn)
+	s.initToken()
 	if d, ok := conn.(deadliner); ok {
 		s.rconn = d
-		s.grace = time.AfterFunc(time.Hour, s.graceOver)
-		s.grace.Stop()
 	}
 	go s.readLoop()
 	go s.writeLoop()
@@ -451,18 +446,9 @@ func (s *Session) end(err error) bool {
 		if t := s.health.Load(); t != nil {
 			t.Stop()
 		}
-		if s.grace != nil {
-			s.grace.Stop()
-		}
-		s.rmu.Lock() // a leader blocked in a read gives the token back
-		if s.rstate == rLeader {
-			s.setConnDeadlineLocked(aLongTimeAgo)
-		}
-		s.rmu.Unlock()
-		signal(s.readerWake)
-		s.pingMu.Lock()
-		s.pings = nil
-		s.pingMu.Unlock()
+		// A leader blocked in a read gives the token back; the reader
+		// goroutine takes it to drain the connection (see readLoop).
+		s.token.End(func() { s.setConnDeadlineLocked(aLongTimeAgo) })
 		// Every stream leaves the table: NumStreams is 0 from now on, and
 		// a GoAway drain that waits for it ends.
 		s.mu.Lock()

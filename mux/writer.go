@@ -183,7 +183,7 @@ func (s *Session) takeLocked(b *batch) {
 // for a congested connection.
 func (s *Session) writeInline(b *batch) error {
 	s.writeSeq.Add(1)
-	n, err := s.raw.try(b.bufs)
+	n, err := s.raw.TryWrite(b.bufs)
 	s.writeSeq.Add(1)
 	if err != nil {
 		s.writeFailed(err)

@@ -1,6 +1,6 @@
 //go:build linux
 
-package mux
+package fastio
 
 import (
 	"net"
@@ -8,19 +8,9 @@ import (
 	"unsafe"
 )
 
-// rawWriter makes inline writes: one non-blocking writev on the socket,
-// which never waits for it to drain (see Stream.write).
-type rawWriter struct {
-	rc  syscall.RawConn
-	fn  func(fd uintptr) bool // rawWriter.writev, made once
-	iov []syscall.Iovec
-	n   int
-	err error
-}
-
-// newRawWriter returns a rawWriter for TCP and Unix connections, nil for
-// others (TLS, pipes), which have no inline writes.
-func newRawWriter(conn any) *rawWriter {
+// NewWriter returns a Writer for a *net.TCPConn or *net.UnixConn, nil for
+// anything else (TLS, pipes), which has no non-blocking writes.
+func NewWriter(conn any) *Writer {
 	var sc syscall.Conn
 	switch c := conn.(type) {
 	case *net.TCPConn:
@@ -34,17 +24,28 @@ func newRawWriter(conn any) *rawWriter {
 	if err != nil {
 		return nil
 	}
-	w := &rawWriter{rc: rc}
-	w.fn = w.writev
+	w := &Writer{}
+	w.w.rc = rc
+	w.w.fn = w.w.writev
 	return w
 }
 
-// try writes what the kernel takes of bufs at once, and returns how much.
+// rawWriter is the Linux writev.
+type rawWriter struct {
+	rc  syscall.RawConn
+	fn  func(fd uintptr) bool // rawWriter.writev, made once
+	iov []syscall.Iovec
+	n   int
+	err error
+}
+
 func (w *rawWriter) try(bufs [][]byte) (int, error) {
 	w.iov = w.iov[:0]
 	for _, p := range bufs {
 		if len(p) > 0 {
-			w.iov = append(w.iov, syscall.Iovec{Base: &p[0], Len: uint64(len(p))})
+			v := syscall.Iovec{Base: &p[0]}
+			v.SetLen(len(p)) // 32 bits on 386 and arm, 64 elsewhere
+			w.iov = append(w.iov, v)
 		}
 	}
 	if len(w.iov) == 0 {

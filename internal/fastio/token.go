@@ -1,0 +1,174 @@
+package fastio
+
+import (
+	"sync"
+	"time"
+)
+
+// Token is the right to read one connection. At most one goroutine reads
+// it: the owner's background reader goroutine, or a leader, a caller
+// blocked waiting for data that reads the connection itself, so that the
+// network poller wakes it directly when data arrives, without a hand-off
+// from the background reader (a cross-CPU wake-up, which costs more than
+// the rest of a round trip).
+//
+// A caller that finds nothing to read leads if the token is idle (TryLead).
+// When the background reader has just handed data to a waiting caller, or
+// a leader has its data, the token stays idle for a grace period (Release
+// with a grace) instead of going back to the background reader at once: a
+// request-response caller is back by then and leads. When the grace period
+// passes with nobody leading, the background reader takes the token again
+// (Take), so data never waits longer than that.
+//
+// How a leader is interrupted (a read deadline in the past, say) is the
+// owner's business: the hooks given to Init and the functions given to
+// IfLeading and End run under the token's lock, so that they never race
+// with a change of holder.
+type Token struct {
+	mu     sync.Mutex
+	state  uint8
+	leader any
+	until  int64 // unix nanoseconds a grace period ends; 0: none
+	armed  bool  // the grace timer will fire
+	ended  bool
+	timer  *time.Timer
+	wake   chan struct{} // the background reader waits on it
+	onTake func()
+	onLead func(leader any)
+}
+
+// Token states.
+const (
+	idle = iota
+	background
+	leading
+)
+
+// Init readies the token. onTake, if not nil, runs when the background
+// reader takes the token; onLead, if not nil, when a leader does; both
+// under the token's lock.
+func (t *Token) Init(onTake func(), onLead func(leader any)) {
+	t.wake = make(chan struct{}, 1)
+	t.onTake, t.onLead = onTake, onLead
+	t.timer = time.AfterFunc(time.Hour, t.graceOver)
+	t.timer.Stop()
+}
+
+// Take waits until the background reader may read: the token is idle and
+// no grace period runs. It returns false if stop is closed first. After
+// End it waits only for the token to be idle.
+func (t *Token) Take(stop <-chan struct{}) bool {
+	t.mu.Lock()
+	for t.state != idle || (!t.ended && t.until != 0 && time.Now().UnixNano() < t.until) {
+		t.mu.Unlock()
+		select {
+		case <-t.wake:
+		case <-stop:
+			return false
+		}
+		t.mu.Lock()
+	}
+	t.state = background
+	t.until = 0
+	if t.onTake != nil {
+		t.onTake()
+	}
+	t.mu.Unlock()
+	return true
+}
+
+// Release gives the token up. A positive grace starts a grace period, in
+// which a leader may take the token and the background reader does not.
+func (t *Token) Release(grace time.Duration) {
+	t.mu.Lock()
+	t.state = idle
+	t.leader = nil
+	if grace > 0 && !t.ended {
+		t.until = time.Now().UnixNano() + int64(grace)
+		if !t.armed { // an armed timer re-arms itself for what is left
+			t.armed = true
+			t.timer.Reset(grace)
+		}
+	} else {
+		t.until = 0
+		signal(t.wake)
+	}
+	t.mu.Unlock()
+}
+
+// graceOver is the grace timer: nobody came to lead, so the background
+// reader reads again.
+func (t *Token) graceOver() {
+	t.mu.Lock()
+	t.armed = false
+	if t.state == idle && t.until != 0 {
+		if left := t.until - time.Now().UnixNano(); left > 0 && !t.ended {
+			t.armed = true // the grace period was extended
+			t.timer.Reset(time.Duration(left))
+		} else {
+			t.until = 0
+			signal(t.wake)
+		}
+	}
+	t.mu.Unlock()
+}
+
+// EndGrace ends a grace period at once: the background reader should read
+// now.
+func (t *Token) EndGrace() {
+	t.mu.Lock()
+	if t.state == idle && t.until != 0 {
+		t.until = 0
+		signal(t.wake)
+	}
+	t.mu.Unlock()
+}
+
+// TryLead makes leader the holder if the token is idle, even within a
+// grace period, and reports whether it did.
+func (t *Token) TryLead(leader any) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.state != idle || t.ended {
+		return false
+	}
+	t.state = leading
+	t.leader = leader
+	if t.onLead != nil {
+		t.onLead(leader)
+	}
+	return true
+}
+
+// IfLeading runs f under the token's lock if leader holds the token.
+func (t *Token) IfLeading(leader any, f func()) {
+	t.mu.Lock()
+	if t.state == leading && t.leader == leader {
+		f()
+	}
+	t.mu.Unlock()
+}
+
+// End stops leading and grace periods for good: no new leader, Take no
+// longer waits for a grace period, and interrupt, if not nil, runs (under
+// the token's lock) if a leader holds the token, to make it give it back.
+func (t *Token) End(interrupt func()) {
+	t.mu.Lock()
+	t.ended = true
+	t.timer.Stop()
+	t.armed = false
+	if t.state == leading && interrupt != nil {
+		interrupt()
+	}
+	signal(t.wake)
+	t.mu.Unlock()
+}
+
+// signal wakes the waiter of ch, a channel with a buffer of one, without
+// blocking.
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
