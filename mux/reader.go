@@ -282,7 +282,11 @@ func (s *Session) applySettings(peer settings) {
 		st.mu.Lock()
 		st.sendCredit += delta
 		signal(st.writeCh)
+		sp := st.sp
 		st.mu.Unlock()
+		if sp != nil {
+			sp.pumpTo(st)
+		}
 	}
 	s.wakeSenders(waiters)
 }
@@ -415,7 +419,11 @@ func (s *Session) deliver(h frameHeader, st *Stream, c chunk) error {
 		signal(st.readCh)
 		st.removeIfDoneLocked()
 	}
+	sp := st.sp
 	st.mu.Unlock()
+	if sp != nil {
+		sp.pump(st) // forward it, if the other side can take it
+	}
 	return nil
 }
 
@@ -454,9 +462,13 @@ func (s *Session) handleWindow(id uint32, flags uint8, inc uint32) error {
 	st.sendCredit += int64(inc)
 	over := st.sendCredit > maxWindow
 	signal(st.writeCh)
+	sp := st.sp
 	st.mu.Unlock()
 	if over {
 		return protoErr("window overflow on stream %d", id)
+	}
+	if sp != nil && inc > 0 {
+		sp.pumpTo(st)
 	}
 	return nil
 }
@@ -468,7 +480,11 @@ func (s *Session) handleReset(id uint32, code ErrorCode) {
 	}
 	st.mu.Lock()
 	st.abortLocked(code, true)
+	sp := st.sp
 	st.mu.Unlock()
+	if sp != nil {
+		sp.pump(st) // the reset goes on to the other stream
+	}
 }
 
 func (s *Session) handlePing(flags uint8, opaque uint64) {

@@ -463,7 +463,11 @@ func (s *Session) end(err error) bool {
 			st.removeLocked()
 			signal(st.readCh)
 			signal(st.writeCh)
+			sp := st.sp
 			st.mu.Unlock()
+			if sp != nil {
+				sp.pump(st) // the streams spliced to ours are reset
+			}
 		}
 	})
 	return ended

@@ -31,28 +31,30 @@ type chunk struct {
 // distinct data.
 type Stream struct {
 	sess *Session
-	id   uint32
 
-	wlock   sync.Mutex // held by the one Write or Send under way
-	mu      sync.Mutex // guards the rest but queued
-	state   uint8
-	queued  bool  // in the session's accept queue; guarded by Session.mu
-	lingers bool  // closed, waiting for the peer's FIN (see closewait.go); guarded by Session.mu
-	err     error // why the stream was reset; nil if it was not
+	wlock sync.Mutex // held by the one Write or Send under way
+	mu    sync.Mutex // guards the rest but the fields other locks guard
+	err   error      // why the stream was reset; nil if it was not
 
 	rq      []chunk // received, unread chunks are rq[rqHead:]
 	rqHead  int
 	partial []byte // the message Recv has assembled so far
 
-	recvCredit uint32 // credit the peer still holds on this stream
-	unacked    uint32 // credit consumed by reads, not yet returned in a WINDOW
-	window     uint32 // receive window: StreamWindow, grown while the stream is fast (see flow.go)
-	updatedAt  int64  // unix nanoseconds of the last WINDOW sent
-	sendCredit int64  // credit we hold on this stream
-	sendWait   bool   // in the session's send waiters; guarded by Session.wmu
+	updatedAt  int64 // unix nanoseconds of the last WINDOW sent
+	sendCredit int64 // credit we hold on this stream
 
 	readCh, writeCh chan struct{} // wake waiters; made on first wait
 	rdl, wdl        *deadline     // made on first SetDeadline
+	sp              *splice       // set once by Splice (see splice.go)
+
+	id         uint32
+	recvCredit uint32 // credit the peer still holds on this stream
+	unacked    uint32 // credit consumed by reads, not yet returned in a WINDOW
+	window     uint32 // receive window: StreamWindow, grown while the stream is fast (see flow.go)
+	state      uint8
+	queued     bool // in the session's accept queue; guarded by Session.mu
+	lingers    bool // closed, waiting for the peer's FIN (see closewait.go); guarded by Session.mu
+	sendWait   bool // in the session's send waiters; guarded by Session.wmu
 }
 
 // newStream makes a stream and charges its window to the session's budget.
@@ -525,8 +527,12 @@ func (st *Stream) removeLocked() {
 func (st *Stream) Reset(code ErrorCode) error {
 	st.mu.Lock()
 	st.abortLocked(code, false)
+	sp := st.sp
 	st.mu.Unlock()
 	st.sess.interrupt(st, aLongTimeAgo)
+	if sp != nil {
+		sp.pump(st) // the stream spliced to it is reset too
+	}
 	return nil
 }
 

@@ -53,7 +53,11 @@ func (s *Session) wakeSenders(w []*Stream) {
 	for _, st := range w {
 		st.mu.Lock()
 		signal(st.writeCh)
+		sp := st.sp
 		st.mu.Unlock()
+		if sp != nil {
+			sp.pumpTo(st) // a spliced stream: its splice writes
+		}
 	}
 }
 

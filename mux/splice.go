@@ -1,0 +1,219 @@
+package mux
+
+import (
+	"errors"
+	"sync/atomic"
+	"unsafe"
+)
+
+// Splicing: a relay joins two streams, usually of two sessions, so that
+// what arrives on one is sent on the other, both ways, with no goroutine
+// and no buffer of its own. The forwarding (pump) runs in whatever
+// goroutine learns that it can make progress: the reader of the source's
+// session when data, a FIN or a RESET arrives; the reader or writer of the
+// destination's session when credit or room in its send buffer comes back.
+// Each stream's own flow control carries the backpressure hop by hop: data
+// waits in the source stream's receive buffer, within its window, until the
+// destination can take it, and the source's peer gets credit back only as
+// it is forwarded. So a slow reader at the far end slows its own circuit
+// only.
+
+// ErrSpliced: Splice was given a stream that is already spliced, closed or
+// reset, or the same stream twice.
+var ErrSpliced = errors.New("mux: stream cannot be spliced")
+
+// splice is two streams joined by Splice. Both directions are pumped under
+// both streams' locks, always taken in the order a, b (by address), so the
+// two directions never race and never deadlock.
+type splice struct {
+	a, b  *Stream
+	ended [2]atomic.Bool // a→b, b→a: the direction is over
+	left  atomic.Int32   // directions not over yet
+	err   error          // the first error a direction ended on; set under both locks
+	done  func(error)
+}
+
+// Splice joins a and b: from now on the bytes that arrive on a are sent on
+// b and the other way round (message boundaries kept), inside the two
+// sessions' own reader and writer goroutines, with each stream's flow
+// control carrying the backpressure; a FIN on one becomes a FIN on the
+// other, and a reset of either, or the end of either session, resets both.
+// What a or b had received and nobody read is forwarded first. done, which
+// may be nil, is called once, in no particular goroutine, when both
+// directions are over: with nil after a FIN each way, or with the first
+// error. After Splice the caller must not Read, Recv, Write, Send or Close
+// a or b; Reset is allowed and ends both.
+func Splice(a, b *Stream, done func(error)) error {
+	if a == nil || b == nil || a == b {
+		return ErrSpliced
+	}
+	if uintptr(unsafe.Pointer(b)) < uintptr(unsafe.Pointer(a)) {
+		a, b = b, a // the lock order
+	}
+	sp := &splice{a: a, b: b, done: done}
+	sp.left.Store(2)
+	sp.lock()
+	ok := a.sp == nil && b.sp == nil && a.state&(stClosed|stLocalFIN) == 0 &&
+		b.state&(stClosed|stLocalFIN) == 0 && a.err == nil && b.err == nil
+	if ok {
+		a.sp, b.sp = sp, sp
+	}
+	sp.unlock()
+	if !ok {
+		return ErrSpliced
+	}
+	sp.pump(a)
+	sp.pump(b)
+	return nil
+}
+
+func (sp *splice) lock() {
+	sp.a.mu.Lock()
+	sp.b.mu.Lock()
+}
+
+func (sp *splice) unlock() {
+	sp.b.mu.Unlock()
+	sp.a.mu.Unlock()
+}
+
+// other returns the stream spliced to st.
+func (sp *splice) other(st *Stream) *Stream {
+	if st == sp.a {
+		return sp.b
+	}
+	return sp.a
+}
+
+// dir is the index of the direction whose source is src.
+func (sp *splice) dir(src *Stream) int {
+	if src == sp.a {
+		return 0
+	}
+	return 1
+}
+
+// pump forwards what it can from src to the stream spliced to it. It must
+// be called with no stream or session lock held.
+func (sp *splice) pump(src *Stream) {
+	i := sp.dir(src)
+	if sp.ended[i].Load() {
+		return
+	}
+	sp.lock()
+	over, failed := sp.forwardLocked(src, sp.other(src))
+	sp.unlock()
+	switch {
+	case failed:
+		sp.finish(0)
+		sp.finish(1)
+	case over:
+		sp.finish(i)
+	}
+}
+
+// pumpTo pumps the direction whose destination is dst, which has credit or
+// room again, or has failed.
+func (sp *splice) pumpTo(dst *Stream) { sp.pump(sp.other(dst)) }
+
+// finish marks direction i over, once, and calls done when both are.
+func (sp *splice) finish(i int) {
+	if sp.ended[i].CompareAndSwap(false, true) && sp.left.Add(-1) == 0 && sp.done != nil {
+		sp.done(sp.err)
+	}
+}
+
+// forwardLocked moves src's received data to dst while dst takes it, and
+// passes on src's FIN once all is forwarded. It reports whether this
+// direction is over, and whether both are because a stream was reset or a
+// session failed (then both streams are reset). Both locks must be held.
+func (sp *splice) forwardLocked(src, dst *Stream) (over, failed bool) {
+	if sp.failedLocked(src, dst) {
+		return true, true
+	}
+	for {
+		if len(src.partial) > 0 { // what a Recv before Splice had assembled
+			n, _ := dst.relayLocked(src.partial, false)
+			src.partial = src.partial[n:]
+			if len(src.partial) > 0 {
+				return false, false // dst pumps again when it has room
+			}
+			src.partial = nil
+			continue
+		}
+		if src.rqHead == len(src.rq) {
+			break
+		}
+		c := &src.rq[src.rqHead]
+		n, all := dst.relayLocked(c.b[c.off:], c.eom)
+		c.off += n
+		if !all {
+			return false, false
+		}
+		cost := c.cost
+		if c.pooled {
+			putPayload(c.b)
+		}
+		src.popChunk()
+		src.consumedLocked(cost) // the credit goes back as the data goes on
+	}
+	if src.state&stRemoteFIN == 0 {
+		return false, false
+	}
+	if dst.state&stLocalFIN == 0 { // all forwarded, and the peer is done
+		dst.state |= stLocalFIN
+		dst.sess.queueFIN(dst.id)
+		dst.removeIfDoneLocked()
+	}
+	return true, false
+}
+
+// failedLocked resets both streams if either was reset or its session
+// ended or can no longer write, and reports whether it did.
+func (sp *splice) failedLocked(src, dst *Stream) bool {
+	var cause error
+	code := CodeCancel
+	for _, st := range [2]*Stream{src, dst} {
+		switch {
+		case st.err != nil:
+			cause = st.err
+			var se *StreamError
+			if errors.As(st.err, &se) {
+				code = se.Code
+			}
+		case st.sess.isClosed():
+			cause = st.sess.closedErr()
+		case st.sess.werr.Load() != nil:
+			cause = &sessionError{cause: *st.sess.werr.Load()}
+		}
+		if cause != nil {
+			break
+		}
+	}
+	if cause == nil {
+		return false
+	}
+	if sp.err == nil {
+		sp.err = cause
+	}
+	src.abortLocked(code, false)
+	dst.abortLocked(code, false)
+	return true
+}
+
+// relayLocked queues what it can of p on st, a spliced stream, as stream
+// data that ends a message if eom: as much as st's credit and its session's
+// send buffer take. It returns how much it queued and whether all of p
+// went, with its EOM; if not, st is registered so that its splice is
+// pumped again when credit or room comes back. st.mu must be held.
+func (st *Stream) relayLocked(p []byte, eom bool) (n int, all bool) {
+	s := st.sess
+	s.wmu.Lock()
+	done, sessionBound := st.queueLocked(nil, p, &n, eom)
+	if !done && sessionBound && !st.sendWait {
+		st.sendWait = true
+		s.sendWaiters = append(s.sendWaiters, st)
+	}
+	s.wmu.Unlock()
+	return n, done
+}
