@@ -27,9 +27,18 @@
 // so that the network poller wakes it directly (see lead.go).
 //
 // Every stream has a credit window and the whole session has a cap on the
-// bytes received but not yet read, so a stream that nobody reads never stalls
-// the others and a peer can never make a session buffer more than its Config
-// allows. Every limit is a Config field with a safe default.
+// bytes received but not yet read; windows grow only within half of that cap,
+// so streams that nobody reads leave the rest to the others (with the
+// defaults, 64 unread streams still leave 4 MiB of 16). A session also caps
+// what it queues for sending, whatever credit the peer grants, so a peer can
+// never make a session buffer more than its Config allows. Every limit is a
+// Config field with a safe default.
+//
+// Close delivers: it flushes what was written before it, half-closes the
+// connection and waits (within Config.CloseTimeout) for the peer to close its
+// end, so the peer's kernel never discards our last bytes with a reset.
+// Splice joins two streams for a relay, forwarding inside the sessions' own
+// goroutines.
 //
 // The wire format is specified in docs/protocol.md of the plexus repository.
 package mux
