@@ -2,6 +2,7 @@ package socket
 
 import (
 	"errors"
+	"net"
 
 	"github.com/plexusnet/plexus/transport"
 )
@@ -25,11 +26,20 @@ var (
 	// ErrBadState: the operation makes no sense now, such as receiving a
 	// reply on a req socket with no request outstanding (NNG's ESTATE).
 	ErrBadState = errors.New("socket: incorrect state for this operation")
-	// ErrClosed: the socket is closed.
-	ErrClosed = errors.New("socket: closed")
+	// ErrClosed: the socket is closed. It matches net.ErrClosed too, as
+	// the errors of a closed net.Conn or net.Listener do.
+	ErrClosed error = &closedError{"socket: closed"}
 	// ErrTooManyPeers: the socket already has WithMaxPeers pipes.
 	ErrTooManyPeers = errors.New("socket: too many peers")
 	// ErrProtocolMismatch: the peer speaks a protocol this socket does not
 	// pair with (the same value as transport.ErrProtocolMismatch).
 	ErrProtocolMismatch = transport.ErrProtocolMismatch
 )
+
+// closedError is a "closed" sentinel that matches net.ErrClosed too.
+type closedError struct{ msg string }
+
+func (e *closedError) Error() string { return e.msg }
+
+// Is makes errors.Is(err, net.ErrClosed) true.
+func (e *closedError) Is(target error) bool { return target == net.ErrClosed }

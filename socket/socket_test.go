@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -188,6 +189,30 @@ func TestCloseUnblocksAndRefuses(t *testing.T) {
 	}
 	if _, err := s.RecvMsg(); !errors.Is(err, ErrClosed) {
 		t.Errorf("RecvMsg after Close: %v", err)
+	}
+}
+
+// TestErrClosedIsNetErrClosed: every way a closed socket refuses work
+// matches net.ErrClosed as well as ErrClosed, as mux's errors do.
+func TestErrClosedIsNetErrClosed(t *testing.T) {
+	s := New()
+	s.Close()
+	_, recvErr := s.Recv()
+	for name, err := range map[string]error{
+		"ErrClosed": ErrClosed,
+		"Close":     s.Close(),
+		"Send":      s.Send(nil),
+		"Recv":      recvErr,
+		"Dial":      s.Dial("inproc://x"),
+		"Listen":    s.Listen("inproc://x"),
+		"deadline":  s.SetRecvDeadline(time.Now()),
+	} {
+		if !errors.Is(err, net.ErrClosed) || !errors.Is(err, ErrClosed) {
+			t.Errorf("%s: %v does not match both net.ErrClosed and ErrClosed", name, err)
+		}
+	}
+	if errors.Is(net.ErrClosed, ErrClosed) || errors.Is(ErrBrokenPath, net.ErrClosed) {
+		t.Fatal("the match goes one way only, and only for ErrClosed")
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"time"
 )
@@ -171,8 +172,9 @@ var (
 	ErrProtocol = errors.New("transport: protocol error")
 	// ErrInterrupted: Recv was cut short by Interrupter.Interrupt.
 	ErrInterrupted = errors.New("transport: receive interrupted")
-	// ErrClosed: the pipe or listener is closed.
-	ErrClosed = errors.New("transport: closed")
+	// ErrClosed: the pipe or listener is closed. It matches net.ErrClosed
+	// too, as the errors of a closed net.Conn or net.Listener do.
+	ErrClosed error = &closedError{"transport: closed"}
 	// ErrAddrInUse: the address is already bound (inproc names, ipc paths).
 	ErrAddrInUse = errors.New("transport: address in use")
 	// ErrConnRefused: nobody listens at the address (inproc).
@@ -180,6 +182,14 @@ var (
 	// ErrNoTLSConfig: a TLS scheme was used without Config.TLS.
 	ErrNoTLSConfig = errors.New("transport: TLS scheme needs a TLS config")
 )
+
+// closedError is a "closed" sentinel that matches net.ErrClosed too.
+type closedError struct{ msg string }
+
+func (e *closedError) Error() string { return e.msg }
+
+// Is makes errors.Is(err, net.ErrClosed) true.
+func (e *closedError) Is(target error) bool { return target == net.ErrClosed }
 
 // MismatchError reports the protocol a peer announced when it is not the
 // expected one. It matches ErrProtocolMismatch.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 	"testing"
@@ -153,6 +154,22 @@ func TestMismatchError(t *testing.T) {
 	}
 	if err.Error() == "" {
 		t.Fatal("empty message")
+	}
+}
+
+// TestErrClosedIsNetErrClosed: code written for net (a net.Listener's
+// Accept loop, a net.Conn reader) recognizes a closed transport.
+func TestErrClosedIsNetErrClosed(t *testing.T) {
+	for _, err := range []error{ErrClosed, fmt.Errorf("accept: %w", ErrClosed)} {
+		if !errors.Is(err, net.ErrClosed) || !errors.Is(err, ErrClosed) {
+			t.Fatalf("%v: errors.Is net.ErrClosed %v, ErrClosed %v", err, errors.Is(err, net.ErrClosed), errors.Is(err, ErrClosed))
+		}
+	}
+	if errors.Is(ErrBadURL, net.ErrClosed) || errors.Is(net.ErrClosed, ErrClosed) {
+		t.Fatal("the match goes one way only, and only for ErrClosed")
+	}
+	if ErrClosed.Error() != "transport: closed" {
+		t.Fatalf("message %q", ErrClosed.Error())
 	}
 }
 
