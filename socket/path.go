@@ -58,7 +58,8 @@ func appendWords(b []byte, p Path) []byte {
 	return b
 }
 
-// wordsPath decodes big-endian words, after first if first is not zero.
+// wordsPath appends the big-endian 32-bit words of b to dst and returns
+// it; a trailing part shorter than a word is ignored.
 func wordsPath(dst Path, b []byte) Path {
 	for i := 0; i+4 <= len(b); i += 4 {
 		dst = append(dst, binary.BigEndian.Uint32(b[i:]))

@@ -2,7 +2,7 @@
 //
 // Usage:
 //
-//	plexus demo    run the demo: streams, and later overlay and message sockets, in one process
+//	plexus demo    run the demo in one process: streams (mux) and message sockets (socket) over TCP
 //	plexus help    print this help
 package main
 
