@@ -56,3 +56,13 @@ func transportURLs(t *testing.T) []string {
 		"ws://127.0.0.1:0/plexus",
 	}
 }
+
+// newPair is NewPair for tests: it fails the test on error.
+func newPair(t *testing.T, opts ...Option) (Socket, Socket) {
+	t.Helper()
+	a, b, err := NewPair(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, b
+}

@@ -102,7 +102,7 @@ func (l *logBuffer) String() string {
 func TestLogger(t *testing.T) {
 	var buf logBuffer
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, b := NewPair(WithLogger(logger))
+	a, b := newPair(t, WithLogger(logger))
 	a.Close()
 	b.Close()
 	if s := buf.String(); !strings.Contains(s, "pipe added") || !strings.Contains(s, "pipe closed") {

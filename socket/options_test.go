@@ -15,7 +15,7 @@ import (
 )
 
 func TestNoSend(t *testing.T) {
-	a, b := NewPair(WithNoSend())
+	a, b := newPair(t, WithNoSend())
 	defer a.Close()
 	defer b.Close()
 	c := NewNoSend()
@@ -44,7 +44,7 @@ func TestNoSend(t *testing.T) {
 }
 
 func TestNoRecv(t *testing.T) {
-	a, b := NewPair()
+	a, b := newPair(t)
 	defer a.Close()
 	defer b.Close()
 	r := New(WithNoRecv())
@@ -75,7 +75,7 @@ func TestNoRecv(t *testing.T) {
 }
 
 func TestRecvQueueSize(t *testing.T) {
-	a, b := NewPair(WithRecvQueueSize(3))
+	a, b := newPair(t, WithRecvQueueSize(3))
 	defer a.Close()
 	defer b.Close()
 	for i := 0; i < 10; i++ {
@@ -168,7 +168,7 @@ func TestRecvDeadlines(t *testing.T) {
 }
 
 func TestSendTTL(t *testing.T) {
-	a, b := NewPair(WithSendTTL(5))
+	a, b := newPair(t, WithSendTTL(5))
 	defer a.Close()
 	defer b.Close()
 	a.Send([]byte("x"))
@@ -187,7 +187,7 @@ func TestSendTTL(t *testing.T) {
 // are connected to each other: each pass costs a hop, and the message is
 // dropped and counted when none is left.
 func TestTTLExhaustion(t *testing.T) {
-	a, b := NewPair(WithSendTTL(10))
+	a, b := newPair(t, WithSendTTL(10))
 	defer a.Close()
 	defer b.Close()
 	c := New()
@@ -360,7 +360,7 @@ func TestSendAllBestEffort(t *testing.T) {
 }
 
 func TestRecvFilter(t *testing.T) {
-	a, b := NewPair(WithRecvFilter(func(c []byte) bool { return bytes.HasPrefix(c, []byte("keep")) }))
+	a, b := newPair(t, WithRecvFilter(func(c []byte) bool { return bytes.HasPrefix(c, []byte("keep")) }))
 	defer a.Close()
 	defer b.Close()
 	for i := 0; i < 10; i++ {

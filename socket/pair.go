@@ -1,19 +1,29 @@
 package socket
 
-import "github.com/plexusnet/plexus/transport/inproc"
+import (
+	"fmt"
+
+	"github.com/plexusnet/plexus/transport/inproc"
+)
 
 // NewPair returns two sockets connected to each other through memory,
 // both made with opts. Their protocol must pair with itself (the raw
-// protocol, pair, bus); otherwise they are returned unconnected. The pipe
-// is not redialed: once either socket closes, the other has no peer.
-func NewPair(opts ...Option) (Socket, Socket) {
+// protocol, pair, bus); otherwise NewPair fails with an error matching
+// ErrProtocolMismatch, and returns no socket. The pipe is not redialed:
+// once either socket closes, the other has no peer.
+func NewPair(opts ...Option) (Socket, Socket, error) {
 	a, b := newSock(opts...), newSock(opts...)
 	pa, pb := inproc.NewPair(&a.tcfg, &b.tcfg)
-	if _, err := a.addPipe(pa, nil); err != nil {
+	_, err := a.addPipe(pa, nil)
+	if err == nil {
+		_, err = b.addPipe(pb, nil)
+	}
+	if err != nil {
 		pa.Close()
-	}
-	if _, err := b.addPipe(pb, nil); err != nil {
 		pb.Close()
+		a.Close()
+		b.Close()
+		return nil, nil, fmt.Errorf("socket: pair: %w", err)
 	}
-	return a, b
+	return a, b, nil
 }

@@ -114,7 +114,7 @@ func TestProtocolMismatch(t *testing.T) {
 }
 
 func TestNewPair(t *testing.T) {
-	a, b := NewPair()
+	a, b := newPair(t)
 	defer a.Close()
 	defer b.Close()
 	if err := a.Send([]byte("to b")); err != nil {
@@ -133,12 +133,11 @@ func TestNewPair(t *testing.T) {
 	a.Close()
 	testutil.Eventually(t, "b to see a gone", func() bool { return b.Stats().Pipes == 0 })
 
-	// A protocol that does not pair with itself gives unconnected sockets.
-	c, d := NewPair(WithProtocol(other))
-	defer c.Close()
-	defer d.Close()
-	if c.Stats().Pipes != 0 || d.Stats().Pipes != 0 {
-		t.Fatal("req paired with req")
+	// A protocol that does not pair with itself is an error, and no
+	// socket is left behind (goleak checks their goroutines).
+	c, d, err := NewPair(WithProtocol(other))
+	if !errors.Is(err, ErrProtocolMismatch) || c != nil || d != nil {
+		t.Fatalf("req paired with req: %v, %v, %v", c, d, err)
 	}
 }
 
@@ -285,7 +284,7 @@ func TestWithTransportPrivateNamespace(t *testing.T) {
 // TestRecvDoneContext: a done context makes a receive non-blocking: a
 // queued message is returned, an empty queue gives the context's error.
 func TestRecvDoneContext(t *testing.T) {
-	a, b := NewPair()
+	a, b := newPair(t)
 	defer a.Close()
 	defer b.Close()
 	ctx, cancel := context.WithCancel(context.Background())

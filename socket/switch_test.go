@@ -84,8 +84,8 @@ func TestSwitchReplies(t *testing.T) {
 }
 
 func TestSwitchMiddleware(t *testing.T) {
-	client, front := NewPair()
-	back, server := NewPair()
+	client, front := newPair(t)
+	back, server := newPair(t)
 	for _, s := range []Socket{client, front, back, server} {
 		defer s.Close()
 	}
@@ -130,8 +130,8 @@ func TestSwitchEndsWhenASocketCloses(t *testing.T) {
 }
 
 func TestSwitchBrokenPathCounted(t *testing.T) {
-	client, front := NewPair()
-	back, server := NewPair()
+	client, front := newPair(t)
+	back, server := newPair(t)
 	for _, s := range []Socket{client, front, back, server} {
 		defer s.Close()
 	}
