@@ -55,7 +55,14 @@ type Pipe struct {
 	r, w   int
 	large  []byte // a message larger than rbuf, being read
 	largeN int    // bytes of it read so far
-	intr   atomic.Bool
+
+	// The interrupt: Interrupt sets intr and a read deadline in the past,
+	// and Recv clears both, each under imu, so that the deadline is in the
+	// past exactly while intr is set: a Recv never meets a stale deadline
+	// that would fail a healthy pipe. intr is also read without imu, as the
+	// cheap check of the common case (no interrupt pending).
+	imu  sync.Mutex
+	intr atomic.Bool
 
 	// write side, owned by the one goroutine calling Send or TrySend.
 	wbuf    []byte
@@ -282,15 +289,24 @@ func (p *Pipe) Interruptible() bool { return p.raw != nil }
 // Interrupt implements transport.Interrupter with a read deadline in the
 // past.
 func (p *Pipe) Interrupt() {
+	p.imu.Lock()
 	p.intr.Store(true)
 	_ = p.conn.SetReadDeadline(time.Unix(1, 0))
+	p.imu.Unlock()
 }
 
-// interrupted reports (and clears) a pending interrupt.
+// interrupted reports (and clears) a pending interrupt, and with it the
+// read deadline.
 func (p *Pipe) interrupted() bool {
-	if !p.intr.Swap(false) {
+	if !p.intr.Load() {
 		return false
 	}
+	p.imu.Lock()
+	defer p.imu.Unlock()
+	if !p.intr.Load() {
+		return false
+	}
+	p.intr.Store(false)
 	_ = p.conn.SetReadDeadline(time.Time{})
 	return true
 }

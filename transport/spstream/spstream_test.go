@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"testing"
 	"time"
 
@@ -375,4 +376,85 @@ func TestInterruptTCP(t *testing.T) {
 	if _, err := p.Recv(); !errors.Is(err, transport.ErrInterrupted) {
 		t.Fatalf("pending interrupt: %v", err)
 	}
+}
+
+// TestInterruptRace hammers Interrupt from another goroutine while Recv
+// runs: an interrupt must only ever cut a Recv short (ErrInterrupted),
+// never leave a stale deadline that fails a healthy pipe, and no message
+// may be lost or reordered.
+func TestInterruptRace(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	const msgs = 20000
+	sent := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			sent <- err
+			return
+		}
+		defer c.Close()
+		var b []byte
+		for i := 0; i < msgs; i++ {
+			b = append(b, frame(FramingTCP, binary.BigEndian.AppendUint32(nil, uint32(i)))...)
+			if i%7 == 0 { // small writes, so that Recv often waits
+				if _, err := c.Write(b); err != nil {
+					sent <- err
+					return
+				}
+				b = b[:0]
+			}
+		}
+		_, err = c.Write(b)
+		sent <- err
+		io.Copy(io.Discard, c) // until the client closes
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pipeOver(c, FramingTCP, 100)
+	defer p.Close()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			p.Interrupt()
+			runtime.Gosched()
+		}
+	}()
+	interrupts := 0
+	for i := 0; i < msgs; {
+		m, err := p.Recv()
+		if errors.Is(err, transport.ErrInterrupted) {
+			interrupts++
+			continue
+		}
+		if err != nil {
+			close(stop)
+			<-done
+			t.Fatalf("message %d: Recv failed on a healthy pipe: %v", i, err)
+		}
+		if len(m) != 4 || binary.BigEndian.Uint32(m) != uint32(i) {
+			close(stop)
+			<-done
+			t.Fatalf("message %d: got % x", i, m)
+		}
+		i++
+	}
+	close(stop)
+	<-done
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d messages, %d interrupts", msgs, interrupts)
 }
