@@ -4,6 +4,17 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
+)
+
+// How a switch retries a receive that failed without the socket closing
+// (a receive deadline, a socket in a state where it cannot receive now):
+// at once the first time, then no sooner than switchRetryMin after the
+// previous attempt began, doubling up to switchRetryMax while the failures
+// go on. A receive that waited (a receive timeout) is retried at once.
+const (
+	switchRetryMin = time.Millisecond
+	switchRetryMax = 100 * time.Millisecond
 )
 
 // SwitchMiddlewareFunc sees every message a switch forwards. It may
@@ -28,7 +39,10 @@ type Switch struct {
 // switch behaves as an NNG device.
 //
 // The switch runs until Stop is called or either socket is closed; it
-// never closes the sockets itself.
+// never closes the sockets itself. A receive that fails otherwise (a
+// receive deadline, even one in the past) is retried, backing off from
+// 1 ms to 100 ms between attempts while the failures go on: a switch never
+// spins, and forwards again at most 100 ms after the deadline is lifted.
 func StartSwitch(back, front Socket, mw SwitchMiddlewareFunc) *Switch {
 	ctx, cancel := context.WithCancel(context.Background())
 	sw := &Switch{cancel: cancel, done: make(chan struct{})}
@@ -47,7 +61,14 @@ func StartSwitch(back, front Socket, mw SwitchMiddlewareFunc) *Switch {
 // socket, or Stop, ends both.
 func (sw *Switch) forward(ctx context.Context, from, to Socket, mw SwitchMiddlewareFunc) {
 	defer sw.wg.Done()
+	var (
+		pause time.Duration // while receives fail: the least time between two attempts
+		start time.Time     // when the attempt began, measured while pause > 0
+	)
 	for {
+		if pause > 0 {
+			start = time.Now()
+		}
 		m, err := from.RecvMsgContext(ctx)
 		if err != nil {
 			if errors.Is(err, ErrInvalidRecvType) {
@@ -57,8 +78,20 @@ func (sw *Switch) forward(ctx context.Context, from, to Socket, mw SwitchMiddlew
 				sw.cancel()
 				return
 			}
-			continue // a receive deadline: keep going
+			// A receive deadline (perhaps in the past) or a state error:
+			// keep going, without spinning.
+			if pause == 0 {
+				pause = switchRetryMin
+				continue
+			}
+			if !sleep(ctx, pause-time.Since(start)) {
+				sw.cancel()
+				return
+			}
+			pause = min(2*pause, switchRetryMax)
+			continue
 		}
+		pause = 0
 		if mw != nil {
 			if m = mw(m); m == nil {
 				continue
@@ -71,6 +104,21 @@ func (sw *Switch) forward(ctx context.Context, from, to Socket, mw SwitchMiddlew
 			}
 			// Broken path, dropped, no send: the sending socket counted it.
 		}
+	}
+}
+
+// sleep waits for d or until ctx ends; it reports false if ctx ended.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 

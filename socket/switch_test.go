@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -189,5 +190,52 @@ func TestSwitchOneWay(t *testing.T) {
 	case <-sw.Done():
 		t.Fatal("the switch stopped")
 	default:
+	}
+}
+
+// recvCounter counts the receive attempts made on a socket.
+type recvCounter struct {
+	Socket
+	n atomic.Int64
+}
+
+func (c *recvCounter) RecvMsgContext(ctx context.Context) (*Message, error) {
+	c.n.Add(1)
+	return c.Socket.RecvMsgContext(ctx)
+}
+
+// TestSwitchPastDeadline: a switch whose socket has a receive deadline in
+// the past does not spin: it retries a few times a second at most, and
+// forwards again once the deadline is lifted.
+func TestSwitchPastDeadline(t *testing.T) {
+	client, front := newPair(t)
+	defer client.Close()
+	defer front.Close()
+	back, server := newPair(t)
+	defer back.Close()
+	defer server.Close()
+	if err := front.SetRecvDeadline(time.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	counted := &recvCounter{Socket: front}
+	sw := StartSwitch(back, counted, nil)
+	defer sw.Stop()
+	const window = 500 * time.Millisecond
+	time.Sleep(window)
+	// Backing off from 1 ms to 100 ms makes about 12 attempts in the
+	// window; a spinning switch makes hundreds of thousands.
+	if n := counted.n.Load(); n > 200 {
+		t.Fatalf("%d receive attempts in %v with a deadline in the past: the switch spins", n, window)
+	} else {
+		t.Logf("%d receive attempts in %v", n, window)
+	}
+	front.SetRecvDeadline(time.Time{})
+	if err := client.Send([]byte("through")); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.Patience)
+	defer cancel()
+	if m, err := server.RecvContext(ctx); err != nil || string(m) != "through" {
+		t.Fatalf("after lifting the deadline: %q, %v", m, err)
 	}
 }
