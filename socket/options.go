@@ -54,6 +54,7 @@ type options struct {
 	recvTimeout     time.Duration
 	maxRecvSize     int
 	maxPeers        int
+	handshake       time.Duration
 	sendMode        SendMode
 	reconnectMin    time.Duration
 	reconnectMax    time.Duration
@@ -143,6 +144,15 @@ func WithMaxRecvSize(n int) Option {
 // "at most N"); further connections are refused. Zero, the default, means
 // any number.
 func WithMaxPeers(n int) Option { return func(o *options) { o.maxPeers = max(n, 0) } }
+
+// WithHandshakeTimeout bounds the setup of every connection of the
+// socket, dialed or accepted: the SP handshake (with TLS on tls+tcp://)
+// or the websocket upgrade. A peer that has not completed it by then is
+// dropped; a Dial fails. The default is transport.DefaultHandshakeTimeout
+// (5 s); values below or equal to zero keep it.
+func WithHandshakeTimeout(d time.Duration) Option {
+	return func(o *options) { o.handshake = max(d, 0) }
+}
 
 // WithSendMode sets what Send does (default SendToOne).
 func WithSendMode(m SendMode) Option { return func(o *options) { o.sendMode = m } }

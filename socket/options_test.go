@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"testing"
 	"time"
@@ -426,4 +428,69 @@ func TestSendToOneFair(t *testing.T) {
 		}
 	}
 	t.Logf("distribution %v", counts)
+}
+
+// silentServer accepts TCP connections and never answers: the peer that
+// never completes an SP handshake. Its connections close with the test.
+func silentServer(t *testing.T) (addr string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := make(chan net.Conn, 16)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			select {
+			case conns <- c:
+			default:
+				c.Close()
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		close(conns)
+		for c := range conns {
+			c.Close()
+		}
+	})
+	return "tcp://" + ln.Addr().String()
+}
+
+// TestHandshakeTimeout: WithHandshakeTimeout bounds a Dial to a peer that
+// never answers the SP handshake, and how long a listener keeps a
+// connection that never sends one; both are far below the default.
+func TestHandshakeTimeout(t *testing.T) {
+	const d = 200 * time.Millisecond
+	s := New(WithHandshakeTimeout(d))
+	defer s.Close()
+	start := time.Now()
+	err := s.Dial(silentServer(t))
+	if took := time.Since(start); !errors.Is(err, os.ErrDeadlineExceeded) || took >= transport.DefaultHandshakeTimeout {
+		t.Fatalf("dial to a silent server: %v after %v", err, took)
+	}
+
+	l := New(WithHandshakeTimeout(d))
+	defer l.Close()
+	addr, _ := l.ListenAddr("tcp://127.0.0.1:0")
+	u, _ := transport.ParseURL(addr)
+	c, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(testutil.Patience))
+	start = time.Now()
+	b, err := io.ReadAll(c) // the listener's SP header, then its close
+	if took := time.Since(start); err != nil || len(b) != 8 || took >= transport.DefaultHandshakeTimeout {
+		t.Fatalf("a silent client: read %d bytes, %v, closed after %v", len(b), err, took)
+	}
 }

@@ -186,10 +186,11 @@ func newSock(opts ...Option) *sock {
 		s.ttl = o.sendTTL
 	}
 	s.tcfg = transport.Config{
-		Self:        o.proto.Self,
-		Peer:        o.proto.Peer,
-		MaxRecvSize: o.maxRecvSize,
-		TLS:         o.tlsConfig,
+		Self:             o.proto.Self,
+		Peer:             o.proto.Peer,
+		MaxRecvSize:      o.maxRecvSize,
+		TLS:              o.tlsConfig,
+		HandshakeTimeout: o.handshake,
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.sq.init(s, firstPipeID())

@@ -38,9 +38,12 @@ func (p Proto) String() string { return fmt.Sprintf("%s(0x%02x)", p.Name, p.ID) 
 // Config.MaxRecvSize is zero (1 MiB, as NNG's default NNG_OPT_RECVMAXSZ).
 const DefaultMaxRecvSize = 1 << 20
 
-// DefaultHandshakeTimeout bounds the SP handshake of one connection when
-// Config.HandshakeTimeout is zero (10 s, as NNG).
-const DefaultHandshakeTimeout = 10 * time.Second
+// DefaultHandshakeTimeout bounds the setup of one connection (the SP
+// handshake, TLS included, or the websocket upgrade) when
+// Config.HandshakeTimeout is zero: 5 s, which a healthy peer meets by far
+// even over a slow, distant link, and which frees what a silent peer holds
+// soon. NNG gives 10 s.
+const DefaultHandshakeTimeout = 5 * time.Second
 
 // Config is what a socket tells a transport about one endpoint.
 type Config struct {
@@ -56,8 +59,9 @@ type Config struct {
 	// TLS configures tls+tcp:// (and wss:// when supported). It is
 	// required by those schemes: there is no insecure fallback.
 	TLS *tls.Config
-	// HandshakeTimeout bounds connection setup (SP handshake, websocket
-	// upgrade). Zero means DefaultHandshakeTimeout.
+	// HandshakeTimeout bounds connection setup (SP handshake, TLS
+	// included, or websocket upgrade), dialing and accepting. Zero means
+	// DefaultHandshakeTimeout.
 	HandshakeTimeout time.Duration
 }
 
