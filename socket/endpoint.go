@@ -31,8 +31,15 @@ func (s *sock) DialContext(ctx context.Context, raw string) error {
 	if err != nil {
 		return fmt.Errorf("socket: dial: %w", err)
 	}
+	// Close ends the attempt at once, whatever ctx says.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(s.dialCtx, cancel)()
 	tp, err := tr.Dial(ctx, u, &s.tcfg)
 	if err != nil {
+		if s.isClosing() {
+			err = ErrClosed
+		}
 		return fmt.Errorf("socket: dial %s: %w", raw, err)
 	}
 	d := &dialer{s: s, raw: raw, u: u, tr: tr}

@@ -240,3 +240,25 @@ func TestPipeHook(t *testing.T) {
 		t.Fatalf("events %v", got)
 	}
 }
+
+// TestCloseAbortsDial: Close ends a Dial in progress at once, here one
+// waiting for a server that accepts TCP and never answers the SP
+// handshake, instead of leaving it to wait out the handshake timeout.
+func TestCloseAbortsDial(t *testing.T) {
+	addr := silentServer(t)
+	s := New(WithHandshakeTimeout(time.Minute))
+	errs := make(chan error, 1)
+	go func() { errs <- s.Dial(addr) }()
+	time.Sleep(50 * time.Millisecond) // let the Dial reach the handshake (not needed for correctness)
+	start := time.Now()
+	s.Close()
+	select {
+	case err := <-errs:
+		if !errors.Is(err, ErrClosed) {
+			t.Fatalf("Dial ended with %v, want ErrClosed", err)
+		}
+		t.Logf("Dial ended %v after Close", time.Since(start))
+	case <-time.After(10 * time.Second): // generous: the handshake timeout is a minute
+		t.Fatal("Close did not abort the Dial in progress")
+	}
+}

@@ -90,9 +90,10 @@ type Socket interface {
 	SetRecvDeadline(t time.Time) error
 	// Stats returns the socket's counters.
 	Stats() Stats
-	// Close stops the socket. Messages still queued are written first, for
-	// up to the send stop timeout (WithSendStopTimeout); then every pipe,
-	// listener and dialer is closed, and blocked calls return ErrClosed.
+	// Close stops the socket. A Dial in progress fails at once with
+	// ErrClosed. Messages still queued are written first, for up to the
+	// send stop timeout (WithSendStopTimeout); then every pipe, listener
+	// and dialer is closed, and blocked calls return ErrClosed.
 	Close() error
 }
 
@@ -137,7 +138,9 @@ type sock struct {
 	closing   chan struct{} // closed when Close starts: sends and receives end
 	stopping  chan struct{} // closed after the linger: endpoints and pipes end
 	ctx       context.Context
-	cancel    context.CancelFunc
+	cancel    context.CancelFunc // after the linger: listeners and redials end
+	dialCtx   context.Context    // done when Close starts: first dials end
+	dialStop  context.CancelFunc
 	closeOnce sync.Once
 
 	sendDeadline atomic.Pointer[time.Time]
@@ -193,6 +196,7 @@ func newSock(opts ...Option) *sock {
 		HandshakeTimeout: o.handshake,
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.dialCtx, s.dialStop = context.WithCancel(context.Background())
 	s.sq.init(s, firstPipeID())
 	s.rq.init(o.recvQueueSize)
 	return s
@@ -278,6 +282,7 @@ func (s *sock) Close() error {
 	s.closeOnce.Do(func() {
 		err = nil
 		close(s.closing)
+		s.dialStop()
 		s.rq.close()
 		if p := s.single.Load(); p != nil {
 			signal(p.rwake) // read again, so that nothing is left unread
