@@ -1,6 +1,7 @@
 package spstream
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"net"
@@ -10,9 +11,26 @@ import (
 	"github.com/plexusnet/plexus/transport"
 )
 
-// maxHandshakes bounds the connections handshaking at once on one
-// listener; more wait in the kernel's accept queue.
-const maxHandshakes = 64
+// Limits of the handshakes a listener runs at once. A connection is
+// pending from its accept until its SP handshake ends; meanwhile it holds
+// a goroutine blocked in a read (a few KiB) and a file descriptor, for at
+// most the handshake timeout. The limits bound that memory without ever
+// making a newcomer wait: when one is reached, the oldest pending
+// handshake it counts is dropped (its connection closed) to admit the new
+// connection. So silent or slow connections only ever cut each other
+// short; a peer that handshakes at once always gets in, unless more than
+// the limit of connections arrive while it does.
+const (
+	// MaxPendingHandshakes bounds the pending handshakes of one listener.
+	MaxPendingHandshakes = 1024
+	// MaxPendingPerSource bounds the pending handshakes of one listener
+	// that come from one source address: one IPv4 address, or one IPv6
+	// /64 prefix (what one host usually has). Beyond it the oldest from
+	// that source is dropped, so a single source cannot push the
+	// handshakes of others out. Connections that have no IP address
+	// (Unix domain sockets) count only against MaxPendingHandshakes.
+	MaxPendingPerSource = 64
+)
 
 // Listener accepts connections from a net.Listener and handshakes them
 // concurrently, so one slow peer does not hold the others up.
@@ -22,28 +40,54 @@ type Listener struct {
 	framing Framing
 	addr    string
 
-	ready chan *Pipe
-	done  chan struct{}
-	fail  chan struct{}
-	err   error
-	sem   chan struct{}
-	wg    sync.WaitGroup
-	once  sync.Once
+	ctx    context.Context // done when Close starts: handshakes end
+	cancel context.CancelFunc
+	ready  chan *Pipe
+	done   chan struct{}
+	fail   chan struct{}
+	err    error
+	wg     sync.WaitGroup
+	once   sync.Once
+
+	// The pending handshakes, oldest first, in all and per source.
+	mu           sync.Mutex
+	all          list.List // of *pending
+	bySource     map[string]*list.List
+	maxPending   int
+	maxPerSource int
+}
+
+// pending is a connection whose handshake is running.
+type pending struct {
+	conn   net.Conn
+	source string        // "" when it has no per-source limit
+	inAll  *list.Element // nil once it left the lists (done or dropped)
+	inSrc  *list.Element
 }
 
 // NewListener starts accepting on ln. addr is the URL reported by Addr.
-// Connections that fail the handshake are closed and never surface.
+// Every accepted connection is handshaken at once, concurrently with the
+// others, within cfg's handshake timeout and the limits
+// MaxPendingHandshakes and MaxPendingPerSource. Connections that fail the
+// handshake, or are dropped by those limits, are closed and never surface.
 func NewListener(ln net.Listener, cfg *transport.Config, f Framing, addr string) *Listener {
+	return newListener(ln, cfg, f, addr, MaxPendingHandshakes, MaxPendingPerSource)
+}
+
+func newListener(ln net.Listener, cfg *transport.Config, f Framing, addr string, maxPending, maxPerSource int) *Listener {
 	l := &Listener{
-		ln:      ln,
-		cfg:     *cfg,
-		framing: f,
-		addr:    addr,
-		ready:   make(chan *Pipe),
-		done:    make(chan struct{}),
-		fail:    make(chan struct{}),
-		sem:     make(chan struct{}, maxHandshakes),
+		ln:           ln,
+		cfg:          *cfg,
+		framing:      f,
+		addr:         addr,
+		ready:        make(chan *Pipe),
+		done:         make(chan struct{}),
+		fail:         make(chan struct{}),
+		bySource:     make(map[string]*list.List),
+		maxPending:   maxPending,
+		maxPerSource: maxPerSource,
 	}
+	l.ctx, l.cancel = context.WithCancel(context.Background())
 	l.wg.Add(1)
 	go l.acceptLoop()
 	return l
@@ -81,14 +125,9 @@ func (l *Listener) acceptLoop() {
 			return
 		}
 		delay = 0
-		select {
-		case l.sem <- struct{}{}:
-		case <-l.done:
-			c.Close()
-			return
-		}
+		p := l.admit(c)
 		l.wg.Add(1)
-		go l.handshake(c)
+		go l.handshake(p)
 	}
 }
 
@@ -97,19 +136,97 @@ func isTemporary(err error) bool {
 	return errors.As(err, &t) && t.Temporary()
 }
 
-func (l *Listener) handshake(c net.Conn) {
-	defer l.wg.Done()
-	defer func() { <-l.sem }()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-l.done:
-			cancel()
-		case <-ctx.Done():
+// sourceOf returns the key that groups connections from one source for
+// MaxPendingPerSource: the IPv4 address, or the /64 prefix of an IPv6
+// address. It is "" for addresses that are not IP.
+func sourceOf(a net.Addr) string {
+	var ip net.IP
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		ip = a.IP
+	case *net.UDPAddr:
+		ip = a.IP
+	case *net.IPAddr:
+		ip = a.IP
+	default:
+		return ""
+	}
+	if ip4 := ip.To4(); ip4 != nil {
+		return string(ip4)
+	}
+	if len(ip) == net.IPv6len {
+		return string(ip.Mask(net.CIDRMask(64, 128)))
+	}
+	return ""
+}
+
+// admit records c as pending, first dropping the oldest pending handshake
+// of its source, and then the oldest of all, when a limit is reached.
+func (l *Listener) admit(c net.Conn) *pending {
+	p := &pending{conn: c, source: sourceOf(c.RemoteAddr())}
+	var drop []*pending
+	l.mu.Lock()
+	if p.source != "" {
+		if sl := l.bySource[p.source]; sl != nil && sl.Len() >= l.maxPerSource {
+			drop = append(drop, l.unlink(sl.Front().Value.(*pending)))
 		}
-	}()
-	p, err := Open(ctx, c, &l.cfg, l.framing)
+	}
+	if l.all.Len() >= l.maxPending {
+		drop = append(drop, l.unlink(l.all.Front().Value.(*pending)))
+	}
+	p.inAll = l.all.PushBack(p)
+	if p.source != "" {
+		sl := l.bySource[p.source]
+		if sl == nil {
+			sl = list.New()
+			l.bySource[p.source] = sl
+		}
+		p.inSrc = sl.PushBack(p)
+	}
+	l.mu.Unlock()
+	for _, d := range drop {
+		d.conn.Close() // its handshake fails at once
+	}
+	return p
+}
+
+// unlink takes p out of the pending lists. Called with l.mu held.
+func (l *Listener) unlink(p *pending) *pending {
+	l.all.Remove(p.inAll)
+	p.inAll = nil
+	if p.inSrc != nil {
+		sl := l.bySource[p.source]
+		sl.Remove(p.inSrc)
+		if sl.Len() == 0 {
+			delete(l.bySource, p.source)
+		}
+		p.inSrc = nil
+	}
+	return p
+}
+
+// finish takes p out of the pending lists once its handshake ended; it
+// reports false if p was dropped meanwhile.
+func (l *Listener) finish(p *pending) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if p.inAll == nil {
+		return false
+	}
+	l.unlink(p)
+	return true
+}
+
+func (l *Listener) handshake(pd *pending) {
+	defer l.wg.Done()
+	p, err := Open(l.ctx, pd.conn, &l.cfg, l.framing)
+	if !l.finish(pd) {
+		// Dropped by a limit while it handshook: its connection is closed.
+		if err == nil {
+			p.Close()
+		}
+		return
+	}
 	if err != nil {
 		return
 	}
@@ -132,12 +249,13 @@ func (l *Listener) Accept() (transport.Pipe, error) {
 	}
 }
 
-// Close implements transport.Listener. It waits for the accept loop and
-// the handshakes in progress to end.
+// Close implements transport.Listener. It ends the handshakes in progress
+// and waits for them and for the accept loop.
 func (l *Listener) Close() error {
 	var err error
 	l.once.Do(func() {
 		close(l.done)
+		l.cancel()
 		err = l.ln.Close()
 		l.wg.Wait()
 	})

@@ -458,3 +458,73 @@ func TestInterruptRace(t *testing.T) {
 	}
 	t.Logf("%d messages, %d interrupts", msgs, interrupts)
 }
+
+// TestListenerDropsOldest: when a limit of pending handshakes is reached,
+// the oldest connection it counts is closed to admit the newcomer, whose
+// handshake then succeeds at once: silent connections cannot lock anyone
+// out. Loopback addresses stand for distinct sources.
+func TestListenerDropsOldest(t *testing.T) {
+	tests := []struct {
+		name          string
+		maxPending    int
+		maxPerSource  int
+		silentSources []string // one silent connection from each, in order
+		dialFrom      string   // then a legitimate dial from there
+		dropped       []bool   // which silent connections end up closed
+	}{
+		{"per source", 100, 2, []string{"127.0.0.1", "127.0.0.1", "127.0.0.1"}, "127.0.0.1", []bool{true, true, false}},
+		{"global", 3, 100, []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"}, "127.0.0.5", []bool{true, false, false}},
+		{"other sources untouched", 100, 2, []string{"127.0.0.2", "127.0.0.1", "127.0.0.1"}, "127.0.0.1", []bool{false, true, false}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := newListener(ln, &transport.Config{Self: rep, Peer: req, HandshakeTimeout: time.Minute}, FramingTCP, "tcp://"+ln.Addr().String(), tt.maxPending, tt.maxPerSource)
+			defer l.Close()
+			dialFrom := func(src string) (net.Conn, error) {
+				d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+				return d.Dial("tcp", ln.Addr().String())
+			}
+			var silent []net.Conn
+			for _, src := range tt.silentSources {
+				c, err := dialFrom(src)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				silent = append(silent, c)
+				// Admitted in this order: wait for its SP header.
+				c.SetReadDeadline(time.Now().Add(testutil.Patience))
+				if _, err := io.ReadFull(c, make([]byte, HandshakeLen)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cfg := &transport.Config{Self: req, Peer: rep}
+			start := time.Now()
+			p, err := Dial(context.Background(), cfg, FramingTCP, func(ctx context.Context) (net.Conn, error) { return dialFrom(tt.dialFrom) })
+			if err != nil {
+				t.Fatalf("legitimate dial: %v", err)
+			}
+			defer p.Close()
+			if took := time.Since(start); took > 10*time.Second { // generous: the handshake timeout is a minute
+				t.Fatalf("legitimate dial took %v", took)
+			}
+			sp, err := l.Accept()
+			if err != nil {
+				t.Fatal(err)
+			}
+			sp.Close()
+			for i, c := range silent {
+				c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+				_, err := c.Read(make([]byte, 1))
+				closed := err == io.EOF
+				if want := tt.dropped[i]; closed != want {
+					t.Errorf("silent connection %d (%s): closed %v, want %v (%v)", i, tt.silentSources[i], closed, want, err)
+				}
+			}
+		})
+	}
+}
