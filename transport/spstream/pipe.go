@@ -29,9 +29,14 @@ const (
 // ipcMsgType is the only message type of SP over IPC.
 const ipcMsgType = 0x01
 
-// readBufSize is how much one read system call may bring in; many small
-// messages are parsed out of one read.
-const readBufSize = 64 << 10
+// The read buffer: many small messages are parsed out of one read system
+// call, which may bring in up to readBufSize bytes. It starts at
+// minReadBufSize, so that an idle pipe costs little, and doubles up to
+// readBufSize when a read fills it or a message needs the room.
+const (
+	minReadBufSize = 4 << 10
+	readBufSize    = 64 << 10
+)
 
 // maxKeptWriteBuf bounds the conversion buffer kept between IPC writes.
 const maxKeptWriteBuf = 1 << 20
@@ -51,10 +56,12 @@ type Pipe struct {
 	max     int
 
 	// read side, owned by the one goroutine calling Recv.
-	rbuf   []byte
-	r, w   int
-	large  []byte // a message larger than rbuf, being read
-	largeN int    // bytes of it read so far
+	rbuf    []byte
+	r, w    int
+	rmax    int    // the size rbuf may grow to
+	filled  bool   // the last read filled rbuf: grow it
+	large   []byte // a message larger than rmax, being read: what came so far
+	largeSz int    // its announced size; large grows towards it as bytes arrive
 
 	// The interrupt: Interrupt sets intr and a read deadline in the past,
 	// and Recv clears both, each under imu, so that the deadline is in the
@@ -96,7 +103,8 @@ func NewPipe(conn net.Conn, cfg *transport.Config, f Framing, peer transport.Pro
 		framing: f,
 		peer:    peer,
 		max:     cfg.MaxRecv(),
-		rbuf:    make([]byte, readBufSize),
+		rbuf:    make([]byte, minReadBufSize),
+		rmax:    readBufSize,
 	}
 	switch c := conn.(type) {
 	case *net.TCPConn, *net.UnixConn:
@@ -346,11 +354,15 @@ func (p *Pipe) Recv() ([]byte, error) {
 				}
 				return msg, nil
 			}
-			if total > len(p.rbuf) {
-				// Too large for the read buffer: read it into its own
-				// allocation (its size was checked against the limit).
-				p.large = make([]byte, n)
-				p.largeN = copy(p.large, p.rbuf[p.r+hl:p.w])
+			if total > p.rmax {
+				// Too large for the read buffer: read it into its own,
+				// which grows as the bytes arrive, so that a peer that
+				// announces a large message and sends little of it costs
+				// little (the size was checked against the limit).
+				have := p.w - p.r - hl
+				p.large = make([]byte, have, min(int(n), max(2*have, len(p.rbuf))))
+				copy(p.large, p.rbuf[p.r+hl:p.w])
+				p.largeSz = int(n)
 				p.r, p.w = 0, 0
 				return p.recvLarge()
 			}
@@ -360,7 +372,14 @@ func (p *Pipe) Recv() ([]byte, error) {
 			p.w = copy(p.rbuf, p.rbuf[p.r:p.w])
 			p.r = 0
 		}
+		if (p.w == len(p.rbuf) || p.filled) && len(p.rbuf) < p.rmax {
+			b := make([]byte, min(2*len(p.rbuf), p.rmax))
+			p.w = copy(b, p.rbuf[p.r:p.w])
+			p.r = 0
+			p.rbuf = b
+		}
 		m, err := p.conn.Read(p.rbuf[p.w:])
+		p.filled = p.w+m == len(p.rbuf)
 		p.w += m
 		if err != nil {
 			if m > 0 {
@@ -375,13 +394,19 @@ func (p *Pipe) Recv() ([]byte, error) {
 	}
 }
 
-// recvLarge goes on reading p.large; an interrupt leaves it to the next
-// Recv.
+// recvLarge goes on reading p.large, doubling its room each time the
+// bytes fill it, up to the announced size; an interrupt leaves it to the
+// next Recv.
 func (p *Pipe) recvLarge() ([]byte, error) {
-	for p.largeN < len(p.large) {
-		m, err := p.conn.Read(p.large[p.largeN:])
-		p.largeN += m
-		if err != nil && p.largeN < len(p.large) {
+	for len(p.large) < p.largeSz {
+		if len(p.large) == cap(p.large) {
+			b := make([]byte, len(p.large), min(p.largeSz, 2*cap(p.large)))
+			copy(b, p.large)
+			p.large = b
+		}
+		m, err := p.conn.Read(p.large[len(p.large):cap(p.large)])
+		p.large = p.large[:len(p.large)+m]
+		if err != nil && len(p.large) < p.largeSz {
 			err = p.readErr(err)
 			if err == io.EOF {
 				err = fmt.Errorf("%w: stream ended inside a message", io.ErrUnexpectedEOF)
@@ -390,6 +415,6 @@ func (p *Pipe) recvLarge() ([]byte, error) {
 		}
 	}
 	msg := p.large
-	p.large, p.largeN = nil, 0
+	p.large, p.largeSz = nil, 0
 	return msg, nil
 }

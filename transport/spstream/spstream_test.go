@@ -528,3 +528,25 @@ func TestListenerDropsOldest(t *testing.T) {
 		})
 	}
 }
+
+// TestLargeMessageGrows: a message announced at the size limit costs what
+// has arrived of it (a few KiB for its first bytes), not the limit, and
+// still arrives whole.
+func TestLargeMessageGrows(t *testing.T) {
+	const limit = 1 << 20
+	payload := bytes.Repeat([]byte("plexus!!"), limit/8)
+	in := frame(FramingTCP, payload)
+	c := &chunkConn{in: in, cuts: []byte{transport.FrameHeaderLen + 1, 0}} // the header and one byte, then a pause
+	p := pipeOver(c, FramingTCP, limit)
+	c.p = p
+	if _, err := p.Recv(); !errors.Is(err, transport.ErrInterrupted) {
+		t.Fatalf("first Recv: %v", err)
+	}
+	if held := cap(p.large) + cap(p.rbuf); held > 4*minReadBufSize {
+		t.Fatalf("one byte of a %d-byte message holds %d bytes", limit, held)
+	}
+	m, err := p.Recv()
+	if err != nil || !bytes.Equal(m, payload) {
+		t.Fatalf("Recv: %d bytes, %v", len(m), err)
+	}
+}
