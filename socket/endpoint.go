@@ -43,7 +43,7 @@ func (s *sock) DialContext(ctx context.Context, raw string) error {
 		return fmt.Errorf("socket: dial %s: %w", raw, err)
 	}
 	d := &dialer{s: s, raw: raw, u: u, tr: tr}
-	p, err := s.addPipe(tp, d)
+	p, err := s.addPipe(tp, d, nil)
 	if err != nil {
 		tp.Close()
 		return fmt.Errorf("socket: dial %s: %w", raw, err)
@@ -80,7 +80,7 @@ func (d *dialer) run(p *pipe) {
 				s.logf("socket: redial failed", "url", d.raw, "err", err)
 				continue
 			}
-			np, err := s.addPipe(tp, d)
+			np, err := s.addPipe(tp, d, nil)
 			if err != nil {
 				tp.Close()
 				if errors.Is(err, ErrClosed) {
@@ -130,7 +130,12 @@ func (s *sock) ListenAddr(raw string) (string, error) {
 	return ln.Addr(), nil
 }
 
+// listenerPeers counts the open pipes of one listener, for
+// WithMaxPeersPerListener. Guarded by s.sq.mu.
+type listenerPeers struct{ n int }
+
 func (s *sock) acceptLoop(ln transport.Listener) {
+	lp := new(listenerPeers)
 	for {
 		tp, err := ln.Accept()
 		if err != nil {
@@ -139,19 +144,28 @@ func (s *sock) acceptLoop(ln transport.Listener) {
 			}
 			return
 		}
-		if _, err := s.addPipe(tp, nil); err != nil {
-			s.logf("socket: refused a peer", "addr", ln.Addr(), "err", err)
+		if _, err := s.addPipe(tp, nil, lp); err != nil {
+			s.logf("socket: refused a peer", "addr", ln.Addr(), "remote", tp.RemoteAddr(), "err", err)
 			tp.Close()
+			if errors.Is(err, ErrTooManyPeers) {
+				s.c.refused.Add(1)
+			}
 		}
 	}
 }
 
-// addPipe starts serving a connected pipe.
-func (s *sock) addPipe(tp transport.Pipe, d *dialer) (*pipe, error) {
+// addPipe starts serving a connected pipe: one dialed by d, or one
+// accepted by the listener whose pipes lp counts, or (both nil) one of
+// NewPair.
+func (s *sock) addPipe(tp transport.Pipe, d *dialer, lp *listenerPeers) (*pipe, error) {
 	if got := tp.Peer().ID; got != s.proto.Peer.ID {
 		return nil, &transport.MismatchError{Want: s.proto.Peer, Got: got}
 	}
 	p := newPipe(s, tp, d)
+	p.lp = lp
+	if lp != nil && s.o.idleTimeout > 0 {
+		p.silent = &idleWatch{d: s.o.idleTimeout}
+	}
 	s.mu.Lock()
 	if s.stopped {
 		s.mu.Unlock()
@@ -171,6 +185,9 @@ func (s *sock) addPipe(tp transport.Pipe, d *dialer) (*pipe, error) {
 	s.mu.Unlock()
 	s.c.pipesOpened.Add(1)
 	s.logf("socket: pipe added", "pipe", p.id, "remote", tp.RemoteAddr())
+	if p.silent != nil {
+		p.silent.start(p)
+	}
 	p.announce()
 	go func() {
 		defer s.wg.Done()

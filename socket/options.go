@@ -18,6 +18,12 @@ const (
 	DefaultSendStopTimeout = 5 * time.Second
 	DefaultReconnectMin    = 100 * time.Millisecond
 	DefaultReconnectMax    = 30 * time.Second
+	// DefaultMaxPeersPerListener is how many pipes each listener of a
+	// socket keeps open at a time unless WithMaxPeersPerListener says
+	// otherwise. It bounds what peers can make a listening socket hold
+	// (file descriptors, goroutines, buffers: a few tens of KiB for an
+	// idle peer, up to the message size limit for a busy one).
+	DefaultMaxPeersPerListener = 1024
 )
 
 // PipeEvent is what WithPipeHook reports.
@@ -54,6 +60,8 @@ type options struct {
 	recvTimeout     time.Duration
 	maxRecvSize     int
 	maxPeers        int
+	maxLnPeers      int
+	idleTimeout     time.Duration
 	handshake       time.Duration
 	sendMode        SendMode
 	reconnectMin    time.Duration
@@ -73,6 +81,7 @@ func defaultOptions() options {
 		sendQueueSize:   DefaultSendQueueSize,
 		sendStopTimeout: DefaultSendStopTimeout,
 		maxRecvSize:     transport.DefaultMaxRecvSize,
+		maxLnPeers:      DefaultMaxPeersPerListener,
 		reconnectMin:    DefaultReconnectMin,
 		reconnectMax:    DefaultReconnectMax,
 	}
@@ -144,6 +153,29 @@ func WithMaxRecvSize(n int) Option {
 // "at most N"); further connections are refused. Zero, the default, means
 // any number.
 func WithMaxPeers(n int) Option { return func(o *options) { o.maxPeers = max(n, 0) } }
+
+// WithMaxPeersPerListener limits each listener of the socket to n pipes
+// at a time (default DefaultMaxPeersPerListener, 1024); a peer beyond it
+// is closed right after its handshake, is counted in Stats.Refused, and
+// affects no other peer. It applies to each listener on its own, on top
+// of WithMaxPeers. Zero or less means any number.
+func WithMaxPeersPerListener(n int) Option {
+	return func(o *options) { o.maxLnPeers = max(n, 0) }
+}
+
+// WithIdleTimeout closes a pipe that a listener of the socket accepted
+// when its peer has sent no whole message for d (counting from the
+// handshake), and counts it in Stats.IdleTimeouts. While the socket's
+// receive queue is full the reader does not read, and that wait does not
+// count. Dialed pipes are not affected. Zero, the default, never closes a
+// pipe for its silence: SP has no keep-alive, and many peers
+// legitimately send nothing for a long time (sub and pull peers never
+// send; a req peer sends only when it has a request). Use it on a
+// listener whose peers are expected to talk, to shed peers that connect
+// and hold a connection without using it.
+func WithIdleTimeout(d time.Duration) Option {
+	return func(o *options) { o.idleTimeout = max(d, 0) }
+}
 
 // WithHandshakeTimeout bounds the setup of every connection of the
 // socket, dialed or accepted: the SP handshake (with TLS on tls+tcp://)

@@ -494,3 +494,110 @@ func TestHandshakeTimeout(t *testing.T) {
 		t.Fatalf("a silent client: read %d bytes, %v, closed after %v", len(b), err, took)
 	}
 }
+
+// TestMaxPeersPerListener: a listener refuses the peer beyond its cap,
+// and the peers it keeps are unaffected; another listener of the same
+// socket has its own cap, and a peer that leaves makes room.
+func TestMaxPeersPerListener(t *testing.T) {
+	if o := defaultOptions(); o.maxLnPeers != DefaultMaxPeersPerListener || DefaultMaxPeersPerListener <= 0 {
+		t.Fatalf("default cap %d", o.maxLnPeers)
+	}
+	l := New(WithMaxPeersPerListener(2))
+	defer l.Close()
+	addrA, _ := l.ListenAddr("tcp://127.0.0.1:0")
+	addrB, _ := l.ListenAddr("ipc://" + t.TempDir() + "/cap.sock")
+	dial := func(addr string) Socket {
+		d := New(WithReconnectInterval(time.Hour, time.Hour))
+		t.Cleanup(func() { d.Close() })
+		if err := d.Dial(addr); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	d1, d2 := dial(addrA), dial(addrA)
+	testutil.Eventually(t, "two peers", func() bool { return l.Stats().Pipes == 2 })
+	d3 := dial(addrA) // its handshake succeeds; the socket then refuses the pipe
+	testutil.Eventually(t, "the third peer to be refused", func() bool { return d3.Stats().PipesClosed == 1 })
+	if st := l.Stats(); st.Pipes != 2 || st.Refused != 1 {
+		t.Fatalf("listener %+v", st)
+	}
+	for i, d := range []Socket{d1, d2} {
+		if err := d.Send([]byte(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+		m, err := l.RecvMsg()
+		if err != nil || string(m.Content) != fmt.Sprint(i) {
+			t.Fatalf("peer %d: %v %v", i, m, err)
+		}
+		if err := l.SendTo(m.Source, []byte("ok")); err != nil {
+			t.Fatal(err)
+		}
+		if b, err := d.Recv(); err != nil || string(b) != "ok" {
+			t.Fatalf("peer %d: %q %v", i, b, err)
+		}
+	}
+	// The other listener counts its own peers.
+	dial(addrB)
+	testutil.Eventually(t, "a peer on the second listener", func() bool { return l.Stats().Pipes == 3 })
+	// A peer that leaves makes room for another.
+	d1.Close()
+	testutil.Eventually(t, "the first peer gone", func() bool { return l.Stats().Pipes == 2 })
+	dial(addrA)
+	testutil.Eventually(t, "a new peer in its place", func() bool { return l.Stats().Pipes == 3 })
+	if st := l.Stats(); st.Refused != 1 {
+		t.Fatalf("listener %+v", st)
+	}
+}
+
+// TestIdleTimeout: an accepted peer that sends nothing is closed after the
+// idle timeout; one that talks, one that waits for the application to
+// read, and a dialed pipe are not.
+func TestIdleTimeout(t *testing.T) {
+	const idle = 500 * time.Millisecond
+	l := New(WithIdleTimeout(idle), WithRecvQueueSize(1))
+	defer l.Close()
+	addr, _ := l.ListenAddr("tcp://127.0.0.1:0")
+	silent := New(WithReconnectInterval(time.Hour, time.Hour))
+	defer silent.Close()
+	chatty := New(WithIdleTimeout(idle)) // dialed: its own timeout does not apply
+	defer chatty.Close()
+	flood := New()
+	defer flood.Close()
+	for _, d := range []Socket{silent, chatty, flood} {
+		if err := d.Dial(addr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// flood fills the listener's receive queue, then its pipe's buffers:
+	// its reader waits for the application, which does not read for now.
+	for i := 0; i < 100; i++ {
+		if err := flood.Send([]byte("queued")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	for time.Since(start) < 4*idle {
+		if err := chatty.Send([]byte("still here")); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(idle / 5)
+	}
+	testutil.Eventually(t, "the silent peer closed", func() bool { return silent.Stats().PipesClosed == 1 })
+	if st := l.Stats(); st.IdleTimeouts != 1 || st.Pipes != 2 {
+		t.Fatalf("listener %+v", st)
+	}
+	if st := chatty.Stats(); st.PipesClosed != 0 || st.IdleTimeouts != 0 {
+		t.Fatalf("dialed pipe %+v", st)
+	}
+	// Everything queued is still delivered.
+	n := 0
+	for n < 100 {
+		b, err := l.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(b) == "queued" {
+			n++
+		}
+	}
+}

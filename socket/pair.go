@@ -14,9 +14,9 @@ import (
 func NewPair(opts ...Option) (Socket, Socket, error) {
 	a, b := newSock(opts...), newSock(opts...)
 	pa, pb := inproc.NewPair(&a.tcfg, &b.tcfg)
-	_, err := a.addPipe(pa, nil)
+	_, err := a.addPipe(pa, nil, nil)
 	if err == nil {
-		_, err = b.addPipe(pb, nil)
+		_, err = b.addPipe(pb, nil, nil)
 	}
 	if err != nil {
 		pa.Close()

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/plexusnet/plexus/transport"
@@ -24,6 +25,8 @@ type pipe struct {
 	id     uint32
 	tp     transport.Pipe
 	dialer *dialer
+	lp     *listenerPeers // the listener's count, for an accepted pipe
+	silent *idleWatch     // WithIdleTimeout, on accepted pipes; nil: off
 
 	// Guarded by s.sq.mu.
 	own       []byte // frames only this pipe may send
@@ -85,6 +88,7 @@ func (p *pipe) close(err error) {
 	p.once.Do(func() {
 		s := p.s
 		s.c.pipesClosed.Add(1)
+		p.silent.stop()
 		s.sq.remove(p)
 		p.tp.Close()
 		close(p.done)
@@ -93,6 +97,8 @@ func (p *pipe) close(err error) {
 			s.c.oversize.Add(1)
 		case errors.Is(err, transport.ErrProtocol), errors.Is(err, errMalformed):
 			s.c.protocolErrors.Add(1)
+		case err == errIdle:
+			s.c.idleTimeouts.Add(1)
 		}
 		s.logf("socket: pipe closed", "pipe", p.id, "remote", p.tp.RemoteAddr(), "err", err)
 		p.hookMu.Lock()
@@ -269,6 +275,92 @@ const (
 	watchMax     = 250 * time.Millisecond
 )
 
+// errIdle is why WithIdleTimeout closes a pipe.
+var errIdle = errors.New("socket: the peer sent nothing for the idle timeout")
+
+// idleWatch closes a pipe whose peer sends no message for d
+// (WithIdleTimeout). Its timer checks when the last message came and
+// re-arms for the rest of d; the readers only store a time, once per
+// batch of messages.
+type idleWatch struct {
+	d    time.Duration
+	last atomic.Int64 // unix nanoseconds of the last message (or of the start)
+	busy atomic.Bool  // the reader waits for room in the receive queue: not idle
+
+	mu      sync.Mutex
+	timer   *time.Timer
+	stopped bool
+}
+
+// start arms the watch of p.
+func (w *idleWatch) start(p *pipe) {
+	w.heard()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.stopped {
+		w.timer = time.AfterFunc(w.d, func() { w.check(p) })
+	}
+}
+
+// check closes p if its peer has been silent for d, or re-arms.
+func (w *idleWatch) check(p *pipe) {
+	w.mu.Lock()
+	if w.stopped {
+		w.mu.Unlock()
+		return
+	}
+	quiet := max(time.Duration(time.Now().UnixNano()-w.last.Load()), 0)
+	switch {
+	case w.busy.Load(): // waiting for the application, not for the peer
+		w.timer.Reset(w.d)
+		w.mu.Unlock()
+		return
+	case quiet < w.d:
+		w.timer.Reset(w.d - quiet)
+		w.mu.Unlock()
+		return
+	}
+	w.mu.Unlock()
+	p.close(errIdle)
+}
+
+// stop ends the watch for good. A nil watch does nothing.
+func (w *idleWatch) stop() {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	w.stopped = true
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	w.mu.Unlock()
+}
+
+// heard notes that a message came now.
+func (w *idleWatch) heard() { w.last.Store(time.Now().UnixNano()) }
+
+// delivering notes that the reader starts (true) or stops waiting for room
+// in the receive queue; the wait does not count as silence.
+func (w *idleWatch) delivering(on bool) {
+	if w == nil {
+		return
+	}
+	if !on {
+		w.heard()
+	}
+	w.busy.Store(on)
+}
+
+// counted adds st to the socket's counters and, if st holds messages,
+// notes for the idle timeout that the peer was heard from.
+func (p *pipe) counted(st *recvCounts) {
+	if p.silent != nil && st.msgs > 0 {
+		p.silent.heard()
+	}
+	st.add(&p.s.c)
+}
+
 // recvCounts accumulates receive counters between flushes.
 type recvCounts struct{ msgs, bytes, ttl, filt uint64 }
 
@@ -328,11 +420,13 @@ func (p *pipe) readLoop() {
 	var st recvCounts
 	flush := func() (woke bool) {
 		if len(batch) > 0 {
+			p.silent.delivering(true)
 			woke = s.rq.push(batch, p.done, p)
+			p.silent.delivering(false)
 			clear(batch)
 			batch = batch[:0]
 		}
-		st.add(&s.c)
+		p.counted(&st)
 		return woke
 	}
 	for {
@@ -433,7 +527,6 @@ func (p *pipe) releaseRole() {
 // was interrupted (another pipe queued a message, the socket is closing)
 // or the pipe failed.
 func (p *pipe) readDirect(ctx context.Context, dl time.Time) (e entry, ok bool, err error) {
-	s := p.s
 	if ctx != nil && ctx.Done() != nil {
 		if err := ctx.Err(); err != nil {
 			return entry{}, false, err
@@ -450,7 +543,7 @@ func (p *pipe) readDirect(ctx context.Context, dl time.Time) (e entry, ok bool, 
 		defer t.Stop()
 	}
 	var st recvCounts
-	defer st.add(&s.c)
+	defer p.counted(&st)
 	for {
 		payload, rerr := p.tp.Recv()
 		if rerr != nil {

@@ -58,8 +58,14 @@ func (q *sendQueue) register(p *pipe) error {
 	if q.s.o.maxPeers > 0 && len(q.pipes) >= q.s.o.maxPeers {
 		return ErrTooManyPeers
 	}
+	if lp := p.lp; lp != nil && q.s.o.maxLnPeers > 0 && lp.n >= q.s.o.maxLnPeers {
+		return fmt.Errorf("%w: the listener has %d (WithMaxPeersPerListener)", ErrTooManyPeers, lp.n)
+	}
 	if q.nextID >= maxPipeID {
 		return fmt.Errorf("%w: pipe ids exhausted", ErrTooManyPeers)
+	}
+	if p.lp != nil {
+		p.lp.n++
 	}
 	p.id = q.nextID
 	q.nextID++
@@ -89,6 +95,9 @@ func (q *sendQueue) remove(p *pipe) {
 		return
 	}
 	p.dead = true
+	if p.lp != nil {
+		p.lp.n--
+	}
 	delete(q.pipes, p.id)
 	if i := slices.Index(q.live, p); i >= 0 {
 		q.live = slices.Delete(q.live, i, i+1)

@@ -113,6 +113,8 @@ type Stats struct {
 	BrokenPaths    uint64 // sends whose path led to no pipe
 	Oversize       uint64 // pipes closed because the peer sent a message over the size limit
 	ProtocolErrors uint64 // pipes closed because the peer broke the wire format
+	Refused        uint64 // accepted peers closed at once: over WithMaxPeers or WithMaxPeersPerListener
+	IdleTimeouts   uint64 // accepted pipes closed by WithIdleTimeout
 }
 
 // counters are the atomic side of Stats.
@@ -121,6 +123,7 @@ type counters struct {
 	msgsSent, bytesSent, msgsRecv, bytesRecv   atomic.Uint64
 	dropped, ttlDropped, filtered, brokenPaths atomic.Uint64
 	oversize, protocolErrors                   atomic.Uint64
+	refused, idleTimeouts                      atomic.Uint64
 }
 
 // sock is the Socket implementation.
@@ -231,6 +234,8 @@ func (s *sock) Stats() Stats {
 		BrokenPaths:    s.c.brokenPaths.Load(),
 		Oversize:       s.c.oversize.Load(),
 		ProtocolErrors: s.c.protocolErrors.Load(),
+		Refused:        s.c.refused.Load(),
+		IdleTimeouts:   s.c.idleTimeouts.Load(),
 	}
 }
 
