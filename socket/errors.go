@@ -2,6 +2,7 @@ package socket
 
 import (
 	"errors"
+	"fmt"
 	"net"
 
 	"github.com/plexusnet/plexus/transport"
@@ -14,6 +15,14 @@ var (
 	// and the socket is best effort (WithSendBestEffort), or because a
 	// broadcast could not reach a slow peer.
 	ErrMsgDropped = errors.New("socket: message dropped")
+	// ErrPeerFull: a send to one pipe (SendTo, SendMsg along a
+	// Destination) found that pipe's own queue full while the pipe is
+	// lagging: its connection took nothing for 100 ms, its peer does not
+	// read. Sends to a lagging pipe do not wait, so that one slow peer
+	// cannot hold up sends to the others; the message is dropped and
+	// counted in Stats.PeerFull (and Stats.Dropped). It matches
+	// ErrMsgDropped too.
+	ErrPeerFull = fmt.Errorf("%w: the peer's send queue is full", ErrMsgDropped)
 	// ErrBrokenPath: SendTo's path leads nowhere: it is empty, or its first
 	// hop is not a pipe of this socket (the peer has gone; pipe ids are
 	// never reused, so a reply never reaches another peer).

@@ -2,6 +2,7 @@ package socket
 
 import (
 	"encoding/binary"
+	"errors"
 	"io"
 	"net"
 	"runtime"
@@ -113,4 +114,88 @@ func heapInUse() int {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return int(ms.HeapInuse)
+}
+
+// TestSendToLaggingPeer: sends to one pipe never wait long for a peer that
+// does not read: once that pipe's queue is full and it has taken nothing
+// for a moment, each send to it fails at once with ErrPeerFull, while
+// sends to a healthy peer go on. When the peer reads everything, sends to
+// it work again. A healthy peer whose writer is merely behind a burst of
+// sends loses nothing.
+func TestSendToLaggingPeer(t *testing.T) {
+	l := New(WithSendStopTimeout(0))
+	defer l.Close()
+	conn, _ := rawPeer(t, l) // the lagging peer: reads nothing for now
+	defer conn.Close()
+	conn.Write(transport.AppendFrame(nil, []byte{0, DefaultTTL, 0, 0, 'h', 'i'}))
+	slow, err := l.RecvMsg()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, _ := l.ListenAddr("tcp://127.0.0.1:0")
+	good := New()
+	defer good.Close()
+	if err := good.Dial(addr); err != nil {
+		t.Fatal(err)
+	}
+	good.Send([]byte("hello"))
+	fast, err := l.RecvMsg()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Fill what the lagging peer's connection and queue hold.
+	big := make([]byte, 64<<10)
+	sent := 0
+	for {
+		err := l.SendTo(slow.Source, big)
+		if errors.Is(err, ErrPeerFull) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sent++; sent > 100000 {
+			t.Fatal("the lagging peer's queue never filled")
+		}
+	}
+	// Now every send to it fails at once, and sends to the good peer work.
+	start := time.Now()
+	for i := 0; i < 100; i++ {
+		if err := l.SendTo(slow.Source, big); !errors.Is(err, ErrPeerFull) || !errors.Is(err, ErrMsgDropped) {
+			t.Fatalf("send %d to the lagging peer: %v", i, err)
+		}
+		if err := l.SendTo(fast.Source, []byte("still served")); err != nil {
+			t.Fatal(err)
+		}
+		if b, err := good.Recv(); err != nil || string(b) != "still served" {
+			t.Fatalf("%q, %v", b, err)
+		}
+	}
+	if took := time.Since(start); took > 5*time.Second { // generous: waiting would take 100 x peerStall
+		t.Fatalf("100 sends to a lagging peer took %v", took)
+	}
+	if st := l.Stats(); st.PeerFull != 101 || st.Dropped != 101 {
+		t.Fatalf("stats %+v", st)
+	}
+
+	// The peer reads everything: sends to it work again.
+	go io.Copy(io.Discard, conn)
+	testutil.Eventually(t, "the lagging peer to catch up", func() bool {
+		return l.SendTo(slow.Source, []byte("x")) == nil
+	})
+
+	// A burst of sends to a healthy peer, faster than its writer, loses
+	// nothing: they wait for the writer, as other sends do.
+	const burst = 5000
+	for i := 0; i < burst; i++ {
+		if err := l.SendTo(fast.Source, []byte("burst")); err != nil {
+			t.Fatalf("burst send %d: %v", i, err)
+		}
+	}
+	for i := 0; i < burst; i++ {
+		if _, err := good.Recv(); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -36,6 +36,7 @@ type pipe struct {
 	dead      bool
 	flush     bool      // the transport holds part of an inline write
 	lastWrite time.Time // when the last write ended
+	lagging   bool      // sends to the full own queue fail at once (see peerStall)
 
 	try transport.TrySender // nil if the transport cannot write without waiting
 
@@ -155,6 +156,7 @@ func (p *pipe) writeLoop() {
 
 		q.mu.Lock()
 		p.lastWrite = time.Now()
+		p.caughtUp()
 		q.busy--
 		q.checkDrained()
 		if err != nil {
@@ -165,6 +167,14 @@ func (p *pipe) writeLoop() {
 		}
 	}
 	q.mu.Unlock()
+}
+
+// caughtUp ends the lagging state once a write left nothing queued for
+// p: its peer took all it was sent. Called with s.sq.mu held.
+func (p *pipe) caughtUp() {
+	if p.lagging && p.ownN == 0 && !p.flush {
+		p.lagging = false
+	}
 }
 
 // takeBatch moves what waits for p into p.bufs, returning the number of
@@ -244,6 +254,7 @@ func (p *pipe) writeInline() {
 		return
 	}
 	p.flush = !done
+	p.caughtUp()
 	if p.flush || p.ownN > 0 || q.sharedN > 0 {
 		signal(p.wake) // the writer goroutine finishes the job
 	} else {

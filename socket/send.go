@@ -3,6 +3,7 @@ package socket
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -239,14 +240,26 @@ func (s *sock) appendFrame(b []byte, m *outMsg) ([]byte, error) {
 	return b, nil
 }
 
+// peerStall is how long a send to one pipe waits for room in that pipe's
+// full queue while the pipe takes nothing from it: past it, the pipe is
+// lagging (its connection is backed up, its peer does not read) and
+// sends to it that find its queue full fail at once with ErrPeerFull,
+// until it has written everything queued for it. So a peer that does not
+// read can hold up one send for peerStall at most (once each time it
+// catches up), while a healthy pipe whose writer is merely behind the
+// sender for a moment never loses a message.
+const peerStall = 100 * time.Millisecond
+
 // put queues m for tgt (pipe id for toPipe; for toAll, except is a pipe
-// to leave out). It waits for room unless the socket is best effort.
+// to leave out). It waits for room unless the socket is best effort; a
+// send to one pipe waits for peerStall at most (see there).
 func (s *sock) put(ctx context.Context, tgt target, id, except uint32, m *outMsg) error {
 	q := &s.sq
 	var (
-		tm  *time.Timer
-		dl  time.Time
-		dlt bool
+		tm      *time.Timer
+		dl      time.Time
+		dlt     bool
+		stallAt time.Time // toPipe: when the full pipe counts as lagging
 	)
 	defer stopTimer(tm)
 	limit := s.o.sendQueueSize
@@ -286,6 +299,22 @@ func (s *sock) put(ctx context.Context, tgt target, id, except uint32, m *outMsg
 				p.ownN++
 				q.wakePipe(p)
 				return nil
+			}
+			// The pipe's own queue is full. Waiting long for a peer that
+			// does not read would hold up this caller's sends to every
+			// other peer (a rep server's loop, a switch).
+			if !p.lagging && !s.o.sendBestEffort {
+				if stallAt.IsZero() {
+					stallAt = time.Now().Add(peerStall)
+				} else if !time.Now().Before(stallAt) {
+					p.lagging = true
+				}
+			}
+			if p.lagging {
+				q.mu.Unlock()
+				s.c.peerFull.Add(1)
+				s.c.dropped.Add(1)
+				return ErrPeerFull
 			}
 		case toAll:
 			full := 0
@@ -332,12 +361,19 @@ func (s *sock) put(ctx context.Context, tgt target, id, except uint32, m *outMsg
 		if !dlt {
 			dl, dlt = deadline(&s.sendDeadline, s.o.sendTimeout), true
 		}
+		wdl := dl
+		if !stallAt.IsZero() && (wdl.IsZero() || stallAt.Before(wdl)) {
+			wdl = stallAt
+		}
 		q.spaceWait++
 		ch := waitChan(&q.spaceCh)
 		q.mu.Unlock()
-		err := wait(ctx, ch, s.closing, dl, &tm)
+		err := wait(ctx, ch, s.closing, wdl, &tm)
 		q.mu.Lock()
 		q.spaceWait--
+		if err == os.ErrDeadlineExceeded && wdl.Equal(stallAt) && (dl.IsZero() || time.Now().Before(dl)) {
+			err = nil // the pipe stalled: look again, it is lagging now
+		}
 		if err != nil {
 			q.mu.Unlock()
 			return err

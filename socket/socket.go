@@ -37,7 +37,12 @@ type Connector interface {
 // Sender sends messages. All methods are safe for concurrent use; each
 // copies content before it returns, so the caller may reuse it at once.
 // A send waits for room in the send queue unless the socket is best
-// effort (WithSendBestEffort), and gives up at the send deadline.
+// effort (WithSendBestEffort), and gives up at the send deadline. A send
+// to one pipe (SendTo, SendMsg along a Destination) waits for that pipe's
+// full queue only while the pipe writes: once its connection has taken
+// nothing for 100 ms (its peer does not read), sends to it that find its
+// queue full fail at once with ErrPeerFull until it has caught up, so one
+// peer that does not read never holds up the others for long.
 type Sender interface {
 	// Send sends content to one peer, chosen fairly among those ready to
 	// take it (or to all, with WithSendMode(SendToAll)). While no peer is
@@ -51,7 +56,10 @@ type Sender interface {
 	SendAllContext(ctx context.Context, content []byte) error
 	// SendTo sends content along dest: its first id picks the pipe, the
 	// rest travels with the message. SendTo(msg.Source, reply) answers a
-	// received message. A pipe that is gone is ErrBrokenPath.
+	// received message. A pipe that is gone is ErrBrokenPath; a pipe whose
+	// queue is full and whose peer does not read is ErrPeerFull (see
+	// Sender): the message is dropped, as NNG's raw rep drops a reply to
+	// a pipe whose queue is full.
 	SendTo(dest Path, content []byte) error
 	// SendToContext is SendTo bounded by ctx.
 	SendToContext(ctx context.Context, dest Path, content []byte) error
@@ -107,7 +115,8 @@ type Stats struct {
 	BytesSent      uint64 // bytes of those messages, headers included
 	MsgsRecv       uint64 // messages read from pipes
 	BytesRecv      uint64 // bytes of those messages, headers included
-	Dropped        uint64 // messages dropped: full queue when best effort, or queued for a pipe that closed
+	Dropped        uint64 // messages dropped: full queue when best effort or for SendTo (PeerFull), or queued for a pipe that closed
+	PeerFull       uint64 // sends to one pipe that failed with ErrPeerFull, its queue being full
 	TTLDropped     uint64 // messages received with no hops left (or too long a backtrace)
 	Filtered       uint64 // messages discarded by the receive filter or WithNoRecv
 	BrokenPaths    uint64 // sends whose path led to no pipe
@@ -123,7 +132,7 @@ type counters struct {
 	msgsSent, bytesSent, msgsRecv, bytesRecv   atomic.Uint64
 	dropped, ttlDropped, filtered, brokenPaths atomic.Uint64
 	oversize, protocolErrors                   atomic.Uint64
-	refused, idleTimeouts                      atomic.Uint64
+	refused, idleTimeouts, peerFull            atomic.Uint64
 }
 
 // sock is the Socket implementation.
@@ -229,6 +238,7 @@ func (s *sock) Stats() Stats {
 		MsgsRecv:       s.c.msgsRecv.Load(),
 		BytesRecv:      s.c.bytesRecv.Load(),
 		Dropped:        s.c.dropped.Load(),
+		PeerFull:       s.c.peerFull.Load(),
 		TTLDropped:     s.c.ttlDropped.Load(),
 		Filtered:       s.c.filtered.Load(),
 		BrokenPaths:    s.c.brokenPaths.Load(),

@@ -12,6 +12,17 @@
 //
 // A reply whose requester has gone fails with socket.ErrBrokenPath and
 // never reaches another peer.
+//
+// A requester that sends requests and does not read its replies cannot
+// stall the server, even one that answers from a single loop: once that
+// requester's queue is full and its connection has taken nothing for
+// 100 ms, replies to it fail at once with socket.ErrPeerFull (counted in
+// Stats().PeerFull) until it reads again; its req socket resends what it
+// still wants after its resend interval. NNG's raw rep (xrep0) drops a
+// reply to a pipe whose 64-message queue is full, silently; its cooked rep0
+// makes the context's send wait for the busy pipe, up to the send timeout
+// (none by default), so a server answering from one context stalls behind
+// such a requester.
 package rep
 
 import (

@@ -1,8 +1,11 @@
 package rep_test
 
 import (
+	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"net"
 	"testing"
 	"time"
 
@@ -13,6 +16,8 @@ import (
 	"github.com/plexusnet/plexus/protocol/rep"
 	"github.com/plexusnet/plexus/protocol/req"
 	"github.com/plexusnet/plexus/socket"
+	"github.com/plexusnet/plexus/transport"
+	"github.com/plexusnet/plexus/transport/spstream"
 	_ "github.com/plexusnet/plexus/transport/ws"
 )
 
@@ -153,5 +158,90 @@ func TestNNGReq(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestSlowRequesterStallsNobody: a requester that floods requests and
+// never reads its replies does not stall a rep server that answers with
+// the README's loop (RecvMsg, then SendTo): once that requester's queue
+// is full its replies fail at once with socket.ErrPeerFull, counted, and
+// a well-behaved client keeps getting its answers.
+func TestSlowRequesterStallsNobody(t *testing.T) {
+	// No linger on Close: the flooder would never take what is queued.
+	srv := prototest.Open(t, rep.New, socket.WithSendStopTimeout(0))
+	addr, err := srv.ListenAddr("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply := make([]byte, 32<<10) // big replies fill the kernel's buffers soon
+	loopErrs := make(chan error, 1)
+	var peerFull, ok int
+	go func() {
+		for {
+			m, err := srv.RecvMsg()
+			if err != nil {
+				loopErrs <- nil
+				return
+			}
+			switch err := srv.SendTo(m.Source, reply); {
+			case err == nil:
+				ok++
+			case errors.Is(err, socket.ErrPeerFull) && errors.Is(err, socket.ErrMsgDropped):
+				peerFull++
+			default:
+				loopErrs <- err
+				return
+			}
+		}
+	}()
+
+	// The flooder: a raw req peer that sends thousands of requests and
+	// never reads.
+	u, _ := transport.ParseURL(addr)
+	conn, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	flood, err := spstream.Open(context.Background(), conn, &transport.Config{Self: req.Protocol.Self, Peer: req.Protocol.Peer}, spstream.FramingTCP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const requests = 3000
+	var batch []byte
+	for i := 0; i < requests; i++ {
+		batch = transport.AppendFrame(batch, binary.BigEndian.AppendUint32(nil, uint32(i)|socket.EndOfPath))
+	}
+	if err := flood.Send(batch); err != nil {
+		t.Fatal(err)
+	}
+
+	// A good client keeps getting answers.
+	good := prototest.Open(t, req.New)
+	if err := good.Dial(addr); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		if err := good.Send([]byte(fmt.Sprint("hello ", i))); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // generous
+		b, err := good.RecvContext(ctx)
+		cancel()
+		if err != nil || len(b) != len(reply) {
+			t.Fatalf("good client, request %d: %d bytes, %v (server stats %+v)", i, len(b), err, srv.Stats())
+		}
+	}
+	testutil.Eventually(t, "the server to read all the flood", func() bool {
+		return srv.Stats().MsgsRecv >= requests+20
+	})
+	st := srv.Stats()
+	srv.Close()
+	if err := <-loopErrs; err != nil {
+		t.Fatalf("the server loop failed: %v", err)
+	}
+	t.Logf("replies sent %d, refused with ErrPeerFull %d; stats %+v", ok, peerFull, st)
+	if peerFull == 0 || st.PeerFull != uint64(peerFull) || st.Dropped < st.PeerFull {
+		t.Fatalf("%d replies refused, stats %+v", peerFull, st)
 	}
 }

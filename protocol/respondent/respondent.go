@@ -14,8 +14,11 @@
 //
 // An answer whose surveyor has gone fails with socket.ErrBrokenPath and
 // never reaches another peer; one that arrives after the survey's
-// deadline is dropped by the surveyor. SendAll is not part of the pattern
-// and fails with socket.ErrInvalidSendType.
+// deadline is dropped by the surveyor. A surveyor that does not read its
+// answers holds up no other: answers to it fail with socket.ErrPeerFull
+// once its queue is full and it has taken nothing for 100 ms, as for rep.
+// SendAll is not part of the pattern and fails with
+// socket.ErrInvalidSendType.
 package respondent
 
 import (
