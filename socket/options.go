@@ -70,6 +70,7 @@ type options struct {
 	transports      []transport.Transport
 	recvFilter      func([]byte) bool
 	pipeHooks       []func(PipeEvent, uint32)
+	sendHooks       []func(pipeID, tag uint32)
 	logger          *slog.Logger
 	values          map[any]any
 }
@@ -233,6 +234,23 @@ func WithPipeHook(f func(ev PipeEvent, pipeID uint32)) Option {
 	return func(o *options) {
 		if f != nil {
 			o.pipeHooks = append(o.pipeHooks, f)
+		}
+	}
+}
+
+// WithSendHook calls f each time a pipe takes a message sent to one peer
+// chosen by the socket (Send, or SendMsg without a Destination) from the
+// queue shared by all peers: pipeID is that pipe, and tag the last word
+// of the message's Source path (zero if it has none), which on req is the
+// request id. It is how a protocol learns which peer holds which message:
+// req resends only the requests held by a peer that goes away. f runs
+// with the socket's send queue locked, so that it happens before the
+// pipe can be reported removed: it must be quick and must not call the
+// socket. Hooks add up: each WithSendHook installs one more.
+func WithSendHook(f func(pipeID, tag uint32)) Option {
+	return func(o *options) {
+		if f != nil {
+			o.sendHooks = append(o.sendHooks, f)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -598,6 +599,53 @@ func TestIdleTimeout(t *testing.T) {
 		}
 		if string(b) == "queued" {
 			n++
+		}
+	}
+}
+
+// TestSendHook: each message sent to one peer is reported once, with the
+// pipe that took it and the last word of its Source path; messages sent
+// to a named pipe or to all are not.
+func TestSendHook(t *testing.T) {
+	type took struct{ pipe, tag uint32 }
+	var mu sync.Mutex
+	var got []took
+	s := New(WithSendHook(func(pipe, tag uint32) {
+		mu.Lock()
+		got = append(got, took{pipe, tag})
+		mu.Unlock()
+	}))
+	defer s.Close()
+	peer := New()
+	defer peer.Close()
+	addr, _ := peer.ListenAddr("inproc://send-hook")
+	if err := s.Dial(addr); err != nil {
+		t.Fatal(err)
+	}
+	for i := uint32(1); i <= 10; i++ {
+		if err := s.SendMsg(&Message{Source: Path{7, i}, Content: []byte("x")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Send([]byte("no source: tag 0"))
+	s.SendAll([]byte("to all: not reported"))
+	for i := 0; i < 12; i++ {
+		if _, err := peer.Recv(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 11 {
+		t.Fatalf("%d reports: %v", len(got), got)
+	}
+	for i, g := range got {
+		want := uint32(i + 1)
+		if i == 10 {
+			want = 0
+		}
+		if g.tag != want || g.pipe == 0 || g.pipe != got[0].pipe {
+			t.Fatalf("report %d: %+v", i, g)
 		}
 	}
 }

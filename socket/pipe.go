@@ -195,6 +195,12 @@ func (p *pipe) takeBatch() (k, n int) {
 		k++
 		n += q.sharedN
 		q.sharedN = 0
+		for _, tag := range q.tags {
+			for _, f := range p.s.o.sendHooks {
+				f(p.id, tag)
+			}
+		}
+		q.tags = q.tags[:0]
 	}
 	q.busy++
 	if q.spaceWait > 0 {

@@ -23,8 +23,9 @@ type sendQueue struct {
 	live   []*pipe // in order of arrival
 	nextID uint32
 
-	shared  []byte // frames for any pipe
-	sharedN int    // messages in shared
+	shared  []byte   // frames for any pipe
+	sharedN int      // messages in shared
+	tags    []uint32 // with send hooks: the tag of each message in shared
 	idle    []idleEntry
 	busy    int // writers with a batch in flight
 
@@ -279,6 +280,13 @@ func (s *sock) put(ctx context.Context, tgt target, id, except uint32, m *outMsg
 					return err
 				}
 				q.sharedN++
+				if len(s.o.sendHooks) > 0 {
+					var tag uint32
+					if len(m.src) > 0 {
+						tag = m.src[len(m.src)-1]
+					}
+					q.tags = append(q.tags, tag)
+				}
 				q.wakeOne()
 				return nil
 			}

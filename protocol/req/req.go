@@ -5,8 +5,9 @@
 // reply carries it back, and Recv only returns replies to requests still
 // outstanding. A request that gets no reply within the resend interval
 // (one minute by default, as NNG) is sent again, to whichever peer is
-// ready; it is also sent again at once when a peer goes away. Replies find
-// their way back through any number of devices (socket.StartSwitch)
+// ready; it is also sent again at once when the peer that took it goes
+// away (only then: a request held by a peer still connected is not
+// duplicated, as in NNG). Replies find their way back through any number of devices (socket.StartSwitch)
 // because every hop adds its pipe id to the request's backtrace.
 //
 // Many requests may be outstanding at once and any number of goroutines
@@ -45,7 +46,8 @@ const MaxOutstanding = 4096
 type resendKey struct{}
 
 // WithResendInterval sets the resend interval; zero or less never resends
-// on a timer (requests are still resent when their peer goes away).
+// on a timer (requests are still resent when the peer that took them goes
+// away).
 func WithResendInterval(d time.Duration) socket.Option { return socket.WithValue(resendKey{}, d) }
 
 // NewRaw returns a req socket without request ids or resending, for
@@ -72,10 +74,11 @@ type Socket struct {
 
 // request is an outstanding request; msg is what is (re)sent.
 type request struct {
-	id  uint32
-	due time.Time
-	msg socket.Message
-	src [1]uint32
+	id   uint32
+	due  time.Time
+	pipe uint32 // the pipe that took it last; zero while none has
+	msg  socket.Message
+	src  [1]uint32
 }
 
 func newRequest(id uint32, content []byte) *request {
@@ -94,7 +97,7 @@ func New(opts ...socket.Option) (socket.Socket, error) {
 	}
 	s.nextID = reqid.Random()
 	all := append([]socket.Option{socket.WithProtocol(Protocol)}, opts...)
-	all = append(all, socket.WithPipeHook(s.pipeEvent))
+	all = append(all, socket.WithPipeHook(s.pipeEvent), socket.WithSendHook(s.taken))
 	s.Socket = socket.New(all...)
 	return s, nil
 }
@@ -276,9 +279,19 @@ func (s *Socket) resendDue() {
 	}
 }
 
-// pipeEvent resends every outstanding request when a peer goes away: it
-// may have taken some of them along.
-func (s *Socket) pipeEvent(ev socket.PipeEvent, _ uint32) {
+// taken records which pipe took a request (socket.WithSendHook).
+func (s *Socket) taken(pipeID, id uint32) {
+	s.mu.Lock()
+	if r := s.pending[id]; r != nil {
+		r.pipe = pipeID
+	}
+	s.mu.Unlock()
+}
+
+// pipeEvent resends at once the outstanding requests that the peer going
+// away took along, as NNG's req0 does (req0_pipe_close). Requests held by
+// peers still connected are left to them.
+func (s *Socket) pipeEvent(ev socket.PipeEvent, pipeID uint32) {
 	if ev != socket.PipeRemoved {
 		return
 	}
@@ -287,9 +300,16 @@ func (s *Socket) pipeEvent(ev socket.PipeEvent, _ uint32) {
 		s.mu.Unlock()
 		return
 	}
-	rs := make([]*request, 0, len(s.pending))
+	var rs []*request
 	for _, r := range s.pending {
-		rs = append(rs, r)
+		if r.pipe == pipeID {
+			r.pipe = 0
+			rs = append(rs, r)
+		}
+	}
+	if len(rs) == 0 {
+		s.mu.Unlock()
+		return
 	}
 	s.wg.Add(1)
 	s.mu.Unlock()

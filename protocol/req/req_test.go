@@ -289,3 +289,74 @@ func TestNNGRep(t *testing.T) {
 		}
 	}
 }
+
+// TestResendOnlyLostRequests: when one of two repliers goes away without
+// answering, only the requests it held are sent again, to the other; the
+// requests the other already holds are not duplicated.
+func TestResendOnlyLostRequests(t *testing.T) {
+	q := prototest.Open(t, req.New, req.WithResendInterval(time.Hour))
+	reps := make([]socket.Socket, 2)
+	for i := range reps {
+		reps[i] = prototest.Open(t, rep.New)
+		addr, _ := reps[i].ListenAddr(fmt.Sprint("inproc://resend-only-lost-", i))
+		if err := q.Dial(addr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testutil.Eventually(t, "two peers", func() bool { return q.Stats().Pipes == 2 })
+	// Each replier collects the request ids it receives.
+	type got struct {
+		rep int
+		id  uint32
+	}
+	ids := make(chan got, 1000)
+	for i, r := range reps {
+		go func() {
+			for {
+				m, err := r.RecvMsg()
+				if err != nil {
+					return
+				}
+				ids <- got{i, m.Source[len(m.Source)-1]}
+			}
+		}()
+	}
+	const n = 20
+	held := [2]map[uint32]bool{{}, {}}
+	for i := 0; i < n; i++ {
+		if err := q.Send([]byte(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+		g := <-ids // one at a time, so that they spread over both
+		held[g.rep][g.id] = true
+	}
+	if len(held[0]) == 0 || len(held[1]) == 0 {
+		t.Skipf("the requests did not spread over both repliers: %d and %d", len(held[0]), len(held[1]))
+	}
+	reps[0].Close() // leaves without answering
+	alive := held[1]
+	want := len(held[0]) + len(held[1])
+	for len(alive) < want {
+		select {
+		case g := <-ids:
+			if g.rep != 1 || alive[g.id] {
+				t.Fatalf("replier %d got request %#x again (it holds %d, the lost one held %d)", g.rep, g.id, len(held[1]), len(held[0]))
+			}
+			if !held[0][g.id] {
+				t.Fatalf("request %#x was never sent before", g.id)
+			}
+			alive[g.id] = true
+		case <-time.After(testutil.Patience):
+			t.Fatalf("the lost requests were not resent: %d of %d", len(alive), want)
+		}
+	}
+	// Nothing more comes: no duplicate of what the remaining replier held.
+	select {
+	case g := <-ids:
+		t.Fatalf("replier %d got request %#x twice", g.rep, g.id)
+	case <-time.After(200 * time.Millisecond):
+	}
+	// Close the requester first: were the replier closed first, its
+	// requests would be resent to nobody, and Close would linger.
+	q.Close()
+}
