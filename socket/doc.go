@@ -23,6 +23,15 @@
 // switch between a rep-side and a req-side socket behaves like an NNG
 // device.
 //
+// No peer can lock others out, stall the socket or make it grow without
+// bound: listeners handshake every connection at once within the
+// handshake timeout (WithHandshakeTimeout) and bound the handshakes
+// pending, overall and per source address; each listener keeps at most
+// WithMaxPeersPerListener pipes; receive buffers grow only as a message's
+// bytes arrive; a send to one pipe never waits long for a peer that does
+// not read (ErrPeerFull); and WithIdleTimeout sheds accepted peers that
+// stay silent. docs/socket.md, "Limits", has the numbers.
+//
 // Sending never allocates per message: Send copies the message into a
 // per-socket queue of encoded frames, and one writer per pipe takes the
 // whole queue at once and writes it with one system call. Receiving reads
