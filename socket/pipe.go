@@ -37,6 +37,7 @@ type pipe struct {
 	flush     bool      // the transport holds part of an inline write
 	lastWrite time.Time // when the last write ended
 	lagging   bool      // sends to the full own queue fail at once (see peerStall)
+	batches   uint64    // batches taken so far: progress, for peerStall
 
 	try transport.TrySender // nil if the transport cannot write without waiting
 
@@ -203,6 +204,7 @@ func (p *pipe) takeBatch() (k, n int) {
 		q.tags = q.tags[:0]
 	}
 	q.busy++
+	p.batches++
 	if q.spaceWait > 0 {
 		broadcast(&q.spaceCh)
 	}

@@ -242,7 +242,9 @@ func (s *sock) appendFrame(b []byte, m *outMsg) ([]byte, error) {
 }
 
 // peerStall is how long a send to one pipe waits for room in that pipe's
-// full queue while the pipe takes nothing from it: past it, the pipe is
+// full queue while the pipe takes nothing from it (it takes its whole
+// queue at each write, so its queue stays full only while one write
+// lasts, or while its writer waits to run): past it, the pipe is
 // lagging (its connection is backed up, its peer does not read) and
 // sends to it that find its queue full fail at once with ErrPeerFull,
 // until it has written everything queued for it. So a peer that does not
@@ -261,6 +263,7 @@ func (s *sock) put(ctx context.Context, tgt target, id, except uint32, m *outMsg
 		dl      time.Time
 		dlt     bool
 		stallAt time.Time // toPipe: when the full pipe counts as lagging
+		seen    uint64    // toPipe: the pipe's batches taken when stallAt was set
 	)
 	defer stopTimer(tm)
 	limit := s.o.sendQueueSize
@@ -312,8 +315,9 @@ func (s *sock) put(ctx context.Context, tgt target, id, except uint32, m *outMsg
 			// does not read would hold up this caller's sends to every
 			// other peer (a rep server's loop, a switch).
 			if !p.lagging && !s.o.sendBestEffort {
-				if stallAt.IsZero() {
-					stallAt = time.Now().Add(peerStall)
+				if stallAt.IsZero() || p.batches != seen {
+					// First time full, or the pipe took a batch since.
+					stallAt, seen = time.Now().Add(peerStall), p.batches
 				} else if !time.Now().Before(stallAt) {
 					p.lagging = true
 				}
