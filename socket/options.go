@@ -21,8 +21,8 @@ const (
 	// DefaultMaxPeersPerListener is how many pipes each listener of a
 	// socket keeps open at a time unless WithMaxPeersPerListener says
 	// otherwise. It bounds what peers can make a listening socket hold
-	// (file descriptors, goroutines, buffers: a few tens of KiB for an
-	// idle peer, up to the message size limit for a busy one).
+	// (file descriptors, goroutines, buffers: about 15 KiB for an idle
+	// peer, up to twice the message size limit for a busy one).
 	DefaultMaxPeersPerListener = 1024
 )
 
