@@ -10,9 +10,9 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
+	"github.com/plexusnet/plexus/internal/fastio"
 	"github.com/plexusnet/plexus/transport"
 )
 
@@ -74,12 +74,10 @@ type Pipe struct {
 	// write side, owned by the one goroutine calling Send or TrySend.
 	wbuf    []byte
 	iov     net.Buffers
-	raw     syscall.RawConn // nil: no TrySend fast path (TLS, net.Pipe, ...)
-	pending []byte          // what TrySend could not write, on the wire format
-	tryFn   func(fd uintptr) bool
-	tryBuf  []byte
-	tryN    int
-	tryErr  error
+	try     *fastio.Writer // nil: no TrySend fast path (TLS, net.Pipe, not Linux, ...)
+	pending []byte         // what TrySend could not write, on the wire format
+
+	interruptible bool // a TCP or Unix connection, whose read deadline is harmless to cut
 
 	closeOnce sync.Once
 	closeErr  error
@@ -106,12 +104,10 @@ func NewPipe(conn net.Conn, cfg *transport.Config, f Framing, peer transport.Pro
 		rbuf:    make([]byte, minReadBufSize),
 		rmax:    readBufSize,
 	}
-	switch c := conn.(type) {
+	switch conn.(type) {
 	case *net.TCPConn, *net.UnixConn:
-		if sc, ok := c.(syscall.Conn); ok {
-			p.raw, _ = sc.SyscallConn()
-			p.tryFn = p.tryWrite
-		}
+		p.interruptible = true
+		p.try = fastio.NewWriter(conn)
 	}
 	return p
 }
@@ -150,8 +146,8 @@ func (p *Pipe) CloseWrite() error {
 }
 
 // TrySend implements transport.TrySender: one non-blocking write system
-// call on TCP and Unix connections. Other connections keep everything for
-// the next Send.
+// call on TCP and Unix connections (on Linux; see internal/fastio). Other
+// connections keep everything for the next Send.
 func (p *Pipe) TrySend(frames []byte) (bool, error) {
 	b := frames
 	if p.framing == FramingIPC {
@@ -160,39 +156,19 @@ func (p *Pipe) TrySend(frames []byte) (bool, error) {
 			return false, err
 		}
 	}
-	if p.raw == nil || len(p.pending) > 0 {
+	if p.try == nil || len(p.pending) > 0 {
 		p.pending = append(p.pending, b...)
 		return false, nil
 	}
-	p.tryBuf = b
-	err := p.raw.Write(p.tryFn)
-	n, werr := p.tryN, p.tryErr
-	p.tryBuf, p.tryErr = nil, nil
-	if err == nil && werr != nil && werr != syscall.EAGAIN {
-		err = werr
-	}
+	n, err := p.try.TryWriteOne(b)
 	if err != nil {
 		return false, fmt.Errorf("spstream: write: %w", err)
-	}
-	if n < 0 {
-		n = 0
 	}
 	if n == len(b) {
 		return true, nil
 	}
 	p.pending = append(p.pending, b[n:]...)
 	return false, nil
-}
-
-// tryWrite is the RawConn callback of TrySend: one write system call,
-// never waiting for the socket to drain.
-func (p *Pipe) tryWrite(fd uintptr) bool {
-	for {
-		p.tryN, p.tryErr = syscall.Write(int(fd), p.tryBuf)
-		if p.tryErr != syscall.EINTR {
-			return true
-		}
-	}
 }
 
 // toIPC converts a batch of frames to the IPC wire format in p.wbuf.
@@ -292,7 +268,7 @@ func (p *Pipe) Buffered() bool {
 
 // Interruptible implements transport.Interrupter: interrupts work on TCP
 // and Unix connections, whose read deadlines are harmless to cut.
-func (p *Pipe) Interruptible() bool { return p.raw != nil }
+func (p *Pipe) Interruptible() bool { return p.interruptible }
 
 // Interrupt implements transport.Interrupter with a read deadline in the
 // past.
