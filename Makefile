@@ -1,16 +1,20 @@
 # plexus — build and test targets.
 #
-#   make test   install what the tests need when it is missing, then vet and
-#               run every test with the race detector.
+#   make test   install what the tests need when it is missing, vet for this
+#               machine and cross-vet for the other platforms plexus supports,
+#               then run every test with the race detector.
 
 GO ?= go
 # Debian packages that hold the reference peers of the socket tests:
 # nngcat (nng-utils) and nanocat (nanomsg-utils).
 APT_PKGS ?= nng-utils nanomsg-utils
 
-.PHONY: test deps vet race fuzz bench demo
+# The platforms plexus must build and vet for, besides this machine's.
+CROSS ?= linux/arm64 linux/386 linux/arm darwin/arm64 windows/amd64
 
-test: deps vet race
+.PHONY: test deps vet crossvet race fuzz bench demo
+
+test: deps vet crossvet race
 
 # deps installs the reference peers when they are missing. It needs root and
 # Debian's package mirror; without them the interop tests skip and say why.
@@ -29,6 +33,13 @@ deps:
 
 vet:
 	$(GO) vet ./...
+
+# crossvet builds and vets every package for each platform in CROSS.
+crossvet:
+	@set -e; for p in $(CROSS); do \
+		echo "go vet ./... for $$p"; \
+		GOOS=$${p%/*} GOARCH=$${p#*/} CGO_ENABLED=0 $(GO) vet ./...; \
+	done
 
 race:
 	$(GO) test -race -timeout 15m ./...
