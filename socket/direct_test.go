@@ -28,10 +28,46 @@ func warmDirect(t *testing.T, l, d Socket) {
 		if p == nil {
 			return false
 		}
-		p.rmu.Lock()
-		defer p.rmu.Unlock()
-		return p.rgen > 0
+		return p.reads.Load() > 0
 	})
+}
+
+// blockedDirect starts a Recv on d that reads its one pipe directly and
+// finds nothing, and returns what the Recv will return. If the reader
+// goroutine took the pipe back before the Recv came (a slow machine), it
+// unblocks the Recv with a message from l and tries again.
+func blockedDirect(t *testing.T, l, d Socket) <-chan string {
+	t.Helper()
+	ds := d.(*sock)
+	got := make(chan string, 1)
+	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); {
+		go func() {
+			b, err := d.Recv()
+			if err != nil {
+				got <- err.Error()
+				return
+			}
+			got <- string(b)
+		}()
+		for wait := time.Now().Add(200 * time.Millisecond); time.Now().Before(wait); time.Sleep(time.Millisecond) {
+			ds.rq.mu.Lock()
+			direct := ds.rq.direct != nil
+			ds.rq.mu.Unlock()
+			if direct {
+				return got
+			}
+		}
+		// Not direct: unblock the Recv, and start the next one at once,
+		// while the reader goroutine leaves the pipe to receivers.
+		if err := l.Send([]byte("warm")); err != nil {
+			t.Fatal(err)
+		}
+		if s := <-got; s != "warm" {
+			t.Fatalf("got %q", s)
+		}
+	}
+	t.Fatal("the receiver never read directly")
+	return nil
 }
 
 func TestDirectReadSecondPipe(t *testing.T) {
@@ -41,21 +77,7 @@ func TestDirectReadSecondPipe(t *testing.T) {
 			warmDirect(t, l, d)
 			// d blocks reading its one pipe; a second peer connects to d
 			// and sends: d must see it.
-			got := make(chan string, 1)
-			go func() {
-				b, err := d.Recv()
-				if err != nil {
-					got <- err.Error()
-					return
-				}
-				got <- string(b)
-			}()
-			testutil.Eventually(t, "the receiver to read directly", func() bool {
-				ds := d.(*sock)
-				ds.rq.mu.Lock()
-				defer ds.rq.mu.Unlock()
-				return ds.rq.direct != nil
-			})
+			got := blockedDirect(t, l, d)
 			url2 := url
 			if url[:3] == "inp" {
 				url2 += "-2"
@@ -124,20 +146,10 @@ func TestDirectReadDeadlineKeepsData(t *testing.T) {
 func TestDirectReadClose(t *testing.T) {
 	l, d := connected(t, "tcp://127.0.0.1:0", nil, nil)
 	warmDirect(t, l, d)
-	errc := make(chan error, 1)
-	go func() {
-		_, err := d.Recv()
-		errc <- err
-	}()
-	testutil.Eventually(t, "the receiver to read directly", func() bool {
-		ds := d.(*sock)
-		ds.rq.mu.Lock()
-		defer ds.rq.mu.Unlock()
-		return ds.rq.direct != nil
-	})
+	got := blockedDirect(t, l, d)
 	d.Close()
-	if err := <-errc; !errors.Is(err, ErrClosed) {
-		t.Fatalf("Recv during Close: %v", err)
+	if s := <-got; s != ErrClosed.Error() {
+		t.Fatalf("Recv during Close: %v", s)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/plexusnet/plexus/internal/fastio"
 	"github.com/plexusnet/plexus/transport"
 )
 
@@ -41,21 +42,18 @@ type pipe struct {
 
 	try transport.TrySender // nil if the transport cannot write without waiting
 
-	// The read role: who calls tp.Recv. The reader goroutine has it
-	// (rsBG) until receivers are seen waiting on a socket with this one
-	// pipe; then it lets them read directly (rsFree, rsDirect), which
+	// The read role: who calls tp.Recv, a fastio.Token. The reader
+	// goroutine holds it until receivers are seen waiting on a socket with
+	// this one pipe; then it lets them read directly (they lead), which
 	// saves a goroutine switch per message, and takes the role back once
-	// they stop. Guarded by rmu.
-	intr   transport.Interrupter // nil: the pipe cannot be read directly
-	rmu    sync.Mutex
-	rstate uint8
-	rgen   uint64        // direct reads so far
-	rwake  chan struct{} // capacity 1: the reader goroutine should look again
+	// they stop: once the token has stayed free for the free watch.
+	intr  transport.Interrupter // nil: the pipe cannot be read directly
+	token fastio.Token
+	watch atomic.Int64  // the free watch, in nanoseconds; set by the reader goroutine
+	reads atomic.Uint64 // direct reads so far
 
-	// Owned by the reader goroutine: how long the role may stay free
-	// before it reads again, and when it last did so.
-	freeWatch time.Duration
-	lastTake  time.Time
+	// Owned by the reader goroutine: when it last took the role back.
+	lastTake time.Time
 
 	wake chan struct{} // capacity 1: work for an idle writer
 	done chan struct{} // closed when the pipe closes
@@ -80,7 +78,7 @@ func newPipe(s *sock, tp transport.Pipe, d *dialer) *pipe {
 	p.try, _ = tp.(transport.TrySender)
 	if i, ok := tp.(transport.Interrupter); ok && i.Interruptible() {
 		p.intr = i
-		p.rwake = make(chan struct{}, 1)
+		p.token.Init(nil, nil)
 	}
 	return p
 }
@@ -91,6 +89,9 @@ func (p *pipe) close(err error) {
 		s := p.s
 		s.c.pipesClosed.Add(1)
 		p.silent.stop()
+		if p.intr != nil {
+			p.token.End(nil)
+		}
 		s.sq.remove(p)
 		p.tp.Close()
 		close(p.done)
@@ -271,27 +272,17 @@ func (p *pipe) writeInline() {
 	q.mu.Unlock()
 }
 
-// Read role states.
-const (
-	rsBG     = iota // the reader goroutine reads
-	rsFree          // nobody reads; a receiver may take the role
-	rsDirect        // a receiver reads
-)
-
-// How the reader goroutine watches receivers that read the pipe
-// directly. Once the role has stayed free for the pipe's free watch, the
-// reader reads again itself, so that a peer that leaves is noticed with
+// How long the read role stays free for receivers. Once the role has
+// stayed free for the pipe's free watch, with nobody reading, the reader
+// goroutine reads again itself, so that a peer that leaves is noticed with
 // nobody receiving. The free watch starts at freeWatchMin and doubles, up
 // to freeWatchMax, each time the reader took the role back too early
 // (receivers were waiting again soon after): it adapts to the pace of the
 // traffic. It stays short, because while the role is free nobody notices
 // the peer leave; traffic slower than that gains little from direct reads.
-// While a receiver waits on a quiet connection, the checks back off up to
-// watchMax.
 const (
 	freeWatchMin = 250 * time.Microsecond
 	freeWatchMax = 2 * time.Millisecond
-	watchMax     = 250 * time.Millisecond
 )
 
 // errIdle is why WithIdleTimeout closes a pipe.
@@ -448,6 +439,9 @@ func (p *pipe) readLoop() {
 		p.counted(&st)
 		return woke
 	}
+	if p.intr != nil && !p.token.Take(p.done) { // the reader goroutine reads first
+		return
+	}
 	for {
 		payload, err := p.tp.Recv()
 		if err != nil {
@@ -478,65 +472,44 @@ func (p *pipe) readLoop() {
 	}
 }
 
-// yieldRole lets receivers read the pipe directly and waits until they
-// stop. It reports false once the pipe has closed.
+// yieldRole lets receivers read the pipe directly and waits until it
+// should read again. It reports false once the pipe has closed.
 func (p *pipe) yieldRole() bool {
-	s := p.s
-	p.rmu.Lock()
-	p.rstate = rsFree
-	seen := p.rgen
-	p.rmu.Unlock()
-	if p.freeWatch == 0 {
-		p.freeWatch = freeWatchMin
-	} else if time.Since(p.lastTake) < 2*p.freeWatch {
-		p.freeWatch = min(2*p.freeWatch, freeWatchMax)
+	w := time.Duration(p.watch.Load())
+	if w == 0 {
+		w = freeWatchMin
+	} else if time.Since(p.lastTake) < 2*w {
+		w = min(2*w, freeWatchMax)
 	}
-	period := p.freeWatch
-	t := time.NewTimer(period)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-		case <-p.rwake:
-		case <-p.done:
-			return false
-		}
-		p.rmu.Lock()
-		if p.rstate == rsFree && (p.rgen == seen || s.single.Load() != p || s.isClosing()) {
-			p.rstate = rsBG
-			p.rmu.Unlock()
-			p.lastTake = time.Now()
-			return true
-		}
-		if p.rgen != seen {
-			seen, period = p.rgen, p.freeWatch
-		} else {
-			period = min(2*period, watchMax)
-		}
-		p.rmu.Unlock()
-		t.Reset(period)
-	}
-}
-
-// takeRole gives the read role to a receiver if it is free.
-func (p *pipe) takeRole() bool {
-	p.rmu.Lock()
-	defer p.rmu.Unlock()
-	if p.rstate != rsFree {
+	p.watch.Store(int64(w))
+	p.token.Release(w)
+	if !p.token.Take(p.done) {
 		return false
 	}
-	p.rstate = rsDirect
+	p.lastTake = time.Now()
 	return true
 }
 
-// releaseRole ends a direct read.
+// takeRole gives the read role to a receiver if it is free.
+func (p *pipe) takeRole() bool { return p.token.TryLead(nil) }
+
+// releaseRole ends a direct read. The role stays free for the free watch,
+// for the next receiver, unless the reader goroutine should take over now.
 func (p *pipe) releaseRole() {
-	p.rmu.Lock()
-	p.rstate = rsFree
-	p.rgen++
-	p.rmu.Unlock()
+	p.reads.Add(1)
+	grace := time.Duration(p.watch.Load())
 	if p.s.single.Load() != p || p.s.isClosing() {
-		signal(p.rwake) // the reader goroutine should take over now
+		grace = 0
+	}
+	p.token.Release(grace)
+}
+
+// readNow makes the reader goroutine take the read role back at once if
+// it is free: the pipe is no longer the socket's only one, or the socket
+// is closing.
+func (p *pipe) readNow() {
+	if p.intr != nil {
+		p.token.EndGrace()
 	}
 }
 

@@ -85,7 +85,7 @@ func (q *sendQueue) updateSingle() {
 		one = q.live[0]
 	}
 	if old := q.s.single.Swap(one); old != nil && old != one {
-		signal(old.rwake)
+		old.readNow()
 	}
 }
 

@@ -300,7 +300,7 @@ func (s *sock) Close() error {
 		s.dialStop()
 		s.rq.close()
 		if p := s.single.Load(); p != nil {
-			signal(p.rwake) // read again, so that nothing is left unread
+			p.readNow() // read again, so that nothing is left unread
 		}
 		s.sq.linger(s.o.sendStopTimeout)
 
