@@ -554,3 +554,28 @@ func TestServeRetriesTemporaryErrors(t *testing.T) {
 		t.Fatal("Serve did not return after its listener closed")
 	}
 }
+
+// TestClosedStreamsLeaveTheBudget: a stream closed locally buffers nothing
+// more, so its window leaves the session's budget at once, even while it
+// waits for the peer's FIN.
+func TestClosedStreamsLeaveTheBudget(t *testing.T) {
+	cs, ss := sessionPair(t, tcpPipe, nil, nil)
+	var ends []*Stream
+	for i := 0; i < 4; i++ {
+		a, b := streamPair(t, cs, ss)
+		go a.Write(make([]byte, 4<<20))
+		if _, err := io.ReadFull(b, make([]byte, 4<<20)); err != nil {
+			t.Fatal(err)
+		}
+		ends = append(ends, b)
+	}
+	if w := ss.windows.Load(); w <= 4*DefaultStreamWindow {
+		t.Fatalf("the windows did not grow: %d", w)
+	}
+	for _, b := range ends {
+		b.Close()
+	}
+	if w := ss.windows.Load(); w != 0 {
+		t.Fatalf("closed streams still hold %d bytes of the budget", w)
+	}
+}

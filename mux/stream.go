@@ -482,6 +482,8 @@ func (st *Stream) Close() error {
 	}
 	st.state |= stClosed
 	credit := st.discardLocked()
+	st.sess.windows.Add(-int64(st.window)) // it buffers nothing more: its window leaves the budget
+	st.window = 0
 	if st.err == nil && st.state&stLocalFIN == 0 {
 		st.sess.queueFIN(st.id)
 	}
