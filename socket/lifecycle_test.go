@@ -262,3 +262,38 @@ func TestCloseAbortsDial(t *testing.T) {
 		t.Fatal("Close did not abort the Dial in progress")
 	}
 }
+
+// TestCloseFlushesHeldWrite: over a connection that cannot write without
+// waiting (TLS), the pipe holds an inline write for its writer goroutine;
+// Close must wait for it like anything else queued, so the last message
+// before Close is never lost.
+func TestCloseFlushesHeldWrite(t *testing.T) {
+	srvTLS, cliTLS := testutil.TLSConfigs(t)
+	l := New(WithTLSConfig(srvTLS), WithRecvQueueSize(256))
+	defer l.Close()
+	addr, err := l.ListenAddr("tls+tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 50; i++ {
+		d := New(WithTLSConfig(cliTLS))
+		if err := d.Dial(addr); err != nil {
+			t.Fatal(err)
+		}
+		testutil.Eventually(t, "the listener to see the peer", func() bool { return l.Stats().Pipes == 1 })
+		time.Sleep(10 * time.Millisecond) // the writer idle long enough for an inline write
+		if err := d.Send(seq(i)); err != nil {
+			t.Fatal(err)
+		}
+		d.Close()
+		l.SetRecvDeadline(time.Now().Add(10 * time.Second))
+		b, err := l.Recv()
+		if err != nil {
+			t.Fatalf("round %d: the last message before Close was lost: %v", i, err)
+		}
+		if got := binary.BigEndian.Uint32(b); got != uint32(i) {
+			t.Fatalf("round %d: got %d", i, got)
+		}
+		testutil.Eventually(t, "the listener to drop the peer", func() bool { return l.Stats().Pipes == 0 })
+	}
+}

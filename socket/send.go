@@ -169,7 +169,7 @@ func (q *sendQueue) drained() bool {
 		return false
 	}
 	for _, p := range q.live {
-		if p.ownN > 0 {
+		if p.ownN > 0 || p.flush { // flush: the transport holds part of an inline write
 			return false
 		}
 	}
