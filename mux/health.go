@@ -7,7 +7,7 @@ import "time"
 // KeepAliveTimeout without a byte from it, and fails the session when a
 // connection write stays blocked for WriteTimeout.
 //
-// The hot paths only count: every read that returns data adds to readSeq,
+// The hot paths only count: every read that returns data adds to bytesIn,
 // every connection write adds to writeSeq when it starts and when it ends
 // (odd: a write is under way). The timer, which runs every healthPeriod,
 // notes when it last saw each counter move; so a silence or a blocked
@@ -26,7 +26,7 @@ func (s *Session) healthPeriod() time.Duration {
 // twice at once (it re-arms itself at its end).
 type healthState struct {
 	readSeen  uint64
-	readAt    int64 // unix nanoseconds readSeq was last seen to move
+	readAt    int64 // unix nanoseconds bytesIn was last seen to move
 	writeSeen uint64
 	writeAt   int64 // unix nanoseconds the write under way was first seen
 	pingAt    int64 // unix nanoseconds of the last keep-alive ping
@@ -56,7 +56,7 @@ func (s *Session) checkHealth() {
 			return
 		}
 	}
-	if rs := s.readSeq.Load(); rs != hs.readSeen {
+	if rs := s.bytesIn.Load(); rs != hs.readSeen {
 		hs.readSeen, hs.readAt = rs, now
 	}
 	if s.cfg.KeepAliveInterval > 0 {
@@ -68,7 +68,7 @@ func (s *Session) checkHealth() {
 		if silent >= s.cfg.KeepAliveInterval && time.Duration(now-hs.pingAt) >= s.cfg.KeepAliveInterval {
 			hs.pingAt = now
 			s.wmu.Lock()
-			s.queueCtrlLocked(appendPing(nil, 0, 0))
+			s.queueCtrlLocked(appendPing(nil, 0, keepAlivePing|uint64(now)))
 			s.wmu.Unlock()
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"sync/atomic"
+	"time"
 )
 
 // frameReader takes frames off the connection. It is resumable: readOnce
@@ -15,7 +16,8 @@ type frameReader struct {
 	r          io.Reader
 	buf        []byte
 	start, end int
-	seq        *atomic.Uint64 // counts reads that returned data
+	seq        *atomic.Uint64 // counts the bytes reads returned (Session.bytesIn)
+	frames     uint64         // frame headers taken, published to Session.framesIn after each read
 	preface    bool           // the peer's preface was read
 	empty      int            // reads in a row that returned nothing
 	cache      *Stream
@@ -48,7 +50,7 @@ func (s *Session) readOnce(fr *frameReader) error {
 	if p := fr.pend; p != nil && !p.drop {
 		n, err := fr.r.Read(p.c.b[p.got:])
 		if n > 0 {
-			fr.seq.Add(1)
+			fr.seq.Add(uint64(n))
 			p.got += n
 			if p.got == len(p.c.b) {
 				fr.pend = nil
@@ -71,9 +73,12 @@ func (s *Session) readOnce(fr *frameReader) error {
 	}
 	n, err := fr.r.Read(fr.buf[fr.end:limit])
 	if n > 0 {
-		fr.seq.Add(1)
+		fr.seq.Add(uint64(n))
 		fr.end += n
-		if perr := s.process(fr); perr != nil {
+		before := fr.frames
+		perr := s.process(fr)
+		s.framesIn.Add(fr.frames - before)
+		if perr != nil {
 			return perr
 		}
 	}
@@ -133,6 +138,7 @@ func (s *Session) process(fr *frameReader) error {
 			return nil
 		}
 		h := parseHeader(fr.buf[fr.start:])
+		fr.frames++
 		if err := h.check(s.cfg.MaxFrameSize); err != nil {
 			return err
 		}
@@ -340,6 +346,7 @@ func (s *Session) accept(id uint32) (*Stream, error) {
 	st := newStream(s, id, s.peer.streamWindow)
 	st.queued = true
 	s.streams[id] = st
+	s.accepted++
 	s.backlog++
 	if s.acceptHead > 0 && s.acceptHead >= len(s.acceptQ)/2 { // drop the accepted prefix
 		n := copy(s.acceptQ, s.acceptQ[s.acceptHead:])
@@ -492,6 +499,12 @@ func (s *Session) handlePing(flags uint8, opaque uint64) {
 		s.wmu.Lock()
 		s.queueCtrlLocked(appendPing(nil, flagACK, opaque))
 		s.wmu.Unlock()
+		return
+	}
+	if opaque&keepAlivePing != 0 { // our keep-alive: it carries its send time
+		if rtt := time.Now().UnixNano() - int64(opaque&^keepAlivePing); rtt > 0 {
+			s.rtt.Store(rtt)
+		}
 		return
 	}
 	s.pingMu.Lock()

@@ -84,8 +84,8 @@ type Session struct {
 	pings   map[uint64]chan struct{}
 	pingSeq uint64
 
-	readSeq  atomic.Uint64 // reads that returned data (see health.go)
-	writeSeq atomic.Uint64 // connection writes begun plus ended: odd while one is under way
+	writeSeq atomic.Uint64 // connection writes begun plus ended: odd while one is under way (see health.go)
+	counters               // see stats.go
 	health   atomic.Pointer[time.Timer]
 	hs       healthState
 
@@ -158,7 +158,7 @@ func newSession(conn io.ReadWriteCloser, cfg *Config, client bool) (*Session, er
 	s.fr = frameReader{
 		r:   conn,
 		buf: make([]byte, readBufSize),
-		seq: &s.readSeq,
+		seq: &s.bytesIn,
 	}
 	switch conn.(type) {
 	case *net.TCPConn, *net.UnixConn:
@@ -224,6 +224,7 @@ func (s *Session) OpenStream(ctx context.Context) (*Stream, error) {
 	s.nextID += 2
 	st := newStream(s, id, s.peer.streamWindow)
 	s.streams[id] = st
+	s.opened++
 	s.unacked++
 	if s.unacked < s.peerBacklog {
 		signal(s.openCh) // room for another opener
@@ -540,7 +541,9 @@ func (s *Session) Ping(ctx context.Context) (time.Duration, error) {
 	s.wmu.Unlock()
 	select {
 	case <-ch:
-		return time.Since(start), nil
+		rtt := time.Since(start)
+		s.rtt.Store(int64(rtt))
+		return rtt, nil
 	case <-s.done:
 		return 0, s.closedErr()
 	case <-ctx.Done():

@@ -387,3 +387,23 @@ func TestAcceptQueueStaysSmall(t *testing.T) {
 		t.Fatalf("accept queue capacity %d after 2000 accepts one behind", c)
 	}
 }
+
+// TestStats: the counters move with traffic, and a keep-alive measures the
+// round trip without any Ping from the application.
+func TestStats(t *testing.T) {
+	cfg := &Config{KeepAliveInterval: 50 * time.Millisecond}
+	cs, ss := sessionPair(t, tcpPipe, cfg, cfg)
+	a, b := streamPair(t, cs, ss)
+	go a.Write(make([]byte, 100<<10))
+	if _, err := io.ReadFull(b, make([]byte, 100<<10)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return cs.Stats().RTT > 0 && ss.Stats().RTT > 0 }) // keep-alives after silence
+	c, s := cs.Stats(), ss.Stats()
+	if c.BytesOut < 100<<10 || s.BytesIn < 100<<10 || c.FramesOut < 3 || s.FramesIn < 3 {
+		t.Fatalf("client %+v, server %+v", c, s)
+	}
+	if c.StreamsOpened != 1 || s.StreamsAccepted != 1 || c.Streams != 1 || s.Streams != 1 {
+		t.Fatalf("streams: client %+v, server %+v", c, s)
+	}
+}

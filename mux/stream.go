@@ -426,6 +426,7 @@ func (st *Stream) queueLocked(b *batch, p []byte, n *int, eom bool) (done, sessi
 			}
 			b.data += headerSize + size
 			s.sendBuffered += headerSize + size
+			s.framesOut++
 		} else {
 			s.appendDataLocked(st.id, flags, p[*n:*n+size])
 		}

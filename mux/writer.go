@@ -20,6 +20,7 @@ const (
 func (s *Session) appendDataLocked(id uint32, flags uint8, p []byte) {
 	need := headerSize + len(p)
 	i := s.segmentFor(need)
+	s.framesOut++
 	seg := appendHeader(s.segs[i], typeData, flags, id, len(p))
 	s.segs[i] = append(seg, p...)
 }
@@ -85,6 +86,7 @@ func (s *Session) queueCtrlLocked(frame []byte) {
 		return
 	}
 	s.ctrl = append(s.ctrl, frame...)
+	s.framesOut++
 	s.kickLocked()
 }
 
@@ -118,6 +120,7 @@ func (s *Session) queueReset(id uint32, code ErrorCode, afterData bool) {
 		if !s.closing {
 			i := s.segmentFor(len(frame))
 			s.segs[i] = append(s.segs[i], frame...)
+			s.framesOut++
 			s.kickLocked()
 		}
 		return
@@ -189,6 +192,7 @@ func (s *Session) writeInline(b *batch) error {
 	s.writeSeq.Add(1)
 	n, err := s.raw.TryWrite(b.bufs)
 	s.writeSeq.Add(1)
+	s.bytesOut.Add(uint64(n))
 	if err != nil {
 		s.writeFailed(err)
 		return err
@@ -219,9 +223,10 @@ func (s *Session) write(b *batch) error {
 	}
 	s.writeSeq.Add(1)
 	var err error
+	var n int64
 	if s.vectored || len(b.bufs) == 1 {
 		b.iov = append(b.iov[:0], b.bufs...) // WriteTo consumes its receiver
-		_, err = b.iov.WriteTo(s.conn)
+		n, err = b.iov.WriteTo(s.conn)
 		clear(b.iov[:cap(b.iov)])
 	} else {
 		// A connection that cannot gather (TLS, a pipe) would turn every
@@ -230,12 +235,15 @@ func (s *Session) write(b *batch) error {
 		for _, p := range b.bufs {
 			b.flat = append(b.flat, p...)
 		}
-		_, err = s.conn.Write(b.flat)
+		var k int
+		k, err = s.conn.Write(b.flat)
+		n = int64(k)
 		if cap(b.flat) > 4*maxBatch {
 			b.flat = nil
 		}
 	}
 	s.writeSeq.Add(1)
+	s.bytesOut.Add(uint64(n))
 	if err != nil {
 		s.writeFailed(err)
 	}
