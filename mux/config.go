@@ -42,6 +42,13 @@ const (
 	DefaultWriteTimeout       = 30 * time.Second
 )
 
+// Validate reports the first field of c that is out of range, as Client and
+// Server would; nil means they accept c. A nil *Config is valid.
+func (c *Config) Validate() error {
+	_, err := c.normalize()
+	return err
+}
+
 // minSendBuffer is the smallest Config.SendBuffer: a frame of the
 // smallest size the protocol allows.
 const minSendBuffer = minFrameSize + headerSize

@@ -59,10 +59,22 @@ func (s *Session) tryLead(st *Stream) bool {
 	return s.rconn != nil && s.token.TryLead(st)
 }
 
+// leaderPatience is how many reads in a row a leader makes for the waiting
+// readers of other streams, with nothing for its own, before it hands the
+// lead over.
+const leaderPatience = 4
+
 // lead reads the connection until st has something for its reader: data,
-// its end, a reset, a passed deadline. st.mu must not be held.
-func (s *Session) lead(st *Stream) {
-	for {
+// its end, a reset, a passed deadline. If it keeps reading for the waiting
+// readers of other streams with nothing for its own (a control stream,
+// say, that seldom gets any), it stops after leaderPatience reads and
+// reports true: one of those readers should lead next (the token stays
+// free for it during the grace period), and st's reader waits to be woken
+// rather than lead again at once. So the goroutine that reads the
+// connection is, most of the time, one that wants the data. st.mu must not
+// be held.
+func (s *Session) lead(st *Stream) (handedOver bool) {
+	for served := 0; ; {
 		err := s.readOnce(&s.fr)
 		if err != nil {
 			if !isTimeout(err) {
@@ -73,8 +85,15 @@ func (s *Session) lead(st *Stream) {
 		if st.readable() {
 			break
 		}
+		if s.wokeReader {
+			if served++; served == leaderPatience {
+				handedOver = true
+				break
+			}
+		}
 	}
 	s.releaseToken(true)
+	return handedOver
 }
 
 // interrupt wakes st's reader if it leads, to see a change of st: closed,

@@ -101,6 +101,7 @@ func (st *Stream) wait(ch chan struct{}, dl <-chan struct{}) {
 func (st *Stream) Read(p []byte) (int, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	follow := false // the last lead handed data to another reader: let it lead
 	for {
 		if st.state&stClosed != 0 {
 			signal(st.readCh)
@@ -131,14 +132,27 @@ func (st *Stream) Read(p []byte) (int, error) {
 			signal(st.readCh)
 			return 0, errTimeout
 		}
-		if st.sess.tryLead(st) {
+		if !follow && st.sess.tryLead(st) {
 			st.mu.Unlock()
-			st.sess.lead(st)
+			follow = st.sess.lead(st)
 			st.mu.Lock()
 			continue
 		}
 		st.wait(waitCh(&st.readCh), st.rdl.wait())
+		follow = false
 	}
+}
+
+// Buffered returns how many bytes were received on the stream and not yet
+// read: a Read would return at least that much without waiting.
+func (st *Stream) Buffered() int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	n := len(st.partial)
+	for i := st.rqHead; i < len(st.rq); i++ {
+		n += len(st.rq[i].b) - st.rq[i].off
+	}
+	return n
 }
 
 // readLocked copies buffered data into p and returns the credit of the
@@ -176,6 +190,7 @@ func (st *Stream) Recv() ([]byte, error) {
 	s := st.sess
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	follow := false // the last lead handed data to another reader: let it lead
 	for {
 		if st.state&stClosed != 0 {
 			signal(st.readCh)
@@ -224,13 +239,14 @@ func (st *Stream) Recv() ([]byte, error) {
 			signal(st.readCh)
 			return nil, errTimeout
 		}
-		if s.tryLead(st) {
+		if !follow && s.tryLead(st) {
 			st.mu.Unlock()
-			s.lead(st)
+			follow = s.lead(st)
 			st.mu.Lock()
 			continue
 		}
 		st.wait(waitCh(&st.readCh), st.rdl.wait())
+		follow = false
 	}
 }
 

@@ -463,3 +463,41 @@ func TestInlineWriteResumes(t *testing.T) {
 		t.Fatalf("session failed: %v", err)
 	}
 }
+
+// TestLeaderHandsOver: a reader that waits on a stream that gets no data
+// (a control stream) hands the connection over to the readers that do, and
+// still gets its own data when it comes.
+func TestLeaderHandsOver(t *testing.T) {
+	cs, ss := sessionPair(t, tcpPipe, nil, nil)
+	quiet, quietPeer := streamPair(t, cs, ss)
+	got := make(chan string, 1)
+	go func() {
+		b := make([]byte, 5)
+		_, err := io.ReadFull(quiet, b)
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		got <- string(b)
+	}()
+	a, b := streamPair(t, cs, ss)
+	go func() { io.Copy(b, b) }()
+	buf := make([]byte, 32)
+	for i := 0; i < 200; i++ {
+		if _, err := a.Write(buf); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(a, buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	quietPeer.Write([]byte("hello"))
+	select {
+	case s := <-got:
+		if s != "hello" {
+			t.Fatalf("the quiet stream read %q", s)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the quiet stream never got its data")
+	}
+}

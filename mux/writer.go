@@ -1,6 +1,9 @@
 package mux
 
-import "net"
+import (
+	"net"
+	"sync"
+)
 
 // The send side. Streams append frames to the session's queues under wmu
 // and return; one writer goroutine takes whatever is queued and writes it
@@ -72,7 +75,29 @@ func (s *Session) newSegment(need int) []byte {
 			return b[:0]
 		}
 	}
+	if need <= segSize {
+		if b, _ := segPool.Get().(*[]byte); b != nil {
+			return (*b)[:0]
+		}
+	}
 	return make([]byte, 0, max(segSize, need))
+}
+
+// segPool holds the segments of sessions whose writer is idle, so that an
+// idle session keeps none (a busy one keeps up to maxFree of its own).
+var segPool sync.Pool
+
+// releaseSegmentsLocked gives the session's spare segments to segPool, as
+// its writer goes idle. s.wmu must be held.
+func (s *Session) releaseSegmentsLocked() {
+	for i, b := range s.free {
+		if cap(b) == segSize {
+			b = b[:0]
+			segPool.Put(&b)
+		}
+		s.free[i] = nil
+	}
+	s.free = s.free[:0]
 }
 
 // queueCtrlLocked queues a control frame. A peer that lets control frames
@@ -297,6 +322,7 @@ func (s *Session) writeLoop() {
 				return
 			}
 			s.writerIdle = true
+			s.releaseSegmentsLocked()
 			s.wmu.Unlock()
 			<-s.wake
 			s.wmu.Lock()
