@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net"
 	"runtime"
 	"sync"
 	"testing"
@@ -210,5 +211,54 @@ func TestSpliceRefuses(t *testing.T) {
 	closed.Close()
 	if err := Splice(other, closed, nil); !errors.Is(err, ErrSpliced) {
 		t.Fatalf("splicing a closed stream = %v", err)
+	}
+}
+
+// TestSpliceWriteFails: the relay's next connection breaks (its writing
+// side is shut) while the splice writes to it from the other session's
+// reader: both
+// ends are reset and done is called, and nothing deadlocks on the stream
+// locks the write's failure needs.
+func TestSpliceWriteFails(t *testing.T) {
+	for range 5 {
+		a, rl := sessionPair(t, tcpPipe, nil, nil)
+		c1, c2 := tcpPipe(t)
+		rr, err := Client(c1, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := Server(c2, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { rr.Close(); b.Close() })
+		ended := make(chan error, 1)
+		x, in := streamPair(t, a, rl)
+		out, _ := streamPair(t, rr, b)
+		if err := Splice(in, out, func(err error) { ended <- err }); err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			p := make([]byte, 1<<10)
+			for {
+				if _, err := x.Write(p); err != nil {
+					return
+				}
+				time.Sleep(time.Millisecond) // rr's writer idle: the splice writes itself
+			}
+		}()
+		time.Sleep(20 * time.Millisecond)
+		c1.(*net.TCPConn).CloseWrite() // rr's next write fails (EPIPE), its reader goes on
+		select {
+		case err := <-ended:
+			if err == nil {
+				t.Fatal("done(nil) after the next connection broke")
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("done not called: the splice is stuck")
+		}
+		if _, err := x.Read(make([]byte, 1)); !errors.Is(err, ErrStreamReset) {
+			t.Fatalf("near end: %v, want a reset", err)
+		}
 	}
 }

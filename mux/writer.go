@@ -214,12 +214,22 @@ func (s *Session) takeLocked(b *batch) {
 // is queued, first of all, for the writer goroutine, so a Write never waits
 // for a congested connection.
 func (s *Session) writeInline(b *batch) error {
+	err := s.tryWrite(b)
+	if err != nil {
+		s.writeFailed(err)
+	}
+	return err
+}
+
+// tryWrite is writeInline without reporting a failure, for callers that
+// hold stream locks (writeFailed takes them): they call writeFailed once
+// they have released them.
+func (s *Session) tryWrite(b *batch) error {
 	s.writeSeq.Add(1)
 	n, err := s.raw.TryWrite(b.bufs)
 	s.writeSeq.Add(1)
 	s.bytesOut.Add(uint64(n))
 	if err != nil {
-		s.writeFailed(err)
 		return err
 	}
 	var rest []byte
