@@ -229,13 +229,14 @@ func (w *relayWrites) finish() {
 // send buffer take. When st's connection is idle, it writes p itself, with
 // one non-blocking system call (as Stream.Write does), so that a relayed
 // frame crosses no writer goroutine; what the kernel does not take is
-// queued. It returns how much it queued or wrote and whether all of p went,
+// queued (not when st's session is nested in a stream, whose writes take
+// other streams' locks). It returns how much it queued or wrote and whether all of p went,
 // with its EOM; if not, st is registered so that its splice is pumped again
 // when credit or room comes back. st.mu must be held.
 func (st *Stream) relayLocked(p []byte, eom bool, w *relayWrites) (n int, all bool) {
 	s := st.sess
 	s.wmu.Lock()
-	for !eom && w.err == nil && s.raw != nil && !s.writing && len(s.segs) == 0 && len(s.resume) == 0 &&
+	for !eom && w.err == nil && s.raw != nil && s.nested == nil && !s.writing && len(s.segs) == 0 && len(s.resume) == 0 &&
 		!s.closing && min(st.sendCredit, s.sendCredit) > frameOverhead {
 		b := &s.inline
 		s.takeLocked(b)
