@@ -23,9 +23,8 @@ type Session struct {
 	cfg        Config
 	maxWindow  uint32 // the largest a stream's receive window grows to
 	client     bool
-	vectored   bool      // conn gathers net.Buffers into one system call (writev)
-	raw        tryWriter // non-blocking writes for inline writes; nil: none
-	nested     *Stream   // the connection, when it is a stream of another session
+	vectored   bool           // conn gathers net.Buffers into one system call (writev)
+	raw        *fastio.Writer // non-blocking writes for inline writes; nil: none
 	log        *slog.Logger
 	localAddr  net.Addr
 	remoteAddr net.Addr
@@ -165,11 +164,7 @@ func newSession(conn io.ReadWriteCloser, cfg *Config, client bool) (*Session, er
 	case *net.TCPConn, *net.UnixConn:
 		s.vectored = true
 	}
-	if w := fastio.NewWriter(conn); w != nil {
-		s.raw = w
-	} else if st, ok := conn.(*Stream); ok {
-		s.raw, s.nested = streamWriter{st}, st
-	}
+	s.raw = fastio.NewWriter(conn)
 	s.initToken()
 	if d, ok := conn.(deadliner); ok {
 		s.rconn = d

@@ -100,11 +100,9 @@ func (sp *splice) pump(src *Stream) {
 	if sp.ended[i].Load() {
 		return
 	}
-	var w relayWrites
 	sp.lock()
-	over, failed := sp.forwardLocked(src, sp.other(src), &w)
+	over, failed := sp.forwardLocked(src, sp.other(src))
 	sp.unlock()
-	w.finish()
 	switch {
 	case failed:
 		sp.finish(0)
@@ -128,15 +126,14 @@ func (sp *splice) finish(i int) {
 // forwardLocked moves src's received data to dst while dst takes it, and
 // passes on src's FIN once all is forwarded. It reports whether this
 // direction is over, and whether both are because a stream was reset or a
-// session failed (then both streams are reset). Both locks must be held;
-// w collects what must be done once they are released.
-func (sp *splice) forwardLocked(src, dst *Stream, w *relayWrites) (over, failed bool) {
+// session failed (then both streams are reset). Both locks must be held.
+func (sp *splice) forwardLocked(src, dst *Stream) (over, failed bool) {
 	if sp.failedLocked(src, dst) {
 		return true, true
 	}
 	for {
 		if len(src.partial) > 0 { // what a Recv before Splice had assembled
-			n, _ := dst.relayLocked(src.partial, false, w)
+			n, _ := dst.relayLocked(src.partial, false)
 			src.partial = src.partial[n:]
 			if len(src.partial) > 0 {
 				return false, false // dst pumps again when it has room
@@ -148,7 +145,7 @@ func (sp *splice) forwardLocked(src, dst *Stream, w *relayWrites) (over, failed 
 			break
 		}
 		c := &src.rq[src.rqHead]
-		n, all := dst.relayLocked(c.b[c.off:], c.eom, w)
+		n, all := dst.relayLocked(c.b[c.off:], c.eom)
 		c.off += n
 		if !all {
 			return false, false
@@ -204,53 +201,14 @@ func (sp *splice) failedLocked(src, dst *Stream) bool {
 	return true
 }
 
-// relayWrites is what a pump's inline writes leave to do once the
-// streams' locks are released: streams to wake because a send buffer has
-// room again, and a failed write to report (both take stream locks).
-type relayWrites struct {
-	sess *Session
-	wake []*Stream
-	err  error
-}
-
-// finish wakes the streams and reports the failure, with no lock held.
-func (w *relayWrites) finish() {
-	if w.sess == nil {
-		return
-	}
-	if w.err != nil {
-		w.sess.writeFailed(w.err)
-	}
-	w.sess.wakeSenders(w.wake)
-}
-
 // relayLocked queues what it can of p on st, a spliced stream, as stream
 // data that ends a message if eom: as much as st's credit and its session's
-// send buffer take. When st's connection is idle, it writes p itself, with
-// one non-blocking system call (as Stream.Write does), so that a relayed
-// frame crosses no writer goroutine; what the kernel does not take is
-// queued (not when st's session is nested in a stream, whose writes take
-// other streams' locks). It returns how much it queued or wrote and whether all of p went,
-// with its EOM; if not, st is registered so that its splice is pumped again
-// when credit or room comes back. st.mu must be held.
-func (st *Stream) relayLocked(p []byte, eom bool, w *relayWrites) (n int, all bool) {
+// send buffer take. It returns how much it queued and whether all of p
+// went, with its EOM; if not, st is registered so that its splice is
+// pumped again when credit or room comes back. st.mu must be held.
+func (st *Stream) relayLocked(p []byte, eom bool) (n int, all bool) {
 	s := st.sess
 	s.wmu.Lock()
-	for !eom && w.err == nil && s.raw != nil && s.nested == nil && !s.writing && len(s.segs) == 0 && len(s.resume) == 0 &&
-		!s.closing && min(st.sendCredit, s.sendCredit) > frameOverhead {
-		b := &s.inline
-		s.takeLocked(b)
-		done, _ := st.queueLocked(b, p, &n, eom)
-		s.wmu.Unlock()
-		err := s.tryWrite(b)
-		s.wmu.Lock()
-		w.sess, w.err = s, err
-		w.wake = append(w.wake, s.finishLocked(b, err)...)
-		if err != nil || done {
-			s.wmu.Unlock()
-			return n, done && err == nil // after a failure, the pump resets both
-		}
-	}
 	done, sessionBound := st.queueLocked(nil, p, &n, eom)
 	if !done && sessionBound && !st.sendWait {
 		st.sendWait = true

@@ -215,10 +215,9 @@ func TestSpliceRefuses(t *testing.T) {
 }
 
 // TestSpliceWriteFails: the relay's next connection breaks (its writing
-// side is shut) while the splice writes to it from the other session's
-// reader: both
-// ends are reset and done is called, and nothing deadlocks on the stream
-// locks the write's failure needs.
+// side is shut) while a circuit trickles data through it: both ends are
+// reset and done is called. (A splice that wrote inline and reported the
+// failure under the stream locks deadlocked here.)
 func TestSpliceWriteFails(t *testing.T) {
 	for range 5 {
 		a, rl := sessionPair(t, tcpPipe, nil, nil)

@@ -214,28 +214,12 @@ func (s *Session) takeLocked(b *batch) {
 // is queued, first of all, for the writer goroutine, so a Write never waits
 // for a congested connection.
 func (s *Session) writeInline(b *batch) error {
-	err := s.tryWrite(b)
-	if err != nil {
-		s.writeFailed(err)
-	}
-	return err
-}
-
-// tryWriter writes what it can without blocking: a *fastio.Writer for a
-// socket, a streamWriter for a session nested in a stream.
-type tryWriter interface {
-	TryWrite(bufs [][]byte) (int, error)
-}
-
-// tryWrite is writeInline without reporting a failure, for callers that
-// hold stream locks (writeFailed takes them): they call writeFailed once
-// they have released them.
-func (s *Session) tryWrite(b *batch) error {
 	s.writeSeq.Add(1)
 	n, err := s.raw.TryWrite(b.bufs)
 	s.writeSeq.Add(1)
 	s.bytesOut.Add(uint64(n))
 	if err != nil {
+		s.writeFailed(err)
 		return err
 	}
 	var rest []byte
@@ -265,11 +249,7 @@ func (s *Session) write(b *batch) error {
 	s.writeSeq.Add(1)
 	var err error
 	var n int64
-	if s.nested != nil {
-		var k int
-		k, err = s.nested.writeBuffers(b.bufs, true)
-		n = int64(k)
-	} else if s.vectored || len(b.bufs) == 1 {
+	if s.vectored || len(b.bufs) == 1 {
 		b.iov = append(b.iov[:0], b.bufs...) // WriteTo consumes its receiver
 		n, err = b.iov.WriteTo(s.conn)
 		clear(b.iov[:cap(b.iov)])
