@@ -7,7 +7,9 @@ import (
 	"io"
 	"math"
 	"net"
+	"slices"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/plexusnet/plexus/mux"
@@ -119,8 +121,9 @@ func FuzzRecord(f *testing.F) {
 }
 
 // FuzzStreamHeader: a stream header (connection or circuit setup) is read
-// exactly (not a byte more), or refused with a mesh error; a setup that
-// passes the path rules names this node at its hop.
+// exactly (not a byte more, as a stream gives it in one piece or a byte at
+// a time), or refused with a mesh error; a setup that passes the path
+// rules names this node at its hop.
 func FuzzStreamHeader(f *testing.F) {
 	f.Add(appendConnHeader(nil, kindConn, connHeader{port: 80, env: "staging", name: "billing"}))
 	f.Add(appendConnHeader(nil, kindConn, connHeader{port: 1}))
@@ -135,6 +138,11 @@ func FuzzStreamHeader(f *testing.F) {
 			return
 		}
 		used := b[:len(b)-r.Len()]
+		slow := bytes.NewReader(b)
+		h2, err := readHeader(iotest.OneByteReader(slow), 17)
+		if err != nil || slow.Len() != r.Len() || h2.kind != h.kind || h2.conn != h.conn || !slices.Equal(h2.setup.path, h.setup.path) || h2.setup.hop != h.setup.hop {
+			t.Fatalf("read a byte at a time: %+v %v, %d left; at once: %+v, %d left", h2, err, slow.Len(), h, r.Len())
+		}
 		var again []byte
 		switch h.kind {
 		case kindConn, kindConnEarly:
