@@ -18,10 +18,20 @@
 // whether it relays), signed when secured; records flood, the newest
 // sequence wins, and every node computes shortest paths. A host that is
 // not a neighbour is reached through a circuit: a source-routed chain of
-// link streams spliced at each relay, carrying one inner mux session (end
-// to end TLS when secured) for every stream between the two hosts. Every
-// peer-controlled quantity is bounded by Limits; errors are values to test
-// with errors.Is.
+// link streams spliced at each relay (mux.Splice: no goroutine or buffer
+// per circuit), carrying one inner mux session (end to end TLS when
+// secured) for every stream between the two hosts.
+//
+// A dial opens a stream on the session that reaches the host. The first
+// dial to a port or service on a session waits for its verdict, so that
+// it fails fast with ErrConnRefused or ErrNoService; later dials to a
+// destination that has accepted return at once, as a mux open does, and a
+// refusal then comes with the connection's first Read (see
+// Node.DialContext).
+//
+// Every peer-controlled quantity is bounded by Limits, and the mux sessions
+// of links and circuits run with bounded windows (WithLinkConfig,
+// WithCircuitConfig); errors are values to test with errors.Is.
 //
 // The routing state machine (routing.go) is pure, apart from the node
 // that drives it (flood.go); the wire codecs (handshake.go, record.go,

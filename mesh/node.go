@@ -242,6 +242,16 @@ func (n *Node) DialTimeout(network, address string, d time.Duration) (net.Conn, 
 // DialContext is Dial bounded by ctx. It fails fast: ErrNoRoute when no
 // path to the host is known, ErrConnRefused when nothing listens on the
 // port, ErrNoService when no reachable node offers the service.
+//
+// The first dial to a destination (a port, or a service, in the view's
+// env) on the session that reaches its host waits for the destination's
+// verdict, one round trip. Once the destination has accepted there, later
+// dials to it return at once, without a round trip; should the
+// destination refuse one of them (its listener closed since), the refusal
+// comes with the connection's first Read or Recv, or with a Write or Send
+// once it has arrived, as an error for which errors.Is(err,
+// ErrConnRefused) or errors.Is(err, ErrNoService) holds, and the next dial
+// waits for its verdict again.
 func (n *Node) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
 	t, err := parseTarget(network, address)
 	if err == nil {
