@@ -16,13 +16,13 @@ import (
 type conn struct {
 	*mux.Stream
 	laddr, raddr Addr
-	early        *earlyDial // set when dialed without waiting for the verdict
+	early        earlyDial // set when dialed without waiting for the verdict
 }
 
 // earlyDial is what a connection dialed without waiting for its verdict
 // needs to forget its destination when it is refused.
 type earlyDial struct {
-	known *knownDests
+	known *knownDests // nil: the dial waited for its verdict
 	h     connHeader
 }
 
@@ -67,8 +67,8 @@ func (c *conn) wrap(err error) error {
 	if rf == nil {
 		return err
 	}
-	if e := c.early; e != nil {
-		e.known.drop(e.h)
+	if c.early.known != nil {
+		c.early.known.drop(c.early.h)
 	}
 	return rf
 }

@@ -166,5 +166,5 @@ func (c *core) openEarly(ctx context.Context, sess *mux.Session, host uint64, h 
 	if err != nil {
 		return nil, err
 	}
-	return &conn{Stream: st, laddr: Addr{Host: c.id}, raddr: raddr, early: &earlyDial{known: known, h: h}}, nil
+	return &conn{Stream: st, laddr: Addr{Host: c.id}, raddr: raddr, early: earlyDial{known: known, h: h}}, nil
 }

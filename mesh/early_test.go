@@ -17,7 +17,7 @@ func dialPaths(t *testing.T) (src *Node, dsts map[string]*Node) {
 }
 
 // isEarly reports whether c was dialed without waiting for its verdict.
-func isEarly(c net.Conn) bool { return c.(*conn).early != nil }
+func isEarly(c net.Conn) bool { return c.(*conn).early.known != nil }
 
 // TestLaterDialsDoNotWait: the first dial to a port or a service waits for
 // its verdict; once it was accepted, later dials to it on the same session
