@@ -37,13 +37,17 @@ const (
 // links with a larger bandwidth × delay product.
 //
 // A circuit's inner session window caps what its far host can make this
-// end buffer, unread by the application; at most MaxCircuits circuits
-// (1024) hold 1 MiB each in the worst case. The inner send buffer holds
-// only this node's own writes.
+// end buffer, unread by the application. It is larger than a link's: a
+// stream through relays is paced by credit that comes back from the far
+// end, and its window grows to a quarter of this one, 1 MiB; with 1 MiB
+// windows (256 KiB per stream) a relayed stream moved half as much and
+// spent more CPU per byte. At most MaxCircuits circuits (256) hold 4 MiB
+// each in the worst case: 1 GiB. The inner send buffer holds only this
+// node's own writes.
 const (
 	DefaultLinkSessionWindow    = 2 << 20   // bytes a link's neighbour may have this node buffer
 	DefaultLinkSendBuffer       = 256 << 10 // bytes queued for a link's connection
-	DefaultCircuitSessionWindow = 1 << 20   // bytes a circuit's far host may have this end buffer
+	DefaultCircuitSessionWindow = 4 << 20   // bytes a circuit's far host may have this end buffer
 	DefaultCircuitSendBuffer    = 256 << 10 // bytes queued on a circuit (this node's writes)
 )
 
