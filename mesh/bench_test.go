@@ -7,7 +7,6 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -117,13 +116,6 @@ func benchThroughput(b *testing.B, c, s net.Conn) {
 	c.(interface{ CloseWrite() error }).CloseWrite()
 	<-done
 	reportCPU(b, cpu, float64(b.N*len(buf))/1e6, "MB")
-}
-
-// cpuTime returns the CPU time the process has used, user and system.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // reportCPU reports the CPU time used since start per unit of work (all

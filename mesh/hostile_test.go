@@ -21,9 +21,9 @@ func TestRecordFloodBoundedTable(t *testing.T) {
 	l := flooder.c.links.get(x.ID())
 	exp := time.Now().Add(time.Minute).UnixMilli()
 	const n = 5000
-	for i := range n {
-		raw, _ := encodeRecord(&record{id: uint64(1<<40 + i), seq: 1, expiry: exp}, nil)
-		l.out.put(uint64(1<<40+i), raw)
+	for i := range uint64(n) {
+		raw, _ := encodeRecord(&record{id: 1<<40 + i, seq: 1, expiry: exp}, nil)
+		l.out.put(1<<40+i, raw)
 		if i%500 == 0 {
 			x.c.rt.mu.Lock()
 			size := len(x.c.rt.r.db)
