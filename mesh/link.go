@@ -26,45 +26,80 @@ import (
 type link struct {
 	c      *core
 	peer   uint64
-	relay  bool // the peer relays (from its hello)
 	dialer bool
 	conn   io.ReadWriteCloser // what the session runs on (TLS when secured)
 	sess   *mux.Session
 	ctrl   *mux.Stream
 	rd     *bufio.Reader // reads ctrl
 	out    recordQueue
-	sem    chan struct{} // stream headers being read
 	known  knownDests    // destinations that accepted a connection on sess
 }
 
-// linkTable holds the live links by peer.
+// linkTable holds the live links by peer. A link is registered only once
+// its handshake has fully succeeded; while it handshakes, it holds a
+// reservation, so that MaxLinks and MaxLinksPerPeer count it. Whether a
+// peer is a neighbour, for routing, is derived from the number of its
+// registered links (see linkChanged), never decided per link.
 type linkTable struct {
-	mu     sync.Mutex
-	byPeer map[uint64][]*link
-	n      int
+	mu       sync.Mutex
+	byPeer   map[uint64][]*link
+	reserved map[uint64]int // handshakes past the limits, not yet registered
+	n        int            // links registered and reserved
 }
 
-// add registers l, under MaxLinks and MaxLinksPerPeer. It reports whether
-// l is the first link to its peer.
-func (t *linkTable) add(l *link, lim *Limits) (first bool, err error) {
+// reserve counts a link to peer that is handshaking, under MaxLinks and
+// MaxLinksPerPeer. register or unreserve ends the reservation.
+func (t *linkTable) reserve(peer uint64, lim *Limits) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.byPeer == nil {
-		return false, ErrClosed
+		return ErrClosed
 	}
 	if t.n >= lim.MaxLinks {
-		return false, lim.limitErr("MaxLinks")
+		return lim.limitErr("MaxLinks")
 	}
-	if len(t.byPeer[l.peer]) >= lim.MaxLinksPerPeer {
-		return false, lim.limitErr("MaxLinksPerPeer")
+	if len(t.byPeer[peer])+t.reserved[peer] >= lim.MaxLinksPerPeer {
+		return lim.limitErr("MaxLinksPerPeer")
 	}
-	t.byPeer[l.peer] = append(t.byPeer[l.peer], l)
+	if t.reserved == nil {
+		t.reserved = make(map[uint64]int)
+	}
+	t.reserved[peer]++
 	t.n++
-	return len(t.byPeer[l.peer]) == 1, nil
+	return nil
 }
 
-// remove unregisters l. It reports whether it was the last link to its peer.
-func (t *linkTable) remove(l *link) (last bool) {
+// unreserve ends the reservation of a link to peer whose handshake failed.
+func (t *linkTable) unreserve(peer uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.unreserveLocked(peer)
+	t.n--
+}
+
+func (t *linkTable) unreserveLocked(peer uint64) {
+	if t.reserved[peer] <= 1 {
+		delete(t.reserved, peer)
+	} else {
+		t.reserved[peer]--
+	}
+}
+
+// register turns l's reservation into a live link.
+func (t *linkTable) register(l *link) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.unreserveLocked(l.peer)
+	if t.byPeer == nil {
+		t.n--
+		return ErrClosed
+	}
+	t.byPeer[l.peer] = append(t.byPeer[l.peer], l)
+	return nil
+}
+
+// remove unregisters l, a registered link.
+func (t *linkTable) remove(l *link) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	ls := t.byPeer[l.peer]
@@ -74,13 +109,19 @@ func (t *linkTable) remove(l *link) (last bool) {
 			t.n--
 			if len(ls) == 0 {
 				delete(t.byPeer, l.peer)
-				return true
+			} else {
+				t.byPeer[l.peer] = ls
 			}
-			t.byPeer[l.peer] = ls
-			return false
+			return
 		}
 	}
-	return false
+}
+
+// has reports whether a link to peer is registered.
+func (t *linkTable) has(peer uint64) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.byPeer[peer]) > 0
 }
 
 // get returns the newest live link to peer, or nil.
@@ -329,23 +370,20 @@ func (c *core) runLinkNotify(conn io.ReadWriteCloser, dialer bool, up func()) er
 	}
 	defer c.untrack(hs)
 	defer sess.Close()
-	l := &link{c: c, dialer: dialer, conn: rw, sess: sess, sem: make(chan struct{}, c.lim.MaxPendingStreams)}
+	l := &link{c: c, dialer: dialer, conn: rw, sess: sess}
 	l.out.init()
-	first, err := l.handshake(ctx, proved)
-	if err != nil {
+	if err := l.handshake(ctx, proved); err != nil {
 		return err
 	}
 	cancel()
+	if err := c.links.register(l); err != nil {
+		return err
+	}
 	if up != nil {
 		up()
 	}
 	c.logf(slog.LevelInfo, "mesh: link up", "peer", FormatID(l.peer), "dialer", dialer)
-	if first {
-		c.routeDo(func(r *router, now time.Time) []outMsg { return r.linkUp(l.peer, now) })
-	} else {
-		// Another link to the peer is up already: send it our view.
-		c.routeDo(func(r *router, now time.Time) []outMsg { return r.dump(l.peer, now) })
-	}
+	c.linkChanged(l.peer, true)
 	var wg sync.WaitGroup
 	run := func(f func()) {
 		wg.Add(1)
@@ -360,9 +398,8 @@ func (c *core) runLinkNotify(conn io.ReadWriteCloser, dialer bool, up func()) er
 	case <-sess.Done():
 	case <-c.ctx.Done():
 	}
-	if c.links.remove(l) {
-		c.routeDo(func(r *router, now time.Time) []outMsg { return r.linkDown(l.peer, now) })
-	}
+	c.links.remove(l)
+	c.linkChanged(l.peer, false)
 	conn.Close() // do not wait for a dead peer to take our last frames
 	sess.Close()
 	l.out.close()
@@ -373,6 +410,25 @@ func (c *core) runLinkNotify(conn io.ReadWriteCloser, dialer bool, up func()) er
 	}
 	c.logf(slog.LevelInfo, "mesh: link down", "peer", FormatID(l.peer), "err", err)
 	return fmt.Errorf("mesh: link to %s ended: %w", FormatID(l.peer), err)
+}
+
+// linkChanged tells the router that a link to peer came up (up) or went
+// down. Whether peer is a neighbour is read from the link table under the
+// router's lock, so that the router follows the table whatever order links
+// come and go in: the peer is up while it has a registered link. A link
+// that comes up beside another to the same peer is sent the database.
+func (c *core) linkChanged(peer uint64, up bool) {
+	c.routeDo(func(r *router, now time.Time) []outMsg {
+		switch {
+		case !c.links.has(peer):
+			return r.linkDown(peer, now)
+		case !r.isLink(peer):
+			return r.linkUp(peer, now)
+		case up:
+			return r.dump(peer, now)
+		}
+		return nil
+	})
 }
 
 // tlsHandshake secures a link's connection: mutual TLS 1.3 against the
@@ -403,9 +459,10 @@ func tlsError(err error) error {
 	return fmt.Errorf("%w: TLS handshake: %v (is the peer a member of this secured mesh?)", ErrNotAuthorized, err)
 }
 
-// handshake runs the link handshake on the control stream and registers
-// the link. It reports whether the link is the first to its peer.
-func (l *link) handshake(ctx context.Context, proved uint64) (first bool, err error) {
+// handshake runs the link handshake on the control stream. A link that
+// passes the limits holds a reservation in the link table from then on; on
+// success the caller registers it, on failure the reservation is gone.
+func (l *link) handshake(ctx context.Context, proved uint64) (err error) {
 	c := l.c
 	var st *mux.Stream
 	if l.dialer {
@@ -414,7 +471,7 @@ func (l *link) handshake(ctx context.Context, proved uint64) (first bool, err er
 		st, err = l.sess.AcceptStream(ctx)
 	}
 	if err != nil {
-		return false, l.handshakeErr(ctx, err)
+		return l.handshakeErr(ctx, err)
 	}
 	l.ctrl = st
 	l.rd = bufio.NewReaderSize(st, 4096)
@@ -440,11 +497,11 @@ func (l *link) handshake(ctx context.Context, proved uint64) (first bool, err er
 			l.refuse(err)
 			return err
 		}
-		l.peer, l.relay = h.id, h.flags&helloRelay != 0
-		if first, err = c.links.add(l, c.lim); err != nil {
+		if err := c.links.reserve(h.id, c.lim); err != nil {
 			l.refuse(err)
 			return err
 		}
+		l.peer = h.id
 		if l.dialer {
 			_, err = st.Write(appendCtrl(nil, msgReady, nil))
 			return err
@@ -465,11 +522,11 @@ func (l *link) handshake(ctx context.Context, proved uint64) (first bool, err er
 	})
 	if err != nil {
 		if l.peer != 0 {
-			c.links.remove(l)
+			c.links.unreserve(l.peer)
 		}
-		return false, l.handshakeErr(ctx, err)
+		return l.handshakeErr(ctx, err)
 	}
-	return first, nil
+	return nil
 }
 
 // readHello reads the peer's hello, or its refusal.

@@ -146,3 +146,47 @@ func TestAttachAnyPipeType(t *testing.T) {
 	})
 	waitRoute(t, a, b.ID(), 1)
 }
+
+// TestNoPhantomNeighbour: a second link to a neighbour whose handshake
+// fails after the first link ended leaves no route behind. (The accepting
+// side used to register a link at the peer's hello, so the first link's
+// end was not the last, and the failed handshake removed the second with
+// no link-down: the peer stayed a neighbour with no link.)
+func TestNoPhantomNeighbour(t *testing.T) {
+	n, p := newNode(t), newNode(t)
+	link1 := linked(t, n, p)
+	st, errc := fakePeer(t, n, true) // a second connection claiming p's id
+	st.Write(appendCtrl(nil, msgHello, appendHello(nil, hello{version: Version, flags: helloRelay, id: p.ID(), name: DefaultName})))
+	if typ, _, err := readCtrl(st, 1024); err != nil || typ != msgHello {
+		t.Fatalf("n's hello: %v %v", typ, err)
+	}
+	link1.cut() // returns once both ends have let the link go
+	st.Write(appendCtrl(nil, msgRefuse, appendRefuse(nil, codeProtocol, "changed my mind")))
+	if err := errc(); err == nil {
+		t.Fatal("the second link's handshake succeeded")
+	}
+	eventually(t, "p to be no neighbour of n", func() bool { return hopsTo(n, p.ID()) == -1 })
+	if _, err := n.Dial("", FormatID(p.ID())+":1"); !errors.Is(err, ErrNoRoute) {
+		t.Fatalf("dial to the gone neighbour: %v", err)
+	}
+}
+
+// TestLinkTableFollowsLinks: links to one peer coming and going in any
+// order leave the router's view of the peer equal to the link table's.
+func TestLinkTableFollowsLinks(t *testing.T) {
+	n, p := newNode(t), newNode(t)
+	l1 := linked(t, n, p)
+	l2 := attach(t, n, p)
+	eventually(t, "two links", func() bool {
+		n.c.links.mu.Lock()
+		defer n.c.links.mu.Unlock()
+		return len(n.c.links.byPeer[p.ID()]) == 2
+	})
+	l1.cut()
+	if hopsTo(n, p.ID()) != 1 {
+		t.Fatal("the peer is gone while a link to it is up")
+	}
+	l2.cut()
+	waitRoute(t, n, p.ID(), -1)
+	waitRoute(t, p, n.ID(), -1)
+}

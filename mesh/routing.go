@@ -126,6 +126,12 @@ func (r *router) linkUp(peer uint64, now time.Time) []outMsg {
 	return r.dumpTo(peer, now, out)
 }
 
+// isLink reports whether peer is a live neighbour.
+func (r *router) isLink(peer uint64) bool {
+	_, ok := r.links[peer]
+	return ok
+}
+
 // dump sends our whole database to peer, as to a new link.
 func (r *router) dump(peer uint64, now time.Time) []outMsg { return r.dumpTo(peer, now, nil) }
 
