@@ -3,10 +3,12 @@ package mesh
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -178,19 +180,18 @@ func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: opening a stream to %s: %v", ErrNoRoute, FormatID(host), FormatID(path[1]), err)
 	}
-	if _, err := st.Write(appendSetupHeader(nil, setupHeader{hop: 1, path: path})); err != nil {
-		st.Reset(mux.CodeCancel)
-		return nil, fmt.Errorf("%w: %s: %v", ErrNoRoute, FormatID(host), err)
-	}
 	var v [2]byte
 	err = withContext(ctx, st, func() error {
+		if _, err := st.Write(appendSetupHeader(nil, setupHeader{hop: 1, path: path})); err != nil {
+			return err
+		}
 		_, err := io.ReadFull(st, v[:])
 		return err
 	})
 	if err != nil {
 		st.Reset(mux.CodeCancel)
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%w: circuit setup along %s: %v", ErrNoRoute, formatPath(path), ctx.Err())
+		if ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, fmt.Errorf("%w: circuit setup along %s: no answer within %v", ErrNoRoute, formatPath(path), c.lim.HandshakeTimeout)
 		}
 		return nil, fmt.Errorf("%w: circuit setup along %s broke: %v", ErrNoRoute, formatPath(path), err)
 	}

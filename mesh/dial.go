@@ -2,9 +2,11 @@ package mesh
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 
 	"github.com/plexusnet/plexus/mux"
@@ -117,8 +119,25 @@ func (c *core) openStream(ctx context.Context, sess *mux.Session, host uint64, k
 		}
 		return nil, fmt.Errorf("%w: opening a stream to %s: %v", ErrNoRoute, FormatID(host), err)
 	}
-	if _, err := st.Write(appendConnHeader(make([]byte, 0, 8+len(h.env)+len(h.name)), kind, h)); err != nil {
+	hdr := appendConnHeader(make([]byte, 0, 8+len(h.env)+len(h.name)), kind, h)
+	if ctx.Done() == nil { // nothing bounds the dial: no deadline to set
+		_, err = st.Write(hdr)
+	} else {
+		// The write waits for credit, which a peer that reads nothing on
+		// the session may never give: the dial's deadline bounds it.
+		err = withContext(ctx, st, func() error {
+			_, err := st.Write(hdr)
+			return err
+		})
+	}
+	if err != nil {
 		st.Reset(mux.CodeCancel)
+		switch {
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case errors.Is(err, os.ErrDeadlineExceeded): // the stream's deadline, set from ctx's, came first
+			return nil, context.DeadlineExceeded
+		}
 		return nil, fmt.Errorf("%w: %s: %v", ErrNoRoute, FormatID(host), err)
 	}
 	return st, nil

@@ -3,10 +3,12 @@ package mesh
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 )
@@ -310,5 +312,78 @@ func TestCloseNodeUnblocksEverything(t *testing.T) {
 	}
 	if _, err := b.Dial("", ":9"); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Dial after Close: %v", err)
+	}
+}
+
+// fillSession dials port on dst from a until the session between them has
+// no credit left: each connection writes 64 KiB (with a write deadline)
+// that dst's application never reads. It returns once the writes are
+// over; the connections are closed when the test ends.
+func fillSession(t *testing.T, a, dst *Node, port uint32, conns int) {
+	t.Helper()
+	sink, err := dst.Listen("", fmt.Sprintf(":%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := make(chan net.Conn, conns)
+	go func() {
+		for {
+			c, err := sink.Accept()
+			if err != nil {
+				return
+			}
+			held <- c // never read
+		}
+	}()
+	t.Cleanup(func() {
+		sink.Close()
+		for {
+			select {
+			case c := <-held:
+				c.Close()
+				continue
+			default:
+			}
+			return
+		}
+	})
+	buf := make([]byte, 64<<10)
+	var wg sync.WaitGroup
+	for range conns {
+		c, err := a.DialTimeout("", fmt.Sprintf("%s:%d", FormatID(dst.ID()), port), patience)
+		if err != nil {
+			t.Fatalf("dial %d: %v", port, err)
+		}
+		t.Cleanup(func() { c.Close() })
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.SetWriteDeadline(time.Now().Add(time.Second))
+			c.Write(buf)
+		}()
+	}
+	wg.Wait()
+}
+
+// TestDialDeadlineOnAFullSession: a dial bounded by a deadline returns at
+// its deadline even when the session has no credit left for its header
+// (an application that reads nothing on the same session took it all).
+func TestDialDeadlineOnAFullSession(t *testing.T) {
+	a, b := newNode(t), newNode(t)
+	linked(t, a, b)
+	ln, _ := b.Listen("", ":1")
+	echo(t, ln)
+	fillSession(t, a, b, 9, 48)
+	for _, addr := range []string{FormatID(b.ID()) + ":1", FormatID(b.ID()) + ":9"} { // a first dial, a later one
+		start := time.Now()
+		c, err := a.DialTimeout("", addr, 500*time.Millisecond)
+		if err == nil {
+			c.Close()
+			t.Fatalf("%s: the dial went through a full session", addr)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Fatalf("DialTimeout(500ms) to %s returned after %v: %v", addr, d, err)
+		}
+		t.Logf("%s: %v after %v", addr, err, time.Since(start))
 	}
 }
