@@ -347,14 +347,18 @@ func fillSession(t *testing.T, a, dst *Node, port uint32, conns int) {
 			return
 		}
 	})
-	buf := make([]byte, 64<<10)
-	var wg sync.WaitGroup
+	var cs []net.Conn
 	for range conns {
 		c, err := a.DialTimeout("", fmt.Sprintf("%s:%d", FormatID(dst.ID()), port), patience)
 		if err != nil {
 			t.Fatalf("dial %d: %v", port, err)
 		}
 		t.Cleanup(func() { c.Close() })
+		cs = append(cs, c)
+	}
+	buf := make([]byte, 64<<10)
+	var wg sync.WaitGroup
+	for _, c := range cs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -384,6 +388,38 @@ func TestDialDeadlineOnAFullSession(t *testing.T) {
 		if d := time.Since(start); d > 5*time.Second {
 			t.Fatalf("DialTimeout(500ms) to %s returned after %v: %v", addr, d, err)
 		}
+		checkTimeout(t, err)
 		t.Logf("%s: %v after %v", addr, err, time.Since(start))
+	}
+}
+
+// checkTimeout checks that err is a dial timeout as package net makes
+// them: os.ErrDeadlineExceeded, context.DeadlineExceeded and a net.Error
+// whose Timeout is true.
+func checkTimeout(t *testing.T, err error) {
+	t.Helper()
+	var ne net.Error
+	if !errors.Is(err, os.ErrDeadlineExceeded) || !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("%v: want a timeout (os.ErrDeadlineExceeded, a net.Error with Timeout)", err)
+	}
+}
+
+// TestDialTimeoutIsANetTimeout: a dial that runs out of time fails as
+// package net's do, whichever path it was on.
+func TestDialTimeoutIsANetTimeout(t *testing.T) {
+	ns := nodes(t, 3)
+	chain(t, ns)
+	for _, dst := range ns {
+		_, err := ns[0].DialTimeout("", FormatID(dst.ID())+":1", time.Nanosecond)
+		checkTimeout(t, err)
+	}
+	_, err := ns[0].DialTimeout("", "nosuch", time.Nanosecond)
+	if !errors.Is(err, ErrNoService) { // known at once: no time needed
+		checkTimeout(t, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := ns[0].DialContext(ctx, "", FormatID(ns[1].ID())+":1"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a cancelled dial: %v", err)
 	}
 }

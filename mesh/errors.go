@@ -1,9 +1,11 @@
 package mesh
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
+	"os"
 
 	"github.com/plexusnet/plexus/mux"
 )
@@ -55,6 +57,21 @@ var (
 	// ErrClosed: the node or listener is closed. It is net.ErrClosed too.
 	ErrClosed = fmt.Errorf("mesh: closed: %w", net.ErrClosed)
 )
+
+// errTimeout is the error of a dial that ran out of time: as in package
+// net, a net.Error whose Timeout is true, and errors.Is(err,
+// os.ErrDeadlineExceeded) and errors.Is(err, context.DeadlineExceeded)
+// hold for it.
+var errTimeout error = timeoutError{}
+
+type timeoutError struct{}
+
+func (timeoutError) Error() string   { return "mesh: i/o timeout" }
+func (timeoutError) Timeout() bool   { return true }
+func (timeoutError) Temporary() bool { return true }
+func (timeoutError) Is(target error) bool {
+	return target == os.ErrDeadlineExceeded || target == context.DeadlineExceeded
+}
 
 // LimitError reports which limit of Limits refused. errors.Is(err,
 // ErrLimit) holds for it.

@@ -4,6 +4,7 @@ import (
 	"context"
 	crand "crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -241,7 +242,10 @@ func (n *Node) DialTimeout(network, address string, d time.Duration) (net.Conn, 
 
 // DialContext is Dial bounded by ctx. It fails fast: ErrNoRoute when no
 // path to the host is known, ErrConnRefused when nothing listens on the
-// port, ErrNoService when no reachable node offers the service.
+// port, ErrNoService when no reachable node offers the service. A dial
+// that runs out of time fails as package net's do: with a net.Error whose
+// Timeout is true, for which errors.Is(err, os.ErrDeadlineExceeded) and
+// errors.Is(err, context.DeadlineExceeded) hold.
 //
 // The first dial to a destination (a port, or a service, in the view's
 // env) on the session that reaches its host waits for the destination's
@@ -272,6 +276,9 @@ func (n *Node) DialContext(ctx context.Context, network, address string) (net.Co
 		}
 	}
 	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = errTimeout // as package net: os.ErrDeadlineExceeded, and a net.Error that is a timeout
+		}
 		return nil, &net.OpError{Op: "dial", Net: "mesh", Source: Addr{Host: n.c.id}, Addr: dialAddr(t), Err: err}
 	}
 	return conn, nil
