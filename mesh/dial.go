@@ -100,7 +100,7 @@ func (c *core) sessionTo(ctx context.Context, host uint64) (*mux.Session, *known
 		return c.self.session(c)
 	}
 	if l := c.links.get(host); l != nil {
-		return l.sess, &l.known, nil
+		return l.conns, &l.known, nil
 	}
 	ci, err := c.circuitTo(ctx, host)
 	if err != nil {

@@ -423,3 +423,33 @@ func TestDialTimeoutIsANetTimeout(t *testing.T) {
 		t.Fatalf("a cancelled dial: %v", err)
 	}
 }
+
+// TestUnreadConnectionsStarveNeitherRecordsNorCircuits: connections to a
+// neighbour whose application reads nothing take the credit of the link's
+// connection session only: the link's control stream still carries
+// records, and circuits through the link still carry data. (They shared
+// the link's session, and 48 unread connections stalled it all.)
+func TestUnreadConnectionsStarveNeitherRecordsNorCircuits(t *testing.T) {
+	ns := nodes(t, 3)
+	a, b, c := ns[0], ns[1], ns[2]
+	chain(t, ns)
+	far, _ := c.Listen("", ":1")
+	echo(t, far)
+	fillSession(t, a, b, 9, 48)
+	fresh, _ := a.Listen("", "fresh")
+	defer fresh.Close()
+	eventually(t, "b to see a's new service", func() bool {
+		for _, s := range b.Services() {
+			if s.Name == "fresh" {
+				return true
+			}
+		}
+		return false
+	})
+	conn, err := a.DialTimeout("", FormatID(c.ID())+":1", patience)
+	if err != nil {
+		t.Fatalf("a circuit through the link: %v", err)
+	}
+	defer conn.Close()
+	roundTrip(t, conn, "through b")
+}

@@ -21,8 +21,13 @@ import (
 
 // A link is one mux session over one physical connection between two
 // neighbours. The dialing side is the mux client and opens the control
-// stream (handshake, then records, see handshake.go); both sides open
-// application streams and circuit setups on it.
+// stream (handshake, then records, see handshake.go) and then the
+// connection stream, which carries an inner mux session of its own: the
+// connections between the two neighbours are streams of that session,
+// never of the link's, so that connections an application does not read
+// hold the inner session's window and never the link's, whose credit the
+// control stream and the circuits need. Both sides open circuit setups on
+// the link's session.
 type link struct {
 	c      *core
 	peer   uint64
@@ -32,7 +37,8 @@ type link struct {
 	ctrl   *mux.Stream
 	rd     *bufio.Reader // reads ctrl
 	out    recordQueue
-	known  knownDests    // destinations that accepted a connection on sess
+	conns  *mux.Session // the connection session, on the link's second stream
+	known  knownDests   // destinations that accepted a connection on conns
 }
 
 // linkTable holds the live links by peer. A link is registered only once
@@ -130,7 +136,7 @@ func (t *linkTable) get(peer uint64) *link {
 	defer t.mu.Unlock()
 	ls := t.byPeer[peer]
 	for i := len(ls) - 1; i >= 0; i-- {
-		if ls[i].sess.Err() == nil {
+		if ls[i].sess.Err() == nil && ls[i].conns.Err() == nil {
 			return ls[i]
 		}
 	}
@@ -394,14 +400,17 @@ func (c *core) runLinkNotify(conn io.ReadWriteCloser, dialer bool, up func()) er
 	run(l.readRecords)
 	run(l.sendRecords)
 	run(l.acceptStreams)
+	run(l.acceptConns)
 	select {
 	case <-sess.Done():
+	case <-l.conns.Done():
 	case <-c.ctx.Done():
 	}
 	c.links.remove(l)
 	c.linkChanged(l.peer, false)
 	conn.Close() // do not wait for a dead peer to take our last frames
 	sess.Close()
+	l.conns.Close()
 	l.out.close()
 	wg.Wait()
 	err = sess.Err()
@@ -520,6 +529,9 @@ func (l *link) handshake(ctx context.Context, proved uint64) (err error) {
 		}
 		return fmt.Errorf("%w: link handshake: message type %#x instead of ready", ErrProtocol, typ)
 	})
+	if err == nil {
+		err = l.startConns(ctx)
+	}
 	if err != nil {
 		if l.peer != 0 {
 			c.links.unreserve(l.peer)
@@ -527,6 +539,31 @@ func (l *link) handshake(ctx context.Context, proved uint64) (err error) {
 		return l.handshakeErr(ctx, err)
 	}
 	return nil
+}
+
+// startConns starts the link's connection session, the last step of the
+// handshake: the dialing side opens the link's second stream and is the
+// client of the mux session it carries.
+func (l *link) startConns(ctx context.Context) error {
+	var st *mux.Stream
+	var err error
+	if l.dialer {
+		st, err = l.sess.OpenStream(ctx)
+	} else {
+		st, err = l.sess.AcceptStream(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	if l.dialer {
+		l.conns, err = mux.Client(st, l.c.innerCfg)
+	} else {
+		l.conns, err = mux.Server(st, l.c.innerCfg)
+	}
+	if err != nil {
+		st.Reset(mux.CodeCancel)
+	}
+	return err
 }
 
 // readHello reads the peer's hello, or its refusal.

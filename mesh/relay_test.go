@@ -24,6 +24,12 @@ func fakeNeighbour(t testing.TB, n *Node, id uint64) *mux.Session {
 	}
 	st.Write(appendCtrl(nil, msgReady, nil))
 	go io.Copy(io.Discard, st) // n's records
+	cs, err := st.Session().OpenStream(ctxT(t)) // the connection stream
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns, _ := mux.Client(cs, nil)
+	t.Cleanup(func() { conns.Close() })
 	eventually(t, "the fake link", func() bool { return n.c.links.get(id) != nil })
 	return st.Session()
 }

@@ -16,11 +16,18 @@ import (
 // the other end opens and hands it on: to a listener, or, on a link, to
 // the circuit setup.
 
-// acceptStreams serves the streams a link's peer opens.
+// acceptStreams serves the streams a link's peer opens on the link's
+// session: circuit setups.
 func (l *link) acceptStreams() { l.c.acceptLoop(l.sess, l.peer, l) }
 
+// acceptConns serves the streams a link's peer opens on the link's
+// connection session: connections.
+func (l *link) acceptConns() { l.c.acceptLoop(l.conns, l.peer, nil) }
+
 // acceptLoop serves the streams opened on sess by host from; l is the
-// link when sess is a link's (circuit setups are allowed only there).
+// link when sess is a link's own session (circuit setups are allowed only
+// there, and connections never: they travel in the link's connection
+// session, in a circuit's inner session or in the self session).
 // Workers read the headers: goroutines that serve one stream after another,
 // so that a burst of streams pays for neither a goroutine nor its stack
 // growth per stream, and that end once no stream came for workerIdle. At
@@ -165,6 +172,12 @@ func (c *core) serveStream(st *mux.Stream, from uint64, l *link, t *answerTimer)
 	}
 	switch h.kind {
 	case kindConn, kindConnEarly:
+		if l != nil { // connections to a neighbour travel in the link's connection session
+			t.stop()
+			refuseConn(st, codeProtocol)
+			c.logf(slog.LevelWarn, "mesh: a connection on a link's session", "from", FormatID(from))
+			return
+		}
 		c.deliver(st, from, h.conn, h.kind == kindConn, t)
 		t.stop()
 	case kindCircuit:
