@@ -188,6 +188,10 @@ func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error)
 		_, err := io.ReadFull(st, v[:])
 		return err
 	})
+	if rf := connRefusal(0, err); rf != nil { // refused by a reset (see refuseSetupNow)
+		rf.op, rf.reason = "circuit", "path "+formatPath(path)
+		return nil, rf
+	}
 	if err != nil {
 		st.Reset(mux.CodeCancel)
 		if ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded) {

@@ -110,6 +110,8 @@ const (
 	codeProtocol      code = 0x0b // malformed message
 	codeClosed        code = 0x0c // the node is closing
 	codeLimitBase     code = 0x40 // codeLimitBase+i: limit limitNames[i] refused
+
+	codeFull code = 0xff // a listener's backlog is full (internal: never sent)
 )
 
 // resetRefused is where the mux error codes that refuse a connection

@@ -21,9 +21,10 @@ type Limits struct {
 	RecordRate         int           // records read per second from one link once a burst of MaxRecords is spent; beyond it the link is read more slowly (200)
 	MaxRecords         int           // routing table size: records held, one per node (8192)
 	MaxServices        int           // services in one node's record, ours or a peer's (256)
-	MaxPendingStreams  int           // streams of one link or circuit whose header is being read (64)
+	MaxPendingStreams  int           // streams of one link or circuit whose header is being read; as many again may wait for room in a listener's backlog (64)
 	AcceptBacklog      int           // connections waiting for a listener's Accept; beyond it a dial waits for room up to HandshakeTimeout, then is refused (256)
 	MaxHops            int           // hops of a circuit's path, at most 255 (16)
+	MaxPendingCircuits int           // circuit setups from one neighbour being handled at once (forwarded, or ending here before their end-to-end TLS is done); one more drops the oldest (16)
 	HandshakeTimeout   time.Duration // a link handshake, a stream header or a circuit setup (10s)
 }
 
@@ -42,6 +43,7 @@ var DefaultLimits = Limits{
 	MaxPendingStreams:  64,
 	AcceptBacklog:      256,
 	MaxHops:            16,
+	MaxPendingCircuits: 16,
 	HandshakeTimeout:   10 * time.Second,
 }
 
@@ -52,6 +54,7 @@ var limitNames = []string{
 	"MaxLinks", "MaxLinksPerPeer", "MaxCircuitsPerPeer", "MaxRelayedCircuits",
 	"MaxCircuitsPerHost", "MaxCircuits", "MaxRecordSize", "RecordRate",
 	"MaxRecords", "MaxServices", "MaxPendingStreams", "AcceptBacklog",
+	"MaxPendingCircuits",
 }
 
 // limitErr returns the *LimitError of the named field of l.

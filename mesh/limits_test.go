@@ -3,6 +3,7 @@ package mesh
 import (
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -296,4 +297,42 @@ func TestRecordRateSlowsAFlood(t *testing.T) {
 		t.Fatalf("%d records read in %v despite RecordRate 100", n, d)
 	}
 	_ = strings.Contains
+}
+
+// TestFullBacklogDoesNotBlockTheSession: dials that wait for room in a
+// full backlog wait away from the header workers (as many as
+// MaxPendingStreams; beyond, they are refused at once), so other dials on
+// the same session go through. (Each held a header worker for as long as
+// HandshakeTimeout, and 64 of them stopped the session's accept loop.)
+func TestFullBacklogDoesNotBlockTheSession(t *testing.T) {
+	a := newNode(t)
+	b := newNode(t, WithLimits(Limits{AcceptBacklog: 2, HandshakeTimeout: 30 * time.Second}))
+	linked(t, a, b)
+	full, _ := b.Listen("", ":1")
+	defer full.Close()
+	echoLn, _ := b.Listen("", ":2")
+	echo(t, echoLn)
+	var wg sync.WaitGroup
+	for range 80 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := a.DialTimeout("", FormatID(b.ID())+":1", patience)
+			if err == nil {
+				defer c.Close()
+				c.Read(make([]byte, 1)) // a refusal of a dial that did not wait comes here
+			}
+		}()
+	}
+	eventually(t, "dials to wait for room", func() bool {
+		return len(full.(*listener).q) == 2 && b.c.links.get(a.ID()).conns.NumStreams() >= 66
+	})
+	c, err := a.DialTimeout("", FormatID(b.ID())+":2", 5*time.Second)
+	if err != nil {
+		t.Fatalf("a dial to another port of the session: %v", err)
+	}
+	roundTrip(t, c, "hello")
+	c.Close()
+	full.Close() // refuses the waiting dials
+	wg.Wait()
 }

@@ -181,11 +181,28 @@ func (c *core) announceServices() {
 // deliver answers a connection header received on st from host from (if
 // answer is set: the dialer waits for it; a refusal is always answered),
 // and queues the connection for its listener. t, running since the header
-// began, bounds the answer too.
-func (c *core) deliver(st *mux.Stream, from uint64, h connHeader, answer bool, t *answerTimer) {
+// began, bounds the answer too. When the listener's backlog is full, the
+// wait for room is handed to a goroutine of its own, so that the worker
+// goes on with the session's other streams; at most MaxPendingStreams
+// connections of one session wait so (p counts them), beyond that the
+// connection is refused at once.
+func (c *core) deliver(st *mux.Stream, from uint64, h connHeader, answer bool, t *answerTimer, p *workerPool) {
 	l, v := c.ports.lookup(h)
 	if l != nil {
 		v = l.enqueue(st, from, answer, t)
+		if v == codeFull {
+			if !t.stop() {
+				return // reset: the header took all the time there was
+			}
+			if p.waiting.Add(1) <= int32(c.lim.MaxPendingStreams) && c.spawn(func() {
+				defer p.waiting.Add(-1)
+				l.await(st, from, answer)
+			}) {
+				return
+			}
+			p.waiting.Add(-1)
+			v = codeOf(c.lim.limitErr("AcceptBacklog"))
+		}
 		if v == codeOK {
 			return
 		}
@@ -195,48 +212,21 @@ func (c *core) deliver(st *mux.Stream, from uint64, h connHeader, answer bool, t
 	}
 }
 
-// enqueue answers ok and queues the connection. While the backlog is full
-// it waits for an Accept to make room, as long as HandshakeTimeout (the
-// dialer waits meanwhile, and the session's other streams wait behind
-// MaxPendingStreams: backpressure, not loss), then refuses. The answer is
-// written outside the listener's lock, into a slot reserved for it. It
-// returns codeOK once the stream is answered (or reset), else the refusal.
+// enqueue queues the connection if the backlog has room, answering ok
+// first when answer is set, within t (the worker's timer; the answer is
+// written outside the listener's lock, into a slot reserved for it). It
+// returns codeOK once the stream is answered (or reset), codeFull when the
+// backlog is full, or the refusal.
 func (l *listener) enqueue(st *mux.Stream, from uint64, answer bool, t *answerTimer) code {
-	var timeout <-chan time.Time
 	l.mu.Lock()
-	for {
-		if l.closed {
-			l.mu.Unlock()
-			return l.closedCode()
-		}
-		if len(l.q)+l.reserved < cap(l.q) {
-			break
-		}
-		l.waiting.Add(1)
+	switch {
+	case l.closed:
 		l.mu.Unlock()
-		if timeout == nil {
-			if !t.stop() {
-				l.waiting.Add(-1)
-				return codeOK // reset: the header took all the time there was
-			}
-			tm := time.NewTimer(l.c.lim.HandshakeTimeout)
-			defer tm.Stop()
-			timeout = tm.C
-		}
-		var expired bool
-		select {
-		case <-l.room:
-		case <-l.done:
-		case <-timeout:
-			expired = true
-		}
-		l.waiting.Add(-1)
-		if expired {
-			return codeOf(l.c.lim.limitErr("AcceptBacklog"))
-		}
-		l.mu.Lock()
-	}
-	if !answer && timeout == nil { // nothing to write: queue it at once
+		return l.closedCode()
+	case len(l.q)+l.reserved >= cap(l.q):
+		l.mu.Unlock()
+		return codeFull
+	case !answer: // nothing to write: queue it at once
 		defer l.mu.Unlock()
 		if t.stop() {
 			l.q <- &conn{Stream: st, laddr: Addr{Host: l.c.id, Port: l.port}, raddr: Addr{Host: from}}
@@ -244,37 +234,76 @@ func (l *listener) enqueue(st *mux.Stream, from uint64, answer bool, t *answerTi
 		return codeOK
 	}
 	l.reserved++
+	l.mu.Unlock()
+	_, err := st.Write([]byte{uint8(codeOK)})
+	if !t.stop() {
+		err = ErrClosed // reset by t
+	}
+	l.answered(st, from, err)
+	return codeOK
+}
+
+// await waits, in a goroutine of its own, for room in the full backlog
+// (backlogWait at most; the dialer waits meanwhile: backpressure, not
+// loss), then answers ok (if answer; the write bounded by
+// HandshakeTimeout) and queues the connection, or refuses it.
+func (l *listener) await(st *mux.Stream, from uint64, answer bool) {
+	tm := time.NewTimer(min(backlogWait, l.c.lim.HandshakeTimeout))
+	defer tm.Stop()
+	l.mu.Lock()
+	for len(l.q)+l.reserved >= cap(l.q) && !l.closed {
+		l.waiting.Add(1)
+		l.mu.Unlock()
+		var expired bool
+		select {
+		case <-l.room:
+		case <-l.done:
+		case <-tm.C:
+			expired = true
+		}
+		l.waiting.Add(-1)
+		if expired {
+			refuseConn(st, codeOf(l.c.lim.limitErr("AcceptBacklog")))
+			return
+		}
+		l.mu.Lock()
+	}
+	if l.closed {
+		l.mu.Unlock()
+		refuseConn(st, l.closedCode())
+		return
+	}
+	l.reserved++
 	if len(l.q)+l.reserved < cap(l.q) {
 		l.signalRoom() // room for another waiter too
 	}
 	l.mu.Unlock()
 	var err error
-	switch {
-	case !answer:
-		if !t.stop() {
-			err = ErrClosed // reset by t
-		}
-	case timeout == nil: // t still runs: it bounds the write
-		_, err = st.Write([]byte{uint8(codeOK)})
-		if !t.stop() {
-			err = ErrClosed // reset by t
-		}
-	default:
+	if answer {
 		st.SetWriteDeadline(time.Now().Add(l.c.lim.HandshakeTimeout))
 		_, err = st.Write([]byte{uint8(codeOK)})
 		st.SetWriteDeadline(time.Time{})
 	}
+	l.answered(st, from, err)
+}
+
+// answered queues a connection whose slot was reserved once its answer is
+// written (err nil), or refuses it.
+func (l *listener) answered(st *mux.Stream, from uint64, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.reserved--
 	if err != nil || l.closed {
 		refuseConn(st, l.closedCode())
 		l.signalRoom()
-		return codeOK // answered already: the reset tells the rest
+		return
 	}
 	l.q <- &conn{Stream: st, laddr: Addr{Host: l.c.id, Port: l.port}, raddr: Addr{Host: from}}
-	return codeOK
 }
+
+// backlogWait bounds how long a connection waits for room in a full
+// backlog before it is refused (AcceptBacklog).
+const backlogWait = 10 * time.Second
 
 // closedCode is the refusal of a connection to a closed listener.
 func (l *listener) closedCode() code {

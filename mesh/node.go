@@ -75,6 +75,7 @@ func New(opts ...Option) (*Node, error) {
 	c.ports.init()
 	c.links.byPeer = make(map[uint64][]*link)
 	c.circuits.init()
+	c.relays.setups.maxPerKey = c.lim.MaxPendingCircuits
 	c.startRouting()
 	return &Node{c: c}, nil
 }

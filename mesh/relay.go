@@ -2,19 +2,24 @@ package mesh
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/plexusnet/plexus/mux"
 )
 
 // relayTable counts the circuits this node relays, by the neighbour they
-// came from (MaxCircuitsPerPeer) and in all (MaxRelayedCircuits).
+// came from (MaxCircuitsPerPeer) and in all (MaxRelayedCircuits), and
+// holds the circuit setups being handled, by the neighbour they came from
+// (MaxPendingCircuits).
 type relayTable struct {
-	mu sync.Mutex
-	n  counts
+	mu     sync.Mutex
+	n      counts
+	setups pendingSet // keyed by peerKey
 }
 
 // relayed returns the number of circuits this node relays now.
@@ -31,6 +36,13 @@ func (t *relayTable) put(peer uint64) {
 	t.mu.Unlock()
 }
 
+// peerKey is the key of a neighbour in a pendingSet.
+func peerKey(peer uint64) string {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], peer)
+	return string(b[:])
+}
+
 // relayEnded releases what a relayed circuit from peer held: its count and
 // Close's hold (see hold).
 func (c *core) relayEnded(peer uint64) {
@@ -41,9 +53,33 @@ func (c *core) relayEnded(peer uint64) {
 // errNestedCircuit refuses a circuit setup sent inside a circuit.
 var errNestedCircuit = fmt.Errorf("%w: circuit setup inside a circuit or to the node itself", ErrProtocol)
 
+// startSetup hands a circuit setup that the neighbour of link l sent on st
+// to a goroutine of its own, so that the worker that read its header goes
+// on with the link's other streams: a setup waits for things that may take
+// long (a stream to the next hop and room to write on it, the end-to-end
+// TLS handshake). herr is what reading the header found wrong, if
+// anything. At most MaxPendingCircuits setups of one neighbour are handled
+// at once: admitting one more drops the oldest, whose stream is reset with
+// the refusal of that limit.
+func (c *core) startSetup(l *link, st *mux.Stream, s setupHeader, herr error) {
+	p := c.relays.setups.admit(peerKey(l.peer), func() { refuseSetupNow(st, c.lim.limitErr("MaxPendingCircuits")) })
+	if !c.spawn(func() {
+		defer c.relays.setups.done(p)
+		c.handleSetup(l, st, s, herr)
+	}) {
+		c.relays.setups.done(p)
+		st.Reset(mux.CodeCancel)
+	}
+}
+
 // handleSetup handles a circuit setup that the neighbour of link l sent on
-// st: it is refused, ends here, or is relayed to the next hop.
-func (c *core) handleSetup(l *link, st *mux.Stream, s setupHeader) {
+// st: it is refused, ends here, or is relayed to the next hop. Every write
+// and open it makes is bounded by HandshakeTimeout.
+func (c *core) handleSetup(l *link, st *mux.Stream, s setupHeader, herr error) {
+	if herr != nil {
+		c.refuseSetup(st, s, herr, l.peer)
+		return
+	}
 	if err := checkSetup(s, c.id, l.peer, c.lim.MaxHops); err != nil {
 		c.refuseSetup(st, s, err, l.peer)
 		return
@@ -86,7 +122,10 @@ func (c *core) handleSetup(l *link, st *mux.Stream, s setupHeader) {
 	}
 	fwd := s
 	fwd.hop++
-	if _, err := out.Write(appendSetupHeader(nil, fwd)); err != nil {
+	out.SetWriteDeadline(time.Now().Add(c.lim.HandshakeTimeout))
+	_, err = out.Write(appendSetupHeader(nil, fwd))
+	out.SetWriteDeadline(time.Time{})
+	if err != nil {
 		out.Reset(mux.CodeCancel)
 		release()
 		c.refuseSetup(st, s, fmt.Errorf("%w: next hop %s: %v", ErrNoRoute, FormatID(next), err), l.peer)
@@ -107,7 +146,7 @@ func (c *core) handleSetup(l *link, st *mux.Stream, s setupHeader) {
 	// one closure and mux's two streams and splice are all that the relay
 	// keeps per circuit.
 	if err := mux.Splice(st, out, func(error) { c.relayEnded(peer) }); err != nil {
-		out.Reset(mux.CodeCancel) // st was reset under us: the source gave up
+		out.Reset(mux.CodeCancel) // st was reset under us: the source gave up, or the setup was dropped
 		st.Reset(mux.CodeCancel)
 		c.relayEnded(peer)
 		return
@@ -116,11 +155,20 @@ func (c *core) handleSetup(l *link, st *mux.Stream, s setupHeader) {
 }
 
 // refuseSetup answers a circuit setup with a refusal (the code of err and
-// this node's index in the path) and closes the stream.
+// this node's index in the path), within HandshakeTimeout, and closes the
+// stream.
 func (c *core) refuseSetup(st *mux.Stream, s setupHeader, err error, from uint64) {
 	c.logf(slog.LevelInfo, "mesh: circuit refused", "from", FormatID(from), "path", formatPath(s.path), "err", err)
+	st.SetWriteDeadline(time.Now().Add(c.lim.HandshakeTimeout))
 	st.Write([]byte{uint8(codeOf(err)), uint8(s.hop)})
 	st.Close()
+}
+
+// refuseSetupNow refuses a circuit setup without writing: a reset whose
+// code carries the refusal, as for a connection (see refuseConn). It
+// never blocks; the source learns the rule, not which node refused.
+func refuseSetupNow(st *mux.Stream, err error) {
+	st.Reset(resetRefused + mux.ErrorCode(codeOf(err)))
 }
 
 // hold counts one more task that Close waits for (c.wg.Done ends it); it

@@ -313,3 +313,56 @@ func TestOutsiderCannotBeRelayedFor(t *testing.T) {
 	}
 	_ = mux.CodeCancel
 }
+
+// spoofedSetups has m open k circuit setups through its neighbour relay
+// to dst, each claiming to come from a made-up or another node (src(i))
+// through m, and never do the end-to-end TLS that would prove it. The
+// streams are reset when the test ends.
+func spoofedSetups(t *testing.T, m, relay, dst *Node, k int, src func(i int) uint64) {
+	t.Helper()
+	l := m.c.links.get(relay.ID())
+	for i := range k {
+		st, err := l.sess.OpenStream(ctxT(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := []uint64{src(i), m.ID(), relay.ID(), dst.ID()}
+		if src(i) == m.ID() {
+			path = path[1:]
+		}
+		st.Write(appendSetupHeader(nil, setupHeader{hop: len(path) - 2, path: path}))
+		t.Cleanup(func() { st.Reset(mux.CodeCancel) })
+	}
+}
+
+// TestSlowSetupsDoNotBlockALink: a member sends a burst of circuit setups
+// through a relay and never completes their end-to-end TLS. The
+// destination hands each setup to a goroutine of its own, so the relay's
+// link to it still serves other setups at once. (Each held one of the 64
+// header workers of the link for HandshakeTimeout, and the next setups,
+// X's among them, waited behind them.)
+func TestSlowSetupsDoNotBlockALink(t *testing.T) {
+	ca := newCA(t)
+	ns := secureNodes(t, ca, 4, WithLimits(Limits{HandshakeTimeout: 30 * time.Second}))
+	m, r, d, x := ns[0], ns[1], ns[2], ns[3]
+	linked(t, m, r)
+	linked(t, r, d)
+	linked(t, x, r)
+	waitRoute(t, x, d.ID(), 2)
+	waitRoute(t, m, d.ID(), 2)
+	ln, _ := d.Listen("", ":1")
+	echo(t, ln)
+	spoofedSetups(t, m, r, d, 64, func(i int) uint64 { return uint64(0xdead0000 + i) })
+	eventually(t, "the setups to reach d", func() bool { return d.c.relays.setups.len(peerKey(r.ID())) > 0 })
+	for _, from := range []*Node{r, x} { // a neighbour of d, and a circuit through the relay
+		c, err := from.DialTimeout("", FormatID(d.ID())+":1", 5*time.Second)
+		if err != nil {
+			t.Fatalf("%s dials d: %v", FormatID(from.ID()), err)
+		}
+		roundTrip(t, c, "hello")
+		c.Close()
+	}
+	if n := d.c.relays.setups.len(peerKey(r.ID())); n > d.c.lim.MaxPendingCircuits {
+		t.Fatalf("%d setups from the relay pending, at most %d", n, d.c.lim.MaxPendingCircuits)
+	}
+}

@@ -44,7 +44,7 @@ func (c *core) acceptLoop(sess *mux.Session, from uint64, l *link) {
 		t := newAnswerTimer()
 		defer t.t.Stop()
 		for ok := true; ok && st != nil; st, ok = <-p.work {
-			c.serveStream(st, from, l, t)
+			c.serveStream(st, from, l, t, p)
 		}
 	}
 	for {
@@ -84,6 +84,7 @@ const workerIdle = time.Second
 type workerPool struct {
 	work    chan *mux.Stream // a stream to serve; nil: end; closed: the loop ended
 	workers atomic.Int32
+	waiting atomic.Int32 // connections waiting for room in a listener's backlog
 	last    atomic.Int64 // unix nanoseconds of the last stream accepted
 	retire  *time.Timer  // ends the idle workers once no stream came for workerIdle
 	armed   atomic.Bool  // retire is set: there are workers
@@ -144,8 +145,11 @@ func (p *workerPool) close() {
 }
 
 // serveStream reads the header of a stream and dispatches it. t, the
-// worker's, bounds the header and the answer.
-func (c *core) serveStream(st *mux.Stream, from uint64, l *link, t *answerTimer) {
+// worker's, bounds the header and the answer. Whatever may take longer (a
+// wait for room in a listener's backlog, a circuit setup) is handed to a
+// goroutine of its own, under a bound of its own, so that the worker is
+// free for the session's next stream once the header is read.
+func (c *core) serveStream(st *mux.Stream, from uint64, l *link, t *answerTimer, p *workerPool) {
 	// The header, and a connection's answer, must come within
 	// HandshakeTimeout. A timer that resets the stream, rather than
 	// deadlines, leaves nothing behind on a stream that lives on (a relayed
@@ -160,8 +164,11 @@ func (c *core) serveStream(st *mux.Stream, from uint64, l *link, t *answerTimer)
 	}
 	if err != nil {
 		switch {
+		case h.kind == kindCircuit && errors.Is(err, ErrHopLimit) && l != nil:
+			c.startSetup(l, st, h.setup, err) // refused there: h.setup.hop is read before the path
+			return
 		case h.kind == kindCircuit && errors.Is(err, ErrHopLimit):
-			c.refuseSetup(st, h.setup, err, from) // h.setup.hop is read before the path
+			refuseSetupNow(st, err)
 		case isConn(h.kind) && errors.Is(err, ErrProtocol):
 			refuseConn(st, codeProtocol)
 		default:
@@ -178,14 +185,15 @@ func (c *core) serveStream(st *mux.Stream, from uint64, l *link, t *answerTimer)
 			c.logf(slog.LevelWarn, "mesh: a connection on a link's session", "from", FormatID(from))
 			return
 		}
-		c.deliver(st, from, h.conn, h.kind == kindConn, t)
+		c.deliver(st, from, h.conn, h.kind == kindConn, t, p)
 		t.stop()
 	case kindCircuit:
 		if l == nil {
-			c.refuseSetup(st, h.setup, errNestedCircuit, from)
+			refuseSetupNow(st, errNestedCircuit)
+			c.logf(slog.LevelWarn, "mesh: circuit refused", "from", FormatID(from), "err", errNestedCircuit)
 			return
 		}
-		c.handleSetup(l, st, h.setup)
+		c.startSetup(l, st, h.setup, nil)
 	}
 }
 
