@@ -214,6 +214,24 @@ func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error)
 			st.Reset(mux.CodeCancel)
 			return nil, tlsError(err)
 		}
+		// The destination counts the circuit against its limits once TLS
+		// has proved us, and says so inside TLS.
+		var v [1]byte
+		err := withContext(ctx, tc, func() error {
+			_, err := io.ReadFull(tc, v[:])
+			return err
+		})
+		if err != nil {
+			st.Reset(mux.CodeCancel)
+			if ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded) {
+				return nil, fmt.Errorf("%w: circuit setup along %s: no answer within %v", ErrNoRoute, formatPath(path), c.lim.HandshakeTimeout)
+			}
+			return nil, tlsError(err)
+		}
+		if code(v[0]) != codeOK {
+			st.Close()
+			return nil, &refusal{op: "circuit", by: host, err: code(v[0]).err(), reason: "path " + formatPath(path)}
+		}
 		rw = tc
 	}
 	sess, err := mux.Client(rw, c.innerCfg)
@@ -231,34 +249,68 @@ func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error)
 // terminate accepts a circuit that ends here: it answers ok, runs the
 // server end of the inner session (after end-to-end TLS when secured), and
 // serves its streams in a goroutine of its own.
+//
+// The circuit counts against MaxCircuitsPerHost and MaxCircuits for its
+// source, path[0], only once the source is proved: on a secured mesh,
+// after the end-to-end TLS handshake (which must end within
+// PreAuthTimeout), whose verdict is then sent inside TLS; otherwise a
+// neighbour could charge another node's allowance with setups it never
+// completes. A circuit from a neighbour (a path of two) is proved by the
+// link already. On an unsecured mesh nothing proves a source, and the
+// circuit counts at once.
 func (c *core) terminate(st *mux.Stream, s setupHeader) {
 	src := s.path[0]
 	t := &c.circuits
-	t.mu.Lock()
-	err := t.ends.take(src, c.lim.MaxCircuitsPerHost, c.lim.MaxCircuits, "MaxCircuitsPerHost", "MaxCircuits", c.lim)
-	t.mu.Unlock()
-	if err != nil {
-		c.refuseSetup(st, s, err, s.path[s.hop-1])
-		return
+	take := func() error {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		return t.ends.take(src, c.lim.MaxCircuitsPerHost, c.lim.MaxCircuits, "MaxCircuitsPerHost", "MaxCircuits", c.lim)
 	}
 	release := func() {
 		t.mu.Lock()
 		t.ends.put(src)
 		t.mu.Unlock()
 	}
-	if _, err := st.Write([]byte{uint8(codeOK), uint8(s.hop)}); err != nil {
+	if c.ident == nil {
+		if err := take(); err != nil {
+			c.refuseSetup(st, s, err, s.path[s.hop-1])
+			return
+		}
+	}
+	st.SetWriteDeadline(time.Now().Add(c.lim.HandshakeTimeout))
+	_, err := st.Write([]byte{uint8(codeOK), uint8(s.hop)})
+	st.SetWriteDeadline(time.Time{})
+	if err != nil {
 		st.Reset(mux.CodeCancel)
-		release()
+		if c.ident == nil {
+			release()
+		}
 		return
 	}
 	var rw net.Conn = st
 	if c.ident != nil {
-		ctx, cancel := context.WithTimeout(c.ctx, c.lim.HandshakeTimeout)
+		ctx, cancel := context.WithTimeout(c.ctx, min(c.lim.PreAuthTimeout, c.lim.HandshakeTimeout))
 		tc := tls.Server(st, c.ident.tlsConfig(true, src))
 		err := tc.HandshakeContext(ctx)
 		cancel()
 		if err != nil {
 			c.logf(slog.LevelWarn, "mesh: circuit refused: end-to-end TLS failed", "path", formatPath(s.path), "err", tlsError(err))
+			st.Reset(mux.CodeCancel)
+			return
+		}
+		// path[0] is proved: now it may count, and the verdict on it goes
+		// inside TLS.
+		lerr := take()
+		tc.SetWriteDeadline(time.Now().Add(c.lim.HandshakeTimeout))
+		_, err = tc.Write([]byte{uint8(codeOf(lerr))})
+		tc.SetWriteDeadline(time.Time{})
+		if lerr != nil {
+			c.logf(slog.LevelInfo, "mesh: circuit refused", "path", formatPath(s.path), "err", lerr)
+			tc.Close()
+			st.Close()
+			return
+		}
+		if err != nil {
 			st.Reset(mux.CodeCancel)
 			release()
 			return

@@ -138,8 +138,12 @@ func (c code) err() error {
 	return fmt.Errorf("%w: unknown refusal code %#x", ErrProtocol, uint8(c))
 }
 
-// codeOf returns the wire code for err, the inverse of code.err.
+// codeOf returns the wire code for err, the inverse of code.err; codeOK
+// for nil.
 func codeOf(err error) code {
+	if err == nil {
+		return codeOK
+	}
 	var le *LimitError
 	if errors.As(err, &le) {
 		for i, n := range limitNames {

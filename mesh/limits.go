@@ -26,6 +26,7 @@ type Limits struct {
 	MaxHops            int           // hops of a circuit's path, at most 255 (16)
 	MaxPendingCircuits int           // circuit setups from one neighbour being handled at once (forwarded, or ending here before their end-to-end TLS is done); one more drops the oldest (16)
 	HandshakeTimeout   time.Duration // a link handshake, a stream header or a circuit setup (10s)
+	PreAuthTimeout     time.Duration // a peer not authenticated yet: a circuit ending here until its end-to-end TLS is done (2s)
 }
 
 // DefaultLimits are the values of the zero fields of Limits.
@@ -45,6 +46,7 @@ var DefaultLimits = Limits{
 	MaxHops:            16,
 	MaxPendingCircuits: 16,
 	HandshakeTimeout:   10 * time.Second,
+	PreAuthTimeout:     2 * time.Second,
 }
 
 // limitNames lists the fields of Limits that refuse something; a refusal

@@ -1,6 +1,7 @@
 package mesh
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"sync"
@@ -335,4 +336,25 @@ func TestFullBacklogDoesNotBlockTheSession(t *testing.T) {
 	c.Close()
 	full.Close() // refuses the waiting dials
 	wg.Wait()
+}
+
+// TestCircuitsPerHostLimitSecured: on a secured mesh the destination
+// counts a circuit once end-to-end TLS has proved its source, and refuses
+// one over the limit inside TLS, naming the limit.
+func TestCircuitsPerHostLimitSecured(t *testing.T) {
+	ca := newCA(t)
+	ns := secureNodes(t, ca, 3, WithLimits(Limits{MaxCircuitsPerHost: 1}))
+	chain(t, ns)
+	a, dst := ns[0], ns[2]
+	ln, _ := dst.Listen("", ":1")
+	echo(t, ln)
+	c, err := a.Dial("", FormatID(dst.ID())+":1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	_, err = a.c.openCircuit(ctx, a.c.path(dst.ID()))
+	wantLimit(t, err, "MaxCircuitsPerHost")
 }

@@ -366,3 +366,44 @@ func TestSlowSetupsDoNotBlockALink(t *testing.T) {
 		t.Fatalf("%d setups from the relay pending, at most %d", n, d.c.lim.MaxPendingCircuits)
 	}
 }
+
+// TestSpoofedSourceChargesNothing: a member M, neighbour of D, sends
+// circuit setups to D that claim to come from another member X and never
+// completes their end-to-end TLS. D counts them per neighbour (M) while
+// they are pending and drops them after PreAuthTimeout; X's allowance at D
+// (MaxCircuitsPerHost) is charged only by circuits TLS proved to be X's,
+// so X's own circuit still comes up. (D charged X at the setup: 8 spoofed
+// setups locked X out.)
+func TestSpoofedSourceChargesNothing(t *testing.T) {
+	ca := newCA(t)
+	ns := secureNodes(t, ca, 4, WithLimits(Limits{HandshakeTimeout: 30 * time.Second, PreAuthTimeout: 500 * time.Millisecond}))
+	m, d, x, r := ns[0], ns[1], ns[2], ns[3]
+	linked(t, m, d)
+	linked(t, x, r)
+	linked(t, r, d)
+	waitRoute(t, x, d.ID(), 2)
+	ln, _ := d.Listen("", ":1")
+	echo(t, ln)
+	l := m.c.links.get(d.ID())
+	for range d.c.lim.MaxCircuitsPerHost {
+		st, err := l.sess.OpenStream(ctxT(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Write(appendSetupHeader(nil, setupHeader{hop: 2, path: []uint64{x.ID(), m.ID(), d.ID()}}))
+		defer st.Reset(mux.CodeCancel)
+		var v [2]byte
+		st.SetReadDeadline(time.Now().Add(patience))
+		if _, err := io.ReadFull(st, v[:]); err != nil || code(v[0]) != codeOK {
+			t.Fatalf("the spoofed setup's verdict: %v %v", v, err)
+		}
+	}
+	c, err := x.DialTimeout("", FormatID(d.ID())+":1", patience)
+	if err != nil {
+		t.Fatalf("X dials D after %d setups spoofed by M: %v", d.c.lim.MaxCircuitsPerHost, err)
+	}
+	roundTrip(t, c, "hello")
+	c.Close()
+	// The spoofed setups are dropped once PreAuthTimeout is over.
+	eventually(t, "the spoofed setups to be dropped", func() bool { return d.c.relays.setups.len(peerKey(m.ID())) == 0 })
+}
