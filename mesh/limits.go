@@ -26,7 +26,10 @@ type Limits struct {
 	MaxHops            int           // hops of a circuit's path, at most 255 (16)
 	MaxPendingCircuits int           // circuit setups from one neighbour being handled at once (forwarded, or ending here before their end-to-end TLS is done); one more drops the oldest (16)
 	HandshakeTimeout   time.Duration // a link handshake, a stream header or a circuit setup (10s)
-	PreAuthTimeout     time.Duration // a peer not authenticated yet: a circuit ending here until its end-to-end TLS is done (2s)
+	PreAuthTimeout     time.Duration // a peer not authenticated yet: a link accepted from a listener until its TLS handshake and hello are done, a circuit ending here until its end-to-end TLS is done (2s)
+
+	MaxPendingLinks      int // links accepted from listeners whose peer is not authenticated yet; one more closes the oldest (128)
+	MaxPendingLinksPerIP int // of them, from one IPv4 address or IPv6 /64; one more closes the oldest from there (8)
 }
 
 // DefaultLimits are the values of the zero fields of Limits.
@@ -47,6 +50,9 @@ var DefaultLimits = Limits{
 	MaxPendingCircuits: 16,
 	HandshakeTimeout:   10 * time.Second,
 	PreAuthTimeout:     2 * time.Second,
+
+	MaxPendingLinks:      128,
+	MaxPendingLinksPerIP: 8,
 }
 
 // limitNames lists the fields of Limits that refuse something; a refusal

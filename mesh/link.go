@@ -179,14 +179,16 @@ func (n *Node) ListenAndServe(network, address string) error {
 	return n.Serve(ln)
 }
 
-// maxHandshakes bounds the accepted connections handshaking at once; more
-// wait in the kernel's accept queue.
-const maxHandshakes = 64
-
+// acceptLinks accepts links on ln until the node closes. Accept never
+// waits for a handshake to end: every connection is handshaken at once in
+// a goroutine of its own, pending (linkPending) until its peer is
+// authenticated, which must happen within PreAuthTimeout; past
+// MaxPendingLinksPerIP pending from one source address, or MaxPendingLinks
+// in all, admitting one more closes the oldest (see pendingSet). So
+// silent connections from outside the mesh cannot keep members out.
 func (c *core) acceptLinks(ln net.Listener, h *closer) {
 	defer c.untrack(h)
 	defer ln.Close()
-	sem := make(chan struct{}, maxHandshakes)
 	var delay time.Duration
 	for {
 		conn, err := ln.Accept()
@@ -205,22 +207,41 @@ func (c *core) acceptLinks(ln net.Listener, h *closer) {
 			}
 		}
 		delay = 0
-		select {
-		case sem <- struct{}{}:
-		case <-c.ctx.Done():
-			conn.Close()
-			return
-		}
+		p := c.linkPending.admit(sourceOf(conn.RemoteAddr()), func() { conn.Close() })
 		if !c.spawn(func() {
-			defer func() { <-sem }()
-			if err := c.runLink(conn, false); err != nil && !c.isClosed() {
+			defer c.linkPending.done(p)
+			authed := func() bool { return c.linkPending.done(p) }
+			if err := c.runLinkWith(conn, linkStart{authTimeout: c.lim.PreAuthTimeout, authed: authed}); err != nil && !c.isClosed() {
 				c.logf(slog.LevelInfo, "mesh: link ended", "remote", conn.RemoteAddr(), "err", err)
 			}
 		}) {
+			c.linkPending.done(p)
 			conn.Close()
 			return
 		}
 	}
+}
+
+// sourceOf returns the key that groups connections from one source for
+// MaxPendingLinksPerIP: the IPv4 address, or the /64 prefix of an IPv6
+// address (what one host usually has); "" for addresses that are not IP.
+func sourceOf(a net.Addr) string {
+	var ip net.IP
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		ip = a.IP
+	case *net.IPAddr:
+		ip = a.IP
+	default:
+		return ""
+	}
+	if ip4 := ip.To4(); ip4 != nil {
+		return string(ip4)
+	}
+	if len(ip) == net.IPv6len {
+		return string(ip.Mask(net.CIDRMask(64, 128)))
+	}
+	return ""
 }
 
 // Attach runs a link over rw, any ordered reliable pipe, and returns when
@@ -308,7 +329,7 @@ func (c *core) keepJoined(network, address string) {
 		conn, err := d.DialContext(c.ctx, network, address)
 		if err == nil {
 			var up bool
-			err = c.runLinkNotify(conn, true, func() { up = true })
+			err = c.runLinkWith(conn, linkStart{dialer: true, up: func() { up = true }})
 			if up {
 				delay = joinMinDelay
 			}
@@ -337,11 +358,24 @@ func backoff(delay time.Duration) (wait, next time.Duration) {
 
 // runLink runs a link over conn until it ends and returns why.
 func (c *core) runLink(conn io.ReadWriteCloser, dialer bool) error {
-	return c.runLinkNotify(conn, dialer, nil)
+	return c.runLinkWith(conn, linkStart{dialer: dialer})
 }
 
-// runLinkNotify is runLink that calls up once the handshake succeeds.
-func (c *core) runLinkNotify(conn io.ReadWriteCloser, dialer bool, up func()) error {
+// linkStart is how a link starts.
+type linkStart struct {
+	dialer bool
+	up     func() // if set, called once the link is up
+	// authTimeout, if set, bounds the time until the peer is
+	// authenticated: its TLS handshake, when secured, and its hello.
+	authTimeout time.Duration
+	// authed, if set, is called once the peer is authenticated; if it
+	// reports false, the link is given up.
+	authed func() bool
+}
+
+// runLinkWith runs a link over conn until it ends and returns why.
+func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
+	dialer, up := ls.dialer, ls.up
 	hc := c.track(conn)
 	if hc == nil {
 		return ErrClosed
@@ -350,11 +384,20 @@ func (c *core) runLinkNotify(conn io.ReadWriteCloser, dialer bool, up func()) er
 	defer conn.Close()
 	ctx, cancel := context.WithTimeout(c.ctx, c.lim.HandshakeTimeout)
 	defer cancel()
+	auth := ctx
+	if ls.authTimeout > 0 {
+		var cancelAuth context.CancelFunc
+		auth, cancelAuth = context.WithTimeout(ctx, ls.authTimeout)
+		defer cancelAuth()
+	}
 	rw := conn
 	var proved uint64 // the id the peer's certificate proves
 	if c.ident != nil {
-		tc, err := c.tlsHandshake(ctx, conn, dialer)
+		tc, err := c.tlsHandshake(auth, conn, dialer)
 		if err != nil {
+			if auth.Err() != nil && ctx.Err() == nil {
+				return fmt.Errorf("%w: link handshake: the peer was not authenticated within %v", ErrProtocol, ls.authTimeout)
+			}
 			return err
 		}
 		rw = tc
@@ -378,7 +421,7 @@ func (c *core) runLinkNotify(conn io.ReadWriteCloser, dialer bool, up func()) er
 	defer sess.Close()
 	l := &link{c: c, dialer: dialer, conn: rw, sess: sess}
 	l.out.init()
-	if err := l.handshake(ctx, proved); err != nil {
+	if err := l.handshake(ctx, auth, proved, ls.authed); err != nil {
 		return err
 	}
 	cancel()
@@ -468,19 +511,22 @@ func tlsError(err error) error {
 	return fmt.Errorf("%w: TLS handshake: %v (is the peer a member of this secured mesh?)", ErrNotAuthorized, err)
 }
 
-// handshake runs the link handshake on the control stream. A link that
-// passes the limits holds a reservation in the link table from then on; on
-// success the caller registers it, on failure the reservation is gone.
-func (l *link) handshake(ctx context.Context, proved uint64) (err error) {
+// handshake runs the link handshake on the control stream. Until the
+// peer's hello is read and checked, auth bounds it (the pre-auth time of
+// an accepted link), then ctx; authed, if set, is told when the peer is
+// authenticated, and may give the link up. A link that passes the limits
+// holds a reservation in the link table from then on; on success the
+// caller registers it, on failure the reservation is gone.
+func (l *link) handshake(ctx, auth context.Context, proved uint64, authed func() bool) (err error) {
 	c := l.c
 	var st *mux.Stream
 	if l.dialer {
-		st, err = l.sess.OpenStream(ctx)
+		st, err = l.sess.OpenStream(auth)
 	} else {
-		st, err = l.sess.AcceptStream(ctx)
+		st, err = l.sess.AcceptStream(auth)
 	}
 	if err != nil {
-		return l.handshakeErr(ctx, err)
+		return l.handshakeErr(ctx, auth, err)
 	}
 	l.ctrl = st
 	l.rd = bufio.NewReaderSize(st, 4096)
@@ -492,43 +538,52 @@ func (l *link) handshake(ctx context.Context, proved uint64) (err error) {
 		flags |= helloSecured
 	}
 	ours := appendCtrl(nil, msgHello, appendHello(nil, hello{version: Version, flags: flags, id: c.id, name: c.opts.name}))
-	err = withContext(ctx, st, func() error {
+	var h hello
+	err = withContext(auth, st, func() error {
 		if l.dialer {
 			if _, err := st.Write(ours); err != nil {
 				return err
 			}
 		}
-		h, err := l.readHello()
-		if err != nil {
-			return err
-		}
-		if err := c.checkHello(h, proved); err != nil {
-			l.refuse(err)
-			return err
-		}
-		if err := c.links.reserve(h.id, c.lim); err != nil {
-			l.refuse(err)
-			return err
-		}
-		l.peer = h.id
-		if l.dialer {
-			_, err = st.Write(appendCtrl(nil, msgReady, nil))
-			return err
-		}
-		if _, err := st.Write(ours); err != nil {
-			return err
-		}
-		typ, body, err := readCtrl(l.rd, maxRefuseReason+2)
-		switch {
-		case err != nil:
-			return err
-		case typ == msgReady && len(body) == 0:
-			return nil
-		case typ == msgRefuse:
-			return peerRefusal(l.peer, body)
-		}
-		return fmt.Errorf("%w: link handshake: message type %#x instead of ready", ErrProtocol, typ)
+		h, err = l.readHello()
+		return err
 	})
+	if err == nil {
+		if err = c.checkHello(h, proved); err != nil {
+			l.refuse(err)
+		}
+	}
+	if err == nil && authed != nil && !authed() {
+		err = fmt.Errorf("%w: link handshake: dropped, too many handshakes pending (MaxPendingLinks, MaxPendingLinksPerIP)", ErrProtocol)
+	}
+	if err == nil {
+		if err = c.links.reserve(h.id, c.lim); err != nil {
+			l.refuse(err)
+		} else {
+			l.peer = h.id
+		}
+	}
+	if err == nil {
+		err = withContext(ctx, st, func() error {
+			if l.dialer {
+				_, err := st.Write(appendCtrl(nil, msgReady, nil))
+				return err
+			}
+			if _, err := st.Write(ours); err != nil {
+				return err
+			}
+			typ, body, err := readCtrl(l.rd, maxRefuseReason+2)
+			switch {
+			case err != nil:
+				return err
+			case typ == msgReady && len(body) == 0:
+				return nil
+			case typ == msgRefuse:
+				return peerRefusal(l.peer, body)
+			}
+			return fmt.Errorf("%w: link handshake: message type %#x instead of ready", ErrProtocol, typ)
+		})
+	}
 	if err == nil {
 		err = l.startConns(ctx)
 	}
@@ -536,7 +591,7 @@ func (l *link) handshake(ctx context.Context, proved uint64) (err error) {
 		if l.peer != 0 {
 			c.links.unreserve(l.peer)
 		}
-		return l.handshakeErr(ctx, err)
+		return l.handshakeErr(ctx, auth, err)
 	}
 	return nil
 }
@@ -630,12 +685,14 @@ func peerRefusal(peer uint64, body []byte) error {
 }
 
 // handshakeErr makes the error of a failed handshake say what happened.
-func (l *link) handshakeErr(ctx context.Context, err error) error {
+func (l *link) handshakeErr(ctx, auth context.Context, err error) error {
 	switch {
 	case l.c.isClosed():
 		return ErrClosed
 	case ctx.Err() != nil:
 		return fmt.Errorf("%w: link handshake timed out after %v", ErrProtocol, l.c.lim.HandshakeTimeout)
+	case auth.Err() != nil:
+		return fmt.Errorf("%w: link handshake: the peer was not authenticated within %v", ErrProtocol, l.c.lim.PreAuthTimeout)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, mux.ErrSessionClosed), errors.Is(err, mux.ErrStreamReset):
 		return fmt.Errorf("%w: link handshake: the peer closed the connection (%v); is it a mesh node, of the same security (TLS or not)?", ErrProtocol, err)
 	}

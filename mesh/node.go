@@ -46,12 +46,13 @@ type core struct {
 	closers map[*closer]struct{} // connections, listeners and sessions to close on Close
 	wg      sync.WaitGroup
 
-	links    linkTable
-	ports    portTable
-	circuits circuitTable
-	relays   relayTable
-	rt       routing
-	self     selfLink
+	links       linkTable
+	linkPending pendingSet // accepted links not authenticated yet, by source address
+	ports       portTable
+	circuits    circuitTable
+	relays      relayTable
+	rt          routing
+	self        selfLink
 }
 
 // New starts a node. Without WithTLS its id is random (or WithID's); with
@@ -76,6 +77,7 @@ func New(opts ...Option) (*Node, error) {
 	c.links.byPeer = make(map[uint64][]*link)
 	c.circuits.init()
 	c.relays.setups.maxPerKey = c.lim.MaxPendingCircuits
+	c.linkPending.maxAll, c.linkPending.maxPerKey = c.lim.MaxPendingLinks, c.lim.MaxPendingLinksPerIP
 	c.startRouting()
 	return &Node{c: c}, nil
 }

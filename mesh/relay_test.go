@@ -24,7 +24,8 @@ func fakeNeighbour(t testing.TB, n *Node, id uint64) *mux.Session {
 	}
 	st.Write(appendCtrl(nil, msgReady, nil))
 	go io.Copy(io.Discard, st) // n's records
-	cs, err := st.Session().OpenStream(ctxT(t)) // the connection stream
+	// The connection stream, the last step of the handshake.
+	cs, err := st.Session().OpenStream(ctxT(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"net"
+	"os"
 	"testing"
 	"time"
 
@@ -406,4 +408,49 @@ func TestSpoofedSourceChargesNothing(t *testing.T) {
 	c.Close()
 	// The spoofed setups are dropped once PreAuthTimeout is over.
 	eventually(t, "the spoofed setups to be dropped", func() bool { return d.c.relays.setups.len(peerKey(m.ID())) == 0 })
+}
+
+// TestSilentConnectionsDoNotKeepMembersOut: connections from outside the
+// mesh that open TCP and send nothing are closed after PreAuthTimeout,
+// and past MaxPendingLinksPerIP from one address the oldest is closed to
+// admit a newcomer: a member's link comes up at once. (64 such
+// connections held every handshake slot of the listener for
+// HandshakeTimeout, and Accept waited for one.)
+func TestSilentConnectionsDoNotKeepMembersOut(t *testing.T) {
+	ca := newCA(t)
+	lim := WithLimits(Limits{HandshakeTimeout: 30 * time.Second, PreAuthTimeout: 500 * time.Millisecond})
+	ns := secureNodes(t, ca, 2, lim)
+	s, j := ns[0], ns[1]
+	nl, err := netListen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := nl.Addr().String()
+	s.Serve(nl)
+	var conns []net.Conn
+	for range 80 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	key := sourceOf(conns[0].LocalAddr())
+	eventually(t, "the connections to be accepted", func() bool { return s.c.linkPending.len(key) == s.c.lim.MaxPendingLinksPerIP })
+	j.Join("tcp", addr)
+	start := time.Now()
+	eventually(t, "the member's link", func() bool { return hopsTo(j, s.ID()) == 1 })
+	t.Logf("a member's link came up after %v beside %d silent connections", time.Since(start), len(conns))
+	// Every silent connection is closed: past the cap at once, the rest
+	// once PreAuthTimeout is over.
+	for _, c := range conns {
+		c.SetReadDeadline(time.Now().Add(patience))
+		if _, err := c.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("a silent connection still open: %v", err)
+		}
+	}
+	if n := s.c.linkPending.len(""); n != 0 {
+		t.Fatalf("%d handshakes still pending", n)
+	}
 }
