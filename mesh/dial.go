@@ -13,8 +13,8 @@ import (
 )
 
 // Dialing a host: a stream on the session that reaches it (the self
-// session, the link to a neighbour, or the inner session of the circuit to
-// a far host), opened with a connection header.
+// session, the link's connection session to a neighbour, or the inner
+// session of the circuit to a far host), opened with a connection header.
 //
 // The first connection to a destination (a port, or a service on a port,
 // in an env) on a session waits for the destination's verdict, one round

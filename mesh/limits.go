@@ -11,9 +11,9 @@ import (
 // names the field, locally and, through the wire's refusal codes, at the
 // peer that was refused.
 type Limits struct {
-	MaxLinks           int           // links in all, accepted and dialed (256)
+	MaxLinks           int           // links in all, accepted and dialed (64)
 	MaxLinksPerPeer    int           // links to one neighbour (4)
-	MaxCircuitsPerPeer int           // circuits one neighbour may have this node relay at once (1024)
+	MaxCircuitsPerPeer int           // circuits one neighbour may have this node relay at once (48; see WithLinkConfig)
 	MaxRelayedCircuits int           // circuits this node relays at once, in all (8192)
 	MaxCircuitsPerHost int           // circuits from one far host ending here at once; one is the norm (8)
 	MaxCircuits        int           // circuits ending here at once, in all (256); each may hold its inner session window, 4 MiB (WithCircuitConfig)
@@ -34,9 +34,9 @@ type Limits struct {
 
 // DefaultLimits are the values of the zero fields of Limits.
 var DefaultLimits = Limits{
-	MaxLinks:           256,
+	MaxLinks:           64,
 	MaxLinksPerPeer:    4,
-	MaxCircuitsPerPeer: 1024,
+	MaxCircuitsPerPeer: 48,
 	MaxRelayedCircuits: 8192,
 	MaxCircuitsPerHost: 8,
 	MaxCircuits:        256,

@@ -61,6 +61,9 @@ func TestSessionConfigs(t *testing.T) {
 	if o.circuit.SessionWindow != DefaultCircuitSessionWindow || o.circuit.SendBuffer != DefaultCircuitSendBuffer {
 		t.Errorf("circuit defaults: %+v", o.circuit)
 	}
+	if !linkCreditFits(&o.limits, &o.link) {
+		t.Errorf("one neighbour's circuits may take more than a quarter of a link's window: %+v", o.limits)
+	}
 	o, err = buildOptions([]Option{
 		WithKeepAlive(time.Second, 5*time.Second),
 		WithLinkConfig(&mux.Config{SessionWindow: 16 << 20, KeepAliveTimeout: time.Hour}),

@@ -72,6 +72,10 @@ func New(opts ...Option) (*Node, error) {
 		c.id = randomID()
 	}
 	c.linkCfg, c.innerCfg = &c.opts.link, &c.opts.circuit
+	if !linkCreditFits(c.lim, c.linkCfg) {
+		c.logf(slog.LevelWarn, "mesh: one neighbour's stalled circuits can take a link's whole session window: keep (MaxCircuitsPerPeer + MaxPendingCircuits) × the link StreamWindow within a quarter of its SessionWindow",
+			"MaxCircuitsPerPeer", c.lim.MaxCircuitsPerPeer, "MaxPendingCircuits", c.lim.MaxPendingCircuits, "SessionWindow", c.linkCfg.SessionWindow)
+	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.ports.init()
 	c.links.byPeer = make(map[uint64][]*link)

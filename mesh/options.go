@@ -24,32 +24,50 @@ const (
 )
 
 // Defaults of the mux sessions a node runs, where they differ from mux's
-// own: smaller windows and send buffers, so that the memory a node's peers
-// can make it hold is bounded by its limits (see docs/mesh.md, Memory).
+// own: smaller send buffers, and inner sessions with smaller windows, so
+// that the memory a node's peers can make it hold is bounded by its limits
+// (see docs/mesh.md, Memory).
 //
 // A link's session window caps what its neighbour can make it buffer:
-// data not yet read, or not yet forwarded on a circuit; its send buffer,
-// what waits for the connection. At most MaxLinks links (256) hold
-// 2.25 MiB each: 576 MiB in the worst case, against 5 GiB with mux's
-// defaults (16 MiB and 4 MiB). A stream's window grows to a quarter of
-// the session window, 512 KiB: about 1 GB/s per stream at a 0.5 ms round
-// trip, 10 MB/s at 50 ms; raise SessionWindow with WithLinkConfig for
-// links with a larger bandwidth × delay product.
+// data not yet forwarded on a circuit, since the next hop is slower (a
+// link's own session carries only its control stream, its connection
+// session and circuits); its send buffer, what waits for the connection.
+// It is also what keeps the link's records flowing when some circuits
+// stall: every stream starts with a window of its own (64 KiB), which its
+// sender may fill whether or not anything reads it, so the circuits that
+// one neighbour can have relayed or pending (MaxCircuitsPerPeer +
+// MaxPendingCircuits, 64) take at most a quarter of the window in initial
+// windows, and half more once grown: a quarter of it is always left to
+// the control stream and to the other neighbours' circuits. At most
+// MaxLinks links (64) hold 16.25 MiB each: 1 GiB in the worst case. A
+// stream's window grows to a quarter of the session window, 4 MiB.
 //
-// A circuit's inner session window caps what its far host can make this
-// end buffer, unread by the application. It is larger than a link's: a
-// stream through relays is paced by credit that comes back from the far
-// end, and its window grows to a quarter of this one, 1 MiB; with 1 MiB
-// windows (256 KiB per stream) a relayed stream moved half as much and
-// spent more CPU per byte. At most MaxCircuits circuits (256) hold 4 MiB
-// each in the worst case: 1 GiB. The inner send buffer holds only this
-// node's own writes.
+// An inner session window (a circuit's, a link's connection session)
+// caps what its far end can make this end buffer, unread by the
+// application. It is larger than a link's stream share needs: a stream
+// through relays is paced by credit that comes back from the far end, and
+// its window grows to a quarter of this one, 1 MiB; with 1 MiB windows
+// (256 KiB per stream) a relayed stream moved half as much and spent more
+// CPU per byte. At most MaxCircuits circuits (256) and MaxLinks connection
+// sessions (64) hold 4 MiB each in the worst case: 1.25 GiB. The inner
+// send buffer holds only this node's own writes.
 const (
-	DefaultLinkSessionWindow    = 2 << 20   // bytes a link's neighbour may have this node buffer
+	DefaultLinkSessionWindow    = 16 << 20  // bytes a link's neighbour may have this node buffer
 	DefaultLinkSendBuffer       = 256 << 10 // bytes queued for a link's connection
-	DefaultCircuitSessionWindow = 4 << 20   // bytes a circuit's far host may have this end buffer
+	DefaultCircuitSessionWindow = 4 << 20   // bytes a circuit's (or a connection session's) far end may have this end buffer
 	DefaultCircuitSendBuffer    = 256 << 10 // bytes queued on a circuit (this node's writes)
 )
+
+// linkCreditFits reports whether the circuits one neighbour may have
+// relayed or pending take at most a quarter of a link's session window in
+// initial stream windows (see DefaultLinkSessionWindow).
+func linkCreditFits(lim *Limits, link *mux.Config) bool {
+	sw := int64(link.StreamWindow)
+	if sw == 0 {
+		sw = mux.DefaultStreamWindow
+	}
+	return int64(lim.MaxCircuitsPerPeer+lim.MaxPendingCircuits)*sw <= int64(link.SessionWindow)/4
+}
 
 type options struct {
 	tls       *tls.Config
@@ -107,6 +125,9 @@ func WithLimits(l Limits) Option { return func(o *options) { o.limits = l } }
 // DefaultLinkSendBuffer, a WriteTimeout of the keep-alive timeout but at
 // least 10s, and mux's defaults for the rest. Its keep-alive fields are
 // ignored: links use WithKeepAlive's, which dead-link detection relies on.
+// Keep (MaxCircuitsPerPeer + MaxPendingCircuits) × StreamWindow within a
+// quarter of SessionWindow, or one neighbour's stalled circuits can stop
+// a link's records (New logs a warning then).
 func WithLinkConfig(cfg *mux.Config) Option {
 	return func(o *options) {
 		if cfg != nil {
@@ -116,7 +137,8 @@ func WithLinkConfig(cfg *mux.Config) Option {
 }
 
 // WithCircuitConfig sets the mux configuration of the inner sessions of
-// circuits (and of the session on which a node dials itself). Its zero
+// circuits and of links' connection sessions (and of the session on which
+// a node dials itself). Its zero
 // fields take DefaultCircuitSessionWindow, DefaultCircuitSendBuffer, a
 // WriteTimeout of 10s, and mux's defaults for the rest.
 func WithCircuitConfig(cfg *mux.Config) Option {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +17,14 @@ import (
 // completes the link handshake: n then has a live neighbour id, whose
 // link session the test drives. The control stream is drained.
 func fakeNeighbour(t testing.TB, n *Node, id uint64) *mux.Session {
+	t.Helper()
+	sess, _ := fakeNeighbourCtrl(t, n, id)
+	return sess
+}
+
+// fakeNeighbourCtrl is fakeNeighbour that also returns the peer's end of
+// the control stream, to send records on.
+func fakeNeighbourCtrl(t testing.TB, n *Node, id uint64) (*mux.Session, *mux.Stream) {
 	t.Helper()
 	st, _ := fakePeer(t, n, true)
 	st.Write(appendCtrl(nil, msgHello, appendHello(nil, hello{version: Version, flags: helloRelay, id: id, name: DefaultName})))
@@ -32,7 +41,7 @@ func fakeNeighbour(t testing.TB, n *Node, id uint64) *mux.Session {
 	conns, _ := mux.Client(cs, nil)
 	t.Cleanup(func() { conns.Close() })
 	eventually(t, "the fake link", func() bool { return n.c.links.get(id) != nil })
-	return st.Session()
+	return st.Session(), st
 }
 
 // relayRig is a relay whose two neighbours A and C are hand-driven
@@ -114,8 +123,8 @@ func heapInUse() int64 {
 // the circuits still carry data, FIN and RESET both ways, and the relay
 // releases each circuit's count when it ends.
 func TestRelayedCircuitsNoGoroutine(t *testing.T) {
-	relay := newNode(t)
 	const k = 200
+	relay := newNode(t, WithLimits(Limits{MaxCircuitsPerPeer: k}))
 	rig := newRelayRig(t, relay)
 	before := runtime.NumGoroutine()
 	as, cs := rig.circuits(t, k)
@@ -199,4 +208,39 @@ func BenchmarkRelayIdleCircuit(b *testing.B) {
 		b.ReportMetric(float64(g1-g0)/k, "goroutines/circuit")
 		relay.Close()
 	}
+}
+
+// TestStalledCircuitsLeaveTheLinkItsRecords: the circuits that one
+// neighbour has relayed (as many as MaxCircuitsPerPeer) stall: the far end
+// sends into them, their source reads nothing, so their data waits at the
+// relay within the windows of their streams on the relay's link to the far
+// end. The link's session window keeps room beyond them: the far end's
+// records still reach the relay. (With a 2 MiB link window and 1,024
+// circuits per neighbour, 32 such circuits stopped the link.)
+func TestStalledCircuitsLeaveTheLinkItsRecords(t *testing.T) {
+	relay := newNode(t)
+	sa := fakeNeighbour(t, relay, rigA)
+	sc, ctrl := fakeNeighbourCtrl(t, relay, rigC)
+	rig := &relayRig{relay: relay, sa: sa, sc: sc}
+	k := min(relay.c.lim.MaxCircuitsPerPeer, 64)
+	_, cs := rig.circuits(t, k)
+	// A stream window's worth reaches the source, which reads nothing; as
+	// much again waits at the relay.
+	buf := make([]byte, 2*mux.DefaultStreamWindow)
+	var wg sync.WaitGroup
+	for _, st := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st.SetWriteDeadline(time.Now().Add(time.Second))
+			st.Write(buf)
+		}()
+	}
+	wg.Wait()
+	raw, _ := encodeRecord(&record{id: rigC, seq: 7, expiry: time.Now().Add(time.Minute).UnixMilli(), relay: true, neighbours: []uint64{relay.ID()}}, nil)
+	ctrl.SetWriteDeadline(time.Now().Add(patience))
+	if _, err := ctrl.Write(appendCtrl(nil, msgRecord, raw)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the far end's record at the relay", func() bool { return heldSeq(relay, rigC) == 7 })
 }
