@@ -124,13 +124,17 @@ func (c *core) runCircuit(host uint64, path []uint64, b *build) {
 }
 
 // serveCircuit serves the streams of a circuit's far end until the circuit
-// ends, then forgets it. At the source, a circuit without streams for
-// circuitIdle is closed, so that relays do not hold circuits nobody uses.
+// ends, then forgets it. A circuit without streams for circuitIdle is
+// closed by its source, and for twice that by its destination (the source
+// normally closes it first), so that relays do not hold circuits nobody
+// uses, whatever the source does.
 func (c *core) serveCircuit(ci *circuit) {
-	if ci.source {
-		stop := closeWhenIdle(ci.sess, c.opts.circuitIdle)
-		defer stop()
+	idle := c.opts.circuitIdle
+	if !ci.source {
+		idle *= 2
 	}
+	stop := closeWhenIdle(ci.sess, idle)
+	defer stop()
 	c.acceptLoop(ci.sess, ci.host, nil)
 	ci.sess.Close()
 	c.untrack(ci.h)

@@ -49,7 +49,7 @@ func TestRecordFloodBoundedTable(t *testing.T) {
 // as it can. The relay refuses beyond its limits, with the limit's name,
 // holds a bounded number of goroutines, and still relays for others.
 func TestCircuitOpenFlood(t *testing.T) {
-	lim := Limits{MaxCircuitsPerPeer: 20, MaxRelayedCircuits: 40}
+	lim := Limits{MaxCircuitsPerPeer: 20, MaxCircuitsPerSource: 20, MaxRelayedCircuits: 40}
 	relay := newNode(t, WithLimits(lim))
 	hostile, honest, dst := newNode(t), newNode(t), newNode(t, WithLimits(Limits{MaxCircuitsPerHost: 1000, MaxCircuits: 1000}))
 	for _, n := range []*Node{hostile, honest, dst} {

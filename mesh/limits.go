@@ -11,22 +11,23 @@ import (
 // names the field, locally and, through the wire's refusal codes, at the
 // peer that was refused.
 type Limits struct {
-	MaxLinks           int           // links in all, accepted and dialed (64)
-	MaxLinksPerPeer    int           // links to one neighbour (4)
-	MaxCircuitsPerPeer int           // circuits one neighbour may have this node relay at once (48; see WithLinkConfig)
-	MaxRelayedCircuits int           // circuits this node relays at once, in all (8192)
-	MaxCircuitsPerHost int           // circuits from one far host ending here at once; one is the norm (8)
-	MaxCircuits        int           // circuits ending here at once, in all (256); each may hold its inner session window, 4 MiB (WithCircuitConfig)
-	MaxRecordSize      int           // bytes of one encoded routing record, certificate and signature included (64 KiB)
-	RecordRate         int           // records read per second from one link once a burst of MaxRecords is spent; beyond it the link is read more slowly (200)
-	MaxRecords         int           // routing table size: records held, one per node (8192)
-	MaxServices        int           // services in one node's record, ours or a peer's (256)
-	MaxPendingStreams  int           // streams of one link or circuit whose header is being read; as many again may wait for room in a listener's backlog (64)
-	AcceptBacklog      int           // connections waiting for a listener's Accept; beyond it a dial waits for room up to HandshakeTimeout, then is refused (256)
-	MaxHops            int           // hops of a circuit's path, at most 255 (16)
-	MaxPendingCircuits int           // circuit setups from one neighbour being handled at once (forwarded, or ending here before their end-to-end TLS is done); one more drops the oldest (16)
-	HandshakeTimeout   time.Duration // a link handshake, a stream header or a circuit setup (10s)
-	PreAuthTimeout     time.Duration // a peer not authenticated yet: a link accepted from a listener until its TLS handshake and hello are done, a circuit ending here until its end-to-end TLS is done (2s)
+	MaxLinks             int           // links in all, accepted and dialed (64)
+	MaxLinksPerPeer      int           // links to one neighbour (4)
+	MaxCircuitsPerPeer   int           // circuits one neighbour may have this node relay at once (48; see WithLinkConfig)
+	MaxCircuitsPerSource int           // of them, circuits whose source is that neighbour itself, this node being the first relay (16)
+	MaxRelayedCircuits   int           // circuits this node relays at once, in all (8192)
+	MaxCircuitsPerHost   int           // circuits from one far host ending here at once; one is the norm (8)
+	MaxCircuits          int           // circuits ending here at once, in all (256); each may hold its inner session window, 4 MiB (WithCircuitConfig)
+	MaxRecordSize        int           // bytes of one encoded routing record, certificate and signature included (64 KiB)
+	RecordRate           int           // records read per second from one link once a burst of MaxRecords is spent; beyond it the link is read more slowly (200)
+	MaxRecords           int           // routing table size: records held, one per node (8192)
+	MaxServices          int           // services in one node's record, ours or a peer's (256)
+	MaxPendingStreams    int           // streams of one link or circuit whose header is being read; as many again may wait for room in a listener's backlog (64)
+	AcceptBacklog        int           // connections waiting for a listener's Accept; beyond it a dial waits for room up to HandshakeTimeout, then is refused (256)
+	MaxHops              int           // hops of a circuit's path, at most 255 (16)
+	MaxPendingCircuits   int           // circuit setups from one neighbour being handled at once (forwarded, or ending here before their end-to-end TLS is done); one more drops the oldest (16)
+	HandshakeTimeout     time.Duration // a link handshake, a stream header or a circuit setup (10s)
+	PreAuthTimeout       time.Duration // a peer not authenticated yet: a link accepted from a listener until its TLS handshake and hello are done, a circuit ending here until its end-to-end TLS is done (2s)
 
 	MaxPendingLinks      int // links accepted from listeners whose peer is not authenticated yet; one more closes the oldest (128)
 	MaxPendingLinksPerIP int // of them, from one IPv4 address or IPv6 /64; one more closes the oldest from there (8)
@@ -34,22 +35,23 @@ type Limits struct {
 
 // DefaultLimits are the values of the zero fields of Limits.
 var DefaultLimits = Limits{
-	MaxLinks:           64,
-	MaxLinksPerPeer:    4,
-	MaxCircuitsPerPeer: 48,
-	MaxRelayedCircuits: 8192,
-	MaxCircuitsPerHost: 8,
-	MaxCircuits:        256,
-	MaxRecordSize:      64 << 10,
-	RecordRate:         200,
-	MaxRecords:         8192,
-	MaxServices:        256,
-	MaxPendingStreams:  64,
-	AcceptBacklog:      256,
-	MaxHops:            16,
-	MaxPendingCircuits: 16,
-	HandshakeTimeout:   10 * time.Second,
-	PreAuthTimeout:     2 * time.Second,
+	MaxLinks:             64,
+	MaxLinksPerPeer:      4,
+	MaxCircuitsPerPeer:   48,
+	MaxCircuitsPerSource: 16,
+	MaxRelayedCircuits:   8192,
+	MaxCircuitsPerHost:   8,
+	MaxCircuits:          256,
+	MaxRecordSize:        64 << 10,
+	RecordRate:           200,
+	MaxRecords:           8192,
+	MaxServices:          256,
+	MaxPendingStreams:    64,
+	AcceptBacklog:        256,
+	MaxHops:              16,
+	MaxPendingCircuits:   16,
+	HandshakeTimeout:     10 * time.Second,
+	PreAuthTimeout:       2 * time.Second,
 
 	MaxPendingLinks:      128,
 	MaxPendingLinksPerIP: 8,
@@ -62,7 +64,7 @@ var limitNames = []string{
 	"MaxLinks", "MaxLinksPerPeer", "MaxCircuitsPerPeer", "MaxRelayedCircuits",
 	"MaxCircuitsPerHost", "MaxCircuits", "MaxRecordSize", "RecordRate",
 	"MaxRecords", "MaxServices", "MaxPendingStreams", "AcceptBacklog",
-	"MaxPendingCircuits",
+	"MaxPendingCircuits", "MaxCircuitsPerSource",
 }
 
 // limitErr returns the *LimitError of the named field of l.

@@ -13,13 +13,15 @@ import (
 )
 
 // relayTable counts the circuits this node relays, by the neighbour they
-// came from (MaxCircuitsPerPeer) and in all (MaxRelayedCircuits), and
-// holds the circuit setups being handled, by the neighbour they came from
-// (MaxPendingCircuits).
+// came from (MaxCircuitsPerPeer) and in all (MaxRelayedCircuits), and,
+// where this node is the first relay, by their source, the neighbour
+// itself (MaxCircuitsPerSource); it holds the circuit setups being
+// handled, by the neighbour they came from (MaxPendingCircuits).
 type relayTable struct {
-	mu     sync.Mutex
-	n      counts
-	setups pendingSet // keyed by peerKey
+	mu      sync.Mutex
+	n       counts
+	sources counts     // circuits whose source is the neighbour they came from
+	setups  pendingSet // keyed by peerKey
 }
 
 // relayed returns the number of circuits this node relays now.
@@ -29,10 +31,30 @@ func (t *relayTable) relayed() int {
 	return t.n.total
 }
 
-// put gives back the count that a circuit from peer took.
-func (t *relayTable) put(peer uint64) {
+// take counts a circuit from peer, and against its source's allowance
+// when peer is its source (first).
+func (t *relayTable) take(peer uint64, first bool, lim *Limits) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.n.take(peer, lim.MaxCircuitsPerPeer, lim.MaxRelayedCircuits, "MaxCircuitsPerPeer", "MaxRelayedCircuits", lim); err != nil {
+		return err
+	}
+	if first {
+		if err := t.sources.take(peer, lim.MaxCircuitsPerSource, lim.MaxRelayedCircuits, "MaxCircuitsPerSource", "MaxRelayedCircuits", lim); err != nil {
+			t.n.put(peer)
+			return err
+		}
+	}
+	return nil
+}
+
+// put gives back what take took.
+func (t *relayTable) put(peer uint64, first bool) {
 	t.mu.Lock()
 	t.n.put(peer)
+	if first {
+		t.sources.put(peer)
+	}
 	t.mu.Unlock()
 }
 
@@ -43,10 +65,10 @@ func peerKey(peer uint64) string {
 	return string(b[:])
 }
 
-// relayEnded releases what a relayed circuit from peer held: its count and
-// Close's hold (see hold).
-func (c *core) relayEnded(peer uint64) {
-	c.relays.put(peer)
+// relayEnded releases what a relayed circuit from peer held: its counts
+// and Close's hold (see hold).
+func (c *core) relayEnded(peer uint64, first bool) {
+	c.relays.put(peer, first)
 	c.wg.Done()
 }
 
@@ -98,15 +120,16 @@ func (c *core) handleSetup(l *link, st *mux.Stream, s setupHeader, herr error) {
 		c.refuseSetup(st, s, fmt.Errorf("%w: the next hop %s is not a live neighbour of %s", ErrNoRoute, FormatID(next), FormatID(c.id)), l.peer)
 		return
 	}
-	c.relays.mu.Lock()
-	err := c.relays.n.take(l.peer, c.lim.MaxCircuitsPerPeer, c.lim.MaxRelayedCircuits, "MaxCircuitsPerPeer", "MaxRelayedCircuits", c.lim)
-	c.relays.mu.Unlock()
-	if err != nil {
+	// Where this node is the first relay, the source is the neighbour,
+	// authenticated by the link: it may use only part of the allowance
+	// that the next relays give this node, so that one source cannot take
+	// all of it for the sources behind this node.
+	peer, first := l.peer, s.hop == 1
+	if err := c.relays.take(peer, first, c.lim); err != nil {
 		c.refuseSetup(st, s, err, l.peer)
 		return
 	}
-	peer := l.peer
-	release := func() { c.relays.put(peer) }
+	release := func() { c.relays.put(peer, first) }
 	ctx, cancel := context.WithTimeout(c.ctx, c.lim.HandshakeTimeout)
 	out, err := nl.sess.OpenStream(ctx)
 	cancel()
@@ -145,10 +168,10 @@ func (c *core) handleSetup(l *link, st *mux.Stream, s setupHeader, herr error) {
 	// directions are over, or either stream is reset, or a link ends; that
 	// one closure and mux's two streams and splice are all that the relay
 	// keeps per circuit.
-	if err := mux.Splice(st, out, func(error) { c.relayEnded(peer) }); err != nil {
+	if err := mux.Splice(st, out, func(error) { c.relayEnded(peer, first) }); err != nil {
 		out.Reset(mux.CodeCancel) // st was reset under us: the source gave up, or the setup was dropped
 		st.Reset(mux.CodeCancel)
-		c.relayEnded(peer)
+		c.relayEnded(peer, first)
 		return
 	}
 	c.logf(slog.LevelDebug, "mesh: relaying a circuit", "path", formatPath(s.path))

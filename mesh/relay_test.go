@@ -70,6 +70,13 @@ func (r *relayRig) circuits(t testing.TB, k int) (as, cs []*mux.Stream) {
 // session, what the ends of k circuits hold without the relay.
 func setups(t testing.TB, sa, sc *mux.Session, path []uint64, k int) (as, cs []*mux.Stream) {
 	t.Helper()
+	return setupsAt(t, sa, sc, path, 1, k)
+}
+
+// setupsAt is setups for a path whose node hop is the first that sa's
+// setups reach (the nodes before it are made up).
+func setupsAt(t testing.TB, sa, sc *mux.Session, path []uint64, hop, k int) (as, cs []*mux.Stream) {
+	t.Helper()
 	as, cs = make([]*mux.Stream, 0, k), make([]*mux.Stream, 0, k)
 	accepted := make(chan error, 1)
 	go func() {
@@ -89,7 +96,7 @@ func setups(t testing.TB, sa, sc *mux.Session, path []uint64, k int) (as, cs []*
 			return nil
 		}()
 	}()
-	setup := appendSetupHeader(nil, setupHeader{hop: 1, path: path})
+	setup := appendSetupHeader(nil, setupHeader{hop: hop, path: path})
 	ctx := ctxT(t)
 	for range k {
 		st, err := sa.OpenStream(ctx)
@@ -124,7 +131,7 @@ func heapInUse() int64 {
 // releases each circuit's count when it ends.
 func TestRelayedCircuitsNoGoroutine(t *testing.T) {
 	const k = 200
-	relay := newNode(t, WithLimits(Limits{MaxCircuitsPerPeer: k}))
+	relay := newNode(t, WithLimits(Limits{MaxCircuitsPerPeer: k, MaxCircuitsPerSource: k}))
 	rig := newRelayRig(t, relay)
 	before := runtime.NumGoroutine()
 	as, cs := rig.circuits(t, k)
@@ -195,7 +202,7 @@ func BenchmarkRelayIdleCircuit(b *testing.B) {
 		sa.Close()
 		sc.Close()
 
-		relay := newNode(b, WithLimits(Limits{MaxCircuitsPerPeer: k + 1, MaxRelayedCircuits: k + 1}))
+		relay := newNode(b, WithLimits(Limits{MaxCircuitsPerPeer: k + 1, MaxCircuitsPerSource: k + 1, MaxRelayedCircuits: k + 1}))
 		rig := newRelayRig(b, relay)
 		rig.circuits(b, 1) // pools warm
 		g0, h0 := runtime.NumGoroutine(), heapInUse()
@@ -221,9 +228,10 @@ func TestStalledCircuitsLeaveTheLinkItsRecords(t *testing.T) {
 	relay := newNode(t)
 	sa := fakeNeighbour(t, relay, rigA)
 	sc, ctrl := fakeNeighbourCtrl(t, relay, rigC)
-	rig := &relayRig{relay: relay, sa: sa, sc: sc}
+	// Circuits that A relays for a source behind it: they count against
+	// A's allowance only.
 	k := min(relay.c.lim.MaxCircuitsPerPeer, 64)
-	_, cs := rig.circuits(t, k)
+	_, cs := setupsAt(t, sa, sc, []uint64{0x5005, rigA, relay.ID(), rigC}, 2, k)
 	// A stream window's worth reaches the source, which reads nothing; as
 	// much again waits at the relay.
 	buf := make([]byte, 2*mux.DefaultStreamWindow)
@@ -243,4 +251,72 @@ func TestStalledCircuitsLeaveTheLinkItsRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "the far end's record at the relay", func() bool { return heldSeq(relay, rigC) == 7 })
+}
+
+// TestSourceCapAtTheFirstRelay: a relay lets a neighbour be the source of
+// at most MaxCircuitsPerSource of the circuits it relays, so that one
+// source cannot take all the allowance (MaxCircuitsPerPeer) that the next
+// relays give this one for every source behind it; the neighbour's
+// circuits for other sources still go through.
+func TestSourceCapAtTheFirstRelay(t *testing.T) {
+	relay := newNode(t, WithLimits(Limits{MaxCircuitsPerPeer: 6, MaxCircuitsPerSource: 2}))
+	rig := newRelayRig(t, relay)
+	rig.circuits(t, 2)
+	err := setupVerdict(t, rig.sa, []uint64{rigA, relay.ID(), rigC}, 1)
+	wantLimit(t, err, "MaxCircuitsPerSource")
+	setupsAt(t, rig.sa, rig.sc, []uint64{0x5005, rigA, relay.ID(), rigC}, 2, 4)
+	err = setupVerdict(t, rig.sa, []uint64{0x5006, rigA, relay.ID(), rigC}, 2)
+	wantLimit(t, err, "MaxCircuitsPerPeer")
+}
+
+// setupVerdict sends a setup along path on sess, reaching path[hop], and
+// returns the refusal it gets (nil if accepted).
+func setupVerdict(t *testing.T, sess *mux.Session, path []uint64, hop int) error {
+	t.Helper()
+	st, err := sess.OpenStream(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Reset(mux.CodeCancel)
+	st.Write(appendSetupHeader(nil, setupHeader{hop: hop, path: path}))
+	var v [2]byte
+	st.SetReadDeadline(time.Now().Add(patience))
+	if _, err := io.ReadFull(st, v[:]); err != nil {
+		return err
+	}
+	return code(v[0]).err()
+}
+
+// TestDestinationClosesIdleCircuits: a source that sets up a circuit and
+// then neither uses nor closes it does not hold the relays' allowance
+// forever: the destination closes a circuit without streams too (after
+// twice the source's idle time), and the relays let it go.
+func TestDestinationClosesIdleCircuits(t *testing.T) {
+	relay := newNode(t)
+	dst := newNode(t, withCircuitIdle(100*time.Millisecond))
+	sa := fakeNeighbour(t, relay, rigA)
+	linked(t, relay, dst)
+	as, err := sa.OpenStream(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	as.Write(appendSetupHeader(nil, setupHeader{hop: 1, path: []uint64{rigA, relay.ID(), dst.ID()}}))
+	var v [2]byte
+	if _, err := io.ReadFull(as, v[:]); err != nil || code(v[0]) != codeOK {
+		t.Fatalf("verdict %v %v", v, err)
+	}
+	inner, err := mux.Client(as, nil) // the source's end, never used
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inner.Close()
+	if n := relay.c.relays.relayed(); n != 1 {
+		t.Fatalf("%d circuits relayed, want 1", n)
+	}
+	eventually(t, "the idle circuit to end", func() bool { return relay.c.relays.relayed() == 0 })
+	select {
+	case <-inner.Done():
+	case <-time.After(patience):
+		t.Fatal("the source's end of the circuit is still up")
+	}
 }
