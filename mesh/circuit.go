@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/plexusnet/plexus/mux"
@@ -45,6 +46,7 @@ type circuit struct {
 	source bool    // this end set the circuit up
 	h      *closer // the session's handle for Close
 	known  knownDests
+	opens  atomic.Uint64 // streams opened on sess, either way (see closeWhenIdle)
 }
 
 // build is a circuit being set up; the dials that need it wait for done.
@@ -133,9 +135,9 @@ func (c *core) serveCircuit(ci *circuit) {
 	if !ci.source {
 		idle *= 2
 	}
-	stop := closeWhenIdle(ci.sess, idle)
+	stop := closeWhenIdle(ci.sess, &ci.opens, idle)
 	defer stop()
-	c.acceptLoop(ci.sess, ci.host, nil)
+	c.acceptLoop(ci.sess, ci.host, nil, &ci.opens)
 	ci.sess.Close()
 	c.untrack(ci.h)
 	t := &c.circuits
@@ -148,17 +150,20 @@ func (c *core) serveCircuit(ci *circuit) {
 }
 
 // closeWhenIdle closes sess once it has had no stream for idle (checked
-// every idle/2). The returned function stops watching.
-func closeWhenIdle(sess *mux.Session, idle time.Duration) (stop func()) {
+// every idle/2): none open at a check, and none opened since the last one
+// (opens counts the streams opened on sess, so that short streams between
+// two checks count). The returned function stops watching.
+func closeWhenIdle(sess *mux.Session, opens *atomic.Uint64, idle time.Duration) (stop func()) {
 	var mu sync.Mutex
 	busy := time.Now()
+	seen := opens.Load()
 	var t *time.Timer
 	t = time.AfterFunc(idle/2, func() {
 		mu.Lock()
 		defer mu.Unlock()
 		now := time.Now()
-		if sess.NumStreams() > 0 {
-			busy = now
+		if n := opens.Load(); sess.NumStreams() > 0 || n != seen {
+			busy, seen = now, n
 		} else if now.Sub(busy) >= idle {
 			sess.Close()
 			return

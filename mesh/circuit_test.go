@@ -297,3 +297,31 @@ func TestHostBeyondTheHopLimit(t *testing.T) {
 		t.Fatalf("a host 3 hops away with a hop limit of 2: %v", err)
 	}
 }
+
+// TestCircuitInSteadyUseStaysUp: a circuit that carries one short stream
+// after another is not idle, even if no stream happens to be open when its
+// idleness is checked. (The check sampled the open streams only, and such
+// a circuit was closed and set up again and again.)
+func TestCircuitInSteadyUseStaysUp(t *testing.T) {
+	ns := nodes(t, 3, withCircuitIdle(200*time.Millisecond))
+	chain(t, ns)
+	ln, _ := ns[2].Listen("", ":1")
+	echo(t, ln)
+	var first *circuit
+	for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(40 * time.Millisecond) {
+		c, err := ns[0].Dial("", FormatID(ns[2].ID())+":1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		roundTrip(t, c, "x")
+		c.Close()
+		ns[0].c.circuits.mu.Lock()
+		ci := ns[0].c.circuits.byHost[ns[2].ID()]
+		ns[0].c.circuits.mu.Unlock()
+		if first == nil {
+			first = ci
+		} else if ci != first {
+			t.Fatal("the circuit in use was closed as idle")
+		}
+	}
+}

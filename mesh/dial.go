@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/plexusnet/plexus/mux"
 )
@@ -76,9 +77,12 @@ func (k *knownDests) drop(h connHeader) {
 // more on a fresh one.
 func (c *core) dialHost(ctx context.Context, host uint64, h connHeader, raddr Addr) (net.Conn, error) {
 	for try := 0; ; try++ {
-		sess, known, err := c.sessionTo(ctx, host)
+		sess, known, opens, err := c.sessionTo(ctx, host)
 		if err != nil {
 			return nil, err
+		}
+		if opens != nil {
+			opens.Add(1)
 		}
 		var conn net.Conn
 		if known.has(h) {
@@ -93,20 +97,22 @@ func (c *core) dialHost(ctx context.Context, host uint64, h connHeader, raddr Ad
 	}
 }
 
-// sessionTo returns the session on which to open streams to host, and
-// the destinations known to accept on it.
-func (c *core) sessionTo(ctx context.Context, host uint64) (*mux.Session, *knownDests, error) {
+// sessionTo returns the session on which to open streams to host, the
+// destinations known to accept on it, and, for a circuit, the count of
+// streams opened on it (see closeWhenIdle).
+func (c *core) sessionTo(ctx context.Context, host uint64) (*mux.Session, *knownDests, *atomic.Uint64, error) {
 	if host == c.id {
-		return c.self.session(c)
+		sess, known, err := c.self.session(c)
+		return sess, known, nil, err
 	}
 	if l := c.links.get(host); l != nil {
-		return l.conns, &l.known, nil
+		return l.conns, &l.known, nil, nil
 	}
 	ci, err := c.circuitTo(ctx, host)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return ci.sess, &ci.known, nil
+	return ci.sess, &ci.known, &ci.opens, nil
 }
 
 // openStream opens a stream on sess and sends the connection header of

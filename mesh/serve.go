@@ -18,23 +18,24 @@ import (
 
 // acceptStreams serves the streams a link's peer opens on the link's
 // session: circuit setups.
-func (l *link) acceptStreams() { l.c.acceptLoop(l.sess, l.peer, l) }
+func (l *link) acceptStreams() { l.c.acceptLoop(l.sess, l.peer, l, nil) }
 
 // acceptConns serves the streams a link's peer opens on the link's
 // connection session: connections.
-func (l *link) acceptConns() { l.c.acceptLoop(l.conns, l.peer, nil) }
+func (l *link) acceptConns() { l.c.acceptLoop(l.conns, l.peer, nil, nil) }
 
 // acceptLoop serves the streams opened on sess by host from; l is the
 // link when sess is a link's own session (circuit setups are allowed only
 // there, and connections never: they travel in the link's connection
-// session, in a circuit's inner session or in the self session).
+// session, in a circuit's inner session or in the self session); opens,
+// if set, counts the streams accepted.
 // Workers read the headers: goroutines that serve one stream after another,
 // so that a burst of streams pays for neither a goroutine nor its stack
 // growth per stream, and that end once no stream came for workerIdle. At
 // most MaxPendingStreams headers are read at once (one per worker); beyond
 // that the loop stops accepting, and the peer's opens wait in mux's accept
 // backlog.
-func (c *core) acceptLoop(sess *mux.Session, from uint64, l *link) {
+func (c *core) acceptLoop(sess *mux.Session, from uint64, l *link, opens *atomic.Uint64) {
 	p := &workerPool{work: make(chan *mux.Stream)}
 	p.retire = time.AfterFunc(time.Hour, p.retireIdle)
 	p.retire.Stop()
@@ -51,6 +52,9 @@ func (c *core) acceptLoop(sess *mux.Session, from uint64, l *link) {
 		st, err := sess.AcceptStream(c.ctx)
 		if err != nil {
 			return
+		}
+		if opens != nil {
+			opens.Add(1)
 		}
 		p.last.Store(time.Now().UnixNano())
 		select {
@@ -279,7 +283,7 @@ func (s *selfLink) session(c *core) (*mux.Session, *knownDests, error) {
 		return nil, nil, ErrClosed
 	}
 	if !c.spawn(func() {
-		c.acceptLoop(server, c.id, nil)
+		c.acceptLoop(server, c.id, nil, nil)
 		server.Close()
 		client.Close()
 		c.untrack(hs)
