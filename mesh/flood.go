@@ -84,7 +84,11 @@ func (c *core) dispatch(out []outMsg) {
 }
 
 // receiveRecord takes a record a link read: it is decoded, checked
-// (signature and certificate when secured) and given to the router.
+// (signature and certificate when secured) and given to the router. The
+// check is skipped when a newer record of the id is held, as for most of
+// a flood's late copies; the router then takes the record as unverified,
+// and refuses it unless a newer record is still held at that moment,
+// under its own lock, in which case the record is checked after all.
 func (c *core) receiveRecord(l *link, raw []byte) error {
 	c.rt.mu.Lock()
 	copy := c.rt.r.isCopy(raw)
@@ -97,7 +101,8 @@ func (c *core) receiveRecord(l *link, raw []byte) error {
 		return err
 	}
 	now := time.Now()
-	if c.ident != nil {
+	verified := c.ident == nil
+	if !verified {
 		c.rt.mu.Lock()
 		held, ok := c.rt.r.heldSeq(rec.id)
 		c.rt.mu.Unlock()
@@ -111,15 +116,28 @@ func (c *core) receiveRecord(l *link, raw []byte) error {
 			if err := c.ident.verifyRecord(rec, raw, now); err != nil {
 				return err
 			}
+			verified = true
 		}
 	}
-	var rerr error
-	c.routeDo(func(r *router, now time.Time) []outMsg {
-		out, err := r.receive(rec, raw, l.peer, now)
-		rerr = err
-		return out
-	})
-	return rerr
+	for {
+		var rerr error
+		c.routeDo(func(r *router, now time.Time) []outMsg {
+			var out []outMsg
+			if verified {
+				out, rerr = r.receive(rec, raw, l.peer, now)
+			} else {
+				out, rerr = r.receiveUnverified(rec, raw, l.peer, now)
+			}
+			return out
+		})
+		if verified || !errors.Is(rerr, errUnverified) {
+			return rerr
+		}
+		if err := c.ident.verifyRecord(rec, raw, now); err != nil {
+			return err
+		}
+		verified = true
+	}
 }
 
 // readRecords reads the control stream of a link after the handshake:

@@ -195,8 +195,30 @@ func cmpService(a, b serviceEntry) int {
 // (from a previous run whose clock was ahead) makes us re-originate above
 // it.
 func (r *router) receive(rec *record, raw []byte, from uint64, now time.Time) ([]outMsg, error) {
+	return r.receiveAs(rec, raw, from, now, true)
+}
+
+// errUnverified refuses a record whose signature was not checked, when the
+// router would keep it: verify it, and give it again.
+var errUnverified = fmt.Errorf("%w: record not verified", ErrNotAuthorized)
+
+// receiveUnverified is receive for a record whose signature and
+// certificate were not checked, on a secured node, because a newer record
+// of its id was held when it arrived: it is judged stale, or a copy, only
+// if that still holds; otherwise (the held record was purged since, say)
+// it is refused with errUnverified and never stored.
+func (r *router) receiveUnverified(rec *record, raw []byte, from uint64, now time.Time) ([]outMsg, error) {
+	return r.receiveAs(rec, raw, from, now, false)
+}
+
+func (r *router) receiveAs(rec *record, raw []byte, from uint64, now time.Time, verified bool) ([]outMsg, error) {
 	if err := checkExpiry(rec, now, 2*r.cfg.lifetime); err != nil {
 		return nil, err
+	}
+	if !verified {
+		if held, ok := r.heldSeq(rec.id); !ok || held < rec.seq || held == rec.seq && rec.id == r.cfg.self {
+			return nil, errUnverified
+		}
 	}
 	if rec.id == r.cfg.self {
 		if rec.seq < r.seq || rec.seq == r.seq && r.ownRaw != nil && string(raw) == string(r.ownRaw) {

@@ -157,6 +157,41 @@ func TestReceiveNewerOlderSame(t *testing.T) {
 	}
 }
 
+// TestUnverifiedRecordNeverStored: a record whose signature was not
+// checked (a newer one was held when it arrived) is judged stale or a copy
+// only while a newer or equal one is held; otherwise the router refuses it
+// with errUnverified, and stores nothing.
+func TestUnverifiedRecordNeverStored(t *testing.T) {
+	r := testRouter(1, true)
+	r.linkUp(2, t0)
+	rc5, raw5 := rec(t, 9, 5, true, 2)
+	if _, err := r.receiveUnverified(rc5, raw5, 2, t0); !errors.Is(err, errUnverified) {
+		t.Fatalf("nothing held: %v, want errUnverified", err)
+	}
+	if _, ok := r.heldSeq(9); ok {
+		t.Fatal("an unverified record was stored")
+	}
+	r.receive(rc5, raw5, 2, t0)
+	rc4, raw4 := rec(t, 9, 4, true, 2)
+	if out, err := r.receiveUnverified(rc4, raw4, 2, t0); !errors.Is(err, ErrStaleRecord) || len(out) != 1 {
+		t.Fatalf("a newer one held: %+v %v, want ErrStaleRecord and the newer one sent back", out, err)
+	}
+	if _, err := r.receiveUnverified(rc5, raw5, 2, t0); err != nil {
+		t.Fatalf("a copy: %v", err)
+	}
+	rc6, raw6 := rec(t, 9, 6, true, 2)
+	if _, err := r.receiveUnverified(rc6, raw6, 2, t0); !errors.Is(err, errUnverified) {
+		t.Fatalf("newer than the one held: %v, want errUnverified", err)
+	}
+	if seq, _ := r.heldSeq(9); seq != 5 {
+		t.Fatalf("held seq %d, want 5", seq)
+	}
+	own, ownRaw := rec(t, 1, r.seq, true, 2)
+	if _, err := r.receiveUnverified(own, ownRaw, 2, t0); !errors.Is(err, errUnverified) {
+		t.Fatalf("our own id, our sequence, other content: %v, want errUnverified", err)
+	}
+}
+
 func TestReceiveRefusesExpiredAndFarFuture(t *testing.T) {
 	r := testRouter(1, true)
 	r.linkUp(2, t0)

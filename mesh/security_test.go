@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -461,4 +462,68 @@ func TestSilentConnectionsDoNotKeepMembersOut(t *testing.T) {
 		}
 	}
 	eventually(t, "no handshake pending", func() bool { return s.c.linkPending.len("") == 0 })
+}
+
+// TestUnsignedRecordNeverSlipsIn: a member floods an unsigned record of
+// another member, older than the one held, while that one expires and is
+// purged. The unsigned record is never stored. (Its check was skipped
+// since a newer record was held, and it was stored if the purge came
+// between that look and the router's.)
+func TestUnsignedRecordNeverSlipsIn(t *testing.T) {
+	ca := newCA(t)
+	ns := secureNodes(t, ca, 3)
+	v, peer, xn := ns[0], ns[1], ns[2]
+	linked(t, v, peer)
+	victim := xn.ID() // a member never linked here: its record is held, then expires
+	legit, err := encodeRecord(&record{id: victim, seq: 100, expiry: time.Now().Add(-time.Second).UnixMilli(), cert: xn.c.ident.cert.Certificate[0]}, xn.c.ident.sign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, _ := encodeRecord(&record{id: victim, seq: 50, expiry: time.Now().Add(time.Minute).UnixMilli(), relay: true,
+		services: []serviceEntry{{name: "billing", port: 443}}}, nil) // no certificate, no signature
+	l := v.c.links.get(peer.ID())
+	hold := func() {
+		v.c.routeDo(func(r *router, now time.Time) []outMsg {
+			if r.db[victim] == nil {
+				r.db[victim] = &entry{raw: legit}
+			}
+			return nil
+		})
+	}
+	hold()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				v.c.receiveRecord(l, forged)
+			}
+		}()
+	}
+	defer func() {
+		close(stop)
+		wg.Wait()
+	}()
+	for end := time.Now().Add(time.Second); time.Now().Before(end); {
+		stored := false
+		v.c.routeDo(func(r *router, now time.Time) []outMsg {
+			if e := r.db[victim]; e != nil && e.seq() == 50 {
+				stored = true
+			}
+			r.purge(now) // what tick does every lifetime/8
+			return nil
+		})
+		if stored {
+			t.Fatalf("an unsigned record of member %s is held", FormatID(victim))
+		}
+		time.Sleep(100 * time.Microsecond)
+		hold()
+	}
 }
