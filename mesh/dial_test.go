@@ -318,9 +318,13 @@ func TestCloseNodeUnblocksEverything(t *testing.T) {
 // fillSession dials port on dst from a until the session between them has
 // no credit left: each connection writes 64 KiB (with a write deadline)
 // that dst's application never reads. It returns once the writes are
-// over; the connections are closed when the test ends.
+// over; the connections are closed when the test ends. conns 0 dials as
+// many as the default connection session window takes, and a quarter more.
 func fillSession(t *testing.T, a, dst *Node, port uint32, conns int) {
 	t.Helper()
+	if conns == 0 {
+		conns = DefaultCircuitSessionWindow/(64<<10) + DefaultCircuitSessionWindow/(256<<10)
+	}
 	sink, err := dst.Listen("", fmt.Sprintf(":%d", port))
 	if err != nil {
 		t.Fatal(err)
@@ -377,7 +381,7 @@ func TestDialDeadlineOnAFullSession(t *testing.T) {
 	linked(t, a, b)
 	ln, _ := b.Listen("", ":1")
 	echo(t, ln)
-	fillSession(t, a, b, 9, 48)
+	fillSession(t, a, b, 9, 0)
 	for _, addr := range []string{FormatID(b.ID()) + ":1", FormatID(b.ID()) + ":9"} { // a first dial, a later one
 		start := time.Now()
 		c, err := a.DialTimeout("", addr, 500*time.Millisecond)
@@ -435,7 +439,7 @@ func TestUnreadConnectionsStarveNeitherRecordsNorCircuits(t *testing.T) {
 	chain(t, ns)
 	far, _ := c.Listen("", ":1")
 	echo(t, far)
-	fillSession(t, a, b, 9, 48)
+	fillSession(t, a, b, 9, 0)
 	fresh, _ := a.Listen("", "fresh")
 	defer fresh.Close()
 	eventually(t, "b to see a's new service", func() bool {
