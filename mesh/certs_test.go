@@ -52,6 +52,13 @@ var serial int64 = 100
 // set) signed by the CA, and the WithTLS config that carries it.
 func (ca *testCA) nodeConfig(t testing.TB, ed bool) *tls.Config {
 	t.Helper()
+	return ca.nodeConfigWith(t, ed, nil)
+}
+
+// nodeConfigWith is nodeConfig with the certificate's template changed by
+// mod first (if not nil).
+func (ca *testCA) nodeConfigWith(t testing.TB, ed bool, mod func(*x509.Certificate)) *tls.Config {
+	t.Helper()
 	var pub crypto.PublicKey
 	var priv crypto.Signer
 	if ed {
@@ -75,6 +82,9 @@ func (ca *testCA) nodeConfig(t testing.TB, ed bool) *tls.Config {
 		NotAfter:     time.Now().Add(24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+	if mod != nil {
+		mod(tmpl)
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, pub, ca.key)
 	if err != nil {

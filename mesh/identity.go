@@ -75,7 +75,7 @@ func newIdentity(cfg *tls.Config) (*identity, error) {
 		}
 	}
 	id := &identity{cert: cert, pool: pool, signer: signer, base: cfg.Clone(), known: make(map[[32]byte]knownCert)}
-	if _, err := id.verify(leaf, cert.Certificate[1:], time.Now()); err != nil {
+	if _, _, err := id.verify(leaf, cert.Certificate[1:], time.Now()); err != nil {
 		return nil, fmt.Errorf("mesh: WithTLS: our own certificate: %w", err)
 	}
 	id.id = IDFromCert(leaf)
@@ -89,23 +89,67 @@ func (i *identity) leaf() *x509.Certificate {
 }
 
 // verify checks that leaf chains to the mesh CA (through the
-// intermediates given as DER) and returns the id it proves.
-func (i *identity) verify(leaf *x509.Certificate, inter [][]byte, now time.Time) (uint64, error) {
-	opts := x509.VerifyOptions{Roots: i.pool, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}
+// intermediates given as DER) and may serve as a node's certificate, and
+// returns the id it proves and when it stops being valid (the earliest
+// NotAfter of the chain).
+//
+// A node is both a TLS server and a TLS client, on links and on circuits,
+// and signs its records, so the rule, the same for our own certificate
+// (New), for both ends of every link and circuit, and for the certificate
+// of every record, is: the key usage, if the certificate has one, includes
+// digital signature, and the extended key usages of the chain allow both
+// server auth and client auth (a certificate that lists none, or
+// anyExtendedKeyUsage, allows both; a CA's list constrains what it
+// issues, as crypto/x509 checks).
+func (i *identity) verify(leaf *x509.Certificate, inter [][]byte, now time.Time) (uint64, time.Time, error) {
+	opts := x509.VerifyOptions{Roots: i.pool, CurrentTime: now}
 	if len(inter) > 0 {
 		opts.Intermediates = x509.NewCertPool()
 		for _, der := range inter {
 			c, err := x509.ParseCertificate(der)
 			if err != nil {
-				return 0, fmt.Errorf("%w: intermediate certificate: %v", ErrNotAuthorized, err)
+				return 0, time.Time{}, fmt.Errorf("%w: intermediate certificate: %v", ErrNotAuthorized, err)
 			}
 			opts.Intermediates.AddCert(c)
 		}
 	}
-	if _, err := leaf.Verify(opts); err != nil {
-		return 0, fmt.Errorf("%w: certificate of %s is not from the mesh CA: %v", ErrNotAuthorized, FormatID(IDFromCert(leaf)), err)
+	id := IDFromCert(leaf)
+	if leaf.KeyUsage != 0 && leaf.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
+		return 0, time.Time{}, fmt.Errorf("%w: certificate of %s: its key usage lacks digital signature, which a node needs", ErrNotAuthorized, FormatID(id))
 	}
-	return IDFromCert(leaf), nil
+	var notAfter time.Time
+	for _, u := range nodeUsages {
+		opts.KeyUsages = []x509.ExtKeyUsage{u.eku}
+		chains, err := leaf.Verify(opts)
+		if err != nil {
+			var inv x509.CertificateInvalidError
+			if errors.As(err, &inv) && inv.Reason == x509.IncompatibleUsage {
+				return 0, time.Time{}, fmt.Errorf("%w: certificate of %s does not allow %s, which a node needs (extended key usages serverAuth and clientAuth, or none): %v", ErrNotAuthorized, FormatID(id), u.name, err)
+			}
+			return 0, time.Time{}, fmt.Errorf("%w: certificate of %s is not from the mesh CA: %v", ErrNotAuthorized, FormatID(id), err)
+		}
+		if notAfter.IsZero() {
+			notAfter = chainNotAfter(chains[0])
+		}
+	}
+	return id, notAfter, nil
+}
+
+// nodeUsages are the extended key usages a node's certificate must allow.
+var nodeUsages = []struct {
+	eku  x509.ExtKeyUsage
+	name string
+}{{x509.ExtKeyUsageServerAuth, "server auth"}, {x509.ExtKeyUsageClientAuth, "client auth"}}
+
+// chainNotAfter returns the earliest NotAfter of a chain.
+func chainNotAfter(chain []*x509.Certificate) time.Time {
+	t := chain[0].NotAfter
+	for _, c := range chain[1:] {
+		if c.NotAfter.Before(t) {
+			t = c.NotAfter
+		}
+	}
+	return t
 }
 
 // tlsConfig returns the TLS configuration of one link or circuit end:
@@ -140,7 +184,7 @@ func (i *identity) tlsConfig(server bool, expect uint64) *tls.Config {
 		for _, c := range cs.PeerCertificates[1:] {
 			inter = append(inter, c.Raw)
 		}
-		got, err := i.verify(cs.PeerCertificates[0], inter, time.Now())
+		got, _, err := i.verify(cs.PeerCertificates[0], inter, time.Now())
 		if err != nil {
 			return err
 		}
@@ -204,11 +248,11 @@ func (i *identity) knownCert(der []byte, now time.Time) (knownCert, error) {
 	if err != nil {
 		return kc, fmt.Errorf("%w: certificate: %v", ErrNotAuthorized, err)
 	}
-	id, err := i.verify(c, nil, now)
+	id, notAfter, err := i.verify(c, nil, now)
 	if err != nil {
 		return kc, err
 	}
-	kc = knownCert{id: id, pub: c.PublicKey, notAfter: c.NotAfter}
+	kc = knownCert{id: id, pub: c.PublicKey, notAfter: notAfter}
 	i.mu.Lock()
 	if len(i.known) >= maxKnownCerts {
 		clear(i.known)

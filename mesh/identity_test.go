@@ -1,0 +1,130 @@
+package mesh
+
+import (
+	"context"
+	"crypto"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"net"
+	"testing"
+	"time"
+)
+
+// usageCases are node certificates by their (extended) key usages, and
+// whether a node may use them: both server auth and client auth, or none.
+var usageCases = []struct {
+	name string
+	ok   bool
+	mod  func(*x509.Certificate)
+}{
+	{"serverAuth and clientAuth", true, nil},
+	{"no extended key usage", true, func(c *x509.Certificate) { c.ExtKeyUsage = nil }},
+	{"anyExtendedKeyUsage", true, func(c *x509.Certificate) { c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageAny} }},
+	{"no key usage", true, func(c *x509.Certificate) { c.KeyUsage = 0 }},
+	{"emailProtection only", false, func(c *x509.Certificate) {
+		c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageEmailProtection}
+	}},
+	{"serverAuth only", false, func(c *x509.Certificate) { c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth} }},
+	{"clientAuth only", false, func(c *x509.Certificate) { c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth} }},
+	{"key usage without digital signature", false, func(c *x509.Certificate) { c.KeyUsage = x509.KeyUsageKeyAgreement }},
+}
+
+// TestNodeCertificateUsages checks the one rule on a node certificate's
+// usages everywhere a certificate is checked: New (our own), both ends of
+// a link (a hostile peer presenting the certificate, as TLS server and as
+// TLS client) and records signed with it.
+func TestNodeCertificateUsages(t *testing.T) {
+	ca := newCA(t)
+	member := newNode(t, WithTLS(ca.nodeConfig(t, false)))
+	for _, tc := range usageCases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := ca.nodeConfigWith(t, false, tc.mod)
+			n, err := New(fast, WithTLS(cfg))
+			if err == nil {
+				n.Close()
+			}
+			if (err == nil) != tc.ok {
+				t.Errorf("New: %v, want ok %v", err, tc.ok)
+			}
+			if !tc.ok && !errors.Is(err, ErrNotAuthorized) {
+				t.Errorf("New: %v is not ErrNotAuthorized", err)
+			}
+			// The hostile peer runs plain crypto/tls with the certificate.
+			peer := &tls.Config{
+				Certificates:       cfg.Certificates,
+				InsecureSkipVerify: true,
+				ClientAuth:         tls.RequireAnyClientCert,
+				MinVersion:         tls.VersionTLS13,
+				NextProtos:         []string{"plexus-mesh/1"},
+			}
+			for _, dialer := range []bool{true, false} {
+				x, y := tcpPair(t)
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					var hc *tls.Conn
+					if dialer { // the member dials: the peer is the TLS server
+						hc = tls.Server(y, peer)
+					} else {
+						hc = tls.Client(y, peer)
+					}
+					hc.Handshake()
+					y.Close()
+				}()
+				ctx, cancel := context.WithTimeout(context.Background(), patience)
+				tc2, err := member.c.tlsHandshake(ctx, x, dialer)
+				cancel()
+				x.Close()
+				<-done
+				if tc2 != nil {
+					tc2.Close()
+				}
+				if (err == nil) != tc.ok {
+					t.Errorf("link handshake, member dialing %v: %v, want ok %v", dialer, err, tc.ok)
+				}
+				if !tc.ok && !errors.Is(err, ErrNotAuthorized) {
+					t.Errorf("link handshake, member dialing %v: %v is not ErrNotAuthorized", dialer, err)
+				}
+			}
+			// A record signed with the certificate's key.
+			leaf, _ := x509.ParseCertificate(cfg.Certificates[0].Certificate[0])
+			signer := &identity{signer: cfg.Certificates[0].PrivateKey.(crypto.Signer)}
+			raw, err := encodeRecord(&record{id: IDFromCert(leaf), seq: 1, expiry: time.Now().Add(time.Minute).UnixMilli(), cert: leaf.Raw}, signer.sign)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec, err := decodeRecord(raw, 16)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = member.c.ident.verifyRecord(rec, raw, time.Now())
+			if (err == nil) != tc.ok {
+				t.Errorf("record: %v, want ok %v", err, tc.ok)
+			}
+			if !tc.ok && !errors.Is(err, ErrNotAuthorized) {
+				t.Errorf("record: %v is not ErrNotAuthorized", err)
+			}
+		})
+	}
+}
+
+// tcpPair returns the two ends of a loopback TCP connection, which,
+// unlike net.Pipe, buffer what is written.
+func tcpPair(t testing.TB) (net.Conn, net.Conn) {
+	t.Helper()
+	ln, err := netListen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	x, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x, y
+}
