@@ -25,7 +25,7 @@ type routing struct {
 func (c *core) startRouting() {
 	var encode func(*record) ([]byte, error)
 	if c.ident != nil {
-		cert := c.ident.cert.Certificate[0]
+		cert := c.ident.chain
 		encode = func(rec *record) ([]byte, error) {
 			rec.cert = cert
 			return encodeRecord(rec, c.ident.sign)

@@ -21,6 +21,8 @@ import (
 type identity struct {
 	id     uint64
 	cert   tls.Certificate
+	chain  []byte // the certificate chain as records carry it: the leaf's DER, then the intermediates'
+	sigMax int    // an upper bound of the length of our signatures
 	pool   *x509.CertPool
 	signer crypto.Signer
 	base   *tls.Config // the user's config, cloned
@@ -75,10 +77,21 @@ func newIdentity(cfg *tls.Config) (*identity, error) {
 		}
 	}
 	id := &identity{cert: cert, pool: pool, signer: signer, base: cfg.Clone(), known: make(map[[32]byte]knownCert)}
+	for _, der := range cert.Certificate {
+		id.chain = append(id.chain, der...)
+	}
+	if len(id.chain) > maxRecordCert {
+		return nil, fmt.Errorf("mesh: WithTLS: the certificate chain has %d bytes, more than a record carries (%d)", len(id.chain), maxRecordCert)
+	}
 	if _, _, err := id.verify(leaf, cert.Certificate[1:], time.Now()); err != nil {
 		return nil, fmt.Errorf("mesh: WithTLS: our own certificate: %w", err)
 	}
 	id.id = IDFromCert(leaf)
+	sig, err := id.sign([]byte("mesh: the length of a signature"))
+	if err != nil {
+		return nil, fmt.Errorf("mesh: WithTLS: the certificate's key cannot sign: %w", err)
+	}
+	id.sigMax = len(sig) + 16 // ECDSA's ASN.1 signatures vary by a few bytes
 	return id, nil
 }
 
@@ -234,8 +247,8 @@ func (i *identity) verifyRecord(rec *record, raw []byte, now time.Time) error {
 	return nil
 }
 
-// knownCert verifies a certificate (DER), from the cache when it was
-// verified before.
+// knownCert verifies a record's certificate chain (the leaf's DER, then
+// any intermediates' DER), from the cache when it was verified before.
 func (i *identity) knownCert(der []byte, now time.Time) (knownCert, error) {
 	key := sha256.Sum256(der)
 	i.mu.Lock()
@@ -244,15 +257,19 @@ func (i *identity) knownCert(der []byte, now time.Time) (knownCert, error) {
 	if ok && now.Before(kc.notAfter) {
 		return kc, nil
 	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
+	certs, err := x509.ParseCertificates(der)
+	if err != nil || len(certs) == 0 {
 		return kc, fmt.Errorf("%w: certificate: %v", ErrNotAuthorized, err)
 	}
-	id, notAfter, err := i.verify(c, nil, now)
+	var inter [][]byte
+	for _, c := range certs[1:] {
+		inter = append(inter, c.Raw)
+	}
+	id, notAfter, err := i.verify(certs[0], inter, now)
 	if err != nil {
 		return kc, err
 	}
-	kc = knownCert{id: id, pub: c.PublicKey, notAfter: notAfter}
+	kc = knownCert{id: id, pub: certs[0].PublicKey, notAfter: notAfter}
 	i.mu.Lock()
 	if len(i.known) >= maxKnownCerts {
 		clear(i.known)

@@ -3,9 +3,14 @@ package mesh
 import (
 	"context"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
+	"math/big"
 	"net"
 	"testing"
 	"time"
@@ -127,4 +132,69 @@ func tcpPair(t testing.TB) (net.Conn, net.Conn) {
 		t.Fatal(err)
 	}
 	return x, y
+}
+
+// intermediateCA returns a CA under root, whose certificates chain to
+// root's pool through the intermediate's DER, the second return.
+func intermediateCA(t testing.TB, root *testCA) (*testCA, []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(77), Subject: pkix.Name{CommonName: "intermediate"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, root.cert, key.Public(), root.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	return &testCA{cert: cert, key: key, pool: root.pool}, der
+}
+
+// TestIntermediateCA runs a mesh whose node certificates an intermediate
+// CA issued: records carry the chain, so nodes two hops apart route and
+// dial each other (records carried the leaf alone, and no record could be
+// verified).
+func TestIntermediateCA(t *testing.T) {
+	root := newCA(t)
+	inter, ider := intermediateCA(t, root)
+	ns := make([]*Node, 3)
+	for i := range ns {
+		cfg := inter.nodeConfig(t, i == 1)
+		cfg.Certificates[0].Certificate = append(cfg.Certificates[0].Certificate, ider)
+		ns[i] = newNode(t, WithTLS(cfg))
+	}
+	chain(t, ns)
+	ln, err := ns[2].Listen("", "billing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo(t, ln)
+	eventually(t, "billing to be seen", func() bool { return len(ns[0].Services()) == 1 })
+	c, err := ns[0].DialContext(ctxT(t), "", "billing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	roundTrip(t, c, "through an intermediate")
+
+	// A chain a record cannot carry is refused by New.
+	cfg := inter.nodeConfig(t, false)
+	cfg.Certificates[0].Certificate = append(cfg.Certificates[0].Certificate, ider)
+	small := Limits{MaxRecordSize: 1024}
+	if n, err := New(WithTLS(cfg), WithLimits(small)); err == nil {
+		n.Close()
+		t.Error("New took a chain that does not fit MaxRecordSize")
+	} else {
+		t.Log(err)
+	}
+	cfg.Certificates[0].Certificate = append(cfg.Certificates[0].Certificate, make([]byte, 1<<16-1))
+	if n, err := New(WithTLS(cfg)); err == nil {
+		n.Close()
+		t.Error("New took a chain longer than a record's certificate field")
+	} else {
+		t.Log(err)
+	}
 }

@@ -68,6 +68,9 @@ func New(opts ...Option) (*Node, error) {
 			return nil, err
 		}
 		c.id = c.ident.id
+		if n := c.recordMax(0); n > c.lim.MaxRecordSize {
+			return nil, fmt.Errorf("mesh: WithTLS: with a certificate chain of %d bytes our record may have %d bytes, more than MaxRecordSize (%d)", len(c.ident.chain), n, c.lim.MaxRecordSize)
+		}
 	} else if c.id = o.id; c.id == 0 {
 		c.id = randomID()
 	}
@@ -84,6 +87,17 @@ func New(opts ...Option) (*Node, error) {
 	c.linkPending.maxAll, c.linkPending.maxPerKey = c.lim.MaxPendingLinks, c.lim.MaxPendingLinksPerIP
 	c.startRouting()
 	return &Node{c: c}, nil
+}
+
+// recordMax returns the largest our record can be when its services take
+// svc bytes: with every neighbour it may list (MaxLinks), and, when
+// secured, our certificate chain and signature.
+func (c *core) recordMax(svc int) int {
+	n := recordMinLen + 8*c.lim.MaxLinks + svc
+	if c.ident != nil {
+		n += len(c.ident.chain) + c.ident.sigMax
+	}
+	return n
 }
 
 // randomID returns a random non-zero node id.

@@ -20,7 +20,8 @@ import (
 //	expiry      8   unix milliseconds after which the record is void
 //	neighbours  2+8n  count, then ids in strictly increasing order
 //	services    2+…   count, then per service: env len (1), env, name len (1), name, port (4)
-//	cert        2+…   length, then the node's certificate (DER); empty when unsecured
+//	cert        2+…   length, then the node's certificate chain: the leaf's DER, then any
+//	                  intermediates' DER, at most maxRecordCert bytes; empty when unsecured
 //	sig         2+…   length, then the signature of every byte before this field; empty when unsecured
 type record struct {
 	id         uint64
@@ -29,7 +30,7 @@ type record struct {
 	relay      bool
 	neighbours []uint64
 	services   []serviceEntry
-	cert       []byte // DER; in a decoded record, a slice of the input
+	cert       []byte // DER of the leaf, then of any intermediates; in a decoded record, a slice of the input
 	sig        []byte
 	signedLen  int // in a decoded record: the bytes the signature covers
 }
@@ -49,6 +50,10 @@ const recordFlagRelay = 1 << 0
 // recordMinLen is the size of a record with no neighbours, services,
 // certificate or signature.
 const recordMinLen = 1 + 1 + 8 + 8 + 8 + 2 + 2 + 2 + 2
+
+// maxRecordCert bounds a record's certificate chain: its length field has
+// 2 bytes.
+const maxRecordCert = 1<<16 - 1
 
 // appendRecordBody encodes r up to, not including, the signature field:
 // the bytes the signature covers.
@@ -80,6 +85,9 @@ func appendRecordBody(b []byte, r *record) []byte {
 // encodeRecord encodes r, signing it with sign when sign is not nil.
 // r.neighbours must be sorted (originate does it).
 func encodeRecord(r *record, sign func([]byte) ([]byte, error)) ([]byte, error) {
+	if len(r.cert) > maxRecordCert || len(r.neighbours) > 1<<16-1 || len(r.services) > 1<<16-1 {
+		return nil, fmt.Errorf("mesh: our record does not fit its length fields (%d bytes of certificates, %d neighbours, %d services)", len(r.cert), len(r.neighbours), len(r.services))
+	}
 	b := appendRecordBody(make([]byte, 0, recordMinLen+8*len(r.neighbours)+32*len(r.services)+len(r.cert)+80), r)
 	var sig []byte
 	if sign != nil {
@@ -87,6 +95,9 @@ func encodeRecord(r *record, sign func([]byte) ([]byte, error)) ([]byte, error) 
 		if sig, err = sign(b); err != nil {
 			return nil, fmt.Errorf("mesh: signing our record: %w", err)
 		}
+	}
+	if len(sig) > 1<<16-1 {
+		return nil, fmt.Errorf("mesh: our record's signature has %d bytes", len(sig))
 	}
 	b = binary.BigEndian.AppendUint16(b, uint16(len(sig)))
 	return append(b, sig...), nil
