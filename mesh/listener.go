@@ -74,6 +74,10 @@ func (c *core) listen(env string, t target) (*listener, error) {
 			p.mu.Unlock()
 			return nil, fmt.Errorf("%w: %d services bound", c.lim.limitErr("MaxServices"), n)
 		}
+		if n := c.recordMax(p.serviceBytes() + serviceLen(env, l.name)); n > c.lim.MaxRecordSize {
+			p.mu.Unlock()
+			return nil, fmt.Errorf("%w: with service %q our record may have %d bytes", c.lim.limitErr("MaxRecordSize"), l.name, n)
+		}
 	}
 	if l.port == 0 {
 		if l.port = p.freePort(env); l.port == 0 {
@@ -103,6 +107,18 @@ func envText(env string) string {
 }
 
 func (t *portTable) numNames() int { return len(t.names) }
+
+// serviceBytes returns the bytes the named listeners take in our record.
+func (t *portTable) serviceBytes() int {
+	n := 0
+	for k := range t.names {
+		n += serviceLen(k.env, k.name)
+	}
+	return n
+}
+
+// serviceLen is the size of a service in a record.
+func serviceLen(env, name string) int { return 1 + len(env) + 1 + len(name) + 4 }
 
 // freePort returns a free port of env from firstEphemeral up, or 0.
 func (t *portTable) freePort(env string) uint32 {

@@ -2,9 +2,11 @@ package mesh
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -216,5 +218,27 @@ func TestTooManyServices(t *testing.T) {
 	var le *LimitError
 	if !errors.As(err, &le) || le.Limit != "MaxServices" || !errors.Is(err, ErrLimit) {
 		t.Fatalf("a third service: %v", err)
+	}
+}
+
+// TestServicesMustFitOurRecord: a service that would make our record
+// larger than MaxRecordSize, which every peer would skip, is refused by
+// Listen (it was announced, and the node's record was lost to the mesh).
+func TestServicesMustFitOurRecord(t *testing.T) {
+	a := newNode(t, WithLimits(Limits{MaxRecordSize: 1024}))
+	long := strings.Repeat("s", 60)
+	var err error
+	for i := 0; i < 100 && err == nil; i++ {
+		var ln net.Listener
+		if ln, err = a.Listen("", fmt.Sprintf("%s%02d", long, i)); err == nil {
+			defer ln.Close()
+		}
+	}
+	wantLimit(t, err, "MaxRecordSize")
+	a.c.rt.mu.Lock()
+	size := len(a.c.rt.r.ownRaw)
+	a.c.rt.mu.Unlock()
+	if size > 1024 {
+		t.Fatalf("our record has %d bytes", size)
 	}
 }
