@@ -104,3 +104,23 @@ func secureNodes(t testing.TB, ca *testCA, k int, opts ...Option) []*Node {
 	}
 	return ns
 }
+
+// certFor makes a node certificate of the CA for the key priv, valid
+// until notAfter.
+func (ca *testCA) certFor(t testing.TB, priv crypto.Signer, notAfter time.Time) tls.Certificate {
+	t.Helper()
+	serial++
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(serial),
+		Subject:      pkix.Name{CommonName: "mesh node"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     notAfter,
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, priv.Public(), ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: priv}
+}

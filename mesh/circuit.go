@@ -28,13 +28,15 @@ import (
 // circuitTable holds the circuits of which this node is an end.
 type circuitTable struct {
 	mu       sync.Mutex
-	byHost   map[uint64]*circuit // the circuit to use to reach a far host
-	building map[uint64]*build   // circuits being set up, by destination
-	ends     counts              // circuits that end here, by source (MaxCircuitsPerHost, MaxCircuits)
+	byHost   map[uint64]*circuit   // the circuit to use to reach a far host
+	all      map[*circuit]struct{} // every circuit being served
+	building map[uint64]*build     // circuits being set up, by destination
+	ends     counts                // circuits that end here, by source (MaxCircuitsPerHost, MaxCircuits)
 }
 
 func (t *circuitTable) init() {
 	t.byHost = make(map[uint64]*circuit)
+	t.all = make(map[*circuit]struct{})
 	t.building = make(map[uint64]*build)
 }
 
@@ -47,6 +49,7 @@ type circuit struct {
 	h      *closer // the session's handle for Close
 	known  knownDests
 	opens  atomic.Uint64 // streams opened on sess, either way (see closeWhenIdle)
+	cert   peerCert      // what the far host's certificate proved in end-to-end TLS, when secured
 }
 
 // build is a circuit being set up; the dials that need it wait for done.
@@ -137,11 +140,23 @@ func (c *core) serveCircuit(ci *circuit) {
 	}
 	stop := closeWhenIdle(ci.sess, &ci.opens, idle)
 	defer stop()
+	t := &c.circuits
+	t.mu.Lock()
+	t.all[ci] = struct{}{}
+	t.mu.Unlock()
+	if !ci.cert.notAfter.IsZero() {
+		// A circuit lasts no longer than the far host's certificate.
+		expire := time.AfterFunc(time.Until(ci.cert.notAfter), func() {
+			c.logf(slog.LevelWarn, "mesh: circuit closed: the far host's certificate expired", "host", FormatID(ci.host), "notAfter", ci.cert.notAfter)
+			ci.sess.Close()
+		})
+		defer expire.Stop()
+	}
 	c.acceptLoop(ci.sess, ci.host, nil, &ci.opens)
 	ci.sess.Close()
 	c.untrack(ci.h)
-	t := &c.circuits
 	t.mu.Lock()
+	delete(t.all, ci)
 	if t.byHost[ci.host] == ci {
 		delete(t.byHost, ci.host)
 	}
@@ -217,8 +232,9 @@ func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error)
 		return nil, &refusal{op: "circuit", by: by, err: code(v[0]).err(), reason: "path " + formatPath(path)}
 	}
 	var rw net.Conn = st
+	var pc peerCert
 	if c.ident != nil {
-		tc := tls.Client(st, c.ident.tlsConfig(false, host))
+		tc := tls.Client(st, c.ident.tlsConfig(false, host, &pc))
 		if err := tc.HandshakeContext(ctx); err != nil {
 			st.Reset(mux.CodeCancel)
 			return nil, tlsError(err)
@@ -252,7 +268,7 @@ func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error)
 	if h == nil {
 		return nil, ErrClosed
 	}
-	return &circuit{host: host, path: path, sess: sess, source: true, h: h}, nil
+	return &circuit{host: host, path: path, sess: sess, source: true, h: h, cert: pc}, nil
 }
 
 // terminate accepts a circuit that ends here: it answers ok, runs the
@@ -297,9 +313,10 @@ func (c *core) terminate(st *mux.Stream, s setupHeader) {
 		return
 	}
 	var rw net.Conn = st
+	var pc peerCert
 	if c.ident != nil {
 		ctx, cancel := context.WithTimeout(c.ctx, min(c.lim.PreAuthTimeout, c.lim.HandshakeTimeout))
-		tc := tls.Server(st, c.ident.tlsConfig(true, src))
+		tc := tls.Server(st, c.ident.tlsConfig(true, src, &pc))
 		err := tc.HandshakeContext(ctx)
 		cancel()
 		if err != nil {
@@ -337,7 +354,7 @@ func (c *core) terminate(st *mux.Stream, s setupHeader) {
 		release()
 		return
 	}
-	ci := &circuit{host: src, path: s.path, sess: sess, h: h}
+	ci := &circuit{host: src, path: s.path, sess: sess, h: h, cert: pc}
 	t.mu.Lock()
 	if cur := t.byHost[src]; cur == nil || cur.sess.Err() != nil {
 		t.byHost[src] = ci

@@ -25,10 +25,10 @@ type routing struct {
 func (c *core) startRouting() {
 	var encode func(*record) ([]byte, error)
 	if c.ident != nil {
-		cert := c.ident.chain
 		encode = func(rec *record) ([]byte, error) {
-			rec.cert = cert
-			return encodeRecord(rec, c.ident.sign)
+			cr := c.ident.creds() // ReloadTLS may replace them
+			rec.cert = cr.chain
+			return encodeRecord(rec, cr.sign)
 		}
 	} else {
 		encode = func(rec *record) ([]byte, error) { return encodeRecord(rec, nil) }

@@ -13,22 +13,30 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// identity is what a secured node knows and proves: its certificate and
-// key, the mesh CA pool, and the id derived from the certificate.
+// identity is what a secured node knows and proves: its credentials (its
+// certificate and key, and the mesh CA pool), which ReloadTLS may replace,
+// and the id derived from the certificate's key, which never changes.
 type identity struct {
-	id     uint64
+	id   uint64
+	base *tls.Config // the user's config, cloned
+	cur  atomic.Pointer[creds]
+
+	mu    sync.Mutex
+	known map[[32]byte]knownCert // certificates already verified, by SHA-256 of their DER
+}
+
+// creds are a secured node's credentials at one time; never modified.
+type creds struct {
 	cert   tls.Certificate
+	leaf   *x509.Certificate
 	chain  []byte // the certificate chain as records carry it: the leaf's DER, then the intermediates'
 	sigMax int    // an upper bound of the length of our signatures
 	pool   *x509.CertPool
 	signer crypto.Signer
-	base   *tls.Config // the user's config, cloned
-
-	mu    sync.Mutex
-	known map[[32]byte]knownCert // certificates already verified, by SHA-256 of their DER
 }
 
 type knownCert struct {
@@ -51,13 +59,8 @@ func IDFromCert(c *x509.Certificate) uint64 {
 // signing key, a CA pool, and allow TLS 1.3; the certificate must chain to
 // the pool.
 func newIdentity(cfg *tls.Config) (*identity, error) {
-	if len(cfg.Certificates) == 0 || len(cfg.Certificates[0].Certificate) == 0 {
+	if len(cfg.Certificates) == 0 {
 		return nil, errors.New("mesh: WithTLS: the config has no certificate (Certificates[0])")
-	}
-	cert := cfg.Certificates[0]
-	signer, ok := cert.PrivateKey.(crypto.Signer)
-	if !ok {
-		return nil, errors.New("mesh: WithTLS: the certificate's private key cannot sign")
 	}
 	pool := cfg.RootCAs
 	if pool == nil {
@@ -69,39 +72,68 @@ func newIdentity(cfg *tls.Config) (*identity, error) {
 	if cfg.MaxVersion != 0 && cfg.MaxVersion < tls.VersionTLS13 {
 		return nil, errors.New("mesh: WithTLS: the config's MaxVersion is below TLS 1.3, which the mesh requires")
 	}
+	id := &identity{base: cfg.Clone(), known: make(map[[32]byte]knownCert)}
+	cr, err := id.newCreds(cfg.Certificates[0], pool)
+	if err != nil {
+		return nil, fmt.Errorf("mesh: WithTLS: %w", err)
+	}
+	id.id = IDFromCert(cr.leaf)
+	id.cur.Store(cr)
+	return id, nil
+}
+
+// newCreds checks a certificate (with its key and any intermediates) and a
+// CA pool: the key signs, the chain fits a record, and the certificate
+// chains to the pool and may serve as a node's (see verify).
+func (i *identity) newCreds(cert tls.Certificate, pool *x509.CertPool) (*creds, error) {
+	if len(cert.Certificate) == 0 {
+		return nil, errors.New("the certificate is empty")
+	}
+	signer, ok := cert.PrivateKey.(crypto.Signer)
+	if !ok {
+		return nil, errors.New("the certificate's private key cannot sign")
+	}
 	leaf := cert.Leaf
 	if leaf == nil {
 		var err error
 		if leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
-			return nil, fmt.Errorf("mesh: WithTLS: parsing our certificate: %w", err)
+			return nil, fmt.Errorf("parsing our certificate: %w", err)
 		}
 	}
-	id := &identity{cert: cert, pool: pool, signer: signer, base: cfg.Clone(), known: make(map[[32]byte]knownCert)}
+	cr := &creds{cert: cert, leaf: leaf, pool: pool, signer: signer}
 	for _, der := range cert.Certificate {
-		id.chain = append(id.chain, der...)
+		cr.chain = append(cr.chain, der...)
 	}
-	if len(id.chain) > maxRecordCert {
-		return nil, fmt.Errorf("mesh: WithTLS: the certificate chain has %d bytes, more than a record carries (%d)", len(id.chain), maxRecordCert)
+	if len(cr.chain) > maxRecordCert {
+		return nil, fmt.Errorf("the certificate chain has %d bytes, more than a record carries (%d)", len(cr.chain), maxRecordCert)
 	}
-	if _, _, err := id.verify(leaf, cert.Certificate[1:], time.Now()); err != nil {
-		return nil, fmt.Errorf("mesh: WithTLS: our own certificate: %w", err)
+	if _, _, err := i.verifyIn(pool, leaf, cert.Certificate[1:], time.Now()); err != nil {
+		return nil, fmt.Errorf("our own certificate: %w", err)
 	}
-	id.id = IDFromCert(leaf)
-	sig, err := id.sign([]byte("mesh: the length of a signature"))
+	sig, err := cr.sign([]byte("mesh: the length of a signature"))
 	if err != nil {
-		return nil, fmt.Errorf("mesh: WithTLS: the certificate's key cannot sign: %w", err)
+		return nil, fmt.Errorf("the certificate's key cannot sign: %w", err)
 	}
-	id.sigMax = len(sig) + 16 // ECDSA's ASN.1 signatures vary by a few bytes
-	return id, nil
+	if pub, ok := signer.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(leaf.PublicKey) {
+		return nil, errors.New("the private key is not the certificate's")
+	}
+	cr.sigMax = len(sig) + 16 // ECDSA's ASN.1 signatures vary by a few bytes
+	return cr, nil
 }
+
+// creds returns the node's current credentials.
+func (i *identity) creds() *creds { return i.cur.Load() }
 
 // leaf returns our certificate, parsed.
-func (i *identity) leaf() *x509.Certificate {
-	c, _ := x509.ParseCertificate(i.cert.Certificate[0])
-	return c
+func (i *identity) leaf() *x509.Certificate { return i.creds().leaf }
+
+// verify checks a certificate against the current mesh CA pool; see
+// verifyIn.
+func (i *identity) verify(leaf *x509.Certificate, inter [][]byte, now time.Time) (uint64, time.Time, error) {
+	return i.verifyIn(i.creds().pool, leaf, inter, now)
 }
 
-// verify checks that leaf chains to the mesh CA (through the
+// verifyIn checks that leaf chains to pool, the mesh CA (through the
 // intermediates given as DER) and may serve as a node's certificate, and
 // returns the id it proves and when it stops being valid (the earliest
 // NotAfter of the chain).
@@ -114,8 +146,8 @@ func (i *identity) leaf() *x509.Certificate {
 // server auth and client auth (a certificate that lists none, or
 // anyExtendedKeyUsage, allows both; a CA's list constrains what it
 // issues, as crypto/x509 checks).
-func (i *identity) verify(leaf *x509.Certificate, inter [][]byte, now time.Time) (uint64, time.Time, error) {
-	opts := x509.VerifyOptions{Roots: i.pool, CurrentTime: now}
+func (i *identity) verifyIn(pool *x509.CertPool, leaf *x509.Certificate, inter [][]byte, now time.Time) (uint64, time.Time, error) {
+	opts := x509.VerifyOptions{Roots: pool, CurrentTime: now}
 	if len(inter) > 0 {
 		opts.Intermediates = x509.NewCertPool()
 		for _, der := range inter {
@@ -166,16 +198,18 @@ func chainNotAfter(chain []*x509.Certificate) time.Time {
 }
 
 // tlsConfig returns the TLS configuration of one link or circuit end:
-// TLS 1.3 only, mutual, verified against the mesh CA. When expect is not
-// zero the peer's certificate must prove that id. After the handshake,
-// peerID reads the id the peer proved.
-func (i *identity) tlsConfig(server bool, expect uint64) *tls.Config {
+// TLS 1.3 only, mutual, verified against the mesh CA, with the node's
+// current credentials. When expect is not zero the peer's certificate
+// must prove that id. Once the handshake has verified the peer, what it
+// proved is in *peer, if peer is not nil.
+func (i *identity) tlsConfig(server bool, expect uint64, peer *peerCert) *tls.Config {
+	cr := i.creds()
 	c := i.base.Clone()
 	c.MinVersion = tls.VersionTLS13
 	c.MaxVersion = 0
-	c.Certificates = []tls.Certificate{i.cert}
+	c.Certificates = []tls.Certificate{cr.cert}
 	c.GetCertificate, c.GetClientCertificate, c.GetConfigForClient = nil, nil, nil
-	c.RootCAs, c.ClientCAs = i.pool, i.pool
+	c.RootCAs, c.ClientCAs = cr.pool, cr.pool
 	c.SessionTicketsDisabled = true
 	c.NextProtos = []string{"plexus-mesh/1"}
 	if server {
@@ -197,34 +231,52 @@ func (i *identity) tlsConfig(server bool, expect uint64) *tls.Config {
 		for _, c := range cs.PeerCertificates[1:] {
 			inter = append(inter, c.Raw)
 		}
-		got, _, err := i.verify(cs.PeerCertificates[0], inter, time.Now())
+		got, notAfter, err := i.verifyIn(cr.pool, cs.PeerCertificates[0], inter, time.Now())
 		if err != nil {
 			return err
 		}
 		if expect != 0 && got != expect {
 			return fmt.Errorf("%w: expected node %s, the peer's certificate proves %s", ErrIDMismatch, FormatID(expect), FormatID(got))
 		}
+		if peer != nil {
+			*peer = peerCert{id: got, leaf: cs.PeerCertificates[0], inter: inter, notAfter: notAfter}
+		}
 		return nil
 	}
 	return c
 }
 
-// peerID returns the id the peer's certificate proves.
-func peerID(cs tls.ConnectionState) uint64 {
-	if len(cs.PeerCertificates) == 0 {
-		return 0
-	}
-	return IDFromCert(cs.PeerCertificates[0])
+// peerCert is what a peer's certificate proved in a TLS handshake: its id,
+// and until when (the earliest NotAfter of its chain); its leaf and
+// intermediates, to check it again when the mesh CA changes.
+type peerCert struct {
+	id       uint64
+	leaf     *x509.Certificate
+	inter    [][]byte
+	notAfter time.Time
 }
 
-// sign signs a record body with the node's key: Ed25519 over the bytes,
-// ECDSA (ASN.1) and RSA (PKCS #1 v1.5) over their SHA-256.
-func (i *identity) sign(b []byte) ([]byte, error) {
-	if _, ok := i.signer.Public().(ed25519.PublicKey); ok {
-		return i.signer.Sign(rand.Reader, b, crypto.Hash(0))
+// stillValid checks a peer's certificate again, against the current
+// credentials.
+func (i *identity) stillValid(p *peerCert, now time.Time) error {
+	if p.leaf == nil {
+		return nil
+	}
+	_, _, err := i.verify(p.leaf, p.inter, now)
+	return err
+}
+
+// sign signs a record body with the node's current key; see creds.sign.
+func (i *identity) sign(b []byte) ([]byte, error) { return i.creds().sign(b) }
+
+// sign signs a record body with the key: Ed25519 over the bytes, ECDSA
+// (ASN.1) and RSA (PKCS #1 v1.5) over their SHA-256.
+func (cr *creds) sign(b []byte) ([]byte, error) {
+	if _, ok := cr.signer.Public().(ed25519.PublicKey); ok {
+		return cr.signer.Sign(rand.Reader, b, crypto.Hash(0))
 	}
 	sum := sha256.Sum256(b)
-	return i.signer.Sign(rand.Reader, sum[:], crypto.SHA256)
+	return cr.signer.Sign(rand.Reader, sum[:], crypto.SHA256)
 }
 
 // verifyRecord checks a decoded record: it carries a certificate of the
@@ -245,6 +297,14 @@ func (i *identity) verifyRecord(rec *record, raw []byte, now time.Time) error {
 		return fmt.Errorf("%w: record %s/%d: bad signature", ErrNotAuthorized, FormatID(rec.id), rec.seq)
 	}
 	return nil
+}
+
+// forget empties the cache of verified certificates, whose verdicts may
+// not hold under another CA pool.
+func (i *identity) forget() {
+	i.mu.Lock()
+	clear(i.known)
+	i.mu.Unlock()
 }
 
 // knownCert verifies a record's certificate chain (the leaf's DER, then

@@ -78,7 +78,7 @@ func TestNodeCertificateUsages(t *testing.T) {
 					y.Close()
 				}()
 				ctx, cancel := context.WithTimeout(context.Background(), patience)
-				tc2, err := member.c.tlsHandshake(ctx, x, dialer)
+				tc2, err := member.c.tlsHandshake(ctx, x, dialer, nil)
 				cancel()
 				x.Close()
 				<-done
@@ -94,7 +94,7 @@ func TestNodeCertificateUsages(t *testing.T) {
 			}
 			// A record signed with the certificate's key.
 			leaf, _ := x509.ParseCertificate(cfg.Certificates[0].Certificate[0])
-			signer := &identity{signer: cfg.Certificates[0].PrivateKey.(crypto.Signer)}
+			signer := &creds{signer: cfg.Certificates[0].PrivateKey.(crypto.Signer)}
 			raw, err := encodeRecord(&record{id: IDFromCert(leaf), seq: 1, expiry: time.Now().Add(time.Minute).UnixMilli(), cert: leaf.Raw}, signer.sign)
 			if err != nil {
 				t.Fatal(err)

@@ -39,6 +39,7 @@ type link struct {
 	out    recordQueue
 	conns  *mux.Session // the connection session, on the link's second stream
 	known  knownDests   // destinations that accepted a connection on conns
+	cert   peerCert     // what the peer's certificate proved, when secured
 }
 
 // linkTable holds the live links by peer. A link is registered only once
@@ -391,9 +392,9 @@ func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
 		defer cancelAuth()
 	}
 	rw := conn
-	var proved uint64 // the id the peer's certificate proves
+	var pc peerCert // what the peer's certificate proves
 	if c.ident != nil {
-		tc, err := c.tlsHandshake(auth, conn, dialer)
+		tc, err := c.tlsHandshake(auth, conn, dialer, &pc)
 		if err != nil {
 			if auth.Err() != nil && ctx.Err() == nil {
 				return fmt.Errorf("%w: link handshake: the peer was not authenticated within %v", ErrProtocol, ls.authTimeout)
@@ -401,7 +402,6 @@ func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
 			return err
 		}
 		rw = tc
-		proved = peerID(tc.ConnectionState())
 	}
 	var sess *mux.Session
 	var err error
@@ -419,9 +419,9 @@ func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
 	}
 	defer c.untrack(hs)
 	defer sess.Close()
-	l := &link{c: c, dialer: dialer, conn: rw, sess: sess}
+	l := &link{c: c, dialer: dialer, conn: rw, sess: sess, cert: pc}
 	l.out.init()
-	if err := l.handshake(ctx, auth, proved, ls.authed); err != nil {
+	if err := l.handshake(ctx, auth, pc.id, ls.authed); err != nil {
 		return err
 	}
 	cancel()
@@ -444,10 +444,20 @@ func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
 	run(l.sendRecords)
 	run(l.acceptStreams)
 	run(l.acceptConns)
+	// A link lasts no longer than the peer's certificate (there is no
+	// revocation list: see docs/mesh.md, Security).
+	var expired <-chan time.Time
+	if !pc.notAfter.IsZero() {
+		tm := time.NewTimer(time.Until(pc.notAfter))
+		defer tm.Stop()
+		expired = tm.C
+	}
 	select {
 	case <-sess.Done():
 	case <-l.conns.Done():
 	case <-c.ctx.Done():
+	case <-expired:
+		c.logf(slog.LevelWarn, "mesh: link closed: the peer's certificate expired", "peer", FormatID(l.peer), "notAfter", pc.notAfter)
 	}
 	c.links.remove(l)
 	c.linkChanged(l.peer, false)
@@ -484,17 +494,17 @@ func (c *core) linkChanged(peer uint64, up bool) {
 }
 
 // tlsHandshake secures a link's connection: mutual TLS 1.3 against the
-// mesh CA.
-func (c *core) tlsHandshake(ctx context.Context, conn io.ReadWriteCloser, dialer bool) (*tls.Conn, error) {
+// mesh CA. What the peer's certificate proved goes to *pc.
+func (c *core) tlsHandshake(ctx context.Context, conn io.ReadWriteCloser, dialer bool, pc *peerCert) (*tls.Conn, error) {
 	nc, ok := conn.(net.Conn)
 	if !ok {
 		nc = rwConn{conn}
 	}
 	var tc *tls.Conn
 	if dialer {
-		tc = tls.Client(nc, c.ident.tlsConfig(false, 0))
+		tc = tls.Client(nc, c.ident.tlsConfig(false, 0, pc))
 	} else {
-		tc = tls.Server(nc, c.ident.tlsConfig(true, 0))
+		tc = tls.Server(nc, c.ident.tlsConfig(true, 0, pc))
 	}
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return nil, tlsError(err)

@@ -53,6 +53,8 @@ type core struct {
 	relays      relayTable
 	rt          routing
 	self        selfLink
+
+	reloadMu sync.Mutex // serializes ReloadTLS
 }
 
 // New starts a node. Without WithTLS its id is random (or WithID's); with
@@ -68,8 +70,8 @@ func New(opts ...Option) (*Node, error) {
 			return nil, err
 		}
 		c.id = c.ident.id
-		if n := c.recordMax(0); n > c.lim.MaxRecordSize {
-			return nil, fmt.Errorf("mesh: WithTLS: with a certificate chain of %d bytes our record may have %d bytes, more than MaxRecordSize (%d)", len(c.ident.chain), n, c.lim.MaxRecordSize)
+		if err := c.credsFit(c.ident.creds()); err != nil {
+			return nil, fmt.Errorf("mesh: WithTLS: %w", err)
 		}
 	} else if c.id = o.id; c.id == 0 {
 		c.id = randomID()
@@ -95,9 +97,22 @@ func New(opts ...Option) (*Node, error) {
 func (c *core) recordMax(svc int) int {
 	n := recordMinLen + 8*c.lim.MaxLinks + svc
 	if c.ident != nil {
-		n += len(c.ident.chain) + c.ident.sigMax
+		cr := c.ident.creds()
+		n += len(cr.chain) + cr.sigMax
 	}
 	return n
+}
+
+// credsFit checks that our record, with the services bound now, still
+// fits MaxRecordSize with the credentials cr.
+func (c *core) credsFit(cr *creds) error {
+	c.ports.mu.Lock()
+	svc := c.ports.serviceBytes()
+	c.ports.mu.Unlock()
+	if n := recordMinLen + 8*c.lim.MaxLinks + svc + len(cr.chain) + cr.sigMax; n > c.lim.MaxRecordSize {
+		return fmt.Errorf("with a certificate chain of %d bytes our record may have %d bytes, more than MaxRecordSize (%d)", len(cr.chain), n, c.lim.MaxRecordSize)
+	}
+	return nil
 }
 
 // randomID returns a random non-zero node id.

@@ -204,9 +204,9 @@ func TestForgedRecordsRefused(t *testing.T) {
 		return raw
 	}
 	// m announces a record for v, signed by m, carrying m's certificate.
-	sendRaw(t, m, x, v.ID(), forge(m.c.ident.cert.Certificate[0]))
+	sendRaw(t, m, x, v.ID(), forge(m.c.ident.creds().cert.Certificate[0]))
 	// m announces a record for v carrying v's certificate, signed by m.
-	sendRaw(t, m, x, v.ID(), forge(v.c.ident.cert.Certificate[0]))
+	sendRaw(t, m, x, v.ID(), forge(v.c.ident.creds().cert.Certificate[0]))
 	// A record of v with a certificate of another CA.
 	outsider := newCA(t).nodeConfig(t, false)
 	sendRaw(t, m, x, v.ID(), forge(outsider.Certificates[0].Certificate[0]))
@@ -222,7 +222,7 @@ func TestForgedRecordsRefused(t *testing.T) {
 		}
 	}
 	// And the real check, decoded: each is refused with ErrNotAuthorized.
-	for _, raw := range [][]byte{forge(m.c.ident.cert.Certificate[0]), forge(v.c.ident.cert.Certificate[0]), unsigned} {
+	for _, raw := range [][]byte{forge(m.c.ident.creds().cert.Certificate[0]), forge(v.c.ident.creds().cert.Certificate[0]), unsigned} {
 		rec, err := decodeRecord(raw, 10)
 		if err != nil {
 			t.Fatal(err)
@@ -260,7 +260,7 @@ func TestReplayedRecordRefused(t *testing.T) {
 		t.Fatalf("replay: %v, want ErrStaleRecord", err)
 	}
 	// A validly signed record that has expired is refused too.
-	exp := &record{id: m.ID(), seq: heldSeq(x, m.ID()) + 1, expiry: time.Now().Add(-time.Second).UnixMilli(), relay: true, cert: m.c.ident.cert.Certificate[0]}
+	exp := &record{id: m.ID(), seq: heldSeq(x, m.ID()) + 1, expiry: time.Now().Add(-time.Second).UnixMilli(), relay: true, cert: m.c.ident.creds().cert.Certificate[0]}
 	raw, _ := encodeRecord(exp, m.c.ident.sign)
 	rec, _ = decodeRecord(raw, 10)
 	x.c.rt.mu.Lock()
@@ -297,7 +297,7 @@ func TestOutsiderCannotBeRelayedFor(t *testing.T) {
 	if code(v[0]) != codeOK {
 		t.Fatalf("verdict %v", code(v[0]).err())
 	}
-	tc := tls.Client(st, m.c.ident.tlsConfig(false, dst.ID()))
+	tc := tls.Client(st, m.c.ident.tlsConfig(false, dst.ID(), nil))
 	err = tc.HandshakeContext(ctx)
 	if err == nil {
 		// TLS 1.3: the client may finish before the server checks its
@@ -475,7 +475,7 @@ func TestUnsignedRecordNeverSlipsIn(t *testing.T) {
 	v, peer, xn := ns[0], ns[1], ns[2]
 	linked(t, v, peer)
 	victim := xn.ID() // a member never linked here: its record is held, then expires
-	legit, err := encodeRecord(&record{id: victim, seq: 100, expiry: time.Now().Add(-time.Second).UnixMilli(), cert: xn.c.ident.cert.Certificate[0]}, xn.c.ident.sign)
+	legit, err := encodeRecord(&record{id: victim, seq: 100, expiry: time.Now().Add(-time.Second).UnixMilli(), cert: xn.c.ident.creds().cert.Certificate[0]}, xn.c.ident.sign)
 	if err != nil {
 		t.Fatal(err)
 	}
