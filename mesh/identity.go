@@ -147,37 +147,44 @@ func (i *identity) verify(leaf *x509.Certificate, inter [][]byte, now time.Time)
 // anyExtendedKeyUsage, allows both; a CA's list constrains what it
 // issues, as crypto/x509 checks).
 func (i *identity) verifyIn(pool *x509.CertPool, leaf *x509.Certificate, inter [][]byte, now time.Time) (uint64, time.Time, error) {
+	id, notAfter, _, err := i.verifyChains(pool, leaf, inter, now)
+	return id, notAfter, err
+}
+
+// verifyChains is verifyIn that also returns the verified chains.
+func (i *identity) verifyChains(pool *x509.CertPool, leaf *x509.Certificate, inter [][]byte, now time.Time) (uint64, time.Time, [][]*x509.Certificate, error) {
 	opts := x509.VerifyOptions{Roots: pool, CurrentTime: now}
 	if len(inter) > 0 {
 		opts.Intermediates = x509.NewCertPool()
 		for _, der := range inter {
 			c, err := x509.ParseCertificate(der)
 			if err != nil {
-				return 0, time.Time{}, fmt.Errorf("%w: intermediate certificate: %v", ErrNotAuthorized, err)
+				return 0, time.Time{}, nil, fmt.Errorf("%w: intermediate certificate: %v", ErrNotAuthorized, err)
 			}
 			opts.Intermediates.AddCert(c)
 		}
 	}
 	id := IDFromCert(leaf)
 	if leaf.KeyUsage != 0 && leaf.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
-		return 0, time.Time{}, fmt.Errorf("%w: certificate of %s: its key usage lacks digital signature, which a node needs", ErrNotAuthorized, FormatID(id))
+		return 0, time.Time{}, nil, fmt.Errorf("%w: certificate of %s: its key usage lacks digital signature, which a node needs", ErrNotAuthorized, FormatID(id))
 	}
 	var notAfter time.Time
+	var verified [][]*x509.Certificate
 	for _, u := range nodeUsages {
 		opts.KeyUsages = []x509.ExtKeyUsage{u.eku}
 		chains, err := leaf.Verify(opts)
 		if err != nil {
 			var inv x509.CertificateInvalidError
 			if errors.As(err, &inv) && inv.Reason == x509.IncompatibleUsage {
-				return 0, time.Time{}, fmt.Errorf("%w: certificate of %s does not allow %s, which a node needs (extended key usages serverAuth and clientAuth, or none): %v", ErrNotAuthorized, FormatID(id), u.name, err)
+				return 0, time.Time{}, nil, fmt.Errorf("%w: certificate of %s does not allow %s, which a node needs (extended key usages serverAuth and clientAuth, or none): %v", ErrNotAuthorized, FormatID(id), u.name, err)
 			}
-			return 0, time.Time{}, fmt.Errorf("%w: certificate of %s is not from the mesh CA: %v", ErrNotAuthorized, FormatID(id), err)
+			return 0, time.Time{}, nil, fmt.Errorf("%w: certificate of %s is not from the mesh CA: %v", ErrNotAuthorized, FormatID(id), err)
 		}
 		if notAfter.IsZero() {
-			notAfter = chainNotAfter(chains[0])
+			notAfter, verified = chainNotAfter(chains[0]), chains
 		}
 	}
-	return id, notAfter, nil
+	return id, notAfter, verified, nil
 }
 
 // nodeUsages are the extended key usages a node's certificate must allow.
@@ -231,12 +238,29 @@ func (i *identity) tlsConfig(server bool, expect uint64, peer *peerCert) *tls.Co
 		for _, c := range cs.PeerCertificates[1:] {
 			inter = append(inter, c.Raw)
 		}
-		got, notAfter, err := i.verifyIn(cr.pool, cs.PeerCertificates[0], inter, time.Now())
+		got, notAfter, chains, err := i.verifyChains(cr.pool, cs.PeerCertificates[0], inter, time.Now())
 		if err != nil {
 			return err
 		}
 		if expect != 0 && got != expect {
 			return fmt.Errorf("%w: expected node %s, the peer's certificate proves %s", ErrIDMismatch, FormatID(expect), FormatID(got))
+		}
+		// The user's own checks, if the WithTLS config has any, come after
+		// the mesh's, on every link and circuit, whichever end this is.
+		if f := i.base.VerifyPeerCertificate; f != nil {
+			raw := make([][]byte, len(cs.PeerCertificates))
+			for j, c := range cs.PeerCertificates {
+				raw[j] = c.Raw
+			}
+			if err := f(raw, chains); err != nil {
+				return fmt.Errorf("%w: the config's VerifyPeerCertificate refused node %s: %w", ErrNotAuthorized, FormatID(got), err)
+			}
+		}
+		if f := i.base.VerifyConnection; f != nil {
+			cs.VerifiedChains = chains
+			if err := f(cs); err != nil {
+				return fmt.Errorf("%w: the config's VerifyConnection refused node %s: %w", ErrNotAuthorized, FormatID(got), err)
+			}
 		}
 		if peer != nil {
 			*peer = peerCert{id: got, leaf: cs.PeerCertificates[0], inter: inter, notAfter: notAfter}

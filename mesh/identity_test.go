@@ -12,6 +12,7 @@ import (
 	"errors"
 	"math/big"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -196,5 +197,60 @@ func TestIntermediateCA(t *testing.T) {
 		t.Error("New took a chain longer than a record's certificate field")
 	} else {
 		t.Log(err)
+	}
+}
+
+// TestUserVerifyCallbacks: the WithTLS config's VerifyConnection and
+// VerifyPeerCertificate are called on links and circuits, and refuse a
+// peer (they were dropped silently).
+func TestUserVerifyCallbacks(t *testing.T) {
+	ca := newCA(t)
+	ns := secureNodes(t, ca, 3)
+	banned := ns[2].ID()
+	var conns, peers atomic.Int32
+	cfg := ca.nodeConfig(t, false)
+	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+		conns.Add(1)
+		if len(cs.VerifiedChains) == 0 {
+			return errors.New("no verified chains")
+		}
+		if IDFromCert(cs.PeerCertificates[0]) == banned {
+			return errors.New("banned")
+		}
+		return nil
+	}
+	cfg.VerifyPeerCertificate = func(raw [][]byte, chains [][]*x509.Certificate) error {
+		peers.Add(1)
+		return nil
+	}
+	x := newNode(t, WithTLS(cfg))
+	linked(t, x, ns[0])
+	if conns.Load() == 0 || peers.Load() == 0 {
+		t.Fatalf("callbacks called %d and %d times on a link", conns.Load(), peers.Load())
+	}
+	p := attach(t, x, ns[2])
+	errX, errP := p.wait()
+	if !errors.Is(errX, ErrNotAuthorized) {
+		t.Fatalf("a link to a banned peer: %v / %v", errX, errP)
+	}
+	// Through a relay: the circuit's end-to-end TLS is checked too.
+	attach(t, ns[0], ns[1])
+	attach(t, ns[0], ns[2])
+	waitRoute(t, x, ns[1].ID(), 2)
+	waitRoute(t, x, banned, 2)
+	for _, n := range ns[1:] {
+		ln, err := n.Listen("", ":9")
+		if err != nil {
+			t.Fatal(err)
+		}
+		echo(t, ln)
+	}
+	c, err := x.DialContext(ctxT(t), "", FormatID(ns[1].ID())+":9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if _, err := x.DialContext(ctxT(t), "", FormatID(banned)+":9"); !errors.Is(err, ErrNotAuthorized) {
+		t.Fatalf("a circuit to a banned host: %v", err)
 	}
 }

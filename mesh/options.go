@@ -93,6 +93,15 @@ type options struct {
 // two hosts. cfg must hold this node's certificate (Certificates[0], with
 // its private key) and the mesh CA pool (RootCAs, or ClientCAs); the node's
 // id is derived from the certificate's public key. Plain links are refused.
+//
+// The config's VerifyPeerCertificate and VerifyConnection, if set, are
+// called after the mesh's own checks, at both ends of every link and of
+// every circuit's end-to-end TLS (VerifiedChains holds the chains the
+// mesh verified), and refuse the peer with ErrNotAuthorized if they fail:
+// a policy of this node about its neighbours and the far hosts it talks
+// to. They are not called for the records of other nodes, nor about the
+// relays of a circuit. Its GetCertificate-like callbacks are ignored: the
+// node's certificate is Certificates[0] (see Node.ReloadTLS).
 func WithTLS(cfg *tls.Config) Option { return func(o *options) { o.tls = cfg } }
 
 // WithID sets the node id of an unsecured node (the default is random). It
