@@ -40,6 +40,7 @@ func (c *core) startRouting() {
 		holdDown:   c.opts.holdDown,
 		lifetime:   c.opts.lifetime,
 		maxRecords: c.lim.MaxRecords,
+		maxBytes:   c.lim.MaxRecordBytes,
 		encode:     encode,
 	}, now)
 	c.rt.timer = time.AfterFunc(time.Hour, func() {

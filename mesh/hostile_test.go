@@ -45,6 +45,42 @@ func TestRecordFloodBoundedTable(t *testing.T) {
 	eventually(t, "the honest neighbour's service", func() bool { return len(x.Services()) == 1 })
 }
 
+// TestRecordFloodBoundedBytes: a neighbour floods records as large as
+// MaxRecordSize allows, of nodes nobody can reach; the table's bytes stay
+// within MaxRecordBytes (they were bounded only by MaxRecords ×
+// MaxRecordSize, 512 MiB), and an honest neighbour's record still gets in.
+func TestRecordFloodBoundedBytes(t *testing.T) {
+	const budget = 1 << 20
+	x := newNode(t, WithLimits(Limits{MaxRecordBytes: budget, RecordRate: 1 << 20}))
+	flooder, honest := newNode(t), newNode(t)
+	linked(t, x, flooder)
+	linked(t, x, honest)
+	l := flooder.c.links.get(x.ID())
+	exp := time.Now().Add(time.Minute).UnixMilli()
+	neigh := make([]uint64, 7000) // 56,000 bytes of neighbours
+	for i := range neigh {
+		neigh[i] = uint64(1<<50 + i)
+	}
+	const n = 100
+	for i := range uint64(n) {
+		raw, _ := encodeRecord(&record{id: 1<<40 + i, seq: 1, expiry: exp, neighbours: neigh}, nil)
+		l.out.put(1<<40+i, raw)
+	}
+	eventually(t, "the flood to be read", func() bool { return heldSeq(x, 1<<40+n-1) != 0 })
+	x.c.rt.mu.Lock()
+	held := 0
+	for _, e := range x.c.rt.r.db {
+		held += len(e.raw)
+	}
+	x.c.rt.mu.Unlock()
+	if held > budget {
+		t.Fatalf("the routing table holds %d bytes of records, limit %d", held, budget)
+	}
+	ln, _ := honest.Listen("", "real")
+	defer ln.Close()
+	eventually(t, "the honest neighbour's service", func() bool { return len(x.Services()) == 1 })
+}
+
 // TestCircuitOpenFlood: a neighbour opens circuits through a relay as fast
 // as it can. The relay refuses beyond its limits, with the limit's name,
 // holds a bounded number of goroutines, and still relays for others.

@@ -31,6 +31,8 @@ type Limits struct {
 
 	MaxPendingLinks      int // links accepted from listeners whose peer is not authenticated yet; one more closes the oldest (128)
 	MaxPendingLinksPerIP int // of them, from one IPv4 address or IPv6 /64; one more closes the oldest from there (8)
+
+	MaxRecordBytes int // bytes of the records in the routing table, at least MaxRecordSize; records of unreachable nodes are evicted first (32 MiB)
 }
 
 // DefaultLimits are the values of the zero fields of Limits.
@@ -55,6 +57,8 @@ var DefaultLimits = Limits{
 
 	MaxPendingLinks:      128,
 	MaxPendingLinksPerIP: 8,
+
+	MaxRecordBytes: 32 << 20,
 }
 
 // limitNames lists the fields of Limits that refuse something; a refusal
@@ -64,7 +68,7 @@ var limitNames = []string{
 	"MaxLinks", "MaxLinksPerPeer", "MaxCircuitsPerPeer", "MaxRelayedCircuits",
 	"MaxCircuitsPerHost", "MaxCircuits", "MaxRecordSize", "RecordRate",
 	"MaxRecords", "MaxServices", "MaxPendingStreams", "AcceptBacklog",
-	"MaxPendingCircuits", "MaxCircuitsPerSource",
+	"MaxPendingCircuits", "MaxCircuitsPerSource", "MaxRecordBytes",
 }
 
 // limitErr returns the *LimitError of the named field of l.
@@ -92,6 +96,8 @@ func (l Limits) normalize() (Limits, error) {
 		return l, fmt.Errorf("mesh: Limits.MaxHops %d is over 255", l.MaxHops)
 	case l.MaxRecordSize < 1024 || l.MaxRecordSize > 1<<24:
 		return l, fmt.Errorf("mesh: Limits.MaxRecordSize %d is outside [1024, %d]", l.MaxRecordSize, 1<<24)
+	case l.MaxRecordBytes < l.MaxRecordSize:
+		return l, fmt.Errorf("mesh: Limits.MaxRecordBytes %d is below MaxRecordSize (%d)", l.MaxRecordBytes, l.MaxRecordSize)
 	case l.MaxServices > 65535:
 		return l, fmt.Errorf("mesh: Limits.MaxServices %d is over 65535", l.MaxServices)
 	}

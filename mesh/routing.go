@@ -23,6 +23,7 @@ type routerConfig struct {
 	holdDown   time.Duration // at most one origination per holdDown
 	lifetime   time.Duration // our records expire this long after origination
 	maxRecords int           // records held, ours excluded
+	maxBytes   int           // bytes of the records held, ours excluded; 0: no bound
 	// encode encodes our record (and signs it on a secured node).
 	encode func(*record) ([]byte, error)
 }
@@ -76,6 +77,7 @@ func (e *entry) lists(id uint64) bool {
 type router struct {
 	cfg      routerConfig
 	db       map[uint64]*entry
+	bytes    int // of the records in db
 	links    map[uint64]struct{} // live neighbours
 	services []serviceEntry      // ours, sorted
 	own      *record             // our last originated record; nil before the first
@@ -239,10 +241,19 @@ func (r *router) receiveAs(rec *record, raw []byte, from uint64, now time.Time, 
 		case rec.seq == s:
 			return nil, nil
 		}
-	} else if len(r.db) >= r.cfg.maxRecords && !r.makeRoom(now) {
-		return nil, fmt.Errorf("%w: record of %s refused", &LimitError{Limit: "MaxRecords", Max: r.cfg.maxRecords}, FormatID(rec.id))
+	}
+	grow := len(raw)
+	if old != nil {
+		grow -= len(old.raw)
+	}
+	if !r.fits(old == nil, grow) && !r.makeRoom(now, rec.id, old == nil, grow) {
+		if old == nil && len(r.db) >= r.cfg.maxRecords {
+			return nil, fmt.Errorf("%w: record of %s refused", &LimitError{Limit: "MaxRecords", Max: r.cfg.maxRecords}, FormatID(rec.id))
+		}
+		return nil, fmt.Errorf("%w: record of %s (%d bytes) refused", &LimitError{Limit: "MaxRecordBytes", Max: r.cfg.maxBytes}, FormatID(rec.id), len(raw))
 	}
 	raw = slices.Clip(raw)
+	r.bytes += grow
 	if old != nil {
 		topo := old.relays() != rec.relay || !sameNeighbours(old, raw)
 		old.raw = raw
@@ -291,21 +302,37 @@ func sameNeighbours(e *entry, raw []byte) bool {
 	return len(raw) >= end && string(e.raw[offNeighbours:end]) == string(raw[offNeighbours:end])
 }
 
-// makeRoom frees a slot of a full database: an expired record, else one
-// of a node we cannot reach. It reports whether it did.
-func (r *router) makeRoom(now time.Time) bool {
+// fits reports whether the database has room for a record of grow more
+// bytes (a new one, when isNew, or one that replaces another).
+func (r *router) fits(isNew bool, grow int) bool {
+	return (!isNew || len(r.db) < r.cfg.maxRecords) && (r.cfg.maxBytes == 0 || r.bytes+grow <= r.cfg.maxBytes)
+}
+
+// makeRoom makes room for a record of id (see fits) in a full database:
+// it drops the expired records, then those of nodes we cannot reach, but
+// never id's. It reports whether there is room now.
+func (r *router) makeRoom(now time.Time, id uint64, isNew bool, grow int) bool {
 	r.purge(now)
-	if len(r.db) < r.cfg.maxRecords {
+	if r.fits(isNew, grow) {
 		return true
 	}
 	r.compute()
-	for id, e := range r.db {
-		if e.epoch != r.epoch {
-			delete(r.db, id)
-			return true
+	for x, e := range r.db {
+		if e.epoch != r.epoch && x != id {
+			r.drop(x, e)
+			if r.fits(isNew, grow) {
+				return true
+			}
 		}
 	}
 	return false
+}
+
+// drop deletes the record of id, e, from the database.
+func (r *router) drop(id uint64, e *entry) {
+	delete(r.db, id)
+	r.bytes -= len(e.raw)
+	r.changed()
 }
 
 // tick does what is due at now: originate a record held down or due for
@@ -347,8 +374,7 @@ func (r *router) purge(now time.Time) {
 	ms := now.UnixMilli()
 	for id, e := range r.db {
 		if e.expiry() <= ms {
-			delete(r.db, id)
-			r.changed()
+			r.drop(id, e)
 		}
 	}
 }

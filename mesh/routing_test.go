@@ -362,3 +362,49 @@ func TestLinkUpSendsTheDatabase(t *testing.T) {
 		}
 	}
 }
+
+func TestMaxRecordBytesEvictsUnreachableFirst(t *testing.T) {
+	r := testRouter(1, true)
+	// Records of about 8 KiB: 1,000 neighbours each.
+	big := func(id uint64, nbrs ...uint64) (*record, []byte) {
+		for i := range 1000 {
+			nbrs = append(nbrs, 1<<40+uint64(i))
+		}
+		return rec(t, id, 1, true, nbrs...)
+	}
+	_, one := big(2)
+	r.cfg.maxBytes = 3*len(one) + 100
+	r.linkUp(2, t0)
+	add := func(id uint64, nbrs ...uint64) error {
+		rc, raw := big(id, nbrs...)
+		_, err := r.receive(rc, raw, 2, t0)
+		return err
+	}
+	if err := add(2, 1, 3); err != nil {
+		t.Fatal(err)
+	}
+	if err := add(3, 2, 4); err != nil {
+		t.Fatal(err)
+	}
+	if err := add(50); err != nil { // unreachable
+		t.Fatal(err)
+	}
+	if err := add(4, 3); err != nil {
+		t.Fatalf("a full table did not evict an unreachable record: %v", err)
+	}
+	if _, ok := r.heldSeq(50); ok {
+		t.Fatal("the unreachable record is still held")
+	}
+	err := add(5, 4)
+	var le *LimitError
+	if !errors.As(err, &le) || le.Limit != "MaxRecordBytes" || !errors.Is(err, ErrLimit) {
+		t.Fatalf("a full table of reachable nodes: %v, want MaxRecordBytes", err)
+	}
+	sum := 0
+	for _, e := range r.db {
+		sum += len(e.raw)
+	}
+	if sum != r.bytes || sum > r.cfg.maxBytes {
+		t.Fatalf("the table holds %d bytes, counts %d, bound %d", sum, r.bytes, r.cfg.maxBytes)
+	}
+}
