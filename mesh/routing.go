@@ -77,7 +77,7 @@ func (e *entry) lists(id uint64) bool {
 type router struct {
 	cfg      routerConfig
 	db       map[uint64]*entry
-	bytes    int // of the records in db
+	bytes    int                 // of the records in db
 	links    map[uint64]struct{} // live neighbours
 	services []serviceEntry      // ours, sorted
 	own      *record             // our last originated record; nil before the first
