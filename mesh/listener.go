@@ -201,11 +201,16 @@ func (c *core) announceServices() {
 // wait for room is handed to a goroutine of its own, so that the worker
 // goes on with the session's other streams; at most MaxPendingStreams
 // connections of one session wait so (p counts them), beyond that the
-// connection is refused at once.
+// connection is refused at once. A connection to a service name never
+// waits: it is refused at once, so that its dialer tries another instance
+// of the service rather than wait for this one.
 func (c *core) deliver(st *mux.Stream, from uint64, h connHeader, answer bool, t *answerTimer, p *workerPool) {
 	l, v := c.ports.lookup(h)
 	if l != nil {
 		v = l.enqueue(st, from, answer, t)
+		if v == codeFull && h.name != "" {
+			v = codeOf(c.lim.limitErr("AcceptBacklog"))
+		}
 		if v == codeFull {
 			if !t.stop() {
 				return // reset: the header took all the time there was

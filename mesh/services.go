@@ -127,10 +127,14 @@ func (c *core) instances(env, name string, port uint32, hasPort bool) []Service 
 const maxServiceTries = 3
 
 // dialService dials an instance of a service: the nearest first, at random
-// among the equally near, trying the next when one refuses (it may have
-// just closed its listener) or is no longer reachable. (A dial that does
-// not wait for its verdict, see dial.go, learns of a refusal only on its
-// first Read or Write, and then tries no other instance.)
+// among the equally near, trying the next (maxServiceTries in all) when
+// one fails: it refuses (it may have just closed its listener, or its
+// backlog is full: an instance refuses a dial by name at once then), a
+// limit of it or of a relay refuses, it is no longer reachable, or it
+// could not be authenticated. Only the end of ctx, and the closing of this
+// node, stop the tries early. (A dial that does not wait for its verdict,
+// see dial.go, learns of a refusal only on its first Read or Write, and
+// then tries no other instance.)
 func (c *core) dialService(ctx context.Context, env string, t target) (net.Conn, error) {
 	cands := c.instances(env, t.name, t.port, t.hasPort)
 	if len(cands) == 0 {
@@ -151,7 +155,7 @@ func (c *core) dialService(ctx context.Context, env string, t target) (net.Conn,
 		if first == nil {
 			first = err
 		}
-		if ctx.Err() != nil || !(errors.Is(err, ErrNoService) || errors.Is(err, ErrNoRoute) || errors.Is(err, ErrConnRefused)) {
+		if ctx.Err() != nil || errors.Is(err, ErrClosed) && c.isClosed() {
 			return nil, err
 		}
 	}
