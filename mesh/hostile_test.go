@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/plexusnet/plexus/mux"
 )
 
 // TestRecordFloodBoundedTable: a neighbour sends records of thousands of
@@ -173,5 +175,34 @@ func TestHeaderlessStreams(t *testing.T) {
 	st.SetReadDeadline(time.Now().Add(patience))
 	if _, err := io.ReadAll(st); err == nil {
 		t.Fatal("a headerless stream was not reset")
+	}
+}
+
+// TestHeaderTimeoutIsACancel: a stream whose header does not come in time
+// (none, or a part of one, on a link's session and on a connection
+// session) is reset with CANCEL, not PROTOCOL: the peer was slow, it did
+// not break the protocol.
+func TestHeaderTimeoutIsACancel(t *testing.T) {
+	x := newNode(t, WithLimits(Limits{HandshakeTimeout: 200 * time.Millisecond}))
+	peer := newNode(t)
+	linked(t, x, peer)
+	l := peer.c.links.get(x.ID())
+	for _, sess := range []*mux.Session{l.sess, l.conns} {
+		for _, part := range [][]byte{nil, {kindConn, 0, 0}, {kindCircuit, 1, 2, 0, 0, 0, 0, 0}} {
+			st, err := sess.OpenStream(ctxT(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(part) > 0 {
+				st.Write(part)
+			}
+			st.SetReadDeadline(time.Now().Add(patience))
+			_, err = io.ReadAll(st)
+			var se *mux.StreamError
+			if !errors.As(err, &se) || se.Code != mux.CodeCancel {
+				t.Errorf("a header of %d bytes that never ends: %v, want a reset with CANCEL", len(part), err)
+			}
+			st.Close()
+		}
 	}
 }
