@@ -115,7 +115,7 @@ func FuzzRecord(f *testing.F) {
 		now := time.UnixMilli(r.expiry).Add(-time.Minute)
 		rt.receive(r, b, r.id, now)
 		rt.routes()
-		rt.reachable(16, func(*record, int) {})
+		rt.reachable(func(uint64, []serviceEntry, int) {})
 		rt.tick(now.Add(time.Hour))
 	})
 }

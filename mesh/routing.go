@@ -77,10 +77,12 @@ func (e *entry) lists(id uint64) bool {
 type router struct {
 	cfg      routerConfig
 	db       map[uint64]*entry
-	bytes    int                 // of the records in db
-	links    map[uint64]struct{} // live neighbours
-	services []serviceEntry      // ours, sorted
-	own      *record             // our last originated record; nil before the first
+	bytes    int                             // of the records in db
+	byName   map[nameKey]map[uint64]struct{} // the nodes whose record in db lists a service, by env and name
+	svcOf    map[uint64][]serviceEntry       // the services of the records in db that list some, decoded once
+	links    map[uint64]struct{}             // live neighbours
+	services []serviceEntry                  // ours, sorted
+	own      *record                         // our last originated record; nil before the first
 	ownRaw   []byte
 	seq      uint64    // the sequence number of our last record
 	dirty    bool      // our record must be re-originated
@@ -88,7 +90,6 @@ type router struct {
 	purgeAt  time.Time // next scan for expired records
 
 	epoch   uint32 // routes computed for this epoch; bumped by every change
-	gen     uint64 // bumped whenever what reachable reports may have changed
 	valid   bool   // routes are computed for the current state
 	queue   []uint64
 	nRoutes int
@@ -106,6 +107,8 @@ func newRouter(cfg routerConfig, now time.Time) *router {
 	return &router{
 		cfg:      cfg,
 		db:       make(map[uint64]*entry),
+		byName:   make(map[nameKey]map[uint64]struct{}),
+		svcOf:    make(map[uint64][]serviceEntry),
 		links:    make(map[uint64]struct{}),
 		seq:      uint64(now.UnixNano()),
 		dirty:    true,
@@ -257,12 +260,13 @@ func (r *router) receiveAs(rec *record, raw []byte, from uint64, now time.Time, 
 	if old != nil {
 		topo := old.relays() != rec.relay || !sameNeighbours(old, raw)
 		old.raw = raw
-		r.gen++ // its services may differ
+		r.reindex(rec.id, rec.services)
 		if topo {
 			r.changed()
 		}
 	} else {
 		r.db[rec.id] = &entry{raw: raw}
+		r.reindex(rec.id, rec.services)
 		r.changed()
 	}
 	return []outMsg{{except: from, id: rec.id, raw: raw}}, nil
@@ -331,6 +335,7 @@ func (r *router) makeRoom(now time.Time, id uint64, isNew bool, grow int) bool {
 // drop deletes the record of id, e, from the database.
 func (r *router) drop(id uint64, e *entry) {
 	delete(r.db, id)
+	r.reindex(id, nil)
 	r.bytes -= len(e.raw)
 	r.changed()
 }
@@ -422,7 +427,6 @@ func (r *router) compute() {
 	}
 	r.valid = true
 	r.epoch++
-	r.gen++
 	r.nRoutes = 0
 	q := r.queue[:0]
 	for id := range r.links {
@@ -525,27 +529,67 @@ func (r *router) routes() []Route {
 	return out
 }
 
-// reachable calls f for every reachable node's record, with its hops, and
-// for our own (hops 0). The records are decoded from the database.
-// reachableGen returns a number that changes whenever what reachable
-// reports may have changed.
-func (r *router) reachableGen() uint64 {
-	r.compute()
-	return r.gen
+// reindex updates the service index for the record of id, whose
+// services are now new.
+func (r *router) reindex(id uint64, new []serviceEntry) {
+	old := r.svcOf[id]
+	if slices.Equal(old, new) {
+		return
+	}
+	if len(new) == 0 {
+		delete(r.svcOf, id)
+	} else {
+		r.svcOf[id] = new
+	}
+	for _, s := range old {
+		k := nameKey{s.env, s.name}
+		if m := r.byName[k]; m != nil {
+			delete(m, id)
+			if len(m) == 0 {
+				delete(r.byName, k)
+			}
+		}
+	}
+	for _, s := range new {
+		k := nameKey{s.env, s.name}
+		m := r.byName[k]
+		if m == nil {
+			m = make(map[uint64]struct{})
+			r.byName[k] = m
+		}
+		m[id] = struct{}{}
+	}
 }
 
-func (r *router) reachable(maxServices int, f func(rec *record, hops int)) {
-	r.compute()
-	if r.own != nil {
-		f(r.own, 0)
+// serviceInstances calls f for every instance of the service name in env
+// that the records of reachable nodes other than us list, with its host,
+// port and hops. It costs the instances of that name, not the table.
+func (r *router) serviceInstances(env, name string, f func(host uint64, port uint32, hops int)) {
+	m := r.byName[nameKey{env, name}]
+	if len(m) == 0 {
+		return
 	}
-	for _, e := range r.db {
-		if e.epoch != r.epoch {
+	r.compute()
+	for id := range m {
+		e := r.db[id]
+		if e == nil || e.epoch != r.epoch {
 			continue
 		}
-		rec, err := decodeRecord(e.raw, maxServices)
-		if err == nil {
-			f(rec, int(e.hops))
+		for _, s := range r.svcOf[id] {
+			if s.env == env && s.name == name {
+				f(id, s.port, int(e.hops))
+			}
+		}
+	}
+}
+
+// reachable calls f for every reachable node other than us, with the
+// services of its record and its hops.
+func (r *router) reachable(f func(id uint64, services []serviceEntry, hops int)) {
+	r.compute()
+	for id, e := range r.db {
+		if e.epoch == r.epoch {
+			f(id, r.svcOf[id], int(e.hops))
 		}
 	}
 }

@@ -408,3 +408,52 @@ func TestMaxRecordBytesEvictsUnreachableFirst(t *testing.T) {
 		t.Fatalf("the table holds %d bytes, counts %d, bound %d", sum, r.bytes, r.cfg.maxBytes)
 	}
 }
+
+// TestServiceIndexFollowsRecords: the router's service index, which dials
+// by name read instead of decoding every record, follows records that
+// come, change their services, and go, and reports only reachable nodes.
+func TestServiceIndexFollowsRecords(t *testing.T) {
+	r := testRouter(1, true)
+	r.linkUp(2, t0)
+	add := func(id, seq uint64, svc []serviceEntry, nbrs ...uint64) {
+		t.Helper()
+		rc := &record{id: id, seq: seq, expiry: t0.Add(time.Duration(seq) * time.Minute).UnixMilli(), relay: true, neighbours: nbrs, services: svc}
+		raw, err := encodeRecord(rc, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := decodeRecord(raw, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.receive(d, raw, 2, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	find := func(name string) map[uint64]uint32 {
+		got := map[uint64]uint32{}
+		r.serviceInstances("", name, func(host uint64, port uint32, hops int) { got[host] = port })
+		return got
+	}
+	billing := func(port uint32) []serviceEntry { return []serviceEntry{{name: "billing", port: port}} }
+	add(2, 1, billing(80), 1, 3)
+	add(3, 1, billing(81), 2)
+	add(9, 1, billing(82)) // unreachable
+	if got := find("billing"); len(got) != 2 || got[2] != 80 || got[3] != 81 {
+		t.Fatalf("billing: %v", got)
+	}
+	add(3, 2, []serviceEntry{{name: "mail", port: 25}}, 2) // 3 moves from billing to mail
+	if got := find("billing"); len(got) != 1 || got[2] != 80 {
+		t.Fatalf("billing after 3 withdrew it: %v", got)
+	}
+	if got := find("mail"); len(got) != 1 || got[3] != 25 {
+		t.Fatalf("mail: %v", got)
+	}
+	r.purge(t0.Add(90 * time.Second)) // the records of seq 1 expire: 2's and 9's
+	if got := find("billing"); len(got) != 0 {
+		t.Fatalf("billing after its records expired: %v", got)
+	}
+	if _, ok := r.byName[nameKey{"", "billing"}]; ok {
+		t.Fatal("the index keeps an empty entry")
+	}
+}

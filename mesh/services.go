@@ -55,61 +55,34 @@ func (c *core) reachableServices(env string, f func(Service)) {
 	}
 	c.rt.mu.Lock()
 	defer c.rt.mu.Unlock()
-	c.rt.r.reachable(c.lim.MaxServices, func(rec *record, hops int) {
-		if rec.id == c.id {
-			return
-		}
-		for _, s := range rec.services {
+	c.rt.r.reachable(func(id uint64, services []serviceEntry, hops int) {
+		for _, s := range services {
 			if s.env == env {
-				f(Service{Name: s.name, Host: rec.id, Port: s.port, Hops: hops})
+				f(Service{Name: s.name, Host: id, Port: s.port, Hops: hops})
 			}
 		}
 	})
 }
 
-// serviceIndex holds the services of the reachable nodes' records by env
-// and name, nearest first; dials by name look it up rather than decode
-// every record. It is rebuilt when a dial finds the routing table changed.
-type serviceIndex struct {
-	gen    uint64
-	built  bool
-	byName map[nameKey][]Service
-}
-
 // instances returns the reachable instances of a service of env (on port,
 // when hasPort), ours first, then nearest first and at random among the
-// equally near.
+// equally near. The others' come from the router's service index, kept up
+// to date as records come and go.
 func (c *core) instances(env, name string, port uint32, hasPort bool) []Service {
 	var out []Service
 	if p, ok := c.ports.service(env, name); ok && (!hasPort || p == port) {
 		out = append(out, Service{Name: name, Host: c.id, Port: p})
 	}
-	rt := &c.rt
-	rt.mu.Lock()
-	if gen := rt.r.reachableGen(); !rt.index.built || rt.index.gen != gen {
-		idx := serviceIndex{gen: gen, built: true, byName: make(map[nameKey][]Service)}
-		rt.r.reachable(c.lim.MaxServices, func(rec *record, hops int) {
-			if rec.id == c.id {
-				return
-			}
-			for _, s := range rec.services {
-				k := nameKey{s.env, s.name}
-				idx.byName[k] = append(idx.byName[k], Service{Name: s.name, Host: rec.id, Port: s.port, Hops: hops})
-			}
-		})
-		for _, ss := range idx.byName {
-			slices.SortFunc(ss, func(a, b Service) int { return a.Hops - b.Hops })
-		}
-		rt.index = idx
-	}
-	remote := rt.index.byName[nameKey{env, name}] // never modified: a rebuild makes new slices
-	rt.mu.Unlock()
 	first := len(out)
-	for _, s := range remote {
-		if !hasPort || s.Port == port {
-			out = append(out, s)
+	c.rt.mu.Lock()
+	c.rt.r.serviceInstances(env, name, func(host uint64, p uint32, hops int) {
+		if !hasPort || p == port {
+			out = append(out, Service{Name: name, Host: host, Port: p, Hops: hops})
 		}
-	}
+	})
+	c.rt.mu.Unlock()
+	remote := out[first:]
+	slices.SortFunc(remote, func(a, b Service) int { return a.Hops - b.Hops })
 	// At random among the equally near: shuffle each run of equal hops.
 	for i := first; i < len(out); {
 		j := i + 1
