@@ -3,6 +3,7 @@ package mesh
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"time"
@@ -88,6 +89,7 @@ type router struct {
 	dirty    bool      // our record must be re-originated
 	lastOrig time.Time // when we last originated
 	purgeAt  time.Time // next scan for expired records
+	expireAt int64     // unix milliseconds at which the first record of db expires; 0: none known
 
 	epoch   uint32 // routes computed for this epoch; bumped by every change
 	valid   bool   // routes are computed for the current state
@@ -257,6 +259,7 @@ func (r *router) receiveAs(rec *record, raw []byte, from uint64, now time.Time, 
 	}
 	raw = slices.Clip(raw)
 	r.bytes += grow
+	r.noteExpiry(rec.expiry)
 	if old != nil {
 		topo := old.relays() != rec.relay || !sameNeighbours(old, raw)
 		old.raw = raw
@@ -343,7 +346,7 @@ func (r *router) drop(id uint64, e *entry) {
 // tick does what is due at now: originate a record held down or due for
 // refresh, drop expired records.
 func (r *router) tick(now time.Time) []outMsg {
-	if !now.Before(r.purgeAt) {
+	if !now.Before(r.purgeAt) || r.expireAt != 0 && now.UnixMilli() >= r.expireAt {
 		r.purge(now)
 		r.purgeAt = now.Add(r.cfg.lifetime / 8)
 	}
@@ -361,6 +364,11 @@ func (r *router) refreshAt() int64 {
 // nextWake returns when tick should next be called.
 func (r *router) nextWake() time.Time {
 	t := r.purgeAt
+	if r.expireAt != 0 {
+		if e := time.UnixMilli(r.expireAt); e.Before(t) {
+			t = e
+		}
+	}
 	if r.dirty {
 		if h := r.lastOrig.Add(r.cfg.holdDown); h.Before(t) {
 			t = h
@@ -374,13 +382,26 @@ func (r *router) nextWake() time.Time {
 	return t
 }
 
-// purge drops the records that expired.
+// purge drops the records that expired, so that routes never go through
+// them: tick calls it when the first record expires (see expireAt), and
+// every lifetime/8 besides.
 func (r *router) purge(now time.Time) {
 	ms := now.UnixMilli()
+	r.expireAt = 0
 	for id, e := range r.db {
-		if e.expiry() <= ms {
+		if x := e.expiry(); x <= ms {
 			r.drop(id, e)
+		} else {
+			r.noteExpiry(x)
 		}
+	}
+}
+
+// noteExpiry takes into account a record held that expires at x (unix
+// milliseconds).
+func (r *router) noteExpiry(x int64) {
+	if r.expireAt == 0 || x < r.expireAt {
+		r.expireAt = x
 	}
 }
 
@@ -392,7 +413,7 @@ func (r *router) originate(now time.Time, out []outMsg) []outMsg {
 	}
 	rec := &record{
 		id:       r.cfg.self,
-		seq:      r.seq + 1,
+		seq:      nextSeq(r.seq),
 		expiry:   now.Add(r.cfg.lifetime).UnixMilli(),
 		relay:    r.cfg.relay,
 		services: r.services,
@@ -412,6 +433,18 @@ func (r *router) originate(now time.Time, out []outMsg) []outMsg {
 	r.lastOrig = now
 	r.originated++
 	return append(out, outMsg{id: r.cfg.self, raw: raw})
+}
+
+// nextSeq returns the sequence number after seq. It saturates at the
+// largest: a wrap to 0 would make every later record of ours stale (a
+// record of our id with that number, from a peer on an unsecured mesh or
+// from a previous run, would otherwise silence us for good, and make us
+// re-originate each time it came back).
+func nextSeq(seq uint64) uint64 {
+	if seq == math.MaxUint64 {
+		return seq
+	}
+	return seq + 1
 }
 
 // changed invalidates the routes.

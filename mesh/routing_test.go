@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"errors"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -455,5 +456,49 @@ func TestServiceIndexFollowsRecords(t *testing.T) {
 	}
 	if _, ok := r.byName[nameKey{"", "billing"}]; ok {
 		t.Fatal("the index keeps an empty entry")
+	}
+}
+
+// TestSequenceSaturates: a record of our own id with the largest sequence
+// number (a forgery on an unsecured mesh, or a previous run's) makes our
+// next record keep that number, not wrap to 0, where it would be stale
+// everywhere for good.
+func TestSequenceSaturates(t *testing.T) {
+	r := testRouter(1, true)
+	r.linkUp(2, t0)
+	rc, raw := rec(t, 1, math.MaxUint64, true, 2)
+	if _, err := r.receive(rc, raw, 2, t0); err != nil {
+		t.Fatal(err)
+	}
+	r.tick(t0.Add(testHold))
+	if r.seq != math.MaxUint64 || r.own == nil || r.own.seq != math.MaxUint64 {
+		t.Fatalf("our sequence number is %d after the largest", r.seq)
+	}
+}
+
+// TestExpiredRecordLeavesRoutes: a record is dropped, and the routes
+// through it recomputed, when it expires, not at the next periodic purge
+// (lifetime/8 later at most).
+func TestExpiredRecordLeavesRoutes(t *testing.T) {
+	r := testRouter(1, true)
+	r.linkUp(2, t0)
+	_, raw2 := rec(t, 2, 1, true, 1, 3)
+	rc2, _ := decodeRecord(raw2, 10)
+	r.receive(rc2, raw2, 2, t0)
+	expiry := t0.Add(30 * time.Second)
+	rc3 := &record{id: 3, seq: 1, expiry: expiry.UnixMilli(), relay: true, neighbours: []uint64{2}}
+	raw3, _ := encodeRecord(rc3, nil)
+	if _, err := r.receive(rc3, raw3, 2, t0); err != nil {
+		t.Fatal(err)
+	}
+	if h := r.hops(3); h != 2 {
+		t.Fatalf("hops to 3: %d", h)
+	}
+	if w := r.nextWake(); w.After(expiry) {
+		t.Fatalf("next wake %v after the record's expiry", w.Sub(t0))
+	}
+	r.tick(expiry)
+	if h := r.hops(3); h != -1 {
+		t.Fatalf("hops to 3 after its record expired: %d", h)
 	}
 }
