@@ -43,6 +43,12 @@ func (c *core) startRouting() {
 		encode:     encode,
 	}, now)
 	c.rt.timer = time.AfterFunc(time.Hour, func() {
+		// Close waits for a tick that began before it, and a tick that
+		// begins after does nothing: none outlives Close.
+		if !c.hold() {
+			return
+		}
+		defer c.wg.Done()
 		c.routeDo(func(r *router, now time.Time) []outMsg { return r.tick(now) })
 	})
 	c.routeDo(func(r *router, now time.Time) []outMsg { return r.tick(now) })
