@@ -1,6 +1,7 @@
 package mesh
 
 import (
+	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -126,6 +127,9 @@ func (c *core) receiveRecord(l *link, raw []byte) error {
 		}
 	}
 	for {
+		if verified {
+			c.servicePolicy(rec, now)
+		}
 		var rerr error
 		c.routeDo(func(r *router, now time.Time) []outMsg {
 			var out []outMsg
@@ -144,6 +148,37 @@ func (c *core) receiveRecord(l *link, raw []byte) error {
 		}
 		verified = true
 	}
+}
+
+// servicePolicy drops from rec, a verified record of another node, the
+// services that WithServicePolicy refuses: this node ignores them (the
+// record is flooded as it came).
+func (c *core) servicePolicy(rec *record, now time.Time) {
+	allow := c.opts.servicePolicy
+	if allow == nil || len(rec.services) == 0 || rec.id == c.id {
+		return
+	}
+	var leaf *x509.Certificate
+	if c.ident != nil {
+		kc, err := c.ident.knownCert(rec.cert, now) // verified: from the cache
+		if err != nil {
+			rec.services = nil
+			return
+		}
+		leaf = kc.leaf
+	}
+	kept := make([]serviceEntry, 0, len(rec.services))
+	for _, s := range rec.services {
+		if allow(rec.id, leaf, s.env, s.name) {
+			kept = append(kept, s)
+		} else {
+			c.logf(slog.LevelDebug, "mesh: service refused by the service policy", "host", FormatID(rec.id), "env", s.env, "service", s.name)
+		}
+	}
+	if len(kept) == 0 {
+		kept = nil
+	}
+	rec.services = kept
 }
 
 // readRecords reads the control stream of a link after the handshake:

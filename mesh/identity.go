@@ -43,6 +43,7 @@ type knownCert struct {
 	id       uint64
 	pub      crypto.PublicKey
 	notAfter time.Time
+	leaf     *x509.Certificate
 }
 
 // maxKnownCerts bounds the cache of verified certificates.
@@ -353,7 +354,7 @@ func (i *identity) knownCert(der []byte, now time.Time) (knownCert, error) {
 	if err != nil {
 		return kc, err
 	}
-	kc = knownCert{id: id, pub: certs[0].PublicKey, notAfter: notAfter}
+	kc = knownCert{id: id, pub: certs[0].PublicKey, notAfter: notAfter, leaf: certs[0]}
 	i.mu.Lock()
 	if len(i.known) >= maxKnownCerts {
 		clear(i.known)

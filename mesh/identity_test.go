@@ -254,3 +254,66 @@ func TestUserVerifyCallbacks(t *testing.T) {
 		t.Fatalf("a circuit to a banned host: %v", err)
 	}
 }
+
+// TestServicePolicy: any member may announce any service name; a node
+// with WithServicePolicy ignores the services its policy refuses (here:
+// "billing" only from certificates named billing), in Services and in
+// dials by name.
+func TestServicePolicy(t *testing.T) {
+	ca := newCA(t)
+	named := func(cn string) *tls.Config {
+		return ca.nodeConfigWith(t, false, func(c *x509.Certificate) { c.Subject.CommonName = cn })
+	}
+	var calls atomic.Int32
+	a := newNode(t, WithTLS(named("client")), WithServicePolicy(func(host uint64, cert *x509.Certificate, env, name string) bool {
+		calls.Add(1)
+		return name != "billing" || cert != nil && cert.Subject.CommonName == "billing" && IDFromCert(cert) == host
+	}))
+	b := newNode(t, WithTLS(named("billing")))
+	c := newNode(t, WithTLS(named("impostor")))
+	linked(t, a, b)
+	linked(t, a, c)
+	for _, n := range []*Node{b, c} {
+		ln, err := n.Listen("", "billing")
+		if err != nil {
+			t.Fatal(err)
+		}
+		serveID(t, n, ln)
+		mail, err := n.Listen("", "mail")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer mail.Close()
+	}
+	eventually(t, "both mail services", func() bool {
+		n := 0
+		for _, s := range a.Services() {
+			if s.Name == "mail" {
+				n++
+			}
+		}
+		return n == 2
+	})
+	for _, s := range a.Services() {
+		if s.Name == "billing" && s.Host != b.ID() {
+			t.Fatalf("a lists billing at %s, which its policy refuses", FormatID(s.Host))
+		}
+	}
+	for range 10 {
+		if got := whoAnswers(t, a, "billing"); got != FormatID(b.ID()) {
+			t.Fatalf("billing answered by %s", got)
+		}
+	}
+	if calls.Load() == 0 {
+		t.Fatal("the policy was never called")
+	}
+	// c, without the policy, believes both.
+	eventually(t, "c to see b's billing", func() bool {
+		for _, s := range c.Services() {
+			if s.Name == "billing" && s.Host == b.ID() {
+				return true
+			}
+		}
+		return false
+	})
+}

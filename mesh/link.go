@@ -156,7 +156,9 @@ func (t *linkTable) each(f func(*link)) {
 }
 
 // Serve accepts links on ln in the background until the node closes,
-// which closes ln. It returns at once.
+// which closes ln. Unlike http.Serve it returns at once: nil, or ErrClosed
+// if the node is closed. Errors of Accept are logged and retried after a
+// pause; one that says ln was closed ends the serving.
 func (n *Node) Serve(ln net.Listener) error {
 	c := n.c
 	h := c.track(ln)

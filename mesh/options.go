@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -86,6 +87,8 @@ type options struct {
 	lifetime time.Duration // a record expires this long after it is made
 	// A circuit with no stream for this long is closed by its source.
 	circuitIdle time.Duration
+
+	servicePolicy func(host uint64, cert *x509.Certificate, env, name string) bool
 }
 
 // WithTLS secures the node: every link is mutual TLS 1.3 against the mesh
@@ -103,6 +106,20 @@ type options struct {
 // relays of a circuit. Its GetCertificate-like callbacks are ignored: the
 // node's certificate is Certificates[0] (see Node.ReloadTLS).
 func WithTLS(cfg *tls.Config) Option { return func(o *options) { o.tls = cfg } }
+
+// WithServicePolicy restricts which nodes this node believes about which
+// service names. Any member of a mesh may announce any service name in any
+// env; allow is called for every service in another node's record, with
+// the node's id, its certificate (nil on an unsecured mesh) and the
+// service's env and name, and a service it refuses is ignored by this node:
+// neither listed by Services nor dialed by name (a dial to the node's
+// host:port still goes). For example, allow "billing" only to certificates
+// whose DNS names include billing.prod.example. The record itself is
+// flooded unchanged, and other nodes apply their own policy. allow must
+// be fast and safe for concurrent use; our own services are not checked.
+func WithServicePolicy(allow func(host uint64, cert *x509.Certificate, env, name string) bool) Option {
+	return func(o *options) { o.servicePolicy = allow }
+}
 
 // WithID sets the node id of an unsecured node (the default is random). It
 // cannot be combined with WithTLS, where the certificate sets the id.
