@@ -128,7 +128,7 @@ func (c *core) receiveRecord(l *link, raw []byte) error {
 	}
 	for {
 		if verified {
-			c.servicePolicy(rec, now)
+			c.servicePolicy(rec)
 		}
 		var rerr error
 		c.routeDo(func(r *router, now time.Time) []outMsg {
@@ -153,19 +153,19 @@ func (c *core) receiveRecord(l *link, raw []byte) error {
 // servicePolicy drops from rec, a verified record of another node, the
 // services that WithServicePolicy refuses: this node ignores them (the
 // record is flooded as it came).
-func (c *core) servicePolicy(rec *record, now time.Time) {
+func (c *core) servicePolicy(rec *record) {
 	allow := c.opts.servicePolicy
 	if allow == nil || len(rec.services) == 0 || rec.id == c.id {
 		return
 	}
 	var leaf *x509.Certificate
-	if c.ident != nil {
-		kc, err := c.ident.knownCert(rec.cert, now) // verified: from the cache
-		if err != nil {
+	if c.ident != nil { // the record is verified: its chain parses
+		certs, err := x509.ParseCertificates(rec.cert)
+		if err != nil || len(certs) == 0 {
 			rec.services = nil
 			return
 		}
-		leaf = kc.leaf
+		leaf = certs[0]
 	}
 	kept := make([]serviceEntry, 0, len(rec.services))
 	for _, s := range rec.services {

@@ -43,7 +43,7 @@ type knownCert struct {
 	id       uint64
 	pub      crypto.PublicKey
 	notAfter time.Time
-	leaf     *x509.Certificate
+	by       *creds // the credentials (CA pool) it was verified with
 }
 
 // maxKnownCerts bounds the cache of verified certificates.
@@ -336,10 +336,11 @@ func (i *identity) forget() {
 // any intermediates' DER), from the cache when it was verified before.
 func (i *identity) knownCert(der []byte, now time.Time) (knownCert, error) {
 	key := sha256.Sum256(der)
+	cr := i.creds()
 	i.mu.Lock()
 	kc, ok := i.known[key]
 	i.mu.Unlock()
-	if ok && now.Before(kc.notAfter) {
+	if ok && now.Before(kc.notAfter) && kc.by == cr {
 		return kc, nil
 	}
 	certs, err := x509.ParseCertificates(der)
@@ -350,11 +351,11 @@ func (i *identity) knownCert(der []byte, now time.Time) (knownCert, error) {
 	for _, c := range certs[1:] {
 		inter = append(inter, c.Raw)
 	}
-	id, notAfter, err := i.verify(certs[0], inter, now)
+	id, notAfter, err := i.verifyIn(cr.pool, certs[0], inter, now)
 	if err != nil {
 		return kc, err
 	}
-	kc = knownCert{id: id, pub: certs[0].PublicKey, notAfter: notAfter, leaf: certs[0]}
+	kc = knownCert{id: id, pub: certs[0].PublicKey, notAfter: notAfter, by: cr}
 	i.mu.Lock()
 	if len(i.known) >= maxKnownCerts {
 		clear(i.known)
