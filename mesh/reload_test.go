@@ -18,7 +18,7 @@ import (
 func TestLinksAndCircuitsEndWhenTheCertificateExpires(t *testing.T) {
 	ca := newCA(t)
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	short := ca.certFor(t, key, time.Now().Add(6*time.Second))
+	short := ca.certFor(t, key, time.Now().Add(8*time.Second)) // time enough to set up, on a loaded machine
 	leaf, _ := x509.ParseCertificate(short.Certificate[0])
 	ns := secureNodes(t, ca, 2)
 	b := newNode(t, WithTLS(&tls.Config{Certificates: []tls.Certificate{short}, RootCAs: ca.pool}))
