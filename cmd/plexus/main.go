@@ -2,7 +2,7 @@
 //
 // Usage:
 //
-//	plexus demo    run the demo in one process: streams (mux) and message sockets (socket) over TCP
+//	plexus demo    run the demo: streams, message sockets and the overlay, in one process
 //	plexus help    print this help
 package main
 

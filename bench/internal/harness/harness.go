@@ -55,6 +55,7 @@ type Sample struct {
 	Count   uint64        // events (bytes, messages, round trips...) in the window
 	Elapsed time.Duration // length of the measured window
 	Mallocs uint64        // heap allocations of the whole process in the window
+	CPU     time.Duration // CPU time of the whole process in the window (0 where unknown)
 }
 
 // Rate returns events per second.
@@ -71,6 +72,14 @@ func (s Sample) AllocsPer() float64 {
 		return 0
 	}
 	return float64(s.Mallocs) / float64(s.Count)
+}
+
+// CPUPer returns the process's CPU time per event.
+func (s Sample) CPUPer() time.Duration {
+	if s.Count == 0 {
+		return 0
+	}
+	return s.CPU / time.Duration(s.Count)
 }
 
 // ErrNoProgress reports a workload that counted nothing during its window.
@@ -100,13 +109,13 @@ func Measure(w Window, count func() uint64, failed <-chan error) (Sample, error)
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	m0, c0, t0 := ms.Mallocs, count(), time.Now()
+	m0, c0, t0, cpu0 := ms.Mallocs, count(), time.Now(), CPUTime()
 	if err := wait(w.Duration); err != nil {
 		return Sample{}, err
 	}
-	c1, t1 := count(), time.Now()
+	c1, t1, cpu1 := count(), time.Now(), CPUTime()
 	runtime.ReadMemStats(&ms)
-	s := Sample{Count: c1 - c0, Elapsed: t1.Sub(t0), Mallocs: ms.Mallocs - m0}
+	s := Sample{Count: c1 - c0, Elapsed: t1.Sub(t0), Mallocs: ms.Mallocs - m0, CPU: cpu1 - cpu0}
 	if s.Count == 0 {
 		return s, ErrNoProgress
 	}

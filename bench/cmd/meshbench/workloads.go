@@ -1,0 +1,307 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"sync/atomic"
+	"time"
+
+	"github.com/plexusnet/plexus/bench/internal/harness"
+	"github.com/plexusnet/plexus/bench/internal/meshpeer"
+	"github.com/plexusnet/plexus/bench/internal/report"
+)
+
+type config struct {
+	win  harness.Window
+	ends int // idle workload: clients, and servers, of the relayed circuits
+}
+
+type workload struct {
+	name   string
+	unit   string
+	higher bool
+	mode   func(config) string
+	skip   func(meshpeer.Path) string // why the workload does not apply to a path; "" if it does
+	run    func(meshpeer.Path, config) report.Result
+}
+
+const (
+	bulkWrite   = 64 << 10
+	rttSize     = 32
+	openSize    = 32
+	openDialers = 32
+)
+
+var workloads = []workload{
+	{"bulk", "MB/s", true, fixed("1 stream, 64 KiB writes"), always, runBulk},
+	{"rtt", "µs", false, fixed("32 B round trip, 1 stream"), always, runRTT},
+	{"open", "streams/s", true, fixed(fmt.Sprintf("%d dialers: dial %s, write 32 B, close", openDialers, meshpeer.Service)), always, runOpen},
+	{"firstdial", "ms", false, fixed("a new node dials " + meshpeer.Service + " to first byte"), meshOnly, runFirstDial},
+	{"idle", "B/circuit", false, func(c config) string {
+		return fmt.Sprintf("%d idle relayed circuits (%d × %d nodes), relay process", c.ends*c.ends-c.ends, c.ends, c.ends)
+	}, plainRelayOnly, runIdle},
+}
+
+func fixed(s string) func(config) string { return func(config) string { return s } }
+
+func always(meshpeer.Path) string { return "" }
+
+func meshOnly(p meshpeer.Path) string {
+	if !p.Mesh {
+		return "a mux open has no round trip to wait for"
+	}
+	return ""
+}
+
+func plainRelayOnly(p meshpeer.Path) string {
+	if !p.Relay || p.TLS {
+		return "measured on the relay of plain links (TLS adds nothing per circuit at a relay)"
+	}
+	return ""
+}
+
+func failed(err error) report.Result { return report.Result{Skipped: "failed: " + err.Error()} }
+
+// run is one measured run of a workload over a path: its goroutines run
+// in g, count in cnt, and end once stop is set and the path is closed.
+type run struct {
+	n    *meshpeer.Net
+	ctx  context.Context
+	stop atomic.Bool
+	cnt  *harness.Counter
+	g    *harness.Group
+}
+
+// ignoreAfter turns the error of a goroutine stopped by the harness into nil.
+func (r *run) ignoreAfter(err error) error {
+	if r.stop.Load() {
+		return nil
+	}
+	return err
+}
+
+// measure starts p, lets start start the workload's goroutines, measures
+// over c's window, then stops it. hang is a note when goroutines did not end.
+func measure(p meshpeer.Path, c config, shards int, start func(r *run)) (s harness.Sample, hang string, err error) {
+	n, err := p.Start()
+	if err != nil {
+		return harness.Sample{}, "", err
+	}
+	r := &run{n: n, ctx: context.Background(), cnt: harness.NewCounter(shards), g: harness.NewGroup()}
+	start(r)
+	s, err = harness.Measure(c.win, r.cnt.Sum, r.g.Failed())
+	r.stop.Store(true)
+	n.Close()
+	if !r.g.Wait(10 * time.Second) {
+		hang = "goroutines still blocked 10 s after close"
+	}
+	return s, hang, err
+}
+
+func note(parts ...string) string {
+	s := ""
+	for _, p := range parts {
+		if p == "" {
+			continue
+		}
+		if s != "" {
+			s += "; "
+		}
+		s += p
+	}
+	return s
+}
+
+func runBulk(p meshpeer.Path, c config) report.Result {
+	s, hang, err := measure(p, c, 1, func(r *run) {
+		r.g.Go(func() error {
+			st, err := r.n.Listener.Accept()
+			if err != nil {
+				return r.ignoreAfter(err)
+			}
+			buf := make([]byte, bulkWrite)
+			for {
+				n, err := st.Read(buf)
+				r.cnt.Add(0, uint64(n))
+				if err != nil {
+					return r.ignoreAfter(err)
+				}
+			}
+		})
+		r.g.Go(func() error {
+			st, err := r.n.Dial(r.ctx)
+			if err != nil {
+				return r.ignoreAfter(err)
+			}
+			buf := make([]byte, bulkWrite)
+			for !r.stop.Load() {
+				if _, err := st.Write(buf); err != nil {
+					return r.ignoreAfter(err)
+				}
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return failed(err)
+	}
+	cpu := float64(s.CPU.Microseconds()) / (float64(s.Count) / 1e6)
+	return report.Result{Value: s.Rate() / 1e6, Note: note(fmt.Sprintf("CPU %.0f µs/MB", cpu), hang)}
+}
+
+func runRTT(p meshpeer.Path, c config) report.Result {
+	s, hang, err := measure(p, c, 1, func(r *run) {
+		r.g.Go(func() error {
+			st, err := r.n.Listener.Accept()
+			if err != nil {
+				return r.ignoreAfter(err)
+			}
+			buf := make([]byte, rttSize)
+			for {
+				if _, err := io.ReadFull(st, buf); err != nil {
+					return r.ignoreAfter(err)
+				}
+				if _, err := st.Write(buf); err != nil {
+					return r.ignoreAfter(err)
+				}
+			}
+		})
+		r.g.Go(func() error {
+			st, err := r.n.Dial(r.ctx)
+			if err != nil {
+				return r.ignoreAfter(err)
+			}
+			buf := make([]byte, rttSize)
+			for !r.stop.Load() {
+				if _, err := st.Write(buf); err != nil {
+					return r.ignoreAfter(err)
+				}
+				if _, err := io.ReadFull(st, buf); err != nil {
+					return r.ignoreAfter(err)
+				}
+				r.cnt.Add(0, 1)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return failed(err)
+	}
+	return report.Result{Value: 1e6 / s.Rate(), Note: note(hang)}
+}
+
+func runOpen(p meshpeer.Path, c config) report.Result {
+	s, hang, err := measure(p, c, 1, func(r *run) {
+		r.g.Go(func() error {
+			buf := make([]byte, 4096)
+			for {
+				st, err := r.n.Listener.Accept()
+				if err != nil {
+					return r.ignoreAfter(err)
+				}
+				n, err := readToEOF(st, buf)
+				if err != nil {
+					return r.ignoreAfter(err)
+				}
+				if n != openSize {
+					return fmt.Errorf("read %d bytes before EOF, sent %d", n, openSize)
+				}
+				st.Close()
+				r.cnt.Add(0, 1)
+			}
+		})
+		for range openDialers {
+			r.g.Go(func() error {
+				msg := make([]byte, openSize)
+				for !r.stop.Load() {
+					st, err := r.n.Dial(r.ctx)
+					if err != nil {
+						return r.ignoreAfter(err)
+					}
+					if _, err := st.Write(msg); err != nil {
+						return r.ignoreAfter(err)
+					}
+					if err := st.Close(); err != nil {
+						return r.ignoreAfter(err)
+					}
+				}
+				return nil
+			})
+		}
+	})
+	if err != nil {
+		return failed(err)
+	}
+	return report.Result{Value: s.Rate(), Note: note(fmt.Sprintf("CPU %.1f µs/stream, %.1f allocs/stream", float64(s.CPUPer().Nanoseconds())/1e3, s.AllocsPer()), hang)}
+}
+
+func readToEOF(r io.Reader, buf []byte) (int, error) {
+	total := 0
+	for {
+		n, err := r.Read(buf)
+		total += n
+		if errors.Is(err, io.EOF) {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// runFirstDial measures first dials: in a loop, a new client node joins
+// (not timed), then dials the service by name and reads the first byte
+// the server sends (timed: through a relay, this sets up the circuit, with
+// end-to-end TLS on a secured mesh, and waits for the dial's verdict).
+// The result is the median after the warm-up.
+func runFirstDial(p meshpeer.Path, c config) report.Result {
+	n, err := p.Start()
+	if err != nil {
+		return failed(err)
+	}
+	defer n.Close()
+	g := harness.NewGroup()
+	g.Go(func() error {
+		for {
+			st, err := n.Listener.Accept()
+			if err != nil {
+				return nil
+			}
+			st.Write([]byte{1})
+			st.Close()
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), c.win.Warmup+c.win.Duration+time.Minute)
+	defer cancel()
+	var lat []time.Duration
+	warm := time.Now().Add(c.win.Warmup)
+	end := warm.Add(c.win.Duration)
+	for i := 0; time.Now().Before(end) || len(lat) < 5; i++ {
+		dial, stop, err := n.FreshClient(ctx)
+		if err != nil {
+			return failed(err)
+		}
+		t0 := time.Now()
+		st, err := dial(ctx)
+		if err == nil {
+			_, err = io.ReadFull(st, make([]byte, 1))
+			st.Close()
+		}
+		d := time.Since(t0)
+		stop()
+		if err != nil {
+			return failed(fmt.Errorf("dial %d: %w", i, err))
+		}
+		if t0.After(warm) {
+			lat = append(lat, d)
+		}
+	}
+	n.Close()
+	g.Wait(10 * time.Second)
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }
+	return report.Result{Value: ms(lat[len(lat)/2]), Note: fmt.Sprintf("median of %d dials, p90 %.2f ms", len(lat), ms(lat[len(lat)*9/10]))}
+}

@@ -1,0 +1,370 @@
+package mesh
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/plexusnet/plexus/mux"
+)
+
+// A circuit joins two hosts that are not neighbours: a chain of link
+// streams, one per hop, spliced at each relay, set up along a path the
+// source fixes (source routing). It carries an inner mux session (the
+// source is its client), wrapped in end-to-end TLS on a secured mesh. One
+// circuit serves a pair of hosts in both directions and for every stream,
+// so relays hold state per pair of hosts and never per application
+// stream. A circuit whose path breaks is reset end to end; the next dial
+// builds a new one on the route of the moment.
+
+// circuitTable holds the circuits of which this node is an end.
+type circuitTable struct {
+	mu       sync.Mutex
+	byHost   map[uint64]*circuit   // the circuit to use to reach a far host
+	all      map[*circuit]struct{} // every circuit being served
+	building map[uint64]*build     // circuits being set up, by destination
+	ends     counts                // circuits that end here, by source (MaxCircuitsPerHost, MaxCircuits)
+}
+
+func (t *circuitTable) init() {
+	t.byHost = make(map[uint64]*circuit)
+	t.all = make(map[*circuit]struct{})
+	t.building = make(map[uint64]*build)
+}
+
+// circuit is one end of a circuit.
+type circuit struct {
+	host   uint64   // the far end
+	path   []uint64 // source first
+	sess   *mux.Session
+	source bool    // this end set the circuit up
+	h      *closer // the session's handle for Close
+	known  knownDests
+	opens  atomic.Uint64 // streams opened on sess, either way (see closeWhenIdle)
+	cert   peerCert      // what the far host's certificate proved in end-to-end TLS, when secured
+}
+
+// build is a circuit being set up; the dials that need it wait for done.
+type build struct {
+	done chan struct{}
+	c    *circuit
+	err  error
+}
+
+// circuitTo returns the circuit to host, setting one up if there is none.
+// Concurrent dials to one host share one setup.
+func (c *core) circuitTo(ctx context.Context, host uint64) (*circuit, error) {
+	t := &c.circuits
+	t.mu.Lock()
+	if ci := t.byHost[host]; ci != nil && ci.sess.Err() == nil {
+		t.mu.Unlock()
+		return ci, nil
+	}
+	b := t.building[host]
+	if b == nil {
+		path := c.path(host)
+		switch {
+		case path == nil:
+			t.mu.Unlock()
+			return nil, fmt.Errorf("%w: %s", ErrNoRoute, FormatID(host))
+		case len(path)-1 > c.lim.MaxHops:
+			t.mu.Unlock()
+			return nil, fmt.Errorf("%w: %s is %d hops away (at most %d)", ErrHopLimit, FormatID(host), len(path)-1, c.lim.MaxHops)
+		}
+		b = &build{done: make(chan struct{})}
+		t.building[host] = b
+		if !c.spawn(func() { c.runCircuit(host, path, b) }) {
+			delete(t.building, host)
+			t.mu.Unlock()
+			return nil, ErrClosed
+		}
+	}
+	t.mu.Unlock()
+	select {
+	case <-b.done:
+		if b.err != nil {
+			return nil, b.err
+		}
+		return b.c, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// path returns the route's path to host, or nil.
+func (c *core) path(host uint64) []uint64 {
+	c.rt.mu.Lock()
+	defer c.rt.mu.Unlock()
+	return c.rt.r.path(host)
+}
+
+// runCircuit sets up a circuit along path, publishes it, and then serves
+// the streams the far host opens on it until it ends.
+func (c *core) runCircuit(host uint64, path []uint64, b *build) {
+	t := &c.circuits
+	ctx, cancel := context.WithTimeout(c.ctx, c.lim.HandshakeTimeout)
+	ci, err := c.openCircuit(ctx, path)
+	cancel()
+	t.mu.Lock()
+	delete(t.building, host)
+	if err == nil {
+		t.byHost[host] = ci
+	}
+	b.c, b.err = ci, err
+	close(b.done)
+	t.mu.Unlock()
+	if err != nil {
+		c.logf(slog.LevelInfo, "mesh: circuit setup failed", "path", formatPath(path), "err", err)
+		return
+	}
+	c.serveCircuit(ci)
+}
+
+// serveCircuit serves the streams of a circuit's far end until the circuit
+// ends, then forgets it. A circuit without streams for circuitIdle is
+// closed by its source, and for twice that by its destination (the source
+// normally closes it first), so that relays do not hold circuits nobody
+// uses, whatever the source does.
+func (c *core) serveCircuit(ci *circuit) {
+	idle := c.opts.circuitIdle
+	if !ci.source {
+		idle *= 2
+	}
+	stop := closeWhenIdle(ci.sess, &ci.opens, idle)
+	defer stop()
+	t := &c.circuits
+	t.mu.Lock()
+	t.all[ci] = struct{}{}
+	t.mu.Unlock()
+	if !ci.cert.notAfter.IsZero() {
+		// A circuit lasts no longer than the far host's certificate.
+		expire := time.AfterFunc(time.Until(ci.cert.notAfter), func() {
+			c.logf(slog.LevelWarn, "mesh: circuit closed: the far host's certificate expired", "host", FormatID(ci.host), "notAfter", ci.cert.notAfter)
+			ci.sess.Close()
+		})
+		defer expire.Stop()
+	}
+	c.acceptLoop(ci.sess, ci.host, nil, &ci.opens)
+	ci.sess.Close()
+	c.untrack(ci.h)
+	t.mu.Lock()
+	delete(t.all, ci)
+	if t.byHost[ci.host] == ci {
+		delete(t.byHost, ci.host)
+	}
+	t.mu.Unlock()
+	c.logf(slog.LevelDebug, "mesh: circuit ended", "path", formatPath(ci.path), "err", ci.sess.Err())
+}
+
+// closeWhenIdle closes sess once it has had no stream for idle (checked
+// every idle/2): none open at a check, and none opened since the last one
+// (opens counts the streams opened on sess, so that short streams between
+// two checks count). The returned function stops watching.
+func closeWhenIdle(sess *mux.Session, opens *atomic.Uint64, idle time.Duration) (stop func()) {
+	var mu sync.Mutex
+	busy := time.Now()
+	seen := opens.Load()
+	var t *time.Timer
+	t = time.AfterFunc(idle/2, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		now := time.Now()
+		if n := opens.Load(); sess.NumStreams() > 0 || n != seen {
+			busy, seen = now, n
+		} else if now.Sub(busy) >= idle {
+			sess.Close()
+			return
+		}
+		t.Reset(idle / 2)
+	})
+	return func() {
+		mu.Lock()
+		t.Stop()
+		mu.Unlock()
+	}
+}
+
+// openCircuit sends a setup along path and, once the destination accepts
+// it, starts the inner session (after end-to-end TLS when secured).
+func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error) {
+	host := path[len(path)-1]
+	l := c.links.get(path[1])
+	if l == nil {
+		return nil, fmt.Errorf("%w: %s: the next hop %s is no longer a neighbour", ErrNoRoute, FormatID(host), FormatID(path[1]))
+	}
+	st, err := l.sess.OpenStream(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: opening a stream to %s: %v", ErrNoRoute, FormatID(host), FormatID(path[1]), err)
+	}
+	var v [2]byte
+	err = withContext(ctx, st, func() error {
+		if _, err := st.Write(appendSetupHeader(nil, setupHeader{hop: 1, path: path})); err != nil {
+			return err
+		}
+		_, err := io.ReadFull(st, v[:])
+		return err
+	})
+	if rf := connRefusal(0, err); rf != nil { // refused by a reset (see refuseSetupNow)
+		rf.op, rf.reason = "circuit", "path "+formatPath(path)
+		return nil, rf
+	}
+	if err != nil {
+		st.Reset(mux.CodeCancel)
+		if ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, fmt.Errorf("%w: circuit setup along %s: no answer within %v", ErrNoRoute, formatPath(path), c.lim.HandshakeTimeout)
+		}
+		return nil, fmt.Errorf("%w: circuit setup along %s broke: %v", ErrNoRoute, formatPath(path), err)
+	}
+	if code(v[0]) != codeOK {
+		st.Close()
+		by := uint64(0)
+		if int(v[1]) < len(path) {
+			by = path[v[1]]
+		}
+		return nil, &refusal{op: "circuit", by: by, err: code(v[0]).err(), reason: "path " + formatPath(path)}
+	}
+	var rw net.Conn = st
+	var pc peerCert
+	if c.ident != nil {
+		tc := tls.Client(st, c.ident.tlsConfig(false, host, &pc))
+		if err := tc.HandshakeContext(ctx); err != nil {
+			st.Reset(mux.CodeCancel)
+			return nil, tlsError(err)
+		}
+		// The destination counts the circuit against its limits once TLS
+		// has proved us, and says so inside TLS.
+		var v [1]byte
+		err := withContext(ctx, tc, func() error {
+			_, err := io.ReadFull(tc, v[:])
+			return err
+		})
+		if err != nil {
+			st.Reset(mux.CodeCancel)
+			if ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded) {
+				return nil, fmt.Errorf("%w: circuit setup along %s: no answer within %v", ErrNoRoute, formatPath(path), c.lim.HandshakeTimeout)
+			}
+			return nil, tlsError(err)
+		}
+		if code(v[0]) != codeOK {
+			st.Close()
+			return nil, &refusal{op: "circuit", by: host, err: code(v[0]).err(), reason: "path " + formatPath(path)}
+		}
+		rw = tc
+	}
+	sess, err := mux.Client(rw, c.innerCfg)
+	if err != nil {
+		st.Reset(mux.CodeCancel)
+		return nil, err
+	}
+	h := c.track(sess)
+	if h == nil {
+		return nil, ErrClosed
+	}
+	return &circuit{host: host, path: path, sess: sess, source: true, h: h, cert: pc}, nil
+}
+
+// terminate accepts a circuit that ends here: it answers ok, runs the
+// server end of the inner session (after end-to-end TLS when secured), and
+// serves its streams in a goroutine of its own.
+//
+// The circuit counts against MaxCircuitsPerHost and MaxCircuits for its
+// source, path[0], only once the source is proved: on a secured mesh,
+// after the end-to-end TLS handshake (which must end within
+// PreAuthTimeout), whose verdict is then sent inside TLS; otherwise a
+// neighbour could charge another node's allowance with setups it never
+// completes. A circuit from a neighbour (a path of two) is proved by the
+// link already. On an unsecured mesh nothing proves a source, and the
+// circuit counts at once.
+func (c *core) terminate(st *mux.Stream, s setupHeader) {
+	src := s.path[0]
+	t := &c.circuits
+	take := func() error {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		return t.ends.take(src, c.lim.MaxCircuitsPerHost, c.lim.MaxCircuits, "MaxCircuitsPerHost", "MaxCircuits", c.lim)
+	}
+	release := func() {
+		t.mu.Lock()
+		t.ends.put(src)
+		t.mu.Unlock()
+	}
+	if c.ident == nil {
+		if err := take(); err != nil {
+			c.refuseSetup(st, s, err, s.path[s.hop-1])
+			return
+		}
+	}
+	st.SetWriteDeadline(time.Now().Add(c.lim.HandshakeTimeout))
+	_, err := st.Write([]byte{uint8(codeOK), uint8(s.hop)})
+	st.SetWriteDeadline(time.Time{})
+	if err != nil {
+		st.Reset(mux.CodeCancel)
+		if c.ident == nil {
+			release()
+		}
+		return
+	}
+	var rw net.Conn = st
+	var pc peerCert
+	if c.ident != nil {
+		ctx, cancel := context.WithTimeout(c.ctx, min(c.lim.PreAuthTimeout, c.lim.HandshakeTimeout))
+		tc := tls.Server(st, c.ident.tlsConfig(true, src, &pc))
+		err := tc.HandshakeContext(ctx)
+		cancel()
+		if err != nil {
+			c.logf(slog.LevelWarn, "mesh: circuit refused: end-to-end TLS failed", "path", formatPath(s.path), "err", tlsError(err))
+			st.Reset(mux.CodeCancel)
+			return
+		}
+		// path[0] is proved: now it may count, and the verdict on it goes
+		// inside TLS.
+		lerr := take()
+		tc.SetWriteDeadline(time.Now().Add(c.lim.HandshakeTimeout))
+		_, err = tc.Write([]byte{uint8(codeOf(lerr))})
+		tc.SetWriteDeadline(time.Time{})
+		if lerr != nil {
+			c.logf(slog.LevelInfo, "mesh: circuit refused", "path", formatPath(s.path), "err", lerr)
+			tc.Close()
+			st.Close()
+			return
+		}
+		if err != nil {
+			st.Reset(mux.CodeCancel)
+			release()
+			return
+		}
+		rw = tc
+	}
+	sess, err := mux.Server(rw, c.innerCfg)
+	if err != nil {
+		st.Reset(mux.CodeCancel)
+		release()
+		return
+	}
+	h := c.track(sess)
+	if h == nil {
+		release()
+		return
+	}
+	ci := &circuit{host: src, path: s.path, sess: sess, h: h, cert: pc}
+	t.mu.Lock()
+	if cur := t.byHost[src]; cur == nil || cur.sess.Err() != nil {
+		t.byHost[src] = ci
+	}
+	t.mu.Unlock()
+	if !c.spawn(func() {
+		defer release()
+		c.serveCircuit(ci)
+	}) {
+		sess.Close()
+		release()
+	}
+}

@@ -1,0 +1,722 @@
+package mesh
+
+import (
+	"bufio"
+	"context"
+	crand "crypto/rand"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/plexusnet/plexus/mux"
+)
+
+// A link is one mux session over one physical connection between two
+// neighbours. The dialing side is the mux client and opens the control
+// stream (handshake, then records, see handshake.go) and then the
+// connection stream, which carries an inner mux session of its own: the
+// connections between the two neighbours are streams of that session,
+// never of the link's, so that connections an application does not read
+// hold the inner session's window and never the link's, whose credit the
+// control stream and the circuits need. Both sides open circuit setups on
+// the link's session.
+type link struct {
+	c      *core
+	peer   uint64
+	dialer bool
+	conn   io.ReadWriteCloser // what the session runs on (TLS when secured)
+	sess   *mux.Session
+	ctrl   *mux.Stream
+	rd     *bufio.Reader // reads ctrl
+	out    recordQueue
+	conns  *mux.Session // the connection session, on the link's second stream
+	known  knownDests   // destinations that accepted a connection on conns
+	cert   peerCert     // what the peer's certificate proved, when secured
+}
+
+// linkTable holds the live links by peer. A link is registered only once
+// its handshake has fully succeeded; while it handshakes, it holds a
+// reservation, so that MaxLinks and MaxLinksPerPeer count it. Whether a
+// peer is a neighbour, for routing, is derived from the number of its
+// registered links (see linkChanged), never decided per link.
+type linkTable struct {
+	mu       sync.Mutex
+	byPeer   map[uint64][]*link
+	reserved map[uint64]int // handshakes past the limits, not yet registered
+	n        int            // links registered and reserved
+}
+
+// reserve counts a link to peer that is handshaking, under MaxLinks and
+// MaxLinksPerPeer. register or unreserve ends the reservation.
+func (t *linkTable) reserve(peer uint64, lim *Limits) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.byPeer == nil {
+		return ErrClosed
+	}
+	if t.n >= lim.MaxLinks {
+		return lim.limitErr("MaxLinks")
+	}
+	if len(t.byPeer[peer])+t.reserved[peer] >= lim.MaxLinksPerPeer {
+		return lim.limitErr("MaxLinksPerPeer")
+	}
+	if t.reserved == nil {
+		t.reserved = make(map[uint64]int)
+	}
+	t.reserved[peer]++
+	t.n++
+	return nil
+}
+
+// unreserve ends the reservation of a link to peer whose handshake failed.
+func (t *linkTable) unreserve(peer uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.unreserveLocked(peer)
+	t.n--
+}
+
+func (t *linkTable) unreserveLocked(peer uint64) {
+	if t.reserved[peer] <= 1 {
+		delete(t.reserved, peer)
+	} else {
+		t.reserved[peer]--
+	}
+}
+
+// register turns l's reservation into a live link.
+func (t *linkTable) register(l *link) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.unreserveLocked(l.peer)
+	if t.byPeer == nil {
+		t.n--
+		return ErrClosed
+	}
+	t.byPeer[l.peer] = append(t.byPeer[l.peer], l)
+	return nil
+}
+
+// remove unregisters l, a registered link.
+func (t *linkTable) remove(l *link) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ls := t.byPeer[l.peer]
+	for i, x := range ls {
+		if x == l {
+			ls = append(ls[:i:i], ls[i+1:]...)
+			t.n--
+			if len(ls) == 0 {
+				delete(t.byPeer, l.peer)
+			} else {
+				t.byPeer[l.peer] = ls
+			}
+			return
+		}
+	}
+}
+
+// has reports whether a link to peer is registered.
+func (t *linkTable) has(peer uint64) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.byPeer[peer]) > 0
+}
+
+// get returns the newest live link to peer, or nil.
+func (t *linkTable) get(peer uint64) *link {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ls := t.byPeer[peer]
+	for i := len(ls) - 1; i >= 0; i-- {
+		if ls[i].sess.Err() == nil && ls[i].conns.Err() == nil {
+			return ls[i]
+		}
+	}
+	return nil
+}
+
+// each calls f for every link; f must not block.
+func (t *linkTable) each(f func(*link)) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, ls := range t.byPeer {
+		for _, l := range ls {
+			f(l)
+		}
+	}
+}
+
+// Serve accepts links on ln in the background until the node closes,
+// which closes ln. Unlike http.Serve it returns at once: nil, or ErrClosed
+// if the node is closed. Errors of Accept are logged and retried after a
+// pause; one that says ln was closed ends the serving.
+func (n *Node) Serve(ln net.Listener) error {
+	c := n.c
+	h := c.track(ln)
+	if h == nil {
+		return ErrClosed
+	}
+	if !c.spawn(func() { c.acceptLinks(ln, h) }) {
+		return ErrClosed
+	}
+	return nil
+}
+
+// ListenAndServe listens on the network address (as net.Listen) and
+// accepts links there in the background until the node closes. It returns
+// once it listens, or the error of net.Listen.
+func (n *Node) ListenAndServe(network, address string) error {
+	ln, err := net.Listen(network, address)
+	if err != nil {
+		return err
+	}
+	return n.Serve(ln)
+}
+
+// acceptLinks accepts links on ln until the node closes. Accept never
+// waits for a handshake to end: every connection is handshaken at once in
+// a goroutine of its own, pending (linkPending) until its peer is
+// authenticated, which must happen within PreAuthTimeout; past
+// MaxPendingLinksPerIP pending from one source address, or MaxPendingLinks
+// in all, admitting one more closes the oldest (see pendingSet). So
+// silent connections from outside the mesh cannot keep members out.
+func (c *core) acceptLinks(ln net.Listener, h *closer) {
+	defer c.untrack(h)
+	defer ln.Close()
+	var delay time.Duration
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if c.isClosed() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors and the like: wait and retry.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			c.logf(slog.LevelWarn, "mesh: accepting links", "err", err)
+			select {
+			case <-time.After(delay):
+				continue
+			case <-c.ctx.Done():
+				return
+			}
+		}
+		delay = 0
+		p := c.linkPending.admit(sourceOf(conn.RemoteAddr()), func() { conn.Close() })
+		if !c.spawn(func() {
+			defer c.linkPending.done(p)
+			authed := func() bool { return c.linkPending.done(p) }
+			if err := c.runLinkWith(conn, linkStart{authTimeout: c.lim.PreAuthTimeout, authed: authed}); err != nil && !c.isClosed() {
+				c.logf(slog.LevelInfo, "mesh: link ended", "remote", conn.RemoteAddr(), "err", err)
+			}
+		}) {
+			c.linkPending.done(p)
+			conn.Close()
+			return
+		}
+	}
+}
+
+// sourceOf returns the key that groups connections from one source for
+// MaxPendingLinksPerIP: the IPv4 address, or the /64 prefix of an IPv6
+// address (what one host usually has); "" for addresses that are not IP.
+func sourceOf(a net.Addr) string {
+	var ip net.IP
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		ip = a.IP
+	case *net.IPAddr:
+		ip = a.IP
+	default:
+		return ""
+	}
+	if ip4 := ip.To4(); ip4 != nil {
+		return string(ip4)
+	}
+	if len(ip) == net.IPv6len {
+		return string(ip.Mask(net.CIDRMask(64, 128)))
+	}
+	return ""
+}
+
+// Attach runs a link over rw, any ordered reliable pipe, and returns when
+// the link ends, with the reason. The other end must call Attach too: the
+// two ends first agree which of them plays the dialing side.
+func (n *Node) Attach(rw io.ReadWriteCloser) error {
+	c := n.c
+	h := c.track(rw)
+	if h == nil {
+		return ErrClosed
+	}
+	defer c.untrack(h)
+	var nb [8]byte
+	crand.Read(nb[:])
+	nonce := binary.BigEndian.Uint64(nb[:])
+	peer, err := exchangeAttach(c, rw, nonce)
+	if err != nil {
+		rw.Close()
+		return err
+	}
+	if peer == nonce {
+		rw.Close()
+		return fmt.Errorf("%w: attach: both ends drew the same number", ErrProtocol)
+	}
+	return c.runLink(rw, nonce > peer)
+}
+
+// exchangeAttach sends our attach preamble and reads the peer's, within
+// the handshake timeout.
+func exchangeAttach(c *core, rw io.ReadWriteCloser, nonce uint64) (uint64, error) {
+	werr := make(chan error, 1)
+	go func() { // a pipe may not buffer: write while reading
+		_, err := rw.Write(appendAttach(nil, nonce))
+		werr <- err
+	}()
+	timer := time.AfterFunc(c.lim.HandshakeTimeout, func() { rw.Close() })
+	defer timer.Stop()
+	var b [attachLen]byte
+	_, rerr := io.ReadFull(rw, b[:])
+	if rerr != nil {
+		rw.Close()
+		<-werr
+		if c.isClosed() {
+			return 0, ErrClosed
+		}
+		return 0, fmt.Errorf("mesh: attach: reading the peer's preamble: %w", rerr)
+	}
+	if err := <-werr; err != nil {
+		return 0, fmt.Errorf("mesh: attach: %w", err)
+	}
+	if !timer.Stop() {
+		return 0, fmt.Errorf("mesh: attach: timed out")
+	}
+	return parseAttach(b[:])
+}
+
+// Join keeps a link to the node at address (as net.Dial) up until the node
+// closes: it dials in the background and, whenever the link fails or
+// ends, dials again after an exponential backoff with jitter (100ms
+// doubling to 30s, reset once a link comes up). It returns at once; the
+// link appears in Routes when it is up.
+func (n *Node) Join(network, address string) error {
+	c := n.c
+	switch network {
+	case "tcp", "tcp4", "tcp6", "unix":
+	default:
+		return fmt.Errorf("mesh: Join: network %q (want tcp, tcp4, tcp6 or unix)", network)
+	}
+	if !c.spawn(func() { c.keepJoined(network, address) }) {
+		return ErrClosed
+	}
+	return nil
+}
+
+// Backoff of Join.
+const (
+	joinMinDelay = 100 * time.Millisecond
+	joinMaxDelay = 30 * time.Second
+)
+
+func (c *core) keepJoined(network, address string) {
+	delay := joinMinDelay
+	d := net.Dialer{Timeout: c.lim.HandshakeTimeout}
+	for {
+		conn, err := d.DialContext(c.ctx, network, address)
+		if err == nil {
+			var up bool
+			err = c.runLinkWith(conn, linkStart{dialer: true, up: func() { up = true }})
+			if up {
+				delay = joinMinDelay
+			}
+		}
+		if c.isClosed() {
+			return
+		}
+		c.logf(slog.LevelInfo, "mesh: join: link down, redialing", "addr", address, "err", err, "after", delay)
+		var wait time.Duration
+		wait, delay = backoff(delay)
+		select {
+		case <-time.After(wait):
+		case <-c.ctx.Done():
+			return
+		}
+	}
+}
+
+// backoff returns how long to wait after a failure with the current delay,
+// and the next delay: the wait is drawn in [delay/2, delay] so that peers
+// that lost a link together do not redial together, and the delay doubles
+// up to joinMaxDelay.
+func backoff(delay time.Duration) (wait, next time.Duration) {
+	return delay/2 + rand.N(delay/2+1), min(2*delay, joinMaxDelay)
+}
+
+// runLink runs a link over conn until it ends and returns why.
+func (c *core) runLink(conn io.ReadWriteCloser, dialer bool) error {
+	return c.runLinkWith(conn, linkStart{dialer: dialer})
+}
+
+// linkStart is how a link starts.
+type linkStart struct {
+	dialer bool
+	up     func() // if set, called once the link is up
+	// authTimeout, if set, bounds the time until the peer is
+	// authenticated: its TLS handshake, when secured, and its hello.
+	authTimeout time.Duration
+	// authed, if set, is called once the peer is authenticated; if it
+	// reports false, the link is given up.
+	authed func() bool
+}
+
+// runLinkWith runs a link over conn until it ends and returns why.
+func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
+	dialer, up := ls.dialer, ls.up
+	hc := c.track(conn)
+	if hc == nil {
+		return ErrClosed
+	}
+	defer c.untrack(hc)
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(c.ctx, c.lim.HandshakeTimeout)
+	defer cancel()
+	auth := ctx
+	if ls.authTimeout > 0 {
+		var cancelAuth context.CancelFunc
+		auth, cancelAuth = context.WithTimeout(ctx, ls.authTimeout)
+		defer cancelAuth()
+	}
+	rw := conn
+	var pc peerCert // what the peer's certificate proves
+	if c.ident != nil {
+		tc, err := c.tlsHandshake(auth, conn, dialer, &pc)
+		if err != nil {
+			if auth.Err() != nil && ctx.Err() == nil {
+				return fmt.Errorf("%w: link handshake: the peer was not authenticated within %v", ErrProtocol, ls.authTimeout)
+			}
+			return err
+		}
+		rw = tc
+	}
+	var sess *mux.Session
+	var err error
+	if dialer {
+		sess, err = mux.Client(rw, c.linkCfg)
+	} else {
+		sess, err = mux.Server(rw, c.linkCfg)
+	}
+	if err != nil {
+		return err
+	}
+	hs := c.track(sess)
+	if hs == nil {
+		return ErrClosed
+	}
+	defer c.untrack(hs)
+	defer sess.Close()
+	l := &link{c: c, dialer: dialer, conn: rw, sess: sess, cert: pc}
+	l.out.init()
+	if err := l.handshake(ctx, auth, pc.id, ls.authed); err != nil {
+		return err
+	}
+	cancel()
+	if err := c.links.register(l); err != nil {
+		return err
+	}
+	if up != nil {
+		up()
+	}
+	c.logf(slog.LevelInfo, "mesh: link up", "peer", FormatID(l.peer), "dialer", dialer)
+	c.linkChanged(l.peer, true)
+	var wg sync.WaitGroup
+	run := func(f func()) {
+		wg.Add(1)
+		if !c.spawn(func() { defer wg.Done(); f() }) {
+			wg.Done()
+		}
+	}
+	run(l.readRecords)
+	run(l.sendRecords)
+	run(l.acceptStreams)
+	run(l.acceptConns)
+	// A link lasts no longer than the peer's certificate (there is no
+	// revocation list: see docs/mesh.md, Security).
+	var expired <-chan time.Time
+	if !pc.notAfter.IsZero() {
+		tm := time.NewTimer(time.Until(pc.notAfter))
+		defer tm.Stop()
+		expired = tm.C
+	}
+	select {
+	case <-sess.Done():
+	case <-l.conns.Done():
+	case <-c.ctx.Done():
+	case <-expired:
+		c.logf(slog.LevelWarn, "mesh: link closed: the peer's certificate expired", "peer", FormatID(l.peer), "notAfter", pc.notAfter)
+	}
+	c.links.remove(l)
+	c.linkChanged(l.peer, false)
+	conn.Close() // do not wait for a dead peer to take our last frames
+	sess.Close()
+	l.conns.Close()
+	l.out.close()
+	wg.Wait()
+	err = sess.Err()
+	if c.isClosed() {
+		err = ErrClosed
+	}
+	c.logf(slog.LevelInfo, "mesh: link down", "peer", FormatID(l.peer), "err", err)
+	return fmt.Errorf("mesh: link to %s ended: %w", FormatID(l.peer), err)
+}
+
+// linkChanged tells the router that a link to peer came up (up) or went
+// down. Whether peer is a neighbour is read from the link table under the
+// router's lock, so that the router follows the table whatever order links
+// come and go in: the peer is up while it has a registered link. A link
+// that comes up beside another to the same peer is sent the database.
+func (c *core) linkChanged(peer uint64, up bool) {
+	c.routeDo(func(r *router, now time.Time) []outMsg {
+		switch {
+		case !c.links.has(peer):
+			return r.linkDown(peer, now)
+		case !r.isLink(peer):
+			return r.linkUp(peer, now)
+		case up:
+			return r.dump(peer, now)
+		}
+		return nil
+	})
+}
+
+// tlsHandshake secures a link's connection: mutual TLS 1.3 against the
+// mesh CA. What the peer's certificate proved goes to *pc.
+func (c *core) tlsHandshake(ctx context.Context, conn io.ReadWriteCloser, dialer bool, pc *peerCert) (*tls.Conn, error) {
+	nc, ok := conn.(net.Conn)
+	if !ok {
+		nc = rwConn{conn}
+	}
+	var tc *tls.Conn
+	if dialer {
+		tc = tls.Client(nc, c.ident.tlsConfig(false, 0, pc))
+	} else {
+		tc = tls.Server(nc, c.ident.tlsConfig(true, 0, pc))
+	}
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return nil, tlsError(err)
+	}
+	return tc, nil
+}
+
+// tlsError makes a failed TLS handshake an ErrNotAuthorized (or the mesh
+// error our own checks returned).
+func tlsError(err error) error {
+	if errors.Is(err, ErrNotAuthorized) || errors.Is(err, ErrIDMismatch) {
+		return err
+	}
+	return fmt.Errorf("%w: TLS handshake: %v (is the peer a member of this secured mesh?)", ErrNotAuthorized, err)
+}
+
+// handshake runs the link handshake on the control stream. Until the
+// peer's hello is read and checked, auth bounds it (the pre-auth time of
+// an accepted link), then ctx; authed, if set, is told when the peer is
+// authenticated, and may give the link up. A link that passes the limits
+// holds a reservation in the link table from then on; on success the
+// caller registers it, on failure the reservation is gone.
+func (l *link) handshake(ctx, auth context.Context, proved uint64, authed func() bool) (err error) {
+	c := l.c
+	var st *mux.Stream
+	if l.dialer {
+		st, err = l.sess.OpenStream(auth)
+	} else {
+		st, err = l.sess.AcceptStream(auth)
+	}
+	if err != nil {
+		return l.handshakeErr(ctx, auth, err)
+	}
+	l.ctrl = st
+	l.rd = bufio.NewReaderSize(st, 4096)
+	flags := uint8(0)
+	if c.opts.relay {
+		flags |= helloRelay
+	}
+	if c.ident != nil {
+		flags |= helloSecured
+	}
+	ours := appendCtrl(nil, msgHello, appendHello(nil, hello{version: Version, flags: flags, id: c.id, name: c.opts.name}))
+	var h hello
+	err = withContext(auth, st, func() error {
+		if l.dialer {
+			if _, err := st.Write(ours); err != nil {
+				return err
+			}
+		}
+		h, err = l.readHello()
+		return err
+	})
+	if err == nil {
+		if err = c.checkHello(h, proved); err != nil {
+			l.refuse(err)
+		}
+	}
+	if err == nil && authed != nil && !authed() {
+		err = fmt.Errorf("%w: link handshake: dropped, too many handshakes pending (MaxPendingLinks, MaxPendingLinksPerIP)", ErrProtocol)
+	}
+	if err == nil {
+		if err = c.links.reserve(h.id, c.lim); err != nil {
+			l.refuse(err)
+		} else {
+			l.peer = h.id
+		}
+	}
+	if err == nil {
+		err = withContext(ctx, st, func() error {
+			if l.dialer {
+				_, err := st.Write(appendCtrl(nil, msgReady, nil))
+				return err
+			}
+			if _, err := st.Write(ours); err != nil {
+				return err
+			}
+			typ, body, err := readCtrl(l.rd, maxRefuseReason+2)
+			switch {
+			case err != nil:
+				return err
+			case typ == msgReady && len(body) == 0:
+				return nil
+			case typ == msgRefuse:
+				return peerRefusal(l.peer, body)
+			}
+			return fmt.Errorf("%w: link handshake: message type %#x instead of ready", ErrProtocol, typ)
+		})
+	}
+	if err == nil {
+		err = l.startConns(ctx)
+	}
+	if err != nil {
+		if l.peer != 0 {
+			c.links.unreserve(l.peer)
+		}
+		return l.handshakeErr(ctx, auth, err)
+	}
+	return nil
+}
+
+// startConns starts the link's connection session, the last step of the
+// handshake: the dialing side opens the link's second stream and is the
+// client of the mux session it carries.
+func (l *link) startConns(ctx context.Context) error {
+	var st *mux.Stream
+	var err error
+	if l.dialer {
+		st, err = l.sess.OpenStream(ctx)
+	} else {
+		st, err = l.sess.AcceptStream(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	if l.dialer {
+		l.conns, err = mux.Client(st, l.c.innerCfg)
+	} else {
+		l.conns, err = mux.Server(st, l.c.innerCfg)
+	}
+	if err != nil {
+		st.Reset(mux.CodeCancel)
+	}
+	return err
+}
+
+// readHello reads the peer's hello, or its refusal.
+func (l *link) readHello() (hello, error) {
+	typ, body, err := readCtrl(l.rd, 16+maxNameLen+maxRefuseReason)
+	if err != nil {
+		return hello{}, err
+	}
+	switch typ {
+	case msgHello:
+		h, err := parseHello(body)
+		if err != nil {
+			l.refuse(err)
+		}
+		return h, err
+	case msgRefuse:
+		return hello{}, peerRefusal(0, body)
+	}
+	err = fmt.Errorf("%w: link handshake: message type %#x instead of hello", ErrProtocol, typ)
+	l.refuse(err)
+	return hello{}, err
+}
+
+// checkHello applies the rules of the link handshake to the peer's hello.
+func (c *core) checkHello(h hello, proved uint64) error {
+	switch {
+	case h.name != c.opts.name:
+		return fmt.Errorf("%w: node %s is in mesh %q, node %s in mesh %q", ErrMeshMismatch, FormatID(c.id), c.opts.name, FormatID(h.id), h.name)
+	case h.id == c.id:
+		return fmt.Errorf("%w: both ends announce the id %s (a link to itself, or two nodes with one id)", ErrIDMismatch, FormatID(c.id))
+	case c.ident != nil && h.id != proved:
+		return fmt.Errorf("%w: a node announces id %s but its certificate proves %s", ErrIDMismatch, FormatID(h.id), FormatID(proved))
+	case (h.flags&helloSecured != 0) != (c.ident != nil):
+		return fmt.Errorf("%w: one end of the link is secured with TLS and the other is not", ErrNotAuthorized)
+	}
+	return nil
+}
+
+// refuse tells the peer why we refuse the link; the session is closed by
+// the caller, after the refusal is flushed.
+func (l *link) refuse(err error) {
+	c := codeOf(err)
+	l.ctrl.Write(appendCtrl(nil, msgRefuse, appendRefuse(nil, c, detail(err, c))))
+}
+
+// detail returns the text of err without the text of the rule c names,
+// which the receiver of a refusal adds itself.
+func detail(err error, c code) string {
+	s := err.Error()
+	rule := c.err().Error()
+	if strings.HasPrefix(s, rule) {
+		return strings.TrimLeft(s[len(rule):], ": ")
+	}
+	return strings.TrimPrefix(s, "mesh: ")
+}
+
+// peerRefusal decodes the peer's refusal into an error.
+func peerRefusal(peer uint64, body []byte) error {
+	c, reason, err := parseRefuse(body)
+	if err != nil {
+		return err
+	}
+	return &refusal{op: "link", by: peer, err: c.err(), reason: reason}
+}
+
+// handshakeErr makes the error of a failed handshake say what happened.
+func (l *link) handshakeErr(ctx, auth context.Context, err error) error {
+	switch {
+	case l.c.isClosed():
+		return ErrClosed
+	case ctx.Err() != nil:
+		return fmt.Errorf("%w: link handshake timed out after %v", ErrProtocol, l.c.lim.HandshakeTimeout)
+	case auth.Err() != nil:
+		return fmt.Errorf("%w: link handshake: the peer was not authenticated within %v", ErrProtocol, l.c.lim.PreAuthTimeout)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, mux.ErrSessionClosed), errors.Is(err, mux.ErrStreamReset):
+		return fmt.Errorf("%w: link handshake: the peer closed the connection (%v); is it a mesh node, of the same security (TLS or not)?", ErrProtocol, err)
+	}
+	return err
+}
+
+// rwConn makes an io.ReadWriteCloser a net.Conn without deadlines, for TLS
+// over an attached pipe.
+type rwConn struct{ io.ReadWriteCloser }
+
+func (rwConn) LocalAddr() net.Addr              { return Addr{} }
+func (rwConn) RemoteAddr() net.Addr             { return Addr{} }
+func (rwConn) SetDeadline(time.Time) error      { return nil }
+func (rwConn) SetReadDeadline(time.Time) error  { return nil }
+func (rwConn) SetWriteDeadline(time.Time) error { return nil }

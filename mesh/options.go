@@ -1,0 +1,252 @@
+package mesh
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/plexusnet/plexus/mux"
+)
+
+// Option configures a Node; give options to New.
+type Option func(*options)
+
+// Defaults of the options.
+const (
+	DefaultName              = "plexus"        // the mesh name when WithName is not given
+	DefaultKeepAliveInterval = 1 * time.Second // a link sends a ping after this much silence
+	DefaultKeepAliveTimeout  = 3 * time.Second // a link silent this long is dead
+	defaultHoldDown          = 150 * time.Millisecond
+	defaultRecordLifetime    = 10 * time.Minute
+	defaultCircuitIdle       = 2 * time.Minute
+)
+
+// Defaults of the mux sessions a node runs, where they differ from mux's
+// own: smaller send buffers, and inner sessions with smaller windows, so
+// that the memory a node's peers can make it hold is bounded by its limits
+// (see docs/mesh.md, Memory).
+//
+// A link's session window caps what its neighbour can make it buffer:
+// data not yet forwarded on a circuit, since the next hop is slower (a
+// link's own session carries only its control stream, its connection
+// session and circuits); its send buffer, what waits for the connection.
+// It is also what keeps the link's records flowing when some circuits
+// stall: every stream starts with a window of its own (64 KiB), which its
+// sender may fill whether or not anything reads it, so the circuits that
+// one neighbour can have relayed or pending (MaxCircuitsPerPeer +
+// MaxPendingCircuits, 64) take at most a quarter of the window in initial
+// windows, and half more once grown: a quarter of it is always left to
+// the control stream and to the other neighbours' circuits. At most
+// MaxLinks links (64) hold 16.25 MiB each: 1 GiB in the worst case. A
+// stream's window grows to a quarter of the session window, 4 MiB.
+//
+// An inner session window (a circuit's, a link's connection session)
+// caps what its far end can make this end buffer, unread by the
+// application. It is larger than a link's stream share needs: a stream
+// through relays is paced by credit that comes back from the far end, and
+// its window grows to a quarter of this one, 1 MiB; with 1 MiB windows
+// (256 KiB per stream) a relayed stream moved half as much and spent more
+// CPU per byte. At most MaxCircuits circuits (256) and MaxLinks connection
+// sessions (64) hold 4 MiB each in the worst case: 1.25 GiB. The inner
+// send buffer holds only this node's own writes.
+const (
+	DefaultLinkSessionWindow    = 16 << 20  // bytes a link's neighbour may have this node buffer
+	DefaultLinkSendBuffer       = 256 << 10 // bytes queued for a link's connection
+	DefaultCircuitSessionWindow = 4 << 20   // bytes a circuit's (or a connection session's) far end may have this end buffer
+	DefaultCircuitSendBuffer    = 256 << 10 // bytes queued on a circuit (this node's writes)
+)
+
+// linkCreditFits reports whether the circuits one neighbour may have
+// relayed or pending take at most a quarter of a link's session window in
+// initial stream windows (see DefaultLinkSessionWindow).
+func linkCreditFits(lim *Limits, link *mux.Config) bool {
+	sw := int64(link.StreamWindow)
+	if sw == 0 {
+		sw = mux.DefaultStreamWindow
+	}
+	return int64(lim.MaxCircuitsPerPeer+lim.MaxPendingCircuits)*sw <= int64(link.SessionWindow)/4
+}
+
+type options struct {
+	tls       *tls.Config
+	id        uint64
+	name      string
+	relay     bool
+	kaEvery   time.Duration
+	kaTimeout time.Duration
+	log       *slog.Logger
+	limits    Limits
+	link      mux.Config // of link sessions; keep-alive from kaEvery and kaTimeout
+	circuit   mux.Config // of circuits' inner sessions and the self session
+
+	// Timers of the routing protocol; tests shorten them.
+	holdDown time.Duration // at most one origination of our record per holdDown
+	lifetime time.Duration // a record expires this long after it is made
+	// A circuit with no stream for this long is closed by its source.
+	circuitIdle time.Duration
+
+	servicePolicy func(host uint64, cert *x509.Certificate, env, name string) bool
+}
+
+// WithTLS secures the node: every link is mutual TLS 1.3 against the mesh
+// CA, records are signed, and circuits carry end-to-end TLS between their
+// two hosts. cfg must hold this node's certificate (Certificates[0], with
+// its private key) and the mesh CA pool (RootCAs, or ClientCAs); the node's
+// id is derived from the certificate's public key. Plain links are refused.
+//
+// The config's VerifyPeerCertificate and VerifyConnection, if set, are
+// called after the mesh's own checks, at both ends of every link and of
+// every circuit's end-to-end TLS (VerifiedChains holds the chains the
+// mesh verified), and refuse the peer with ErrNotAuthorized if they fail:
+// a policy of this node about its neighbours and the far hosts it talks
+// to. They are not called for the records of other nodes, nor about the
+// relays of a circuit. Its GetCertificate-like callbacks are ignored: the
+// node's certificate is Certificates[0] (see Node.ReloadTLS).
+func WithTLS(cfg *tls.Config) Option { return func(o *options) { o.tls = cfg } }
+
+// WithServicePolicy restricts which nodes this node believes about which
+// service names. Any member of a mesh may announce any service name in any
+// env; allow is called for every service in another node's record, with
+// the node's id, its certificate (nil on an unsecured mesh) and the
+// service's env and name, and a service it refuses is ignored by this node:
+// neither listed by Services nor dialed by name (a dial to the node's
+// host:port still goes). For example, allow "billing" only to certificates
+// whose DNS names include billing.prod.example. The record itself is
+// flooded unchanged, and other nodes apply their own policy. allow must
+// be fast and safe for concurrent use; our own services are not checked.
+func WithServicePolicy(allow func(host uint64, cert *x509.Certificate, env, name string) bool) Option {
+	return func(o *options) { o.servicePolicy = allow }
+}
+
+// WithID sets the node id of an unsecured node (the default is random). It
+// cannot be combined with WithTLS, where the certificate sets the id.
+func WithID(id uint64) Option { return func(o *options) { o.id = id } }
+
+// WithName sets the mesh name (default DefaultName). Links between nodes
+// of different names are refused on both sides.
+func WithName(name string) Option { return func(o *options) { o.name = name } }
+
+// WithRelay sets whether the node relays circuits between other nodes
+// (default true). A node that does not relay is never an intermediate hop.
+func WithRelay(relay bool) Option { return func(o *options) { o.relay = relay } }
+
+// WithKeepAlive sets how long a link may be silent before it sends a ping
+// (every, default 1s) and before it is declared dead (timeout, default 3s).
+// A dead link is replaced by another path within about timeout.
+func WithKeepAlive(every, timeout time.Duration) Option {
+	return func(o *options) { o.kaEvery, o.kaTimeout = every, timeout }
+}
+
+// WithLogger makes the node log link changes and refusals to l.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithLimits sets the limits; its zero fields keep their defaults.
+func WithLimits(l Limits) Option { return func(o *options) { o.limits = l } }
+
+// WithLinkConfig sets the mux configuration of link sessions. Its zero
+// fields take the mesh's defaults for links: DefaultLinkSessionWindow,
+// DefaultLinkSendBuffer, a WriteTimeout of the keep-alive timeout but at
+// least 10s, and mux's defaults for the rest. Its keep-alive fields are
+// ignored: links use WithKeepAlive's, which dead-link detection relies on.
+// Keep (MaxCircuitsPerPeer + MaxPendingCircuits) × StreamWindow within a
+// quarter of SessionWindow, or one neighbour's stalled circuits can stop
+// a link's records (New logs a warning then).
+func WithLinkConfig(cfg *mux.Config) Option {
+	return func(o *options) {
+		if cfg != nil {
+			o.link = *cfg
+		}
+	}
+}
+
+// WithCircuitConfig sets the mux configuration of the inner sessions of
+// circuits and of links' connection sessions (and of the session on which
+// a node dials itself). Its zero
+// fields take DefaultCircuitSessionWindow, DefaultCircuitSendBuffer, a
+// WriteTimeout of 10s, and mux's defaults for the rest.
+func WithCircuitConfig(cfg *mux.Config) Option {
+	return func(o *options) {
+		if cfg != nil {
+			o.circuit = *cfg
+		}
+	}
+}
+
+// withCircuitIdle sets how long a circuit may go unused, for tests.
+func withCircuitIdle(d time.Duration) Option { return func(o *options) { o.circuitIdle = d } }
+
+// withTimers shortens the routing timers, for tests.
+func withTimers(holdDown, lifetime time.Duration) Option {
+	return func(o *options) { o.holdDown, o.lifetime = holdDown, lifetime }
+}
+
+// buildOptions applies opts over the defaults and checks the result.
+func buildOptions(opts []Option) (options, error) {
+	o := options{
+		name:      DefaultName,
+		relay:     true,
+		kaEvery:   DefaultKeepAliveInterval,
+		kaTimeout: DefaultKeepAliveTimeout,
+		holdDown:  defaultHoldDown,
+		lifetime:  defaultRecordLifetime,
+
+		circuitIdle: defaultCircuitIdle,
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	var err error
+	if o.limits, err = o.limits.normalize(); err != nil {
+		return o, err
+	}
+
+	switch {
+	case o.name == "" || len(o.name) > maxNameLen:
+		return o, fmt.Errorf("mesh: WithName(%q): the name must have 1 to %d bytes", o.name, maxNameLen)
+	case o.kaEvery <= 0 || o.kaTimeout <= o.kaEvery:
+		return o, fmt.Errorf("mesh: WithKeepAlive(%v, %v): want 0 < every < timeout", o.kaEvery, o.kaTimeout)
+	case o.tls != nil && o.id != 0:
+		return o, fmt.Errorf("mesh: WithID cannot be combined with WithTLS: the certificate sets the id")
+	case o.holdDown <= 0 || o.lifetime <= 3*o.holdDown:
+		return o, fmt.Errorf("mesh: bad routing timers: hold-down %v, lifetime %v", o.holdDown, o.lifetime)
+	}
+	o.link.KeepAliveInterval, o.link.KeepAliveTimeout = o.kaEvery, o.kaTimeout
+	setDefaults(&o.link, DefaultLinkSessionWindow, DefaultLinkSendBuffer, max(o.kaTimeout, 10*time.Second))
+	setDefaults(&o.circuit, DefaultCircuitSessionWindow, DefaultCircuitSendBuffer, 10*time.Second)
+	if err := checkMuxConfig(&o.link); err != nil {
+		return o, fmt.Errorf("mesh: WithLinkConfig: %w", err)
+	}
+	if err := checkMuxConfig(&o.circuit); err != nil {
+		return o, fmt.Errorf("mesh: WithCircuitConfig: %w", err)
+	}
+	return o, nil
+}
+
+// setDefaults fills the zero fields of cfg that the mesh sets otherwise
+// than mux. A session window too small for a larger StreamWindow is
+// raised to four times it, as mux requires.
+func setDefaults(cfg *mux.Config, window, sendBuffer int, writeTimeout time.Duration) {
+	if cfg.SessionWindow == 0 {
+		cfg.SessionWindow = max(uint32(window), 4*cfg.StreamWindow)
+	}
+	if cfg.SendBuffer == 0 {
+		cfg.SendBuffer = sendBuffer
+	}
+	if cfg.WriteTimeout == 0 {
+		cfg.WriteTimeout = writeTimeout
+	}
+}
+
+// checkMuxConfig returns mux's objection to cfg, if any, before a session
+// runs with it. mux checks a Config before it looks at the connection, so
+// a nil connection starts nothing; mux has no exported check of its own.
+func checkMuxConfig(cfg *mux.Config) error {
+	_, err := mux.Client(nil, cfg)
+	if err != nil && strings.HasPrefix(err.Error(), "mux: Config.") {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,207 @@
+package mesh
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/plexusnet/plexus/mux"
+)
+
+// relayTable counts the circuits this node relays, by the neighbour they
+// came from (MaxCircuitsPerPeer) and in all (MaxRelayedCircuits), and,
+// where this node is the first relay, by their source, the neighbour
+// itself (MaxCircuitsPerSource); it holds the circuit setups being
+// handled, by the neighbour they came from (MaxPendingCircuits).
+type relayTable struct {
+	mu      sync.Mutex
+	n       counts
+	sources counts     // circuits whose source is the neighbour they came from
+	setups  pendingSet // keyed by peerKey
+}
+
+// relayed returns the number of circuits this node relays now.
+func (t *relayTable) relayed() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.n.total
+}
+
+// take counts a circuit from peer, and against its source's allowance
+// when peer is its source (first).
+func (t *relayTable) take(peer uint64, first bool, lim *Limits) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.n.take(peer, lim.MaxCircuitsPerPeer, lim.MaxRelayedCircuits, "MaxCircuitsPerPeer", "MaxRelayedCircuits", lim); err != nil {
+		return err
+	}
+	if first {
+		if err := t.sources.take(peer, lim.MaxCircuitsPerSource, lim.MaxRelayedCircuits, "MaxCircuitsPerSource", "MaxRelayedCircuits", lim); err != nil {
+			t.n.put(peer)
+			return err
+		}
+	}
+	return nil
+}
+
+// put gives back what take took.
+func (t *relayTable) put(peer uint64, first bool) {
+	t.mu.Lock()
+	t.n.put(peer)
+	if first {
+		t.sources.put(peer)
+	}
+	t.mu.Unlock()
+}
+
+// peerKey is the key of a neighbour in a pendingSet.
+func peerKey(peer uint64) string {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], peer)
+	return string(b[:])
+}
+
+// relayEnded releases what a relayed circuit from peer held: its counts
+// and Close's hold (see hold).
+func (c *core) relayEnded(peer uint64, first bool) {
+	c.relays.put(peer, first)
+	c.wg.Done()
+}
+
+// errNestedCircuit refuses a circuit setup sent inside a circuit.
+var errNestedCircuit = fmt.Errorf("%w: circuit setup inside a circuit or to the node itself", ErrProtocol)
+
+// startSetup hands a circuit setup that the neighbour of link l sent on st
+// to a goroutine of its own, so that the worker that read its header goes
+// on with the link's other streams: a setup waits for things that may take
+// long (a stream to the next hop and room to write on it, the end-to-end
+// TLS handshake). herr is what reading the header found wrong, if
+// anything. At most MaxPendingCircuits setups of one neighbour are handled
+// at once: admitting one more drops the oldest, whose stream is reset with
+// the refusal of that limit.
+func (c *core) startSetup(l *link, st *mux.Stream, s setupHeader, herr error) {
+	p := c.relays.setups.admit(peerKey(l.peer), func() { refuseSetupNow(st, c.lim.limitErr("MaxPendingCircuits")) })
+	if !c.spawn(func() {
+		defer c.relays.setups.done(p)
+		c.handleSetup(l, st, s, herr)
+	}) {
+		c.relays.setups.done(p)
+		st.Reset(mux.CodeCancel)
+	}
+}
+
+// handleSetup handles a circuit setup that the neighbour of link l sent on
+// st: it is refused, ends here, or is relayed to the next hop. Every write
+// and open it makes is bounded by HandshakeTimeout.
+func (c *core) handleSetup(l *link, st *mux.Stream, s setupHeader, herr error) {
+	if herr != nil {
+		c.refuseSetup(st, s, herr, l.peer)
+		return
+	}
+	if err := checkSetup(s, c.id, l.peer, c.lim.MaxHops); err != nil {
+		c.refuseSetup(st, s, err, l.peer)
+		return
+	}
+	if s.hop == len(s.path)-1 {
+		c.terminate(st, s)
+		return
+	}
+	if !c.opts.relay {
+		c.refuseSetup(st, s, fmt.Errorf("%w: %s was asked to relay but runs WithRelay(false)", ErrNotRelay, FormatID(c.id)), l.peer)
+		return
+	}
+	next := s.path[s.hop+1]
+	nl := c.links.get(next)
+	if nl == nil {
+		c.refuseSetup(st, s, fmt.Errorf("%w: the next hop %s is not a live neighbour of %s", ErrNoRoute, FormatID(next), FormatID(c.id)), l.peer)
+		return
+	}
+	// Where this node is the first relay, the source is the neighbour,
+	// authenticated by the link: it may use only part of the allowance
+	// that the next relays give this node, so that one source cannot take
+	// all of it for the sources behind this node.
+	peer, first := l.peer, s.hop == 1
+	if err := c.relays.take(peer, first, c.lim); err != nil {
+		c.refuseSetup(st, s, err, l.peer)
+		return
+	}
+	release := func() { c.relays.put(peer, first) }
+	ctx, cancel := context.WithTimeout(c.ctx, c.lim.HandshakeTimeout)
+	out, err := nl.sess.OpenStream(ctx)
+	cancel()
+	if err != nil {
+		release()
+		if errors.Is(err, mux.ErrTooManyStreams) {
+			err = fmt.Errorf("%w: the link to %s is full: %v", c.lim.limitErr("MaxRelayedCircuits"), FormatID(next), err)
+		} else {
+			err = fmt.Errorf("%w: opening a stream to the next hop %s: %v", ErrNoRoute, FormatID(next), err)
+		}
+		c.refuseSetup(st, s, err, l.peer)
+		return
+	}
+	fwd := s
+	fwd.hop++
+	out.SetWriteDeadline(time.Now().Add(c.lim.HandshakeTimeout))
+	_, err = out.Write(appendSetupHeader(nil, fwd))
+	out.SetWriteDeadline(time.Time{})
+	if err != nil {
+		out.Reset(mux.CodeCancel)
+		release()
+		c.refuseSetup(st, s, fmt.Errorf("%w: next hop %s: %v", ErrNoRoute, FormatID(next), err), l.peer)
+		return
+	}
+	if !c.hold() {
+		out.Reset(mux.CodeCancel)
+		st.Reset(mux.CodeCancel)
+		release()
+		return
+	}
+	// From here the two streams forward each other inside the two link
+	// sessions' own reader and writer: no goroutine and no buffer of ours.
+	// Nothing has read from st beyond the setup (readHeader reads exactly
+	// its bytes), and what the source sent after it is forwarded first.
+	// relayEnded releases the circuit's count and Close's hold once both
+	// directions are over, or either stream is reset, or a link ends; that
+	// one closure and mux's two streams and splice are all that the relay
+	// keeps per circuit.
+	if err := mux.Splice(st, out, func(error) { c.relayEnded(peer, first) }); err != nil {
+		out.Reset(mux.CodeCancel) // st was reset under us: the source gave up, or the setup was dropped
+		st.Reset(mux.CodeCancel)
+		c.relayEnded(peer, first)
+		return
+	}
+	c.logf(slog.LevelDebug, "mesh: relaying a circuit", "path", formatPath(s.path))
+}
+
+// refuseSetup answers a circuit setup with a refusal (the code of err and
+// this node's index in the path), within HandshakeTimeout, and closes the
+// stream.
+func (c *core) refuseSetup(st *mux.Stream, s setupHeader, err error, from uint64) {
+	c.logf(slog.LevelInfo, "mesh: circuit refused", "from", FormatID(from), "path", formatPath(s.path), "err", err)
+	st.SetWriteDeadline(time.Now().Add(c.lim.HandshakeTimeout))
+	st.Write([]byte{uint8(codeOf(err)), uint8(s.hop)})
+	st.Close()
+}
+
+// refuseSetupNow refuses a circuit setup without writing: a reset whose
+// code carries the refusal, as for a connection (see refuseConn). It
+// never blocks; the source learns the rule, not which node refused.
+func refuseSetupNow(st *mux.Stream, err error) {
+	st.Reset(resetRefused + mux.ErrorCode(codeOf(err)))
+}
+
+// hold counts one more task that Close waits for (c.wg.Done ends it); it
+// reports false once the node is closing.
+func (c *core) hold() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.wg.Add(1)
+	return true
+}
