@@ -1,0 +1,157 @@
+package mesh
+
+import (
+	"errors"
+	"fmt"
+	"net"
+)
+
+// Errors returned by a Node, its listeners and its connections. Test for
+// them with errors.Is: the errors returned carry details (which peer, which
+// rule, which limit) and wrap one of these.
+var (
+	// ErrNoRoute: no path to the host is known, or a relay on the path
+	// found its next hop gone.
+	ErrNoRoute = errors.New("mesh: no route to host")
+	// ErrNoService: no reachable node offers the service (in this env).
+	ErrNoService = errors.New("mesh: no such service")
+	// ErrConnRefused: the host is reachable but nothing listens on the port.
+	ErrConnRefused = errors.New("mesh: connection refused")
+	// ErrAddrInUse: the port or service name is already bound on this node
+	// (in this env).
+	ErrAddrInUse = errors.New("mesh: address already in use")
+	// ErrBadAddress: an address, node id, service or env name is malformed.
+	ErrBadAddress = errors.New("mesh: bad address")
+	// ErrMeshMismatch: the peer of a link belongs to a mesh of another name.
+	ErrMeshMismatch = errors.New("mesh: mesh name mismatch")
+	// ErrVersion: the peer of a link speaks another protocol version.
+	ErrVersion = errors.New("mesh: protocol version mismatch")
+	// ErrIDMismatch: a peer announced an id that is not the one its
+	// certificate proves, or that we expected, or that is our own.
+	ErrIDMismatch = errors.New("mesh: node id mismatch")
+	// ErrNotAuthorized: the peer has no valid certificate of the mesh CA,
+	// one end of a link is secured and the other is not, or a record's
+	// signature or certificate does not hold.
+	ErrNotAuthorized = errors.New("mesh: not authorized")
+	// ErrNotRelay: a circuit asked a node that does not relay to relay.
+	ErrNotRelay = errors.New("mesh: node does not relay")
+	// ErrHopLimit: a circuit's path is longer than the hop limit.
+	ErrHopLimit = errors.New("mesh: hop limit exceeded")
+	// ErrLoop: a circuit's path visits a node twice.
+	ErrLoop = errors.New("mesh: routing loop in circuit path")
+	// ErrLimit: a limit of Limits refused; the error is a *LimitError
+	// that names it.
+	ErrLimit = errors.New("mesh: limit reached")
+	// ErrBadRecord: a routing record is malformed, expired or too far in
+	// the future.
+	ErrBadRecord = errors.New("mesh: bad record")
+	// ErrStaleRecord: a routing record is not newer than the one held (a
+	// replay, or a copy that arrived late).
+	ErrStaleRecord = errors.New("mesh: stale record")
+	// ErrProtocol: the peer broke the mesh protocol.
+	ErrProtocol = errors.New("mesh: protocol error")
+	// ErrClosed: the node or listener is closed. It is net.ErrClosed too.
+	ErrClosed = fmt.Errorf("mesh: closed: %w", net.ErrClosed)
+)
+
+// LimitError reports which limit of Limits refused. errors.Is(err,
+// ErrLimit) holds for it.
+type LimitError struct {
+	Limit string // the Limits field, e.g. "MaxRelayedCircuits"
+	Max   int    // its value, when known (0 when a peer reported it)
+}
+
+func (e *LimitError) Error() string {
+	if e.Max > 0 {
+		return fmt.Sprintf("mesh: limit reached: %s (%d)", e.Limit, e.Max)
+	}
+	return "mesh: limit reached: " + e.Limit
+}
+
+// Is makes errors.Is(err, ErrLimit) true.
+func (e *LimitError) Is(target error) bool { return target == ErrLimit }
+
+// code is a refusal on the wire: in a link handshake's refusal, in the
+// verdict on a stream and in the verdict on a circuit setup.
+type code uint8
+
+const (
+	codeOK            code = 0x00 // accepted
+	codeRefused       code = 0x01 // nothing listens on the port
+	codeNoService     code = 0x02 // no such service (in that env), or not on that port
+	codeNoRoute       code = 0x03 // the next hop of the path is not a live neighbour
+	codeNotRelay      code = 0x04 // asked to relay, but does not
+	codeHopLimit      code = 0x05 // the path is longer than the hop limit
+	codeLoop          code = 0x06 // the path visits a node twice
+	codeNotAuthorized code = 0x07 // certificate or signature check failed
+	codeMeshMismatch  code = 0x08 // link handshake: other mesh name
+	codeVersion       code = 0x09 // link handshake: other protocol version
+	codeIDMismatch    code = 0x0a // an id does not match what was proved or expected
+	codeProtocol      code = 0x0b // malformed message
+	codeClosed        code = 0x0c // the node is closing
+	codeLimitBase     code = 0x40 // codeLimitBase+i: limit limitNames[i] refused
+)
+
+var codeErrs = map[code]error{
+	codeRefused: ErrConnRefused, codeNoService: ErrNoService, codeNoRoute: ErrNoRoute,
+	codeNotRelay: ErrNotRelay, codeHopLimit: ErrHopLimit, codeLoop: ErrLoop,
+	codeNotAuthorized: ErrNotAuthorized, codeMeshMismatch: ErrMeshMismatch,
+	codeVersion: ErrVersion, codeIDMismatch: ErrIDMismatch, codeProtocol: ErrProtocol,
+	codeClosed: ErrClosed,
+}
+
+// err returns the sentinel (or *LimitError) a code stands for.
+func (c code) err() error {
+	if e, ok := codeErrs[c]; ok {
+		return e
+	}
+	if c >= codeLimitBase && int(c-codeLimitBase) < len(limitNames) {
+		return &LimitError{Limit: limitNames[c-codeLimitBase]}
+	}
+	return fmt.Errorf("%w: unknown refusal code %#x", ErrProtocol, uint8(c))
+}
+
+// codeOf returns the wire code for err, the inverse of code.err.
+func codeOf(err error) code {
+	var le *LimitError
+	if errors.As(err, &le) {
+		for i, n := range limitNames {
+			if n == le.Limit {
+				return codeLimitBase + code(i)
+			}
+		}
+	}
+	for c, e := range codeErrs {
+		if errors.Is(err, e) {
+			return c
+		}
+	}
+	return codeProtocol
+}
+
+// refusal is what a peer told us when it refused: the rule (a sentinel or
+// *LimitError), who refused and why.
+type refusal struct {
+	op     string // what was refused: "link", "dial", "circuit"
+	by     uint64 // the node that refused; 0 if unknown
+	err    error
+	reason string
+}
+
+func (e *refusal) Error() string {
+	s := "mesh: " + e.op + " refused"
+	if e.by != 0 {
+		s += " by " + FormatID(e.by)
+	}
+	msg := e.err.Error()
+	if len(msg) > 6 && msg[:6] == "mesh: " {
+		msg = msg[6:]
+	}
+	s += ": " + msg
+	if e.reason != "" {
+		s += ": " + e.reason
+	}
+	return s
+}
+
+func (e *refusal) Unwrap() error { return e.err }
