@@ -1,0 +1,246 @@
+package mesh
+
+import (
+	"encoding/binary"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// The routing driver: it runs the pure router of routing.go for a node,
+// under a mutex, feeds it link changes, service changes and the records
+// the links read, and hands the records it emits to the links' senders.
+
+// routing is the router of a node and the timer that wakes it.
+type routing struct {
+	mu     sync.Mutex
+	r      *router
+	timer  *time.Timer
+	closed bool
+}
+
+func (c *core) startRouting() {
+	var encode func(*record) ([]byte, error)
+	if c.ident != nil {
+		cert := c.ident.cert.Certificate[0]
+		encode = func(rec *record) ([]byte, error) {
+			rec.cert = cert
+			return encodeRecord(rec, c.ident.sign)
+		}
+	} else {
+		encode = func(rec *record) ([]byte, error) { return encodeRecord(rec, nil) }
+	}
+	now := time.Now()
+	c.rt.r = newRouter(routerConfig{
+		self:       c.id,
+		relay:      c.opts.relay,
+		holdDown:   c.opts.holdDown,
+		lifetime:   c.opts.lifetime,
+		maxRecords: c.lim.MaxRecords,
+		encode:     encode,
+	}, now)
+	c.rt.timer = time.AfterFunc(time.Hour, func() {
+		c.routeDo(func(r *router, now time.Time) []outMsg { return r.tick(now) })
+	})
+	c.routeDo(func(r *router, now time.Time) []outMsg { return r.tick(now) })
+}
+
+func (c *core) stopRouting() {
+	c.rt.mu.Lock()
+	c.rt.closed = true
+	c.rt.timer.Stop()
+	c.rt.mu.Unlock()
+}
+
+// routeDo runs f on the router, hands what it emits to the links (in
+// order, under the router's lock, so that a newer record of an id never
+// overtakes an older one), and re-arms the timer.
+func (c *core) routeDo(f func(r *router, now time.Time) []outMsg) {
+	c.rt.mu.Lock()
+	defer c.rt.mu.Unlock()
+	if c.rt.closed {
+		return
+	}
+	out := f(c.rt.r, time.Now())
+	c.dispatch(out)
+	c.rt.timer.Reset(max(time.Until(c.rt.r.nextWake()), time.Millisecond))
+}
+
+// dispatch queues records on the links they go to.
+func (c *core) dispatch(out []outMsg) {
+	if len(out) == 0 {
+		return
+	}
+	c.links.each(func(l *link) {
+		for _, m := range out {
+			if m.to == l.peer || m.to == 0 && m.except != l.peer {
+				l.out.put(m.id, m.raw)
+			}
+		}
+	})
+}
+
+// receiveRecord takes a record a link read: it is decoded, checked
+// (signature and certificate when secured) and given to the router.
+func (c *core) receiveRecord(l *link, raw []byte) error {
+	rec, err := decodeRecord(raw, c.lim.MaxServices)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	if c.ident != nil {
+		c.rt.mu.Lock()
+		held, ok := c.rt.r.heldSeq(rec.id)
+		c.rt.mu.Unlock()
+		switch {
+		case ok && held == rec.seq:
+			return nil // a copy of what we hold: no need to verify it
+		case ok && held > rec.seq:
+			// Older: the router refuses it without storing it, and sends
+			// the newer one back.
+		default:
+			if err := c.ident.verifyRecord(rec, raw, now); err != nil {
+				return err
+			}
+		}
+	}
+	var rerr error
+	c.routeDo(func(r *router, now time.Time) []outMsg {
+		out, err := r.receive(rec, raw, l.peer, now)
+		rerr = err
+		return out
+	})
+	return rerr
+}
+
+// readRecords reads the control stream of a link after the handshake:
+// records, at most RecordRate a second once a burst of MaxRecords is
+// spent (a faster peer is read more slowly, which its sender's coalescing
+// queue absorbs). It ends with the link; a broken message ends the link.
+func (l *link) readRecords() {
+	c := l.c
+	b := newBucket(c.lim.RecordRate, c.lim.MaxRecords, time.Now())
+	for {
+		typ, body, err := readCtrl(l.rd, c.lim.MaxRecordSize)
+		if err != nil {
+			if l.sess.Err() == nil {
+				c.logf(slog.LevelWarn, "mesh: link control stream failed", "peer", FormatID(l.peer), "err", err)
+				l.sess.Close()
+			}
+			return
+		}
+		switch typ {
+		case msgRecord:
+			if d := b.take(time.Now()); d > 0 {
+				c.logf(slog.LevelDebug, "mesh: record rate limit: slowing down a link", "peer", FormatID(l.peer), "wait", d)
+				t := time.NewTimer(d)
+				select {
+				case <-t.C:
+				case <-l.sess.Done():
+					t.Stop()
+					return
+				}
+			}
+			if err := c.receiveRecord(l, body); err != nil && !errors.Is(err, ErrStaleRecord) {
+				c.logf(slog.LevelWarn, "mesh: record refused", "from", FormatID(l.peer), "err", err)
+			}
+		case msgRefuse:
+			c.logf(slog.LevelWarn, "mesh: link closed by the peer", "peer", FormatID(l.peer), "err", peerRefusal(l.peer, body))
+			l.sess.Close()
+			return
+		default:
+			c.logf(slog.LevelWarn, "mesh: unknown control message", "peer", FormatID(l.peer), "type", typ)
+			l.sess.Close()
+			return
+		}
+	}
+}
+
+// recordQueue holds the records a link has to send: at most one per node
+// id (the newest), so it never holds more than the routing table, however
+// slowly the peer reads.
+type recordQueue struct {
+	mu      sync.Mutex
+	pending map[uint64][]byte
+	order   []uint64 // ids in pending, in the order they were first queued
+	kick    chan struct{}
+	closed  bool
+}
+
+func (q *recordQueue) init() {
+	q.pending = make(map[uint64][]byte)
+	q.kick = make(chan struct{}, 1)
+}
+
+// put queues raw, the record of id, unless a newer one of id is queued.
+func (q *recordQueue) put(id uint64, raw []byte) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return
+	}
+	if old, ok := q.pending[id]; ok {
+		if binary.BigEndian.Uint64(old[offSeq:]) < binary.BigEndian.Uint64(raw[offSeq:]) {
+			q.pending[id] = raw
+		}
+		return
+	}
+	q.pending[id] = raw
+	q.order = append(q.order, id)
+	select {
+	case q.kick <- struct{}{}:
+	default:
+	}
+}
+
+// take returns the queued records framed as control messages, up to about
+// limit bytes.
+func (q *recordQueue) take(buf []byte, limit int) []byte {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	i := 0
+	for ; i < len(q.order) && len(buf) < limit; i++ {
+		id := q.order[i]
+		buf = appendCtrl(buf, msgRecord, q.pending[id])
+		delete(q.pending, id)
+	}
+	q.order = q.order[:copy(q.order, q.order[i:])]
+	if len(q.order) > 0 {
+		select {
+		case q.kick <- struct{}{}:
+		default:
+		}
+	}
+	return buf
+}
+
+func (q *recordQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.pending, q.order = nil, nil
+	q.mu.Unlock()
+}
+
+// sendRecords writes the queued records on the control stream until the
+// link ends.
+func (l *link) sendRecords() {
+	var buf []byte
+	for {
+		select {
+		case <-l.out.kick:
+		case <-l.sess.Done():
+			return
+		}
+		buf = l.out.take(buf[:0], 64<<10)
+		if len(buf) == 0 {
+			continue
+		}
+		if _, err := l.ctrl.Write(buf); err != nil {
+			return
+		}
+		if cap(buf) > 256<<10 {
+			buf = nil
+		}
+	}
+}

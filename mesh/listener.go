@@ -1,0 +1,272 @@
+package mesh
+
+import (
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/plexusnet/plexus/mux"
+)
+
+// portTable holds the listeners of a node, by env and port and by env and
+// service name.
+type portTable struct {
+	mu     sync.Mutex
+	ports  map[portKey]*listener
+	names  map[nameKey]*listener
+	next   uint32 // where the search for a free port starts
+	closed bool
+}
+
+type portKey struct {
+	env  string
+	port uint32
+}
+
+type nameKey struct {
+	env  string
+	name string
+}
+
+// firstEphemeral is where ":0" starts looking for a free port.
+const firstEphemeral = 32768
+
+func (t *portTable) init() {
+	t.ports = make(map[portKey]*listener)
+	t.names = make(map[nameKey]*listener)
+	t.next = firstEphemeral
+}
+
+// listener is a net.Listener on a virtual port, and maybe a service name.
+type listener struct {
+	c    *core
+	env  string
+	name string
+	port uint32
+
+	mu     sync.Mutex // serializes deliveries with Close
+	q      chan *conn
+	done   chan struct{}
+	closed bool
+}
+
+// listen binds t in env.
+func (c *core) listen(env string, t target) (*listener, error) {
+	l := &listener{c: c, env: env, name: t.name, port: t.port, done: make(chan struct{})}
+	l.q = make(chan *conn, c.lim.AcceptBacklog)
+	p := &c.ports
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if l.name != "" {
+		if old := p.names[nameKey{env, l.name}]; old != nil {
+			p.mu.Unlock()
+			return nil, fmt.Errorf("%w: service %q is bound on port %d%s", ErrAddrInUse, l.name, old.port, envText(env))
+		}
+		if n := p.numNames(); n >= c.lim.MaxServices {
+			p.mu.Unlock()
+			return nil, fmt.Errorf("%w: %d services bound", c.lim.limitErr("MaxServices"), n)
+		}
+	}
+	if l.port == 0 {
+		if l.port = p.freePort(env); l.port == 0 {
+			p.mu.Unlock()
+			return nil, fmt.Errorf("%w: no free port%s", ErrAddrInUse, envText(env))
+		}
+	} else if old := p.ports[portKey{env, l.port}]; old != nil {
+		p.mu.Unlock()
+		return nil, fmt.Errorf("%w: port %d%s", ErrAddrInUse, l.port, envText(env))
+	}
+	p.ports[portKey{env, l.port}] = l
+	if l.name != "" {
+		p.names[nameKey{env, l.name}] = l
+	}
+	p.mu.Unlock()
+	if l.name != "" {
+		c.announceServices()
+	}
+	return l, nil
+}
+
+func envText(env string) string {
+	if env == "" {
+		return ""
+	}
+	return fmt.Sprintf(" in env %q", env)
+}
+
+func (t *portTable) numNames() int { return len(t.names) }
+
+// freePort returns a free port of env from firstEphemeral up, or 0.
+func (t *portTable) freePort(env string) uint32 {
+	for range 1 << 16 {
+		p := t.next
+		t.next++
+		if t.next < firstEphemeral {
+			t.next = firstEphemeral
+		}
+		if t.ports[portKey{env, p}] == nil {
+			return p
+		}
+	}
+	return 0
+}
+
+// services returns the named listeners, as record entries.
+func (t *portTable) services() []serviceEntry {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := make([]serviceEntry, 0, len(t.names))
+	for k, l := range t.names {
+		s = append(s, serviceEntry{env: k.env, name: k.name, port: l.port})
+	}
+	return s
+}
+
+// lookup finds the listener a connection header asks for, or says why
+// there is none.
+func (t *portTable) lookup(h connHeader) (*listener, code) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if h.name != "" {
+		l := t.names[nameKey{h.env, h.name}]
+		if l == nil || h.port != 0 && l.port != h.port {
+			return nil, codeNoService
+		}
+		return l, codeOK
+	}
+	if l := t.ports[portKey{h.env, h.port}]; l != nil {
+		return l, codeOK
+	}
+	return nil, codeRefused
+}
+
+// closeAll closes every listener, for Close.
+func (t *portTable) closeAll() {
+	t.mu.Lock()
+	t.closed = true
+	var ls []*listener
+	for _, l := range t.ports {
+		ls = append(ls, l)
+	}
+	t.mu.Unlock()
+	for _, l := range ls {
+		l.Close()
+	}
+}
+
+// announceServices puts the current named listeners in our record.
+func (c *core) announceServices() {
+	s := c.ports.services()
+	c.routeDo(func(r *router, now time.Time) []outMsg { return r.setServices(s, now) })
+}
+
+// deliver answers a connection header received on st from host from, and
+// queues the connection for its listener.
+func (c *core) deliver(st *mux.Stream, from uint64, h connHeader) {
+	l, v := c.ports.lookup(h)
+	if l != nil {
+		v = l.enqueue(st, from)
+		if v == codeOK {
+			return
+		}
+	}
+	st.Write([]byte{uint8(v)})
+	st.Close()
+}
+
+// enqueue answers ok and queues the connection, or refuses it when the
+// listener is closed or its backlog is full.
+func (l *listener) enqueue(st *mux.Stream, from uint64) code {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		if l.name != "" {
+			return codeNoService
+		}
+		return codeRefused
+	}
+	if len(l.q) == cap(l.q) {
+		return codeOf(l.c.lim.limitErr("AcceptBacklog"))
+	}
+	if _, err := st.Write([]byte{uint8(codeOK)}); err != nil {
+		st.Reset(mux.CodeCancel)
+		return codeOK // nothing more to tell a stream that is gone
+	}
+	l.q <- &conn{Stream: st, laddr: Addr{Host: l.c.id, Port: l.port}, raddr: Addr{Host: from}}
+	return codeOK
+}
+
+// Accept waits for and returns the next connection. After Close it fails
+// with an error that is ErrClosed and net.ErrClosed.
+func (l *listener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.q:
+		return c, nil
+	case <-l.done:
+	}
+	select { // a connection queued before Close is still handed out
+	case c := <-l.q:
+		return c, nil
+	default:
+		return nil, &net.OpError{Op: "accept", Net: "mesh", Addr: l.Addr(), Err: ErrClosed}
+	}
+}
+
+// Close stops listening: the port (and name) are released at once, the
+// name is withdrawn from the mesh, and connections not yet accepted are
+// reset.
+func (l *listener) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	close(l.done)
+	l.mu.Unlock()
+	p := &l.c.ports
+	p.mu.Lock()
+	if p.ports[portKey{l.env, l.port}] == l {
+		delete(p.ports, portKey{l.env, l.port})
+	}
+	if l.name != "" && p.names[nameKey{l.env, l.name}] == l {
+		delete(p.names, nameKey{l.env, l.name})
+	}
+	p.mu.Unlock()
+	for {
+		select {
+		case c := <-l.q:
+			c.Stream.Reset(mux.CodeRefused)
+			continue
+		default:
+		}
+		break
+	}
+	if l.name != "" {
+		l.c.announceServices()
+	}
+	return nil
+}
+
+// Addr returns the listener's address: this node and the port.
+func (l *listener) Addr() net.Addr { return Addr{Host: l.c.id, Port: l.port} }
+
+// conn is a connection over the mesh: a mux stream whose addresses are
+// mesh addresses. Besides net.Conn it has the stream's CloseWrite (half
+// close), Send and Recv (messages).
+type conn struct {
+	*mux.Stream
+	laddr, raddr Addr
+}
+
+// LocalAddr returns this end's mesh address.
+func (c *conn) LocalAddr() net.Addr { return c.laddr }
+
+// RemoteAddr returns the other end's mesh address; on an accepted
+// connection its host is the caller's node id (proved by TLS on a secured
+// mesh) and its port is 0.
+func (c *conn) RemoteAddr() net.Addr { return c.raddr }

@@ -1,0 +1,348 @@
+package mesh
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/plexusnet/plexus/mux"
+)
+
+// Node is one node of a mesh: a virtual host with an id, links to some
+// other nodes, listeners on virtual ports and service names, and a route
+// to every node it can reach. A *Node returned by WithEnv is a view of the
+// same node whose service names and ports live in another namespace.
+//
+// All methods are safe for concurrent use.
+type Node struct {
+	c   *core
+	env string
+}
+
+// core is the state of a node that its env views share.
+type core struct {
+	id    uint64
+	opts  options
+	log   *slog.Logger
+	ident *identity // nil: unsecured
+	lim   *Limits
+
+	linkCfg, innerCfg *mux.Config
+
+	ctx    context.Context // done when the node closes
+	cancel context.CancelFunc
+
+	// mu guards closed, closers and the WaitGroup's Add: no goroutine
+	// starts after Close began.
+	mu      sync.Mutex
+	closed  bool
+	closers map[io.Closer]struct{} // connections, listeners and sessions to close on Close
+	wg      sync.WaitGroup
+
+	links    linkTable
+	ports    portTable
+	circuits circuitTable
+	relays   relayTable
+	rt       routing
+	self     selfLink
+}
+
+// New starts a node. Without WithTLS its id is random (or WithID's); with
+// WithTLS it is derived from the certificate.
+func New(opts ...Option) (*Node, error) {
+	o, err := buildOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	c := &core{opts: o, log: o.log, lim: &o.limits, closers: make(map[io.Closer]struct{})}
+	if o.tls != nil {
+		if c.ident, err = newIdentity(o.tls); err != nil {
+			return nil, err
+		}
+		c.id = c.ident.id
+	} else if c.id = o.id; c.id == 0 {
+		c.id = randomID()
+	}
+	c.linkCfg = &mux.Config{
+		KeepAliveInterval: o.kaEvery,
+		KeepAliveTimeout:  o.kaTimeout,
+		WriteTimeout:      max(o.kaTimeout, 10*time.Second),
+	}
+	c.innerCfg = &mux.Config{WriteTimeout: 10 * time.Second}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.ports.init()
+	c.links.byPeer = make(map[uint64][]*link)
+	c.circuits.init()
+	c.startRouting()
+	return &Node{c: c}, nil
+}
+
+// randomID returns a random non-zero node id.
+func randomID() uint64 {
+	var b [8]byte
+	for {
+		if _, err := crand.Read(b[:]); err != nil {
+			panic("mesh: crypto/rand failed: " + err.Error())
+		}
+		if id := binary.BigEndian.Uint64(b[:]); id != 0 {
+			return id
+		}
+	}
+}
+
+// ID returns the node id, printed by FormatID as 16 hex digits.
+func (n *Node) ID() uint64 { return n.c.id }
+
+// Addr returns the node's address on port 0, for logs.
+func (n *Node) String() string { return "mesh node " + FormatID(n.c.id) }
+
+// WithEnv returns a view of the node whose service names and ports live in
+// the namespace env: its listeners are reached only by dials from the same
+// env, and its Dial and Services see only that env's services. "" is the
+// default env. Close on a view closes the whole node.
+func (n *Node) WithEnv(env string) *Node {
+	if err := checkEnv(env); err != nil {
+		// An invalid env can hold nothing: every call on the view fails.
+		return &Node{c: n.c, env: "\x00" + env}
+	}
+	return &Node{c: n.c, env: env}
+}
+
+// Env returns the env of this view ("" for the default).
+func (n *Node) Env() string { return n.env }
+
+// Close ends every link, listener, circuit and goroutine of the node, in
+// all its env views, and waits for them.
+func (n *Node) Close() error {
+	c := n.c
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		c.wg.Wait()
+		return nil
+	}
+	c.closed = true
+	closers := c.closers
+	c.closers = nil
+	c.mu.Unlock()
+	c.cancel()
+	c.stopRouting()
+	c.ports.closeAll()
+	for cl := range closers {
+		cl.Close()
+	}
+	c.wg.Wait()
+	return nil
+}
+
+// isClosed reports whether Close was called.
+func (c *core) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+// spawn runs f in a goroutine that Close waits for. It reports false, and
+// does not run f, once the node is closing.
+func (c *core) spawn(f func()) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		f()
+	}()
+	return true
+}
+
+// track registers cl to be closed by Close; it reports false (and closes
+// cl) once the node is closing. untrack forgets it.
+func (c *core) track(cl io.Closer) bool {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		cl.Close()
+		return false
+	}
+	c.closers[cl] = struct{}{}
+	c.mu.Unlock()
+	return true
+}
+
+func (c *core) untrack(cl io.Closer) {
+	c.mu.Lock()
+	delete(c.closers, cl)
+	c.mu.Unlock()
+}
+
+// logf logs at level when the node has a logger.
+func (c *core) logf(level slog.Level, msg string, args ...any) {
+	if c.log != nil {
+		c.log.Log(context.Background(), level, msg, append([]any{"node", FormatID(c.id)}, args...)...)
+	}
+}
+
+// Routes returns the route table: every host this node can reach, the
+// neighbour it is reached through and its distance in hops, sorted by host.
+func (n *Node) Routes() []Route {
+	c := n.c
+	c.rt.mu.Lock()
+	defer c.rt.mu.Unlock()
+	return c.rt.r.routes()
+}
+
+// Listen binds a listener in the node's env. address is ":<port>" (":0"
+// picks a free port), "<service>" (a free port, and the name announced to
+// the mesh) or "<service>:<port>". network is "" or "mesh". A port or
+// name already bound in this env fails with ErrAddrInUse.
+func (n *Node) Listen(network, address string) (net.Listener, error) {
+	t, err := parseTarget(network, address)
+	if err == nil && t.host != 0 && t.host != n.c.id {
+		err = fmt.Errorf("%w: cannot listen on another node's address %s", ErrBadAddress, address)
+	}
+	if err == nil {
+		err = checkEnv(n.env)
+	}
+	if err != nil {
+		return nil, &net.OpError{Op: "listen", Net: "mesh", Err: err}
+	}
+	l, err := n.c.listen(n.env, t)
+	if err != nil {
+		return nil, &net.OpError{Op: "listen", Net: "mesh", Addr: Addr{Host: n.c.id, Port: t.port}, Err: err}
+	}
+	return l, nil
+}
+
+// Bind is Listen, under the name astranet used.
+func (n *Node) Bind(network, address string) (net.Listener, error) { return n.Listen(network, address) }
+
+// Dial connects to address in the node's env: "<host>:<port>" (the host as
+// 16 hex digits), ":<port>" (this node), "<service>" or "<service>:<port>".
+func (n *Node) Dial(network, address string) (net.Conn, error) {
+	return n.DialContext(context.Background(), network, address)
+}
+
+// DialTimeout is Dial that gives up after d.
+func (n *Node) DialTimeout(network, address string, d time.Duration) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	return n.DialContext(ctx, network, address)
+}
+
+// DialContext is Dial bounded by ctx. It fails fast: ErrNoRoute when no
+// path to the host is known, ErrConnRefused when nothing listens on the
+// port, ErrNoService when no reachable node offers the service.
+func (n *Node) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	t, err := parseTarget(network, address)
+	if err == nil {
+		err = checkEnv(n.env)
+	}
+	if err == nil && n.c.isClosed() {
+		err = ErrClosed
+	}
+	var conn net.Conn
+	if err == nil {
+		if t.name != "" {
+			conn, err = n.c.dialService(ctx, n.env, t)
+		} else {
+			if t.host == 0 {
+				t.host = n.c.id
+			}
+			conn, err = n.c.dialHost(ctx, t.host, connHeader{port: t.port, env: n.env}, Addr{Host: t.host, Port: t.port})
+		}
+	}
+	if err != nil {
+		return nil, &net.OpError{Op: "dial", Net: "mesh", Source: Addr{Host: n.c.id}, Addr: dialAddr(t), Err: err}
+	}
+	return conn, nil
+}
+
+// dialAddr is the net.Addr an OpError reports for a dial target.
+func dialAddr(t target) net.Addr {
+	if t.name != "" {
+		return serviceAddr(t.String())
+	}
+	return Addr{Host: t.host, Port: t.port}
+}
+
+// serviceAddr is a service name as a net.Addr.
+type serviceAddr string
+
+func (a serviceAddr) Network() string { return "mesh" }
+func (a serviceAddr) String() string  { return string(a) }
+
+// dialHost opens a connection to host through the session that reaches
+// it: the self session, a link or a circuit.
+func (c *core) dialHost(ctx context.Context, host uint64, h connHeader, raddr Addr) (net.Conn, error) {
+	sess, err := c.sessionTo(ctx, host)
+	if err != nil {
+		return nil, err
+	}
+	st, err := sess.OpenStream(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: opening a stream to %s: %v", ErrNoRoute, FormatID(host), err)
+	}
+	if _, err := st.Write(appendConnHeader(nil, h)); err != nil {
+		st.Reset(mux.CodeCancel)
+		return nil, fmt.Errorf("%w: %s: %v", ErrNoRoute, FormatID(host), err)
+	}
+	var v [1]byte
+	err = withContext(ctx, st, func() error {
+		_, err := io.ReadFull(st, v[:])
+		return err
+	})
+	if err != nil {
+		st.Reset(mux.CodeCancel)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("%w: %s closed the stream before answering: %v", ErrNoRoute, FormatID(host), err)
+	}
+	if code(v[0]) != codeOK {
+		st.Close()
+		return nil, &refusal{op: "dial", by: host, err: code(v[0]).err()}
+	}
+	return &conn{Stream: st, laddr: Addr{Host: c.id}, raddr: raddr}, nil
+}
+
+// sessionTo returns the session on which to open streams to host.
+func (c *core) sessionTo(ctx context.Context, host uint64) (*mux.Session, error) {
+	if host == c.id {
+		return c.self.session(c)
+	}
+	if l := c.links.get(host); l != nil {
+		return l.sess, nil
+	}
+	return c.circuitTo(ctx, host)
+}
+
+// withContext runs fn, an I/O on d, with d's deadline set from ctx, and
+// cut short when ctx is done.
+func withContext(ctx context.Context, d interface{ SetDeadline(time.Time) error }, fn func() error) error {
+	if dl, ok := ctx.Deadline(); ok {
+		d.SetDeadline(dl)
+	}
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		d.SetDeadline(time.Unix(1, 0))
+		close(fired)
+	})
+	err := fn()
+	if !stop() {
+		<-fired
+		if err != nil {
+			err = ctx.Err()
+		}
+	}
+	d.SetDeadline(time.Time{})
+	return err
+}

@@ -1,0 +1,470 @@
+package mesh
+
+import (
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+)
+
+// The routing state machine: the link-state database and shortest paths.
+// It is pure: its inputs are link changes, service changes, received
+// records and the passing of time (every method takes now); its outputs
+// are the records to send (outMsg) and the route table. It starts no
+// goroutine and does no I/O, so it is unit-tested directly and simulated
+// at scale (routing_sim_test.go). It is not safe for concurrent use; the
+// node serializes calls with a mutex.
+
+// routerConfig is what a router is given once.
+type routerConfig struct {
+	self       uint64
+	relay      bool
+	holdDown   time.Duration // at most one origination per holdDown
+	lifetime   time.Duration // our records expire this long after origination
+	maxRecords int           // records held, ours excluded
+	// encode encodes our record (and signs it on a secured node).
+	encode func(*record) ([]byte, error)
+}
+
+// outMsg is a record to send: to one neighbour, or (to == 0) to every
+// neighbour but except.
+type outMsg struct {
+	to     uint64
+	except uint64
+	id     uint64 // whose record
+	raw    []byte
+}
+
+// entry is a record held in the database. To keep a node's memory small on
+// a large mesh it holds only the encoded record, whose fixed-offset fields
+// are read in place, and the route to its node.
+type entry struct {
+	raw []byte
+	// The route to the node, valid when epoch == router.epoch.
+	epoch uint32
+	hops  uint16
+	next  uint64 // the neighbour through which the node is reached
+	prev  uint64 // the node before it on the path
+}
+
+// Offsets of the fields of an encoded record (see record.go).
+const (
+	offFlags      = 1
+	offSeq        = 10
+	offExpiry     = 18
+	offNeighbours = 26
+)
+
+func (e *entry) seq() uint64   { return binary.BigEndian.Uint64(e.raw[offSeq:]) }
+func (e *entry) expiry() int64 { return int64(binary.BigEndian.Uint64(e.raw[offExpiry:])) }
+func (e *entry) relays() bool  { return e.raw[offFlags]&recordFlagRelay != 0 }
+func (e *entry) numNeigh() int { return int(binary.BigEndian.Uint16(e.raw[offNeighbours:])) }
+func (e *entry) neigh(i int) uint64 {
+	return binary.BigEndian.Uint64(e.raw[offNeighbours+2+8*i:])
+}
+
+// lists reports whether e's node lists id as a neighbour (the list is
+// sorted, so a binary search).
+func (e *entry) lists(id uint64) bool {
+	n := e.numNeigh()
+	i := sort.Search(n, func(i int) bool { return e.neigh(i) >= id })
+	return i < n && e.neigh(i) == id
+}
+
+// router is the routing state of one node.
+type router struct {
+	cfg      routerConfig
+	db       map[uint64]*entry
+	links    map[uint64]struct{} // live neighbours
+	services []serviceEntry      // ours, sorted
+	own      *record             // our last originated record; nil before the first
+	ownRaw   []byte
+	seq      uint64    // the sequence number of our last record
+	dirty    bool      // our record must be re-originated
+	lastOrig time.Time // when we last originated
+	purgeAt  time.Time // next scan for expired records
+
+	epoch   uint32 // routes computed for this epoch; bumped by every change
+	valid   bool   // routes are computed for the current state
+	queue   []uint64
+	nRoutes int
+
+	// Counters, for tests and the simulation.
+	originated int
+}
+
+// newRouter returns the routing state of a node that starts at now. Its
+// sequence numbers start at the wall clock in nanoseconds, so a restarted
+// node outranks the records of its previous run.
+func newRouter(cfg routerConfig, now time.Time) *router {
+	return &router{
+		cfg:     cfg,
+		db:      make(map[uint64]*entry),
+		links:   make(map[uint64]struct{}),
+		seq:     uint64(now.UnixNano()),
+		dirty:   true,
+		purgeAt: now.Add(cfg.lifetime / 8),
+	}
+}
+
+// linkUp records a live link to peer. The peer is sent our whole
+// database, and our record is re-originated (at once, or after the
+// hold-down).
+func (r *router) linkUp(peer uint64, now time.Time) []outMsg {
+	if _, ok := r.links[peer]; ok {
+		return nil
+	}
+	r.links[peer] = struct{}{}
+	r.changed()
+	r.dirty = true
+	out := r.originate(now, nil)
+	return r.dumpTo(peer, now, out)
+}
+
+// dump sends our whole database to peer, as to a new link.
+func (r *router) dump(peer uint64, now time.Time) []outMsg { return r.dumpTo(peer, now, nil) }
+
+func (r *router) dumpTo(peer uint64, now time.Time, out []outMsg) []outMsg {
+	if r.ownRaw != nil {
+		out = append(out, outMsg{to: peer, id: r.cfg.self, raw: r.ownRaw})
+	}
+	ms := now.UnixMilli()
+	for id, e := range r.db {
+		if e.expiry() > ms {
+			out = append(out, outMsg{to: peer, id: id, raw: e.raw})
+		}
+	}
+	return out
+}
+
+// linkDown records that the last link to peer ended.
+func (r *router) linkDown(peer uint64, now time.Time) []outMsg {
+	if _, ok := r.links[peer]; !ok {
+		return nil
+	}
+	delete(r.links, peer)
+	r.changed()
+	r.dirty = true
+	return r.originate(now, nil)
+}
+
+// setServices replaces the services of our record.
+func (r *router) setServices(s []serviceEntry, now time.Time) []outMsg {
+	s = slices.Clone(s)
+	slices.SortFunc(s, cmpService)
+	if slices.Equal(s, r.services) {
+		return nil
+	}
+	r.services = s
+	r.dirty = true
+	return r.originate(now, nil)
+}
+
+func cmpService(a, b serviceEntry) int {
+	switch {
+	case a.env != b.env:
+		if a.env < b.env {
+			return -1
+		}
+		return 1
+	case a.name != b.name:
+		if a.name < b.name {
+			return -1
+		}
+		return 1
+	}
+	return int(int64(a.port) - int64(b.port))
+}
+
+// receive takes a record that a neighbour sent, decoded from raw (and
+// verified, on a secured node). A newer record replaces the one held and
+// is flooded to every other neighbour; a copy of the held one is a no-op;
+// an older one is refused with ErrStaleRecord and the newer one is sent
+// back to that neighbour. A record of our own id that is newer than ours
+// (from a previous run whose clock was ahead) makes us re-originate above
+// it.
+func (r *router) receive(rec *record, raw []byte, from uint64, now time.Time) ([]outMsg, error) {
+	if err := checkExpiry(rec, now, 2*r.cfg.lifetime); err != nil {
+		return nil, err
+	}
+	if rec.id == r.cfg.self {
+		if rec.seq < r.seq || rec.seq == r.seq && r.ownRaw != nil && string(raw) == string(r.ownRaw) {
+			if rec.seq < r.seq && r.ownRaw != nil {
+				return []outMsg{{to: from, id: r.cfg.self, raw: r.ownRaw}}, fmt.Errorf("%w: our own record %d, ours is %d", ErrStaleRecord, rec.seq, r.seq)
+			}
+			return nil, nil
+		}
+		r.seq = rec.seq // the next origination goes above it
+		r.dirty = true
+		return r.originate(now, nil), nil
+	}
+	old := r.db[rec.id]
+	if old != nil {
+		switch s := old.seq(); {
+		case rec.seq < s:
+			return []outMsg{{to: from, id: rec.id, raw: old.raw}}, fmt.Errorf("%w: %s/%d, we hold %d", ErrStaleRecord, FormatID(rec.id), rec.seq, s)
+		case rec.seq == s:
+			return nil, nil
+		}
+	} else if len(r.db) >= r.cfg.maxRecords && !r.makeRoom(now) {
+		return nil, fmt.Errorf("%w: record of %s refused", &LimitError{Limit: "MaxRecords", Max: r.cfg.maxRecords}, FormatID(rec.id))
+	}
+	raw = slices.Clip(raw)
+	if old != nil {
+		topo := old.relays() != rec.relay || !sameNeighbours(old, raw)
+		old.raw = raw
+		if topo {
+			r.changed()
+		}
+	} else {
+		r.db[rec.id] = &entry{raw: raw}
+		r.changed()
+	}
+	return []outMsg{{except: from, id: rec.id, raw: raw}}, nil
+}
+
+// heldSeq returns the sequence number of the record of id held (ours
+// included), and whether one is held.
+func (r *router) heldSeq(id uint64) (uint64, bool) {
+	if id == r.cfg.self {
+		return r.seq, r.ownRaw != nil
+	}
+	if e := r.db[id]; e != nil {
+		return e.seq(), true
+	}
+	return 0, false
+}
+
+// sameNeighbours reports whether e and the encoded record raw list the
+// same neighbours.
+func sameNeighbours(e *entry, raw []byte) bool {
+	n := e.numNeigh()
+	end := offNeighbours + 2 + 8*n
+	return len(raw) >= end && string(e.raw[offNeighbours:end]) == string(raw[offNeighbours:end])
+}
+
+// makeRoom frees a slot of a full database: an expired record, else one
+// of a node we cannot reach. It reports whether it did.
+func (r *router) makeRoom(now time.Time) bool {
+	r.purge(now)
+	if len(r.db) < r.cfg.maxRecords {
+		return true
+	}
+	r.compute()
+	for id, e := range r.db {
+		if e.epoch != r.epoch {
+			delete(r.db, id)
+			return true
+		}
+	}
+	return false
+}
+
+// tick does what is due at now: originate a record held down or due for
+// refresh, drop expired records.
+func (r *router) tick(now time.Time) []outMsg {
+	if !now.Before(r.purgeAt) {
+		r.purge(now)
+		r.purgeAt = now.Add(r.cfg.lifetime / 8)
+	}
+	if r.own != nil && now.UnixMilli() >= r.refreshAt() {
+		r.dirty = true
+	}
+	return r.originate(now, nil)
+}
+
+// refreshAt is when our record, a third of its lifetime old, is renewed.
+func (r *router) refreshAt() int64 {
+	return r.own.expiry - r.cfg.lifetime.Milliseconds()*2/3
+}
+
+// nextWake returns when tick should next be called.
+func (r *router) nextWake() time.Time {
+	t := r.purgeAt
+	if r.dirty {
+		if h := r.lastOrig.Add(r.cfg.holdDown); h.Before(t) {
+			t = h
+		}
+	}
+	if r.own != nil {
+		if f := time.UnixMilli(r.refreshAt()); f.Before(t) {
+			t = f
+		}
+	}
+	return t
+}
+
+// purge drops the records that expired.
+func (r *router) purge(now time.Time) {
+	ms := now.UnixMilli()
+	for id, e := range r.db {
+		if e.expiry() <= ms {
+			delete(r.db, id)
+			r.changed()
+		}
+	}
+}
+
+// originate makes and floods a new record of ours if it is dirty and the
+// hold-down since the last one has passed.
+func (r *router) originate(now time.Time, out []outMsg) []outMsg {
+	if !r.dirty || !r.lastOrig.IsZero() && now.Sub(r.lastOrig) < r.cfg.holdDown {
+		return out
+	}
+	rec := &record{
+		id:       r.cfg.self,
+		seq:      r.seq + 1,
+		expiry:   now.Add(r.cfg.lifetime).UnixMilli(),
+		relay:    r.cfg.relay,
+		services: r.services,
+	}
+	rec.neighbours = make([]uint64, 0, len(r.links))
+	for id := range r.links {
+		rec.neighbours = append(rec.neighbours, id)
+	}
+	slices.Sort(rec.neighbours)
+	raw, err := r.cfg.encode(rec)
+	if err != nil {
+		return out // a signing failure: keep the old record; retried at the next tick
+	}
+	r.seq = rec.seq
+	r.own, r.ownRaw = rec, raw
+	r.dirty = false
+	r.lastOrig = now
+	r.originated++
+	return append(out, outMsg{id: r.cfg.self, raw: raw})
+}
+
+// changed invalidates the routes.
+func (r *router) changed() { r.valid = false }
+
+// compute finds the shortest paths (in hops) from us to every node, by
+// breadth-first search. An edge counts when both ends list each other
+// (ours are the live links); only nodes whose record says they relay are
+// passed through.
+func (r *router) compute() {
+	if r.valid {
+		return
+	}
+	r.valid = true
+	r.epoch++
+	r.nRoutes = 0
+	q := r.queue[:0]
+	for id := range r.links {
+		if e := r.db[id]; e != nil {
+			e.epoch, e.hops, e.next, e.prev = r.epoch, 1, id, r.cfg.self
+			q = append(q, id)
+		}
+		r.nRoutes++
+	}
+	slices.Sort(q) // deterministic paths among equals
+	for i := 0; i < len(q); i++ {
+		v := q[i]
+		ev := r.db[v]
+		if !ev.relays() {
+			continue
+		}
+		for j, n := 0, ev.numNeigh(); j < n; j++ {
+			w := ev.neigh(j)
+			if w == r.cfg.self {
+				continue
+			}
+			ew := r.db[w]
+			if ew == nil || ew.epoch == r.epoch || !ew.lists(v) {
+				continue
+			}
+			ew.epoch, ew.hops, ew.next, ew.prev = r.epoch, ev.hops+1, ev.next, v
+			q = append(q, w)
+			r.nRoutes++
+		}
+	}
+	r.queue = q[:0]
+}
+
+// path returns the path from us to dst (us first, dst last), or nil.
+func (r *router) path(dst uint64) []uint64 {
+	if _, ok := r.links[dst]; ok {
+		return []uint64{r.cfg.self, dst}
+	}
+	r.compute()
+	e := r.db[dst]
+	if e == nil || e.epoch != r.epoch {
+		return nil
+	}
+	p := make([]uint64, e.hops+1)
+	p[e.hops] = dst
+	for i := int(e.hops) - 1; i > 0; i-- {
+		p[i] = e.prev
+		e = r.db[e.prev]
+	}
+	p[0] = r.cfg.self
+	return p
+}
+
+// hops returns the hops to id (0 for us), or -1 if it is unreachable.
+func (r *router) hops(id uint64) int {
+	if id == r.cfg.self {
+		return 0
+	}
+	if _, ok := r.links[id]; ok {
+		return 1
+	}
+	r.compute()
+	if e := r.db[id]; e != nil && e.epoch == r.epoch {
+		return int(e.hops)
+	}
+	return -1
+}
+
+// Route is one entry of the route table: a host reachable from this node,
+// the neighbour through which it is reached, and how many hops away it is.
+type Route struct {
+	Host    uint64
+	NextHop uint64
+	Hops    int
+}
+
+// routes lists the route table, sorted by host.
+func (r *router) routes() []Route {
+	r.compute()
+	out := make([]Route, 0, r.nRoutes)
+	for id := range r.links {
+		out = append(out, Route{Host: id, NextHop: id, Hops: 1})
+	}
+	for id, e := range r.db {
+		if e.epoch == r.epoch {
+			if _, direct := r.links[id]; !direct {
+				out = append(out, Route{Host: id, NextHop: e.next, Hops: int(e.hops)})
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b Route) int {
+		switch {
+		case a.Host < b.Host:
+			return -1
+		case a.Host > b.Host:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// reachable calls f for every reachable node's record, with its hops, and
+// for our own (hops 0). The records are decoded from the database.
+func (r *router) reachable(maxServices int, f func(rec *record, hops int)) {
+	r.compute()
+	if r.own != nil {
+		f(r.own, 0)
+	}
+	for _, e := range r.db {
+		if e.epoch != r.epoch {
+			continue
+		}
+		rec, err := decodeRecord(e.raw, maxServices)
+		if err == nil {
+			f(rec, int(e.hops))
+		}
+	}
+}
