@@ -67,7 +67,7 @@ func parseHello(b []byte) (hello, error) {
 	}
 	h.version = b[4]
 	if h.version != Version {
-		return h, fmt.Errorf("%w: peer speaks mesh protocol version %d, we speak %d", ErrVersion, h.version, Version)
+		return h, fmt.Errorf("%w: a hello of version %d reached a node of version %d", ErrVersion, h.version, Version)
 	}
 	if len(b) < 15 {
 		return h, fmt.Errorf("%w: link handshake: hello of %d bytes is too short", ErrProtocol, len(b))

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -338,7 +339,7 @@ func (c *core) runLinkNotify(conn io.ReadWriteCloser, dialer bool, up func()) er
 	if first {
 		c.routeDo(func(r *router, now time.Time) []outMsg { return r.linkUp(l.peer, now) })
 	} else {
-		// Another link to the peer is up already: just send it our view.
+		// Another link to the peer is up already: send it our view.
 		c.routeDo(func(r *router, now time.Time) []outMsg { return r.dump(l.peer, now) })
 	}
 	var wg sync.WaitGroup
@@ -492,11 +493,11 @@ func (l *link) readHello() (hello, error) {
 func (c *core) checkHello(h hello, proved uint64) error {
 	switch {
 	case h.name != c.opts.name:
-		return fmt.Errorf("%w: we are in mesh %q, the peer %s in mesh %q", ErrMeshMismatch, c.opts.name, FormatID(h.id), h.name)
+		return fmt.Errorf("%w: node %s is in mesh %q, node %s in mesh %q", ErrMeshMismatch, FormatID(c.id), c.opts.name, FormatID(h.id), h.name)
 	case h.id == c.id:
-		return fmt.Errorf("%w: the peer announces our own id %s (a link to ourselves, or two nodes with one id)", ErrIDMismatch, FormatID(c.id))
+		return fmt.Errorf("%w: both ends announce the id %s (a link to itself, or two nodes with one id)", ErrIDMismatch, FormatID(c.id))
 	case c.ident != nil && h.id != proved:
-		return fmt.Errorf("%w: the peer announces id %s but its certificate proves %s", ErrIDMismatch, FormatID(h.id), FormatID(proved))
+		return fmt.Errorf("%w: a node announces id %s but its certificate proves %s", ErrIDMismatch, FormatID(h.id), FormatID(proved))
 	case (h.flags&helloSecured != 0) != (c.ident != nil):
 		return fmt.Errorf("%w: one end of the link is secured with TLS and the other is not", ErrNotAuthorized)
 	}
@@ -506,16 +507,19 @@ func (c *core) checkHello(h hello, proved uint64) error {
 // refuse tells the peer why we refuse the link; the session is closed by
 // the caller, after the refusal is flushed.
 func (l *link) refuse(err error) {
-	l.ctrl.Write(appendCtrl(nil, msgRefuse, appendRefuse(nil, codeOf(err), trimErr(err))))
+	c := codeOf(err)
+	l.ctrl.Write(appendCtrl(nil, msgRefuse, appendRefuse(nil, c, detail(err, c))))
 }
 
-// trimErr returns err's text without the sentinel's "mesh: " prefix.
-func trimErr(err error) string {
+// detail returns the text of err without the text of the rule c names,
+// which the receiver of a refusal adds itself.
+func detail(err error, c code) string {
 	s := err.Error()
-	if len(s) > 6 && s[:6] == "mesh: " {
-		return s[6:]
+	rule := c.err().Error()
+	if strings.HasPrefix(s, rule) {
+		return strings.TrimPrefix(s[len(rule):], ": ")
 	}
-	return s
+	return strings.TrimPrefix(s, "mesh: ")
 }
 
 // peerRefusal decodes the peer's refusal into an error.
@@ -544,8 +548,8 @@ func (l *link) handshakeErr(ctx context.Context, err error) error {
 // over an attached pipe.
 type rwConn struct{ io.ReadWriteCloser }
 
-func (rwConn) LocalAddr() net.Addr                { return Addr{} }
-func (rwConn) RemoteAddr() net.Addr               { return Addr{} }
+func (rwConn) LocalAddr() net.Addr              { return Addr{} }
+func (rwConn) RemoteAddr() net.Addr             { return Addr{} }
 func (rwConn) SetDeadline(time.Time) error      { return nil }
 func (rwConn) SetReadDeadline(time.Time) error  { return nil }
 func (rwConn) SetWriteDeadline(time.Time) error { return nil }
