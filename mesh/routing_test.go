@@ -1,0 +1,325 @@
+package mesh
+
+import (
+	"errors"
+	"slices"
+	"testing"
+	"time"
+)
+
+// t0 is the start of the routing tests' clock.
+var t0 = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
+const (
+	testHold     = 100 * time.Millisecond
+	testLifetime = 10 * time.Minute
+)
+
+func testRouter(self uint64, relay bool) *router {
+	return newRouter(routerConfig{
+		self: self, relay: relay, holdDown: testHold, lifetime: testLifetime, maxRecords: 100,
+		encode: func(r *record) ([]byte, error) { return encodeRecord(r, nil) },
+	}, t0)
+}
+
+// rec makes an encoded record of id listing neighbours.
+func rec(t testing.TB, id, seq uint64, relay bool, neighbours ...uint64) (*record, []byte) {
+	t.Helper()
+	r := &record{id: id, seq: seq, expiry: t0.Add(testLifetime).UnixMilli(), relay: relay, neighbours: slices.Sorted(slices.Values(neighbours))}
+	raw, err := encodeRecord(r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := decodeRecord(raw, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, raw
+}
+
+// node of a test graph: its neighbours and whether it relays.
+type gnode struct {
+	relay bool
+	nbrs  []uint64
+}
+
+func TestRoutesFromGraphs(t *testing.T) {
+	const self = 1
+	cases := []struct {
+		name  string
+		links []uint64         // our live links
+		graph map[uint64]gnode // the records we hold
+		want  []Route
+	}{
+		{
+			name:  "neighbour without a record",
+			links: []uint64{2},
+			want:  []Route{{2, 2, 1}},
+		},
+		{
+			name:  "chain through a relay",
+			links: []uint64{2},
+			graph: map[uint64]gnode{2: {true, []uint64{1, 3}}, 3: {true, []uint64{2, 4}}, 4: {false, []uint64{3}}},
+			want:  []Route{{2, 2, 1}, {3, 2, 2}, {4, 2, 3}},
+		},
+		{
+			name:  "a node that does not relay is not passed through",
+			links: []uint64{2},
+			graph: map[uint64]gnode{2: {false, []uint64{1, 3}}, 3: {true, []uint64{2}}},
+			want:  []Route{{2, 2, 1}},
+		},
+		{
+			name:  "a link counts only when both ends list it",
+			links: []uint64{2},
+			graph: map[uint64]gnode{2: {true, []uint64{1, 3}}, 3: {true, nil}},
+			want:  []Route{{2, 2, 1}},
+		},
+		{
+			name:  "no record, no route beyond",
+			links: []uint64{2},
+			graph: map[uint64]gnode{3: {true, []uint64{2}}},
+			want:  []Route{{2, 2, 1}},
+		},
+		{
+			name:  "shortest of two paths",
+			links: []uint64{2, 5},
+			graph: map[uint64]gnode{
+				2: {true, []uint64{1, 3}}, 3: {true, []uint64{2, 4}}, 4: {true, []uint64{3, 6}},
+				5: {true, []uint64{1, 6}}, 6: {true, []uint64{4, 5}},
+			},
+			want: []Route{{2, 2, 1}, {3, 2, 2}, {4, 2, 3}, {5, 5, 1}, {6, 5, 2}},
+		},
+		{
+			name:  "equal paths: the lower neighbour id wins",
+			links: []uint64{3, 2},
+			graph: map[uint64]gnode{2: {true, []uint64{1, 4}}, 3: {true, []uint64{1, 4}}, 4: {true, []uint64{2, 3}}},
+			want:  []Route{{2, 2, 1}, {3, 3, 1}, {4, 2, 2}},
+		},
+		{
+			name:  "a record that lists us without our link is ignored",
+			links: nil,
+			graph: map[uint64]gnode{2: {true, []uint64{1}}},
+			want:  []Route{},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := testRouter(self, true)
+			for _, l := range tc.links {
+				r.linkUp(l, t0)
+			}
+			for id, g := range tc.graph {
+				rc, raw := rec(t, id, 1, g.relay, g.nbrs...)
+				if _, err := r.receive(rc, raw, 0, t0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got := r.routes()
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("routes %v, want %v", got, tc.want)
+			}
+			for _, w := range tc.want {
+				p := r.path(w.Host)
+				if len(p) != w.Hops+1 || p[0] != self || p[len(p)-1] != w.Host || p[1] != w.NextHop {
+					t.Fatalf("path to %d: %v", w.Host, p)
+				}
+			}
+		})
+	}
+}
+
+func TestReceiveNewerOlderSame(t *testing.T) {
+	r := testRouter(1, true)
+	r.linkUp(2, t0)
+	r.linkUp(3, t0)
+	rc5, raw5 := rec(t, 9, 5, true, 2)
+	out, err := r.receive(rc5, raw5, 2, t0)
+	if err != nil || len(out) != 1 || out[0].except != 2 || out[0].to != 0 || out[0].id != 9 {
+		t.Fatalf("a new record is flooded to all but its sender: %+v %v", out, err)
+	}
+	if out, err := r.receive(rc5, raw5, 3, t0); err != nil || len(out) != 0 {
+		t.Fatalf("a copy: %+v %v", out, err)
+	}
+	rc4, raw4 := rec(t, 9, 4, true, 2)
+	out, err = r.receive(rc4, raw4, 3, t0)
+	if !errors.Is(err, ErrStaleRecord) {
+		t.Fatalf("an older record (a replay): %v, want ErrStaleRecord", err)
+	}
+	if len(out) != 1 || out[0].to != 3 || string(out[0].raw) != string(raw5) {
+		t.Fatalf("the newer record goes back to the sender of the older: %+v", out)
+	}
+	rc6, raw6 := rec(t, 9, 6, true, 2, 3)
+	if _, err := r.receive(rc6, raw6, 3, t0); err != nil {
+		t.Fatal(err)
+	}
+	if seq, _ := r.heldSeq(9); seq != 6 {
+		t.Fatalf("held seq %d", seq)
+	}
+}
+
+func TestReceiveRefusesExpiredAndFarFuture(t *testing.T) {
+	r := testRouter(1, true)
+	r.linkUp(2, t0)
+	old := &record{id: 9, seq: 1, expiry: t0.Add(-time.Second).UnixMilli()}
+	raw, _ := encodeRecord(old, nil)
+	if _, err := r.receive(old, raw, 2, t0); !errors.Is(err, ErrBadRecord) {
+		t.Fatalf("expired: %v", err)
+	}
+	far := &record{id: 9, seq: 1, expiry: t0.Add(time.Hour * 24 * 365).UnixMilli()}
+	raw, _ = encodeRecord(far, nil)
+	if _, err := r.receive(far, raw, 2, t0); !errors.Is(err, ErrBadRecord) {
+		t.Fatalf("far future: %v", err)
+	}
+}
+
+func TestOwnRecordFromAPreviousRun(t *testing.T) {
+	r := testRouter(1, true)
+	r.linkUp(2, t0)
+	ours := r.seq
+	// A record of our id with a higher sequence (a previous run whose
+	// clock was ahead): we re-originate above it.
+	rc, raw := rec(t, 1, ours+1000, true)
+	out, err := r.receive(rc, raw, 2, t0.Add(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.seq <= ours+1000 || len(out) != 1 || out[0].id != 1 {
+		t.Fatalf("seq %d after a record of ours at %d; out %+v", r.seq, ours+1000, out)
+	}
+	// An older one of ours: refused, and ours sent back.
+	rc, raw = rec(t, 1, 5, true)
+	out, err = r.receive(rc, raw, 2, t0.Add(2*time.Second))
+	if !errors.Is(err, ErrStaleRecord) || len(out) != 1 || out[0].to != 2 {
+		t.Fatalf("%v %+v", err, out)
+	}
+}
+
+func TestRestartedNodeOutranksItsOldRecords(t *testing.T) {
+	before := testRouter(7, true)
+	before.tick(t0)
+	after := newRouter(before.cfg, t0.Add(time.Millisecond))
+	after.tick(t0.Add(time.Millisecond))
+	if after.seq <= before.seq {
+		t.Fatalf("restarted seq %d <= %d", after.seq, before.seq)
+	}
+	// Even after many changes of the first run.
+	for i := range 1000 {
+		before.linkUp(uint64(100+i), t0.Add(time.Duration(i)*testHold))
+	}
+	if after.seq <= before.seq {
+		t.Fatalf("restarted seq %d <= %d after 1000 changes", after.seq, before.seq)
+	}
+}
+
+func TestHoldDownCoalescesChurn(t *testing.T) {
+	r := testRouter(1, true)
+	r.tick(t0)
+	if r.originated != 1 {
+		t.Fatalf("originated %d at start", r.originated)
+	}
+	now := t0.Add(time.Second)
+	r.linkUp(2, now) // at once: the hold-down has passed
+	if r.originated != 2 {
+		t.Fatalf("a link change after a quiet spell is not announced at once")
+	}
+	for i := range 10 { // churn within the hold-down
+		now = now.Add(testHold / 20)
+		if i%2 == 0 {
+			r.linkUp(3, now)
+		} else {
+			r.linkDown(3, now)
+		}
+	}
+	if r.originated != 2 {
+		t.Fatalf("originated %d times under churn within the hold-down", r.originated)
+	}
+	wake := r.nextWake()
+	if wake.After(t0.Add(time.Second + testHold)) {
+		t.Fatalf("next wake %v, want at the end of the hold-down", wake.Sub(t0))
+	}
+	out := r.tick(wake)
+	if r.originated != 3 || len(out) != 1 {
+		t.Fatalf("one coalesced origination at the end of the hold-down: %d, %+v", r.originated, out)
+	}
+	rc, _ := decodeRecord(out[0].raw, 10)
+	if !slices.Equal(rc.neighbours, []uint64{2}) {
+		t.Fatalf("the coalesced record lists %v", rc.neighbours)
+	}
+}
+
+func TestRefreshAndPurge(t *testing.T) {
+	r := testRouter(1, true)
+	r.tick(t0)
+	r.linkUp(2, t0)
+	rc, raw := rec(t, 9, 1, true, 2) // expires at t0+lifetime
+	r.receive(rc, raw, 2, t0)
+	n := r.originated
+	refresh := t0.Add(testLifetime / 3)
+	if r.nextWake().After(refresh) {
+		t.Fatalf("next wake %v after the refresh time", r.nextWake().Sub(t0))
+	}
+	r.tick(refresh)
+	if r.originated != n+1 {
+		t.Fatal("our record was not refreshed at a third of its lifetime")
+	}
+	if _, ok := r.heldSeq(9); !ok {
+		t.Fatal("record purged early")
+	}
+	r.tick(t0.Add(testLifetime + time.Second))
+	if _, ok := r.heldSeq(9); ok {
+		t.Fatal("an expired record was not purged")
+	}
+}
+
+func TestMaxRecordsEvictsUnreachableFirst(t *testing.T) {
+	r := testRouter(1, true)
+	r.cfg.maxRecords = 3
+	r.linkUp(2, t0)
+	add := func(id uint64, nbrs ...uint64) error {
+		rc, raw := rec(t, id, 1, true, nbrs...)
+		_, err := r.receive(rc, raw, 2, t0)
+		return err
+	}
+	if err := add(2, 1, 3); err != nil {
+		t.Fatal(err)
+	}
+	if err := add(3, 2, 4); err != nil {
+		t.Fatal(err)
+	}
+	if err := add(50); err != nil { // unreachable
+		t.Fatal(err)
+	}
+	if err := add(4, 3); err != nil {
+		t.Fatalf("a full table did not evict an unreachable record: %v", err)
+	}
+	if _, ok := r.heldSeq(50); ok {
+		t.Fatal("the unreachable record is still held")
+	}
+	err := add(5, 4)
+	var le *LimitError
+	if !errors.As(err, &le) || le.Limit != "MaxRecords" {
+		t.Fatalf("a full table of reachable nodes: %v, want MaxRecords", err)
+	}
+}
+
+func TestLinkUpSendsTheDatabase(t *testing.T) {
+	r := testRouter(1, true)
+	r.tick(t0)
+	r.linkUp(2, t0)
+	for id := uint64(10); id < 15; id++ {
+		rc, raw := rec(t, id, 1, true)
+		r.receive(rc, raw, 2, t0)
+	}
+	out := r.linkUp(3, t0.Add(time.Second))
+	to3 := map[uint64]bool{}
+	for _, m := range out {
+		if m.to == 3 || m.to == 0 && m.except != 3 {
+			to3[m.id] = true
+		}
+	}
+	for _, id := range []uint64{1, 10, 11, 12, 13, 14} {
+		if !to3[id] {
+			t.Fatalf("the new neighbour is not sent record %d: %v", id, to3)
+		}
+	}
+}
