@@ -53,7 +53,7 @@ func (c *core) serveStream(st *mux.Stream, from uint64, l *link) {
 	if err != nil {
 		switch {
 		case h.kind == kindCircuit && errors.Is(err, ErrHopLimit):
-			c.refuseSetup(st, setupHeader{}, err, from)
+			c.refuseSetup(st, h.setup, err, from) // h.setup.hop is read before the path
 		case h.kind == kindConn && errors.Is(err, ErrProtocol):
 			st.Write([]byte{uint8(codeProtocol)})
 			st.Close()
