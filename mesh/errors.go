@@ -148,7 +148,11 @@ func (e *refusal) Error() string {
 		msg = msg[6:]
 	}
 	s += ": " + msg
-	if e.reason != "" {
+	switch {
+	case e.reason == "":
+	case e.reason[0] == '(':
+		s += " " + e.reason // a limit's value at the node that refused
+	default:
 		s += ": " + e.reason
 	}
 	return s

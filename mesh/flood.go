@@ -3,6 +3,7 @@ package mesh
 import (
 	"encoding/binary"
 	"errors"
+	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -123,6 +124,16 @@ func (l *link) readRecords() {
 	b := newBucket(c.lim.RecordRate, c.lim.MaxRecords, time.Now())
 	for {
 		typ, body, err := readCtrl(l.rd, c.lim.MaxRecordSize)
+		var big *oversize
+		if errors.As(err, &big) && big.typ == msgRecord {
+			// Skip it and read on: one bad record costs the link nothing else.
+			c.logf(slog.LevelWarn, "mesh: record refused", "from", FormatID(l.peer), "err", err)
+			if _, err := io.CopyN(io.Discard, l.rd, int64(big.n)); err != nil {
+				l.sess.Close()
+				return
+			}
+			continue
+		}
 		if err != nil {
 			if l.sess.Err() == nil {
 				c.logf(slog.LevelWarn, "mesh: link control stream failed", "peer", FormatID(l.peer), "err", err)

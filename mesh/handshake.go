@@ -124,16 +124,36 @@ func readCtrl(r io.Reader, max int) (uint8, []byte, error) {
 	}
 	n := binary.BigEndian.Uint32(h[1:])
 	if int64(n) > int64(max) {
-		if h[0] == msgRecord {
-			return 0, nil, fmt.Errorf("%w: record of %d bytes", &LimitError{Limit: "MaxRecordSize", Max: max}, n)
-		}
-		return 0, nil, fmt.Errorf("%w: control message type %#x of %d bytes (at most %d)", ErrProtocol, h[0], n, max)
+		return 0, nil, &oversize{typ: h[0], n: n, max: max}
 	}
 	body := make([]byte, n)
 	if _, err := io.ReadFull(r, body); err != nil {
 		return 0, nil, noEOF(err)
 	}
 	return h[0], body, nil
+}
+
+// oversize reports a control message longer than the reader accepts. Its
+// body is still on the stream: skip it to read on.
+type oversize struct {
+	typ uint8
+	n   uint32
+	max int
+}
+
+func (e *oversize) Error() string {
+	if e.typ == msgRecord {
+		return fmt.Sprintf("mesh: limit reached: MaxRecordSize (%d): record of %d bytes", e.max, e.n)
+	}
+	return fmt.Sprintf("mesh: protocol error: control message type %#x of %d bytes (at most %d)", e.typ, e.n, e.max)
+}
+
+// Is makes an oversize record ErrLimit, and any other ErrProtocol.
+func (e *oversize) Is(target error) bool {
+	if e.typ == msgRecord {
+		return target == ErrLimit
+	}
+	return target == ErrProtocol
 }
 
 // noEOF turns an io.EOF in the middle of a message into io.ErrUnexpectedEOF.

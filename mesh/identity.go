@@ -82,6 +82,12 @@ func newIdentity(cfg *tls.Config) (*identity, error) {
 	return id, nil
 }
 
+// leaf returns our certificate, parsed.
+func (i *identity) leaf() *x509.Certificate {
+	c, _ := x509.ParseCertificate(i.cert.Certificate[0])
+	return c
+}
+
 // verify checks that leaf chains to the mesh CA (through the
 // intermediates given as DER) and returns the id it proves.
 func (i *identity) verify(leaf *x509.Certificate, inter [][]byte, now time.Time) (uint64, error) {

@@ -517,7 +517,7 @@ func detail(err error, c code) string {
 	s := err.Error()
 	rule := c.err().Error()
 	if strings.HasPrefix(s, rule) {
-		return strings.TrimPrefix(s[len(rule):], ": ")
+		return strings.TrimLeft(s[len(rule):], ": ")
 	}
 	return strings.TrimPrefix(s, "mesh: ")
 }

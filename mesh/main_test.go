@@ -183,3 +183,6 @@ func roundTrip(t testing.TB, c net.Conn, msg string) {
 	}
 	c.SetDeadline(time.Time{})
 }
+
+// netListen listens on a free loopback TCP port.
+func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }

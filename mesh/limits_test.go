@@ -1,0 +1,220 @@
+package mesh
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// wantLimit fails unless err is a *LimitError naming limit.
+func wantLimit(t *testing.T, err error, limit string) {
+	t.Helper()
+	var le *LimitError
+	if !errors.Is(err, ErrLimit) || !errors.As(err, &le) || le.Limit != limit {
+		t.Fatalf("%v, want the limit %s", err, limit)
+	}
+	t.Log(err)
+}
+
+func TestLimitsDefaultsAndChecks(t *testing.T) {
+	l, err := Limits{}.normalize()
+	if err != nil || l != DefaultLimits {
+		t.Fatalf("zero Limits: %+v %v", l, err)
+	}
+	for _, bad := range []Limits{{MaxLinks: -1}, {MaxHops: 300}, {MaxRecordSize: 10}, {HandshakeTimeout: -time.Second}} {
+		if _, err := New(WithLimits(bad)); err == nil {
+			t.Errorf("New with %+v succeeded", bad)
+		}
+	}
+	// Every limit a refusal can name has a wire code and comes back.
+	for _, name := range limitNames {
+		le := DefaultLimits.limitErr(name)
+		if le.Max <= 0 {
+			t.Errorf("%s has no default", name)
+		}
+		back := codeOf(le).err()
+		var got *LimitError
+		if !errors.As(back, &got) || got.Limit != name {
+			t.Errorf("%s does not survive the wire: %v", name, back)
+		}
+	}
+}
+
+func TestMaxLinksPerPeer(t *testing.T) {
+	a := newNode(t, WithLimits(Limits{MaxLinksPerPeer: 1}))
+	b := newNode(t)
+	linked(t, a, b)
+	ea, eb := attach(t, a, b).wait()
+	wantLimit(t, ea, "MaxLinksPerPeer")
+	wantLimit(t, eb, "MaxLinksPerPeer")
+	if hopsTo(a, b.ID()) != 1 {
+		t.Fatal("the first link went down")
+	}
+}
+
+func TestMaxLinks(t *testing.T) {
+	a := newNode(t, WithLimits(Limits{MaxLinks: 1}))
+	b, c := newNode(t), newNode(t)
+	linked(t, a, b)
+	ea, ec := attach(t, a, c).wait()
+	wantLimit(t, ea, "MaxLinks")
+	wantLimit(t, ec, "MaxLinks")
+}
+
+func TestRelayLimits(t *testing.T) {
+	// x1, x2 - relay - y1, y2
+	relay := newNode(t, WithLimits(Limits{MaxCircuitsPerPeer: 1, MaxRelayedCircuits: 2}))
+	ns := nodes(t, 4)
+	x1, x2, y1, y2 := ns[0], ns[1], ns[2], ns[3]
+	for _, n := range ns {
+		attach(t, n, relay)
+	}
+	for _, n := range ns {
+		for _, m := range ns {
+			if n != m {
+				waitRoute(t, n, m.ID(), 2)
+			}
+		}
+		ln, _ := n.Listen("", ":1")
+		echo(t, ln)
+	}
+	dial := func(from, to *Node) error {
+		c, err := from.Dial("", FormatID(to.ID())+":1")
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	if err := dial(x1, y1); err != nil {
+		t.Fatal(err)
+	}
+	wantLimit(t, dial(x1, y2), "MaxCircuitsPerPeer") // a second circuit from x1
+	if err := dial(x2, y1); err != nil {
+		t.Fatal(err)
+	}
+	wantLimit(t, dial(y2, x2), "MaxRelayedCircuits") // a third in all
+	// Other traffic is unaffected: the first circuits still carry streams.
+	if err := dial(x1, y1); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCircuitsPerHostLimit(t *testing.T) {
+	a, r := newNode(t), newNode(t)
+	dst := newNode(t, WithLimits(Limits{MaxCircuitsPerHost: 1}))
+	chain(t, []*Node{a, r, dst})
+	path := []uint64{a.ID(), r.ID(), dst.ID()}
+	if err := setupVia(t, a, path); err != nil {
+		t.Fatal(err)
+	}
+	// setupVia closes its circuit; wait until dst has let it go.
+	eventually(t, "the first circuit to end", func() bool {
+		dst.c.circuits.mu.Lock()
+		defer dst.c.circuits.mu.Unlock()
+		return dst.c.circuits.ends.total == 0
+	})
+	ln, _ := dst.Listen("", ":1")
+	echo(t, ln)
+	c, err := a.Dial("", FormatID(dst.ID())+":1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	wantLimit(t, setupVia(t, a, path), "MaxCircuitsPerHost")
+}
+
+func TestAcceptBacklog(t *testing.T) {
+	a := newNode(t)
+	b := newNode(t, WithLimits(Limits{AcceptBacklog: 2}))
+	linked(t, a, b)
+	ln, _ := b.Listen("", ":1")
+	defer ln.Close()
+	for range 2 {
+		c, err := a.Dial("", FormatID(b.ID())+":1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	_, err := a.Dial("", FormatID(b.ID())+":1")
+	wantLimit(t, err, "AcceptBacklog")
+	c, _ := ln.Accept()
+	c.Close()
+	c2, err := a.Dial("", FormatID(b.ID())+":1")
+	if err != nil {
+		t.Fatalf("after an Accept: %v", err)
+	}
+	c2.Close()
+}
+
+// TestOversizeRecordSkipped: a record over MaxRecordSize is refused and
+// skipped; the link and the records after it carry on.
+func TestOversizeRecordSkipped(t *testing.T) {
+	a := newNode(t, WithLimits(Limits{MaxRecordSize: 2048}))
+	b := newNode(t)
+	linked(t, a, b)
+	big := &record{id: 0x4242, seq: 1, expiry: time.Now().Add(time.Minute).UnixMilli()}
+	for i := range 300 {
+		big.neighbours = append(big.neighbours, uint64(i+1))
+	}
+	raw, _ := encodeRecord(big, nil)
+	sendRaw(t, b, a, big.id, raw)
+	if heldSeq(a, big.id) != 0 {
+		t.Fatal("an oversize record was taken")
+	}
+	if hopsTo(a, b.ID()) != 1 {
+		t.Fatal("the link went down")
+	}
+}
+
+func TestRemoteRecordWithTooManyServices(t *testing.T) {
+	a := newNode(t, WithLimits(Limits{MaxServices: 2}))
+	b := newNode(t)
+	linked(t, a, b)
+	for _, name := range []string{"s1", "s2", "s3"} {
+		ln, _ := b.Listen("", name)
+		defer ln.Close()
+	}
+	time.Sleep(100 * time.Millisecond)
+	b.c.rt.mu.Lock()
+	raw := b.c.rt.r.ownRaw
+	b.c.rt.mu.Unlock()
+	_, err := decodeRecord(raw, a.c.lim.MaxServices)
+	wantLimit(t, err, "MaxServices")
+	if len(a.Services()) != 0 {
+		t.Fatal("a record with too many services was taken")
+	}
+}
+
+// TestRecordRateSlowsAFlood: a neighbour that sends records faster than
+// RecordRate (after a burst of MaxRecords) is read more slowly; nothing is
+// lost and another link's records pass meanwhile.
+func TestRecordRateSlowsAFlood(t *testing.T) {
+	x := newNode(t, WithLimits(Limits{RecordRate: 100, MaxRecords: 20}))
+	flooder, other := newNode(t), newNode(t)
+	linked(t, x, flooder)
+	linked(t, x, other)
+	l := flooder.c.links.get(x.ID())
+	const n = 60 // 20 at once, then 40 at 100 a second: at least 0.4s
+	start := time.Now()
+	exp := time.Now().Add(time.Minute).UnixMilli()
+	for i := range n {
+		raw, _ := encodeRecord(&record{id: uint64(1000 + i), seq: 1, expiry: exp}, nil)
+		l.out.put(uint64(1000+i), raw)
+	}
+	// Meanwhile, other's records reach x at once.
+	ln, _ := other.Listen("", "quick")
+	defer ln.Close()
+	eventually(t, "other's service", func() bool { return len(x.Services()) == 1 })
+	if d := time.Since(start); d > 300*time.Millisecond {
+		t.Logf("note: other's record took %v during the flood", d)
+	}
+	// The flood is read slowly. The table holds 20 records at most, so
+	// the last ones are refused with MaxRecords, but they are read.
+	eventually(t, "the flood to be read", func() bool { return heldSeq(x, 1000+n-1) != 0 || time.Since(start) > 2*time.Second })
+	if d := time.Since(start); d < 300*time.Millisecond {
+		t.Fatalf("%d records read in %v despite RecordRate 100", n, d)
+	}
+	_ = strings.Contains
+}
