@@ -56,9 +56,9 @@ func TestHTTPOverTheMesh(t *testing.T) {
 	}
 	caller := (Addr{Host: client.ID()}).String()
 	cases := map[string]string{
-		"http://billing/x":      "billing@b /x " + caller, // the nearest
-		"http://billing:80/x":   "billing@b /x " + caller,
-		"http://billing:8080/y": "billing@c /y " + caller,
+		"http://billing/x":                       "billing@b /x " + caller, // the nearest
+		"http://billing:80/x":                    "billing@b /x " + caller,
+		"http://billing:8080/y":                  "billing@c /y " + caller,
 		"http://" + FormatID(c.ID()) + ":9000/z": "port9000@c /z " + caller,
 		"http://" + FormatID(b.ID()) + ":" + strconv.Itoa(int(lb.Addr().(Addr).Port)) + "/w": "billing@b /w " + caller,
 	}
