@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/plexusnet/plexus/mux"
 )
@@ -36,9 +37,10 @@ func (t *circuitTable) init() {
 
 // circuit is one end of a circuit.
 type circuit struct {
-	host uint64   // the far end
-	path []uint64 // source first
-	sess *mux.Session
+	host   uint64   // the far end
+	path   []uint64 // source first
+	sess   *mux.Session
+	source bool // this end set the circuit up
 }
 
 // build is a circuit being set up; the dials that need it wait for done.
@@ -114,8 +116,13 @@ func (c *core) runCircuit(host uint64, path []uint64, b *build) {
 }
 
 // serveCircuit serves the streams of a circuit's far end until the circuit
-// ends, then forgets it.
+// ends, then forgets it. At the source, a circuit without streams for
+// circuitIdle is closed, so that relays do not hold circuits nobody uses.
 func (c *core) serveCircuit(ci *circuit) {
+	if ci.source {
+		stop := closeWhenIdle(ci.sess, c.opts.circuitIdle)
+		defer stop()
+	}
 	c.acceptLoop(ci.sess, ci.host, nil)
 	ci.sess.Close()
 	c.untrack(ci.sess)
@@ -126,6 +133,31 @@ func (c *core) serveCircuit(ci *circuit) {
 	}
 	t.mu.Unlock()
 	c.logf(slog.LevelDebug, "mesh: circuit ended", "path", formatPath(ci.path), "err", ci.sess.Err())
+}
+
+// closeWhenIdle closes sess once it has had no stream for idle (checked
+// every idle/2). The returned function stops watching.
+func closeWhenIdle(sess *mux.Session, idle time.Duration) (stop func()) {
+	var mu sync.Mutex
+	busy := time.Now()
+	var t *time.Timer
+	t = time.AfterFunc(idle/2, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		now := time.Now()
+		if sess.NumStreams() > 0 {
+			busy = now
+		} else if now.Sub(busy) >= idle {
+			sess.Close()
+			return
+		}
+		t.Reset(idle / 2)
+	})
+	return func() {
+		mu.Lock()
+		t.Stop()
+		mu.Unlock()
+	}
 }
 
 // openCircuit sends a setup along path and, once the destination accepts
@@ -181,7 +213,7 @@ func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error)
 	if !c.track(sess) {
 		return nil, ErrClosed
 	}
-	return &circuit{host: host, path: path, sess: sess}, nil
+	return &circuit{host: host, path: path, sess: sess, source: true}, nil
 }
 
 // terminate accepts a circuit that ends here: it answers ok, runs the

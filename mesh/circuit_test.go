@@ -262,3 +262,30 @@ func TestSlowReaderSlowsOnlyItsOwnStream(t *testing.T) {
 		sink.Close()
 	}
 }
+
+// TestIdleCircuitClosed: a circuit without streams is closed by its source
+// after the idle time, so the relay forgets it; the next dial builds a new
+// one.
+func TestIdleCircuitClosed(t *testing.T) {
+	ns := nodes(t, 3, withCircuitIdle(200*time.Millisecond))
+	chain(t, ns)
+	ln, _ := ns[2].Listen("", ":1")
+	echo(t, ln)
+	c, err := ns[0].Dial("", FormatID(ns[2].ID())+":1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	roundTrip(t, c, "busy")
+	time.Sleep(400 * time.Millisecond)
+	if n := ns[1].c.relays.relayed(); n != 1 {
+		t.Fatalf("a circuit with an open stream was closed (%d relayed)", n)
+	}
+	c.Close()
+	eventually(t, "the idle circuit to close", func() bool { return ns[1].c.relays.relayed() == 0 })
+	c, err = ns[0].Dial("", FormatID(ns[2].ID())+":1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	roundTrip(t, c, "again")
+	c.Close()
+}

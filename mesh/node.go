@@ -99,7 +99,7 @@ func randomID() uint64 {
 // ID returns the node id, printed by FormatID as 16 hex digits.
 func (n *Node) ID() uint64 { return n.c.id }
 
-// Addr returns the node's address on port 0, for logs.
+// String returns "mesh node <id>", for logs.
 func (n *Node) String() string { return "mesh node " + FormatID(n.c.id) }
 
 // WithEnv returns a view of the node whose service names and ports live in
@@ -281,14 +281,31 @@ func (a serviceAddr) Network() string { return "mesh" }
 func (a serviceAddr) String() string  { return string(a) }
 
 // dialHost opens a connection to host through the session that reaches
-// it: the self session, a link or a circuit.
+// it: the self session, a link or a circuit. When that session ends under
+// the dial (a circuit closed as idle by its far end at that moment, a link
+// replaced), the dial is tried once more on a fresh one.
 func (c *core) dialHost(ctx context.Context, host uint64, h connHeader, raddr Addr) (net.Conn, error) {
-	sess, err := c.sessionTo(ctx, host)
-	if err != nil {
-		return nil, err
+	for try := 0; ; try++ {
+		sess, err := c.sessionTo(ctx, host)
+		if err != nil {
+			return nil, err
+		}
+		conn, err := c.openConn(ctx, sess, host, h, raddr)
+		if err != nil && try == 0 && sess.Err() != nil && ctx.Err() == nil {
+			continue
+		}
+		return conn, err
 	}
+}
+
+// openConn opens a stream on sess, sends the connection header and waits
+// for the verdict, at most HandshakeTimeout.
+func (c *core) openConn(ctx context.Context, sess *mux.Session, host uint64, h connHeader, raddr Addr) (net.Conn, error) {
 	st, err := sess.OpenStream(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		return nil, fmt.Errorf("%w: opening a stream to %s: %v", ErrNoRoute, FormatID(host), err)
 	}
 	if _, err := st.Write(appendConnHeader(nil, h)); err != nil {
@@ -296,14 +313,19 @@ func (c *core) dialHost(ctx context.Context, host uint64, h connHeader, raddr Ad
 		return nil, fmt.Errorf("%w: %s: %v", ErrNoRoute, FormatID(host), err)
 	}
 	var v [1]byte
-	err = withContext(ctx, st, func() error {
+	vctx, cancel := context.WithTimeout(ctx, c.lim.HandshakeTimeout)
+	err = withContext(vctx, st, func() error {
 		_, err := io.ReadFull(st, v[:])
 		return err
 	})
+	cancel()
 	if err != nil {
 		st.Reset(mux.CodeCancel)
-		if ctx.Err() != nil {
+		switch {
+		case ctx.Err() != nil:
 			return nil, ctx.Err()
+		case vctx.Err() != nil:
+			return nil, fmt.Errorf("%w: %s did not answer within %v", ErrNoRoute, FormatID(host), c.lim.HandshakeTimeout)
 		}
 		return nil, fmt.Errorf("%w: %s closed the stream before answering: %v", ErrNoRoute, FormatID(host), err)
 	}

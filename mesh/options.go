@@ -17,6 +17,7 @@ const (
 	DefaultKeepAliveTimeout  = 3 * time.Second // a link silent this long is dead
 	defaultHoldDown          = 150 * time.Millisecond
 	defaultRecordLifetime    = 10 * time.Minute
+	defaultCircuitIdle       = 2 * time.Minute
 )
 
 type options struct {
@@ -32,6 +33,8 @@ type options struct {
 	// Timers of the routing protocol; tests shorten them.
 	holdDown time.Duration // at most one origination of our record per holdDown
 	lifetime time.Duration // a record expires this long after it is made
+	// A circuit with no stream for this long is closed by its source.
+	circuitIdle time.Duration
 }
 
 // WithTLS secures the node: every link is mutual TLS 1.3 against the mesh
@@ -66,6 +69,9 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 // WithLimits sets the limits; its zero fields keep their defaults.
 func WithLimits(l Limits) Option { return func(o *options) { o.limits = l } }
 
+// withCircuitIdle sets how long a circuit may go unused, for tests.
+func withCircuitIdle(d time.Duration) Option { return func(o *options) { o.circuitIdle = d } }
+
 // withTimers shortens the routing timers, for tests.
 func withTimers(holdDown, lifetime time.Duration) Option {
 	return func(o *options) { o.holdDown, o.lifetime = holdDown, lifetime }
@@ -80,6 +86,8 @@ func buildOptions(opts []Option) (options, error) {
 		kaTimeout: DefaultKeepAliveTimeout,
 		holdDown:  defaultHoldDown,
 		lifetime:  defaultRecordLifetime,
+
+		circuitIdle: defaultCircuitIdle,
 	}
 	for _, opt := range opts {
 		opt(&o)
