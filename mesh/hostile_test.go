@@ -22,7 +22,7 @@ func TestRecordFloodBoundedTable(t *testing.T) {
 	exp := time.Now().Add(time.Minute).UnixMilli()
 	const n = 5000
 	for i := range n {
-		raw, _ := encodeRecord(&record{id: uint64(1 << 40 + i), seq: 1, expiry: exp}, nil)
+		raw, _ := encodeRecord(&record{id: uint64(1<<40 + i), seq: 1, expiry: exp}, nil)
 		l.out.put(uint64(1<<40+i), raw)
 		if i%500 == 0 {
 			x.c.rt.mu.Lock()
