@@ -53,11 +53,13 @@ func FuzzLinkHandshake(f *testing.F) {
 		x, y := net.Pipe()
 		errc := make(chan error, 1)
 		go func() { errc <- n.Attach(x) }()
-		go y.Write(appendAttach(nil, math.MaxUint64)) // we dial
+		wrote := make(chan struct{})
+		go func() { y.Write(appendAttach(nil, math.MaxUint64)); close(wrote) }() // we dial
 		var pre [attachLen]byte
 		if _, err := io.ReadFull(y, pre[:]); err != nil {
 			t.Fatal(err)
 		}
+		<-wrote // before mux writes its preface
 		sess, _ := mux.Client(y, nil)
 		defer sess.Close()
 		st, err := sess.OpenStream(context.Background())

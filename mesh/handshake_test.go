@@ -24,11 +24,13 @@ func fakePeer(t *testing.T, n *Node, dialer bool) (*mux.Stream, func() error) {
 	if dialer {
 		nonce = math.MaxUint64
 	}
-	go y.Write(appendAttach(nil, nonce))
+	wrote := make(chan struct{})
+	go func() { y.Write(appendAttach(nil, nonce)); close(wrote) }()
 	var pre [attachLen]byte
 	if _, err := io.ReadFull(y, pre[:]); err != nil {
 		t.Fatal(err)
 	}
+	<-wrote // before mux writes its preface
 	var sess *mux.Session
 	var st *mux.Stream
 	var err error
