@@ -113,3 +113,12 @@ func TestHelloRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestHelloWireExample checks the example of docs/protocol.md.
+func TestHelloWireExample(t *testing.T) {
+	got := appendCtrl(nil, msgHello, appendHello(nil, hello{version: 1, flags: helloRelay, id: 0xaa, name: "prod"}))
+	want := []byte{0x01, 0, 0, 0, 0x13, 'P', 'X', 'M', 'H', 1, 1, 0, 0, 0, 0, 0, 0, 0, 0xaa, 4, 'p', 'r', 'o', 'd'}
+	if string(got) != string(want) {
+		t.Fatalf("% x", got)
+	}
+}

@@ -1,0 +1,30 @@
+// Package mesh is a secure overlay network on top of package mux: a flat
+// network of virtual hosts (uint64 node ids, printed as 16 hex digits),
+// virtual ports (uint32) and service names, reached through any number of
+// relays, with the API of package net.
+//
+//	n, err := mesh.New(mesh.WithName("prod"))      // mesh.WithTLS(cfg) to secure it
+//	n.ListenAndServe("tcp", ":7000")               // accept links
+//	n.Join("tcp", "10.0.0.1:7000")                 // keep a link up
+//	ln, err := n.Listen("", "billing")             // a service name (or ":80", "billing:80")
+//	c, err := n.Dial("", "billing")                // the nearest instance, through any relays
+//	c, err := n.Dial("", "00c0ffee00c0ffee:80")    // a port of a host
+//	client := &http.Client{Transport: n.HTTPTransport()} // http://billing/
+//
+// A link is one mux session per physical connection between two
+// neighbours; its first stream carries the handshake (version, mesh name,
+// node id; mutual TLS 1.3 first when secured) and then link-state records.
+// Every node originates one record (its live neighbours, its services,
+// whether it relays), signed when secured; records flood, the newest
+// sequence wins, and every node computes shortest paths. A host that is
+// not a neighbour is reached through a circuit: a source-routed chain of
+// link streams spliced at each relay, carrying one inner mux session (end
+// to end TLS when secured) for every stream between the two hosts. Every
+// peer-controlled quantity is bounded by Limits; errors are values to test
+// with errors.Is.
+//
+// The routing state machine (routing.go) is pure, apart from the node
+// that drives it (flood.go); the wire codecs (handshake.go, record.go,
+// header.go) hold no state. docs/mesh.md explains the concepts and
+// security set-up, docs/protocol.md specifies the wire formats.
+package mesh
