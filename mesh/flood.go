@@ -85,6 +85,12 @@ func (c *core) dispatch(out []outMsg) {
 // receiveRecord takes a record a link read: it is decoded, checked
 // (signature and certificate when secured) and given to the router.
 func (c *core) receiveRecord(l *link, raw []byte) error {
+	c.rt.mu.Lock()
+	copy := c.rt.r.isCopy(raw)
+	c.rt.mu.Unlock()
+	if copy {
+		return nil // the common case of flooding: nothing to decode or verify
+	}
 	rec, err := decodeRecord(raw, c.lim.MaxServices)
 	if err != nil {
 		return err
@@ -95,7 +101,7 @@ func (c *core) receiveRecord(l *link, raw []byte) error {
 		held, ok := c.rt.r.heldSeq(rec.id)
 		c.rt.mu.Unlock()
 		switch {
-		case ok && held == rec.seq:
+		case ok && held == rec.seq && rec.id != c.id:
 			return nil // a copy of what we hold: no need to verify it
 		case ok && held > rec.seq:
 			// Older: the router refuses it without storing it, and sends

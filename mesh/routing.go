@@ -96,15 +96,18 @@ type router struct {
 
 // newRouter returns the routing state of a node that starts at now. Its
 // sequence numbers start at the wall clock in nanoseconds, so a restarted
-// node outranks the records of its previous run.
+// node outranks the records of its previous run. Its first record is made
+// one hold-down after the start, so that it lists the links made at
+// start-up rather than flooding an empty record first.
 func newRouter(cfg routerConfig, now time.Time) *router {
 	return &router{
-		cfg:     cfg,
-		db:      make(map[uint64]*entry),
-		links:   make(map[uint64]struct{}),
-		seq:     uint64(now.UnixNano()),
-		dirty:   true,
-		purgeAt: now.Add(cfg.lifetime / 8),
+		cfg:      cfg,
+		db:       make(map[uint64]*entry),
+		links:    make(map[uint64]struct{}),
+		seq:      uint64(now.UnixNano()),
+		dirty:    true,
+		lastOrig: now,
+		purgeAt:  now.Add(cfg.lifetime / 8),
 	}
 }
 
@@ -234,6 +237,20 @@ func (r *router) heldSeq(id uint64) (uint64, bool) {
 		return e.seq(), true
 	}
 	return 0, false
+}
+
+// isCopy reports whether raw, an encoded record, is a copy of the one held
+// for its id (same sequence number): the common case of flooding, where a
+// record arrives once from each neighbour. It reads the fixed-offset
+// fields only, so the record need not be decoded; anything else (too
+// short, newer, older, unknown) is for receive to judge.
+func (r *router) isCopy(raw []byte) bool {
+	if len(raw) < recordMinLen {
+		return false
+	}
+	id := binary.BigEndian.Uint64(raw[2:])
+	seq, ok := r.heldSeq(id)
+	return ok && seq == binary.BigEndian.Uint64(raw[offSeq:]) && id != r.cfg.self
 }
 
 // sameNeighbours reports whether e and the encoded record raw list the

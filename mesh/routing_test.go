@@ -214,8 +214,12 @@ func TestRestartedNodeOutranksItsOldRecords(t *testing.T) {
 func TestHoldDownCoalescesChurn(t *testing.T) {
 	r := testRouter(1, true)
 	r.tick(t0)
+	if r.originated != 0 {
+		t.Fatalf("originated %d at start, before the first hold-down", r.originated)
+	}
+	r.tick(t0.Add(testHold))
 	if r.originated != 1 {
-		t.Fatalf("originated %d at start", r.originated)
+		t.Fatalf("originated %d one hold-down after the start", r.originated)
 	}
 	now := t0.Add(time.Second)
 	r.linkUp(2, now) // at once: the hold-down has passed
