@@ -40,7 +40,8 @@ type circuit struct {
 	host   uint64   // the far end
 	path   []uint64 // source first
 	sess   *mux.Session
-	source bool // this end set the circuit up
+	source bool     // this end set the circuit up
+	h      *closer // the session's handle for Close
 }
 
 // build is a circuit being set up; the dials that need it wait for done.
@@ -125,7 +126,7 @@ func (c *core) serveCircuit(ci *circuit) {
 	}
 	c.acceptLoop(ci.sess, ci.host, nil)
 	ci.sess.Close()
-	c.untrack(ci.sess)
+	c.untrack(ci.h)
 	t := &c.circuits
 	t.mu.Lock()
 	if t.byHost[ci.host] == ci {
@@ -210,10 +211,11 @@ func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error)
 		st.Reset(mux.CodeCancel)
 		return nil, err
 	}
-	if !c.track(sess) {
+	h := c.track(sess)
+	if h == nil {
 		return nil, ErrClosed
 	}
-	return &circuit{host: host, path: path, sess: sess, source: true}, nil
+	return &circuit{host: host, path: path, sess: sess, source: true, h: h}, nil
 }
 
 // terminate accepts a circuit that ends here: it answers ok, runs the
@@ -259,11 +261,12 @@ func (c *core) terminate(st *mux.Stream, s setupHeader) {
 		release()
 		return
 	}
-	if !c.track(sess) {
+	h := c.track(sess)
+	if h == nil {
 		release()
 		return
 	}
-	ci := &circuit{host: src, path: s.path, sess: sess}
+	ci := &circuit{host: src, path: s.path, sess: sess, h: h}
 	t.mu.Lock()
 	if cur := t.byHost[src]; cur == nil || cur.sess.Err() != nil {
 		t.byHost[src] = ci

@@ -110,7 +110,7 @@ func setupVia(t *testing.T, n *Node, path []uint64) error {
 	ci, err := n.c.openCircuit(ctx, path)
 	if err == nil {
 		ci.sess.Close()
-		n.c.untrack(ci.sess)
+		n.c.untrack(ci.h)
 	}
 	return err
 }

@@ -200,27 +200,31 @@ func TestDialContextCancelled(t *testing.T) {
 }
 
 // TestWriteDeadlineToStalledReader: a peer that stopped reading makes our
-// writes block until their deadline, not forever (astranet hangs).
+// writes block until their deadline, not forever (astranet hangs), on every
+// path: to ourselves, to a neighbour (and through a relay, in
+// circuit_test.go).
 func TestWriteDeadlineToStalledReader(t *testing.T) {
 	a, b := newNode(t), newNode(t)
 	linked(t, a, b)
-	ln, _ := b.Listen("", ":5")
-	defer ln.Close()
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			defer c.Close()
-			<-stop // never reads
+	for _, dst := range []*Node{a, b} {
+		ln, _ := dst.Listen("", ":5")
+		defer ln.Close()
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() {
+			c, err := ln.Accept()
+			if err == nil {
+				defer c.Close()
+				<-stop // never reads
+			}
+		}()
+		c, err := a.Dial("", FormatID(dst.ID())+":5")
+		if err != nil {
+			t.Fatal(err)
 		}
-	}()
-	c, err := a.Dial("", FormatID(b.ID())+":5")
-	if err != nil {
-		t.Fatal(err)
+		defer c.Close()
+		writeUntilDeadline(t, c)
 	}
-	defer c.Close()
-	writeUntilDeadline(t, c)
 }
 
 // writeUntilDeadline writes to c, whose peer does not read, until the

@@ -92,7 +92,7 @@ func TestCircuitOpenFlood(t *testing.T) {
 	c.Close()
 	for _, ci := range held {
 		ci.sess.Close()
-		hostile.c.untrack(ci.sess)
+		hostile.c.untrack(ci.h)
 	}
 	eventually(t, "the relay to let the circuits go", func() bool { return relay.c.relays.relayed() == 1 })
 }

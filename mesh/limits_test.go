@@ -171,11 +171,11 @@ func TestOversizeRecordSkipped(t *testing.T) {
 func TestRemoteRecordWithTooManyServices(t *testing.T) {
 	a := newNode(t, WithLimits(Limits{MaxServices: 2}))
 	b := newNode(t)
-	linked(t, a, b)
 	for _, name := range []string{"s1", "s2", "s3"} {
 		ln, _ := b.Listen("", name)
 		defer ln.Close()
 	}
+	linked(t, a, b)
 	time.Sleep(100 * time.Millisecond)
 	b.c.rt.mu.Lock()
 	raw := b.c.rt.r.ownRaw

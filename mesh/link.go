@@ -110,10 +110,11 @@ func (t *linkTable) each(f func(*link)) {
 // which closes ln. It returns at once.
 func (n *Node) Serve(ln net.Listener) error {
 	c := n.c
-	if !c.track(ln) {
+	h := c.track(ln)
+	if h == nil {
 		return ErrClosed
 	}
-	if !c.spawn(func() { c.acceptLinks(ln) }) {
+	if !c.spawn(func() { c.acceptLinks(ln, h) }) {
 		return ErrClosed
 	}
 	return nil
@@ -134,8 +135,8 @@ func (n *Node) ListenAndServe(network, address string) error {
 // wait in the kernel's accept queue.
 const maxHandshakes = 64
 
-func (c *core) acceptLinks(ln net.Listener) {
-	defer c.untrack(ln)
+func (c *core) acceptLinks(ln net.Listener, h *closer) {
+	defer c.untrack(h)
 	defer ln.Close()
 	sem := make(chan struct{}, maxHandshakes)
 	var delay time.Duration
@@ -179,20 +180,20 @@ func (c *core) acceptLinks(ln net.Listener) {
 // two ends first agree which of them plays the dialing side.
 func (n *Node) Attach(rw io.ReadWriteCloser) error {
 	c := n.c
-	if !c.track(rw) {
+	h := c.track(rw)
+	if h == nil {
 		return ErrClosed
 	}
+	defer c.untrack(h)
 	var nb [8]byte
 	crand.Read(nb[:])
 	nonce := binary.BigEndian.Uint64(nb[:])
 	peer, err := exchangeAttach(c, rw, nonce)
 	if err != nil {
-		c.untrack(rw)
 		rw.Close()
 		return err
 	}
 	if peer == nonce {
-		c.untrack(rw)
 		rw.Close()
 		return fmt.Errorf("%w: attach: both ends drew the same number", ErrProtocol)
 	}
@@ -293,10 +294,11 @@ func (c *core) runLink(conn io.ReadWriteCloser, dialer bool) error {
 
 // runLinkNotify is runLink that calls up once the handshake succeeds.
 func (c *core) runLinkNotify(conn io.ReadWriteCloser, dialer bool, up func()) error {
-	if !c.track(conn) {
+	hc := c.track(conn)
+	if hc == nil {
 		return ErrClosed
 	}
-	defer c.untrack(conn)
+	defer c.untrack(hc)
 	defer conn.Close()
 	ctx, cancel := context.WithTimeout(c.ctx, c.lim.HandshakeTimeout)
 	defer cancel()
@@ -320,10 +322,11 @@ func (c *core) runLinkNotify(conn io.ReadWriteCloser, dialer bool, up func()) er
 	if err != nil {
 		return err
 	}
-	if !c.track(sess) {
+	hs := c.track(sess)
+	if hs == nil {
 		return ErrClosed
 	}
-	defer c.untrack(sess)
+	defer c.untrack(hs)
 	defer sess.Close()
 	l := &link{c: c, dialer: dialer, conn: rw, sess: sess, sem: make(chan struct{}, c.lim.MaxPendingStreams)}
 	l.out.init()

@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"errors"
+	"io"
 	"net"
 	"testing"
 	"time"
@@ -130,3 +131,18 @@ func (nopRWC) Write(p []byte) (int, error) { return len(p), nil }
 func (nopRWC) Close() error                { return nil }
 
 var _ = time.Second
+
+// unhashablePipe is a pipe end of a type that cannot be a map key.
+type unhashablePipe struct {
+	net.Conn
+	_ []byte
+}
+
+func TestAttachAnyPipeType(t *testing.T) {
+	a, b := newNode(t), newNode(t)
+	attachOver(t, a, b, func() (io.ReadWriteCloser, io.ReadWriteCloser) {
+		x, y := net.Pipe()
+		return unhashablePipe{Conn: x}, unhashablePipe{Conn: y}
+	})
+	waitRoute(t, a, b.ID(), 1)
+}

@@ -45,10 +45,11 @@ type listener struct {
 	name string
 	port uint32
 
-	mu     sync.Mutex // serializes deliveries with Close
-	q      chan *conn
-	done   chan struct{}
-	closed bool
+	mu       sync.Mutex // serializes deliveries with Close
+	q        chan *conn
+	reserved int // slots of q taken by connections being answered
+	done     chan struct{}
+	closed   bool
 }
 
 // listen binds t in env.
@@ -179,22 +180,32 @@ func (c *core) deliver(st *mux.Stream, from uint64, h connHeader) {
 }
 
 // enqueue answers ok and queues the connection, or refuses it when the
-// listener is closed or its backlog is full.
+// listener is closed or its backlog is full. The answer is written outside
+// the listener's lock, into a slot of the backlog reserved for it.
 func (l *listener) enqueue(st *mux.Stream, from uint64) code {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed {
-		if l.name != "" {
-			return codeNoService
-		}
+	switch {
+	case l.closed && l.name != "":
+		l.mu.Unlock()
+		return codeNoService
+	case l.closed:
+		l.mu.Unlock()
 		return codeRefused
-	}
-	if len(l.q) == cap(l.q) {
+	case len(l.q)+l.reserved >= cap(l.q):
+		l.mu.Unlock()
 		return codeOf(l.c.lim.limitErr("AcceptBacklog"))
 	}
-	if _, err := st.Write([]byte{uint8(codeOK)}); err != nil {
-		st.Reset(mux.CodeCancel)
-		return codeOK // nothing more to tell a stream that is gone
+	l.reserved++
+	l.mu.Unlock()
+	st.SetWriteDeadline(time.Now().Add(l.c.lim.HandshakeTimeout))
+	_, err := st.Write([]byte{uint8(codeOK)})
+	st.SetWriteDeadline(time.Time{})
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.reserved--
+	if err != nil || l.closed {
+		st.Reset(mux.CodeRefused)
+		return codeOK // answered already: the reset tells the rest
 	}
 	l.q <- &conn{Stream: st, laddr: Addr{Host: l.c.id, Port: l.port}, raddr: Addr{Host: from}}
 	return codeOK

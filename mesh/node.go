@@ -42,7 +42,7 @@ type core struct {
 	// starts after Close began.
 	mu      sync.Mutex
 	closed  bool
-	closers map[io.Closer]struct{} // connections, listeners and sessions to close on Close
+	closers map[*closer]struct{} // connections, listeners and sessions to close on Close
 	wg      sync.WaitGroup
 
 	links    linkTable
@@ -60,7 +60,7 @@ func New(opts ...Option) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &core{opts: o, log: o.log, lim: &o.limits, closers: make(map[io.Closer]struct{})}
+	c := &core{opts: o, log: o.log, lim: &o.limits, closers: make(map[*closer]struct{})}
 	if o.tls != nil {
 		if c.ident, err = newIdentity(o.tls); err != nil {
 			return nil, err
@@ -164,23 +164,29 @@ func (c *core) spawn(f func()) bool {
 	return true
 }
 
-// track registers cl to be closed by Close; it reports false (and closes
-// cl) once the node is closing. untrack forgets it.
-func (c *core) track(cl io.Closer) bool {
+// closer is an io.Closer that Close will close. It is tracked by pointer,
+// so that any value, hashable or not (a caller's pipe), can be tracked.
+type closer struct{ io.Closer }
+
+// track registers cl to be closed by Close and returns the handle that
+// untrack takes; once the node is closing it closes cl and returns nil.
+func (c *core) track(cl io.Closer) *closer {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		cl.Close()
-		return false
+		return nil
 	}
-	c.closers[cl] = struct{}{}
+	h := &closer{cl}
+	c.closers[h] = struct{}{}
 	c.mu.Unlock()
-	return true
+	return h
 }
 
-func (c *core) untrack(cl io.Closer) {
+// untrack forgets h (nil is a no-op).
+func (c *core) untrack(h *closer) {
 	c.mu.Lock()
-	delete(c.closers, cl)
+	delete(c.closers, h)
 	c.mu.Unlock()
 }
 

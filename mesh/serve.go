@@ -99,17 +99,20 @@ func (s *selfLink) session(c *core) (*mux.Session, error) {
 		client.Close()
 		return nil, err
 	}
-	if !c.track(client) || !c.track(server) {
+	hc, hs := c.track(client), c.track(server)
+	if hc == nil || hs == nil {
 		client.Close()
 		server.Close()
+		c.untrack(hc)
+		c.untrack(hs)
 		return nil, ErrClosed
 	}
 	if !c.spawn(func() {
 		c.acceptLoop(server, c.id, nil)
 		server.Close()
 		client.Close()
-		c.untrack(server)
-		c.untrack(client)
+		c.untrack(hs)
+		c.untrack(hc)
 	}) {
 		return nil, ErrClosed
 	}
