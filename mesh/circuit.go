@@ -40,7 +40,7 @@ type circuit struct {
 	host   uint64   // the far end
 	path   []uint64 // source first
 	sess   *mux.Session
-	source bool     // this end set the circuit up
+	source bool    // this end set the circuit up
 	h      *closer // the session's handle for Close
 }
 
