@@ -16,6 +16,7 @@ func demo(ctx context.Context, w io.Writer) error {
 	}{
 		{"mux: many streams over one TCP connection", demoMux},
 		{"socket: req/rep, pub/sub and a switch over TCP (the SP wire of NNG)", demoSocket},
+		{"mesh: three nodes over TCP, services reached through a relay", demoMesh},
 	}
 	for _, s := range sections {
 		fmt.Fprintf(w, "\n== %s ==\n", s.title)

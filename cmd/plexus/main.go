@@ -2,7 +2,7 @@
 //
 // Usage:
 //
-//	plexus demo    run the demo: streams, and later overlay and message sockets, in one process
+//	plexus demo    run the demo: streams, message sockets and the overlay, in one process
 //	plexus help    print this help
 package main
 
