@@ -1,0 +1,221 @@
+package mesh
+
+import (
+	"context"
+	"io"
+	"net"
+	"testing"
+
+	"github.com/plexusnet/plexus/mux"
+)
+
+// Benchmarks of the mesh against a plain mux stream on the same kind of
+// connection (loopback TCP): throughput and round trip to a neighbour and
+// through one relay, and dials.
+
+// tcpMesh links ns in a chain over loopback TCP.
+func tcpMesh(b *testing.B, k int) []*Node {
+	ns := nodes(b, k)
+	for i := 0; i+1 < k; i++ {
+		ln, err := netListen()
+		if err != nil {
+			b.Fatal(err)
+		}
+		ns[i].Serve(ln)
+		ns[i+1].Join("tcp", ln.Addr().String())
+	}
+	waitRoute(b, ns[0], ns[k-1].ID(), k-1)
+	waitRoute(b, ns[k-1], ns[0].ID(), k-1)
+	return ns
+}
+
+// muxPair is a plain mux session over loopback TCP, with a stream.
+func muxPair(b *testing.B) (client, server net.Conn) {
+	ln, err := netListen()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	acc := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		acc <- c
+	}()
+	c1, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	c2 := <-acc
+	cs, _ := mux.Client(c1, nil)
+	ss, _ := mux.Server(c2, nil)
+	b.Cleanup(func() { cs.Close(); ss.Close() })
+	st, err := cs.OpenStream(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	st.Write([]byte{0}) // the server sees the stream
+	peer, err := ss.AcceptStream(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	peer.Read(make([]byte, 1))
+	return st, peer
+}
+
+// meshPair dials from ns[0] to a listener on ns[len-1].
+func meshPair(b *testing.B, ns []*Node) (client, server net.Conn) {
+	ln, err := ns[len(ns)-1].Listen("", ":1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ln.Close() })
+	acc := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		acc <- c
+	}()
+	c, err := ns[0].Dial("", FormatID(ns[len(ns)-1].ID())+":1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := <-acc
+	b.Cleanup(func() { c.Close(); s.Close() })
+	return c, s
+}
+
+func benchThroughput(b *testing.B, c, s net.Conn) {
+	buf := make([]byte, 64<<10)
+	done := make(chan struct{})
+	go func() {
+		io.Copy(io.Discard, s)
+		close(done)
+	}()
+	b.SetBytes(int64(len(buf)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := c.Write(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	c.(interface{ CloseWrite() error }).CloseWrite()
+	<-done
+}
+
+func benchRTT(b *testing.B, c, s net.Conn) {
+	go io.Copy(s, s)
+	buf := make([]byte, 1)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c.Write(buf)
+		if _, err := io.ReadFull(c, buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkThroughputMux(b *testing.B) {
+	c, s := muxPair(b)
+	benchThroughput(b, c, s)
+}
+
+func BenchmarkThroughputNeighbour(b *testing.B) {
+	c, s := meshPair(b, tcpMesh(b, 2))
+	benchThroughput(b, c, s)
+}
+
+func BenchmarkThroughputRelay(b *testing.B) {
+	c, s := meshPair(b, tcpMesh(b, 3))
+	benchThroughput(b, c, s)
+}
+
+func BenchmarkRTTMux(b *testing.B) {
+	c, s := muxPair(b)
+	benchRTT(b, c, s)
+}
+
+func BenchmarkRTTNeighbour(b *testing.B) {
+	c, s := meshPair(b, tcpMesh(b, 2))
+	benchRTT(b, c, s)
+}
+
+func BenchmarkRTTRelay(b *testing.B) {
+	c, s := meshPair(b, tcpMesh(b, 3))
+	benchRTT(b, c, s)
+}
+
+// BenchmarkDialRelay: dials by service name to a host behind a relay, once
+// the circuit is up (each dial waits for its verdict: one round trip).
+func BenchmarkDialRelay(b *testing.B) {
+	ns := tcpMesh(b, 3)
+	ln, _ := ns[2].Listen("", "svc")
+	b.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	eventually(b, "svc", func() bool { return len(ns[0].Services()) == 1 })
+	c, err := ns[0].Dial("", "svc")
+	if err != nil {
+		b.Fatal(err)
+	}
+	c.Close()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			c, err := ns[0].Dial("", "svc")
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			c.Close()
+		}
+	})
+}
+
+// BenchmarkFirstDialRelay: a dial by name through a relay to first byte,
+// circuit set-up included (the circuit is closed after each).
+func BenchmarkFirstDialRelay(b *testing.B) {
+	ns := tcpMesh(b, 3)
+	ln, _ := ns[2].Listen("", "svc")
+	b.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte{1})
+			c.Close()
+		}
+	}()
+	eventually(b, "svc", func() bool { return len(ns[0].Services()) == 1 })
+	buf := make([]byte, 1)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c, err := ns[0].Dial("", "svc")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, buf); err != nil {
+			b.Fatal(err)
+		}
+		c.Close()
+		b.StopTimer()
+		t := &ns[0].c.circuits
+		t.mu.Lock()
+		ci := t.byHost[ns[2].ID()]
+		t.mu.Unlock()
+		ci.sess.Close()
+		eventually(b, "the circuit to go", func() bool {
+			t.mu.Lock()
+			defer t.mu.Unlock()
+			return t.byHost[ns[2].ID()] == nil
+		})
+		b.StartTimer()
+	}
+}
