@@ -63,9 +63,13 @@ func (c *core) circuitTo(ctx context.Context, host uint64) (*mux.Session, error)
 	b := t.building[host]
 	if b == nil {
 		path := c.path(host)
-		if path == nil {
+		switch {
+		case path == nil:
 			t.mu.Unlock()
 			return nil, fmt.Errorf("%w: %s", ErrNoRoute, FormatID(host))
+		case len(path)-1 > c.lim.MaxHops:
+			t.mu.Unlock()
+			return nil, fmt.Errorf("%w: %s is %d hops away (at most %d)", ErrHopLimit, FormatID(host), len(path)-1, c.lim.MaxHops)
 		}
 		b = &build{done: make(chan struct{})}
 		t.building[host] = b

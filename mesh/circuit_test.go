@@ -289,3 +289,11 @@ func TestIdleCircuitClosed(t *testing.T) {
 	roundTrip(t, c, "again")
 	c.Close()
 }
+
+func TestHostBeyondTheHopLimit(t *testing.T) {
+	ns := nodes(t, 4, WithLimits(Limits{MaxHops: 2}))
+	chain(t, ns)
+	if _, err := ns[0].Dial("", FormatID(ns[3].ID())+":1"); !errors.Is(err, ErrHopLimit) {
+		t.Fatalf("a host 3 hops away with a hop limit of 2: %v", err)
+	}
+}
