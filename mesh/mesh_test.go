@@ -2,6 +2,8 @@ package mesh
 
 import (
 	"errors"
+	"io"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -121,5 +123,46 @@ func TestRoutesAfterNodeLeaves(t *testing.T) {
 	_, err := ns[0].Dial("", FormatID(ns[2].ID())+":1")
 	if !errors.Is(err, ErrNoRoute) {
 		t.Fatalf("dial a node that left: %v", err)
+	}
+}
+
+// TestRingReroutesAfterSilentCut: the cut link goes silent instead of
+// closing; keep-alive finds it dead and dials take the other way within
+// the keep-alive timeout and a little more.
+func TestRingReroutesAfterSilentCut(t *testing.T) {
+	const every, timeout = 200 * time.Millisecond, time.Second
+	ns := nodes(t, 5, WithKeepAlive(every, timeout))
+	var swallow atomic.Bool
+	for i := range ns {
+		if i == 1 {
+			attachOver(t, ns[1], ns[2], func() (io.ReadWriteCloser, io.ReadWriteCloser) { return swallowPipe(&swallow) })
+			continue
+		}
+		attach(t, ns[i], ns[(i+1)%len(ns)])
+	}
+	src, dst := ns[0], ns[2]
+	waitRoute(t, src, dst.ID(), 2)
+	ln, _ := dst.Listen("", ":7")
+	echo(t, ln)
+	start := time.Now()
+	swallow.Store(true)
+	for {
+		if hopsTo(src, dst.ID()) == 3 {
+			c, err := src.Dial("", FormatID(dst.ID())+":7")
+			if err == nil {
+				roundTrip(t, c, "the long way")
+				c.Close()
+				break
+			}
+		}
+		if time.Since(start) > patience {
+			t.Fatal("no new path")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	d := time.Since(start)
+	t.Logf("rerouted %v after the link went silent (keep-alive timeout %v)", d, timeout)
+	if d > timeout+2*time.Second {
+		t.Fatalf("rerouting took %v", d)
 	}
 }
