@@ -164,6 +164,7 @@ func BenchmarkDialRelay(b *testing.B) {
 		b.Fatal(err)
 	}
 	c.Close()
+	b.SetParallelism(16) // 16 dialing goroutines per CPU
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {

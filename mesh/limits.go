@@ -22,7 +22,7 @@ type Limits struct {
 	MaxRecords         int           // routing table size: records held, one per node (8192)
 	MaxServices        int           // services in one node's record, ours or a peer's (256)
 	MaxPendingStreams  int           // streams of one link or circuit whose header is being read (64)
-	AcceptBacklog      int           // connections waiting for a listener's Accept; beyond it dials are refused (256)
+	AcceptBacklog      int           // connections waiting for a listener's Accept; beyond it a dial waits for room up to HandshakeTimeout, then is refused (256)
 	MaxHops            int           // hops of a circuit's path, at most 255 (16)
 	HandshakeTimeout   time.Duration // a link handshake, a stream header or a circuit setup (10s)
 }

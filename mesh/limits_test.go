@@ -126,24 +126,35 @@ func TestCircuitsPerHostLimit(t *testing.T) {
 
 func TestAcceptBacklog(t *testing.T) {
 	a := newNode(t)
-	b := newNode(t, WithLimits(Limits{AcceptBacklog: 2}))
+	b := newNode(t, WithLimits(Limits{AcceptBacklog: 2, HandshakeTimeout: 300 * time.Millisecond}))
 	linked(t, a, b)
 	ln, _ := b.Listen("", ":1")
 	defer ln.Close()
+	addr := FormatID(b.ID()) + ":1"
 	for range 2 {
-		c, err := a.Dial("", FormatID(b.ID())+":1")
+		c, err := a.Dial("", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
 	}
-	_, err := a.Dial("", FormatID(b.ID())+":1")
+	// A full backlog: the dial waits for room, then is refused.
+	start := time.Now()
+	_, err := a.Dial("", addr)
 	wantLimit(t, err, "AcceptBacklog")
-	c, _ := ln.Accept()
-	c.Close()
-	c2, err := a.Dial("", FormatID(b.ID())+":1")
+	if d := time.Since(start); d < 250*time.Millisecond {
+		t.Fatalf("refused after %v, without waiting for room", d)
+	}
+	// An Accept while a dial waits lets it in.
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		if c, err := ln.Accept(); err == nil {
+			c.Close()
+		}
+	}()
+	c2, err := a.Dial("", addr)
 	if err != nil {
-		t.Fatalf("after an Accept: %v", err)
+		t.Fatalf("a dial that waited for an Accept: %v", err)
 	}
 	c2.Close()
 }

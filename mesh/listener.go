@@ -47,14 +47,15 @@ type listener struct {
 
 	mu       sync.Mutex // serializes deliveries with Close
 	q        chan *conn
-	reserved int // slots of q taken by connections being answered
+	reserved int           // slots of q taken by connections being answered
+	room     chan struct{} // signalled when a slot of q frees up
 	done     chan struct{}
 	closed   bool
 }
 
 // listen binds t in env.
 func (c *core) listen(env string, t target) (*listener, error) {
-	l := &listener{c: c, env: env, name: t.name, port: t.port, done: make(chan struct{})}
+	l := &listener{c: c, env: env, name: t.name, port: t.port, done: make(chan struct{}), room: make(chan struct{}, 1)}
 	l.q = make(chan *conn, c.lim.AcceptBacklog)
 	p := &c.ports
 	p.mu.Lock()
@@ -179,23 +180,44 @@ func (c *core) deliver(st *mux.Stream, from uint64, h connHeader) {
 	st.Close()
 }
 
-// enqueue answers ok and queues the connection, or refuses it when the
-// listener is closed or its backlog is full. The answer is written outside
-// the listener's lock, into a slot of the backlog reserved for it.
+// enqueue answers ok and queues the connection. While the backlog is full
+// it waits for an Accept to make room, as long as HandshakeTimeout (the
+// dialer waits meanwhile, and the session's other streams wait behind
+// MaxPendingStreams: backpressure, not loss), then refuses. The answer is
+// written outside the listener's lock, into a slot reserved for it.
 func (l *listener) enqueue(st *mux.Stream, from uint64) code {
+	var timeout <-chan time.Time
 	l.mu.Lock()
-	switch {
-	case l.closed && l.name != "":
+	for {
+		switch {
+		case l.closed && l.name != "":
+			l.mu.Unlock()
+			return codeNoService
+		case l.closed:
+			l.mu.Unlock()
+			return codeRefused
+		}
+		if len(l.q)+l.reserved < cap(l.q) {
+			break
+		}
 		l.mu.Unlock()
-		return codeNoService
-	case l.closed:
-		l.mu.Unlock()
-		return codeRefused
-	case len(l.q)+l.reserved >= cap(l.q):
-		l.mu.Unlock()
-		return codeOf(l.c.lim.limitErr("AcceptBacklog"))
+		if timeout == nil {
+			t := time.NewTimer(l.c.lim.HandshakeTimeout)
+			defer t.Stop()
+			timeout = t.C
+		}
+		select {
+		case <-l.room:
+		case <-l.done:
+		case <-timeout:
+			return codeOf(l.c.lim.limitErr("AcceptBacklog"))
+		}
+		l.mu.Lock()
 	}
 	l.reserved++
+	if len(l.q)+l.reserved < cap(l.q) {
+		l.signalRoom() // room for another waiter too
+	}
 	l.mu.Unlock()
 	st.SetWriteDeadline(time.Now().Add(l.c.lim.HandshakeTimeout))
 	_, err := st.Write([]byte{uint8(codeOK)})
@@ -205,10 +227,19 @@ func (l *listener) enqueue(st *mux.Stream, from uint64) code {
 	l.reserved--
 	if err != nil || l.closed {
 		st.Reset(mux.CodeRefused)
+		l.signalRoom()
 		return codeOK // answered already: the reset tells the rest
 	}
 	l.q <- &conn{Stream: st, laddr: Addr{Host: l.c.id, Port: l.port}, raddr: Addr{Host: from}}
 	return codeOK
+}
+
+// signalRoom wakes one connection waiting for room in the backlog.
+func (l *listener) signalRoom() {
+	select {
+	case l.room <- struct{}{}:
+	default:
+	}
 }
 
 // Accept waits for and returns the next connection. After Close it fails
@@ -216,6 +247,7 @@ func (l *listener) enqueue(st *mux.Stream, from uint64) code {
 func (l *listener) Accept() (net.Conn, error) {
 	select {
 	case c := <-l.q:
+		l.signalRoom()
 		return c, nil
 	case <-l.done:
 	}
