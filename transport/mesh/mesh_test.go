@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	overlay "github.com/plexusnet/plexus/mesh"
 	"github.com/plexusnet/plexus/protocol/pub"
 	"github.com/plexusnet/plexus/protocol/rep"
@@ -19,8 +17,6 @@ import (
 	"github.com/plexusnet/plexus/transport"
 	meshtp "github.com/plexusnet/plexus/transport/mesh"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const patience = 20 * time.Second
 
