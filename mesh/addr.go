@@ -9,8 +9,8 @@ import (
 // Addr is the address of one end of a mesh connection: a virtual host (a
 // node id) and a virtual port. It is a net.Addr.
 type Addr struct {
-	Host uint64
-	Port uint32
+	Host uint64 // the node id
+	Port uint32 // the virtual port; 0 for the caller's end of a connection
 }
 
 // Network returns "mesh".

@@ -61,6 +61,7 @@ type LimitError struct {
 	Max   int    // its value, when known (0 when a peer reported it)
 }
 
+// Error says which limit refused, and its value when known.
 func (e *LimitError) Error() string {
 	if e.Max > 0 {
 		return fmt.Sprintf("mesh: limit reached: %s (%d)", e.Limit, e.Max)
