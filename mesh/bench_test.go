@@ -4,7 +4,9 @@ import (
 	"context"
 	"io"
 	"net"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/plexusnet/plexus/mux"
 )
@@ -92,6 +94,7 @@ func benchThroughput(b *testing.B, c, s net.Conn) {
 	}()
 	b.SetBytes(int64(len(buf)))
 	b.ResetTimer()
+	cpu := cpuTime()
 	for i := 0; i < b.N; i++ {
 		if _, err := c.Write(buf); err != nil {
 			b.Fatal(err)
@@ -99,6 +102,21 @@ func benchThroughput(b *testing.B, c, s net.Conn) {
 	}
 	c.(interface{ CloseWrite() error }).CloseWrite()
 	<-done
+	reportCPU(b, cpu, float64(b.N*len(buf))/1e6, "MB")
+}
+
+// cpuTime returns the CPU time the process has used, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU reports the CPU time used since start per unit of work (all
+// nodes together: they share the process). On a machine shared with other
+// work it moves much less than the wall-clock rate.
+func reportCPU(b *testing.B, start time.Duration, units float64, unit string) {
+	b.ReportMetric(float64(cpuTime()-start)/1e3/units, "cpu-µs/"+unit)
 }
 
 func benchRTT(b *testing.B, c, s net.Conn) {

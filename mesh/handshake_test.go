@@ -15,7 +15,7 @@ import (
 // fakePeer attaches a hand-driven peer to n over a pipe: it plays the
 // dialing side when dialer is set. It returns the peer's control stream
 // and the channel where n's Attach reports.
-func fakePeer(t *testing.T, n *Node, dialer bool) (*mux.Stream, func() error) {
+func fakePeer(t testing.TB, n *Node, dialer bool) (*mux.Stream, func() error) {
 	t.Helper()
 	x, y := net.Pipe()
 	errc := make(chan error, 1)

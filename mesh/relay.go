@@ -24,6 +24,20 @@ func (t *relayTable) relayed() int {
 	return t.n.total
 }
 
+// put gives back the count that a circuit from peer took.
+func (t *relayTable) put(peer uint64) {
+	t.mu.Lock()
+	t.n.put(peer)
+	t.mu.Unlock()
+}
+
+// relayEnded releases what a relayed circuit from peer held: its count and
+// Close's hold (see hold).
+func (c *core) relayEnded(peer uint64) {
+	c.relays.put(peer)
+	c.wg.Done()
+}
+
 // errNestedCircuit refuses a circuit setup sent inside a circuit.
 var errNestedCircuit = fmt.Errorf("%w: circuit setup inside a circuit or to the node itself", ErrProtocol)
 
@@ -55,11 +69,8 @@ func (c *core) handleSetup(l *link, st *mux.Stream, s setupHeader) {
 		c.refuseSetup(st, s, err, l.peer)
 		return
 	}
-	release := func() {
-		c.relays.mu.Lock()
-		c.relays.n.put(l.peer)
-		c.relays.mu.Unlock()
-	}
+	peer := l.peer
+	release := func() { c.relays.put(peer) }
 	ctx, cancel := context.WithTimeout(c.ctx, c.lim.HandshakeTimeout)
 	out, err := nl.sess.OpenStream(ctx)
 	cancel()
@@ -87,11 +98,21 @@ func (c *core) handleSetup(l *link, st *mux.Stream, s setupHeader) {
 		release()
 		return
 	}
+	// From here the two streams forward each other inside the two link
+	// sessions' own reader and writer: no goroutine and no buffer of ours.
+	// Nothing has read from st beyond the setup (readHeader reads exactly
+	// its bytes), and what the source sent after it is forwarded first.
+	// relayEnded releases the circuit's count and Close's hold once both
+	// directions are over, or either stream is reset, or a link ends; that
+	// one closure and mux's two streams and splice are all that the relay
+	// keeps per circuit.
+	if err := mux.Splice(st, out, func(error) { c.relayEnded(peer) }); err != nil {
+		out.Reset(mux.CodeCancel) // st was reset under us: the source gave up
+		st.Reset(mux.CodeCancel)
+		c.relayEnded(peer)
+		return
+	}
 	c.logf(slog.LevelDebug, "mesh: relaying a circuit", "path", formatPath(s.path))
-	splice(st, out, func(error) {
-		release()
-		c.wg.Done()
-	})
 }
 
 // refuseSetup answers a circuit setup with a refusal (the code of err and

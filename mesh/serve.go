@@ -47,9 +47,15 @@ func (c *core) acceptLoop(sess *mux.Session, from uint64, l *link) {
 
 // serveStream reads the header of a stream and dispatches it.
 func (c *core) serveStream(st *mux.Stream, from uint64, l *link) {
-	st.SetReadDeadline(time.Now().Add(c.lim.HandshakeTimeout))
+	// The header must come within HandshakeTimeout. A timer that resets
+	// the stream, rather than a read deadline, leaves nothing behind on a
+	// stream that lives on (a relayed circuit keeps only its splice).
+	timer := time.AfterFunc(c.lim.HandshakeTimeout, func() { st.Reset(mux.CodeCancel) })
 	h, err := readHeader(st, c.lim.MaxHops+1)
-	st.SetReadDeadline(time.Time{})
+	if !timer.Stop() {
+		c.logf(slog.LevelWarn, "mesh: stream header not received in time", "from", FormatID(from), "within", c.lim.HandshakeTimeout)
+		return // reset
+	}
 	if err != nil {
 		switch {
 		case h.kind == kindCircuit && errors.Is(err, ErrHopLimit):
