@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"net"
+	"runtime/pprof"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -15,16 +17,27 @@ import (
 // connection (loopback TCP): throughput and round trip to a neighbour and
 // through one relay, and dials.
 
-// tcpMesh links ns in a chain over loopback TCP.
-func tcpMesh(b *testing.B, k int) []*Node {
-	ns := nodes(b, k)
+// tcpMesh links k nodes in a chain over loopback TCP. The goroutines of
+// each node's links carry the pprof label node=<index>, so that a CPU
+// profile splits the work by node:
+//
+//	go test -run XXX -bench ThroughputRelay -cpuprofile cpu.out ./mesh/
+//	go tool pprof -tags mesh.test cpu.out
+//
+// (the benchmark's own goroutines, which also read and write the
+// connections of the two ends when mux lets the caller do it, have none).
+func tcpMesh(b *testing.B, k int, opts ...Option) []*Node {
+	ns := nodes(b, k, opts...)
+	as := func(i int, f func()) {
+		pprof.Do(context.Background(), pprof.Labels("node", strconv.Itoa(i)), func(context.Context) { f() })
+	}
 	for i := 0; i+1 < k; i++ {
 		ln, err := netListen()
 		if err != nil {
 			b.Fatal(err)
 		}
-		ns[i].Serve(ln)
-		ns[i+1].Join("tcp", ln.Addr().String())
+		as(i, func() { ns[i].Serve(ln) })
+		as(i+1, func() { ns[i+1].Join("tcp", ln.Addr().String()) })
 	}
 	waitRoute(b, ns[0], ns[k-1].ID(), k-1)
 	waitRoute(b, ns[k-1], ns[0].ID(), k-1)

@@ -16,7 +16,7 @@ type Limits struct {
 	MaxCircuitsPerPeer int           // circuits one neighbour may have this node relay at once (1024)
 	MaxRelayedCircuits int           // circuits this node relays at once, in all (8192)
 	MaxCircuitsPerHost int           // circuits from one far host ending here at once; one is the norm (8)
-	MaxCircuits        int           // circuits ending here at once, in all (4096)
+	MaxCircuits        int           // circuits ending here at once, in all (1024); each may hold its inner session window (WithCircuitConfig)
 	MaxRecordSize      int           // bytes of one encoded routing record, certificate and signature included (64 KiB)
 	RecordRate         int           // records read per second from one link once a burst of MaxRecords is spent; beyond it the link is read more slowly (200)
 	MaxRecords         int           // routing table size: records held, one per node (8192)
@@ -34,7 +34,7 @@ var DefaultLimits = Limits{
 	MaxCircuitsPerPeer: 1024,
 	MaxRelayedCircuits: 8192,
 	MaxCircuitsPerHost: 8,
-	MaxCircuits:        4096,
+	MaxCircuits:        1024,
 	MaxRecordSize:      64 << 10,
 	RecordRate:         200,
 	MaxRecords:         8192,

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/plexusnet/plexus/mux"
 )
 
 // wantLimit fails unless err is a *LimitError naming limit.
@@ -39,6 +41,56 @@ func TestLimitsDefaultsAndChecks(t *testing.T) {
 			t.Errorf("%s does not survive the wire: %v", name, back)
 		}
 	}
+}
+
+// TestSessionConfigs: links and circuits run mux sessions with the mesh's
+// bounded defaults; WithLinkConfig and WithCircuitConfig change them, a
+// link's keep-alive stays WithKeepAlive's, and a Config mux refuses is
+// refused by New with the field's name.
+func TestSessionConfigs(t *testing.T) {
+	o, err := buildOptions(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.link.SessionWindow != DefaultLinkSessionWindow || o.link.SendBuffer != DefaultLinkSendBuffer ||
+		o.link.KeepAliveTimeout != DefaultKeepAliveTimeout || o.link.WriteTimeout != 10*time.Second {
+		t.Errorf("link defaults: %+v", o.link)
+	}
+	if o.circuit.SessionWindow != DefaultCircuitSessionWindow || o.circuit.SendBuffer != DefaultCircuitSendBuffer {
+		t.Errorf("circuit defaults: %+v", o.circuit)
+	}
+	o, err = buildOptions([]Option{
+		WithKeepAlive(time.Second, 5*time.Second),
+		WithLinkConfig(&mux.Config{SessionWindow: 16 << 20, KeepAliveTimeout: time.Hour}),
+		WithCircuitConfig(&mux.Config{StreamWindow: 1 << 20}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.link.SessionWindow != 16<<20 || o.link.SendBuffer != DefaultLinkSendBuffer || o.link.KeepAliveTimeout != 5*time.Second {
+		t.Errorf("link config: %+v", o.link)
+	}
+	if o.circuit.SessionWindow != 4<<20 { // raised to 4 × StreamWindow
+		t.Errorf("circuit config: %+v", o.circuit)
+	}
+	for _, opt := range []Option{WithLinkConfig(&mux.Config{SessionWindow: 1000}), WithCircuitConfig(&mux.Config{MaxFrameSize: 1})} {
+		_, err := New(opt)
+		if err == nil || !strings.Contains(err.Error(), "Config.") {
+			t.Errorf("New with a bad mux Config: %v", err)
+		}
+		t.Log(err)
+	}
+	// Links and circuits run with them.
+	ns := nodes(t, 3, WithLinkConfig(&mux.Config{SessionWindow: 8 << 20}))
+	chain(t, ns)
+	ln, _ := ns[2].Listen("", ":1")
+	echo(t, ln)
+	c, err := ns[0].Dial("", FormatID(ns[2].ID())+":1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	roundTrip(t, c, "configured")
 }
 
 func TestMaxLinksPerPeer(t *testing.T) {

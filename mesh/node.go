@@ -69,12 +69,7 @@ func New(opts ...Option) (*Node, error) {
 	} else if c.id = o.id; c.id == 0 {
 		c.id = randomID()
 	}
-	c.linkCfg = &mux.Config{
-		KeepAliveInterval: o.kaEvery,
-		KeepAliveTimeout:  o.kaTimeout,
-		WriteTimeout:      max(o.kaTimeout, 10*time.Second),
-	}
-	c.innerCfg = &mux.Config{WriteTimeout: 10 * time.Second}
+	c.linkCfg, c.innerCfg = &c.opts.link, &c.opts.circuit
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.ports.init()
 	c.links.byPeer = make(map[uint64][]*link)

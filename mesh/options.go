@@ -4,7 +4,10 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
+
+	"github.com/plexusnet/plexus/mux"
 )
 
 // Option configures a Node; give options to New.
@@ -20,6 +23,30 @@ const (
 	defaultCircuitIdle       = 2 * time.Minute
 )
 
+// Defaults of the mux sessions a node runs, where they differ from mux's
+// own: smaller windows and send buffers, so that the memory a node's peers
+// can make it hold is bounded by its limits (see docs/mesh.md, Memory).
+//
+// A link's session window caps what its neighbour can make it buffer:
+// data not yet read, or not yet forwarded on a circuit; its send buffer,
+// what waits for the connection. At most MaxLinks links (256) hold
+// 2.25 MiB each: 576 MiB in the worst case, against 5 GiB with mux's
+// defaults (16 MiB and 4 MiB). A stream's window grows to a quarter of
+// the session window, 512 KiB: about 1 GB/s per stream at a 0.5 ms round
+// trip, 10 MB/s at 50 ms; raise SessionWindow with WithLinkConfig for
+// links with a larger bandwidth × delay product.
+//
+// A circuit's inner session window caps what its far host can make this
+// end buffer, unread by the application; at most MaxCircuits circuits
+// (1024) hold 1 MiB each in the worst case. The inner send buffer holds
+// only this node's own writes.
+const (
+	DefaultLinkSessionWindow    = 2 << 20   // bytes a link's neighbour may have this node buffer
+	DefaultLinkSendBuffer       = 256 << 10 // bytes queued for a link's connection
+	DefaultCircuitSessionWindow = 1 << 20   // bytes a circuit's far host may have this end buffer
+	DefaultCircuitSendBuffer    = 256 << 10 // bytes queued on a circuit (this node's writes)
+)
+
 type options struct {
 	tls       *tls.Config
 	id        uint64
@@ -29,6 +56,8 @@ type options struct {
 	kaTimeout time.Duration
 	log       *slog.Logger
 	limits    Limits
+	link      mux.Config // of link sessions; keep-alive from kaEvery and kaTimeout
+	circuit   mux.Config // of circuits' inner sessions and the self session
 
 	// Timers of the routing protocol; tests shorten them.
 	holdDown time.Duration // at most one origination of our record per holdDown
@@ -69,6 +98,31 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 // WithLimits sets the limits; its zero fields keep their defaults.
 func WithLimits(l Limits) Option { return func(o *options) { o.limits = l } }
 
+// WithLinkConfig sets the mux configuration of link sessions. Its zero
+// fields take the mesh's defaults for links: DefaultLinkSessionWindow,
+// DefaultLinkSendBuffer, a WriteTimeout of the keep-alive timeout but at
+// least 10s, and mux's defaults for the rest. Its keep-alive fields are
+// ignored: links use WithKeepAlive's, which dead-link detection relies on.
+func WithLinkConfig(cfg *mux.Config) Option {
+	return func(o *options) {
+		if cfg != nil {
+			o.link = *cfg
+		}
+	}
+}
+
+// WithCircuitConfig sets the mux configuration of the inner sessions of
+// circuits (and of the session on which a node dials itself). Its zero
+// fields take DefaultCircuitSessionWindow, DefaultCircuitSendBuffer, a
+// WriteTimeout of 10s, and mux's defaults for the rest.
+func WithCircuitConfig(cfg *mux.Config) Option {
+	return func(o *options) {
+		if cfg != nil {
+			o.circuit = *cfg
+		}
+	}
+}
+
 // withCircuitIdle sets how long a circuit may go unused, for tests.
 func withCircuitIdle(d time.Duration) Option { return func(o *options) { o.circuitIdle = d } }
 
@@ -96,6 +150,7 @@ func buildOptions(opts []Option) (options, error) {
 	if o.limits, err = o.limits.normalize(); err != nil {
 		return o, err
 	}
+
 	switch {
 	case o.name == "" || len(o.name) > maxNameLen:
 		return o, fmt.Errorf("mesh: WithName(%q): the name must have 1 to %d bytes", o.name, maxNameLen)
@@ -106,5 +161,40 @@ func buildOptions(opts []Option) (options, error) {
 	case o.holdDown <= 0 || o.lifetime <= 3*o.holdDown:
 		return o, fmt.Errorf("mesh: bad routing timers: hold-down %v, lifetime %v", o.holdDown, o.lifetime)
 	}
+	o.link.KeepAliveInterval, o.link.KeepAliveTimeout = o.kaEvery, o.kaTimeout
+	setDefaults(&o.link, DefaultLinkSessionWindow, DefaultLinkSendBuffer, max(o.kaTimeout, 10*time.Second))
+	setDefaults(&o.circuit, DefaultCircuitSessionWindow, DefaultCircuitSendBuffer, 10*time.Second)
+	if err := checkMuxConfig(&o.link); err != nil {
+		return o, fmt.Errorf("mesh: WithLinkConfig: %w", err)
+	}
+	if err := checkMuxConfig(&o.circuit); err != nil {
+		return o, fmt.Errorf("mesh: WithCircuitConfig: %w", err)
+	}
 	return o, nil
+}
+
+// setDefaults fills the zero fields of cfg that the mesh sets otherwise
+// than mux. A session window too small for a larger StreamWindow is
+// raised to four times it, as mux requires.
+func setDefaults(cfg *mux.Config, window, sendBuffer int, writeTimeout time.Duration) {
+	if cfg.SessionWindow == 0 {
+		cfg.SessionWindow = max(uint32(window), 4*cfg.StreamWindow)
+	}
+	if cfg.SendBuffer == 0 {
+		cfg.SendBuffer = sendBuffer
+	}
+	if cfg.WriteTimeout == 0 {
+		cfg.WriteTimeout = writeTimeout
+	}
+}
+
+// checkMuxConfig returns mux's objection to cfg, if any, before a session
+// runs with it. mux checks a Config before it looks at the connection, so
+// a nil connection starts nothing; mux has no exported check of its own.
+func checkMuxConfig(cfg *mux.Config) error {
+	_, err := mux.Client(nil, cfg)
+	if err != nil && strings.HasPrefix(err.Error(), "mux: Config.") {
+		return err
+	}
+	return nil
 }
