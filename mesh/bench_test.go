@@ -6,6 +6,7 @@ import (
 	"net"
 	"runtime/pprof"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -174,29 +175,48 @@ func BenchmarkRTTRelay(b *testing.B) {
 	benchRTT(b, c, s)
 }
 
-// BenchmarkDialRelay: dials by service name to a host behind a relay, once
-// the circuit is up (each dial waits for its verdict: one round trip).
-func BenchmarkDialRelay(b *testing.B) {
+// BenchmarkOpenRelay: later streams to a host behind a relay, as mux's
+// open benchmark: 32 dialers each dial by service name, write 32 bytes
+// and close, in a loop; one goroutine accepts, reads each connection to
+// its end and closes it. ns/op is per stream, counted as they are served.
+func BenchmarkOpenRelay(b *testing.B) {
 	ns := tcpMesh(b, 3)
 	ln, _ := ns[2].Listen("", "svc")
-	b.Cleanup(func() { ln.Close() })
+	served := make(chan struct{}, 1)
+	var count atomic.Int64
+	target := int64(-1)
 	go func() {
+		buf := make([]byte, 64)
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
+			for {
+				if _, err := c.Read(buf); err != nil {
+					break
+				}
+			}
 			c.Close()
+			if count.Add(1) == atomic.LoadInt64(&target) {
+				served <- struct{}{}
+			}
 		}
 	}()
+	b.Cleanup(func() { ln.Close() })
 	eventually(b, "svc", func() bool { return len(ns[0].Services()) == 1 })
-	c, err := ns[0].Dial("", "svc")
+	c, err := ns[0].Dial("", "svc") // the circuit, and the verdict that makes later dials early
 	if err != nil {
 		b.Fatal(err)
 	}
 	c.Close()
-	b.SetParallelism(16) // 16 dialing goroutines per CPU
+	eventually(b, "the first stream to be served", func() bool { return count.Load() == 1 })
+	count.Store(0)
+	atomic.StoreInt64(&target, int64(b.N))
+	msg := make([]byte, 32)
+	b.SetParallelism(16) // 32 dialers on 2 CPUs
 	b.ResetTimer()
+	cpu := cpuTime()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			c, err := ns[0].Dial("", "svc")
@@ -204,9 +224,13 @@ func BenchmarkDialRelay(b *testing.B) {
 				b.Error(err)
 				return
 			}
+			c.Write(msg)
 			c.Close()
 		}
 	})
+	<-served
+	b.StopTimer()
+	reportCPU(b, cpu, float64(b.N), "stream")
 }
 
 // BenchmarkFirstDialRelay: a dial by name through a relay to first byte,

@@ -42,6 +42,7 @@ type circuit struct {
 	sess   *mux.Session
 	source bool    // this end set the circuit up
 	h      *closer // the session's handle for Close
+	known  knownDests
 }
 
 // build is a circuit being set up; the dials that need it wait for done.
@@ -51,14 +52,14 @@ type build struct {
 	err  error
 }
 
-// circuitTo returns the inner session of the circuit to host, setting one
-// up if there is none. Concurrent dials to one host share one setup.
-func (c *core) circuitTo(ctx context.Context, host uint64) (*mux.Session, error) {
+// circuitTo returns the circuit to host, setting one up if there is none.
+// Concurrent dials to one host share one setup.
+func (c *core) circuitTo(ctx context.Context, host uint64) (*circuit, error) {
 	t := &c.circuits
 	t.mu.Lock()
 	if ci := t.byHost[host]; ci != nil && ci.sess.Err() == nil {
 		t.mu.Unlock()
-		return ci.sess, nil
+		return ci, nil
 	}
 	b := t.building[host]
 	if b == nil {
@@ -85,7 +86,7 @@ func (c *core) circuitTo(ctx context.Context, host uint64) (*mux.Session, error)
 		if b.err != nil {
 			return nil, b.err
 		}
-		return b.c.sess, nil
+		return b.c, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+
+	"github.com/plexusnet/plexus/mux"
 )
 
 // Errors returned by a Node, its listeners and its connections. Test for
@@ -93,6 +95,11 @@ const (
 	codeLimitBase     code = 0x40 // codeLimitBase+i: limit limitNames[i] refused
 )
 
+// resetRefused is where the mux error codes that refuse a connection
+// start: a node refuses a connection by resetting its stream with
+// resetRefused plus the refusal code ("ms" and the code).
+const resetRefused mux.ErrorCode = 0x6d730000
+
 var codeErrs = map[code]error{
 	codeRefused: ErrConnRefused, codeNoService: ErrNoService, codeNoRoute: ErrNoRoute,
 	codeNotRelay: ErrNotRelay, codeHopLimit: ErrHopLimit, codeLoop: ErrLoop,
@@ -137,6 +144,7 @@ type refusal struct {
 	by     uint64 // the node that refused; 0 if unknown
 	err    error
 	reason string
+	cause  error // the reset that carried it, if any
 }
 
 func (e *refusal) Error() string {
@@ -159,4 +167,11 @@ func (e *refusal) Error() string {
 	return s
 }
 
-func (e *refusal) Unwrap() error { return e.err }
+// Unwrap returns the rule, and the stream reset that carried the refusal
+// if there was one (so errors.Is(err, mux.ErrStreamReset) holds then).
+func (e *refusal) Unwrap() []error {
+	if e.cause != nil {
+		return []error{e.err, e.cause}
+	}
+	return []error{e.err}
+}

@@ -19,6 +19,7 @@ type routing struct {
 	r      *router
 	timer  *time.Timer
 	closed bool
+	index  serviceIndex // the services of the records of r, for dials by name
 }
 
 func (c *core) startRouting() {

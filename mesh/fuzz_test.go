@@ -122,8 +122,9 @@ func FuzzRecord(f *testing.F) {
 // exactly (not a byte more), or refused with a mesh error; a setup that
 // passes the path rules names this node at its hop.
 func FuzzStreamHeader(f *testing.F) {
-	f.Add(appendConnHeader(nil, connHeader{port: 80, env: "staging", name: "billing"}))
-	f.Add(appendConnHeader(nil, connHeader{port: 1}))
+	f.Add(appendConnHeader(nil, kindConn, connHeader{port: 80, env: "staging", name: "billing"}))
+	f.Add(appendConnHeader(nil, kindConn, connHeader{port: 1}))
+	f.Add(appendConnHeader(nil, kindConnEarly, connHeader{port: 8080, name: "web"}))
 	f.Add(appendSetupHeader(nil, setupHeader{hop: 1, path: []uint64{1, 2, 3}}))
 	f.Add(appendSetupHeader(nil, setupHeader{hop: 1, path: []uint64{1, 2, 1}}))
 	f.Add([]byte{kindCircuit, 1, 255})
@@ -136,8 +137,8 @@ func FuzzStreamHeader(f *testing.F) {
 		used := b[:len(b)-r.Len()]
 		var again []byte
 		switch h.kind {
-		case kindConn:
-			again = appendConnHeader(nil, h.conn)
+		case kindConn, kindConnEarly:
+			again = appendConnHeader(nil, h.kind, h.conn)
 		case kindCircuit:
 			again = appendSetupHeader(nil, h.setup)
 			if err := checkSetup(h.setup, 2, 1, 16); err == nil {

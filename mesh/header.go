@@ -11,21 +11,25 @@ import (
 // a stream is implied by the session: the link's peer, or the circuit's far
 // host.
 const (
-	kindConn    uint8 = 0x01 // a connection to a port or a service
-	kindCircuit uint8 = 0x02 // a circuit setup (link sessions only)
+	kindConn      uint8 = 0x01 // a connection to a port or a service; the receiver answers
+	kindCircuit   uint8 = 0x02 // a circuit setup (link sessions only)
+	kindConnEarly uint8 = 0x03 // a connection whose dialer does not wait: only a refusal is answered
 )
 
 // connHeader opens a connection: port (4), env length (1), env, name
-// length (1), name. The receiver answers one byte, a code (codeOK or a
-// refusal), and the stream then carries the connection's bytes.
+// length (1), name. Of kind kindConn, the receiver answers one byte,
+// codeOK, and the stream then carries the connection's bytes; of kind
+// kindConnEarly, it answers nothing, and the connection's bytes may follow
+// the header at once. A refusal, of either kind, is a reset of the stream
+// whose code carries the refusal code (see refuseConn).
 type connHeader struct {
 	port uint32 // the virtual port; with a name, the port the service must be on (0: any)
 	env  string
 	name string // the service name; "" to reach a port
 }
 
-func appendConnHeader(b []byte, h connHeader) []byte {
-	b = append(b, kindConn)
+func appendConnHeader(b []byte, kind uint8, h connHeader) []byte {
+	b = append(b, kind)
 	b = binary.BigEndian.AppendUint32(b, h.port)
 	b = append(b, uint8(len(h.env)))
 	b = append(b, h.env...)
@@ -53,7 +57,7 @@ func appendSetupHeader(b []byte, h setupHeader) []byte {
 	return b
 }
 
-// header is a decoded stream header: conn or setup, by kind.
+// header is a decoded stream header: conn (of either kind) or setup.
 type header struct {
 	kind  uint8
 	conn  connHeader
@@ -61,35 +65,39 @@ type header struct {
 }
 
 // readHeader reads one stream header from r, reading exactly its bytes
-// (what follows belongs to the stream). maxPath bounds a setup's path
+// (what follows belongs to the stream), in as few reads as it can: every
+// header has at least minHeader bytes. maxPath bounds a setup's path
 // length before anything is allocated for it; the rules about the path
 // (hop limit, loops, who is where) are checked by checkSetup.
 func readHeader(r io.Reader, maxPath int) (header, error) {
 	var h header
-	var b [maxNameLen + 1]byte
-	if _, err := io.ReadFull(r, b[:1]); err != nil {
-		return h, err
+	var b [2*maxNameLen + 2]byte
+	if _, err := io.ReadFull(r, b[:minHeader]); err != nil {
+		return h, err // io.EOF: a stream with no header at all
 	}
 	h.kind = b[0]
 	switch h.kind {
-	case kindConn:
-		if _, err := io.ReadFull(r, b[:5]); err != nil {
-			return h, noEOF(err)
+	case kindConn, kindConnEarly:
+		// kind (1), port (4), env length (1), then the env's first byte or,
+		// with no env, the name's length.
+		h.conn.port = binary.BigEndian.Uint32(b[1:5])
+		envLen, nameLen := int(b[5]), int(b[6])
+		if envLen > maxNameLen {
+			return h, fmt.Errorf("%w: stream header: name of %d bytes (at most %d)", ErrProtocol, envLen, maxNameLen)
 		}
-		h.conn.port = binary.BigEndian.Uint32(b[:4])
-		env, err := readName(r, int(b[4]), b[:])
+		if envLen > 0 { // the rest of the env, and the name's length
+			if _, err := io.ReadFull(r, b[7:7+envLen]); err != nil {
+				return h, noEOF(err)
+			}
+			h.conn.env = string(b[6 : 6+envLen])
+			nameLen = int(b[6+envLen])
+		}
+		name, err := readName(r, nameLen, b[:])
 		if err != nil {
 			return h, err
 		}
-		if _, err := io.ReadFull(r, b[:1]); err != nil {
-			return h, noEOF(err)
-		}
-		name, err := readName(r, int(b[0]), b[:])
-		if err != nil {
-			return h, err
-		}
-		h.conn.env, h.conn.name = env, name
-		if err := checkEnv(env); err != nil {
+		h.conn.name = name
+		if err := checkEnv(h.conn.env); err != nil {
 			return h, fmt.Errorf("%w: stream header: %v", ErrProtocol, err)
 		}
 		if name != "" {
@@ -98,11 +106,9 @@ func readHeader(r io.Reader, maxPath int) (header, error) {
 			}
 		}
 	case kindCircuit:
-		if _, err := io.ReadFull(r, b[:2]); err != nil {
-			return h, noEOF(err)
-		}
-		n := int(b[1])
-		h.setup.hop = int(b[0])
+		// kind (1), hop (1), n (1), then the first 4 bytes of the path.
+		n := int(b[2])
+		h.setup.hop = int(b[1])
 		if n < 2 {
 			return h, fmt.Errorf("%w: circuit setup: path of %d nodes", ErrProtocol, n)
 		}
@@ -110,7 +116,8 @@ func readHeader(r io.Reader, maxPath int) (header, error) {
 			return h, fmt.Errorf("%w: circuit setup: path of %d nodes (at most %d hops)", ErrHopLimit, n, maxPath-1)
 		}
 		p := make([]byte, 8*n)
-		if _, err := io.ReadFull(r, p); err != nil {
+		copy(p, b[3:minHeader])
+		if _, err := io.ReadFull(r, p[minHeader-3:]); err != nil {
 			return h, noEOF(err)
 		}
 		h.setup.path = make([]uint64, n)
@@ -122,6 +129,13 @@ func readHeader(r io.Reader, maxPath int) (header, error) {
 	}
 	return h, nil
 }
+
+// minHeader is the size of the shortest stream header: a connection header
+// with no env and no name (a setup has at least 19 bytes).
+const minHeader = 7
+
+// isConn reports whether a stream of kind carries a connection.
+func isConn(kind uint8) bool { return kind == kindConn || kind == kindConnEarly }
 
 // readName reads a name of n bytes (at most maxNameLen) using buf.
 func readName(r io.Reader, n int, buf []byte) (string, error) {

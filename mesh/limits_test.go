@@ -190,9 +190,25 @@ func TestAcceptBacklog(t *testing.T) {
 		}
 		defer c.Close()
 	}
-	// A full backlog: the dial waits for room, then is refused.
+	// The second dial returned at once (the port had accepted on this
+	// link): wait until both connections are in the backlog.
+	eventually(t, "a full backlog", func() bool { return len(ln.(*listener).q) == 2 })
+	// A full backlog: the dial waits for room, then is refused. The port
+	// has accepted on this link already, so the dial returns at once and
+	// the refusal comes with the first Read; the port is then forgotten,
+	// and the next dial waits for its verdict.
 	start := time.Now()
-	_, err := a.Dial("", addr)
+	c3, err := a.Dial("", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c3.Read(make([]byte, 1))
+	wantLimit(t, err, "AcceptBacklog")
+	if d := time.Since(start); d < 250*time.Millisecond {
+		t.Fatalf("refused after %v, without waiting for room", d)
+	}
+	start = time.Now()
+	_, err = a.Dial("", addr)
 	wantLimit(t, err, "AcceptBacklog")
 	if d := time.Since(start); d < 250*time.Millisecond {
 		t.Fatalf("refused after %v, without waiting for room", d)

@@ -34,6 +34,7 @@ type link struct {
 	rd     *bufio.Reader // reads ctrl
 	out    recordQueue
 	sem    chan struct{} // stream headers being read
+	known  knownDests    // destinations that accepted a connection on sess
 }
 
 // linkTable holds the live links by peer.

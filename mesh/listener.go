@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/plexusnet/plexus/mux"
@@ -49,6 +50,7 @@ type listener struct {
 	q        chan *conn
 	reserved int           // slots of q taken by connections being answered
 	room     chan struct{} // signalled when a slot of q frees up
+	waiting  atomic.Int32  // connections waiting for room
 	done     chan struct{}
 	closed   bool
 }
@@ -128,6 +130,16 @@ func (t *portTable) services() []serviceEntry {
 	return s
 }
 
+// service returns the port of the service name bound in env, if any.
+func (t *portTable) service(env, name string) (uint32, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if l := t.names[nameKey{env, name}]; l != nil {
+		return l.port, true
+	}
+	return 0, false
+}
+
 // lookup finds the listener a connection header asks for, or says why
 // there is none.
 func (t *portTable) lookup(h connHeader) (*listener, code) {
@@ -166,67 +178,97 @@ func (c *core) announceServices() {
 	c.routeDo(func(r *router, now time.Time) []outMsg { return r.setServices(s, now) })
 }
 
-// deliver answers a connection header received on st from host from, and
-// queues the connection for its listener.
-func (c *core) deliver(st *mux.Stream, from uint64, h connHeader) {
+// deliver answers a connection header received on st from host from (if
+// answer is set: the dialer waits for it; a refusal is always answered),
+// and queues the connection for its listener. t, running since the header
+// began, bounds the answer too.
+func (c *core) deliver(st *mux.Stream, from uint64, h connHeader, answer bool, t *answerTimer) {
 	l, v := c.ports.lookup(h)
 	if l != nil {
-		v = l.enqueue(st, from)
+		v = l.enqueue(st, from, answer, t)
 		if v == codeOK {
 			return
 		}
 	}
-	st.Write([]byte{uint8(v)})
-	st.Close()
+	if t.stop() {
+		refuseConn(st, v)
+	}
 }
 
 // enqueue answers ok and queues the connection. While the backlog is full
 // it waits for an Accept to make room, as long as HandshakeTimeout (the
 // dialer waits meanwhile, and the session's other streams wait behind
 // MaxPendingStreams: backpressure, not loss), then refuses. The answer is
-// written outside the listener's lock, into a slot reserved for it.
-func (l *listener) enqueue(st *mux.Stream, from uint64) code {
+// written outside the listener's lock, into a slot reserved for it. It
+// returns codeOK once the stream is answered (or reset), else the refusal.
+func (l *listener) enqueue(st *mux.Stream, from uint64, answer bool, t *answerTimer) code {
 	var timeout <-chan time.Time
 	l.mu.Lock()
 	for {
-		switch {
-		case l.closed && l.name != "":
+		if l.closed {
 			l.mu.Unlock()
-			return codeNoService
-		case l.closed:
-			l.mu.Unlock()
-			return codeRefused
+			return l.closedCode()
 		}
 		if len(l.q)+l.reserved < cap(l.q) {
 			break
 		}
+		l.waiting.Add(1)
 		l.mu.Unlock()
 		if timeout == nil {
-			t := time.NewTimer(l.c.lim.HandshakeTimeout)
-			defer t.Stop()
-			timeout = t.C
+			if !t.stop() {
+				l.waiting.Add(-1)
+				return codeOK // reset: the header took all the time there was
+			}
+			tm := time.NewTimer(l.c.lim.HandshakeTimeout)
+			defer tm.Stop()
+			timeout = tm.C
 		}
+		var expired bool
 		select {
 		case <-l.room:
 		case <-l.done:
 		case <-timeout:
+			expired = true
+		}
+		l.waiting.Add(-1)
+		if expired {
 			return codeOf(l.c.lim.limitErr("AcceptBacklog"))
 		}
 		l.mu.Lock()
+	}
+	if !answer && timeout == nil { // nothing to write: queue it at once
+		defer l.mu.Unlock()
+		if t.stop() {
+			l.q <- &conn{Stream: st, laddr: Addr{Host: l.c.id, Port: l.port}, raddr: Addr{Host: from}}
+		}
+		return codeOK
 	}
 	l.reserved++
 	if len(l.q)+l.reserved < cap(l.q) {
 		l.signalRoom() // room for another waiter too
 	}
 	l.mu.Unlock()
-	st.SetWriteDeadline(time.Now().Add(l.c.lim.HandshakeTimeout))
-	_, err := st.Write([]byte{uint8(codeOK)})
-	st.SetWriteDeadline(time.Time{})
+	var err error
+	switch {
+	case !answer:
+		if !t.stop() {
+			err = ErrClosed // reset by t
+		}
+	case timeout == nil: // t still runs: it bounds the write
+		_, err = st.Write([]byte{uint8(codeOK)})
+		if !t.stop() {
+			err = ErrClosed // reset by t
+		}
+	default:
+		st.SetWriteDeadline(time.Now().Add(l.c.lim.HandshakeTimeout))
+		_, err = st.Write([]byte{uint8(codeOK)})
+		st.SetWriteDeadline(time.Time{})
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.reserved--
 	if err != nil || l.closed {
-		st.Reset(mux.CodeRefused)
+		refuseConn(st, l.closedCode())
 		l.signalRoom()
 		return codeOK // answered already: the reset tells the rest
 	}
@@ -234,8 +276,20 @@ func (l *listener) enqueue(st *mux.Stream, from uint64) code {
 	return codeOK
 }
 
-// signalRoom wakes one connection waiting for room in the backlog.
+// closedCode is the refusal of a connection to a closed listener.
+func (l *listener) closedCode() code {
+	if l.name != "" {
+		return codeNoService
+	}
+	return codeRefused
+}
+
+// signalRoom wakes one connection waiting for room in the backlog, if
+// one waits.
 func (l *listener) signalRoom() {
+	if l.waiting.Load() == 0 {
+		return
+	}
 	select {
 	case l.room <- struct{}{}:
 	default:
@@ -283,7 +337,7 @@ func (l *listener) Close() error {
 	for {
 		select {
 		case c := <-l.q:
-			c.Stream.Reset(mux.CodeRefused)
+			refuseConn(c.Stream, l.closedCode())
 			continue
 		default:
 		}
@@ -297,19 +351,3 @@ func (l *listener) Close() error {
 
 // Addr returns the listener's address: this node and the port.
 func (l *listener) Addr() net.Addr { return Addr{Host: l.c.id, Port: l.port} }
-
-// conn is a connection over the mesh: a mux stream whose addresses are
-// mesh addresses. Besides net.Conn it has the stream's CloseWrite (half
-// close), Send and Recv (messages).
-type conn struct {
-	*mux.Stream
-	laddr, raddr Addr
-}
-
-// LocalAddr returns this end's mesh address.
-func (c *conn) LocalAddr() net.Addr { return c.laddr }
-
-// RemoteAddr returns the other end's mesh address; on an accepted
-// connection its host is the caller's node id (proved by TLS on a secured
-// mesh) and its port is 0.
-func (c *conn) RemoteAddr() net.Addr { return c.raddr }

@@ -86,6 +86,7 @@ type router struct {
 	purgeAt  time.Time // next scan for expired records
 
 	epoch   uint32 // routes computed for this epoch; bumped by every change
+	gen     uint64 // bumped whenever what reachable reports may have changed
 	valid   bool   // routes are computed for the current state
 	queue   []uint64
 	nRoutes int
@@ -217,6 +218,7 @@ func (r *router) receive(rec *record, raw []byte, from uint64, now time.Time) ([
 	if old != nil {
 		topo := old.relays() != rec.relay || !sameNeighbours(old, raw)
 		old.raw = raw
+		r.gen++ // its services may differ
 		if topo {
 			r.changed()
 		}
@@ -366,6 +368,7 @@ func (r *router) compute() {
 	}
 	r.valid = true
 	r.epoch++
+	r.gen++
 	r.nRoutes = 0
 	q := r.queue[:0]
 	for id := range r.links {
@@ -470,6 +473,13 @@ func (r *router) routes() []Route {
 
 // reachable calls f for every reachable node's record, with its hops, and
 // for our own (hops 0). The records are decoded from the database.
+// reachableGen returns a number that changes whenever what reachable
+// reports may have changed.
+func (r *router) reachableGen() uint64 {
+	r.compute()
+	return r.gen
+}
+
 func (r *router) reachable(maxServices int, f func(rec *record, hops int)) {
 	r.compute()
 	if r.own != nil {

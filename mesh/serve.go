@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/plexusnet/plexus/mux"
@@ -19,50 +20,143 @@ import (
 func (l *link) acceptStreams() { l.c.acceptLoop(l.sess, l.peer, l) }
 
 // acceptLoop serves the streams opened on sess by host from; l is the
-// link when sess is a link's (circuit setups are allowed only there). At
-// most MaxPendingStreams headers are read at once; beyond that the loop
-// stops accepting, and the peer's opens wait in mux's accept backlog.
+// link when sess is a link's (circuit setups are allowed only there).
+// Workers read the headers: goroutines that serve one stream after another,
+// so that a burst of streams pays for neither a goroutine nor its stack
+// growth per stream, and that end once no stream came for workerIdle. At
+// most MaxPendingStreams headers are read at once (one per worker); beyond
+// that the loop stops accepting, and the peer's opens wait in mux's accept
+// backlog.
 func (c *core) acceptLoop(sess *mux.Session, from uint64, l *link) {
-	sem := make(chan struct{}, c.lim.MaxPendingStreams)
+	p := &workerPool{work: make(chan *mux.Stream)}
+	p.retire = time.AfterFunc(time.Hour, p.retireIdle)
+	p.retire.Stop()
+	defer p.close()
+	worker := func(st *mux.Stream) {
+		defer p.workers.Add(-1)
+		t := newAnswerTimer()
+		defer t.t.Stop()
+		for ok := true; ok && st != nil; st, ok = <-p.work {
+			c.serveStream(st, from, l, t)
+		}
+	}
 	for {
 		st, err := sess.AcceptStream(c.ctx)
 		if err != nil {
 			return
 		}
+		p.last.Store(time.Now().UnixNano())
 		select {
-		case sem <- struct{}{}:
-		case <-sess.Done():
-			st.Reset(mux.CodeCancel)
-			return
+		case p.work <- st: // an idle worker
+			continue
+		default:
 		}
-		if !c.spawn(func() {
-			defer func() { <-sem }()
-			c.serveStream(st, from, l)
-		}) {
+		if int(p.workers.Load()) < c.lim.MaxPendingStreams {
+			p.workers.Add(1)
+			if !c.spawn(func() { worker(st) }) {
+				p.workers.Add(-1)
+				st.Reset(mux.CodeCancel)
+				return
+			}
+			p.arm()
+			continue
+		}
+		select { // all workers are busy: wait for one
+		case p.work <- st:
+		case <-sess.Done():
 			st.Reset(mux.CodeCancel)
 			return
 		}
 	}
 }
 
-// serveStream reads the header of a stream and dispatches it.
-func (c *core) serveStream(st *mux.Stream, from uint64, l *link) {
-	// The header must come within HandshakeTimeout. A timer that resets
-	// the stream, rather than a read deadline, leaves nothing behind on a
-	// stream that lives on (a relayed circuit keeps only its splice).
-	timer := time.AfterFunc(c.lim.HandshakeTimeout, func() { st.Reset(mux.CodeCancel) })
+// workerIdle is how long a header worker may wait for its next stream.
+const workerIdle = time.Second
+
+// workerPool is the header workers of one accept loop.
+type workerPool struct {
+	work    chan *mux.Stream // a stream to serve; nil: end; closed: the loop ended
+	workers atomic.Int32
+	last    atomic.Int64 // unix nanoseconds of the last stream accepted
+	retire  *time.Timer  // ends the idle workers once no stream came for workerIdle
+	armed   atomic.Bool  // retire is set: there are workers
+
+	mu     sync.Mutex // serializes retireIdle with arm and close
+	closed bool
+}
+
+// arm sets the retire timer if it is not set.
+func (p *workerPool) arm() {
+	if p.armed.Load() {
+		return
+	}
+	p.mu.Lock()
+	if !p.armed.Load() && !p.closed {
+		p.armed.Store(true)
+		p.retire.Reset(workerIdle)
+	}
+	p.mu.Unlock()
+}
+
+// retireIdle ends the waiting workers once no stream came for workerIdle,
+// and checks again later while some are busy.
+func (p *workerPool) retireIdle() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	if quiet := time.Duration(time.Now().UnixNano() - p.last.Load()); quiet < workerIdle {
+		p.retire.Reset(workerIdle - quiet)
+		return
+	}
+	retired := int32(0)
+	for {
+		select {
+		case p.work <- nil:
+			retired++
+			continue
+		default:
+		}
+		break
+	}
+	if p.workers.Load() > retired { // busy ones, or one about to wait
+		p.retire.Reset(workerIdle)
+		return
+	}
+	p.armed.Store(false)
+}
+
+// close ends the workers once they are done with their streams.
+func (p *workerPool) close() {
+	p.mu.Lock()
+	p.closed = true
+	p.retire.Stop()
+	close(p.work)
+	p.mu.Unlock()
+}
+
+// serveStream reads the header of a stream and dispatches it. t, the
+// worker's, bounds the header and the answer.
+func (c *core) serveStream(st *mux.Stream, from uint64, l *link, t *answerTimer) {
+	// The header, and a connection's answer, must come within
+	// HandshakeTimeout. A timer that resets the stream, rather than
+	// deadlines, leaves nothing behind on a stream that lives on (a relayed
+	// circuit keeps only its splice), and one timer serves both.
+	t.arm(st, c.lim.HandshakeTimeout)
 	h, err := readHeader(st, c.lim.MaxHops+1)
-	if !timer.Stop() {
-		c.logf(slog.LevelWarn, "mesh: stream header not received in time", "from", FormatID(from), "within", c.lim.HandshakeTimeout)
-		return // reset
+	if err != nil || !isConn(h.kind) {
+		if !t.stop() {
+			c.logf(slog.LevelWarn, "mesh: stream header not received in time", "from", FormatID(from), "within", c.lim.HandshakeTimeout)
+			return // reset
+		}
 	}
 	if err != nil {
 		switch {
 		case h.kind == kindCircuit && errors.Is(err, ErrHopLimit):
 			c.refuseSetup(st, h.setup, err, from) // h.setup.hop is read before the path
-		case h.kind == kindConn && errors.Is(err, ErrProtocol):
-			st.Write([]byte{uint8(codeProtocol)})
-			st.Close()
+		case isConn(h.kind) && errors.Is(err, ErrProtocol):
+			refuseConn(st, codeProtocol)
 		default:
 			st.Reset(mux.CodeProtocol)
 		}
@@ -70,8 +164,9 @@ func (c *core) serveStream(st *mux.Stream, from uint64, l *link) {
 		return
 	}
 	switch h.kind {
-	case kindConn:
-		c.deliver(st, from, h.conn)
+	case kindConn, kindConnEarly:
+		c.deliver(st, from, h.conn, h.kind == kindConn, t)
+		t.stop()
 	case kindCircuit:
 		if l == nil {
 			c.refuseSetup(st, h.setup, errNestedCircuit, from)
@@ -81,29 +176,78 @@ func (c *core) serveStream(st *mux.Stream, from uint64, l *link) {
 	}
 }
 
+// answerTimer resets a stream whose header or answer takes too long: one
+// per header worker, armed for each stream it serves, so that a stream
+// costs no timer of its own.
+type answerTimer struct {
+	t     *time.Timer
+	mu    sync.Mutex
+	st    *mux.Stream // armed for it; nil: disarmed
+	fired bool        // it fired for the stream it was last armed for
+}
+
+func newAnswerTimer() *answerTimer {
+	a := &answerTimer{}
+	a.t = time.AfterFunc(time.Hour, a.fire)
+	a.t.Stop()
+	return a
+}
+
+// arm starts the timer for st.
+func (a *answerTimer) arm(st *mux.Stream, d time.Duration) {
+	a.mu.Lock()
+	a.st, a.fired = st, false
+	a.mu.Unlock()
+	a.t.Reset(d)
+}
+
+func (a *answerTimer) fire() {
+	a.mu.Lock()
+	st := a.st
+	a.st = nil
+	a.fired = st != nil
+	a.mu.Unlock()
+	if st != nil {
+		st.Reset(mux.CodeCancel)
+	}
+}
+
+// stop disarms the timer and reports whether it had not fired (the
+// stream was not reset). It may be called again, with the same answer.
+func (a *answerTimer) stop() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.st != nil {
+		a.st = nil
+		a.t.Stop()
+	}
+	return !a.fired
+}
+
 // selfLink is the session on which a node dials itself: a mux session
 // pair over an in-memory pipe, made on first use.
 type selfLink struct {
-	mu   sync.Mutex
-	sess *mux.Session
+	mu    sync.Mutex
+	sess  *mux.Session
+	known *knownDests // destinations that accepted a connection on sess
 }
 
 // session returns the self session, making it if need be.
-func (s *selfLink) session(c *core) (*mux.Session, error) {
+func (s *selfLink) session(c *core) (*mux.Session, *knownDests, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.sess != nil && s.sess.Err() == nil {
-		return s.sess, nil
+		return s.sess, s.known, nil
 	}
 	a, b := net.Pipe()
 	client, err := mux.Client(a, c.innerCfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	server, err := mux.Server(b, c.innerCfg)
 	if err != nil {
 		client.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	hc, hs := c.track(client), c.track(server)
 	if hc == nil || hs == nil {
@@ -111,7 +255,7 @@ func (s *selfLink) session(c *core) (*mux.Session, error) {
 		server.Close()
 		c.untrack(hc)
 		c.untrack(hs)
-		return nil, ErrClosed
+		return nil, nil, ErrClosed
 	}
 	if !c.spawn(func() {
 		c.acceptLoop(server, c.id, nil)
@@ -120,8 +264,8 @@ func (s *selfLink) session(c *core) (*mux.Session, error) {
 		c.untrack(hs)
 		c.untrack(hc)
 	}) {
-		return nil, ErrClosed
+		return nil, nil, ErrClosed
 	}
-	s.sess = client
-	return client, nil
+	s.sess, s.known = client, new(knownDests)
+	return client, s.known, nil
 }

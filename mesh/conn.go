@@ -1,0 +1,94 @@
+package mesh
+
+import (
+	"errors"
+	"io"
+	"net"
+
+	"github.com/plexusnet/plexus/mux"
+)
+
+// conn is a connection over the mesh: a mux stream whose addresses are
+// mesh addresses. Besides net.Conn it has the stream's CloseWrite (half
+// close), Send and Recv (messages). Its errors report a refusal (a reset
+// that carries one, see refuseConn) as the refusal, which is
+// ErrConnRefused or ErrNoService (and a mux.ErrStreamReset).
+type conn struct {
+	*mux.Stream
+	laddr, raddr Addr
+	early        *earlyDial // set when dialed without waiting for the verdict
+}
+
+// earlyDial is what a connection dialed without waiting for its verdict
+// needs to forget its destination when it is refused.
+type earlyDial struct {
+	known *knownDests
+	h     connHeader
+}
+
+// LocalAddr returns this end's mesh address.
+func (c *conn) LocalAddr() net.Addr { return c.laddr }
+
+// RemoteAddr returns the other end's mesh address; on an accepted
+// connection its host is the caller's node id (proved by TLS on a secured
+// mesh) and its port is 0.
+func (c *conn) RemoteAddr() net.Addr { return c.raddr }
+
+// Read reads data. On a connection dialed without waiting, the first Read
+// returns the refusal if the destination refused.
+func (c *conn) Read(p []byte) (int, error) {
+	n, err := c.Stream.Read(p)
+	return n, c.wrap(err)
+}
+
+// Recv returns the next message, as Read does.
+func (c *conn) Recv() ([]byte, error) {
+	b, err := c.Stream.Recv()
+	return b, c.wrap(err)
+}
+
+// Write writes data. On a connection dialed without waiting, it returns
+// the refusal once it has arrived.
+func (c *conn) Write(p []byte) (int, error) {
+	n, err := c.Stream.Write(p)
+	return n, c.wrap(err)
+}
+
+// Send sends one message, as Write does.
+func (c *conn) Send(p []byte) error { return c.wrap(c.Stream.Send(p)) }
+
+// wrap turns a reset that carries a refusal into that refusal and, on a
+// connection dialed without waiting, forgets the refused destination.
+func (c *conn) wrap(err error) error {
+	if err == nil {
+		return nil
+	}
+	rf := connRefusal(c.raddr.Host, err)
+	if rf == nil {
+		return err
+	}
+	if e := c.early; e != nil {
+		e.known.drop(e.h)
+	}
+	return rf
+}
+
+// connRefusal returns the refusal a connection's reset carries, or nil if
+// err is not such a reset.
+func connRefusal(host uint64, err error) *refusal {
+	se, ok := err.(*mux.StreamError) // how mux returns a reset
+	if !ok && err != nil && err != io.EOF {
+		ok = errors.As(err, &se)
+	}
+	if !ok || !se.Remote || se.Code < resetRefused || se.Code > resetRefused+0xff {
+		return nil
+	}
+	return &refusal{op: "dial", by: host, err: code(se.Code - resetRefused).err(), cause: se}
+}
+
+// refuseConn refuses a connection: a reset whose code carries the
+// refusal code, which the dialer reads whether it waits for the verdict or
+// has written already.
+func refuseConn(st *mux.Stream, v code) {
+	st.Reset(resetRefused + mux.ErrorCode(v))
+}

@@ -1,0 +1,170 @@
+package mesh
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+
+	"github.com/plexusnet/plexus/mux"
+)
+
+// Dialing a host: a stream on the session that reaches it (the self
+// session, the link to a neighbour, or the inner session of the circuit to
+// a far host), opened with a connection header.
+//
+// The first connection to a destination (a port, or a service on a port,
+// in an env) on a session waits for the destination's verdict, one round
+// trip, so that a closed port or an unknown service fails the Dial fast
+// with ErrConnRefused or ErrNoService. Once a destination has accepted a
+// connection on a session, later dials to it on that session return at
+// once, as a mux open does (0-RTT): their header (kindConnEarly) asks for
+// no answer but a refusal, and the caller's data may follow it at once.
+// A refusal then (the listener has closed since) surfaces on the
+// connection's first Read or Recv, or on a Write or Send once it has
+// arrived, as the same error a waiting Dial would return, and the
+// destination is forgotten, so the next Dial waits again.
+
+// maxKnownDests bounds the destinations a session remembers as accepting;
+// past it, an arbitrary one is forgotten (its next dial waits once more).
+const maxKnownDests = 256
+
+// knownDests is the set of destinations that have accepted a connection
+// on one session.
+type knownDests struct {
+	mu sync.RWMutex
+	m  map[connHeader]struct{}
+}
+
+func (k *knownDests) has(h connHeader) bool {
+	k.mu.RLock()
+	_, ok := k.m[h]
+	k.mu.RUnlock()
+	return ok
+}
+
+func (k *knownDests) add(h connHeader) {
+	if k.has(h) {
+		return
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.m == nil {
+		k.m = make(map[connHeader]struct{})
+	}
+	if len(k.m) >= maxKnownDests {
+		for old := range k.m {
+			delete(k.m, old)
+			break
+		}
+	}
+	k.m[h] = struct{}{}
+}
+
+func (k *knownDests) drop(h connHeader) {
+	k.mu.Lock()
+	delete(k.m, h)
+	k.mu.Unlock()
+}
+
+// dialHost opens a connection to host through the session that reaches
+// it. When that session ends under the dial (a circuit closed as idle by
+// its far end at that moment, a link replaced), the dial is tried once
+// more on a fresh one.
+func (c *core) dialHost(ctx context.Context, host uint64, h connHeader, raddr Addr) (net.Conn, error) {
+	for try := 0; ; try++ {
+		sess, known, err := c.sessionTo(ctx, host)
+		if err != nil {
+			return nil, err
+		}
+		var conn net.Conn
+		if known.has(h) {
+			conn, err = c.openEarly(ctx, sess, host, h, raddr, known)
+		} else {
+			conn, err = c.openConn(ctx, sess, host, h, raddr, known)
+		}
+		if err != nil && try == 0 && sess.Err() != nil && ctx.Err() == nil {
+			continue
+		}
+		return conn, err
+	}
+}
+
+// sessionTo returns the session on which to open streams to host, and
+// the destinations known to accept on it.
+func (c *core) sessionTo(ctx context.Context, host uint64) (*mux.Session, *knownDests, error) {
+	if host == c.id {
+		return c.self.session(c)
+	}
+	if l := c.links.get(host); l != nil {
+		return l.sess, &l.known, nil
+	}
+	ci, err := c.circuitTo(ctx, host)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ci.sess, &ci.known, nil
+}
+
+// openStream opens a stream on sess and sends the connection header of
+// kind.
+func (c *core) openStream(ctx context.Context, sess *mux.Session, host uint64, kind uint8, h connHeader) (*mux.Stream, error) {
+	st, err := sess.OpenStream(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("%w: opening a stream to %s: %v", ErrNoRoute, FormatID(host), err)
+	}
+	if _, err := st.Write(appendConnHeader(make([]byte, 0, 8+len(h.env)+len(h.name)), kind, h)); err != nil {
+		st.Reset(mux.CodeCancel)
+		return nil, fmt.Errorf("%w: %s: %v", ErrNoRoute, FormatID(host), err)
+	}
+	return st, nil
+}
+
+// openConn opens a connection and waits for the verdict, at most
+// HandshakeTimeout; an accepted destination becomes known.
+func (c *core) openConn(ctx context.Context, sess *mux.Session, host uint64, h connHeader, raddr Addr, known *knownDests) (net.Conn, error) {
+	st, err := c.openStream(ctx, sess, host, kindConn, h)
+	if err != nil {
+		return nil, err
+	}
+	var v [1]byte
+	vctx, cancel := context.WithTimeout(ctx, c.lim.HandshakeTimeout)
+	err = withContext(vctx, st, func() error {
+		_, err := io.ReadFull(st, v[:])
+		return err
+	})
+	cancel()
+	if rf := connRefusal(host, err); rf != nil {
+		return nil, rf
+	}
+	if err != nil {
+		st.Reset(mux.CodeCancel)
+		switch {
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case vctx.Err() != nil:
+			return nil, fmt.Errorf("%w: %s did not answer within %v", ErrNoRoute, FormatID(host), c.lim.HandshakeTimeout)
+		}
+		return nil, fmt.Errorf("%w: %s closed the stream before answering: %v", ErrNoRoute, FormatID(host), err)
+	}
+	if code(v[0]) != codeOK {
+		st.Reset(mux.CodeCancel)
+		return nil, &refusal{op: "dial", by: host, err: code(v[0]).err()}
+	}
+	known.add(h)
+	return &conn{Stream: st, laddr: Addr{Host: c.id}, raddr: raddr}, nil
+}
+
+// openEarly opens a connection to a destination known to accept on sess,
+// without waiting for a verdict.
+func (c *core) openEarly(ctx context.Context, sess *mux.Session, host uint64, h connHeader, raddr Addr, known *knownDests) (net.Conn, error) {
+	st, err := c.openStream(ctx, sess, host, kindConnEarly, h)
+	if err != nil {
+		return nil, err
+	}
+	return &conn{Stream: st, laddr: Addr{Host: c.id}, raddr: raddr, early: &earlyDial{known: known, h: h}}, nil
+}

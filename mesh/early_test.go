@@ -1,0 +1,169 @@
+package mesh
+
+import (
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/plexusnet/plexus/mux"
+)
+
+// The paths a dial can take: to this node, to a neighbour, through a relay.
+func dialPaths(t *testing.T) (src *Node, dsts map[string]*Node) {
+	ns := nodes(t, 3)
+	chain(t, ns)
+	return ns[0], map[string]*Node{"self": ns[0], "neighbour": ns[1], "relayed": ns[2]}
+}
+
+// isEarly reports whether c was dialed without waiting for its verdict.
+func isEarly(c net.Conn) bool { return c.(*conn).early != nil }
+
+// TestLaterDialsDoNotWait: the first dial to a port or a service waits for
+// its verdict; once it was accepted, later dials to it on the same session
+// return at once and carry data as well; another port waits again.
+func TestLaterDialsDoNotWait(t *testing.T) {
+	src, dsts := dialPaths(t)
+	for name, dst := range dsts {
+		ln, _ := dst.Listen("", "svc-"+name+":7")
+		echo(t, ln)
+		other, _ := dst.Listen("", ":8")
+		echo(t, other)
+		for _, addr := range []string{FormatID(dst.ID()) + ":7", "svc-" + name} {
+			eventually(t, addr+" to be reachable", func() bool {
+				c, err := src.Dial("", addr)
+				if err == nil {
+					c.Close()
+				}
+				return err == nil
+			})
+			for i := range 3 {
+				c, err := src.Dial("", addr)
+				if err != nil {
+					t.Fatalf("%s: dial %d of %s: %v", name, i, addr, err)
+				}
+				if !isEarly(c) {
+					t.Errorf("%s: dial %d of %s waited for its verdict", name, i, addr)
+				}
+				roundTrip(t, c, "early "+addr)
+				c.Close()
+			}
+		}
+		c, err := src.Dial("", FormatID(dst.ID())+":8")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if isEarly(c) {
+			t.Errorf("%s: the first dial to another port did not wait for its verdict", name)
+		}
+		roundTrip(t, c, "first")
+		c.Close()
+	}
+}
+
+// TestEarlyDialRefused: a destination that accepted once, then closed:
+// the next dial returns at once, and its first Read (then every Write)
+// fails with the refusal, which is also a mux stream reset; the dial after
+// it waits for its verdict again and fails fast. (The dials are made
+// past the service lookup, which would soon learn that the service is
+// gone and fail on its own.)
+func TestEarlyDialRefused(t *testing.T) {
+	src, dsts := dialPaths(t)
+	for name, dst := range dsts {
+		for _, tc := range []struct {
+			listen string
+			h      connHeader
+			want   error
+		}{
+			{":9", connHeader{port: 9}, ErrConnRefused},
+			{"gone:10", connHeader{port: 10, name: "gone"}, ErrNoService},
+		} {
+			ln, _ := dst.Listen("", tc.listen)
+			echo(t, ln)
+			dial := func() (net.Conn, error) {
+				return src.c.dialHost(ctxT(t), dst.ID(), tc.h, Addr{Host: dst.ID(), Port: tc.h.port})
+			}
+			c, err := dial()
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Close()
+			ln.Close()
+			c, err = dial()
+			if err != nil || !isEarly(c) {
+				t.Fatalf("%s %+v: dial: %v, early %v", name, tc.h, err, err == nil && isEarly(c))
+			}
+			_, err = c.Read(make([]byte, 1))
+			if !errors.Is(err, tc.want) || !errors.Is(err, mux.ErrStreamReset) {
+				t.Fatalf("%s %+v: Read: %v, want %v (a stream reset)", name, tc.h, err, tc.want)
+			}
+			t.Logf("%s: %v", name, err)
+			if _, err := c.Write([]byte("x")); !errors.Is(err, tc.want) {
+				t.Fatalf("%s %+v: Write after the refusal: %v, want %v", name, tc.h, err, tc.want)
+			}
+			c.Close()
+			start := time.Now()
+			if _, err := dial(); !errors.Is(err, tc.want) {
+				t.Fatalf("%s %+v: the dial after a refusal: %v, want %v", name, tc.h, err, tc.want)
+			}
+			if d := time.Since(start); d > quick {
+				t.Fatalf("%s: the dial after a refusal took %v", name, d)
+			}
+		}
+	}
+}
+
+// TestEarlyDialRefusedOnWrite: a connection that only writes learns of
+// the refusal from a Write.
+func TestEarlyDialRefusedOnWrite(t *testing.T) {
+	src, dsts := dialPaths(t)
+	dst := dsts["relayed"]
+	ln, _ := dst.Listen("", ":9")
+	echo(t, ln)
+	addr := FormatID(dst.ID()) + ":9"
+	c, err := src.Dial("", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	ln.Close()
+	c, err = src.Dial("", addr)
+	if err != nil || !isEarly(c) {
+		t.Fatalf("dial: %v, early %v", err, err == nil && isEarly(c))
+	}
+	defer c.Close()
+	deadline := time.Now().Add(patience)
+	for {
+		_, err := c.Write(make([]byte, 100))
+		if err != nil {
+			if !errors.Is(err, ErrConnRefused) {
+				t.Fatalf("Write: %v, want ErrConnRefused", err)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("writes never learned of the refusal")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestKnownDestsBounded: a session remembers at most maxKnownDests
+// destinations.
+func TestKnownDestsBounded(t *testing.T) {
+	var k knownDests
+	for i := range 3 * maxKnownDests {
+		k.add(connHeader{port: uint32(i)})
+		if len(k.m) > maxKnownDests {
+			t.Fatalf("%d destinations remembered", len(k.m))
+		}
+	}
+	last := connHeader{port: 3*maxKnownDests - 1}
+	if !k.has(last) {
+		t.Fatal("the newest destination was forgotten")
+	}
+	k.drop(last)
+	if k.has(last) {
+		t.Fatal("a dropped destination is still known")
+	}
+}
