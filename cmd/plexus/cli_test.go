@@ -37,6 +37,9 @@ func TestHelpEveryCommand(t *testing.T) {
 	if r := runIn("help", "bogus"); r.code != 2 || !strings.Contains(r.stderr, `unknown command "bogus"`) {
 		t.Errorf("help bogus: exit %d, %q", r.code, r.stderr)
 	}
+	if r := runIn("help", "cert", "bogus"); r.code != 2 || !strings.Contains(r.stderr, `unknown command "cert bogus"`) {
+		t.Errorf("help cert bogus: exit %d, %q", r.code, r.stderr)
+	}
 }
 
 // TestUsageErrors: a bad command line is a clear message and status 2,
@@ -51,6 +54,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"demo", "--log-level", "loud"}, `--log-level "loud": want debug, info, warn or error`},
 		{[]string{"demo", "--log-format", "xml"}, `--log-format "xml": want text or json`},
 		{[]string{"demo", "extra"}, `unexpected argument "extra"`},
+		{[]string{"cert"}, "a subcommand is needed"},
+		{[]string{"cert", "nope"}, `unknown subcommand "nope"`},
+		{[]string{"cert", "ca", "--out"}, "--out needs a value"},
 	} {
 		r := runIn(tc.args...)
 		if r.code != 2 || !strings.Contains(r.stderr, tc.want) || !strings.Contains(r.stderr, "plexus help") {

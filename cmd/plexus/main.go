@@ -3,6 +3,7 @@
 //
 // Usage:
 //
+//	plexus cert ca|node|id ...   make a mesh CA and node certificates, print node ids
 //	plexus demo                  run a small plexus network in this process
 //	plexus help [command]        print help
 package main
@@ -61,7 +62,7 @@ type command struct {
 
 // commands returns the commands of plexus in the order help lists them.
 func commands() []*command {
-	return []*command{demoCommand(), helpCommand()}
+	return []*command{certCommand(), demoCommand(), helpCommand()}
 }
 
 // runFunc runs a command whose flags fs holds, parsed.
