@@ -4,6 +4,7 @@
 // Usage:
 //
 //	plexus cert ca|node|id ...   make a mesh CA and node certificates, print node ids
+//	plexus sock --req0|... ...   a message socket on the command line (the nngcat of plexus)
 //	plexus demo                  run a small plexus network in this process
 //	plexus help [command]        print help
 package main
@@ -62,7 +63,7 @@ type command struct {
 
 // commands returns the commands of plexus in the order help lists them.
 func commands() []*command {
-	return []*command{certCommand(), demoCommand(), helpCommand()}
+	return []*command{certCommand(), sockCommand(), demoCommand(), helpCommand()}
 }
 
 // runFunc runs a command whose flags fs holds, parsed.
