@@ -123,12 +123,14 @@ func dashes(name string) string {
 	return "--" + name
 }
 
-// set reports whether the flag named name was given.
-func (f *flagSet) set(name string) bool {
+// set reports whether the flag was given under one of its names.
+func (f *flagSet) set(names ...string) bool {
 	found := false
 	f.fs.Visit(func(fl *flag.Flag) {
-		if fl.Name == name {
-			found = true
+		for _, n := range names {
+			if fl.Name == n {
+				found = true
+			}
 		}
 	})
 	return found

@@ -363,7 +363,7 @@ func (o *sockOptions) run(ctx context.Context, c *cli, fs *flagSet) error {
 			}
 		}),
 	}
-	if fs.set("recv-maxsz") {
+	if fs.set("recv-maxsz", "Z") {
 		n := o.recvMax
 		if n == 0 {
 			n = 1<<31 - 1

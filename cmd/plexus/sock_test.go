@@ -435,4 +435,11 @@ func TestSockShortForms(t *testing.T) {
 	if code, out := pull.wait(t); code != 0 || out != "legacy" {
 		t.Errorf("--bind/--connect: exit %d, %q", code, out)
 	}
+	// -Z: a message over the limit closes its pipe; nothing is printed and
+	// the receive times out.
+	pull = startPlexus(t, "sock", "--pull0", "--listen", url, "-A", "-Z", "4", "--recv-timeout", "1500ms")
+	until(t, plexusBin(t), "sock", "--push0", "--dial", url, "--data", "too long", "--send-timeout", "1")
+	if code, out := pull.wait(t); code != 0 || out != "" {
+		t.Errorf("-Z 4: exit %d, %q", code, out)
+	}
 }
