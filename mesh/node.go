@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -53,6 +54,23 @@ type core struct {
 	relays      relayTable
 	rt          routing
 	self        selfLink
+
+	started time.Time
+	serving []served // listeners accepting links, guarded by mu
+	joins   []string // Join's addresses, guarded by mu
+}
+
+// served is a listener that accepts links.
+type served struct {
+	h    *closer
+	addr net.Addr
+}
+
+// unserve forgets the listener of handle h.
+func (c *core) unserve(h *closer) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.serving = slices.DeleteFunc(c.serving, func(s served) bool { return s.h == h })
 }
 
 // New starts a node. Without WithTLS its id is random (or WithID's); with
@@ -62,7 +80,7 @@ func New(opts ...Option) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &core{opts: o, log: o.log, lim: &o.limits, closers: make(map[*closer]struct{})}
+	c := &core{opts: o, log: o.log, lim: &o.limits, closers: make(map[*closer]struct{}), started: time.Now()}
 	if o.tls != nil {
 		if c.ident, err = newIdentity(o.tls); err != nil {
 			return nil, err
