@@ -125,6 +125,7 @@ func (c *core) runCircuit(host uint64, path []uint64, b *build) {
 		c.logf(slog.LevelInfo, "mesh: circuit setup failed", "path", formatPath(path), "err", err)
 		return
 	}
+	c.stats.opened.Add(1)
 	c.serveCircuit(ci)
 }
 
@@ -321,6 +322,7 @@ func (c *core) terminate(st *mux.Stream, s setupHeader) {
 		_, err = tc.Write([]byte{uint8(codeOf(lerr))})
 		tc.SetWriteDeadline(time.Time{})
 		if lerr != nil {
+			c.countRefusal(lerr)
 			c.logf(slog.LevelInfo, "mesh: circuit refused", "path", formatPath(s.path), "err", lerr)
 			tc.Close()
 			st.Close()
@@ -345,6 +347,7 @@ func (c *core) terminate(st *mux.Stream, s setupHeader) {
 		return
 	}
 	ci := &circuit{host: src, path: s.path, sess: sess, h: h, since: time.Now()}
+	c.stats.accepted.Add(1)
 	t.mu.Lock()
 	if cur := t.byHost[src]; cur == nil || cur.sess.Err() != nil {
 		t.byHost[src] = ci

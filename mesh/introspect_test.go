@@ -191,6 +191,7 @@ func TestIntrospectConcurrent(t *testing.T) {
 				n.Circuits()
 				n.Topology()
 				n.Info()
+				n.Stats()
 			}
 		}()
 	}
@@ -202,4 +203,7 @@ func TestIntrospectConcurrent(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+	if s := ns[0].Stats(); s.LinkUps != 6 || s.LinkDowns != 5 {
+		t.Errorf("link ups %d, downs %d", s.LinkUps, s.LinkDowns)
+	}
 }

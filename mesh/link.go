@@ -405,6 +405,9 @@ func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
 	if c.ident != nil {
 		tc, err := c.tlsHandshake(auth, conn, dialer)
 		if err != nil {
+			if !c.isClosed() {
+				c.stats.linkHandshakes.Add(1)
+			}
 			if auth.Err() != nil && ctx.Err() == nil {
 				return fmt.Errorf("%w: link handshake: the peer was not authenticated within %v", ErrProtocol, ls.authTimeout)
 			}
@@ -435,6 +438,9 @@ func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
 	}
 	l.out.init()
 	if err := l.handshake(ctx, auth, proved, ls.authed); err != nil {
+		if !c.isClosed() {
+			c.stats.linkHandshakes.Add(1)
+		}
 		return err
 	}
 	cancel()
@@ -442,6 +448,7 @@ func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
 	if err := c.links.register(l); err != nil {
 		return err
 	}
+	c.stats.linkUps.Add(1)
 	if up != nil {
 		up()
 	}
@@ -463,7 +470,7 @@ func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
 	case <-l.conns.Done():
 	case <-c.ctx.Done():
 	}
-	c.links.remove(l)
+	c.removeLink(l)
 	c.linkChanged(l.peer, false)
 	conn.Close() // do not wait for a dead peer to take our last frames
 	sess.Close()

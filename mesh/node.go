@@ -55,6 +55,7 @@ type core struct {
 	rt          routing
 	self        selfLink
 
+	stats   nodeCounters
 	started time.Time
 	serving []served // listeners accepting links, guarded by mu
 	joins   []string // Join's addresses, guarded by mu
@@ -290,6 +291,7 @@ func (n *Node) DialContext(ctx context.Context, network, address string) (net.Co
 		err = ErrClosed
 	}
 	var conn net.Conn
+	start := time.Now()
 	if err == nil {
 		if t.name != "" {
 			conn, err = n.c.dialService(ctx, n.env, t)
@@ -300,12 +302,15 @@ func (n *Node) DialContext(ctx context.Context, network, address string) (net.Co
 			conn, err = n.c.dialHost(ctx, t.host, connHeader{port: t.port, env: n.env}, Addr{Host: t.host, Port: t.port})
 		}
 	}
+	n.c.stats.dials.Add(1)
 	if err != nil {
+		n.c.stats.dialErrors.Add(1)
 		if errors.Is(err, context.DeadlineExceeded) {
 			err = errTimeout // as package net: os.ErrDeadlineExceeded, and a net.Error that is a timeout
 		}
 		return nil, &net.OpError{Op: "dial", Net: "mesh", Source: Addr{Host: n.c.id}, Addr: dialAddr(t), Err: err}
 	}
+	n.c.stats.dialLatency.observe(time.Since(start))
 	return conn, nil
 }
 

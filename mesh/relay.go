@@ -126,7 +126,7 @@ var errNestedCircuit = fmt.Errorf("%w: circuit setup inside a circuit or to the 
 // at once: admitting one more drops the oldest, whose stream is reset with
 // the refusal of that limit.
 func (c *core) startSetup(l *link, st *mux.Stream, s setupHeader, herr error) {
-	p := c.relays.setups.admit(peerKey(l.peer), func() { refuseSetupNow(st, c.lim.limitErr("MaxPendingCircuits")) })
+	p := c.relays.setups.admit(peerKey(l.peer), func() { c.refuseSetupNow(st, c.lim.limitErr("MaxPendingCircuits")) })
 	if !c.spawn(func() {
 		defer c.relays.setups.done(p)
 		c.handleSetup(l, st, s, herr)
@@ -216,6 +216,7 @@ func (c *core) handleSetup(l *link, st *mux.Stream, s setupHeader, herr error) {
 		c.relayEnded(rc)
 		return
 	}
+	c.stats.relayedTotal.Add(1)
 	c.logf(slog.LevelDebug, "mesh: relaying a circuit", "path", formatPath(s.path))
 }
 
@@ -223,6 +224,7 @@ func (c *core) handleSetup(l *link, st *mux.Stream, s setupHeader, herr error) {
 // this node's index in the path), within HandshakeTimeout, and closes the
 // stream.
 func (c *core) refuseSetup(st *mux.Stream, s setupHeader, err error, from uint64) {
+	c.countRefusal(err)
 	c.logf(slog.LevelInfo, "mesh: circuit refused", "from", FormatID(from), "path", formatPath(s.path), "err", err)
 	st.SetWriteDeadline(time.Now().Add(c.lim.HandshakeTimeout))
 	st.Write([]byte{uint8(codeOf(err)), uint8(s.hop)})
@@ -232,7 +234,8 @@ func (c *core) refuseSetup(st *mux.Stream, s setupHeader, err error, from uint64
 // refuseSetupNow refuses a circuit setup without writing: a reset whose
 // code carries the refusal, as for a connection (see refuseConn). It
 // never blocks; the source learns the rule, not which node refused.
-func refuseSetupNow(st *mux.Stream, err error) {
+func (c *core) refuseSetupNow(st *mux.Stream, err error) {
+	c.countRefusal(err)
 	st.Reset(resetRefused + mux.ErrorCode(codeOf(err)))
 }
 
