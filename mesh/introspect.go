@@ -165,8 +165,10 @@ type CircuitInfo struct {
 	// setup, an end when the circuit was set up.
 	Since time.Time
 	// Bytes is what the circuit has carried through this node, both ways
-	// together: for a relayed circuit, the bytes forwarded; for an end,
-	// those its inner session read and wrote (Stats.BytesIn + BytesOut).
+	// together: for a relayed circuit, the bytes forwarded (the inner
+	// session's, TLS included on a secured mesh, as mux.Stream's
+	// SplicedBytes counts them); for an end, those its inner session
+	// read and wrote (Stats.BytesIn + BytesOut).
 	Bytes uint64
 	// Stats are the counters of the inner session of a circuit that ends
 	// here (Stats.Streams: the connections open on it now); zero for a

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/plexusnet/plexus/mux"
@@ -34,10 +35,16 @@ type relayed struct {
 	prev, next uint64
 	first      bool // prev is the source
 	since      time.Time
+	st         atomic.Pointer[mux.Stream] // the stream from prev, once spliced
 }
 
 // info describes rc.
 func (rc *relayed) info() CircuitInfo {
+	var bytes uint64
+	if st := rc.st.Load(); st != nil {
+		from, to := st.SplicedBytes()
+		bytes = from + to
+	}
 	return CircuitInfo{
 		Role:   CircuitRelayed,
 		Source: rc.path[0],
@@ -46,6 +53,7 @@ func (rc *relayed) info() CircuitInfo {
 		Prev:   rc.prev,
 		Next:   rc.next,
 		Since:  rc.since,
+		Bytes:  bytes,
 	}
 }
 
@@ -210,6 +218,7 @@ func (c *core) handleSetup(l *link, st *mux.Stream, s setupHeader, herr error) {
 	// directions are over, or either stream is reset, or a link ends; that
 	// one closure and mux's two streams and splice are all that the relay
 	// keeps per circuit.
+	rc.st.Store(st)
 	if err := mux.Splice(st, out, func(error) { c.relayEnded(rc) }); err != nil {
 		out.Reset(mux.CodeCancel) // st was reset under us: the source gave up, or the setup was dropped
 		st.Reset(mux.CodeCancel)
