@@ -157,7 +157,7 @@ type CircuitInfo struct {
 	Role   CircuitRole
 	Source uint64   // the host that set it up (Path[0])
 	Dest   uint64   // the host it reaches (the last of Path)
-	Path   []uint64 // every node on it, Source first
+	Path   []uint64 // every node on it, Source first; nil for a relayed circuit (a relay keeps only what it must)
 	// Prev and Next are the neighbours on the circuit towards Source and
 	// towards Dest; Prev is 0 at the source, Next 0 at the destination.
 	Prev, Next uint64
@@ -180,17 +180,13 @@ type CircuitInfo struct {
 // relayed ones first, each group sorted by Source, then Dest, then Since.
 func (n *Node) Circuits() []CircuitInfo {
 	c := n.c
-	relayed := c.relays.list()
+	out := c.relays.list()
 	c.circuits.mu.Lock()
 	ends := make([]*circuit, 0, len(c.circuits.live))
 	for ci := range c.circuits.live {
 		ends = append(ends, ci)
 	}
 	c.circuits.mu.Unlock()
-	out := make([]CircuitInfo, 0, len(relayed)+len(ends))
-	for _, rc := range relayed {
-		out = append(out, rc.info())
-	}
 	for _, ci := range ends {
 		out = append(out, ci.info())
 	}
