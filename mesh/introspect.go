@@ -273,12 +273,23 @@ type TopologyLink struct {
 func (n *Node) Topology() Topology {
 	c := n.c
 	c.rt.mu.Lock()
-	defer c.rt.mu.Unlock()
-	return c.rt.r.topology(c.lim.MaxServices, time.Now())
+	tb := c.rt.r.topology(time.Now())
+	c.rt.mu.Unlock()
+	return tb.build(c.lim.MaxServices)
 }
 
-// topology builds the Topology of the router's database at now.
-func (r *router) topology(maxServices int, now time.Time) Topology {
+// topoBuild is a Topology being built: what the router's database says,
+// taken under the router's lock, and the records whose services are still
+// to decode (encoded records are never modified once stored: a newer one
+// replaces them), after it.
+type topoBuild struct {
+	nodes map[uint64]*TopologyNode
+	links map[[2]uint64]int // ends that announce a link: 1 or 2
+	raws  map[uint64][]byte
+}
+
+// topology takes what Topology needs of the router's database at now.
+func (r *router) topology(now time.Time) topoBuild {
 	r.compute()
 	ms := now.UnixMilli()
 	self := r.cfg.self
@@ -287,13 +298,13 @@ func (r *router) topology(maxServices int, now time.Time) Topology {
 		nodes[self].Seq, nodes[self].Expires = r.own.seq, time.UnixMilli(r.own.expiry)
 		nodes[self].Services = announced(r.own.services)
 	}
-	type pair struct{ a, b uint64 }
-	links := make(map[pair]int) // ends that announce it: 1 or 2
+	links := make(map[[2]uint64]int)
+	raws := make(map[uint64][]byte, len(r.db))
 	announce := func(x, y uint64) {
 		if x > y {
 			x, y = y, x
 		}
-		links[pair{x, y}]++
+		links[[2]uint64{x, y}]++
 	}
 	for id := range r.links {
 		announce(self, id)
@@ -312,17 +323,26 @@ func (r *router) topology(maxServices int, now time.Time) Topology {
 		if e.epoch == r.epoch && !tn.Reachable {
 			tn.Reachable, tn.Hops = true, int(e.hops)
 		}
-		if rec, err := decodeRecord(e.raw, maxServices); err == nil {
-			tn.Services = announced(rec.services)
-		}
+		raws[id] = e.raw
 		for i, k := 0, e.numNeigh(); i < k; i++ {
 			announce(id, e.neigh(i))
 		}
 	}
-	t := Topology{Links: make([]TopologyLink, 0, len(links))}
-	for p, k := range links {
-		t.Links = append(t.Links, TopologyLink{A: p.a, B: p.b, Mutual: k == 2})
-		for _, id := range [2]uint64{p.a, p.b} {
+	return topoBuild{nodes: nodes, links: links, raws: raws}
+}
+
+// build makes the Topology, decoding the services of the records.
+func (tb topoBuild) build(maxServices int) Topology {
+	nodes := tb.nodes
+	for id, raw := range tb.raws {
+		if rec, err := decodeRecord(raw, maxServices); err == nil {
+			nodes[id].Services = announced(rec.services)
+		}
+	}
+	t := Topology{Links: make([]TopologyLink, 0, len(tb.links))}
+	for p, k := range tb.links {
+		t.Links = append(t.Links, TopologyLink{A: p[0], B: p[1], Mutual: k == 2})
+		for _, id := range p {
 			if nodes[id] == nil { // a node that only others' records name
 				nodes[id] = &TopologyNode{ID: id, Hops: -1}
 			}
