@@ -5,9 +5,10 @@
 #               then run every test with the race detector.
 
 GO ?= go
-# Debian packages that hold the reference peers of the socket tests:
-# nngcat (nng-utils) and nanocat (nanomsg-utils).
-APT_PKGS ?= nng-utils nanomsg-utils
+# Debian packages the tests use: the reference peers of the socket tests,
+# nngcat (nng-utils) and nanocat (nanomsg-utils), and the headless browser
+# of the status page's test (chromium).
+APT_PKGS ?= nng-utils nanomsg-utils chromium
 
 # The platforms plexus must build and vet for, besides this machine's.
 CROSS ?= linux/arm64 linux/386 linux/arm darwin/arm64 windows/amd64
@@ -16,18 +17,21 @@ CROSS ?= linux/arm64 linux/386 linux/arm darwin/arm64 windows/amd64
 
 test: deps vet crossvet race
 
-# deps installs the reference peers when they are missing. It needs root and
-# Debian's package mirror; without them the interop tests skip and say why.
+# deps installs the reference peers and Chromium when they are missing. It
+# needs root and Debian's package mirror; without them the interop tests and
+# the browser test skip and say why.
 deps:
 	@missing=""; \
 	command -v nngcat  >/dev/null 2>&1 || missing="$$missing nng-utils"; \
 	command -v nanocat >/dev/null 2>&1 || missing="$$missing nanomsg-utils"; \
+	command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 			echo "installing$$missing"; \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+			{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; } || \
+				echo "note: could not install$$missing; the tests that need them will skip"; \
 		else \
-			echo "note:$$missing not installed (need root and apt-get); interop tests will skip"; \
+			echo "note:$$missing not installed (need root and apt-get); the tests that need them will skip"; \
 		fi; \
 	fi
 

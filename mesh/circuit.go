@@ -29,7 +29,7 @@ import (
 type circuitTable struct {
 	mu       sync.Mutex
 	byHost   map[uint64]*circuit   // the circuit to use to reach a far host
-	all      map[*circuit]struct{} // every circuit being served
+	all      map[*circuit]struct{} // every circuit being served (ReloadTLS, Circuits)
 	building map[uint64]*build     // circuits being set up, by destination
 	ends     counts                // circuits that end here, by source (MaxCircuitsPerHost, MaxCircuits)
 }
@@ -50,6 +50,7 @@ type circuit struct {
 	known  knownDests
 	opens  atomic.Uint64 // streams opened on sess, either way (see closeWhenIdle)
 	cert   peerCert      // what the far host's certificate proved in end-to-end TLS, when secured
+	since  time.Time     // when it was set up
 }
 
 // build is a circuit being set up; the dials that need it wait for done.
@@ -125,6 +126,7 @@ func (c *core) runCircuit(host uint64, path []uint64, b *build) {
 		c.logf(slog.LevelInfo, "mesh: circuit setup failed", "path", formatPath(path), "err", err)
 		return
 	}
+	c.stats.opened.Add(1)
 	c.serveCircuit(ci)
 }
 
@@ -268,7 +270,7 @@ func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error)
 	if h == nil {
 		return nil, ErrClosed
 	}
-	return &circuit{host: host, path: path, sess: sess, source: true, h: h, cert: pc}, nil
+	return &circuit{host: host, path: path, sess: sess, source: true, h: h, cert: pc, since: time.Now()}, nil
 }
 
 // terminate accepts a circuit that ends here: it answers ok, runs the
@@ -331,6 +333,7 @@ func (c *core) terminate(st *mux.Stream, s setupHeader) {
 		_, err = tc.Write([]byte{uint8(codeOf(lerr))})
 		tc.SetWriteDeadline(time.Time{})
 		if lerr != nil {
+			c.countRefusal(lerr)
 			c.logf(slog.LevelInfo, "mesh: circuit refused", "path", formatPath(s.path), "err", lerr)
 			tc.Close()
 			st.Close()
@@ -354,7 +357,8 @@ func (c *core) terminate(st *mux.Stream, s setupHeader) {
 		release()
 		return
 	}
-	ci := &circuit{host: src, path: s.path, sess: sess, h: h, cert: pc}
+	ci := &circuit{host: src, path: s.path, sess: sess, h: h, cert: pc, since: time.Now()}
+	c.stats.accepted.Add(1)
 	t.mu.Lock()
 	if cur := t.byHost[src]; cur == nil || cur.sess.Err() != nil {
 		t.byHost[src] = ci

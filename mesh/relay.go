@@ -16,12 +16,59 @@ import (
 // came from (MaxCircuitsPerPeer) and in all (MaxRelayedCircuits), and,
 // where this node is the first relay, by their source, the neighbour
 // itself (MaxCircuitsPerSource); it holds the circuit setups being
-// handled, by the neighbour they came from (MaxPendingCircuits).
+// handled, by the neighbour they came from (MaxPendingCircuits); and it
+// lists the circuits relayed, for Circuits.
 type relayTable struct {
 	mu      sync.Mutex
 	n       counts
 	sources counts     // circuits whose source is the neighbour they came from
 	setups  pendingSet // keyed by peerKey
+	live    *relayed   // the circuits taken, a doubly linked list
+}
+
+// relayed is a circuit this node relays (or is setting up to relay): what
+// the limits and Circuits need of it, and no more, since a relay may hold
+// thousands.
+type relayed struct {
+	src, dst   uint64      // the ends of its path
+	prev, next uint64      // the neighbours towards src and dst
+	since      int64       // unix nanoseconds
+	st         *mux.Stream // the stream from prev, spliced to next once the setup went on
+
+	older, newer *relayed // in relayTable.live
+}
+
+// first reports whether this node is the circuit's first relay: its
+// source is the neighbour it came from (a path has no repeated node).
+func (rc *relayed) first() bool { return rc.prev == rc.src }
+
+// info describes rc.
+func (rc *relayed) info() CircuitInfo {
+	from, to := rc.st.SplicedBytes()
+	return CircuitInfo{
+		Role:   CircuitRelayed,
+		Source: rc.src,
+		Dest:   rc.dst,
+		Prev:   rc.prev,
+		Next:   rc.next,
+		Since:  time.Unix(0, rc.since),
+		Bytes:  from + to,
+	}
+}
+
+// list describes the circuits relayed now.
+func (t *relayTable) list() []CircuitInfo {
+	t.mu.Lock()
+	rcs := make([]*relayed, 0, t.n.total)
+	for rc := t.live; rc != nil; rc = rc.older {
+		rcs = append(rcs, rc)
+	}
+	t.mu.Unlock()
+	out := make([]CircuitInfo, len(rcs))
+	for i, rc := range rcs { // SplicedBytes takes a stream's lock: not under ours
+		out[i] = rc.info()
+	}
+	return out
 }
 
 // relayed returns the number of circuits this node relays now.
@@ -31,30 +78,45 @@ func (t *relayTable) relayed() int {
 	return t.n.total
 }
 
-// take counts a circuit from peer, and against its source's allowance
-// when peer is its source (first).
-func (t *relayTable) take(peer uint64, first bool, lim *Limits) error {
+// take counts rc, a circuit from rc.prev, and against its source's
+// allowance when rc.prev is its source (first), and lists it.
+func (t *relayTable) take(rc *relayed, lim *Limits) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	peer := rc.prev
 	if err := t.n.take(peer, lim.MaxCircuitsPerPeer, lim.MaxRelayedCircuits, "MaxCircuitsPerPeer", "MaxRelayedCircuits", lim); err != nil {
 		return err
 	}
-	if first {
+	if rc.first() {
 		if err := t.sources.take(peer, lim.MaxCircuitsPerSource, lim.MaxRelayedCircuits, "MaxCircuitsPerSource", "MaxRelayedCircuits", lim); err != nil {
 			t.n.put(peer)
 			return err
 		}
 	}
+	rc.older = t.live
+	if t.live != nil {
+		t.live.newer = rc
+	}
+	t.live = rc
 	return nil
 }
 
 // put gives back what take took.
-func (t *relayTable) put(peer uint64, first bool) {
+func (t *relayTable) put(rc *relayed) {
 	t.mu.Lock()
-	t.n.put(peer)
-	if first {
-		t.sources.put(peer)
+	t.n.put(rc.prev)
+	if rc.first() {
+		t.sources.put(rc.prev)
 	}
+	if rc.older != nil {
+		rc.older.newer = rc.newer
+	}
+	if rc.newer != nil {
+		rc.newer.older = rc.older
+	} else {
+		t.live = rc.older
+	}
+	rc.older, rc.newer = nil, nil
 	t.mu.Unlock()
 }
 
@@ -65,10 +127,10 @@ func peerKey(peer uint64) string {
 	return string(b[:])
 }
 
-// relayEnded releases what a relayed circuit from peer held: its counts
-// and Close's hold (see hold).
-func (c *core) relayEnded(peer uint64, first bool) {
-	c.relays.put(peer, first)
+// relayEnded releases what a relayed circuit held: its counts and Close's
+// hold (see hold).
+func (c *core) relayEnded(rc *relayed) {
+	c.relays.put(rc)
 	c.wg.Done()
 }
 
@@ -84,7 +146,7 @@ var errNestedCircuit = fmt.Errorf("%w: circuit setup inside a circuit or to the 
 // at once: admitting one more drops the oldest, whose stream is reset with
 // the refusal of that limit.
 func (c *core) startSetup(l *link, st *mux.Stream, s setupHeader, herr error) {
-	p := c.relays.setups.admit(peerKey(l.peer), func() { refuseSetupNow(st, c.lim.limitErr("MaxPendingCircuits")) })
+	p := c.relays.setups.admit(peerKey(l.peer), func() { c.refuseSetupNow(st, c.lim.limitErr("MaxPendingCircuits")) })
 	if !c.spawn(func() {
 		defer c.relays.setups.done(p)
 		c.handleSetup(l, st, s, herr)
@@ -124,12 +186,12 @@ func (c *core) handleSetup(l *link, st *mux.Stream, s setupHeader, herr error) {
 	// authenticated by the link: it may use only part of the allowance
 	// that the next relays give this node, so that one source cannot take
 	// all of it for the sources behind this node.
-	peer, first := l.peer, s.hop == 1
-	if err := c.relays.take(peer, first, c.lim); err != nil {
+	rc := &relayed{src: s.path[0], dst: s.path[len(s.path)-1], prev: l.peer, next: next, since: time.Now().UnixNano(), st: st}
+	if err := c.relays.take(rc, c.lim); err != nil {
 		c.refuseSetup(st, s, err, l.peer)
 		return
 	}
-	release := func() { c.relays.put(peer, first) }
+	release := func() { c.relays.put(rc) }
 	ctx, cancel := context.WithTimeout(c.ctx, c.lim.HandshakeTimeout)
 	out, err := nl.sess.OpenStream(ctx)
 	cancel()
@@ -168,12 +230,13 @@ func (c *core) handleSetup(l *link, st *mux.Stream, s setupHeader, herr error) {
 	// directions are over, or either stream is reset, or a link ends; that
 	// one closure and mux's two streams and splice are all that the relay
 	// keeps per circuit.
-	if err := mux.Splice(st, out, func(error) { c.relayEnded(peer, first) }); err != nil {
+	if err := mux.Splice(st, out, func(error) { c.relayEnded(rc) }); err != nil {
 		out.Reset(mux.CodeCancel) // st was reset under us: the source gave up, or the setup was dropped
 		st.Reset(mux.CodeCancel)
-		c.relayEnded(peer, first)
+		c.relayEnded(rc)
 		return
 	}
+	c.stats.relayedTotal.Add(1)
 	c.logf(slog.LevelDebug, "mesh: relaying a circuit", "path", formatPath(s.path))
 }
 
@@ -181,6 +244,7 @@ func (c *core) handleSetup(l *link, st *mux.Stream, s setupHeader, herr error) {
 // this node's index in the path), within HandshakeTimeout, and closes the
 // stream.
 func (c *core) refuseSetup(st *mux.Stream, s setupHeader, err error, from uint64) {
+	c.countRefusal(err)
 	c.logf(slog.LevelInfo, "mesh: circuit refused", "from", FormatID(from), "path", formatPath(s.path), "err", err)
 	st.SetWriteDeadline(time.Now().Add(c.lim.HandshakeTimeout))
 	st.Write([]byte{uint8(codeOf(err)), uint8(s.hop)})
@@ -190,7 +254,8 @@ func (c *core) refuseSetup(st *mux.Stream, s setupHeader, err error, from uint64
 // refuseSetupNow refuses a circuit setup without writing: a reset whose
 // code carries the refusal, as for a connection (see refuseConn). It
 // never blocks; the source learns the rule, not which node refused.
-func refuseSetupNow(st *mux.Stream, err error) {
+func (c *core) refuseSetupNow(st *mux.Stream, err error) {
+	c.countRefusal(err)
 	st.Reset(resetRefused + mux.ErrorCode(codeOf(err)))
 }
 

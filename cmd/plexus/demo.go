@@ -7,6 +7,33 @@ import (
 	"time"
 )
 
+// demoCommand is `plexus demo`.
+func demoCommand() *command {
+	return &command{
+		name:    "demo",
+		summary: "run a small plexus network in this process and print what happens",
+		help: `usage: plexus demo
+
+Runs, in this process and over loopback TCP, what plexus does: thousands of
+mux streams over one connection, req/rep, pub/sub and a switch over the SP
+wire of NNG, and a three-node mesh whose services are reached through a
+relay, by name, over HTTP and over mesh://. It prints what happens and how
+fast; it takes a few seconds and moves a few hundred MiB.
+`,
+		setup: func() (*flagSet, runFunc) {
+			fs := newFlagSet("demo")
+			fs.logging()
+			return fs, func(ctx context.Context, c *cli, fs *flagSet) error {
+				if len(fs.args) > 0 {
+					return &usageError{cmd: "demo", err: fmt.Errorf("unexpected argument %q", fs.args[0])}
+				}
+				fs.logger.Debug("demo: starting")
+				return demo(ctx, c.stdout)
+			}
+		},
+	}
+}
+
 // demo runs every section of the demo in turn.
 func demo(ctx context.Context, w io.Writer) error {
 	start := time.Now()
