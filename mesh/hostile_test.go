@@ -61,7 +61,7 @@ func TestRecordFloodBoundedBytes(t *testing.T) {
 	exp := time.Now().Add(time.Minute).UnixMilli()
 	neigh := make([]uint64, 7000) // 56,000 bytes of neighbours
 	for i := range neigh {
-		neigh[i] = uint64(1<<50 + i)
+		neigh[i] = 1<<50 + uint64(i)
 	}
 	const n = 100
 	for i := range uint64(n) {

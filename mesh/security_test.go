@@ -366,7 +366,7 @@ func TestSlowSetupsDoNotBlockALink(t *testing.T) {
 	waitRoute(t, m, d.ID(), 2)
 	ln, _ := d.Listen("", ":1")
 	echo(t, ln)
-	spoofedSetups(t, m, r, d, 80, func(i int) uint64 { return uint64(0xdead0000 + i) })
+	spoofedSetups(t, m, r, d, 80, func(i int) uint64 { return 0xdead0000 + uint64(i) })
 	for _, from := range []*Node{r, x} { // a neighbour of d, and a circuit through the relay
 		c, err := from.DialTimeout("", FormatID(d.ID())+":1", 5*time.Second)
 		if err != nil {
