@@ -63,7 +63,7 @@ type command struct {
 
 // commands returns the commands of plexus in the order help lists them.
 func commands() []*command {
-	return []*command{certCommand(), sockCommand(), demoCommand(), helpCommand()}
+	return []*command{nodeCommand(), certCommand(), sockCommand(), demoCommand(), helpCommand()}
 }
 
 // runFunc runs a command whose flags fs holds, parsed.
