@@ -63,7 +63,9 @@ type command struct {
 
 // commands returns the commands of plexus in the order help lists them.
 func commands() []*command {
-	return []*command{nodeCommand(), certCommand(), sockCommand(), demoCommand(), helpCommand()}
+	cmds := []*command{nodeCommand()}
+	cmds = append(cmds, statusCommands()...)
+	return append(cmds, certCommand(), sockCommand(), demoCommand(), helpCommand())
 }
 
 // runFunc runs a command whose flags fs holds, parsed.
