@@ -65,7 +65,7 @@ type command struct {
 func commands() []*command {
 	cmds := []*command{nodeCommand()}
 	cmds = append(cmds, statusCommands()...)
-	return append(cmds, certCommand(), sockCommand(), demoCommand(), helpCommand())
+	return append(cmds, catCommand(), certCommand(), sockCommand(), demoCommand(), helpCommand())
 }
 
 // runFunc runs a command whose flags fs holds, parsed.
