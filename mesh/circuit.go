@@ -28,14 +28,16 @@ import (
 // circuitTable holds the circuits of which this node is an end.
 type circuitTable struct {
 	mu       sync.Mutex
-	byHost   map[uint64]*circuit // the circuit to use to reach a far host
-	building map[uint64]*build   // circuits being set up, by destination
-	ends     counts              // circuits that end here, by source (MaxCircuitsPerHost, MaxCircuits)
+	byHost   map[uint64]*circuit   // the circuit to use to reach a far host
+	building map[uint64]*build     // circuits being set up, by destination
+	ends     counts                // circuits that end here, by source (MaxCircuitsPerHost, MaxCircuits)
+	live     map[*circuit]struct{} // every circuit that ends here and is served, for Circuits
 }
 
 func (t *circuitTable) init() {
 	t.byHost = make(map[uint64]*circuit)
 	t.building = make(map[uint64]*build)
+	t.live = make(map[*circuit]struct{})
 }
 
 // circuit is one end of a circuit.
@@ -47,6 +49,7 @@ type circuit struct {
 	h      *closer // the session's handle for Close
 	known  knownDests
 	opens  atomic.Uint64 // streams opened on sess, either way (see closeWhenIdle)
+	since  time.Time     // when it was set up
 }
 
 // build is a circuit being set up; the dials that need it wait for done.
@@ -122,6 +125,7 @@ func (c *core) runCircuit(host uint64, path []uint64, b *build) {
 		c.logf(slog.LevelInfo, "mesh: circuit setup failed", "path", formatPath(path), "err", err)
 		return
 	}
+	c.stats.opened.Add(1)
 	c.serveCircuit(ci)
 }
 
@@ -135,16 +139,20 @@ func (c *core) serveCircuit(ci *circuit) {
 	if !ci.source {
 		idle *= 2
 	}
+	t := &c.circuits
+	t.mu.Lock()
+	t.live[ci] = struct{}{}
+	t.mu.Unlock()
 	stop := closeWhenIdle(ci.sess, &ci.opens, idle)
 	defer stop()
 	c.acceptLoop(ci.sess, ci.host, nil, &ci.opens)
 	ci.sess.Close()
 	c.untrack(ci.h)
-	t := &c.circuits
 	t.mu.Lock()
 	if t.byHost[ci.host] == ci {
 		delete(t.byHost, ci.host)
 	}
+	delete(t.live, ci)
 	t.mu.Unlock()
 	c.logf(slog.LevelDebug, "mesh: circuit ended", "path", formatPath(ci.path), "err", ci.sess.Err())
 }
@@ -252,7 +260,7 @@ func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error)
 	if h == nil {
 		return nil, ErrClosed
 	}
-	return &circuit{host: host, path: path, sess: sess, source: true, h: h}, nil
+	return &circuit{host: host, path: path, sess: sess, source: true, h: h, since: time.Now()}, nil
 }
 
 // terminate accepts a circuit that ends here: it answers ok, runs the
@@ -314,6 +322,7 @@ func (c *core) terminate(st *mux.Stream, s setupHeader) {
 		_, err = tc.Write([]byte{uint8(codeOf(lerr))})
 		tc.SetWriteDeadline(time.Time{})
 		if lerr != nil {
+			c.countRefusal(lerr)
 			c.logf(slog.LevelInfo, "mesh: circuit refused", "path", formatPath(s.path), "err", lerr)
 			tc.Close()
 			st.Close()
@@ -337,7 +346,8 @@ func (c *core) terminate(st *mux.Stream, s setupHeader) {
 		release()
 		return
 	}
-	ci := &circuit{host: src, path: s.path, sess: sess, h: h}
+	ci := &circuit{host: src, path: s.path, sess: sess, h: h, since: time.Now()}
+	c.stats.accepted.Add(1)
 	t.mu.Lock()
 	if cur := t.byHost[src]; cur == nil || cur.sess.Err() != nil {
 		t.byHost[src] = ci

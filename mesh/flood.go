@@ -152,6 +152,8 @@ func (l *link) readRecords() {
 		var big *oversize
 		if errors.As(err, &big) && big.typ == msgRecord {
 			// Skip it and read on: one bad record costs the link nothing else.
+			c.stats.recReceived.Add(1)
+			c.stats.recRefused.Add(1)
 			c.logf(slog.LevelWarn, "mesh: record refused", "from", FormatID(l.peer), "err", err)
 			if _, err := io.CopyN(io.Discard, l.rd, int64(big.n)); err != nil {
 				l.sess.Close()
@@ -168,6 +170,7 @@ func (l *link) readRecords() {
 		}
 		switch typ {
 		case msgRecord:
+			c.stats.recReceived.Add(1)
 			if d := b.take(time.Now()); d > 0 {
 				c.logf(slog.LevelDebug, "mesh: record rate limit: slowing down a link", "peer", FormatID(l.peer), "wait", d)
 				t := time.NewTimer(d)
@@ -178,7 +181,11 @@ func (l *link) readRecords() {
 					return
 				}
 			}
-			if err := c.receiveRecord(l, body); err != nil && !errors.Is(err, ErrStaleRecord) {
+			switch err := c.receiveRecord(l, body); {
+			case errors.Is(err, ErrStaleRecord):
+				c.stats.recStale.Add(1)
+			case err != nil:
+				c.stats.recRefused.Add(1)
 				c.logf(slog.LevelWarn, "mesh: record refused", "from", FormatID(l.peer), "err", err)
 			}
 		case msgRefuse:
@@ -231,8 +238,8 @@ func (q *recordQueue) put(id uint64, raw []byte) {
 }
 
 // take returns the queued records framed as control messages, up to about
-// limit bytes.
-func (q *recordQueue) take(buf []byte, limit int) []byte {
+// limit bytes, and their number.
+func (q *recordQueue) take(buf []byte, limit int) ([]byte, int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	i := 0
@@ -248,7 +255,7 @@ func (q *recordQueue) take(buf []byte, limit int) []byte {
 		default:
 		}
 	}
-	return buf
+	return buf, i
 }
 
 func (q *recordQueue) close() {
@@ -268,13 +275,15 @@ func (l *link) sendRecords() {
 		case <-l.sess.Done():
 			return
 		}
-		buf = l.out.take(buf[:0], 64<<10)
+		var n int
+		buf, n = l.out.take(buf[:0], 64<<10)
 		if len(buf) == 0 {
 			continue
 		}
 		if _, err := l.ctrl.Write(buf); err != nil {
 			return
 		}
+		l.c.stats.recSent.Add(uint64(n))
 		if cap(buf) > 256<<10 {
 			buf = nil
 		}

@@ -39,6 +39,9 @@ type link struct {
 	out    recordQueue
 	conns  *mux.Session // the connection session, on the link's second stream
 	known  knownDests   // destinations that accepted a connection on conns
+
+	laddr, raddr net.Addr  // the connection's, when it is a net.Conn
+	since        time.Time // when the handshake ended
 }
 
 // linkTable holds the live links by peer. A link is registered only once
@@ -162,6 +165,9 @@ func (n *Node) Serve(ln net.Listener) error {
 	if h == nil {
 		return ErrClosed
 	}
+	c.mu.Lock()
+	c.serving = append(c.serving, served{h, ln.Addr()})
+	c.mu.Unlock()
 	if !c.spawn(func() { c.acceptLinks(ln, h) }) {
 		return ErrClosed
 	}
@@ -187,6 +193,7 @@ func (n *Node) ListenAndServe(network, address string) error {
 // in all, admitting one more closes the oldest (see pendingSet). So
 // silent connections from outside the mesh cannot keep members out.
 func (c *core) acceptLinks(ln net.Listener, h *closer) {
+	defer c.unserve(h)
 	defer c.untrack(h)
 	defer ln.Close()
 	var delay time.Duration
@@ -313,6 +320,9 @@ func (n *Node) Join(network, address string) error {
 	if !c.spawn(func() { c.keepJoined(network, address) }) {
 		return ErrClosed
 	}
+	c.mu.Lock()
+	c.joins = append(c.joins, network+"://"+address)
+	c.mu.Unlock()
 	return nil
 }
 
@@ -395,6 +405,9 @@ func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
 	if c.ident != nil {
 		tc, err := c.tlsHandshake(auth, conn, dialer)
 		if err != nil {
+			if !c.isClosed() {
+				c.stats.linkHandshakes.Add(1)
+			}
 			if auth.Err() != nil && ctx.Err() == nil {
 				return fmt.Errorf("%w: link handshake: the peer was not authenticated within %v", ErrProtocol, ls.authTimeout)
 			}
@@ -420,14 +433,22 @@ func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
 	defer c.untrack(hs)
 	defer sess.Close()
 	l := &link{c: c, dialer: dialer, conn: rw, sess: sess}
+	if nc, ok := conn.(net.Conn); ok {
+		l.laddr, l.raddr = nc.LocalAddr(), nc.RemoteAddr()
+	}
 	l.out.init()
 	if err := l.handshake(ctx, auth, proved, ls.authed); err != nil {
+		if !c.isClosed() {
+			c.stats.linkHandshakes.Add(1)
+		}
 		return err
 	}
 	cancel()
+	l.since = time.Now()
 	if err := c.links.register(l); err != nil {
 		return err
 	}
+	c.stats.linkUps.Add(1)
 	if up != nil {
 		up()
 	}
@@ -449,7 +470,7 @@ func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
 	case <-l.conns.Done():
 	case <-c.ctx.Done():
 	}
-	c.links.remove(l)
+	c.removeLink(l)
 	c.linkChanged(l.peer, false)
 	conn.Close() // do not wait for a dead peer to take our last frames
 	sess.Close()

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -53,6 +54,24 @@ type core struct {
 	relays      relayTable
 	rt          routing
 	self        selfLink
+
+	stats   nodeCounters
+	started time.Time
+	serving []served // listeners accepting links, guarded by mu
+	joins   []string // Join's addresses, guarded by mu
+}
+
+// served is a listener that accepts links.
+type served struct {
+	h    *closer
+	addr net.Addr
+}
+
+// unserve forgets the listener of handle h.
+func (c *core) unserve(h *closer) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.serving = slices.DeleteFunc(c.serving, func(s served) bool { return s.h == h })
 }
 
 // New starts a node. Without WithTLS its id is random (or WithID's); with
@@ -62,7 +81,7 @@ func New(opts ...Option) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &core{opts: o, log: o.log, lim: &o.limits, closers: make(map[*closer]struct{})}
+	c := &core{opts: o, log: o.log, lim: &o.limits, closers: make(map[*closer]struct{}), started: time.Now()}
 	if o.tls != nil {
 		if c.ident, err = newIdentity(o.tls); err != nil {
 			return nil, err
@@ -272,6 +291,7 @@ func (n *Node) DialContext(ctx context.Context, network, address string) (net.Co
 		err = ErrClosed
 	}
 	var conn net.Conn
+	start := time.Now()
 	if err == nil {
 		if t.name != "" {
 			conn, err = n.c.dialService(ctx, n.env, t)
@@ -282,12 +302,15 @@ func (n *Node) DialContext(ctx context.Context, network, address string) (net.Co
 			conn, err = n.c.dialHost(ctx, t.host, connHeader{port: t.port, env: n.env}, Addr{Host: t.host, Port: t.port})
 		}
 	}
+	n.c.stats.dials.Add(1)
 	if err != nil {
+		n.c.stats.dialErrors.Add(1)
 		if errors.Is(err, context.DeadlineExceeded) {
 			err = errTimeout // as package net: os.ErrDeadlineExceeded, and a net.Error that is a timeout
 		}
 		return nil, &net.OpError{Op: "dial", Net: "mesh", Source: Addr{Host: n.c.id}, Addr: dialAddr(t), Err: err}
 	}
+	n.c.stats.dialLatency.observe(time.Since(start))
 	return conn, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -16,12 +17,47 @@ import (
 // came from (MaxCircuitsPerPeer) and in all (MaxRelayedCircuits), and,
 // where this node is the first relay, by their source, the neighbour
 // itself (MaxCircuitsPerSource); it holds the circuit setups being
-// handled, by the neighbour they came from (MaxPendingCircuits).
+// handled, by the neighbour they came from (MaxPendingCircuits); and it
+// lists the circuits relayed, for Circuits.
 type relayTable struct {
 	mu      sync.Mutex
 	n       counts
 	sources counts     // circuits whose source is the neighbour they came from
 	setups  pendingSet // keyed by peerKey
+	live    map[*relayed]struct{}
+}
+
+// relayed is a circuit this node relays (or is setting up to relay): what
+// Circuits tells of it.
+type relayed struct {
+	path       []uint64 // the setup's, source first
+	prev, next uint64
+	first      bool // prev is the source
+	since      time.Time
+}
+
+// info describes rc.
+func (rc *relayed) info() CircuitInfo {
+	return CircuitInfo{
+		Role:   CircuitRelayed,
+		Source: rc.path[0],
+		Dest:   rc.path[len(rc.path)-1],
+		Path:   slices.Clone(rc.path),
+		Prev:   rc.prev,
+		Next:   rc.next,
+		Since:  rc.since,
+	}
+}
+
+// list returns the circuits relayed now.
+func (t *relayTable) list() []*relayed {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]*relayed, 0, len(t.live))
+	for rc := range t.live {
+		out = append(out, rc)
+	}
+	return out
 }
 
 // relayed returns the number of circuits this node relays now.
@@ -31,30 +67,36 @@ func (t *relayTable) relayed() int {
 	return t.n.total
 }
 
-// take counts a circuit from peer, and against its source's allowance
-// when peer is its source (first).
-func (t *relayTable) take(peer uint64, first bool, lim *Limits) error {
+// take counts rc, a circuit from rc.prev, and against its source's
+// allowance when rc.prev is its source (rc.first), and lists it.
+func (t *relayTable) take(rc *relayed, lim *Limits) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	peer := rc.prev
 	if err := t.n.take(peer, lim.MaxCircuitsPerPeer, lim.MaxRelayedCircuits, "MaxCircuitsPerPeer", "MaxRelayedCircuits", lim); err != nil {
 		return err
 	}
-	if first {
+	if rc.first {
 		if err := t.sources.take(peer, lim.MaxCircuitsPerSource, lim.MaxRelayedCircuits, "MaxCircuitsPerSource", "MaxRelayedCircuits", lim); err != nil {
 			t.n.put(peer)
 			return err
 		}
 	}
+	if t.live == nil {
+		t.live = make(map[*relayed]struct{})
+	}
+	t.live[rc] = struct{}{}
 	return nil
 }
 
 // put gives back what take took.
-func (t *relayTable) put(peer uint64, first bool) {
+func (t *relayTable) put(rc *relayed) {
 	t.mu.Lock()
-	t.n.put(peer)
-	if first {
-		t.sources.put(peer)
+	t.n.put(rc.prev)
+	if rc.first {
+		t.sources.put(rc.prev)
 	}
+	delete(t.live, rc)
 	t.mu.Unlock()
 }
 
@@ -65,10 +107,10 @@ func peerKey(peer uint64) string {
 	return string(b[:])
 }
 
-// relayEnded releases what a relayed circuit from peer held: its counts
-// and Close's hold (see hold).
-func (c *core) relayEnded(peer uint64, first bool) {
-	c.relays.put(peer, first)
+// relayEnded releases what a relayed circuit held: its counts and Close's
+// hold (see hold).
+func (c *core) relayEnded(rc *relayed) {
+	c.relays.put(rc)
 	c.wg.Done()
 }
 
@@ -84,7 +126,7 @@ var errNestedCircuit = fmt.Errorf("%w: circuit setup inside a circuit or to the 
 // at once: admitting one more drops the oldest, whose stream is reset with
 // the refusal of that limit.
 func (c *core) startSetup(l *link, st *mux.Stream, s setupHeader, herr error) {
-	p := c.relays.setups.admit(peerKey(l.peer), func() { refuseSetupNow(st, c.lim.limitErr("MaxPendingCircuits")) })
+	p := c.relays.setups.admit(peerKey(l.peer), func() { c.refuseSetupNow(st, c.lim.limitErr("MaxPendingCircuits")) })
 	if !c.spawn(func() {
 		defer c.relays.setups.done(p)
 		c.handleSetup(l, st, s, herr)
@@ -124,12 +166,12 @@ func (c *core) handleSetup(l *link, st *mux.Stream, s setupHeader, herr error) {
 	// authenticated by the link: it may use only part of the allowance
 	// that the next relays give this node, so that one source cannot take
 	// all of it for the sources behind this node.
-	peer, first := l.peer, s.hop == 1
-	if err := c.relays.take(peer, first, c.lim); err != nil {
+	rc := &relayed{path: s.path, prev: l.peer, next: next, first: s.hop == 1, since: time.Now()}
+	if err := c.relays.take(rc, c.lim); err != nil {
 		c.refuseSetup(st, s, err, l.peer)
 		return
 	}
-	release := func() { c.relays.put(peer, first) }
+	release := func() { c.relays.put(rc) }
 	ctx, cancel := context.WithTimeout(c.ctx, c.lim.HandshakeTimeout)
 	out, err := nl.sess.OpenStream(ctx)
 	cancel()
@@ -168,12 +210,13 @@ func (c *core) handleSetup(l *link, st *mux.Stream, s setupHeader, herr error) {
 	// directions are over, or either stream is reset, or a link ends; that
 	// one closure and mux's two streams and splice are all that the relay
 	// keeps per circuit.
-	if err := mux.Splice(st, out, func(error) { c.relayEnded(peer, first) }); err != nil {
+	if err := mux.Splice(st, out, func(error) { c.relayEnded(rc) }); err != nil {
 		out.Reset(mux.CodeCancel) // st was reset under us: the source gave up, or the setup was dropped
 		st.Reset(mux.CodeCancel)
-		c.relayEnded(peer, first)
+		c.relayEnded(rc)
 		return
 	}
+	c.stats.relayedTotal.Add(1)
 	c.logf(slog.LevelDebug, "mesh: relaying a circuit", "path", formatPath(s.path))
 }
 
@@ -181,6 +224,7 @@ func (c *core) handleSetup(l *link, st *mux.Stream, s setupHeader, herr error) {
 // this node's index in the path), within HandshakeTimeout, and closes the
 // stream.
 func (c *core) refuseSetup(st *mux.Stream, s setupHeader, err error, from uint64) {
+	c.countRefusal(err)
 	c.logf(slog.LevelInfo, "mesh: circuit refused", "from", FormatID(from), "path", formatPath(s.path), "err", err)
 	st.SetWriteDeadline(time.Now().Add(c.lim.HandshakeTimeout))
 	st.Write([]byte{uint8(codeOf(err)), uint8(s.hop)})
@@ -190,7 +234,8 @@ func (c *core) refuseSetup(st *mux.Stream, s setupHeader, err error, from uint64
 // refuseSetupNow refuses a circuit setup without writing: a reset whose
 // code carries the refusal, as for a connection (see refuseConn). It
 // never blocks; the source learns the rule, not which node refused.
-func refuseSetupNow(st *mux.Stream, err error) {
+func (c *core) refuseSetupNow(st *mux.Stream, err error) {
+	c.countRefusal(err)
 	st.Reset(resetRefused + mux.ErrorCode(codeOf(err)))
 }
 

@@ -91,8 +91,9 @@ type router struct {
 	queue   []uint64
 	nRoutes int
 
-	// Counters, for tests and the simulation.
+	// Counters, for tests, the simulation and Stats.
 	originated int
+	changes    uint64 // calls of changed
 }
 
 // newRouter returns the routing state of a node that starts at now. Its
@@ -384,7 +385,10 @@ func (r *router) originate(now time.Time, out []outMsg) []outMsg {
 }
 
 // changed invalidates the routes.
-func (r *router) changed() { r.valid = false }
+func (r *router) changed() {
+	r.valid = false
+	r.changes++
+}
 
 // compute finds the shortest paths (in hops) from us to every node, by
 // breadth-first search. An edge counts when both ends list each other

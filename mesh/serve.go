@@ -172,7 +172,7 @@ func (c *core) serveStream(st *mux.Stream, from uint64, l *link, t *answerTimer,
 			c.startSetup(l, st, h.setup, err) // refused there: h.setup.hop is read before the path
 			return
 		case h.kind == kindCircuit && errors.Is(err, ErrHopLimit):
-			refuseSetupNow(st, err)
+			c.refuseSetupNow(st, err)
 		case isConn(h.kind) && errors.Is(err, ErrProtocol):
 			refuseConn(st, codeProtocol)
 		default:
@@ -193,7 +193,7 @@ func (c *core) serveStream(st *mux.Stream, from uint64, l *link, t *answerTimer,
 		t.stop()
 	case kindCircuit:
 		if l == nil {
-			refuseSetupNow(st, errNestedCircuit)
+			c.refuseSetupNow(st, errNestedCircuit)
 			c.logf(slog.LevelWarn, "mesh: circuit refused", "from", FormatID(from), "err", errNestedCircuit)
 			return
 		}

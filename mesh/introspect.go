@@ -1,0 +1,366 @@
+package mesh
+
+import (
+	"net"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/plexusnet/plexus/mux"
+)
+
+// Introspection: what a node is, its links, the circuits through it and
+// ending at it, and the mesh as its routing records describe it, as plain
+// values copied at the call (a status page or a metrics exporter reads
+// them; nothing is kept that refers back to the node). Routes and Services
+// (node.go, services.go) are the two other parts of the picture. Every
+// method here is safe for concurrent use and takes only the locks that
+// link and circuit set-up take, never a lock of the data path.
+
+// NodeInfo describes a node.
+type NodeInfo struct {
+	ID      uint64     // the node id (FormatID prints it)
+	Name    string     // the mesh name (WithName)
+	Relay   bool       // it relays circuits for others (WithRelay)
+	Secure  bool       // links are mutual TLS (WithTLS)
+	Started time.Time  // when New returned it
+	Listen  []net.Addr // addresses it accepts links on (Serve, ListenAndServe), in the order they were added
+	Join    []string   // addresses it keeps a link to (Join), as "network://address", in the order they were added
+}
+
+// Info describes the node.
+func (n *Node) Info() NodeInfo {
+	c := n.c
+	info := NodeInfo{
+		ID:      c.id,
+		Name:    c.opts.name,
+		Relay:   c.opts.relay,
+		Secure:  c.ident != nil,
+		Started: c.started,
+	}
+	c.mu.Lock()
+	for _, s := range c.serving {
+		info.Listen = append(info.Listen, s.addr)
+	}
+	info.Join = slices.Clone(c.joins)
+	c.mu.Unlock()
+	return info
+}
+
+// Started returns when the node started (when New returned it).
+func (n *Node) Started() time.Time { return n.c.started }
+
+// Uptime returns how long the node has run, by the monotonic clock.
+func (n *Node) Uptime() time.Duration { return time.Since(n.c.started) }
+
+// LinkInfo describes one link: a mux session over one connection to a
+// neighbour.
+type LinkInfo struct {
+	Peer uint64 // the neighbour's node id
+	// Dialer: this node dialed the connection (Join), or played the
+	// dialing side of an Attach; false: it accepted it (Serve).
+	Dialer bool
+	// LocalAddr and RemoteAddr are the connection's addresses; nil when
+	// the link runs over a pipe that is not a net.Conn (Attach).
+	LocalAddr, RemoteAddr net.Addr
+	Since                 time.Time // when the link came up (its handshake ended)
+	// Stats are the counters of the link's session, which carries
+	// everything between the two nodes: records, connections, relayed
+	// circuits. Stats.RTT is the last keep-alive round trip on the link.
+	Stats mux.Stats
+	// Conns are the counters of the link's connection session, inside
+	// the link's session: Conns.Streams is the number of connections open
+	// now between the two nodes.
+	Conns mux.Stats
+}
+
+// Links lists the node's live links, sorted by peer, then by Since.
+func (n *Node) Links() []LinkInfo {
+	ls := n.c.links.all()
+	out := make([]LinkInfo, 0, len(ls))
+	for _, l := range ls {
+		out = append(out, l.info())
+	}
+	slices.SortFunc(out, func(a, b LinkInfo) int {
+		if c := cmpID(a.Peer, b.Peer); c != 0 {
+			return c
+		}
+		return a.Since.Compare(b.Since)
+	})
+	return out
+}
+
+// info describes l.
+func (l *link) info() LinkInfo {
+	return LinkInfo{
+		Peer:       l.peer,
+		Dialer:     l.dialer,
+		LocalAddr:  l.laddr,
+		RemoteAddr: l.raddr,
+		Since:      l.since,
+		Stats:      l.sess.Stats(),
+		Conns:      l.conns.Stats(),
+	}
+}
+
+// all returns the registered links.
+func (t *linkTable) all() []*link {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]*link, 0, t.n)
+	for _, ls := range t.byPeer {
+		out = append(out, ls...)
+	}
+	return out
+}
+
+// cmpID orders node ids.
+func cmpID(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// CircuitRole is what a node is to a circuit.
+type CircuitRole uint8
+
+// The roles of a node in a circuit.
+const (
+	// CircuitRelayed: the node relays the circuit between two neighbours.
+	CircuitRelayed CircuitRole = iota + 1
+	// CircuitSource: the circuit ends here, and this node set it up.
+	CircuitSource
+	// CircuitDest: the circuit ends here, and the far host set it up.
+	CircuitDest
+)
+
+// String returns "relayed", "source" or "dest".
+func (r CircuitRole) String() string {
+	switch r {
+	case CircuitRelayed:
+		return "relayed"
+	case CircuitSource:
+		return "source"
+	case CircuitDest:
+		return "dest"
+	}
+	return "unknown"
+}
+
+// CircuitInfo describes a circuit that this node relays or that ends
+// here.
+type CircuitInfo struct {
+	Role   CircuitRole
+	Source uint64   // the host that set it up (Path[0])
+	Dest   uint64   // the host it reaches (the last of Path)
+	Path   []uint64 // every node on it, Source first
+	// Prev and Next are the neighbours on the circuit towards Source and
+	// towards Dest; Prev is 0 at the source, Next 0 at the destination.
+	Prev, Next uint64
+	// Since is when the node took its part: a relay when it accepted the
+	// setup, an end when the circuit was set up.
+	Since time.Time
+	// Bytes is what the circuit has carried through this node, both ways
+	// together: for a relayed circuit, the bytes forwarded; for an end,
+	// those its inner session read and wrote (Stats.BytesIn + BytesOut).
+	Bytes uint64
+	// Stats are the counters of the inner session of a circuit that ends
+	// here (Stats.Streams: the connections open on it now); zero for a
+	// relayed circuit, whose traffic the relay does not see.
+	Stats mux.Stats
+}
+
+// Circuits lists the circuits this node relays and those that end here,
+// relayed ones first, each group sorted by Source, then Dest, then Since.
+func (n *Node) Circuits() []CircuitInfo {
+	c := n.c
+	relayed := c.relays.list()
+	c.circuits.mu.Lock()
+	ends := make([]*circuit, 0, len(c.circuits.live))
+	for ci := range c.circuits.live {
+		ends = append(ends, ci)
+	}
+	c.circuits.mu.Unlock()
+	out := make([]CircuitInfo, 0, len(relayed)+len(ends))
+	for _, rc := range relayed {
+		out = append(out, rc.info())
+	}
+	for _, ci := range ends {
+		out = append(out, ci.info())
+	}
+	slices.SortFunc(out, func(a, b CircuitInfo) int {
+		if a.Role != b.Role && (a.Role == CircuitRelayed || b.Role == CircuitRelayed) {
+			if a.Role == CircuitRelayed {
+				return -1
+			}
+			return 1
+		}
+		if c := cmpID(a.Source, b.Source); c != 0 {
+			return c
+		}
+		if c := cmpID(a.Dest, b.Dest); c != 0 {
+			return c
+		}
+		return a.Since.Compare(b.Since)
+	})
+	return out
+}
+
+// info describes ci, an end of a circuit.
+func (ci *circuit) info() CircuitInfo {
+	st := ci.sess.Stats()
+	info := CircuitInfo{
+		Role:   CircuitDest,
+		Source: ci.path[0],
+		Dest:   ci.path[len(ci.path)-1],
+		Path:   slices.Clone(ci.path),
+		Prev:   ci.path[len(ci.path)-2],
+		Since:  ci.since,
+		Bytes:  st.BytesIn + st.BytesOut,
+		Stats:  st,
+	}
+	if ci.source {
+		info.Role, info.Prev, info.Next = CircuitSource, 0, ci.path[1]
+	}
+	return info
+}
+
+// Topology is the mesh as a node knows it from the routing records it
+// holds: every node and every link they announce.
+type Topology struct {
+	Nodes []TopologyNode // sorted by ID; this node among them, with Hops 0
+	Links []TopologyLink // sorted by A, then B
+}
+
+// TopologyNode is one node of a Topology.
+type TopologyNode struct {
+	ID    uint64
+	Relay bool // its record says it relays circuits
+	// Reachable: a route leads to it, or it is this node.
+	Reachable bool
+	// Hops is the length of the route to it: 0 for this node, 1 for a
+	// neighbour, -1 when it is unreachable.
+	Hops int
+	// Seq and Expires are those of the record held (for this node, of
+	// the last it originated); both zero for a neighbour whose record has
+	// not arrived yet.
+	Seq     uint64
+	Expires time.Time
+	// Services are the services its record announces, in every env.
+	Services []AnnouncedService
+}
+
+// AnnouncedService is a service as a routing record announces it.
+type AnnouncedService struct {
+	Env  string // "" for the default env (see WithEnv)
+	Name string
+	Port uint32
+}
+
+// TopologyLink is a link between two nodes, A < B, as announced by the
+// record of either (this node announces its live links).
+type TopologyLink struct {
+	A, B uint64
+	// Mutual: both ends announce the link. Only such links carry routes.
+	Mutual bool
+}
+
+// Topology returns the mesh as the node knows it: every node whose record
+// it holds (reachable or not, expired ones excepted) and its neighbours,
+// and every link these records announce, with this node's live links.
+func (n *Node) Topology() Topology {
+	c := n.c
+	c.rt.mu.Lock()
+	defer c.rt.mu.Unlock()
+	return c.rt.r.topology(c.lim.MaxServices, time.Now())
+}
+
+// topology builds the Topology of the router's database at now.
+func (r *router) topology(maxServices int, now time.Time) Topology {
+	r.compute()
+	ms := now.UnixMilli()
+	self := r.cfg.self
+	nodes := map[uint64]*TopologyNode{self: {ID: self, Relay: r.cfg.relay, Reachable: true}}
+	if r.own != nil {
+		nodes[self].Seq, nodes[self].Expires = r.own.seq, time.UnixMilli(r.own.expiry)
+		nodes[self].Services = announced(r.own.services)
+	}
+	type pair struct{ a, b uint64 }
+	links := make(map[pair]int) // ends that announce it: 1 or 2
+	announce := func(x, y uint64) {
+		if x > y {
+			x, y = y, x
+		}
+		links[pair{x, y}]++
+	}
+	for id := range r.links {
+		announce(self, id)
+		nodes[id] = &TopologyNode{ID: id, Reachable: true, Hops: 1}
+	}
+	for id, e := range r.db {
+		if e.expiry() <= ms {
+			continue
+		}
+		tn := nodes[id]
+		if tn == nil {
+			tn = &TopologyNode{ID: id, Hops: -1}
+			nodes[id] = tn
+		}
+		tn.Relay, tn.Seq, tn.Expires = e.relays(), e.seq(), time.UnixMilli(e.expiry())
+		if e.epoch == r.epoch && !tn.Reachable {
+			tn.Reachable, tn.Hops = true, int(e.hops)
+		}
+		if rec, err := decodeRecord(e.raw, maxServices); err == nil {
+			tn.Services = announced(rec.services)
+		}
+		for i, k := 0, e.numNeigh(); i < k; i++ {
+			announce(id, e.neigh(i))
+		}
+	}
+	t := Topology{Links: make([]TopologyLink, 0, len(links))}
+	for p, k := range links {
+		t.Links = append(t.Links, TopologyLink{A: p.a, B: p.b, Mutual: k == 2})
+		for _, id := range [2]uint64{p.a, p.b} {
+			if nodes[id] == nil { // a node that only others' records name
+				nodes[id] = &TopologyNode{ID: id, Hops: -1}
+			}
+		}
+	}
+	t.Nodes = make([]TopologyNode, 0, len(nodes))
+	for _, tn := range nodes {
+		t.Nodes = append(t.Nodes, *tn)
+	}
+	slices.SortFunc(t.Nodes, func(a, b TopologyNode) int { return cmpID(a.ID, b.ID) })
+	slices.SortFunc(t.Links, func(a, b TopologyLink) int {
+		if c := cmpID(a.A, b.A); c != 0 {
+			return c
+		}
+		return cmpID(a.B, b.B)
+	})
+	return t
+}
+
+// announced converts a record's services.
+func announced(ss []serviceEntry) []AnnouncedService {
+	if len(ss) == 0 {
+		return nil
+	}
+	out := make([]AnnouncedService, len(ss))
+	for i, s := range ss {
+		out[i] = AnnouncedService{Env: s.env, Name: s.name, Port: s.port}
+	}
+	slices.SortFunc(out, func(a, b AnnouncedService) int {
+		if c := strings.Compare(a.Env, b.Env); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		return int(int64(a.Port) - int64(b.Port))
+	})
+	return out
+}

@@ -1,0 +1,209 @@
+package mesh
+
+import (
+	"net"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestIntrospectChain looks at a chain a - b - c, where a has a
+// connection open to c through b: a's links, b's relayed circuit, the
+// circuit's ends at a and c, and the topology each sees.
+func TestIntrospectChain(t *testing.T) {
+	ns := nodes(t, 3, WithName("obs"))
+	a, b, c := ns[0], ns[1], ns[2]
+	chain(t, ns)
+	ln, err := c.Listen("", "echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo(t, ln)
+	eventually(t, "a sees echo", func() bool { return len(a.Services()) == 1 })
+	conn, err := a.DialContext(ctxT(t), "", "echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	roundTrip(t, conn, "hello")
+
+	info := a.Info()
+	if info.ID != a.ID() || info.Name != "obs" || !info.Relay || info.Secure || info.Started != a.Started() {
+		t.Errorf("Info = %+v", info)
+	}
+	if a.Uptime() <= 0 || a.Started().After(time.Now()) {
+		t.Errorf("Uptime %v, Started %v", a.Uptime(), a.Started())
+	}
+
+	links := a.Links()
+	if len(links) != 1 {
+		t.Fatalf("a has %d links, want 1: %+v", len(links), links)
+	}
+	l := links[0]
+	if l.Peer != b.ID() || l.Since.IsZero() || l.LocalAddr == nil || l.RemoteAddr == nil {
+		t.Errorf("a's link = %+v", l)
+	}
+	if l.Stats.BytesOut == 0 || l.Stats.BytesIn == 0 || l.Stats.FramesIn == 0 || l.Stats.FramesOut == 0 {
+		t.Errorf("a's link counted no traffic: %+v", l.Stats)
+	}
+	if bl := b.Links(); len(bl) != 2 || bl[0].Dialer == links[0].Dialer && bl[0].Peer == a.ID() {
+		t.Errorf("b's links = %+v", bl)
+	}
+
+	path := []uint64{a.ID(), b.ID(), c.ID()}
+	cs := b.Circuits()
+	if len(cs) != 1 {
+		t.Fatalf("b lists %d circuits, want 1: %+v", len(cs), cs)
+	}
+	want := CircuitInfo{Role: CircuitRelayed, Source: a.ID(), Dest: c.ID(), Path: path, Prev: a.ID(), Next: c.ID()}
+	if got := cs[0]; got.Since.IsZero() || !sameCircuit(got, want) {
+		t.Errorf("b's circuit = %+v, want %+v", got, want)
+	}
+	cs = a.Circuits()
+	want = CircuitInfo{Role: CircuitSource, Source: a.ID(), Dest: c.ID(), Path: path, Next: b.ID()}
+	if len(cs) != 1 || !sameCircuit(cs[0], want) || cs[0].Stats.Streams != 1 || cs[0].Bytes == 0 {
+		t.Errorf("a's circuits = %+v, want %+v with a stream", cs, want)
+	}
+	eventually(t, "c lists the circuit", func() bool { return len(c.Circuits()) == 1 })
+	cs = c.Circuits()
+	want = CircuitInfo{Role: CircuitDest, Source: a.ID(), Dest: c.ID(), Path: path, Prev: b.ID()}
+	if !sameCircuit(cs[0], want) {
+		t.Errorf("c's circuit = %+v, want %+v", cs[0], want)
+	}
+	for _, r := range []CircuitRole{CircuitRelayed, CircuitSource, CircuitDest, 0} {
+		if r.String() == "" {
+			t.Errorf("role %d has no name", r)
+		}
+	}
+
+	// Every node's record has reached a: a sees the whole chain.
+	eventually(t, "a's topology is the chain", func() bool {
+		topo := a.Topology()
+		return len(topo.Nodes) == 3 && len(topo.Links) == 2 && topo.Links[0].Mutual && topo.Links[1].Mutual
+	})
+	topo := a.Topology()
+	hops := map[uint64]int{a.ID(): 0, b.ID(): 1, c.ID(): 2}
+	for _, n := range topo.Nodes {
+		if h, ok := hops[n.ID]; !ok || n.Hops != h || !n.Reachable || !n.Relay {
+			t.Errorf("node %+v, want hops %d", n, h)
+		}
+		if n.ID == c.ID() {
+			if len(n.Services) != 1 || n.Services[0].Name != "echo" || n.Services[0].Env != "" {
+				t.Errorf("c's services = %+v", n.Services)
+			}
+		} else if n.ID != a.ID() && n.Seq == 0 {
+			t.Errorf("node %s: no record", FormatID(n.ID))
+		}
+	}
+	for _, l := range topo.Links {
+		if l.A >= l.B {
+			t.Errorf("link %+v: A >= B", l)
+		}
+	}
+	if !slices.IsSortedFunc(topo.Nodes, func(x, y TopologyNode) int { return cmpID(x.ID, y.ID) }) {
+		t.Error("nodes not sorted")
+	}
+}
+
+func sameCircuit(got, want CircuitInfo) bool {
+	return got.Role == want.Role && got.Source == want.Source && got.Dest == want.Dest &&
+		slices.Equal(got.Path, want.Path) && got.Prev == want.Prev && got.Next == want.Next
+}
+
+// TestIntrospectListenJoin: Info lists the addresses a node accepts
+// links on and those it joins; a link over TCP has both addresses.
+func TestIntrospectListenJoin(t *testing.T) {
+	a, b := newNode(t), newNode(t)
+	ln, err := netListen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Serve(ln); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Join("tcp", ln.Addr().String()); err != nil {
+		t.Fatal(err)
+	}
+	waitRoute(t, b, a.ID(), 1)
+	if got := a.Info().Listen; len(got) != 1 || got[0].String() != ln.Addr().String() {
+		t.Errorf("a listens on %v, want %v", got, ln.Addr())
+	}
+	if got := b.Info().Join; len(got) != 1 || got[0] != "tcp://"+ln.Addr().String() {
+		t.Errorf("b joins %q", got)
+	}
+	eventually(t, "a's link", func() bool { return len(a.Links()) == 1 })
+	la, lb := a.Links()[0], b.Links()[0]
+	if la.Dialer || !lb.Dialer || la.RemoteAddr.String() != lb.LocalAddr.String() || la.LocalAddr.String() != ln.Addr().String() {
+		t.Errorf("links: a %+v, b %+v", la, lb)
+	}
+	if _, ok := la.RemoteAddr.(*net.TCPAddr); !ok {
+		t.Errorf("RemoteAddr is a %T", la.RemoteAddr)
+	}
+}
+
+// TestTopologyUnreachable: a node whose record is held but that no route
+// reaches (behind a node that does not relay) is listed unreachable.
+func TestTopologyUnreachable(t *testing.T) {
+	a, b, c := newNode(t), newNode(t, WithRelay(false)), newNode(t)
+	linked(t, a, b)
+	linked(t, b, c)
+	eventually(t, "a holds c's record", func() bool {
+		for _, n := range a.Topology().Nodes {
+			if n.ID == c.ID() {
+				return n.Seq != 0
+			}
+		}
+		return false
+	})
+	for _, n := range a.Topology().Nodes {
+		switch n.ID {
+		case b.ID():
+			if n.Relay || !n.Reachable || n.Hops != 1 {
+				t.Errorf("b: %+v", n)
+			}
+		case c.ID():
+			if n.Reachable || n.Hops != -1 {
+				t.Errorf("c: %+v", n)
+			}
+		}
+	}
+}
+
+// TestIntrospectConcurrent calls every introspection method while links
+// come and go, for the race detector.
+func TestIntrospectConcurrent(t *testing.T) {
+	ns := nodes(t, 3)
+	chain(t, ns)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, n := range ns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				n.Links()
+				n.Circuits()
+				n.Topology()
+				n.Info()
+				n.Stats()
+			}
+		}()
+	}
+	for i := 0; i < 5; i++ {
+		p := attach(t, ns[0], ns[2])
+		waitRoute(t, ns[0], ns[2].ID(), 1)
+		p.cut()
+		waitRoute(t, ns[0], ns[2].ID(), 2)
+	}
+	close(stop)
+	wg.Wait()
+	if s := ns[0].Stats(); s.LinkUps != 6 || s.LinkDowns != 5 {
+		t.Errorf("link ups %d, downs %d", s.LinkUps, s.LinkDowns)
+	}
+}
