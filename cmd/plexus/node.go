@@ -165,7 +165,7 @@ func (o *nodeOptions) run(ctx context.Context, c *cli, fs *flagSet) error {
 		if host, _, _ := net.SplitHostPort(o.http); host == "" || host == "0.0.0.0" || host == "::" {
 			log.Warn("the status page is open to the network", "addr", o.http)
 		}
-		p := &nodeProvider{s: s, name: o.mesh.name, relay: o.mesh.relay}
+		p := &nodeProvider{node: n}
 		mux := http.NewServeMux()
 		mux.Handle("/", status.Handler(p, status.WithLogger(log)))
 		srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}

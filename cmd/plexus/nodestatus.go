@@ -10,12 +10,9 @@ import (
 )
 
 // nodeProvider is the status.Provider of a running node: it reads the
-// snapshot of the status API from the mesh.Node.
+// snapshot of the status API from the mesh.Node's introspection.
 type nodeProvider struct {
-	s    *started
-	name string // the mesh name
-	// relay is whether the node relays (--relay).
-	relay bool
+	node *mesh.Node
 }
 
 // Status takes a snapshot of the node.
@@ -23,24 +20,38 @@ func (p *nodeProvider) Status(ctx context.Context) (*status.Status, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	n := p.s.node
+	n := p.node
 	now := time.Now()
-	self := mesh.FormatID(n.ID())
-	name := p.name
-	if name == "" {
-		name = mesh.DefaultName
-	}
+	info := n.Info()
 	st := &status.Status{
 		Time: now,
 		Node: status.Node{
-			ID:            self,
-			Name:          name,
-			Relay:         p.relay,
-			Secure:        p.s.secure,
-			Started:       p.s.begun,
-			UptimeSeconds: now.Sub(p.s.begun).Seconds(),
-			Listen:        p.s.listen,
+			ID:            mesh.FormatID(info.ID),
+			Name:          info.Name,
+			Relay:         info.Relay,
+			Secure:        info.Secure,
+			Started:       info.Started,
+			UptimeSeconds: now.Sub(info.Started).Seconds(),
 		},
+	}
+	for _, a := range info.Listen {
+		st.Node.Listen = append(st.Node.Listen, a.Network()+"://"+a.String())
+	}
+	for _, l := range n.Links() {
+		var addr string
+		if l.RemoteAddr != nil {
+			addr = l.RemoteAddr.String()
+		}
+		st.Links = append(st.Links, status.Link{
+			Peer:      mesh.FormatID(l.Peer),
+			Addr:      addr,
+			Dialer:    l.Dialer,
+			UpSince:   l.Since,
+			RTTMillis: float64(l.Stats.RTT) / float64(time.Millisecond),
+			BytesIn:   l.Stats.BytesIn,
+			BytesOut:  l.Stats.BytesOut,
+			Streams:   l.Conns.Streams,
+		})
 	}
 	routes := n.Routes()
 	sort.Slice(routes, func(i, j int) bool {
@@ -51,9 +62,6 @@ func (p *nodeProvider) Status(ctx context.Context) (*status.Status, error) {
 	})
 	for _, r := range routes {
 		st.Routes = append(st.Routes, status.Route{Host: mesh.FormatID(r.Host), NextHop: mesh.FormatID(r.NextHop), Hops: r.Hops})
-		if r.Hops == 1 {
-			st.Links = append(st.Links, status.Link{Peer: mesh.FormatID(r.Host)})
-		}
 	}
 	services := n.Services()
 	sort.Slice(services, func(i, j int) bool {
@@ -66,53 +74,43 @@ func (p *nodeProvider) Status(ctx context.Context) (*status.Status, error) {
 		}
 		return a.Host < b.Host
 	})
-	offers := map[uint64][]string{}
 	for _, s := range services {
 		st.Services = append(st.Services, status.Service{Name: s.Name, Host: mesh.FormatID(s.Host), Port: s.Port, Hops: s.Hops})
-		offers[s.Host] = append(offers[s.Host], s.Name)
 	}
-	st.Graph = routeGraph(n.ID(), p.relay, routes, offers)
+	for _, c := range n.Circuits() {
+		if c.Role != mesh.CircuitRelayed {
+			continue
+		}
+		st.Circuits = append(st.Circuits, status.Circuit{
+			Source: mesh.FormatID(c.Source), Dest: mesh.FormatID(c.Dest),
+			Prev: mesh.FormatID(c.Prev), Next: mesh.FormatID(c.Next),
+			Since: c.Since, Bytes: c.Bytes,
+		})
+	}
+	st.Graph = graph(n.Topology())
 	return st, nil
 }
 
-// routeGraph draws the mesh as the route table shows it: this node, every
-// host it reaches, a link to each neighbour, and for a farther host a
-// link from the host one hop nearer on the same next hop (the only one,
-// or the lowest id when several could be on the path). It stands in for
-// the mesh's link-state database, which mesh does not export yet; relays
-// are the hosts that are a next hop's way to another one.
-func routeGraph(self uint64, selfRelay bool, routes []mesh.Route, offers map[uint64][]string) status.Graph {
+// graph is the status page's view of a Topology: every node, and the
+// links both of whose ends announce them. A service of another env than
+// the default is named env/name.
+func graph(t mesh.Topology) status.Graph {
 	var g status.Graph
-	g.Nodes = append(g.Nodes, status.GraphNode{ID: mesh.FormatID(self), Relay: selfRelay, Reachable: true, Hops: 0, Services: offers[self]})
-	byHops := map[int][]mesh.Route{}
-	for _, r := range routes {
-		byHops[r.Hops] = append(byHops[r.Hops], r)
-	}
-	relays := map[uint64]bool{}
-	var links []status.GraphLink
-	link := func(a, b uint64) {
-		x, y := mesh.FormatID(a), mesh.FormatID(b)
-		if y < x {
-			x, y = y, x
-		}
-		links = append(links, status.GraphLink{A: x, B: y})
-	}
-	for _, r := range routes {
-		if r.Hops <= 1 {
-			link(self, r.Host)
-			continue
-		}
-		for _, q := range byHops[r.Hops-1] {
-			if q.NextHop == r.NextHop {
-				link(q.Host, r.Host)
-				relays[q.Host] = true
-				break
+	for _, tn := range t.Nodes {
+		gn := status.GraphNode{ID: mesh.FormatID(tn.ID), Relay: tn.Relay, Reachable: tn.Reachable, Hops: tn.Hops}
+		for _, s := range tn.Services {
+			name := s.Name
+			if s.Env != "" {
+				name = s.Env + "/" + s.Name
 			}
+			gn.Services = append(gn.Services, name)
+		}
+		g.Nodes = append(g.Nodes, gn)
+	}
+	for _, l := range t.Links {
+		if l.Mutual {
+			g.Links = append(g.Links, status.GraphLink{A: mesh.FormatID(l.A), B: mesh.FormatID(l.B)})
 		}
 	}
-	for _, r := range routes {
-		g.Nodes = append(g.Nodes, status.GraphNode{ID: mesh.FormatID(r.Host), Relay: relays[r.Host], Reachable: true, Hops: r.Hops, Services: offers[r.Host]})
-	}
-	g.Links = links
 	return g
 }
