@@ -117,8 +117,26 @@ func linkAddr(flag, s string) (string, error) {
 	return net.JoinHostPort(host, port), nil
 }
 
-// check validates the addresses of m before anything starts.
+// validMeshName reports whether s is a mesh name the handshake can
+// carry: 1 to 64 letters, digits, '.', '_' or '-'.
+func validMeshName(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// check validates the addresses and the name of m before anything
+// starts.
 func (m *meshFlags) check(listenFlag string) error {
+	if m.name != "" && !validMeshName(m.name) {
+		return fmt.Errorf("--name %q: a mesh name is 1 to 64 letters, digits, '.', '_' or '-'", m.name)
+	}
 	for _, s := range m.listen {
 		if _, err := linkAddr(listenFlag, s); err != nil {
 			return err

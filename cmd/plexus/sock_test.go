@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,7 +46,14 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 // test ends.
 func start(t *testing.T, path string, args ...string) *proc {
 	t.Helper()
+	return startStdin(t, nil, path, args...)
+}
+
+// startStdin is start with stdin as standard input (nil: none).
+func startStdin(t *testing.T, stdin io.Reader, path string, args ...string) *proc {
+	t.Helper()
 	p := &proc{name: filepath.Base(path), cmd: exec.Command(path, args...), lines: make(chan string, 1024), done: make(chan struct{})}
+	p.cmd.Stdin = stdin
 	p.cmd.Stderr = lockedWriter{&p.mu, &p.stderr}
 	out, err := p.cmd.StdoutPipe()
 	if err != nil {
