@@ -134,7 +134,8 @@ const pageSummary = `JSON.stringify({
 // two links and that the services table lists echo on a; then b stops,
 // cutting both links, and the page follows without a reload: c's link
 // goes from the graph and echo from the services table. Screenshots are
-// saved under the test's temp dir, their paths logged.
+// saved under the test's temp dir (or $PLEXUS_SCREENSHOTS, to keep
+// them), their paths logged.
 func TestStatusPageEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three nodes and a browser")
@@ -144,7 +145,10 @@ func TestStatusPageEndToEnd(t *testing.T) {
 	b := startNode(t, "--insecure", "--listen", "tcp://127.0.0.1:0")
 	a := startNode(t, "--insecure", "--join", b.link, "--relay=false", "--expose", "echo="+echo)
 	c := startNode(t, "--insecure", "--join", b.link, "--relay=false")
-	dir := t.TempDir()
+	dir := os.Getenv("PLEXUS_SCREENSHOTS") // to keep them
+	if dir == "" {
+		dir = t.TempDir()
+	}
 
 	if err := chromedp.Run(ctx, chromedp.Navigate(c.api+"/?every=250")); err != nil {
 		t.Fatal(err)
