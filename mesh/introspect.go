@@ -157,7 +157,7 @@ type CircuitInfo struct {
 	Role   CircuitRole
 	Source uint64   // the host that set it up (Path[0])
 	Dest   uint64   // the host it reaches (the last of Path)
-	Path   []uint64 // every node on it, Source first
+	Path   []uint64 // every node on it, Source first; nil for a relayed circuit (a relay keeps only what it must)
 	// Prev and Next are the neighbours on the circuit towards Source and
 	// towards Dest; Prev is 0 at the source, Next 0 at the destination.
 	Prev, Next uint64
@@ -165,8 +165,10 @@ type CircuitInfo struct {
 	// setup, an end when the circuit was set up.
 	Since time.Time
 	// Bytes is what the circuit has carried through this node, both ways
-	// together: for a relayed circuit, the bytes forwarded; for an end,
-	// those its inner session read and wrote (Stats.BytesIn + BytesOut).
+	// together: for a relayed circuit, the bytes forwarded (the inner
+	// session's, TLS included on a secured mesh, as mux.Stream's
+	// SplicedBytes counts them); for an end, those its inner session
+	// read and wrote (Stats.BytesIn + BytesOut).
 	Bytes uint64
 	// Stats are the counters of the inner session of a circuit that ends
 	// here (Stats.Streams: the connections open on it now); zero for a
@@ -178,17 +180,13 @@ type CircuitInfo struct {
 // relayed ones first, each group sorted by Source, then Dest, then Since.
 func (n *Node) Circuits() []CircuitInfo {
 	c := n.c
-	relayed := c.relays.list()
+	out := c.relays.list()
 	c.circuits.mu.Lock()
 	ends := make([]*circuit, 0, len(c.circuits.live))
 	for ci := range c.circuits.live {
 		ends = append(ends, ci)
 	}
 	c.circuits.mu.Unlock()
-	out := make([]CircuitInfo, 0, len(relayed)+len(ends))
-	for _, rc := range relayed {
-		out = append(out, rc.info())
-	}
 	for _, ci := range ends {
 		out = append(out, ci.info())
 	}
@@ -275,12 +273,23 @@ type TopologyLink struct {
 func (n *Node) Topology() Topology {
 	c := n.c
 	c.rt.mu.Lock()
-	defer c.rt.mu.Unlock()
-	return c.rt.r.topology(c.lim.MaxServices, time.Now())
+	tb := c.rt.r.topology(time.Now())
+	c.rt.mu.Unlock()
+	return tb.build(c.lim.MaxServices)
 }
 
-// topology builds the Topology of the router's database at now.
-func (r *router) topology(maxServices int, now time.Time) Topology {
+// topoBuild is a Topology being built: what the router's database says,
+// taken under the router's lock, and the records whose services are still
+// to decode (encoded records are never modified once stored: a newer one
+// replaces them), after it.
+type topoBuild struct {
+	nodes map[uint64]*TopologyNode
+	links map[[2]uint64]int // ends that announce a link: 1 or 2
+	raws  map[uint64][]byte
+}
+
+// topology takes what Topology needs of the router's database at now.
+func (r *router) topology(now time.Time) topoBuild {
 	r.compute()
 	ms := now.UnixMilli()
 	self := r.cfg.self
@@ -289,13 +298,13 @@ func (r *router) topology(maxServices int, now time.Time) Topology {
 		nodes[self].Seq, nodes[self].Expires = r.own.seq, time.UnixMilli(r.own.expiry)
 		nodes[self].Services = announced(r.own.services)
 	}
-	type pair struct{ a, b uint64 }
-	links := make(map[pair]int) // ends that announce it: 1 or 2
+	links := make(map[[2]uint64]int)
+	raws := make(map[uint64][]byte, len(r.db))
 	announce := func(x, y uint64) {
 		if x > y {
 			x, y = y, x
 		}
-		links[pair{x, y}]++
+		links[[2]uint64{x, y}]++
 	}
 	for id := range r.links {
 		announce(self, id)
@@ -314,17 +323,26 @@ func (r *router) topology(maxServices int, now time.Time) Topology {
 		if e.epoch == r.epoch && !tn.Reachable {
 			tn.Reachable, tn.Hops = true, int(e.hops)
 		}
-		if rec, err := decodeRecord(e.raw, maxServices); err == nil {
-			tn.Services = announced(rec.services)
-		}
+		raws[id] = e.raw
 		for i, k := 0, e.numNeigh(); i < k; i++ {
 			announce(id, e.neigh(i))
 		}
 	}
-	t := Topology{Links: make([]TopologyLink, 0, len(links))}
-	for p, k := range links {
-		t.Links = append(t.Links, TopologyLink{A: p.a, B: p.b, Mutual: k == 2})
-		for _, id := range [2]uint64{p.a, p.b} {
+	return topoBuild{nodes: nodes, links: links, raws: raws}
+}
+
+// build makes the Topology, decoding the services of the records.
+func (tb topoBuild) build(maxServices int) Topology {
+	nodes := tb.nodes
+	for id, raw := range tb.raws {
+		if rec, err := decodeRecord(raw, maxServices); err == nil {
+			nodes[id].Services = announced(rec.services)
+		}
+	}
+	t := Topology{Links: make([]TopologyLink, 0, len(tb.links))}
+	for p, k := range tb.links {
+		t.Links = append(t.Links, TopologyLink{A: p[0], B: p[1], Mutual: k == 2})
+		for _, id := range p {
 			if nodes[id] == nil { // a node that only others' records name
 				nodes[id] = &TopologyNode{ID: id, Hops: -1}
 			}

@@ -169,6 +169,7 @@ func (n *Node) Serve(ln net.Listener) error {
 	c.serving = append(c.serving, served{h, ln.Addr()})
 	c.mu.Unlock()
 	if !c.spawn(func() { c.acceptLinks(ln, h) }) {
+		c.unserve(h)
 		return ErrClosed
 	}
 	return nil

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
@@ -24,38 +23,50 @@ type relayTable struct {
 	n       counts
 	sources counts     // circuits whose source is the neighbour they came from
 	setups  pendingSet // keyed by peerKey
-	live    map[*relayed]struct{}
+	live    *relayed   // the circuits taken, a doubly linked list
 }
 
 // relayed is a circuit this node relays (or is setting up to relay): what
-// Circuits tells of it.
+// the limits and Circuits need of it, and no more, since a relay may hold
+// thousands.
 type relayed struct {
-	path       []uint64 // the setup's, source first
-	prev, next uint64
-	first      bool // prev is the source
-	since      time.Time
+	src, dst   uint64      // the ends of its path
+	prev, next uint64      // the neighbours towards src and dst
+	since      int64       // unix nanoseconds
+	st         *mux.Stream // the stream from prev, spliced to next once the setup went on
+
+	older, newer *relayed // in relayTable.live
 }
+
+// first reports whether this node is the circuit's first relay: its
+// source is the neighbour it came from (a path has no repeated node).
+func (rc *relayed) first() bool { return rc.prev == rc.src }
 
 // info describes rc.
 func (rc *relayed) info() CircuitInfo {
+	from, to := rc.st.SplicedBytes()
 	return CircuitInfo{
 		Role:   CircuitRelayed,
-		Source: rc.path[0],
-		Dest:   rc.path[len(rc.path)-1],
-		Path:   slices.Clone(rc.path),
+		Source: rc.src,
+		Dest:   rc.dst,
 		Prev:   rc.prev,
 		Next:   rc.next,
-		Since:  rc.since,
+		Since:  time.Unix(0, rc.since),
+		Bytes:  from + to,
 	}
 }
 
-// list returns the circuits relayed now.
-func (t *relayTable) list() []*relayed {
+// list describes the circuits relayed now.
+func (t *relayTable) list() []CircuitInfo {
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	out := make([]*relayed, 0, len(t.live))
-	for rc := range t.live {
-		out = append(out, rc)
+	rcs := make([]*relayed, 0, t.n.total)
+	for rc := t.live; rc != nil; rc = rc.older {
+		rcs = append(rcs, rc)
+	}
+	t.mu.Unlock()
+	out := make([]CircuitInfo, len(rcs))
+	for i, rc := range rcs { // SplicedBytes takes a stream's lock: not under ours
+		out[i] = rc.info()
 	}
 	return out
 }
@@ -68,7 +79,7 @@ func (t *relayTable) relayed() int {
 }
 
 // take counts rc, a circuit from rc.prev, and against its source's
-// allowance when rc.prev is its source (rc.first), and lists it.
+// allowance when rc.prev is its source (first), and lists it.
 func (t *relayTable) take(rc *relayed, lim *Limits) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -76,16 +87,17 @@ func (t *relayTable) take(rc *relayed, lim *Limits) error {
 	if err := t.n.take(peer, lim.MaxCircuitsPerPeer, lim.MaxRelayedCircuits, "MaxCircuitsPerPeer", "MaxRelayedCircuits", lim); err != nil {
 		return err
 	}
-	if rc.first {
+	if rc.first() {
 		if err := t.sources.take(peer, lim.MaxCircuitsPerSource, lim.MaxRelayedCircuits, "MaxCircuitsPerSource", "MaxRelayedCircuits", lim); err != nil {
 			t.n.put(peer)
 			return err
 		}
 	}
-	if t.live == nil {
-		t.live = make(map[*relayed]struct{})
+	rc.older = t.live
+	if t.live != nil {
+		t.live.newer = rc
 	}
-	t.live[rc] = struct{}{}
+	t.live = rc
 	return nil
 }
 
@@ -93,10 +105,18 @@ func (t *relayTable) take(rc *relayed, lim *Limits) error {
 func (t *relayTable) put(rc *relayed) {
 	t.mu.Lock()
 	t.n.put(rc.prev)
-	if rc.first {
+	if rc.first() {
 		t.sources.put(rc.prev)
 	}
-	delete(t.live, rc)
+	if rc.older != nil {
+		rc.older.newer = rc.newer
+	}
+	if rc.newer != nil {
+		rc.newer.older = rc.older
+	} else {
+		t.live = rc.older
+	}
+	rc.older, rc.newer = nil, nil
 	t.mu.Unlock()
 }
 
@@ -166,7 +186,7 @@ func (c *core) handleSetup(l *link, st *mux.Stream, s setupHeader, herr error) {
 	// authenticated by the link: it may use only part of the allowance
 	// that the next relays give this node, so that one source cannot take
 	// all of it for the sources behind this node.
-	rc := &relayed{path: s.path, prev: l.peer, next: next, first: s.hop == 1, since: time.Now()}
+	rc := &relayed{src: s.path[0], dst: s.path[len(s.path)-1], prev: l.peer, next: next, since: time.Now().UnixNano(), st: st}
 	if err := c.relays.take(rc, c.lim); err != nil {
 		c.refuseSetup(st, s, err, l.peer)
 		return

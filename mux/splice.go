@@ -27,9 +27,10 @@ var ErrSpliced = errors.New("mux: stream cannot be spliced")
 // two directions never race and never deadlock.
 type splice struct {
 	a, b  *Stream
-	ended [2]atomic.Bool // a→b, b→a: the direction is over
-	left  atomic.Int32   // directions not over yet
-	err   error          // the first error a direction ended on; set under both locks
+	ended [2]atomic.Bool   // a→b, b→a: the direction is over
+	moved [2]atomic.Uint64 // a→b, b→a: bytes forwarded
+	left  atomic.Int32     // directions not over yet
+	err   error            // the first error a direction ended on; set under both locks
 	done  func(error)
 }
 
@@ -65,6 +66,22 @@ func Splice(a, b *Stream, done func(error)) error {
 	sp.pump(a)
 	sp.pump(b)
 	return nil
+}
+
+// SplicedBytes returns the bytes that the splice st is part of has
+// forwarded: from st to the stream spliced to it (what arrived on st),
+// and from that stream to st. Both are 0 if st was never spliced; after
+// the splice ended they stay as they were. It is safe to call at any
+// time, from any goroutine.
+func (st *Stream) SplicedBytes() (from, to uint64) {
+	st.mu.Lock()
+	sp := st.sp
+	st.mu.Unlock()
+	if sp == nil {
+		return 0, 0
+	}
+	i := sp.dir(st)
+	return sp.moved[i].Load(), sp.moved[1-i].Load()
 }
 
 func (sp *splice) lock() {
@@ -131,9 +148,11 @@ func (sp *splice) forwardLocked(src, dst *Stream) (over, failed bool) {
 	if sp.failedLocked(src, dst) {
 		return true, true
 	}
+	moved := &sp.moved[sp.dir(src)]
 	for {
 		if len(src.partial) > 0 { // what a Recv before Splice had assembled
 			n, _ := dst.relayLocked(src.partial, false)
+			moved.Add(uint64(n))
 			src.partial = src.partial[n:]
 			if len(src.partial) > 0 {
 				return false, false // dst pumps again when it has room
@@ -146,6 +165,7 @@ func (sp *splice) forwardLocked(src, dst *Stream) (over, failed bool) {
 		}
 		c := &src.rq[src.rqHead]
 		n, all := dst.relayLocked(c.b[c.off:], c.eom)
+		moved.Add(uint64(n))
 		c.off += n
 		if !all {
 			return false, false

@@ -212,3 +212,42 @@ func TestSpliceRefuses(t *testing.T) {
 		t.Fatalf("splicing a closed stream = %v", err)
 	}
 }
+
+// TestSplicedBytes: each end of a splice reports the bytes forwarded each
+// way, from its own point of view, and keeps them once the splice ended.
+func TestSplicedBytes(t *testing.T) {
+	r := newRelay(t, nil)
+	x, in := streamPair(t, r.a, r.rl)
+	out, y := streamPair(t, r.rr, r.b)
+	if f, o := in.SplicedBytes(); f != 0 || o != 0 {
+		t.Fatalf("before Splice: %d, %d", f, o)
+	}
+	ended := make(chan error, 1)
+	if err := Splice(in, out, func(err error) { ended <- err }); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		w, r *Stream
+		n    int
+	}{{x, y, 1000}, {y, x, 300}} {
+		if _, err := c.w.Write(randBytes(c.n, 3)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c.r, make([]byte, c.n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(when string) {
+		t.Helper()
+		if f, o := in.SplicedBytes(); f != 1000 || o != 300 {
+			t.Errorf("%s: in: %d from, %d to; want 1000, 300", when, f, o)
+		}
+		if f, o := out.SplicedBytes(); f != 300 || o != 1000 {
+			t.Errorf("%s: out: %d from, %d to; want 300, 1000", when, f, o)
+		}
+	}
+	check("spliced")
+	x.Reset(CodeCancel)
+	<-ended
+	check("ended")
+}
