@@ -16,6 +16,8 @@ import (
 
 	"github.com/plexusnet/plexus/cmd/plexus/internal/status"
 	"github.com/plexusnet/plexus/mesh"
+	"github.com/plexusnet/plexus/metrics/prom"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // defaultHTTP is where plexus node serves its status page and API unless
@@ -49,8 +51,9 @@ Sidecars put programs that are not written in Go on the mesh:
 A half-close (shutdown of one direction) is carried both ways.
 
 --http serves, on loopback by default, the live status page (/), its JSON
-API (` + status.APIPath + `), which 'plexus status' reads. It listens on the
-network only at an address given explicitly; --http '' turns it off.
+API (` + status.APIPath + `), which 'plexus status' reads, and the node's
+Prometheus metrics (/metrics). It listens on the network only at an
+address given explicitly; --http '' turns it off.
 `,
 	}
 	cmd.setup = func() (*flagSet, runFunc) {
@@ -58,7 +61,7 @@ network only at an address given explicitly; --http '' turns it off.
 		fs := newFlagSet("node")
 		fs.mesh(&o.mesh, meshFlagNames{listen: "listen"}, true)
 		fs.heading("status page and sidecars")
-		fs.stringFlag(&o.http, "ADDR", "serve the status page and JSON API on ADDR ('': not at all)", "http")
+		fs.stringFlag(&o.http, "ADDR", "serve the status page, JSON API and /metrics on ADDR ('': not at all)", "http")
 		fs.varFlag(listValue{&o.expose, false}, "NAME=HOST:PORT", "", "mesh service NAME proxied to local TCP HOST:PORT (repeatable)", "expose")
 		fs.varFlag(listValue{&o.forward, false}, "HOST:PORT=NAME", "", "local TCP listener on HOST:PORT, each connection carried to mesh service NAME (repeatable)", "forward")
 		fs.varFlag(durationValue{&o.drain, nil}, "D", "5s", "on SIGINT or SIGTERM, wait up to D for proxied connections to end", "drain")
@@ -166,15 +169,23 @@ func (o *nodeOptions) run(ctx context.Context, c *cli, fs *flagSet) error {
 			log.Warn("the status page is open to the network", "addr", o.http)
 		}
 		p := &nodeProvider{node: n}
+		metrics, err := prom.Handler(prom.NewNodeCollector(n),
+			collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("metrics: %w", err)
+		}
 		mux := http.NewServeMux()
 		mux.Handle("/", status.Handler(p, status.WithLogger(log)))
+		mux.Handle("GET /metrics", metrics)
 		srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 		srvDone = make(chan struct{})
 		go func() {
 			defer close(srvDone)
 			srv.Serve(ln)
 		}()
-		log.Info("status page", "url", "http://"+ln.Addr().String()+"/", "api", "http://"+ln.Addr().String()+status.APIPath)
+		log.Info("status page", "url", "http://"+ln.Addr().String()+"/", "api", "http://"+ln.Addr().String()+status.APIPath,
+			"metrics", "http://"+ln.Addr().String()+"/metrics")
 	}
 	defer func() {
 		if srv != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -291,6 +292,20 @@ func TestNodeChain(t *testing.T) {
 		var st status.Status
 		if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || st.Node.ID != m.a.id || len(st.Graph.Nodes) != 3 || len(st.Graph.Links) != 2 {
 			t.Errorf("plexus status --json: exit %d, %v:\n%s", r.code, err, r.stdout)
+		}
+	})
+
+	t.Run("metrics", func(t *testing.T) {
+		client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+		resp, err := client.Get(m.b.api + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		want := `plexus_mesh_links{node="` + m.b.id + `"} 2`
+		if err != nil || resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
+			t.Errorf("GET /metrics: %s, %v; no %q in:\n%.2000s", resp.Status, err, want, body)
 		}
 	})
 
