@@ -150,7 +150,7 @@ func (o *nodeOptions) run(ctx context.Context, c *cli, fs *flagSet) error {
 		return err
 	}
 	n := s.node
-	log.Info("node started", "id", mesh.FormatID(n.ID()), "name", o.mesh.name, "relay", o.mesh.relay, "secure", s.secure)
+	log.Info("node started", "id", mesh.FormatID(n.ID()), "name", n.Info().Name, "relay", o.mesh.relay, "secure", s.secure)
 	sc := newSidecars(n, log)
 	defer func() {
 		sc.close()
