@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"time"
 
 	"github.com/plexusnet/plexus/mesh"
@@ -171,7 +172,8 @@ func catAccept(ctx context.Context, n *mesh.Node, name string, timeout time.Dura
 // catCopy copies in to conn and conn to out until both directions are
 // done: the end of in is passed on as a half-close, and the far end's as
 // the end of out. A far end that closes the stream before in ends makes
-// the next send fail, which ends the copy too. It closes conn.
+// the next send fail, which ends the copy too; when in is a terminal,
+// the far end's end is the end. It closes conn.
 func catCopy(ctx context.Context, conn net.Conn, in io.Reader, out io.Writer, log *slog.Logger) error {
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
@@ -195,10 +197,25 @@ func catCopy(ctx context.Context, conn net.Conn, in io.Reader, out io.Writer, lo
 		<-sent
 		return err
 	}
+	if isTerminal(in) {
+		// Someone types: the far end is done, so is the session, as
+		// netcat's. Their next line would only fail to send.
+		return nil
+	}
 	if err := <-sent; err != nil && ctx.Err() == nil {
 		// The far end is done and closed the stream before standard
 		// input ended: what was left had nowhere to go.
 		log.Debug("the far end closed before standard input ended", "err", err)
 	}
 	return nil
+}
+
+// isTerminal reports whether r is a terminal (a character device).
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

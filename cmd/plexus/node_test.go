@@ -354,6 +354,25 @@ func TestNodeChain(t *testing.T) {
 	}
 }
 
+// TestNodeJoinsLater: a node whose --join peer is not up yet keeps
+// redialing, and links once the peer listens.
+func TestNodeJoinsLater(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // a port nobody listens on, for now
+	early := startNode(t, "--insecure", "--join", addr)
+	early.logged(t, "mesh: join:") // the first dial failed: it redials
+	late := startNode(t, "--insecure", "--listen", "tcp://"+addr)
+	early.waitStatus(t, "the link to the late node", func(st *status.Status) bool {
+		return len(st.Links) == 1 && st.Links[0].Peer == late.id && st.Links[0].Dialer
+	})
+	early.stop(t)
+	late.stop(t)
+}
+
 // TestNodeErrors: a bad command line is refused with a clear message and
 // status 2, a node that cannot start fails with status 1.
 func TestNodeErrors(t *testing.T) {
