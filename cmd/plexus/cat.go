@@ -117,27 +117,48 @@ func catDial(ctx context.Context, n *mesh.Node, addr string, timeout time.Durati
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
+	conn, err := dialWait(ctx, n, addr, log)
+	if err != nil {
+		if errors.Is(err, errWaited) {
+			return nil, fmt.Errorf("%w (waited %v for the mesh to show it)", err, timeout)
+		}
+		return nil, err
+	}
+	log.Debug("connected", "addr", addr, "remote", conn.RemoteAddr().String())
+	return conn, nil
+}
+
+// errWaited marks a dial that waited until its context ended for its
+// destination to appear.
+var errWaited = errors.New("waited for the destination")
+
+// dialWait dials addr on n. While the mesh knows no route or no instance
+// of the service (a node that has just joined, a service not announced
+// yet), it tries again, more and more slowly, until ctx ends; the error
+// is then the last dial's, marked with errWaited.
+func dialWait(ctx context.Context, n *mesh.Node, addr string, log *slog.Logger) (net.Conn, error) {
 	wait := 50 * time.Millisecond
 	for {
 		conn, err := n.DialContext(ctx, "", addr)
 		if err == nil {
-			log.Debug("connected", "addr", addr, "remote", conn.RemoteAddr().String())
 			return conn, nil
 		}
 		if !errors.Is(err, mesh.ErrNoRoute) && !errors.Is(err, mesh.ErrNoService) {
 			return nil, err
 		}
 		log.Debug("waiting for the destination", "addr", addr, "err", err)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, fmt.Errorf("%w (waited %v for the mesh to show it)", err, timeout)
-		case <-t.C:
+		if sleep(ctx, wait) != nil {
+			return nil, &waitedError{err}
 		}
 		wait = min(2*wait, time.Second)
 	}
 }
+
+// waitedError is the last error of a dialWait that ran out of time.
+type waitedError struct{ err error }
+
+func (e *waitedError) Error() string   { return e.err.Error() }
+func (e *waitedError) Unwrap() []error { return []error{e.err, errWaited} }
 
 // catAccept offers name and returns the first connection to it; the
 // name is withdrawn at once.

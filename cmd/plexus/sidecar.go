@@ -63,7 +63,9 @@ func (sc *sidecars) forward(ctx context.Context, f forwardSpec) error {
 	log := sc.log.With("forward", ln.Addr().String(), "to", f.name)
 	log.Info("sidecar: forwarding a local port to a mesh service", "addr", ln.Addr().String())
 	sc.serve(ln, log, func(ctx context.Context) (net.Conn, error) {
-		return sc.node.DialContext(ctx, "", f.name)
+		// A connection that comes while the mesh does not know the
+		// service yet (the node has just started) waits for it.
+		return dialWait(ctx, sc.node, f.name, log)
 	})
 	return nil
 }
