@@ -32,8 +32,10 @@ netcat does:
                            one connection; the name is withdrawn once it comes
 
 Standard input's end is passed on as a half-close, and the command exits
-when the other side ends the stream. A dial waits up to --timeout for the
-route or the service to appear, since the node has just joined.
+once both directions are done: the far end has ended the stream, and
+standard input has ended (or the far end has closed, or standard input
+is a terminal). A dial waits up to --timeout for the route or the
+service to appear, since the node has just joined.
 `,
 	}
 	cmd.setup = func() (*flagSet, runFunc) {

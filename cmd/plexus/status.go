@@ -33,16 +33,16 @@ type statusView struct {
 func statusViews() []statusView {
 	return []statusView{
 		{"status", "show a running node: itself, its links, routes, services, circuits",
-			"the node (id, mesh name, relay, TLS, uptime, listen addresses), then the tables of\nlinks, routes, services and relayed circuits",
+			"the node (id, mesh name, relay, TLS, uptime, listen addresses), then its\nlinks, routes, services and relayed circuits",
 			func(st *status.Status) any { return st }, printStatus},
 		{"links", "list a running node's links",
-			"its links: peer id, remote address, who dialed, round trip, bytes each way, open\nstreams, since when",
+			"its links: peer id, remote address, who dialed, round trip, bytes each\nway, connections open, since when",
 			func(st *status.Status) any { return st.Links }, printLinks},
 		{"routes", "list a running node's routes",
 			"its route table: host, next hop, hops",
 			func(st *status.Status) any { return st.Routes }, printRoutes},
 		{"services", "list the services a running node knows",
-			"every service instance the node knows: name, host, port, hops (0: on the node)",
+			"every service instance the node knows: name, host, port, hops (0: on\nthe node)",
 			func(st *status.Status) any { return st.Services }, printServices},
 	}
 }
@@ -57,9 +57,12 @@ func statusCommands() []*command {
 			help: fmt.Sprintf(`usage: plexus %s [--node URL] [--json]
 
 Reads the JSON API of a running 'plexus node' (its --http address,
-default %s) and prints %s,
-as an aligned table; --json prints it as the API gives it.
-`, v.name, defaultNodeURL, v.what),
+default %s) and prints, in aligned tables:
+
+  %s
+
+--json prints the same as the API gives it.
+`, v.name, defaultNodeURL, strings.ReplaceAll(v.what, "\n", "\n  ")),
 		}
 		cmd.setup = func() (*flagSet, runFunc) {
 			o := &statusOptions{cmd: cmd, view: v, node: defaultNodeURL, timeout: 5 * time.Second}
