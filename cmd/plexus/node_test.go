@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -347,6 +348,21 @@ func TestNodeChain(t *testing.T) {
 			t.Errorf("SIGHUP: %v", rec)
 		}
 		m.b.waitStatus(t, "b after SIGHUP", func(st *status.Status) bool { return len(st.Links) == 2 })
+
+		// A broken certificate file is refused, and the node goes on
+		// with the certificate it has.
+		crt := m.tls["b"][1]
+		good, err := os.ReadFile(crt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(crt, []byte("not a certificate"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		defer os.WriteFile(crt, good, 0o644)
+		m.b.signal(t, syscall.SIGHUP)
+		m.b.logged(t, "SIGHUP: certificate files not reloaded")
+		m.b.waitStatus(t, "b after a bad SIGHUP", func(st *status.Status) bool { return len(st.Links) == 2 })
 	})
 
 	for _, n := range []*meshNode{m.a, m.c, m.b} {
