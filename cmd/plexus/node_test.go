@@ -365,7 +365,43 @@ func TestNodeChain(t *testing.T) {
 		m.b.waitStatus(t, "b after a bad SIGHUP", func(st *status.Status) bool { return len(st.Links) == 2 })
 	})
 
-	for _, n := range []*meshNode{m.a, m.c, m.b} {
+	t.Run("drain", func(t *testing.T) {
+		// A connection through the sidecars that is open when c gets
+		// SIGTERM goes on to its end; then c exits 0.
+		conn, err := net.DialTimeout("tcp", m.forward, testutil.Patience)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(testutil.Patience))
+		first := []byte("before SIGTERM\n")
+		if _, err := conn.Write(first); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, len(first))
+		if _, err := io.ReadFull(conn, got); err != nil || !bytes.Equal(got, first) {
+			t.Fatalf("echo before SIGTERM: %q, %v", got, err)
+		}
+		m.c.signal(t, syscall.SIGTERM)
+		m.c.logged(t, "stopping: draining connections")
+		last := []byte("after SIGTERM\n")
+		if _, err := conn.Write(last); err != nil {
+			t.Fatal(err)
+		}
+		conn.(*net.TCPConn).CloseWrite()
+		rest, err := io.ReadAll(conn)
+		if err != nil || !bytes.Equal(rest, last) {
+			t.Fatalf("echo after SIGTERM: %q, %v", rest, err)
+		}
+		if code, _ := m.c.wait(t); code != 0 {
+			t.Errorf("c exited %d: %s", code, m.c.errOut())
+		}
+		if strings.Contains(m.c.errOut(), "drain time over") {
+			t.Errorf("c cut the connection: %s", m.c.errOut())
+		}
+	})
+
+	for _, n := range []*meshNode{m.a, m.b} {
 		n.stop(t)
 	}
 }
