@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -225,10 +226,12 @@ func (o *nodeOptions) run(ctx context.Context, c *cli, fs *flagSet) error {
 	}
 }
 
-// tlsReloader is what a node can do when it can take new certificate
-// files without a restart.
+// tlsReloader is a node that can take a new certificate and CA pool
+// without a restart: (*mesh.Node).ReloadTLS, which branch mesh-fix adds.
+// The node is asked for it at run time, so this command builds with or
+// without it.
 type tlsReloader interface {
-	ReloadTLS(cfg *tls.Config) error
+	ReloadTLS(cert tls.Certificate, roots *x509.CertPool) error
 }
 
 // reload reads the certificate files again (SIGHUP) and hands them to
@@ -236,9 +239,6 @@ type tlsReloader interface {
 func (o *nodeOptions) reload(n any, log *slog.Logger) {
 	cfg, err := o.mesh.tlsConfig()
 	switch {
-	case err != nil && errors.Is(err, errInsecure):
-		log.Info("SIGHUP: no certificate files to reload")
-		return
 	case err != nil:
 		log.Error("SIGHUP: certificate files not reloaded, the node keeps the ones it has", "err", err)
 		return
@@ -251,7 +251,7 @@ func (o *nodeOptions) reload(n any, log *slog.Logger) {
 		log.Warn("SIGHUP: the certificate files are valid, but this build of the mesh cannot change a running node's certificate (no ReloadTLS): restart the node to use them")
 		return
 	}
-	if err := r.ReloadTLS(cfg); err != nil {
+	if err := r.ReloadTLS(cfg.Certificates[0], cfg.RootCAs); err != nil {
 		log.Error("SIGHUP: the mesh refused the new certificate", "err", err)
 		return
 	}

@@ -4,9 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -522,4 +526,52 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// fakeReloader records what ReloadTLS is given.
+type fakeReloader struct {
+	cert  tls.Certificate
+	roots *x509.CertPool
+	err   error
+}
+
+func (f *fakeReloader) ReloadTLS(cert tls.Certificate, roots *x509.CertPool) error {
+	f.cert, f.roots = cert, roots
+	return f.err
+}
+
+// TestReload: SIGHUP hands the certificate files, read again, to a node
+// that can take them, and says what happened otherwise.
+func TestReload(t *testing.T) {
+	certs := meshCerts(t, "n")
+	o := &nodeOptions{}
+	o.mesh.cert, o.mesh.key, o.mesh.ca = certs["n"][1], certs["n"][3], certs["n"][5]
+	var logs lockedBuffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+
+	f := &fakeReloader{}
+	o.reload(f, log)
+	if len(f.cert.Certificate) == 0 || f.roots == nil || !strings.Contains(logs.String(), "SIGHUP: certificate reloaded") {
+		t.Errorf("reload: cert %v, roots %v, log %q", len(f.cert.Certificate), f.roots != nil, logs.String())
+	}
+	f.err = errors.New("not the same key")
+	o.reload(f, log)
+	if !strings.Contains(logs.String(), `msg="SIGHUP: the mesh refused the new certificate" err="not the same key"`) {
+		t.Errorf("refused reload: %q", logs.String())
+	}
+	o.reload(struct{}{}, log)
+	if !strings.Contains(logs.String(), "cannot change a running node's certificate") {
+		t.Errorf("no ReloadTLS: %q", logs.String())
+	}
+	o.mesh.key = "/nonexistent.key"
+	o.reload(f, log)
+	if !strings.Contains(logs.String(), "SIGHUP: certificate files not reloaded") {
+		t.Errorf("bad files: %q", logs.String())
+	}
+	o = &nodeOptions{}
+	o.mesh.insecure = true
+	o.reload(f, log)
+	if !strings.Contains(logs.String(), "SIGHUP: the node runs without TLS: nothing to reload") {
+		t.Errorf("insecure: %q", logs.String())
+	}
 }
