@@ -152,6 +152,12 @@ func (o *nodeOptions) run(ctx context.Context, c *cli, fs *flagSet) error {
 	}
 	n := s.node
 	log.Info("node started", "id", mesh.FormatID(n.ID()), "name", n.Info().Name, "relay", o.mesh.relay, "secure", s.secure)
+	stopped := false
+	defer func() {
+		if stopped {
+			log.Info("stopped") // last: links, sidecars and the status page are closed
+		}
+	}()
 	sc := newSidecars(n, log)
 	defer func() {
 		sc.close()
@@ -213,12 +219,12 @@ func (o *nodeOptions) run(ctx context.Context, c *cli, fs *flagSet) error {
 	for {
 		select {
 		case <-ctx.Done():
-			log.Info("stopping: draining connections", "drain", o.drain)
+			log.Info("stopping: draining connections", "drain", o.drain.String())
 			sc.stopAccepting()
 			if !sc.wait(o.drain) {
-				log.Warn("drain time over: closing the connections left", "drain", o.drain)
+				log.Warn("drain time over: closing the connections left", "drain", o.drain.String())
 			}
-			log.Info("stopped")
+			stopped = true
 			return nil
 		case <-hup:
 			o.reload(n, log)
