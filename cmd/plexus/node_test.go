@@ -255,10 +255,11 @@ func TestNodeChain(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Fatalf("echo: got %d bytes, want %d", len(got), len(want))
 		}
-		// b relayed the circuit between c and a.
+		// b relayed the circuit between c and a, and counted the echo
+		// both ways.
 		m.b.waitStatus(t, "the relayed circuit", func(st *status.Status) bool {
 			for _, c := range st.Circuits {
-				if c.Source == m.c.id && c.Dest == m.a.id && c.Prev == m.c.id && c.Next == m.a.id {
+				if c.Source == m.c.id && c.Dest == m.a.id && c.Prev == m.c.id && c.Next == m.a.id && c.Bytes >= uint64(2*len(want)) {
 					return true
 				}
 			}
