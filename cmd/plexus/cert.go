@@ -171,6 +171,10 @@ and the extended key usages server auth and client auth, which mutual TLS
 between nodes needs. NAME is its common name and the files' name; the mesh
 does not look at it. --host adds DNS names or IP addresses, for using the
 certificate with tls+tcp:// sockets too.
+
+--renew keeps the existing OUT/NAME.key, so the node id stays, and
+replaces OUT/NAME.crt with a new certificate for it: renew a node's
+certificate this way, then send the running node SIGHUP.
 `,
 	}
 	cmd.setup = func() (*flagSet, runFunc) {
@@ -183,6 +187,7 @@ certificate with tls+tcp:// sockets too.
 		fs.varFlag(listValue{&o.hosts, true}, "HOST", "", "a DNS name or IP address to add (repeatable, or comma-separated)", "host")
 		fs.stringFlag(&o.keyType, "TYPE", "key type: ecdsa (P-256) or ed25519", "key-type")
 		fs.boolFlag(&o.force, "overwrite existing files", "force")
+		fs.boolFlag(&o.renew, "keep the existing NAME.key (the node id stays) and replace NAME.crt", "renew")
 		fs.logging()
 		return fs, o.run
 	}
@@ -196,6 +201,7 @@ type nodeCertOptions struct {
 	hosts                  []string
 	days                   int
 	force                  bool
+	renew                  bool
 }
 
 func (o *nodeCertOptions) run(ctx context.Context, c *cli, fs *flagSet) error {
@@ -218,12 +224,23 @@ func (o *nodeCertOptions) run(ctx context.Context, c *cli, fs *flagSet) error {
 		return err
 	}
 	crtPath, keyPath := filepath.Join(o.out, o.name+".crt"), filepath.Join(o.out, o.name+".key")
-	if err := checkFree(o.force, crtPath, keyPath); err != nil {
-		return err
-	}
-	pub, key, err := newKey(o.keyType)
-	if err != nil {
-		return &usageError{cmd: o.cmd.path(), err: err}
+	var pub crypto.PublicKey
+	var key crypto.Signer
+	if o.renew {
+		if fs.set("key-type") {
+			return usagef(o.cmd, "--renew keeps the key: no --key-type")
+		}
+		if key, err = readKey(keyPath); err != nil {
+			return fmt.Errorf("--renew: %w", err)
+		}
+		pub = key.Public()
+	} else {
+		if err := checkFree(o.force, crtPath, keyPath); err != nil {
+			return err
+		}
+		if pub, key, err = newKey(o.keyType); err != nil {
+			return &usageError{cmd: o.cmd.path(), err: err}
+		}
 	}
 	serial, err := newSerial()
 	if err != nil {
@@ -257,11 +274,53 @@ func (o *nodeCertOptions) run(ctx context.Context, c *cli, fs *flagSet) error {
 	if err != nil {
 		return err
 	}
+	if o.renew {
+		if err := writeFile(crtPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), certMode, true); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "wrote %s\nkept %s\nnode id %s\n", crtPath, keyPath, mesh.FormatID(mesh.IDFromCert(leaf)))
+		return nil
+	}
 	if err := writePair(o.out, o.force, crtPath, der, keyPath, key); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.stdout, "wrote %s\nwrote %s (mode 0600)\nnode id %s\n", crtPath, keyPath, mesh.FormatID(mesh.IDFromCert(leaf)))
 	return nil
+}
+
+// readKey reads a private key from a PEM file: PKCS #8, SEC 1 or
+// PKCS #1, as plexus cert and openssl write them.
+func readKey(path string) (crypto.Signer, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		var block *pem.Block
+		block, b = pem.Decode(b)
+		if block == nil {
+			return nil, fmt.Errorf("%s: no PEM private key in it", path)
+		}
+		var k any
+		switch block.Type {
+		case "PRIVATE KEY":
+			k, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+		case "EC PRIVATE KEY":
+			k, err = x509.ParseECPrivateKey(block.Bytes)
+		case "RSA PRIVATE KEY":
+			k, err = x509.ParsePKCS1PrivateKey(block.Bytes)
+		default:
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		signer, ok := k.(crypto.Signer)
+		if !ok {
+			return nil, fmt.Errorf("%s: the key cannot sign", path)
+		}
+		return signer, nil
+	}
 }
 
 // certIDCommand is `plexus cert id`.

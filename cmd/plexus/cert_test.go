@@ -322,3 +322,46 @@ func TestCertMesh(t *testing.T) {
 		}
 	}
 }
+
+// TestCertRenew: cert node --renew keeps the key, so the node id stays,
+// and replaces the certificate; with no key to keep it fails.
+func TestCertRenew(t *testing.T) {
+	dir := t.TempDir()
+	ca, out := filepath.Join(dir, "ca"), filepath.Join(dir, "certs")
+	runOK := func(args ...string) string {
+		t.Helper()
+		r := runIn(args...)
+		if r.code != 0 {
+			t.Fatalf("plexus %s: exit %d: %s", strings.Join(args, " "), r.code, r.stderr)
+		}
+		return r.stdout
+	}
+	runOK("cert", "ca", "--out", ca)
+	id := printedID(t, runOK("cert", "node", "--ca", ca, "--name", "n", "--out", out, "--key-type", "ed25519"))
+	crt, key := filepath.Join(out, "n.crt"), filepath.Join(out, "n.key")
+	oldCrt, _ := os.ReadFile(crt)
+	oldKey, _ := os.ReadFile(key)
+
+	renewed := runOK("cert", "node", "--ca", ca, "--name", "n", "--out", out, "--renew", "--days", "30")
+	if got := printedID(t, renewed); got != id || !strings.Contains(renewed, "kept "+key) {
+		t.Errorf("renewed: %q; want node id %s and the key kept", renewed, id)
+	}
+	newCrt, _ := os.ReadFile(crt)
+	newKey, _ := os.ReadFile(key)
+	if bytes.Equal(newCrt, oldCrt) || !bytes.Equal(newKey, oldKey) {
+		t.Errorf("the certificate changed: %v, the key stayed: %v", !bytes.Equal(newCrt, oldCrt), bytes.Equal(newKey, oldKey))
+	}
+	if _, err := tls.LoadX509KeyPair(crt, key); err != nil {
+		t.Errorf("the renewed pair: %v", err)
+	}
+	if m := mode(t, crt); m != 0o644 {
+		t.Errorf("renewed certificate mode %04o", m)
+	}
+
+	if r := runIn("cert", "node", "--ca", ca, "--name", "other", "--out", out, "--renew"); r.code != 1 || !strings.Contains(r.stderr, "--renew: open "+filepath.Join(out, "other.key")) {
+		t.Errorf("renew without a key: exit %d, %q", r.code, r.stderr)
+	}
+	if r := runIn("cert", "node", "--ca", ca, "--name", "n", "--out", out, "--renew", "--key-type", "ecdsa"); r.code != 2 || !strings.Contains(r.stderr, "--renew keeps the key") {
+		t.Errorf("renew with --key-type: exit %d, %q", r.code, r.stderr)
+	}
+}

@@ -3,6 +3,11 @@
 //
 // Usage:
 //
+//	plexus node ...              run a mesh node: links, relaying, sidecars, status page, metrics
+//	plexus status|links|routes|services [--node URL] [--json]
+//	                             read a running node's JSON API and print tables
+//	plexus cat ADDR | --listen NAME
+//	                             standard input and output on a mesh stream, as netcat
 //	plexus cert ca|node|id ...   make a mesh CA and node certificates, print node ids
 //	plexus sock --req0|... ...   a message socket on the command line (the nngcat of plexus)
 //	plexus demo                  run the demo: streams, message sockets and the overlay, in one process
@@ -63,7 +68,9 @@ type command struct {
 
 // commands returns the commands of plexus in the order help lists them.
 func commands() []*command {
-	return []*command{certCommand(), sockCommand(), demoCommand(), helpCommand()}
+	cmds := []*command{nodeCommand()}
+	cmds = append(cmds, statusCommands()...)
+	return append(cmds, catCommand(), certCommand(), sockCommand(), demoCommand(), helpCommand())
 }
 
 // runFunc runs a command whose flags fs holds, parsed.

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/plexusnet/plexus/mesh"
 	"github.com/plexusnet/plexus/protocol/bus"
 	"github.com/plexusnet/plexus/protocol/pair"
 	"github.com/plexusnet/plexus/protocol/pub"
@@ -24,14 +25,15 @@ import (
 	"github.com/plexusnet/plexus/protocol/sub"
 	"github.com/plexusnet/plexus/protocol/surveyor"
 	"github.com/plexusnet/plexus/socket"
+	meshtp "github.com/plexusnet/plexus/transport/mesh"
 	_ "github.com/plexusnet/plexus/transport/ws" // ws:// URLs
 )
 
 // Errors of plexus sock, for errors.Is.
 var (
-	// errMeshURL: mesh:// URLs need a mesh node, which plexus sock cannot
-	// join yet.
-	errMeshURL = errors.New("mesh:// URLs are not supported by plexus sock yet")
+	// errMeshURL: mesh:// URLs need a mesh to join (--join or
+	// --mesh-listen).
+	errMeshURL = errors.New("mesh:// URLs need a mesh to join: --join HOST:PORT (or --mesh-listen tcp://HOST:PORT)")
 	// errNoPeer: a send waited for a peer past --send-timeout.
 	errNoPeer = errors.New("no peer to send to")
 )
@@ -66,8 +68,13 @@ forms): nngcat prints nothing by default. Durations (--interval, --delay,
 --recv-timeout, --send-timeout) are whole seconds, as nngcat takes, or Go
 durations such as 250ms. The command ends when it has done --count
 messages, when a receive times out (status 0), on SIGINT or SIGTERM
-(status 0), or on an error (status 1). mesh:// URLs come with the node
-flags of 'plexus node' and are refused for now.
+(status 0), or on an error (status 1).
+
+mesh:// URLs (mesh://SERVICE, mesh://SERVICE:PORT, mesh://HOST:PORT,
+mesh://:PORT) join the mesh as a short-lived node, with the node flags of
+'plexus node': --join, --mesh-listen (its --listen), --ca, --name, and
+--cert, --key and --insecure, which serve tls+tcp:// too. A dial to a
+mesh:// URL waits up to 10s for the route or the service to appear.
 `,
 	}
 	cmd.setup = func() (*flagSet, runFunc) {
@@ -107,6 +114,7 @@ type sockOptions struct {
 	key      string
 	cacert   string
 	insecure bool
+	mesh     meshFlags // for mesh:// URLs; its TLS files are cert, key and insecure
 }
 
 // flags makes the flag set of plexus sock, bound to o.
@@ -160,7 +168,8 @@ func (o *sockOptions) flags() *flagSet {
 	fs.stringFlag(&o.cert, "FILE", "certificate (PEM) to present; needed to listen", "cert", "E")
 	fs.stringFlag(&o.key, "FILE", "its key (PEM; default: in the --cert file)", "key")
 	fs.stringFlag(&o.cacert, "FILE", "CA certificates (PEM) to verify the peer with (default: the system's)", "cacert")
-	fs.boolFlag(&o.insecure, "do not verify the peer's certificate", "insecure", "k")
+	fs.boolFlag(&o.insecure, "do not verify the peer's certificate (mesh://: run the node without TLS)", "insecure", "k")
+	fs.mesh(&o.mesh, meshFlagNames{listen: "mesh-listen", sharedTLS: true}, false)
 	fs.logging()
 	return fs
 }
@@ -282,7 +291,9 @@ func (o *sockOptions) check() error {
 		}
 		switch pu.Scheme {
 		case "mesh":
-			return &usageError{cmd: o.cmd.path(), err: fmt.Errorf("%s: %w: it will come with the node flags of 'plexus node' (--join, --cert, ...)", a.url, errMeshURL)}
+			if len(o.mesh.join) == 0 && len(o.mesh.listen) == 0 {
+				return &usageError{cmd: o.cmd.path(), err: fmt.Errorf("%s: %w", a.url, errMeshURL)}
+			}
 		case "inproc":
 			return u("%s: inproc:// reaches sockets of the same process only: use ipc:// or tcp://", a.url)
 		case "tls+tcp":
@@ -290,6 +301,20 @@ func (o *sockOptions) check() error {
 				return u("%s: listening on tls+tcp:// needs --cert (and --key)", a.url)
 			}
 		}
+	}
+	if o.usesMesh() {
+		o.mesh.cert, o.mesh.key, o.mesh.insecure = o.cert, o.key, o.insecure
+		if o.mesh.key == "" {
+			o.mesh.key = o.cert
+		}
+		if err := o.mesh.check("mesh-listen"); err != nil {
+			return u("%v", err)
+		}
+		if _, err := o.mesh.tlsConfig(); errors.Is(err, errInsecure) {
+			return u("mesh:// URLs: %v", err)
+		}
+	} else if len(o.mesh.join) > 0 || len(o.mesh.listen) > 0 || o.mesh.ca != "" {
+		return u("the mesh node flags (--join, --mesh-listen, --ca) are for mesh:// URLs")
 	}
 	if o.proto == "sub" {
 		if len(o.topics) == 0 {
@@ -380,6 +405,14 @@ func (o *sockOptions) run(ctx context.Context, c *cli, fs *flagSet) error {
 		}
 		opts = append(opts, socket.WithTLSConfig(cfg))
 	}
+	if o.usesMesh() {
+		st, err := o.mesh.start(ctx, fs.logger, "mesh-listen")
+		if err != nil {
+			return err
+		}
+		defer st.node.Close()
+		opts = append(opts, socket.WithTransport(meshtp.New(st.node)))
+	}
 	s, err := openSocket(o.proto, opts)
 	if err != nil {
 		return err
@@ -403,7 +436,7 @@ func (o *sockOptions) run(ctx context.Context, c *cli, fs *flagSet) error {
 			}
 			continue
 		}
-		if err := s.DialContext(ctx, a.url); err != nil {
+		if err := dialSock(ctx, s, a.url); err != nil {
 			return fmt.Errorf("dialing %s: %w", a.url, err)
 		}
 		if o.verbose {
@@ -436,6 +469,42 @@ func (o *sockOptions) run(ctx context.Context, c *cli, fs *flagSet) error {
 		err = l.sendRecv(ctx)
 	}
 	return err
+}
+
+// usesMesh reports whether an address is a mesh:// URL.
+func (o *sockOptions) usesMesh() bool {
+	for _, a := range o.addrs {
+		if strings.HasPrefix(a.url, "mesh://") {
+			return true
+		}
+	}
+	return false
+}
+
+// meshWait is how long a dial to a mesh:// URL waits for its route or
+// service to appear: the node has just joined.
+const meshWait = 10 * time.Second
+
+// dialSock dials url on s. The first attempt must succeed, as nngcat's,
+// but a mesh:// URL is tried again while the mesh does not know the
+// destination yet, up to meshWait.
+func dialSock(ctx context.Context, s socket.Socket, url string) error {
+	if !strings.HasPrefix(url, "mesh://") {
+		return s.DialContext(ctx, url)
+	}
+	ctx, cancel := context.WithTimeout(ctx, meshWait)
+	defer cancel()
+	wait := 50 * time.Millisecond
+	for {
+		err := s.DialContext(ctx, url)
+		if err == nil || (!errors.Is(err, mesh.ErrNoRoute) && !errors.Is(err, mesh.ErrNoService)) {
+			return err
+		}
+		if sleep(ctx, wait) != nil {
+			return fmt.Errorf("%w (waited %v for the mesh to show it)", err, meshWait)
+		}
+		wait = min(2*wait, time.Second)
+	}
 }
 
 // openSocket opens a socket of protocol p.

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,7 +46,14 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 // test ends.
 func start(t *testing.T, path string, args ...string) *proc {
 	t.Helper()
+	return startStdin(t, nil, path, args...)
+}
+
+// startStdin is start with stdin as standard input (nil: none).
+func startStdin(t *testing.T, stdin io.Reader, path string, args ...string) *proc {
+	t.Helper()
 	p := &proc{name: filepath.Base(path), cmd: exec.Command(path, args...), lines: make(chan string, 1024), done: make(chan struct{})}
+	p.cmd.Stdin = stdin
 	p.cmd.Stderr = lockedWriter{&p.mu, &p.stderr}
 	out, err := p.cmd.StdoutPipe()
 	if err != nil {
@@ -369,7 +377,10 @@ func TestSockErrors(t *testing.T) {
 		{[]string{"--req0", "--data", "x"}, "no address given"},
 		{[]string{"--req0", "--rep0"}, "only one protocol may be given"},
 		{[]string{"--pair1", "--dial", "tcp://127.0.0.1:1"}, "--pair1: not supported: plexus has pair v0"},
-		{[]string{"--sub0", "--dial", "mesh://echo"}, "mesh:// URLs are not supported by plexus sock yet"},
+		{[]string{"--sub0", "--dial", "mesh://echo"}, "mesh:// URLs need a mesh to join: --join HOST:PORT"},
+		{[]string{"--sub0", "--dial", "mesh://echo", "--join", "127.0.0.1:1"}, "no TLS: give --cert, --key and --ca"},
+		{[]string{"--sub0", "--dial", "tcp://127.0.0.1:1", "--join", "127.0.0.1:1"}, "are for mesh:// URLs"},
+		{[]string{"--sub0", "--dial", "mesh://echo", "--join", "nowhere", "--insecure"}, `--join "nowhere": want HOST:PORT`},
 		{[]string{"--sub0", "--dial", "inproc://x"}, "inproc:// reaches sockets of the same process only"},
 		{[]string{"--rep0", "--listen", "tls+tcp://127.0.0.1:0"}, "needs --cert"},
 		{[]string{"--push0", "--dial", "tcp://127.0.0.1:1"}, "--push0 needs --data or --file"},

@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"github.com/plexusnet/plexus/mesh"
+	"github.com/plexusnet/plexus/mux"
+)
+
+// catCommand is `plexus cat`, netcat for the mesh.
+func catCommand() *command {
+	cmd := &command{
+		name:    "cat",
+		summary: "connect standard input and output to a mesh stream, as netcat",
+		help: `usage: plexus cat --join HOST:PORT... (--cert FILE --key FILE --ca FILE | --insecure) ADDR
+       plexus cat --join HOST:PORT... (--cert FILE --key FILE --ca FILE | --insecure) --listen NAME
+
+Joins the mesh as a short-lived node (the link and TLS flags of 'plexus
+node') and connects standard input and output to one mesh stream, as
+netcat does:
+
+  plexus cat ADDR          dial ADDR: a service (echo), a service on a port
+                           (echo:80) or a host and port (ac9cf68e5aeab6da:80)
+  plexus cat --listen NAME offer service NAME (or NAME:PORT, or :PORT) and serve
+                           one connection; the name is withdrawn once it comes
+
+Standard input's end is passed on as a half-close, and the command exits
+once both directions are done: the far end has ended the stream, and
+standard input has ended (or the far end has closed, or standard input
+is a terminal). A dial waits up to --timeout for the route or the
+service to appear, since the node has just joined.
+`,
+	}
+	cmd.setup = func() (*flagSet, runFunc) {
+		o := &catOptions{cmd: cmd, timeout: 10 * time.Second}
+		fs := newFlagSet("cat")
+		fs.stringFlag(&o.listen, "NAME", "serve one connection to service NAME (NAME:PORT, :PORT) instead of dialing", "listen")
+		fs.varFlag(durationValue{&o.timeout, nil}, "D", "10s", "how long to wait for the destination, or for the connection with --listen (0: for ever with --listen)", "timeout")
+		fs.mesh(&o.mesh, meshFlagNames{listen: "mesh-listen"}, false)
+		fs.logging()
+		return fs, o.run
+	}
+	return cmd
+}
+
+// catOptions are the flags of plexus cat.
+type catOptions struct {
+	cmd     *command
+	mesh    meshFlags
+	listen  string
+	timeout time.Duration
+}
+
+func (o *catOptions) run(ctx context.Context, c *cli, fs *flagSet) error {
+	var addr string
+	switch {
+	case o.listen != "" && len(fs.args) > 0:
+		return usagef(o.cmd, "give ADDR or --listen NAME, not both")
+	case o.listen == "" && len(fs.args) == 0:
+		return usagef(o.cmd, "an address to dial is needed (service, service:port or host:port), or --listen NAME")
+	case len(fs.args) > 1:
+		return usagef(o.cmd, "unexpected argument %q", fs.args[1])
+	case len(fs.args) == 1:
+		addr = fs.args[0]
+	}
+	if len(o.mesh.join) == 0 && len(o.mesh.listen) == 0 {
+		return usagef(o.cmd, "a mesh to join is needed: --join HOST:PORT (or --mesh-listen tcp://HOST:PORT)")
+	}
+	if err := o.mesh.check("mesh-listen"); err != nil {
+		return usagef(o.cmd, "%v", err)
+	}
+	if _, err := o.mesh.tlsConfig(); errors.Is(err, errInsecure) {
+		return usagef(o.cmd, "%v", err)
+	}
+	log := fs.logger
+	s, err := o.mesh.start(ctx, log, "mesh-listen")
+	if err != nil {
+		return err
+	}
+	defer s.node.Close()
+	var conn net.Conn
+	if o.listen != "" {
+		conn, err = catAccept(ctx, s.node, o.listen, o.timeout, log)
+	} else {
+		conn, err = catDial(ctx, s.node, addr, o.timeout, log)
+	}
+	if err != nil {
+		return err
+	}
+	err = catCopy(ctx, conn, c.stdin, c.stdout, log)
+	flushSession(conn)
+	return err
+}
+
+// flushSession closes the mux session that carries conn, which delivers
+// what is queued on it (our half-close) before the node closes. A node
+// that closes right after a stream closes can otherwise lose the stream's
+// last frames on their way through a relay, and the far end reads a
+// reset instead of the end of the stream. The session is this
+// short-lived node's own, to a neighbour or through a circuit.
+func flushSession(conn net.Conn) {
+	if s, ok := conn.(interface{ Session() *mux.Session }); ok {
+		s.Session().Close()
+	}
+}
+
+// catDial dials addr, waiting up to timeout for a route or the service
+// to appear.
+func catDial(ctx context.Context, n *mesh.Node, addr string, timeout time.Duration, log *slog.Logger) (net.Conn, error) {
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	conn, err := dialWait(ctx, n, addr, log)
+	if err != nil {
+		if errors.Is(err, errWaited) {
+			return nil, fmt.Errorf("%w (waited %v for the mesh to show it)", err, timeout)
+		}
+		return nil, err
+	}
+	log.Debug("connected", "addr", addr, "remote", conn.RemoteAddr().String())
+	return conn, nil
+}
+
+// errWaited marks a dial that waited until its context ended for its
+// destination to appear.
+var errWaited = errors.New("waited for the destination")
+
+// dialWait dials addr on n. While the mesh knows no route or no instance
+// of the service (a node that has just joined, a service not announced
+// yet), it tries again, more and more slowly, until ctx ends; the error
+// is then the last dial's, marked with errWaited.
+func dialWait(ctx context.Context, n *mesh.Node, addr string, log *slog.Logger) (net.Conn, error) {
+	wait := 50 * time.Millisecond
+	for {
+		conn, err := n.DialContext(ctx, "", addr)
+		if err == nil {
+			return conn, nil
+		}
+		if !errors.Is(err, mesh.ErrNoRoute) && !errors.Is(err, mesh.ErrNoService) {
+			return nil, err
+		}
+		log.Debug("waiting for the destination", "addr", addr, "err", err)
+		if sleep(ctx, wait) != nil {
+			return nil, &waitedError{err}
+		}
+		wait = min(2*wait, time.Second)
+	}
+}
+
+// waitedError is the last error of a dialWait that ran out of time.
+type waitedError struct{ err error }
+
+func (e *waitedError) Error() string   { return e.err.Error() }
+func (e *waitedError) Unwrap() []error { return []error{e.err, errWaited} }
+
+// catAccept offers name and returns the first connection to it; the
+// name is withdrawn at once.
+func catAccept(ctx context.Context, n *mesh.Node, name string, timeout time.Duration, log *slog.Logger) (net.Conn, error) {
+	ln, err := n.Listen("", name)
+	if err != nil {
+		return nil, fmt.Errorf("--listen %s: %w", name, err)
+	}
+	defer ln.Close()
+	log.Info("listening", "service", name, "addr", ln.Addr().String())
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+	conn, err := ln.Accept()
+	if err != nil {
+		if ctx.Err() != nil {
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return nil, fmt.Errorf("--listen %s: no connection within %v", name, timeout)
+			}
+			return nil, ctx.Err()
+		}
+		return nil, err
+	}
+	log.Debug("accepted", "remote", conn.RemoteAddr().String())
+	return conn, nil
+}
+
+// catCopy copies in to conn and conn to out until both directions are
+// done: the end of in is passed on as a half-close, and the far end's as
+// the end of out. A far end that closes the stream before in ends makes
+// the next send fail, which ends the copy too; when in is a terminal,
+// the far end's end is the end. It closes conn.
+func catCopy(ctx context.Context, conn net.Conn, in io.Reader, out io.Writer, log *slog.Logger) error {
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	defer conn.Close()
+	sent := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(conn, in)
+		if err == nil {
+			if cw, ok := conn.(closeWriter); ok {
+				err = cw.CloseWrite()
+			}
+		}
+		sent <- err
+	}()
+	_, err := io.Copy(out, conn)
+	if ctx.Err() != nil {
+		return nil // SIGINT, SIGTERM: a clean end
+	}
+	if err != nil {
+		conn.Close()
+		<-sent
+		return err
+	}
+	if isTerminal(in) {
+		// Someone types: the far end is done, so is the session, as
+		// netcat's. Their next line would only fail to send.
+		return nil
+	}
+	if err := <-sent; err != nil && ctx.Err() == nil {
+		// The far end is done and closed the stream before standard
+		// input ended: what was left had nowhere to go.
+		log.Debug("the far end closed before standard input ended", "err", err)
+	}
+	return nil
+}
+
+// isTerminal reports whether r is a terminal (a character device).
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/plexusnet/plexus/mesh"
+)
+
+// meshFlags are the flags that make a mesh node: the node of `plexus
+// node`, and the short-lived nodes of `plexus cat` and of `plexus sock`
+// with mesh:// URLs. They are defined in one place, by (*flagSet).mesh.
+type meshFlags struct {
+	listen   []string // tcp://HOST:PORT to accept links on
+	join     []string // HOST:PORT to keep a link to
+	cert     string   // the node's certificate (PEM)
+	key      string   // its key (PEM)
+	ca       string   // the mesh CA's certificate: a PEM file, or a directory holding ca.crt
+	insecure bool     // run without TLS
+	name     string   // the mesh name
+	relay    bool     // relay circuits for others
+}
+
+// meshFlagNames names the flags of a command's meshFlags where the
+// command already uses a name for something else: plexus cat and sock
+// take --listen for their own addresses, and sock's TLS flags serve
+// tls+tcp:// too.
+type meshFlagNames struct {
+	listen string // the flag of meshFlags.listen: "listen" or "mesh-listen"
+	// sharedTLS: the command defines --cert, --key and --insecure itself,
+	// bound to the same variables; only --ca is added.
+	sharedTLS bool
+}
+
+// mesh adds the node flags to f, bound to m, under names. relayDefault
+// is the default of --relay: true for a node that serves, false for a
+// short-lived one.
+func (f *flagSet) mesh(m *meshFlags, names meshFlagNames, relayDefault bool) {
+	m.relay = relayDefault
+	f.heading("mesh node")
+	f.varFlag(listValue{&m.listen, false}, "tcp://HOST:PORT", "", "accept links on this address (repeatable; port 0 picks one, logged)", names.listen)
+	f.varFlag(listValue{&m.join, false}, "HOST:PORT", "", "keep a link to the node at this address, redialing with backoff while it is down (repeatable)", "join")
+	if !names.sharedTLS {
+		f.stringFlag(&m.cert, "FILE", "this node's certificate (PEM), signed by the mesh CA ('plexus cert node')", "cert")
+		f.stringFlag(&m.key, "FILE", "its private key (PEM)", "key")
+	}
+	f.stringFlag(&m.ca, "FILE|DIR", "the mesh CA's certificate (PEM), or the directory of 'plexus cert ca' holding ca.crt", "ca")
+	if !names.sharedTLS {
+		f.boolFlag(&m.insecure, "run the node without TLS: anyone who can reach it may join the mesh (needed when --cert, --key and --ca are not given)", "insecure")
+	}
+	f.stringFlag(&m.name, "NAME", "the mesh name: nodes of different names refuse to link (default "+mesh.DefaultName+")", "name")
+	f.boolFlag(&m.relay, fmt.Sprintf("relay circuits between other nodes (default %v)", relayDefault), "relay")
+}
+
+// errInsecure: a node without certificates needs --insecure.
+var errInsecure = errors.New("no TLS: give --cert, --key and --ca (see 'plexus cert'), or --insecure to run a mesh anyone who reaches it may join")
+
+// tlsConfig loads the certificate files of m: nil, nil with --insecure
+// and no files.
+func (m *meshFlags) tlsConfig() (*tls.Config, error) {
+	if m.cert == "" && m.key == "" && m.ca == "" {
+		if !m.insecure {
+			return nil, errInsecure
+		}
+		return nil, nil
+	}
+	var missing []string
+	for _, f := range []struct{ name, v string }{{"--cert", m.cert}, {"--key", m.key}, {"--ca", m.ca}} {
+		if f.v == "" {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("TLS needs --cert, --key and --ca: %s missing", strings.Join(missing, " and "))
+	}
+	cert, err := tls.LoadX509KeyPair(m.cert, m.key)
+	if err != nil {
+		return nil, fmt.Errorf("--cert %s, --key %s: %w", m.cert, m.key, err)
+	}
+	caFile := m.ca
+	if fi, err := os.Stat(caFile); err == nil && fi.IsDir() {
+		caFile = filepath.Join(caFile, "ca.crt")
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("--ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("--ca %s: no PEM certificate in it", caFile)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool, ClientCAs: pool, MinVersion: tls.VersionTLS13}, nil
+}
+
+// linkAddr reads a link address: HOST:PORT, or tcp://HOST:PORT.
+func linkAddr(flag, s string) (string, error) {
+	addr := s
+	if scheme, rest, ok := strings.Cut(s, "://"); ok {
+		if scheme != "tcp" {
+			return "", fmt.Errorf("--%s %s: links run over tcp:// only", flag, s)
+		}
+		addr = rest
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" {
+		return "", fmt.Errorf("--%s %q: want HOST:PORT or tcp://HOST:PORT", flag, s)
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// validMeshName reports whether s is a mesh name the handshake can
+// carry: 1 to 64 letters, digits, '.', '_' or '-'.
+func validMeshName(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// check validates the addresses and the name of m before anything
+// starts.
+func (m *meshFlags) check(listenFlag string) error {
+	if m.name != "" && !validMeshName(m.name) {
+		return fmt.Errorf("--name %q: a mesh name is 1 to 64 letters, digits, '.', '_' or '-'", m.name)
+	}
+	for _, s := range m.listen {
+		if _, err := linkAddr(listenFlag, s); err != nil {
+			return err
+		}
+	}
+	for _, s := range m.join {
+		if _, err := linkAddr("join", s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// started is a running node made from meshFlags.
+type started struct {
+	node   *mesh.Node
+	secure bool
+	listen []string // the addresses it accepts links on, as bound (tcp://...)
+	begun  time.Time
+}
+
+// start makes the node m asks for, starts its listeners and joins. On an
+// error nothing is left running.
+func (m *meshFlags) start(ctx context.Context, log *slog.Logger, listenFlag string) (*started, error) {
+	if err := m.check(listenFlag); err != nil {
+		return nil, err
+	}
+	cfg, err := m.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	opts := []mesh.Option{mesh.WithRelay(m.relay), mesh.WithLogger(log)}
+	if m.name != "" {
+		opts = append(opts, mesh.WithName(m.name))
+	}
+	if cfg != nil {
+		opts = append(opts, mesh.WithTLS(cfg))
+	} else {
+		log.Warn("running without TLS (--insecure): anyone who reaches this node may join the mesh")
+	}
+	n, err := mesh.New(opts...)
+	if err != nil {
+		return nil, err
+	}
+	s := &started{node: n, secure: cfg != nil, begun: time.Now()}
+	var lc net.ListenConfig
+	for _, l := range m.listen {
+		addr, _ := linkAddr(listenFlag, l)
+		ln, err := lc.Listen(ctx, "tcp", addr)
+		if err != nil {
+			n.Close()
+			return nil, fmt.Errorf("--%s %s: %w", listenFlag, l, err)
+		}
+		if err := n.Serve(ln); err != nil {
+			ln.Close()
+			n.Close()
+			return nil, fmt.Errorf("--%s %s: %w", listenFlag, l, err)
+		}
+		bound := "tcp://" + ln.Addr().String()
+		s.listen = append(s.listen, bound)
+		log.Info("accepting links", "addr", bound)
+	}
+	for _, j := range m.join {
+		addr, _ := linkAddr("join", j)
+		if err := n.Join("tcp", addr); err != nil {
+			n.Close()
+			return nil, fmt.Errorf("--join %s: %w", j, err)
+		}
+		log.Info("joining", "addr", addr)
+	}
+	return s, nil
+}

@@ -1,0 +1,265 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/plexusnet/plexus/cmd/plexus/internal/status"
+	"github.com/plexusnet/plexus/mesh"
+	"github.com/plexusnet/plexus/metrics/prom"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// defaultHTTP is where plexus node serves its status page and API unless
+// told otherwise: loopback only.
+const defaultHTTP = "127.0.0.1:7070"
+
+// nodeCommand is `plexus node`.
+func nodeCommand() *command {
+	cmd := &command{
+		name:    "node",
+		summary: "run a mesh node: links, relaying, sidecars, status page",
+		help: `usage: plexus node [--listen tcp://HOST:PORT]... [--join HOST:PORT]... (--cert FILE --key FILE --ca FILE | --insecure)
+                   [--name NAME] [--relay=false] [--http ADDR] [--expose NAME=HOST:PORT]... [--forward HOST:PORT=NAME]...
+
+Runs a mesh node until SIGINT or SIGTERM, then stops accepting, lets the
+proxied connections finish (up to --drain), closes its links and exits 0.
+
+The node accepts links on the --listen addresses and keeps a link to each
+--join address, redialing with backoff while that node is down. It is
+secured with the certificate of 'plexus cert node' (--cert, --key) and the
+mesh CA (--ca); without them it refuses to start unless --insecure is
+given. SIGHUP reads the certificate files again.
+
+Sidecars put programs that are not written in Go on the mesh:
+
+  --expose NAME=HOST:PORT   publish the local TCP service HOST:PORT as mesh service NAME:
+                            each mesh connection to NAME is proxied to HOST:PORT
+  --forward HOST:PORT=NAME  listen on local TCP HOST:PORT and carry each connection
+                            to mesh service NAME
+
+A half-close (shutdown of one direction) is carried both ways.
+
+--http serves, on loopback by default, the live status page (/), its JSON
+API (` + status.APIPath + `), which 'plexus status' reads, and the node's
+Prometheus metrics (/metrics). It listens on the network only at an
+address given explicitly; --http '' turns it off.
+`,
+	}
+	cmd.setup = func() (*flagSet, runFunc) {
+		o := &nodeOptions{cmd: cmd, http: defaultHTTP, drain: 5 * time.Second}
+		fs := newFlagSet("node")
+		fs.mesh(&o.mesh, meshFlagNames{listen: "listen"}, true)
+		fs.heading("status page and sidecars")
+		fs.stringFlag(&o.http, "ADDR", "serve the status page, JSON API and /metrics on ADDR ('': not at all)", "http")
+		fs.varFlag(listValue{&o.expose, false}, "NAME=HOST:PORT", "", "mesh service NAME proxied to local TCP HOST:PORT (repeatable)", "expose")
+		fs.varFlag(listValue{&o.forward, false}, "HOST:PORT=NAME", "", "local TCP listener on HOST:PORT, each connection carried to mesh service NAME (repeatable)", "forward")
+		fs.varFlag(durationValue{&o.drain, nil}, "D", "5s", "on SIGINT or SIGTERM, wait up to D for proxied connections to end", "drain")
+		fs.logging()
+		return fs, o.run
+	}
+	return cmd
+}
+
+// nodeOptions are the flags of plexus node.
+type nodeOptions struct {
+	cmd     *command
+	mesh    meshFlags
+	http    string
+	expose  []string
+	forward []string
+	drain   time.Duration
+}
+
+// exposeSpec is one --expose: mesh service name to local TCP address.
+type exposeSpec struct{ name, addr string }
+
+// forwardSpec is one --forward: local TCP address to mesh service name.
+type forwardSpec struct{ addr, name string }
+
+// checkHostPort checks a HOST:PORT of a sidecar flag.
+func checkHostPort(flag, spec, addr string) error {
+	if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+		return fmt.Errorf("--%s %q: %q is not HOST:PORT", flag, spec, addr)
+	}
+	return nil
+}
+
+// parseSidecars reads --expose and --forward.
+func (o *nodeOptions) parseSidecars() ([]exposeSpec, []forwardSpec, error) {
+	var ex []exposeSpec
+	var fw []forwardSpec
+	for _, s := range o.expose {
+		name, addr, ok := strings.Cut(s, "=")
+		if !ok || name == "" {
+			return nil, nil, fmt.Errorf("--expose %q: want NAME=HOST:PORT", s)
+		}
+		if err := checkHostPort("expose", s, addr); err != nil {
+			return nil, nil, err
+		}
+		ex = append(ex, exposeSpec{name, addr})
+	}
+	for _, s := range o.forward {
+		i := strings.LastIndex(s, "=")
+		if i < 0 || i == len(s)-1 {
+			return nil, nil, fmt.Errorf("--forward %q: want HOST:PORT=NAME", s)
+		}
+		addr, name := s[:i], s[i+1:]
+		if err := checkHostPort("forward", s, addr); err != nil {
+			return nil, nil, err
+		}
+		fw = append(fw, forwardSpec{addr, name})
+	}
+	return ex, fw, nil
+}
+
+// run runs the node until ctx ends.
+func (o *nodeOptions) run(ctx context.Context, c *cli, fs *flagSet) error {
+	if len(fs.args) > 0 {
+		return usagef(o.cmd, "unexpected argument %q", fs.args[0])
+	}
+	ex, fw, err := o.parseSidecars()
+	if err != nil {
+		return usagef(o.cmd, "%v", err)
+	}
+	if err := o.mesh.check("listen"); err != nil {
+		return usagef(o.cmd, "%v", err)
+	}
+	if _, err := o.mesh.tlsConfig(); errors.Is(err, errInsecure) {
+		return usagef(o.cmd, "%v", err)
+	}
+	log := fs.logger
+	// SIGHUP is caught from the start, so that an early one never kills
+	// the node.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	s, err := o.mesh.start(ctx, log, "listen")
+	if err != nil {
+		return err
+	}
+	n := s.node
+	log.Info("node started", "id", mesh.FormatID(n.ID()), "name", n.Info().Name, "relay", o.mesh.relay, "secure", s.secure)
+	stopped := false
+	defer func() {
+		if stopped {
+			log.Info("stopped") // last: links, sidecars and the status page are closed
+		}
+	}()
+	sc := newSidecars(n, log)
+	defer func() {
+		sc.close()
+		n.Close()
+	}()
+
+	var srv *http.Server
+	var srvDone chan struct{}
+	if o.http != "" {
+		var lc net.ListenConfig
+		ln, err := lc.Listen(ctx, "tcp", o.http)
+		if err != nil {
+			return fmt.Errorf("--http %s: %w", o.http, err)
+		}
+		if host, _, _ := net.SplitHostPort(o.http); host == "" || host == "0.0.0.0" || host == "::" {
+			log.Warn("the status page is open to the network", "addr", o.http)
+		}
+		p := &nodeProvider{node: n}
+		metrics, err := prom.Handler(prom.NewNodeCollector(n),
+			collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("metrics: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/", status.Handler(p, status.WithLogger(log)))
+		mux.Handle("GET /metrics", metrics)
+		srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+		srvDone = make(chan struct{})
+		go func() {
+			defer close(srvDone)
+			srv.Serve(ln)
+		}()
+		log.Info("status page", "url", "http://"+ln.Addr().String()+"/", "api", "http://"+ln.Addr().String()+status.APIPath,
+			"metrics", "http://"+ln.Addr().String()+"/metrics")
+	}
+	defer func() {
+		if srv != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			if srv.Shutdown(sctx) != nil {
+				srv.Close()
+			}
+			<-srvDone
+		}
+	}()
+
+	for _, e := range ex {
+		if err := sc.expose(ctx, e); err != nil {
+			return err
+		}
+	}
+	for _, f := range fw {
+		if err := sc.forward(ctx, f); err != nil {
+			return err
+		}
+	}
+
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("stopping: draining connections", "drain", o.drain.String())
+			sc.stopAccepting()
+			if !sc.wait(o.drain) {
+				log.Warn("drain time over: closing the connections left", "drain", o.drain.String())
+			}
+			stopped = true
+			return nil
+		case <-hup:
+			o.reload(n, log)
+		}
+	}
+}
+
+// tlsReloader is a node that can take a new certificate and CA pool
+// without a restart: (*mesh.Node).ReloadTLS, which branch mesh-fix adds.
+// The node is asked for it at run time, so this command builds with or
+// without it.
+type tlsReloader interface {
+	ReloadTLS(cert tls.Certificate, roots *x509.CertPool) error
+}
+
+// reload reads the certificate files again (SIGHUP) and hands them to
+// the node, if the mesh can take them.
+func (o *nodeOptions) reload(n any, log *slog.Logger) {
+	cfg, err := o.mesh.tlsConfig()
+	switch {
+	case err != nil:
+		log.Error("SIGHUP: certificate files not reloaded, the node keeps the ones it has", "err", err)
+		return
+	case cfg == nil:
+		log.Info("SIGHUP: the node runs without TLS: nothing to reload")
+		return
+	}
+	r, ok := n.(tlsReloader)
+	if !ok {
+		log.Warn("SIGHUP: the certificate files are valid, but this build of the mesh cannot change a running node's certificate (no ReloadTLS): restart the node to use them")
+		return
+	}
+	if err := r.ReloadTLS(cfg.Certificates[0], cfg.RootCAs); err != nil {
+		log.Error("SIGHUP: the mesh refused the new certificate", "err", err)
+		return
+	}
+	log.Info("SIGHUP: certificate reloaded", "cert", o.mesh.cert)
+}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"github.com/plexusnet/plexus/cmd/plexus/internal/status"
+	"github.com/plexusnet/plexus/mesh"
+)
+
+// nodeProvider is the status.Provider of a running node: it reads the
+// snapshot of the status API from the mesh.Node's introspection.
+type nodeProvider struct {
+	node *mesh.Node
+}
+
+// Status takes a snapshot of the node.
+func (p *nodeProvider) Status(ctx context.Context) (*status.Status, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	n := p.node
+	now := time.Now()
+	info := n.Info()
+	st := &status.Status{
+		Time: now,
+		Node: status.Node{
+			ID:            mesh.FormatID(info.ID),
+			Name:          info.Name,
+			Relay:         info.Relay,
+			Secure:        info.Secure,
+			Started:       info.Started,
+			UptimeSeconds: now.Sub(info.Started).Seconds(),
+		},
+	}
+	for _, a := range info.Listen {
+		st.Node.Listen = append(st.Node.Listen, a.Network()+"://"+a.String())
+	}
+	for _, l := range n.Links() {
+		var addr string
+		if l.RemoteAddr != nil {
+			addr = l.RemoteAddr.String()
+		}
+		st.Links = append(st.Links, status.Link{
+			Peer:      mesh.FormatID(l.Peer),
+			Addr:      addr,
+			Dialer:    l.Dialer,
+			UpSince:   l.Since,
+			RTTMillis: float64(l.Stats.RTT) / float64(time.Millisecond),
+			BytesIn:   l.Stats.BytesIn,
+			BytesOut:  l.Stats.BytesOut,
+			Streams:   l.Conns.Streams,
+		})
+	}
+	routes := n.Routes()
+	sort.Slice(routes, func(i, j int) bool {
+		if routes[i].Hops != routes[j].Hops {
+			return routes[i].Hops < routes[j].Hops
+		}
+		return routes[i].Host < routes[j].Host
+	})
+	for _, r := range routes {
+		st.Routes = append(st.Routes, status.Route{Host: mesh.FormatID(r.Host), NextHop: mesh.FormatID(r.NextHop), Hops: r.Hops})
+	}
+	services := n.Services()
+	sort.Slice(services, func(i, j int) bool {
+		a, b := services[i], services[j]
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		if a.Hops != b.Hops {
+			return a.Hops < b.Hops
+		}
+		return a.Host < b.Host
+	})
+	for _, s := range services {
+		st.Services = append(st.Services, status.Service{Name: s.Name, Host: mesh.FormatID(s.Host), Port: s.Port, Hops: s.Hops})
+	}
+	for _, c := range n.Circuits() {
+		if c.Role != mesh.CircuitRelayed {
+			continue
+		}
+		st.Circuits = append(st.Circuits, status.Circuit{
+			Source: mesh.FormatID(c.Source), Dest: mesh.FormatID(c.Dest),
+			Prev: mesh.FormatID(c.Prev), Next: mesh.FormatID(c.Next),
+			Since: c.Since, Bytes: c.Bytes,
+		})
+	}
+	st.Graph = graph(n.Topology())
+	return st, nil
+}
+
+// graph is the status page's view of a Topology: every node, and the
+// links both of whose ends announce them. A service of another env than
+// the default is named env/name.
+func graph(t mesh.Topology) status.Graph {
+	var g status.Graph
+	for _, tn := range t.Nodes {
+		gn := status.GraphNode{ID: mesh.FormatID(tn.ID), Relay: tn.Relay, Reachable: tn.Reachable, Hops: tn.Hops}
+		for _, s := range tn.Services {
+			name := s.Name
+			if s.Env != "" {
+				name = s.Env + "/" + s.Name
+			}
+			gn.Services = append(gn.Services, name)
+		}
+		g.Nodes = append(g.Nodes, gn)
+	}
+	for _, l := range t.Links {
+		if l.Mutual {
+			g.Links = append(g.Links, status.GraphLink{A: mesh.FormatID(l.A), B: mesh.FormatID(l.B)})
+		}
+	}
+	return g
+}

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/plexusnet/plexus/mesh"
+)
+
+// sidecars runs the --expose and --forward proxies of a node: their
+// listeners, and the connections they carry.
+type sidecars struct {
+	node *mesh.Node
+	log  *slog.Logger
+	// ctx ends the proxied connections: cancelled by close, after the
+	// drain.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu        sync.Mutex
+	listeners []net.Listener
+	accepts   sync.WaitGroup // the accept loops
+	conns     sync.WaitGroup // the proxied connections
+}
+
+func newSidecars(n *mesh.Node, log *slog.Logger) *sidecars {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &sidecars{node: n, log: log, ctx: ctx, cancel: cancel}
+}
+
+// dialTimeout bounds each dial a sidecar makes for a connection.
+const dialTimeout = 10 * time.Second
+
+// expose publishes mesh service e.name, proxied to local TCP e.addr.
+func (sc *sidecars) expose(ctx context.Context, e exposeSpec) error {
+	ln, err := sc.node.Listen("", e.name)
+	if err != nil {
+		return fmt.Errorf("--expose %s=%s: %w", e.name, e.addr, err)
+	}
+	log := sc.log.With("expose", e.name, "to", e.addr)
+	log.Info("sidecar: exposing a local service on the mesh", "addr", ln.Addr().String())
+	var d net.Dialer
+	sc.serve(ln, log, func(ctx context.Context) (net.Conn, error) {
+		return d.DialContext(ctx, "tcp", e.addr)
+	})
+	return nil
+}
+
+// forward listens on local TCP f.addr and carries each connection to
+// mesh service f.name.
+func (sc *sidecars) forward(ctx context.Context, f forwardSpec) error {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", f.addr)
+	if err != nil {
+		return fmt.Errorf("--forward %s=%s: %w", f.addr, f.name, err)
+	}
+	log := sc.log.With("forward", ln.Addr().String(), "to", f.name)
+	log.Info("sidecar: forwarding a local port to a mesh service", "addr", ln.Addr().String())
+	sc.serve(ln, log, func(ctx context.Context) (net.Conn, error) {
+		// A connection that comes while the mesh does not know the
+		// service yet (the node has just started) waits for it.
+		return dialWait(ctx, sc.node, f.name, log)
+	})
+	return nil
+}
+
+// serve accepts connections on ln until stopAccepting, and proxies each
+// to a connection dial makes.
+func (sc *sidecars) serve(ln net.Listener, log *slog.Logger, dial func(context.Context) (net.Conn, error)) {
+	sc.mu.Lock()
+	sc.listeners = append(sc.listeners, ln)
+	sc.mu.Unlock()
+	sc.accepts.Add(1)
+	go func() {
+		defer sc.accepts.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				if !errors.Is(err, net.ErrClosed) {
+					log.Error("sidecar: accept failed, no longer accepting", "err", err)
+				}
+				return
+			}
+			sc.conns.Add(1)
+			go func() {
+				defer sc.conns.Done()
+				dctx, cancel := context.WithTimeout(sc.ctx, dialTimeout)
+				peer, err := dial(dctx)
+				cancel()
+				if err != nil {
+					log.Warn("sidecar: dial failed, connection closed", "from", c.RemoteAddr().String(), "err", err)
+					c.Close()
+					return
+				}
+				log.Debug("sidecar: connection", "from", c.RemoteAddr().String(), "to", peer.RemoteAddr().String())
+				proxy(sc.ctx, c, peer)
+			}()
+		}
+	}()
+}
+
+// stopAccepting closes the listeners: no new connection is taken, the
+// ones open go on.
+func (sc *sidecars) stopAccepting() {
+	sc.mu.Lock()
+	lns := sc.listeners
+	sc.listeners = nil
+	sc.mu.Unlock()
+	for _, ln := range lns {
+		ln.Close()
+	}
+	sc.accepts.Wait()
+}
+
+// wait waits up to d for the proxied connections to end; it reports
+// whether they did.
+func (sc *sidecars) wait(d time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
+		sc.conns.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		sc.cancel()
+		<-done
+		return false
+	}
+}
+
+// close stops everything at once and waits for it.
+func (sc *sidecars) close() {
+	sc.stopAccepting()
+	sc.cancel()
+	sc.conns.Wait()
+}
+
+// closeWriter is a connection that can be half-closed: *net.TCPConn and
+// mesh connections.
+type closeWriter interface{ CloseWrite() error }
+
+// proxy copies a to b and b to a until both directions end, then closes
+// both. The end of one direction (EOF) is passed on as a half-close, so
+// a program that shuts down its sending side still reads the answer; an
+// error in either direction, or the end of ctx, closes both at once.
+func proxy(ctx context.Context, a, b net.Conn) {
+	stop := context.AfterFunc(ctx, func() {
+		a.Close()
+		b.Close()
+	})
+	defer stop()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pipe(a, b)
+	}()
+	pipe(b, a)
+	<-done
+	a.Close()
+	b.Close()
+}
+
+// pipe copies src to dst; at src's EOF it half-closes dst, and on an
+// error it closes both.
+func pipe(dst, src net.Conn) {
+	_, err := io.Copy(dst, src)
+	if err == nil {
+		if cw, ok := dst.(closeWriter); ok && cw.CloseWrite() == nil {
+			return
+		}
+	}
+	dst.Close()
+	src.Close()
+}

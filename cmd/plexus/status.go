@@ -1,0 +1,293 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/plexusnet/plexus/cmd/plexus/internal/status"
+)
+
+// defaultNodeURL is where plexus status and friends look for a node.
+const defaultNodeURL = "http://" + defaultHTTP
+
+// statusView is one of the commands that read a node's JSON API: what
+// it prints of the snapshot.
+type statusView struct {
+	name    string
+	summary string
+	what    string // for the help: what the table lists
+	// part is what --json prints of the snapshot.
+	part func(*status.Status) any
+	// print writes the table.
+	print func(w io.Writer, st *status.Status)
+}
+
+// statusViews are plexus status, links, routes and services.
+func statusViews() []statusView {
+	return []statusView{
+		{"status", "show a running node: itself, its links, routes, services, circuits",
+			"the node (id, mesh name, relay, TLS, uptime, listen addresses), then its\nlinks, routes, services and relayed circuits",
+			func(st *status.Status) any { return st }, printStatus},
+		{"links", "list a running node's links",
+			"its links: peer id, remote address, who dialed, round trip, bytes each\nway, connections open, since when",
+			func(st *status.Status) any { return st.Links }, printLinks},
+		{"routes", "list a running node's routes",
+			"its route table: host, next hop, hops",
+			func(st *status.Status) any { return st.Routes }, printRoutes},
+		{"services", "list the services a running node knows",
+			"every service instance the node knows: name, host, port, hops (0: on\nthe node)",
+			func(st *status.Status) any { return st.Services }, printServices},
+	}
+}
+
+// statusCommands makes the commands of statusViews.
+func statusCommands() []*command {
+	var cmds []*command
+	for _, v := range statusViews() {
+		cmd := &command{
+			name:    v.name,
+			summary: v.summary,
+			help: fmt.Sprintf(`usage: plexus %s [--node URL] [--json]
+
+Reads the JSON API of a running 'plexus node' (its --http address,
+default %s) and prints, in aligned tables:
+
+  %s
+
+--json prints the same as the API gives it.
+`, v.name, defaultNodeURL, strings.ReplaceAll(v.what, "\n", "\n  ")),
+		}
+		cmd.setup = func() (*flagSet, runFunc) {
+			o := &statusOptions{cmd: cmd, view: v, node: defaultNodeURL, timeout: 5 * time.Second}
+			fs := newFlagSet(v.name)
+			fs.stringFlag(&o.node, "URL", "the node's --http address (http://HOST:PORT, or HOST:PORT)", "node")
+			fs.boolFlag(&o.json, "print JSON instead of a table", "json")
+			fs.varFlag(durationValue{&o.timeout, nil}, "D", "5s", "give up when the node does not answer within D", "timeout")
+			fs.logging()
+			return fs, o.run
+		}
+		cmds = append(cmds, cmd)
+	}
+	return cmds
+}
+
+// statusOptions are the flags of the status commands.
+type statusOptions struct {
+	cmd     *command
+	view    statusView
+	node    string
+	json    bool
+	timeout time.Duration
+}
+
+// apiURL is the URL of the status API of the node at s.
+func apiURL(s string) (string, error) {
+	if !strings.Contains(s, "://") {
+		s = "http://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("--node %q: want http://HOST:PORT", s)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/") + status.APIPath
+	u.RawQuery, u.Fragment = "", ""
+	return u.String(), nil
+}
+
+// fetchStatus reads the snapshot of the node at nodeURL.
+func fetchStatus(ctx context.Context, nodeURL string, timeout time.Duration) (*status.Status, error) {
+	u, err := apiURL(nodeURL)
+	if err != nil {
+		return nil, err
+	}
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	tr := &http.Transport{DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the node's API (is 'plexus node --http' running there?): %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", u, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(body, &e) == nil && e.Error != "" {
+			return nil, fmt.Errorf("%s: %s: %s", u, resp.Status, e.Error)
+		}
+		return nil, fmt.Errorf("%s: %s (is this a plexus node?)", u, resp.Status)
+	}
+	var st status.Status
+	if err := json.Unmarshal(body, &st); err != nil {
+		return nil, fmt.Errorf("%s: not a plexus status: %w", u, err)
+	}
+	return &st, nil
+}
+
+func (o *statusOptions) run(ctx context.Context, c *cli, fs *flagSet) error {
+	if len(fs.args) > 0 {
+		return usagef(o.cmd, "unexpected argument %q", fs.args[0])
+	}
+	if _, err := apiURL(o.node); err != nil {
+		return usagef(o.cmd, "%v", err)
+	}
+	st, err := fetchStatus(ctx, o.node, o.timeout)
+	if err != nil {
+		return err
+	}
+	if o.json {
+		enc := json.NewEncoder(c.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(o.view.part(st))
+	}
+	o.view.print(c.stdout, st)
+	return nil
+}
+
+// table is an aligned table written with text/tabwriter.
+func table(w io.Writer, header ...string) *tabwriter.Writer {
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	return tw
+}
+
+// row writes one row of a table.
+func row(tw *tabwriter.Writer, cells ...any) {
+	s := make([]string, len(cells))
+	for i, c := range cells {
+		s[i] = fmt.Sprint(c)
+	}
+	fmt.Fprintln(tw, strings.Join(s, "\t"))
+}
+
+// yesNo prints a bool.
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// orDash prints "-" for an empty string.
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// bytesIEC prints a byte count: 512 B, 1.5 KiB, 3.0 MiB, ...
+func bytesIEC(n uint64) string {
+	if n < 1024 {
+		return fmt.Sprintf("%d B", n)
+	}
+	v, unit := float64(n), ""
+	for _, u := range []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"} {
+		v /= 1024
+		unit = u
+		if v < 1024 {
+			break
+		}
+	}
+	return fmt.Sprintf("%.1f %s", v, unit)
+}
+
+// age prints how long ago t was, to the second; "-" for the zero time.
+func age(now, t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return now.Sub(t).Truncate(time.Second).String()
+}
+
+// rtt prints a round trip in milliseconds; "-" when not measured.
+func rtt(ms float64) string {
+	if ms <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2fms", ms)
+}
+
+func printStatus(w io.Writer, st *status.Status) {
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	n := st.Node
+	row(tw, "node", n.ID)
+	row(tw, "mesh", n.Name)
+	row(tw, "relay", yesNo(n.Relay))
+	row(tw, "tls", yesNo(n.Secure))
+	row(tw, "uptime", n.Uptime().Truncate(time.Second))
+	row(tw, "listen", orDash(strings.Join(n.Listen, " ")))
+	row(tw, "links", len(st.Links))
+	row(tw, "routes", len(st.Routes))
+	row(tw, "services", len(st.Services))
+	row(tw, "circuits", len(st.Circuits))
+	tw.Flush()
+	sections := []struct {
+		title string
+		n     int
+		print func(io.Writer, *status.Status)
+	}{
+		{"links", len(st.Links), printLinks},
+		{"routes", len(st.Routes), printRoutes},
+		{"services", len(st.Services), printServices},
+		{"relayed circuits", len(st.Circuits), printCircuits},
+	}
+	for _, s := range sections {
+		if s.n == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s:\n", s.title)
+		s.print(w, st)
+	}
+}
+
+func printLinks(w io.Writer, st *status.Status) {
+	tw := table(w, "PEER", "ADDRESS", "DIALED", "RTT", "IN", "OUT", "STREAMS", "UP")
+	for _, l := range st.Links {
+		row(tw, l.Peer, orDash(l.Addr), yesNo(l.Dialer), rtt(l.RTTMillis), bytesIEC(l.BytesIn), bytesIEC(l.BytesOut), l.Streams, age(st.Time, l.UpSince))
+	}
+	tw.Flush()
+}
+
+func printRoutes(w io.Writer, st *status.Status) {
+	tw := table(w, "HOST", "NEXT HOP", "HOPS")
+	for _, r := range st.Routes {
+		row(tw, r.Host, r.NextHop, r.Hops)
+	}
+	tw.Flush()
+}
+
+func printServices(w io.Writer, st *status.Status) {
+	tw := table(w, "NAME", "HOST", "PORT", "HOPS")
+	for _, s := range st.Services {
+		row(tw, s.Name, s.Host, s.Port, s.Hops)
+	}
+	tw.Flush()
+}
+
+func printCircuits(w io.Writer, st *status.Status) {
+	tw := table(w, "SOURCE", "DEST", "PREV", "NEXT", "UP", "BYTES")
+	for _, c := range st.Circuits {
+		row(tw, c.Source, c.Dest, c.Prev, c.Next, age(st.Time, c.Since), bytesIEC(c.Bytes))
+	}
+	tw.Flush()
+}

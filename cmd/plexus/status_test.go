@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/plexusnet/plexus/cmd/plexus/internal/status"
+)
+
+// TestStatusTables: plexus status and friends print a snapshot as
+// aligned tables, byte for byte.
+func TestStatusTables(t *testing.T) {
+	now := time.Date(2026, 11, 29, 18, 0, 0, 0, time.UTC)
+	st := &status.Status{
+		Time: now,
+		Node: status.Node{ID: "ac9cf68e5aeab6da", Name: "prod", Relay: true, Secure: true,
+			Started: now.Add(-90 * time.Minute), UptimeSeconds: 5400.4, Listen: []string{"tcp://0.0.0.0:7000"}},
+		Links: []status.Link{{Peer: "5f0e2b7c9d1a3e48", Addr: "10.0.0.2:41872", Dialer: true, UpSince: now.Add(-time.Hour),
+			RTTMillis: 0.42, BytesIn: 1 << 20, BytesOut: 1000, Streams: 3}},
+		Routes: []status.Route{{Host: "5f0e2b7c9d1a3e48", NextHop: "5f0e2b7c9d1a3e48", Hops: 1},
+			{Host: "c3d4e5f60718293a", NextHop: "5f0e2b7c9d1a3e48", Hops: 2}},
+		Services: []status.Service{{Name: "echo", Host: "c3d4e5f60718293a", Port: 1, Hops: 2}},
+		Circuits: []status.Circuit{{Source: "c3d4e5f60718293a", Dest: "0a1b2c3d4e5f6071", Prev: "5f0e2b7c9d1a3e48",
+			Next: "1122334455667788", Since: now.Add(-2 * time.Minute), Bytes: 65536}},
+	}
+	srv := httptest.NewServer(status.Handler(status.ProviderFunc(func(context.Context) (*status.Status, error) { return st, nil })))
+	defer srv.Close()
+
+	want := map[string]string{
+		"status": `node      ac9cf68e5aeab6da
+mesh      prod
+relay     yes
+tls       yes
+uptime    1h30m0s
+listen    tcp://0.0.0.0:7000
+links     1
+routes    2
+services  1
+circuits  1
+
+links:
+PEER              ADDRESS         DIALED  RTT     IN       OUT     STREAMS  UP
+5f0e2b7c9d1a3e48  10.0.0.2:41872  yes     0.42ms  1.0 MiB  1000 B  3        1h0m0s
+
+routes:
+HOST              NEXT HOP          HOPS
+5f0e2b7c9d1a3e48  5f0e2b7c9d1a3e48  1
+c3d4e5f60718293a  5f0e2b7c9d1a3e48  2
+
+services:
+NAME  HOST              PORT  HOPS
+echo  c3d4e5f60718293a  1     2
+
+relayed circuits:
+SOURCE            DEST              PREV              NEXT              UP    BYTES
+c3d4e5f60718293a  0a1b2c3d4e5f6071  5f0e2b7c9d1a3e48  1122334455667788  2m0s  64.0 KiB
+`,
+		"routes": `HOST              NEXT HOP          HOPS
+5f0e2b7c9d1a3e48  5f0e2b7c9d1a3e48  1
+c3d4e5f60718293a  5f0e2b7c9d1a3e48  2
+`,
+		"services": `NAME  HOST              PORT  HOPS
+echo  c3d4e5f60718293a  1     2
+`,
+	}
+	for cmd, w := range want {
+		r := runIn(cmd, "--node", srv.URL)
+		if r.code != 0 || r.stdout != w {
+			t.Errorf("plexus %s: exit %d, stderr %q, got:\n%s\nwant:\n%s", cmd, r.code, r.stderr, r.stdout, w)
+		}
+	}
+	r := runIn("links", "--node", strings.TrimPrefix(srv.URL, "http://"), "--json")
+	if r.code != 0 || !strings.Contains(r.stdout, `"peer": "5f0e2b7c9d1a3e48"`) || !strings.HasPrefix(r.stdout, "[") {
+		t.Errorf("plexus links --json: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+	// A node that answers with an error says so.
+	bad := httptest.NewServer(status.Handler(nil))
+	defer bad.Close()
+	if r := runIn("status", "--node", bad.URL); r.code != 1 || !strings.Contains(r.stderr, "503 Service Unavailable: status: no provider") {
+		t.Errorf("plexus status of a failing node: exit %d, %q", r.code, r.stderr)
+	}
+}
+
+func TestBytesIEC(t *testing.T) {
+	for n, want := range map[uint64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536: "1.5 KiB", 5 << 30: "5.0 GiB", 1<<64 - 1: "16.0 EiB"} {
+		if got := bytesIEC(n); got != want {
+			t.Errorf("bytesIEC(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
