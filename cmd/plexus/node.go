@@ -233,16 +233,14 @@ func (o *nodeOptions) run(ctx context.Context, c *cli, fs *flagSet) error {
 }
 
 // tlsReloader is a node that can take a new certificate and CA pool
-// without a restart: (*mesh.Node).ReloadTLS, which branch mesh-fix adds.
-// The node is asked for it at run time, so this command builds with or
-// without it.
+// without a restart, as (*mesh.Node).ReloadTLS does (tests give a fake).
 type tlsReloader interface {
 	ReloadTLS(cert tls.Certificate, roots *x509.CertPool) error
 }
 
 // reload reads the certificate files again (SIGHUP) and hands them to
-// the node, if the mesh can take them.
-func (o *nodeOptions) reload(n any, log *slog.Logger) {
+// the node.
+func (o *nodeOptions) reload(r tlsReloader, log *slog.Logger) {
 	cfg, err := o.mesh.tlsConfig()
 	switch {
 	case err != nil:
@@ -250,11 +248,6 @@ func (o *nodeOptions) reload(n any, log *slog.Logger) {
 		return
 	case cfg == nil:
 		log.Info("SIGHUP: the node runs without TLS: nothing to reload")
-		return
-	}
-	r, ok := n.(tlsReloader)
-	if !ok {
-		log.Warn("SIGHUP: the certificate files are valid, but this build of the mesh cannot change a running node's certificate (no ReloadTLS): restart the node to use them")
 		return
 	}
 	if err := r.ReloadTLS(cfg.Certificates[0], cfg.RootCAs); err != nil {
