@@ -579,3 +579,29 @@ func TestClosedStreamsLeaveTheBudget(t *testing.T) {
 		t.Fatalf("closed streams still hold %d bytes of the budget", w)
 	}
 }
+
+// TestSecondCloseWaits: a Close that finds the session closing returns
+// only once the connection is closed, not while the first Close still
+// delivers (a caller that closes what lies under the connection next
+// would cut that delivery short).
+func TestSecondCloseWaits(t *testing.T) {
+	c1, c2 := tcpPipe(t)
+	defer c2.Close() // a peer that never answers: the first Close waits for its EOF
+	s, err := Client(c1, &Config{CloseTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make(chan struct{})
+	go func() {
+		s.Close()
+		close(first)
+	}()
+	<-s.Done()
+	s.Close()
+	select {
+	case <-s.connClosed:
+	default:
+		t.Fatal("the second Close returned before the connection was closed")
+	}
+	<-first
+}

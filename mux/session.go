@@ -92,6 +92,7 @@ type Session struct {
 	done       chan struct{} // closed when the session ends
 	closeOnce  sync.Once
 	connOnce   sync.Once
+	connClosed chan struct{}         // closed once the connection is
 	err        error                 // why the session ended, set before done is closed
 	werr       atomic.Pointer[error] // a connection write failed: nothing more is written
 	writerDone chan struct{}
@@ -135,6 +136,7 @@ func newSession(conn io.ReadWriteCloser, cfg *Config, client bool) (*Session, er
 		done:         make(chan struct{}),
 		writerDone:   make(chan struct{}),
 		readerDone:   make(chan struct{}),
+		connClosed:   make(chan struct{}),
 		pingSlots:    make(chan struct{}, maxPings),
 		localAddr:    muxAddr{},
 		remoteAddr:   muxAddr{},
@@ -373,6 +375,10 @@ func (s *Session) closedErr() error {
 // Config.CloseTimeout; then the connection is closed, whatever is left.
 func (s *Session) Close() error {
 	if !s.end(ErrSessionClosed) {
+		// Ended already, or another Close is delivering: return when the
+		// connection is closed, so that a caller that closes what is under
+		// the connection next does not cut that delivery short.
+		<-s.connClosed
 		<-s.writerDone
 		return nil
 	}
@@ -481,6 +487,7 @@ func (s *Session) closeConn() {
 		s.kickLocked()
 		s.wmu.Unlock()
 		s.conn.Close()
+		close(s.connClosed)
 	})
 }
 

@@ -148,6 +148,16 @@ func (sp *splice) forwardLocked(src, dst *Stream) (over, failed bool) {
 	if sp.failedLocked(src, dst) {
 		return true, true
 	}
+	if dst.sess.isClosed() || dst.sess.werr.Load() != nil {
+		// dst's session ended after dst got its peer's FIN (else
+		// failedLocked reset both): its peer is gone, having sent all it
+		// had, and what src gets has nowhere to go. Drop it, as a closed
+		// socket would, while the other direction delivers the rest.
+		if credit := src.discardLocked(); credit > 0 {
+			src.consumedLocked(credit)
+		}
+		return src.state&stRemoteFIN != 0, false
+	}
 	moved := &sp.moved[sp.dir(src)]
 	for {
 		if len(src.partial) > 0 { // what a Recv before Splice had assembled
@@ -188,8 +198,11 @@ func (sp *splice) forwardLocked(src, dst *Stream) (over, failed bool) {
 	return true, false
 }
 
-// failedLocked resets both streams if either was reset or its session
-// ended or can no longer write, and reports whether it did.
+// failedLocked resets both streams if either was reset, or if its session
+// ended or can no longer write before the stream got its peer's FIN (what
+// its peer sent is then incomplete), and reports whether it did. A
+// session that ends after its stream's FIN fails nothing: the data goes on
+// to the other stream, and the other way is dropped (see forwardLocked).
 func (sp *splice) failedLocked(src, dst *Stream) bool {
 	var cause error
 	code := CodeCancel
@@ -201,6 +214,9 @@ func (sp *splice) failedLocked(src, dst *Stream) bool {
 			if errors.As(st.err, &se) {
 				code = se.Code
 			}
+		case st.state&stRemoteFIN != 0:
+			// All st will ever get is here: if its session has ended
+			// since, what it got still goes on (see forwardLocked).
 		case st.sess.isClosed():
 			cause = st.sess.closedErr()
 		case st.sess.werr.Load() != nil:

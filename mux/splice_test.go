@@ -300,3 +300,31 @@ func TestSplicedBytes(t *testing.T) {
 	<-ended
 	check("ended")
 }
+
+// TestSpliceDeliversAfterSourceEnds: the source's session ends right
+// after its stream's FIN, while the relay still holds data the far end has
+// no credit for yet: the far end still reads it all, then io.EOF.
+func TestSpliceDeliversAfterSourceEnds(t *testing.T) {
+	r := newRelay(t, nil)
+	ended := make(chan error, 1)
+	x, y := r.circuit(t, func(err error) { ended <- err })
+	want := randBytes(100<<10, 7) // more than y's window: some waits at the relay
+	if _, err := x.Write(want); err != nil {
+		t.Fatal(err)
+	}
+	x.CloseWrite()
+	r.a.Close() // the source's link goes, its FIN sent
+	got, err := io.ReadAll(y)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("far end: %d of %d bytes, %v", len(got), len(want), err)
+	}
+	y.Close()
+	select {
+	case err := <-ended:
+		if err != nil {
+			t.Fatalf("done(%v): the source had sent everything", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("done not called")
+	}
+}
