@@ -478,14 +478,22 @@ func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
 	}
 	select {
 	case <-sess.Done():
-	case <-l.conns.Done():
+	case <-l.conns.Done(): // also when Close ended it (closeInner)
 	case <-c.ctx.Done():
 	case <-expired:
 		c.logf(slog.LevelWarn, "mesh: link closed: the peer's certificate expired", "peer", FormatID(l.peer), "notAfter", pc.notAfter)
 	}
 	c.removeLink(l)
 	c.linkChanged(l.peer, false)
-	conn.Close() // do not wait for a dead peer to take our last frames
+	if c.isClosed() {
+		<-c.ctx.Done() // after closeInner
+		// The node closes: what its circuits and connections wrote
+		// before (Close ended them first, see closeInner) may still wait
+		// in the link's queue; mux's Close sends it, within the link's
+		// CloseTimeout.
+		sess.Close()
+	}
+	conn.Close() // otherwise, do not wait for a dead peer to take our last frames
 	sess.Close()
 	l.conns.Close()
 	l.out.close()

@@ -181,14 +181,52 @@ func (n *Node) Close() error {
 	closers := c.closers
 	c.closers = nil
 	c.mu.Unlock()
+	c.ports.closeAll()
+	c.closeInner()
 	c.cancel()
 	c.stopRouting()
-	c.ports.closeAll()
 	for cl := range closers {
 		cl.Close()
 	}
 	c.wg.Wait()
 	return nil
+}
+
+// closeInner closes the sessions that run inside links before the links
+// go, each as mux closes a session (within its CloseTimeout), so that what
+// the application wrote on a connection before Close, and the
+// connection's end, reach the far host, which would otherwise see a reset:
+// first every circuit, all at once, then the links' connection sessions
+// (a neighbour ends its link when the connection session ends, which
+// would cut the circuits through it short).
+func (c *core) closeInner() {
+	var ss []*mux.Session
+	c.circuits.mu.Lock()
+	for ci := range c.circuits.all {
+		ss = append(ss, ci.sess)
+	}
+	c.circuits.mu.Unlock()
+	closeAll(ss)
+	ss = ss[:0]
+	c.links.each(func(l *link) {
+		if l.conns != nil {
+			ss = append(ss, l.conns)
+		}
+	})
+	closeAll(ss)
+}
+
+// closeAll closes the sessions ss at once and waits for them.
+func closeAll(ss []*mux.Session) {
+	var wg sync.WaitGroup
+	for _, s := range ss {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.Close()
+		}()
+	}
+	wg.Wait()
 }
 
 // isClosed reports whether Close was called.
