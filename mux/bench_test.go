@@ -70,8 +70,13 @@ func BenchmarkBulkTCP(b *testing.B) {
 }
 
 // BenchmarkMessages: 64-byte messages on 8 streams with Send and Recv; one
-// op is one message.
+// op is one message. Into: with RecvInto and a buffer handed back.
 func BenchmarkMessages(b *testing.B) {
+	b.Run("Recv", func(b *testing.B) { benchMessages(b, false) })
+	b.Run("Into", func(b *testing.B) { benchMessages(b, true) })
+}
+
+func benchMessages(b *testing.B, into bool) {
 	const streams = 8
 	cs, ss := benchPair(b, nil)
 	var wg sync.WaitGroup
@@ -96,8 +101,15 @@ func BenchmarkMessages(b *testing.B) {
 		}()
 		go func() {
 			defer wg.Done()
+			buf := make([]byte, 0, 64)
 			for j := 0; j < n; j++ {
-				if _, err := r.Recv(); err != nil {
+				var err error
+				if into {
+					buf, err = r.RecvInto(buf)
+				} else {
+					_, err = r.Recv()
+				}
+				if err != nil {
 					b.Error(err)
 					return
 				}

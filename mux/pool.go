@@ -1,44 +1,21 @@
 package mux
 
-import (
-	"math/bits"
-	"sync"
-)
+import "github.com/plexusnet/plexus/internal/bufpool"
 
-// Received payloads of poolMin bytes or more are read into pooled buffers,
-// in power-of-two size classes, and go back to the pool once Read has
-// copied them out, or a message assembled from several frames has, so a
-// bulk transfer allocates almost nothing. Smaller payloads get buffers of
-// their own. A message that arrived in one frame is handed to the caller
-// of Recv as it is, pooled or not, and never goes back to the pool.
-const (
-	poolMinShift = 13 // 8 KiB
-	poolMin      = 1 << poolMinShift
-	poolClasses  = 24 - poolMinShift + 1 // up to 16 MiB, the largest frame
-)
+// Received payloads are read into buffers of internal/bufpool and go back
+// to it once Read or RecvInto has copied them out, or a message assembled
+// from several frames has, so that a bulk transfer, or a stream of small
+// messages read with Read or RecvInto, allocates nothing in the steady
+// state. Recv hands a message that arrived in one frame to its caller: a
+// large one as it is (it never goes back to the pool), a small one (under
+// poolMin bytes) as an exact copy, so that what the caller keeps is no
+// larger than the message.
+const poolMin = 8 << 10
 
-var payloadPools [poolClasses]sync.Pool
+// getPayload returns a buffer of length n (n > 0) and whether it belongs
+// to the pool.
+func getPayload(n int) ([]byte, bool) { return bufpool.Get(n), n <= bufpool.Max }
 
-func poolClass(n int) int { return bits.Len(uint(n-1)) - poolMinShift }
-
-// getPayload returns a buffer of length n and whether it came from the pool.
-func getPayload(n int) ([]byte, bool) {
-	if n < poolMin {
-		return make([]byte, n), false
-	}
-	c := poolClass(n)
-	if p, _ := payloadPools[c].Get().(*[]byte); p != nil {
-		return (*p)[:n], true
-	}
-	return make([]byte, n, 1<<(c+poolMinShift)), true
-}
-
-// putPayload returns a buffer that getPayload took from the pool.
-func putPayload(b []byte) {
-	c := poolClass(cap(b))
-	if c < 0 || c >= poolClasses || cap(b) != 1<<(c+poolMinShift) {
-		return
-	}
-	b = b[:cap(b)]
-	payloadPools[c].Put(&b)
-}
+// putPayload returns a buffer that getPayload took from the pool. The
+// caller must not use b, or any slice of it, afterwards.
+func putPayload(b []byte) { bufpool.Put(b) }

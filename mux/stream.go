@@ -186,7 +186,18 @@ func (st *Stream) readLocked(p []byte) int {
 // message, and a *StreamError that is ErrMessageTooLarge (and the stream is
 // reset) if the message exceeds Config.MaxMessageSize. The returned slice
 // belongs to the caller.
-func (st *Stream) Recv() ([]byte, error) {
+func (st *Stream) Recv() ([]byte, error) { return st.recv(nil, false) }
+
+// RecvInto is Recv into the caller's buffer: it returns the next whole
+// message as append(buf[:0], message...), so in buf itself when it is
+// large enough. The buffer the message was received in goes back to the
+// session's pool, so a caller that hands its buffer back each time (buf,
+// err = st.RecvInto(buf)) receives without allocating. Errors are Recv's;
+// on an error the returned slice is buf[:0].
+func (st *Stream) RecvInto(buf []byte) ([]byte, error) { return st.recv(buf[:0], true) }
+
+// recv is Recv, or RecvInto (into set) appending to dst.
+func (st *Stream) recv(dst []byte, into bool) ([]byte, error) {
 	s := st.sess
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -194,15 +205,25 @@ func (st *Stream) Recv() ([]byte, error) {
 	for {
 		if st.state&stClosed != 0 {
 			signal(st.readCh)
-			return nil, ErrStreamClosed
+			return dst, ErrStreamClosed
 		}
 		for st.rqHead < len(st.rq) {
 			c := &st.rq[st.rqHead]
 			if len(st.partial)+len(c.b)-c.off > s.cfg.MaxMessageSize {
-				return nil, st.abortLocked(CodeMessageTooLarge, false)
+				return dst, st.abortLocked(CodeMessageTooLarge, false)
 			}
 			if c.eom && len(st.partial) == 0 { // the common case: one frame, one message
 				msg := c.b[c.off:len(c.b):len(c.b)]
+				switch {
+				case into:
+					msg = append(dst, msg...)
+					if c.pooled {
+						putPayload(c.b)
+					}
+				case c.pooled && cap(c.b) < poolMin:
+					msg = append([]byte(nil), msg...) // exactly its size: the caller keeps it
+					putPayload(c.b)
+				}
 				cost := c.cost
 				st.popChunk()
 				if st.rqHead < len(st.rq) {
@@ -221,6 +242,9 @@ func (st *Stream) Recv() ([]byte, error) {
 			if eom {
 				msg := st.partial
 				st.partial = nil
+				if into {
+					msg = append(dst, msg...)
+				}
 				if st.rqHead < len(st.rq) {
 					signal(st.readCh)
 				}
@@ -233,11 +257,11 @@ func (st *Stream) Recv() ([]byte, error) {
 				st.partial = nil
 				err = io.ErrUnexpectedEOF
 			}
-			return nil, err
+			return dst, err
 		}
 		if st.rdl.exceeded() {
 			signal(st.readCh)
-			return nil, errTimeout
+			return dst, errTimeout
 		}
 		if !follow && s.tryLead(st) {
 			st.mu.Unlock()
