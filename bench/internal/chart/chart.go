@@ -98,6 +98,7 @@ func Write(dir, name, title string, g Group, skip string, limit Limit) (string, 
 	}
 	p.Y.Label.Text = fmt.Sprintf("%s (%s)", unit, arrow)
 	p.Y.Min = 0
+	p.Y.Tick.Marker = ticks{}
 	p.Y.Max = top * 1.25
 	w := vg.Points(40)
 	for i := range vals { // one bar chart per peer, so that plexus gets its own colour
@@ -151,6 +152,19 @@ func Write(dir, name, title string, g Group, skip string, limit Limit) (string, 
 		return "", err
 	}
 	return file, nil
+}
+
+// ticks are gonum's default ticks labelled as the table prints numbers (1.8M, 900k).
+type ticks struct{}
+
+func (ticks) Ticks(lo, hi float64) []plot.Tick {
+	ts := plot.DefaultTicks{}.Ticks(lo, hi)
+	for i := range ts {
+		if ts[i].Label != "" {
+			ts[i].Label = report.FormatValue(ts[i].Value)
+		}
+	}
+	return ts
 }
 
 // spread is the median of each bar with its low and high round.
