@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -48,9 +49,10 @@ type Stream struct {
 	sp              *splice       // set once by Splice (see splice.go)
 
 	id         uint32
-	recvCredit uint32 // credit the peer still holds on this stream
-	unacked    uint32 // credit consumed by reads, not yet returned in a WINDOW
-	window     uint32 // receive window: StreamWindow, grown while the stream is fast (see flow.go)
+	recycle    atomic.Bool // read with Read or RecvInto: small payloads come from the pool too (see pool.go)
+	recvCredit uint32      // credit the peer still holds on this stream
+	unacked    uint32      // credit consumed by reads, not yet returned in a WINDOW
+	window     uint32      // receive window: StreamWindow, grown while the stream is fast (see flow.go)
 	state      uint8
 	queued     bool // in the session's accept queue; guarded by Session.mu
 	lingers    bool // closed, waiting for the peer's FIN (see closewait.go); guarded by Session.mu
@@ -99,6 +101,9 @@ func (st *Stream) wait(ch chan struct{}, dl <-chan struct{}) {
 // Read reads data of the stream, ignoring message boundaries. After the
 // peer's CloseWrite or Close and once all data is read, it returns io.EOF.
 func (st *Stream) Read(p []byte) (int, error) {
+	if !st.recycle.Load() {
+		st.recycle.Store(true)
+	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	follow := false // the last lead handed data to another reader: let it lead
@@ -194,7 +199,12 @@ func (st *Stream) Recv() ([]byte, error) { return st.recv(nil, false) }
 // session's pool, so a caller that hands its buffer back each time (buf,
 // err = st.RecvInto(buf)) receives without allocating. Errors are Recv's;
 // on an error the returned slice is buf[:0].
-func (st *Stream) RecvInto(buf []byte) ([]byte, error) { return st.recv(buf[:0], true) }
+func (st *Stream) RecvInto(buf []byte) ([]byte, error) {
+	if !st.recycle.Load() {
+		st.recycle.Store(true)
+	}
+	return st.recv(buf[:0], true)
+}
 
 // recv is Recv, or RecvInto (into set) appending to dst.
 func (st *Stream) recv(dst []byte, into bool) ([]byte, error) {
