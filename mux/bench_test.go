@@ -3,6 +3,7 @@ package mux
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"runtime"
@@ -29,16 +30,27 @@ func benchPair(b *testing.B, cfg *Config) (*Session, *Session) {
 	return cs, ss
 }
 
-// BenchmarkBulk: one stream, 64 KiB writes.
+// BenchmarkBulk: one stream, 64 KiB and 1 MiB writes, read with a buffer of the same size.
 func BenchmarkBulk(b *testing.B) {
+	for _, size := range []int{64 << 10, 1 << 20} {
+		b.Run(fmt.Sprintf("%dKiB", size>>10), func(b *testing.B) { benchBulk(b, size) })
+	}
+}
+
+func benchBulk(b *testing.B, size int) {
 	cs, ss := benchPair(b, nil)
 	a, r := streamPair(b, cs, ss)
 	done := make(chan struct{})
 	go func() {
-		io.Copy(io.Discard, r)
+		buf := make([]byte, size)
+		for {
+			if _, err := r.Read(buf); err != nil {
+				break
+			}
+		}
 		close(done)
 	}()
-	buf := make([]byte, 64<<10)
+	buf := make([]byte, size)
 	b.SetBytes(int64(len(buf)))
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -53,27 +65,41 @@ func BenchmarkBulk(b *testing.B) {
 
 // BenchmarkBulkTCP is the raw TCP baseline of BenchmarkBulk.
 func BenchmarkBulkTCP(b *testing.B) {
-	c1, c2 := tcpPipe(b)
-	defer c1.Close()
-	defer c2.Close()
-	done := make(chan struct{})
-	go func() {
-		io.Copy(io.Discard, c2)
-		close(done)
-	}()
-	buf := make([]byte, 64<<10)
-	b.SetBytes(int64(len(buf)))
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		c1.Write(buf)
+	for _, size := range []int{64 << 10, 1 << 20} {
+		b.Run(fmt.Sprintf("%dKiB", size>>10), func(b *testing.B) {
+			c1, c2 := tcpPipe(b)
+			defer c1.Close()
+			defer c2.Close()
+			done := make(chan struct{})
+			go func() {
+				buf := make([]byte, size)
+				for {
+					if _, err := c2.Read(buf); err != nil {
+						break
+					}
+				}
+				close(done)
+			}()
+			buf := make([]byte, size)
+			b.SetBytes(int64(len(buf)))
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				c1.Write(buf)
+			}
+			c1.(*net.TCPConn).CloseWrite()
+			<-done
+		})
 	}
-	c1.(*net.TCPConn).CloseWrite()
-	<-done
 }
 
 // BenchmarkMessages: 64-byte messages on 8 streams with Send and Recv; one
-// op is one message.
+// op is one message. Into: with RecvInto and a buffer handed back.
 func BenchmarkMessages(b *testing.B) {
+	b.Run("Recv", func(b *testing.B) { benchMessages(b, false) })
+	b.Run("Into", func(b *testing.B) { benchMessages(b, true) })
+}
+
+func benchMessages(b *testing.B, into bool) {
 	const streams = 8
 	cs, ss := benchPair(b, nil)
 	var wg sync.WaitGroup
@@ -98,8 +124,15 @@ func BenchmarkMessages(b *testing.B) {
 		}()
 		go func() {
 			defer wg.Done()
+			buf := make([]byte, 0, 64)
 			for j := 0; j < n; j++ {
-				if _, err := r.Recv(); err != nil {
+				var err error
+				if into {
+					buf, err = r.RecvInto(buf)
+				} else {
+					_, err = r.Recv()
+				}
+				if err != nil {
 					b.Error(err)
 					return
 				}

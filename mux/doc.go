@@ -6,8 +6,9 @@
 // costs no round trip to open, so data may follow the open at once. Each
 // *Stream is a net.Conn (Read, Write, Close, deadlines) with TCP's half-close
 // (CloseWrite), and also a message stream: Send queues one whole message and
-// returns at once, Recv returns the next whole message. Both views share one
-// framing, in which a data frame can end a message.
+// returns at once, Recv returns the next whole message (RecvInto into the
+// caller's buffer, allocating nothing). Both views share one framing, in
+// which a data frame can end a message.
 //
 //	sess, err := mux.Dial(ctx, "tcp", "10.0.0.1:7000", nil)
 //	st, err := sess.OpenStream(ctx)

@@ -16,8 +16,16 @@ import "time"
 // on others the reader goroutine does all the reading.
 
 // graceTime is how long the token waits for a leader after data was handed
-// over, before the reader goroutine takes it back.
-const graceTime = 50 * time.Microsecond
+// over, before the reader goroutine takes it back: the longest that frames
+// nobody leads for (a WINDOW for a blocked writer, an open for
+// AcceptStream) wait after the last leader went away. It was 50 µs; then
+// the grace timer fired about every 50 µs while a round trip ran, and each
+// firing woke the network poller, which cost about 15 % of the round
+// trip's CPU time, and a caller that a busy machine kept from coming back
+// within 50 µs lost the lead to the reader goroutine (a hand-off across
+// CPUs). 500 µs is within the range socket pipes use for the same role
+// (freeWatchMin..freeWatchMax).
+const graceTime = 500 * time.Microsecond
 
 // deadliner is what a connection needs for leaders.
 type deadliner interface {

@@ -1,44 +1,28 @@
 package mux
 
-import (
-	"math/bits"
-	"sync"
-)
+import "github.com/plexusnet/plexus/internal/bufpool"
 
-// Received payloads of poolMin bytes or more are read into pooled buffers,
-// in power-of-two size classes, and go back to the pool once Read has
-// copied them out, or a message assembled from several frames has, so a
-// bulk transfer allocates almost nothing. Smaller payloads get buffers of
-// their own. A message that arrived in one frame is handed to the caller
-// of Recv as it is, pooled or not, and never goes back to the pool.
-const (
-	poolMinShift = 13 // 8 KiB
-	poolMin      = 1 << poolMinShift
-	poolClasses  = 24 - poolMinShift + 1 // up to 16 MiB, the largest frame
-)
+// Received payloads of poolMin bytes or more are read into buffers of
+// internal/bufpool, and so are smaller ones on a stream read with Read or
+// RecvInto (Stream.recycle); they go back to the pool once Read or RecvInto
+// has copied them out, or a message assembled from several frames has, so
+// that a bulk transfer, or a stream of small messages read with Read or
+// RecvInto, allocates nothing in the steady state. A small payload on a
+// stream read only with Recv gets a buffer of its own, exactly its size,
+// which Recv hands over as it is, as before there was a pool. Recv hands a
+// large message that arrived in one frame to its caller as it is (it never
+// goes back to the pool), and a small pooled one as an exact copy.
+const poolMin = 8 << 10
 
-var payloadPools [poolClasses]sync.Pool
-
-func poolClass(n int) int { return bits.Len(uint(n-1)) - poolMinShift }
-
-// getPayload returns a buffer of length n and whether it came from the pool.
-func getPayload(n int) ([]byte, bool) {
-	if n < poolMin {
+// getPayload returns a buffer of length n (n > 0) and whether it belongs
+// to the pool.
+func getPayload(n int, recycle bool) ([]byte, bool) {
+	if n < poolMin && !recycle {
 		return make([]byte, n), false
 	}
-	c := poolClass(n)
-	if p, _ := payloadPools[c].Get().(*[]byte); p != nil {
-		return (*p)[:n], true
-	}
-	return make([]byte, n, 1<<(c+poolMinShift)), true
+	return bufpool.Get(n), n <= bufpool.Max
 }
 
-// putPayload returns a buffer that getPayload took from the pool.
-func putPayload(b []byte) {
-	c := poolClass(cap(b))
-	if c < 0 || c >= poolClasses || cap(b) != 1<<(c+poolMinShift) {
-		return
-	}
-	b = b[:cap(b)]
-	payloadPools[c].Put(&b)
-}
+// putPayload returns a buffer that getPayload took from the pool. The
+// caller must not use b, or any slice of it, afterwards.
+func putPayload(b []byte) { bufpool.Put(b) }

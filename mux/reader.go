@@ -175,7 +175,7 @@ func (s *Session) process(fr *frameReader) error {
 		}
 		var c chunk
 		if h.length > 0 {
-			c.b, c.pooled = getPayload(int(h.length))
+			c.b, c.pooled = getPayload(int(h.length), st.recycle.Load())
 		}
 		k := copy(c.b, fr.buf[fr.start:fr.end])
 		fr.start += k

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -48,9 +49,10 @@ type Stream struct {
 	sp              *splice       // set once by Splice (see splice.go)
 
 	id         uint32
-	recvCredit uint32 // credit the peer still holds on this stream
-	unacked    uint32 // credit consumed by reads, not yet returned in a WINDOW
-	window     uint32 // receive window: StreamWindow, grown while the stream is fast (see flow.go)
+	recycle    atomic.Bool // read with Read or RecvInto: small payloads come from the pool too (see pool.go)
+	recvCredit uint32      // credit the peer still holds on this stream
+	unacked    uint32      // credit consumed by reads, not yet returned in a WINDOW
+	window     uint32      // receive window: StreamWindow, grown while the stream is fast (see flow.go)
 	state      uint8
 	queued     bool // in the session's accept queue; guarded by Session.mu
 	lingers    bool // closed, waiting for the peer's FIN (see closewait.go); guarded by Session.mu
@@ -99,6 +101,9 @@ func (st *Stream) wait(ch chan struct{}, dl <-chan struct{}) {
 // Read reads data of the stream, ignoring message boundaries. After the
 // peer's CloseWrite or Close and once all data is read, it returns io.EOF.
 func (st *Stream) Read(p []byte) (int, error) {
+	if !st.recycle.Load() {
+		st.recycle.Store(true)
+	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	follow := false // the last lead handed data to another reader: let it lead
@@ -186,7 +191,23 @@ func (st *Stream) readLocked(p []byte) int {
 // message, and a *StreamError that is ErrMessageTooLarge (and the stream is
 // reset) if the message exceeds Config.MaxMessageSize. The returned slice
 // belongs to the caller.
-func (st *Stream) Recv() ([]byte, error) {
+func (st *Stream) Recv() ([]byte, error) { return st.recv(nil, false) }
+
+// RecvInto is Recv into the caller's buffer: it returns the next whole
+// message as append(buf[:0], message...), so in buf itself when it is
+// large enough. The buffer the message was received in goes back to the
+// session's pool, so a caller that hands its buffer back each time (buf,
+// err = st.RecvInto(buf)) receives without allocating. Errors are Recv's;
+// on an error the returned slice is buf[:0].
+func (st *Stream) RecvInto(buf []byte) ([]byte, error) {
+	if !st.recycle.Load() {
+		st.recycle.Store(true)
+	}
+	return st.recv(buf[:0], true)
+}
+
+// recv is Recv, or RecvInto (into set) appending to dst.
+func (st *Stream) recv(dst []byte, into bool) ([]byte, error) {
 	s := st.sess
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -194,15 +215,25 @@ func (st *Stream) Recv() ([]byte, error) {
 	for {
 		if st.state&stClosed != 0 {
 			signal(st.readCh)
-			return nil, ErrStreamClosed
+			return dst, ErrStreamClosed
 		}
 		for st.rqHead < len(st.rq) {
 			c := &st.rq[st.rqHead]
 			if len(st.partial)+len(c.b)-c.off > s.cfg.MaxMessageSize {
-				return nil, st.abortLocked(CodeMessageTooLarge, false)
+				return dst, st.abortLocked(CodeMessageTooLarge, false)
 			}
 			if c.eom && len(st.partial) == 0 { // the common case: one frame, one message
 				msg := c.b[c.off:len(c.b):len(c.b)]
+				switch {
+				case into:
+					msg = append(dst, msg...)
+					if c.pooled {
+						putPayload(c.b)
+					}
+				case c.pooled && cap(c.b) < poolMin:
+					msg = append([]byte(nil), msg...) // exactly its size: the caller keeps it
+					putPayload(c.b)
+				}
 				cost := c.cost
 				st.popChunk()
 				if st.rqHead < len(st.rq) {
@@ -221,6 +252,9 @@ func (st *Stream) Recv() ([]byte, error) {
 			if eom {
 				msg := st.partial
 				st.partial = nil
+				if into {
+					msg = append(dst, msg...)
+				}
 				if st.rqHead < len(st.rq) {
 					signal(st.readCh)
 				}
@@ -233,11 +267,11 @@ func (st *Stream) Recv() ([]byte, error) {
 				st.partial = nil
 				err = io.ErrUnexpectedEOF
 			}
-			return nil, err
+			return dst, err
 		}
 		if st.rdl.exceeded() {
 			signal(st.readCh)
-			return nil, errTimeout
+			return dst, errTimeout
 		}
 		if !follow && s.tryLead(st) {
 			st.mu.Unlock()

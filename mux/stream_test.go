@@ -501,3 +501,93 @@ func TestLeaderHandsOver(t *testing.T) {
 		t.Fatal("the quiet stream never got its data")
 	}
 }
+
+// TestRecvInto: RecvInto returns what Recv would, in the caller's buffer
+// when it is large enough, and mixes with Recv and Read; a message Recv
+// returned stays intact while later ones are received into recycled
+// buffers.
+func TestRecvInto(t *testing.T) {
+	cfg := &Config{MaxFrameSize: minFrameSize}
+	sizes := []int{0, 1, 64, 100, minFrameSize - 1, minFrameSize, minFrameSize + 1, 3*minFrameSize + 7, 1 << 20, 5}
+	cs, ss := sessionPair(t, tcpPipe, cfg, cfg)
+	a, b := streamPair(t, cs, ss)
+	errc := make(chan error, 1)
+	go func() {
+		for round := range 3 {
+			for i, n := range sizes {
+				if err := a.Send(randBytes(n, int64(round*100+i))); err != nil {
+					errc <- err
+					return
+				}
+			}
+		}
+		errc <- a.CloseWrite()
+	}()
+	buf := make([]byte, 0, 100)
+	var kept [][]byte
+	for round := range 3 {
+		for i, n := range sizes {
+			want := randBytes(n, int64(round*100+i))
+			var msg []byte
+			var err error
+			if round == 1 && i%2 == 0 {
+				msg, err = b.Recv()
+				kept = append(kept, msg)
+			} else {
+				msg, err = b.RecvInto(buf)
+				if n <= cap(buf) && n > 0 && &msg[0] != &buf[:1][0] {
+					t.Errorf("message %d/%d of %d bytes: RecvInto did not use the buffer", round, i, n)
+				}
+			}
+			if err != nil {
+				t.Fatalf("message %d/%d: %v", round, i, err)
+			}
+			if !bytes.Equal(msg, want) {
+				t.Fatalf("message %d/%d: got %d bytes, want %d (or content differs)", round, i, len(msg), n)
+			}
+		}
+	}
+	for j, msg := range kept {
+		i := 2 * j
+		if !bytes.Equal(msg, randBytes(sizes[i], int64(100+i))) {
+			t.Errorf("message 1/%d, kept from Recv, changed after later receives", i)
+		}
+	}
+	if msg, err := b.RecvInto(buf); err != io.EOF || len(msg) != 0 {
+		t.Fatalf("RecvInto at end: %d bytes, %v; want io.EOF", len(msg), err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRecvIntoAllocs: receiving a buffered message with RecvInto into a
+// buffer handed back allocates nothing.
+func TestRecvIntoAllocs(t *testing.T) {
+	cs, ss := sessionPair(t, tcpPipe, nil, nil)
+	a, b := streamPair(t, cs, ss)
+	const runs, size = 300, 64
+	msg := make([]byte, size)
+	for range runs + 1 { // AllocsPerRun runs once more
+		if err := a.Send(msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for b.Buffered() < (runs+1)*size {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d bytes arrived, want %d", b.Buffered(), (runs+1)*size)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	buf := make([]byte, 0, size)
+	var err error
+	allocs := testing.AllocsPerRun(runs, func() {
+		if buf, err = b.RecvInto(buf); err != nil || len(buf) != size {
+			t.Fatalf("RecvInto: %d bytes, %v", len(buf), err)
+		}
+	})
+	if allocs > 0.1 {
+		t.Errorf("RecvInto: %.2f allocations per message, want 0", allocs)
+	}
+}

@@ -21,6 +21,11 @@ func benchPair(b *testing.B, url string, opts ...Option) (rx, tx Socket) {
 }
 
 func benchThroughput(b *testing.B, url string, size int, opts ...Option) {
+	benchThroughputWith(b, url, size, false, opts...)
+}
+
+// benchThroughputWith receives with RecvInto, handing its buffer back, when into is set.
+func benchThroughputWith(b *testing.B, url string, size int, into bool, opts ...Option) {
 	rx, tx := benchPair(b, url, opts...)
 	defer tx.Close()
 	defer rx.Close()
@@ -32,8 +37,15 @@ func benchThroughput(b *testing.B, url string, size int, opts ...Option) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		buf := make([]byte, 0, size)
 		for i := 0; i < b.N; i++ {
-			if _, err := rx.Recv(); err != nil {
+			var err error
+			if into {
+				buf, err = rx.RecvInto(nil, buf)
+			} else {
+				_, err = rx.Recv()
+			}
+			if err != nil {
 				b.Error(err)
 				return
 			}
@@ -52,6 +64,12 @@ func benchThroughput(b *testing.B, url string, size int, opts ...Option) {
 // BenchmarkThroughputTCP64 is the raw socket proxy for push/pull: 64-byte
 // messages one way over tcp loopback, default queue sizes.
 func BenchmarkThroughputTCP64(b *testing.B) { benchThroughput(b, "tcp://127.0.0.1:0", 64) }
+
+// BenchmarkThroughputTCP64Into is BenchmarkThroughputTCP64 receiving with
+// RecvInto into one buffer: no allocation per message at the receiver.
+func BenchmarkThroughputTCP64Into(b *testing.B) {
+	benchThroughputWith(b, "tcp://127.0.0.1:0", 64, true)
+}
 
 // BenchmarkThroughputTCP64Q1024 is the same with 1024-message queues.
 func BenchmarkThroughputTCP64Q1024(b *testing.B) {

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/plexusnet/plexus/internal/bufpool"
 	"github.com/plexusnet/plexus/internal/fastio"
 	"github.com/plexusnet/plexus/transport"
 )
@@ -409,9 +410,15 @@ func (p *pipe) accept(payload []byte, st *recvCounts) (entry, bool, error) {
 		st.filt++
 		return entry{}, false, nil
 	}
-	buf := make([]byte, len(payload))
+	var buf []byte
+	pooled := s.recycle.Load()
+	if pooled {
+		buf = bufpool.Get(len(payload))
+	} else {
+		buf = make([]byte, len(payload))
+	}
 	copy(buf, payload)
-	return entry{buf: buf, h: h, pipe: p.id}, true, nil
+	return entry{buf: buf, h: h, pipe: p.id, pooled: pooled}, true, nil
 }
 
 // closeRead closes the pipe after a receive error.

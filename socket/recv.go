@@ -4,14 +4,17 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/plexusnet/plexus/internal/bufpool"
 )
 
 // entry is a received message waiting for Recv: a private copy of its
 // payload (header and content) and what its header said.
 type entry struct {
-	buf  []byte
-	h    parsedHeader
-	pipe uint32
+	buf    []byte
+	h      parsedHeader
+	pipe   uint32
+	pooled bool // buf came from bufpool (the socket recycles, see RecvInto)
 }
 
 // recvQueue is a ring of received messages. Readers push batches under
@@ -173,6 +176,25 @@ func (s *sock) RecvContext(ctx context.Context) ([]byte, error) {
 		return nil, err
 	}
 	return e.buf[e.h.len:], nil
+}
+
+// RecvInto implements Receiver.
+func (s *sock) RecvInto(ctx context.Context, buf []byte) ([]byte, error) {
+	if s.o.noRecv {
+		return buf[:0], ErrInvalidRecvType
+	}
+	if !s.recycle.Load() {
+		s.recycle.Store(true)
+	}
+	e, err := s.pop(ctx)
+	if err != nil {
+		return buf[:0], err
+	}
+	buf = append(buf[:0], e.buf[e.h.len:]...)
+	if e.pooled {
+		bufpool.Put(e.buf)
+	}
+	return buf, nil
 }
 
 // RecvMsg implements Receiver.

@@ -84,6 +84,14 @@ type Receiver interface {
 	RecvMsg() (*Message, error)
 	// RecvMsgContext is RecvMsg bounded by ctx, as RecvContext.
 	RecvMsgContext(ctx context.Context) (*Message, error)
+	// RecvInto is RecvContext into the caller's buffer: it returns the
+	// content as append(buf[:0], content...), so in buf itself when it is
+	// large enough; a nil ctx bounds nothing. Once a socket has been
+	// received from with RecvInto, it receives into recycled buffers and
+	// RecvInto gives each back after the copy, so a caller that hands its
+	// buffer back (buf, err = s.RecvInto(ctx, buf)) receives without
+	// allocating. On an error it returns buf[:0].
+	RecvInto(ctx context.Context, buf []byte) ([]byte, error)
 }
 
 // Socket is a message socket: a Connector, a Sender and a Receiver.
@@ -165,6 +173,11 @@ type sock struct {
 	// single is the socket's only pipe while it has exactly one that can
 	// be read directly by receivers; nil otherwise.
 	single atomic.Pointer[pipe]
+
+	// recycle is set by the first RecvInto: from then on received
+	// messages are copied into buffers of internal/bufpool, which
+	// RecvInto gives back.
+	recycle atomic.Bool
 }
 
 // New returns a socket speaking plexus's raw protocol (or another, with

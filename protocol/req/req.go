@@ -175,6 +175,16 @@ func (s *Socket) RecvContext(ctx context.Context) ([]byte, error) {
 // id.
 func (s *Socket) RecvMsg() (*socket.Message, error) { return s.RecvMsgContext(context.Background()) }
 
+// RecvInto is RecvContext into buf (see socket.Receiver). It copies what
+// RecvContext returns, so it allocates as Recv does.
+func (s *Socket) RecvInto(ctx context.Context, buf []byte) ([]byte, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	b, err := s.RecvContext(ctx)
+	return append(buf[:0], b...), err
+}
+
 // RecvMsgContext is RecvMsg bounded by ctx.
 func (s *Socket) RecvMsgContext(ctx context.Context) (*socket.Message, error) {
 	s.mu.Lock()

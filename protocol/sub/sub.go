@@ -134,6 +134,18 @@ func (s *Socket) RecvMsg() (*socket.Message, error) {
 	return s.RecvMsgContext(context.Background())
 }
 
+// RecvInto is RecvContext into buf (see socket.Receiver): messages that
+// match no subscription are received into buf and skipped.
+func (s *Socket) RecvInto(ctx context.Context, buf []byte) ([]byte, error) {
+	for {
+		b, err := s.Socket.RecvInto(ctx, buf)
+		if err != nil || s.match(b) {
+			return b, err
+		}
+		buf = b
+	}
+}
+
 // RecvMsgContext is RecvMsg bounded by ctx.
 func (s *Socket) RecvMsgContext(ctx context.Context) (*socket.Message, error) {
 	for {

@@ -254,6 +254,16 @@ func (s *sock) RecvContext(ctx context.Context) ([]byte, error) {
 // the survey it answers.
 func (s *sock) RecvMsg() (*socket.Message, error) { return s.RecvMsgContext(context.Background()) }
 
+// RecvInto is RecvContext into buf (see socket.Receiver). It copies what
+// RecvContext returns, so it allocates as Recv does.
+func (s *sock) RecvInto(ctx context.Context, buf []byte) ([]byte, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	b, err := s.RecvContext(ctx)
+	return append(buf[:0], b...), err
+}
+
 // RecvMsgContext is RecvMsg bounded by ctx.
 func (s *sock) RecvMsgContext(ctx context.Context) (*socket.Message, error) {
 	if ctx == nil {

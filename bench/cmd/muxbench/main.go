@@ -12,6 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/plexusnet/plexus/bench/internal/chart"
+	"github.com/plexusnet/plexus/bench/internal/harness"
+	"github.com/plexusnet/plexus/bench/internal/limit"
 	"github.com/plexusnet/plexus/bench/internal/muxpeer"
 	"github.com/plexusnet/plexus/bench/internal/report"
 	"github.com/plexusnet/plexus/bench/internal/runner"
@@ -81,8 +84,73 @@ func command() int {
 		fmt.Fprintf(os.Stderr, "muxbench: no workload matches -workload %q\n", f.Workload)
 		return 2
 	}
+	t.Preamble = append(t.Preamble, limits(t, f.Window, f.Count))
+	if f.Charts != "" {
+		err := runner.Charts(t, f.Charts, "muxbench", func(g chart.Group) (chart.Limit, string) {
+			for _, r := range g.Results {
+				if r.Peer == t.Baseline && r.Skipped == "" {
+					label := "raw TCP"
+					if size := bestAt(r.Note); size != "" {
+						label += ", " + size + " writes"
+					}
+					return chart.Limit{Label: label, Value: r.Value}, t.Baseline
+				}
+			}
+			return chart.Limit{}, t.Baseline
+		})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "muxbench: charts:", err)
+			return 1
+		}
+	}
 	runner.Print(t, f.Markdown)
 	return 0
+}
+
+// limits is the line above the table: raw TCP's round trip and best bulk,
+// from the table's own raw TCP rows where it has them, else measured now.
+func limits(t *report.Table, w harness.Window, count int) string {
+	var rtt, bulk limit.Figure
+	size := 0
+	for _, r := range t.Results {
+		if r.Peer != t.Baseline || r.Skipped != "" {
+			continue
+		}
+		f := limit.Figure{Median: r.Value, Lo: r.Value, Hi: r.Value}
+		if r.Hi > 0 {
+			f.Lo, f.Hi = r.Lo, r.Hi
+		}
+		switch r.Workload {
+		case "rtt":
+			rtt = f
+		case "bulk":
+			bulk = f
+			for _, n := range bulkSizes {
+				if limit.SizeName(n) == bestAt(r.Note) {
+					size = n
+				}
+			}
+		}
+	}
+	if rtt.Median > 0 && bulk.Median > 0 {
+		return limit.Line(rtt, bulk, size, max(count, 1))
+	}
+	fmt.Fprintln(os.Stderr, "muxbench: measuring the limits of raw TCP for the line above the table ...")
+	m, err := limit.Measure(w, count)
+	if err != nil {
+		return "Limits of this machine: not measured (" + err.Error() + ")."
+	}
+	return m.Line()
+}
+
+// bestAt returns the size a bulk result's note names as its best ("best at 1 MiB").
+func bestAt(note string) string {
+	_, s, ok := strings.Cut(note, "best at ")
+	if !ok {
+		return ""
+	}
+	s, _, _ = strings.Cut(s, ";")
+	return s
 }
 
 func peerKey(name string) string {

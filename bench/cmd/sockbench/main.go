@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/plexusnet/plexus/bench/internal/chart"
+	"github.com/plexusnet/plexus/bench/internal/limit"
 	"github.com/plexusnet/plexus/bench/internal/report"
 	"github.com/plexusnet/plexus/bench/internal/runner"
 	"github.com/plexusnet/plexus/bench/internal/sockpeer"
@@ -65,6 +67,19 @@ func command() int {
 	for i, w := range workloads {
 		ws[i] = runner.Workload{Name: w.name, Unit: w.unit, Higher: w.higher, Mode: w.mode(cfg)}
 	}
+	// The limits first, so that they are measured on the same machine in
+	// the same run as the table; the rounds of the workloads follow.
+	var machine limit.Machine
+	if f.Workload == "" || runner.Match(f.Workload, "pushpull", "reqrep") {
+		fmt.Fprintln(os.Stderr, "sockbench: measuring the limits of raw TCP ...")
+		m, err := limit.Measure(cfg.win, f.Count)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "sockbench: limits:", err)
+		} else {
+			machine = m
+			t.Preamble = append(t.Preamble, m.Line())
+		}
+	}
 	ran := runner.Run(t, ws, f.Workload, names, f.Count, func(wi, i, round int) report.Result {
 		w, p := workloads[wi], selected[i]
 		if p.Unavailable != "" {
@@ -79,6 +94,21 @@ func command() int {
 	if ran == 0 {
 		fmt.Fprintf(os.Stderr, "sockbench: no workload matches -workload %q\n", f.Workload)
 		return 2
+	}
+	if f.Charts != "" {
+		err := runner.Charts(t, f.Charts, "sockbench", func(g chart.Group) (chart.Limit, string) {
+			switch g.Workload {
+			case "reqrep":
+				return chart.Limit{Label: "raw TCP 32 B round trip", Value: machine.RTT.Median}, ""
+			case "pushpull":
+				return chart.Limit{Label: "raw TCP bulk ÷ 64 B", Value: machine.Bulk.Median * 1e6 / pushSize}, ""
+			}
+			return chart.Limit{}, "" // pubsub is inproc: no TCP limit
+		})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "sockbench: charts:", err)
+			return 1
+		}
 	}
 	runner.Print(t, f.Markdown)
 	return 0

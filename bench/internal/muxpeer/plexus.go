@@ -77,4 +77,6 @@ type plexusStream struct{ *mux.Stream }
 
 func (p plexusStream) SendMsg(b []byte) error { return p.Send(b) }
 
-func (p plexusStream) RecvMsg([]byte) ([]byte, error) { return p.Recv() }
+// RecvMsg receives into buf with RecvInto, as the other peers read into it
+// with io.ReadFull; Recv would allocate each message.
+func (p plexusStream) RecvMsg(buf []byte) ([]byte, error) { return p.RecvInto(buf) }

@@ -5,6 +5,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"path"
 	"sort"
 	"strings"
 )
@@ -18,12 +19,20 @@ type Result struct {
 	Unit     string  // e.g. "MB/s", "µs"
 	Higher   bool    // true when a higher Value is better
 	Note     string  // extra detail, e.g. "0.98 allocs/msg"
+	Lo, Hi   float64 // the spread of the rounds Median combined (zero: one round)
 	Skipped  string  // when non-empty the peer did not run; this says why
 }
 
 // Table is the ordered list of results of one run plus the name of the baseline peer.
 type Table struct {
-	Title    string
+	Title string
+	// Preamble is printed between the title and the table: the machine's
+	// limits (raw TCP round trip and bulk), so that every table is read
+	// against them.
+	Preamble []string
+	// Charts are images of the table (paths as Markdown should link them);
+	// Markdown links them below the table.
+	Charts   []string
 	Baseline string // ratios are Value / Value(Baseline) of the same workload and mode
 	Results  []Result
 }
@@ -121,6 +130,9 @@ func (t *Table) Print(w io.Writer) {
 	if t.Title != "" {
 		fmt.Fprintf(w, "%s\nratio: result / %s in the same run; ↑ higher is better, ↓ lower is better\n", t.Title, t.Baseline)
 	}
+	for _, l := range t.Preamble {
+		fmt.Fprintln(w, l)
+	}
 	line := func(cells []string) {
 		var b strings.Builder
 		for i, c := range cells {
@@ -156,10 +168,19 @@ func (t *Table) Markdown(w io.Writer) {
 	if t.Title != "" {
 		fmt.Fprintf(w, "%s\n\nratio: result / %s in the same run; ↑ higher is better, ↓ lower is better\n\n", t.Title, t.Baseline)
 	}
+	for _, l := range t.Preamble {
+		fmt.Fprintf(w, "%s\n\n", l)
+	}
 	fmt.Fprintln(w, "| "+strings.Join(header, " | ")+" |")
 	fmt.Fprintln(w, "|"+strings.Repeat("---|", len(header)))
 	for _, r := range t.rows() {
 		fmt.Fprintln(w, "| "+strings.Join(r, " | ")+" |")
+	}
+	if len(t.Charts) > 0 {
+		fmt.Fprintln(w)
+		for _, c := range t.Charts {
+			fmt.Fprintf(w, "![%s](%s)\n", strings.TrimSuffix(path.Base(c), path.Ext(c)), c)
+		}
 	}
 }
 
@@ -187,6 +208,7 @@ func Median(rounds []Result) Result {
 	if !m.Higher {
 		m = ok[len(ok)/2] // of an even count, the worse middle one either way
 	}
+	m.Lo, m.Hi = ok[0].Value, ok[len(ok)-1].Value
 	spread := fmt.Sprintf("median of %d rounds, %s..%s", len(ok), FormatValue(ok[0].Value), FormatValue(ok[len(ok)-1].Value))
 	if m.Note != "" {
 		m.Note = spread + "; " + m.Note

@@ -7,10 +7,12 @@ package runner
 import (
 	"flag"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"strings"
 	"time"
 
+	"github.com/plexusnet/plexus/bench/internal/chart"
 	"github.com/plexusnet/plexus/bench/internal/harness"
 	"github.com/plexusnet/plexus/bench/internal/report"
 )
@@ -23,6 +25,7 @@ type Flags struct {
 	Markdown   bool           // -markdown: print the table as Markdown
 	CPUProfile string         // -cpuprofile: write a CPU profile of the whole run there
 	Count      int            // -count: rounds of every workload
+	Charts     string         // -charts: write an SVG chart per workload into this folder
 }
 
 // Define defines the flags on fs; workloads and peers name what the
@@ -34,6 +37,7 @@ func (f *Flags) Define(fs *flag.FlagSet, workloads, peers string) {
 	fs.StringVar(&f.Peers, "peers", "", "comma-separated peers to run ("+peers+"); empty: all")
 	fs.BoolVar(&f.Markdown, "markdown", false, "print the table as Markdown (for docs/performance.md)")
 	fs.StringVar(&f.CPUProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (use -peers and -workload to narrow it)")
+	fs.StringVar(&f.Charts, "charts", "", "write an SVG chart of each workload into this folder (-markdown links them as <folder name>/<file>, for a Markdown file beside the folder)")
 	fs.IntVar(&f.Count, "count", 1, "rounds of every workload (peers take turns in each round); the table shows each peer's median")
 }
 
@@ -105,6 +109,31 @@ func Run(t *report.Table, ws []Workload, filter string, peers []string, count in
 		}
 	}
 	return ran
+}
+
+// Charts draws each workload of t into dir (see package chart); limit
+// returns the line of a workload and mode, and the peer whose bar it
+// replaces (empty: none). The charts are added to t.Charts as Markdown
+// beside dir links them.
+func Charts(t *report.Table, dir, prefix string, limit func(g chart.Group) (chart.Limit, string)) error {
+	gs := chart.Groups(t)
+	modes := map[string]int{} // modes of each workload: the file names need the mode only when there are several
+	for _, g := range gs {
+		modes[g.Workload]++
+	}
+	for _, g := range gs {
+		l, skip := limit(g)
+		title := g.Workload
+		if g.Mode != "" {
+			title += ": " + g.Mode
+		}
+		name := chart.FileName(prefix, g, modes[g.Workload] > 1)
+		if _, err := chart.Write(dir, name, title, g, skip, l); err != nil {
+			return err
+		}
+		t.Charts = append(t.Charts, filepath.ToSlash(filepath.Join(filepath.Base(dir), name+".svg")))
+	}
+	return nil
 }
 
 // Print writes t to standard output, as Markdown when markdown is set.

@@ -53,7 +53,7 @@ func (mangosInstance) Open(k Kind) (Socket, error) {
 	}
 	g := &goSocket{
 		send:   s.Send,
-		recv:   s.Recv,
+		recv:   func([]byte) ([]byte, error) { return s.Recv() },
 		listen: s.Listen,
 		dial:   s.Dial,
 		close:  s.Close,

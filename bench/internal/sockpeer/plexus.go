@@ -14,7 +14,9 @@ import (
 	"github.com/plexusnet/plexus/socket"
 )
 
-// Plexus is plexus socket with its default options.
+// Plexus is plexus socket with its default options. Its loops receive with
+// RecvInto into one buffer they hand back, as the C loops of libzmq and NNG
+// receive into one buffer (Recv would allocate each message).
 func Plexus() Peer {
 	return Peer{Name: "plexus", New: func() (Instance, error) { return plexusInstance{}, nil }}
 }
@@ -56,7 +58,7 @@ func (plexusInstance) Open(k Kind) (Socket, error) {
 	}
 	return &goSocket{
 		send:      s.Send,
-		recv:      s.Recv,
+		recv:      func(buf []byte) ([]byte, error) { return s.RecvInto(nil, buf) },
 		listen:    s.Listen,
 		dial:      s.Dial,
 		subscribe: subscribe,

@@ -101,8 +101,10 @@ var ErrNotBuilt = errors.New("not in this build")
 
 // goSocket runs the loops in Go over plain Send and Recv functions.
 type goSocket struct {
-	send      func([]byte) error
-	recv      func() ([]byte, error)
+	send func([]byte) error
+	// recv receives the next message, into buf if the peer can (plexus's
+	// RecvInto); the loops hand back what it returned.
+	recv      func(buf []byte) ([]byte, error)
 	listen    func(string) error
 	dial      func(string) error
 	subscribe func([]byte) error
@@ -142,8 +144,10 @@ func (g *goSocket) SendLoop(msg []byte, l Loop) error {
 
 func (g *goSocket) RecvLoop(size int, l Loop) error {
 	var n uint64
+	m := make([]byte, 0, size)
 	for !l.stopped() {
-		m, err := g.recv()
+		var err error
+		m, err = g.recv(m)
 		if err != nil {
 			return end(l, err)
 		}
@@ -158,11 +162,13 @@ func (g *goSocket) RecvLoop(size int, l Loop) error {
 
 func (g *goSocket) ReqLoop(msg []byte, l Loop) error {
 	var n uint64
+	m := make([]byte, 0, len(msg))
 	for !l.stopped() {
 		if err := g.send(msg); err != nil {
 			return end(l, err)
 		}
-		m, err := g.recv()
+		var err error
+		m, err = g.recv(m)
 		if err != nil {
 			return end(l, err)
 		}
@@ -177,8 +183,10 @@ func (g *goSocket) ReqLoop(msg []byte, l Loop) error {
 
 func (g *goSocket) RepLoop(size int, l Loop) error {
 	var n uint64
+	m := make([]byte, 0, size)
 	for !l.stopped() {
-		m, err := g.recv()
+		var err error
+		m, err = g.recv(m)
 		if err != nil {
 			return end(l, err)
 		}
