@@ -17,8 +17,8 @@ import "time"
 
 // graceTime is how long the token waits for a leader after data was handed
 // over, before the reader goroutine takes it back: the longest that frames
-// nobody leads for (a WINDOW for a blocked writer, an open for
-// AcceptStream) wait after the last leader went away. It was 50 µs; then
+// nobody waits for wait after the last leader went away (a caller that
+// waits for a frame without leading ends the grace period: needReader). It was 50 µs; then
 // the grace timer fired about every 50 µs while a round trip ran, and each
 // firing woke the network poller, which cost about 15 % of the round
 // trip's CPU time, and a caller that a busy machine kept from coming back
@@ -59,6 +59,17 @@ func (s *Session) releaseToken(leader bool) {
 	s.leader = nil
 	s.wokeReader = false
 	s.token.Release(grace)
+}
+
+// needReader ends a grace period at once, for a caller about to wait for
+// what only a read of the connection brings and that does not lead (a
+// writer's credit, an open for AcceptStream, an ack for OpenStream, a
+// pong, a follower's data): nobody is to lead, so the reader goroutine
+// reads now rather than after graceTime.
+func (s *Session) needReader() {
+	if s.rconn != nil {
+		s.token.EndGrace()
+	}
 }
 
 // tryLead makes st's reader the leader if the token is idle. st.mu must be

@@ -204,6 +204,7 @@ func (s *Session) OpenStream(ctx context.Context) (*Stream, error) {
 			break
 		}
 		s.mu.Unlock()
+		s.needReader()
 		select {
 		case <-s.openCh:
 		case <-s.done:
@@ -284,6 +285,7 @@ func (s *Session) AcceptStream(ctx context.Context) (*Stream, error) {
 			signal(s.acceptCh)
 			return nil, s.closedErr()
 		}
+		s.needReader()
 		select {
 		case <-s.acceptCh:
 		case <-s.done:
@@ -546,6 +548,7 @@ func (s *Session) Ping(ctx context.Context) (time.Duration, error) {
 	s.wmu.Lock()
 	s.queueCtrlLocked(appendPing(nil, 0, id))
 	s.wmu.Unlock()
+	s.needReader()
 	select {
 	case <-ch:
 		rtt := time.Since(start)

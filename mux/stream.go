@@ -143,6 +143,9 @@ func (st *Stream) Read(p []byte) (int, error) {
 			st.mu.Lock()
 			continue
 		}
+		if follow {
+			st.sess.needReader()
+		}
 		st.wait(waitCh(&st.readCh), st.rdl.wait())
 		follow = false
 	}
@@ -278,6 +281,9 @@ func (st *Stream) recv(dst []byte, into bool) ([]byte, error) {
 			follow = s.lead(st)
 			st.mu.Lock()
 			continue
+		}
+		if follow {
+			st.sess.needReader()
 		}
 		st.wait(waitCh(&st.readCh), st.rdl.wait())
 		follow = false
@@ -426,6 +432,7 @@ func (st *Stream) write(p []byte, eom bool) (int, error) {
 		if done {
 			return n, nil
 		}
+		s.needReader()
 		st.wait(waitCh(&st.writeCh), st.wdl.wait())
 	}
 }
