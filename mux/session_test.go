@@ -39,7 +39,21 @@ func TestConfigValidation(t *testing.T) {
 }
 
 func TestMaxStreams(t *testing.T) {
-	cs, _ := sessionPair(t, tcpPipe, &Config{MaxStreams: 3}, &Config{MaxStreams: 2})
+	// Our own limit: the 4th open is refused here. (The server takes more,
+	// so that no refusal of its own frees a slot meanwhile.)
+	cs, _ := sessionPair(t, tcpPipe, &Config{MaxStreams: 3}, &Config{MaxStreams: 10})
+	for i := 0; i < 3; i++ {
+		if _, err := cs.OpenStream(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := cs.OpenStream(ctxT(t)); !errors.Is(err, ErrTooManyStreams) {
+		t.Fatalf("4th open = %v, want ErrTooManyStreams", err)
+	}
+	// The peer's limit: the server holds only 2, the third stream is
+	// refused with a reset, and its slot is free again (we are at our limit
+	// of 3 until then).
+	cs, _ = sessionPair(t, tcpPipe, &Config{MaxStreams: 3}, &Config{MaxStreams: 2})
 	var open []*Stream
 	for i := 0; i < 3; i++ {
 		st, err := cs.OpenStream(ctxT(t))
@@ -48,10 +62,6 @@ func TestMaxStreams(t *testing.T) {
 		}
 		open = append(open, st)
 	}
-	if _, err := cs.OpenStream(ctxT(t)); !errors.Is(err, ErrTooManyStreams) {
-		t.Fatalf("4th open = %v, want ErrTooManyStreams", err)
-	}
-	// The server holds only 2: the third stream is refused with a reset.
 	var err error
 	for err == nil {
 		_, err = open[2].Read(make([]byte, 1))
