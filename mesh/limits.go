@@ -23,7 +23,7 @@ type Limits struct {
 	MaxRecords           int           // routing table size: records held, one per node (8192)
 	MaxServices          int           // services in one node's record, ours or a peer's (256)
 	MaxPendingStreams    int           // streams of one link or circuit whose header is being read; as many again may wait for room in a listener's backlog (64)
-	AcceptBacklog        int           // connections waiting for a listener's Accept; beyond it a dial to a port waits for room up to HandshakeTimeout, then is refused, and a dial by service name is refused at once, to try another instance (256)
+	AcceptBacklog        int           // connections waiting for a listener's Accept; beyond it a dial waits for room up to HandshakeTimeout, then is refused (256)
 	MaxHops              int           // hops of a circuit's path, at most 255 (16)
 	MaxPendingCircuits   int           // circuit setups from one neighbour being handled at once (forwarded, or ending here before their end-to-end TLS is done); one more drops the oldest (16)
 	HandshakeTimeout     time.Duration // a link handshake, a stream header or a circuit setup (10s)

@@ -3,6 +3,7 @@ package mesh
 import (
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -360,4 +361,59 @@ func TestCircuitsPerHostLimitSecured(t *testing.T) {
 	defer cancel()
 	_, err = a.c.openCircuit(ctx, a.c.path(dst.ID()))
 	wantLimit(t, err, "MaxCircuitsPerHost")
+}
+
+// TestBurstOfDialsWaits: a burst of dials to a listener that accepts
+// slowly fills its backlog and the session's waiting slots; the dials
+// beyond wait (the header readers wait, then mux holds the opens) rather
+// than be refused, and every connection is accepted in the end.
+func TestBurstOfDialsWaits(t *testing.T) {
+	lim := Limits{AcceptBacklog: 4, MaxPendingStreams: 4}
+	a, b := newNode(t, WithLimits(lim)), newNode(t, WithLimits(lim))
+	linked(t, a, b)
+	ln, err := b.Listen("", "svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "svc", func() bool { return len(a.Services()) == 1 })
+	const n = 100
+	got := make(chan error, n)
+	go func() {
+		for range n {
+			c, err := ln.Accept()
+			if err != nil {
+				got <- err
+				return
+			}
+			time.Sleep(time.Millisecond) // a slow server
+			_, err = io.ReadAll(c)
+			c.Close()
+			got <- err
+		}
+	}()
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := a.DialContext(ctxT(t), "", "svc")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			c.Write([]byte("x"))
+			c.Close()
+		}()
+	}
+	wg.Wait()
+	for i := range n {
+		select {
+		case err := <-got:
+			if err != nil {
+				t.Fatalf("connection %d: %v", i, err)
+			}
+		case <-time.After(patience):
+			t.Fatalf("%d of %d connections accepted: the others were refused", i, n)
+		}
+	}
 }

@@ -201,16 +201,12 @@ func (c *core) announceServices() {
 // wait for room is handed to a goroutine of its own, so that the worker
 // goes on with the session's other streams; at most MaxPendingStreams
 // connections of one session wait so (p counts them), beyond that the
-// connection is refused at once. A connection to a service name never
-// waits: it is refused at once, so that its dialer tries another instance
-// of the service rather than wait for this one.
+// worker itself waits (up to the same bound), which in the end holds the
+// session's new streams in mux's accept backlog.
 func (c *core) deliver(st *mux.Stream, from uint64, h connHeader, answer bool, t *answerTimer, p *workerPool) {
 	l, v := c.ports.lookup(h)
 	if l != nil {
 		v = l.enqueue(st, from, answer, t)
-		if v == codeFull && h.name != "" {
-			v = codeOf(c.lim.limitErr("AcceptBacklog"))
-		}
 		if v == codeFull {
 			if !t.stop() {
 				return // reset: the header took all the time there was
@@ -222,7 +218,13 @@ func (c *core) deliver(st *mux.Stream, from uint64, h connHeader, answer bool, t
 				return
 			}
 			p.waiting.Add(-1)
-			v = codeOf(c.lim.limitErr("AcceptBacklog"))
+			// As many of this session's dials wait already: this worker
+			// waits too, so that, once every worker does, the session's
+			// new streams stay in mux's accept backlog and its dialers'
+			// opens wait (backpressure on this peer alone), rather than
+			// be refused in a burst.
+			l.await(st, from, answer)
+			return
 		}
 		if v == codeOK {
 			return

@@ -1,13 +1,11 @@
 package mesh
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -165,47 +163,6 @@ func TestDialTriesTheNextInstance(t *testing.T) {
 		t.Fatalf("answered by %s", got)
 	}
 	near.Close()
-}
-
-// TestDialByNameSkipsAFullInstance: the nearest instance's backlog is
-// full; it refuses a dial by name at once (AcceptBacklog), and the dial
-// goes to the next instance (it waited HandshakeTimeout for room, then
-// failed with the limit, trying no other; or moved on only once its wait
-// for the verdict timed out).
-func TestDialByNameSkipsAFullInstance(t *testing.T) {
-	// Long handshake timeouts: a dial that waits for room fails by the
-	// test's patience, rather than move on after a timeout.
-	long := Limits{HandshakeTimeout: 10 * time.Minute}
-	a, c := newNode(t, WithLimits(long)), newNode(t)
-	long.AcceptBacklog = 2
-	b := newNode(t, WithLimits(long))
-	chain(t, []*Node{a, b, c})
-	near, _ := b.Listen("", "svc")
-	defer near.Close()
-	far, _ := c.Listen("", "svc")
-	serveID(t, c, far)
-	eventually(t, "both instances", func() bool { return len(a.Services()) == 2 })
-	port := FormatID(b.ID()) + ":" + strconv.Itoa(int(near.Addr().(Addr).Port))
-	for range 2 { // fill near's backlog: nobody accepts there
-		conn, err := a.DialContext(ctxT(t), "", port)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-	}
-	eventually(t, "a full backlog", func() bool { return len(near.(*listener).q) == 2 })
-	ctx, cancel := context.WithTimeout(context.Background(), patience)
-	defer cancel()
-	conn, err := a.DialContext(ctx, "", "svc")
-	if err != nil {
-		t.Fatalf("dial by name with a full nearest instance: %v", err)
-	}
-	defer conn.Close()
-	conn.SetReadDeadline(time.Now().Add(patience))
-	got, _ := io.ReadAll(conn)
-	if string(got) != FormatID(c.ID()) {
-		t.Fatalf("answered by %q, want the far instance", got)
-	}
 }
 
 func TestServiceWithdrawnWhenListenerCloses(t *testing.T) {
