@@ -659,5 +659,8 @@ func (st *Stream) setDeadline(d **deadline, ch *chan struct{}, t time.Time) {
 		dl.expire(c)
 		st.mu.Unlock()
 	})
+	if t.IsZero() {
+		*d = nil // a stream that set a deadline once (a relay's setup) keeps nothing
+	}
 	signal(*ch)
 }
