@@ -22,11 +22,20 @@ func TestTransports(t *testing.T) {
 		t.Run(strings.SplitN(url, ":", 2)[0], func(t *testing.T) {
 			l, d := connected(t, url, []Option{WithTLSConfig(srvTLS)}, []Option{WithTLSConfig(cliTLS)})
 			const n = 500
-			for i := 0; i < n; i++ {
-				if err := d.Send([]byte(fmt.Sprint(i))); err != nil {
-					t.Fatal(err)
+			// Send while receiving: 500 small writes can fill a Unix
+			// socket's buffer (each write costs the kernel far more than
+			// its bytes) while the listener's queue is full, and a test
+			// that sent them all first waited forever.
+			sent := make(chan error, 1)
+			go func() {
+				for i := 0; i < n; i++ {
+					if err := d.Send([]byte(fmt.Sprint(i))); err != nil {
+						sent <- err
+						return
+					}
 				}
-			}
+				sent <- nil
+			}()
 			var src Path
 			for i := 0; i < n; i++ {
 				m, err := l.RecvMsg()
@@ -40,6 +49,9 @@ func TestTransports(t *testing.T) {
 					t.Fatalf("source %v ttl %d", m.Source, m.TTL)
 				}
 				src = m.Source
+			}
+			if err := <-sent; err != nil {
+				t.Fatal(err)
 			}
 			big := bytes.Repeat([]byte("x"), 200_000)
 			if err := l.SendTo(src, big); err != nil {
