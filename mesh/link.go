@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/plexusnet/plexus/internal/pending"
 	"github.com/plexusnet/plexus/mux"
 )
 
@@ -194,7 +195,7 @@ func (n *Node) ListenAndServe(network, address string) error {
 // a goroutine of its own, pending (linkPending) until its peer is
 // authenticated, which must happen within PreAuthTimeout; past
 // MaxPendingLinksPerIP pending from one source address, or MaxPendingLinks
-// in all, admitting one more closes the oldest (see pendingSet). So
+// in all, admitting one more closes the oldest (see pending.Set). So
 // silent connections from outside the mesh cannot keep members out.
 func (c *core) acceptLinks(ln net.Listener, h *closer) {
 	defer c.unserve(h)
@@ -218,41 +219,19 @@ func (c *core) acceptLinks(ln net.Listener, h *closer) {
 			}
 		}
 		delay = 0
-		p := c.linkPending.admit(sourceOf(conn.RemoteAddr()), func() { conn.Close() })
+		p := c.linkPending.Admit(pending.SourceKey(conn.RemoteAddr()), func() { conn.Close() })
 		if !c.spawn(func() {
-			defer c.linkPending.done(p)
-			authed := func() bool { return c.linkPending.done(p) }
+			defer c.linkPending.Done(p)
+			authed := func() bool { return c.linkPending.Done(p) }
 			if err := c.runLinkWith(conn, linkStart{authTimeout: c.lim.PreAuthTimeout, authed: authed}); err != nil && !c.isClosed() {
 				c.logf(slog.LevelInfo, "mesh: link ended", "remote", conn.RemoteAddr(), "err", err)
 			}
 		}) {
-			c.linkPending.done(p)
+			c.linkPending.Done(p)
 			conn.Close()
 			return
 		}
 	}
-}
-
-// sourceOf returns the key that groups connections from one source for
-// MaxPendingLinksPerIP: the IPv4 address, or the /64 prefix of an IPv6
-// address (what one host usually has); "" for addresses that are not IP.
-func sourceOf(a net.Addr) string {
-	var ip net.IP
-	switch a := a.(type) {
-	case *net.TCPAddr:
-		ip = a.IP
-	case *net.IPAddr:
-		ip = a.IP
-	default:
-		return ""
-	}
-	if ip4 := ip.To4(); ip4 != nil {
-		return string(ip4)
-	}
-	if len(ip) == net.IPv6len {
-		return string(ip.Mask(net.CIDRMask(64, 128)))
-	}
-	return ""
 }
 
 // Attach runs a link over rw, any ordered reliable pipe, and returns when

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/plexusnet/plexus/internal/pending"
 	"github.com/plexusnet/plexus/mux"
 )
 
@@ -48,7 +49,7 @@ type core struct {
 	wg      sync.WaitGroup
 
 	links       linkTable
-	linkPending pendingSet // accepted links not authenticated yet, by source address
+	linkPending pending.Set // accepted links not authenticated yet, by source address
 	ports       portTable
 	circuits    circuitTable
 	relays      relayTable
@@ -103,8 +104,8 @@ func New(opts ...Option) (*Node, error) {
 	c.ports.init()
 	c.links.byPeer = make(map[uint64][]*link)
 	c.circuits.init()
-	c.relays.setups.maxPerKey = c.lim.MaxPendingCircuits
-	c.linkPending.maxAll, c.linkPending.maxPerKey = c.lim.MaxPendingLinks, c.lim.MaxPendingLinksPerIP
+	c.relays.setups.MaxPerKey = c.lim.MaxPendingCircuits
+	c.linkPending.MaxAll, c.linkPending.MaxPerKey = c.lim.MaxPendingLinks, c.lim.MaxPendingLinksPerIP
 	c.startRouting()
 	return &Node{c: c}, nil
 }

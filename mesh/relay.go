@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/plexusnet/plexus/internal/pending"
 	"github.com/plexusnet/plexus/mux"
 )
 
@@ -21,9 +22,9 @@ import (
 type relayTable struct {
 	mu      sync.Mutex
 	n       counts
-	sources counts     // circuits whose source is the neighbour they came from
-	setups  pendingSet // keyed by peerKey
-	live    *relayed   // the circuits taken, a doubly linked list
+	sources counts      // circuits whose source is the neighbour they came from
+	setups  pending.Set // keyed by peerKey
+	live    *relayed    // the circuits taken, a doubly linked list
 }
 
 // relayed is a circuit this node relays (or is setting up to relay): what
@@ -120,7 +121,7 @@ func (t *relayTable) put(rc *relayed) {
 	t.mu.Unlock()
 }
 
-// peerKey is the key of a neighbour in a pendingSet.
+// peerKey is the key of a neighbour in a pending.Set.
 func peerKey(peer uint64) string {
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], peer)
@@ -146,12 +147,12 @@ var errNestedCircuit = fmt.Errorf("%w: circuit setup inside a circuit or to the 
 // at once: admitting one more drops the oldest, whose stream is reset with
 // the refusal of that limit.
 func (c *core) startSetup(l *link, st *mux.Stream, s setupHeader, herr error) {
-	p := c.relays.setups.admit(peerKey(l.peer), func() { c.refuseSetupNow(st, c.lim.limitErr("MaxPendingCircuits")) })
+	p := c.relays.setups.Admit(peerKey(l.peer), func() { c.refuseSetupNow(st, c.lim.limitErr("MaxPendingCircuits")) })
 	if !c.spawn(func() {
-		defer c.relays.setups.done(p)
+		defer c.relays.setups.Done(p)
 		c.handleSetup(l, st, s, herr)
 	}) {
-		c.relays.setups.done(p)
+		c.relays.setups.Done(p)
 		st.Reset(mux.CodeCancel)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plexusnet/plexus/internal/pending"
 	"github.com/plexusnet/plexus/mux"
 )
 
@@ -375,7 +376,7 @@ func TestSlowSetupsDoNotBlockALink(t *testing.T) {
 		roundTrip(t, c, "hello")
 		c.Close()
 	}
-	if n := d.c.relays.setups.len(peerKey(r.ID())); n > d.c.lim.MaxPendingCircuits {
+	if n := d.c.relays.setups.Len(peerKey(r.ID())); n > d.c.lim.MaxPendingCircuits {
 		t.Fatalf("%d setups from the relay pending, at most %d", n, d.c.lim.MaxPendingCircuits)
 	}
 }
@@ -418,7 +419,7 @@ func TestSpoofedSourceChargesNothing(t *testing.T) {
 	roundTrip(t, c, "hello")
 	c.Close()
 	// The spoofed setups are dropped once PreAuthTimeout is over.
-	eventually(t, "the spoofed setups to be dropped", func() bool { return d.c.relays.setups.len(peerKey(m.ID())) == 0 })
+	eventually(t, "the spoofed setups to be dropped", func() bool { return d.c.relays.setups.Len(peerKey(m.ID())) == 0 })
 }
 
 // TestSilentConnectionsDoNotKeepMembersOut: connections from outside the
@@ -447,8 +448,8 @@ func TestSilentConnectionsDoNotKeepMembersOut(t *testing.T) {
 		defer c.Close()
 		conns = append(conns, c)
 	}
-	key := sourceOf(conns[0].LocalAddr())
-	eventually(t, "the connections to be accepted", func() bool { return s.c.linkPending.len(key) == s.c.lim.MaxPendingLinksPerIP })
+	key := pending.SourceKey(conns[0].LocalAddr())
+	eventually(t, "the connections to be accepted", func() bool { return s.c.linkPending.Len(key) == s.c.lim.MaxPendingLinksPerIP })
 	j.Join("tcp", addr)
 	start := time.Now()
 	eventually(t, "the member's link", func() bool { return hopsTo(j, s.ID()) == 1 })
@@ -461,7 +462,7 @@ func TestSilentConnectionsDoNotKeepMembersOut(t *testing.T) {
 			t.Fatalf("a silent connection still open: %v", err)
 		}
 	}
-	eventually(t, "no handshake pending", func() bool { return s.c.linkPending.len("") == 0 })
+	eventually(t, "no handshake pending", func() bool { return s.c.linkPending.Len("") == 0 })
 }
 
 // TestUnsignedRecordNeverSlipsIn: a member floods an unsigned record of

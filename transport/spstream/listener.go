@@ -1,13 +1,13 @@
 package spstream
 
 import (
-	"container/list"
 	"context"
 	"errors"
 	"net"
 	"sync"
 	"time"
 
+	"github.com/plexusnet/plexus/internal/pending"
 	"github.com/plexusnet/plexus/transport"
 )
 
@@ -49,20 +49,7 @@ type Listener struct {
 	wg     sync.WaitGroup
 	once   sync.Once
 
-	// The pending handshakes, oldest first, in all and per source.
-	mu           sync.Mutex
-	all          list.List // of *pending
-	bySource     map[string]*list.List
-	maxPending   int
-	maxPerSource int
-}
-
-// pending is a connection whose handshake is running.
-type pending struct {
-	conn   net.Conn
-	source string        // "" when it has no per-source limit
-	inAll  *list.Element // nil once it left the lists (done or dropped)
-	inSrc  *list.Element
+	pending pending.Set // the handshakes running, in all and per source
 }
 
 // NewListener starts accepting on ln. addr is the URL reported by Addr.
@@ -76,17 +63,15 @@ func NewListener(ln net.Listener, cfg *transport.Config, f Framing, addr string)
 
 func newListener(ln net.Listener, cfg *transport.Config, f Framing, addr string, maxPending, maxPerSource int) *Listener {
 	l := &Listener{
-		ln:           ln,
-		cfg:          *cfg,
-		framing:      f,
-		addr:         addr,
-		ready:        make(chan *Pipe),
-		done:         make(chan struct{}),
-		fail:         make(chan struct{}),
-		bySource:     make(map[string]*list.List),
-		maxPending:   maxPending,
-		maxPerSource: maxPerSource,
+		ln:      ln,
+		cfg:     *cfg,
+		framing: f,
+		addr:    addr,
+		ready:   make(chan *Pipe),
+		done:    make(chan struct{}),
+		fail:    make(chan struct{}),
 	}
+	l.pending.MaxAll, l.pending.MaxPerKey = maxPending, maxPerSource
 	l.ctx, l.cancel = context.WithCancel(context.Background())
 	l.wg.Add(1)
 	go l.acceptLoop()
@@ -125,9 +110,9 @@ func (l *Listener) acceptLoop() {
 			return
 		}
 		delay = 0
-		p := l.admit(c)
+		p := l.pending.Admit(pending.SourceKey(c.RemoteAddr()), func() { c.Close() }) // its handshake fails at once
 		l.wg.Add(1)
-		go l.handshake(p)
+		go l.handshake(c, p)
 	}
 }
 
@@ -136,91 +121,10 @@ func isTemporary(err error) bool {
 	return errors.As(err, &t) && t.Temporary()
 }
 
-// sourceOf returns the key that groups connections from one source for
-// MaxPendingPerSource: the IPv4 address, or the /64 prefix of an IPv6
-// address. It is "" for addresses that are not IP.
-func sourceOf(a net.Addr) string {
-	var ip net.IP
-	switch a := a.(type) {
-	case *net.TCPAddr:
-		ip = a.IP
-	case *net.UDPAddr:
-		ip = a.IP
-	case *net.IPAddr:
-		ip = a.IP
-	default:
-		return ""
-	}
-	if ip4 := ip.To4(); ip4 != nil {
-		return string(ip4)
-	}
-	if len(ip) == net.IPv6len {
-		return string(ip.Mask(net.CIDRMask(64, 128)))
-	}
-	return ""
-}
-
-// admit records c as pending, first dropping the oldest pending handshake
-// of its source, and then the oldest of all, when a limit is reached.
-func (l *Listener) admit(c net.Conn) *pending {
-	p := &pending{conn: c, source: sourceOf(c.RemoteAddr())}
-	var drop []*pending
-	l.mu.Lock()
-	if p.source != "" {
-		if sl := l.bySource[p.source]; sl != nil && sl.Len() >= l.maxPerSource {
-			drop = append(drop, l.unlink(sl.Front().Value.(*pending)))
-		}
-	}
-	if l.all.Len() >= l.maxPending {
-		drop = append(drop, l.unlink(l.all.Front().Value.(*pending)))
-	}
-	p.inAll = l.all.PushBack(p)
-	if p.source != "" {
-		sl := l.bySource[p.source]
-		if sl == nil {
-			sl = list.New()
-			l.bySource[p.source] = sl
-		}
-		p.inSrc = sl.PushBack(p)
-	}
-	l.mu.Unlock()
-	for _, d := range drop {
-		d.conn.Close() // its handshake fails at once
-	}
-	return p
-}
-
-// unlink takes p out of the pending lists. Called with l.mu held.
-func (l *Listener) unlink(p *pending) *pending {
-	l.all.Remove(p.inAll)
-	p.inAll = nil
-	if p.inSrc != nil {
-		sl := l.bySource[p.source]
-		sl.Remove(p.inSrc)
-		if sl.Len() == 0 {
-			delete(l.bySource, p.source)
-		}
-		p.inSrc = nil
-	}
-	return p
-}
-
-// finish takes p out of the pending lists once its handshake ended; it
-// reports false if p was dropped meanwhile.
-func (l *Listener) finish(p *pending) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if p.inAll == nil {
-		return false
-	}
-	l.unlink(p)
-	return true
-}
-
-func (l *Listener) handshake(pd *pending) {
+func (l *Listener) handshake(c net.Conn, pd *pending.Entry) {
 	defer l.wg.Done()
-	p, err := Open(l.ctx, pd.conn, &l.cfg, l.framing)
-	if !l.finish(pd) {
+	p, err := Open(l.ctx, c, &l.cfg, l.framing)
+	if !l.pending.Done(pd) {
 		// Dropped by a limit while it handshook: its connection is closed.
 		if err == nil {
 			p.Close()

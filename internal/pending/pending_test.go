@@ -1,0 +1,54 @@
+package pending
+
+import (
+	"net"
+	"testing"
+)
+
+// TestSetDropsTheOldest: past a cap, admitting drops the oldest
+// pending handshake of the key, then the oldest of all; done reports
+// whether a handshake was still pending.
+func TestSetDropsTheOldest(t *testing.T) {
+	s := &Set{MaxAll: 4, MaxPerKey: 2}
+	var dropped []string
+	admit := func(key, name string) *Entry {
+		return s.Admit(key, func() { dropped = append(dropped, name) })
+	}
+	a1 := admit("a", "a1")
+	a2 := admit("a", "a2")
+	a3 := admit("a", "a3") // drops a1, the oldest of a
+	if len(dropped) != 1 || dropped[0] != "a1" || s.Done(a1) {
+		t.Fatalf("dropped %v", dropped)
+	}
+	admit("b", "b1")
+	admit("", "n1")  // counted in all only
+	admit("c", "c1") // 5 in all: drops a2, the oldest of all
+	if len(dropped) != 2 || dropped[1] != "a2" || s.Done(a2) {
+		t.Fatalf("dropped %v", dropped)
+	}
+	if s.Len("") != 4 || s.Len("a") != 1 {
+		t.Fatalf("%d pending, %d of a", s.Len(""), s.Len("a"))
+	}
+	if !s.Done(a3) || s.Done(a3) || s.Len("a") != 0 {
+		t.Fatal("done")
+	}
+}
+
+func TestSourceKey(t *testing.T) {
+	for _, c := range []struct {
+		a    net.Addr
+		same net.Addr // has the same key as a
+		diff net.Addr // has another key
+	}{
+		{&net.TCPAddr{IP: net.ParseIP("10.0.0.1"), Port: 1}, &net.TCPAddr{IP: net.ParseIP("10.0.0.1"), Port: 2}, &net.TCPAddr{IP: net.ParseIP("10.0.0.2"), Port: 1}},
+		{&net.TCPAddr{IP: net.ParseIP("2001:db8::1")}, &net.TCPAddr{IP: net.ParseIP("2001:db8::ffff:1")}, &net.TCPAddr{IP: net.ParseIP("2001:db8:0:1::1")}},
+	} {
+		k := SourceKey(c.a)
+		if k == "" || SourceKey(c.same) != k || SourceKey(c.diff) == k {
+			t.Errorf("%v: key %q, %v: %q, %v: %q", c.a, k, c.same, SourceKey(c.same), c.diff, SourceKey(c.diff))
+		}
+	}
+	if k := SourceKey(&net.UnixAddr{Name: "/tmp/x", Net: "unix"}); k != "" {
+		t.Errorf("a Unix address has the key %q, want none", k)
+	}
+}
