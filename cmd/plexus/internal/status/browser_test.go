@@ -6,16 +6,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/plexusnet/plexus/cmd/plexus/internal/browsertest"
 )
 
 // swapHandler is an http.Handler that a test may replace while it
@@ -36,134 +33,6 @@ func (s *swapHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := s.h
 	s.mu.Unlock()
 	h.ServeHTTP(w, r)
-}
-
-// chromium returns the path of a Chromium or Chrome, or skips the test.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if path, err := exec.LookPath(name); err == nil {
-			return path
-		}
-	}
-	t.Skip("Chromium is not installed (Debian: apt-get install chromium; 'make deps' installs it when run as root): skipping the browser test of the status page")
-	return ""
-}
-
-// browser starts a headless Chromium for the test, with the flags this
-// machine's closed network needs, and returns a tab's context; the
-// browser ends with the test. JavaScript exceptions and console or log
-// errors are collected in errs.
-func browser(t *testing.T) (ctx context.Context, errs func() []string) {
-	t.Helper()
-	exe := chromium(t)
-	profile, err := os.MkdirTemp("", "plexus-chromium-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe),
-		chromedp.UserDataDir(profile),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.WindowSize(1400, 900),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelTab := chromedp.NewContext(actx)
-	ctx, cancelTime := context.WithTimeout(ctx, 2*time.Minute)
-	t.Cleanup(func() {
-		cancelTime()
-		cancelTab()
-		cancelAlloc() // waits for the browser to exit
-		removeProfile(t, profile)
-	})
-	var mu sync.Mutex
-	var problems []string
-	chromedp.ListenTarget(ctx, func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch ev := ev.(type) {
-		case *runtime.EventExceptionThrown:
-			problems = append(problems, "exception: "+ev.ExceptionDetails.Error())
-		case *runtime.EventConsoleAPICalled:
-			if ev.Type == runtime.APITypeError {
-				var args []string
-				for _, a := range ev.Args {
-					args = append(args, string(a.Value))
-				}
-				problems = append(problems, "console.error: "+strings.Join(args, " "))
-			}
-		case *log.EventEntryAdded:
-			if ev.Entry.Level == log.LevelError {
-				problems = append(problems, "log: "+ev.Entry.Text)
-			}
-		}
-	})
-	if err := chromedp.Run(ctx, log.Enable(), runtime.Enable()); err != nil {
-		t.Fatalf("starting Chromium: %v", err)
-	}
-	return ctx, func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]string(nil), problems...)
-	}
-}
-
-// removeProfile removes the browser's profile directory once it stays
-// removed: the browser's helper processes may write to it for a moment
-// after the browser has exited.
-func removeProfile(t *testing.T, dir string) {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := os.RemoveAll(dir)
-		time.Sleep(200 * time.Millisecond)
-		if _, serr := os.Stat(dir); err == nil && os.IsNotExist(serr) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Logf("the browser profile %s could not be removed: %v", dir, err)
-			return
-		}
-	}
-}
-
-// eventually evaluates the JavaScript predicate cond in the page until
-// it is true; on timeout it fails with what explain evaluates to.
-func eventually(t *testing.T, ctx context.Context, what, cond, explain string) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		var ok bool
-		if err := chromedp.Run(ctx, chromedp.Evaluate(cond, &ok)); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			var state string
-			chromedp.Run(ctx, chromedp.Evaluate(explain, &state))
-			t.Fatalf("timed out waiting for %s; the page shows: %s", what, state)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// screenshot saves a PNG of the page under dir and logs its path.
-func screenshot(t *testing.T, ctx context.Context, dir, name string) string {
-	t.Helper()
-	var png []byte
-	if err := chromedp.Run(ctx, chromedp.FullScreenshot(&png, 100)); err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 // pageState is JavaScript that describes what the page shows, for
@@ -191,7 +60,7 @@ func TestPageInBrowser(t *testing.T) {
 	h.set(Handler(fake))
 	srv := httptest.NewServer(&h)
 	defer srv.Close()
-	ctx, problems := browser(t)
+	ctx, problems := browsertest.Start(t, 2*time.Minute)
 	dir := os.Getenv("PLEXUS_SCREENSHOTS")
 	if dir == "" {
 		dir = t.TempDir()
@@ -200,7 +69,7 @@ func TestPageInBrowser(t *testing.T) {
 	if err := chromedp.Run(ctx, chromedp.Navigate(srv.URL+"/?every=200")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, ctx, "three nodes and two links",
+	browsertest.WaitFor(t, ctx, 20*time.Second, "three nodes and two links",
 		`document.querySelectorAll('#graph .node').length === 3 && document.querySelectorAll('#graph .link').length === 2`, pageState)
 	checks := map[string]string{
 		"this node is marked, and is a": `(() => { const s = document.querySelectorAll('#graph .node[data-self="true"]'); return s.length === 1 && s[0].dataset.id === '` + idA + `' && s[0].querySelector('.ring') !== null })()`,
@@ -220,12 +89,12 @@ func TestPageInBrowser(t *testing.T) {
 	}
 	// Throughput: the fake's counter grows 250 kB per snapshot, so the
 	// link to b shows a rate once two snapshots are in.
-	eventually(t, ctx, "the throughput of the link to b",
+	browsertest.WaitFor(t, ctx, 20*time.Second, "the throughput of the link to b",
 		`document.querySelector('#links tbody tr').cells[6].textContent.endsWith('/s') && document.querySelector('#graph .rate') !== null`, pageState)
-	before := screenshot(t, ctx, dir, "status-before.png")
+	before := browsertest.Screenshot(t, ctx, dir, "status-before.png")
 
 	fake.cutLink()
-	eventually(t, ctx, "the cut link to disappear",
+	browsertest.WaitFor(t, ctx, 20*time.Second, "the cut link to disappear",
 		`document.querySelectorAll('#graph .link').length === 1 &&
 		 document.querySelector('#graph .node[data-id="`+idC+`"]').classList.contains('unreachable') &&
 		 document.querySelector('#services tbody tr.empty') !== null &&
@@ -234,7 +103,7 @@ func TestPageInBrowser(t *testing.T) {
 	if err := chromedp.Run(ctx, chromedp.Evaluate(`performance.getEntriesByType('navigation').length`, &navigations)); err != nil || navigations != 1 {
 		t.Errorf("the page reloaded: %d navigations (%v)", navigations, err)
 	}
-	after := screenshot(t, ctx, dir, "status-after-cut.png")
+	after := browsertest.Screenshot(t, ctx, dir, "status-after-cut.png")
 	t.Logf("screenshots: %s, %s", before, after)
 	if dir != os.Getenv("PLEXUS_SCREENSHOTS") {
 		t.Log("(removed with the test's temp dir; set PLEXUS_SCREENSHOTS=DIR to keep them)")
@@ -245,7 +114,7 @@ func TestPageInBrowser(t *testing.T) {
 
 	// The node going away shows as an error, and the page recovers.
 	h.set(Handler(ProviderFunc(func(context.Context) (*Status, error) { return nil, fmt.Errorf("node stopping") })))
-	eventually(t, ctx, "the error state", `document.getElementById('state').dataset.state === 'error' && document.getElementById('state').textContent.includes('node stopping')`, pageState)
+	browsertest.WaitFor(t, ctx, 20*time.Second, "the error state", `document.getElementById('state').dataset.state === 'error' && document.getElementById('state').textContent.includes('node stopping')`, pageState)
 	h.set(Handler(fake))
-	eventually(t, ctx, "recovery", `document.getElementById('state').dataset.state === 'ok'`, pageState)
+	browsertest.WaitFor(t, ctx, 20*time.Second, "recovery", `document.getElementById('state').dataset.state === 'ok'`, pageState)
 }
