@@ -174,6 +174,31 @@ func (g *Group) Wait(d time.Duration) bool {
 // Loopback listens on a fresh TCP port of 127.0.0.1.
 func Loopback() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
 
+// DialPair dials ln once and returns both ends of that TCP connection.
+func DialPair(ln net.Listener) (client, server net.Conn, err error) {
+	type res struct {
+		c   net.Conn
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		c, err := ln.Accept()
+		ch <- res{c, err}
+	}()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	r := <-ch
+	if err != nil || r.err != nil {
+		if client != nil {
+			client.Close()
+		}
+		if r.c != nil {
+			r.c.Close()
+		}
+		return nil, nil, errors.Join(err, r.err)
+	}
+	return client, r.c, nil
+}
+
 // FreePort returns a TCP port of 127.0.0.1 that was free a moment ago.
 func FreePort() (int, error) {
 	ln, err := Loopback()

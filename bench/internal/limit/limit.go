@@ -5,7 +5,6 @@
 package limit
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -91,40 +90,15 @@ func SizeName(n int) string {
 	return fmt.Sprintf("%d KiB", n>>10)
 }
 
-// pair returns both ends of a fresh loopback TCP connection.
-func pair() (client, server net.Conn, err error) {
-	ln, err := harness.Loopback()
-	if err != nil {
-		return nil, nil, err
-	}
-	defer ln.Close()
-	type res struct {
-		c   net.Conn
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		c, err := ln.Accept()
-		ch <- res{c, err}
-	}()
-	client, err = net.Dial("tcp", ln.Addr().String())
-	r := <-ch
-	if err != nil || r.err != nil {
-		if client != nil {
-			client.Close()
-		}
-		if r.c != nil {
-			r.c.Close()
-		}
-		return nil, nil, errors.Join(err, r.err)
-	}
-	return client, r.c, nil
-}
-
 // run measures count over w while the loops of start run on a fresh
 // connection, then closes it and waits for them.
 func run(w harness.Window, start func(client, server net.Conn, cnt *atomic.Uint64, stop *atomic.Bool, g *harness.Group)) (harness.Sample, error) {
-	c, s, err := pair()
+	ln, err := harness.Loopback()
+	if err != nil {
+		return harness.Sample{}, err
+	}
+	c, s, err := harness.DialPair(ln)
+	ln.Close()
 	if err != nil {
 		return harness.Sample{}, err
 	}

@@ -64,31 +64,3 @@ func (f framed) RecvMsg(buf []byte) ([]byte, error) {
 	_, err := io.ReadFull(f.ReadWriteCloser, buf)
 	return buf, err
 }
-
-// dialPair dials ln once and returns both ends of that TCP connection.
-func dialPair(ln net.Listener) (client, server net.Conn, err error) {
-	type res struct {
-		c   net.Conn
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		c, err := ln.Accept()
-		ch <- res{c, err}
-	}()
-	client, err = net.Dial("tcp", ln.Addr().String())
-	r := <-ch
-	if err != nil || r.err != nil {
-		if client != nil {
-			client.Close()
-		}
-		if r.c != nil {
-			r.c.Close()
-		}
-		if err == nil {
-			err = r.err
-		}
-		return nil, nil, err
-	}
-	return client, r.c, nil
-}

@@ -7,6 +7,8 @@ import (
 	"net"
 
 	"github.com/plexusnet/plexus/mux"
+
+	"github.com/plexusnet/plexus/bench/internal/harness"
 )
 
 // Plexus is plexus mux with its default configuration; the idle workload
@@ -15,7 +17,7 @@ func Plexus() Peer {
 	return Peer{
 		Name: "plexus",
 		Pair: func(ln net.Listener, o Options) (Session, Session, error) {
-			c, s, err := dialPair(ln)
+			c, s, err := harness.DialPair(ln)
 			if err != nil {
 				return nil, nil, err
 			}

@@ -5,6 +5,8 @@ import (
 	"net"
 
 	"github.com/xtaci/smux"
+
+	"github.com/plexusnet/plexus/bench/internal/harness"
 )
 
 // Smux is xtaci/smux with its default configuration (protocol version 1).
@@ -12,7 +14,7 @@ func Smux() Peer {
 	return Peer{
 		Name: "smux",
 		Pair: func(ln net.Listener, _ Options) (Session, Session, error) {
-			c, s, err := dialPair(ln)
+			c, s, err := harness.DialPair(ln)
 			if err != nil {
 				return nil, nil, err
 			}

@@ -6,6 +6,8 @@ import (
 	"net"
 
 	"github.com/hashicorp/yamux"
+
+	"github.com/plexusnet/plexus/bench/internal/harness"
 )
 
 // Yamux is hashicorp/yamux with its default configuration (logging off).
@@ -13,7 +15,7 @@ func Yamux() Peer {
 	return Peer{
 		Name: "yamux",
 		Pair: func(ln net.Listener, _ Options) (Session, Session, error) {
-			c, s, err := dialPair(ln)
+			c, s, err := harness.DialPair(ln)
 			if err != nil {
 				return nil, nil, err
 			}
