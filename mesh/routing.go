@@ -1,6 +1,7 @@
 package mesh
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -554,15 +555,7 @@ func (r *router) routes() []Route {
 			}
 		}
 	}
-	slices.SortFunc(out, func(a, b Route) int {
-		switch {
-		case a.Host < b.Host:
-			return -1
-		case a.Host > b.Host:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b Route) int { return cmp.Compare(a.Host, b.Host) })
 	return out
 }
 

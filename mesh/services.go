@@ -1,6 +1,7 @@
 package mesh
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -31,16 +32,10 @@ func (n *Node) Services() []Service {
 		if c := strings.Compare(a.Name, b.Name); c != 0 {
 			return c
 		}
-		if a.Hops != b.Hops {
-			return a.Hops - b.Hops
+		if c := cmp.Compare(a.Hops, b.Hops); c != 0 {
+			return c
 		}
-		switch {
-		case a.Host < b.Host:
-			return -1
-		case a.Host > b.Host:
-			return 1
-		}
-		return 0
+		return cmp.Compare(a.Host, b.Host)
 	})
 	return out
 }
