@@ -97,8 +97,8 @@ const maxServiceTries = 3
 // dialService dials an instance of a service: the nearest first, at random
 // among the equally near, trying the next (maxServiceTries in all) when
 // one fails: it refuses (it may have just closed its listener, or its
-// backlog is full: an instance refuses a dial by name at once then), a
-// limit of it or of a relay refuses, it is no longer reachable, or it
+// backlog stayed full for HandshakeTimeout), a limit of it or of a relay
+// refuses, it is no longer reachable, or it
 // could not be authenticated. Only the end of ctx, and the closing of this
 // node, stop the tries early. (A dial that does not wait for its verdict,
 // see dial.go, learns of a refusal only on its first Read or Write, and
