@@ -90,18 +90,27 @@ const leaderPatience = 4
 // reports true: one of those readers should lead next (the token stays
 // free for it during the grace period), and st's reader waits to be woken
 // rather than lead again at once. So the goroutine that reads the
-// connection is, most of the time, one that wants the data. st.mu must not
-// be held.
-func (s *Session) lead(st *Stream) (handedOver bool) {
+// connection is, most of the time, one that wants the data.
+//
+// p, if not nil, is the leading Read's buffer, and st has nothing buffered:
+// the payload of st's next DATA frame, if it fits, is read straight into p
+// rather than into a chunk that Read then copies (one copy of every byte
+// fewer in bulk transfers), and lead returns its length. st.mu must not be
+// held.
+func (s *Session) lead(st *Stream, p []byte) (direct int, handedOver bool) {
+	fr := &s.fr
+	if len(p) > 0 && st.sp == nil {
+		fr.lead, fr.leadBuf = st, p
+	}
 	for served := 0; ; {
-		err := s.readOnce(&s.fr)
+		err := s.readOnce(fr)
 		if err != nil {
 			if !isTimeout(err) {
 				s.readFailed(err)
 			}
 			break // a timeout: st's deadline, or an interrupt
 		}
-		if st.readable() {
+		if fr.leadN > 0 || st.readable() {
 			break
 		}
 		if s.wokeReader {
@@ -111,8 +120,9 @@ func (s *Session) lead(st *Stream) (handedOver bool) {
 			}
 		}
 	}
+	direct = fr.endLead(st)
 	s.releaseToken(true)
-	return handedOver
+	return direct, handedOver
 }
 
 // interrupt wakes st's reader if it leads, to see a change of st: closed,

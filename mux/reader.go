@@ -29,6 +29,29 @@ type frameReader struct {
 	// it is read straight into pend.c.b, or dropped. It points to pendBuf.
 	pend    *pending
 	pendBuf pending
+	// lead and leadBuf are the stream of a leading Read and its buffer,
+	// while that Read leads and until a payload of lead's is delivered:
+	// the first, if it fits, goes straight into leadBuf (see Session.lead),
+	// and leadN is then its length.
+	lead    *Stream
+	leadBuf []byte
+	leadN   int
+}
+
+// endLead ends a leading Read's turn and returns how many bytes were read
+// straight into its buffer. A payload still being read into that buffer
+// (the Read's deadline passed, or the session failed) moves to a chunk of
+// its own, with what it has so far: the buffer is the caller's again once
+// Read returns.
+func (fr *frameReader) endLead(st *Stream) int {
+	if p := fr.pend; p != nil && p.c.direct {
+		b, pooled := getPayload(len(p.c.b), st.recycle.Load())
+		copy(b, p.c.b[:p.got])
+		p.c.b, p.c.pooled, p.c.direct = b, pooled, false
+	}
+	n := fr.leadN
+	fr.lead, fr.leadBuf, fr.leadN = nil, nil, 0
+	return n
 }
 
 type pending struct {
@@ -174,9 +197,14 @@ func (s *Session) process(fr *frameReader) error {
 			continue
 		}
 		var c chunk
-		if h.length > 0 {
+		switch {
+		case h.length == 0:
+		case st == fr.lead && int(h.length) <= len(fr.leadBuf):
+			c.b, c.direct = fr.leadBuf[:h.length], true
+		default:
 			c.b, c.pooled = getPayload(int(h.length), st.recycle.Load())
 		}
+
 		k := copy(c.b, fr.buf[fr.start:fr.end])
 		fr.start += k
 		if k < len(c.b) { // the rest is read straight into c.b
@@ -391,6 +419,9 @@ func (s *Session) dataTarget(fr *frameReader, h frameHeader) (*Stream, error) {
 // deliver hands the payload of a DATA frame to its stream.
 func (s *Session) deliver(h frameHeader, st *Stream, c chunk) error {
 	c.cost, c.eom = dataCost(h.length, h.flags), h.flags&flagEOM != 0
+	if st == s.fr.lead { // only its first payload may go to the Read's buffer
+		s.fr.lead, s.fr.leadBuf = nil, nil
+	}
 	st.mu.Lock()
 	if c.cost > st.recvCredit {
 		st.mu.Unlock()
@@ -413,6 +444,9 @@ func (s *Session) deliver(h frameHeader, st *Stream, c chunk) error {
 		if c.cost > 0 {
 			st.abortLocked(CodeCancel, false)
 		}
+	case c.direct: // read into the leading Read's buffer: consumed already
+		s.fr.leadN = len(c.b)
+		st.consumedLocked(c.cost)
 	case c.cost > 0:
 		st.pushChunk(c)
 		if st.readCh != nil && len(st.readCh) == 0 && st != s.leader {

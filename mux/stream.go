@@ -24,6 +24,7 @@ type chunk struct {
 	cost   uint32 // credit returned once the chunk is consumed
 	eom    bool   // the chunk ends a message
 	pooled bool   // b came from the payload pool
+	direct bool   // b is a leading Read's buffer (see frameReader.lead)
 }
 
 // Stream is one bidirectional stream of a Session. It is a net.Conn, and
@@ -139,8 +140,12 @@ func (st *Stream) Read(p []byte) (int, error) {
 		}
 		if !follow && st.sess.tryLead(st) {
 			st.mu.Unlock()
-			follow = st.sess.lead(st)
+			var n int
+			n, follow = st.sess.lead(st, p)
 			st.mu.Lock()
+			if n > 0 {
+				return n, nil // read straight into p
+			}
 			continue
 		}
 		if follow {
@@ -278,7 +283,7 @@ func (st *Stream) recv(dst []byte, into bool) ([]byte, error) {
 		}
 		if !follow && s.tryLead(st) {
 			st.mu.Unlock()
-			follow = s.lead(st)
+			_, follow = s.lead(st, nil)
 			st.mu.Lock()
 			continue
 		}
