@@ -6,6 +6,8 @@ import (
 	"io"
 	"sync/atomic"
 	"time"
+
+	"github.com/plexusnet/plexus/internal/fastio"
 )
 
 // frameReader takes frames off the connection. It is resumable: readOnce
@@ -14,6 +16,7 @@ import (
 // in the middle of a payload, and another reader goes on from there.
 type frameReader struct {
 	r          io.Reader
+	rv         *fastio.Reader // scatter reads of r, or nil
 	buf        []byte
 	start, end int
 	seq        *atomic.Uint64 // counts the bytes reads returned (Session.bytesIn)
@@ -71,18 +74,7 @@ const (
 // frame that is then complete.
 func (s *Session) readOnce(fr *frameReader) error {
 	if p := fr.pend; p != nil && !p.drop {
-		n, err := fr.r.Read(p.c.b[p.got:])
-		if n > 0 {
-			fr.seq.Add(uint64(n))
-			p.got += n
-			if p.got == len(p.c.b) {
-				fr.pend = nil
-				if err := s.deliver(p.h, p.st, p.c); err != nil {
-					return err
-				}
-			}
-		}
-		return fr.readErr(n, err)
+		return s.readPending(fr, p)
 	}
 	if fr.start == fr.end {
 		fr.start, fr.end = 0, 0
@@ -98,14 +90,72 @@ func (s *Session) readOnce(fr *frameReader) error {
 	if n > 0 {
 		fr.seq.Add(uint64(n))
 		fr.end += n
-		before := fr.frames
-		perr := s.process(fr)
-		s.framesIn.Add(fr.frames - before)
-		if perr != nil {
+		if perr := s.processCounted(fr); perr != nil {
 			return perr
 		}
 	}
 	return fr.readErr(n, err)
+}
+
+// readPending reads the rest of p's payload straight into its buffer.
+// Nothing else is buffered meanwhile, so where the connection has scatter
+// reads (fastio.Reader) the same system call also takes the next frame's
+// header, and only that, into fr.buf: a bulk transfer costs one read per
+// frame, and the next payload again goes straight into its own buffer.
+func (s *Session) readPending(fr *frameReader, p *pending) error {
+	if p.c.b == nil {
+		p.c = fr.payloadChunk(p.st, p.h.length)
+	}
+	fr.start, fr.end = 0, 0 // all that was buffered went into p
+	var n int
+	var err error
+	if fr.rv != nil {
+		n, err = fr.rv.ReadTwo(p.c.b[p.got:], fr.buf[:headerSize])
+	} else {
+		n, err = fr.r.Read(p.c.b[p.got:])
+	}
+	if n > 0 {
+		fr.seq.Add(uint64(n))
+		k := min(n, len(p.c.b)-p.got)
+		p.got += k
+		fr.end = n - k // the next header's bytes, if any
+		if p.got == len(p.c.b) {
+			fr.pend = nil
+			if err := s.deliver(p.h, p.st, p.c); err != nil {
+				return err
+			}
+			if fr.end > 0 {
+				if perr := s.processCounted(fr); perr != nil {
+					return perr
+				}
+			}
+		}
+	}
+	return fr.readErr(n, err)
+}
+
+// processCounted is process, publishing the frames it took to
+// Session.framesIn.
+func (s *Session) processCounted(fr *frameReader) error {
+	before := fr.frames
+	err := s.process(fr)
+	s.framesIn.Add(fr.frames - before)
+	return err
+}
+
+// payloadChunk returns the chunk that takes a payload of st's: the
+// leading Read's buffer if st is the leader's stream and the payload fits
+// (see Session.lead), else a buffer of its own.
+func (fr *frameReader) payloadChunk(st *Stream, length uint32) chunk {
+	var c chunk
+	switch {
+	case length == 0:
+	case st == fr.lead && int(length) <= len(fr.leadBuf):
+		c.b, c.direct = fr.leadBuf[:length], true
+	default:
+		c.b, c.pooled = getPayload(int(length), st.recycle.Load())
+	}
+	return c
 }
 
 // readErr turns the result of a read into readOnce's error.
@@ -196,15 +246,14 @@ func (s *Session) process(fr *frameReader) error {
 			}
 			continue
 		}
-		var c chunk
-		switch {
-		case h.length == 0:
-		case st == fr.lead && int(h.length) <= len(fr.leadBuf):
-			c.b, c.direct = fr.leadBuf[:h.length], true
-		default:
-			c.b, c.pooled = getPayload(int(h.length), st.recycle.Load())
+		if h.length > 0 && fr.start == fr.end {
+			// None of the payload is here yet: where it goes is chosen when
+			// it is read (readPending), by whoever reads then.
+			fr.pendBuf = pending{h: h, st: st}
+			fr.pend = &fr.pendBuf
+			return nil
 		}
-
+		c := fr.payloadChunk(st, h.length)
 		k := copy(c.b, fr.buf[fr.start:fr.end])
 		fr.start += k
 		if k < len(c.b) { // the rest is read straight into c.b

@@ -167,6 +167,7 @@ func newSession(conn io.ReadWriteCloser, cfg *Config, client bool) (*Session, er
 		s.vectored = true
 	}
 	s.raw = fastio.NewWriter(conn)
+	s.fr.rv = fastio.NewReader(conn)
 	s.initToken()
 	if d, ok := conn.(deadliner); ok {
 		s.rconn = d

@@ -3,7 +3,6 @@
 package fastio
 
 import (
-	"net"
 	"syscall"
 	"unsafe"
 )
@@ -11,13 +10,8 @@ import (
 // NewWriter returns a Writer for a *net.TCPConn or *net.UnixConn, nil for
 // anything else (TLS, pipes), which has no non-blocking writes.
 func NewWriter(conn any) *Writer {
-	var sc syscall.Conn
-	switch c := conn.(type) {
-	case *net.TCPConn:
-		sc = c
-	case *net.UnixConn:
-		sc = c
-	default:
+	sc, ok := rawConnOf(conn)
+	if !ok {
 		return nil
 	}
 	rc, err := sc.SyscallConn()

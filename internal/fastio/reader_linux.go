@@ -1,0 +1,94 @@
+//go:build linux
+
+package fastio
+
+import (
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"unsafe"
+)
+
+// NewReader returns a Reader for a *net.TCPConn or *net.UnixConn, nil for
+// anything else (TLS, pipes).
+func NewReader(conn any) *Reader {
+	sc, ok := rawConnOf(conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	r := &Reader{}
+	r.r.rc = rc
+	r.r.fn = r.r.readv
+	return r
+}
+
+// rawConnOf returns conn as a syscall.Conn if it is a TCP or Unix
+// connection.
+func rawConnOf(conn any) (syscall.Conn, bool) {
+	switch c := conn.(type) {
+	case *net.TCPConn:
+		return c, true
+	case *net.UnixConn:
+		return c, true
+	}
+	return nil, false
+}
+
+// rawReader is the Linux readv.
+type rawReader struct {
+	rc  syscall.RawConn
+	fn  func(fd uintptr) bool // rawReader.readv, made once
+	iov []syscall.Iovec
+	n   int
+	err error
+}
+
+func (r *rawReader) read(bufs [][]byte) (int, error) {
+	r.iov = r.iov[:0]
+	for _, p := range bufs {
+		if len(p) > 0 {
+			v := syscall.Iovec{Base: &p[0]}
+			v.SetLen(len(p)) // 32 bits on 386 and arm, 64 elsewhere
+			r.iov = append(r.iov, v)
+		}
+	}
+	if len(r.iov) == 0 {
+		return 0, nil
+	}
+	r.n, r.err = 0, nil
+	err := r.rc.Read(r.fn) // waits while readv says EAGAIN, until the deadline
+	clear(r.iov)
+	switch {
+	case err != nil:
+		return 0, err
+	case r.err != nil:
+		return 0, os.NewSyscallError("readv", r.err)
+	case r.n == 0:
+		return 0, io.EOF
+	}
+	return r.n, nil
+}
+
+// readv is the RawConn callback: one system call; false means wait until
+// the socket is readable.
+func (r *rawReader) readv(fd uintptr) bool {
+	for {
+		n, _, errno := syscall.Syscall(syscall.SYS_READV, fd, uintptr(unsafe.Pointer(&r.iov[0])), uintptr(len(r.iov)))
+		switch errno {
+		case 0:
+			r.n = int(n)
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		default:
+			r.err = errno
+		}
+		return true
+	}
+}

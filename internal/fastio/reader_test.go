@@ -1,0 +1,84 @@
+package fastio
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"runtime"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func tcpPair(t *testing.T) (*net.TCPConn, *net.TCPConn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c1, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c1.Close(); c2.Close() })
+	return c1.(*net.TCPConn), c2.(*net.TCPConn)
+}
+
+// TestReadTwo: a scatter read fills its first buffer, then its second; it
+// waits for data until the read deadline, and says io.EOF once the peer
+// closed.
+func TestReadTwo(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		if NewReader(&net.TCPConn{}) != nil {
+			t.Fatal("NewReader returned a Reader on a platform without one")
+		}
+		t.Skip("scatter reads are made on Linux only")
+	}
+	if NewReader(struct{ net.Conn }{}) != nil {
+		t.Fatal("NewReader returned a Reader for a connection that is neither TCP nor Unix")
+	}
+	w, c := tcpPair(t)
+	r := NewReader(c)
+	if r == nil {
+		t.Fatal("NewReader returned nil for a TCP connection")
+	}
+
+	// Both buffers filled, in order.
+	if _, err := w.Write([]byte("hello world")); err != nil {
+		t.Fatal(err)
+	}
+	a, b := make([]byte, 5), make([]byte, 6)
+	got := 0
+	for got < 11 {
+		n, err := r.ReadTwo(a[min(got, 5):], b[max(got-5, 0):])
+		if err != nil {
+			t.Fatal(err)
+		}
+		got += n
+	}
+	if string(a)+string(b) != "hello world" {
+		t.Fatalf("read %q and %q", a, b)
+	}
+
+	// Nothing to read: it waits until the deadline.
+	c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	if n, err := r.ReadTwo(a, b); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("ReadTwo with nothing to read returned %d, %v; want 0 and a timeout", n, err)
+	}
+	c.SetReadDeadline(time.Time{})
+
+	// The peer closed: io.EOF.
+	w.Close()
+	if n, err := r.ReadTwo(a, b); n != 0 || err != io.EOF {
+		t.Fatalf("ReadTwo after the peer closed returned %d, %v; want 0 and io.EOF", n, err)
+	}
+}
