@@ -23,9 +23,12 @@
 // answer: a Write that finds the connection idle writes it itself, with no
 // copy, in one non-blocking system call (on Linux; what the kernel does not
 // take at once goes to the writer); and a Read that finds its stream empty,
-// on a connection with read
-// deadlines (any net.Conn), may read the connection itself for all streams,
-// so that the network poller wakes it directly (see lead.go).
+// on a connection with read deadlines (any net.Conn), may read the
+// connection itself for all streams, so that the network poller wakes it
+// directly (see lead.go). Such a Read takes its stream's next payload
+// straight into its own buffer, and on TCP and Unix connections the same
+// system call (a readv) also takes the next frame's header: a bulk transfer
+// costs one read per frame and no copy beyond the kernel's.
 //
 // Every stream has a credit window and the whole session has a cap on the
 // bytes received but not yet read; windows grow only within half of that cap,
