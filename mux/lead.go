@@ -99,7 +99,7 @@ const leaderPatience = 4
 // held.
 func (s *Session) lead(st *Stream, p []byte) (direct int, handedOver bool) {
 	fr := &s.fr
-	if len(p) > 0 && st.sp == nil {
+	if len(p) > 0 {
 		fr.lead, fr.leadBuf = st, p
 	}
 	for served := 0; ; {

@@ -139,9 +139,13 @@ func (st *Stream) Read(p []byte) (int, error) {
 			return 0, errTimeout
 		}
 		if !follow && st.sess.tryLead(st) {
+			into := p
+			if st.sp != nil {
+				into = nil // a spliced stream's data goes to its splice
+			}
 			st.mu.Unlock()
 			var n int
-			n, follow = st.sess.lead(st, p)
+			n, follow = st.sess.lead(st, into)
 			st.mu.Lock()
 			if n > 0 {
 				return n, nil // read straight into p
