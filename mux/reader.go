@@ -48,9 +48,13 @@ type frameReader struct {
 // Read returns.
 func (fr *frameReader) endLead(st *Stream) int {
 	if p := fr.pend; p != nil && p.c.direct {
-		b, pooled := getPayload(len(p.c.b), st.recycle.Load())
-		copy(b, p.c.b[:p.got])
-		p.c.b, p.c.pooled, p.c.direct = b, pooled, false
+		if p.got == 0 {
+			p.c = chunk{} // nothing read yet: undecided again, for whoever reads it
+		} else {
+			b, pooled := getPayload(len(p.c.b), st.recycle.Load())
+			copy(b, p.c.b[:p.got])
+			p.c.b, p.c.pooled, p.c.direct = b, pooled, false
+		}
 	}
 	n := fr.leadN
 	fr.lead, fr.leadBuf, fr.leadN = nil, nil, 0
@@ -468,6 +472,7 @@ func (s *Session) dataTarget(fr *frameReader, h frameHeader) (*Stream, error) {
 // deliver hands the payload of a DATA frame to its stream.
 func (s *Session) deliver(h frameHeader, st *Stream, c chunk) error {
 	c.cost, c.eom = dataCost(h.length, h.flags), h.flags&flagEOM != 0
+	var consumed uint32
 	if st == s.fr.lead { // only its first payload may go to the Read's buffer
 		s.fr.lead, s.fr.leadBuf = nil, nil
 	}
@@ -493,9 +498,15 @@ func (s *Session) deliver(h frameHeader, st *Stream, c chunk) error {
 		if c.cost > 0 {
 			st.abortLocked(CodeCancel, false)
 		}
+	case c.direct && st.sp != nil:
+		// Spliced while its Read led: the data is the splice's to forward.
+		b, pooled := getPayload(len(c.b), true)
+		copy(b, c.b)
+		c.b, c.pooled, c.direct = b, pooled, false
+		st.pushChunk(c)
 	case c.direct: // read into the leading Read's buffer: consumed already
 		s.fr.leadN = len(c.b)
-		st.consumedLocked(c.cost)
+		consumed = c.cost // returned once a FIN in the same frame is seen
 	case c.cost > 0:
 		st.pushChunk(c)
 		if st.readCh != nil && len(st.readCh) == 0 && st != s.leader {
@@ -509,6 +520,7 @@ func (s *Session) deliver(h frameHeader, st *Stream, c chunk) error {
 		signal(st.readCh)
 		st.removeIfDoneLocked()
 	}
+	st.consumedLocked(consumed) // after the FIN: no stream credit for a stream the peer ended
 	sp := st.sp
 	st.mu.Unlock()
 	if sp != nil {

@@ -148,6 +148,11 @@ func (st *Stream) Read(p []byte) (int, error) {
 			n, follow = st.sess.lead(st, into)
 			st.mu.Lock()
 			if n > 0 {
+				if st.rqHead < len(st.rq) {
+					// The same read queued more of st: deliver left waking
+					// readers to the leader, which returns without it.
+					signal(st.readCh)
+				}
 				return n, nil // read straight into p
 			}
 			continue

@@ -24,6 +24,9 @@ func NewReader(conn any) *Reader {
 	r := &Reader{}
 	r.r.rc = rc
 	r.r.fn = r.r.readv
+	if c, ok := conn.(net.Conn); ok {
+		r.r.laddr, r.r.raddr = c.LocalAddr(), c.RemoteAddr()
+	}
 	return r
 }
 
@@ -41,11 +44,12 @@ func rawConnOf(conn any) (syscall.Conn, bool) {
 
 // rawReader is the Linux readv.
 type rawReader struct {
-	rc  syscall.RawConn
-	fn  func(fd uintptr) bool // rawReader.readv, made once
-	iov []syscall.Iovec
-	n   int
-	err error
+	rc           syscall.RawConn
+	laddr, raddr net.Addr              // for errors, as a Read of the connection gives them
+	fn           func(fd uintptr) bool // rawReader.readv, made once
+	iov          []syscall.Iovec
+	n            int
+	err          error
 }
 
 func (r *rawReader) read(bufs [][]byte) (int, error) {
@@ -67,7 +71,13 @@ func (r *rawReader) read(bufs [][]byte) (int, error) {
 	case err != nil:
 		return 0, err
 	case r.err != nil:
-		return 0, os.NewSyscallError("readv", r.err)
+		// As the connection's own Read reports it, so that errors.As finds
+		// a *net.OpError and errors.Is the errno.
+		network := ""
+		if r.laddr != nil {
+			network = r.laddr.Network()
+		}
+		return 0, &net.OpError{Op: "read", Net: network, Source: r.laddr, Addr: r.raddr, Err: os.NewSyscallError("readv", r.err)}
 	case r.n == 0:
 		return 0, io.EOF
 	}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"syscall"
 	"testing"
 	"time"
 
@@ -80,5 +81,25 @@ func TestReadTwo(t *testing.T) {
 	w.Close()
 	if n, err := r.ReadTwo(a, b); n != 0 || err != io.EOF {
 		t.Fatalf("ReadTwo after the peer closed returned %d, %v; want 0 and io.EOF", n, err)
+	}
+}
+
+// TestReadTwoReset: a connection reset comes back as a Read of the
+// connection reports it: a *net.OpError that is the errno.
+func TestReadTwoReset(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("scatter reads are made on Linux only")
+	}
+	w, c := tcpPair(t)
+	r := NewReader(c)
+	w.SetLinger(0) // Close sends a reset
+	w.Close()
+	var err error
+	for err == nil {
+		_, err = r.ReadTwo(make([]byte, 4), make([]byte, 4))
+	}
+	var op *net.OpError
+	if !errors.As(err, &op) || !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("ReadTwo after a reset: %v (%T); want a *net.OpError that is ECONNRESET", err, err)
 	}
 }
