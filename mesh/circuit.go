@@ -114,6 +114,9 @@ func (c *core) runCircuit(host uint64, path []uint64, b *build) {
 	ctx, cancel := context.WithTimeout(c.ctx, c.lim.HandshakeTimeout)
 	ci, err := c.openCircuit(ctx, path)
 	cancel()
+	if err == nil {
+		c.stats.opened.Add(1) // before the dialers waiting for it go on
+	}
 	t.mu.Lock()
 	delete(t.building, host)
 	if err == nil {
@@ -126,7 +129,6 @@ func (c *core) runCircuit(host uint64, path []uint64, b *build) {
 		c.logf(slog.LevelInfo, "mesh: circuit setup failed", "path", formatPath(path), "err", err)
 		return
 	}
-	c.stats.opened.Add(1)
 	c.serveCircuit(ci)
 }
 

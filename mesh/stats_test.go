@@ -59,6 +59,9 @@ func TestStatsChain(t *testing.T) {
 		t.Errorf("a holds %d records and %d routes, want 2 and 2", sa.Records, sa.Routes)
 	}
 
+	// b counts a relayed circuit once its splice is in place, which may be
+	// just after the first bytes went through it.
+	eventually(t, "b counts the relayed circuit", func() bool { return b.Stats().CircuitsRelayedTotal == 1 })
 	sb := b.Stats()
 	if sb.Links != 2 || sb.CircuitsRelayed != 1 || sb.CircuitsRelayedTotal != 1 {
 		t.Errorf("b: links %d, relayed %d, in all %d", sb.Links, sb.CircuitsRelayed, sb.CircuitsRelayedTotal)

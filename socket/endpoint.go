@@ -146,10 +146,10 @@ func (s *sock) acceptLoop(ln transport.Listener) {
 		}
 		if _, err := s.addPipe(tp, nil, lp); err != nil {
 			s.logf("socket: refused a peer", "addr", ln.Addr(), "remote", tp.RemoteAddr(), "err", err)
-			tp.Close()
 			if errors.Is(err, ErrTooManyPeers) {
-				s.c.refused.Add(1)
+				s.c.refused.Add(1) // before the close the peer sees
 			}
+			tp.Close()
 		}
 	}
 }

@@ -93,9 +93,8 @@ func (p *pipe) close(err error) {
 		if p.intr != nil {
 			p.token.End(nil)
 		}
-		s.sq.remove(p)
-		p.tp.Close()
-		close(p.done)
+		// The reason is counted before the connection closes: a peer that
+		// sees the close and asks for Stats finds it.
 		switch {
 		case errors.Is(err, transport.ErrMsgTooLarge):
 			s.c.oversize.Add(1)
@@ -104,6 +103,9 @@ func (p *pipe) close(err error) {
 		case err == errIdle:
 			s.c.idleTimeouts.Add(1)
 		}
+		s.sq.remove(p)
+		p.tp.Close()
+		close(p.done)
 		s.logf("socket: pipe closed", "pipe", p.id, "remote", p.tp.RemoteAddr(), "err", err)
 		p.hookMu.Lock()
 		if p.announced {
@@ -436,6 +438,9 @@ func (p *pipe) readLoop() {
 	batch := make([]entry, 0, min(s.o.recvQueueSize, maxReadBatch))
 	var st recvCounts
 	flush := func() (woke bool) {
+		// Counted before the batch is handed over: a Recv that returns one
+		// of its messages finds it in Stats.
+		p.counted(&st)
 		if len(batch) > 0 {
 			p.silent.delivering(true)
 			woke = s.rq.push(batch, p.done, p)
@@ -443,7 +448,6 @@ func (p *pipe) readLoop() {
 			clear(batch)
 			batch = batch[:0]
 		}
-		p.counted(&st)
 		return woke
 	}
 	if p.intr != nil && !p.token.Take(p.done) { // the reader goroutine reads first

@@ -205,6 +205,9 @@ func TestSocketCollector(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// x counts a message as sent once its write returned, which may be
+	// after y received it.
+	eventually(t, "x to count 3 messages sent", func() bool { return x.Stats().MsgsSent == 3 })
 	cx := NewSocketCollector("x", x)
 	want := `
 # HELP plexus_socket_sent_messages_total Messages written to pipes.
