@@ -11,10 +11,11 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"math/big"
-	"net"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/plexusnet/plexus/internal/testutil"
 )
 
 // usageCases are node certificates by their (extended) key usages, and
@@ -65,7 +66,7 @@ func TestNodeCertificateUsages(t *testing.T) {
 				NextProtos:         []string{"plexus-mesh/1"},
 			}
 			for _, dialer := range []bool{true, false} {
-				x, y := tcpPair(t)
+				x, y := testutil.TCPPair(t)
 				done := make(chan struct{})
 				go func() {
 					defer close(done)
@@ -113,26 +114,6 @@ func TestNodeCertificateUsages(t *testing.T) {
 			}
 		})
 	}
-}
-
-// tcpPair returns the two ends of a loopback TCP connection, which,
-// unlike net.Pipe, buffer what is written.
-func tcpPair(t testing.TB) (net.Conn, net.Conn) {
-	t.Helper()
-	ln, err := netListen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	x, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	y, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return x, y
 }
 
 // intermediateCA returns a CA under root, whose certificates chain to

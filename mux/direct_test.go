@@ -20,15 +20,7 @@ import (
 // payload, the half already read included, comes whole to the next Read.
 func TestReadDeadlineMidPayload(t *testing.T) {
 	p := newRawPeer(t, nil)
-	if _, err := p.conn.Write(append(clientPreface(), frame(typeData, flagSYN, 1, nil)...)); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	st, err := p.sess.AcceptStream(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := acceptStream1(t, p)
 	const size, half = 32 << 10, 10 << 10
 	direct := 0 // attempts in which the Read led and read into its buffer
 	for attempt := 0; attempt < 200 && direct < 3; attempt++ {
@@ -81,6 +73,7 @@ func TestReadDeadlineMidPayload(t *testing.T) {
 	}
 }
 
+// acceptStream1 opens stream 1 from the raw peer and accepts it.
 func acceptStream1(t *testing.T, p *rawPeer) *Stream {
 	t.Helper()
 	if _, err := p.conn.Write(append(clientPreface(), frame(typeData, flagSYN, 1, nil)...)); err != nil {

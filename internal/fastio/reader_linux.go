@@ -53,14 +53,7 @@ type rawReader struct {
 }
 
 func (r *rawReader) read(bufs [][]byte) (int, error) {
-	r.iov = r.iov[:0]
-	for _, p := range bufs {
-		if len(p) > 0 {
-			v := syscall.Iovec{Base: &p[0]}
-			v.SetLen(len(p)) // 32 bits on 386 and arm, 64 elsewhere
-			r.iov = append(r.iov, v)
-		}
-	}
+	r.iov = appendIovecs(r.iov[:0], bufs)
 	if len(r.iov) == 0 {
 		return 0, nil
 	}

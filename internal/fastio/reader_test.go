@@ -11,28 +11,11 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/plexusnet/plexus/internal/testutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-func tcpPair(t *testing.T) (*net.TCPConn, *net.TCPConn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	c1, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c2, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c1.Close(); c2.Close() })
-	return c1.(*net.TCPConn), c2.(*net.TCPConn)
-}
 
 // TestReadTwo: a scatter read fills its first buffer, then its second; it
 // waits for data until the read deadline, and says io.EOF once the peer
@@ -47,7 +30,7 @@ func TestReadTwo(t *testing.T) {
 	if NewReader(struct{ net.Conn }{}) != nil {
 		t.Fatal("NewReader returned a Reader for a connection that is neither TCP nor Unix")
 	}
-	w, c := tcpPair(t)
+	w, c := testutil.TCPPair(t)
 	r := NewReader(c)
 	if r == nil {
 		t.Fatal("NewReader returned nil for a TCP connection")
@@ -90,7 +73,7 @@ func TestReadTwoReset(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("scatter reads are made on Linux only")
 	}
-	w, c := tcpPair(t)
+	w, c := testutil.TCPPair(t)
 	r := NewReader(c)
 	w.SetLinger(0) // Close sends a reset
 	w.Close()

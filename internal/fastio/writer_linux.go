@@ -34,14 +34,7 @@ type rawWriter struct {
 }
 
 func (w *rawWriter) try(bufs [][]byte) (int, error) {
-	w.iov = w.iov[:0]
-	for _, p := range bufs {
-		if len(p) > 0 {
-			v := syscall.Iovec{Base: &p[0]}
-			v.SetLen(len(p)) // 32 bits on 386 and arm, 64 elsewhere
-			w.iov = append(w.iov, v)
-		}
-	}
+	w.iov = appendIovecs(w.iov[:0], bufs)
 	if len(w.iov) == 0 {
 		return 0, nil
 	}
@@ -70,4 +63,16 @@ func (w *rawWriter) writev(fd uintptr) bool {
 		}
 		return true
 	}
+}
+
+// appendIovecs appends an iovec for each non-empty buffer of bufs.
+func appendIovecs(iov []syscall.Iovec, bufs [][]byte) []syscall.Iovec {
+	for _, p := range bufs {
+		if len(p) > 0 {
+			v := syscall.Iovec{Base: &p[0]}
+			v.SetLen(len(p)) // 32 bits on 386 and arm, 64 elsewhere
+			iov = append(iov, v)
+		}
+	}
+	return iov
 }

@@ -200,3 +200,25 @@ func Exchange(t testing.TB, c, s transport.Pipe, msg string) {
 		t.Fatalf("%q %v", m, err)
 	}
 }
+
+// TCPPair returns the two ends of a loopback TCP connection, which, unlike
+// net.Pipe, buffer what is written; both are closed when the test ends.
+func TCPPair(t testing.TB) (*net.TCPConn, *net.TCPConn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	x, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := ln.Accept()
+	if err != nil {
+		x.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { x.Close(); y.Close() })
+	return x.(*net.TCPConn), y.(*net.TCPConn)
+}
