@@ -13,12 +13,8 @@ import (
 // NewReader returns a Reader for a *net.TCPConn or *net.UnixConn, nil for
 // anything else (TLS, pipes).
 func NewReader(conn any) *Reader {
-	sc, ok := rawConnOf(conn)
-	if !ok {
-		return nil
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
+	rc := rawConnOf(conn)
+	if rc == nil {
 		return nil
 	}
 	r := &Reader{}
@@ -30,16 +26,23 @@ func NewReader(conn any) *Reader {
 	return r
 }
 
-// rawConnOf returns conn as a syscall.Conn if it is a TCP or Unix
-// connection.
-func rawConnOf(conn any) (syscall.Conn, bool) {
+// rawConnOf returns the raw connection of conn if it is a TCP or Unix
+// connection, else nil.
+func rawConnOf(conn any) syscall.RawConn {
+	var sc syscall.Conn
 	switch c := conn.(type) {
 	case *net.TCPConn:
-		return c, true
+		sc = c
 	case *net.UnixConn:
-		return c, true
+		sc = c
+	default:
+		return nil
 	}
-	return nil, false
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rc
 }
 
 // rawReader is the Linux readv.

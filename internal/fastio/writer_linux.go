@@ -10,12 +10,8 @@ import (
 // NewWriter returns a Writer for a *net.TCPConn or *net.UnixConn, nil for
 // anything else (TLS, pipes), which has no non-blocking writes.
 func NewWriter(conn any) *Writer {
-	sc, ok := rawConnOf(conn)
-	if !ok {
-		return nil
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
+	rc := rawConnOf(conn)
+	if rc == nil {
 		return nil
 	}
 	w := &Writer{}
