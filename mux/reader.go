@@ -29,7 +29,9 @@ type frameReader struct {
 	// straight into its chunk rather than through buf.
 	bulk bool
 	// pend is a DATA frame whose payload is larger than what is buffered:
-	// it is read straight into pend.c.b, or dropped. It points to pendBuf.
+	// it is read straight into pend.c.b, or dropped. A nil pend.c.b means
+	// none of it is read yet and its buffer is still to be chosen
+	// (payloadChunk, in readPending). It points to pendBuf.
 	pend    *pending
 	pendBuf pending
 	// lead and leadBuf are the stream of a leading Read and its buffer,
@@ -44,8 +46,9 @@ type frameReader struct {
 // endLead ends a leading Read's turn and returns how many bytes were read
 // straight into its buffer. A payload still being read into that buffer
 // (the Read's deadline passed, or the session failed) moves to a chunk of
-// its own, with what it has so far: the buffer is the caller's again once
-// Read returns.
+// its own with what it has so far, or, if nothing of it came yet, has its
+// buffer chosen again by whoever reads it next: the buffer is the
+// caller's again once Read returns.
 func (fr *frameReader) endLead(st *Stream) int {
 	if p := fr.pend; p != nil && p.c.direct {
 		if p.got == 0 {
