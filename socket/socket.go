@@ -113,7 +113,12 @@ type Socket interface {
 	Close() error
 }
 
-// Stats are a socket's counters since New.
+// Stats are a socket's counters since New. A counter is updated before
+// what it counts can be seen: a message is counted as received before a
+// receive can return it, and a pipe's close and its reason (Refused,
+// IdleTimeouts, Oversize, ProtocolErrors) before the peer sees the
+// connection close. MsgsSent and BytesSent are the exception: they count
+// a write once it returned, which may be after the peer received it.
 type Stats struct {
 	Pipes          int    // pipes open now
 	PipesOpened    uint64 // pipes ever opened
