@@ -9,27 +9,19 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/plexusnet/plexus/internal/testutil"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// patience bounds every wait of the tests: a safety net against a hang,
-// not a timing assertion.
-const patience = 20 * time.Second
+// patience bounds every wait of the tests, and eventually waits for a
+// condition within it (internal/testutil).
+const patience = testutil.Patience
 
-// eventually waits until cond holds, failing the test after patience.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(patience)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+var eventually = testutil.Eventually
 
 // fast are the routing timers of the tests: a short hold-down.
 var fast = withTimers(20*time.Millisecond, 10*time.Minute)

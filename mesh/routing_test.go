@@ -311,34 +311,63 @@ func TestRefreshAndPurge(t *testing.T) {
 	}
 }
 
-func TestMaxRecordsEvictsUnreachableFirst(t *testing.T) {
-	r := testRouter(1, true)
-	r.cfg.maxRecords = 3
-	r.linkUp(2, t0)
-	add := func(id uint64, nbrs ...uint64) error {
-		rc, raw := rec(t, id, 1, true, nbrs...)
-		_, err := r.receive(rc, raw, 2, t0)
-		return err
+// TestFullTableEvictsUnreachableFirst: a routing table at its bound, in
+// records or in bytes, makes room by evicting a record of an unreachable
+// node; full of reachable ones, it refuses the next with a LimitError.
+func TestFullTableEvictsUnreachableFirst(t *testing.T) {
+	// Records of about 8 KiB: 1,000 neighbours each.
+	big := func(id uint64, nbrs ...uint64) (*record, []byte) {
+		for i := range 1000 {
+			nbrs = append(nbrs, 1<<40+uint64(i))
+		}
+		return rec(t, id, 1, true, nbrs...)
 	}
-	if err := add(2, 1, 3); err != nil {
-		t.Fatal(err)
-	}
-	if err := add(3, 2, 4); err != nil {
-		t.Fatal(err)
-	}
-	if err := add(50); err != nil { // unreachable
-		t.Fatal(err)
-	}
-	if err := add(4, 3); err != nil {
-		t.Fatalf("a full table did not evict an unreachable record: %v", err)
-	}
-	if _, ok := r.heldSeq(50); ok {
-		t.Fatal("the unreachable record is still held")
-	}
-	err := add(5, 4)
-	var le *LimitError
-	if !errors.As(err, &le) || le.Limit != "MaxRecords" {
-		t.Fatalf("a full table of reachable nodes: %v, want MaxRecords", err)
+	small := func(id uint64, nbrs ...uint64) (*record, []byte) { return rec(t, id, 1, true, nbrs...) }
+	for _, tc := range []struct {
+		limit string
+		make  func(id uint64, nbrs ...uint64) (*record, []byte)
+		bound func(r *router)
+	}{
+		{"MaxRecords", small, func(r *router) { r.cfg.maxRecords = 3 }},
+		{"MaxRecordBytes", big, func(r *router) { _, one := big(2); r.cfg.maxBytes = 3*len(one) + 100 }},
+	} {
+		t.Run(tc.limit, func(t *testing.T) {
+			r := testRouter(1, true)
+			tc.bound(r)
+			r.linkUp(2, t0)
+			add := func(id uint64, nbrs ...uint64) error {
+				rc, raw := tc.make(id, nbrs...)
+				_, err := r.receive(rc, raw, 2, t0)
+				return err
+			}
+			if err := add(2, 1, 3); err != nil {
+				t.Fatal(err)
+			}
+			if err := add(3, 2, 4); err != nil {
+				t.Fatal(err)
+			}
+			if err := add(50); err != nil { // unreachable
+				t.Fatal(err)
+			}
+			if err := add(4, 3); err != nil {
+				t.Fatalf("a full table did not evict an unreachable record: %v", err)
+			}
+			if _, ok := r.heldSeq(50); ok {
+				t.Fatal("the unreachable record is still held")
+			}
+			err := add(5, 4)
+			var le *LimitError
+			if !errors.As(err, &le) || le.Limit != tc.limit || !errors.Is(err, ErrLimit) {
+				t.Fatalf("a full table of reachable nodes: %v, want %s", err, tc.limit)
+			}
+			sum := 0
+			for _, e := range r.db {
+				sum += len(e.raw)
+			}
+			if sum != r.bytes || len(r.db) > 3 || (r.cfg.maxBytes > 0 && sum > r.cfg.maxBytes) {
+				t.Fatalf("the table holds %d records of %d bytes, counts %d bytes, bounds %d and %d", len(r.db), sum, r.bytes, r.cfg.maxRecords, r.cfg.maxBytes)
+			}
+		})
 	}
 }
 
@@ -361,52 +390,6 @@ func TestLinkUpSendsTheDatabase(t *testing.T) {
 		if !to3[id] {
 			t.Fatalf("the new neighbour is not sent record %d: %v", id, to3)
 		}
-	}
-}
-
-func TestMaxRecordBytesEvictsUnreachableFirst(t *testing.T) {
-	r := testRouter(1, true)
-	// Records of about 8 KiB: 1,000 neighbours each.
-	big := func(id uint64, nbrs ...uint64) (*record, []byte) {
-		for i := range 1000 {
-			nbrs = append(nbrs, 1<<40+uint64(i))
-		}
-		return rec(t, id, 1, true, nbrs...)
-	}
-	_, one := big(2)
-	r.cfg.maxBytes = 3*len(one) + 100
-	r.linkUp(2, t0)
-	add := func(id uint64, nbrs ...uint64) error {
-		rc, raw := big(id, nbrs...)
-		_, err := r.receive(rc, raw, 2, t0)
-		return err
-	}
-	if err := add(2, 1, 3); err != nil {
-		t.Fatal(err)
-	}
-	if err := add(3, 2, 4); err != nil {
-		t.Fatal(err)
-	}
-	if err := add(50); err != nil { // unreachable
-		t.Fatal(err)
-	}
-	if err := add(4, 3); err != nil {
-		t.Fatalf("a full table did not evict an unreachable record: %v", err)
-	}
-	if _, ok := r.heldSeq(50); ok {
-		t.Fatal("the unreachable record is still held")
-	}
-	err := add(5, 4)
-	var le *LimitError
-	if !errors.As(err, &le) || le.Limit != "MaxRecordBytes" || !errors.Is(err, ErrLimit) {
-		t.Fatalf("a full table of reachable nodes: %v, want MaxRecordBytes", err)
-	}
-	sum := 0
-	for _, e := range r.db {
-		sum += len(e.raw)
-	}
-	if sum != r.bytes || sum > r.cfg.maxBytes {
-		t.Fatalf("the table holds %d bytes, counts %d, bound %d", sum, r.bytes, r.cfg.maxBytes)
 	}
 }
 

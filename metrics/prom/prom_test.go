@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -18,6 +17,7 @@ import (
 	"github.com/prometheus/common/model"
 	"go.uber.org/goleak"
 
+	ptestutil "github.com/plexusnet/plexus/internal/testutil"
 	"github.com/plexusnet/plexus/mesh"
 	"github.com/plexusnet/plexus/mux"
 	"github.com/plexusnet/plexus/socket"
@@ -25,19 +25,11 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// patience bounds every wait: a safety net, not a timing assertion.
-const patience = 20 * time.Second
+// patience bounds every wait, and eventually waits for a condition within
+// it (internal/testutil, here ptestutil beside Prometheus's testutil).
+const patience = ptestutil.Patience
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(patience)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+var eventually = ptestutil.Eventually
 
 // linkedNodes returns two nodes linked over a pipe; a listens on the
 // service "echo".
