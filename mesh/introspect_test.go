@@ -111,7 +111,8 @@ func sameCircuit(got, want CircuitInfo) bool {
 		slices.Equal(got.Path, want.Path) && got.Prev == want.Prev && got.Next == want.Next
 }
 
-// TestIntrospectListenJoin: Info lists the addresses a node accepts
+// TestIntrospectListenJoin: nodes link over TCP with Serve and Join (both
+// get a route to the other), and Info lists the addresses a node accepts
 // links on and those it joins; a link over TCP has both addresses.
 func TestIntrospectListenJoin(t *testing.T) {
 	a, b := newNode(t), newNode(t)
@@ -125,6 +126,7 @@ func TestIntrospectListenJoin(t *testing.T) {
 	if err := b.Join("tcp", ln.Addr().String()); err != nil {
 		t.Fatal(err)
 	}
+	waitRoute(t, a, b.ID(), 1)
 	waitRoute(t, b, a.ID(), 1)
 	if got := a.Info().Listen; len(got) != 1 || got[0].String() != ln.Addr().String() {
 		t.Errorf("a listens on %v, want %v", got, ln.Addr())

@@ -41,22 +41,6 @@ func TestSameIDRefused(t *testing.T) {
 	}
 }
 
-func TestServeAndJoinOverTCP(t *testing.T) {
-	a, b := newNode(t), newNode(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Serve(ln); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Join("tcp", ln.Addr().String()); err != nil {
-		t.Fatal(err)
-	}
-	waitRoute(t, a, b.ID(), 1)
-	waitRoute(t, b, a.ID(), 1)
-}
-
 func TestListenAndServe(t *testing.T) {
 	a := newNode(t)
 	if err := a.ListenAndServe("tcp", "127.0.0.1:0"); err != nil {
