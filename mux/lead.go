@@ -146,6 +146,6 @@ func (s *Session) setConnDeadlineLocked(t time.Time) {
 func (st *Stream) readable() bool {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	return st.rqHead < len(st.rq) || len(st.partial) > 0 || st.err != nil ||
+	return st.rq.len() > 0 || len(st.partial) > 0 || st.err != nil ||
 		st.state&(stRemoteFIN|stClosed) != 0 || st.rdl.exceeded() || st.sess.isClosed()
 }

@@ -166,8 +166,8 @@ func TestUnreadStreamsDoNotStall(t *testing.T) {
 		ss.mu.Lock()
 		for _, st := range ss.streams {
 			st.mu.Lock()
-			for i := st.rqHead; i < len(st.rq); i++ {
-				buffered += int(st.rq[i].cost)
+			for i := range st.rq.len() {
+				buffered += int(st.rq.at(i).cost)
 			}
 			st.mu.Unlock()
 		}

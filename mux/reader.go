@@ -41,6 +41,12 @@ type frameReader struct {
 	lead    *Stream
 	leadBuf []byte
 	leadN   int
+	// slab is the slab small payloads are cut from (see slab.go), at
+	// slabOff; cut counts the chunks cut from it. slabs is Session.slabs.
+	slab    *slab
+	slabOff int
+	cut     int64
+	slabs   *atomic.Int32
 }
 
 // endLead ends a leading Read's turn and returns how many bytes were read
@@ -160,7 +166,13 @@ func (fr *frameReader) payloadChunk(st *Stream, length uint32) chunk {
 	case st == fr.lead && int(length) <= len(fr.leadBuf):
 		c.b, c.direct = fr.leadBuf[:length], true
 	default:
-		c.b, c.pooled = getPayload(int(length), st.recycle.Load())
+		recycle := st.recycle.Load()
+		if recycle && length <= slabMaxPayload {
+			if sc, ok := fr.slabChunk(int(length)); ok {
+				return sc
+			}
+		}
+		c.b, c.pooled = getPayload(int(length), recycle)
 	}
 	return c
 }
@@ -534,9 +546,7 @@ func (s *Session) deliver(h frameHeader, st *Stream, c chunk) error {
 
 // dropChunk discards a received chunk and returns its credit to the session.
 func (s *Session) dropChunk(c chunk) {
-	if c.pooled {
-		putPayload(c.b)
-	}
+	c.release()
 	s.releaseRecv(c.cost)
 }
 

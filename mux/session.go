@@ -77,8 +77,9 @@ type Session struct {
 	rconn        deadliner // nil: no leaders
 	connDeadline time.Time // the read deadline set on conn
 	fr           frameReader
-	leader       *Stream // the stream whose Read leads, if one does
-	wokeReader   bool    // the last read handed data to a waiting Read
+	slabs        atomic.Int32 // slabs that hold chunks or are being cut from (see slab.go)
+	leader       *Stream      // the stream whose Read leads, if one does
+	wokeReader   bool         // the last read handed data to a waiting Read
 
 	pingMu  sync.Mutex
 	pings   map[uint64]chan struct{}
@@ -158,9 +159,10 @@ func newSession(conn io.ReadWriteCloser, cfg *Config, client bool) (*Session, er
 	}
 	s.ctrl = appendPreface(make([]byte, 0, 512), local)
 	s.fr = frameReader{
-		r:   conn,
-		buf: make([]byte, readBufSize),
-		seq: &s.bytesIn,
+		r:     conn,
+		buf:   make([]byte, readBufSize),
+		seq:   &s.bytesIn,
+		slabs: &s.slabs,
 	}
 	switch conn.(type) {
 	case *net.TCPConn, *net.UnixConn:

@@ -170,10 +170,10 @@ func (sp *splice) forwardLocked(src, dst *Stream) (over, failed bool) {
 			src.partial = nil
 			continue
 		}
-		if src.rqHead == len(src.rq) {
+		if src.rq.len() == 0 {
 			break
 		}
-		c := &src.rq[src.rqHead]
+		c := src.rq.front()
 		n, all := dst.relayLocked(c.b[c.off:], c.eom)
 		moved.Add(uint64(n))
 		c.off += n
@@ -181,9 +181,7 @@ func (sp *splice) forwardLocked(src, dst *Stream) (over, failed bool) {
 			return false, false
 		}
 		cost := c.cost
-		if c.pooled {
-			putPayload(c.b)
-		}
+		c.release()
 		src.popChunk()
 		src.consumedLocked(cost) // the credit goes back as the data goes on
 	}

@@ -84,7 +84,7 @@ func TestSpliceMessages(t *testing.T) {
 	for _, n := range sizes[:2] { // before the splice
 		x.Send(randBytes(n, int64(n)))
 	}
-	waitFor(t, func() bool { in.mu.Lock(); defer in.mu.Unlock(); return in.rqHead < len(in.rq) })
+	waitFor(t, func() bool { in.mu.Lock(); defer in.mu.Unlock(); return in.rq.len() > 0 })
 	out, y := streamPair(t, r.rr, r.b)
 	if err := Splice(in, out, nil); err != nil {
 		t.Fatal(err)

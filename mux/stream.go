@@ -23,6 +23,7 @@ type chunk struct {
 	off    int    // b[off:] is unread
 	cost   uint32 // credit returned once the chunk is consumed
 	eom    bool   // the chunk ends a message
+	sl     *slab  // b was cut from this slab (see slab.go)
 	pooled bool   // b came from the payload pool
 	direct bool   // b is a leading Read's buffer (see frameReader.lead)
 }
@@ -38,9 +39,8 @@ type Stream struct {
 	mu    sync.Mutex // guards the rest but the fields other locks guard
 	err   error      // why the stream was reset; nil if it was not
 
-	rq      []chunk // received, unread chunks are rq[rqHead:]
-	rqHead  int
-	partial []byte // the message Recv has assembled so far
+	rq      chunkQueue // received, unread chunks
+	partial []byte     // the message Recv has assembled so far
 
 	updatedAt  int64 // unix nanoseconds of the last WINDOW sent
 	sendCredit int64 // credit we hold on this stream
@@ -121,7 +121,7 @@ func (st *Stream) Read(p []byte) (int, error) {
 			}
 			return n, nil
 		}
-		if st.rqHead < len(st.rq) {
+		if st.rq.len() > 0 {
 			if len(p) == 0 {
 				return 0, nil
 			}
@@ -148,7 +148,7 @@ func (st *Stream) Read(p []byte) (int, error) {
 			n, follow = st.sess.lead(st, into)
 			st.mu.Lock()
 			if n > 0 {
-				if st.rqHead < len(st.rq) {
+				if st.rq.len() > 0 {
 					// The same read queued more of st: deliver left waking
 					// readers to the leader, which returns without it.
 					signal(st.readCh)
@@ -171,8 +171,9 @@ func (st *Stream) Buffered() int {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	n := len(st.partial)
-	for i := st.rqHead; i < len(st.rq); i++ {
-		n += len(st.rq[i].b) - st.rq[i].off
+	for i := range st.rq.len() {
+		c := st.rq.at(i)
+		n += len(c.b) - c.off
 	}
 	return n
 }
@@ -182,20 +183,18 @@ func (st *Stream) Buffered() int {
 func (st *Stream) readLocked(p []byte) int {
 	n := 0
 	var credit uint32
-	for n < len(p) && st.rqHead < len(st.rq) {
-		c := &st.rq[st.rqHead]
+	for n < len(p) && st.rq.len() > 0 {
+		c := st.rq.front()
 		k := copy(p[n:], c.b[c.off:])
 		n += k
 		c.off += k
 		if c.off == len(c.b) {
 			credit += c.cost
-			if c.pooled {
-				putPayload(c.b)
-			}
+			c.release()
 			st.popChunk()
 		}
 	}
-	if st.rqHead < len(st.rq) {
+	if st.rq.len() > 0 {
 		signal(st.readCh)
 	}
 	st.consumedLocked(credit)
@@ -234,8 +233,8 @@ func (st *Stream) recv(dst []byte, into bool) ([]byte, error) {
 			signal(st.readCh)
 			return dst, ErrStreamClosed
 		}
-		for st.rqHead < len(st.rq) {
-			c := &st.rq[st.rqHead]
+		for st.rq.len() > 0 {
+			c := st.rq.front()
 			if len(st.partial)+len(c.b)-c.off > s.cfg.MaxMessageSize {
 				return dst, st.abortLocked(CodeMessageTooLarge, false)
 			}
@@ -244,16 +243,14 @@ func (st *Stream) recv(dst []byte, into bool) ([]byte, error) {
 				switch {
 				case into:
 					msg = append(dst, msg...)
-					if c.pooled {
-						putPayload(c.b)
-					}
-				case c.pooled && cap(c.b) < poolMin:
+					c.release()
+				case (c.pooled || c.sl != nil) && cap(c.b) < poolMin:
 					msg = append([]byte(nil), msg...) // exactly its size: the caller keeps it
-					putPayload(c.b)
+					c.release()
 				}
 				cost := c.cost
 				st.popChunk()
-				if st.rqHead < len(st.rq) {
+				if st.rq.len() > 0 {
 					signal(st.readCh)
 				}
 				st.consumedLocked(cost)
@@ -261,9 +258,7 @@ func (st *Stream) recv(dst []byte, into bool) ([]byte, error) {
 			}
 			st.partial = append(st.partial, c.b[c.off:]...)
 			cost, eom := c.cost, c.eom
-			if c.pooled {
-				putPayload(c.b)
-			}
+			c.release()
 			st.popChunk()
 			st.consumedLocked(cost)
 			if eom {
@@ -272,7 +267,7 @@ func (st *Stream) recv(dst []byte, into bool) ([]byte, error) {
 				if into {
 					msg = append(dst, msg...)
 				}
-				if st.rqHead < len(st.rq) {
+				if st.rq.len() > 0 {
 					signal(st.readCh)
 				}
 				return msg, nil
@@ -318,43 +313,26 @@ func (st *Stream) readErrLocked() error {
 	return nil
 }
 
-func (st *Stream) pushChunk(c chunk) {
-	if st.rqHead > 0 && len(st.rq) == cap(st.rq) && st.rqHead >= len(st.rq)/2 {
-		n := copy(st.rq, st.rq[st.rqHead:])
-		clear(st.rq[n:])
-		st.rq, st.rqHead = st.rq[:n], 0
-	}
-	st.rq = append(st.rq, c)
-}
+func (st *Stream) pushChunk(c chunk) { st.rq.push(c) }
 
-// maxIdleQueue is the capacity, in chunks, that a stream's receive queue
-// keeps when it drains (about 160 KiB); a larger one is given back.
-const maxIdleQueue = 4096
-
-func (st *Stream) popChunk() {
-	st.rq[st.rqHead] = chunk{}
-	st.rqHead++
-	if st.rqHead == len(st.rq) {
-		st.rqHead = 0
-		if cap(st.rq) > maxIdleQueue {
-			st.rq = nil
-		} else {
-			st.rq = st.rq[:0]
-		}
-	}
-}
+// popChunk removes the first chunk of the receive queue. A queue that
+// drains keeps up to maxIdleQueue slots, or as many as the stream's window
+// can fill with chunks that carry a byte each, so that a stream of small
+// messages does not grow its queue again after each burst; since windows
+// grow only within half the session window (flow.go), that bounds what the
+// drained queues of a session keep.
+func (st *Stream) popChunk() { st.rq.pop(max(maxIdleQueue, int(st.window/dataCost(1, 0)))) }
 
 // discardLocked drops all unread data and returns its credit.
 func (st *Stream) discardLocked() uint32 {
 	var credit uint32
-	for i := st.rqHead; i < len(st.rq); i++ {
-		c := &st.rq[i]
+	for i := range st.rq.len() {
+		c := st.rq.at(i)
 		credit += c.cost
-		if c.pooled {
-			putPayload(c.b)
-		}
+		c.release()
 	}
-	st.rq, st.rqHead, st.partial = nil, 0, nil
+	st.rq.reset()
+	st.partial = nil
 	return credit
 }
 

@@ -1,0 +1,60 @@
+package mux
+
+// chunkQueue is a stream's queue of received, unread chunks: a ring that
+// doubles when full, so that a queue that fills and drains over and over,
+// as a stream of small messages does, allocates nothing once it is large
+// enough, and never moves its chunks but when it grows. A queue that
+// drains keeps its slots only up to what its stream's window can fill
+// (see Stream.popChunk).
+type chunkQueue struct {
+	buf  []chunk // len(buf) is 0 or a power of two
+	head uint32  // index of the first chunk in buf
+	n    uint32  // chunks queued
+}
+
+// maxIdleQueue is the capacity, in chunks, that a receive queue keeps when
+// it drains whatever its window (about 200 KiB).
+const maxIdleQueue = 4096
+
+// minQueue is the capacity a queue starts with.
+const minQueue = 8
+
+func (q *chunkQueue) len() int { return int(q.n) }
+
+// front returns the first chunk; the queue must not be empty.
+func (q *chunkQueue) front() *chunk { return &q.buf[q.head] }
+
+// at returns the i-th chunk from the front (i < q.len()).
+func (q *chunkQueue) at(i int) *chunk { return &q.buf[(int(q.head)+i)&(len(q.buf)-1)] }
+
+func (q *chunkQueue) push(c chunk) {
+	if int(q.n) == len(q.buf) {
+		q.grow()
+	}
+	q.buf[(q.head+q.n)&uint32(len(q.buf)-1)] = c
+	q.n++
+}
+
+// grow doubles the ring, moving its chunks to the front of the new one.
+func (q *chunkQueue) grow() {
+	buf := make([]chunk, max(minQueue, 2*len(q.buf)))
+	k := copy(buf, q.buf[q.head:])
+	copy(buf[k:], q.buf[:q.head])
+	q.buf, q.head = buf, 0
+}
+
+// pop removes the first chunk; the queue must not be empty. If that
+// empties it and it has more than keep slots, they are given back.
+func (q *chunkQueue) pop(keep int) {
+	q.buf[q.head] = chunk{}
+	q.head = (q.head + 1) & uint32(len(q.buf)-1)
+	if q.n--; q.n == 0 {
+		q.head = 0
+		if len(q.buf) > keep {
+			q.buf = nil
+		}
+	}
+}
+
+// reset empties the queue and gives back its slots.
+func (q *chunkQueue) reset() { *q = chunkQueue{} }
