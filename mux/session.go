@@ -91,6 +91,7 @@ type Session struct {
 	hs       healthState
 
 	done       chan struct{} // closed when the session ends
+	closed     atomic.Bool   // set as done is closed, after err: a cheaper test than a select on done
 	closeOnce  sync.Once
 	connOnce   sync.Once
 	connClosed chan struct{}         // closed once the connection is
@@ -361,7 +362,7 @@ func (s *Session) Err() error {
 	}
 }
 
-func (s *Session) isClosed() bool { return isClosed(s.done) }
+func (s *Session) isClosed() bool { return s.closed.Load() }
 
 // closedErr is what operations on a closed session return.
 func (s *Session) closedErr() error {
@@ -453,6 +454,7 @@ func (s *Session) end(err error) bool {
 	ended := false
 	s.closeOnce.Do(func() {
 		s.err = err
+		s.closed.Store(true)
 		close(s.done)
 		ended = true
 		if t := s.health.Load(); t != nil {
