@@ -35,8 +35,10 @@
 // so streams that nobody reads leave the rest to the others (with the
 // defaults, 64 unread streams still leave 4 MiB of 16). A session also caps
 // what it queues for sending, whatever credit the peer grants, so a peer can
-// never make a session buffer more than its Config allows. Every limit is a
-// Config field with a safe default.
+// never make a session buffer more than its Config allows. Small received
+// payloads are copied one after another into 16 KiB slabs rather than into a
+// buffer each, and a session holds at most 64 slabs (1 MiB) whatever the
+// peer sends. Every limit is a Config field with a safe default.
 //
 // Close delivers: it flushes what was written before it, half-closes the
 // connection and waits (within Config.CloseTimeout) for the peer to close its
