@@ -16,9 +16,6 @@ type chunkQueue struct {
 // it drains whatever its window (about 200 KiB).
 const maxIdleQueue = 4096
 
-// minQueue is the capacity a queue starts with.
-const minQueue = 8
-
 func (q *chunkQueue) len() int { return int(q.n) }
 
 // front returns the first chunk; the queue must not be empty.
@@ -35,9 +32,10 @@ func (q *chunkQueue) push(c chunk) {
 	q.n++
 }
 
-// grow doubles the ring, moving its chunks to the front of the new one.
+// grow doubles the ring, moving its chunks to the front of the new one. It
+// starts at one slot: most streams of a busy session receive little.
 func (q *chunkQueue) grow() {
-	buf := make([]chunk, max(minQueue, 2*len(q.buf)))
+	buf := make([]chunk, max(1, 2*len(q.buf)))
 	k := copy(buf, q.buf[q.head:])
 	copy(buf[k:], q.buf[:q.head])
 	q.buf, q.head = buf, 0

@@ -12,8 +12,8 @@ func TestChunkQueue(t *testing.T) {
 		keep      int // pop's keep
 		wantCap   int // capacity once all are popped
 	}{
-		{"empty start", 0, 5, 64, minQueue},
-		{"wraps", 5, 7, 64, minQueue},
+		{"empty start", 0, 5, 64, 8},
+		{"wraps", 5, 7, 64, 8},
 		{"grows while wrapped", 5, 20, 64, 32},
 		{"large, kept", 3, 1000, 1024, 1024},
 		{"large, given back", 3, 1000, 512, 0},
@@ -24,7 +24,7 @@ func TestChunkQueue(t *testing.T) {
 			for range tc.pushFirst {
 				q.push(chunk{off: -1})
 			}
-			k := max(0, min(tc.push, minQueue-tc.pushFirst)) // fills the first ring
+			k := min(tc.push, len(q.buf)-q.len()) // fills the ring as it is
 			for i := range k {
 				q.push(chunk{off: i, cost: 1})
 			}
