@@ -78,6 +78,7 @@ type Session struct {
 	connDeadline time.Time // the read deadline set on conn
 	fr           frameReader
 	slabs        atomic.Int32 // slabs that hold chunks or are being cut from (see slab.go)
+	splices      atomic.Int32 // splices of its streams not yet over (see lead.go)
 	leader       *Stream      // the stream whose Read leads, if one does
 	wokeReader   bool         // the last read handed data to a waiting Read
 

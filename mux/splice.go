@@ -58,6 +58,8 @@ func Splice(a, b *Stream, done func(error)) error {
 		b.state&(stClosed|stLocalFIN) == 0 && a.err == nil && b.err == nil
 	if ok {
 		a.sp, b.sp = sp, sp
+		a.sess.splices.Add(1) // their readers keep short grace periods (lead.go)
+		b.sess.splices.Add(1)
 	}
 	sp.unlock()
 	if !ok {
@@ -135,8 +137,12 @@ func (sp *splice) pumpTo(dst *Stream) { sp.pump(sp.other(dst)) }
 
 // finish marks direction i over, once, and calls done when both are.
 func (sp *splice) finish(i int) {
-	if sp.ended[i].CompareAndSwap(false, true) && sp.left.Add(-1) == 0 && sp.done != nil {
-		sp.done(sp.err)
+	if sp.ended[i].CompareAndSwap(false, true) && sp.left.Add(-1) == 0 {
+		sp.a.sess.splices.Add(-1)
+		sp.b.sess.splices.Add(-1)
+		if sp.done != nil {
+			sp.done(sp.err)
+		}
 	}
 }
 

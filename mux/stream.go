@@ -138,29 +138,35 @@ func (st *Stream) Read(p []byte) (int, error) {
 			signal(st.readCh)
 			return 0, errTimeout
 		}
-		if !follow && st.sess.tryLead(st) {
-			into := p
-			if st.sp != nil {
-				into = nil // a spliced stream's data goes to its splice
-			}
-			st.mu.Unlock()
-			var n int
-			n, follow = st.sess.lead(st, into)
-			st.mu.Lock()
-			if n > 0 {
-				if st.rq.len() > 0 {
-					// The same read queued more of st: deliver left waking
-					// readers to the leader, which returns without it.
-					signal(st.readCh)
+		following := false
+		if !follow {
+			var led bool
+			if led, following = st.sess.leadOrFollow(st); led {
+				into := p
+				if st.sp != nil {
+					into = nil // a spliced stream's data goes to its splice
 				}
-				return n, nil // read straight into p
+				st.mu.Unlock()
+				var n int
+				n, follow = st.sess.lead(st, into)
+				st.mu.Lock()
+				if n > 0 {
+					if st.rq.len() > 0 {
+						// The same read queued more of st: deliver left waking
+						// readers to the leader, which returns without it.
+						signal(st.readCh)
+					}
+					return n, nil // read straight into p
+				}
+				continue
 			}
-			continue
-		}
-		if follow {
+		} else {
 			st.sess.needReader()
 		}
 		st.wait(waitCh(&st.readCh), st.rdl.wait())
+		if following {
+			st.sess.unfollow()
+		}
 		follow = false
 	}
 }
@@ -285,16 +291,22 @@ func (st *Stream) recv(dst []byte, into bool) ([]byte, error) {
 			signal(st.readCh)
 			return dst, errTimeout
 		}
-		if !follow && s.tryLead(st) {
-			st.mu.Unlock()
-			_, follow = s.lead(st, nil)
-			st.mu.Lock()
-			continue
-		}
-		if follow {
-			st.sess.needReader()
+		following := false
+		if !follow {
+			var led bool
+			if led, following = s.leadOrFollow(st); led {
+				st.mu.Unlock()
+				_, follow = s.lead(st, nil)
+				st.mu.Lock()
+				continue
+			}
+		} else {
+			s.needReader()
 		}
 		st.wait(waitCh(&st.readCh), st.rdl.wait())
+		if following {
+			s.unfollow()
+		}
 		follow = false
 	}
 }

@@ -20,21 +20,32 @@ import (
 // passes with nobody leading, the background reader takes the token again
 // (Take), so data never waits longer than that.
 //
+// A caller that waits for data while another holds the token is a
+// follower (Follow, then Unfollow once it is done waiting): it depends on
+// whoever reads next. ReleaseIdle picks the grace period by that: the
+// short one while followers wait, a longer one when nobody does, so that
+// the grace timer of a request-response caller, who is back long before
+// either ends, fires seldom (each firing starts a goroutine and may wake
+// a thread). Callers that wait without following end a grace period
+// themselves (EndGrace).
+//
 // How a leader is interrupted (a read deadline in the past, say) is the
 // owner's business: the hooks given to Init and the functions given to
 // IfLeading and End run under the token's lock, so that they never race
 // with a change of holder.
 type Token struct {
-	mu     sync.Mutex
-	state  uint8
-	leader any
-	until  int64 // unix nanoseconds a grace period ends; 0: none
-	armed  bool  // the grace timer will fire
-	ended  bool
-	timer  *time.Timer
-	wake   chan struct{} // the background reader waits on it
-	onTake func()
-	onLead func(leader any)
+	mu      sync.Mutex
+	state   uint8
+	leader  any
+	until   int64 // unix nanoseconds a grace period ends; 0: none
+	armed   bool  // the grace timer will fire
+	armedAt int64 // unix nanoseconds it fires, if armed
+	follow  int   // followers waiting (Follow without Unfollow)
+	ended   bool
+	timer   *time.Timer
+	wake    chan struct{} // the background reader waits on it
+	onTake  func()
+	onLead  func(leader any)
 }
 
 // Token states.
@@ -81,19 +92,39 @@ func (t *Token) Take(stop <-chan struct{}) bool {
 // which a leader may take the token and the background reader does not.
 func (t *Token) Release(grace time.Duration) {
 	t.mu.Lock()
+	t.release(grace)
+	t.mu.Unlock()
+}
+
+// ReleaseIdle is Release with a grace period of grace if a follower waits,
+// else of idle (at least grace): a follower must not wait long for a read
+// that nobody comes back to lead.
+func (t *Token) ReleaseIdle(grace, idle time.Duration) {
+	t.mu.Lock()
+	if t.follow == 0 && grace > 0 {
+		grace = max(grace, idle)
+	}
+	t.release(grace)
+	t.mu.Unlock()
+}
+
+// release is Release; t.mu is held.
+func (t *Token) release(grace time.Duration) {
 	t.state = idle
 	t.leader = nil
 	if grace > 0 && !t.ended {
 		t.until = time.Now().UnixNano() + int64(grace)
-		if !t.armed { // an armed timer re-arms itself for what is left
+		// An armed timer re-arms itself for what is left; one armed to fire
+		// after this grace period is brought forward.
+		if !t.armed || t.armedAt > t.until {
 			t.armed = true
+			t.armedAt = t.until
 			t.timer.Reset(grace)
 		}
 	} else {
 		t.until = 0
 		signal(t.wake)
 	}
-	t.mu.Unlock()
 }
 
 // graceOver is the grace timer: nobody came to lead, so the background
@@ -104,6 +135,7 @@ func (t *Token) graceOver() {
 	if t.state == idle && t.until != 0 {
 		if left := t.until - time.Now().UnixNano(); left > 0 && !t.ended {
 			t.armed = true // the grace period was extended
+			t.armedAt = t.until
 			t.timer.Reset(time.Duration(left))
 		} else {
 			t.until = 0
@@ -138,6 +170,31 @@ func (t *Token) TryLead(leader any) bool {
 		t.onLead(leader)
 	}
 	return true
+}
+
+// Follow is TryLead for a caller that waits for data: if the token is
+// held, it counts the caller as a follower until it calls Unfollow, which
+// it must do once it stops waiting (see ReleaseIdle).
+func (t *Token) Follow(leader any) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.state != idle || t.ended {
+		t.follow++
+		return false
+	}
+	t.state = leading
+	t.leader = leader
+	if t.onLead != nil {
+		t.onLead(leader)
+	}
+	return true
+}
+
+// Unfollow ends a wait that Follow counted.
+func (t *Token) Unfollow() {
+	t.mu.Lock()
+	t.follow--
+	t.mu.Unlock()
 }
 
 // IfLeading runs f under the token's lock if leader holds the token.
