@@ -161,15 +161,7 @@ func (t *Token) EndGrace() {
 func (t *Token) TryLead(leader any) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.state != idle || t.ended {
-		return false
-	}
-	t.state = leading
-	t.leader = leader
-	if t.onLead != nil {
-		t.onLead(leader)
-	}
-	return true
+	return t.lead(leader)
 }
 
 // Follow is TryLead for a caller that waits for data: if the token is
@@ -178,8 +170,16 @@ func (t *Token) TryLead(leader any) bool {
 func (t *Token) Follow(leader any) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.state != idle || t.ended {
+	if !t.lead(leader) {
 		t.follow++
+		return false
+	}
+	return true
+}
+
+// lead is TryLead; t.mu is held.
+func (t *Token) lead(leader any) bool {
+	if t.state != idle || t.ended {
 		return false
 	}
 	t.state = leading
