@@ -27,12 +27,14 @@ import "time"
 // (freeWatchMin..freeWatchMax).
 const graceTime = 500 * time.Microsecond
 
-// idleGraceTime is the grace period when no Read or Recv waits for
-// another's read and the session has no splice: nothing that waits for
-// the connection without leading depends on the reader goroutine then
-// (writers, AcceptStream, OpenStream and Ping end a grace period
-// themselves: needReader), only frames nobody waits for yet, such as a
-// peer's ping, which wait at most this long. With it, a request-response
+// idleGraceTime is the grace period when nobody waits for another's read
+// (a Read or Recv while another leads, a writer waiting for credit,
+// AcceptStream, OpenStream, Ping: leadOrFollow and needReader count them)
+// and the session has no splice. Only frames nobody waits for yet wait
+// this long at most: a peer's ping (so the peer's Session.Ping may measure
+// up to this much more than the round trip), or a FIN, RESET or GOAWAY
+// that only a watcher of Session.Done would see. A session with a pending
+// Read on another stream, or a pending AcceptStream, keeps graceTime. With it, a request-response
 // caller's grace timer fires about every 10 ms rather than every 500 µs;
 // each firing starts a goroutine and often wakes a thread (4,600 firings
 // in 100,000 round trips of BenchmarkRoundTrip, nine in ten of them
@@ -83,11 +85,23 @@ func (s *Session) releaseToken(leader bool) {
 // needReader ends a grace period at once, for a caller about to wait for
 // what only a read of the connection brings and that does not lead (a
 // writer's credit, an open for AcceptStream, an ack for OpenStream, a
-// pong, a follower's data): nobody is to lead, so the reader goroutine
-// reads now rather than after graceTime.
-func (s *Session) needReader() {
-	if s.rconn != nil {
-		s.token.EndGrace()
+// pong, the data of a Read that handed the lead over): nobody is to lead,
+// so the reader goroutine reads now rather than after graceTime. It also
+// counts the caller as a follower, so that a leader that releases the
+// token while it waits starts the short grace period; it reports whether
+// it did, and the caller ends its wait with doneWaiting.
+func (s *Session) needReader() bool {
+	if s.rconn == nil {
+		return false
+	}
+	s.token.Wait()
+	return true
+}
+
+// doneWaiting ends a wait that needReader counted.
+func (s *Session) doneWaiting(counted bool) {
+	if counted {
+		s.token.Unfollow()
 	}
 }
 

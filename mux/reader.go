@@ -329,6 +329,7 @@ func (s *Session) readLoop() {
 	for {
 		s.token.Take(nil) // after the session ends, End makes it wait only for the token
 		if s.isClosed() {
+			fr.retireSlab() // its chunks still readable; the slab goes back once they are read
 			for {
 				if _, err := s.conn.Read(fr.buf); err != nil {
 					return

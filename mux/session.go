@@ -209,15 +209,17 @@ func (s *Session) OpenStream(ctx context.Context) (*Stream, error) {
 			break
 		}
 		s.mu.Unlock()
-		s.needReader()
+		counted := s.needReader()
 		select {
 		case <-s.openCh:
 		case <-s.done:
 		case <-ctx.Done():
+			s.doneWaiting(counted)
 			signal(s.openCh)
 			s.mu.Lock()
 			return nil, ctx.Err()
 		}
+		s.doneWaiting(counted)
 		s.mu.Lock()
 	}
 	s.wmu.Lock()
@@ -290,14 +292,16 @@ func (s *Session) AcceptStream(ctx context.Context) (*Stream, error) {
 			signal(s.acceptCh)
 			return nil, s.closedErr()
 		}
-		s.needReader()
+		counted := s.needReader()
 		select {
 		case <-s.acceptCh:
 		case <-s.done:
 		case <-ctx.Done():
+			s.doneWaiting(counted)
 			signal(s.acceptCh)
 			return nil, ctx.Err()
 		}
+		s.doneWaiting(counted)
 	}
 }
 
@@ -554,7 +558,7 @@ func (s *Session) Ping(ctx context.Context) (time.Duration, error) {
 	s.wmu.Lock()
 	s.queueCtrlLocked(appendPing(nil, 0, id))
 	s.wmu.Unlock()
-	s.needReader()
+	defer s.doneWaiting(s.needReader())
 	select {
 	case <-ch:
 		rtt := time.Since(start)

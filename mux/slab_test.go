@@ -75,7 +75,7 @@ func TestSlabCut(t *testing.T) {
 // between bursts on another, so that each message would pin a slab of its
 // own, makes the session hold at most maxSlabs slabs; both streams receive
 // everything intact, and once the pinning messages are read the slabs go
-// back.
+// back, the last one when the session ends.
 func TestSlabPinning(t *testing.T) {
 	cs, ss := sessionPair(t, tcpPipe, nil, nil)
 	a, ra := streamPair(t, cs, ss) // left unread
@@ -130,6 +130,9 @@ func TestSlabPinning(t *testing.T) {
 		}
 	}
 	waitFor(t, func() bool { return ss.slabs.Load() <= 1 })
+	// Once the session ends, its reader retires the slab it was cutting.
+	ss.Close()
+	waitFor(t, func() bool { return ss.slabs.Load() == 0 })
 }
 
 // TestSmallMessagesIntact: messages of mixed sizes, most small enough for

@@ -21,9 +21,9 @@ const (
 type chunk struct {
 	b      []byte
 	off    int    // b[off:] is unread
+	sl     *slab  // b was cut from this slab (see slab.go)
 	cost   uint32 // credit returned once the chunk is consumed
 	eom    bool   // the chunk ends a message
-	sl     *slab  // b was cut from this slab (see slab.go)
 	pooled bool   // b came from the payload pool
 	direct bool   // b is a leading Read's buffer (see frameReader.lead)
 }
@@ -161,7 +161,7 @@ func (st *Stream) Read(p []byte) (int, error) {
 				continue
 			}
 		} else {
-			st.sess.needReader()
+			following = st.sess.needReader()
 		}
 		st.wait(waitCh(&st.readCh), st.rdl.wait())
 		if following {
@@ -301,7 +301,7 @@ func (st *Stream) recv(dst []byte, into bool) ([]byte, error) {
 				continue
 			}
 		} else {
-			s.needReader()
+			following = s.needReader()
 		}
 		st.wait(waitCh(&st.readCh), st.rdl.wait())
 		if following {
@@ -436,8 +436,9 @@ func (st *Stream) write(p []byte, eom bool) (int, error) {
 		if done {
 			return n, nil
 		}
-		s.needReader()
+		counted := s.needReader()
 		st.wait(waitCh(&st.writeCh), st.wdl.wait())
+		s.doneWaiting(counted)
 	}
 }
 

@@ -27,7 +27,7 @@ import (
 // the grace timer of a request-response caller, who is back long before
 // either ends, fires seldom (each firing starts a goroutine and may wake
 // a thread). Callers that wait without following end a grace period
-// themselves (EndGrace).
+// themselves and are counted too (Wait).
 //
 // How a leader is interrupted (a read deadline in the past, say) is the
 // owner's business: the hooks given to Init and the functions given to
@@ -190,7 +190,21 @@ func (t *Token) lead(leader any) bool {
 	return true
 }
 
-// Unfollow ends a wait that Follow counted.
+// Wait is EndGrace for a caller about to wait for what only a read brings
+// without leading: it ends a grace period at once, and counts the caller
+// as a follower until it calls Unfollow, so that a holder that releases
+// the token meanwhile starts the short grace period (see ReleaseIdle).
+func (t *Token) Wait() {
+	t.mu.Lock()
+	t.follow++
+	if t.state == idle && t.until != 0 {
+		t.until = 0
+		signal(t.wake)
+	}
+	t.mu.Unlock()
+}
+
+// Unfollow ends a wait that Follow or Wait counted.
 func (t *Token) Unfollow() {
 	t.mu.Lock()
 	t.follow--

@@ -5,9 +5,9 @@ import (
 	"time"
 )
 
-// TestReleaseIdle: a leader that releases the token while a follower waits
-// starts the short grace period; with no follower, or once the follower
-// stopped waiting, the long one. A short grace period brings forward a
+// TestReleaseIdle: a leader that releases the token while a follower or
+// a waiter (Wait) waits starts the short grace period; with neither, or
+// once they stopped waiting, the long one. A short grace period brings forward a
 // timer armed for a long one, and the background reader takes the token
 // once it is over.
 func TestReleaseIdle(t *testing.T) {
@@ -15,13 +15,16 @@ func TestReleaseIdle(t *testing.T) {
 	tests := []struct {
 		name      string
 		followers int // Follow calls that fail while the leader leads
-		unfollow  int // of them, Unfollow calls before the release
+		waits     int // Wait calls (a writer waiting for credit, say)
+		unfollow  int // of them all, Unfollow calls before the release
 		wantShort bool
 	}{
-		{"no follower", 0, 0, false},
-		{"a follower", 1, 0, true},
-		{"two followers, one gone", 2, 1, true},
-		{"the follower gone", 1, 1, false},
+		{"no follower", 0, 0, 0, false},
+		{"a follower", 1, 0, 0, true},
+		{"two followers, one gone", 2, 0, 1, true},
+		{"the follower gone", 1, 0, 1, false},
+		{"a waiter", 0, 1, 0, true},
+		{"the waiter gone", 0, 1, 1, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -35,6 +38,9 @@ func TestReleaseIdle(t *testing.T) {
 				if tok.Follow(i) {
 					t.Fatal("Follow led while another led")
 				}
+			}
+			for range tc.waits {
+				tok.Wait()
 			}
 			for range tc.unfollow {
 				tok.Unfollow()
