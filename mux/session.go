@@ -526,7 +526,11 @@ func (s *Session) removeStream(st *Stream) {
 const maxPings = 16
 
 // Ping sends a ping and waits for the answer; it returns the round trip.
-// At most maxPings are under way at once; others wait for a slot.
+// At most maxPings are under way at once; others wait for a slot. The
+// peer answers when it next reads the connection: at once if its reader
+// goroutine reads, but up to 10 ms later if a Read of the peer's has just
+// returned and nothing else waits on its session (see lead.go), so the
+// round trip includes that.
 func (s *Session) Ping(ctx context.Context) (time.Duration, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
