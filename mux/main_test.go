@@ -2,17 +2,14 @@ package mux
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"math/big"
 	"net"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/plexusnet/plexus/internal/testutil"
 )
 
 func TestMain(m *testing.M) {
@@ -33,27 +30,11 @@ var transports = []struct {
 // a certificate made for the test.
 func tlsPipe(t testing.TB) (net.Conn, net.Conn) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		DNSNames:     []string{"mux.test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-	pool := x509.NewCertPool()
-	leaf, _ := x509.ParseCertificate(der)
-	pool.AddCert(leaf)
+	scfg, ccfg := testutil.TLSConfigs(t)
+	scfg.MinVersion, ccfg.MinVersion = tls.VersionTLS13, tls.VersionTLS13
+	ccfg.ServerName = "127.0.0.1"
 	c1, c2 := tcpPipe(t)
-	client := tls.Client(c1, &tls.Config{RootCAs: pool, ServerName: "mux.test", MinVersion: tls.VersionTLS13})
-	server := tls.Server(c2, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13})
+	client, server := tls.Client(c1, ccfg), tls.Server(c2, scfg)
 	errc := make(chan error, 1)
 	go func() { errc <- server.Handshake() }()
 	if err := client.Handshake(); err != nil {
@@ -67,30 +48,8 @@ func tlsPipe(t testing.TB) (net.Conn, net.Conn) {
 
 // tcpPipe returns both ends of a loopback TCP connection.
 func tcpPipe(t testing.TB) (net.Conn, net.Conn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	type res struct {
-		c   net.Conn
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		c, err := ln.Accept()
-		ch <- res{c, err}
-	}()
-	c1, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := <-ch
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	return c1, r.c
+	a, b := testutil.TCPPair(t)
+	return a, b
 }
 
 // sessionPair starts a client and a server session over pipe; both are

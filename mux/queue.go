@@ -3,18 +3,18 @@ package mux
 // chunkQueue is a stream's queue of received, unread chunks: a ring that
 // doubles when full, so that a queue that fills and drains over and over,
 // as a stream of small messages does, allocates nothing once it is large
-// enough, and never moves its chunks but when it grows. A queue that
-// drains keeps its slots only up to what its stream's window can fill
-// (see Stream.popChunk).
+// enough, and never moves its chunks but when it grows. Whether a queue
+// that drains keeps its slots is its stream's business (Stream.trimQueue).
 type chunkQueue struct {
-	buf  []chunk // len(buf) is 0 or a power of two
-	head uint32  // index of the first chunk in buf
-	n    uint32  // chunks queued
+	buf     []chunk // len(buf) is 0 or a power of two
+	head    uint32  // index of the first chunk in buf
+	n       uint32  // chunks queued
+	charged uint32  // slots charged to the session's queueKept (Stream.trimQueue)
 }
 
-// maxIdleQueue is the capacity, in chunks, that a receive queue keeps when
-// it drains whatever its window (about 200 KiB).
-const maxIdleQueue = 4096
+// idleQueue is the capacity, in chunks, that a drained receive queue
+// always keeps (768 bytes); more is kept within the session's budget.
+const idleQueue = 16
 
 func (q *chunkQueue) len() int { return int(q.n) }
 
@@ -41,18 +41,11 @@ func (q *chunkQueue) grow() {
 	q.buf, q.head = buf, 0
 }
 
-// pop removes the first chunk; the queue must not be empty. If that
-// empties it and it has more than keep slots, they are given back.
-func (q *chunkQueue) pop(keep int) {
+// pop removes the first chunk; the queue must not be empty.
+func (q *chunkQueue) pop() {
 	q.buf[q.head] = chunk{}
 	q.head = (q.head + 1) & uint32(len(q.buf)-1)
 	if q.n--; q.n == 0 {
 		q.head = 0
-		if len(q.buf) > keep {
-			q.buf = nil
-		}
 	}
 }
-
-// reset empties the queue and gives back its slots.
-func (q *chunkQueue) reset() { *q = chunkQueue{} }

@@ -3,20 +3,18 @@ package mux
 import "testing"
 
 // TestChunkQueue: the ring keeps its order across wrap-arounds and growth,
-// and a drained ring keeps its slots only up to keep.
+// and keeps its slots when it drains (Stream.trimQueue decides about them).
 func TestChunkQueue(t *testing.T) {
 	tests := []struct {
 		name      string
 		pushFirst int // chunks pushed before, and popped amid, the others: head moves
 		push      int // chunks pushed and checked
-		keep      int // pop's keep
 		wantCap   int // capacity once all are popped
 	}{
-		{"empty start", 0, 5, 64, 8},
-		{"wraps", 5, 7, 64, 8},
-		{"grows while wrapped", 5, 20, 64, 32},
-		{"large, kept", 3, 1000, 1024, 1024},
-		{"large, given back", 3, 1000, 512, 0},
+		{"empty start", 0, 5, 8},
+		{"wraps", 5, 7, 8},
+		{"grows while wrapped", 5, 20, 32},
+		{"large", 3, 1000, 1024},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -29,7 +27,7 @@ func TestChunkQueue(t *testing.T) {
 				q.push(chunk{off: i, cost: 1})
 			}
 			for range tc.pushFirst {
-				q.pop(tc.keep)
+				q.pop()
 			}
 			for i := k; i < tc.push; i++ {
 				q.push(chunk{off: i, cost: 1})
@@ -46,7 +44,7 @@ func TestChunkQueue(t *testing.T) {
 				if c := q.front(); c.off != i || c.cost != 1 {
 					t.Fatalf("front %d: %+v", i, *c)
 				}
-				q.pop(tc.keep)
+				q.pop()
 			}
 			if q.len() != 0 || len(q.buf) != tc.wantCap {
 				t.Fatalf("drained: len %d, capacity %d; want 0, %d", q.len(), len(q.buf), tc.wantCap)

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/plexusnet/plexus/internal/fastio"
 )
@@ -79,6 +80,8 @@ type Session struct {
 	fr           frameReader
 	slabs        atomic.Int32 // slabs that hold chunks or are being cut from (see slab.go)
 	splices      atomic.Int32 // splices of its streams not yet over (see lead.go)
+	queueKept    atomic.Int64 // slots the drained receive queues keep beyond idleQueue (Stream.trimQueue)
+	queueBudget  int64        // at most this many: the session window's worth of chunks
 	leader       *Stream      // the stream whose Read leads, if one does
 	wokeReader   bool         // the last read handed data to a waiting Read
 
@@ -145,6 +148,7 @@ func newSession(conn io.ReadWriteCloser, cfg *Config, client bool) (*Session, er
 		remoteAddr:   muxAddr{},
 		maxWindow:    max(c.StreamWindow, c.SessionWindow/4),
 		windowBudget: int64(c.SessionWindow) / 2,
+		queueBudget:  int64(c.SessionWindow) / int64(unsafe.Sizeof(chunk{})),
 	}
 	if nc, ok := conn.(interface{ LocalAddr() net.Addr }); ok {
 		s.localAddr = nc.LocalAddr()

@@ -207,3 +207,60 @@ func TestSmallMessagesIntact(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestDrainedQueuesBounded: a peer that fills the receive queues of many
+// streams with tiny messages, once each, while the application reads them
+// all, leaves behind at most the session's budget of drained queue slots
+// (plus idleQueue a stream), not a full-grown queue in every stream; the
+// budget is given back as the streams end.
+func TestDrainedQueuesBounded(t *testing.T) {
+	cfg := &Config{SessionWindow: minSessionWindow}
+	cs, ss := sessionPair(t, tcpPipe, cfg, cfg)
+	const streams, msgs = 40, 600 // 600 chunks: a ring of 1024 slots each
+	var senders, readers []*Stream
+	buf := make([]byte, 0, 8)
+	for range streams {
+		a, b := streamPair(t, cs, ss)
+		senders, readers = append(senders, a), append(readers, b)
+		for i := range msgs {
+			if err := a.Send([]byte{byte(i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Let the whole burst queue up before reading, so the ring grows.
+		waitFor(t, func() bool { return b.Buffered() == msgs })
+		for i := range msgs {
+			var err error
+			if buf, err = b.RecvInto(buf); err != nil || len(buf) != 1 || buf[0] != byte(i) {
+				t.Fatalf("message %d: %v %v", i, buf, err)
+			}
+		}
+	}
+	slots, charged, big := 0, int64(0), 0
+	for _, b := range readers {
+		b.mu.Lock()
+		slots += len(b.rq.buf)
+		charged += int64(b.rq.charged)
+		if len(b.rq.buf) > idleQueue {
+			big++
+		}
+		b.mu.Unlock()
+	}
+	if limit := int(ss.queueBudget) + streams*idleQueue; slots > limit {
+		t.Fatalf("drained queues keep %d slots, want at most %d", slots, limit)
+	}
+	if big == 0 {
+		t.Fatal("no drained queue kept its slots: a busy stream would grow its queue again after each burst")
+	}
+	if got := ss.queueKept.Load(); got != charged || got > ss.queueBudget {
+		t.Fatalf("queueKept %d; the queues are charged %d, budget %d", got, charged, ss.queueBudget)
+	}
+	for i := range streams {
+		senders[i].Close()
+		readers[i].Close()
+	}
+	waitFor(t, func() bool { return ss.NumStreams() == 0 })
+	if got := ss.queueKept.Load(); got != 0 {
+		t.Fatalf("queueKept %d after every stream ended, want 0", got)
+	}
+}

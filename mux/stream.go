@@ -327,13 +327,49 @@ func (st *Stream) readErrLocked() error {
 
 func (st *Stream) pushChunk(c chunk) { st.rq.push(c) }
 
-// popChunk removes the first chunk of the receive queue. A queue that
-// drains keeps up to maxIdleQueue slots, or as many as the stream's window
-// can fill with chunks that carry a byte each, so that a stream of small
-// messages does not grow its queue again after each burst; since windows
-// grow only within half the session window (flow.go), that bounds what the
-// drained queues of a session keep.
-func (st *Stream) popChunk() { st.rq.pop(max(maxIdleQueue, int(st.window/dataCost(1, 0)))) }
+// popChunk removes the first chunk of the receive queue.
+func (st *Stream) popChunk() {
+	if st.rq.pop(); st.rq.len() == 0 {
+		st.trimQueue()
+	}
+}
+
+// trimQueue decides, as the receive queue drains, whether it keeps its
+// slots: idleQueue of them always, more while the drained queues of the
+// session keep no more than the session window's worth of memory
+// together (Session.queueBudget). So a busy stream of small messages does
+// not grow its queue again after each burst, and a peer that fills many
+// streams once leaves little behind (TestDrainedQueuesBounded). A stream
+// that is over keeps nothing. st.mu must be held.
+func (st *Stream) trimQueue() {
+	q := &st.rq
+	n := int64(len(q.buf))
+	if n <= idleQueue && q.charged == 0 {
+		return
+	}
+	s := st.sess
+	if st.state&stRemoved == 0 && n > idleQueue {
+		d := n - int64(q.charged)
+		if d == 0 || s.queueKept.Add(d) <= s.queueBudget {
+			q.charged = uint32(n)
+			return
+		}
+		s.queueKept.Add(-d)
+	}
+	st.unchargeQueue()
+	if n > idleQueue {
+		q.buf = nil
+	}
+}
+
+// unchargeQueue gives back what the receive queue's slots took of the
+// session's budget. st.mu must be held.
+func (st *Stream) unchargeQueue() {
+	if c := st.rq.charged; c > 0 {
+		st.sess.queueKept.Add(-int64(c))
+		st.rq.charged = 0
+	}
+}
 
 // discardLocked drops all unread data and returns its credit.
 func (st *Stream) discardLocked() uint32 {
@@ -343,7 +379,8 @@ func (st *Stream) discardLocked() uint32 {
 		credit += c.cost
 		c.release()
 	}
-	st.rq.reset()
+	st.unchargeQueue()
+	st.rq = chunkQueue{}
 	st.partial = nil
 	return credit
 }
@@ -584,6 +621,10 @@ func (st *Stream) removeLocked() {
 	st.sess.removeStream(st)
 	st.state |= stRemoved
 	st.sess.windows.Add(-int64(st.window))
+	st.unchargeQueue() // over: its queue keeps nothing once drained
+	if st.rq.len() == 0 {
+		st.trimQueue()
+	}
 }
 
 // Reset aborts the stream in both directions and sends code to the peer,
