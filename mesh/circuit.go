@@ -2,7 +2,6 @@ package mesh
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -238,15 +237,15 @@ func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error)
 	var rw net.Conn = st
 	var pc peerCert
 	if c.ident != nil {
-		tc := tls.Client(st, c.ident.tlsConfig(false, host, &pc))
-		if err := tc.HandshakeContext(ctx); err != nil {
+		tc, err := c.ident.handshake(ctx, st, false, host, &pc)
+		if err != nil {
 			st.Reset(mux.CodeCancel)
-			return nil, tlsError(err)
+			return nil, err
 		}
 		// The destination counts the circuit against its limits once TLS
 		// has proved us, and says so inside TLS.
 		var v [1]byte
-		err := withContext(ctx, tc, func() error {
+		err = withContext(ctx, tc, func() error {
 			_, err := io.ReadFull(tc, v[:])
 			return err
 		})
@@ -320,11 +319,10 @@ func (c *core) terminate(st *mux.Stream, s setupHeader) {
 	var pc peerCert
 	if c.ident != nil {
 		ctx, cancel := context.WithTimeout(c.ctx, min(c.lim.PreAuthTimeout, c.lim.HandshakeTimeout))
-		tc := tls.Server(st, c.ident.tlsConfig(true, src, &pc))
-		err := tc.HandshakeContext(ctx)
+		tc, err := c.ident.handshake(ctx, st, true, src, &pc)
 		cancel()
 		if err != nil {
-			c.logf(slog.LevelWarn, "mesh: circuit refused: end-to-end TLS failed", "path", formatPath(s.path), "err", tlsError(err))
+			c.logf(slog.LevelWarn, "mesh: circuit refused: end-to-end TLS failed", "path", formatPath(s.path), "err", err)
 			st.Reset(mux.CodeCancel)
 			return
 		}

@@ -1,6 +1,7 @@
 package mesh
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -9,9 +10,12 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,7 +30,9 @@ type identity struct {
 	cur  atomic.Pointer[creds]
 
 	mu    sync.Mutex
-	known map[[32]byte]knownCert // certificates already verified, by SHA-256 of their DER
+	known map[[32]byte]*verified // chains already verified, by chainKey
+
+	verifies atomic.Uint64 // x509 verifications run (for tests: the cache and the caps work)
 }
 
 // creds are a secured node's credentials at one time; never modified.
@@ -37,17 +43,43 @@ type creds struct {
 	sigMax int    // an upper bound of the length of our signatures
 	pool   *x509.CertPool
 	signer crypto.Signer
+	own    *verified // what our chain proves, as verifyChain finds it
+	ownKey [32]byte  // its chainKey
 }
 
-type knownCert struct {
+// verified is what a certificate chain proved once verified: the node id,
+// the leaf's key, until when (the earliest NotAfter of the chain), and the
+// chain as verified (leaf first, the mesh CA last), against the
+// credentials by.
+type verified struct {
 	id       uint64
 	pub      crypto.PublicKey
 	notAfter time.Time
-	by       *creds // the credentials (CA pool) it was verified with
+	chain    []*x509.Certificate
+	by       *creds
 }
 
-// maxKnownCerts bounds the cache of verified certificates.
+// maxKnownCerts bounds the cache of verified chains.
 const maxKnownCerts = 4096
+
+// Caps on a certificate chain that a peer presents, on a link, in a
+// circuit's end-to-end TLS or in a record: checked before any signature,
+// so that the CPU a chain costs is bounded whatever a peer sends (x509
+// would otherwise try every certificate named like the mesh CA as a
+// parent, up to 100 signature checks of the peer's choosing).
+const (
+	maxChainCerts = 3       // the leaf and at most 2 intermediates
+	maxChainBytes = 8 << 10 // DER bytes of the whole chain
+	// maxHandshakeRead caps what a TLS handshake reads from the peer, so
+	// that crypto/tls never even parses a stuffed certificate message (it
+	// takes up to 256 KiB): a chain at the caps, the hellos (with
+	// post-quantum key shares), a signature of the largest RSA key TLS
+	// allows, and the records' overhead fit well within it.
+	maxHandshakeRead = maxChainBytes + 8<<10
+)
+
+// errChainCaps is the refusal of a chain over the caps.
+var errChainCaps = fmt.Errorf("%w: the certificate chain is over the caps (at most %d certificates, %d bytes)", ErrNotAuthorized, maxChainCerts, maxChainBytes)
 
 // IDFromCert returns the node id a certificate proves: the first 8 bytes
 // of the SHA-256 of its SubjectPublicKeyInfo, read big-endian.
@@ -73,7 +105,7 @@ func newIdentity(cfg *tls.Config) (*identity, error) {
 	if cfg.MaxVersion != 0 && cfg.MaxVersion < tls.VersionTLS13 {
 		return nil, errors.New("mesh: WithTLS: the config's MaxVersion is below TLS 1.3, which the mesh requires")
 	}
-	id := &identity{base: cfg.Clone(), known: make(map[[32]byte]knownCert)}
+	id := &identity{base: cfg.Clone(), known: make(map[[32]byte]*verified)}
 	cr, err := id.newCreds(cfg.Certificates[0], pool)
 	if err != nil {
 		return nil, fmt.Errorf("mesh: WithTLS: %w", err)
@@ -84,8 +116,9 @@ func newIdentity(cfg *tls.Config) (*identity, error) {
 }
 
 // newCreds checks a certificate (with its key and any intermediates) and a
-// CA pool: the key signs, the chain fits a record, and the certificate
-// chains to the pool and may serve as a node's (see verify).
+// CA pool: the key signs, the chain is within the caps that every node
+// applies to the chains of its peers, and the certificate chains to the
+// pool and may serve as a node's (see verifyChain).
 func (i *identity) newCreds(cert tls.Certificate, pool *x509.CertPool) (*creds, error) {
 	if len(cert.Certificate) == 0 {
 		return nil, errors.New("the certificate is empty")
@@ -94,28 +127,27 @@ func (i *identity) newCreds(cert tls.Certificate, pool *x509.CertPool) (*creds, 
 	if !ok {
 		return nil, errors.New("the certificate's private key cannot sign")
 	}
-	leaf := cert.Leaf
-	if leaf == nil {
-		var err error
-		if leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
-			return nil, fmt.Errorf("parsing our certificate: %w", err)
-		}
-	}
-	cr := &creds{cert: cert, leaf: leaf, pool: pool, signer: signer}
+	cr := &creds{cert: cert, pool: pool, signer: signer}
 	for _, der := range cert.Certificate {
 		cr.chain = append(cr.chain, der...)
 	}
-	if len(cr.chain) > maxRecordCert {
-		return nil, fmt.Errorf("the certificate chain has %d bytes, more than a record carries (%d)", len(cr.chain), maxRecordCert)
+	if len(cert.Certificate) > maxChainCerts || len(cr.chain) > maxChainBytes {
+		return nil, fmt.Errorf("%w: ours has %d certificates and %d bytes; give the leaf and at most %d intermediates, without the mesh CA", errChainCaps, len(cert.Certificate), len(cr.chain), maxChainCerts-1)
 	}
-	if _, _, err := i.verifyIn(pool, leaf, cert.Certificate[1:], time.Now()); err != nil {
+	certs, err := x509.ParseCertificates(cr.chain)
+	if err != nil {
+		return nil, fmt.Errorf("parsing our certificate: %w", err)
+	}
+	cr.leaf = certs[0]
+	if cr.own, err = i.verifyFresh(pool, certs, time.Now()); err != nil {
 		return nil, fmt.Errorf("our own certificate: %w", err)
 	}
+	cr.own.by, cr.ownKey = cr, chainKey(certs)
 	sig, err := cr.sign([]byte("mesh: the length of a signature"))
 	if err != nil {
 		return nil, fmt.Errorf("the certificate's key cannot sign: %w", err)
 	}
-	if pub, ok := signer.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(leaf.PublicKey) {
+	if pub, ok := signer.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(cr.leaf.PublicKey) {
 		return nil, errors.New("the private key is not the certificate's")
 	}
 	cr.sigMax = len(sig) + 16 // ECDSA's ASN.1 signatures vary by a few bytes
@@ -128,16 +160,77 @@ func (i *identity) creds() *creds { return i.cur.Load() }
 // leaf returns our certificate, parsed.
 func (i *identity) leaf() *x509.Certificate { return i.creds().leaf }
 
-// verify checks a certificate against the current mesh CA pool; see
-// verifyIn.
-func (i *identity) verify(leaf *x509.Certificate, inter [][]byte, now time.Time) (uint64, time.Time, error) {
-	return i.verifyIn(i.creds().pool, leaf, inter, now)
+// checkCaps refuses a chain of n certificates and size bytes over the caps.
+func checkCaps(n, size int) error {
+	if n == 0 {
+		return fmt.Errorf("%w: no certificate", ErrNotAuthorized)
+	}
+	if n > maxChainCerts || size > maxChainBytes {
+		return fmt.Errorf("%w: %d certificates, %d bytes", errChainCaps, n, size)
+	}
+	return nil
 }
 
-// verifyIn checks that leaf chains to pool, the mesh CA (through the
-// intermediates given as DER) and may serve as a node's certificate, and
-// returns the id it proves and when it stops being valid (the earliest
-// NotAfter of the chain).
+// chainKey is the key of a chain in the cache: the SHA-256 of the leaf's
+// DER and of its issuer's, the first intermediate (if any). A chain whose
+// leaf and issuer were verified together needs no more checks.
+func chainKey(certs []*x509.Certificate) [32]byte {
+	h := sha256.New()
+	h.Write(certs[0].Raw)
+	if len(certs) > 1 {
+		h.Write(certs[1].Raw)
+	}
+	var k [32]byte
+	h.Sum(k[:0])
+	return k
+}
+
+// verifyChain checks a chain a peer presents (the leaf first, then its
+// intermediates, each the issuer of the one before) against the
+// credentials cr, from the cache when it was verified before: at most
+// one verification per distinct chain. The caps are checked first.
+func (i *identity) verifyChain(cr *creds, certs []*x509.Certificate, now time.Time) (*verified, error) {
+	size := 0
+	for _, c := range certs {
+		size += len(c.Raw)
+	}
+	if err := checkCaps(len(certs), size); err != nil {
+		return nil, err
+	}
+	key := chainKey(certs)
+	if key == cr.ownKey && now.Before(cr.own.notAfter) { // our record, back from a neighbour
+		return cr.own, nil
+	}
+	i.mu.Lock()
+	v, ok := i.known[key]
+	i.mu.Unlock()
+	if ok && v.by == cr && now.Before(v.notAfter) {
+		return v, nil
+	}
+	v, err := i.verifyFresh(cr.pool, certs, now)
+	if err != nil {
+		return nil, err
+	}
+	v.by = cr
+	i.mu.Lock()
+	if len(i.known) >= maxKnownCerts {
+		clear(i.known)
+	}
+	i.known[key] = v
+	i.mu.Unlock()
+	return v, nil
+}
+
+// verifyFresh verifies a chain within the caps against pool, the mesh CA,
+// and checks that its leaf may serve as a node's certificate.
+//
+// The intermediates are checked from the top down before x509 builds any
+// path: the last one must be signed by a certificate of the pool, and each
+// one below by the one above it, already proved. So every signature
+// checked is made with a key the mesh CA vouched for, never with a key of
+// the peer's choosing (a fake CA of the mesh CA's name with a slow key),
+// and what a chain that is refused costs is one check per CA of the pool
+// that bears its issuer's name.
 //
 // A node is both a TLS server and a TLS client, on links and on circuits,
 // and signs its records, so the rule, the same for our own certificate
@@ -147,52 +240,68 @@ func (i *identity) verify(leaf *x509.Certificate, inter [][]byte, now time.Time)
 // server auth and client auth (a certificate that lists none, or
 // anyExtendedKeyUsage, allows both; a CA's list constrains what it
 // issues, as crypto/x509 checks).
-func (i *identity) verifyIn(pool *x509.CertPool, leaf *x509.Certificate, inter [][]byte, now time.Time) (uint64, time.Time, error) {
-	id, notAfter, _, err := i.verifyChains(pool, leaf, inter, now)
-	return id, notAfter, err
-}
-
-// verifyChains is verifyIn that also returns the verified chains.
-func (i *identity) verifyChains(pool *x509.CertPool, leaf *x509.Certificate, inter [][]byte, now time.Time) (uint64, time.Time, [][]*x509.Certificate, error) {
-	opts := x509.VerifyOptions{Roots: pool, CurrentTime: now}
-	if len(inter) > 0 {
-		opts.Intermediates = x509.NewCertPool()
-		for _, der := range inter {
-			c, err := x509.ParseCertificate(der)
-			if err != nil {
-				return 0, time.Time{}, nil, fmt.Errorf("%w: intermediate certificate: %v", ErrNotAuthorized, err)
+func (i *identity) verifyFresh(pool *x509.CertPool, certs []*x509.Certificate, now time.Time) (*verified, error) {
+	leaf := certs[0]
+	id := IDFromCert(leaf)
+	if leaf.KeyUsage != 0 && leaf.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
+		return nil, fmt.Errorf("%w: certificate of %s: its key usage lacks digital signature, which a node needs", ErrNotAuthorized, FormatID(id))
+	}
+	notFrom := func(err error) error {
+		return fmt.Errorf("%w: certificate of %s is not from the mesh CA: %v", ErrNotAuthorized, FormatID(id), err)
+	}
+	for j := 1; j < len(certs); j++ {
+		if string(certs[j-1].RawIssuer) != string(certs[j].RawSubject) {
+			return nil, notFrom(fmt.Errorf("certificate %d of the chain is not the issuer of the one before (give the leaf, then its issuer, and so on)", j+1))
+		}
+	}
+	opts := x509.VerifyOptions{Roots: pool, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}
+	if top := len(certs) - 1; top > 0 {
+		i.verifies.Add(1)
+		if _, err := certs[top].Verify(opts); err != nil {
+			return nil, notFrom(err)
+		}
+		for j := top - 1; j > 0; j-- {
+			if err := certs[j].CheckSignatureFrom(certs[j+1]); err != nil {
+				return nil, notFrom(err)
 			}
+		}
+		opts.Intermediates = x509.NewCertPool()
+		for _, c := range certs[1:] {
 			opts.Intermediates.AddCert(c)
 		}
 	}
-	id := IDFromCert(leaf)
-	if leaf.KeyUsage != 0 && leaf.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
-		return 0, time.Time{}, nil, fmt.Errorf("%w: certificate of %s: its key usage lacks digital signature, which a node needs", ErrNotAuthorized, FormatID(id))
+	i.verifies.Add(1)
+	chains, err := leaf.Verify(opts)
+	if err != nil {
+		return nil, notFrom(err)
 	}
-	var notAfter time.Time
-	var verified [][]*x509.Certificate
-	for _, u := range nodeUsages {
-		opts.KeyUsages = []x509.ExtKeyUsage{u.eku}
-		chains, err := leaf.Verify(opts)
-		if err != nil {
-			var inv x509.CertificateInvalidError
-			if errors.As(err, &inv) && inv.Reason == x509.IncompatibleUsage {
-				return 0, time.Time{}, nil, fmt.Errorf("%w: certificate of %s does not allow %s, which a node needs (extended key usages serverAuth and clientAuth, or none): %v", ErrNotAuthorized, FormatID(id), u.name, err)
-			}
-			return 0, time.Time{}, nil, fmt.Errorf("%w: certificate of %s is not from the mesh CA: %v", ErrNotAuthorized, FormatID(id), err)
-		}
-		if notAfter.IsZero() {
-			notAfter, verified = chainNotAfter(chains[0]), chains
+	for _, chain := range chains {
+		if nodeUsages(chain) == nil {
+			return &verified{id: id, pub: leaf.PublicKey, notAfter: chainNotAfter(chain), chain: chain}, nil
 		}
 	}
-	return id, notAfter, verified, nil
+	return nil, fmt.Errorf("%w: certificate of %s %v, which a node needs (extended key usages serverAuth and clientAuth, or none)", ErrNotAuthorized, FormatID(id), nodeUsages(chains[0]))
 }
 
-// nodeUsages are the extended key usages a node's certificate must allow.
-var nodeUsages = []struct {
-	eku  x509.ExtKeyUsage
-	name string
-}{{x509.ExtKeyUsageServerAuth, "server auth"}, {x509.ExtKeyUsageClientAuth, "client auth"}}
+// nodeUsages checks that the extended key usages of a chain allow both
+// server auth and client auth: every certificate of it that lists some
+// lists both, or anyExtendedKeyUsage (as crypto/x509 checks one usage).
+func nodeUsages(chain []*x509.Certificate) error {
+	for _, c := range chain {
+		if len(c.ExtKeyUsage) == 0 && len(c.UnknownExtKeyUsage) == 0 || slices.Contains(c.ExtKeyUsage, x509.ExtKeyUsageAny) {
+			continue
+		}
+		for _, u := range []struct {
+			eku  x509.ExtKeyUsage
+			name string
+		}{{x509.ExtKeyUsageServerAuth, "server auth"}, {x509.ExtKeyUsageClientAuth, "client auth"}} {
+			if !slices.Contains(c.ExtKeyUsage, u.eku) {
+				return fmt.Errorf("does not allow %s (%q lists its extended key usages without it)", u.name, c.Subject.CommonName)
+			}
+		}
+	}
+	return nil
+}
 
 // chainNotAfter returns the earliest NotAfter of a chain.
 func chainNotAfter(chain []*x509.Certificate) time.Time {
@@ -206,10 +315,13 @@ func chainNotAfter(chain []*x509.Certificate) time.Time {
 }
 
 // tlsConfig returns the TLS configuration of one link or circuit end:
-// TLS 1.3 only, mutual, verified against the mesh CA, with the node's
-// current credentials. When expect is not zero the peer's certificate
-// must prove that id. Once the handshake has verified the peer, what it
-// proved is in *peer, if peer is not nil.
+// TLS 1.3 only, mutual, with the node's current credentials. Neither end
+// lets crypto/tls verify the peer's chain (it would try every certificate
+// the peer sends as a parent): VerifyConnection applies the caps and then
+// verifyChain, before the peer's signature of the handshake is checked.
+// When expect is not zero the peer's certificate must prove that id.
+// Once the handshake has verified the peer, what it proved is in *peer,
+// if peer is not nil.
 func (i *identity) tlsConfig(server bool, expect uint64, peer *peerCert) *tls.Config {
 	cr := i.creds()
 	c := i.base.Clone()
@@ -221,10 +333,10 @@ func (i *identity) tlsConfig(server bool, expect uint64, peer *peerCert) *tls.Co
 	c.SessionTicketsDisabled = true
 	c.NextProtos = []string{"plexus-mesh/1"}
 	if server {
-		c.ClientAuth = tls.RequireAndVerifyClientCert
+		c.ClientAuth = tls.RequireAnyClientCert
 	} else {
-		// The peers are named by id, not by DNS name: the chain and the id
-		// are checked in VerifyConnection instead.
+		// The peers are named by id, not by DNS name, and the chain is
+		// checked in VerifyConnection.
 		c.InsecureSkipVerify = true
 	}
 	c.VerifyPeerCertificate = nil
@@ -232,20 +344,14 @@ func (i *identity) tlsConfig(server bool, expect uint64, peer *peerCert) *tls.Co
 		if cs.Version != tls.VersionTLS13 {
 			return fmt.Errorf("%w: TLS version %#x, the mesh requires TLS 1.3", ErrNotAuthorized, cs.Version)
 		}
-		if len(cs.PeerCertificates) == 0 {
-			return fmt.Errorf("%w: the peer sent no certificate", ErrNotAuthorized)
-		}
-		var inter [][]byte
-		for _, c := range cs.PeerCertificates[1:] {
-			inter = append(inter, c.Raw)
-		}
-		got, notAfter, chains, err := i.verifyChains(cr.pool, cs.PeerCertificates[0], inter, time.Now())
+		v, err := i.verifyChain(cr, cs.PeerCertificates, time.Now())
 		if err != nil {
 			return err
 		}
-		if expect != 0 && got != expect {
-			return fmt.Errorf("%w: expected node %s, the peer's certificate proves %s", ErrIDMismatch, FormatID(expect), FormatID(got))
+		if expect != 0 && v.id != expect {
+			return fmt.Errorf("%w: expected node %s, the peer's certificate proves %s", ErrIDMismatch, FormatID(expect), FormatID(v.id))
 		}
+		chains := [][]*x509.Certificate{v.chain}
 		// The user's own checks, if the WithTLS config has any, come after
 		// the mesh's, on every link and circuit, whichever end this is.
 		if f := i.base.VerifyPeerCertificate; f != nil {
@@ -254,40 +360,91 @@ func (i *identity) tlsConfig(server bool, expect uint64, peer *peerCert) *tls.Co
 				raw[j] = c.Raw
 			}
 			if err := f(raw, chains); err != nil {
-				return fmt.Errorf("%w: the config's VerifyPeerCertificate refused node %s: %w", ErrNotAuthorized, FormatID(got), err)
+				return fmt.Errorf("%w: the config's VerifyPeerCertificate refused node %s: %w", ErrNotAuthorized, FormatID(v.id), err)
 			}
 		}
 		if f := i.base.VerifyConnection; f != nil {
 			cs.VerifiedChains = chains
 			if err := f(cs); err != nil {
-				return fmt.Errorf("%w: the config's VerifyConnection refused node %s: %w", ErrNotAuthorized, FormatID(got), err)
+				return fmt.Errorf("%w: the config's VerifyConnection refused node %s: %w", ErrNotAuthorized, FormatID(v.id), err)
 			}
 		}
 		if peer != nil {
-			*peer = peerCert{id: got, leaf: cs.PeerCertificates[0], inter: inter, notAfter: notAfter}
+			*peer = peerCert{id: v.id, certs: cs.PeerCertificates, notAfter: v.notAfter}
 		}
 		return nil
 	}
 	return c
 }
 
+// handshake runs one end of a link's or a circuit's TLS over conn. It
+// reads at most maxHandshakeRead bytes from the peer until it is done.
+func (i *identity) handshake(ctx context.Context, conn net.Conn, server bool, expect uint64, peer *peerCert) (*tls.Conn, error) {
+	lc := &handshakeConn{Conn: conn, left: maxHandshakeRead}
+	var tc *tls.Conn
+	if server {
+		tc = tls.Server(lc, i.tlsConfig(true, expect, peer))
+	} else {
+		tc = tls.Client(lc, i.tlsConfig(false, expect, peer))
+	}
+	if err := tc.HandshakeContext(ctx); err != nil {
+		if lc.over {
+			return nil, fmt.Errorf("%w: the peer sent more than %d bytes in its TLS handshake", errChainCaps, maxHandshakeRead)
+		}
+		return nil, tlsError(err)
+	}
+	lc.left = -1 // done: no cap; whoever reads tc from now on was started after this
+	return tc, nil
+}
+
+// handshakeConn caps the bytes a TLS handshake reads (left; -1: no cap).
+type handshakeConn struct {
+	net.Conn
+	left int
+	over bool
+}
+
+func (c *handshakeConn) Read(p []byte) (int, error) {
+	if c.left < 0 {
+		return c.Conn.Read(p)
+	}
+	if c.left == 0 {
+		c.over = true
+		return 0, errChainCaps
+	}
+	if len(p) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.Conn.Read(p)
+	c.left -= n
+	return n, err
+}
+
+// tlsError makes a failed TLS handshake an ErrNotAuthorized (or the mesh
+// error our own checks returned).
+func tlsError(err error) error {
+	if errors.Is(err, ErrNotAuthorized) || errors.Is(err, ErrIDMismatch) {
+		return err
+	}
+	return fmt.Errorf("%w: TLS handshake: %v (is the peer a member of this secured mesh?)", ErrNotAuthorized, err)
+}
+
 // peerCert is what a peer's certificate proved in a TLS handshake: its id,
-// and until when (the earliest NotAfter of its chain); its leaf and
-// intermediates, to check it again when the mesh CA changes.
+// and until when (the earliest NotAfter of its chain); its chain, to
+// check it again when the mesh CA changes.
 type peerCert struct {
 	id       uint64
-	leaf     *x509.Certificate
-	inter    [][]byte
+	certs    []*x509.Certificate
 	notAfter time.Time
 }
 
 // stillValid checks a peer's certificate again, against the current
 // credentials.
 func (i *identity) stillValid(p *peerCert, now time.Time) error {
-	if p.leaf == nil {
+	if len(p.certs) == 0 {
 		return nil
 	}
-	_, _, err := i.verify(p.leaf, p.inter, now)
+	_, err := i.verifyChain(i.creds(), p.certs, now)
 	return err
 }
 
@@ -304,65 +461,62 @@ func (cr *creds) sign(b []byte) ([]byte, error) {
 	return cr.signer.Sign(rand.Reader, sum[:], crypto.SHA256)
 }
 
-// verifyRecord checks a decoded record: it carries a certificate of the
-// mesh CA that proves the record's id, and a signature by that
-// certificate's key over the record.
+// verifyRecord checks a decoded record: it carries a certificate chain of
+// the mesh CA, within the caps, that proves the record's id, and a
+// signature by that certificate's key over the record. What costs CPU
+// comes last: a record whose chain is over the caps, or whose leaf proves
+// another id (forged), is refused before any signature is checked.
 func (i *identity) verifyRecord(rec *record, raw []byte, now time.Time) error {
 	if rec.cert == nil || rec.sig == nil {
 		return fmt.Errorf("%w: record of %s is not signed", ErrNotAuthorized, FormatID(rec.id))
 	}
-	kc, err := i.knownCert(rec.cert, now)
+	certs, err := parseChain(rec.cert)
 	if err != nil {
 		return fmt.Errorf("record of %s: %w", FormatID(rec.id), err)
 	}
-	if kc.id != rec.id {
-		return fmt.Errorf("%w: record announces node %s but its certificate proves %s (forged)", ErrNotAuthorized, FormatID(rec.id), FormatID(kc.id))
+	if id := IDFromCert(certs[0]); id != rec.id {
+		return fmt.Errorf("%w: record announces node %s but its certificate proves %s (forged)", ErrNotAuthorized, FormatID(rec.id), FormatID(id))
 	}
-	if !verifySig(kc.pub, raw[:rec.signedLen], rec.sig) {
+	v, err := i.verifyChain(i.creds(), certs, now)
+	if err != nil {
+		return fmt.Errorf("record of %s: %w", FormatID(rec.id), err)
+	}
+	if !verifySig(v.pub, raw[:rec.signedLen], rec.sig) {
 		return fmt.Errorf("%w: record %s/%d: bad signature", ErrNotAuthorized, FormatID(rec.id), rec.seq)
 	}
 	return nil
 }
 
-// forget empties the cache of verified certificates, whose verdicts may
-// not hold under another CA pool.
+// parseChain parses a record's certificate chain (the leaf's DER, then
+// any intermediates'), counting its certificates before it parses any.
+func parseChain(der []byte) ([]*x509.Certificate, error) {
+	n := 0
+	for rest := der; len(rest) > 0; n++ {
+		var v asn1.RawValue
+		var err error
+		if rest, err = asn1.Unmarshal(rest, &v); err != nil {
+			return nil, fmt.Errorf("%w: certificate: %v", ErrNotAuthorized, err)
+		}
+		if n == maxChainCerts {
+			return nil, fmt.Errorf("%w: more than %d certificates", errChainCaps, maxChainCerts)
+		}
+	}
+	if err := checkCaps(n, len(der)); err != nil {
+		return nil, err
+	}
+	certs, err := x509.ParseCertificates(der)
+	if err != nil {
+		return nil, fmt.Errorf("%w: certificate: %v", ErrNotAuthorized, err)
+	}
+	return certs, nil
+}
+
+// forget empties the cache of verified chains, whose verdicts may not
+// hold under another CA pool.
 func (i *identity) forget() {
 	i.mu.Lock()
 	clear(i.known)
 	i.mu.Unlock()
-}
-
-// knownCert verifies a record's certificate chain (the leaf's DER, then
-// any intermediates' DER), from the cache when it was verified before.
-func (i *identity) knownCert(der []byte, now time.Time) (knownCert, error) {
-	key := sha256.Sum256(der)
-	cr := i.creds()
-	i.mu.Lock()
-	kc, ok := i.known[key]
-	i.mu.Unlock()
-	if ok && now.Before(kc.notAfter) && kc.by == cr {
-		return kc, nil
-	}
-	certs, err := x509.ParseCertificates(der)
-	if err != nil || len(certs) == 0 {
-		return kc, fmt.Errorf("%w: certificate: %v", ErrNotAuthorized, err)
-	}
-	var inter [][]byte
-	for _, c := range certs[1:] {
-		inter = append(inter, c.Raw)
-	}
-	id, notAfter, err := i.verifyIn(cr.pool, certs[0], inter, now)
-	if err != nil {
-		return kc, err
-	}
-	kc = knownCert{id: id, pub: certs[0].PublicKey, notAfter: notAfter, by: cr}
-	i.mu.Lock()
-	if len(i.known) >= maxKnownCerts {
-		clear(i.known)
-	}
-	i.known[key] = kc
-	i.mu.Unlock()
-	return kc, nil
 }
 
 func verifySig(pub crypto.PublicKey, msg, sig []byte) bool {

@@ -6,11 +6,15 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"fmt"
 	"math/big"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -175,7 +179,7 @@ func TestIntermediateCA(t *testing.T) {
 	cfg.Certificates[0].Certificate = append(cfg.Certificates[0].Certificate, make([]byte, 1<<16-1))
 	if n, err := New(WithTLS(cfg)); err == nil {
 		n.Close()
-		t.Error("New took a chain longer than a record's certificate field")
+		t.Error("New took a chain over the caps")
 	} else {
 		t.Log(err)
 	}
@@ -297,4 +301,118 @@ func TestServicePolicy(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// chainOfSize returns a node config whose chain has the leaf and two
+// intermediates under root, each padded with DNS names so that the whole
+// chain has about size bytes, the leaf's key RSA 3072 (a large signature
+// in the TLS handshake).
+func chainOfSize(t testing.TB, root *testCA, size int) *tls.Config {
+	t.Helper()
+	pad := func(n int) []string {
+		var names []string
+		for len(names)*64 < n {
+			names = append(names, strings.Repeat("p", 50)+fmt.Sprintf("%06d.example", len(names)))
+		}
+		return names
+	}
+	per := size/3 - 700 // what a certificate is without its names, about
+	parent, parentKey := root.cert, root.key
+	var inters [][]byte
+	for i := range 2 {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(int64(500 + i)), Subject: pkix.Name{CommonName: fmt.Sprintf("intermediate %d", i)},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), DNSNames: pad(per),
+			IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), parentKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inters = append([][]byte{der}, inters...)
+		parent, _ = x509.ParseCertificate(der)
+		parentKey = key
+	}
+	key, err := rsa.GenerateKey(rand.Reader, 3072)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(600), Subject: pkix.Name{CommonName: "node"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), DNSNames: pad(per - 300),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}
+	leaf, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), parentKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: append([][]byte{leaf}, inters...), PrivateKey: key}}, RootCAs: root.pool}
+}
+
+// TestChainCaps: a chain of the leaf and two intermediates of nearly 8 KiB
+// links and floods its records (the TLS handshake's read cap leaves room
+// for it), while New refuses a fourth certificate, and a chain over 8 KiB.
+func TestChainCaps(t *testing.T) {
+	root := newCA(t)
+	big := chainOfSize(t, root, maxChainBytes-200)
+	n := 0
+	for _, der := range big.Certificates[0].Certificate {
+		n += len(der)
+	}
+	if n > maxChainBytes || n < maxChainBytes-1024 {
+		t.Fatalf("the test's chain has %d bytes", n)
+	}
+	a := newNode(t, WithTLS(big))
+	b := newNode(t, WithTLS(chainOfSize(t, root, maxChainBytes-200)))
+	c := newNode(t, WithTLS(root.nodeConfig(t, false)))
+	chain(t, []*Node{a, c, b}) // a and b learn each other's records through c
+	ln, _ := b.Listen("", ":7")
+	echo(t, ln)
+	conn, err := a.DialContext(ctxT(t), "", FormatID(b.ID())+":7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	roundTrip(t, conn, "a chain of "+fmt.Sprint(n)+" bytes")
+	conn.Close()
+
+	four := big.Clone()
+	four.Certificates = []tls.Certificate{big.Certificates[0]}
+	four.Certificates[0].Certificate = append(slices.Clone(four.Certificates[0].Certificate), root.cert.Raw)
+	over := chainOfSize(t, root, maxChainBytes+1000)
+	for name, cfg := range map[string]*tls.Config{"four certificates": four, "over 8 KiB": over} {
+		if n, err := New(WithTLS(cfg)); err == nil {
+			n.Close()
+			t.Errorf("%s: New took it", name)
+		} else if !errors.Is(err, ErrNotAuthorized) {
+			t.Errorf("%s: %v", name, err)
+		} else {
+			t.Logf("%s: %v", name, err)
+		}
+	}
+}
+
+// TestChainVerifiedOnce: a peer's chain is verified once, for both key
+// usages, whether it comes in a link's TLS, again in another link, or in
+// the peer's records, and our own is never verified again when our record
+// comes back (every link verified the chain once per usage, and so did a
+// new record, and our own at every link).
+func TestChainVerifiedOnce(t *testing.T) {
+	root := newCA(t)
+	inter, ider := intermediateCA(t, root)
+	cfg := inter.nodeConfig(t, false)
+	cfg.Certificates[0].Certificate = append(cfg.Certificates[0].Certificate, ider)
+	a := newNode(t, WithTLS(cfg))
+	b := newNode(t, WithTLS(root.nodeConfig(t, false)))
+	before := b.c.ident.verifies.Load()
+	p := linked(t, a, b)
+	eventually(t, "a's record at b", func() bool { return heldSeq(b, a.ID()) != 0 })
+	p.cut()
+	waitRoute(t, b, a.ID(), -1)
+	linked(t, a, b)
+	// A new record of a, once its services change.
+	ln, _ := a.Listen("", "svc")
+	defer ln.Close()
+	eventually(t, "a's service at b", func() bool { return len(b.Services()) == 1 })
+	// Two x509 verifications for the one chain with an intermediate (the
+	// intermediate from the top down, then the chain), none after.
+	if got := b.c.ident.verifies.Load() - before; got != 2 {
+		t.Fatalf("%d x509 verifications of a's chain, want 2", got)
+	}
 }

@@ -511,25 +511,7 @@ func (c *core) tlsHandshake(ctx context.Context, conn io.ReadWriteCloser, dialer
 	if !ok {
 		nc = rwConn{conn}
 	}
-	var tc *tls.Conn
-	if dialer {
-		tc = tls.Client(nc, c.ident.tlsConfig(false, 0, pc))
-	} else {
-		tc = tls.Server(nc, c.ident.tlsConfig(true, 0, pc))
-	}
-	if err := tc.HandshakeContext(ctx); err != nil {
-		return nil, tlsError(err)
-	}
-	return tc, nil
-}
-
-// tlsError makes a failed TLS handshake an ErrNotAuthorized (or the mesh
-// error our own checks returned).
-func tlsError(err error) error {
-	if errors.Is(err, ErrNotAuthorized) || errors.Is(err, ErrIDMismatch) {
-		return err
-	}
-	return fmt.Errorf("%w: TLS handshake: %v (is the peer a member of this secured mesh?)", ErrNotAuthorized, err)
+	return c.ident.handshake(ctx, nc, !dialer, 0, pc)
 }
 
 // handshake runs the link handshake on the control stream. Until the

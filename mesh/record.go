@@ -21,7 +21,7 @@ import (
 //	neighbours  2+8n  count, then ids in strictly increasing order
 //	services    2+…   count, then per service: env len (1), env, name len (1), name, port (4)
 //	cert        2+…   length, then the node's certificate chain: the leaf's DER, then any
-//	                  intermediates' DER, at most maxRecordCert bytes; empty when unsecured
+//	                  intermediates' DER, at most maxChainBytes; empty when unsecured
 //	sig         2+…   length, then the signature of every byte before this field; empty when unsecured
 type record struct {
 	id         uint64
@@ -50,10 +50,6 @@ const recordFlagRelay = 1 << 0
 // recordMinLen is the size of a record with no neighbours, services,
 // certificate or signature.
 const recordMinLen = 1 + 1 + 8 + 8 + 8 + 2 + 2 + 2 + 2
-
-// maxRecordCert bounds a record's certificate chain: its length field has
-// 2 bytes.
-const maxRecordCert = 1<<16 - 1
 
 // appendRecordBody encodes r up to, not including, the signature field:
 // the bytes the signature covers.
@@ -85,7 +81,7 @@ func appendRecordBody(b []byte, r *record) []byte {
 // encodeRecord encodes r, signing it with sign when sign is not nil.
 // r.neighbours must be sorted (originate does it).
 func encodeRecord(r *record, sign func([]byte) ([]byte, error)) ([]byte, error) {
-	if len(r.cert) > maxRecordCert || len(r.neighbours) > 1<<16-1 || len(r.services) > 1<<16-1 {
+	if len(r.cert) > maxChainBytes || len(r.neighbours) > 1<<16-1 || len(r.services) > 1<<16-1 {
 		return nil, fmt.Errorf("mesh: our record does not fit its length fields (%d bytes of certificates, %d neighbours, %d services)", len(r.cert), len(r.neighbours), len(r.services))
 	}
 	b := appendRecordBody(make([]byte, 0, recordMinLen+8*len(r.neighbours)+32*len(r.services)+len(r.cert)+80), r)
@@ -164,6 +160,9 @@ func decodeRecord(b []byte, maxServices int) (*record, error) {
 		r.services = append(r.services, s)
 	}
 	r.cert = d.bytes(int(d.u16()))
+	if len(r.cert) > maxChainBytes {
+		return nil, fmt.Errorf("%w: %w: record of %s carries %d bytes of certificates", ErrBadRecord, errChainCaps, FormatID(r.id), len(r.cert))
+	}
 	r.signedLen = d.off
 	r.sig = d.bytes(int(d.u16()))
 	if !d.ok() {
