@@ -3,7 +3,7 @@
 // virtual ports (uint32) and service names, reached through any number of
 // relays, with the API of package net.
 //
-//	n, err := mesh.New(mesh.WithName("prod"))      // mesh.WithTLS(cfg) to secure it
+//	n, err := mesh.New(mesh.WithName("prod"), mesh.WithTLS(cfg)) // or mesh.WithInsecure()
 //	n.ListenAndServe("tcp", ":7000")               // accept links
 //	n.Join("tcp", "10.0.0.1:7000")                 // keep a link up
 //	ln, err := n.Listen("", "billing")             // a service name (or ":80", "billing:80")

@@ -46,7 +46,7 @@ func FuzzLinkHandshake(f *testing.F) {
 	f.Add(append(append([]byte{}, good...), appendCtrl(nil, msgRefuse, appendRefuse(nil, codeLimitBase, "x"))...))
 	f.Add(appendCtrl(nil, msgRecord, make([]byte, 100)))
 	f.Add([]byte{msgHello, 0xff, 0xff, 0xff, 0xff})
-	n, err := New(WithLimits(Limits{HandshakeTimeout: 2 * time.Second}))
+	n, err := New(WithInsecure(), WithLimits(Limits{HandshakeTimeout: 2 * time.Second}))
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -28,7 +28,7 @@ func TestLimitsDefaultsAndChecks(t *testing.T) {
 		t.Fatalf("zero Limits: %+v %v", l, err)
 	}
 	for _, bad := range []Limits{{MaxLinks: -1}, {MaxHops: 300}, {MaxRecordSize: 10}, {HandshakeTimeout: -time.Second}} {
-		if _, err := New(WithLimits(bad)); err == nil {
+		if _, err := New(WithInsecure(), WithLimits(bad)); err == nil {
 			t.Errorf("New with %+v succeeded", bad)
 		}
 	}
@@ -51,7 +51,7 @@ func TestLimitsDefaultsAndChecks(t *testing.T) {
 // link's keep-alive stays WithKeepAlive's, and a Config mux refuses is
 // refused by New with the field's name.
 func TestSessionConfigs(t *testing.T) {
-	o, err := buildOptions(nil)
+	o, err := buildOptions([]Option{WithInsecure()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,6 +66,7 @@ func TestSessionConfigs(t *testing.T) {
 		t.Errorf("one neighbour's circuits may take more than a quarter of a link's window: %+v", o.limits)
 	}
 	o, err = buildOptions([]Option{
+		WithInsecure(),
 		WithKeepAlive(time.Second, 5*time.Second),
 		WithLinkConfig(&mux.Config{SessionWindow: 16 << 20, KeepAliveTimeout: time.Hour}),
 		WithCircuitConfig(&mux.Config{StreamWindow: 1 << 20}),
@@ -80,7 +81,7 @@ func TestSessionConfigs(t *testing.T) {
 		t.Errorf("circuit config: %+v", o.circuit)
 	}
 	for _, opt := range []Option{WithLinkConfig(&mux.Config{SessionWindow: 1000}), WithCircuitConfig(&mux.Config{MaxFrameSize: 1})} {
-		_, err := New(opt)
+		_, err := New(WithInsecure(), opt)
 		if err == nil || !strings.Contains(err.Error(), "Config.") {
 			t.Errorf("New with a bad mux Config: %v", err)
 		}

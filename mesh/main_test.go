@@ -26,10 +26,19 @@ var eventually = testutil.Eventually
 // fast are the routing timers of the tests: a short hold-down.
 var fast = withTimers(20*time.Millisecond, 10*time.Minute)
 
-// newNode starts a node that is closed when the test ends.
+// newNode starts a node that is closed when the test ends: secured if
+// opts has WithTLS, else insecure (WithInsecure).
 func newNode(t testing.TB, opts ...Option) *Node {
 	t.Helper()
-	n, err := New(append([]Option{fast}, opts...)...)
+	opts = append([]Option{fast}, opts...)
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.tls == nil {
+		opts = append(opts, WithInsecure())
+	}
+	n, err := New(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

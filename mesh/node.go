@@ -76,8 +76,9 @@ func (c *core) unserve(h *closer) {
 	c.serving = slices.DeleteFunc(c.serving, func(s served) bool { return s.h == h })
 }
 
-// New starts a node. Without WithTLS its id is random (or WithID's); with
-// WithTLS it is derived from the certificate.
+// New starts a node: secured with WithTLS, whose certificate gives it its
+// id, or insecure with WithInsecure, with a random id (or WithID's). It
+// fails if given neither.
 func New(opts ...Option) (*Node, error) {
 	o, err := buildOptions(opts)
 	if err != nil {
@@ -92,8 +93,11 @@ func New(opts ...Option) (*Node, error) {
 		if err := c.credsFit(c.ident.creds()); err != nil {
 			return nil, fmt.Errorf("mesh: WithTLS: %w", err)
 		}
-	} else if c.id = o.id; c.id == 0 {
-		c.id = randomID()
+	} else {
+		if c.id = o.id; c.id == 0 {
+			c.id = randomID()
+		}
+		c.logf(slog.LevelWarn, "mesh: running without TLS (WithInsecure): any node that reaches this one may join the mesh, under any id")
 	}
 	c.linkCfg, c.innerCfg = &c.opts.link, &c.opts.circuit
 	if !linkCreditFits(c.lim, c.linkCfg) {

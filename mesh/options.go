@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"crypto/tls"
+	"errors"
 	"crypto/x509"
 	"fmt"
 	"log/slog"
@@ -72,6 +73,7 @@ func linkCreditFits(lim *Limits, link *mux.Config) bool {
 
 type options struct {
 	tls       *tls.Config
+	insecure  bool
 	id        uint64
 	name      string
 	relay     bool
@@ -107,6 +109,14 @@ type options struct {
 // node's certificate is Certificates[0] (see Node.ReloadTLS).
 func WithTLS(cfg *tls.Config) Option { return func(o *options) { o.tls = cfg } }
 
+// WithInsecure runs the node without TLS: links and circuits in the clear,
+// records unsigned, node ids taken on trust, so that any node that can
+// reach this one may join the mesh under any id, announce any service and
+// read what it relays. A node needs either WithTLS or WithInsecure: New
+// refuses a node given neither, so that an insecure mesh is always a
+// choice someone made. An insecure node logs one warning when it starts.
+func WithInsecure() Option { return func(o *options) { o.insecure = true } }
+
 // WithServicePolicy restricts which nodes this node believes about which
 // service names. Any member of a mesh may announce any service name in any
 // env; allow is called for every service in another node's record, with
@@ -121,7 +131,7 @@ func WithServicePolicy(allow func(host uint64, cert *x509.Certificate, env, name
 	return func(o *options) { o.servicePolicy = allow }
 }
 
-// WithID sets the node id of an unsecured node (the default is random). It
+// WithID sets the node id of an insecure node (the default is random). It
 // cannot be combined with WithTLS, where the certificate sets the id.
 func WithID(id uint64) Option { return func(o *options) { o.id = id } }
 
@@ -183,6 +193,11 @@ func withTimers(holdDown, lifetime time.Duration) Option {
 	return func(o *options) { o.holdDown, o.lifetime = holdDown, lifetime }
 }
 
+// errNoTLS refuses a node given neither WithTLS nor WithInsecure.
+var errNoTLS = errors.New("mesh: New: no WithTLS: a secured node needs a certificate of the mesh CA and the CA pool " +
+	"(make them with 'plexus cert ca' and 'plexus cert node', see docs/mesh.md, Security); " +
+	"give WithInsecure() to run a mesh that anyone who reaches it may join")
+
 // buildOptions applies opts over the defaults and checks the result.
 func buildOptions(opts []Option) (options, error) {
 	o := options{
@@ -208,6 +223,10 @@ func buildOptions(opts []Option) (options, error) {
 		return o, fmt.Errorf("mesh: WithName(%q): the name must have 1 to %d bytes", o.name, maxNameLen)
 	case o.kaEvery <= 0 || o.kaTimeout <= o.kaEvery:
 		return o, fmt.Errorf("mesh: WithKeepAlive(%v, %v): want 0 < every < timeout", o.kaEvery, o.kaTimeout)
+	case o.tls == nil && !o.insecure:
+		return o, errNoTLS
+	case o.tls != nil && o.insecure:
+		return o, fmt.Errorf("mesh: WithInsecure cannot be combined with WithTLS")
 	case o.tls != nil && o.id != 0:
 		return o, fmt.Errorf("mesh: WithID cannot be combined with WithTLS: the certificate sets the id")
 	case o.holdDown <= 0 || o.lifetime <= 3*o.holdDown:

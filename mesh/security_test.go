@@ -5,8 +5,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -74,6 +76,35 @@ func TestWithTLSRefusesBadConfigs(t *testing.T) {
 	}
 	if _, err := New(WithTLS(good), WithID(5)); err == nil {
 		t.Error("WithID with WithTLS succeeded")
+	}
+	if _, err := New(WithTLS(good), WithInsecure()); err == nil {
+		t.Error("WithInsecure with WithTLS succeeded")
+	}
+}
+
+// TestInsecureMustBeAskedFor: a node given neither WithTLS nor
+// WithInsecure is refused, with a message that says how to get
+// certificates (it was an unauthenticated node that said nothing); one
+// given WithInsecure runs, and says once that it is insecure.
+func TestInsecureMustBeAskedFor(t *testing.T) {
+	for _, opts := range [][]Option{nil, {WithName("prod")}, {WithID(7)}} {
+		n, err := New(opts...)
+		if err == nil {
+			n.Close()
+			t.Fatalf("New(%d options) without WithTLS or WithInsecure succeeded", len(opts))
+		}
+		if !strings.Contains(err.Error(), "plexus cert") || !strings.Contains(err.Error(), "WithInsecure()") {
+			t.Fatalf("the refusal does not say what to do: %v", err)
+		}
+	}
+	var logs strings.Builder
+	n, err := New(WithInsecure(), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Close()
+	if got := strings.Count(logs.String(), "level=WARN"); got != 1 || !strings.Contains(logs.String(), "without TLS") {
+		t.Fatalf("%d warnings: %s", got, logs.String())
 	}
 }
 

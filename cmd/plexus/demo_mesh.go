@@ -22,7 +22,7 @@ import (
 func demoMesh(ctx context.Context, w io.Writer) error {
 	var nodes [3]*mesh.Node
 	for i := range nodes {
-		n, err := mesh.New(mesh.WithName("demo"))
+		n, err := mesh.New(mesh.WithName("demo"), mesh.WithInsecure())
 		if err != nil {
 			return err
 		}

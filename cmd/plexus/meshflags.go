@@ -175,7 +175,7 @@ func (m *meshFlags) start(ctx context.Context, log *slog.Logger, listenFlag stri
 	if cfg != nil {
 		opts = append(opts, mesh.WithTLS(cfg))
 	} else {
-		log.Warn("running without TLS (--insecure): anyone who reaches this node may join the mesh")
+		opts = append(opts, mesh.WithInsecure()) // the node warns, once
 	}
 	n, err := mesh.New(opts...)
 	if err != nil {

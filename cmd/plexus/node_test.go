@@ -428,6 +428,11 @@ func TestNodeJoinsLater(t *testing.T) {
 	})
 	early.stop(t)
 	late.stop(t)
+	// An insecure node says so once (the command and the library each
+	// said it).
+	if got := strings.Count(early.errOut(), "without TLS"); got != 1 {
+		t.Errorf("an --insecure node warned %d times: %s", got, early.errOut())
+	}
 }
 
 // TestNodeErrors: a bad command line is refused with a clear message and

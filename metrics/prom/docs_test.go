@@ -32,7 +32,7 @@ func TestDocsListEveryMetric(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sess.Close()
-	n, err := mesh.New()
+	n, err := mesh.New(mesh.WithInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}

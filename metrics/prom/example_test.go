@@ -14,7 +14,7 @@ import (
 // A node and a socket served at /metrics, with the Go runtime's metrics
 // beside them, from a registry of the handler's own.
 func ExampleHandler() {
-	node, err := mesh.New(mesh.WithName("prod"))
+	node, err := mesh.New(mesh.WithName("prod"), mesh.WithInsecure()) // mesh.WithTLS(cfg) in production
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -36,10 +36,10 @@ var eventually = ptestutil.Eventually
 func linkedNodes(t *testing.T) (a, b *mesh.Node) {
 	t.Helper()
 	var err error
-	if a, err = mesh.New(mesh.WithName("prom")); err != nil {
+	if a, err = mesh.New(mesh.WithName("prom"), mesh.WithInsecure()); err != nil {
 		t.Fatal(err)
 	}
-	if b, err = mesh.New(mesh.WithName("prom")); err != nil {
+	if b, err = mesh.New(mesh.WithName("prom"), mesh.WithInsecure()); err != nil {
 		a.Close()
 		t.Fatal(err)
 	}

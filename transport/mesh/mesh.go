@@ -11,7 +11,7 @@
 //		meshtp "github.com/plexusnet/plexus/transport/mesh"
 //	)
 //
-//	node, _ := mesh.New()
+//	node, _ := mesh.New(mesh.WithTLS(cfg)) // or mesh.WithInsecure()
 //	s, _ := rep.New(socket.WithTransport(meshtp.New(node)))
 //	s.Listen("mesh://echo")           // a service name (a free port)
 //	s.Listen("mesh://echo:5555")      // a name and a port

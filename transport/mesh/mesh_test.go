@@ -26,7 +26,7 @@ func relayed(t *testing.T) (a, relay, b *overlay.Node) {
 	t.Helper()
 	var ns [3]*overlay.Node
 	for i := range ns {
-		n, err := overlay.New()
+		n, err := overlay.New(overlay.WithInsecure())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -207,7 +207,7 @@ func TestPubSubAcrossARelay(t *testing.T) {
 }
 
 func TestBadURLs(t *testing.T) {
-	n, err := overlay.New()
+	n, err := overlay.New(overlay.WithInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}

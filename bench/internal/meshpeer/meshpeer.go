@@ -118,7 +118,7 @@ func (n *Net) startMux() error {
 // options returns the options of a new node of the path.
 func (n *Net) options() ([]mesh.Option, error) {
 	if !n.path.TLS {
-		return nil, nil
+		return []mesh.Option{mesh.WithInsecure()}, nil
 	}
 	cfg, err := n.ca.NodeConfig()
 	if err != nil {
