@@ -70,18 +70,13 @@ func (c *core) circuitTo(ctx context.Context, host uint64) (*circuit, error) {
 	}
 	b := t.building[host]
 	if b == nil {
-		path := c.path(host)
-		switch {
-		case path == nil:
+		if c.path(host) == nil {
 			t.mu.Unlock()
 			return nil, fmt.Errorf("%w: %s", ErrNoRoute, FormatID(host))
-		case len(path)-1 > c.lim.MaxHops:
-			t.mu.Unlock()
-			return nil, fmt.Errorf("%w: %s is %d hops away (at most %d)", ErrHopLimit, FormatID(host), len(path)-1, c.lim.MaxHops)
 		}
 		b = &build{done: make(chan struct{})}
 		t.building[host] = b
-		if !c.spawn(func() { c.runCircuit(host, path, b) }) {
+		if !c.spawn(func() { c.runCircuit(host, b) }) {
 			delete(t.building, host)
 			t.mu.Unlock()
 			return nil, ErrClosed
@@ -106,13 +101,11 @@ func (c *core) path(host uint64) []uint64 {
 	return c.rt.r.path(host)
 }
 
-// runCircuit sets up a circuit along path, publishes it, and then serves
+// runCircuit sets up a circuit to host, publishes it, and then serves
 // the streams the far host opens on it until it ends.
-func (c *core) runCircuit(host uint64, path []uint64, b *build) {
+func (c *core) runCircuit(host uint64, b *build) {
 	t := &c.circuits
-	ctx, cancel := context.WithTimeout(c.ctx, c.lim.HandshakeTimeout)
-	ci, err := c.openCircuit(ctx, path)
-	cancel()
+	ci, err := c.setupCircuit(host)
 	if err == nil {
 		c.stats.opened.Add(1) // before the dialers waiting for it go on
 	}
@@ -125,10 +118,83 @@ func (c *core) runCircuit(host uint64, path []uint64, b *build) {
 	close(b.done)
 	t.mu.Unlock()
 	if err != nil {
-		c.logf(slog.LevelInfo, "mesh: circuit setup failed", "path", formatPath(path), "err", err)
 		return
 	}
 	c.serveCircuit(ci)
+}
+
+// maxSetupAttempts bounds the paths a circuit setup tries.
+const maxSetupAttempts = 3
+
+// setupCircuit sets up a circuit to host: along the best path, and when
+// that fails (a refusal, a reset, or no answer within SetupTimeout),
+// along the best path that avoids every relay of the failed attempts, up
+// to maxSetupAttempts paths within HandshakeTimeout. Every relay of a
+// failed path is avoided by later setups too (see avoidTable): which of
+// them failed cannot be known. Only a refusal that the far host made
+// inside end-to-end TLS, which no relay can forge, is not tried again.
+func (c *core) setupCircuit(host uint64) (*circuit, error) {
+	ctx, cancel := context.WithTimeout(c.ctx, c.lim.HandshakeTimeout)
+	defer cancel()
+	var tried [][]uint64
+	var err error
+	for len(tried) < maxSetupAttempts {
+		path := c.nextPath(host, tried, time.Now())
+		switch {
+		case path == nil && err == nil:
+			return nil, fmt.Errorf("%w: %s", ErrNoRoute, FormatID(host))
+		case path == nil:
+			return nil, err // no path avoids the relays that failed
+		case len(path)-1 > c.lim.MaxHops:
+			return nil, fmt.Errorf("%w: %s is %d hops away (at most %d)", ErrHopLimit, FormatID(host), len(path)-1, c.lim.MaxHops)
+		}
+		actx, acancel := context.WithTimeout(ctx, c.lim.SetupTimeout)
+		var ci *circuit
+		ci, err = c.openCircuit(actx, path)
+		acancel()
+		if err == nil {
+			c.avoid.succeeded(relaysOf(path))
+			return ci, nil
+		}
+		c.stats.setupsFailed.Add(1)
+		c.logf(slog.LevelInfo, "mesh: circuit setup failed", "path", formatPath(path), "err", err)
+		var rf *refusal
+		if errors.As(err, &rf) && rf.proved || ctx.Err() != nil || c.isClosed() {
+			return nil, err
+		}
+		c.avoid.failed(relaysOf(path), time.Now())
+		tried = append(tried, path)
+	}
+	return nil, err
+}
+
+// nextPath returns the path for the next attempt of a setup to host after
+// the failed ones, tried: the best path whose relays are none of theirs,
+// nor avoided now; or, for a first attempt that only avoided relays
+// would allow, the best path. Nil when there is none.
+func (c *core) nextPath(host uint64, tried [][]uint64, now time.Time) []uint64 {
+	failed := make(map[uint64]bool)
+	for _, p := range tried {
+		for _, id := range relaysOf(p) {
+			failed[id] = true
+		}
+	}
+	avoided := c.avoid.snapshot(now)
+	c.rt.mu.Lock()
+	defer c.rt.mu.Unlock()
+	if len(failed) == 0 && len(avoided) == 0 {
+		return c.rt.r.path(host)
+	}
+	if p := c.rt.r.pathAvoiding(host, func(id uint64) bool { return failed[id] || avoided[id] }); p != nil {
+		return p
+	}
+	if len(tried) == 0 {
+		return c.rt.r.path(host)
+	}
+	if len(avoided) > 0 {
+		return c.rt.r.pathAvoiding(host, func(id uint64) bool { return failed[id] })
+	}
+	return nil
 }
 
 // serveCircuit serves the streams of a circuit's far end until the circuit
@@ -222,7 +288,7 @@ func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error)
 	if err != nil {
 		st.Reset(mux.CodeCancel)
 		if ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded) {
-			return nil, fmt.Errorf("%w: circuit setup along %s: no answer within %v", ErrNoRoute, formatPath(path), c.lim.HandshakeTimeout)
+			return nil, fmt.Errorf("%w: circuit setup along %s: no answer within %v", ErrNoRoute, formatPath(path), c.lim.SetupTimeout)
 		}
 		return nil, fmt.Errorf("%w: circuit setup along %s broke: %v", ErrNoRoute, formatPath(path), err)
 	}
@@ -252,13 +318,13 @@ func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error)
 		if err != nil {
 			st.Reset(mux.CodeCancel)
 			if ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded) {
-				return nil, fmt.Errorf("%w: circuit setup along %s: no answer within %v", ErrNoRoute, formatPath(path), c.lim.HandshakeTimeout)
+				return nil, fmt.Errorf("%w: circuit setup along %s: no answer within %v", ErrNoRoute, formatPath(path), c.lim.SetupTimeout)
 			}
 			return nil, tlsError(err)
 		}
 		if code(v[0]) != codeOK {
 			st.Close()
-			return nil, &refusal{op: "circuit", by: host, err: code(v[0]).err(), reason: "path " + formatPath(path)}
+			return nil, &refusal{op: "circuit", by: host, err: code(v[0]).err(), reason: "path " + formatPath(path), proved: true}
 		}
 		rw = tc
 	}

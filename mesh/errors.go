@@ -168,6 +168,9 @@ type refusal struct {
 	err    error
 	reason string
 	cause  error // the reset that carried it, if any
+	// proved: the refusing node said so inside end-to-end TLS, so no
+	// relay can have forged it.
+	proved bool
 }
 
 func (e *refusal) Error() string {

@@ -27,6 +27,7 @@ type Limits struct {
 	MaxHops              int           // hops of a circuit's path, at most 255 (16)
 	MaxPendingCircuits   int           // circuit setups from one neighbour being handled at once (forwarded, or ending here before their end-to-end TLS is done); one more drops the oldest (16)
 	HandshakeTimeout     time.Duration // a link handshake, a stream header or a circuit setup (10s)
+	SetupTimeout         time.Duration // one attempt of a circuit setup, until the circuit is up; past it the source tries a path through other relays (2s)
 	PreAuthTimeout       time.Duration // a peer not authenticated yet: a link accepted from a listener until its TLS handshake and hello are done, a circuit ending here until its end-to-end TLS is done (2s)
 
 	MaxPendingLinks      int // links accepted from listeners whose peer is not authenticated yet; one more closes the oldest (128)
@@ -53,6 +54,7 @@ var DefaultLimits = Limits{
 	MaxHops:              16,
 	MaxPendingCircuits:   16,
 	HandshakeTimeout:     10 * time.Second,
+	SetupTimeout:         2 * time.Second,
 	PreAuthTimeout:       2 * time.Second,
 
 	MaxPendingLinks:      128,

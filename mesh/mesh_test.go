@@ -88,9 +88,10 @@ func TestRingReroutesAfterCut(t *testing.T) {
 	if d > 3*time.Second {
 		t.Fatalf("rerouting took %v, more than 3s", d)
 	}
-	if r := hopsTo(src, dst.ID()); r != 3 {
-		t.Fatalf("route of %d hops after the cut, want 3", r)
-	}
+	// The dial may come through before the routes follow the cut: the
+	// setup along the broken path fails and the next attempt takes
+	// another.
+	waitRoute(t, src, dst.ID(), 3)
 }
 
 // TestRestartedNodeReplacesItsRecord: a node that restarts with the same

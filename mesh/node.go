@@ -52,9 +52,15 @@ type core struct {
 	linkPending pending.Set // accepted links not authenticated yet, by source address
 	ports       portTable
 	circuits    circuitTable
+	avoid       avoidTable // relays that failed circuit setups
 	relays      relayTable
 	rt          routing
 	self        selfLink
+
+	// hostileRelay, set by tests, plays a relay that misbehaves: it sees
+	// every setup this node would relay, and takes it over by returning
+	// true.
+	hostileRelay func(st *mux.Stream, s setupHeader) bool
 
 	reloadMu sync.Mutex // serializes ReloadTLS
 	stats    nodeCounters

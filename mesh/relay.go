@@ -177,6 +177,9 @@ func (c *core) handleSetup(l *link, st *mux.Stream, s setupHeader, herr error) {
 		c.refuseSetup(st, s, fmt.Errorf("%w: %s was asked to relay but runs WithRelay(false)", ErrNotRelay, FormatID(c.id)), l.peer)
 		return
 	}
+	if c.hostileRelay != nil && c.hostileRelay(st, s) {
+		return
+	}
 	next := s.path[s.hop+1]
 	nl := c.links.get(next)
 	if nl == nil {

@@ -518,6 +518,57 @@ func (r *router) path(dst uint64) []uint64 {
 	return p
 }
 
+// pathAvoiding returns the shortest path from us to dst (us first, dst
+// last) whose relays are none of those avoid reports, or nil. It searches
+// as compute does, and so finds path's path when avoid reports none, but
+// keeps its state to itself: the routes stay as computed.
+func (r *router) pathAvoiding(dst uint64, avoid func(uint64) bool) []uint64 {
+	if _, ok := r.links[dst]; ok {
+		return []uint64{r.cfg.self, dst}
+	}
+	if r.db[dst] == nil {
+		return nil
+	}
+	prev := make(map[uint64]uint64) // the node before each node reached
+	var q []uint64
+	for id := range r.links {
+		if r.db[id] != nil {
+			prev[id] = r.cfg.self
+			q = append(q, id)
+		}
+	}
+	slices.Sort(q)
+	for i := 0; i < len(q); i++ {
+		v := q[i]
+		ev := r.db[v]
+		if !ev.relays() || avoid(v) {
+			continue
+		}
+		for j, n := 0, ev.numNeigh(); j < n; j++ {
+			w := ev.neigh(j)
+			if _, seen := prev[w]; seen || w == r.cfg.self {
+				continue
+			}
+			ew := r.db[w]
+			if ew == nil || !ew.lists(v) {
+				continue
+			}
+			prev[w] = v
+			if w == dst {
+				p := []uint64{dst}
+				for x := v; x != r.cfg.self; x = prev[x] {
+					p = append(p, x)
+				}
+				p = append(p, r.cfg.self)
+				slices.Reverse(p)
+				return p
+			}
+			q = append(q, w)
+		}
+	}
+	return nil
+}
+
 // hops returns the hops to id (0 for us), or -1 if it is unreachable.
 func (r *router) hops(id uint64) int {
 	if id == r.cfg.self {

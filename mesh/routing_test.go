@@ -124,8 +124,52 @@ func TestRoutesFromGraphs(t *testing.T) {
 				if len(p) != w.Hops+1 || p[0] != self || p[len(p)-1] != w.Host || p[1] != w.NextHop {
 					t.Fatalf("path to %d: %v", w.Host, p)
 				}
+				if pa := r.pathAvoiding(w.Host, func(uint64) bool { return false }); !slices.Equal(pa, p) {
+					t.Fatalf("path to %d avoiding nothing: %v, want %v", w.Host, pa, p)
+				}
 			}
 		})
+	}
+}
+
+// TestPathAvoiding: the shortest path whose relays avoid a set of nodes
+// (the destination itself is never avoided), or none.
+func TestPathAvoiding(t *testing.T) {
+	const self = 1
+	// 1 - 2 - 9 (the short path, through 2), 1 - 3 - 4 - 9, 1 - 5 - 6 - 7 - 9
+	graph := map[uint64]gnode{
+		2: {true, []uint64{1, 9}},
+		3: {true, []uint64{1, 4}}, 4: {true, []uint64{3, 9}},
+		5: {true, []uint64{1, 6}}, 6: {true, []uint64{5, 7}}, 7: {true, []uint64{6, 9}},
+		9: {true, []uint64{2, 4, 7}},
+	}
+	r := testRouter(self, true)
+	for _, l := range []uint64{2, 3, 5} {
+		r.linkUp(l, t0)
+	}
+	for id, g := range graph {
+		rc, raw := rec(t, id, 1, g.relay, g.nbrs...)
+		if _, err := r.receive(rc, raw, 0, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		avoid []uint64
+		want  []uint64
+	}{
+		{nil, []uint64{1, 2, 9}},
+		{[]uint64{2}, []uint64{1, 3, 4, 9}},
+		{[]uint64{2, 4}, []uint64{1, 5, 6, 7, 9}},
+		{[]uint64{2, 3, 6}, nil},
+		{[]uint64{9}, []uint64{1, 2, 9}}, // the destination is not a relay
+	} {
+		got := r.pathAvoiding(9, func(id uint64) bool { return slices.Contains(tc.avoid, id) })
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("avoiding %v: %v, want %v", tc.avoid, got, tc.want)
+		}
+	}
+	if p := r.path(9); !slices.Equal(p, []uint64{1, 2, 9}) {
+		t.Fatalf("the routes changed: %v", p)
 	}
 }
 

@@ -40,6 +40,8 @@ type Stats struct {
 	CircuitsAccepted     uint64 // circuits the far host set up, ending here
 	CircuitsRefused      uint64 // circuit setups this node refused, whatever the reason, relayed or ending here
 	CircuitsRefusedLimit uint64 // of them, those refused by a limit (a *LimitError: MaxCircuitsPerPeer, MaxCircuits, ...)
+	CircuitSetupsFailed  uint64 // attempts of this node to set a circuit up that failed (a refusal, a reset, no answer within SetupTimeout); the next attempt takes other relays
+	RelaysAvoided        int    // relays this node avoids now, after setups through them failed
 
 	// Routing
 
@@ -112,6 +114,7 @@ func (h *histogram) snapshot() Histogram {
 type nodeCounters struct {
 	linkUps, linkDowns, linkHandshakes                    atomic.Uint64
 	relayedTotal, opened, accepted, refused, refusedLimit atomic.Uint64
+	setupsFailed                                          atomic.Uint64
 	recReceived, recSent, recRefused, recStale            atomic.Uint64
 	dials, dialErrors                                     atomic.Uint64
 	dialLatency                                           histogram
@@ -160,6 +163,8 @@ func (n *Node) Stats() Stats {
 		CircuitsAccepted:     s.accepted.Load(),
 		CircuitsRefused:      s.refused.Load(),
 		CircuitsRefusedLimit: s.refusedLimit.Load(),
+		CircuitSetupsFailed:  s.setupsFailed.Load(),
+		RelaysAvoided:        len(c.avoid.snapshot(time.Now())),
 		RecordsReceived:      s.recReceived.Load(),
 		RecordsSent:          s.recSent.Load(),
 		RecordsRefused:       s.recRefused.Load(),

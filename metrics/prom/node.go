@@ -59,6 +59,8 @@ func NewNodeCollector(n *mesh.Node) *NodeCollector {
 		counter(p+"circuits_accepted_total", "Circuits a far host set up to this node.", l, func(s *S) float64 { return float64(s.CircuitsAccepted) }),
 		counter(p+"circuits_refused_total", "Circuit setups this node refused, for any reason, relayed or ending here.", l, func(s *S) float64 { return float64(s.CircuitsRefused) }),
 		counter(p+"circuits_refused_by_limit_total", "Circuit setups this node refused because of a limit (MaxCircuitsPerPeer, MaxCircuits, ...).", l, func(s *S) float64 { return float64(s.CircuitsRefusedLimit) }),
+		counter(p+"circuit_setups_failed_total", "Attempts of this node to set a circuit up that failed (refused, reset, or unanswered within SetupTimeout); the next attempt takes other relays.", l, func(s *S) float64 { return float64(s.CircuitSetupsFailed) }),
+		gauge(p+"relays_avoided", "Relays this node avoids now, after circuit setups through them failed.", l, func(s *S) float64 { return float64(s.RelaysAvoided) }),
 		counter(p+"records_received_total", "Routing records read from links, copies included.", l, func(s *S) float64 { return float64(s.RecordsReceived) }),
 		counter(p+"records_sent_total", "Routing records sent to neighbours (flooded, ours, the database sent to a new link).", l, func(s *S) float64 { return float64(s.RecordsSent) }),
 		counter(p+"records_originated_total", "Routing records of this node's own made.", l, func(s *S) float64 { return float64(s.RecordsOriginated) }),
