@@ -14,17 +14,41 @@ import (
 )
 
 // relayTable counts the circuits this node relays, by the neighbour they
-// came from (MaxCircuitsPerPeer) and in all (MaxRelayedCircuits), and,
-// where this node is the first relay, by their source, the neighbour
-// itself (MaxCircuitsPerSource); it holds the circuit setups being
-// handled, by the neighbour they came from (MaxPendingCircuits); and it
-// lists the circuits relayed, for Circuits.
+// came from (MaxCircuitsPerPeer) and in all (MaxRelayedCircuits), by the
+// pair of neighbours they join (a fair share, see shareOf), and, where
+// this node is the first relay, by their source, the neighbour itself
+// (MaxCircuitsPerSource); it holds the circuit setups being handled, by
+// the neighbour they came from (MaxPendingCircuits); and it lists the
+// circuits relayed, for Circuits.
 type relayTable struct {
 	mu      sync.Mutex
 	n       counts
-	sources counts      // circuits whose source is the neighbour they came from
-	setups  pending.Set // keyed by peerKey
-	live    *relayed    // the circuits taken, a doubly linked list
+	sources counts            // circuits whose source is the neighbour they came from
+	pairs   map[[2]uint64]int // circuits by the neighbours they join: {prev, next}
+	setups  pending.Set       // keyed by peerKey
+	live    *relayed          // the circuits taken, a doubly linked list
+}
+
+// minShare is the fewest circuits a neighbour may always have relayed to
+// one next hop, however many neighbours share it.
+const minShare = 4
+
+// shareOf returns the fair share of one neighbour in the circuits this
+// node relays to one next hop, when this node has peers neighbours: what
+// the next hop allows this node in all (its MaxCircuitsPerPeer if it
+// relays the circuit on, its MaxCircuits if it is the destination; a node
+// cannot know another's limits, so it takes its own) divided among the
+// neighbours that may send circuits through it, every neighbour but the
+// next hop, and never below minShare. Whatever sources a neighbour
+// claims (the source field is written by the neighbour), it cannot take
+// more than its share of the next hop's allowance, so the circuits of
+// the other neighbours always fit in what is left.
+func shareOf(lim *Limits, peers int, toDest bool) int {
+	allowance := lim.MaxCircuitsPerPeer
+	if toDest {
+		allowance = lim.MaxCircuits
+	}
+	return max(minShare, allowance/max(1, peers-1))
 }
 
 // relayed is a circuit this node relays (or is setting up to relay): what
@@ -79,12 +103,17 @@ func (t *relayTable) relayed() int {
 	return t.n.total
 }
 
-// take counts rc, a circuit from rc.prev, and against its source's
+// take counts rc, a circuit from rc.prev to rc.next, against the
+// neighbour's share of the next hop (share), and against its source's
 // allowance when rc.prev is its source (first), and lists it.
-func (t *relayTable) take(rc *relayed, lim *Limits) error {
+func (t *relayTable) take(rc *relayed, lim *Limits, share int) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	peer := rc.prev
+	pair := [2]uint64{rc.prev, rc.next}
+	if t.pairs[pair] >= share {
+		return fmt.Errorf("%w: %s has its fair share of the circuits to %s", &LimitError{Limit: "MaxCircuitsPerPeer", Max: share}, FormatID(rc.prev), FormatID(rc.next))
+	}
 	if err := t.n.take(peer, lim.MaxCircuitsPerPeer, lim.MaxRelayedCircuits, "MaxCircuitsPerPeer", "MaxRelayedCircuits", lim); err != nil {
 		return err
 	}
@@ -94,6 +123,10 @@ func (t *relayTable) take(rc *relayed, lim *Limits) error {
 			return err
 		}
 	}
+	if t.pairs == nil {
+		t.pairs = make(map[[2]uint64]int)
+	}
+	t.pairs[pair]++
 	rc.older = t.live
 	if t.live != nil {
 		t.live.newer = rc
@@ -108,6 +141,12 @@ func (t *relayTable) put(rc *relayed) {
 	t.n.put(rc.prev)
 	if rc.first() {
 		t.sources.put(rc.prev)
+	}
+	pair := [2]uint64{rc.prev, rc.next}
+	if t.pairs[pair] <= 1 {
+		delete(t.pairs, pair)
+	} else {
+		t.pairs[pair]--
 	}
 	if rc.older != nil {
 		rc.older.newer = rc.newer
@@ -186,12 +225,15 @@ func (c *core) handleSetup(l *link, st *mux.Stream, s setupHeader, herr error) {
 		c.refuseSetup(st, s, fmt.Errorf("%w: the next hop %s is not a live neighbour of %s", ErrNoRoute, FormatID(next), FormatID(c.id)), l.peer)
 		return
 	}
-	// Where this node is the first relay, the source is the neighbour,
-	// authenticated by the link: it may use only part of the allowance
-	// that the next relays give this node, so that one source cannot take
-	// all of it for the sources behind this node.
+	// Each neighbour may use only its fair share of what the next hop
+	// allows this node, whatever sources it claims; and where this node is
+	// the first relay, the source is the neighbour, authenticated by the
+	// link: it may use only part of the allowance that the next relays
+	// give this node, so that one source cannot take all of it for the
+	// sources behind this node.
 	rc := &relayed{src: s.path[0], dst: s.path[len(s.path)-1], prev: l.peer, next: next, since: time.Now().UnixNano(), st: st}
-	if err := c.relays.take(rc, c.lim); err != nil {
+	share := shareOf(c.lim, c.links.peers(), s.hop+1 == len(s.path)-1)
+	if err := c.relays.take(rc, c.lim, share); err != nil {
 		c.refuseSetup(st, s, err, l.peer)
 		return
 	}

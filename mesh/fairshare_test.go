@@ -1,0 +1,145 @@
+package mesh
+
+import (
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/plexusnet/plexus/mux"
+)
+
+// floodSetups has insider m open k circuit setups through its neighbour
+// relay to the hosts dsts (in turn), each claiming a made-up source, and
+// keep those that are accepted open (on an insecure mesh the destination
+// takes them at once). It returns how many were accepted; the streams are
+// reset when the test ends.
+func floodSetups(t *testing.T, m, relay *Node, dsts []*Node, k int, seed uint64) int {
+	t.Helper()
+	l := m.c.links.get(relay.ID())
+	up := 0
+	for i := range k {
+		st, err := l.sess.OpenStream(ctxT(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Reset(mux.CodeCancel) })
+		dst := dsts[i%len(dsts)]
+		path := []uint64{seed + uint64(i), m.ID(), relay.ID()}
+		if dst.c.links.has(relay.ID()) {
+			path = append(path, dst.ID())
+		} else {
+			for _, n := range relayNeighbours(relay, dst) {
+				path = append(path, n)
+			}
+			path = append(path, dst.ID())
+		}
+		st.Write(appendSetupHeader(nil, setupHeader{hop: 2, path: path}))
+		var v [2]byte
+		st.SetReadDeadline(time.Now().Add(patience))
+		_, err = io.ReadFull(st, v[:])
+		st.SetReadDeadline(time.Time{})
+		if err == nil && code(v[0]) == codeOK {
+			up++
+		}
+	}
+	return up
+}
+
+// relayNeighbours returns the node between relay and dst on relay's
+// route: the path of the fair-share test is m > relay > r2 > dst.
+func relayNeighbours(relay, dst *Node) []uint64 {
+	p := relay.c.path(dst.ID())
+	return p[1 : len(p)-1]
+}
+
+// TestSpoofedSourcesGetAFairShare: insiders on relay R1 open circuits
+// through R1 and R2 to hosts behind R2 as fast as they can, each claiming
+// made-up sources; R1 lets each neighbour have only its share of what R2
+// allows it, so the circuits of its honest neighbours A1 and A2 come up
+// and stay up, with one insider and with two colluding. (Before, the
+// source field let an insider bypass MaxCircuitsPerSource: one insider
+// took all 48 circuits that R2 allows R1, and honest dials were refused.)
+func TestSpoofedSourcesGetAFairShare(t *testing.T) {
+	for _, insiders := range []int{1, 2} {
+		t.Run(map[int]string{1: "one insider", 2: "two colluding"}[insiders], func(t *testing.T) {
+			r1, r2 := newNode(t), newNode(t)
+			a1, a2 := newNode(t), newNode(t)
+			var bad []*Node
+			for range insiders {
+				bad = append(bad, newNode(t))
+			}
+			hosts := nodes(t, 4)
+			linked(t, r1, r2)
+			for _, n := range append([]*Node{a1, a2}, bad...) {
+				linked(t, n, r1)
+			}
+			for _, h := range hosts {
+				linked(t, h, r2)
+				ln, err := h.Listen("", ":7")
+				if err != nil {
+					t.Fatal(err)
+				}
+				echo(t, ln)
+			}
+			for _, h := range hosts {
+				for _, n := range append([]*Node{a1, a2}, bad...) {
+					waitRoute(t, n, h.ID(), 3)
+				}
+			}
+			share := shareOf(r1.c.lim, 2+insiders+1, false)
+			// The insiders first: they take what they can.
+			for i, m := range bad {
+				got := floodSetups(t, m, r1, hosts, 3*share, uint64(i+1)<<40)
+				t.Logf("insider %d: %d of %d spoofed circuits up (its share: %d)", i, got, 3*share, share)
+				if got > share {
+					t.Fatalf("insider %d has %d circuits through R1 to R2, more than its share %d", i, got, share)
+				}
+			}
+			// Every honest circuit comes up.
+			var conns []net.Conn
+			for _, a := range []*Node{a1, a2} {
+				for _, h := range hosts {
+					c, err := a.DialContext(ctxT(t), "", FormatID(h.ID())+":7")
+					if err != nil {
+						t.Fatalf("%s to %s: %v", FormatID(a.ID()), FormatID(h.ID()), err)
+					}
+					defer c.Close()
+					conns = append(conns, c)
+				}
+			}
+			// The insiders go on; the honest circuits stay up.
+			for i, m := range bad {
+				if got := floodSetups(t, m, r1, hosts, share, uint64(i+1)<<41); got != 0 {
+					t.Fatalf("insider %d got %d more circuits", i, got)
+				}
+			}
+			for _, c := range conns {
+				roundTrip(t, c, "still up")
+			}
+			t.Logf("R1 relays %d circuits to R2, R2 allows it %d", r1.c.relays.relayed(), r2.c.lim.MaxCircuitsPerPeer)
+		})
+	}
+}
+
+// TestShareOf: a neighbour's share of a next hop's allowance.
+func TestShareOf(t *testing.T) {
+	lim := DefaultLimits
+	for _, tc := range []struct {
+		peers  int
+		toDest bool
+		want   int
+	}{
+		{2, false, 48}, // one neighbour besides the next hop: all of it
+		{4, false, 16},
+		{5, false, 12},
+		{13, false, 4},
+		{64, false, minShare},
+		{5, true, 64}, // to the destination: its MaxCircuits (256)
+		{1, false, 48},
+	} {
+		if got := shareOf(&lim, tc.peers, tc.toDest); got != tc.want {
+			t.Errorf("%d neighbours, to the destination %v: share %d, want %d", tc.peers, tc.toDest, got, tc.want)
+		}
+	}
+}
