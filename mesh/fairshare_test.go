@@ -1,6 +1,7 @@
 package mesh
 
 import (
+	"errors"
 	"io"
 	"net"
 	"testing"
@@ -142,4 +143,123 @@ func TestShareOf(t *testing.T) {
 			t.Errorf("%d neighbours, to the destination %v: share %d, want %d", tc.peers, tc.toDest, got, tc.want)
 		}
 	}
+}
+
+// TestSetupChurnAtADestination: a member behind a relay that others share
+// churns circuit setups to a destination as fast as it can and never
+// completes their end-to-end TLS; the destination drops the churner's own
+// pending setups when the relay's share is full, so every honest setup
+// through the same relay comes up. (Before, the oldest pending setup of
+// the relay was dropped, whoever's: 3-4 of 8 honest setups failed, and
+// the refusal surfaced as ErrNotAuthorized.)
+func TestSetupChurnAtADestination(t *testing.T) {
+	ca := newCA(t)
+	ns := secureNodes(t, ca, 7, WithLimits(Limits{HandshakeTimeout: 5 * time.Second}))
+	churner, r, d, honest := ns[0], ns[1], ns[2], ns[3:]
+	for _, n := range append([]*Node{churner, d}, honest...) {
+		linked(t, n, r)
+	}
+	for _, n := range append([]*Node{churner}, honest...) {
+		waitRoute(t, n, d.ID(), 2)
+	}
+	ln, _ := d.Listen("", ":7")
+	echo(t, ln)
+
+	stop := make(chan struct{})
+	done := make(chan int)
+	go func() { // the churn: 32 setups in flight, each replaced by a new one
+		l := churner.c.links.get(r.ID())
+		var ring [32]*mux.Stream
+		n := 0
+		defer func() {
+			for _, st := range ring {
+				if st != nil {
+					st.Reset(mux.CodeCancel)
+				}
+			}
+			done <- n
+		}()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if st := ring[i%len(ring)]; st != nil {
+				st.Reset(mux.CodeCancel)
+			}
+			st, err := l.sess.OpenStream(ctxT(t))
+			if err != nil {
+				return
+			}
+			st.Write(appendSetupHeader(nil, setupHeader{hop: 1, path: []uint64{churner.ID(), r.ID(), d.ID()}}))
+			ring[i%len(ring)] = st
+			n++
+		}
+	}()
+	eventually(t, "the churn to fill the relay's share at the destination", func() bool {
+		return d.c.relays.setups.Len(peerKey(r.ID())) >= d.c.lim.MaxPendingCircuits/2
+	})
+	start := time.Now()
+	for round := range 4 {
+		for _, h := range honest {
+			c, err := h.DialContext(ctxT(t), "", FormatID(d.ID())+":7")
+			if err != nil {
+				t.Fatalf("round %d: %s: %v", round, FormatID(h.ID()), err)
+			}
+			roundTrip(t, c, "through the churn")
+			c.Close()
+			h.c.circuits.mu.Lock()
+			ci := h.c.circuits.byHost[d.ID()]
+			h.c.circuits.mu.Unlock()
+			ci.sess.Close() // the next round sets up again
+		}
+	}
+	close(stop)
+	n := <-done
+	took := time.Since(start)
+	t.Logf("16 of 16 honest setups up in %v, while the churner opened %d setups (%.0f a second); the destination dropped %d of them, the relay refused %d",
+		took.Round(time.Millisecond), n, float64(n)/took.Seconds(), d.Stats().CircuitsRefusedLimit, r.Stats().CircuitsRefusedLimit)
+	for _, h := range honest {
+		if st := h.Stats(); st.CircuitSetupsFailed != 0 {
+			t.Errorf("%s: %d setups failed", FormatID(h.ID()), st.CircuitSetupsFailed)
+		}
+	}
+}
+
+// TestSetupDroppedDuringTLSIsALimit: a setup that the destination drops
+// during its end-to-end TLS (MaxPendingCircuits) fails at the source with
+// the *LimitError that names the limit, not ErrNotAuthorized.
+func TestSetupDroppedDuringTLSIsALimit(t *testing.T) {
+	ca := newCA(t)
+	src := newNode(t, WithTLS(ca.nodeConfig(t, false)))
+	x, y := net.Pipe()
+	cs, err := mux.Client(x, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	ss, err := mux.Server(y, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ss.Close()
+	go func() {
+		st, err := ss.AcceptStream(ctxT(t))
+		if err != nil {
+			return
+		}
+		st.Read(make([]byte, 1)) // the ClientHello has come: drop the setup
+		st.Reset(resetRefused + mux.ErrorCode(codeOf(src.c.lim.limitErr("MaxPendingCircuits"))))
+	}()
+	st, err := cs.OpenStream(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = src.c.ident.handshake(ctxT(t), st, false, 42, nil)
+	var le *LimitError
+	if !errors.As(err, &le) || le.Limit != "MaxPendingCircuits" || errors.Is(err, ErrNotAuthorized) {
+		t.Fatalf("%v, want the limit MaxPendingCircuits", err)
+	}
+	t.Log(err)
 }

@@ -391,6 +391,10 @@ func (i *identity) handshake(ctx context.Context, conn net.Conn, server bool, ex
 		if lc.over {
 			return nil, fmt.Errorf("%w: the peer sent more than %d bytes in its TLS handshake", errChainCaps, maxHandshakeRead)
 		}
+		if rf := connRefusal(0, err); rf != nil { // a circuit's far end refused it during the handshake (a limit)
+			rf.op = "circuit"
+			return nil, rf
+		}
 		return nil, tlsError(err)
 	}
 	lc.left = -1 // done: no cap; whoever reads tc from now on was started after this

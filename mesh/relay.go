@@ -183,10 +183,17 @@ var errNestedCircuit = fmt.Errorf("%w: circuit setup inside a circuit or to the 
 // long (a stream to the next hop and room to write on it, the end-to-end
 // TLS handshake). herr is what reading the header found wrong, if
 // anything. At most MaxPendingCircuits setups of one neighbour are handled
-// at once: admitting one more drops the oldest, whose stream is reset with
-// the refusal of that limit.
+// at once: admitting one more drops the oldest of the source (as the
+// setups claim it) that has the most pending, whose stream is reset with
+// the refusal of that limit. So a source that churns setups, behind a
+// relay that many share, drops its own, never those of the other
+// sources behind that relay (see pending.Set).
 func (c *core) startSetup(l *link, st *mux.Stream, s setupHeader, herr error) {
-	p := c.relays.setups.Admit(peerKey(l.peer), func() { c.refuseSetupNow(st, c.lim.limitErr("MaxPendingCircuits")) })
+	src := ""
+	if herr == nil {
+		src = peerKey(s.path[0])
+	}
+	p := c.relays.setups.AdmitSub(peerKey(l.peer), src, func() { c.refuseSetupNow(st, c.lim.limitErr("MaxPendingCircuits")) })
 	if !c.spawn(func() {
 		defer c.relays.setups.Done(p)
 		c.handleSetup(l, st, s, herr)

@@ -12,55 +12,73 @@ import (
 )
 
 // Set holds pending handshakes, oldest first, in all and per key (a
-// source address, a neighbour). Admitting one past a cap first drops the
-// oldest pending one it counts against (its cancel is called). So silent
-// or slow peers only ever cut each other short, and a peer that completes
-// its handshake at once gets in unless more than the cap arrive from its
-// key meanwhile. Set the caps before the first Admit.
+// source address, a neighbour), and within a key per sub-key (the source
+// a neighbour claims). Admitting one past a cap first drops a pending one
+// that it counts against (its cancel is called), fairly: past MaxAll, the
+// oldest of the key that has the most pending; past MaxPerKey, the oldest
+// of the key's sub-key that has the most. So silent or slow peers only
+// ever cut each other short, a flood from one key (or sub-key) drops its
+// own handshakes first, and a peer that completes its handshake at once
+// gets in unless its own key (or sub-key) holds the most meanwhile. Set
+// the caps before the first Admit.
 type Set struct {
 	MaxAll    int // 0: no cap in all
 	MaxPerKey int // 0: no cap per key
 
 	mu    sync.Mutex
 	all   list.List // of *Entry
-	byKey map[string]*list.List
+	byKey map[string]*keyList
+}
+
+// keyList is the pending handshakes of one key, oldest first, and how
+// many of them each sub-key has.
+type keyList struct {
+	l    list.List // of *Entry
+	subs map[string]int
 }
 
 // Entry is one handshake of a Set.
 type Entry struct {
 	key    string // "": counted in all only
+	sub    string
 	cancel func()
 	inAll  *list.Element // nil once it left the set (done or dropped)
 	inKey  *list.Element
 }
 
-// Admit records a pending handshake of key ("": counted in all only),
-// dropping the oldest of its key, and then the oldest of all, when a cap
-// is reached. cancel ends the handshake when it is dropped; it is called
-// without the set's lock.
-func (s *Set) Admit(key string, cancel func()) *Entry {
-	p := &Entry{key: key, cancel: cancel}
+// Admit records a pending handshake of key ("": counted in all only); see
+// AdmitSub.
+func (s *Set) Admit(key string, cancel func()) *Entry { return s.AdmitSub(key, "", cancel) }
+
+// AdmitSub records a pending handshake of key and, within it, sub,
+// dropping one of its key when MaxPerKey is reached (the oldest of the
+// key's sub-key with the most pending), and then one of all when MaxAll
+// is (the oldest of the key with the most pending). cancel ends the
+// handshake when it is dropped; it is called without the set's lock.
+func (s *Set) AdmitSub(key, sub string, cancel func()) *Entry {
+	p := &Entry{key: key, sub: sub, cancel: cancel}
 	var drop []*Entry
 	s.mu.Lock()
 	if key != "" && s.MaxPerKey > 0 {
-		if kl := s.byKey[key]; kl != nil && kl.Len() >= s.MaxPerKey {
-			drop = append(drop, s.unlink(kl.Front().Value.(*Entry)))
+		if kl := s.byKey[key]; kl != nil && kl.l.Len() >= s.MaxPerKey {
+			drop = append(drop, s.unlink(kl.fattest()))
 		}
 	}
 	if s.MaxAll > 0 && s.all.Len() >= s.MaxAll {
-		drop = append(drop, s.unlink(s.all.Front().Value.(*Entry)))
+		drop = append(drop, s.unlink(s.fattestKey()))
 	}
 	p.inAll = s.all.PushBack(p)
 	if key != "" {
 		if s.byKey == nil {
-			s.byKey = make(map[string]*list.List)
+			s.byKey = make(map[string]*keyList)
 		}
 		kl := s.byKey[key]
 		if kl == nil {
-			kl = list.New()
+			kl = &keyList{subs: make(map[string]int)}
 			s.byKey[key] = kl
 		}
-		p.inKey = kl.PushBack(p)
+		p.inKey = kl.l.PushBack(p)
+		kl.subs[sub]++
 	}
 	s.mu.Unlock()
 	for _, d := range drop {
@@ -69,14 +87,59 @@ func (s *Set) Admit(key string, cancel func()) *Entry {
 	return p
 }
 
+// fattest returns the oldest pending handshake of the sub-key of kl that
+// has the most.
+func (kl *keyList) fattest() *Entry {
+	most := 0
+	for _, n := range kl.subs {
+		most = max(most, n)
+	}
+	for e := kl.l.Front(); ; e = e.Next() {
+		if p := e.Value.(*Entry); kl.subs[p.sub] == most {
+			return p
+		}
+	}
+}
+
+// fattestKey returns the handshake to drop from all: of the key that has
+// the most (the handshakes counted in all only count as one key; among
+// equals, the key of the oldest handshake), the one its own cap would
+// drop (see fattest). s.mu must be held and the set must not be empty.
+func (s *Set) fattestKey() *Entry {
+	most, loose := 0, 0
+	for _, kl := range s.byKey {
+		most = max(most, kl.l.Len())
+	}
+	for e := s.all.Front(); e != nil; e = e.Next() {
+		if e.Value.(*Entry).key == "" {
+			loose++
+		}
+	}
+	most = max(most, loose)
+	for e := s.all.Front(); ; e = e.Next() {
+		p := e.Value.(*Entry)
+		if p.key == "" && loose == most {
+			return p
+		}
+		if kl := s.byKey[p.key]; p.key != "" && kl.l.Len() == most {
+			return kl.fattest()
+		}
+	}
+}
+
 // unlink takes p out of the set. s.mu must be held.
 func (s *Set) unlink(p *Entry) *Entry {
 	s.all.Remove(p.inAll)
 	p.inAll = nil
 	if p.inKey != nil {
 		kl := s.byKey[p.key]
-		kl.Remove(p.inKey)
-		if kl.Len() == 0 {
+		kl.l.Remove(p.inKey)
+		if kl.subs[p.sub] <= 1 {
+			delete(kl.subs, p.sub)
+		} else {
+			kl.subs[p.sub]--
+		}
+		if kl.l.Len() == 0 {
 			delete(s.byKey, p.key)
 		}
 		p.inKey = nil
@@ -104,7 +167,7 @@ func (s *Set) Len(key string) int {
 		return s.all.Len()
 	}
 	if kl := s.byKey[key]; kl != nil {
-		return kl.Len()
+		return kl.l.Len()
 	}
 	return 0
 }

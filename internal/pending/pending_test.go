@@ -34,6 +34,43 @@ func TestSetDropsTheOldest(t *testing.T) {
 	}
 }
 
+// TestSetIsFair: a flood from one key drops that key's handshakes, not
+// the others' however old (past MaxAll: the oldest of the key that has
+// the most), and within a key, a flood from one sub-key drops that
+// sub-key's (past MaxPerKey: the oldest of the sub-key that has the
+// most).
+func TestSetIsFair(t *testing.T) {
+	s := &Set{MaxAll: 8, MaxPerKey: 4}
+	dropped := map[string]int{}
+	admit := func(key, sub string) *Entry {
+		return s.AdmitSub(key, sub, func() { dropped[key+"/"+sub]++ })
+	}
+	member := admit("member", "")
+	neighbour := admit("relay", "honest")
+	for range 1000 { // other addresses, one after the other: 4 each at most
+		admit("flood", "")
+		admit("flood2", "")
+	}
+	for range 1000 { // one source behind the relay churns
+		admit("relay", "churn")
+	}
+	if len(dropped) != 3 || dropped["member/"] != 0 || dropped["relay/honest"] != 0 {
+		t.Fatalf("dropped %v", dropped)
+	}
+	if !s.Done(member) || !s.Done(neighbour) {
+		t.Fatal("a handshake that was not dropped is not pending")
+	}
+	// With every sub-key at one, the key's oldest goes.
+	s = &Set{MaxPerKey: 2}
+	dropped = map[string]int{}
+	admit("k", "a")
+	admit("k", "b")
+	admit("k", "c")
+	if dropped["k/a"] != 1 || len(dropped) != 1 {
+		t.Fatalf("dropped %v", dropped)
+	}
+}
+
 func TestSourceKey(t *testing.T) {
 	for _, c := range []struct {
 		a    net.Addr
