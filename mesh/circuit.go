@@ -281,8 +281,11 @@ func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error)
 		_, err := io.ReadFull(st, v[:])
 		return err
 	})
-	if rf := connRefusal(0, err); rf != nil { // refused by a reset (see refuseSetupNow)
+	if rf := connRefusal(0, err); rf != nil { // refused by a reset (see refuseSetup)
 		rf.op, rf.reason = "circuit", "path "+formatPath(path)
+		if rf.hop > 0 && rf.hop < len(path) {
+			rf.by = path[rf.hop]
+		}
 		return nil, rf
 	}
 	if err != nil {
@@ -292,8 +295,8 @@ func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error)
 		}
 		return nil, fmt.Errorf("%w: circuit setup along %s broke: %v", ErrNoRoute, formatPath(path), err)
 	}
-	if code(v[0]) != codeOK {
-		st.Close()
+	if code(v[0]) != codeOK { // a refusal written, as nodes before resets did
+		st.Reset(mux.CodeCancel)
 		by := uint64(0)
 		if int(v[1]) < len(path) {
 			by = path[v[1]]
@@ -317,13 +320,17 @@ func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error)
 		})
 		if err != nil {
 			st.Reset(mux.CodeCancel)
+			if rf := connRefusal(0, err); rf != nil {
+				rf.op, rf.reason = "circuit", "path "+formatPath(path)
+				return nil, rf
+			}
 			if ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded) {
 				return nil, fmt.Errorf("%w: circuit setup along %s: no answer within %v", ErrNoRoute, formatPath(path), c.lim.SetupTimeout)
 			}
 			return nil, tlsError(err)
 		}
 		if code(v[0]) != codeOK {
-			st.Close()
+			st.Reset(mux.CodeCancel) // the verdict is read: nothing else will come
 			return nil, &refusal{op: "circuit", by: host, err: code(v[0]).err(), reason: "path " + formatPath(path), proved: true}
 		}
 		rw = tc
@@ -339,6 +346,10 @@ func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error)
 	}
 	return &circuit{host: host, path: path, sess: sess, source: true, h: h, cert: pc, since: time.Now()}, nil
 }
+
+// refusedLinger is how long a circuit refused inside end-to-end TLS waits
+// for its source to read the verdict and end the stream.
+const refusedLinger = time.Second
 
 // terminate accepts a circuit that ends here: it answers ok, runs the
 // server end of the inner session (after end-to-end TLS when secured), and
@@ -401,8 +412,10 @@ func (c *core) terminate(st *mux.Stream, s setupHeader) {
 		if lerr != nil {
 			c.countRefusal(lerr)
 			c.logf(slog.LevelInfo, "mesh: circuit refused", "path", formatPath(s.path), "err", lerr)
+			// The verdict must reach the source, which ends the stream once
+			// it has read it; one that does not is reset after refusedLinger.
 			tc.Close()
-			st.Close()
+			time.AfterFunc(refusedLinger, func() { st.Reset(mux.CodeCancel) })
 			return
 		}
 		if err != nil {

@@ -80,15 +80,15 @@ func connRefusal(host uint64, err error) *refusal {
 	if !ok && err != nil && err != io.EOF {
 		ok = errors.As(err, &se)
 	}
-	if !ok || !se.Remote || se.Code < resetRefused || se.Code > resetRefused+0xff {
+	if !ok || !se.Remote || se.Code < resetRefused || se.Code > resetRefused+0xffff {
 		return nil
 	}
-	return &refusal{op: "dial", by: host, err: code(se.Code - resetRefused).err(), cause: se}
+	return &refusal{op: "dial", by: host, err: code(se.Code & 0xff).err(), hop: int(se.Code>>8) & 0xff, cause: se}
 }
 
 // refuseConn refuses a connection: a reset whose code carries the
 // refusal code, which the dialer reads whether it waits for the verdict or
 // has written already.
 func refuseConn(st *mux.Stream, v code) {
-	st.Reset(resetRefused + mux.ErrorCode(v))
+	st.Reset(resetCode(v, 0))
 }

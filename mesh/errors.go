@@ -114,10 +114,18 @@ const (
 	codeFull code = 0xff // a listener's backlog is full (internal: never sent)
 )
 
-// resetRefused is where the mux error codes that refuse a connection
-// start: a node refuses a connection by resetting its stream with
-// resetRefused plus the refusal code ("ms" and the code).
+// resetRefused is where the mux error codes that refuse a connection or
+// a circuit setup start: a node refuses by resetting the stream with
+// resetRefused, plus the refusing node's index in the circuit's path
+// times 256 (0 for a connection, or when not known), plus the refusal
+// code ("ms", the index, the code).
 const resetRefused mux.ErrorCode = 0x6d730000
+
+// resetCode returns the reset code that refuses with v, by the node at
+// index hop of a circuit's path (0: a connection, or not known).
+func resetCode(v code, hop int) mux.ErrorCode {
+	return resetRefused + mux.ErrorCode(hop&0xff)<<8 + mux.ErrorCode(v)
+}
 
 var codeErrs = map[code]error{
 	codeRefused: ErrConnRefused, codeNoService: ErrNoService, codeNoRoute: ErrNoRoute,
@@ -171,6 +179,7 @@ type refusal struct {
 	// proved: the refusing node said so inside end-to-end TLS, so no
 	// relay can have forged it.
 	proved bool
+	hop    int // of a circuit setup refused by a reset: the refusing node's index in the path, 0 if not known
 }
 
 func (e *refusal) Error() string {

@@ -167,6 +167,7 @@ func TestSetupChurnAtADestination(t *testing.T) {
 
 	stop := make(chan struct{})
 	done := make(chan int)
+	ctx := ctxT(t)
 	go func() { // the churn: 32 setups in flight, each replaced by a new one
 		l := churner.c.links.get(r.ID())
 		var ring [32]*mux.Stream
@@ -188,7 +189,7 @@ func TestSetupChurnAtADestination(t *testing.T) {
 			if st := ring[i%len(ring)]; st != nil {
 				st.Reset(mux.CodeCancel)
 			}
-			st, err := l.sess.OpenStream(ctxT(t))
+			st, err := l.sess.OpenStream(ctx)
 			if err != nil {
 				return
 			}

@@ -1,10 +1,15 @@
 package mesh
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"os"
+	"os/exec"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -204,5 +209,120 @@ func TestHeaderTimeoutIsACancel(t *testing.T) {
 			}
 			st.Close()
 		}
+	}
+}
+
+// The insider of TestRefusedSetupFloodHoldsNoMemory runs in a process of
+// its own, so that the test's heap is the relay's alone: the test binary
+// re-executed with flooderEnv set to "ADDR SECONDS".
+const flooderEnv = "PLEXUS_MESH_TEST_FLOODER"
+
+// TestSetupFlooderHelper is that insider: a node that links to the relay
+// at ADDR and sends it circuit setups that it refuses (their next hop is
+// not its neighbour), as fast as it can for SECONDS, never reading,
+// closing or resetting them; it prints how many it sent.
+func TestSetupFlooderHelper(t *testing.T) {
+	spec := os.Getenv(flooderEnv)
+	if spec == "" {
+		t.Skip("the insider of TestRefusedSetupFloodHoldsNoMemory, run by it")
+	}
+	var addr string
+	var secs int
+	fmt.Sscan(spec, &addr, &secs)
+	n := newNode(t)
+	if err := n.Join("tcp", addr); err != nil {
+		t.Fatal(err)
+	}
+	var relay uint64
+	eventually(t, "the link to the relay", func() bool {
+		rs := n.Routes()
+		if len(rs) == 1 {
+			relay = rs[0].Host
+		}
+		return relay != 0
+	})
+	l := n.c.links.get(relay)
+	hdr := appendSetupHeader(nil, setupHeader{hop: 1, path: []uint64{n.ID(), relay, 0xdead, 0xbeef}})
+	ctx := ctxT(t)
+	sent := 0
+	for end := time.Now().Add(time.Duration(secs) * time.Second); time.Now().Before(end); {
+		st, err := l.sess.OpenStream(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Write(hdr)
+		sent++
+	}
+	fmt.Printf("flooder: %d setups sent\n", sent)
+}
+
+// TestRefusedSetupFloodHoldsNoMemory: an insider, in a process of its own,
+// sends circuit setups that its relay refuses, as fast as it can for 10 s,
+// and never reads, closes or resets them. Each refusal is a reset that
+// releases the stream at once: the relay's heap grows by at most 2 MiB
+// during the flood and falls back once it ends, and its link to the
+// insider holds a bounded number of streams. (Before, each refused stream
+// was closed and waited up to 30 s for a FIN that never came, under a link
+// MaxStreams of 65,536: one link pinned ~31 MiB.)
+func TestRefusedSetupFloodHoldsNoMemory(t *testing.T) {
+	relay := newNode(t)
+	ln, err := netListen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := relay.Serve(ln); err != nil {
+		t.Fatal(err)
+	}
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	base := heap()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestSetupFlooderHelper$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d", flooderEnv, ln.Addr(), 10))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	var rl *link
+	eventually(t, "the insider's link", func() bool {
+		relay.c.links.each(func(l *link) { rl = l })
+		return rl != nil
+	})
+	var peak uint64
+	maxStreams := 0
+	var err2 error
+	for running := true; running; {
+		select {
+		case err2 = <-exited:
+			running = false
+		case <-time.After(250 * time.Millisecond): // sampling the flood, not waiting for a state
+		}
+		peak = max(peak, heap())
+		maxStreams = max(maxStreams, rl.sess.NumStreams())
+	}
+	if err2 != nil {
+		t.Fatalf("the insider: %v\n%s", err2, out.String())
+	}
+	floodEnd := time.Now()
+	eventually(t, "the heap to fall back", func() bool { return heap() <= base+256<<10 })
+	fellBack := time.Since(floodEnd)
+	var sent int
+	if i := strings.Index(out.String(), "flooder: "); i >= 0 {
+		fmt.Sscan(out.String()[i+len("flooder: "):], &sent)
+	}
+	st := relay.Stats()
+	t.Logf("%d setups sent in 10 s, %d refused; the relay's heap grew by at most %d KiB and was back within 256 KiB %v after the flood; its link held at most %d streams",
+		sent, st.CircuitsRefused, (peak-base)>>10, fellBack.Round(time.Millisecond), maxStreams)
+	if peak > base+2<<20 {
+		t.Errorf("the heap grew by %d KiB during the flood, more than 2 MiB", (peak-base)>>10)
+	}
+	if limit := relay.c.linkCfg.MaxStreams; maxStreams > limit {
+		t.Errorf("the relay's link held %d streams, more than its MaxStreams %d", maxStreams, limit)
 	}
 }

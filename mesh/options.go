@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/plexusnet/plexus/mux"
@@ -159,7 +158,10 @@ func WithLimits(l Limits) Option { return func(o *options) { o.limits = l } }
 // WithLinkConfig sets the mux configuration of link sessions. Its zero
 // fields take the mesh's defaults for links: DefaultLinkSessionWindow,
 // DefaultLinkSendBuffer, a WriteTimeout of the keep-alive timeout but at
-// least 10s, and mux's defaults for the rest. Its keep-alive fields are
+// least 10s, an AcceptBacklog of MaxPendingStreams + MaxPendingCircuits
+// (80) and a MaxStreams derived from the Limits (docs/mesh.md, Memory:
+// 8,914 streams with the default limits), and mux's defaults for the
+// rest. Its keep-alive fields are
 // ignored: links use WithKeepAlive's, which dead-link detection relies on.
 // Keep (MaxCircuitsPerPeer + MaxPendingCircuits) × StreamWindow within a
 // quarter of SessionWindow, or one neighbour's stalled circuits can stop
@@ -233,6 +235,15 @@ func buildOptions(opts []Option) (options, error) {
 		return o, fmt.Errorf("mesh: bad routing timers: hold-down %v, lifetime %v", o.holdDown, o.lifetime)
 	}
 	o.link.KeepAliveInterval, o.link.KeepAliveTimeout = o.kaEvery, o.kaTimeout
+	if o.link.AcceptBacklog == 0 {
+		// A link's own session carries circuit setups only: what its
+		// header workers and pending setups take, waiting, is plenty, and
+		// a neighbour that opens faster waits (mux's backpressure).
+		o.link.AcceptBacklog = o.limits.MaxPendingStreams + o.limits.MaxPendingCircuits
+	}
+	if o.link.MaxStreams == 0 {
+		o.link.MaxStreams = linkMaxStreams(&o.limits, &o.link)
+	}
 	setDefaults(&o.link, DefaultLinkSessionWindow, DefaultLinkSendBuffer, max(o.kaTimeout, 10*time.Second))
 	setDefaults(&o.circuit, DefaultCircuitSessionWindow, DefaultCircuitSendBuffer, 10*time.Second)
 	if err := checkMuxConfig(&o.link); err != nil {
@@ -242,6 +253,27 @@ func buildOptions(opts []Option) (options, error) {
 		return o, fmt.Errorf("mesh: WithCircuitConfig: %w", err)
 	}
 	return o, nil
+}
+
+// linkMaxStreams returns the streams a link's session may hold, from the
+// mesh's own limits (docs/mesh.md, Memory): its control and connection
+// streams; the streams the neighbour opened that wait to be accepted (the
+// link's AcceptBacklog: MaxPendingStreams + MaxPendingCircuits unless
+// WithLinkConfig sets it), whose header is being read (MaxPendingStreams)
+// and whose setup is being handled (MaxPendingCircuits); the circuits the neighbour has this node relay
+// (MaxCircuitsPerPeer); and, since all of them may run through one link,
+// the circuits ending here (MaxCircuits), those this node relays on to
+// the neighbour (MaxRelayedCircuits) and those it sets up itself (counted
+// as MaxCircuits again). So a neighbour's streams are bounded by the
+// limits, and mux's default (65,536 streams of about 470 bytes) is never
+// what bounds a link.
+func linkMaxStreams(lim *Limits, link *mux.Config) int {
+	backlog := link.AcceptBacklog
+	if backlog == 0 {
+		backlog = mux.DefaultAcceptBacklog
+	}
+	return 2 + backlog + lim.MaxPendingStreams + lim.MaxPendingCircuits + lim.MaxCircuitsPerPeer +
+		2*lim.MaxCircuits + lim.MaxRelayedCircuits
 }
 
 // setDefaults fills the zero fields of cfg that the mesh sets otherwise
@@ -260,12 +292,5 @@ func setDefaults(cfg *mux.Config, window, sendBuffer int, writeTimeout time.Dura
 }
 
 // checkMuxConfig returns mux's objection to cfg, if any, before a session
-// runs with it. mux checks a Config before it looks at the connection, so
-// a nil connection starts nothing; mux has no exported check of its own.
-func checkMuxConfig(cfg *mux.Config) error {
-	_, err := mux.Client(nil, cfg)
-	if err != nil && strings.HasPrefix(err.Error(), "mux: Config.") {
-		return err
-	}
-	return nil
-}
+// runs with it.
+func checkMuxConfig(cfg *mux.Config) error { return cfg.Validate() }

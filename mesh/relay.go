@@ -177,35 +177,13 @@ func (c *core) relayEnded(rc *relayed) {
 // errNestedCircuit refuses a circuit setup sent inside a circuit.
 var errNestedCircuit = fmt.Errorf("%w: circuit setup inside a circuit or to the node itself", ErrProtocol)
 
-// startSetup hands a circuit setup that the neighbour of link l sent on st
-// to a goroutine of its own, so that the worker that read its header goes
-// on with the link's other streams: a setup waits for things that may take
-// long (a stream to the next hop and room to write on it, the end-to-end
-// TLS handshake). herr is what reading the header found wrong, if
-// anything. At most MaxPendingCircuits setups of one neighbour are handled
-// at once: admitting one more drops the oldest of the source (as the
-// setups claim it) that has the most pending, whose stream is reset with
-// the refusal of that limit. So a source that churns setups, behind a
-// relay that many share, drops its own, never those of the other
-// sources behind that relay (see pending.Set).
-func (c *core) startSetup(l *link, st *mux.Stream, s setupHeader, herr error) {
-	src := ""
-	if herr == nil {
-		src = peerKey(s.path[0])
-	}
-	p := c.relays.setups.AdmitSub(peerKey(l.peer), src, func() { c.refuseSetupNow(st, c.lim.limitErr("MaxPendingCircuits")) })
-	if !c.spawn(func() {
-		defer c.relays.setups.Done(p)
-		c.handleSetup(l, st, s, herr)
-	}) {
-		c.relays.setups.Done(p)
-		st.Reset(mux.CodeCancel)
-	}
-}
-
-// handleSetup handles a circuit setup that the neighbour of link l sent on
-// st: it is refused, ends here, or is relayed to the next hop. Every write
-// and open it makes is bounded by HandshakeTimeout.
+// handleSetup handles a circuit setup that the neighbour of link l sent
+// on st: it is refused, ends here, or is relayed to the next hop. herr is
+// what reading the header found wrong, if anything. The checks come in
+// order, and a refusal is decided here, in the worker that read the
+// header: a flood of setups that are refused costs no goroutine. What may
+// wait long (a stream to the next hop and room to write on it, the
+// end-to-end TLS handshake) runs in a goroutine of its own (see pend).
 func (c *core) handleSetup(l *link, st *mux.Stream, s setupHeader, herr error) {
 	if herr != nil {
 		c.refuseSetup(st, s, herr, l.peer)
@@ -216,7 +194,7 @@ func (c *core) handleSetup(l *link, st *mux.Stream, s setupHeader, herr error) {
 		return
 	}
 	if s.hop == len(s.path)-1 {
-		c.terminate(st, s)
+		c.pend(l, st, s, func() { c.terminate(st, s) })
 		return
 	}
 	if !c.opts.relay {
@@ -244,6 +222,40 @@ func (c *core) handleSetup(l *link, st *mux.Stream, s setupHeader, herr error) {
 		c.refuseSetup(st, s, err, l.peer)
 		return
 	}
+	if !c.pend(l, st, s, func() { c.forward(st, s, nl, rc) }) {
+		c.relays.put(rc)
+	}
+}
+
+// pend runs f, the rest of a setup that the neighbour of link l sent on
+// st, in a goroutine of its own, so that the worker that read its header
+// goes on with the link's other streams. At most MaxPendingCircuits
+// setups of one neighbour are pending at once: admitting one more drops
+// the oldest of the source (as the setups claim it) that has the most
+// pending, whose stream is reset with the refusal of that limit. So a
+// source that churns setups, behind a relay that many share, drops its
+// own, never those of the other sources behind that relay (see
+// pending.Set). It reports false, and resets st, once the node is
+// closing.
+func (c *core) pend(l *link, st *mux.Stream, s setupHeader, f func()) bool {
+	p := c.relays.setups.AdmitSub(peerKey(l.peer), peerKey(s.path[0]), func() { c.refuseSetupNow(st, c.lim.limitErr("MaxPendingCircuits")) })
+	if !c.spawn(func() {
+		defer c.relays.setups.Done(p)
+		f()
+	}) {
+		c.relays.setups.Done(p)
+		st.Reset(mux.CodeCancel)
+		return false
+	}
+	return true
+}
+
+// forward relays a setup that the neighbour of link l sent on st, counted
+// as rc, to the next hop's link nl: it opens a stream there, sends the
+// setup on, and splices the two streams. Every open and write is bounded
+// by HandshakeTimeout.
+func (c *core) forward(st *mux.Stream, s setupHeader, nl *link, rc *relayed) {
+	next, from := rc.next, rc.prev
 	release := func() { c.relays.put(rc) }
 	ctx, cancel := context.WithTimeout(c.ctx, c.lim.HandshakeTimeout)
 	out, err := nl.sess.OpenStream(ctx)
@@ -255,7 +267,7 @@ func (c *core) handleSetup(l *link, st *mux.Stream, s setupHeader, herr error) {
 		} else {
 			err = fmt.Errorf("%w: opening a stream to the next hop %s: %v", ErrNoRoute, FormatID(next), err)
 		}
-		c.refuseSetup(st, s, err, l.peer)
+		c.refuseSetup(st, s, err, from)
 		return
 	}
 	fwd := s
@@ -266,7 +278,7 @@ func (c *core) handleSetup(l *link, st *mux.Stream, s setupHeader, herr error) {
 	if err != nil {
 		out.Reset(mux.CodeCancel)
 		release()
-		c.refuseSetup(st, s, fmt.Errorf("%w: next hop %s: %v", ErrNoRoute, FormatID(next), err), l.peer)
+		c.refuseSetup(st, s, fmt.Errorf("%w: next hop %s: %v", ErrNoRoute, FormatID(next), err), from)
 		return
 	}
 	if !c.hold() {
@@ -293,23 +305,26 @@ func (c *core) handleSetup(l *link, st *mux.Stream, s setupHeader, herr error) {
 	c.logf(slog.LevelDebug, "mesh: relaying a circuit", "path", formatPath(s.path))
 }
 
-// refuseSetup answers a circuit setup with a refusal (the code of err and
-// this node's index in the path), within HandshakeTimeout, and closes the
-// stream.
+// refuseSetup refuses a circuit setup, with the code of err and this
+// node's index in the path: a reset whose code carries both (see
+// resetCode), so that the stream and everything it holds are released at
+// once, whatever the sender does next (a refusal written and closed would
+// wait for the sender's FIN, up to mux's StreamCloseTimeout).
 func (c *core) refuseSetup(st *mux.Stream, s setupHeader, err error, from uint64) {
 	c.countRefusal(err)
-	c.logf(slog.LevelInfo, "mesh: circuit refused", "from", FormatID(from), "path", formatPath(s.path), "err", err)
-	st.SetWriteDeadline(time.Now().Add(c.lim.HandshakeTimeout))
-	st.Write([]byte{uint8(codeOf(err)), uint8(s.hop)})
-	st.Close()
+	st.Reset(resetCode(codeOf(err), s.hop))
+	if c.log != nil {
+		c.logf(slog.LevelInfo, "mesh: circuit refused", "from", FormatID(from), "path", formatPath(s.path), "err", err)
+	}
 }
 
-// refuseSetupNow refuses a circuit setup without writing: a reset whose
-// code carries the refusal, as for a connection (see refuseConn). It
-// never blocks; the source learns the rule, not which node refused.
+// refuseSetupNow refuses a circuit setup whose hop is not known (dropped
+// from the pending ones, or sent inside a circuit): a reset whose code
+// carries the refusal. It never blocks; the source learns the rule, not
+// which node refused.
 func (c *core) refuseSetupNow(st *mux.Stream, err error) {
 	c.countRefusal(err)
-	st.Reset(resetRefused + mux.ErrorCode(codeOf(err)))
+	st.Reset(resetCode(codeOf(err), 0))
 }
 
 // hold counts one more task that Close waits for (c.wg.Done ends it); it

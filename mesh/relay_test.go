@@ -270,7 +270,8 @@ func TestSourceCapAtTheFirstRelay(t *testing.T) {
 }
 
 // setupVerdict sends a setup along path on sess, reaching path[hop], and
-// returns the refusal it gets (nil if accepted).
+// returns the refusal it gets (nil if accepted), checking that the reset
+// that refuses names path[hop].
 func setupVerdict(t *testing.T, sess *mux.Session, path []uint64, hop int) error {
 	t.Helper()
 	st, err := sess.OpenStream(ctxT(t))
@@ -282,6 +283,12 @@ func setupVerdict(t *testing.T, sess *mux.Session, path []uint64, hop int) error
 	var v [2]byte
 	st.SetReadDeadline(time.Now().Add(patience))
 	if _, err := io.ReadFull(st, v[:]); err != nil {
+		if rf := connRefusal(0, err); rf != nil { // refusals are resets
+			if rf.hop != hop {
+				t.Errorf("refused by the node at %d, want %d", rf.hop, hop)
+			}
+			return rf.err
+		}
 		return err
 	}
 	return code(v[0]).err()

@@ -169,7 +169,7 @@ func (c *core) serveStream(st *mux.Stream, from uint64, l *link, t *answerTimer,
 	if err != nil {
 		switch {
 		case h.kind == kindCircuit && errors.Is(err, ErrHopLimit) && l != nil:
-			c.startSetup(l, st, h.setup, err) // refused there: h.setup.hop is read before the path
+			c.handleSetup(l, st, h.setup, err) // refused there: h.setup.hop is read before the path
 			return
 		case h.kind == kindCircuit && errors.Is(err, ErrHopLimit):
 			c.refuseSetupNow(st, err)
@@ -197,7 +197,7 @@ func (c *core) serveStream(st *mux.Stream, from uint64, l *link, t *answerTimer,
 			c.logf(slog.LevelWarn, "mesh: circuit refused", "from", FormatID(from), "err", errNestedCircuit)
 			return
 		}
-		c.startSetup(l, st, h.setup, nil)
+		c.handleSetup(l, st, h.setup, nil)
 	}
 }
 
