@@ -221,7 +221,7 @@ func (c *core) serveCircuit(ci *circuit) {
 		})
 		defer expire.Stop()
 	}
-	c.acceptLoop(ci.sess, ci.host, nil, &ci.opens)
+	c.acceptLoopAs(ci.sess, ci.host, ci.cert.grants, nil, &ci.opens)
 	ci.sess.Close()
 	c.untrack(ci.h)
 	t.mu.Lock()

@@ -34,8 +34,9 @@ var (
 	// certificate proves, or that we expected, or that is our own.
 	ErrIDMismatch = errors.New("mesh: node id mismatch")
 	// ErrNotAuthorized: the peer has no valid certificate of the mesh CA,
-	// one end of a link is secured and the other is not, or a record's
-	// signature or certificate does not hold.
+	// one end of a link is secured and the other is not, a record's
+	// signature or certificate does not hold, or a listener admits only
+	// some groups (AllowGroups) and the caller's certificate names none.
 	ErrNotAuthorized = errors.New("mesh: not authorized")
 	// ErrNotRelay: a circuit asked a node that does not relay to relay.
 	ErrNotRelay = errors.New("mesh: node does not relay")

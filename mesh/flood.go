@@ -151,11 +151,18 @@ func (c *core) receiveRecord(l *link, raw []byte) error {
 }
 
 // servicePolicy drops from rec, a verified record of another node, the
-// services that WithServicePolicy refuses: this node ignores them (the
+// services that its certificate does not name (WithCertPolicy), then
+// those that WithServicePolicy refuses: this node ignores them (the
 // record is flooded as it came).
 func (c *core) servicePolicy(rec *record) {
+	if len(rec.services) == 0 || rec.id == c.id {
+		return
+	}
+	if c.opts.certPolicy {
+		c.certServices(rec)
+	}
 	allow := c.opts.servicePolicy
-	if allow == nil || len(rec.services) == 0 || rec.id == c.id {
+	if allow == nil || len(rec.services) == 0 {
 		return
 	}
 	var leaf *x509.Certificate

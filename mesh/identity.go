@@ -50,13 +50,14 @@ type creds struct {
 // verified is what a certificate chain proved once verified: the node id,
 // the leaf's key, until when (the earliest NotAfter of the chain), and the
 // chain as verified (leaf first, the mesh CA last), against the
-// credentials by.
+// credentials by; and what the leaf grants under certificate policy.
 type verified struct {
 	id       uint64
 	pub      crypto.PublicKey
 	notAfter time.Time
 	chain    []*x509.Certificate
 	by       *creds
+	grants   *Grants
 }
 
 // maxKnownCerts bounds the cache of verified chains.
@@ -277,7 +278,7 @@ func (i *identity) verifyFresh(pool *x509.CertPool, certs []*x509.Certificate, n
 	}
 	for _, chain := range chains {
 		if nodeUsages(chain) == nil {
-			return &verified{id: id, pub: leaf.PublicKey, notAfter: chainNotAfter(chain), chain: chain}, nil
+			return &verified{id: id, pub: leaf.PublicKey, notAfter: chainNotAfter(chain), chain: chain, grants: grantsOf(leaf)}, nil
 		}
 	}
 	return nil, fmt.Errorf("%w: certificate of %s %v, which a node needs (extended key usages serverAuth and clientAuth, or none)", ErrNotAuthorized, FormatID(id), nodeUsages(chains[0]))
@@ -370,7 +371,7 @@ func (i *identity) tlsConfig(server bool, expect uint64, peer *peerCert) *tls.Co
 			}
 		}
 		if peer != nil {
-			*peer = peerCert{id: v.id, certs: cs.PeerCertificates, notAfter: v.notAfter}
+			*peer = peerCert{id: v.id, certs: cs.PeerCertificates, notAfter: v.notAfter, grants: v.grants}
 		}
 		return nil
 	}
@@ -435,11 +436,12 @@ func tlsError(err error) error {
 
 // peerCert is what a peer's certificate proved in a TLS handshake: its id,
 // and until when (the earliest NotAfter of its chain); its chain, to
-// check it again when the mesh CA changes.
+// check it again when the mesh CA changes; what it grants (AllowGroups).
 type peerCert struct {
 	id       uint64
 	certs    []*x509.Certificate
 	notAfter time.Time
+	grants   *Grants
 }
 
 // stillValid checks a peer's certificate again, against the current
@@ -469,7 +471,8 @@ func (cr *creds) sign(b []byte) ([]byte, error) {
 // the mesh CA, within the caps, that proves the record's id, and a
 // signature by that certificate's key over the record. What costs CPU
 // comes last: a record whose chain is over the caps, or whose leaf proves
-// another id (forged), is refused before any signature is checked.
+// another id (forged), is refused before any signature is checked. Once
+// verified, rec.grants holds what the certificate grants.
 func (i *identity) verifyRecord(rec *record, raw []byte, now time.Time) error {
 	if rec.cert == nil || rec.sig == nil {
 		return fmt.Errorf("%w: record of %s is not signed", ErrNotAuthorized, FormatID(rec.id))
@@ -488,6 +491,7 @@ func (i *identity) verifyRecord(rec *record, raw []byte, now time.Time) error {
 	if !verifySig(v.pub, raw[:rec.signedLen], rec.sig) {
 		return fmt.Errorf("%w: record %s/%d: bad signature", ErrNotAuthorized, FormatID(rec.id), rec.seq)
 	}
+	rec.grants = v.grants
 	return nil
 }
 

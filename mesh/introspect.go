@@ -26,6 +26,9 @@ type NodeInfo struct {
 	Started time.Time  // when New returned it
 	Listen  []net.Addr // addresses it accepts links on (Serve, ListenAndServe), in the order they were added
 	Join    []string   // addresses it keeps a link to (Join), as "network://address", in the order they were added
+	// CertPolicy: the node enforces certificate policy (WithCertPolicy):
+	// it believes a service only from a node whose certificate names it.
+	CertPolicy bool
 }
 
 // Info describes the node.
@@ -37,6 +40,8 @@ func (n *Node) Info() NodeInfo {
 		Relay:   c.opts.relay,
 		Secure:  c.ident != nil,
 		Started: c.started,
+
+		CertPolicy: c.opts.certPolicy,
 	}
 	c.mu.Lock()
 	for _, s := range c.serving {

@@ -45,6 +45,9 @@ type listener struct {
 	env  string
 	name string
 	port uint32
+	// groups admitted (AllowGroups): a caller's certificate must name one;
+	// nil: anyone. Set before the listener is bound, never changed.
+	groups []string
 
 	mu       sync.Mutex // serializes deliveries with Close
 	q        chan *conn
@@ -55,9 +58,9 @@ type listener struct {
 	closed   bool
 }
 
-// listen binds t in env.
-func (c *core) listen(env string, t target) (*listener, error) {
-	l := &listener{c: c, env: env, name: t.name, port: t.port, done: make(chan struct{}), room: make(chan struct{}, 1)}
+// listen binds t in env, with the options o.
+func (c *core) listen(env string, t target, o listenOptions) (*listener, error) {
+	l := &listener{c: c, env: env, name: t.name, port: t.port, groups: o.groups, done: make(chan struct{}), room: make(chan struct{}, 1)}
 	l.q = make(chan *conn, c.lim.AcceptBacklog)
 	p := &c.ports
 	p.mu.Lock()
@@ -196,15 +199,20 @@ func (c *core) announceServices() {
 
 // deliver answers a connection header received on st from host from (if
 // answer is set: the dialer waits for it; a refusal is always answered),
-// and queues the connection for its listener. t, running since the header
+// and queues the connection for its listener, if the listener admits the
+// caller, whose certificate grants g (AllowGroups). t, running since the header
 // began, bounds the answer too. When the listener's backlog is full, the
 // wait for room is handed to a goroutine of its own, so that the worker
 // goes on with the session's other streams; at most MaxPendingStreams
 // connections of one session wait so (p counts them), beyond that the
 // worker itself waits (up to the same bound), which in the end holds the
 // session's new streams in mux's accept backlog.
-func (c *core) deliver(st *mux.Stream, from uint64, h connHeader, answer bool, t *answerTimer, p *workerPool) {
+func (c *core) deliver(st *mux.Stream, from uint64, g *Grants, h connHeader, answer bool, t *answerTimer, p *workerPool) {
 	l, v := c.ports.lookup(h)
+	if l != nil && !l.admits(c.callerGrants(from, g)) {
+		c.notAuthorized(l, from)
+		l, v = nil, codeNotAuthorized
+	}
 	if l != nil {
 		v = l.enqueue(st, from, answer, t)
 		if v == codeFull {

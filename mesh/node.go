@@ -311,8 +311,9 @@ func (n *Node) Routes() []Route {
 // Listen binds a listener in the node's env. address is ":<port>" (":0"
 // picks a free port), "<service>" (a free port, and the name announced to
 // the mesh) or "<service>:<port>". network is "" or "mesh". A port or
-// name already bound in this env fails with ErrAddrInUse.
-func (n *Node) Listen(network, address string) (net.Listener, error) {
+// name already bound in this env fails with ErrAddrInUse. opts restrict
+// who may connect (AllowGroups).
+func (n *Node) Listen(network, address string, opts ...ListenOption) (net.Listener, error) {
 	t, err := parseTarget(network, address)
 	if err == nil && t.host != 0 && t.host != n.c.id {
 		err = fmt.Errorf("%w: cannot listen on another node's address %s", ErrBadAddress, address)
@@ -320,18 +321,25 @@ func (n *Node) Listen(network, address string) (net.Listener, error) {
 	if err == nil {
 		err = checkEnv(n.env)
 	}
+	var lo listenOptions
+	if err == nil {
+		lo, err = n.c.listenOpts(opts)
+	}
 	if err != nil {
 		return nil, &net.OpError{Op: "listen", Net: "mesh", Err: err}
 	}
-	l, err := n.c.listen(n.env, t)
+	l, err := n.c.listen(n.env, t, lo)
 	if err != nil {
 		return nil, &net.OpError{Op: "listen", Net: "mesh", Addr: Addr{Host: n.c.id, Port: t.port}, Err: err}
 	}
+	n.c.ownService(n.env, t.name)
 	return l, nil
 }
 
 // Bind is Listen, under the name astranet used.
-func (n *Node) Bind(network, address string) (net.Listener, error) { return n.Listen(network, address) }
+func (n *Node) Bind(network, address string, opts ...ListenOption) (net.Listener, error) {
+	return n.Listen(network, address, opts...)
+}
 
 // Dial connects to address in the node's env: "<host>:<port>" (the host as
 // 16 hex digits), ":<port>" (this node), "<service>" or "<service>:<port>".

@@ -90,6 +90,7 @@ type options struct {
 	circuitIdle time.Duration
 
 	servicePolicy func(host uint64, cert *x509.Certificate, env, name string) bool
+	certPolicy    bool // WithCertPolicy
 }
 
 // WithTLS secures the node: every link is mutual TLS 1.3 against the mesh
@@ -129,6 +130,21 @@ func WithInsecure() Option { return func(o *options) { o.insecure = true } }
 func WithServicePolicy(allow func(host uint64, cert *x509.Certificate, env, name string) bool) Option {
 	return func(o *options) { o.servicePolicy = allow }
 }
+
+// WithCertPolicy makes the node enforce certificate policy: it believes a
+// service of another node only if that node's certificate names it, in a
+// URI SAN plexus:service/NAME, plexus:service/ENV/NAME or
+// plexus:service/ENV/* (see CertGrants; 'plexus cert node --service'
+// writes them). A service its certificate does not name is ignored, as
+// WithServicePolicy ignores one: neither listed by Services nor dialed by
+// name, so that a member cannot draw the dials to a name it was not given
+// (a dial to its host:port still goes). A certificate that names no
+// service may serve none: turning the policy on needs certificates
+// reissued with names first. It applies together with WithServicePolicy,
+// whose callback sees only the services the certificates name: both must
+// allow. Our own services are not checked. It needs WithTLS: New fails
+// otherwise. NodeInfo.CertPolicy reports it.
+func WithCertPolicy() Option { return func(o *options) { o.certPolicy = true } }
 
 // WithID sets the node id of an insecure node (the default is random). It
 // cannot be combined with WithTLS, where the certificate sets the id.
@@ -229,6 +245,8 @@ func buildOptions(opts []Option) (options, error) {
 		return o, errNoTLS
 	case o.tls != nil && o.insecure:
 		return o, fmt.Errorf("mesh: WithInsecure cannot be combined with WithTLS")
+	case o.certPolicy && o.tls == nil:
+		return o, errCertPolicyInsecure
 	case o.tls != nil && o.id != 0:
 		return o, fmt.Errorf("mesh: WithID cannot be combined with WithTLS: the certificate sets the id")
 	case o.holdDown <= 0 || o.lifetime <= 3*o.holdDown:

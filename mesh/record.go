@@ -32,7 +32,8 @@ type record struct {
 	services   []serviceEntry
 	cert       []byte // DER of the leaf, then of any intermediates; in a decoded record, a slice of the input
 	sig        []byte
-	signedLen  int // in a decoded record: the bytes the signature covers
+	signedLen  int     // in a decoded record: the bytes the signature covers
+	grants     *Grants // once verifyRecord has verified it: what cert grants (not on the wire)
 }
 
 // serviceEntry is one service in a record.

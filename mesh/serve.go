@@ -22,9 +22,17 @@ func (l *link) acceptStreams() { l.c.acceptLoop(l.sess, l.peer, l, nil) }
 
 // acceptConns serves the streams a link's peer opens on the link's
 // connection session: connections.
-func (l *link) acceptConns() { l.c.acceptLoop(l.conns, l.peer, nil, nil) }
+func (l *link) acceptConns() { l.c.acceptLoopAs(l.conns, l.peer, l.cert.grants, nil, nil) }
 
-// acceptLoop serves the streams opened on sess by host from; l is the
+// acceptLoop serves the streams opened on sess by host from, whose
+// certificate grants nothing (acceptLoopAs).
+func (c *core) acceptLoop(sess *mux.Session, from uint64, l *link, opens *atomic.Uint64) {
+	c.acceptLoopAs(sess, from, nil, l, opens)
+}
+
+// acceptLoopAs serves the streams opened on sess by host from, whose
+// certificate grants g (nil: nothing; for the self session, see
+// callerGrants), read once for the session (AllowGroups); l is the
 // link when sess is a link's own session (circuit setups are allowed only
 // there, and connections never: they travel in the link's connection
 // session, in a circuit's inner session or in the self session); opens,
@@ -35,7 +43,7 @@ func (l *link) acceptConns() { l.c.acceptLoop(l.conns, l.peer, nil, nil) }
 // most MaxPendingStreams headers are read at once (one per worker); beyond
 // that the loop stops accepting, and the peer's opens wait in mux's accept
 // backlog.
-func (c *core) acceptLoop(sess *mux.Session, from uint64, l *link, opens *atomic.Uint64) {
+func (c *core) acceptLoopAs(sess *mux.Session, from uint64, g *Grants, l *link, opens *atomic.Uint64) {
 	p := &workerPool{work: make(chan *mux.Stream)}
 	p.retire = time.AfterFunc(time.Hour, p.retireIdle)
 	p.retire.Stop()
@@ -45,7 +53,7 @@ func (c *core) acceptLoop(sess *mux.Session, from uint64, l *link, opens *atomic
 		t := newAnswerTimer()
 		defer t.t.Stop()
 		for ok := true; ok && st != nil; st, ok = <-p.work {
-			c.serveStream(st, from, l, t, p)
+			c.serveStream(st, from, g, l, t, p)
 		}
 	}
 	for {
@@ -153,7 +161,7 @@ func (p *workerPool) close() {
 // wait for room in a listener's backlog, a circuit setup) is handed to a
 // goroutine of its own, under a bound of its own, so that the worker is
 // free for the session's next stream once the header is read.
-func (c *core) serveStream(st *mux.Stream, from uint64, l *link, t *answerTimer, p *workerPool) {
+func (c *core) serveStream(st *mux.Stream, from uint64, g *Grants, l *link, t *answerTimer, p *workerPool) {
 	// The header, and a connection's answer, must come within
 	// HandshakeTimeout. A timer that resets the stream, rather than
 	// deadlines, leaves nothing behind on a stream that lives on (a relayed
@@ -189,7 +197,7 @@ func (c *core) serveStream(st *mux.Stream, from uint64, l *link, t *answerTimer,
 			c.logf(slog.LevelWarn, "mesh: a connection on a link's session", "from", FormatID(from))
 			return
 		}
-		c.deliver(st, from, h.conn, h.kind == kindConn, t, p)
+		c.deliver(st, from, g, h.conn, h.kind == kindConn, t, p)
 		t.stop()
 	case kindCircuit:
 		if l == nil {

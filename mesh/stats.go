@@ -59,6 +59,11 @@ type Stats struct {
 	Dials       uint64    // dials (Dial, DialContext, DialTimeout), successful or not
 	DialErrors  uint64    // dials that failed
 	DialLatency Histogram // the time successful dials took
+
+	// ConnsNotAuthorized counts the connections refused because the
+	// caller's certificate names none of the listener's groups
+	// (AllowGroups).
+	ConnsNotAuthorized uint64
 }
 
 // Histogram counts observations of a duration in fixed buckets.
@@ -117,6 +122,7 @@ type nodeCounters struct {
 	setupsFailed                                          atomic.Uint64
 	recReceived, recSent, recRefused, recStale            atomic.Uint64
 	dials, dialErrors                                     atomic.Uint64
+	connsNotAuthorized                                    atomic.Uint64
 	dialLatency                                           histogram
 
 	// gone holds the traffic of the links that went down; mu makes a
@@ -172,6 +178,7 @@ func (n *Node) Stats() Stats {
 		Dials:                s.dials.Load(),
 		DialErrors:           s.dialErrors.Load(),
 		DialLatency:          s.dialLatency.snapshot(),
+		ConnsNotAuthorized:   s.connsNotAuthorized.Load(),
 	}
 	s.mu.Lock()
 	st.BytesIn, st.BytesOut, st.FramesIn, st.FramesOut = s.gone.BytesIn, s.gone.BytesOut, s.gone.FramesIn, s.gone.FramesOut

@@ -16,9 +16,12 @@ import (
 	"io/fs"
 	"math/big"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/plexusnet/plexus/mesh"
@@ -58,8 +61,8 @@ func certCommand() *command {
 		name:    "cert",
 		summary: "make a mesh CA and node certificates; print the node id of a certificate",
 		help: `usage: plexus cert ca --out DIR
-       plexus cert node --ca DIR --name NAME --out DIR
-       plexus cert id FILE.crt...
+       plexus cert node --ca DIR --name NAME --out DIR [--service NAME]... [--group NAME]...
+       plexus cert id [--grants] FILE.crt...
 
 Makes the certificates of a secured mesh (mesh.WithTLS, plexus node --cert):
 a CA, then one certificate per node signed by it. A node's id is derived from
@@ -162,7 +165,8 @@ func certNodeCommand() *command {
 	cmd := &command{
 		name:    "node",
 		summary: "make a node certificate signed by the CA: DIR/NAME.crt and DIR/NAME.key",
-		help: `usage: plexus cert node --ca DIR --name NAME --out DIR [--days N] [--host H]... [--key-type ecdsa|ed25519] [--force]
+		help: `usage: plexus cert node --ca DIR --name NAME --out DIR [--days N] [--host H]... [--service S]... [--group G]...
+                        [--key-type ecdsa|ed25519] [--force] [--renew]
 
 Makes a node certificate signed by the CA in --ca (ca.crt and ca.key):
 OUT/NAME.crt and OUT/NAME.key (mode 0600), and prints the node id the mesh
@@ -172,9 +176,20 @@ between nodes needs. NAME is its common name and the files' name; the mesh
 does not look at it. --host adds DNS names or IP addresses, for using the
 certificate with tls+tcp:// sockets too.
 
+--service and --group put the node's certificate policy in the certificate
+(URI SANs, see docs/protocol.md): the services it may serve, which nodes
+that enforce certificate policy (plexus node --cert-policy) require, and
+the groups it belongs to, which listeners with allowed groups
+(--allow-groups) require. --service takes NAME (a service of the default
+env), ENV/NAME, or ENV/* (every service of env ENV); --group takes NAME.
+Names are 1 to 64 letters, digits, '-', '_' or '.', not starting with '.'.
+A malformed one is refused: nothing is written.
+
 --renew keeps the existing OUT/NAME.key, so the node id stays, and
 replaces OUT/NAME.crt with a new certificate for it: renew a node's
-certificate this way, then send the running node SIGHUP.
+certificate this way, then send the running node SIGHUP. The new
+certificate names the services and groups given now: a note says which
+ones of the old certificate it no longer names.
 `,
 	}
 	cmd.setup = func() (*flagSet, runFunc) {
@@ -185,6 +200,8 @@ certificate this way, then send the running node SIGHUP.
 		fs.stringFlag(&o.out, "DIR", "directory to write NAME.crt and NAME.key in (required)", "out")
 		fs.varFlag(intValue{&o.days, 100 * 365}, "N", fmt.Sprint(defaultNodeDays), "days the certificate is valid (at most until the CA expires)", "days")
 		fs.varFlag(listValue{&o.hosts, true}, "HOST", "", "a DNS name or IP address to add (repeatable, or comma-separated)", "host")
+		fs.varFlag(listValue{&o.services, true}, "NAME|ENV/NAME|ENV/*", "", "a service the node may serve under certificate policy (repeatable, or comma-separated)", "service")
+		fs.varFlag(listValue{&o.groups, true}, "NAME", "", "a group the node belongs to (repeatable, or comma-separated)", "group")
 		fs.stringFlag(&o.keyType, "TYPE", "key type: ecdsa (P-256) or ed25519", "key-type")
 		fs.boolFlag(&o.force, "overwrite existing files", "force")
 		fs.boolFlag(&o.renew, "keep the existing NAME.key (the node id stays) and replace NAME.crt", "renew")
@@ -199,6 +216,7 @@ type nodeCertOptions struct {
 	cmd                    *command
 	ca, name, out, keyType string
 	hosts                  []string
+	services, groups       []string
 	days                   int
 	force                  bool
 	renew                  bool
@@ -218,6 +236,10 @@ func (o *nodeCertOptions) run(ctx context.Context, c *cli, fs *flagSet) error {
 		return usagef(o.cmd, "--days must be at least 1")
 	case !certNameRE.MatchString(o.name):
 		return &usageError{cmd: o.cmd.path(), err: fmt.Errorf("%w: --name %q: 1 to 64 letters, digits, '.', '_' or '-', not starting with '.'", errBadName, o.name)}
+	}
+	grants, uris, err := o.grants()
+	if err != nil {
+		return &usageError{cmd: o.cmd.path(), err: err}
 	}
 	ca, err := loadCA(o.ca, c)
 	if err != nil {
@@ -254,6 +276,7 @@ func (o *nodeCertOptions) run(ctx context.Context, c *cli, fs *flagSet) error {
 		NotAfter:     now.AddDate(0, 0, o.days),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		URIs:         uris,
 	}
 	if tmpl.NotAfter.After(ca.leaf.NotAfter) {
 		tmpl.NotAfter = ca.leaf.NotAfter
@@ -274,18 +297,97 @@ func (o *nodeCertOptions) run(ctx context.Context, c *cli, fs *flagSet) error {
 	if err != nil {
 		return err
 	}
+	if got := mesh.CertGrants(leaf); len(got.Invalid) > 0 || !slices.Equal(got.Services, grants.Services) || !slices.Equal(got.Groups, grants.Groups) {
+		return fmt.Errorf("the signed certificate does not read back the services and groups given: %+v", got) // never: Grants.URIs checked them
+	}
 	if o.renew {
+		if old, err := readCertificate(crtPath); err == nil {
+			noteDropped(c, mesh.CertGrants(old), grants)
+		}
 		if err := writeFile(crtPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), certMode, true); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.stdout, "wrote %s\nkept %s\nnode id %s\n", crtPath, keyPath, mesh.FormatID(mesh.IDFromCert(leaf)))
+		printGrants(c, grants)
 		return nil
 	}
 	if err := writePair(o.out, o.force, crtPath, der, keyPath, key); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.stdout, "wrote %s\nwrote %s (mode 0600)\nnode id %s\n", crtPath, keyPath, mesh.FormatID(mesh.IDFromCert(leaf)))
+	printGrants(c, grants)
 	return nil
+}
+
+// grants reads --service and --group: the certificate policy to write,
+// and its URI SANs. A malformed one is an errBadName.
+func (o *nodeCertOptions) grants() (mesh.Grants, []*url.URL, error) {
+	var g mesh.Grants
+	for _, s := range o.services {
+		sg, err := mesh.ParseServiceGrant(s)
+		if err != nil {
+			return g, nil, fmt.Errorf("%w: --service %q: %v (want NAME, ENV/NAME or ENV/*)", errBadName, s, err)
+		}
+		if !slices.Contains(g.Services, sg) {
+			g.Services = append(g.Services, sg)
+		}
+	}
+	for _, name := range o.groups {
+		if _, err := (mesh.Grants{Groups: []string{name}}).URIs(); err != nil {
+			return g, nil, fmt.Errorf("%w: --group %q: %v", errBadName, name, err)
+		}
+		if !slices.Contains(g.Groups, name) {
+			g.Groups = append(g.Groups, name)
+		}
+	}
+	uris, err := g.URIs()
+	if err != nil {
+		return g, nil, fmt.Errorf("%w: %v", errBadName, err)
+	}
+	return g, uris, nil
+}
+
+// printGrants prints the services and groups a new certificate grants;
+// nothing for those it has none of.
+func printGrants(c *cli, g mesh.Grants) {
+	if len(g.Services) > 0 {
+		fmt.Fprintf(c.stdout, "services %s\n", joinGrants(g.Services))
+	}
+	if len(g.Groups) > 0 {
+		fmt.Fprintf(c.stdout, "groups %s\n", strings.Join(g.Groups, ","))
+	}
+}
+
+// joinGrants writes service grants as --service takes them, comma-separated.
+func joinGrants(ss []mesh.ServiceGrant) string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = s.String()
+	}
+	return strings.Join(out, ",")
+}
+
+// noteDropped notes, on a renewal, the services and groups of the old
+// certificate that the new one no longer names.
+func noteDropped(c *cli, old, cur mesh.Grants) {
+	var svc []mesh.ServiceGrant
+	for _, s := range old.Services {
+		if !slices.Contains(cur.Services, s) {
+			svc = append(svc, s)
+		}
+	}
+	var groups []string
+	for _, g := range old.Groups {
+		if !slices.Contains(cur.Groups, g) {
+			groups = append(groups, g)
+		}
+	}
+	if len(svc) > 0 {
+		fmt.Fprintf(c.stderr, "note: the old certificate named the services %s, which this one does not (give --service again to keep them)\n", joinGrants(svc))
+	}
+	if len(groups) > 0 {
+		fmt.Fprintf(c.stderr, "note: the old certificate named the groups %s, which this one does not (give --group again to keep them)\n", strings.Join(groups, ","))
+	}
 }
 
 // readKey reads a private key from a PEM file: PKCS #8, SEC 1 or
@@ -328,15 +430,23 @@ func certIDCommand() *command {
 	cmd := &command{
 		name:    "id",
 		summary: "print the node id the mesh derives from a certificate",
-		help: `usage: plexus cert id FILE.crt...
+		help: `usage: plexus cert id [--grants] FILE.crt...
 
 Prints the node id (16 hex digits) the mesh derives from each certificate
 (PEM or DER): the id alone for one file, the id and the file name for
 several.
+
+--grants also prints, below each id, the certificate policy it carries:
+the services it may serve (NAME, ENV/NAME or ENV/*), the groups it belongs
+to, and any plexus: URI SAN that is malformed and grants nothing; "none"
+for a certificate without service names, which may serve none under
+certificate policy.
 `,
 	}
 	cmd.setup = func() (*flagSet, runFunc) {
+		var showGrants bool
 		fs := newFlagSet("cert id")
+		fs.boolFlag(&showGrants, "print the services and groups each certificate grants", "grants")
 		fs.logging()
 		return fs, func(ctx context.Context, c *cli, fs *flagSet) error {
 			if len(fs.args) == 0 {
@@ -352,6 +462,20 @@ several.
 					fmt.Fprintln(c.stdout, id)
 				} else {
 					fmt.Fprintf(c.stdout, "%s  %s\n", id, path)
+				}
+				if showGrants {
+					g := mesh.CertGrants(leaf)
+					svc, groups := "none (may serve none under certificate policy)", "none"
+					if len(g.Services) > 0 {
+						svc = joinGrants(g.Services)
+					}
+					if len(g.Groups) > 0 {
+						groups = strings.Join(g.Groups, ",")
+					}
+					fmt.Fprintf(c.stdout, "  services %s\n  groups %s\n", svc, groups)
+					for _, bad := range g.Invalid {
+						fmt.Fprintf(c.stdout, "  invalid %s (grants nothing)\n", bad)
+					}
 				}
 			}
 			return nil

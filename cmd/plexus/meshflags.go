@@ -28,6 +28,9 @@ type meshFlags struct {
 	insecure bool     // run without TLS
 	name     string   // the mesh name
 	relay    bool     // relay circuits for others
+	// certPolicy: believe a service only from a node whose certificate
+	// names it (mesh.WithCertPolicy).
+	certPolicy bool
 }
 
 // meshFlagNames names the flags of a command's meshFlags where the
@@ -57,6 +60,7 @@ func (f *flagSet) mesh(m *meshFlags, names meshFlagNames, relayDefault bool) {
 	if !names.sharedTLS {
 		f.boolFlag(&m.insecure, "run the node without TLS: anyone who can reach it may join the mesh (needed when --cert, --key and --ca are not given)", "insecure")
 	}
+	f.boolFlag(&m.certPolicy, "enforce certificate policy: believe a service only from a node whose certificate names it ('plexus cert node --service'; needs TLS)", "cert-policy")
 	f.stringFlag(&m.name, "NAME", "the mesh name: nodes of different names refuse to link (default "+mesh.DefaultName+")", "name")
 	f.boolFlag(&m.relay, fmt.Sprintf("relay circuits between other nodes (default %v)", relayDefault), "relay")
 }
@@ -176,6 +180,9 @@ func (m *meshFlags) start(ctx context.Context, log *slog.Logger, listenFlag stri
 		opts = append(opts, mesh.WithTLS(cfg))
 	} else {
 		opts = append(opts, mesh.WithInsecure()) // the node warns, once
+	}
+	if m.certPolicy {
+		opts = append(opts, mesh.WithCertPolicy()) // New refuses it without TLS
 	}
 	n, err := mesh.New(opts...)
 	if err != nil {

@@ -31,7 +31,8 @@ func nodeCommand() *command {
 		name:    "node",
 		summary: "run a mesh node: links, relaying, sidecars, status page",
 		help: `usage: plexus node [--listen tcp://HOST:PORT]... [--join HOST:PORT]... (--cert FILE --key FILE --ca FILE | --insecure)
-                   [--name NAME] [--relay=false] [--http ADDR] [--expose NAME=HOST:PORT]... [--forward HOST:PORT=NAME]...
+                   [--name NAME] [--relay=false] [--cert-policy] [--http ADDR]
+                   [--expose NAME=HOST:PORT]... [--allow-groups NAME[,NAME]] [--forward HOST:PORT=NAME]...
 
 Runs a mesh node until SIGINT or SIGTERM, then stops accepting, lets the
 proxied connections finish (up to --drain), closes its links and exits 0.
@@ -42,6 +43,12 @@ secured with the certificate of 'plexus cert node' (--cert, --key) and the
 mesh CA (--ca); without them it refuses to start unless --insecure is
 given. SIGHUP reads the certificate files again.
 
+--cert-policy makes the node believe a service only from a node whose
+certificate names it ('plexus cert node --service'): a member can no longer
+draw the dials by name to a name it was not given, and a node whose
+certificate names no service is believed to serve none, so reissue the
+certificates with names before turning it on. 'plexus status' shows it.
+
 Sidecars put programs that are not written in Go on the mesh:
 
   --expose NAME=HOST:PORT   publish the local TCP service HOST:PORT as mesh service NAME:
@@ -50,6 +57,11 @@ Sidecars put programs that are not written in Go on the mesh:
                             to mesh service NAME
 
 A half-close (shutdown of one direction) is carried both ways.
+
+--allow-groups admits to the --expose services only callers whose
+certificate names one of the groups ('plexus cert node --group'), by name
+or by host:port; the others are refused (not authorized) before any
+connection to HOST:PORT is made. It needs TLS.
 
 --http serves, on loopback by default, the live status page (/), its JSON
 API (` + status.APIPath + `), which 'plexus status' reads, and the node's
@@ -64,6 +76,7 @@ address given explicitly; --http '' turns it off.
 		fs.heading("status page and sidecars")
 		fs.stringFlag(&o.http, "ADDR", "serve the status page, JSON API and /metrics on ADDR ('': not at all)", "http")
 		fs.varFlag(listValue{&o.expose, false}, "NAME=HOST:PORT", "", "mesh service NAME proxied to local TCP HOST:PORT (repeatable)", "expose")
+		fs.varFlag(listValue{&o.allowGroups, true}, "NAME[,NAME]", "", "admit to the --expose services only callers whose certificate names one of these groups (repeatable)", "allow-groups")
 		fs.varFlag(listValue{&o.forward, false}, "HOST:PORT=NAME", "", "local TCP listener on HOST:PORT, each connection carried to mesh service NAME (repeatable)", "forward")
 		fs.varFlag(durationValue{&o.drain, nil}, "D", "5s", "on SIGINT or SIGTERM, wait up to D for proxied connections to end", "drain")
 		fs.logging()
@@ -80,6 +93,9 @@ type nodeOptions struct {
 	expose  []string
 	forward []string
 	drain   time.Duration
+	// allowGroups: the --expose services admit only callers of these
+	// groups (mesh.AllowGroups); nil: anyone.
+	allowGroups []string
 }
 
 // exposeSpec is one --expose: mesh service name to local TCP address.
@@ -136,8 +152,20 @@ func (o *nodeOptions) run(ctx context.Context, c *cli, fs *flagSet) error {
 	if err := o.mesh.check("listen"); err != nil {
 		return usagef(o.cmd, "%v", err)
 	}
-	if _, err := o.mesh.tlsConfig(); errors.Is(err, errInsecure) {
+	if fs.set("allow-groups") && len(ex) == 0 {
+		return usagef(o.cmd, "--allow-groups applies to the --expose services: give --expose NAME=HOST:PORT")
+	}
+	if fs.set("allow-groups") && len(o.allowGroups) == 0 {
+		return usagef(o.cmd, "--allow-groups needs a group name")
+	}
+	cfg, err := o.mesh.tlsConfig()
+	if errors.Is(err, errInsecure) {
 		return usagef(o.cmd, "%v", err)
+	}
+	for _, f := range []string{"cert-policy", "allow-groups"} {
+		if err == nil && cfg == nil && fs.set(f) {
+			return usagef(o.cmd, "--%s needs TLS (--cert, --key and --ca): an --insecure node has no certificates to read services or groups from", f)
+		}
 	}
 	log := fs.logger
 	// SIGHUP is caught from the start, so that an early one never kills
@@ -151,7 +179,7 @@ func (o *nodeOptions) run(ctx context.Context, c *cli, fs *flagSet) error {
 		return err
 	}
 	n := s.node
-	log.Info("node started", "id", mesh.FormatID(n.ID()), "name", n.Info().Name, "relay", o.mesh.relay, "secure", s.secure)
+	log.Info("node started", "id", mesh.FormatID(n.ID()), "name", n.Info().Name, "relay", o.mesh.relay, "secure", s.secure, "cert-policy", n.Info().CertPolicy)
 	stopped := false
 	defer func() {
 		if stopped {
@@ -159,6 +187,7 @@ func (o *nodeOptions) run(ctx context.Context, c *cli, fs *flagSet) error {
 		}
 	}()
 	sc := newSidecars(n, log)
+	sc.allowGroups = o.allowGroups
 	defer func() {
 		sc.close()
 		n.Close()

@@ -32,6 +32,7 @@ func (p *nodeProvider) Status(ctx context.Context) (*status.Status, error) {
 			Secure:        info.Secure,
 			Started:       info.Started,
 			UptimeSeconds: now.Sub(info.Started).Seconds(),
+			CertPolicy:    info.CertPolicy,
 		},
 	}
 	for _, a := range info.Listen {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +19,9 @@ import (
 type sidecars struct {
 	node *mesh.Node
 	log  *slog.Logger
+	// allowGroups: the --expose listeners admit only callers of these
+	// groups (--allow-groups); nil: anyone.
+	allowGroups []string
 	// ctx ends the proxied connections: cancelled by close, after the
 	// drain.
 	ctx    context.Context
@@ -39,11 +43,18 @@ const dialTimeout = 10 * time.Second
 
 // expose publishes mesh service e.name, proxied to local TCP e.addr.
 func (sc *sidecars) expose(ctx context.Context, e exposeSpec) error {
-	ln, err := sc.node.Listen("", e.name)
+	var opts []mesh.ListenOption
+	if sc.allowGroups != nil {
+		opts = append(opts, mesh.AllowGroups(sc.allowGroups...))
+	}
+	ln, err := sc.node.Listen("", e.name, opts...)
 	if err != nil {
 		return fmt.Errorf("--expose %s=%s: %w", e.name, e.addr, err)
 	}
 	log := sc.log.With("expose", e.name, "to", e.addr)
+	if sc.allowGroups != nil {
+		log = log.With("allow-groups", strings.Join(sc.allowGroups, ","))
+	}
 	log.Info("sidecar: exposing a local service on the mesh", "addr", ln.Addr().String())
 	var d net.Dialer
 	sc.serve(ln, log, func(ctx context.Context) (net.Conn, error) {

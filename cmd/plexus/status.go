@@ -33,7 +33,7 @@ type statusView struct {
 func statusViews() []statusView {
 	return []statusView{
 		{"status", "show a running node: itself, its links, routes, services, circuits",
-			"the node (id, mesh name, relay, TLS, uptime, listen addresses), then its\nlinks, routes, services and relayed circuits",
+			"the node (id, mesh name, relay, TLS, certificate policy, uptime, listen\naddresses), then its links, routes, services and relayed circuits",
 			func(st *status.Status) any { return st }, printStatus},
 		{"links", "list a running node's links",
 			"its links: peer id, remote address, who dialed, round trip, bytes each\nway, connections open, since when",
@@ -234,6 +234,7 @@ func printStatus(w io.Writer, st *status.Status) {
 	row(tw, "mesh", n.Name)
 	row(tw, "relay", yesNo(n.Relay))
 	row(tw, "tls", yesNo(n.Secure))
+	row(tw, "policy", policyText(n))
 	row(tw, "uptime", n.Uptime().Truncate(time.Second))
 	row(tw, "listen", orDash(strings.Join(n.Listen, " ")))
 	row(tw, "links", len(st.Links))
@@ -258,6 +259,14 @@ func printStatus(w io.Writer, st *status.Status) {
 		fmt.Fprintf(w, "\n%s:\n", s.title)
 		s.print(w, st)
 	}
+}
+
+// policyText says whom the node believes about service names.
+func policyText(n status.Node) string {
+	if n.CertPolicy {
+		return "certificate (a service only from a node whose certificate names it)"
+	}
+	return "none (any member may serve any name)"
 }
 
 func printLinks(w io.Writer, st *status.Status) {

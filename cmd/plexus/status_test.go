@@ -16,7 +16,7 @@ func TestStatusTables(t *testing.T) {
 	now := time.Date(2026, 11, 29, 18, 0, 0, 0, time.UTC)
 	st := &status.Status{
 		Time: now,
-		Node: status.Node{ID: "ac9cf68e5aeab6da", Name: "prod", Relay: true, Secure: true,
+		Node: status.Node{ID: "ac9cf68e5aeab6da", Name: "prod", Relay: true, Secure: true, CertPolicy: true,
 			Started: now.Add(-90 * time.Minute), UptimeSeconds: 5400.4, Listen: []string{"tcp://0.0.0.0:7000"}},
 		Links: []status.Link{{Peer: "5f0e2b7c9d1a3e48", Addr: "10.0.0.2:41872", Dialer: true, UpSince: now.Add(-time.Hour),
 			RTTMillis: 0.42, BytesIn: 1 << 20, BytesOut: 1000, Streams: 3}},
@@ -34,6 +34,7 @@ func TestStatusTables(t *testing.T) {
 mesh      prod
 relay     yes
 tls       yes
+policy    certificate (a service only from a node whose certificate names it)
 uptime    1h30m0s
 listen    tcp://0.0.0.0:7000
 links     1
@@ -75,6 +76,12 @@ echo  c3d4e5f60718293a  1     2
 	r := runIn("links", "--node", strings.TrimPrefix(srv.URL, "http://"), "--json")
 	if r.code != 0 || !strings.Contains(r.stdout, `"peer": "5f0e2b7c9d1a3e48"`) || !strings.HasPrefix(r.stdout, "[") {
 		t.Errorf("plexus links --json: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+	if r := runIn("status", "--node", srv.URL, "--json"); r.code != 0 || !strings.Contains(r.stdout, `"cert_policy": true`) {
+		t.Errorf("plexus status --json: exit %d, %q %q", r.code, r.stdout, r.stderr)
+	}
+	if got := policyText(status.Node{}); got != "none (any member may serve any name)" {
+		t.Errorf("without certificate policy: %q", got)
 	}
 	// A node that answers with an error says so.
 	bad := httptest.NewServer(status.Handler(nil))

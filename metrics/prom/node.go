@@ -71,8 +71,9 @@ func NewNodeCollector(n *mesh.Node) *NodeCollector {
 		counter(p+"route_changes_total", "Changes of the mesh's graph that routes follow.", l, func(s *S) float64 { return float64(s.RouteChanges) }),
 		counter(p+"dials_total", "Dials, successful or not.", l, func(s *S) float64 { return float64(s.Dials) }),
 		counter(p+"dial_errors_total", "Dials that failed.", l, func(s *S) float64 { return float64(s.DialErrors) }),
+		counter(p+"connections_not_authorized_total", "Connections refused because the caller's certificate names none of the listener's groups (AllowGroups).", l, func(s *S) float64 { return float64(s.ConnsNotAuthorized) }),
 	}
-	c.info = prometheus.NewDesc(p+"node_info", "The node: 1, with its mesh name and whether it relays and is secured as labels.", []string{"name", "relay", "secure"}, l)
+	c.info = prometheus.NewDesc(p+"node_info", "The node: 1, with its mesh name, whether it relays, is secured and enforces certificate policy as labels.", []string{"name", "relay", "secure", "cert_policy"}, l)
 	c.dial = prometheus.NewDesc(p+"dial_duration_seconds", "The time successful dials took.", nil, l)
 	type P = peerStats
 	pl := func(name, help string, typ prometheus.ValueType, get func(*P) float64) metric[P] {
@@ -105,7 +106,7 @@ func (c *NodeCollector) Collect(ch chan<- prometheus.Metric) {
 	s := c.node.Stats()
 	collect(c.metrics, &s, ch)
 	info := c.node.Info()
-	ch <- prometheus.MustNewConstMetric(c.info, prometheus.GaugeValue, 1, info.Name, strconv.FormatBool(info.Relay), strconv.FormatBool(info.Secure))
+	ch <- prometheus.MustNewConstMetric(c.info, prometheus.GaugeValue, 1, info.Name, strconv.FormatBool(info.Relay), strconv.FormatBool(info.Secure), strconv.FormatBool(info.CertPolicy))
 	ch <- histogram(c.dial, s.DialLatency)
 
 	peers := make(map[uint64]*peerStats)

@@ -47,6 +47,10 @@ type Node struct {
 	Started       time.Time `json:"started"`        // when the node started
 	UptimeSeconds float64   `json:"uptime_seconds"` // how long it has run
 	Listen        []string  `json:"listen"`         // addresses it accepts links on
+	// CertPolicy: the node enforces certificate policy
+	// (mesh.WithCertPolicy): it believes a service only from a node whose
+	// certificate names it.
+	CertPolicy bool `json:"cert_policy"`
 }
 
 // Uptime returns UptimeSeconds as a duration.

@@ -77,6 +77,7 @@ func TestPageInBrowser(t *testing.T) {
 		"the services table lists echo": `[...document.querySelectorAll('#services tbody tr')].some(tr => tr.cells[0].textContent === 'echo' && tr.cells[1].textContent === '` + idC + `')`,
 		"the routes table lists c":      `[...document.querySelectorAll('#routes tbody tr')].some(tr => tr.cells[0].textContent === '` + idC + `' && tr.cells[2].textContent === '2')`,
 		"the header shows the node":     `document.getElementById('node-id').textContent === '` + idA + `' && document.getElementById('node-uptime').textContent === '1h 30m'`,
+		"the header shows the policy":   `document.getElementById('node-policy').textContent === 'enforced'`,
 		"the state is ok":               `document.getElementById('state').dataset.state === 'ok'`,
 	}
 	for what, cond := range checks {

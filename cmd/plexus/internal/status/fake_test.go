@@ -40,7 +40,7 @@ func (f *fakeMesh) Status(ctx context.Context) (*Status, error) {
 	now := time.Now()
 	st := &Status{
 		Time: now,
-		Node: Node{ID: idA, Name: "fake", Relay: true, Secure: true, Started: f.start,
+		Node: Node{ID: idA, Name: "fake", Relay: true, Secure: true, CertPolicy: true, Started: f.start,
 			UptimeSeconds: now.Sub(f.start).Seconds(), Listen: []string{"tcp://127.0.0.1:7000"}},
 		Links: []Link{{Peer: idB, Addr: "127.0.0.1:7001", Dialer: true, UpSince: f.start, RTTMillis: 0.42,
 			BytesIn: f.bytesIn, BytesOut: f.bytesIn / 4, Streams: 3}},

@@ -299,6 +299,7 @@
     setText('node-name', n.name);
     setText('node-relay', n.relay ? 'yes' : 'no');
     setText('node-secure', n.secure ? 'yes' : 'no');
+    setText('node-policy', n.cert_policy ? 'enforced' : 'off (any member may serve any name)');
     setText('node-uptime', duration(n.uptime_seconds));
     setText('node-listen', n.listen.length ? n.listen.join(', ') : '–');
     document.title = 'plexus ' + n.id.slice(0, 8) + (n.name ? ' · ' + n.name : '');
