@@ -26,6 +26,9 @@ type NodeInfo struct {
 	Started time.Time  // when New returned it
 	Listen  []net.Addr // addresses it accepts links on (Serve, ListenAndServe), in the order they were added
 	Join    []string   // addresses it keeps a link to (Join), as "network://address", in the order they were added
+	// Revocation describes the revocation list it holds (a secured node;
+	// see SetRevocationList).
+	Revocation RevocationInfo
 }
 
 // Info describes the node.
@@ -38,6 +41,7 @@ func (n *Node) Info() NodeInfo {
 		Secure:  c.ident != nil,
 		Started: c.started,
 	}
+	info.Revocation = c.revoke.info(c.id)
 	c.mu.Lock()
 	for _, s := range c.serving {
 		info.Listen = append(info.Listen, s.addr)

@@ -56,6 +56,7 @@ type core struct {
 	rt          routing
 	self        selfLink
 
+	revoke   revocation // the revocation list held (revoke.go)
 	reloadMu sync.Mutex // serializes ReloadTLS
 	stats    nodeCounters
 	started  time.Time
@@ -111,7 +112,12 @@ func New(opts ...Option) (*Node, error) {
 	c.relays.setups.MaxPerKey = c.lim.MaxPendingCircuits
 	c.linkPending.MaxAll, c.linkPending.MaxPerKey = c.lim.MaxPendingLinks, c.lim.MaxPendingLinksPerIP
 	c.startRouting()
-	return &Node{c: c}, nil
+	n := &Node{c: c}
+	if err := c.loadRevocation(o.revocation); err != nil {
+		n.Close()
+		return nil, err
+	}
+	return n, nil
 }
 
 // recordMax returns the largest our record can be when its services take

@@ -91,6 +91,8 @@ type options struct {
 	circuitIdle time.Duration
 
 	servicePolicy func(host uint64, cert *x509.Certificate, env, name string) bool
+
+	revocation []byte // WithRevocationList's PEM
 }
 
 // WithTLS secures the node: every link is mutual TLS 1.3 against the mesh
