@@ -149,6 +149,9 @@ func TestRevocationListCodec(t *testing.T) {
 	if n := len(rawList(t, full)); n > maxRevocationLen {
 		t.Fatalf("a full list has %d bytes, over the cap %d", n, maxRevocationLen)
 	}
+	if maxRevocationLen != 74781 {
+		t.Fatalf("the largest list has %d bytes: docs/protocol.md says 74,781", maxRevocationLen)
+	}
 }
 
 // TestRevocationListSigners: a node takes a list signed by a root CA of
