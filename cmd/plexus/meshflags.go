@@ -28,6 +28,7 @@ type meshFlags struct {
 	insecure bool     // run without TLS
 	name     string   // the mesh name
 	relay    bool     // relay circuits for others
+	revoked  string   // a revocation list file (plexus node --revoked)
 }
 
 // meshFlagNames names the flags of a command's meshFlags where the
@@ -176,6 +177,13 @@ func (m *meshFlags) start(ctx context.Context, log *slog.Logger, listenFlag stri
 		opts = append(opts, mesh.WithTLS(cfg))
 	} else {
 		opts = append(opts, mesh.WithInsecure()) // the node warns, once
+	}
+	if m.revoked != "" {
+		opt, err := revocationOption(m.revoked)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, opt)
 	}
 	n, err := mesh.New(opts...)
 	if err != nil {

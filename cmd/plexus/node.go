@@ -30,7 +30,7 @@ func nodeCommand() *command {
 	cmd := &command{
 		name:    "node",
 		summary: "run a mesh node: links, relaying, sidecars, status page",
-		help: `usage: plexus node [--listen tcp://HOST:PORT]... [--join HOST:PORT]... (--cert FILE --key FILE --ca FILE | --insecure)
+		help: `usage: plexus node [--listen tcp://HOST:PORT]... [--join HOST:PORT]... (--cert FILE --key FILE --ca FILE [--revoked FILE] | --insecure)
                    [--name NAME] [--relay=false] [--http ADDR] [--expose NAME=HOST:PORT]... [--forward HOST:PORT=NAME]...
 
 Runs a mesh node until SIGINT or SIGTERM, then stops accepting, lets the
@@ -40,7 +40,9 @@ The node accepts links on the --listen addresses and keeps a link to each
 --join address, redialing with backoff while that node is down. It is
 secured with the certificate of 'plexus cert node' (--cert, --key) and the
 mesh CA (--ca); without them it refuses to start unless --insecure is
-given. SIGHUP reads the certificate files again.
+given. --revoked gives it the mesh's revocation list ('plexus cert
+revoke'), which it floods to the other nodes. SIGHUP reads the
+certificate files and the revocation list again.
 
 Sidecars put programs that are not written in Go on the mesh:
 
@@ -61,6 +63,7 @@ address given explicitly; --http '' turns it off.
 		o := &nodeOptions{cmd: cmd, http: defaultHTTP, drain: 5 * time.Second}
 		fs := newFlagSet("node")
 		fs.mesh(&o.mesh, meshFlagNames{listen: "listen"}, true)
+		fs.stringFlag(&o.mesh.revoked, "FILE", "a revocation list of the mesh CA ('plexus cert revoke'), read again on SIGHUP", "revoked")
 		fs.heading("status page and sidecars")
 		fs.stringFlag(&o.http, "ADDR", "serve the status page, JSON API and /metrics on ADDR ('': not at all)", "http")
 		fs.varFlag(listValue{&o.expose, false}, "NAME=HOST:PORT", "", "mesh service NAME proxied to local TCP HOST:PORT (repeatable)", "expose")
@@ -228,6 +231,7 @@ func (o *nodeOptions) run(ctx context.Context, c *cli, fs *flagSet) error {
 			return nil
 		case <-hup:
 			o.reload(n, log)
+			o.reloadRevoked(n, log)
 		}
 	}
 }
