@@ -32,6 +32,8 @@ func (p *nodeProvider) Status(ctx context.Context) (*status.Status, error) {
 			Secure:        info.Secure,
 			Started:       info.Started,
 			UptimeSeconds: now.Sub(info.Started).Seconds(),
+			RevokedSeq:    info.Revocation.Seq,
+			RevokedCount:  info.Revocation.Count,
 		},
 	}
 	for _, a := range info.Listen {

@@ -234,6 +234,9 @@ func printStatus(w io.Writer, st *status.Status) {
 	row(tw, "mesh", n.Name)
 	row(tw, "relay", yesNo(n.Relay))
 	row(tw, "tls", yesNo(n.Secure))
+	if n.RevokedSeq != 0 {
+		row(tw, "revoked", fmt.Sprintf("%d nodes (list %d)", n.RevokedCount, n.RevokedSeq))
+	}
 	row(tw, "uptime", n.Uptime().Truncate(time.Second))
 	row(tw, "listen", orDash(strings.Join(n.Listen, " ")))
 	row(tw, "links", len(st.Links))

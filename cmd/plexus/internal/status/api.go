@@ -47,6 +47,10 @@ type Node struct {
 	Started       time.Time `json:"started"`        // when the node started
 	UptimeSeconds float64   `json:"uptime_seconds"` // how long it has run
 	Listen        []string  `json:"listen"`         // addresses it accepts links on
+	// RevokedSeq is the sequence number of the revocation list the node
+	// holds (0, and absent: none), RevokedCount the node ids it revokes.
+	RevokedSeq   uint64 `json:"revoked_seq,omitempty"`
+	RevokedCount int    `json:"revoked_count,omitempty"`
 }
 
 // Uptime returns UptimeSeconds as a duration.
