@@ -213,6 +213,10 @@ func (c *core) serveCircuit(ci *circuit) {
 	t.mu.Lock()
 	t.all[ci] = struct{}{}
 	t.mu.Unlock()
+	if err := c.revokedPath(ci.path); err != nil { // a list installed during the setup (see installRevocation)
+		c.logf(slog.LevelWarn, "mesh: circuit closed", "path", formatPath(ci.path), "err", err)
+		ci.sess.Close()
+	}
 	if !ci.cert.notAfter.IsZero() {
 		// A circuit lasts no longer than the far host's certificate.
 		expire := time.AfterFunc(time.Until(ci.cert.notAfter), func() {

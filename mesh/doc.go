@@ -29,12 +29,17 @@
 // refusal then comes with the connection's first Read (see
 // Node.DialContext).
 //
+// A revocation list signed by the mesh CA (SignRevocationList) names node
+// ids that a secured node refuses: links, records, services, circuits; it
+// is loaded (WithRevocationList, Node.SetRevocationList) and floods like
+// a record, the highest sequence number winning (revoke.go).
+//
 // Every peer-controlled quantity is bounded by Limits, and the mux sessions
 // of links and circuits run with bounded windows (WithLinkConfig,
 // WithCircuitConfig); errors are values to test with errors.Is.
 //
 // The routing state machine (routing.go) is pure, apart from the node
 // that drives it (flood.go); the wire codecs (handshake.go, record.go,
-// header.go) hold no state. docs/mesh.md explains the concepts and
+// header.go, and the revocation list's in revoke.go) hold no state. docs/mesh.md explains the concepts and
 // security set-up, docs/protocol.md specifies the wire formats.
 package mesh

@@ -35,8 +35,10 @@ var (
 	ErrIDMismatch = errors.New("mesh: node id mismatch")
 	// ErrNotAuthorized: the peer has no valid certificate of the mesh CA,
 	// one end of a link is secured and the other is not, a record's
-	// signature or certificate does not hold, or a listener admits only
-	// some groups (AllowGroups) and the caller's certificate names none.
+	// signature or certificate does not hold, a listener admits only
+	// some groups (AllowGroups) and the caller's certificate names none,
+	// a revocation list is not signed by a root CA of the mesh pool, or
+	// the revocation list held names the peer.
 	ErrNotAuthorized = errors.New("mesh: not authorized")
 	// ErrNotRelay: a circuit asked a node that does not relay to relay.
 	ErrNotRelay = errors.New("mesh: node does not relay")
@@ -48,10 +50,10 @@ var (
 	// that names it.
 	ErrLimit = errors.New("mesh: limit reached")
 	// ErrBadRecord: a routing record is malformed, expired or too far in
-	// the future.
+	// the future, or a revocation list is malformed.
 	ErrBadRecord = errors.New("mesh: bad record")
-	// ErrStaleRecord: a routing record is not newer than the one held (a
-	// replay, or a copy that arrived late).
+	// ErrStaleRecord: a routing record, or a revocation list, is not newer
+	// than the one held (a replay, or a copy that arrived late).
 	ErrStaleRecord = errors.New("mesh: stale record")
 	// ErrProtocol: the peer broke the mesh protocol.
 	ErrProtocol = errors.New("mesh: protocol error")

@@ -107,6 +107,9 @@ func (c *core) receiveRecord(l *link, raw []byte) error {
 	if err != nil {
 		return err
 	}
+	if rec.id != c.id && c.revoke.has(rec.id) {
+		return &revokedError{id: rec.id} // before any signature check
+	}
 	now := time.Now()
 	verified := c.ident == nil
 	if !verified {
@@ -195,8 +198,14 @@ func (c *core) servicePolicy(rec *record) {
 func (l *link) readRecords() {
 	c := l.c
 	b := newBucket(c.lim.RecordRate, c.lim.MaxRecords, time.Now())
+	maxOf := func(typ uint8) int {
+		if typ == msgRevocation {
+			return maxRevocationLen
+		}
+		return c.lim.MaxRecordSize
+	}
 	for {
-		typ, body, err := readCtrl(l.rd, c.lim.MaxRecordSize)
+		typ, body, err := readCtrlFor(l.rd, maxOf)
 		var big *oversize
 		if errors.As(err, &big) && big.typ == msgRecord {
 			// Skip it and read on: one bad record costs the link nothing else.
@@ -219,23 +228,25 @@ func (l *link) readRecords() {
 		switch typ {
 		case msgRecord:
 			c.stats.recReceived.Add(1)
-			if d := b.take(time.Now()); d > 0 {
-				c.logf(slog.LevelDebug, "mesh: record rate limit: slowing down a link", "peer", FormatID(l.peer), "wait", d)
-				t := time.NewTimer(d)
-				select {
-				case <-t.C:
-				case <-l.sess.Done():
-					t.Stop()
-					return
-				}
+			if !l.pace(b) {
+				return
 			}
+			var revoked *revokedError
 			switch err := c.receiveRecord(l, body); {
 			case errors.Is(err, ErrStaleRecord):
 				c.stats.recStale.Add(1)
+			case errors.As(err, &revoked):
+				c.stats.recRefused.Add(1)
+				c.logf(slog.LevelDebug, "mesh: record refused", "from", FormatID(l.peer), "err", err)
 			case err != nil:
 				c.stats.recRefused.Add(1)
 				c.logf(slog.LevelWarn, "mesh: record refused", "from", FormatID(l.peer), "err", err)
 			}
+		case msgRevocation:
+			if !l.pace(b) {
+				return
+			}
+			c.receiveRevocation(l, body)
 		case msgRefuse:
 			c.logf(slog.LevelWarn, "mesh: link closed by the peer", "peer", FormatID(l.peer), "err", peerRefusal(l.peer, body))
 			l.sess.Close()
@@ -248,13 +259,34 @@ func (l *link) readRecords() {
 	}
 }
 
+// pace waits, when the link's records and revocation lists come faster
+// than the bucket b allows, until they may be read on; it reports false
+// if the link ended meanwhile.
+func (l *link) pace(b *bucket) bool {
+	d := b.take(time.Now())
+	if d <= 0 {
+		return true
+	}
+	l.c.logf(slog.LevelDebug, "mesh: record rate limit: slowing down a link", "peer", FormatID(l.peer), "wait", d)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-l.sess.Done():
+		return false
+	}
+}
+
 // recordQueue holds the records a link has to send: at most one per node
 // id (the newest), so it never holds more than the routing table, however
-// slowly the peer reads.
+// slowly the peer reads; and at most one revocation list, the newest,
+// sent before them (putList, revoke.go).
 type recordQueue struct {
 	mu      sync.Mutex
 	pending map[uint64][]byte
 	order   []uint64 // ids in pending, in the order they were first queued
+	list    []byte   // an encoded revocation list to send first, or nil
 	kick    chan struct{}
 	closed  bool
 }
@@ -285,11 +317,15 @@ func (q *recordQueue) put(id uint64, raw []byte) {
 	}
 }
 
-// take returns the queued records framed as control messages, up to about
-// limit bytes, and their number.
+// take returns the queued revocation list and records framed as control
+// messages, up to about limit bytes, and the number of records.
 func (q *recordQueue) take(buf []byte, limit int) ([]byte, int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if q.list != nil {
+		buf = appendCtrl(buf, msgRevocation, q.list)
+		q.list = nil
+	}
 	i := 0
 	for ; i < len(q.order) && len(buf) < limit; i++ {
 		id := q.order[i]
@@ -309,13 +345,16 @@ func (q *recordQueue) take(buf []byte, limit int) ([]byte, int) {
 func (q *recordQueue) close() {
 	q.mu.Lock()
 	q.closed = true
-	q.pending, q.order = nil, nil
+	q.pending, q.order, q.list = nil, nil, nil
 	q.mu.Unlock()
 }
 
 // sendRecords writes the queued records on the control stream until the
-// link ends.
+// link ends; the revocation list held, if any, goes first.
 func (l *link) sendRecords() {
+	if held := l.c.revoke.cur.Load(); held != nil && l.c.ident != nil {
+		l.out.putList(held.raw)
+	}
 	var buf []byte
 	for {
 		select {

@@ -19,6 +19,8 @@ const (
 	msgRefuse uint8 = 0x02 // body: code (1), reason length (1), reason
 	msgReady  uint8 = 0x03 // empty body: the dialer accepts the link
 	msgRecord uint8 = 0x04 // body: an encoded record (record.go)
+	// msgRevocation's body is an encoded revocation list (revoke.go).
+	msgRevocation uint8 = 0x05
 )
 
 // Version is the mesh protocol version this package speaks.
@@ -118,12 +120,17 @@ func appendCtrl(b []byte, typ uint8, body []byte) []byte {
 // readCtrl reads one control message whose body is at most max bytes,
 // refusing a longer one before allocating it.
 func readCtrl(r io.Reader, max int) (uint8, []byte, error) {
+	return readCtrlFor(r, func(uint8) int { return max })
+}
+
+// readCtrlFor is readCtrl with a cap per message type: maxOf(type).
+func readCtrlFor(r io.Reader, maxOf func(typ uint8) int) (uint8, []byte, error) {
 	var h [ctrlHeaderLen]byte
 	if _, err := io.ReadFull(r, h[:]); err != nil {
 		return 0, nil, err
 	}
 	n := binary.BigEndian.Uint32(h[1:])
-	if int64(n) > int64(max) {
+	if max := maxOf(h[0]); int64(n) > int64(max) {
 		return 0, nil, &oversize{typ: h[0], n: n, max: max}
 	}
 	body := make([]byte, n)

@@ -457,14 +457,18 @@ func (i *identity) stillValid(p *peerCert, now time.Time) error {
 // sign signs a record body with the node's current key; see creds.sign.
 func (i *identity) sign(b []byte) ([]byte, error) { return i.creds().sign(b) }
 
-// sign signs a record body with the key: Ed25519 over the bytes, ECDSA
-// (ASN.1) and RSA (PKCS #1 v1.5) over their SHA-256.
-func (cr *creds) sign(b []byte) ([]byte, error) {
-	if _, ok := cr.signer.Public().(ed25519.PublicKey); ok {
-		return cr.signer.Sign(rand.Reader, b, crypto.Hash(0))
+// sign signs a record body with the key; see signBytes.
+func (cr *creds) sign(b []byte) ([]byte, error) { return signBytes(cr.signer, b) }
+
+// signBytes signs b with key as records and revocation lists are signed
+// (verifySig checks it): Ed25519 over the bytes, ECDSA (ASN.1) and RSA
+// (PKCS #1 v1.5) over their SHA-256.
+func signBytes(key crypto.Signer, b []byte) ([]byte, error) {
+	if _, ok := key.Public().(ed25519.PublicKey); ok {
+		return key.Sign(rand.Reader, b, crypto.Hash(0))
 	}
 	sum := sha256.Sum256(b)
-	return cr.signer.Sign(rand.Reader, sum[:], crypto.SHA256)
+	return key.Sign(rand.Reader, sum[:], crypto.SHA256)
 }
 
 // verifyRecord checks a decoded record: it carries a certificate chain of

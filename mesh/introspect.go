@@ -29,6 +29,9 @@ type NodeInfo struct {
 	// CertPolicy: the node enforces certificate policy (WithCertPolicy):
 	// it believes a service only from a node whose certificate names it.
 	CertPolicy bool
+	// Revocation describes the revocation list it holds (a secured node;
+	// see SetRevocationList).
+	Revocation RevocationInfo
 }
 
 // Info describes the node.
@@ -43,6 +46,7 @@ func (n *Node) Info() NodeInfo {
 
 		CertPolicy: c.opts.certPolicy,
 	}
+	info.Revocation = c.revoke.info(c.id)
 	c.mu.Lock()
 	for _, s := range c.serving {
 		info.Listen = append(info.Listen, s.addr)

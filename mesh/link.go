@@ -105,6 +105,10 @@ func (t *linkTable) register(l *link) error {
 		t.n--
 		return ErrClosed
 	}
+	if l.c.revoke.has(l.peer) { // a list installed during the handshake (see installRevocation)
+		t.n--
+		return &revokedError{id: l.peer}
+	}
 	t.byPeer[l.peer] = append(t.byPeer[l.peer], l)
 	return nil
 }
@@ -454,8 +458,8 @@ func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
 	run(l.sendRecords)
 	run(l.acceptStreams)
 	run(l.acceptConns)
-	// A link lasts no longer than the peer's certificate (there is no
-	// revocation list: see docs/mesh.md, Security).
+	// A link lasts no longer than the peer's certificate (or until a
+	// revocation list names the peer: see installRevocation).
 	var expired <-chan time.Time
 	if !pc.notAfter.IsZero() {
 		tm := time.NewTimer(time.Until(pc.notAfter))
@@ -663,6 +667,8 @@ func (c *core) checkHello(h hello, proved uint64) error {
 		return fmt.Errorf("%w: a node announces id %s but its certificate proves %s", ErrIDMismatch, FormatID(h.id), FormatID(proved))
 	case (h.flags&helloSecured != 0) != (c.ident != nil):
 		return fmt.Errorf("%w: one end of the link is secured with TLS and the other is not", ErrNotAuthorized)
+	case c.revoke.has(h.id):
+		return &revokedError{id: h.id}
 	}
 	return nil
 }

@@ -62,6 +62,7 @@ type core struct {
 	// true.
 	hostileRelay func(st *mux.Stream, s setupHeader) bool
 
+	revoke   revocation // the revocation list held (revoke.go)
 	reloadMu sync.Mutex // serializes ReloadTLS
 	stats    nodeCounters
 	started  time.Time
@@ -117,7 +118,12 @@ func New(opts ...Option) (*Node, error) {
 	c.relays.setups.MaxPerKey = c.lim.MaxPendingCircuits
 	c.linkPending.MaxAll, c.linkPending.MaxPerKey = c.lim.MaxPendingLinks, c.lim.MaxPendingLinksPerIP
 	c.startRouting()
-	return &Node{c: c}, nil
+	n := &Node{c: c}
+	if err := c.loadRevocation(o.revocation); err != nil {
+		n.Close()
+		return nil, err
+	}
+	return n, nil
 }
 
 // recordMax returns the largest our record can be when its services take

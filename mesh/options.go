@@ -90,7 +90,8 @@ type options struct {
 	circuitIdle time.Duration
 
 	servicePolicy func(host uint64, cert *x509.Certificate, env, name string) bool
-	certPolicy    bool // WithCertPolicy
+	certPolicy    bool   // WithCertPolicy
+	revocation    []byte // WithRevocationList's PEM
 }
 
 // WithTLS secures the node: every link is mutual TLS 1.3 against the mesh

@@ -193,6 +193,10 @@ func (c *core) handleSetup(l *link, st *mux.Stream, s setupHeader, herr error) {
 		c.refuseSetup(st, s, err, l.peer)
 		return
 	}
+	if err := c.revokedPath(s.path); err != nil {
+		c.refuseSetup(st, s, err, l.peer)
+		return
+	}
 	if s.hop == len(s.path)-1 {
 		c.pend(l, st, s, func() { c.terminate(st, s) })
 		return

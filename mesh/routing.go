@@ -91,6 +91,7 @@ type router struct {
 	lastOrig time.Time // when we last originated
 	purgeAt  time.Time // next scan for expired records
 	expireAt int64     // unix milliseconds at which the first record of db expires; 0: none known
+	revoked  []uint64  // revoked ids, sorted: never in links nor in db (revoke.go)
 
 	epoch   uint32 // routes computed for this epoch; bumped by every change
 	valid   bool   // routes are computed for the current state
@@ -125,7 +126,7 @@ func newRouter(cfg routerConfig, now time.Time) *router {
 // database, and our record is re-originated (at once, or after the
 // hold-down).
 func (r *router) linkUp(peer uint64, now time.Time) []outMsg {
-	if _, ok := r.links[peer]; ok {
+	if _, ok := r.links[peer]; ok || r.isRevoked(peer) {
 		return nil
 	}
 	r.links[peer] = struct{}{}
@@ -223,6 +224,9 @@ func (r *router) receiveUnverified(rec *record, raw []byte, from uint64, now tim
 func (r *router) receiveAs(rec *record, raw []byte, from uint64, now time.Time, verified bool) ([]outMsg, error) {
 	if err := checkExpiry(rec, now, 2*r.cfg.lifetime); err != nil {
 		return nil, err
+	}
+	if r.isRevoked(rec.id) {
+		return nil, &revokedError{id: rec.id}
 	}
 	if !verified {
 		if held, ok := r.heldSeq(rec.id); !ok || held < rec.seq || held == rec.seq && rec.id == r.cfg.self {

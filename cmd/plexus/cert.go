@@ -59,10 +59,11 @@ var certNameRE = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$`)
 func certCommand() *command {
 	cmd := &command{
 		name:    "cert",
-		summary: "make a mesh CA and node certificates; print the node id of a certificate",
+		summary: "make a mesh CA and node certificates; print the node id of a certificate; revoke nodes",
 		help: `usage: plexus cert ca --out DIR
        plexus cert node --ca DIR --name NAME --out DIR [--service NAME]... [--group NAME]...
        plexus cert id [--grants] FILE.crt...
+       plexus cert revoke --ca DIR [NODE.crt|ID]...
 
 Makes the certificates of a secured mesh (mesh.WithTLS, plexus node --cert):
 a CA, then one certificate per node signed by it. A node's id is derived from
@@ -75,7 +76,7 @@ as PKCS #8 PEM with mode 0600; certificates as PEM with mode 0644. An
 existing file is never overwritten without --force.
 `,
 	}
-	cmd.sub = []*command{certCACommand(), certNodeCommand(), certIDCommand()}
+	cmd.sub = []*command{certCACommand(), certNodeCommand(), certIDCommand(), certRevokeCommand()}
 	for _, s := range cmd.sub {
 		s.parent = cmd.name
 	}

@@ -8,7 +8,8 @@
 //	                             read a running node's JSON API and print tables
 //	plexus cat ADDR | --listen NAME
 //	                             standard input and output on a mesh stream, as netcat
-//	plexus cert ca|node|id ...   make a mesh CA and node certificates, print node ids
+//	plexus cert ca|node|id|revoke ...
+//	                             make a mesh CA and node certificates, print node ids, revoke nodes
 //	plexus sock --req0|... ...   a message socket on the command line (the nngcat of plexus)
 //	plexus demo                  run the demo: streams, message sockets and the overlay, in one process
 //	plexus help [command]        print help

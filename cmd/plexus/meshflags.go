@@ -31,6 +31,7 @@ type meshFlags struct {
 	// certPolicy: believe a service only from a node whose certificate
 	// names it (mesh.WithCertPolicy).
 	certPolicy bool
+	revoked    string // a revocation list file (plexus node --revoked)
 }
 
 // meshFlagNames names the flags of a command's meshFlags where the
@@ -183,6 +184,13 @@ func (m *meshFlags) start(ctx context.Context, log *slog.Logger, listenFlag stri
 	}
 	if m.certPolicy {
 		opts = append(opts, mesh.WithCertPolicy()) // New refuses it without TLS
+	}
+	if m.revoked != "" {
+		opt, err := revocationOption(m.revoked)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, opt)
 	}
 	n, err := mesh.New(opts...)
 	if err != nil {

@@ -30,7 +30,7 @@ func nodeCommand() *command {
 	cmd := &command{
 		name:    "node",
 		summary: "run a mesh node: links, relaying, sidecars, status page",
-		help: `usage: plexus node [--listen tcp://HOST:PORT]... [--join HOST:PORT]... (--cert FILE --key FILE --ca FILE | --insecure)
+		help: `usage: plexus node [--listen tcp://HOST:PORT]... [--join HOST:PORT]... (--cert FILE --key FILE --ca FILE [--revoked FILE] | --insecure)
                    [--name NAME] [--relay=false] [--cert-policy] [--http ADDR]
                    [--expose NAME=HOST:PORT]... [--allow-groups NAME[,NAME]] [--forward HOST:PORT=NAME]...
 
@@ -41,7 +41,9 @@ The node accepts links on the --listen addresses and keeps a link to each
 --join address, redialing with backoff while that node is down. It is
 secured with the certificate of 'plexus cert node' (--cert, --key) and the
 mesh CA (--ca); without them it refuses to start unless --insecure is
-given. SIGHUP reads the certificate files again.
+given. --revoked gives it the mesh's revocation list ('plexus cert
+revoke'), which it floods to the other nodes. SIGHUP reads the
+certificate files and the revocation list again.
 
 --cert-policy makes the node believe a service only from a node whose
 certificate names it ('plexus cert node --service'): a member can no longer
@@ -73,6 +75,7 @@ address given explicitly; --http '' turns it off.
 		o := &nodeOptions{cmd: cmd, http: defaultHTTP, drain: 5 * time.Second}
 		fs := newFlagSet("node")
 		fs.mesh(&o.mesh, meshFlagNames{listen: "listen"}, true)
+		fs.stringFlag(&o.mesh.revoked, "FILE", "a revocation list of the mesh CA ('plexus cert revoke'), read again on SIGHUP", "revoked")
 		fs.heading("status page and sidecars")
 		fs.stringFlag(&o.http, "ADDR", "serve the status page, JSON API and /metrics on ADDR ('': not at all)", "http")
 		fs.varFlag(listValue{&o.expose, false}, "NAME=HOST:PORT", "", "mesh service NAME proxied to local TCP HOST:PORT (repeatable)", "expose")
@@ -257,6 +260,7 @@ func (o *nodeOptions) run(ctx context.Context, c *cli, fs *flagSet) error {
 			return nil
 		case <-hup:
 			o.reload(n, log)
+			o.reloadRevoked(n, log)
 		}
 	}
 }

@@ -33,6 +33,8 @@ func (p *nodeProvider) Status(ctx context.Context) (*status.Status, error) {
 			Started:       info.Started,
 			UptimeSeconds: now.Sub(info.Started).Seconds(),
 			CertPolicy:    info.CertPolicy,
+			RevokedSeq:    info.Revocation.Seq,
+			RevokedCount:  info.Revocation.Count,
 		},
 	}
 	for _, a := range info.Listen {

@@ -235,6 +235,9 @@ func printStatus(w io.Writer, st *status.Status) {
 	row(tw, "relay", yesNo(n.Relay))
 	row(tw, "tls", yesNo(n.Secure))
 	row(tw, "policy", policyText(n))
+	if n.RevokedSeq != 0 {
+		row(tw, "revoked", fmt.Sprintf("%d nodes (list %d)", n.RevokedCount, n.RevokedSeq))
+	}
 	row(tw, "uptime", n.Uptime().Truncate(time.Second))
 	row(tw, "listen", orDash(strings.Join(n.Listen, " ")))
 	row(tw, "links", len(st.Links))

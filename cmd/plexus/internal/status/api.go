@@ -51,6 +51,10 @@ type Node struct {
 	// (mesh.WithCertPolicy): it believes a service only from a node whose
 	// certificate names it.
 	CertPolicy bool `json:"cert_policy"`
+	// RevokedSeq is the sequence number of the revocation list the node
+	// holds (0, and absent: none), RevokedCount the node ids it revokes.
+	RevokedSeq   uint64 `json:"revoked_seq,omitempty"`
+	RevokedCount int    `json:"revoked_count,omitempty"`
 }
 
 // Uptime returns UptimeSeconds as a duration.
