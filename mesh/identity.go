@@ -14,11 +14,15 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+
+	"github.com/plexusnet/plexus/mux"
 )
 
 // identity is what a secured node knows and proves: its credentials (its
@@ -396,6 +400,9 @@ func (i *identity) handshake(ctx context.Context, conn net.Conn, server bool, ex
 			rf.op = "circuit"
 			return nil, rf
 		}
+		if closedEarly(err) {
+			return nil, fmt.Errorf("%w: TLS handshake: %w (%v)", ErrNotAuthorized, errHungUp, err)
+		}
 		return nil, tlsError(err)
 	}
 	lc.left = -1 // done: no cap; whoever reads tc from now on was started after this
@@ -423,6 +430,25 @@ func (c *handshakeConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	c.left -= n
 	return n, err
+}
+
+// closedEarly reports whether a TLS handshake failed because the peer
+// closed the connection (or reset it), rather than with a TLS alert or a
+// failed check.
+func closedEarly(err error) bool {
+	if tlsAlert(err) || errors.Is(err, ErrNotAuthorized) || errors.Is(err, ErrIDMismatch) {
+		return false
+	}
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed) || errors.Is(err, mux.ErrStreamReset)
+}
+
+// tlsAlert reports whether err carries a TLS alert the peer sent:
+// crypto/tls reports one as a *net.OpError of Op "remote error".
+func tlsAlert(err error) bool {
+	var alert tls.AlertError
+	var op *net.OpError
+	return errors.As(err, &alert) || errors.As(err, &op) && op.Op == "remote error"
 }
 
 // tlsError makes a failed TLS handshake an ErrNotAuthorized (or the mesh

@@ -302,8 +302,13 @@ func exchangeAttach(c *core, rw io.ReadWriteCloser, nonce uint64) (uint64, error
 // Join keeps a link to the node at address (as net.Dial) up until the node
 // closes: it dials in the background and, whenever the link fails or
 // ends, dials again after an exponential backoff with jitter (100ms
-// doubling to 30s, reset once a link comes up). It returns at once; the
-// link appears in Routes when it is up.
+// doubling to 30s, reset once a link comes up). A connection that the
+// peer closes before the link handshake is done, without a refusal (a
+// REFUSE, a TLS alert), is retried after the base interval instead (100
+// ms, jittered), without backing off: a listener drops pending handshakes
+// when a flood comes from the same address, and takes the node again as
+// soon as the flood ends. It returns at once; the link appears in Routes
+// when it is up.
 func (n *Node) Join(network, address string) error {
 	c := n.c
 	switch network {
@@ -324,11 +329,14 @@ func (n *Node) Join(network, address string) error {
 const (
 	joinMinDelay = 100 * time.Millisecond
 	joinMaxDelay = 30 * time.Second
+	joinLogEvery = 10 * time.Second // a failure that repeats is logged at most this often
 )
 
 func (c *core) keepJoined(network, address string) {
 	delay := joinMinDelay
 	d := net.Dialer{Timeout: c.lim.HandshakeTimeout}
+	var said string // the last failure logged, and when
+	var saidAt time.Time
 	for {
 		conn, err := d.DialContext(c.ctx, network, address)
 		if err == nil {
@@ -341,9 +349,21 @@ func (c *core) keepJoined(network, address string) {
 		if c.isClosed() {
 			return
 		}
-		c.logf(slog.LevelInfo, "mesh: join: link down, redialing", "addr", address, "err", err, "after", delay)
 		var wait time.Duration
-		wait, delay = backoff(delay)
+		if hungUp(err) {
+			// Closed with no word why, before the handshake was done: the
+			// peer may have dropped us among many pending handshakes (a
+			// flood from our address), and takes us as soon as it can.
+			wait, _ = backoff(joinMinDelay)
+		} else {
+			wait, delay = backoff(delay)
+		}
+		// Retries at the base interval may come ten a second: the same
+		// failure is logged again only after joinLogEvery.
+		if msg := fmt.Sprint(err); msg != said || time.Since(saidAt) >= joinLogEvery {
+			said, saidAt = msg, time.Now()
+			c.logf(slog.LevelInfo, "mesh: join: link down, redialing", "addr", address, "err", err, "after", wait)
+		}
 		select {
 		case <-time.After(wait):
 		case <-c.ctx.Done():
@@ -351,6 +371,17 @@ func (c *core) keepJoined(network, address string) {
 		}
 	}
 }
+
+// errHungUp is why a link handshake failed when the peer closed the
+// connection before it was done without saying why (no REFUSE, no TLS
+// alert): a transient failure, which Join retries at once (joinMinDelay)
+// rather than backing off, since a listener drops pending handshakes
+// when too many arrive from one address (MaxPendingLinksPerIP).
+var errHungUp = errors.New("the peer closed the connection before the link handshake was done")
+
+// hungUp reports whether err is a link handshake that failed with
+// errHungUp.
+func hungUp(err error) bool { return errors.Is(err, errHungUp) }
 
 // backoff returns how long to wait after a failure with the current delay,
 // and the next delay: the wait is drawn in [delay/2, delay] so that peers
@@ -709,8 +740,10 @@ func (l *link) handshakeErr(ctx, auth context.Context, err error) error {
 		return fmt.Errorf("%w: link handshake timed out after %v", ErrProtocol, l.c.lim.HandshakeTimeout)
 	case auth.Err() != nil:
 		return fmt.Errorf("%w: link handshake: the peer was not authenticated within %v", ErrProtocol, l.c.lim.PreAuthTimeout)
+	case tlsAlert(err): // TLS 1.3: the server's verdict on our certificate comes after our side of the handshake
+		return fmt.Errorf("%w: link handshake: the peer refused our certificate (%v)", ErrNotAuthorized, err)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, mux.ErrSessionClosed), errors.Is(err, mux.ErrStreamReset):
-		return fmt.Errorf("%w: link handshake: the peer closed the connection (%v); is it a mesh node, of the same security (TLS or not)?", ErrProtocol, err)
+		return fmt.Errorf("%w: link handshake: %w (%v); is it a mesh node, of the same security (TLS or not)?", ErrProtocol, errHungUp, err)
 	}
 	return err
 }

@@ -10,10 +10,12 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/plexusnet/plexus/internal/pending"
+	"github.com/plexusnet/plexus/internal/testutil"
 	"github.com/plexusnet/plexus/mux"
 )
 
@@ -557,5 +559,160 @@ func TestUnsignedRecordNeverSlipsIn(t *testing.T) {
 		}
 		time.Sleep(100 * time.Microsecond)
 		hold()
+	}
+}
+
+// connFlood opens connections to addr from the loopback addresses ips, in
+// turn, from 8 goroutines as fast as the machine allows, each holding its
+// last 32 connections open and silent, until stop is closed. It returns a
+// function that waits for the flood to end and returns the connections
+// made and the dials that failed; n counts the connections made so far.
+func connFlood(addr string, ips []net.IP, stop chan struct{}, n *atomic.Int64) func() (made, failed int) {
+	var bad atomic.Int64
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var ring [32]net.Conn
+			defer func() {
+				for _, c := range ring {
+					if c != nil {
+						c.Close()
+					}
+				}
+			}()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				d := net.Dialer{LocalAddr: &net.TCPAddr{IP: ips[(g+8*i)%len(ips)]}, Timeout: time.Second}
+				c, err := d.Dial("tcp", addr)
+				if err != nil {
+					bad.Add(1)
+					continue
+				}
+				n.Add(1)
+				if old := ring[i%len(ring)]; old != nil {
+					old.Close()
+				}
+				ring[i%len(ring)] = c
+			}
+		}()
+	}
+	return func() (int, int) {
+		wg.Wait()
+		return int(n.Load()), int(bad.Load())
+	}
+}
+
+// TestConnectionFloodKeepsNoMemberOut: an outsider floods a member's
+// listener with connections that say nothing, as fast as the machine
+// allows. From other addresses, a member still joins while the flood
+// runs: past MaxPendingLinks, a listener drops the oldest handshake of the
+// address that has the most pending, never the member's lone one. From
+// the member's own address (a NAT, a shared host), the member is dropped
+// with the flood, and gets in as soon as it ends: a connection closed
+// before its handshake is done is retried at Join's base interval, not
+// backed off. (Before: the member stayed out during the flood from its own
+// address, and Join's backoff added 3.6-5.7 s after it.)
+func TestConnectionFloodKeepsNoMemberOut(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ips  []net.IP
+	}{
+		{"from other addresses", func() []net.IP {
+			var ips []net.IP
+			for i := range 32 {
+				ips = append(ips, net.IPv4(127, 0, 1, byte(2+i)))
+			}
+			return ips
+		}()},
+		{"from the member's address", []net.IP{net.IPv4(127, 0, 0, 1)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ca := newCA(t)
+			ns := secureNodes(t, ca, 2)
+			v, m := ns[0], ns[1]
+			nl, err := netListen()
+			if err != nil {
+				t.Fatal(err)
+			}
+			v.Serve(nl)
+			stop := make(chan struct{})
+			var made atomic.Int64
+			floodStart := time.Now()
+			wait := connFlood(nl.Addr().String(), tc.ips, stop, &made)
+			eventually(t, "the flood to be under way", func() bool {
+				return made.Load() >= 5000 && v.c.linkPending.Len("") >= min(len(tc.ips)*v.c.lim.MaxPendingLinksPerIP, v.c.lim.MaxPendingLinks)/2
+			})
+			start := time.Now()
+			m.Join("tcp", nl.Addr().String())
+			joined := func() bool { return hopsTo(m, v.ID()) == 1 }
+			if len(tc.ips) > 1 {
+				eventually(t, "the member's link during the flood", joined)
+				took := time.Since(start)
+				close(stop)
+				n, bad := wait()
+				t.Logf("the member joined %v after Join, while %d connections flooded in from %d other addresses (%.0f a second; %d dials failed)",
+					took.Round(time.Millisecond), n, len(tc.ips), float64(n)/time.Since(floodStart).Seconds(), bad)
+				return
+			}
+			for time.Since(start) < 2*time.Second && !joined() {
+				time.Sleep(10 * time.Millisecond) // the flood's length
+			}
+			in := joined()
+			close(stop)
+			n, bad := wait()
+			end := time.Now()
+			eventually(t, "the member's link after the flood", joined)
+			t.Logf("%d connections from the member's address in %v (%.0f a second; %d dials failed); the member joined %v after the flood ended (during it: %v)",
+				n, end.Sub(floodStart).Round(time.Millisecond), float64(n)/end.Sub(floodStart).Seconds(), bad, time.Since(end).Round(time.Millisecond), in)
+		})
+	}
+}
+
+// TestJoinRetriesAHangUpAtOnce: a link handshake that the peer closes
+// without a word (a TLS handshake cut, a link handshake cut) is a
+// transient failure that Join retries at its base interval; a refusal (a
+// TLS alert, a REFUSE) is not.
+func TestJoinRetriesAHangUpAtOnce(t *testing.T) {
+	ca := newCA(t)
+	member := newNode(t, WithTLS(ca.nodeConfig(t, false)))
+	for _, tc := range []struct {
+		name   string
+		peer   func(c net.Conn) // the far end of a link the member dials
+		hungUp bool
+	}{
+		{"closed at once", func(c net.Conn) { c.Close() }, true},
+		{"closed after the ClientHello", func(c net.Conn) { c.Read(make([]byte, 512)); c.Close() }, true},
+		{"a foreign certificate", func(c net.Conn) {
+			tls.Server(c, newCA(t).nodeConfig(t, false)).Handshake()
+			c.Close()
+		}, false},
+		{"our certificate refused (a TLS alert)", func(c net.Conn) {
+			cfg := ca.nodeConfig(t, false)
+			cfg.ClientAuth, cfg.ClientCAs = tls.RequireAndVerifyClientCert, newCA(t).pool
+			tls.Server(c, cfg).Handshake()
+			c.Close()
+		}, false},
+	} {
+		x, y := testutil.TCPPair(t)
+		go func() { tc.peer(y) }()
+		err := member.c.runLinkWith(x, linkStart{dialer: true})
+		if hungUp(err) != tc.hungUp {
+			t.Errorf("%s: %v: hung up %v, want %v", tc.name, err, hungUp(err), tc.hungUp)
+		}
+		t.Logf("%s: %v", tc.name, err)
+	}
+	// A REFUSE after the TLS handshake: another mesh name.
+	other := newNode(t, WithTLS(ca.nodeConfig(t, false)), WithName("other"))
+	ea, eb := attach(t, member, other).wait()
+	for _, err := range []error{ea, eb} {
+		if !errors.Is(err, ErrMeshMismatch) || hungUp(err) {
+			t.Errorf("a refused link: %v, hung up %v", err, hungUp(err))
+		}
 	}
 }

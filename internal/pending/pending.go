@@ -1,8 +1,9 @@
 // Package pending bounds the handshakes a server runs for peers it has not
-// authenticated yet, without ever making a newcomer wait: the SP
-// listener's handshakes (transport/spstream), and a mesh node's links
-// accepted from a listener, circuits ending there before their end-to-end
-// TLS and circuit setups being forwarded.
+// authenticated yet, without ever making a newcomer wait, and fairly: the
+// SP listener's handshakes (transport/spstream), and a mesh node's links
+// accepted from a listener (by source address), circuits ending there
+// before their end-to-end TLS and circuit setups being forwarded (by
+// neighbour, then by the source they claim).
 package pending
 
 import (
