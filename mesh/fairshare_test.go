@@ -55,10 +55,11 @@ func relayNeighbours(relay, dst *Node) []uint64 {
 }
 
 // TestSpoofedSourcesGetAFairShare: insiders on relay R1 open circuits
-// through R1 and R2 to hosts behind R2 as fast as they can, each claiming
-// made-up sources; R1 lets each neighbour have only its share of what R2
-// allows it, so the circuits of its honest neighbours A1 and A2 come up
-// and stay up, with one insider and with two colluding. (Before, the
+// through R1 and R2 to hosts behind R2 as fast as they can, first, each
+// claiming made-up sources; R1 lets each neighbour have only its share of
+// what R2 allows it (divided among the neighbours that use R2, and one
+// more), so the circuits of its honest neighbours A1 and A2 come up and
+// stay up, with one insider and with two colluding. (Before, the
 // source field let an insider bypass MaxCircuitsPerSource: one insider
 // took all 48 circuits that R2 allows R1, and honest dials were refused.)
 func TestSpoofedSourcesGetAFairShare(t *testing.T) {
@@ -88,9 +89,10 @@ func TestSpoofedSourcesGetAFairShare(t *testing.T) {
 					waitRoute(t, n, h.ID(), 3)
 				}
 			}
-			share := shareOf(r1.c.lim, 2+insiders+1, false)
 			// The insiders first: they take what they can.
+			allowance := r2.c.lim.MaxCircuitsPerPeer
 			for i, m := range bad {
+				share := shareOf(allowance, i+1)
 				got := floodSetups(t, m, r1, hosts, 3*share, uint64(i+1)<<40)
 				t.Logf("insider %d: %d of %d spoofed circuits up (its share: %d)", i, got, 3*share, share)
 				if got > share {
@@ -111,7 +113,7 @@ func TestSpoofedSourcesGetAFairShare(t *testing.T) {
 			}
 			// The insiders go on; the honest circuits stay up.
 			for i, m := range bad {
-				if got := floodSetups(t, m, r1, hosts, share, uint64(i+1)<<41); got != 0 {
+				if got := floodSetups(t, m, r1, hosts, allowance, uint64(i+1)<<41); got != 0 {
 					t.Fatalf("insider %d got %d more circuits", i, got)
 				}
 			}
@@ -123,24 +125,21 @@ func TestSpoofedSourcesGetAFairShare(t *testing.T) {
 	}
 }
 
-// TestShareOf: a neighbour's share of a next hop's allowance.
+// TestShareOf: a neighbour's share of a next hop's allowance, by the
+// neighbours that use it (it included), with room for one more.
 func TestShareOf(t *testing.T) {
-	lim := DefaultLimits
 	for _, tc := range []struct {
-		peers  int
-		toDest bool
-		want   int
+		allowance, users, want int
 	}{
-		{2, false, 48}, // one neighbour besides the next hop: all of it
-		{4, false, 16},
-		{5, false, 12},
-		{13, false, 4},
-		{64, false, minShare},
-		{5, true, 64}, // to the destination: its MaxCircuits (256)
-		{1, false, 48},
+		{48, 1, 24}, // alone: half, the other half for whoever comes
+		{48, 2, 16},
+		{48, 3, 12},
+		{48, 11, 4},
+		{48, 63, minShare},
+		{256, 3, 64}, // to the destination: its MaxCircuits
 	} {
-		if got := shareOf(&lim, tc.peers, tc.toDest); got != tc.want {
-			t.Errorf("%d neighbours, to the destination %v: share %d, want %d", tc.peers, tc.toDest, got, tc.want)
+		if got := shareOf(tc.allowance, tc.users); got != tc.want {
+			t.Errorf("allowance %d, %d users: share %d, want %d", tc.allowance, tc.users, got, tc.want)
 		}
 	}
 }
@@ -151,8 +150,21 @@ func TestShareOf(t *testing.T) {
 // pending setups when the relay's share is full, so every honest setup
 // through the same relay comes up. (Before, the oldest pending setup of
 // the relay was dropped, whoever's: 3-4 of 8 honest setups failed, and
-// the refusal surfaced as ErrNotAuthorized.)
+// the refusal surfaced as ErrNotAuthorized.) The churner may name itself
+// as the source or a made-up one each time: the destination tells the
+// sources behind the relay apart by the node the relay got the setup
+// from, which the relay checked.
 func TestSetupChurnAtADestination(t *testing.T) {
+	for _, spoof := range []bool{false, true} {
+		t.Run(map[bool]string{false: "as itself", true: "naming made-up sources"}[spoof], func(t *testing.T) {
+			setupChurn(t, spoof)
+		})
+	}
+}
+
+// setupChurn is TestSetupChurnAtADestination, with a churner that names
+// a made-up source in each setup (spoof) or itself.
+func setupChurn(t *testing.T, spoof bool) {
 	ca := newCA(t)
 	ns := secureNodes(t, ca, 7, WithLimits(Limits{HandshakeTimeout: 5 * time.Second}))
 	churner, r, d, honest := ns[0], ns[1], ns[2], ns[3:]
@@ -168,6 +180,7 @@ func TestSetupChurnAtADestination(t *testing.T) {
 	stop := make(chan struct{})
 	done := make(chan int)
 	ctx := ctxT(t)
+	churnStart := time.Now()
 	go func() { // the churn: 32 setups in flight, each replaced by a new one
 		l := churner.c.links.get(r.ID())
 		var ring [32]*mux.Stream
@@ -193,7 +206,11 @@ func TestSetupChurnAtADestination(t *testing.T) {
 			if err != nil {
 				return
 			}
-			st.Write(appendSetupHeader(nil, setupHeader{hop: 1, path: []uint64{churner.ID(), r.ID(), d.ID()}}))
+			if spoof {
+				st.Write(appendSetupHeader(nil, setupHeader{hop: 2, path: []uint64{0xbad0000 + uint64(i), churner.ID(), r.ID(), d.ID()}}))
+			} else {
+				st.Write(appendSetupHeader(nil, setupHeader{hop: 1, path: []uint64{churner.ID(), r.ID(), d.ID()}}))
+			}
 			ring[i%len(ring)] = st
 			n++
 		}
@@ -220,7 +237,7 @@ func TestSetupChurnAtADestination(t *testing.T) {
 	n := <-done
 	took := time.Since(start)
 	t.Logf("16 of 16 honest setups up in %v, while the churner opened %d setups (%.0f a second); the destination dropped %d of them, the relay refused %d",
-		took.Round(time.Millisecond), n, float64(n)/took.Seconds(), d.Stats().CircuitsRefusedLimit, r.Stats().CircuitsRefusedLimit)
+		took.Round(time.Millisecond), n, float64(n)/time.Since(churnStart).Seconds(), d.Stats().CircuitsRefusedLimit, r.Stats().CircuitsRefusedLimit)
 	for _, h := range honest {
 		if st := h.Stats(); st.CircuitSetupsFailed != 0 {
 			t.Errorf("%s: %d setups failed", FormatID(h.ID()), st.CircuitSetupsFailed)

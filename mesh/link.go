@@ -139,13 +139,6 @@ func (t *linkTable) has(peer uint64) bool {
 	return len(t.byPeer[peer]) > 0
 }
 
-// peers returns the number of neighbours with a registered link.
-func (t *linkTable) peers() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.byPeer)
-}
-
 // get returns the newest live link to peer, or nil.
 func (t *linkTable) get(peer uint64) *link {
 	t.mu.Lock()

@@ -15,16 +15,17 @@ import (
 
 // relayTable counts the circuits this node relays, by the neighbour they
 // came from (MaxCircuitsPerPeer) and in all (MaxRelayedCircuits), by the
-// pair of neighbours they join (a fair share, see shareOf), and, where
-// this node is the first relay, by their source, the neighbour itself
-// (MaxCircuitsPerSource); it holds the circuit setups being handled, by
-// the neighbour they came from (MaxPendingCircuits); and it lists the
-// circuits relayed, for Circuits.
+// pair of neighbours they join (a fair share of the next hop, see
+// shareOf), and, where this node is the first relay, by their source, the
+// neighbour itself (MaxCircuitsPerSource); it holds the circuit setups
+// being handled, by the neighbour they came from (MaxPendingCircuits); and
+// it lists the circuits relayed, for Circuits.
 type relayTable struct {
 	mu      sync.Mutex
 	n       counts
 	sources counts            // circuits whose source is the neighbour they came from
 	pairs   map[[2]uint64]int // circuits by the neighbours they join: {prev, next}
+	users   map[uint64]int    // by next hop: the neighbours with circuits to it (pairs with a count)
 	setups  pending.Set       // keyed by peerKey
 	live    *relayed          // the circuits taken, a doubly linked list
 }
@@ -34,21 +35,26 @@ type relayTable struct {
 const minShare = 4
 
 // shareOf returns the fair share of one neighbour in the circuits this
-// node relays to one next hop, when this node has peers neighbours: what
-// the next hop allows this node in all (its MaxCircuitsPerPeer if it
-// relays the circuit on, its MaxCircuits if it is the destination; a node
-// cannot know another's limits, so it takes its own) divided among the
-// neighbours that may send circuits through it, every neighbour but the
-// next hop, and never below minShare. Whatever sources a neighbour
-// claims (the source field is written by the neighbour), it cannot take
-// more than its share of the next hop's allowance, so the circuits of
-// the other neighbours always fit in what is left.
-func shareOf(lim *Limits, peers int, toDest bool) int {
-	allowance := lim.MaxCircuitsPerPeer
+// node relays to one next hop, when users neighbours (that one included)
+// have circuits to it: the next hop's allowance (what it lets this node
+// relay to it in all) divided among them and one more, so that a
+// neighbour that comes later always finds room, and never below
+// minShare. Whatever sources a neighbour claims (the source field is
+// written by the neighbour), it cannot take more than its share, so that
+// the circuits of the others fit in what is left.
+func shareOf(allowance, users int) int {
+	return max(minShare, allowance/(users+1))
+}
+
+// allowanceOf returns what a next hop allows this node to relay to it in
+// all, as this node's own limits say (a node cannot know another's): its
+// MaxCircuitsPerPeer when it relays the circuit on, its MaxCircuits when
+// it is the destination.
+func allowanceOf(lim *Limits, toDest bool) int {
 	if toDest {
-		allowance = lim.MaxCircuits
+		return lim.MaxCircuits
 	}
-	return max(minShare, allowance/max(1, peers-1))
+	return lim.MaxCircuitsPerPeer
 }
 
 // relayed is a circuit this node relays (or is setting up to relay): what
@@ -104,14 +110,24 @@ func (t *relayTable) relayed() int {
 }
 
 // take counts rc, a circuit from rc.prev to rc.next, against the
-// neighbour's share of the next hop (share), and against its source's
-// allowance when rc.prev is its source (first), and lists it.
-func (t *relayTable) take(rc *relayed, lim *Limits, share int) error {
+// neighbour's share of what the next hop allows (allowance, see shareOf),
+// and against its source's allowance when rc.prev is its source (first),
+// and lists it. It refuses a circuit whose path the revocation list held
+// names, checked under the table's lock, so that a list installed
+// meanwhile finds the circuit listed (see installRevocation).
+func (t *relayTable) take(rc *relayed, lim *Limits, allowance int, revoked func() error) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if err := revoked(); err != nil {
+		return err
+	}
 	peer := rc.prev
 	pair := [2]uint64{rc.prev, rc.next}
-	if t.pairs[pair] >= share {
+	held, users := t.pairs[pair], t.users[rc.next]
+	if held == 0 {
+		users++
+	}
+	if share := shareOf(allowance, users); held >= share {
 		return fmt.Errorf("%w: %s has its fair share of the circuits to %s", &LimitError{Limit: "MaxCircuitsPerPeer", Max: share}, FormatID(rc.prev), FormatID(rc.next))
 	}
 	if err := t.n.take(peer, lim.MaxCircuitsPerPeer, lim.MaxRelayedCircuits, "MaxCircuitsPerPeer", "MaxRelayedCircuits", lim); err != nil {
@@ -124,7 +140,10 @@ func (t *relayTable) take(rc *relayed, lim *Limits, share int) error {
 		}
 	}
 	if t.pairs == nil {
-		t.pairs = make(map[[2]uint64]int)
+		t.pairs, t.users = make(map[[2]uint64]int), make(map[uint64]int)
+	}
+	if held == 0 {
+		t.users[rc.next]++
 	}
 	t.pairs[pair]++
 	rc.older = t.live
@@ -145,6 +164,11 @@ func (t *relayTable) put(rc *relayed) {
 	pair := [2]uint64{rc.prev, rc.next}
 	if t.pairs[pair] <= 1 {
 		delete(t.pairs, pair)
+		if t.users[rc.next] <= 1 {
+			delete(t.users, rc.next)
+		} else {
+			t.users[rc.next]--
+		}
 	} else {
 		t.pairs[pair]--
 	}
@@ -221,8 +245,8 @@ func (c *core) handleSetup(l *link, st *mux.Stream, s setupHeader, herr error) {
 	// give this node, so that one source cannot take all of it for the
 	// sources behind this node.
 	rc := &relayed{src: s.path[0], dst: s.path[len(s.path)-1], prev: l.peer, next: next, since: time.Now().UnixNano(), st: st}
-	share := shareOf(c.lim, c.links.peers(), s.hop+1 == len(s.path)-1)
-	if err := c.relays.take(rc, c.lim, share); err != nil {
+	allowance := allowanceOf(c.lim, s.hop+1 == len(s.path)-1)
+	if err := c.relays.take(rc, c.lim, allowance, func() error { return c.revokedPath(s.path) }); err != nil {
 		c.refuseSetup(st, s, err, l.peer)
 		return
 	}
@@ -235,14 +259,20 @@ func (c *core) handleSetup(l *link, st *mux.Stream, s setupHeader, herr error) {
 // st, in a goroutine of its own, so that the worker that read its header
 // goes on with the link's other streams. At most MaxPendingCircuits
 // setups of one neighbour are pending at once: admitting one more drops
-// the oldest of the source (as the setups claim it) that has the most
-// pending, whose stream is reset with the refusal of that limit. So a
-// source that churns setups, behind a relay that many share, drops its
-// own, never those of the other sources behind that relay (see
-// pending.Set). It reports false, and resets st, once the node is
+// the oldest of those that came to the neighbour from the node that has
+// the most pending, whose stream is reset with the refusal of that limit.
+// So a source that churns setups, behind a relay that many share, drops
+// its own, never those of the others behind that relay, whatever sources
+// it claims (see pending.Set). It reports false, and resets st, once the node is
 // closing.
 func (c *core) pend(l *link, st *mux.Stream, s setupHeader, f func()) bool {
-	p := c.relays.setups.AdmitSub(peerKey(l.peer), peerKey(s.path[0]), func() { c.refuseSetupNow(st, c.lim.limitErr("MaxPendingCircuits")) })
+	// The sub-key is the node before the neighbour on the path: the
+	// neighbour checked that the setup came from it, so that only the
+	// neighbour could forge it (the source field, path[0], anyone behind
+	// it could: a churner naming a new source each time would be a new
+	// sub-key each time). Where the neighbour is the source, it is itself.
+	from := s.path[max(0, s.hop-2)]
+	p := c.relays.setups.AdmitSub(peerKey(l.peer), peerKey(from), func() { c.refuseSetupNow(st, c.lim.limitErr("MaxPendingCircuits")) })
 	if !c.spawn(func() {
 		defer c.relays.setups.Done(p)
 		f()

@@ -131,7 +131,7 @@ func heapInUse() int64 {
 // releases each circuit's count when it ends.
 func TestRelayedCircuitsNoGoroutine(t *testing.T) {
 	const k = 200
-	relay := newNode(t, WithLimits(Limits{MaxCircuitsPerPeer: k, MaxCircuitsPerSource: k}))
+	relay := newNode(t, WithLimits(Limits{MaxCircuitsPerPeer: k, MaxCircuitsPerSource: k, MaxCircuits: 2 * k})) // a lone neighbour gets half the next hop's allowance
 	rig := newRelayRig(t, relay)
 	before := runtime.NumGoroutine()
 	as, cs := rig.circuits(t, k)
@@ -202,7 +202,7 @@ func BenchmarkRelayIdleCircuit(b *testing.B) {
 		sa.Close()
 		sc.Close()
 
-		relay := newNode(b, WithLimits(Limits{MaxCircuitsPerPeer: k + 1, MaxCircuitsPerSource: k + 1, MaxRelayedCircuits: k + 1}))
+		relay := newNode(b, WithLimits(Limits{MaxCircuitsPerPeer: k + 1, MaxCircuitsPerSource: k + 1, MaxRelayedCircuits: k + 1, MaxCircuits: 2 * (k + 1)}))
 		rig := newRelayRig(b, relay)
 		rig.circuits(b, 1) // pools warm
 		g0, h0 := runtime.NumGoroutine(), heapInUse()
