@@ -127,12 +127,17 @@ func (c *core) runCircuit(host uint64, b *build) {
 const maxSetupAttempts = 3
 
 // setupCircuit sets up a circuit to host: along the best path, and when
-// that fails (a refusal, a reset, or no answer within SetupTimeout),
-// along the best path that avoids every relay of the failed attempts, up
-// to maxSetupAttempts paths within HandshakeTimeout. Every relay of a
-// failed path is avoided by later setups too (see avoidTable): which of
-// them failed cannot be known. Only a refusal that the far host made
-// inside end-to-end TLS, which no relay can forge, is not tried again.
+// that fails (a refusal, a reset, or no answer within SetupTimeout; the
+// last attempt has what is left of HandshakeTimeout), along the best path
+// that avoids every relay of the failed attempts, up to maxSetupAttempts
+// paths within HandshakeTimeout. Every relay of a failed path is avoided
+// by later setups too (see avoidTable): which of them failed cannot be
+// known. Only a refusal that the far host made inside end-to-end TLS,
+// which no relay can forge, is not tried again. (Anything else may be a
+// relay's doing, bytes dropped after the TLS handshake included, so it
+// blames the path's relays: a hostile destination can make this node
+// prefer other relays for a while, never cut it off, since a path through
+// avoided relays is still taken when there is no other.)
 func (c *core) setupCircuit(host uint64) (*circuit, error) {
 	ctx, cancel := context.WithTimeout(c.ctx, c.lim.HandshakeTimeout)
 	defer cancel()
@@ -141,14 +146,19 @@ func (c *core) setupCircuit(host uint64) (*circuit, error) {
 	for len(tried) < maxSetupAttempts {
 		path := c.nextPath(host, tried, time.Now())
 		switch {
-		case path == nil && err == nil:
-			return nil, fmt.Errorf("%w: %s", ErrNoRoute, FormatID(host))
-		case path == nil:
+		case path == nil && err != nil:
 			return nil, err // no path avoids the relays that failed
-		case len(path)-1 > c.lim.MaxHops:
-			return nil, fmt.Errorf("%w: %s is %d hops away (at most %d)", ErrHopLimit, FormatID(host), len(path)-1, c.lim.MaxHops)
+		case path == nil && c.path(host) != nil:
+			p := c.path(host)
+			return nil, fmt.Errorf("%w: %s is %d hops away (at most %d)", ErrHopLimit, FormatID(host), len(p)-1, c.lim.MaxHops)
+		case path == nil:
+			return nil, fmt.Errorf("%w: %s", ErrNoRoute, FormatID(host))
 		}
-		actx, acancel := context.WithTimeout(ctx, c.lim.SetupTimeout)
+		timeout := c.lim.SetupTimeout
+		if len(tried) == maxSetupAttempts-1 {
+			timeout = c.lim.HandshakeTimeout // the last attempt: all that is left
+		}
+		actx, acancel := context.WithTimeout(ctx, timeout)
 		var ci *circuit
 		ci, err = c.openCircuit(actx, path)
 		acancel()
@@ -169,9 +179,10 @@ func (c *core) setupCircuit(host uint64) (*circuit, error) {
 }
 
 // nextPath returns the path for the next attempt of a setup to host after
-// the failed ones, tried: the best path whose relays are none of theirs,
-// nor avoided now; or, for a first attempt that only avoided relays
-// would allow, the best path. Nil when there is none.
+// the failed ones, tried: the best path within the hop limit whose relays
+// are none of theirs, nor avoided now; or, when only relays avoided now
+// would allow one, the best path that avoids those of the failed attempts
+// only. Nil when there is none.
 func (c *core) nextPath(host uint64, tried [][]uint64, now time.Time) []uint64 {
 	failed := make(map[uint64]bool)
 	for _, p := range tried {
@@ -180,21 +191,24 @@ func (c *core) nextPath(host uint64, tried [][]uint64, now time.Time) []uint64 {
 		}
 	}
 	avoided := c.avoid.snapshot(now)
+	within := func(p []uint64) []uint64 {
+		if len(p)-1 > c.lim.MaxHops {
+			return nil
+		}
+		return p
+	}
 	c.rt.mu.Lock()
 	defer c.rt.mu.Unlock()
 	if len(failed) == 0 && len(avoided) == 0 {
-		return c.rt.r.path(host)
+		return within(c.rt.r.path(host))
 	}
-	if p := c.rt.r.pathAvoiding(host, func(id uint64) bool { return failed[id] || avoided[id] }); p != nil {
+	if p := within(c.rt.r.pathAvoiding(host, func(id uint64) bool { return failed[id] || avoided[id] })); p != nil {
 		return p
 	}
-	if len(tried) == 0 {
-		return c.rt.r.path(host)
+	if len(avoided) == 0 {
+		return nil
 	}
-	if len(avoided) > 0 {
-		return c.rt.r.pathAvoiding(host, func(id uint64) bool { return failed[id] })
-	}
-	return nil
+	return within(c.rt.r.pathAvoiding(host, func(id uint64) bool { return failed[id] }))
 }
 
 // serveCircuit serves the streams of a circuit's far end until the circuit
@@ -310,7 +324,7 @@ func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error)
 	var rw net.Conn = st
 	var pc peerCert
 	if c.ident != nil {
-		tc, err := c.ident.handshake(ctx, st, false, host, &pc)
+		tc, err := c.ident.handshake(ctx, st, false, host, &pc, nil)
 		if err != nil {
 			st.Reset(mux.CodeCancel)
 			return nil, err
@@ -400,7 +414,7 @@ func (c *core) terminate(st *mux.Stream, s setupHeader) {
 	var pc peerCert
 	if c.ident != nil {
 		ctx, cancel := context.WithTimeout(c.ctx, min(c.lim.PreAuthTimeout, c.lim.HandshakeTimeout))
-		tc, err := c.ident.handshake(ctx, st, true, src, &pc)
+		tc, err := c.ident.handshake(ctx, st, true, src, &pc, nil)
 		cancel()
 		if err != nil {
 			c.logf(slog.LevelWarn, "mesh: circuit refused: end-to-end TLS failed", "path", formatPath(s.path), "err", err)

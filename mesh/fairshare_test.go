@@ -274,7 +274,7 @@ func TestSetupDroppedDuringTLSIsALimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = src.c.ident.handshake(ctxT(t), st, false, 42, nil)
+	_, err = src.c.ident.handshake(ctxT(t), st, false, 42, nil, nil)
 	var le *LimitError
 	if !errors.As(err, &le) || le.Limit != "MaxPendingCircuits" || errors.Is(err, ErrNotAuthorized) {
 		t.Fatalf("%v, want the limit MaxPendingCircuits", err)

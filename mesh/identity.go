@@ -384,11 +384,19 @@ func (i *identity) tlsConfig(server bool, expect uint64, peer *peerCert) *tls.Co
 
 // handshake runs one end of a link's or a circuit's TLS over conn. It
 // reads at most maxHandshakeRead bytes from the peer until it is done.
-func (i *identity) handshake(ctx context.Context, conn net.Conn, server bool, expect uint64, peer *peerCert) (*tls.Conn, error) {
+// heard, if set, is called when a server has read the peer's ClientHello.
+func (i *identity) handshake(ctx context.Context, conn net.Conn, server bool, expect uint64, peer *peerCert, heard func()) (*tls.Conn, error) {
 	lc := &handshakeConn{Conn: conn, left: maxHandshakeRead}
 	var tc *tls.Conn
 	if server {
-		tc = tls.Server(lc, i.tlsConfig(true, expect, peer))
+		cfg := i.tlsConfig(true, expect, peer)
+		if heard != nil {
+			cfg.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+				heard()
+				return nil, nil // this config
+			}
+		}
+		tc = tls.Server(lc, cfg)
 	} else {
 		tc = tls.Client(lc, i.tlsConfig(false, expect, peer))
 	}

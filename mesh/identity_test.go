@@ -84,7 +84,7 @@ func TestNodeCertificateUsages(t *testing.T) {
 					y.Close()
 				}()
 				ctx, cancel := context.WithTimeout(context.Background(), patience)
-				tc2, err := member.c.tlsHandshake(ctx, x, dialer, nil)
+				tc2, err := member.c.tlsHandshake(ctx, x, dialer, nil, nil)
 				cancel()
 				x.Close()
 				<-done

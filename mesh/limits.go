@@ -25,15 +25,16 @@ type Limits struct {
 	MaxPendingStreams    int           // streams of one link or circuit whose header is being read; as many again may wait for room in a listener's backlog (64)
 	AcceptBacklog        int           // connections waiting for a listener's Accept; beyond it a dial waits for room up to HandshakeTimeout, then is refused (256)
 	MaxHops              int           // hops of a circuit's path, at most 255 (16)
-	MaxPendingCircuits   int           // circuit setups from one neighbour being handled at once (forwarded, or ending here before their end-to-end TLS is done); one more drops the oldest (16)
+	MaxPendingCircuits   int           // circuit setups from one neighbour being handled at once (forwarded, or ending here before their end-to-end TLS is done); one more drops the oldest of those the neighbour got from the node that has the most pending (16)
 	HandshakeTimeout     time.Duration // a link handshake, a stream header or a circuit setup (10s)
-	SetupTimeout         time.Duration // one attempt of a circuit setup, until the circuit is up; past it the source tries a path through other relays (2s)
 	PreAuthTimeout       time.Duration // a peer not authenticated yet: a link accepted from a listener until its TLS handshake and hello are done, a circuit ending here until its end-to-end TLS is done (2s)
 
-	MaxPendingLinks      int // links accepted from listeners whose peer is not authenticated yet; one more closes the oldest (128)
-	MaxPendingLinksPerIP int // of them, from one IPv4 address or IPv6 /64; one more closes the oldest from there (8)
+	MaxPendingLinks      int // links accepted from listeners whose peer is not authenticated yet; one more closes the oldest of the address that has the most, a silent one (no TLS ClientHello yet) first (128)
+	MaxPendingLinksPerIP int // of them, from one IPv4 address or IPv6 /64; one more closes the oldest from there, a silent one first (8)
 
 	MaxRecordBytes int // bytes of the records in the routing table, at least MaxRecordSize; records of unreachable nodes are evicted first (32 MiB)
+
+	SetupTimeout time.Duration // one attempt of a circuit setup, until the circuit is up; past it the source tries a path through other relays (2s; the last attempt has what is left of HandshakeTimeout)
 }
 
 // DefaultLimits are the values of the zero fields of Limits.
@@ -54,13 +55,14 @@ var DefaultLimits = Limits{
 	MaxHops:              16,
 	MaxPendingCircuits:   16,
 	HandshakeTimeout:     10 * time.Second,
-	SetupTimeout:         2 * time.Second,
 	PreAuthTimeout:       2 * time.Second,
 
 	MaxPendingLinks:      128,
 	MaxPendingLinksPerIP: 8,
 
 	MaxRecordBytes: 32 << 20,
+
+	SetupTimeout: 2 * time.Second,
 }
 
 // limitNames lists the fields of Limits that refuse something; a refusal
@@ -100,6 +102,8 @@ func (l Limits) normalize() (Limits, error) {
 		return l, fmt.Errorf("mesh: Limits.MaxRecordSize %d is outside [1024, %d]", l.MaxRecordSize, 1<<24)
 	case l.MaxRecordBytes < l.MaxRecordSize:
 		return l, fmt.Errorf("mesh: Limits.MaxRecordBytes %d is below MaxRecordSize (%d)", l.MaxRecordBytes, l.MaxRecordSize)
+	case l.SetupTimeout > l.HandshakeTimeout:
+		return l, fmt.Errorf("mesh: Limits.SetupTimeout %v is over HandshakeTimeout (%v), which bounds all the attempts of a setup", l.SetupTimeout, l.HandshakeTimeout)
 	case l.MaxServices > 65535:
 		return l, fmt.Errorf("mesh: Limits.MaxServices %d is over 65535", l.MaxServices)
 	}

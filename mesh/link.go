@@ -198,9 +198,12 @@ func (n *Node) ListenAndServe(network, address string) error {
 // waits for a handshake to end: every connection is handshaken at once in
 // a goroutine of its own, pending (linkPending) until its peer is
 // authenticated, which must happen within PreAuthTimeout; past
-// MaxPendingLinksPerIP pending from one source address, or MaxPendingLinks
-// in all, admitting one more closes the oldest (see pending.Set). So
-// silent connections from outside the mesh cannot keep members out.
+// MaxPendingLinksPerIP pending from one source address, admitting one
+// more closes the oldest from there, and past MaxPendingLinks in all, the
+// oldest of the address that has the most pending; silent ones (that have
+// not sent their TLS ClientHello) go first (see pending.Set). So silent
+// connections from outside the mesh, from one address or from many,
+// cannot keep members out.
 func (c *core) acceptLinks(ln net.Listener, h *closer) {
 	defer c.unserve(h)
 	defer c.untrack(h)
@@ -227,7 +230,8 @@ func (c *core) acceptLinks(ln net.Listener, h *closer) {
 		if !c.spawn(func() {
 			defer c.linkPending.Done(p)
 			authed := func() bool { return c.linkPending.Done(p) }
-			if err := c.runLinkWith(conn, linkStart{authTimeout: c.lim.PreAuthTimeout, authed: authed}); err != nil && !c.isClosed() {
+			heard := func() { c.linkPending.Heard(p) }
+			if err := c.runLinkWith(conn, linkStart{authTimeout: c.lim.PreAuthTimeout, authed: authed, heard: heard}); err != nil && !c.isClosed() {
 				c.logf(slog.LevelInfo, "mesh: link ended", "remote", conn.RemoteAddr(), "err", err)
 			}
 		}) {
@@ -323,10 +327,16 @@ const (
 	joinMinDelay = 100 * time.Millisecond
 	joinMaxDelay = 30 * time.Second
 	joinLogEvery = 10 * time.Second // a failure that repeats is logged at most this often
+	// Hang-ups: retried after joinMinDelay this many times in a row (2 s,
+	// PreAuthTimeout's worth), then after a delay that doubles up to
+	// joinHangUpMax, so that a node gets in within about that much of the
+	// end of a flood from its address, whatever its length.
+	joinFastTries = 20
+	joinHangUpMax = time.Second
 )
 
 func (c *core) keepJoined(network, address string) {
-	delay := joinMinDelay
+	delay, hangUps := joinMinDelay, 0
 	d := net.Dialer{Timeout: c.lim.HandshakeTimeout}
 	var said string // the last failure logged, and when
 	var saidAt time.Time
@@ -336,25 +346,23 @@ func (c *core) keepJoined(network, address string) {
 			var up bool
 			err = c.runLinkWith(conn, linkStart{dialer: true, up: func() { up = true }})
 			if up {
-				delay = joinMinDelay
+				delay, hangUps = joinMinDelay, 0
 			}
 		}
 		if c.isClosed() {
 			return
 		}
-		var wait time.Duration
-		if hungUp(err) {
-			// Closed with no word why, before the handshake was done: the
-			// peer may have dropped us among many pending handshakes (a
-			// flood from our address), and takes us as soon as it can.
-			wait, _ = backoff(joinMinDelay)
-		} else {
-			wait, delay = backoff(delay)
-		}
+		var base time.Duration
+		base, delay, hangUps = joinDelay(err, delay, hangUps)
+		wait := jitter(base)
 		// Retries at the base interval may come ten a second: the same
 		// failure is logged again only after joinLogEvery.
-		if msg := fmt.Sprint(err); msg != said || time.Since(saidAt) >= joinLogEvery {
-			said, saidAt = msg, time.Now()
+		what := fmt.Sprint(err)
+		if hungUp(err) {
+			what = errHungUp.Error() // whatever the connection's ports
+		}
+		if what != said || time.Since(saidAt) >= joinLogEvery {
+			said, saidAt = what, time.Now()
 			c.logf(slog.LevelInfo, "mesh: join: link down, redialing", "addr", address, "err", err, "after", wait)
 		}
 		select {
@@ -365,9 +373,29 @@ func (c *core) keepJoined(network, address string) {
 	}
 }
 
+// joinDelay returns how long Join waits (before jitter) after a failure
+// err, with the backoff delay and the count of hang-ups in a row so far,
+// and their next values. A hang-up (see errHungUp) is retried after
+// joinMinDelay, up to joinFastTries in a row, and then after a delay that
+// doubles up to joinHangUpMax (a node that hangs up on every try, say one
+// of the other security, is not dialed ten times a second for ever); it
+// leaves the backoff delay as it was. Any other failure backs off: the
+// delay doubles up to joinMaxDelay.
+func joinDelay(err error, delay time.Duration, hangUps int) (wait, nextDelay time.Duration, nextHangUps int) {
+	if !hungUp(err) {
+		return delay, min(2*delay, joinMaxDelay), 0
+	}
+	hangUps++
+	wait = joinMinDelay
+	if over := hangUps - joinFastTries; over > 0 {
+		wait = min(joinMinDelay<<min(over, 8), joinHangUpMax)
+	}
+	return wait, delay, hangUps
+}
+
 // errHungUp is why a link handshake failed when the peer closed the
 // connection before it was done without saying why (no REFUSE, no TLS
-// alert): a transient failure, which Join retries at once (joinMinDelay)
+// alert): a transient failure, which Join retries soon (see joinDelay)
 // rather than backing off, since a listener drops pending handshakes
 // when too many arrive from one address (MaxPendingLinksPerIP).
 var errHungUp = errors.New("the peer closed the connection before the link handshake was done")
@@ -376,13 +404,9 @@ var errHungUp = errors.New("the peer closed the connection before the link hands
 // errHungUp.
 func hungUp(err error) bool { return errors.Is(err, errHungUp) }
 
-// backoff returns how long to wait after a failure with the current delay,
-// and the next delay: the wait is drawn in [delay/2, delay] so that peers
-// that lost a link together do not redial together, and the delay doubles
-// up to joinMaxDelay.
-func backoff(delay time.Duration) (wait, next time.Duration) {
-	return delay/2 + rand.N(delay/2+1), min(2*delay, joinMaxDelay)
-}
+// jitter draws a wait in [d/2, d], so that peers that lost a link
+// together do not redial together.
+func jitter(d time.Duration) time.Duration { return d/2 + rand.N(d/2+1) }
 
 // runLink runs a link over conn until it ends and returns why.
 func (c *core) runLink(conn io.ReadWriteCloser, dialer bool) error {
@@ -399,6 +423,8 @@ type linkStart struct {
 	// authed, if set, is called once the peer is authenticated; if it
 	// reports false, the link is given up.
 	authed func() bool
+	// heard, if set, is called once the peer's TLS ClientHello is read.
+	heard func()
 }
 
 // runLinkWith runs a link over conn until it ends and returns why.
@@ -421,7 +447,7 @@ func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
 	rw := conn
 	var pc peerCert // what the peer's certificate proves
 	if c.ident != nil {
-		tc, err := c.tlsHandshake(auth, conn, dialer, &pc)
+		tc, err := c.tlsHandshake(auth, conn, dialer, &pc, ls.heard)
 		if err != nil {
 			if !c.isClosed() {
 				c.stats.linkHandshakes.Add(1)
@@ -541,12 +567,12 @@ func (c *core) linkChanged(peer uint64, up bool) {
 
 // tlsHandshake secures a link's connection: mutual TLS 1.3 against the
 // mesh CA. What the peer's certificate proved goes to *pc.
-func (c *core) tlsHandshake(ctx context.Context, conn io.ReadWriteCloser, dialer bool, pc *peerCert) (*tls.Conn, error) {
+func (c *core) tlsHandshake(ctx context.Context, conn io.ReadWriteCloser, dialer bool, pc *peerCert, heard func()) (*tls.Conn, error) {
 	nc, ok := conn.(net.Conn)
 	if !ok {
 		nc = rwConn{conn}
 	}
-	return c.ident.handshake(ctx, nc, !dialer, 0, pc)
+	return c.ident.handshake(ctx, nc, !dialer, 0, pc, heard)
 }
 
 // handshake runs the link handshake on the control stream. Until the

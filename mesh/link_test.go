@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"testing"
@@ -75,20 +76,49 @@ func TestJoinReconnects(t *testing.T) {
 	waitRoute(t, b, c.ID(), 1)
 }
 
+// TestJoinBackoff: Join backs off, doubling up to joinMaxDelay, on every
+// failure but a hang-up, which it retries after joinMinDelay twenty times
+// in a row and then after a delay doubling up to joinHangUpMax, leaving
+// the backoff where it was; the wait is jittered in [d/2, d].
 func TestJoinBackoff(t *testing.T) {
-	d := joinMinDelay
-	for i := 0; i < 20; i++ {
-		w, next := backoff(d)
-		if w < d/2 || w > d {
-			t.Fatalf("wait %v outside [%v, %v]", w, d/2, d)
+	refused := errors.New("refused")
+	hung := fmt.Errorf("link handshake: %w", errHungUp)
+	d, h := joinMinDelay, 0
+	var w time.Duration
+	for range 20 {
+		prev := d
+		w, d, h = joinDelay(refused, d, h)
+		if w != prev || d != min(2*prev, joinMaxDelay) || h != 0 {
+			t.Fatalf("after a refusal: wait %v, next %v, %d hang-ups", w, d, h)
 		}
-		if next > joinMaxDelay || next < d {
-			t.Fatalf("next delay %v after %v", next, d)
-		}
-		d = next
 	}
 	if d != joinMaxDelay {
 		t.Fatalf("delay %v after 20 failures, want %v", d, joinMaxDelay)
+	}
+	var waits []time.Duration
+	for range 30 {
+		w, d, h = joinDelay(hung, d, h)
+		waits = append(waits, w)
+		if d != joinMaxDelay {
+			t.Fatalf("a hang-up moved the backoff to %v", d)
+		}
+	}
+	for i, w := range waits {
+		want := joinMinDelay
+		if i >= joinFastTries {
+			want = min(joinMinDelay<<(i-joinFastTries+1), joinHangUpMax)
+		}
+		if w != want {
+			t.Fatalf("hang-up %d: wait %v, want %v (%v)", i+1, w, want, waits)
+		}
+	}
+	if _, _, h = joinDelay(refused, d, h); h != 0 {
+		t.Fatal("a refusal does not end the hang-ups in a row")
+	}
+	for range 100 {
+		if j := jitter(joinMinDelay); j < joinMinDelay/2 || j > joinMinDelay {
+			t.Fatalf("jitter %v outside [%v, %v]", j, joinMinDelay/2, joinMinDelay)
+		}
 	}
 }
 

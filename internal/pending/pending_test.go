@@ -71,6 +71,45 @@ func TestSetIsFair(t *testing.T) {
 	}
 }
 
+// TestSetDropsTheSilentFirst: past a cap, a handshake whose peer was
+// heard is dropped only once no silent one is left to drop, so a flood of
+// silent connections from as many keys as the cap never drops a peer
+// that has spoken.
+func TestSetDropsTheSilentFirst(t *testing.T) {
+	s := &Set{MaxAll: 8, MaxPerKey: 2}
+	dropped := map[string]int{}
+	admit := func(key, name string) *Entry {
+		return s.Admit(key, func() { dropped[name]++ })
+	}
+	member := admit("m", "member")
+	s.Heard(member)
+	for i := range 1000 { // one connection from each of 1,000 addresses
+		admit(string(rune('a'+i%500))+string(rune(i)), "flood")
+	}
+	if dropped["member"] != 0 || dropped["flood"] != 1000-7 {
+		t.Fatalf("dropped %v", dropped)
+	}
+	// Within a key too.
+	own := admit("x", "own")
+	s.Heard(own)
+	for range 10 {
+		admit("x", "same address")
+	}
+	if dropped["own"] != 0 {
+		t.Fatalf("dropped %v", dropped)
+	}
+	// Once every handshake was heard, the oldest of the fattest goes.
+	s = &Set{MaxPerKey: 2}
+	dropped = map[string]int{}
+	a, b := admit("k", "a"), admit("k", "b")
+	s.Heard(a)
+	s.Heard(b)
+	s.Heard(admit("k", "c")) // drops a: nothing silent to drop
+	if dropped["a"] != 1 || len(dropped) != 1 {
+		t.Fatalf("dropped %v", dropped)
+	}
+}
+
 func TestSourceKey(t *testing.T) {
 	for _, c := range []struct {
 		a    net.Addr
