@@ -182,6 +182,7 @@ func (c *core) servicePolicy(rec *record) {
 		if allow(rec.id, leaf, s.env, s.name) {
 			kept = append(kept, s)
 		} else {
+			c.stats.servicesIgnored.Add(1)
 			c.logf(slog.LevelDebug, "mesh: service refused by the service policy", "host", FormatID(rec.id), "env", s.env, "service", s.name)
 		}
 	}

@@ -211,7 +211,10 @@ func (c *core) certServices(rec *record) {
 		if g != nil && g.MayServe(s.env, s.name) {
 			kept = append(kept, s)
 		} else {
-			c.logf(slog.LevelInfo, "mesh: service ignored: the node's certificate does not name it (certificate policy)", "host", FormatID(rec.id), "env", s.env, "service", s.name)
+			// Debug, and counted: an insider's records may carry hundreds
+			// of services, many times a second.
+			c.stats.servicesIgnored.Add(1)
+			c.logf(slog.LevelDebug, "mesh: service ignored: the node's certificate does not name it (certificate policy)", "host", FormatID(rec.id), "env", s.env, "service", s.name)
 		}
 	}
 	if len(kept) == 0 {

@@ -64,6 +64,11 @@ type Stats struct {
 	// caller's certificate names none of the listener's groups
 	// (AllowGroups).
 	ConnsNotAuthorized uint64
+	// ServicesIgnored counts the services of other nodes' records that
+	// this node ignored: not named by the node's certificate
+	// (WithCertPolicy), or refused by WithServicePolicy; each time a
+	// record that lists one arrives.
+	ServicesIgnored uint64
 }
 
 // Histogram counts observations of a duration in fixed buckets.
@@ -122,7 +127,7 @@ type nodeCounters struct {
 	setupsFailed                                          atomic.Uint64
 	recReceived, recSent, recRefused, recStale            atomic.Uint64
 	dials, dialErrors                                     atomic.Uint64
-	connsNotAuthorized                                    atomic.Uint64
+	connsNotAuthorized, servicesIgnored                   atomic.Uint64
 	dialLatency                                           histogram
 
 	// gone holds the traffic of the links that went down; mu makes a
@@ -179,6 +184,7 @@ func (n *Node) Stats() Stats {
 		DialErrors:           s.dialErrors.Load(),
 		DialLatency:          s.dialLatency.snapshot(),
 		ConnsNotAuthorized:   s.connsNotAuthorized.Load(),
+		ServicesIgnored:      s.servicesIgnored.Load(),
 	}
 	s.mu.Lock()
 	st.BytesIn, st.BytesOut, st.FramesIn, st.FramesOut = s.gone.BytesIn, s.gone.BytesOut, s.gone.FramesIn, s.gone.FramesOut

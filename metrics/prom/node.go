@@ -72,6 +72,7 @@ func NewNodeCollector(n *mesh.Node) *NodeCollector {
 		counter(p+"dials_total", "Dials, successful or not.", l, func(s *S) float64 { return float64(s.Dials) }),
 		counter(p+"dial_errors_total", "Dials that failed.", l, func(s *S) float64 { return float64(s.DialErrors) }),
 		counter(p+"connections_not_authorized_total", "Connections refused because the caller's certificate names none of the listener's groups (AllowGroups).", l, func(s *S) float64 { return float64(s.ConnsNotAuthorized) }),
+		counter(p+"services_ignored_total", "Services of other nodes' records that this node ignored: not named by their certificate (WithCertPolicy) or refused by WithServicePolicy, each time a record lists one.", l, func(s *S) float64 { return float64(s.ServicesIgnored) }),
 	}
 	c.info = prometheus.NewDesc(p+"node_info", "The node: 1, with its mesh name, whether it relays, is secured and enforces certificate policy as labels.", []string{"name", "relay", "secure", "cert_policy"}, l)
 	c.dial = prometheus.NewDesc(p+"dial_duration_seconds", "The time successful dials took.", nil, l)
