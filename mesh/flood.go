@@ -288,8 +288,17 @@ type recordQueue struct {
 	pending map[uint64][]byte
 	order   []uint64 // ids in pending, in the order they were first queued
 	list    []byte   // an encoded revocation list to send first, or nil
+	lists   bool     // the peer takes revocation lists (helloLists)
 	kick    chan struct{}
 	closed  bool
+}
+
+// takesLists sets whether the peer takes revocation lists: putList is a
+// no-op unless it does.
+func (q *recordQueue) takesLists(ok bool) {
+	q.mu.Lock()
+	q.lists = ok
+	q.mu.Unlock()
 }
 
 func (q *recordQueue) init() {

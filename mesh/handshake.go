@@ -33,6 +33,7 @@ var helloMagic = [4]byte{'P', 'X', 'M', 'H'}
 const (
 	helloRelay   uint8 = 1 << 0 // the sender relays circuits
 	helloSecured uint8 = 1 << 1 // the sender runs WithTLS
+	helloLists   uint8 = 1 << 2 // the sender takes REVOCATION messages (msgRevocation): a secured node of this revision
 )
 
 // ctrlHeaderLen is the size of a control message header.

@@ -599,7 +599,7 @@ func (l *link) handshake(ctx, auth context.Context, proved uint64, authed func()
 		flags |= helloRelay
 	}
 	if c.ident != nil {
-		flags |= helloSecured
+		flags |= helloSecured | helloLists
 	}
 	ours := appendCtrl(nil, msgHello, appendHello(nil, hello{version: Version, flags: flags, id: c.id, name: c.opts.name}))
 	var h hello
@@ -625,6 +625,10 @@ func (l *link) handshake(ctx, auth context.Context, proved uint64, authed func()
 			l.refuse(err)
 		} else {
 			l.peer = h.id
+			// A node that does not say it takes revocation lists (one
+			// before them) is sent none: it would close the link on a
+			// message type it does not know.
+			l.out.takesLists(h.flags&helloLists != 0 && c.ident != nil)
 		}
 	}
 	if err == nil {

@@ -567,11 +567,12 @@ func (r *router) isRevoked(id uint64) bool {
 
 // putList queues raw, an encoded revocation list, to be sent before any
 // record, unless a newer list is queued: a link's queue holds at most one
-// list, the newest.
+// list, the newest. A peer that does not take lists (see takesLists) is
+// sent none.
 func (q *recordQueue) putList(raw []byte) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.closed {
+	if q.closed || !q.lists {
 		return
 	}
 	if q.list != nil {

@@ -524,12 +524,45 @@ func TestInsecureNodesIgnoreLists(t *testing.T) {
 	ca := newCA(t)
 	ns := nodes(t, 3)
 	chain(t, ns)
-	ns[1].c.links.get(ns[0].ID()).out.putList(rawList(t, signedList(t, ca, 1, ns[2].ID())))
+	q := &ns[1].c.links.get(ns[0].ID()).out
+	q.takesLists(true) // an insecure node sends none: this one does anyway
+	q.putList(rawList(t, signedList(t, ca, 1, ns[2].ID())))
 	ln, _ := ns[1].Listen("", "marker") // the list went before this record
 	defer ln.Close()
 	eventually(t, "the marker", func() bool { return len(ns[0].Services()) == 1 })
 	if ri := revInfo(ns[0]); ri.Seq != 0 || hopsTo(ns[0], ns[2].ID()) != 2 {
 		t.Fatalf("an insecure node took a list: %+v", ri)
+	}
+}
+
+// TestListsOnlyToNodesThatTakeThem: a node sends its revocation list only
+// to neighbours whose hello says they take lists: a node of an earlier
+// revision, which closes a link on a message type it does not know, is
+// sent none (here, a neighbour made to look like one).
+func TestListsOnlyToNodesThatTakeThem(t *testing.T) {
+	ca := newCA(t)
+	ns := secureNodes(t, ca, 3)
+	x, older, newer := ns[0], ns[1], ns[2]
+	linked(t, x, older)
+	linked(t, x, newer)
+	for _, n := range []*Node{older, newer} {
+		if q := &x.c.links.get(n.ID()).out; !q.lists {
+			t.Fatalf("a secured neighbour's hello does not say it takes lists")
+		}
+	}
+	x.c.links.get(older.ID()).out.takesLists(false)
+	if err := x.SetRevocationList(signedList(t, ca, 1, 0x77)); err != nil {
+		t.Fatal(err)
+	}
+	waitList(t, newer, 1)
+	ln, _ := x.Listen("", "marker") // a record sent after the list would have been
+	defer ln.Close()
+	eventually(t, "the marker at the older node", func() bool { return len(older.Services()) == 1 })
+	if ri := revInfo(older); ri.Seq != 0 {
+		t.Fatalf("a node that does not take lists was sent one: %+v", ri)
+	}
+	if hopsTo(x, older.ID()) != 1 {
+		t.Fatal("the link to the older node went down")
 	}
 }
 
