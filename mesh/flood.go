@@ -195,10 +195,16 @@ func (c *core) servicePolicy(rec *record) {
 // readRecords reads the control stream of a link after the handshake:
 // records, at most RecordRate a second once a burst of MaxRecords is
 // spent (a faster peer is read more slowly, which its sender's coalescing
-// queue absorbs). It ends with the link; a broken message ends the link.
+// queue absorbs), and revocation lists, at most listRate a second after a
+// burst of listBurst of those that might be newer than the one held. It
+// ends with the link; a broken message ends the link.
 func (l *link) readRecords() {
 	c := l.c
 	b := newBucket(c.lim.RecordRate, c.lim.MaxRecords, time.Now())
+	// Revocation lists that may cost a check (newer than the one held)
+	// have a bucket of their own: a list is rare, and a refused one may
+	// cost a certificate's parse and a signature check.
+	lb := newBucket(listRate, listBurst, time.Now())
 	maxOf := func(typ uint8) int {
 		if typ == msgRevocation {
 			return maxRevocationLen
@@ -244,7 +250,7 @@ func (l *link) readRecords() {
 				c.logf(slog.LevelWarn, "mesh: record refused", "from", FormatID(l.peer), "err", err)
 			}
 		case msgRevocation:
-			if !l.pace(b) {
+			if c.revoke.newer(body) && !l.pace(lb) {
 				return
 			}
 			c.receiveRevocation(l, body)

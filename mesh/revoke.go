@@ -424,6 +424,21 @@ func (n *Node) SetRevocationList(pemBytes []byte) error {
 	return c.offerRevocation(raw, nil)
 }
 
+// Revocation lists read from one link that may be newer than the one held
+// (see readRecords): at most listRate a second after a burst of listBurst.
+const (
+	listRate  = 1
+	listBurst = 4
+)
+
+// newer reports whether raw, an encoded list, may be newer than the one
+// held: it is malformed, or its sequence number is higher.
+func (r *revocation) newer(raw []byte) bool {
+	seq, ok := peekRevocationSeq(raw)
+	held := r.cur.Load()
+	return !ok || held == nil || seq > held.seq
+}
+
 // receiveRevocation takes a list that the neighbour of link l sent.
 func (c *core) receiveRevocation(l *link, raw []byte) {
 	if c.ident == nil {
