@@ -100,6 +100,19 @@ func (t *avoidTable) snapshot(now time.Time) map[uint64]bool {
 	return m
 }
 
+// count returns the number of relays avoided at now.
+func (t *avoidTable) count(now time.Time) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for _, e := range t.m {
+		if now.Before(e.until) {
+			n++
+		}
+	}
+	return n
+}
+
 // len returns the number of relays the table holds.
 func (t *avoidTable) len() int {
 	t.mu.Lock()

@@ -3,7 +3,10 @@ package mesh
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -68,10 +71,10 @@ func TestAvoidTable(t *testing.T) {
 // and c, is their shortest path, beside an honest path a - b1 - b2 - c; c
 // serves "echo" on port 7. hostile is what i does with every setup it
 // should relay.
-func blackholeMesh(t *testing.T, hostile func(st *mux.Stream, s setupHeader) bool) (a, i, c *Node) {
+func blackholeMesh(t *testing.T, hostile func(st *mux.Stream, s setupHeader) bool, log *logBuffer) (a, i, c *Node) {
 	t.Helper()
 	ca := newCA(t)
-	ns := secureNodes(t, ca, 5)
+	ns := secureNodes(t, ca, 5, WithLogger(slog.New(slog.NewTextHandler(log, nil))))
 	a, i, b1, b2, c := ns[0], ns[1], ns[2], ns[3], ns[4]
 	i.c.hostileRelay = hostile
 	chain(t, []*Node{a, b1, b2, c})
@@ -100,6 +103,10 @@ func TestBlackholingRelay(t *testing.T) {
 		hostile  func(st *mux.Stream, s setupHeader) bool
 	}{
 		{"refusing", 3 * time.Second, func(st *mux.Stream, s setupHeader) bool {
+			st.Reset(resetCode(codeNoRoute, s.hop)) // as relays refuse
+			return true
+		}},
+		{"refusing as nodes before resets did", 3 * time.Second, func(st *mux.Stream, s setupHeader) bool {
 			st.Write([]byte{uint8(codeNoRoute), uint8(s.hop)})
 			st.Close()
 			return true
@@ -109,7 +116,8 @@ func TestBlackholingRelay(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			a, i, c := blackholeMesh(t, tc.hostile)
+			var log logBuffer
+			a, i, c := blackholeMesh(t, tc.hostile, &log)
 			for k, addr := range []string{FormatID(c.ID()) + ":7", "echo", FormatID(c.ID()) + ":7", "echo", "echo"} {
 				ctx, cancel := context.WithTimeout(context.Background(), tc.deadline)
 				start := time.Now()
@@ -135,12 +143,33 @@ func TestBlackholingRelay(t *testing.T) {
 					return a.c.circuits.byHost[c.ID()] == nil
 				})
 			}
+			if tc.name != "silent" && !strings.Contains(log.String(), "circuit refused by "+FormatID(i.ID())) {
+				t.Errorf("the failed setup does not say which relay refused:\n%s", log.String())
+			}
 			st := a.Stats()
 			if st.CircuitSetupsFailed != 1 || st.RelaysAvoided != 1 {
 				t.Fatalf("%d setups failed, %d relays avoided: want 1 and 1 (the later setups avoid the blackhole)", st.CircuitSetupsFailed, st.RelaysAvoided)
 			}
 		})
 	}
+}
+
+// logBuffer collects a node's log, safe for concurrent use.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // TestSetupRetryStopsAtTheDestination: a refusal the destination makes

@@ -327,6 +327,13 @@ func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error)
 		tc, err := c.ident.handshake(ctx, st, false, host, &pc, nil)
 		if err != nil {
 			st.Reset(mux.CodeCancel)
+			var rf *refusal
+			if errors.As(err, &rf) { // refused by a reset during the handshake
+				rf.reason = "path " + formatPath(path)
+				if rf.hop > 0 && rf.hop < len(path) {
+					rf.by = path[rf.hop]
+				}
+			}
 			return nil, err
 		}
 		// The destination counts the circuit against its limits once TLS

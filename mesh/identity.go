@@ -440,15 +440,17 @@ func (c *handshakeConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// closedEarly reports whether a TLS handshake failed because the peer
-// closed the connection (or reset it), rather than with a TLS alert or a
-// failed check.
+// closedEarly reports whether a handshake (TLS, or the link's) failed
+// because the peer closed the connection, the session or the stream (or
+// reset it), rather than with a TLS alert or a failed check: a hang-up
+// (see errHungUp).
 func closedEarly(err error) bool {
 	if tlsAlert(err) || errors.Is(err, ErrNotAuthorized) || errors.Is(err, ErrIDMismatch) {
 		return false
 	}
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed) || errors.Is(err, mux.ErrStreamReset)
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, mux.ErrStreamReset) || errors.Is(err, mux.ErrSessionClosed)
 }
 
 // tlsAlert reports whether err carries a TLS alert the peer sent:

@@ -34,7 +34,7 @@ type Limits struct {
 
 	MaxRecordBytes int // bytes of the records in the routing table, at least MaxRecordSize; records of unreachable nodes are evicted first (32 MiB)
 
-	SetupTimeout time.Duration // one attempt of a circuit setup, until the circuit is up; past it the source tries a path through other relays (2s; the last attempt has what is left of HandshakeTimeout)
+	SetupTimeout time.Duration // one attempt of a circuit setup, until the circuit is up; past it the source tries a path through other relays (2s, or HandshakeTimeout if shorter; the last attempt has what is left of HandshakeTimeout); at most HandshakeTimeout
 }
 
 // DefaultLimits are the values of the zero fields of Limits.
@@ -84,6 +84,7 @@ func (l *Limits) limitErr(name string) *LimitError {
 // normalize fills in the defaults and checks the ranges, naming the first
 // bad field.
 func (l Limits) normalize() (Limits, error) {
+	setupGiven := l.SetupTimeout != 0
 	v := reflect.ValueOf(&l).Elem()
 	d := reflect.ValueOf(DefaultLimits)
 	for i := 0; i < v.NumField(); i++ {
@@ -94,6 +95,9 @@ func (l Limits) normalize() (Limits, error) {
 		if f.Int() < 0 {
 			return l, fmt.Errorf("mesh: Limits.%s %d is negative", v.Type().Field(i).Name, f.Int())
 		}
+	}
+	if !setupGiven && l.SetupTimeout > l.HandshakeTimeout {
+		l.SetupTimeout = l.HandshakeTimeout // the default, within a shorter HandshakeTimeout
 	}
 	switch {
 	case l.MaxHops > 255:

@@ -765,7 +765,7 @@ func (l *link) handshakeErr(ctx, auth context.Context, err error) error {
 		return fmt.Errorf("%w: link handshake: the peer was not authenticated within %v", ErrProtocol, l.c.lim.PreAuthTimeout)
 	case tlsAlert(err): // TLS 1.3: the server's verdict on our certificate comes after our side of the handshake
 		return fmt.Errorf("%w: link handshake: the peer refused our certificate (%v)", ErrNotAuthorized, err)
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, mux.ErrSessionClosed), errors.Is(err, mux.ErrStreamReset):
+	case closedEarly(err):
 		return fmt.Errorf("%w: link handshake: %w (%v); is it a mesh node, of the same security (TLS or not)?", ErrProtocol, errHungUp, err)
 	}
 	return err

@@ -57,9 +57,9 @@ type core struct {
 	rt          routing
 	self        selfLink
 
-	// hostileRelay, set by tests, plays a relay that misbehaves: it sees
-	// every setup this node would relay, and takes it over by returning
-	// true.
+	// hostileRelay, set by tests before the node links, plays a relay
+	// that misbehaves: it sees every setup this node would relay, and
+	// takes it over by returning true.
 	hostileRelay func(st *mux.Stream, s setupHeader) bool
 
 	revoke   revocation // the revocation list held (revoke.go)

@@ -175,7 +175,7 @@ func (n *Node) Stats() Stats {
 		CircuitsRefused:      s.refused.Load(),
 		CircuitsRefusedLimit: s.refusedLimit.Load(),
 		CircuitSetupsFailed:  s.setupsFailed.Load(),
-		RelaysAvoided:        len(c.avoid.snapshot(time.Now())),
+		RelaysAvoided:        c.avoid.count(time.Now()),
 		RecordsReceived:      s.recReceived.Load(),
 		RecordsSent:          s.recSent.Load(),
 		RecordsRefused:       s.recRefused.Load(),

@@ -20,6 +20,7 @@ type NodeCollector struct {
 	info    *prometheus.Desc
 	dial    *prometheus.Desc
 	peer    []metric[peerStats]
+	rev     []metric[mesh.RevocationInfo]
 }
 
 // peerStats are the links to one neighbour, summed.
@@ -80,6 +81,13 @@ func NewNodeCollector(n *mesh.Node) *NodeCollector {
 	pl := func(name, help string, typ prometheus.ValueType, get func(*P) float64) metric[P] {
 		return metric[P]{prometheus.NewDesc(p+name, help, []string{"peer"}, l), typ, get}
 	}
+	type R = mesh.RevocationInfo
+	c.rev = []metric[R]{
+		gauge(p+"revocation_list_sequence", "The sequence number of the revocation list the node holds; 0: none.", l, func(r *R) float64 { return float64(r.Seq) }),
+		gauge(p+"revoked_nodes", "Node ids the revocation list held revokes.", l, func(r *R) float64 { return float64(r.Count) }),
+		counter(p+"revocation_lists_refused_total", "Revocation lists refused: malformed, or not signed by a root CA of the mesh pool.", l, func(r *R) float64 { return float64(r.Refused) }),
+		counter(p+"revocation_lists_stale_total", "Revocation lists dropped as not newer than the one held (copies, replays), unchecked.", l, func(r *R) float64 { return float64(r.Stale) }),
+	}
 	c.peer = []metric[P]{
 		pl("peer_links", "Links up now to the neighbour peer.", prometheus.GaugeValue, func(s *P) float64 { return float64(s.links) }),
 		pl("peer_received_bytes_total", "Bytes read from the links to peer that are up (a counter that restarts when they do).", prometheus.CounterValue, func(s *P) float64 { return float64(s.bytesIn) }),
@@ -97,6 +105,7 @@ func NewNodeCollector(n *mesh.Node) *NodeCollector {
 // Describe sends the descriptions of every metric of the collector.
 func (c *NodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	describe(c.metrics, ch)
+	describe(c.rev, ch)
 	ch <- c.info
 	ch <- c.dial
 	describe(c.peer, ch)
@@ -107,6 +116,7 @@ func (c *NodeCollector) Collect(ch chan<- prometheus.Metric) {
 	s := c.node.Stats()
 	collect(c.metrics, &s, ch)
 	info := c.node.Info()
+	collect(c.rev, &info.Revocation, ch)
 	ch <- prometheus.MustNewConstMetric(c.info, prometheus.GaugeValue, 1, info.Name, strconv.FormatBool(info.Relay), strconv.FormatBool(info.Secure), strconv.FormatBool(info.CertPolicy))
 	ch <- histogram(c.dial, s.DialLatency)
 
