@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -25,22 +26,49 @@ import (
 // fakeCAs returns n self-signed "CA" certificates that carry the subject
 // of ca, each with a P-521 key of its own (the slowest curve to verify),
 // and the first one's key: what a chain-stuffing attacker appends to its
-// certificate so that x509 tries each as a parent.
+// certificate so that x509 tries each as a parent. Every test CA has the
+// same subject, so the fakes are made once, for all the tests.
 func fakeCAs(t testing.TB, ca *testCA, n int) ([][]byte, crypto.Signer) {
 	t.Helper()
+	fakes.once.Do(func() {
+		fakes.subject = ca.cert.Subject.String()
+		fakes.ders, fakes.key, fakes.err = makeFakeCAs(ca.cert.Subject, maxFakeCAs)
+	})
+	if fakes.err != nil {
+		t.Fatal(fakes.err)
+	}
+	if n > maxFakeCAs || ca.cert.Subject.String() != fakes.subject {
+		t.Fatalf("fakeCAs: %d fakes of %q", n, ca.cert.Subject)
+	}
+	return fakes.ders[:n], fakes.key
+}
+
+// maxFakeCAs is the most fake CAs a test asks for.
+const maxFakeCAs = 160
+
+// fakes are the fake CAs of the tests, made once.
+var fakes struct {
+	once    sync.Once
+	ders    [][]byte
+	key     crypto.Signer
+	subject string
+	err     error
+}
+
+func makeFakeCAs(subject pkix.Name, n int) ([][]byte, crypto.Signer, error) {
 	var first crypto.Signer
 	ders := make([][]byte, n)
 	for i := range ders {
 		key, err := ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
 		if err != nil {
-			t.Fatal(err)
+			return nil, nil, err
 		}
 		if i == 0 {
 			first = key
 		}
 		tmpl := &x509.Certificate{
 			SerialNumber:          big.NewInt(int64(1000 + i)),
-			Subject:               ca.cert.Subject,
+			Subject:               subject,
 			NotBefore:             time.Now().Add(-time.Hour),
 			NotAfter:              time.Now().Add(24 * time.Hour),
 			IsCA:                  true,
@@ -48,10 +76,10 @@ func fakeCAs(t testing.TB, ca *testCA, n int) ([][]byte, crypto.Signer) {
 			KeyUsage:              x509.KeyUsageCertSign,
 		}
 		if ders[i], err = x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key); err != nil {
-			t.Fatal(err)
+			return nil, nil, err
 		}
 	}
-	return ders, first
+	return ders, first, nil
 }
 
 // stuffedCert returns a certificate an outsider makes itself: a leaf that

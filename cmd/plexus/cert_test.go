@@ -21,11 +21,11 @@ import (
 	"github.com/plexusnet/plexus/mesh"
 )
 
-// mustPlexus runs the plexus command and fails the test unless it
-// exits 0.
+// mustPlexus runs a plexus command that ends (plexus cert) in this
+// process, as main would, and fails the test unless it exits 0.
 func mustPlexus(t *testing.T, args ...string) string {
 	t.Helper()
-	r := plexus(t, "", args...)
+	r := runIn(args...)
 	if r.code != 0 {
 		t.Fatalf("plexus %s: exit %d\n%s%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
 	}
@@ -127,7 +127,7 @@ func TestCertNoOverwrite(t *testing.T) {
 	dir := t.TempDir()
 	mustPlexus(t, "cert", "ca", "--out", dir)
 	crt, _ := os.ReadFile(filepath.Join(dir, "ca.crt"))
-	r := plexus(t, "", "cert", "ca", "--out", dir)
+	r := runIn("cert", "ca", "--out", dir)
 	if r.code != 1 || !strings.Contains(r.stderr, "already exists (use --force to overwrite it)") {
 		t.Fatalf("second cert ca: exit %d, %q", r.code, r.stderr)
 	}
@@ -136,7 +136,7 @@ func TestCertNoOverwrite(t *testing.T) {
 	}
 	// Only the key exists: the certificate is not written either.
 	os.Remove(filepath.Join(dir, "ca.crt"))
-	if r := plexus(t, "", "cert", "ca", "--out", dir); r.code != 1 {
+	if r := runIn("cert", "ca", "--out", dir); r.code != 1 {
 		t.Fatalf("cert ca over a key: exit %d", r.code)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "ca.crt")); !errors.Is(err, fs.ErrNotExist) {
@@ -150,7 +150,7 @@ func TestCertNoOverwrite(t *testing.T) {
 
 	mustPlexus(t, "cert", "node", "--ca", dir, "--name", "n", "--out", dir)
 	key, _ := os.ReadFile(filepath.Join(dir, "n.key"))
-	if r := plexus(t, "", "cert", "node", "--ca", dir, "--name", "n", "--out", dir); r.code != 1 || !strings.Contains(r.stderr, "n.crt: file already exists") {
+	if r := runIn("cert", "node", "--ca", dir, "--name", "n", "--out", dir); r.code != 1 || !strings.Contains(r.stderr, "n.crt: file already exists") {
 		t.Fatalf("second cert node: exit %d, %q", r.code, r.stderr)
 	}
 	if again, _ := os.ReadFile(filepath.Join(dir, "n.key")); !bytes.Equal(again, key) {

@@ -71,7 +71,7 @@ func TestCertGrantFlags(t *testing.T) {
 		{"--group", "*"},
 		{"--service", "billing", "--group", strings.Repeat("g", 65)},
 	} {
-		r := plexus(t, "", append([]string{"cert", "node", "--ca", caDir, "--name", "bad", "--out", nodeDir}, args...)...)
+		r := runIn(append([]string{"cert", "node", "--ca", caDir, "--name", "bad", "--out", nodeDir}, args...)...)
 		if r.code != 2 || !strings.Contains(r.stderr, "bad name: --") {
 			t.Errorf("cert node %q: exit %d, %q; want 2 and a bad name", args, r.code, r.stderr)
 		}
@@ -81,7 +81,7 @@ func TestCertGrantFlags(t *testing.T) {
 	}
 
 	// A renewal names what it is given, and notes what it drops.
-	r := plexus(t, "", "cert", "node", "--ca", caDir, "--name", "billing-1", "--out", nodeDir, "--renew", "--service", "billing", "--group", "ops")
+	r := runIn("cert", "node", "--ca", caDir, "--name", "billing-1", "--out", nodeDir, "--renew", "--service", "billing", "--group", "ops")
 	if r.code != 0 || printedID(t, r.stdout) != id ||
 		!strings.Contains(r.stderr, "note: the old certificate named the services staging/*,prod/billing, which this one does not") ||
 		!strings.Contains(r.stderr, "note: the old certificate named the groups sre, which this one does not") {
