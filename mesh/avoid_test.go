@@ -6,10 +6,10 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/plexusnet/plexus/internal/testutil"
 	"github.com/plexusnet/plexus/mux"
 )
 
@@ -71,7 +71,7 @@ func TestAvoidTable(t *testing.T) {
 // and c, is their shortest path, beside an honest path a - b1 - b2 - c; c
 // serves "echo" on port 7. hostile is what i does with every setup it
 // should relay.
-func blackholeMesh(t *testing.T, hostile func(st *mux.Stream, s setupHeader) bool, log *logBuffer) (a, i, c *Node) {
+func blackholeMesh(t *testing.T, hostile func(st *mux.Stream, s setupHeader) bool, log *testutil.Buffer) (a, i, c *Node) {
 	t.Helper()
 	ca := newCA(t)
 	ns := secureNodes(t, ca, 5, WithLogger(slog.New(slog.NewTextHandler(log, nil))))
@@ -116,7 +116,7 @@ func TestBlackholingRelay(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var log logBuffer
+			var log testutil.Buffer
 			a, i, c := blackholeMesh(t, tc.hostile, &log)
 			for k, addr := range []string{FormatID(c.ID()) + ":7", "echo", FormatID(c.ID()) + ":7", "echo", "echo"} {
 				ctx, cancel := context.WithTimeout(context.Background(), tc.deadline)
@@ -129,19 +129,13 @@ func TestBlackholingRelay(t *testing.T) {
 				took := time.Since(start)
 				roundTrip(t, conn, "around the blackhole")
 				conn.Close()
-				a.c.circuits.mu.Lock()
-				ci := a.c.circuits.byHost[c.ID()]
-				a.c.circuits.mu.Unlock()
+				ci := circuitOf(a, c.ID())
 				if slices.Contains(ci.path, i.ID()) {
 					t.Fatalf("dial %d went through the blackhole: %s", k, formatPath(ci.path))
 				}
 				t.Logf("dial %d (%s) in %v along %s", k, addr, took.Round(time.Millisecond), formatPath(ci.path))
 				ci.sess.Close() // the next dial sets a circuit up again
-				eventually(t, "the circuit to go", func() bool {
-					a.c.circuits.mu.Lock()
-					defer a.c.circuits.mu.Unlock()
-					return a.c.circuits.byHost[c.ID()] == nil
-				})
+				eventually(t, "the circuit to go", func() bool { return circuitOf(a, c.ID()) == nil })
 			}
 			if tc.name != "silent" && !strings.Contains(log.String(), "circuit refused by "+FormatID(i.ID())) {
 				t.Errorf("the failed setup does not say which relay refused:\n%s", log.String())
@@ -152,24 +146,6 @@ func TestBlackholingRelay(t *testing.T) {
 			}
 		})
 	}
-}
-
-// logBuffer collects a node's log, safe for concurrent use.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestSetupRetryStopsAtTheDestination: a refusal the destination makes

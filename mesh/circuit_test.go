@@ -315,9 +315,7 @@ func TestCircuitInSteadyUseStaysUp(t *testing.T) {
 		}
 		roundTrip(t, c, "x")
 		c.Close()
-		ns[0].c.circuits.mu.Lock()
-		ci := ns[0].c.circuits.byHost[ns[2].ID()]
-		ns[0].c.circuits.mu.Unlock()
+		ci := circuitOf(ns[0], ns[2].ID())
 		if first == nil {
 			first = ci
 		} else if ci != first {

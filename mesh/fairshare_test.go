@@ -227,9 +227,7 @@ func setupChurn(t *testing.T, spoof bool) {
 			}
 			roundTrip(t, c, "through the churn")
 			c.Close()
-			h.c.circuits.mu.Lock()
-			ci := h.c.circuits.byHost[d.ID()]
-			h.c.circuits.mu.Unlock()
+			ci := circuitOf(h, d.ID())
 			ci.sess.Close() // the next round sets up again
 		}
 	}

@@ -119,6 +119,13 @@ func chain(t testing.TB, ns []*Node) []*pipeLink {
 	return ps
 }
 
+// circuitOf returns the circuit n uses to reach host, or nil.
+func circuitOf(n *Node, host uint64) *circuit {
+	n.c.circuits.mu.Lock()
+	defer n.c.circuits.mu.Unlock()
+	return n.c.circuits.byHost[host]
+}
+
 // hopsTo returns the hops n's route table gives host, or -1.
 func hopsTo(n *Node, host uint64) int {
 	for _, r := range n.Routes() {

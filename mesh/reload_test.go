@@ -37,9 +37,7 @@ func TestLinksAndCircuitsEndWhenTheCertificateExpires(t *testing.T) {
 	}
 	defer conn.Close()
 	roundTrip(t, conn, "before")
-	a.c.circuits.mu.Lock()
-	ci := a.c.circuits.byHost[b.ID()]
-	a.c.circuits.mu.Unlock()
+	ci := circuitOf(a, b.ID())
 	if ci == nil || !ci.cert.notAfter.Equal(leaf.NotAfter) {
 		t.Fatalf("the circuit does not know when b's certificate expires")
 	}

@@ -367,9 +367,7 @@ func TestRevokedCircuits(t *testing.T) {
 		t.Fatal(err)
 	}
 	roundTrip(t, conn, "before")
-	s.c.circuits.mu.Lock()
-	ci := s.c.circuits.byHost[d.ID()]
-	s.c.circuits.mu.Unlock()
+	ci := circuitOf(s, d.ID())
 	installAt(s, 1, d.ID())
 	eventually(t, "the circuit to close", func() bool { return ci.sess.Err() != nil })
 	conn.Close()
@@ -421,9 +419,7 @@ func TestRevokedCircuitThroughARelay(t *testing.T) {
 	}
 	defer conn.Close()
 	roundTrip(t, conn, "through v")
-	s.c.circuits.mu.Lock()
-	ci := s.c.circuits.byHost[d.ID()]
-	s.c.circuits.mu.Unlock()
+	ci := circuitOf(s, d.ID())
 	if ci == nil || !slices.Contains(ci.path, v.ID()) {
 		t.Fatal("no circuit through v")
 	}
@@ -441,9 +437,7 @@ func TestRevokedCircuitThroughARelay(t *testing.T) {
 	}
 	defer c2.Close()
 	roundTrip(t, c2, "through r")
-	s.c.circuits.mu.Lock()
-	ci = s.c.circuits.byHost[d.ID()]
-	s.c.circuits.mu.Unlock()
+	ci = circuitOf(s, d.ID())
 	if ci == nil || slices.Contains(ci.path, v.ID()) {
 		t.Fatalf("the new circuit goes %v", ci.path)
 	}

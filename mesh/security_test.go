@@ -342,10 +342,7 @@ func TestOutsiderCannotBeRelayedFor(t *testing.T) {
 		t.Fatal("a circuit claiming an outsider's id came up")
 	}
 	t.Log(err)
-	dst.c.circuits.mu.Lock()
-	_, ok := dst.c.circuits.byHost[outsider]
-	dst.c.circuits.mu.Unlock()
-	if ok {
+	if circuitOf(dst, outsider) != nil {
 		t.Fatal("the destination holds a circuit from the outsider")
 	}
 	_ = mux.CodeCancel

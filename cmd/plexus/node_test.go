@@ -490,7 +490,7 @@ func TestNodeErrors(t *testing.T) {
 func TestNodeStopsClean(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut lockedBuffer
+	var out, errOut testutil.Buffer
 	c := &cli{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut}
 	done := make(chan int, 1)
 	go func() {
@@ -516,24 +516,6 @@ func TestNodeStopsClean(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer safe for concurrent use.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // fakeReloader records what ReloadTLS is given.
 type fakeReloader struct {
 	cert  tls.Certificate
@@ -552,7 +534,7 @@ func TestReload(t *testing.T) {
 	certs := meshCerts(t, "n")
 	o := &nodeOptions{}
 	o.mesh.cert, o.mesh.key, o.mesh.ca = certs["n"][1], certs["n"][3], certs["n"][5]
-	var logs lockedBuffer
+	var logs testutil.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 
 	f := &fakeReloader{}

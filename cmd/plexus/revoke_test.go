@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/plexusnet/plexus/cmd/plexus/internal/status"
+	"github.com/plexusnet/plexus/internal/testutil"
 	"github.com/plexusnet/plexus/mesh"
 )
 
@@ -135,7 +136,7 @@ func TestReloadRevoked(t *testing.T) {
 	mustPlexus(t, "cert", "revoke", "--ca", caDir, "00000000000000aa")
 	o := &nodeOptions{}
 	o.mesh.revoked = filepath.Join(caDir, "revoked.pem")
-	var logs lockedBuffer
+	var logs testutil.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 
 	f := &fakeRevocations{}
