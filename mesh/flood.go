@@ -1,7 +1,6 @@
 package mesh
 
 import (
-	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -154,37 +153,30 @@ func (c *core) receiveRecord(l *link, raw []byte) error {
 }
 
 // servicePolicy drops from rec, a verified record of another node, the
-// services that its certificate does not name (WithCertPolicy), then
-// those that WithServicePolicy refuses: this node ignores them (the
-// record is flooded as it came).
+// services that its certificate does not name (WithCertPolicy) and those
+// that WithServicePolicy refuses: this node ignores them (the record is
+// flooded as it came). Each is counted, and logged at Debug only: an
+// insider's records may carry hundreds of services, many times a second.
 func (c *core) servicePolicy(rec *record) {
-	if len(rec.services) == 0 || rec.id == c.id {
-		return
-	}
-	if c.opts.certPolicy {
-		c.certServices(rec)
-	}
 	allow := c.opts.servicePolicy
-	if allow == nil || len(rec.services) == 0 {
+	if len(rec.services) == 0 || rec.id == c.id || !c.opts.certPolicy && allow == nil {
 		return
 	}
-	var leaf *x509.Certificate
-	if c.ident != nil { // the record is verified: its chain parses
-		certs, err := x509.ParseCertificates(rec.cert)
-		if err != nil || len(certs) == 0 {
-			rec.services = nil
-			return
-		}
-		leaf = certs[0]
-	}
-	kept := make([]serviceEntry, 0, len(rec.services))
+	kept := rec.services[:0:0]
 	for _, s := range rec.services {
-		if allow(rec.id, leaf, s.env, s.name) {
-			kept = append(kept, s)
-		} else {
-			c.stats.servicesIgnored.Add(1)
-			c.logf(slog.LevelDebug, "mesh: service refused by the service policy", "host", FormatID(rec.id), "env", s.env, "service", s.name)
+		why := ""
+		switch {
+		case c.opts.certPolicy && (rec.grants == nil || !rec.grants.MayServe(s.env, s.name)):
+			why = "the node's certificate does not name it (certificate policy)"
+		case allow != nil && !allow(rec.id, rec.leaf, s.env, s.name): // leaf: nil on an unsecured mesh
+			why = "refused by the service policy"
 		}
+		if why == "" {
+			kept = append(kept, s)
+			continue
+		}
+		c.stats.servicesIgnored.Add(1)
+		c.logf(slog.LevelDebug, "mesh: service ignored: "+why, "host", FormatID(rec.id), "env", s.env, "service", s.name)
 	}
 	if len(kept) == 0 {
 		kept = nil

@@ -531,7 +531,7 @@ func (i *identity) verifyRecord(rec *record, raw []byte, now time.Time) error {
 	if !verifySig(v.pub, raw[:rec.signedLen], rec.sig) {
 		return fmt.Errorf("%w: record %s/%d: bad signature", ErrNotAuthorized, FormatID(rec.id), rec.seq)
 	}
-	rec.grants = v.grants
+	rec.grants, rec.leaf = v.grants, v.chain[0]
 	return nil
 }
 

@@ -201,28 +201,6 @@ func (g Grants) URIs() ([]*url.URL, error) {
 	return out, nil
 }
 
-// certServices drops from rec, a verified record of another node, the
-// services that its certificate does not name (WithCertPolicy): this node
-// ignores them.
-func (c *core) certServices(rec *record) {
-	g := rec.grants // nil if not verified: then it may serve nothing
-	kept := rec.services[:0:0]
-	for _, s := range rec.services {
-		if g != nil && g.MayServe(s.env, s.name) {
-			kept = append(kept, s)
-		} else {
-			// Debug, and counted: an insider's records may carry hundreds
-			// of services, many times a second.
-			c.stats.servicesIgnored.Add(1)
-			c.logf(slog.LevelDebug, "mesh: service ignored: the node's certificate does not name it (certificate policy)", "host", FormatID(rec.id), "env", s.env, "service", s.name)
-		}
-	}
-	if len(kept) == 0 {
-		kept = nil
-	}
-	rec.services = kept
-}
-
 // errCertPolicyInsecure refuses WithCertPolicy without WithTLS.
 var errCertPolicyInsecure = errors.New("mesh: WithCertPolicy needs WithTLS: certificate policy reads the services and groups that node certificates name, and an insecure node has no certificates")
 

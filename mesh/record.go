@@ -1,6 +1,7 @@
 package mesh
 
 import (
+	"crypto/x509"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -32,8 +33,9 @@ type record struct {
 	services   []serviceEntry
 	cert       []byte // DER of the leaf, then of any intermediates; in a decoded record, a slice of the input
 	sig        []byte
-	signedLen  int     // in a decoded record: the bytes the signature covers
-	grants     *Grants // once verifyRecord has verified it: what cert grants (not on the wire)
+	signedLen  int               // in a decoded record: the bytes the signature covers
+	grants     *Grants           // once verifyRecord has verified it: what cert grants (not on the wire)
+	leaf       *x509.Certificate // once verifyRecord has verified it: the certificate, parsed (not on the wire)
 }
 
 // serviceEntry is one service in a record.
