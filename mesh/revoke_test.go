@@ -13,10 +13,11 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/plexusnet/plexus/internal/testutil"
 )
 
 // signedList makes the PEM of a revocation list of ids, signed by ca.
@@ -228,7 +229,7 @@ func TestRevocationListSigners(t *testing.T) {
 func TestRevokedLinkCloses(t *testing.T) {
 	ca := newCA(t)
 	ns := secureNodes(t, ca, 3)
-	var logs lockedLog
+	var logs testutil.Buffer
 	x := newNode(t, WithTLS(ca.nodeConfig(t, false)), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	a, b, c := ns[0], ns[1], ns[2]
 	pab := linked(t, a, x)
@@ -640,22 +641,4 @@ func FuzzRevocationList(f *testing.F) {
 			t.Fatal("more than one signature check")
 		}
 	})
-}
-
-// lockedLog is a log destination that a test reads while a node writes.
-type lockedLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -14,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -176,19 +175,11 @@ func echoServer(t *testing.T) string {
 // plexus cert, and returns the TLS flags of each node.
 func meshCerts(t *testing.T, names ...string) map[string][]string {
 	t.Helper()
-	dir := t.TempDir()
-	ca := filepath.Join(dir, "ca")
-	if r := plexus(t, "", "cert", "ca", "--out", ca); r.code != 0 {
-		t.Fatalf("cert ca: %d %s", r.code, r.stderr)
-	}
-	flags := map[string][]string{}
+	nodes := make(map[string][]string, len(names))
 	for _, name := range names {
-		if r := plexus(t, "", "cert", "node", "--ca", ca, "--name", name, "--out", dir); r.code != 0 {
-			t.Fatalf("cert node: %d %s", r.code, r.stderr)
-		}
-		flags[name] = []string{"--cert", filepath.Join(dir, name+".crt"), "--key", filepath.Join(dir, name+".key"), "--ca", ca}
+		nodes[name] = nil
 	}
-	return flags
+	return certsWith(t, nodes)
 }
 
 // meshChain is three nodes in a chain over loopback TCP, secured by
