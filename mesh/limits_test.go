@@ -27,7 +27,12 @@ func TestLimitsDefaultsAndChecks(t *testing.T) {
 	if err != nil || l != DefaultLimits {
 		t.Fatalf("zero Limits: %+v %v", l, err)
 	}
-	for _, bad := range []Limits{{MaxLinks: -1}, {MaxHops: 300}, {MaxRecordSize: 10}, {HandshakeTimeout: -time.Second}} {
+	// SetupTimeout's default stays within a shorter HandshakeTimeout; one
+	// given over it is refused.
+	if l, err := (Limits{HandshakeTimeout: time.Second}).normalize(); err != nil || l.SetupTimeout != time.Second {
+		t.Errorf("a HandshakeTimeout of 1s: SetupTimeout %v, %v", l.SetupTimeout, err)
+	}
+	for _, bad := range []Limits{{MaxLinks: -1}, {MaxHops: 300}, {MaxRecordSize: 10}, {HandshakeTimeout: -time.Second}, {HandshakeTimeout: time.Second, SetupTimeout: 2 * time.Second}} {
 		if _, err := New(WithInsecure(), WithLimits(bad)); err == nil {
 			t.Errorf("New with %+v succeeded", bad)
 		}
