@@ -239,7 +239,7 @@ func (c *core) serveCircuit(ci *circuit) {
 		})
 		defer expire.Stop()
 	}
-	c.acceptLoopAs(ci.sess, ci.host, ci.cert.grants, nil, &ci.opens)
+	c.acceptLoop(ci.sess, ci.host, ci.cert.grants, nil, &ci.opens)
 	ci.sess.Close()
 	c.untrack(ci.h)
 	t.mu.Lock()

@@ -18,19 +18,13 @@ import (
 
 // acceptStreams serves the streams a link's peer opens on the link's
 // session: circuit setups.
-func (l *link) acceptStreams() { l.c.acceptLoop(l.sess, l.peer, l, nil) }
+func (l *link) acceptStreams() { l.c.acceptLoop(l.sess, l.peer, nil, l, nil) }
 
 // acceptConns serves the streams a link's peer opens on the link's
 // connection session: connections.
-func (l *link) acceptConns() { l.c.acceptLoopAs(l.conns, l.peer, l.cert.grants, nil, nil) }
+func (l *link) acceptConns() { l.c.acceptLoop(l.conns, l.peer, l.cert.grants, nil, nil) }
 
 // acceptLoop serves the streams opened on sess by host from, whose
-// certificate grants nothing (acceptLoopAs).
-func (c *core) acceptLoop(sess *mux.Session, from uint64, l *link, opens *atomic.Uint64) {
-	c.acceptLoopAs(sess, from, nil, l, opens)
-}
-
-// acceptLoopAs serves the streams opened on sess by host from, whose
 // certificate grants g (nil: nothing; for the self session, see
 // callerGrants), read once for the session (AllowGroups); l is the
 // link when sess is a link's own session (circuit setups are allowed only
@@ -43,7 +37,7 @@ func (c *core) acceptLoop(sess *mux.Session, from uint64, l *link, opens *atomic
 // most MaxPendingStreams headers are read at once (one per worker); beyond
 // that the loop stops accepting, and the peer's opens wait in mux's accept
 // backlog.
-func (c *core) acceptLoopAs(sess *mux.Session, from uint64, g *Grants, l *link, opens *atomic.Uint64) {
+func (c *core) acceptLoop(sess *mux.Session, from uint64, g *Grants, l *link, opens *atomic.Uint64) {
 	p := &workerPool{work: make(chan *mux.Stream)}
 	p.retire = time.AfterFunc(time.Hour, p.retireIdle)
 	p.retire.Stop()
@@ -291,7 +285,7 @@ func (s *selfLink) session(c *core) (*mux.Session, *knownDests, error) {
 		return nil, nil, ErrClosed
 	}
 	if !c.spawn(func() {
-		c.acceptLoop(server, c.id, nil, nil)
+		c.acceptLoop(server, c.id, nil, nil, nil)
 		server.Close()
 		client.Close()
 		c.untrack(hs)
