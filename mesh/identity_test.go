@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/plexusnet/plexus/internal/testutil"
+	"github.com/plexusnet/plexus/internal/testsupport/testutil"
 )
 
 // usageCases are node certificates by their (extended) key usages, and

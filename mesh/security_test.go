@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/plexusnet/plexus/internal/pending"
-	"github.com/plexusnet/plexus/internal/testutil"
+	"github.com/plexusnet/plexus/internal/testsupport/testutil"
 	"github.com/plexusnet/plexus/mux"
 )
 

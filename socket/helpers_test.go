@@ -5,7 +5,7 @@ import (
 	"net"
 	"testing"
 
-	"github.com/plexusnet/plexus/internal/testutil"
+	"github.com/plexusnet/plexus/internal/testsupport/testutil"
 	"github.com/plexusnet/plexus/transport"
 	"github.com/plexusnet/plexus/transport/spstream"
 	_ "github.com/plexusnet/plexus/transport/ws"

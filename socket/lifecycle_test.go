@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/plexusnet/plexus/internal/testutil"
+	"github.com/plexusnet/plexus/internal/testsupport/testutil"
 )
 
 func seq(i int) []byte { return binary.BigEndian.AppendUint32(nil, uint32(i)) }

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/plexusnet/plexus/internal/testutil"
+	"github.com/plexusnet/plexus/internal/testsupport/testutil"
 )
 
 // TestSwitchReplies: clients reach a server through two switches in a

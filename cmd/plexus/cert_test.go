@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/plexusnet/plexus/internal/testutil"
+	"github.com/plexusnet/plexus/internal/testsupport/testutil"
 	"github.com/plexusnet/plexus/mesh"
 )
 

@@ -10,7 +10,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/plexusnet/plexus/cmd/plexus/internal/browsertest"
-	"github.com/plexusnet/plexus/internal/testutil"
+	"github.com/plexusnet/plexus/internal/testsupport/testutil"
 )
 
 // pageShows waits until the JavaScript predicate cond holds in the page;

@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/plexusnet/plexus/cmd/plexus/internal/status"
-	"github.com/plexusnet/plexus/internal/testutil"
+	"github.com/plexusnet/plexus/internal/testsupport/testutil"
 	"go.uber.org/goleak"
 )
 

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/plexusnet/plexus/cmd/plexus/internal/status"
-	"github.com/plexusnet/plexus/internal/testutil"
+	"github.com/plexusnet/plexus/internal/testsupport/testutil"
 	"github.com/plexusnet/plexus/mesh"
 )
 

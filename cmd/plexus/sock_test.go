@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/plexusnet/plexus/internal/testutil"
+	"github.com/plexusnet/plexus/internal/testsupport/testutil"
 )
 
 // proc is a plexus or nngcat process running in the background.

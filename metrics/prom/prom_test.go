@@ -17,7 +17,7 @@ import (
 	"github.com/prometheus/common/model"
 	"go.uber.org/goleak"
 
-	ptestutil "github.com/plexusnet/plexus/internal/testutil"
+	ptestutil "github.com/plexusnet/plexus/internal/testsupport/testutil"
 	"github.com/plexusnet/plexus/mesh"
 	"github.com/plexusnet/plexus/mux"
 	"github.com/plexusnet/plexus/socket"

@@ -7,7 +7,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/plexusnet/plexus/internal/prototest"
+	"github.com/plexusnet/plexus/internal/testsupport/prototest"
 	"github.com/plexusnet/plexus/protocol/pull"
 	"github.com/plexusnet/plexus/protocol/push"
 	"github.com/plexusnet/plexus/socket"

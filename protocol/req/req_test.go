@@ -9,8 +9,8 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/plexusnet/plexus/internal/prototest"
-	"github.com/plexusnet/plexus/internal/testutil"
+	"github.com/plexusnet/plexus/internal/testsupport/prototest"
+	"github.com/plexusnet/plexus/internal/testsupport/testutil"
 	"github.com/plexusnet/plexus/protocol/rep"
 	"github.com/plexusnet/plexus/protocol/req"
 	"github.com/plexusnet/plexus/socket"

@@ -10,8 +10,8 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/plexusnet/plexus/internal/prototest"
-	"github.com/plexusnet/plexus/internal/testutil"
+	"github.com/plexusnet/plexus/internal/testsupport/prototest"
+	"github.com/plexusnet/plexus/internal/testsupport/testutil"
 	"github.com/plexusnet/plexus/protocol/pub"
 	"github.com/plexusnet/plexus/protocol/sub"
 	"github.com/plexusnet/plexus/socket"

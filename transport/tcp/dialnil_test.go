@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/plexusnet/plexus/internal/testutil"
+	"github.com/plexusnet/plexus/internal/testsupport/testutil"
 	"github.com/plexusnet/plexus/transport"
 	"github.com/plexusnet/plexus/transport/ipc"
 	"github.com/plexusnet/plexus/transport/tcp"

@@ -12,7 +12,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/plexusnet/plexus/internal/testutil"
+	"github.com/plexusnet/plexus/internal/testsupport/testutil"
 	"github.com/plexusnet/plexus/protocol/bus"
 	"github.com/plexusnet/plexus/protocol/pair"
 	"github.com/plexusnet/plexus/protocol/pub"
