@@ -7,8 +7,8 @@ import (
 
 	"github.com/plexusnet/plexus/internal/testsupport/testutil"
 	"github.com/plexusnet/plexus/transport"
+	_ "github.com/plexusnet/plexus/transport/all" // every scheme that registers itself
 	"github.com/plexusnet/plexus/transport/spstream"
-	_ "github.com/plexusnet/plexus/transport/ws"
 )
 
 // connected returns a listening socket and a socket dialed to it.

@@ -3,7 +3,7 @@ package socket
 import (
 	"fmt"
 
-	"github.com/plexusnet/plexus/transport/inproc"
+	"github.com/plexusnet/plexus/internal/mempipe"
 )
 
 // NewPair returns two sockets connected to each other through memory,
@@ -13,7 +13,7 @@ import (
 // once either socket closes, the other has no peer.
 func NewPair(opts ...Option) (Socket, Socket, error) {
 	a, b := newSock(opts...), newSock(opts...)
-	pa, pb := inproc.NewPair(&a.tcfg, &b.tcfg)
+	pa, pb := mempipe.NewPair(&a.tcfg, &b.tcfg)
 	_, err := a.addPipe(pa, nil, nil)
 	if err == nil {
 		_, err = b.addPipe(pb, nil, nil)

@@ -9,11 +9,6 @@ import (
 	"time"
 
 	"github.com/plexusnet/plexus/transport"
-	// The built-in transports. ws registers when its package is imported.
-	_ "github.com/plexusnet/plexus/transport/inproc"
-	_ "github.com/plexusnet/plexus/transport/ipc"
-	_ "github.com/plexusnet/plexus/transport/tcp"
-	_ "github.com/plexusnet/plexus/transport/tlstcp"
 )
 
 // Connector connects a socket to peers. Dialed peers are redialed with

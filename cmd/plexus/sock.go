@@ -25,8 +25,8 @@ import (
 	"github.com/plexusnet/plexus/protocol/sub"
 	"github.com/plexusnet/plexus/protocol/surveyor"
 	"github.com/plexusnet/plexus/socket"
+	_ "github.com/plexusnet/plexus/transport/all" // every scheme that registers itself
 	meshtp "github.com/plexusnet/plexus/transport/mesh"
-	_ "github.com/plexusnet/plexus/transport/ws" // ws:// URLs
 )
 
 // Errors of plexus sock, for errors.Is.

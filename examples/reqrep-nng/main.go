@@ -16,7 +16,7 @@ import (
 
 	"github.com/plexusnet/plexus/protocol/rep"
 	"github.com/plexusnet/plexus/protocol/req"
-	_ "github.com/plexusnet/plexus/transport/ws" // ws:// too
+	_ "github.com/plexusnet/plexus/transport/all" // every scheme that registers itself
 )
 
 func main() {

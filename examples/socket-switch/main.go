@@ -11,6 +11,7 @@ import (
 	"log"
 
 	"github.com/plexusnet/plexus/socket"
+	_ "github.com/plexusnet/plexus/transport/all" // every scheme that registers itself
 )
 
 func main() {

@@ -21,6 +21,7 @@ import (
 	"github.com/plexusnet/plexus/mesh"
 	"github.com/plexusnet/plexus/mux"
 	"github.com/plexusnet/plexus/socket"
+	_ "github.com/plexusnet/plexus/transport/all" // every scheme that registers itself
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -14,6 +14,7 @@ import (
 	"github.com/plexusnet/plexus/internal/testsupport/testutil"
 	"github.com/plexusnet/plexus/protocol/bus"
 	"github.com/plexusnet/plexus/socket"
+	_ "github.com/plexusnet/plexus/transport/all" // every scheme that registers itself
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

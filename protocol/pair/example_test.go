@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/plexusnet/plexus/protocol/pair"
+	_ "github.com/plexusnet/plexus/transport/all" // every scheme that registers itself
 )
 
 func Example() {

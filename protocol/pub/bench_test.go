@@ -10,6 +10,7 @@ import (
 	"github.com/plexusnet/plexus/protocol/pub"
 	"github.com/plexusnet/plexus/protocol/sub"
 	"github.com/plexusnet/plexus/socket"
+	_ "github.com/plexusnet/plexus/transport/all" // every scheme that registers itself
 )
 
 // benchFanOut publishes b.N 64-byte messages to n inproc subscribers,

@@ -11,6 +11,7 @@ import (
 	"github.com/plexusnet/plexus/protocol/pull"
 	"github.com/plexusnet/plexus/protocol/push"
 	"github.com/plexusnet/plexus/socket"
+	_ "github.com/plexusnet/plexus/transport/all" // every scheme that registers itself
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

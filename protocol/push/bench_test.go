@@ -6,6 +6,7 @@ import (
 	"github.com/plexusnet/plexus/protocol/pull"
 	"github.com/plexusnet/plexus/protocol/push"
 	"github.com/plexusnet/plexus/socket"
+	_ "github.com/plexusnet/plexus/transport/all" // every scheme that registers itself
 )
 
 // benchPipeline pushes b.N messages of size bytes to one puller over url

@@ -18,8 +18,8 @@ import (
 	"github.com/plexusnet/plexus/protocol/req"
 	"github.com/plexusnet/plexus/socket"
 	"github.com/plexusnet/plexus/transport"
+	_ "github.com/plexusnet/plexus/transport/all" // every scheme that registers itself
 	"github.com/plexusnet/plexus/transport/spstream"
-	_ "github.com/plexusnet/plexus/transport/ws"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

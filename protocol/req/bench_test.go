@@ -5,6 +5,7 @@ import (
 
 	"github.com/plexusnet/plexus/protocol/rep"
 	"github.com/plexusnet/plexus/protocol/req"
+	_ "github.com/plexusnet/plexus/transport/all" // every scheme that registers itself
 )
 
 func benchRoundTrip(b *testing.B, url string, size int) {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/plexusnet/plexus/protocol/pub"
 	"github.com/plexusnet/plexus/protocol/sub"
+	_ "github.com/plexusnet/plexus/transport/all" // every scheme that registers itself
 )
 
 func Example() {

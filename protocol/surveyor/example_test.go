@@ -9,6 +9,7 @@ import (
 
 	"github.com/plexusnet/plexus/protocol/respondent"
 	"github.com/plexusnet/plexus/protocol/surveyor"
+	_ "github.com/plexusnet/plexus/transport/all" // every scheme that registers itself
 )
 
 func Example() {

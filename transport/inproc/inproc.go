@@ -1,8 +1,8 @@
 // Package inproc is the inproc://name transport: pipes between sockets of
 // the same process, through memory. Names live in a Transport; the one
-// registered for inproc:// (package socket imports this package) is shared
-// by the whole process, and New makes a private namespace for a socket
-// given it with socket.WithTransport.
+// this package registers for inproc:// when imported (directly or through
+// transport/all) is shared by the whole process, and New makes a private
+// namespace for a socket given it with socket.WithTransport.
 //
 // Protocols are checked as on the wire: a dialer whose protocol does not
 // pair with the listener's is refused with transport.ErrProtocolMismatch.
@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"sync"
 
+	"github.com/plexusnet/plexus/internal/mempipe"
 	"github.com/plexusnet/plexus/transport"
 )
 
@@ -143,3 +144,11 @@ func (l *listener) Close() error {
 }
 
 func (l *listener) Addr() string { return "inproc://" + l.name }
+
+// Pipe is one end of an in-memory pipe.
+type Pipe = mempipe.Pipe
+
+// NewPair returns the two ends of an in-memory pipe between a socket
+// configured with a and one configured with b. It does not check that the
+// protocols pair; Transport.Dial does.
+func NewPair(a, b *transport.Config) (*Pipe, *Pipe) { return mempipe.NewPair(a, b) }

@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/plexusnet/plexus/internal/mempipe"
 	"github.com/plexusnet/plexus/internal/testsupport/testutil"
 	"github.com/plexusnet/plexus/transport"
 )
@@ -91,7 +92,7 @@ func TestOversizeAndBackpressure(t *testing.T) {
 		t.Fatalf("oversize: %v", err)
 	}
 	// A writer beyond the queue limit waits until the reader takes it.
-	big := transport.AppendFrame(nil, make([]byte, queueLimit))
+	big := transport.AppendFrame(nil, make([]byte, mempipe.QueueLimit))
 	if err := a.Send(big); err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,8 @@
 // Package ipc is the ipc:///path transport: SP over Unix domain sockets,
 // wire compatible with NNG and nanomsg (each message carries a one-byte
 // type before its length). The socket file is removed when the listener
-// closes. Importing the package registers the scheme; package socket
-// imports it, so it is always available.
+// closes. Importing the package registers the scheme (transport/all
+// imports it with the others).
 package ipc
 
 import (

@@ -3,6 +3,7 @@ package mesh_test
 import (
 	"testing"
 
+	_ "github.com/plexusnet/plexus/transport/all" // every scheme that registers itself
 	"go.uber.org/goleak"
 )
 

@@ -1,6 +1,6 @@
 // Package tcp is the tcp://host:port transport: SP over TCP, wire
 // compatible with NNG and nanomsg. Importing the package registers the
-// scheme; package socket imports it, so it is always available.
+// scheme (transport/all imports it with the others).
 package tcp
 
 import (

@@ -2,7 +2,7 @@
 // TCP, wire compatible with NNG's tls+tcp. The TLS configuration comes from
 // the socket (socket.WithTLSConfig); without one, Dial and Listen fail with
 // transport.ErrNoTLSConfig: there is no insecure fallback. Importing the
-// package registers the scheme; package socket imports it.
+// package registers the scheme (transport/all imports it with the others).
 package tlstcp
 
 import (

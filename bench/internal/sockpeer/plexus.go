@@ -12,6 +12,10 @@ import (
 	"github.com/plexusnet/plexus/protocol/req"
 	"github.com/plexusnet/plexus/protocol/sub"
 	"github.com/plexusnet/plexus/socket"
+	// The schemes sockbench uses (tcp://, inproc://); not transport/all,
+	// which would link the websocket library.
+	_ "github.com/plexusnet/plexus/transport/inproc"
+	_ "github.com/plexusnet/plexus/transport/tcp"
 )
 
 // Plexus is plexus socket with its default options. Its loops receive with

@@ -24,6 +24,7 @@ import (
 	"github.com/plexusnet/plexus/protocol/sub"
 	"github.com/plexusnet/plexus/protocol/surveyor"
 	"github.com/plexusnet/plexus/socket"
+	_ "github.com/plexusnet/plexus/transport/all" // every scheme that registers itself
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -1,4 +1,7 @@
-package inproc
+// Package mempipe is an in-memory pipe between two sockets of one process:
+// the pipes of the inproc transport and of socket.NewPair. It registers
+// no transport.
+package mempipe
 
 import (
 	"fmt"
@@ -9,9 +12,9 @@ import (
 	"github.com/plexusnet/plexus/transport"
 )
 
-// queueLimit is how many bytes of frames one direction holds before Send
+// QueueLimit is how many bytes of frames one direction holds before Send
 // waits for the reader (one batch larger than that is always accepted).
-const queueLimit = 1 << 20
+const QueueLimit = 1 << 20
 
 // queue carries frame batches in one direction. The writer appends to buf;
 // the reader takes the whole of buf at once.
@@ -72,7 +75,7 @@ func (p *Pipe) TrySend(frames []byte) (bool, error) {
 		return false, transport.ErrClosed
 	default:
 	}
-	if len(p.pending) > 0 || (len(q.buf) > 0 && len(q.buf)+len(frames) > queueLimit) {
+	if len(p.pending) > 0 || (len(q.buf) > 0 && len(q.buf)+len(frames) > QueueLimit) {
 		q.mu.Unlock()
 		p.pending = append(p.pending, frames...)
 		return false, nil
@@ -106,7 +109,7 @@ func (p *Pipe) send(frames ...[]byte) error {
 		return nil
 	}
 	q.mu.Lock()
-	for len(q.buf) > 0 && len(q.buf)+n > queueLimit {
+	for len(q.buf) > 0 && len(q.buf)+n > QueueLimit {
 		q.mu.Unlock()
 		select {
 		case <-q.space:
