@@ -12,9 +12,18 @@ import (
 // Stats are a node's counters (only ever growing, since New) and gauges
 // (values of the moment), as plain values; package metrics/prom exports
 // them to Prometheus. The keep-alive round trip of each link is in Links.
+// The counters come in four groups, embedded so that each is a field of
+// Stats itself (st.LinkUps, st.CircuitsOpened, ...) and JSON keeps them
+// flat.
 type Stats struct {
-	// Links
+	LinkStats
+	CircuitStats
+	RoutingStats
+	ConnStats
+}
 
+// LinkStats are the counters of a node's links and of the traffic on them.
+type LinkStats struct {
 	Links          int    // links up now
 	LinkUps        uint64 // links that came up (their handshake succeeded)
 	LinkDowns      uint64 // links that went down after coming up
@@ -30,9 +39,11 @@ type Stats struct {
 	FramesOut uint64 // mux frames queued for writing
 	Streams   int    // streams open now on the links' sessions (control and connection streams, circuit hops)
 	Conns     int    // connections open now to and from this node: over links to neighbours and over circuits ending here
+}
 
-	// Circuits
-
+// CircuitStats are the counters of the circuits a node sets up, accepts
+// and relays.
+type CircuitStats struct {
 	CircuitsRelayed      int    // circuits this node relays now
 	CircuitsRelayedTotal uint64 // circuits this node ever relayed (spliced)
 	Circuits             int    // circuits ending here now, either end
@@ -42,9 +53,11 @@ type Stats struct {
 	CircuitsRefusedLimit uint64 // of them, those refused by a limit (a *LimitError: MaxCircuitsPerPeer, MaxCircuits, ...)
 	CircuitSetupsFailed  uint64 // attempts of this node to set a circuit up that failed (a refusal, a reset, no answer within SetupTimeout); the next attempt takes other relays
 	RelaysAvoided        int    // relays this node avoids now, after setups through them failed
+}
 
-	// Routing
-
+// RoutingStats are the counters of the routing records and of the routes
+// they make.
+type RoutingStats struct {
 	RecordsReceived   uint64 // routing records read from links, copies included
 	RecordsSent       uint64 // records sent to neighbours: flooded, ours, and the database sent to a new link
 	RecordsOriginated uint64 // records of our own made
@@ -54,8 +67,16 @@ type Stats struct {
 	Routes            int    // hosts reachable now (the length of Routes)
 	RouteChanges      uint64 // changes of the mesh's graph that routes follow: links here up or down, a node's record new, gone, or announcing other links or relaying
 
-	// Dials
+	// ServicesIgnored counts the services of other nodes' records that
+	// this node ignored: not named by the node's certificate
+	// (WithCertPolicy), or refused by WithServicePolicy; each time a
+	// record that lists one arrives.
+	ServicesIgnored uint64
+}
 
+// ConnStats are the counters of the connections a node dials and
+// accepts.
+type ConnStats struct {
 	Dials       uint64    // dials (Dial, DialContext, DialTimeout), successful or not
 	DialErrors  uint64    // dials that failed
 	DialLatency Histogram // the time successful dials took
@@ -64,11 +85,6 @@ type Stats struct {
 	// caller's certificate names none of the listener's groups
 	// (AllowGroups).
 	ConnsNotAuthorized uint64
-	// ServicesIgnored counts the services of other nodes' records that
-	// this node ignored: not named by the node's certificate
-	// (WithCertPolicy), or refused by WithServicePolicy; each time a
-	// record that lists one arrives.
-	ServicesIgnored uint64
 }
 
 // Histogram counts observations of a duration in fixed buckets.
@@ -165,27 +181,26 @@ func (c *core) countRefusal(err error) {
 func (n *Node) Stats() Stats {
 	c := n.c
 	s := &c.stats
-	st := Stats{
-		LinkUps:              s.linkUps.Load(),
-		LinkDowns:            s.linkDowns.Load(),
-		LinkHandshakes:       s.linkHandshakes.Load(),
-		CircuitsRelayedTotal: s.relayedTotal.Load(),
-		CircuitsOpened:       s.opened.Load(),
-		CircuitsAccepted:     s.accepted.Load(),
-		CircuitsRefused:      s.refused.Load(),
-		CircuitsRefusedLimit: s.refusedLimit.Load(),
-		CircuitSetupsFailed:  s.setupsFailed.Load(),
-		RelaysAvoided:        c.avoid.count(time.Now()),
-		RecordsReceived:      s.recReceived.Load(),
-		RecordsSent:          s.recSent.Load(),
-		RecordsRefused:       s.recRefused.Load(),
-		RecordsStale:         s.recStale.Load(),
-		Dials:                s.dials.Load(),
-		DialErrors:           s.dialErrors.Load(),
-		DialLatency:          s.dialLatency.snapshot(),
-		ConnsNotAuthorized:   s.connsNotAuthorized.Load(),
-		ServicesIgnored:      s.servicesIgnored.Load(),
-	}
+	var st Stats
+	st.LinkUps = s.linkUps.Load()
+	st.LinkDowns = s.linkDowns.Load()
+	st.LinkHandshakes = s.linkHandshakes.Load()
+	st.CircuitsRelayedTotal = s.relayedTotal.Load()
+	st.CircuitsOpened = s.opened.Load()
+	st.CircuitsAccepted = s.accepted.Load()
+	st.CircuitsRefused = s.refused.Load()
+	st.CircuitsRefusedLimit = s.refusedLimit.Load()
+	st.CircuitSetupsFailed = s.setupsFailed.Load()
+	st.RelaysAvoided = c.avoid.count(time.Now())
+	st.RecordsReceived = s.recReceived.Load()
+	st.RecordsSent = s.recSent.Load()
+	st.RecordsRefused = s.recRefused.Load()
+	st.RecordsStale = s.recStale.Load()
+	st.Dials = s.dials.Load()
+	st.DialErrors = s.dialErrors.Load()
+	st.DialLatency = s.dialLatency.snapshot()
+	st.ConnsNotAuthorized = s.connsNotAuthorized.Load()
+	st.ServicesIgnored = s.servicesIgnored.Load()
 	s.mu.Lock()
 	st.BytesIn, st.BytesOut, st.FramesIn, st.FramesOut = s.gone.BytesIn, s.gone.BytesOut, s.gone.FramesIn, s.gone.FramesOut
 	links := c.links.all()

@@ -3,7 +3,7 @@
 // transport tests connect, free addresses, and running a reference peer
 // program (nngcat, nanocat). It imports no plexus package but transport,
 // so that the in-package tests of socket and of every transport can use
-// it; the helpers that need sockets are in internal/prototest.
+// it; the helpers that need sockets are in internal/testsupport/prototest.
 package testutil
 
 import (
