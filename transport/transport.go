@@ -2,6 +2,14 @@
 // Listener and Pipe interfaces, the URL scheme registry, and the frame batch
 // format a socket hands to a pipe.
 //
+// What lives where: transport.go holds the interfaces, the per-socket
+// Config and the errors; registry.go the scheme registry and URL parsing;
+// frames.go the frame batch format. The transports are packages below:
+// inproc, ipc, tcp, tlstcp and ws register their schemes when imported
+// (all imports every one of them); mesh is given to a socket with
+// socket.WithTransport; spstream is the SP handshake and framing over any
+// net.Conn that ipc, tcp, tlstcp and mesh share.
+//
 // A transport turns a URL (tcp://host:port, ipc:///path, inproc://name, ...)
 // into Pipes: established, protocol-checked, message-oriented connections to
 // one peer. The socket layer never sees bytes on the wire; the transports that
