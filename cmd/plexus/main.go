@@ -13,6 +13,13 @@
 //	plexus sock --req0|... ...   a message socket on the command line (the nngcat of plexus)
 //	plexus demo                  run the demo: streams, message sockets and the overlay, in one process
 //	plexus help [command]        print help
+//
+// What lives where: main.go dispatches the commands and help.go prints
+// their help; one file per command (node.go with meshflags.go, sidecar.go
+// and nodestatus.go; status.go; cat.go; cert.go and revoke.go; sock.go
+// with sock_format.go; demo.go with demo_mux.go, demo_socket.go and
+// demo_mesh.go); flags.go and log.go are what they share. The node's JSON
+// API and live page are package internal/status.
 package main
 
 import (
