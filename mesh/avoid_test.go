@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/plexusnet/plexus/internal/testsupport/testutil"
+	"github.com/plexusnet/plexus/mesh/internal/wire"
 	"github.com/plexusnet/plexus/mux"
 )
 
@@ -71,7 +72,7 @@ func TestAvoidTable(t *testing.T) {
 // and c, is their shortest path, beside an honest path a - b1 - b2 - c; c
 // serves "echo" on port 7. hostile is what i does with every setup it
 // should relay.
-func blackholeMesh(t *testing.T, hostile func(st *mux.Stream, s setupHeader) bool, log *testutil.Buffer) (a, i, c *Node) {
+func blackholeMesh(t *testing.T, hostile func(st *mux.Stream, s wire.SetupHeader) bool, log *testutil.Buffer) (a, i, c *Node) {
 	t.Helper()
 	ca := newCA(t)
 	ns := secureNodes(t, ca, 5, WithLogger(slog.New(slog.NewTextHandler(log, nil))))
@@ -100,18 +101,18 @@ func TestBlackholingRelay(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		deadline time.Duration
-		hostile  func(st *mux.Stream, s setupHeader) bool
+		hostile  func(st *mux.Stream, s wire.SetupHeader) bool
 	}{
-		{"refusing", 3 * time.Second, func(st *mux.Stream, s setupHeader) bool {
-			st.Reset(resetCode(codeNoRoute, s.hop)) // as relays refuse
+		{"refusing", 3 * time.Second, func(st *mux.Stream, s wire.SetupHeader) bool {
+			st.Reset(resetCode(codeNoRoute, s.Hop)) // as relays refuse
 			return true
 		}},
-		{"refusing as nodes before resets did", 3 * time.Second, func(st *mux.Stream, s setupHeader) bool {
-			st.Write([]byte{uint8(codeNoRoute), uint8(s.hop)})
+		{"refusing as nodes before resets did", 3 * time.Second, func(st *mux.Stream, s wire.SetupHeader) bool {
+			st.Write([]byte{uint8(codeNoRoute), uint8(s.Hop)})
 			st.Close()
 			return true
 		}},
-		{"silent", 10 * time.Second, func(st *mux.Stream, s setupHeader) bool {
+		{"silent", 10 * time.Second, func(st *mux.Stream, s wire.SetupHeader) bool {
 			return true // never answers; the source's reset ends the stream
 		}},
 	} {
@@ -131,9 +132,9 @@ func TestBlackholingRelay(t *testing.T) {
 				conn.Close()
 				ci := circuitOf(a, c.ID())
 				if slices.Contains(ci.path, i.ID()) {
-					t.Fatalf("dial %d went through the blackhole: %s", k, formatPath(ci.path))
+					t.Fatalf("dial %d went through the blackhole: %s", k, wire.FormatPath(ci.path))
 				}
-				t.Logf("dial %d (%s) in %v along %s", k, addr, took.Round(time.Millisecond), formatPath(ci.path))
+				t.Logf("dial %d (%s) in %v along %s", k, addr, took.Round(time.Millisecond), wire.FormatPath(ci.path))
 				ci.sess.Close() // the next dial sets a circuit up again
 				eventually(t, "the circuit to go", func() bool { return circuitOf(a, c.ID()) == nil })
 			}

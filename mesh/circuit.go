@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/plexusnet/plexus/mesh/internal/wire"
 	"github.com/plexusnet/plexus/mux"
 )
 
@@ -98,7 +99,7 @@ func (c *core) circuitTo(ctx context.Context, host uint64) (*circuit, error) {
 func (c *core) path(host uint64) []uint64 {
 	c.rt.mu.Lock()
 	defer c.rt.mu.Unlock()
-	return c.rt.r.path(host)
+	return c.rt.r.Path(host)
 }
 
 // runCircuit sets up a circuit to host, publishes it, and then serves
@@ -167,7 +168,7 @@ func (c *core) setupCircuit(host uint64) (*circuit, error) {
 			return ci, nil
 		}
 		c.stats.setupsFailed.Add(1)
-		c.logf(slog.LevelInfo, "mesh: circuit setup failed", "path", formatPath(path), "err", err)
+		c.logf(slog.LevelInfo, "mesh: circuit setup failed", "path", wire.FormatPath(path), "err", err)
 		var rf *refusal
 		if errors.As(err, &rf) && rf.proved || ctx.Err() != nil || c.isClosed() {
 			return nil, err
@@ -200,15 +201,15 @@ func (c *core) nextPath(host uint64, tried [][]uint64, now time.Time) []uint64 {
 	c.rt.mu.Lock()
 	defer c.rt.mu.Unlock()
 	if len(failed) == 0 && len(avoided) == 0 {
-		return within(c.rt.r.path(host))
+		return within(c.rt.r.Path(host))
 	}
-	if p := within(c.rt.r.pathAvoiding(host, func(id uint64) bool { return failed[id] || avoided[id] })); p != nil {
+	if p := within(c.rt.r.PathAvoiding(host, func(id uint64) bool { return failed[id] || avoided[id] })); p != nil {
 		return p
 	}
 	if len(avoided) == 0 {
 		return nil
 	}
-	return within(c.rt.r.pathAvoiding(host, func(id uint64) bool { return failed[id] }))
+	return within(c.rt.r.PathAvoiding(host, func(id uint64) bool { return failed[id] }))
 }
 
 // serveCircuit serves the streams of a circuit's far end until the circuit
@@ -228,7 +229,7 @@ func (c *core) serveCircuit(ci *circuit) {
 	t.all[ci] = struct{}{}
 	t.mu.Unlock()
 	if err := c.revokedPath(ci.path); err != nil { // a list installed during the setup (see installRevocation)
-		c.logf(slog.LevelWarn, "mesh: circuit closed", "path", formatPath(ci.path), "err", err)
+		c.logf(slog.LevelWarn, "mesh: circuit closed", "path", wire.FormatPath(ci.path), "err", err)
 		ci.sess.Close()
 	}
 	if !ci.cert.notAfter.IsZero() {
@@ -248,7 +249,7 @@ func (c *core) serveCircuit(ci *circuit) {
 		delete(t.byHost, ci.host)
 	}
 	t.mu.Unlock()
-	c.logf(slog.LevelDebug, "mesh: circuit ended", "path", formatPath(ci.path), "err", ci.sess.Err())
+	c.logf(slog.LevelDebug, "mesh: circuit ended", "path", wire.FormatPath(ci.path), "err", ci.sess.Err())
 }
 
 // closeWhenIdle closes sess once it has had no stream for idle (checked
@@ -293,14 +294,14 @@ func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error)
 	}
 	var v [2]byte
 	err = withContext(ctx, st, func() error {
-		if _, err := st.Write(appendSetupHeader(nil, setupHeader{hop: 1, path: path})); err != nil {
+		if _, err := st.Write(wire.AppendSetupHeader(nil, wire.SetupHeader{Hop: 1, Path: path})); err != nil {
 			return err
 		}
 		_, err := io.ReadFull(st, v[:])
 		return err
 	})
 	if rf := connRefusal(0, err); rf != nil { // refused by a reset (see refuseSetup)
-		rf.op, rf.reason = "circuit", "path "+formatPath(path)
+		rf.op, rf.reason = "circuit", "path "+wire.FormatPath(path)
 		if rf.hop > 0 && rf.hop < len(path) {
 			rf.by = path[rf.hop]
 		}
@@ -309,9 +310,9 @@ func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error)
 	if err != nil {
 		st.Reset(mux.CodeCancel)
 		if ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded) {
-			return nil, fmt.Errorf("%w: circuit setup along %s: no answer within %v", ErrNoRoute, formatPath(path), c.lim.SetupTimeout)
+			return nil, fmt.Errorf("%w: circuit setup along %s: no answer within %v", ErrNoRoute, wire.FormatPath(path), c.lim.SetupTimeout)
 		}
-		return nil, fmt.Errorf("%w: circuit setup along %s broke: %v", ErrNoRoute, formatPath(path), err)
+		return nil, fmt.Errorf("%w: circuit setup along %s broke: %v", ErrNoRoute, wire.FormatPath(path), err)
 	}
 	if code(v[0]) != codeOK { // a refusal written, as nodes before resets did
 		st.Reset(mux.CodeCancel)
@@ -319,7 +320,7 @@ func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error)
 		if int(v[1]) < len(path) {
 			by = path[v[1]]
 		}
-		return nil, &refusal{op: "circuit", by: by, err: code(v[0]).err(), reason: "path " + formatPath(path)}
+		return nil, &refusal{op: "circuit", by: by, err: code(v[0]).err(), reason: "path " + wire.FormatPath(path)}
 	}
 	var rw net.Conn = st
 	var pc peerCert
@@ -329,7 +330,7 @@ func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error)
 			st.Reset(mux.CodeCancel)
 			var rf *refusal
 			if errors.As(err, &rf) { // refused by a reset during the handshake
-				rf.reason = "path " + formatPath(path)
+				rf.reason = "path " + wire.FormatPath(path)
 				if rf.hop > 0 && rf.hop < len(path) {
 					rf.by = path[rf.hop]
 				}
@@ -346,17 +347,17 @@ func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error)
 		if err != nil {
 			st.Reset(mux.CodeCancel)
 			if rf := connRefusal(0, err); rf != nil {
-				rf.op, rf.reason = "circuit", "path "+formatPath(path)
+				rf.op, rf.reason = "circuit", "path "+wire.FormatPath(path)
 				return nil, rf
 			}
 			if ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded) {
-				return nil, fmt.Errorf("%w: circuit setup along %s: no answer within %v", ErrNoRoute, formatPath(path), c.lim.SetupTimeout)
+				return nil, fmt.Errorf("%w: circuit setup along %s: no answer within %v", ErrNoRoute, wire.FormatPath(path), c.lim.SetupTimeout)
 			}
 			return nil, tlsError(err)
 		}
 		if code(v[0]) != codeOK {
 			st.Reset(mux.CodeCancel) // the verdict is read: nothing else will come
-			return nil, &refusal{op: "circuit", by: host, err: code(v[0]).err(), reason: "path " + formatPath(path), proved: true}
+			return nil, &refusal{op: "circuit", by: host, err: code(v[0]).err(), reason: "path " + wire.FormatPath(path), proved: true}
 		}
 		rw = tc
 	}
@@ -388,8 +389,8 @@ const refusedLinger = time.Second
 // completes. A circuit from a neighbour (a path of two) is proved by the
 // link already. On an unsecured mesh nothing proves a source, and the
 // circuit counts at once.
-func (c *core) terminate(st *mux.Stream, s setupHeader) {
-	src := s.path[0]
+func (c *core) terminate(st *mux.Stream, s wire.SetupHeader) {
+	src := s.Path[0]
 	t := &c.circuits
 	take := func() error {
 		t.mu.Lock()
@@ -403,12 +404,12 @@ func (c *core) terminate(st *mux.Stream, s setupHeader) {
 	}
 	if c.ident == nil {
 		if err := take(); err != nil {
-			c.refuseSetup(st, s, err, s.path[s.hop-1])
+			c.refuseSetup(st, s, err, s.Path[s.Hop-1])
 			return
 		}
 	}
 	st.SetWriteDeadline(time.Now().Add(c.lim.HandshakeTimeout))
-	_, err := st.Write([]byte{uint8(codeOK), uint8(s.hop)})
+	_, err := st.Write([]byte{uint8(codeOK), uint8(s.Hop)})
 	st.SetWriteDeadline(time.Time{})
 	if err != nil {
 		st.Reset(mux.CodeCancel)
@@ -424,7 +425,7 @@ func (c *core) terminate(st *mux.Stream, s setupHeader) {
 		tc, err := c.ident.handshake(ctx, st, true, src, &pc, nil)
 		cancel()
 		if err != nil {
-			c.logf(slog.LevelWarn, "mesh: circuit refused: end-to-end TLS failed", "path", formatPath(s.path), "err", err)
+			c.logf(slog.LevelWarn, "mesh: circuit refused: end-to-end TLS failed", "path", wire.FormatPath(s.Path), "err", err)
 			st.Reset(mux.CodeCancel)
 			return
 		}
@@ -436,7 +437,7 @@ func (c *core) terminate(st *mux.Stream, s setupHeader) {
 		tc.SetWriteDeadline(time.Time{})
 		if lerr != nil {
 			c.countRefusal(lerr)
-			c.logf(slog.LevelInfo, "mesh: circuit refused", "path", formatPath(s.path), "err", lerr)
+			c.logf(slog.LevelInfo, "mesh: circuit refused", "path", wire.FormatPath(s.Path), "err", lerr)
 			// The verdict must reach the source, which ends the stream once
 			// it has read it; one that does not is reset after refusedLinger.
 			tc.Close()
@@ -461,7 +462,7 @@ func (c *core) terminate(st *mux.Stream, s setupHeader) {
 		release()
 		return
 	}
-	ci := &circuit{host: src, path: s.path, sess: sess, h: h, cert: pc, since: time.Now()}
+	ci := &circuit{host: src, path: s.Path, sess: sess, h: h, cert: pc, since: time.Now()}
 	c.stats.accepted.Add(1)
 	t.mu.Lock()
 	if cur := t.byHost[src]; cur == nil || cur.sess.Err() != nil {

@@ -84,8 +84,8 @@ func TestNoRelayNodeIsNotPassedThrough(t *testing.T) {
 	eventually(t, "b's record at a", func() bool {
 		a.c.rt.mu.Lock()
 		defer a.c.rt.mu.Unlock()
-		_, ok := a.c.rt.r.heldSeq(b.ID())
-		_, okc := a.c.rt.r.heldSeq(c.ID())
+		_, ok := a.c.rt.r.HeldSeq(b.ID())
+		_, okc := a.c.rt.r.HeldSeq(c.ID())
 		return ok && okc
 	})
 	if h := hopsTo(a, c.ID()); h != -1 {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 
+	"github.com/plexusnet/plexus/mesh/internal/wire"
 	"github.com/plexusnet/plexus/mux"
 )
 
@@ -23,7 +24,7 @@ type conn struct {
 // needs to forget its destination when it is refused.
 type earlyDial struct {
 	known *knownDests // nil: the dial waited for its verdict
-	h     connHeader
+	h     wire.ConnHeader
 }
 
 // LocalAddr returns this end's mesh address.

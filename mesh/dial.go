@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/plexusnet/plexus/mesh/internal/wire"
 	"github.com/plexusnet/plexus/mux"
 )
 
@@ -22,7 +23,7 @@ import (
 // trip, so that a closed port or an unknown service fails the Dial fast
 // with ErrConnRefused or ErrNoService. Once a destination has accepted a
 // connection on a session, later dials to it on that session return at
-// once, as a mux open does (0-RTT): their header (kindConnEarly) asks for
+// once, as a mux open does (0-RTT): their header (wire.KindConnEarly) asks for
 // no answer but a refusal, and the caller's data may follow it at once.
 // A refusal then (the listener has closed since) surfaces on the
 // connection's first Read or Recv, or on a Write or Send once it has
@@ -37,24 +38,24 @@ const maxKnownDests = 256
 // on one session.
 type knownDests struct {
 	mu sync.RWMutex
-	m  map[connHeader]struct{}
+	m  map[wire.ConnHeader]struct{}
 }
 
-func (k *knownDests) has(h connHeader) bool {
+func (k *knownDests) has(h wire.ConnHeader) bool {
 	k.mu.RLock()
 	_, ok := k.m[h]
 	k.mu.RUnlock()
 	return ok
 }
 
-func (k *knownDests) add(h connHeader) {
+func (k *knownDests) add(h wire.ConnHeader) {
 	if k.has(h) {
 		return
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.m == nil {
-		k.m = make(map[connHeader]struct{})
+		k.m = make(map[wire.ConnHeader]struct{})
 	}
 	if len(k.m) >= maxKnownDests {
 		for old := range k.m {
@@ -65,7 +66,7 @@ func (k *knownDests) add(h connHeader) {
 	k.m[h] = struct{}{}
 }
 
-func (k *knownDests) drop(h connHeader) {
+func (k *knownDests) drop(h wire.ConnHeader) {
 	k.mu.Lock()
 	delete(k.m, h)
 	k.mu.Unlock()
@@ -75,7 +76,7 @@ func (k *knownDests) drop(h connHeader) {
 // it. When that session ends under the dial (a circuit closed as idle by
 // its far end at that moment, a link replaced), the dial is tried once
 // more on a fresh one.
-func (c *core) dialHost(ctx context.Context, host uint64, h connHeader, raddr Addr) (net.Conn, error) {
+func (c *core) dialHost(ctx context.Context, host uint64, h wire.ConnHeader, raddr Addr) (net.Conn, error) {
 	for try := 0; ; try++ {
 		sess, known, opens, err := c.sessionTo(ctx, host)
 		if err != nil {
@@ -117,7 +118,7 @@ func (c *core) sessionTo(ctx context.Context, host uint64) (*mux.Session, *known
 
 // openStream opens a stream on sess and sends the connection header of
 // kind.
-func (c *core) openStream(ctx context.Context, sess *mux.Session, host uint64, kind uint8, h connHeader) (*mux.Stream, error) {
+func (c *core) openStream(ctx context.Context, sess *mux.Session, host uint64, kind uint8, h wire.ConnHeader) (*mux.Stream, error) {
 	st, err := sess.OpenStream(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -125,7 +126,7 @@ func (c *core) openStream(ctx context.Context, sess *mux.Session, host uint64, k
 		}
 		return nil, fmt.Errorf("%w: opening a stream to %s: %v", ErrNoRoute, FormatID(host), err)
 	}
-	hdr := appendConnHeader(make([]byte, 0, 8+len(h.env)+len(h.name)), kind, h)
+	hdr := wire.AppendConnHeader(make([]byte, 0, 8+len(h.Env)+len(h.Name)), kind, h)
 	if ctx.Done() == nil { // nothing bounds the dial: no deadline to set
 		_, err = st.Write(hdr)
 	} else {
@@ -151,8 +152,8 @@ func (c *core) openStream(ctx context.Context, sess *mux.Session, host uint64, k
 
 // openConn opens a connection and waits for the verdict, at most
 // HandshakeTimeout; an accepted destination becomes known.
-func (c *core) openConn(ctx context.Context, sess *mux.Session, host uint64, h connHeader, raddr Addr, known *knownDests) (net.Conn, error) {
-	st, err := c.openStream(ctx, sess, host, kindConn, h)
+func (c *core) openConn(ctx context.Context, sess *mux.Session, host uint64, h wire.ConnHeader, raddr Addr, known *knownDests) (net.Conn, error) {
+	st, err := c.openStream(ctx, sess, host, wire.KindConn, h)
 	if err != nil {
 		return nil, err
 	}
@@ -186,8 +187,8 @@ func (c *core) openConn(ctx context.Context, sess *mux.Session, host uint64, h c
 
 // openEarly opens a connection to a destination known to accept on sess,
 // without waiting for a verdict.
-func (c *core) openEarly(ctx context.Context, sess *mux.Session, host uint64, h connHeader, raddr Addr, known *knownDests) (net.Conn, error) {
-	st, err := c.openStream(ctx, sess, host, kindConnEarly, h)
+func (c *core) openEarly(ctx context.Context, sess *mux.Session, host uint64, h wire.ConnHeader, raddr Addr, known *knownDests) (net.Conn, error) {
+	st, err := c.openStream(ctx, sess, host, wire.KindConnEarly, h)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,18 @@
 //	c, err := n.Dial("", "00c0ffee00c0ffee:80")    // a port of a host
 //	client := &http.Client{Transport: n.HTTPTransport()} // http://billing/
 //
+// What lives where: node.go, options.go, limits.go and errors.go hold the
+// Node and its configuration; link.go and serve.go the links and what
+// they accept; dial.go, conn.go, listener.go and services.go connections;
+// flood.go drives routing; circuit.go, relay.go and avoid.go circuits;
+// identity.go, policy.go, revoke.go and reload.go security; introspect.go
+// and stats.go what a node reports. The pure parts are internal packages
+// that do no I/O: mesh/internal/linkstate (the routing records and the
+// routing state machine), mesh/internal/wire (the link handshake and the
+// stream headers) and mesh/internal/base (node ids, names and errors);
+// this package re-exports what they define of its API (Route, Version,
+// LimitError, ErrBadRecord and the other errors).
+//
 // A link is one mux session per physical connection between two
 // neighbours; its first stream carries the handshake (version, mesh name,
 // node id; mutual TLS 1.3 first when secured) and then link-state records.
@@ -38,8 +50,6 @@
 // of links and circuits run with bounded windows (WithLinkConfig,
 // WithCircuitConfig); errors are values to test with errors.Is.
 //
-// The routing state machine (routing.go) is pure, apart from the node
-// that drives it (flood.go); the wire codecs (handshake.go, record.go,
-// header.go, and the revocation list's in revoke.go) hold no state. docs/mesh.md explains the concepts and
-// security set-up, docs/protocol.md specifies the wire formats.
+// docs/mesh.md explains the concepts and security set-up,
+// docs/protocol.md specifies the wire formats.
 package mesh

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plexusnet/plexus/mesh/internal/wire"
 	"github.com/plexusnet/plexus/mux"
 )
 
@@ -72,16 +73,16 @@ func TestEarlyDialRefused(t *testing.T) {
 	for name, dst := range dsts {
 		for _, tc := range []struct {
 			listen string
-			h      connHeader
+			h      wire.ConnHeader
 			want   error
 		}{
-			{":9", connHeader{port: 9}, ErrConnRefused},
-			{"gone:10", connHeader{port: 10, name: "gone"}, ErrNoService},
+			{":9", wire.ConnHeader{Port: 9}, ErrConnRefused},
+			{"gone:10", wire.ConnHeader{Port: 10, Name: "gone"}, ErrNoService},
 		} {
 			ln, _ := dst.Listen("", tc.listen)
 			echo(t, ln)
 			dial := func() (net.Conn, error) {
-				return src.c.dialHost(ctxT(t), dst.ID(), tc.h, Addr{Host: dst.ID(), Port: tc.h.port})
+				return src.c.dialHost(ctxT(t), dst.ID(), tc.h, Addr{Host: dst.ID(), Port: tc.h.Port})
 			}
 			c, err := dial()
 			if err != nil {
@@ -153,12 +154,12 @@ func TestEarlyDialRefusedOnWrite(t *testing.T) {
 func TestKnownDestsBounded(t *testing.T) {
 	var k knownDests
 	for i := range 3 * maxKnownDests {
-		k.add(connHeader{port: uint32(i)})
+		k.add(wire.ConnHeader{Port: uint32(i)})
 		if len(k.m) > maxKnownDests {
 			t.Fatalf("%d destinations remembered", len(k.m))
 		}
 	}
-	last := connHeader{port: 3*maxKnownDests - 1}
+	last := wire.ConnHeader{Port: 3*maxKnownDests - 1}
 	if !k.has(last) {
 		t.Fatal("the newest destination was forgotten")
 	}

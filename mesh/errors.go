@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 
+	"github.com/plexusnet/plexus/mesh/internal/base"
 	"github.com/plexusnet/plexus/mux"
 )
 
@@ -25,38 +26,38 @@ var (
 	// (in this env).
 	ErrAddrInUse = errors.New("mesh: address already in use")
 	// ErrBadAddress: an address, node id, service or env name is malformed.
-	ErrBadAddress = errors.New("mesh: bad address")
+	ErrBadAddress = base.ErrBadAddress
 	// ErrMeshMismatch: the peer of a link belongs to a mesh of another name.
 	ErrMeshMismatch = errors.New("mesh: mesh name mismatch")
 	// ErrVersion: the peer of a link speaks another protocol version.
-	ErrVersion = errors.New("mesh: protocol version mismatch")
+	ErrVersion = base.ErrVersion
 	// ErrIDMismatch: a peer announced an id that is not the one its
 	// certificate proves, or that we expected, or that is our own.
-	ErrIDMismatch = errors.New("mesh: node id mismatch")
+	ErrIDMismatch = base.ErrIDMismatch
 	// ErrNotAuthorized: the peer has no valid certificate of the mesh CA,
 	// one end of a link is secured and the other is not, a record's
 	// signature or certificate does not hold, a listener admits only
 	// some groups (AllowGroups) and the caller's certificate names none,
 	// a revocation list is not signed by a root CA of the mesh pool, or
 	// the revocation list held names the peer.
-	ErrNotAuthorized = errors.New("mesh: not authorized")
+	ErrNotAuthorized = base.ErrNotAuthorized
 	// ErrNotRelay: a circuit asked a node that does not relay to relay.
 	ErrNotRelay = errors.New("mesh: node does not relay")
 	// ErrHopLimit: a circuit's path is longer than the hop limit.
-	ErrHopLimit = errors.New("mesh: hop limit exceeded")
+	ErrHopLimit = base.ErrHopLimit
 	// ErrLoop: a circuit's path visits a node twice.
-	ErrLoop = errors.New("mesh: routing loop in circuit path")
+	ErrLoop = base.ErrLoop
 	// ErrLimit: a limit of Limits refused; the error is a *LimitError
 	// that names it.
-	ErrLimit = errors.New("mesh: limit reached")
+	ErrLimit = base.ErrLimit
 	// ErrBadRecord: a routing record is malformed, expired or too far in
 	// the future, or a revocation list is malformed.
-	ErrBadRecord = errors.New("mesh: bad record")
+	ErrBadRecord = base.ErrBadRecord
 	// ErrStaleRecord: a routing record, or a revocation list, is not newer
 	// than the one held (a replay, or a copy that arrived late).
-	ErrStaleRecord = errors.New("mesh: stale record")
+	ErrStaleRecord = base.ErrStaleRecord
 	// ErrProtocol: the peer broke the mesh protocol.
-	ErrProtocol = errors.New("mesh: protocol error")
+	ErrProtocol = base.ErrProtocol
 	// ErrClosed: the node or listener is closed. It is net.ErrClosed too.
 	ErrClosed = fmt.Errorf("mesh: closed: %w", net.ErrClosed)
 )
@@ -78,21 +79,15 @@ func (timeoutError) Is(target error) bool {
 
 // LimitError reports which limit of Limits refused. errors.Is(err,
 // ErrLimit) holds for it.
-type LimitError struct {
-	Limit string // the Limits field, e.g. "MaxRelayedCircuits"
-	Max   int    // its value, when known (0 when a peer reported it)
-}
-
-// Error says which limit refused, and its value when known.
-func (e *LimitError) Error() string {
-	if e.Max > 0 {
-		return fmt.Sprintf("mesh: limit reached: %s (%d)", e.Limit, e.Max)
-	}
-	return "mesh: limit reached: " + e.Limit
-}
-
-// Is makes errors.Is(err, ErrLimit) true.
-func (e *LimitError) Is(target error) bool { return target == ErrLimit }
+//
+//	type LimitError struct {
+//		Limit string // the Limits field, e.g. "MaxRelayedCircuits"
+//		Max   int    // its value, when known (0 when a peer reported it)
+//	}
+//
+// Its Error method says which limit refused, and its value when known; its
+// Is method makes errors.Is(err, ErrLimit) true.
+type LimitError = base.LimitError
 
 // code is a refusal on the wire: in a link handshake's refusal, in the
 // verdict on a stream and in the verdict on a circuit setup.

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plexusnet/plexus/mesh/internal/wire"
 	"github.com/plexusnet/plexus/mux"
 )
 
@@ -35,7 +36,7 @@ func floodSetups(t *testing.T, m, relay *Node, dsts []*Node, k int, seed uint64)
 			}
 			path = append(path, dst.ID())
 		}
-		st.Write(appendSetupHeader(nil, setupHeader{hop: 2, path: path}))
+		st.Write(wire.AppendSetupHeader(nil, wire.SetupHeader{Hop: 2, Path: path}))
 		var v [2]byte
 		st.SetReadDeadline(time.Now().Add(patience))
 		_, err = io.ReadFull(st, v[:])
@@ -207,9 +208,9 @@ func setupChurn(t *testing.T, spoof bool) {
 				return
 			}
 			if spoof {
-				st.Write(appendSetupHeader(nil, setupHeader{hop: 2, path: []uint64{0xbad0000 + uint64(i), churner.ID(), r.ID(), d.ID()}}))
+				st.Write(wire.AppendSetupHeader(nil, wire.SetupHeader{Hop: 2, Path: []uint64{0xbad0000 + uint64(i), churner.ID(), r.ID(), d.ID()}}))
 			} else {
-				st.Write(appendSetupHeader(nil, setupHeader{hop: 1, path: []uint64{churner.ID(), r.ID(), d.ID()}}))
+				st.Write(wire.AppendSetupHeader(nil, wire.SetupHeader{Hop: 1, Path: []uint64{churner.ID(), r.ID(), d.ID()}}))
 			}
 			ring[i%len(ring)] = st
 			n++

@@ -1,46 +1,52 @@
 package mesh
 
 import (
+	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"io"
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/plexusnet/plexus/mesh/internal/base"
+	"github.com/plexusnet/plexus/mesh/internal/linkstate"
+	"github.com/plexusnet/plexus/mesh/internal/wire"
 )
 
-// The routing driver: it runs the pure router of routing.go for a node,
-// under a mutex, feeds it link changes, service changes and the records
-// the links read, and hands the records it emits to the links' senders.
+// The routing driver: it runs the pure router of package linkstate for a
+// node, under a mutex, feeds it link changes, service changes and the
+// records the links read, and hands the records it emits to the links'
+// senders.
 
 // routing is the router of a node and the timer that wakes it.
 type routing struct {
 	mu     sync.Mutex
-	r      *router
+	r      *linkstate.Router
 	timer  *time.Timer
 	closed bool
 }
 
 func (c *core) startRouting() {
-	var encode func(*record) ([]byte, error)
+	var encode func(*linkstate.Record) ([]byte, error)
 	if c.ident != nil {
-		encode = func(rec *record) ([]byte, error) {
+		encode = func(rec *linkstate.Record) ([]byte, error) {
 			cr := c.ident.creds() // ReloadTLS may replace them
-			rec.cert = cr.chain
-			return encodeRecord(rec, cr.sign)
+			rec.Cert = cr.chain
+			return linkstate.EncodeRecord(rec, cr.sign)
 		}
 	} else {
-		encode = func(rec *record) ([]byte, error) { return encodeRecord(rec, nil) }
+		encode = func(rec *linkstate.Record) ([]byte, error) { return linkstate.EncodeRecord(rec, nil) }
 	}
 	now := time.Now()
-	c.rt.r = newRouter(routerConfig{
-		self:       c.id,
-		relay:      c.opts.relay,
-		holdDown:   c.opts.holdDown,
-		lifetime:   c.opts.lifetime,
-		maxRecords: c.lim.MaxRecords,
-		maxBytes:   c.lim.MaxRecordBytes,
-		encode:     encode,
+	c.rt.r = linkstate.NewRouter(linkstate.Config{
+		Self:       c.id,
+		Relay:      c.opts.relay,
+		HoldDown:   c.opts.holdDown,
+		Lifetime:   c.opts.lifetime,
+		MaxRecords: c.lim.MaxRecords,
+		MaxBytes:   c.lim.MaxRecordBytes,
+		Encode:     encode,
 	}, now)
 	c.rt.timer = time.AfterFunc(time.Hour, func() {
 		// Close waits for a tick that began before it, and a tick that
@@ -49,9 +55,9 @@ func (c *core) startRouting() {
 			return
 		}
 		defer c.wg.Done()
-		c.routeDo(func(r *router, now time.Time) []outMsg { return r.tick(now) })
+		c.routeDo(func(r *linkstate.Router, now time.Time) []linkstate.OutMsg { return r.Tick(now) })
 	})
-	c.routeDo(func(r *router, now time.Time) []outMsg { return r.tick(now) })
+	c.routeDo(func(r *linkstate.Router, now time.Time) []linkstate.OutMsg { return r.Tick(now) })
 }
 
 func (c *core) stopRouting() {
@@ -64,7 +70,7 @@ func (c *core) stopRouting() {
 // routeDo runs f on the router, hands what it emits to the links (in
 // order, under the router's lock, so that a newer record of an id never
 // overtakes an older one), and re-arms the timer.
-func (c *core) routeDo(f func(r *router, now time.Time) []outMsg) {
+func (c *core) routeDo(f func(r *linkstate.Router, now time.Time) []linkstate.OutMsg) {
 	c.rt.mu.Lock()
 	defer c.rt.mu.Unlock()
 	if c.rt.closed {
@@ -72,18 +78,18 @@ func (c *core) routeDo(f func(r *router, now time.Time) []outMsg) {
 	}
 	out := f(c.rt.r, time.Now())
 	c.dispatch(out)
-	c.rt.timer.Reset(max(time.Until(c.rt.r.nextWake()), time.Millisecond))
+	c.rt.timer.Reset(max(time.Until(c.rt.r.NextWake()), time.Millisecond))
 }
 
 // dispatch queues records on the links they go to.
-func (c *core) dispatch(out []outMsg) {
+func (c *core) dispatch(out []linkstate.OutMsg) {
 	if len(out) == 0 {
 		return
 	}
 	c.links.each(func(l *link) {
 		for _, m := range out {
-			if m.to == l.peer || m.to == 0 && m.except != l.peer {
-				l.out.put(m.id, m.raw)
+			if m.To == l.peer || m.To == 0 && m.Except != l.peer {
+				l.out.put(m.ID, m.Raw)
 			}
 		}
 	})
@@ -97,32 +103,34 @@ func (c *core) dispatch(out []outMsg) {
 // under its own lock, in which case the record is checked after all.
 func (c *core) receiveRecord(l *link, raw []byte) error {
 	c.rt.mu.Lock()
-	copy := c.rt.r.isCopy(raw)
+	copy := c.rt.r.IsCopy(raw)
 	c.rt.mu.Unlock()
 	if copy {
 		return nil // the common case of flooding: nothing to decode or verify
 	}
-	rec, err := decodeRecord(raw, c.lim.MaxServices)
+	rec, err := linkstate.DecodeRecord(raw, c.lim.MaxServices)
 	if err != nil {
 		return err
 	}
-	if rec.id != c.id && c.revoke.has(rec.id) {
-		return &revokedError{id: rec.id} // before any signature check
+	if rec.ID != c.id && c.revoke.has(rec.ID) {
+		return &base.RevokedError{ID: rec.ID} // before any signature check
 	}
 	now := time.Now()
 	verified := c.ident == nil
+	var grants *Grants         // once verified: what the record's certificate grants
+	var leaf *x509.Certificate // and the certificate; both nil on an unsecured mesh
 	if !verified {
 		c.rt.mu.Lock()
-		held, ok := c.rt.r.heldSeq(rec.id)
+		held, ok := c.rt.r.HeldSeq(rec.ID)
 		c.rt.mu.Unlock()
 		switch {
-		case ok && held == rec.seq && rec.id != c.id:
+		case ok && held == rec.Seq && rec.ID != c.id:
 			return nil // a copy of what we hold: no need to verify it
-		case ok && held > rec.seq:
+		case ok && held > rec.Seq:
 			// Older: the router refuses it without storing it, and sends
 			// the newer one back.
 		default:
-			if err := c.ident.verifyRecord(rec, raw, now); err != nil {
+			if grants, leaf, err = c.ident.verifyRecord(rec, raw, now); err != nil {
 				return err
 			}
 			verified = true
@@ -130,22 +138,22 @@ func (c *core) receiveRecord(l *link, raw []byte) error {
 	}
 	for {
 		if verified {
-			c.servicePolicy(rec)
+			c.servicePolicy(rec, grants, leaf)
 		}
 		var rerr error
-		c.routeDo(func(r *router, now time.Time) []outMsg {
-			var out []outMsg
+		c.routeDo(func(r *linkstate.Router, now time.Time) []linkstate.OutMsg {
+			var out []linkstate.OutMsg
 			if verified {
-				out, rerr = r.receive(rec, raw, l.peer, now)
+				out, rerr = r.Receive(rec, raw, l.peer, now)
 			} else {
-				out, rerr = r.receiveUnverified(rec, raw, l.peer, now)
+				out, rerr = r.ReceiveUnverified(rec, raw, l.peer, now)
 			}
 			return out
 		})
-		if verified || !errors.Is(rerr, errUnverified) {
+		if verified || !errors.Is(rerr, linkstate.ErrUnverified) {
 			return rerr
 		}
-		if err := c.ident.verifyRecord(rec, raw, now); err != nil {
+		if grants, leaf, err = c.ident.verifyRecord(rec, raw, now); err != nil {
 			return err
 		}
 		verified = true
@@ -153,22 +161,23 @@ func (c *core) receiveRecord(l *link, raw []byte) error {
 }
 
 // servicePolicy drops from rec, a verified record of another node, the
-// services that its certificate does not name (WithCertPolicy) and those
-// that WithServicePolicy refuses: this node ignores them (the record is
-// flooded as it came). Each is counted, and logged at Debug only: an
-// insider's records may carry hundreds of services, many times a second.
-func (c *core) servicePolicy(rec *record) {
+// services that its certificate, leaf, does not name (WithCertPolicy: it
+// grants grants) and those that WithServicePolicy refuses: this node
+// ignores them (the record is flooded as it came). Each is counted, and
+// logged at Debug only: an insider's records may carry hundreds of
+// services, many times a second.
+func (c *core) servicePolicy(rec *linkstate.Record, grants *Grants, leaf *x509.Certificate) {
 	allow := c.opts.servicePolicy
-	if len(rec.services) == 0 || rec.id == c.id || !c.opts.certPolicy && allow == nil {
+	if len(rec.Services) == 0 || rec.ID == c.id || !c.opts.certPolicy && allow == nil {
 		return
 	}
-	kept := rec.services[:0:0]
-	for _, s := range rec.services {
+	kept := rec.Services[:0:0]
+	for _, s := range rec.Services {
 		why := ""
 		switch {
-		case c.opts.certPolicy && (rec.grants == nil || !rec.grants.MayServe(s.env, s.name)):
+		case c.opts.certPolicy && (grants == nil || !grants.MayServe(s.Env, s.Name)):
 			why = "the node's certificate does not name it (certificate policy)"
-		case allow != nil && !allow(rec.id, rec.leaf, s.env, s.name): // leaf: nil on an unsecured mesh
+		case allow != nil && !allow(rec.ID, leaf, s.Env, s.Name): // leaf: nil on an unsecured mesh
 			why = "refused by the service policy"
 		}
 		if why == "" {
@@ -176,12 +185,12 @@ func (c *core) servicePolicy(rec *record) {
 			continue
 		}
 		c.stats.servicesIgnored.Add(1)
-		c.logf(slog.LevelDebug, "mesh: service ignored: "+why, "host", FormatID(rec.id), "env", s.env, "service", s.name)
+		c.logf(slog.LevelDebug, "mesh: service ignored: "+why, "host", FormatID(rec.ID), "env", s.Env, "service", s.Name)
 	}
 	if len(kept) == 0 {
 		kept = nil
 	}
-	rec.services = kept
+	rec.Services = kept
 }
 
 // readRecords reads the control stream of a link after the handshake:
@@ -198,20 +207,20 @@ func (l *link) readRecords() {
 	// cost a certificate's parse and a signature check.
 	lb := newBucket(listRate, listBurst, time.Now())
 	maxOf := func(typ uint8) int {
-		if typ == msgRevocation {
+		if typ == wire.MsgRevocation {
 			return maxRevocationLen
 		}
 		return c.lim.MaxRecordSize
 	}
 	for {
-		typ, body, err := readCtrlFor(l.rd, maxOf)
-		var big *oversize
-		if errors.As(err, &big) && big.typ == msgRecord {
+		typ, body, err := wire.ReadCtrlFor(l.rd, maxOf)
+		var big *wire.Oversize
+		if errors.As(err, &big) && big.Type == wire.MsgRecord {
 			// Skip it and read on: one bad record costs the link nothing else.
 			c.stats.recReceived.Add(1)
 			c.stats.recRefused.Add(1)
 			c.logf(slog.LevelWarn, "mesh: record refused", "from", FormatID(l.peer), "err", err)
-			if _, err := io.CopyN(io.Discard, l.rd, int64(big.n)); err != nil {
+			if _, err := io.CopyN(io.Discard, l.rd, int64(big.N)); err != nil {
 				l.sess.Close()
 				return
 			}
@@ -225,12 +234,12 @@ func (l *link) readRecords() {
 			return
 		}
 		switch typ {
-		case msgRecord:
+		case wire.MsgRecord:
 			c.stats.recReceived.Add(1)
 			if !l.pace(b) {
 				return
 			}
-			var revoked *revokedError
+			var revoked *base.RevokedError
 			switch err := c.receiveRecord(l, body); {
 			case errors.Is(err, ErrStaleRecord):
 				c.stats.recStale.Add(1)
@@ -241,12 +250,12 @@ func (l *link) readRecords() {
 				c.stats.recRefused.Add(1)
 				c.logf(slog.LevelWarn, "mesh: record refused", "from", FormatID(l.peer), "err", err)
 			}
-		case msgRevocation:
+		case wire.MsgRevocation:
 			if c.revoke.newer(body) && !l.pace(lb) {
 				return
 			}
 			c.receiveRevocation(l, body)
-		case msgRefuse:
+		case wire.MsgRefuse:
 			c.logf(slog.LevelWarn, "mesh: link closed by the peer", "peer", FormatID(l.peer), "err", peerRefusal(l.peer, body))
 			l.sess.Close()
 			return
@@ -286,7 +295,7 @@ type recordQueue struct {
 	pending map[uint64][]byte
 	order   []uint64 // ids in pending, in the order they were first queued
 	list    []byte   // an encoded revocation list to send first, or nil
-	lists   bool     // the peer takes revocation lists (helloLists)
+	lists   bool     // the peer takes revocation lists (wire.HelloLists)
 	kick    chan struct{}
 	closed  bool
 }
@@ -312,7 +321,7 @@ func (q *recordQueue) put(id uint64, raw []byte) {
 		return
 	}
 	if old, ok := q.pending[id]; ok {
-		if binary.BigEndian.Uint64(old[offSeq:]) < binary.BigEndian.Uint64(raw[offSeq:]) {
+		if binary.BigEndian.Uint64(old[linkstate.OffSeq:]) < binary.BigEndian.Uint64(raw[linkstate.OffSeq:]) {
 			q.pending[id] = raw
 		}
 		return
@@ -331,13 +340,13 @@ func (q *recordQueue) take(buf []byte, limit int) ([]byte, int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.list != nil {
-		buf = appendCtrl(buf, msgRevocation, q.list)
+		buf = wire.AppendCtrl(buf, wire.MsgRevocation, q.list)
 		q.list = nil
 	}
 	i := 0
 	for ; i < len(q.order) && len(buf) < limit; i++ {
 		id := q.order[i]
-		buf = appendCtrl(buf, msgRecord, q.pending[id])
+		buf = wire.AppendCtrl(buf, wire.MsgRecord, q.pending[id])
 		delete(q.pending, id)
 	}
 	q.order = q.order[:copy(q.order, q.order[i:])]

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/plexusnet/plexus/mesh/internal/wire"
 	"github.com/plexusnet/plexus/mux"
 )
 
@@ -25,8 +26,8 @@ func fakePeer(t testing.TB, n *Node, dialer bool) (*mux.Stream, func() error) {
 		nonce = math.MaxUint64
 	}
 	wrote := make(chan struct{})
-	go func() { y.Write(appendAttach(nil, nonce)); close(wrote) }()
-	var pre [attachLen]byte
+	go func() { y.Write(wire.AppendAttach(nil, nonce)); close(wrote) }()
+	var pre [wire.AttachLen]byte
 	if _, err := io.ReadFull(y, pre[:]); err != nil {
 		t.Fatal(err)
 	}
@@ -58,23 +59,23 @@ func TestVersionMismatchRefusedOnBothSides(t *testing.T) {
 	for _, dialer := range []bool{true, false} {
 		n := newNode(t)
 		st, errc := fakePeer(t, n, dialer)
-		h := appendHello(nil, hello{version: 2, id: 99, name: DefaultName})
+		h := wire.AppendHello(nil, wire.Hello{Version: 2, ID: 99, Name: DefaultName})
 		if dialer {
-			st.Write(appendCtrl(nil, msgHello, h))
+			st.Write(wire.AppendCtrl(nil, wire.MsgHello, h))
 		} else {
 			// n dials: it speaks first.
-			typ, _, err := readCtrl(st, 1024)
-			if err != nil || typ != msgHello {
+			typ, _, err := wire.ReadCtrl(st, 1024)
+			if err != nil || typ != wire.MsgHello {
 				t.Fatalf("n's first message: %d %v", typ, err)
 			}
-			st.Write(appendCtrl(nil, msgHello, h))
+			st.Write(wire.AppendCtrl(nil, wire.MsgHello, h))
 		}
-		typ, body, err := readCtrl(st, 1024)
-		if err != nil || typ != msgRefuse {
+		typ, body, err := wire.ReadCtrl(st, 1024)
+		if err != nil || typ != wire.MsgRefuse {
 			t.Fatalf("dialer=%v: answer %d %v, want a refusal", dialer, typ, err)
 		}
-		c, reason, err := parseRefuse(body)
-		if err != nil || c != codeVersion {
+		c, reason, err := wire.ParseRefuse(body)
+		if err != nil || code(c) != codeVersion {
 			t.Fatalf("refusal code %v %v", c, err)
 		}
 		t.Logf("the peer reads: %s", reason)
@@ -88,37 +89,15 @@ func TestVersionMismatchRefusedOnBothSides(t *testing.T) {
 func TestHandshakeGarbageRefused(t *testing.T) {
 	n := newNode(t)
 	st, errc := fakePeer(t, n, true)
-	st.Write(appendCtrl(nil, msgHello, []byte("GARBAGE!")))
-	typ, body, err := readCtrl(st, 1024)
-	if err != nil || typ != msgRefuse {
+	st.Write(wire.AppendCtrl(nil, wire.MsgHello, []byte("GARBAGE!")))
+	typ, body, err := wire.ReadCtrl(st, 1024)
+	if err != nil || typ != wire.MsgRefuse {
 		t.Fatalf("answer %d %v", typ, err)
 	}
-	if c, _, _ := parseRefuse(body); c != codeProtocol {
+	if c, _, _ := wire.ParseRefuse(body); code(c) != codeProtocol {
 		t.Fatalf("code %v", c)
 	}
 	if err := errc(); !errors.Is(err, ErrProtocol) {
 		t.Fatalf("Attach: %v", err)
-	}
-}
-
-func TestHelloRoundTrip(t *testing.T) {
-	h := hello{version: Version, flags: helloRelay, id: 0xdeadbeef, name: "prod"}
-	got, err := parseHello(appendHello(nil, h))
-	if err != nil || got != h {
-		t.Fatalf("got %+v %v", got, err)
-	}
-	for _, bad := range [][]byte{nil, []byte("PXMH"), appendHello(nil, hello{version: Version, id: 0, name: "x"}), appendHello(nil, hello{version: Version, id: 1, name: ""}), append(appendHello(nil, h), 0)} {
-		if _, err := parseHello(bad); err == nil {
-			t.Errorf("parseHello(%x) succeeded", bad)
-		}
-	}
-}
-
-// TestHelloWireExample checks the example of docs/protocol.md.
-func TestHelloWireExample(t *testing.T) {
-	got := appendCtrl(nil, msgHello, appendHello(nil, hello{version: 1, flags: helloRelay, id: 0xaa, name: "prod"}))
-	want := []byte{0x01, 0, 0, 0, 0x13, 'P', 'X', 'M', 'H', 1, 1, 0, 0, 0, 0, 0, 0, 0, 0xaa, 4, 'p', 'r', 'o', 'd'}
-	if string(got) != string(want) {
-		t.Fatalf("% x", got)
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plexusnet/plexus/mesh/internal/linkstate"
+	"github.com/plexusnet/plexus/mesh/internal/wire"
 	"github.com/plexusnet/plexus/mux"
 )
 
@@ -29,11 +31,11 @@ func TestRecordFloodBoundedTable(t *testing.T) {
 	exp := time.Now().Add(time.Minute).UnixMilli()
 	const n = 5000
 	for i := range uint64(n) {
-		raw, _ := encodeRecord(&record{id: 1<<40 + i, seq: 1, expiry: exp}, nil)
+		raw, _ := linkstate.EncodeRecord(&linkstate.Record{ID: 1<<40 + i, Seq: 1, Expiry: exp}, nil)
 		l.out.put(1<<40+i, raw)
 		if i%500 == 0 {
 			x.c.rt.mu.Lock()
-			size := len(x.c.rt.r.db)
+			size := x.c.rt.r.Stats().Records
 			x.c.rt.mu.Unlock()
 			if size > max {
 				t.Fatalf("routing table of %d records, limit %d", size, max)
@@ -42,7 +44,7 @@ func TestRecordFloodBoundedTable(t *testing.T) {
 	}
 	eventually(t, "the flood to be read", func() bool { return heldSeq(x, 1<<40+n-1) != 0 })
 	x.c.rt.mu.Lock()
-	size := len(x.c.rt.r.db)
+	size := x.c.rt.r.Stats().Records
 	x.c.rt.mu.Unlock()
 	if size > max {
 		t.Fatalf("routing table of %d records, limit %d", size, max)
@@ -70,15 +72,12 @@ func TestRecordFloodBoundedBytes(t *testing.T) {
 	}
 	const n = 100
 	for i := range uint64(n) {
-		raw, _ := encodeRecord(&record{id: 1<<40 + i, seq: 1, expiry: exp, neighbours: neigh}, nil)
+		raw, _ := linkstate.EncodeRecord(&linkstate.Record{ID: 1<<40 + i, Seq: 1, Expiry: exp, Neighbours: neigh}, nil)
 		l.out.put(1<<40+i, raw)
 	}
 	eventually(t, "the flood to be read", func() bool { return heldSeq(x, 1<<40+n-1) != 0 })
 	x.c.rt.mu.Lock()
-	held := 0
-	for _, e := range x.c.rt.r.db {
-		held += len(e.raw)
-	}
+	held := x.c.rt.r.Stats().Bytes
 	x.c.rt.mu.Unlock()
 	if held > budget {
 		t.Fatalf("the routing table holds %d bytes of records, limit %d", held, budget)
@@ -193,7 +192,7 @@ func TestHeaderTimeoutIsACancel(t *testing.T) {
 	linked(t, x, peer)
 	l := peer.c.links.get(x.ID())
 	for _, sess := range []*mux.Session{l.sess, l.conns} {
-		for _, part := range [][]byte{nil, {kindConn, 0, 0}, {kindCircuit, 1, 2, 0, 0, 0, 0, 0}} {
+		for _, part := range [][]byte{nil, {wire.KindConn, 0, 0}, {wire.KindCircuit, 1, 2, 0, 0, 0, 0, 0}} {
 			st, err := sess.OpenStream(ctxT(t))
 			if err != nil {
 				t.Fatal(err)
@@ -242,7 +241,7 @@ func TestSetupFlooderHelper(t *testing.T) {
 		return relay != 0
 	})
 	l := n.c.links.get(relay)
-	hdr := appendSetupHeader(nil, setupHeader{hop: 1, path: []uint64{n.ID(), relay, 0xdead, 0xbeef}})
+	hdr := wire.AppendSetupHeader(nil, wire.SetupHeader{Hop: 1, Path: []uint64{n.ID(), relay, 0xdead, 0xbeef}})
 	ctx := ctxT(t)
 	sent := 0
 	for end := time.Now().Add(time.Duration(secs) * time.Second); time.Now().Before(end); {

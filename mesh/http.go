@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/plexusnet/plexus/mesh/internal/base"
 )
 
 // HTTPTransport returns an *http.Transport whose requests travel over the
@@ -30,7 +32,7 @@ func (n *Node) HTTPTransport() *http.Transport {
 // dialHTTP dials for net/http, mapping a service's default port 80 to the
 // service's own port.
 func (n *Node) dialHTTP(ctx context.Context, _, addr string) (net.Conn, error) {
-	if host, port, err := net.SplitHostPort(addr); err == nil && port == "80" && !isID(host) {
+	if host, port, err := net.SplitHostPort(addr); err == nil && port == "80" && !base.IsID(host) {
 		addr = host
 	}
 	return n.DialContext(ctx, "", addr)

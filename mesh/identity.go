@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/plexusnet/plexus/mesh/internal/base"
+	"github.com/plexusnet/plexus/mesh/internal/linkstate"
 	"github.com/plexusnet/plexus/mux"
 )
 
@@ -67,24 +69,12 @@ type verified struct {
 // maxKnownCerts bounds the cache of verified chains.
 const maxKnownCerts = 4096
 
-// Caps on a certificate chain that a peer presents, on a link, in a
-// circuit's end-to-end TLS or in a record: checked before any signature,
-// so that the CPU a chain costs is bounded whatever a peer sends (x509
-// would otherwise try every certificate named like the mesh CA as a
-// parent, up to 100 signature checks of the peer's choosing).
-const (
-	maxChainCerts = 3       // the leaf and at most 2 intermediates
-	maxChainBytes = 8 << 10 // DER bytes of the whole chain
-	// maxHandshakeRead caps what a TLS handshake reads from the peer, so
-	// that crypto/tls never even parses a stuffed certificate message (it
-	// takes up to 256 KiB): a chain at the caps, the hellos (with
-	// post-quantum key shares), a signature of the largest RSA key TLS
-	// allows, and the records' overhead fit well within it.
-	maxHandshakeRead = maxChainBytes + 8<<10
-)
-
-// errChainCaps is the refusal of a chain over the caps.
-var errChainCaps = fmt.Errorf("%w: the certificate chain is over the caps (at most %d certificates, %d bytes)", ErrNotAuthorized, maxChainCerts, maxChainBytes)
+// maxHandshakeRead caps what a TLS handshake reads from the peer, so that
+// crypto/tls never even parses a stuffed certificate message (it takes up
+// to 256 KiB): a chain at the caps (base.MaxChainCerts, MaxChainBytes),
+// the hellos (with post-quantum key shares), a signature of the largest
+// RSA key TLS allows, and the records' overhead fit well within it.
+const maxHandshakeRead = base.MaxChainBytes + 8<<10
 
 // IDFromCert returns the node id a certificate proves: the first 8 bytes
 // of the SHA-256 of its SubjectPublicKeyInfo, read big-endian.
@@ -136,8 +126,8 @@ func (i *identity) newCreds(cert tls.Certificate, pool *x509.CertPool) (*creds, 
 	for _, der := range cert.Certificate {
 		cr.chain = append(cr.chain, der...)
 	}
-	if len(cert.Certificate) > maxChainCerts || len(cr.chain) > maxChainBytes {
-		return nil, fmt.Errorf("%w: ours has %d certificates and %d bytes; give the leaf and at most %d intermediates, without the mesh CA", errChainCaps, len(cert.Certificate), len(cr.chain), maxChainCerts-1)
+	if len(cert.Certificate) > base.MaxChainCerts || len(cr.chain) > base.MaxChainBytes {
+		return nil, fmt.Errorf("%w: ours has %d certificates and %d bytes; give the leaf and at most %d intermediates, without the mesh CA", base.ErrChainCaps, len(cert.Certificate), len(cr.chain), base.MaxChainCerts-1)
 	}
 	certs, err := x509.ParseCertificates(cr.chain)
 	if err != nil {
@@ -170,8 +160,8 @@ func checkCaps(n, size int) error {
 	if n == 0 {
 		return fmt.Errorf("%w: no certificate", ErrNotAuthorized)
 	}
-	if n > maxChainCerts || size > maxChainBytes {
-		return fmt.Errorf("%w: %d certificates, %d bytes", errChainCaps, n, size)
+	if n > base.MaxChainCerts || size > base.MaxChainBytes {
+		return fmt.Errorf("%w: %d certificates, %d bytes", base.ErrChainCaps, n, size)
 	}
 	return nil
 }
@@ -402,7 +392,7 @@ func (i *identity) handshake(ctx context.Context, conn net.Conn, server bool, ex
 	}
 	if err := tc.HandshakeContext(ctx); err != nil {
 		if lc.over {
-			return nil, fmt.Errorf("%w: the peer sent more than %d bytes in its TLS handshake", errChainCaps, maxHandshakeRead)
+			return nil, fmt.Errorf("%w: the peer sent more than %d bytes in its TLS handshake", base.ErrChainCaps, maxHandshakeRead)
 		}
 		if rf := connRefusal(0, err); rf != nil { // a circuit's far end refused it during the handshake (a limit)
 			rf.op = "circuit"
@@ -430,7 +420,7 @@ func (c *handshakeConn) Read(p []byte) (int, error) {
 	}
 	if c.left == 0 {
 		c.over = true
-		return 0, errChainCaps
+		return 0, base.ErrChainCaps
 	}
 	if len(p) > c.left {
 		p = p[:c.left]
@@ -512,27 +502,26 @@ func signBytes(key crypto.Signer, b []byte) ([]byte, error) {
 // signature by that certificate's key over the record. What costs CPU
 // comes last: a record whose chain is over the caps, or whose leaf proves
 // another id (forged), is refused before any signature is checked. Once
-// verified, rec.grants holds what the certificate grants.
-func (i *identity) verifyRecord(rec *record, raw []byte, now time.Time) error {
-	if rec.cert == nil || rec.sig == nil {
-		return fmt.Errorf("%w: record of %s is not signed", ErrNotAuthorized, FormatID(rec.id))
+// verified, it returns what the certificate grants, and the certificate.
+func (i *identity) verifyRecord(rec *linkstate.Record, raw []byte, now time.Time) (*Grants, *x509.Certificate, error) {
+	if rec.Cert == nil || rec.Sig == nil {
+		return nil, nil, fmt.Errorf("%w: record of %s is not signed", ErrNotAuthorized, FormatID(rec.ID))
 	}
-	certs, err := parseChain(rec.cert)
+	certs, err := parseChain(rec.Cert)
 	if err != nil {
-		return fmt.Errorf("record of %s: %w", FormatID(rec.id), err)
+		return nil, nil, fmt.Errorf("record of %s: %w", FormatID(rec.ID), err)
 	}
-	if id := IDFromCert(certs[0]); id != rec.id {
-		return fmt.Errorf("%w: record announces node %s but its certificate proves %s (forged)", ErrNotAuthorized, FormatID(rec.id), FormatID(id))
+	if id := IDFromCert(certs[0]); id != rec.ID {
+		return nil, nil, fmt.Errorf("%w: record announces node %s but its certificate proves %s (forged)", ErrNotAuthorized, FormatID(rec.ID), FormatID(id))
 	}
 	v, err := i.verifyChain(i.creds(), certs, now)
 	if err != nil {
-		return fmt.Errorf("record of %s: %w", FormatID(rec.id), err)
+		return nil, nil, fmt.Errorf("record of %s: %w", FormatID(rec.ID), err)
 	}
-	if !verifySig(v.pub, raw[:rec.signedLen], rec.sig) {
-		return fmt.Errorf("%w: record %s/%d: bad signature", ErrNotAuthorized, FormatID(rec.id), rec.seq)
+	if !verifySig(v.pub, raw[:rec.SignedLen], rec.Sig) {
+		return nil, nil, fmt.Errorf("%w: record %s/%d: bad signature", ErrNotAuthorized, FormatID(rec.ID), rec.Seq)
 	}
-	rec.grants, rec.leaf = v.grants, v.chain[0]
-	return nil
+	return v.grants, v.chain[0], nil
 }
 
 // parseChain parses a record's certificate chain (the leaf's DER, then
@@ -545,8 +534,8 @@ func parseChain(der []byte) ([]*x509.Certificate, error) {
 		if rest, err = asn1.Unmarshal(rest, &v); err != nil {
 			return nil, fmt.Errorf("%w: certificate: %v", ErrNotAuthorized, err)
 		}
-		if n == maxChainCerts {
-			return nil, fmt.Errorf("%w: more than %d certificates", errChainCaps, maxChainCerts)
+		if n == base.MaxChainCerts {
+			return nil, fmt.Errorf("%w: more than %d certificates", base.ErrChainCaps, base.MaxChainCerts)
 		}
 	}
 	if err := checkCaps(n, len(der)); err != nil {

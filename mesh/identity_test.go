@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/plexusnet/plexus/internal/testsupport/testutil"
+	"github.com/plexusnet/plexus/mesh/internal/base"
+	"github.com/plexusnet/plexus/mesh/internal/linkstate"
 )
 
 // usageCases are node certificates by their (extended) key usages, and
@@ -101,15 +103,15 @@ func TestNodeCertificateUsages(t *testing.T) {
 			// A record signed with the certificate's key.
 			leaf, _ := x509.ParseCertificate(cfg.Certificates[0].Certificate[0])
 			signer := &creds{signer: cfg.Certificates[0].PrivateKey.(crypto.Signer)}
-			raw, err := encodeRecord(&record{id: IDFromCert(leaf), seq: 1, expiry: time.Now().Add(time.Minute).UnixMilli(), cert: leaf.Raw}, signer.sign)
+			raw, err := linkstate.EncodeRecord(&linkstate.Record{ID: IDFromCert(leaf), Seq: 1, Expiry: time.Now().Add(time.Minute).UnixMilli(), Cert: leaf.Raw}, signer.sign)
 			if err != nil {
 				t.Fatal(err)
 			}
-			rec, err := decodeRecord(raw, 16)
+			rec, err := linkstate.DecodeRecord(raw, 16)
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = member.c.ident.verifyRecord(rec, raw, time.Now())
+			_, _, err = member.c.ident.verifyRecord(rec, raw, time.Now())
 			if (err == nil) != tc.ok {
 				t.Errorf("record: %v, want ok %v", err, tc.ok)
 			}
@@ -351,16 +353,16 @@ func chainOfSize(t testing.TB, root *testCA, size int) *tls.Config {
 // for it), while New refuses a fourth certificate, and a chain over 8 KiB.
 func TestChainCaps(t *testing.T) {
 	root := newCA(t)
-	big := chainOfSize(t, root, maxChainBytes-200)
+	big := chainOfSize(t, root, base.MaxChainBytes-200)
 	n := 0
 	for _, der := range big.Certificates[0].Certificate {
 		n += len(der)
 	}
-	if n > maxChainBytes || n < maxChainBytes-1024 {
+	if n > base.MaxChainBytes || n < base.MaxChainBytes-1024 {
 		t.Fatalf("the test's chain has %d bytes", n)
 	}
 	a := newNode(t, WithTLS(big))
-	b := newNode(t, WithTLS(chainOfSize(t, root, maxChainBytes-200)))
+	b := newNode(t, WithTLS(chainOfSize(t, root, base.MaxChainBytes-200)))
 	c := newNode(t, WithTLS(root.nodeConfig(t, false)))
 	chain(t, []*Node{a, c, b}) // a and b learn each other's records through c
 	ln, _ := b.Listen("", ":7")
@@ -375,7 +377,7 @@ func TestChainCaps(t *testing.T) {
 	four := big.Clone()
 	four.Certificates = []tls.Certificate{big.Certificates[0]}
 	four.Certificates[0].Certificate = append(slices.Clone(four.Certificates[0].Certificate), root.cert.Raw)
-	over := chainOfSize(t, root, maxChainBytes+1000)
+	over := chainOfSize(t, root, base.MaxChainBytes+1000)
 	for name, cfg := range map[string]*tls.Config{"four certificates": four, "over 8 KiB": over} {
 		if n, err := New(WithTLS(cfg)); err == nil {
 			n.Close()

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/plexusnet/plexus/mesh/internal/linkstate"
 	"github.com/plexusnet/plexus/mux"
 )
 
@@ -16,6 +17,16 @@ import (
 // (node.go, services.go) are the two other parts of the picture. Every
 // method here is safe for concurrent use and takes only the locks that
 // link and circuit set-up take, never a lock of the data path.
+
+// Route is one entry of the route table: a host reachable from this node,
+// the neighbour through which it is reached, and how many hops away it is.
+//
+//	type Route struct {
+//		Host    uint64
+//		NextHop uint64
+//		Hops    int
+//	}
+type Route = linkstate.Route
 
 // NodeInfo describes a node.
 type NodeInfo struct {
@@ -282,84 +293,33 @@ type TopologyLink struct {
 func (n *Node) Topology() Topology {
 	c := n.c
 	c.rt.mu.Lock()
-	tb := c.rt.r.topology(time.Now())
+	g := c.rt.r.Graph(time.Now())
 	c.rt.mu.Unlock()
-	return tb.build(c.lim.MaxServices)
+	return buildTopology(g, c.lim.MaxServices)
 }
 
-// topoBuild is a Topology being built: what the router's database says,
-// taken under the router's lock, and the records whose services are still
-// to decode (encoded records are never modified once stored: a newer one
-// replaces them), after it.
-type topoBuild struct {
-	nodes map[uint64]*TopologyNode
-	links map[[2]uint64]int // ends that announce a link: 1 or 2
-	raws  map[uint64][]byte
-}
-
-// topology takes what Topology needs of the router's database at now.
-func (r *router) topology(now time.Time) topoBuild {
-	r.compute()
-	ms := now.UnixMilli()
-	self := r.cfg.self
-	nodes := map[uint64]*TopologyNode{self: {ID: self, Relay: r.cfg.relay, Reachable: true}}
-	if r.own != nil {
-		nodes[self].Seq, nodes[self].Expires = r.own.seq, time.UnixMilli(r.own.expiry)
-		nodes[self].Services = announced(r.own.services)
-	}
-	links := make(map[[2]uint64]int)
-	raws := make(map[uint64][]byte, len(r.db))
-	announce := func(x, y uint64) {
-		if x > y {
-			x, y = y, x
-		}
-		links[[2]uint64{x, y}]++
-	}
-	for id := range r.links {
-		announce(self, id)
-		nodes[id] = &TopologyNode{ID: id, Reachable: true, Hops: 1}
-	}
-	for id, e := range r.db {
-		if e.expiry() <= ms {
-			continue
-		}
-		tn := nodes[id]
-		if tn == nil {
-			tn = &TopologyNode{ID: id, Hops: -1}
-			nodes[id] = tn
-		}
-		tn.Relay, tn.Seq, tn.Expires = e.relays(), e.seq(), time.UnixMilli(e.expiry())
-		if e.epoch == r.epoch && !tn.Reachable {
-			tn.Reachable, tn.Hops = true, int(e.hops)
-		}
-		raws[id] = e.raw
-		for i, k := 0, e.numNeigh(); i < k; i++ {
-			announce(id, e.neigh(i))
-		}
-	}
-	return topoBuild{nodes: nodes, links: links, raws: raws}
-}
-
-// build makes the Topology, decoding the services of the records.
-func (tb topoBuild) build(maxServices int) Topology {
-	nodes := tb.nodes
-	for id, raw := range tb.raws {
-		if rec, err := decodeRecord(raw, maxServices); err == nil {
-			nodes[id].Services = announced(rec.services)
-		}
-	}
-	t := Topology{Links: make([]TopologyLink, 0, len(tb.links))}
-	for p, k := range tb.links {
+// buildTopology makes the Topology of g, what the router's database said
+// under its lock, decoding the services of the records after it (encoded
+// records are never modified once stored: a newer one replaces them).
+func buildTopology(g linkstate.Graph, maxServices int) Topology {
+	t := Topology{Links: make([]TopologyLink, 0, len(g.Links))}
+	for p, k := range g.Links {
 		t.Links = append(t.Links, TopologyLink{A: p[0], B: p[1], Mutual: k == 2})
 		for _, id := range p {
-			if nodes[id] == nil { // a node that only others' records name
-				nodes[id] = &TopologyNode{ID: id, Hops: -1}
+			if g.Nodes[id] == nil { // a node that only others' records name
+				g.Nodes[id] = &linkstate.GraphNode{ID: id, Hops: -1}
 			}
 		}
 	}
-	t.Nodes = make([]TopologyNode, 0, len(nodes))
-	for _, tn := range nodes {
-		t.Nodes = append(t.Nodes, *tn)
+	t.Nodes = make([]TopologyNode, 0, len(g.Nodes))
+	for _, gn := range g.Nodes {
+		services := gn.Services
+		if gn.Raw != nil {
+			if rec, err := linkstate.DecodeRecord(gn.Raw, maxServices); err == nil {
+				services = rec.Services
+			}
+		}
+		t.Nodes = append(t.Nodes, TopologyNode{ID: gn.ID, Relay: gn.Relay, Reachable: gn.Reachable, Hops: gn.Hops, Seq: gn.Seq, Expires: gn.Expires, Services: announced(services)})
 	}
 	slices.SortFunc(t.Nodes, func(a, b TopologyNode) int { return cmpID(a.ID, b.ID) })
 	slices.SortFunc(t.Links, func(a, b TopologyLink) int {
@@ -372,13 +332,13 @@ func (tb topoBuild) build(maxServices int) Topology {
 }
 
 // announced converts a record's services.
-func announced(ss []serviceEntry) []AnnouncedService {
+func announced(ss []linkstate.Service) []AnnouncedService {
 	if len(ss) == 0 {
 		return nil
 	}
 	out := make([]AnnouncedService, len(ss))
 	for i, s := range ss {
-		out[i] = AnnouncedService{Env: s.env, Name: s.name, Port: s.port}
+		out[i] = AnnouncedService{Env: s.Env, Name: s.Name, Port: s.Port}
 	}
 	slices.SortFunc(out, func(a, b AnnouncedService) int {
 		if c := strings.Compare(a.Env, b.Env); c != 0 {

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/plexusnet/plexus/mesh/internal/linkstate"
 )
 
 // TestIntrospectChain looks at a chain a - b - c, where a has a
@@ -215,19 +217,19 @@ func TestIntrospectConcurrent(t *testing.T) {
 // that does not relay, an expired record.
 func TestTopologyFromRecords(t *testing.T) {
 	r := testRouter(1, true)
-	r.linkUp(2, t0)
+	r.LinkUp(2, t0)
 	add := func(id uint64, relay bool, expiry time.Time, nbrs ...uint64) {
 		t.Helper()
-		rc := &record{id: id, seq: 1, expiry: expiry.UnixMilli(), relay: relay, neighbours: slices.Sorted(slices.Values(nbrs))}
-		raw, err := encodeRecord(rc, nil)
+		rc := &linkstate.Record{ID: id, Seq: 1, Expiry: expiry.UnixMilli(), Relay: relay, Neighbours: slices.Sorted(slices.Values(nbrs))}
+		raw, err := linkstate.EncodeRecord(rc, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		d, err := decodeRecord(raw, 10)
+		d, err := linkstate.DecodeRecord(raw, 10)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := r.receive(d, raw, 2, t0); err != nil {
+		if _, err := r.Receive(d, raw, 2, t0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -236,7 +238,7 @@ func TestTopologyFromRecords(t *testing.T) {
 	add(3, true, later, 2)        // behind 2: unreachable
 	add(4, true, t0.Add(time.Second), 1)
 	now := t0.Add(2 * time.Second) // 4's record expired
-	topo := r.topology(now).build(10)
+	topo := buildTopology(r.Graph(now), 10)
 	want := Topology{
 		Nodes: []TopologyNode{
 			{ID: 1, Relay: true, Reachable: true, Hops: 0},

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plexusnet/plexus/mesh/internal/linkstate"
 	"github.com/plexusnet/plexus/mux"
 )
 
@@ -248,13 +249,13 @@ func TestOversizeRecordSkipped(t *testing.T) {
 	a := newNode(t, WithLimits(Limits{MaxRecordSize: 2048}))
 	b := newNode(t)
 	linked(t, a, b)
-	big := &record{id: 0x4242, seq: 1, expiry: time.Now().Add(time.Minute).UnixMilli()}
+	big := &linkstate.Record{ID: 0x4242, Seq: 1, Expiry: time.Now().Add(time.Minute).UnixMilli()}
 	for i := range 300 {
-		big.neighbours = append(big.neighbours, uint64(i+1))
+		big.Neighbours = append(big.Neighbours, uint64(i+1))
 	}
-	raw, _ := encodeRecord(big, nil)
-	sendRaw(t, b, a, big.id, raw)
-	if heldSeq(a, big.id) != 0 {
+	raw, _ := linkstate.EncodeRecord(big, nil)
+	sendRaw(t, b, a, big.ID, raw)
+	if heldSeq(a, big.ID) != 0 {
 		t.Fatal("an oversize record was taken")
 	}
 	if hopsTo(a, b.ID()) != 1 {
@@ -272,9 +273,9 @@ func TestRemoteRecordWithTooManyServices(t *testing.T) {
 	linked(t, a, b)
 	time.Sleep(100 * time.Millisecond)
 	b.c.rt.mu.Lock()
-	raw := b.c.rt.r.ownRaw
+	raw := b.c.rt.r.Held(b.ID())
 	b.c.rt.mu.Unlock()
-	_, err := decodeRecord(raw, a.c.lim.MaxServices)
+	_, err := linkstate.DecodeRecord(raw, a.c.lim.MaxServices)
 	wantLimit(t, err, "MaxServices")
 	if len(a.Services()) != 0 {
 		t.Fatal("a record with too many services was taken")
@@ -294,7 +295,7 @@ func TestRecordRateSlowsAFlood(t *testing.T) {
 	start := time.Now()
 	exp := time.Now().Add(time.Minute).UnixMilli()
 	for i := range n {
-		raw, _ := encodeRecord(&record{id: uint64(1000 + i), seq: 1, expiry: exp}, nil)
+		raw, _ := linkstate.EncodeRecord(&linkstate.Record{ID: uint64(1000 + i), Seq: 1, Expiry: exp}, nil)
 		l.out.put(uint64(1000+i), raw)
 	}
 	// Meanwhile, other's records reach x at once.

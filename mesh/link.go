@@ -17,12 +17,18 @@ import (
 	"time"
 
 	"github.com/plexusnet/plexus/internal/pending"
+	"github.com/plexusnet/plexus/mesh/internal/base"
+	"github.com/plexusnet/plexus/mesh/internal/linkstate"
+	"github.com/plexusnet/plexus/mesh/internal/wire"
 	"github.com/plexusnet/plexus/mux"
 )
 
+// Version is the mesh protocol version this package speaks.
+const Version = wire.Version
+
 // A link is one mux session over one physical connection between two
 // neighbours. The dialing side is the mux client and opens the control
-// stream (handshake, then records, see handshake.go) and then the
+// stream (handshake, then records, see wire's handshake.go) and then the
 // connection stream, which carries an inner mux session of its own: the
 // connections between the two neighbours are streams of that session,
 // never of the link's, so that connections an application does not read
@@ -107,7 +113,7 @@ func (t *linkTable) register(l *link) error {
 	}
 	if l.c.revoke.has(l.peer) { // a list installed during the handshake (see installRevocation)
 		t.n--
-		return &revokedError{id: l.peer}
+		return &base.RevokedError{ID: l.peer}
 	}
 	t.byPeer[l.peer] = append(t.byPeer[l.peer], l)
 	return nil
@@ -272,12 +278,12 @@ func (n *Node) Attach(rw io.ReadWriteCloser) error {
 func exchangeAttach(c *core, rw io.ReadWriteCloser, nonce uint64) (uint64, error) {
 	werr := make(chan error, 1)
 	go func() { // a pipe may not buffer: write while reading
-		_, err := rw.Write(appendAttach(nil, nonce))
+		_, err := rw.Write(wire.AppendAttach(nil, nonce))
 		werr <- err
 	}()
 	timer := time.AfterFunc(c.lim.HandshakeTimeout, func() { rw.Close() })
 	defer timer.Stop()
-	var b [attachLen]byte
+	var b [wire.AttachLen]byte
 	_, rerr := io.ReadFull(rw, b[:])
 	if rerr != nil {
 		rw.Close()
@@ -293,7 +299,7 @@ func exchangeAttach(c *core, rw io.ReadWriteCloser, nonce uint64) (uint64, error
 	if !timer.Stop() {
 		return 0, fmt.Errorf("mesh: attach: timed out")
 	}
-	return parseAttach(b[:])
+	return wire.ParseAttach(b[:])
 }
 
 // Join keeps a link to the node at address (as net.Dial) up until the node
@@ -552,14 +558,14 @@ func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
 // come and go in: the peer is up while it has a registered link. A link
 // that comes up beside another to the same peer is sent the database.
 func (c *core) linkChanged(peer uint64, up bool) {
-	c.routeDo(func(r *router, now time.Time) []outMsg {
+	c.routeDo(func(r *linkstate.Router, now time.Time) []linkstate.OutMsg {
 		switch {
 		case !c.links.has(peer):
-			return r.linkDown(peer, now)
-		case !r.isLink(peer):
-			return r.linkUp(peer, now)
+			return r.LinkDown(peer, now)
+		case !r.IsLink(peer):
+			return r.LinkUp(peer, now)
 		case up:
-			return r.dump(peer, now)
+			return r.Dump(peer, now)
 		}
 		return nil
 	})
@@ -596,13 +602,13 @@ func (l *link) handshake(ctx, auth context.Context, proved uint64, authed func()
 	l.rd = bufio.NewReaderSize(st, 4096)
 	flags := uint8(0)
 	if c.opts.relay {
-		flags |= helloRelay
+		flags |= wire.HelloRelay
 	}
 	if c.ident != nil {
-		flags |= helloSecured | helloLists
+		flags |= wire.HelloSecured | wire.HelloLists
 	}
-	ours := appendCtrl(nil, msgHello, appendHello(nil, hello{version: Version, flags: flags, id: c.id, name: c.opts.name}))
-	var h hello
+	ours := wire.AppendCtrl(nil, wire.MsgHello, wire.AppendHello(nil, wire.Hello{Version: Version, Flags: flags, ID: c.id, Name: c.opts.name}))
+	var h wire.Hello
 	err = withContext(auth, st, func() error {
 		if l.dialer {
 			if _, err := st.Write(ours); err != nil {
@@ -621,32 +627,32 @@ func (l *link) handshake(ctx, auth context.Context, proved uint64, authed func()
 		err = fmt.Errorf("%w: link handshake: dropped, too many handshakes pending (MaxPendingLinks, MaxPendingLinksPerIP)", ErrProtocol)
 	}
 	if err == nil {
-		if err = c.links.reserve(h.id, c.lim); err != nil {
+		if err = c.links.reserve(h.ID, c.lim); err != nil {
 			l.refuse(err)
 		} else {
-			l.peer = h.id
+			l.peer = h.ID
 			// A node that does not say it takes revocation lists (one
 			// before them) is sent none: it would close the link on a
 			// message type it does not know.
-			l.out.takesLists(h.flags&helloLists != 0 && c.ident != nil)
+			l.out.takesLists(h.Flags&wire.HelloLists != 0 && c.ident != nil)
 		}
 	}
 	if err == nil {
 		err = withContext(ctx, st, func() error {
 			if l.dialer {
-				_, err := st.Write(appendCtrl(nil, msgReady, nil))
+				_, err := st.Write(wire.AppendCtrl(nil, wire.MsgReady, nil))
 				return err
 			}
 			if _, err := st.Write(ours); err != nil {
 				return err
 			}
-			typ, body, err := readCtrl(l.rd, maxRefuseReason+2)
+			typ, body, err := wire.ReadCtrl(l.rd, wire.MaxRefuseReason+2)
 			switch {
 			case err != nil:
 				return err
-			case typ == msgReady && len(body) == 0:
+			case typ == wire.MsgReady && len(body) == 0:
 				return nil
-			case typ == msgRefuse:
+			case typ == wire.MsgRefuse:
 				return peerRefusal(l.peer, body)
 			}
 			return fmt.Errorf("%w: link handshake: message type %#x instead of ready", ErrProtocol, typ)
@@ -690,39 +696,39 @@ func (l *link) startConns(ctx context.Context) error {
 }
 
 // readHello reads the peer's hello, or its refusal.
-func (l *link) readHello() (hello, error) {
-	typ, body, err := readCtrl(l.rd, 16+maxNameLen+maxRefuseReason)
+func (l *link) readHello() (wire.Hello, error) {
+	typ, body, err := wire.ReadCtrl(l.rd, 16+base.MaxNameLen+wire.MaxRefuseReason)
 	if err != nil {
-		return hello{}, err
+		return wire.Hello{}, err
 	}
 	switch typ {
-	case msgHello:
-		h, err := parseHello(body)
+	case wire.MsgHello:
+		h, err := wire.ParseHello(body)
 		if err != nil {
 			l.refuse(err)
 		}
 		return h, err
-	case msgRefuse:
-		return hello{}, peerRefusal(0, body)
+	case wire.MsgRefuse:
+		return wire.Hello{}, peerRefusal(0, body)
 	}
 	err = fmt.Errorf("%w: link handshake: message type %#x instead of hello", ErrProtocol, typ)
 	l.refuse(err)
-	return hello{}, err
+	return wire.Hello{}, err
 }
 
 // checkHello applies the rules of the link handshake to the peer's hello.
-func (c *core) checkHello(h hello, proved uint64) error {
+func (c *core) checkHello(h wire.Hello, proved uint64) error {
 	switch {
-	case h.name != c.opts.name:
-		return fmt.Errorf("%w: node %s is in mesh %q, node %s in mesh %q", ErrMeshMismatch, FormatID(c.id), c.opts.name, FormatID(h.id), h.name)
-	case h.id == c.id:
+	case h.Name != c.opts.name:
+		return fmt.Errorf("%w: node %s is in mesh %q, node %s in mesh %q", ErrMeshMismatch, FormatID(c.id), c.opts.name, FormatID(h.ID), h.Name)
+	case h.ID == c.id:
 		return fmt.Errorf("%w: both ends announce the id %s (a link to itself, or two nodes with one id)", ErrIDMismatch, FormatID(c.id))
-	case c.ident != nil && h.id != proved:
-		return fmt.Errorf("%w: a node announces id %s but its certificate proves %s", ErrIDMismatch, FormatID(h.id), FormatID(proved))
-	case (h.flags&helloSecured != 0) != (c.ident != nil):
+	case c.ident != nil && h.ID != proved:
+		return fmt.Errorf("%w: a node announces id %s but its certificate proves %s", ErrIDMismatch, FormatID(h.ID), FormatID(proved))
+	case (h.Flags&wire.HelloSecured != 0) != (c.ident != nil):
 		return fmt.Errorf("%w: one end of the link is secured with TLS and the other is not", ErrNotAuthorized)
-	case c.revoke.has(h.id):
-		return &revokedError{id: h.id}
+	case c.revoke.has(h.ID):
+		return &base.RevokedError{ID: h.ID}
 	}
 	return nil
 }
@@ -731,7 +737,7 @@ func (c *core) checkHello(h hello, proved uint64) error {
 // the caller, after the refusal is flushed.
 func (l *link) refuse(err error) {
 	c := codeOf(err)
-	l.ctrl.Write(appendCtrl(nil, msgRefuse, appendRefuse(nil, c, detail(err, c))))
+	l.ctrl.Write(wire.AppendCtrl(nil, wire.MsgRefuse, wire.AppendRefuse(nil, uint8(c), detail(err, c))))
 }
 
 // detail returns the text of err without the text of the rule c names,
@@ -747,11 +753,11 @@ func detail(err error, c code) string {
 
 // peerRefusal decodes the peer's refusal into an error.
 func peerRefusal(peer uint64, body []byte) error {
-	c, reason, err := parseRefuse(body)
+	c, reason, err := wire.ParseRefuse(body)
 	if err != nil {
 		return err
 	}
-	return &refusal{op: "link", by: peer, err: c.err(), reason: reason}
+	return &refusal{op: "link", by: peer, err: code(c).err(), reason: reason}
 }
 
 // handshakeErr makes the error of a failed handshake say what happened.

@@ -7,6 +7,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/plexusnet/plexus/mesh/internal/wire"
 )
 
 func TestAttachLinksTwoNodes(t *testing.T) {
@@ -170,12 +172,12 @@ func TestNoPhantomNeighbour(t *testing.T) {
 	n, p := newNode(t), newNode(t)
 	link1 := linked(t, n, p)
 	st, errc := fakePeer(t, n, true) // a second connection claiming p's id
-	st.Write(appendCtrl(nil, msgHello, appendHello(nil, hello{version: Version, flags: helloRelay, id: p.ID(), name: DefaultName})))
-	if typ, _, err := readCtrl(st, 1024); err != nil || typ != msgHello {
+	st.Write(wire.AppendCtrl(nil, wire.MsgHello, wire.AppendHello(nil, wire.Hello{Version: Version, Flags: wire.HelloRelay, ID: p.ID(), Name: DefaultName})))
+	if typ, _, err := wire.ReadCtrl(st, 1024); err != nil || typ != wire.MsgHello {
 		t.Fatalf("n's hello: %v %v", typ, err)
 	}
 	link1.cut() // returns once both ends have let the link go
-	st.Write(appendCtrl(nil, msgRefuse, appendRefuse(nil, codeProtocol, "changed my mind")))
+	st.Write(wire.AppendCtrl(nil, wire.MsgRefuse, wire.AppendRefuse(nil, uint8(codeProtocol), "changed my mind")))
 	if err := errc(); err == nil {
 		t.Fatal("the second link's handshake succeeded")
 	}

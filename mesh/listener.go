@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/plexusnet/plexus/mesh/internal/linkstate"
+	"github.com/plexusnet/plexus/mesh/internal/wire"
 	"github.com/plexusnet/plexus/mux"
 )
 
@@ -139,12 +141,12 @@ func (t *portTable) freePort(env string) uint32 {
 }
 
 // services returns the named listeners, as record entries.
-func (t *portTable) services() []serviceEntry {
+func (t *portTable) services() []linkstate.Service {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	s := make([]serviceEntry, 0, len(t.names))
+	s := make([]linkstate.Service, 0, len(t.names))
 	for k, l := range t.names {
-		s = append(s, serviceEntry{env: k.env, name: k.name, port: l.port})
+		s = append(s, linkstate.Service{Env: k.env, Name: k.name, Port: l.port})
 	}
 	return s
 }
@@ -161,17 +163,17 @@ func (t *portTable) service(env, name string) (uint32, bool) {
 
 // lookup finds the listener a connection header asks for, or says why
 // there is none.
-func (t *portTable) lookup(h connHeader) (*listener, code) {
+func (t *portTable) lookup(h wire.ConnHeader) (*listener, code) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if h.name != "" {
-		l := t.names[nameKey{h.env, h.name}]
-		if l == nil || h.port != 0 && l.port != h.port {
+	if h.Name != "" {
+		l := t.names[nameKey{h.Env, h.Name}]
+		if l == nil || h.Port != 0 && l.port != h.Port {
 			return nil, codeNoService
 		}
 		return l, codeOK
 	}
-	if l := t.ports[portKey{h.env, h.port}]; l != nil {
+	if l := t.ports[portKey{h.Env, h.Port}]; l != nil {
 		return l, codeOK
 	}
 	return nil, codeRefused
@@ -194,7 +196,7 @@ func (t *portTable) closeAll() {
 // announceServices puts the current named listeners in our record.
 func (c *core) announceServices() {
 	s := c.ports.services()
-	c.routeDo(func(r *router, now time.Time) []outMsg { return r.setServices(s, now) })
+	c.routeDo(func(r *linkstate.Router, now time.Time) []linkstate.OutMsg { return r.SetServices(s, now) })
 }
 
 // deliver answers a connection header received on st from host from (if
@@ -207,7 +209,7 @@ func (c *core) announceServices() {
 // connections of one session wait so (p counts them), beyond that the
 // worker itself waits (up to the same bound), which in the end holds the
 // session's new streams in mux's accept backlog.
-func (c *core) deliver(st *mux.Stream, from uint64, g *Grants, h connHeader, answer bool, t *answerTimer, p *workerPool) {
+func (c *core) deliver(st *mux.Stream, from uint64, g *Grants, h wire.ConnHeader, answer bool, t *answerTimer, p *workerPool) {
 	l, v := c.ports.lookup(h)
 	if l != nil && !l.admits(c.callerGrants(from, g)) {
 		c.notAuthorized(l, from)

@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"github.com/plexusnet/plexus/internal/pending"
+	"github.com/plexusnet/plexus/mesh/internal/base"
+	"github.com/plexusnet/plexus/mesh/internal/linkstate"
+	"github.com/plexusnet/plexus/mesh/internal/wire"
 	"github.com/plexusnet/plexus/mux"
 )
 
@@ -60,7 +63,7 @@ type core struct {
 	// hostileRelay, set by tests before the node links, plays a relay
 	// that misbehaves: it sees every setup this node would relay, and
 	// takes it over by returning true.
-	hostileRelay func(st *mux.Stream, s setupHeader) bool
+	hostileRelay func(st *mux.Stream, s wire.SetupHeader) bool
 
 	revoke   revocation // the revocation list held (revoke.go)
 	reloadMu sync.Mutex // serializes ReloadTLS
@@ -130,7 +133,7 @@ func New(opts ...Option) (*Node, error) {
 // svc bytes: with every neighbour it may list (MaxLinks), and, when
 // secured, our certificate chain and signature.
 func (c *core) recordMax(svc int) int {
-	n := recordMinLen + 8*c.lim.MaxLinks + svc
+	n := linkstate.MinRecordLen + 8*c.lim.MaxLinks + svc
 	if c.ident != nil {
 		cr := c.ident.creds()
 		n += len(cr.chain) + cr.sigMax
@@ -144,7 +147,7 @@ func (c *core) credsFit(cr *creds) error {
 	c.ports.mu.Lock()
 	svc := c.ports.serviceBytes()
 	c.ports.mu.Unlock()
-	if n := recordMinLen + 8*c.lim.MaxLinks + svc + len(cr.chain) + cr.sigMax; n > c.lim.MaxRecordSize {
+	if n := linkstate.MinRecordLen + 8*c.lim.MaxLinks + svc + len(cr.chain) + cr.sigMax; n > c.lim.MaxRecordSize {
 		return fmt.Errorf("with a certificate chain of %d bytes our record may have %d bytes, more than MaxRecordSize (%d)", len(cr.chain), n, c.lim.MaxRecordSize)
 	}
 	return nil
@@ -174,7 +177,7 @@ func (n *Node) String() string { return "mesh node " + FormatID(n.c.id) }
 // env, and its Dial and Services see only that env's services. "" is the
 // default env. Close on a view closes the whole node.
 func (n *Node) WithEnv(env string) *Node {
-	if err := checkEnv(env); err != nil {
+	if err := base.CheckEnv(env); err != nil {
 		// An invalid env can hold nothing: every call on the view fails.
 		return &Node{c: n.c, env: "\x00" + env}
 	}
@@ -311,7 +314,7 @@ func (n *Node) Routes() []Route {
 	c := n.c
 	c.rt.mu.Lock()
 	defer c.rt.mu.Unlock()
-	return c.rt.r.routes()
+	return c.rt.r.Routes()
 }
 
 // Listen binds a listener in the node's env. address is ":<port>" (":0"
@@ -325,7 +328,7 @@ func (n *Node) Listen(network, address string, opts ...ListenOption) (net.Listen
 		err = fmt.Errorf("%w: cannot listen on another node's address %s", ErrBadAddress, address)
 	}
 	if err == nil {
-		err = checkEnv(n.env)
+		err = base.CheckEnv(n.env)
 	}
 	var lo listenOptions
 	if err == nil {
@@ -379,7 +382,7 @@ func (n *Node) DialTimeout(network, address string, d time.Duration) (net.Conn, 
 func (n *Node) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
 	t, err := parseTarget(network, address)
 	if err == nil {
-		err = checkEnv(n.env)
+		err = base.CheckEnv(n.env)
 	}
 	if err == nil && n.c.isClosed() {
 		err = ErrClosed
@@ -393,7 +396,7 @@ func (n *Node) DialContext(ctx context.Context, network, address string) (net.Co
 			if t.host == 0 {
 				t.host = n.c.id
 			}
-			conn, err = n.c.dialHost(ctx, t.host, connHeader{port: t.port, env: n.env}, Addr{Host: t.host, Port: t.port})
+			conn, err = n.c.dialHost(ctx, t.host, wire.ConnHeader{Port: t.port, Env: n.env}, Addr{Host: t.host, Port: t.port})
 		}
 	}
 	n.c.stats.dials.Add(1)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/plexusnet/plexus/mesh/internal/base"
 	"github.com/plexusnet/plexus/mux"
 )
 
@@ -238,8 +239,8 @@ func buildOptions(opts []Option) (options, error) {
 	}
 
 	switch {
-	case o.name == "" || len(o.name) > maxNameLen:
-		return o, fmt.Errorf("mesh: WithName(%q): the name must have 1 to %d bytes", o.name, maxNameLen)
+	case o.name == "" || len(o.name) > base.MaxNameLen:
+		return o, fmt.Errorf("mesh: WithName(%q): the name must have 1 to %d bytes", o.name, base.MaxNameLen)
 	case o.kaEvery <= 0 || o.kaTimeout <= o.kaEvery:
 		return o, fmt.Errorf("mesh: WithKeepAlive(%v, %v): want 0 < every < timeout", o.kaEvery, o.kaTimeout)
 	case o.tls == nil && !o.insecure:

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/plexusnet/plexus/mesh/internal/base"
 )
 
 // Certificate policy: what a node's certificate lets it do beyond being a
@@ -20,9 +22,9 @@ import (
 //	plexus:service/ENV/*      every service of env ENV
 //	plexus:group/NAME         the node belongs to group NAME
 //
-// NAME and ENV follow the rules of service and env names (checkName,
-// checkEnv); a group name follows those of service names. A URI SAN of the
-// plexus scheme that breaks them grants nothing. A node that enforces
+// NAME and ENV follow the rules of service and env names (base.CheckName,
+// base.CheckEnv); a group name follows those of service names. A URI SAN
+// of the plexus scheme that breaks them grants nothing. A node that enforces
 // certificate policy (WithCertPolicy) believes a service of another node
 // only if the node's certificate names it; a listener with AllowGroups
 // admits only callers whose certificate names one of its groups.
@@ -83,11 +85,11 @@ func ParseServiceGrant(s string) (ServiceGrant, error) {
 	case name == grantAnyName && !hasEnv:
 		return ServiceGrant{}, fmt.Errorf("%w: service grant %q: '*' stands for every service of an env: write ENV/*", ErrBadAddress, s)
 	}
-	if err := checkEnv(env); err != nil {
+	if err := base.CheckEnv(env); err != nil {
 		return ServiceGrant{}, fmt.Errorf("service grant %q: %w", s, err)
 	}
 	if name != grantAnyName {
-		if err := checkName("service", name); err != nil {
+		if err := base.CheckName("service", name); err != nil {
 			return ServiceGrant{}, fmt.Errorf("service grant %q: %w", s, err)
 		}
 	}
@@ -95,7 +97,7 @@ func ParseServiceGrant(s string) (ServiceGrant, error) {
 }
 
 // checkGroup reports whether s may be a group name: as a service name.
-func checkGroup(s string) error { return checkName("group", s) }
+func checkGroup(s string) error { return base.CheckName("group", s) }
 
 // CertGrants returns what cert grants under certificate policy: the
 // services and groups its URI SANs of the plexus scheme name, in their

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/plexusnet/plexus/internal/pending"
+	"github.com/plexusnet/plexus/mesh/internal/wire"
 	"github.com/plexusnet/plexus/mux"
 )
 
@@ -208,20 +209,20 @@ var errNestedCircuit = fmt.Errorf("%w: circuit setup inside a circuit or to the 
 // header: a flood of setups that are refused costs no goroutine. What may
 // wait long (a stream to the next hop and room to write on it, the
 // end-to-end TLS handshake) runs in a goroutine of its own (see pend).
-func (c *core) handleSetup(l *link, st *mux.Stream, s setupHeader, herr error) {
+func (c *core) handleSetup(l *link, st *mux.Stream, s wire.SetupHeader, herr error) {
 	if herr != nil {
 		c.refuseSetup(st, s, herr, l.peer)
 		return
 	}
-	if err := checkSetup(s, c.id, l.peer, c.lim.MaxHops); err != nil {
+	if err := wire.CheckSetup(s, c.id, l.peer, c.lim.MaxHops); err != nil {
 		c.refuseSetup(st, s, err, l.peer)
 		return
 	}
-	if err := c.revokedPath(s.path); err != nil {
+	if err := c.revokedPath(s.Path); err != nil {
 		c.refuseSetup(st, s, err, l.peer)
 		return
 	}
-	if s.hop == len(s.path)-1 {
+	if s.Hop == len(s.Path)-1 {
 		c.pend(l, st, s, func() { c.terminate(st, s) })
 		return
 	}
@@ -232,7 +233,7 @@ func (c *core) handleSetup(l *link, st *mux.Stream, s setupHeader, herr error) {
 	if c.hostileRelay != nil && c.hostileRelay(st, s) {
 		return
 	}
-	next := s.path[s.hop+1]
+	next := s.Path[s.Hop+1]
 	nl := c.links.get(next)
 	if nl == nil {
 		c.refuseSetup(st, s, fmt.Errorf("%w: the next hop %s is not a live neighbour of %s", ErrNoRoute, FormatID(next), FormatID(c.id)), l.peer)
@@ -244,9 +245,9 @@ func (c *core) handleSetup(l *link, st *mux.Stream, s setupHeader, herr error) {
 	// link: it may use only part of the allowance that the next relays
 	// give this node, so that one source cannot take all of it for the
 	// sources behind this node.
-	rc := &relayed{src: s.path[0], dst: s.path[len(s.path)-1], prev: l.peer, next: next, since: time.Now().UnixNano(), st: st}
-	allowance := allowanceOf(c.lim, s.hop+1 == len(s.path)-1)
-	if err := c.relays.take(rc, c.lim, allowance, func() error { return c.revokedPath(s.path) }); err != nil {
+	rc := &relayed{src: s.Path[0], dst: s.Path[len(s.Path)-1], prev: l.peer, next: next, since: time.Now().UnixNano(), st: st}
+	allowance := allowanceOf(c.lim, s.Hop+1 == len(s.Path)-1)
+	if err := c.relays.take(rc, c.lim, allowance, func() error { return c.revokedPath(s.Path) }); err != nil {
 		c.refuseSetup(st, s, err, l.peer)
 		return
 	}
@@ -265,13 +266,13 @@ func (c *core) handleSetup(l *link, st *mux.Stream, s setupHeader, herr error) {
 // its own, never those of the others behind that relay, whatever sources
 // it claims (see pending.Set). It reports false, and resets st, once the node is
 // closing.
-func (c *core) pend(l *link, st *mux.Stream, s setupHeader, f func()) bool {
+func (c *core) pend(l *link, st *mux.Stream, s wire.SetupHeader, f func()) bool {
 	// The sub-key is the node before the neighbour on the path: the
 	// neighbour checked that the setup came from it, so that only the
 	// neighbour could forge it (the source field, path[0], anyone behind
 	// it could: a churner naming a new source each time would be a new
 	// sub-key each time). Where the neighbour is the source, it is itself.
-	from := s.path[max(0, s.hop-2)]
+	from := s.Path[max(0, s.Hop-2)]
 	p := c.relays.setups.AdmitSub(peerKey(l.peer), peerKey(from), func() { c.refuseSetupNow(st, c.lim.limitErr("MaxPendingCircuits")) })
 	if !c.spawn(func() {
 		defer c.relays.setups.Done(p)
@@ -288,7 +289,7 @@ func (c *core) pend(l *link, st *mux.Stream, s setupHeader, f func()) bool {
 // as rc, to the next hop's link nl: it opens a stream there, sends the
 // setup on, and splices the two streams. Every open and write is bounded
 // by HandshakeTimeout.
-func (c *core) forward(st *mux.Stream, s setupHeader, nl *link, rc *relayed) {
+func (c *core) forward(st *mux.Stream, s wire.SetupHeader, nl *link, rc *relayed) {
 	next, from := rc.next, rc.prev
 	release := func() { c.relays.put(rc) }
 	ctx, cancel := context.WithTimeout(c.ctx, c.lim.HandshakeTimeout)
@@ -305,9 +306,9 @@ func (c *core) forward(st *mux.Stream, s setupHeader, nl *link, rc *relayed) {
 		return
 	}
 	fwd := s
-	fwd.hop++
+	fwd.Hop++
 	out.SetWriteDeadline(time.Now().Add(c.lim.HandshakeTimeout))
-	_, err = out.Write(appendSetupHeader(nil, fwd))
+	_, err = out.Write(wire.AppendSetupHeader(nil, fwd))
 	out.SetWriteDeadline(time.Time{})
 	if err != nil {
 		out.Reset(mux.CodeCancel)
@@ -323,8 +324,9 @@ func (c *core) forward(st *mux.Stream, s setupHeader, nl *link, rc *relayed) {
 	}
 	// From here the two streams forward each other inside the two link
 	// sessions' own reader and writer: no goroutine and no buffer of ours.
-	// Nothing has read from st beyond the setup (readHeader reads exactly
-	// its bytes), and what the source sent after it is forwarded first.
+	// Nothing has read from st beyond the setup (wire.ReadHeader reads
+	// exactly its bytes), and what the source sent after it is forwarded
+	// first.
 	// relayEnded releases the circuit's count and Close's hold once both
 	// directions are over, or either stream is reset, or a link ends; that
 	// one closure and mux's two streams and splice are all that the relay
@@ -336,7 +338,7 @@ func (c *core) forward(st *mux.Stream, s setupHeader, nl *link, rc *relayed) {
 		return
 	}
 	c.stats.relayedTotal.Add(1)
-	c.logf(slog.LevelDebug, "mesh: relaying a circuit", "path", formatPath(s.path))
+	c.logf(slog.LevelDebug, "mesh: relaying a circuit", "path", wire.FormatPath(s.Path))
 }
 
 // refuseSetup refuses a circuit setup, with the code of err and this
@@ -344,11 +346,11 @@ func (c *core) forward(st *mux.Stream, s setupHeader, nl *link, rc *relayed) {
 // resetCode), so that the stream and everything it holds are released at
 // once, whatever the sender does next (a refusal written and closed would
 // wait for the sender's FIN, up to mux's StreamCloseTimeout).
-func (c *core) refuseSetup(st *mux.Stream, s setupHeader, err error, from uint64) {
+func (c *core) refuseSetup(st *mux.Stream, s wire.SetupHeader, err error, from uint64) {
 	c.countRefusal(err)
-	st.Reset(resetCode(codeOf(err), s.hop))
+	st.Reset(resetCode(codeOf(err), s.Hop))
 	if c.log != nil {
-		c.logf(slog.LevelInfo, "mesh: circuit refused", "from", FormatID(from), "path", formatPath(s.path), "err", err)
+		c.logf(slog.LevelInfo, "mesh: circuit refused", "from", FormatID(from), "path", wire.FormatPath(s.Path), "err", err)
 	}
 }
 

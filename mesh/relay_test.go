@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plexusnet/plexus/mesh/internal/linkstate"
+	"github.com/plexusnet/plexus/mesh/internal/wire"
 	"github.com/plexusnet/plexus/mux"
 )
 
@@ -27,11 +29,11 @@ func fakeNeighbour(t testing.TB, n *Node, id uint64) *mux.Session {
 func fakeNeighbourCtrl(t testing.TB, n *Node, id uint64) (*mux.Session, *mux.Stream) {
 	t.Helper()
 	st, _ := fakePeer(t, n, true)
-	st.Write(appendCtrl(nil, msgHello, appendHello(nil, hello{version: Version, flags: helloRelay, id: id, name: DefaultName})))
-	if typ, _, err := readCtrl(st, 1024); err != nil || typ != msgHello {
+	st.Write(wire.AppendCtrl(nil, wire.MsgHello, wire.AppendHello(nil, wire.Hello{Version: Version, Flags: wire.HelloRelay, ID: id, Name: DefaultName})))
+	if typ, _, err := wire.ReadCtrl(st, 1024); err != nil || typ != wire.MsgHello {
 		t.Fatalf("handshake: %d %v", typ, err)
 	}
-	st.Write(appendCtrl(nil, msgReady, nil))
+	st.Write(wire.AppendCtrl(nil, wire.MsgReady, nil))
 	go io.Copy(io.Discard, st) // n's records
 	// The connection stream, the last step of the handshake.
 	cs, err := st.Session().OpenStream(ctxT(t))
@@ -86,17 +88,17 @@ func setupsAt(t testing.TB, sa, sc *mux.Session, path []uint64, hop, k int) (as,
 				if err != nil {
 					return err
 				}
-				h, err := readHeader(st, 17)
+				h, err := wire.ReadHeader(st, 17)
 				if err != nil {
 					return err
 				}
-				st.Write([]byte{uint8(codeOK), uint8(h.setup.hop)})
+				st.Write([]byte{uint8(codeOK), uint8(h.Setup.Hop)})
 				cs = append(cs, st)
 			}
 			return nil
 		}()
 	}()
-	setup := appendSetupHeader(nil, setupHeader{hop: hop, path: path})
+	setup := wire.AppendSetupHeader(nil, wire.SetupHeader{Hop: hop, Path: path})
 	ctx := ctxT(t)
 	for range k {
 		st, err := sa.OpenStream(ctx)
@@ -245,9 +247,9 @@ func TestStalledCircuitsLeaveTheLinkItsRecords(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	raw, _ := encodeRecord(&record{id: rigC, seq: 7, expiry: time.Now().Add(time.Minute).UnixMilli(), relay: true, neighbours: []uint64{relay.ID()}}, nil)
+	raw, _ := linkstate.EncodeRecord(&linkstate.Record{ID: rigC, Seq: 7, Expiry: time.Now().Add(time.Minute).UnixMilli(), Relay: true, Neighbours: []uint64{relay.ID()}}, nil)
 	ctrl.SetWriteDeadline(time.Now().Add(patience))
-	if _, err := ctrl.Write(appendCtrl(nil, msgRecord, raw)); err != nil {
+	if _, err := ctrl.Write(wire.AppendCtrl(nil, wire.MsgRecord, raw)); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the far end's record at the relay", func() bool { return heldSeq(relay, rigC) == 7 })
@@ -279,7 +281,7 @@ func setupVerdict(t *testing.T, sess *mux.Session, path []uint64, hop int) error
 		t.Fatal(err)
 	}
 	defer st.Reset(mux.CodeCancel)
-	st.Write(appendSetupHeader(nil, setupHeader{hop: hop, path: path}))
+	st.Write(wire.AppendSetupHeader(nil, wire.SetupHeader{Hop: hop, Path: path}))
 	var v [2]byte
 	st.SetReadDeadline(time.Now().Add(patience))
 	if _, err := io.ReadFull(st, v[:]); err != nil {
@@ -307,7 +309,7 @@ func TestDestinationClosesIdleCircuits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	as.Write(appendSetupHeader(nil, setupHeader{hop: 1, path: []uint64{rigA, relay.ID(), dst.ID()}}))
+	as.Write(wire.AppendSetupHeader(nil, wire.SetupHeader{Hop: 1, Path: []uint64{rigA, relay.ID(), dst.ID()}}))
 	var v [2]byte
 	if _, err := io.ReadFull(as, v[:]); err != nil || code(v[0]) != codeOK {
 		t.Fatalf("verdict %v %v", v, err)

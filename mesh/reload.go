@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/plexusnet/plexus/mesh/internal/linkstate"
 )
 
 // ReloadTLS replaces the certificate of a secured node (cert, with its
@@ -55,10 +57,7 @@ func (n *Node) ReloadTLS(cert tls.Certificate, roots *x509.CertPool) error {
 	c.logf(slog.LevelInfo, "mesh: TLS credentials reloaded", "notAfter", cr.leaf.NotAfter)
 
 	// Our record carries our certificate: originate one with the new one.
-	c.routeDo(func(r *router, now time.Time) []outMsg {
-		r.dirty = true
-		return r.originate(now, nil)
-	})
+	c.routeDo(func(r *linkstate.Router, now time.Time) []linkstate.OutMsg { return r.Reoriginate(now) })
 
 	// Links and circuits whose peer the new pool no longer accepts end.
 	now := time.Now()

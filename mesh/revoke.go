@@ -13,6 +13,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/plexusnet/plexus/mesh/internal/base"
+	"github.com/plexusnet/plexus/mesh/internal/linkstate"
+	"github.com/plexusnet/plexus/mesh/internal/wire"
 	"github.com/plexusnet/plexus/mux"
 )
 
@@ -33,7 +36,7 @@ import (
 //	issued      8   unix seconds: when the CA signed it
 //	count       4   n, at most MaxRevokedIDs
 //	ids         8n  strictly increasing, none 0
-//	CA          2+… length (1 to maxChainBytes), then the DER certificate of the signing CA
+//	CA          2+… length (1 to base.MaxChainBytes), then the DER certificate of the signing CA
 //	signature   2+… length (1 to maxRevocationSig), then the CA key's signature of every
 //	                byte before this field, made as records' are (signBytes)
 
@@ -53,7 +56,7 @@ const (
 	maxRevocationSig = 1024
 	// maxRevocationLen is the longest list: the largest control message
 	// of its type that a node reads.
-	maxRevocationLen = revocationHeaderLen + 8*MaxRevokedIDs + 2 + maxChainBytes + 2 + maxRevocationSig
+	maxRevocationLen = revocationHeaderLen + 8*MaxRevokedIDs + 2 + base.MaxChainBytes + 2 + maxRevocationSig
 )
 
 var revocationMagic = [4]byte{'P', 'X', 'R', 'L'}
@@ -116,46 +119,46 @@ func peekRevocationSeq(b []byte) (uint64, bool) {
 // caps, nothing after the signature. It checks no signature. The result
 // keeps b.
 func decodeRevocation(b []byte) (*revList, error) {
-	d := decoder{b: b}
-	if m := d.bytes(4); !d.ok() || string(m) != string(revocationMagic[:]) {
+	d := base.NewDecoder(b)
+	if m := d.Bytes(4); !d.OK() || string(m) != string(revocationMagic[:]) {
 		return nil, fmt.Errorf("%w: not a revocation list", ErrBadRecord)
 	}
-	if v := d.u8(); v != revocationVersion {
+	if v := d.U8(); v != revocationVersion {
 		return nil, fmt.Errorf("%w: revocation list version %d (we speak %d)", ErrBadRecord, v, revocationVersion)
 	}
 	l := &revList{raw: b}
-	l.seq = d.u64()
-	l.issued = int64(d.u64())
-	n := d.u32()
+	l.seq = d.U64()
+	l.issued = int64(d.U64())
+	n := d.U32()
 	switch {
-	case !d.ok():
+	case !d.OK():
 		return nil, fmt.Errorf("%w: revocation list of %d bytes is too short", ErrBadRecord, len(b))
 	case l.seq == 0:
 		return nil, fmt.Errorf("%w: revocation list with sequence number 0", ErrBadRecord)
 	case n > MaxRevokedIDs:
 		return nil, fmt.Errorf("%w: revocation list %d names %d ids (at most MaxRevokedIDs, %d)", ErrBadRecord, l.seq, n, MaxRevokedIDs)
-	case int(n) > d.left()/8:
+	case int(n) > d.Left()/8:
 		return nil, fmt.Errorf("%w: revocation list %d: %d ids in %d bytes", ErrBadRecord, l.seq, n, len(b))
 	}
 	if n > 0 {
 		l.ids = make([]uint64, n)
 	}
 	for i := range l.ids {
-		l.ids[i] = d.u64()
+		l.ids[i] = d.U64()
 		if l.ids[i] == 0 || i > 0 && l.ids[i] <= l.ids[i-1] {
 			return nil, fmt.Errorf("%w: revocation list %d: the ids are not strictly increasing non-zero ids", ErrBadRecord, l.seq)
 		}
 	}
-	l.ca = d.bytes(int(d.u16()))
-	l.signedLen = d.off
-	l.sig = d.bytes(int(d.u16()))
+	l.ca = d.Bytes(int(d.U16()))
+	l.signedLen = d.Offset()
+	l.sig = d.Bytes(int(d.U16()))
 	switch {
-	case !d.ok():
+	case !d.OK():
 		return nil, fmt.Errorf("%w: revocation list %d is truncated", ErrBadRecord, l.seq)
-	case d.left() != 0:
-		return nil, fmt.Errorf("%w: revocation list %d: %d bytes after the signature", ErrBadRecord, l.seq, d.left())
-	case len(l.ca) == 0 || len(l.ca) > maxChainBytes:
-		return nil, fmt.Errorf("%w: revocation list %d: a CA certificate of %d bytes (1 to %d)", ErrBadRecord, l.seq, len(l.ca), maxChainBytes)
+	case d.Left() != 0:
+		return nil, fmt.Errorf("%w: revocation list %d: %d bytes after the signature", ErrBadRecord, l.seq, d.Left())
+	case len(l.ca) == 0 || len(l.ca) > base.MaxChainBytes:
+		return nil, fmt.Errorf("%w: revocation list %d: a CA certificate of %d bytes (1 to %d)", ErrBadRecord, l.seq, len(l.ca), base.MaxChainBytes)
 	case len(l.sig) == 0 || len(l.sig) > maxRevocationSig:
 		return nil, fmt.Errorf("%w: revocation list %d: a signature of %d bytes (1 to %d)", ErrBadRecord, l.seq, len(l.sig), maxRevocationSig)
 	}
@@ -262,8 +265,8 @@ func SignRevocationList(l *RevocationList, ca *x509.Certificate, key crypto.Sign
 		return nil, errors.New("mesh: SignRevocationList: the sequence number must not be 0")
 	case !ca.IsCA:
 		return nil, fmt.Errorf("mesh: SignRevocationList: %q is not a CA certificate", ca.Subject.CommonName)
-	case len(ca.Raw) > maxChainBytes:
-		return nil, fmt.Errorf("mesh: SignRevocationList: the CA certificate has %d bytes (at most %d)", len(ca.Raw), maxChainBytes)
+	case len(ca.Raw) > base.MaxChainBytes:
+		return nil, fmt.Errorf("mesh: SignRevocationList: the CA certificate has %d bytes (at most %d)", len(ca.Raw), base.MaxChainBytes)
 	}
 	if pub, ok := key.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(ca.PublicKey) {
 		return nil, fmt.Errorf("mesh: SignRevocationList: the key is not the key of %q", ca.Subject.CommonName)
@@ -320,23 +323,12 @@ func (r *revocation) inPath(path []uint64, self uint64) (uint64, bool) {
 	return 0, false
 }
 
-// revokedError refuses a node that the revocation list held names; it is
-// ErrNotAuthorized.
-type revokedError struct{ id uint64 }
-
-func (e *revokedError) Error() string {
-	return "mesh: not authorized: node " + FormatID(e.id) + " is revoked (revocation list)"
-}
-
-// Is makes errors.Is(err, ErrNotAuthorized) true.
-func (e *revokedError) Is(target error) bool { return target == ErrNotAuthorized }
-
 // revokedPath refuses a circuit whose path names an id revoked by the
 // list held (this node excepted, which logs that it is revoked and keeps
 // running).
 func (c *core) revokedPath(path []uint64) error {
 	if id, ok := c.revoke.inPath(path, c.id); ok {
-		return &revokedError{id: id}
+		return &base.RevokedError{ID: id}
 	}
 	return nil
 }
@@ -501,7 +493,7 @@ func (c *core) installRevocation(l *revList, from uint64) error {
 		return fmt.Errorf("%w: revocation list %d, this node holds %d", ErrStaleRecord, l.seq, held.seq)
 	}
 	r.cur.Store(l)
-	c.routeDo(func(rt *router, now time.Time) []outMsg { return rt.revoke(l.ids, now) })
+	c.routeDo(func(rt *linkstate.Router, now time.Time) []linkstate.OutMsg { return rt.Revoke(l.ids, now) })
 	var ends []*mux.Session
 	c.links.each(func(lk *link) {
 		switch {
@@ -527,7 +519,7 @@ func (c *core) installRevocation(l *revList, from uint64) error {
 	for ci := range t.all {
 		if id, ok := l.inPath(ci.path, c.id); ok {
 			ends = append(ends, ci.sess)
-			c.logf(slog.LevelWarn, "mesh: circuit closed: a node on its path is revoked", "path", formatPath(ci.path), "revoked", FormatID(id))
+			c.logf(slog.LevelWarn, "mesh: circuit closed: a node on its path is revoked", "path", wire.FormatPath(ci.path), "revoked", FormatID(id))
 		}
 	}
 	t.mu.Unlock()
@@ -545,39 +537,6 @@ func (c *core) installRevocation(l *revList, from uint64) error {
 	}
 	closeAll(ends)
 	return nil
-}
-
-// revoke makes the router hold ids, a revocation list (sorted): the
-// records of those ids are dropped and the links to them no longer count,
-// and from then on neither is taken (linkUp, receive), so that no route
-// leads to or through a revoked id and no service of one is listed. Our
-// own id is exempt (a revoked node keeps running). Our record is
-// re-originated if our links changed.
-func (r *router) revoke(ids []uint64, now time.Time) []outMsg {
-	r.revoked = ids
-	for _, id := range ids {
-		if id == r.cfg.self {
-			continue
-		}
-		if e := r.db[id]; e != nil {
-			r.drop(id, e)
-		}
-		if _, ok := r.links[id]; ok {
-			delete(r.links, id)
-			r.changed()
-			r.dirty = true
-		}
-	}
-	return r.originate(now, nil)
-}
-
-// isRevoked reports whether id is revoked (never our own id).
-func (r *router) isRevoked(id uint64) bool {
-	if len(r.revoked) == 0 || id == r.cfg.self {
-		return false
-	}
-	_, ok := slices.BinarySearch(r.revoked, id)
-	return ok
 }
 
 // putList queues raw, an encoded revocation list, to be sent before any

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/plexusnet/plexus/internal/testsupport/testutil"
+	"github.com/plexusnet/plexus/mesh/internal/wire"
 )
 
 // signedList makes the PEM of a revocation list of ids, signed by ca.
@@ -382,7 +383,7 @@ func TestRevokedCircuits(t *testing.T) {
 	for _, path := range [][]uint64{{s.ID(), r.ID(), v.ID()}, {s.ID(), r.ID(), u.ID(), d.ID()}} {
 		err := setupVia(t, s, path)
 		if !errors.Is(err, ErrNotAuthorized) {
-			t.Fatalf("setup along %s: %v, want ErrNotAuthorized", formatPath(path), err)
+			t.Fatalf("setup along %s: %v, want ErrNotAuthorized", wire.FormatPath(path), err)
 		}
 		t.Log(err)
 	}
@@ -558,49 +559,6 @@ func TestListsOnlyToNodesThatTakeThem(t *testing.T) {
 	}
 	if hopsTo(x, older.ID()) != 1 {
 		t.Fatal("the link to the older node went down")
-	}
-}
-
-// TestRouterRevoke: the router never routes to or through a revoked id:
-// their records are dropped and refused, links to them no longer count,
-// and our own id is exempt.
-func TestRouterRevoke(t *testing.T) {
-	const self = 1
-	r := testRouter(self, true)
-	r.linkUp(2, t0)
-	r.linkUp(5, t0)
-	for id, nbrs := range map[uint64][]uint64{2: {1, 3}, 3: {2, 4}, 4: {3}, 5: {1}} {
-		rc, raw := rec(t, id, 1, true, nbrs...)
-		if _, err := r.receive(rc, raw, 2, t0); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if got := r.routes(); len(got) != 4 {
-		t.Fatalf("routes %v", got)
-	}
-	out := r.revoke([]uint64{self, 3, 5}, t0.Add(time.Second))
-	if want := []Route{{2, 2, 1}}; !slices.Equal(r.routes(), want) {
-		t.Fatalf("routes %v, want %v", r.routes(), want)
-	}
-	if r.db[3] != nil || r.db[5] != nil || r.isLink(5) || r.isRevoked(self) {
-		t.Fatal("a revoked id is still held")
-	}
-	if len(out) != 1 || out[0].id != self {
-		t.Fatalf("revoking a neighbour sent %v, want our new record", out)
-	}
-	own, _ := decodeRecord(out[0].raw, 10)
-	if !slices.Equal(own.neighbours, []uint64{2}) {
-		t.Fatalf("our record lists %v", own.neighbours)
-	}
-	rc, raw := rec(t, 3, 2, true, 2, 4)
-	if _, err := r.receive(rc, raw, 2, t0); !errors.Is(err, ErrNotAuthorized) {
-		t.Fatalf("a revoked node's record: %v", err)
-	}
-	if out := r.linkUp(5, t0); out != nil || r.isLink(5) {
-		t.Fatal("a link to a revoked node counts")
-	}
-	if r.path(4) != nil || r.hops(3) != -1 {
-		t.Fatal("a path through a revoked node")
 	}
 }
 

@@ -16,6 +16,8 @@ import (
 
 	"github.com/plexusnet/plexus/internal/pending"
 	"github.com/plexusnet/plexus/internal/testsupport/testutil"
+	"github.com/plexusnet/plexus/mesh/internal/linkstate"
+	"github.com/plexusnet/plexus/mesh/internal/wire"
 	"github.com/plexusnet/plexus/mux"
 )
 
@@ -207,17 +209,14 @@ func sendRaw(t *testing.T, from, to *Node, id uint64, raw []byte) {
 func heldSeq(n *Node, id uint64) uint64 {
 	n.c.rt.mu.Lock()
 	defer n.c.rt.mu.Unlock()
-	s, _ := n.c.rt.r.heldSeq(id)
+	s, _ := n.c.rt.r.HeldSeq(id)
 	return s
 }
 
 func heldRaw(n *Node, id uint64) []byte {
 	n.c.rt.mu.Lock()
 	defer n.c.rt.mu.Unlock()
-	if e := n.c.rt.r.db[id]; e != nil {
-		return e.raw
-	}
-	return nil
+	return n.c.rt.r.Held(id)
 }
 
 func TestForgedRecordsRefused(t *testing.T) {
@@ -229,9 +228,9 @@ func TestForgedRecordsRefused(t *testing.T) {
 	waitRoute(t, x, v.ID(), 2)
 	real := heldSeq(x, v.ID())
 	forge := func(cert []byte) []byte {
-		rec := &record{id: v.ID(), seq: real + 1000, expiry: time.Now().Add(time.Minute).UnixMilli(), relay: true,
-			services: []serviceEntry{{name: "evil", port: 1}}, cert: cert}
-		raw, err := encodeRecord(rec, m.c.ident.sign)
+		rec := &linkstate.Record{ID: v.ID(), Seq: real + 1000, Expiry: time.Now().Add(time.Minute).UnixMilli(), Relay: true,
+			Services: []linkstate.Service{{Name: "evil", Port: 1}}, Cert: cert}
+		raw, err := linkstate.EncodeRecord(rec, m.c.ident.sign)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -245,7 +244,7 @@ func TestForgedRecordsRefused(t *testing.T) {
 	outsider := newCA(t).nodeConfig(t, false)
 	sendRaw(t, m, x, v.ID(), forge(outsider.Certificates[0].Certificate[0]))
 	// An unsigned record of v.
-	unsigned, _ := encodeRecord(&record{id: v.ID(), seq: real + 2000, expiry: time.Now().Add(time.Minute).UnixMilli()}, nil)
+	unsigned, _ := linkstate.EncodeRecord(&linkstate.Record{ID: v.ID(), Seq: real + 2000, Expiry: time.Now().Add(time.Minute).UnixMilli()}, nil)
 	sendRaw(t, m, x, v.ID(), unsigned)
 	if got := heldSeq(x, v.ID()); got > real+500 {
 		t.Fatalf("a forged record of v was accepted: seq %d", got)
@@ -257,11 +256,11 @@ func TestForgedRecordsRefused(t *testing.T) {
 	}
 	// And the real check, decoded: each is refused with ErrNotAuthorized.
 	for _, raw := range [][]byte{forge(m.c.ident.creds().cert.Certificate[0]), forge(v.c.ident.creds().cert.Certificate[0]), unsigned} {
-		rec, err := decodeRecord(raw, 10)
+		rec, err := linkstate.DecodeRecord(raw, 10)
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = x.c.ident.verifyRecord(rec, raw, time.Now())
+		_, _, err = x.c.ident.verifyRecord(rec, raw, time.Now())
 		if !errors.Is(err, ErrNotAuthorized) {
 			t.Fatalf("verify: %v", err)
 		}
@@ -286,19 +285,19 @@ func TestReplayedRecordRefused(t *testing.T) {
 	if got := heldSeq(x, v.ID()); got != newSeq {
 		t.Fatalf("a replayed record replaced the newer one: %d, want %d", got, newSeq)
 	}
-	rec, _ := decodeRecord(oldRaw, 10)
+	rec, _ := linkstate.DecodeRecord(oldRaw, 10)
 	x.c.rt.mu.Lock()
-	_, err := x.c.rt.r.receive(rec, oldRaw, m.ID(), time.Now())
+	_, err := x.c.rt.r.Receive(rec, oldRaw, m.ID(), time.Now())
 	x.c.rt.mu.Unlock()
 	if !errors.Is(err, ErrStaleRecord) {
 		t.Fatalf("replay: %v, want ErrStaleRecord", err)
 	}
 	// A validly signed record that has expired is refused too.
-	exp := &record{id: m.ID(), seq: heldSeq(x, m.ID()) + 1, expiry: time.Now().Add(-time.Second).UnixMilli(), relay: true, cert: m.c.ident.creds().cert.Certificate[0]}
-	raw, _ := encodeRecord(exp, m.c.ident.sign)
-	rec, _ = decodeRecord(raw, 10)
+	exp := &linkstate.Record{ID: m.ID(), Seq: heldSeq(x, m.ID()) + 1, Expiry: time.Now().Add(-time.Second).UnixMilli(), Relay: true, Cert: m.c.ident.creds().cert.Certificate[0]}
+	raw, _ := linkstate.EncodeRecord(exp, m.c.ident.sign)
+	rec, _ = linkstate.DecodeRecord(raw, 10)
 	x.c.rt.mu.Lock()
-	_, err = x.c.rt.r.receive(rec, raw, m.ID(), time.Now())
+	_, err = x.c.rt.r.Receive(rec, raw, m.ID(), time.Now())
 	x.c.rt.mu.Unlock()
 	if !errors.Is(err, ErrBadRecord) {
 		t.Fatalf("expired: %v", err)
@@ -322,7 +321,7 @@ func TestOutsiderCannotBeRelayedFor(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	st.Write(appendSetupHeader(nil, setupHeader{hop: 2, path: []uint64{outsider, m.ID(), relay.ID(), dst.ID()}}))
+	st.Write(wire.AppendSetupHeader(nil, wire.SetupHeader{Hop: 2, Path: []uint64{outsider, m.ID(), relay.ID(), dst.ID()}}))
 	var v [2]byte
 	st.SetReadDeadline(time.Now().Add(patience))
 	if _, err := io.ReadFull(st, v[:]); err != nil {
@@ -366,7 +365,7 @@ func spoofedSetups(t *testing.T, m, relay, dst *Node, k int, src func(i int) uin
 		if src(i) == m.ID() {
 			path = path[1:]
 		}
-		st.Write(appendSetupHeader(nil, setupHeader{hop: len(path) - 2, path: path}))
+		st.Write(wire.AppendSetupHeader(nil, wire.SetupHeader{Hop: len(path) - 2, Path: path}))
 		t.Cleanup(func() { st.Reset(mux.CodeCancel) })
 		sts = append(sts, st)
 	}
@@ -434,7 +433,7 @@ func TestSpoofedSourceChargesNothing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		st.Write(appendSetupHeader(nil, setupHeader{hop: 2, path: []uint64{x.ID(), m.ID(), d.ID()}}))
+		st.Write(wire.AppendSetupHeader(nil, wire.SetupHeader{Hop: 2, Path: []uint64{x.ID(), m.ID(), d.ID()}}))
 		defer st.Reset(mux.CodeCancel)
 		var v [2]byte
 		st.SetReadDeadline(time.Now().Add(patience))
@@ -506,17 +505,22 @@ func TestUnsignedRecordNeverSlipsIn(t *testing.T) {
 	v, peer, xn := ns[0], ns[1], ns[2]
 	linked(t, v, peer)
 	victim := xn.ID() // a member never linked here: its record is held, then expires
-	legit, err := encodeRecord(&record{id: victim, seq: 100, expiry: time.Now().Add(-time.Second).UnixMilli(), cert: xn.c.ident.creds().cert.Certificate[0]}, xn.c.ident.sign)
+	legit, err := linkstate.EncodeRecord(&linkstate.Record{ID: victim, Seq: 100, Expiry: time.Now().Add(-time.Second).UnixMilli(), Cert: xn.c.ident.creds().cert.Certificate[0]}, xn.c.ident.sign)
 	if err != nil {
 		t.Fatal(err)
 	}
-	forged, _ := encodeRecord(&record{id: victim, seq: 50, expiry: time.Now().Add(time.Minute).UnixMilli(), relay: true,
-		services: []serviceEntry{{name: "billing", port: 443}}}, nil) // no certificate, no signature
+	legitRec, err := linkstate.DecodeRecord(legit, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, _ := linkstate.EncodeRecord(&linkstate.Record{ID: victim, Seq: 50, Expiry: time.Now().Add(time.Minute).UnixMilli(), Relay: true,
+		Services: []linkstate.Service{{Name: "billing", Port: 443}}}, nil) // no certificate, no signature
 	l := v.c.links.get(peer.ID())
 	hold := func() {
-		v.c.routeDo(func(r *router, now time.Time) []outMsg {
-			if r.db[victim] == nil {
-				r.db[victim] = &entry{raw: legit}
+		v.c.routeDo(func(r *linkstate.Router, now time.Time) []linkstate.OutMsg {
+			if _, ok := r.HeldSeq(victim); !ok {
+				// Taken at a time when it had not expired yet.
+				r.Receive(legitRec, legit, 0, time.UnixMilli(legitRec.Expiry).Add(-time.Second))
 			}
 			return nil
 		})
@@ -544,11 +548,11 @@ func TestUnsignedRecordNeverSlipsIn(t *testing.T) {
 	}()
 	for end := time.Now().Add(time.Second); time.Now().Before(end); {
 		stored := false
-		v.c.routeDo(func(r *router, now time.Time) []outMsg {
-			if e := r.db[victim]; e != nil && e.seq() == 50 {
+		v.c.routeDo(func(r *linkstate.Router, now time.Time) []linkstate.OutMsg {
+			if seq, ok := r.HeldSeq(victim); ok && seq == 50 {
 				stored = true
 			}
-			r.purge(now) // what tick does every lifetime/8
+			r.Purge(now) // what tick does every lifetime/8
 			return nil
 		})
 		if stored {

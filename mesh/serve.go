@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/plexusnet/plexus/mesh/internal/wire"
 	"github.com/plexusnet/plexus/mux"
 )
 
@@ -161,8 +162,8 @@ func (c *core) serveStream(st *mux.Stream, from uint64, g *Grants, l *link, t *a
 	// deadlines, leaves nothing behind on a stream that lives on (a relayed
 	// circuit keeps only its splice), and one timer serves both.
 	t.arm(st, c.lim.HandshakeTimeout)
-	h, err := readHeader(st, c.lim.MaxHops+1)
-	if err != nil || !isConn(h.kind) {
+	h, err := wire.ReadHeader(st, c.lim.MaxHops+1)
+	if err != nil || !wire.IsConn(h.Kind) {
 		if !t.stop() {
 			c.logf(slog.LevelWarn, "mesh: stream header not received in time", "from", FormatID(from), "within", c.lim.HandshakeTimeout)
 			return // reset
@@ -170,12 +171,12 @@ func (c *core) serveStream(st *mux.Stream, from uint64, g *Grants, l *link, t *a
 	}
 	if err != nil {
 		switch {
-		case h.kind == kindCircuit && errors.Is(err, ErrHopLimit) && l != nil:
-			c.handleSetup(l, st, h.setup, err) // refused there: h.setup.hop is read before the path
+		case h.Kind == wire.KindCircuit && errors.Is(err, ErrHopLimit) && l != nil:
+			c.handleSetup(l, st, h.Setup, err) // refused there: h.Setup.Hop is read before the path
 			return
-		case h.kind == kindCircuit && errors.Is(err, ErrHopLimit):
+		case h.Kind == wire.KindCircuit && errors.Is(err, ErrHopLimit):
 			c.refuseSetupNow(st, err)
-		case isConn(h.kind) && errors.Is(err, ErrProtocol):
+		case wire.IsConn(h.Kind) && errors.Is(err, ErrProtocol):
 			refuseConn(st, codeProtocol)
 		default:
 			st.Reset(mux.CodeProtocol)
@@ -183,23 +184,23 @@ func (c *core) serveStream(st *mux.Stream, from uint64, g *Grants, l *link, t *a
 		c.logf(slog.LevelWarn, "mesh: bad stream header", "from", FormatID(from), "err", err)
 		return
 	}
-	switch h.kind {
-	case kindConn, kindConnEarly:
+	switch h.Kind {
+	case wire.KindConn, wire.KindConnEarly:
 		if l != nil { // connections to a neighbour travel in the link's connection session
 			t.stop()
 			refuseConn(st, codeProtocol)
 			c.logf(slog.LevelWarn, "mesh: a connection on a link's session", "from", FormatID(from))
 			return
 		}
-		c.deliver(st, from, g, h.conn, h.kind == kindConn, t, p)
+		c.deliver(st, from, g, h.Conn, h.Kind == wire.KindConn, t, p)
 		t.stop()
-	case kindCircuit:
+	case wire.KindCircuit:
 		if l == nil {
 			c.refuseSetupNow(st, errNestedCircuit)
 			c.logf(slog.LevelWarn, "mesh: circuit refused", "from", FormatID(from), "err", errNestedCircuit)
 			return
 		}
-		c.handleSetup(l, st, h.setup, nil)
+		c.handleSetup(l, st, h.Setup, nil)
 	}
 }
 

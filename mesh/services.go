@@ -9,6 +9,10 @@ import (
 	"net"
 	"slices"
 	"strings"
+
+	"github.com/plexusnet/plexus/mesh/internal/base"
+	"github.com/plexusnet/plexus/mesh/internal/linkstate"
+	"github.com/plexusnet/plexus/mesh/internal/wire"
 )
 
 // Service is one instance of a service name: the host that offers it, the
@@ -23,7 +27,7 @@ type Service struct {
 // Services lists the services of the node's env that it can reach, its
 // own included, sorted by name, then hops, then host.
 func (n *Node) Services() []Service {
-	if checkEnv(n.env) != nil {
+	if base.CheckEnv(n.env) != nil {
 		return nil
 	}
 	var out []Service
@@ -44,16 +48,16 @@ func (n *Node) Services() []Service {
 // the listener table, the others' from their records.
 func (c *core) reachableServices(env string, f func(Service)) {
 	for _, s := range c.ports.services() {
-		if s.env == env {
-			f(Service{Name: s.name, Host: c.id, Port: s.port})
+		if s.Env == env {
+			f(Service{Name: s.Name, Host: c.id, Port: s.Port})
 		}
 	}
 	c.rt.mu.Lock()
 	defer c.rt.mu.Unlock()
-	c.rt.r.reachable(func(id uint64, services []serviceEntry, hops int) {
+	c.rt.r.Reachable(func(id uint64, services []linkstate.Service, hops int) {
 		for _, s := range services {
-			if s.env == env {
-				f(Service{Name: s.name, Host: id, Port: s.port, Hops: hops})
+			if s.Env == env {
+				f(Service{Name: s.Name, Host: id, Port: s.Port, Hops: hops})
 			}
 		}
 	})
@@ -70,7 +74,7 @@ func (c *core) instances(env, name string, port uint32, hasPort bool) []Service 
 	}
 	first := len(out)
 	c.rt.mu.Lock()
-	c.rt.r.serviceInstances(env, name, func(host uint64, p uint32, hops int) {
+	c.rt.r.ServiceInstances(env, name, func(host uint64, p uint32, hops int) {
 		if !hasPort || p == port {
 			out = append(out, Service{Name: name, Host: host, Port: p, Hops: hops})
 		}
@@ -116,7 +120,7 @@ func (c *core) dialService(ctx context.Context, env string, t target) (net.Conn,
 		if i == maxServiceTries {
 			break
 		}
-		conn, err := c.dialHost(ctx, s.Host, connHeader{port: s.Port, env: env, name: t.name}, Addr{Host: s.Host, Port: s.Port})
+		conn, err := c.dialHost(ctx, s.Host, wire.ConnHeader{Port: s.Port, Env: env, Name: t.name}, Addr{Host: s.Host, Port: s.Port})
 		if err == nil {
 			return conn, nil
 		}

@@ -236,7 +236,7 @@ func TestServicesMustFitOurRecord(t *testing.T) {
 	}
 	wantLimit(t, err, "MaxRecordSize")
 	a.c.rt.mu.Lock()
-	size := len(a.c.rt.r.ownRaw)
+	size := len(a.c.rt.r.Held(a.ID()))
 	a.c.rt.mu.Unlock()
 	if size > 1024 {
 		t.Fatalf("our record has %d bytes", size)

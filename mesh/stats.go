@@ -231,10 +231,9 @@ func (n *Node) Stats() Stats {
 	}
 
 	c.rt.mu.Lock()
-	r := c.rt.r
-	r.compute()
-	st.Records, st.Routes = len(r.db), r.nRoutes
-	st.RouteChanges, st.RecordsOriginated = r.changes, uint64(r.originated)
+	rs := c.rt.r.Stats()
+	st.Records, st.Routes = rs.Records, rs.Routes
+	st.RouteChanges, st.RecordsOriginated = rs.Changes, rs.Originated
 	c.rt.mu.Unlock()
 	return st
 }

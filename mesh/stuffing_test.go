@@ -21,6 +21,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/plexusnet/plexus/mesh/internal/linkstate"
+	"github.com/plexusnet/plexus/mesh/internal/wire"
 )
 
 // fakeCAs returns n self-signed "CA" certificates that carry the subject
@@ -250,17 +253,17 @@ func TestChainStuffingRecords(t *testing.T) {
 		return b
 	}
 	seq := uint64(0)
-	makeRecord := func(id uint64, chain []byte) (*record, []byte, error) {
+	makeRecord := func(id uint64, chain []byte) (*linkstate.Record, []byte, error) {
 		seq++
-		// Encoded by hand: encodeRecord refuses a chain over the caps.
-		body := appendRecordBody(nil, &record{id: id, seq: seq, expiry: time.Now().Add(time.Minute).UnixMilli()})
+		// Encoded by hand: linkstate.EncodeRecord refuses a chain over the caps.
+		body := linkstate.AppendRecordBody(nil, &linkstate.Record{ID: id, Seq: seq, Expiry: time.Now().Add(time.Minute).UnixMilli()})
 		body = body[:len(body)-2]
 		body = append(body, byte(len(chain)>>8), byte(len(chain)))
 		body = append(body, chain...)
 		sig, _ := signer.sign(body)
 		raw := append(body, byte(len(sig)>>8), byte(len(sig)))
 		raw = append(raw, sig...)
-		rec, err := decodeRecord(raw, 16)
+		rec, err := linkstate.DecodeRecord(raw, 16)
 		return rec, raw, err
 	}
 	const k = 20
@@ -282,10 +285,10 @@ func TestChainStuffingRecords(t *testing.T) {
 		runtime.GC()
 		start := cpuTime()
 		for range k {
-			var rec *record
+			var rec *linkstate.Record
 			var raw []byte
 			if rec, raw, err = makeRecord(tc.id, tc.chain); err == nil {
-				err = victim.c.ident.verifyRecord(rec, raw, time.Now())
+				_, _, err = victim.c.ident.verifyRecord(rec, raw, time.Now())
 			}
 		}
 		cpu := (cpuTime() - start) / k
@@ -321,7 +324,7 @@ func TestChainStuffingCircuits(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		st.Write(appendSetupHeader(nil, setupHeader{hop: 1, path: []uint64{m.ID(), relay.ID(), dst.ID()}}))
+		st.Write(wire.AppendSetupHeader(nil, wire.SetupHeader{Hop: 1, Path: []uint64{m.ID(), relay.ID(), dst.ID()}}))
 		var v [2]byte
 		st.SetReadDeadline(time.Now().Add(patience))
 		if _, err := io.ReadFull(st, v[:]); err != nil || code(v[0]) != codeOK {

@@ -1,4 +1,4 @@
-package mesh
+package linkstate
 
 import (
 	"cmp"
@@ -8,35 +8,37 @@ import (
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/plexusnet/plexus/mesh/internal/base"
 )
 
 // The routing state machine: the link-state database and shortest paths.
 // It is pure: its inputs are link changes, service changes, received
 // records and the passing of time (every method takes now); its outputs
-// are the records to send (outMsg) and the route table. It starts no
+// are the records to send (OutMsg) and the route table. It starts no
 // goroutine and does no I/O, so it is unit-tested directly and simulated
 // at scale (routing_sim_test.go). It is not safe for concurrent use; the
 // node serializes calls with a mutex.
 
-// routerConfig is what a router is given once.
-type routerConfig struct {
-	self       uint64
-	relay      bool
-	holdDown   time.Duration // at most one origination per holdDown
-	lifetime   time.Duration // our records expire this long after origination
-	maxRecords int           // records held, ours excluded
-	maxBytes   int           // bytes of the records held, ours excluded; 0: no bound
-	// encode encodes our record (and signs it on a secured node).
-	encode func(*record) ([]byte, error)
+// Config is what a router is given once.
+type Config struct {
+	Self       uint64
+	Relay      bool
+	HoldDown   time.Duration // at most one origination per HoldDown
+	Lifetime   time.Duration // our records expire this long after origination
+	MaxRecords int           // records held, ours excluded
+	MaxBytes   int           // bytes of the records held, ours excluded; 0: no bound
+	// Encode encodes our record (and signs it on a secured node).
+	Encode func(*Record) ([]byte, error)
 }
 
-// outMsg is a record to send: to one neighbour, or (to == 0) to every
-// neighbour but except.
-type outMsg struct {
-	to     uint64
-	except uint64
-	id     uint64 // whose record
-	raw    []byte
+// OutMsg is a record to send: to one neighbour, or (To == 0) to every
+// neighbour but Except.
+type OutMsg struct {
+	To     uint64
+	Except uint64
+	ID     uint64 // whose record
+	Raw    []byte
 }
 
 // entry is a record held in the database. To keep a node's memory small on
@@ -54,18 +56,21 @@ type entry struct {
 // Offsets of the fields of an encoded record (see record.go).
 const (
 	offFlags      = 1
-	offSeq        = 10
+	OffSeq        = 10
 	offExpiry     = 18
 	offNeighbours = 26
 )
 
-func (e *entry) seq() uint64   { return binary.BigEndian.Uint64(e.raw[offSeq:]) }
+func (e *entry) seq() uint64   { return binary.BigEndian.Uint64(e.raw[OffSeq:]) }
 func (e *entry) expiry() int64 { return int64(binary.BigEndian.Uint64(e.raw[offExpiry:])) }
 func (e *entry) relays() bool  { return e.raw[offFlags]&recordFlagRelay != 0 }
 func (e *entry) numNeigh() int { return int(binary.BigEndian.Uint16(e.raw[offNeighbours:])) }
 func (e *entry) neigh(i int) uint64 {
 	return binary.BigEndian.Uint64(e.raw[offNeighbours+2+8*i:])
 }
+
+// nameKey is a service name in an env.
+type nameKey struct{ env, name string }
 
 // lists reports whether e's node lists id as a neighbour (the list is
 // sorted, so a binary search).
@@ -75,23 +80,23 @@ func (e *entry) lists(id uint64) bool {
 	return i < n && e.neigh(i) == id
 }
 
-// router is the routing state of one node.
-type router struct {
-	cfg      routerConfig
+// Router is the routing state of one node.
+type Router struct {
+	cfg      Config
 	db       map[uint64]*entry
 	bytes    int                             // of the records in db
 	byName   map[nameKey]map[uint64]struct{} // the nodes whose record in db lists a service, by env and name
-	svcOf    map[uint64][]serviceEntry       // the services of the records in db that list some, decoded once
+	svcOf    map[uint64][]Service            // the services of the records in db that list some, decoded once
 	links    map[uint64]struct{}             // live neighbours
-	services []serviceEntry                  // ours, sorted
-	own      *record                         // our last originated record; nil before the first
+	services []Service                       // ours, sorted
+	own      *Record                         // our last originated record; nil before the first
 	ownRaw   []byte
 	seq      uint64    // the sequence number of our last record
 	dirty    bool      // our record must be re-originated
 	lastOrig time.Time // when we last originated
 	purgeAt  time.Time // next scan for expired records
 	expireAt int64     // unix milliseconds at which the first record of db expires; 0: none known
-	revoked  []uint64  // revoked ids, sorted: never in links nor in db (revoke.go)
+	revoked  []uint64  // revoked ids, sorted: never in links nor in db (see Revoke)
 
 	epoch   uint32 // routes computed for this epoch; bumped by every change
 	valid   bool   // routes are computed for the current state
@@ -103,29 +108,29 @@ type router struct {
 	changes    uint64 // calls of changed
 }
 
-// newRouter returns the routing state of a node that starts at now. Its
+// NewRouter returns the routing state of a node that starts at now. Its
 // sequence numbers start at the wall clock in nanoseconds, so a restarted
 // node outranks the records of its previous run. Its first record is made
 // one hold-down after the start, so that it lists the links made at
 // start-up rather than flooding an empty record first.
-func newRouter(cfg routerConfig, now time.Time) *router {
-	return &router{
+func NewRouter(cfg Config, now time.Time) *Router {
+	return &Router{
 		cfg:      cfg,
 		db:       make(map[uint64]*entry),
 		byName:   make(map[nameKey]map[uint64]struct{}),
-		svcOf:    make(map[uint64][]serviceEntry),
+		svcOf:    make(map[uint64][]Service),
 		links:    make(map[uint64]struct{}),
 		seq:      uint64(now.UnixNano()),
 		dirty:    true,
 		lastOrig: now,
-		purgeAt:  now.Add(cfg.lifetime / 8),
+		purgeAt:  now.Add(cfg.Lifetime / 8),
 	}
 }
 
-// linkUp records a live link to peer. The peer is sent our whole
+// LinkUp records a live link to peer. The peer is sent our whole
 // database, and our record is re-originated (at once, or after the
 // hold-down).
-func (r *router) linkUp(peer uint64, now time.Time) []outMsg {
+func (r *Router) LinkUp(peer uint64, now time.Time) []OutMsg {
 	if _, ok := r.links[peer]; ok || r.isRevoked(peer) {
 		return nil
 	}
@@ -136,30 +141,30 @@ func (r *router) linkUp(peer uint64, now time.Time) []outMsg {
 	return r.dumpTo(peer, now, out)
 }
 
-// isLink reports whether peer is a live neighbour.
-func (r *router) isLink(peer uint64) bool {
+// IsLink reports whether peer is a live neighbour.
+func (r *Router) IsLink(peer uint64) bool {
 	_, ok := r.links[peer]
 	return ok
 }
 
-// dump sends our whole database to peer, as to a new link.
-func (r *router) dump(peer uint64, now time.Time) []outMsg { return r.dumpTo(peer, now, nil) }
+// Dump sends our whole database to peer, as to a new link.
+func (r *Router) Dump(peer uint64, now time.Time) []OutMsg { return r.dumpTo(peer, now, nil) }
 
-func (r *router) dumpTo(peer uint64, now time.Time, out []outMsg) []outMsg {
+func (r *Router) dumpTo(peer uint64, now time.Time, out []OutMsg) []OutMsg {
 	if r.ownRaw != nil {
-		out = append(out, outMsg{to: peer, id: r.cfg.self, raw: r.ownRaw})
+		out = append(out, OutMsg{To: peer, ID: r.cfg.Self, Raw: r.ownRaw})
 	}
 	ms := now.UnixMilli()
 	for id, e := range r.db {
 		if e.expiry() > ms {
-			out = append(out, outMsg{to: peer, id: id, raw: e.raw})
+			out = append(out, OutMsg{To: peer, ID: id, Raw: e.raw})
 		}
 	}
 	return out
 }
 
-// linkDown records that the last link to peer ended.
-func (r *router) linkDown(peer uint64, now time.Time) []outMsg {
+// LinkDown records that the last link to peer ended.
+func (r *Router) LinkDown(peer uint64, now time.Time) []OutMsg {
 	if _, ok := r.links[peer]; !ok {
 		return nil
 	}
@@ -169,8 +174,8 @@ func (r *router) linkDown(peer uint64, now time.Time) []outMsg {
 	return r.originate(now, nil)
 }
 
-// setServices replaces the services of our record.
-func (r *router) setServices(s []serviceEntry, now time.Time) []outMsg {
+// SetServices replaces the services of our record.
+func (r *Router) SetServices(s []Service, now time.Time) []OutMsg {
 	s = slices.Clone(s)
 	slices.SortFunc(s, cmpService)
 	if slices.Equal(s, r.services) {
@@ -181,75 +186,75 @@ func (r *router) setServices(s []serviceEntry, now time.Time) []outMsg {
 	return r.originate(now, nil)
 }
 
-func cmpService(a, b serviceEntry) int {
+func cmpService(a, b Service) int {
 	switch {
-	case a.env != b.env:
-		if a.env < b.env {
+	case a.Env != b.Env:
+		if a.Env < b.Env {
 			return -1
 		}
 		return 1
-	case a.name != b.name:
-		if a.name < b.name {
+	case a.Name != b.Name:
+		if a.Name < b.Name {
 			return -1
 		}
 		return 1
 	}
-	return int(int64(a.port) - int64(b.port))
+	return int(int64(a.Port) - int64(b.Port))
 }
 
-// receive takes a record that a neighbour sent, decoded from raw (and
+// Receive takes a record that a neighbour sent, decoded from raw (and
 // verified, on a secured node). A newer record replaces the one held and
 // is flooded to every other neighbour; a copy of the held one is a no-op;
 // an older one is refused with ErrStaleRecord and the newer one is sent
 // back to that neighbour. A record of our own id that is newer than ours
 // (from a previous run whose clock was ahead) makes us re-originate above
 // it.
-func (r *router) receive(rec *record, raw []byte, from uint64, now time.Time) ([]outMsg, error) {
+func (r *Router) Receive(rec *Record, raw []byte, from uint64, now time.Time) ([]OutMsg, error) {
 	return r.receiveAs(rec, raw, from, now, true)
 }
 
-// errUnverified refuses a record whose signature was not checked, when the
+// ErrUnverified refuses a record whose signature was not checked, when the
 // router would keep it: verify it, and give it again.
-var errUnverified = fmt.Errorf("%w: record not verified", ErrNotAuthorized)
+var ErrUnverified = fmt.Errorf("%w: record not verified", base.ErrNotAuthorized)
 
-// receiveUnverified is receive for a record whose signature and
+// ReceiveUnverified is Receive for a record whose signature and
 // certificate were not checked, on a secured node, because a newer record
 // of its id was held when it arrived: it is judged stale, or a copy, only
 // if that still holds; otherwise (the held record was purged since, say)
-// it is refused with errUnverified and never stored.
-func (r *router) receiveUnverified(rec *record, raw []byte, from uint64, now time.Time) ([]outMsg, error) {
+// it is refused with ErrUnverified and never stored.
+func (r *Router) ReceiveUnverified(rec *Record, raw []byte, from uint64, now time.Time) ([]OutMsg, error) {
 	return r.receiveAs(rec, raw, from, now, false)
 }
 
-func (r *router) receiveAs(rec *record, raw []byte, from uint64, now time.Time, verified bool) ([]outMsg, error) {
-	if err := checkExpiry(rec, now, 2*r.cfg.lifetime); err != nil {
+func (r *Router) receiveAs(rec *Record, raw []byte, from uint64, now time.Time, verified bool) ([]OutMsg, error) {
+	if err := checkExpiry(rec, now, 2*r.cfg.Lifetime); err != nil {
 		return nil, err
 	}
-	if r.isRevoked(rec.id) {
-		return nil, &revokedError{id: rec.id}
+	if r.isRevoked(rec.ID) {
+		return nil, &base.RevokedError{ID: rec.ID}
 	}
 	if !verified {
-		if held, ok := r.heldSeq(rec.id); !ok || held < rec.seq || held == rec.seq && rec.id == r.cfg.self {
-			return nil, errUnverified
+		if held, ok := r.HeldSeq(rec.ID); !ok || held < rec.Seq || held == rec.Seq && rec.ID == r.cfg.Self {
+			return nil, ErrUnverified
 		}
 	}
-	if rec.id == r.cfg.self {
-		if rec.seq < r.seq || rec.seq == r.seq && r.ownRaw != nil && string(raw) == string(r.ownRaw) {
-			if rec.seq < r.seq && r.ownRaw != nil {
-				return []outMsg{{to: from, id: r.cfg.self, raw: r.ownRaw}}, fmt.Errorf("%w: our own record %d, ours is %d", ErrStaleRecord, rec.seq, r.seq)
+	if rec.ID == r.cfg.Self {
+		if rec.Seq < r.seq || rec.Seq == r.seq && r.ownRaw != nil && string(raw) == string(r.ownRaw) {
+			if rec.Seq < r.seq && r.ownRaw != nil {
+				return []OutMsg{{To: from, ID: r.cfg.Self, Raw: r.ownRaw}}, fmt.Errorf("%w: our own record %d, ours is %d", base.ErrStaleRecord, rec.Seq, r.seq)
 			}
 			return nil, nil
 		}
-		r.seq = rec.seq // the next origination goes above it
+		r.seq = rec.Seq // the next origination goes above it
 		r.dirty = true
 		return r.originate(now, nil), nil
 	}
-	old := r.db[rec.id]
+	old := r.db[rec.ID]
 	if old != nil {
 		switch s := old.seq(); {
-		case rec.seq < s:
-			return []outMsg{{to: from, id: rec.id, raw: old.raw}}, fmt.Errorf("%w: %s/%d, we hold %d", ErrStaleRecord, FormatID(rec.id), rec.seq, s)
-		case rec.seq == s:
+		case rec.Seq < s:
+			return []OutMsg{{To: from, ID: rec.ID, Raw: old.raw}}, fmt.Errorf("%w: %s/%d, we hold %d", base.ErrStaleRecord, base.FormatID(rec.ID), rec.Seq, s)
+		case rec.Seq == s:
 			return nil, nil
 		}
 	}
@@ -257,34 +262,34 @@ func (r *router) receiveAs(rec *record, raw []byte, from uint64, now time.Time, 
 	if old != nil {
 		grow -= len(old.raw)
 	}
-	if !r.fits(old == nil, grow) && !r.makeRoom(now, rec.id, old == nil, grow) {
-		if old == nil && len(r.db) >= r.cfg.maxRecords {
-			return nil, fmt.Errorf("%w: record of %s refused", &LimitError{Limit: "MaxRecords", Max: r.cfg.maxRecords}, FormatID(rec.id))
+	if !r.fits(old == nil, grow) && !r.makeRoom(now, rec.ID, old == nil, grow) {
+		if old == nil && len(r.db) >= r.cfg.MaxRecords {
+			return nil, fmt.Errorf("%w: record of %s refused", &base.LimitError{Limit: "MaxRecords", Max: r.cfg.MaxRecords}, base.FormatID(rec.ID))
 		}
-		return nil, fmt.Errorf("%w: record of %s (%d bytes) refused", &LimitError{Limit: "MaxRecordBytes", Max: r.cfg.maxBytes}, FormatID(rec.id), len(raw))
+		return nil, fmt.Errorf("%w: record of %s (%d bytes) refused", &base.LimitError{Limit: "MaxRecordBytes", Max: r.cfg.MaxBytes}, base.FormatID(rec.ID), len(raw))
 	}
 	raw = slices.Clip(raw)
 	r.bytes += grow
-	r.noteExpiry(rec.expiry)
+	r.noteExpiry(rec.Expiry)
 	if old != nil {
-		topo := old.relays() != rec.relay || !sameNeighbours(old, raw)
+		topo := old.relays() != rec.Relay || !sameNeighbours(old, raw)
 		old.raw = raw
-		r.reindex(rec.id, rec.services)
+		r.reindex(rec.ID, rec.Services)
 		if topo {
 			r.changed()
 		}
 	} else {
-		r.db[rec.id] = &entry{raw: raw}
-		r.reindex(rec.id, rec.services)
+		r.db[rec.ID] = &entry{raw: raw}
+		r.reindex(rec.ID, rec.Services)
 		r.changed()
 	}
-	return []outMsg{{except: from, id: rec.id, raw: raw}}, nil
+	return []OutMsg{{Except: from, ID: rec.ID, Raw: raw}}, nil
 }
 
-// heldSeq returns the sequence number of the record of id held (ours
+// HeldSeq returns the sequence number of the record of id held (ours
 // included), and whether one is held.
-func (r *router) heldSeq(id uint64) (uint64, bool) {
-	if id == r.cfg.self {
+func (r *Router) HeldSeq(id uint64) (uint64, bool) {
+	if id == r.cfg.Self {
 		return r.seq, r.ownRaw != nil
 	}
 	if e := r.db[id]; e != nil {
@@ -293,18 +298,18 @@ func (r *router) heldSeq(id uint64) (uint64, bool) {
 	return 0, false
 }
 
-// isCopy reports whether raw, an encoded record, is a copy of the one held
+// IsCopy reports whether raw, an encoded record, is a copy of the one held
 // for its id (same sequence number): the common case of flooding, where a
 // record arrives once from each neighbour. It reads the fixed-offset
 // fields only, so the record need not be decoded; anything else (too
-// short, newer, older, unknown) is for receive to judge.
-func (r *router) isCopy(raw []byte) bool {
-	if len(raw) < recordMinLen {
+// short, newer, older, unknown) is for Receive to judge.
+func (r *Router) IsCopy(raw []byte) bool {
+	if len(raw) < MinRecordLen {
 		return false
 	}
 	id := binary.BigEndian.Uint64(raw[2:])
-	seq, ok := r.heldSeq(id)
-	return ok && seq == binary.BigEndian.Uint64(raw[offSeq:]) && id != r.cfg.self
+	seq, ok := r.HeldSeq(id)
+	return ok && seq == binary.BigEndian.Uint64(raw[OffSeq:]) && id != r.cfg.Self
 }
 
 // sameNeighbours reports whether e and the encoded record raw list the
@@ -317,15 +322,15 @@ func sameNeighbours(e *entry, raw []byte) bool {
 
 // fits reports whether the database has room for a record of grow more
 // bytes (a new one, when isNew, or one that replaces another).
-func (r *router) fits(isNew bool, grow int) bool {
-	return (!isNew || len(r.db) < r.cfg.maxRecords) && (r.cfg.maxBytes == 0 || r.bytes+grow <= r.cfg.maxBytes)
+func (r *Router) fits(isNew bool, grow int) bool {
+	return (!isNew || len(r.db) < r.cfg.MaxRecords) && (r.cfg.MaxBytes == 0 || r.bytes+grow <= r.cfg.MaxBytes)
 }
 
 // makeRoom makes room for a record of id (see fits) in a full database:
 // it drops the expired records, then those of nodes we cannot reach, but
 // never id's. It reports whether there is room now.
-func (r *router) makeRoom(now time.Time, id uint64, isNew bool, grow int) bool {
-	r.purge(now)
+func (r *Router) makeRoom(now time.Time, id uint64, isNew bool, grow int) bool {
+	r.Purge(now)
 	if r.fits(isNew, grow) {
 		return true
 	}
@@ -342,19 +347,19 @@ func (r *router) makeRoom(now time.Time, id uint64, isNew bool, grow int) bool {
 }
 
 // drop deletes the record of id, e, from the database.
-func (r *router) drop(id uint64, e *entry) {
+func (r *Router) drop(id uint64, e *entry) {
 	delete(r.db, id)
 	r.reindex(id, nil)
 	r.bytes -= len(e.raw)
 	r.changed()
 }
 
-// tick does what is due at now: originate a record held down or due for
+// Tick does what is due at now: originate a record held down or due for
 // refresh, drop expired records.
-func (r *router) tick(now time.Time) []outMsg {
+func (r *Router) Tick(now time.Time) []OutMsg {
 	if !now.Before(r.purgeAt) || r.expireAt != 0 && now.UnixMilli() >= r.expireAt {
-		r.purge(now)
-		r.purgeAt = now.Add(r.cfg.lifetime / 8)
+		r.Purge(now)
+		r.purgeAt = now.Add(r.cfg.Lifetime / 8)
 	}
 	if r.own != nil && now.UnixMilli() >= r.refreshAt() {
 		r.dirty = true
@@ -363,12 +368,12 @@ func (r *router) tick(now time.Time) []outMsg {
 }
 
 // refreshAt is when our record, a third of its lifetime old, is renewed.
-func (r *router) refreshAt() int64 {
-	return r.own.expiry - r.cfg.lifetime.Milliseconds()*2/3
+func (r *Router) refreshAt() int64 {
+	return r.own.Expiry - r.cfg.Lifetime.Milliseconds()*2/3
 }
 
-// nextWake returns when tick should next be called.
-func (r *router) nextWake() time.Time {
+// NextWake returns when Tick should next be called.
+func (r *Router) NextWake() time.Time {
 	t := r.purgeAt
 	if r.expireAt != 0 {
 		if e := time.UnixMilli(r.expireAt); e.Before(t) {
@@ -376,7 +381,7 @@ func (r *router) nextWake() time.Time {
 		}
 	}
 	if r.dirty {
-		if h := r.lastOrig.Add(r.cfg.holdDown); h.Before(t) {
+		if h := r.lastOrig.Add(r.cfg.HoldDown); h.Before(t) {
 			t = h
 		}
 	}
@@ -388,10 +393,10 @@ func (r *router) nextWake() time.Time {
 	return t
 }
 
-// purge drops the records that expired, so that routes never go through
-// them: tick calls it when the first record expires (see expireAt), and
+// Purge drops the records that expired, so that routes never go through
+// them: Tick calls it when the first record expires (see expireAt), and
 // every lifetime/8 besides.
-func (r *router) purge(now time.Time) {
+func (r *Router) Purge(now time.Time) {
 	ms := now.UnixMilli()
 	r.expireAt = 0
 	for id, e := range r.db {
@@ -405,40 +410,48 @@ func (r *router) purge(now time.Time) {
 
 // noteExpiry takes into account a record held that expires at x (unix
 // milliseconds).
-func (r *router) noteExpiry(x int64) {
+func (r *Router) noteExpiry(x int64) {
 	if r.expireAt == 0 || x < r.expireAt {
 		r.expireAt = x
 	}
 }
 
+// Reoriginate makes our record anew (now, or at the end of the
+// hold-down), after a change of what Config.Encode puts in it that the
+// router cannot see, such as our certificate.
+func (r *Router) Reoriginate(now time.Time) []OutMsg {
+	r.dirty = true
+	return r.originate(now, nil)
+}
+
 // originate makes and floods a new record of ours if it is dirty and the
 // hold-down since the last one has passed.
-func (r *router) originate(now time.Time, out []outMsg) []outMsg {
-	if !r.dirty || !r.lastOrig.IsZero() && now.Sub(r.lastOrig) < r.cfg.holdDown {
+func (r *Router) originate(now time.Time, out []OutMsg) []OutMsg {
+	if !r.dirty || !r.lastOrig.IsZero() && now.Sub(r.lastOrig) < r.cfg.HoldDown {
 		return out
 	}
-	rec := &record{
-		id:       r.cfg.self,
-		seq:      nextSeq(r.seq),
-		expiry:   now.Add(r.cfg.lifetime).UnixMilli(),
-		relay:    r.cfg.relay,
-		services: r.services,
+	rec := &Record{
+		ID:       r.cfg.Self,
+		Seq:      nextSeq(r.seq),
+		Expiry:   now.Add(r.cfg.Lifetime).UnixMilli(),
+		Relay:    r.cfg.Relay,
+		Services: r.services,
 	}
-	rec.neighbours = make([]uint64, 0, len(r.links))
+	rec.Neighbours = make([]uint64, 0, len(r.links))
 	for id := range r.links {
-		rec.neighbours = append(rec.neighbours, id)
+		rec.Neighbours = append(rec.Neighbours, id)
 	}
-	slices.Sort(rec.neighbours)
-	raw, err := r.cfg.encode(rec)
+	slices.Sort(rec.Neighbours)
+	raw, err := r.cfg.Encode(rec)
 	if err != nil {
 		return out // a signing failure: keep the old record; retried at the next tick
 	}
-	r.seq = rec.seq
+	r.seq = rec.Seq
 	r.own, r.ownRaw = rec, raw
 	r.dirty = false
 	r.lastOrig = now
 	r.originated++
-	return append(out, outMsg{id: r.cfg.self, raw: raw})
+	return append(out, OutMsg{ID: r.cfg.Self, Raw: raw})
 }
 
 // nextSeq returns the sequence number after seq. It saturates at the
@@ -454,7 +467,7 @@ func nextSeq(seq uint64) uint64 {
 }
 
 // changed invalidates the routes.
-func (r *router) changed() {
+func (r *Router) changed() {
 	r.valid = false
 	r.changes++
 }
@@ -463,7 +476,7 @@ func (r *router) changed() {
 // breadth-first search. An edge counts when both ends list each other
 // (ours are the live links); only nodes whose record says they relay are
 // passed through.
-func (r *router) compute() {
+func (r *Router) compute() {
 	if r.valid {
 		return
 	}
@@ -473,7 +486,7 @@ func (r *router) compute() {
 	q := r.queue[:0]
 	for id := range r.links {
 		if e := r.db[id]; e != nil {
-			e.epoch, e.hops, e.next, e.prev = r.epoch, 1, id, r.cfg.self
+			e.epoch, e.hops, e.next, e.prev = r.epoch, 1, id, r.cfg.Self
 			q = append(q, id)
 		}
 		r.nRoutes++
@@ -487,7 +500,7 @@ func (r *router) compute() {
 		}
 		for j, n := 0, ev.numNeigh(); j < n; j++ {
 			w := ev.neigh(j)
-			if w == r.cfg.self {
+			if w == r.cfg.Self {
 				continue
 			}
 			ew := r.db[w]
@@ -502,10 +515,10 @@ func (r *router) compute() {
 	r.queue = q[:0]
 }
 
-// path returns the path from us to dst (us first, dst last), or nil.
-func (r *router) path(dst uint64) []uint64 {
+// Path returns the path from us to dst (us first, dst last), or nil.
+func (r *Router) Path(dst uint64) []uint64 {
 	if _, ok := r.links[dst]; ok {
-		return []uint64{r.cfg.self, dst}
+		return []uint64{r.cfg.Self, dst}
 	}
 	r.compute()
 	e := r.db[dst]
@@ -518,17 +531,17 @@ func (r *router) path(dst uint64) []uint64 {
 		p[i] = e.prev
 		e = r.db[e.prev]
 	}
-	p[0] = r.cfg.self
+	p[0] = r.cfg.Self
 	return p
 }
 
-// pathAvoiding returns the shortest path from us to dst (us first, dst
+// PathAvoiding returns the shortest path from us to dst (us first, dst
 // last) whose relays are none of those avoid reports, or nil. It searches
-// as compute does, and so finds path's path when avoid reports none, but
+// as compute does, and so finds Path's path when avoid reports none, but
 // keeps its state to itself: the routes stay as computed.
-func (r *router) pathAvoiding(dst uint64, avoid func(uint64) bool) []uint64 {
+func (r *Router) PathAvoiding(dst uint64, avoid func(uint64) bool) []uint64 {
 	if _, ok := r.links[dst]; ok {
-		return []uint64{r.cfg.self, dst}
+		return []uint64{r.cfg.Self, dst}
 	}
 	if r.db[dst] == nil {
 		return nil
@@ -537,7 +550,7 @@ func (r *router) pathAvoiding(dst uint64, avoid func(uint64) bool) []uint64 {
 	var q []uint64
 	for id := range r.links {
 		if r.db[id] != nil {
-			prev[id] = r.cfg.self
+			prev[id] = r.cfg.Self
 			q = append(q, id)
 		}
 	}
@@ -550,7 +563,7 @@ func (r *router) pathAvoiding(dst uint64, avoid func(uint64) bool) []uint64 {
 		}
 		for j, n := 0, ev.numNeigh(); j < n; j++ {
 			w := ev.neigh(j)
-			if _, seen := prev[w]; seen || w == r.cfg.self {
+			if _, seen := prev[w]; seen || w == r.cfg.Self {
 				continue
 			}
 			ew := r.db[w]
@@ -560,10 +573,10 @@ func (r *router) pathAvoiding(dst uint64, avoid func(uint64) bool) []uint64 {
 			prev[w] = v
 			if w == dst {
 				p := []uint64{dst}
-				for x := v; x != r.cfg.self; x = prev[x] {
+				for x := v; x != r.cfg.Self; x = prev[x] {
 					p = append(p, x)
 				}
-				p = append(p, r.cfg.self)
+				p = append(p, r.cfg.Self)
 				slices.Reverse(p)
 				return p
 			}
@@ -573,9 +586,9 @@ func (r *router) pathAvoiding(dst uint64, avoid func(uint64) bool) []uint64 {
 	return nil
 }
 
-// hops returns the hops to id (0 for us), or -1 if it is unreachable.
-func (r *router) hops(id uint64) int {
-	if id == r.cfg.self {
+// Hops returns the hops to id (0 for us), or -1 if it is unreachable.
+func (r *Router) Hops(id uint64) int {
+	if id == r.cfg.Self {
 		return 0
 	}
 	if _, ok := r.links[id]; ok {
@@ -596,8 +609,8 @@ type Route struct {
 	Hops    int
 }
 
-// routes lists the route table, sorted by host.
-func (r *router) routes() []Route {
+// Routes lists the route table, sorted by host.
+func (r *Router) Routes() []Route {
 	r.compute()
 	out := make([]Route, 0, r.nRoutes)
 	for id := range r.links {
@@ -616,7 +629,7 @@ func (r *router) routes() []Route {
 
 // reindex updates the service index for the record of id, whose
 // services are now new.
-func (r *router) reindex(id uint64, new []serviceEntry) {
+func (r *Router) reindex(id uint64, new []Service) {
 	old := r.svcOf[id]
 	if slices.Equal(old, new) {
 		return
@@ -627,7 +640,7 @@ func (r *router) reindex(id uint64, new []serviceEntry) {
 		r.svcOf[id] = new
 	}
 	for _, s := range old {
-		k := nameKey{s.env, s.name}
+		k := nameKey{s.Env, s.Name}
 		if m := r.byName[k]; m != nil {
 			delete(m, id)
 			if len(m) == 0 {
@@ -636,7 +649,7 @@ func (r *router) reindex(id uint64, new []serviceEntry) {
 		}
 	}
 	for _, s := range new {
-		k := nameKey{s.env, s.name}
+		k := nameKey{s.Env, s.Name}
 		m := r.byName[k]
 		if m == nil {
 			m = make(map[uint64]struct{})
@@ -646,10 +659,10 @@ func (r *router) reindex(id uint64, new []serviceEntry) {
 	}
 }
 
-// serviceInstances calls f for every instance of the service name in env
+// ServiceInstances calls f for every instance of the service name in env
 // that the records of reachable nodes other than us list, with its host,
 // port and hops. It costs the instances of that name, not the table.
-func (r *router) serviceInstances(env, name string, f func(host uint64, port uint32, hops int)) {
+func (r *Router) ServiceInstances(env, name string, f func(host uint64, port uint32, hops int)) {
 	m := r.byName[nameKey{env, name}]
 	if len(m) == 0 {
 		return
@@ -661,16 +674,16 @@ func (r *router) serviceInstances(env, name string, f func(host uint64, port uin
 			continue
 		}
 		for _, s := range r.svcOf[id] {
-			if s.env == env && s.name == name {
-				f(id, s.port, int(e.hops))
+			if s.Env == env && s.Name == name {
+				f(id, s.Port, int(e.hops))
 			}
 		}
 	}
 }
 
-// reachable calls f for every reachable node other than us, with the
+// Reachable calls f for every reachable node other than us, with the
 // services of its record and its hops.
-func (r *router) reachable(f func(id uint64, services []serviceEntry, hops int)) {
+func (r *Router) Reachable(f func(id uint64, services []Service, hops int)) {
 	r.compute()
 	for id, e := range r.db {
 		if e.epoch == r.epoch {

@@ -1,4 +1,4 @@
-package mesh
+package linkstate
 
 import (
 	"errors"
@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/plexusnet/plexus/mesh/internal/base"
 )
 
 // t0 is the start of the routing tests' clock.
@@ -16,22 +18,22 @@ const (
 	testLifetime = 10 * time.Minute
 )
 
-func testRouter(self uint64, relay bool) *router {
-	return newRouter(routerConfig{
-		self: self, relay: relay, holdDown: testHold, lifetime: testLifetime, maxRecords: 100,
-		encode: func(r *record) ([]byte, error) { return encodeRecord(r, nil) },
+func testRouter(self uint64, relay bool) *Router {
+	return NewRouter(Config{
+		Self: self, Relay: relay, HoldDown: testHold, Lifetime: testLifetime, MaxRecords: 100,
+		Encode: func(r *Record) ([]byte, error) { return EncodeRecord(r, nil) },
 	}, t0)
 }
 
 // rec makes an encoded record of id listing neighbours.
-func rec(t testing.TB, id, seq uint64, relay bool, neighbours ...uint64) (*record, []byte) {
+func rec(t testing.TB, id, seq uint64, relay bool, neighbours ...uint64) (*Record, []byte) {
 	t.Helper()
-	r := &record{id: id, seq: seq, expiry: t0.Add(testLifetime).UnixMilli(), relay: relay, neighbours: slices.Sorted(slices.Values(neighbours))}
-	raw, err := encodeRecord(r, nil)
+	r := &Record{ID: id, Seq: seq, Expiry: t0.Add(testLifetime).UnixMilli(), Relay: relay, Neighbours: slices.Sorted(slices.Values(neighbours))}
+	raw, err := EncodeRecord(r, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := decodeRecord(raw, 10)
+	d, err := DecodeRecord(raw, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,24 +109,24 @@ func TestRoutesFromGraphs(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := testRouter(self, true)
 			for _, l := range tc.links {
-				r.linkUp(l, t0)
+				r.LinkUp(l, t0)
 			}
 			for id, g := range tc.graph {
 				rc, raw := rec(t, id, 1, g.relay, g.nbrs...)
-				if _, err := r.receive(rc, raw, 0, t0); err != nil {
+				if _, err := r.Receive(rc, raw, 0, t0); err != nil {
 					t.Fatal(err)
 				}
 			}
-			got := r.routes()
+			got := r.Routes()
 			if !slices.Equal(got, tc.want) {
 				t.Fatalf("routes %v, want %v", got, tc.want)
 			}
 			for _, w := range tc.want {
-				p := r.path(w.Host)
+				p := r.Path(w.Host)
 				if len(p) != w.Hops+1 || p[0] != self || p[len(p)-1] != w.Host || p[1] != w.NextHop {
 					t.Fatalf("path to %d: %v", w.Host, p)
 				}
-				if pa := r.pathAvoiding(w.Host, func(uint64) bool { return false }); !slices.Equal(pa, p) {
+				if pa := r.PathAvoiding(w.Host, func(uint64) bool { return false }); !slices.Equal(pa, p) {
 					t.Fatalf("path to %d avoiding nothing: %v, want %v", w.Host, pa, p)
 				}
 			}
@@ -145,11 +147,11 @@ func TestPathAvoiding(t *testing.T) {
 	}
 	r := testRouter(self, true)
 	for _, l := range []uint64{2, 3, 5} {
-		r.linkUp(l, t0)
+		r.LinkUp(l, t0)
 	}
 	for id, g := range graph {
 		rc, raw := rec(t, id, 1, g.relay, g.nbrs...)
-		if _, err := r.receive(rc, raw, 0, t0); err != nil {
+		if _, err := r.Receive(rc, raw, 0, t0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -163,41 +165,41 @@ func TestPathAvoiding(t *testing.T) {
 		{[]uint64{2, 3, 6}, nil},
 		{[]uint64{9}, []uint64{1, 2, 9}}, // the destination is not a relay
 	} {
-		got := r.pathAvoiding(9, func(id uint64) bool { return slices.Contains(tc.avoid, id) })
+		got := r.PathAvoiding(9, func(id uint64) bool { return slices.Contains(tc.avoid, id) })
 		if !slices.Equal(got, tc.want) {
 			t.Errorf("avoiding %v: %v, want %v", tc.avoid, got, tc.want)
 		}
 	}
-	if p := r.path(9); !slices.Equal(p, []uint64{1, 2, 9}) {
+	if p := r.Path(9); !slices.Equal(p, []uint64{1, 2, 9}) {
 		t.Fatalf("the routes changed: %v", p)
 	}
 }
 
 func TestReceiveNewerOlderSame(t *testing.T) {
 	r := testRouter(1, true)
-	r.linkUp(2, t0)
-	r.linkUp(3, t0)
+	r.LinkUp(2, t0)
+	r.LinkUp(3, t0)
 	rc5, raw5 := rec(t, 9, 5, true, 2)
-	out, err := r.receive(rc5, raw5, 2, t0)
-	if err != nil || len(out) != 1 || out[0].except != 2 || out[0].to != 0 || out[0].id != 9 {
+	out, err := r.Receive(rc5, raw5, 2, t0)
+	if err != nil || len(out) != 1 || out[0].Except != 2 || out[0].To != 0 || out[0].ID != 9 {
 		t.Fatalf("a new record is flooded to all but its sender: %+v %v", out, err)
 	}
-	if out, err := r.receive(rc5, raw5, 3, t0); err != nil || len(out) != 0 {
+	if out, err := r.Receive(rc5, raw5, 3, t0); err != nil || len(out) != 0 {
 		t.Fatalf("a copy: %+v %v", out, err)
 	}
 	rc4, raw4 := rec(t, 9, 4, true, 2)
-	out, err = r.receive(rc4, raw4, 3, t0)
-	if !errors.Is(err, ErrStaleRecord) {
-		t.Fatalf("an older record (a replay): %v, want ErrStaleRecord", err)
+	out, err = r.Receive(rc4, raw4, 3, t0)
+	if !errors.Is(err, base.ErrStaleRecord) {
+		t.Fatalf("an older record (a replay): %v, want base.ErrStaleRecord", err)
 	}
-	if len(out) != 1 || out[0].to != 3 || string(out[0].raw) != string(raw5) {
+	if len(out) != 1 || out[0].To != 3 || string(out[0].Raw) != string(raw5) {
 		t.Fatalf("the newer record goes back to the sender of the older: %+v", out)
 	}
 	rc6, raw6 := rec(t, 9, 6, true, 2, 3)
-	if _, err := r.receive(rc6, raw6, 3, t0); err != nil {
+	if _, err := r.Receive(rc6, raw6, 3, t0); err != nil {
 		t.Fatal(err)
 	}
-	if seq, _ := r.heldSeq(9); seq != 6 {
+	if seq, _ := r.HeldSeq(9); seq != 6 {
 		t.Fatalf("held seq %d", seq)
 	}
 }
@@ -205,86 +207,86 @@ func TestReceiveNewerOlderSame(t *testing.T) {
 // TestUnverifiedRecordNeverStored: a record whose signature was not
 // checked (a newer one was held when it arrived) is judged stale or a copy
 // only while a newer or equal one is held; otherwise the router refuses it
-// with errUnverified, and stores nothing.
+// with ErrUnverified, and stores nothing.
 func TestUnverifiedRecordNeverStored(t *testing.T) {
 	r := testRouter(1, true)
-	r.linkUp(2, t0)
+	r.LinkUp(2, t0)
 	rc5, raw5 := rec(t, 9, 5, true, 2)
-	if _, err := r.receiveUnverified(rc5, raw5, 2, t0); !errors.Is(err, errUnverified) {
-		t.Fatalf("nothing held: %v, want errUnverified", err)
+	if _, err := r.ReceiveUnverified(rc5, raw5, 2, t0); !errors.Is(err, ErrUnverified) {
+		t.Fatalf("nothing held: %v, want ErrUnverified", err)
 	}
-	if _, ok := r.heldSeq(9); ok {
+	if _, ok := r.HeldSeq(9); ok {
 		t.Fatal("an unverified record was stored")
 	}
-	r.receive(rc5, raw5, 2, t0)
+	r.Receive(rc5, raw5, 2, t0)
 	rc4, raw4 := rec(t, 9, 4, true, 2)
-	if out, err := r.receiveUnverified(rc4, raw4, 2, t0); !errors.Is(err, ErrStaleRecord) || len(out) != 1 {
-		t.Fatalf("a newer one held: %+v %v, want ErrStaleRecord and the newer one sent back", out, err)
+	if out, err := r.ReceiveUnverified(rc4, raw4, 2, t0); !errors.Is(err, base.ErrStaleRecord) || len(out) != 1 {
+		t.Fatalf("a newer one held: %+v %v, want base.ErrStaleRecord and the newer one sent back", out, err)
 	}
-	if _, err := r.receiveUnverified(rc5, raw5, 2, t0); err != nil {
+	if _, err := r.ReceiveUnverified(rc5, raw5, 2, t0); err != nil {
 		t.Fatalf("a copy: %v", err)
 	}
 	rc6, raw6 := rec(t, 9, 6, true, 2)
-	if _, err := r.receiveUnverified(rc6, raw6, 2, t0); !errors.Is(err, errUnverified) {
-		t.Fatalf("newer than the one held: %v, want errUnverified", err)
+	if _, err := r.ReceiveUnverified(rc6, raw6, 2, t0); !errors.Is(err, ErrUnverified) {
+		t.Fatalf("newer than the one held: %v, want ErrUnverified", err)
 	}
-	if seq, _ := r.heldSeq(9); seq != 5 {
+	if seq, _ := r.HeldSeq(9); seq != 5 {
 		t.Fatalf("held seq %d, want 5", seq)
 	}
 	own, ownRaw := rec(t, 1, r.seq, true, 2)
-	if _, err := r.receiveUnverified(own, ownRaw, 2, t0); !errors.Is(err, errUnverified) {
-		t.Fatalf("our own id, our sequence, other content: %v, want errUnverified", err)
+	if _, err := r.ReceiveUnverified(own, ownRaw, 2, t0); !errors.Is(err, ErrUnverified) {
+		t.Fatalf("our own id, our sequence, other content: %v, want ErrUnverified", err)
 	}
 }
 
 func TestReceiveRefusesExpiredAndFarFuture(t *testing.T) {
 	r := testRouter(1, true)
-	r.linkUp(2, t0)
-	old := &record{id: 9, seq: 1, expiry: t0.Add(-time.Second).UnixMilli()}
-	raw, _ := encodeRecord(old, nil)
-	if _, err := r.receive(old, raw, 2, t0); !errors.Is(err, ErrBadRecord) {
+	r.LinkUp(2, t0)
+	old := &Record{ID: 9, Seq: 1, Expiry: t0.Add(-time.Second).UnixMilli()}
+	raw, _ := EncodeRecord(old, nil)
+	if _, err := r.Receive(old, raw, 2, t0); !errors.Is(err, base.ErrBadRecord) {
 		t.Fatalf("expired: %v", err)
 	}
-	far := &record{id: 9, seq: 1, expiry: t0.Add(time.Hour * 24 * 365).UnixMilli()}
-	raw, _ = encodeRecord(far, nil)
-	if _, err := r.receive(far, raw, 2, t0); !errors.Is(err, ErrBadRecord) {
+	far := &Record{ID: 9, Seq: 1, Expiry: t0.Add(time.Hour * 24 * 365).UnixMilli()}
+	raw, _ = EncodeRecord(far, nil)
+	if _, err := r.Receive(far, raw, 2, t0); !errors.Is(err, base.ErrBadRecord) {
 		t.Fatalf("far future: %v", err)
 	}
 }
 
 func TestOwnRecordFromAPreviousRun(t *testing.T) {
 	r := testRouter(1, true)
-	r.linkUp(2, t0)
+	r.LinkUp(2, t0)
 	ours := r.seq
 	// A record of our id with a higher sequence (a previous run whose
 	// clock was ahead): we re-originate above it.
 	rc, raw := rec(t, 1, ours+1000, true)
-	out, err := r.receive(rc, raw, 2, t0.Add(time.Second))
+	out, err := r.Receive(rc, raw, 2, t0.Add(time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.seq <= ours+1000 || len(out) != 1 || out[0].id != 1 {
+	if r.seq <= ours+1000 || len(out) != 1 || out[0].ID != 1 {
 		t.Fatalf("seq %d after a record of ours at %d; out %+v", r.seq, ours+1000, out)
 	}
 	// An older one of ours: refused, and ours sent back.
 	rc, raw = rec(t, 1, 5, true)
-	out, err = r.receive(rc, raw, 2, t0.Add(2*time.Second))
-	if !errors.Is(err, ErrStaleRecord) || len(out) != 1 || out[0].to != 2 {
+	out, err = r.Receive(rc, raw, 2, t0.Add(2*time.Second))
+	if !errors.Is(err, base.ErrStaleRecord) || len(out) != 1 || out[0].To != 2 {
 		t.Fatalf("%v %+v", err, out)
 	}
 }
 
 func TestRestartedNodeOutranksItsOldRecords(t *testing.T) {
 	before := testRouter(7, true)
-	before.tick(t0)
-	after := newRouter(before.cfg, t0.Add(time.Millisecond))
-	after.tick(t0.Add(time.Millisecond))
+	before.Tick(t0)
+	after := NewRouter(before.cfg, t0.Add(time.Millisecond))
+	after.Tick(t0.Add(time.Millisecond))
 	if after.seq <= before.seq {
 		t.Fatalf("restarted seq %d <= %d", after.seq, before.seq)
 	}
 	// Even after many changes of the first run.
 	for i := range 1000 {
-		before.linkUp(uint64(100+i), t0.Add(time.Duration(i)*testHold))
+		before.LinkUp(uint64(100+i), t0.Add(time.Duration(i)*testHold))
 	}
 	if after.seq <= before.seq {
 		t.Fatalf("restarted seq %d <= %d after 1000 changes", after.seq, before.seq)
@@ -293,95 +295,95 @@ func TestRestartedNodeOutranksItsOldRecords(t *testing.T) {
 
 func TestHoldDownCoalescesChurn(t *testing.T) {
 	r := testRouter(1, true)
-	r.tick(t0)
+	r.Tick(t0)
 	if r.originated != 0 {
 		t.Fatalf("originated %d at start, before the first hold-down", r.originated)
 	}
-	r.tick(t0.Add(testHold))
+	r.Tick(t0.Add(testHold))
 	if r.originated != 1 {
 		t.Fatalf("originated %d one hold-down after the start", r.originated)
 	}
 	now := t0.Add(time.Second)
-	r.linkUp(2, now) // at once: the hold-down has passed
+	r.LinkUp(2, now) // at once: the hold-down has passed
 	if r.originated != 2 {
 		t.Fatalf("a link change after a quiet spell is not announced at once")
 	}
 	for i := range 10 { // churn within the hold-down
 		now = now.Add(testHold / 20)
 		if i%2 == 0 {
-			r.linkUp(3, now)
+			r.LinkUp(3, now)
 		} else {
-			r.linkDown(3, now)
+			r.LinkDown(3, now)
 		}
 	}
 	if r.originated != 2 {
 		t.Fatalf("originated %d times under churn within the hold-down", r.originated)
 	}
-	wake := r.nextWake()
+	wake := r.NextWake()
 	if wake.After(t0.Add(time.Second + testHold)) {
 		t.Fatalf("next wake %v, want at the end of the hold-down", wake.Sub(t0))
 	}
-	out := r.tick(wake)
+	out := r.Tick(wake)
 	if r.originated != 3 || len(out) != 1 {
 		t.Fatalf("one coalesced origination at the end of the hold-down: %d, %+v", r.originated, out)
 	}
-	rc, _ := decodeRecord(out[0].raw, 10)
-	if !slices.Equal(rc.neighbours, []uint64{2}) {
-		t.Fatalf("the coalesced record lists %v", rc.neighbours)
+	rc, _ := DecodeRecord(out[0].Raw, 10)
+	if !slices.Equal(rc.Neighbours, []uint64{2}) {
+		t.Fatalf("the coalesced record lists %v", rc.Neighbours)
 	}
 }
 
 func TestRefreshAndPurge(t *testing.T) {
 	r := testRouter(1, true)
-	r.tick(t0)
-	r.linkUp(2, t0)
+	r.Tick(t0)
+	r.LinkUp(2, t0)
 	rc, raw := rec(t, 9, 1, true, 2) // expires at t0+lifetime
-	r.receive(rc, raw, 2, t0)
+	r.Receive(rc, raw, 2, t0)
 	n := r.originated
 	refresh := t0.Add(testLifetime / 3)
-	if r.nextWake().After(refresh) {
-		t.Fatalf("next wake %v after the refresh time", r.nextWake().Sub(t0))
+	if r.NextWake().After(refresh) {
+		t.Fatalf("next wake %v after the refresh time", r.NextWake().Sub(t0))
 	}
-	r.tick(refresh)
+	r.Tick(refresh)
 	if r.originated != n+1 {
 		t.Fatal("our record was not refreshed at a third of its lifetime")
 	}
-	if _, ok := r.heldSeq(9); !ok {
+	if _, ok := r.HeldSeq(9); !ok {
 		t.Fatal("record purged early")
 	}
-	r.tick(t0.Add(testLifetime + time.Second))
-	if _, ok := r.heldSeq(9); ok {
+	r.Tick(t0.Add(testLifetime + time.Second))
+	if _, ok := r.HeldSeq(9); ok {
 		t.Fatal("an expired record was not purged")
 	}
 }
 
 // TestFullTableEvictsUnreachableFirst: a routing table at its bound, in
 // records or in bytes, makes room by evicting a record of an unreachable
-// node; full of reachable ones, it refuses the next with a LimitError.
+// node; full of reachable ones, it refuses the next with a base.LimitError.
 func TestFullTableEvictsUnreachableFirst(t *testing.T) {
 	// Records of about 8 KiB: 1,000 neighbours each.
-	big := func(id uint64, nbrs ...uint64) (*record, []byte) {
+	big := func(id uint64, nbrs ...uint64) (*Record, []byte) {
 		for i := range 1000 {
 			nbrs = append(nbrs, 1<<40+uint64(i))
 		}
 		return rec(t, id, 1, true, nbrs...)
 	}
-	small := func(id uint64, nbrs ...uint64) (*record, []byte) { return rec(t, id, 1, true, nbrs...) }
+	small := func(id uint64, nbrs ...uint64) (*Record, []byte) { return rec(t, id, 1, true, nbrs...) }
 	for _, tc := range []struct {
 		limit string
-		make  func(id uint64, nbrs ...uint64) (*record, []byte)
-		bound func(r *router)
+		make  func(id uint64, nbrs ...uint64) (*Record, []byte)
+		bound func(r *Router)
 	}{
-		{"MaxRecords", small, func(r *router) { r.cfg.maxRecords = 3 }},
-		{"MaxRecordBytes", big, func(r *router) { _, one := big(2); r.cfg.maxBytes = 3*len(one) + 100 }},
+		{"MaxRecords", small, func(r *Router) { r.cfg.MaxRecords = 3 }},
+		{"MaxRecordBytes", big, func(r *Router) { _, one := big(2); r.cfg.MaxBytes = 3*len(one) + 100 }},
 	} {
 		t.Run(tc.limit, func(t *testing.T) {
 			r := testRouter(1, true)
 			tc.bound(r)
-			r.linkUp(2, t0)
+			r.LinkUp(2, t0)
 			add := func(id uint64, nbrs ...uint64) error {
 				rc, raw := tc.make(id, nbrs...)
-				_, err := r.receive(rc, raw, 2, t0)
+				_, err := r.Receive(rc, raw, 2, t0)
 				return err
 			}
 			if err := add(2, 1, 3); err != nil {
@@ -396,20 +398,20 @@ func TestFullTableEvictsUnreachableFirst(t *testing.T) {
 			if err := add(4, 3); err != nil {
 				t.Fatalf("a full table did not evict an unreachable record: %v", err)
 			}
-			if _, ok := r.heldSeq(50); ok {
+			if _, ok := r.HeldSeq(50); ok {
 				t.Fatal("the unreachable record is still held")
 			}
 			err := add(5, 4)
-			var le *LimitError
-			if !errors.As(err, &le) || le.Limit != tc.limit || !errors.Is(err, ErrLimit) {
+			var le *base.LimitError
+			if !errors.As(err, &le) || le.Limit != tc.limit || !errors.Is(err, base.ErrLimit) {
 				t.Fatalf("a full table of reachable nodes: %v, want %s", err, tc.limit)
 			}
 			sum := 0
 			for _, e := range r.db {
 				sum += len(e.raw)
 			}
-			if sum != r.bytes || len(r.db) > 3 || (r.cfg.maxBytes > 0 && sum > r.cfg.maxBytes) {
-				t.Fatalf("the table holds %d records of %d bytes, counts %d bytes, bounds %d and %d", len(r.db), sum, r.bytes, r.cfg.maxRecords, r.cfg.maxBytes)
+			if sum != r.bytes || len(r.db) > 3 || (r.cfg.MaxBytes > 0 && sum > r.cfg.MaxBytes) {
+				t.Fatalf("the table holds %d records of %d bytes, counts %d bytes, bounds %d and %d", len(r.db), sum, r.bytes, r.cfg.MaxRecords, r.cfg.MaxBytes)
 			}
 		})
 	}
@@ -417,17 +419,17 @@ func TestFullTableEvictsUnreachableFirst(t *testing.T) {
 
 func TestLinkUpSendsTheDatabase(t *testing.T) {
 	r := testRouter(1, true)
-	r.tick(t0)
-	r.linkUp(2, t0)
+	r.Tick(t0)
+	r.LinkUp(2, t0)
 	for id := uint64(10); id < 15; id++ {
 		rc, raw := rec(t, id, 1, true)
-		r.receive(rc, raw, 2, t0)
+		r.Receive(rc, raw, 2, t0)
 	}
-	out := r.linkUp(3, t0.Add(time.Second))
+	out := r.LinkUp(3, t0.Add(time.Second))
 	to3 := map[uint64]bool{}
 	for _, m := range out {
-		if m.to == 3 || m.to == 0 && m.except != 3 {
-			to3[m.id] = true
+		if m.To == 3 || m.To == 0 && m.Except != 3 {
+			to3[m.ID] = true
 		}
 	}
 	for _, id := range []uint64{1, 10, 11, 12, 13, 14} {
@@ -442,42 +444,42 @@ func TestLinkUpSendsTheDatabase(t *testing.T) {
 // come, change their services, and go, and reports only reachable nodes.
 func TestServiceIndexFollowsRecords(t *testing.T) {
 	r := testRouter(1, true)
-	r.linkUp(2, t0)
-	add := func(id, seq uint64, svc []serviceEntry, nbrs ...uint64) {
+	r.LinkUp(2, t0)
+	add := func(id, seq uint64, svc []Service, nbrs ...uint64) {
 		t.Helper()
-		rc := &record{id: id, seq: seq, expiry: t0.Add(time.Duration(seq) * time.Minute).UnixMilli(), relay: true, neighbours: nbrs, services: svc}
-		raw, err := encodeRecord(rc, nil)
+		rc := &Record{ID: id, Seq: seq, Expiry: t0.Add(time.Duration(seq) * time.Minute).UnixMilli(), Relay: true, Neighbours: nbrs, Services: svc}
+		raw, err := EncodeRecord(rc, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		d, err := decodeRecord(raw, 10)
+		d, err := DecodeRecord(raw, 10)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := r.receive(d, raw, 2, t0); err != nil {
+		if _, err := r.Receive(d, raw, 2, t0); err != nil {
 			t.Fatal(err)
 		}
 	}
 	find := func(name string) map[uint64]uint32 {
 		got := map[uint64]uint32{}
-		r.serviceInstances("", name, func(host uint64, port uint32, hops int) { got[host] = port })
+		r.ServiceInstances("", name, func(host uint64, port uint32, hops int) { got[host] = port })
 		return got
 	}
-	billing := func(port uint32) []serviceEntry { return []serviceEntry{{name: "billing", port: port}} }
+	billing := func(port uint32) []Service { return []Service{{Name: "billing", Port: port}} }
 	add(2, 1, billing(80), 1, 3)
 	add(3, 1, billing(81), 2)
 	add(9, 1, billing(82)) // unreachable
 	if got := find("billing"); len(got) != 2 || got[2] != 80 || got[3] != 81 {
 		t.Fatalf("billing: %v", got)
 	}
-	add(3, 2, []serviceEntry{{name: "mail", port: 25}}, 2) // 3 moves from billing to mail
+	add(3, 2, []Service{{Name: "mail", Port: 25}}, 2) // 3 moves from billing to mail
 	if got := find("billing"); len(got) != 1 || got[2] != 80 {
 		t.Fatalf("billing after 3 withdrew it: %v", got)
 	}
 	if got := find("mail"); len(got) != 1 || got[3] != 25 {
 		t.Fatalf("mail: %v", got)
 	}
-	r.purge(t0.Add(90 * time.Second)) // the records of seq 1 expire: 2's and 9's
+	r.Purge(t0.Add(90 * time.Second)) // the records of seq 1 expire: 2's and 9's
 	if got := find("billing"); len(got) != 0 {
 		t.Fatalf("billing after its records expired: %v", got)
 	}
@@ -492,13 +494,13 @@ func TestServiceIndexFollowsRecords(t *testing.T) {
 // everywhere for good.
 func TestSequenceSaturates(t *testing.T) {
 	r := testRouter(1, true)
-	r.linkUp(2, t0)
+	r.LinkUp(2, t0)
 	rc, raw := rec(t, 1, math.MaxUint64, true, 2)
-	if _, err := r.receive(rc, raw, 2, t0); err != nil {
+	if _, err := r.Receive(rc, raw, 2, t0); err != nil {
 		t.Fatal(err)
 	}
-	r.tick(t0.Add(testHold))
-	if r.seq != math.MaxUint64 || r.own == nil || r.own.seq != math.MaxUint64 {
+	r.Tick(t0.Add(testHold))
+	if r.seq != math.MaxUint64 || r.own == nil || r.own.Seq != math.MaxUint64 {
 		t.Fatalf("our sequence number is %d after the largest", r.seq)
 	}
 }
@@ -508,24 +510,24 @@ func TestSequenceSaturates(t *testing.T) {
 // (lifetime/8 later at most).
 func TestExpiredRecordLeavesRoutes(t *testing.T) {
 	r := testRouter(1, true)
-	r.linkUp(2, t0)
+	r.LinkUp(2, t0)
 	_, raw2 := rec(t, 2, 1, true, 1, 3)
-	rc2, _ := decodeRecord(raw2, 10)
-	r.receive(rc2, raw2, 2, t0)
+	rc2, _ := DecodeRecord(raw2, 10)
+	r.Receive(rc2, raw2, 2, t0)
 	expiry := t0.Add(30 * time.Second)
-	rc3 := &record{id: 3, seq: 1, expiry: expiry.UnixMilli(), relay: true, neighbours: []uint64{2}}
-	raw3, _ := encodeRecord(rc3, nil)
-	if _, err := r.receive(rc3, raw3, 2, t0); err != nil {
+	rc3 := &Record{ID: 3, Seq: 1, Expiry: expiry.UnixMilli(), Relay: true, Neighbours: []uint64{2}}
+	raw3, _ := EncodeRecord(rc3, nil)
+	if _, err := r.Receive(rc3, raw3, 2, t0); err != nil {
 		t.Fatal(err)
 	}
-	if h := r.hops(3); h != 2 {
+	if h := r.Hops(3); h != 2 {
 		t.Fatalf("hops to 3: %d", h)
 	}
-	if w := r.nextWake(); w.After(expiry) {
+	if w := r.NextWake(); w.After(expiry) {
 		t.Fatalf("next wake %v after the record's expiry", w.Sub(t0))
 	}
-	r.tick(expiry)
-	if h := r.hops(3); h != -1 {
+	r.Tick(expiry)
+	if h := r.Hops(3); h != -1 {
 		t.Fatalf("hops to 3 after its record expired: %d", h)
 	}
 }

@@ -1,4 +1,4 @@
-package mesh
+package linkstate
 
 import (
 	"fmt"
@@ -15,8 +15,15 @@ import (
 // time measures the processing all routers do, one after the other on one
 // core (on a real mesh they work in parallel, plus link latency per hop).
 
+// The hold-down and record lifetime of the simulated routers: mesh's
+// defaults (defaultHoldDown, defaultRecordLifetime in mesh/options.go).
+const (
+	simHoldDown = 150 * time.Millisecond
+	simLifetime = 10 * time.Minute
+)
+
 type sim struct {
-	rs    map[uint64]*router
+	rs    map[uint64]*Router
 	ids   []uint64
 	edges map[[2]uint64]bool
 	now   time.Time
@@ -34,13 +41,13 @@ type simQueue struct {
 }
 
 func newSim(n int) *sim {
-	s := &sim{rs: make(map[uint64]*router, n), edges: make(map[[2]uint64]bool), now: t0, queues: make(map[[2]uint64]*simQueue)}
+	s := &sim{rs: make(map[uint64]*Router, n), edges: make(map[[2]uint64]bool), now: t0, queues: make(map[[2]uint64]*simQueue)}
 	for i := range n {
 		id := uint64(i + 1)
 		s.ids = append(s.ids, id)
-		s.rs[id] = newRouter(routerConfig{
-			self: id, relay: true, holdDown: defaultHoldDown, lifetime: defaultRecordLifetime, maxRecords: 2 * n,
-			encode: func(r *record) ([]byte, error) { return encodeRecord(r, nil) },
+		s.rs[id] = NewRouter(Config{
+			Self: id, Relay: true, HoldDown: simHoldDown, Lifetime: simLifetime, MaxRecords: 2 * n,
+			Encode: func(r *Record) ([]byte, error) { return EncodeRecord(r, nil) },
 		}, t0)
 	}
 	return s
@@ -74,12 +81,12 @@ func (s *sim) randomGraph(rng *rand.Rand, deg int) [][2]uint64 {
 }
 
 // emit queues a router's output on its links.
-func (s *sim) emit(from uint64, out []outMsg) {
+func (s *sim) emit(from uint64, out []OutMsg) {
 	r := s.rs[from]
 	for _, m := range out {
 		for peer := range r.links {
-			if m.to == peer || m.to == 0 && m.except != peer {
-				s.put([2]uint64{from, peer}, m.id, m.raw)
+			if m.To == peer || m.To == 0 && m.Except != peer {
+				s.put([2]uint64{from, peer}, m.ID, m.Raw)
 			}
 		}
 	}
@@ -105,14 +112,14 @@ func (s *sim) put(l [2]uint64, id uint64, raw []byte) {
 }
 
 func (s *sim) linkUp(a, b uint64) {
-	s.emit(a, s.rs[a].linkUp(b, s.now))
-	s.emit(b, s.rs[b].linkUp(a, s.now))
+	s.emit(a, s.rs[a].LinkUp(b, s.now))
+	s.emit(b, s.rs[b].LinkUp(a, s.now))
 }
 
 func (s *sim) linkDown(a, b uint64) {
 	delete(s.edges, key(a, b))
-	s.emit(a, s.rs[a].linkDown(b, s.now))
-	s.emit(b, s.rs[b].linkDown(a, s.now))
+	s.emit(a, s.rs[a].LinkDown(b, s.now))
+	s.emit(b, s.rs[b].LinkDown(a, s.now))
 }
 
 // run delivers messages and wakes routers until nothing is due within the
@@ -137,7 +144,7 @@ func (s *sim) run() time.Duration {
 		next := s.now.Add(time.Hour)
 		for _, r := range s.rs {
 			if r.dirty {
-				if w := r.nextWake(); w.Before(next) {
+				if w := r.NextWake(); w.Before(next) {
 					next = w
 				}
 			}
@@ -149,15 +156,15 @@ func (s *sim) run() time.Duration {
 			s.now = next
 		}
 		for id, r := range s.rs {
-			if r.dirty && !r.nextWake().After(s.now) {
-				s.emit(id, r.tick(s.now))
+			if r.dirty && !r.NextWake().After(s.now) {
+				s.emit(id, r.Tick(s.now))
 			}
 		}
 	}
 }
 
 // deliver hands raw, sent by from, to the router to, as a node's
-// receiveRecord does: a copy of what it holds is dropped before decoding.
+// receiveRecord does (mesh/flood.go): a copy of what it holds is dropped before decoding.
 func (s *sim) deliver(from, to uint64, raw []byte) {
 	s.msgs++
 	s.bytes += len(raw)
@@ -165,14 +172,14 @@ func (s *sim) deliver(from, to uint64, raw []byte) {
 	if _, ok := r.links[from]; !ok {
 		return // the link went down meanwhile
 	}
-	if r.isCopy(raw) {
+	if r.IsCopy(raw) {
 		return
 	}
-	rec, err := decodeRecord(raw, 16)
+	rec, err := DecodeRecord(raw, 16)
 	if err != nil {
 		panic(err)
 	}
-	out, _ := r.receive(rec, raw, from, s.now)
+	out, _ := r.Receive(rec, raw, from, s.now)
 	s.emit(to, out)
 }
 
@@ -198,7 +205,7 @@ func (s *sim) check(t testing.TB) {
 			}
 		}
 		r := s.rs[src]
-		routes := r.routes()
+		routes := r.Routes()
 		if len(routes) != len(dist)-1 {
 			t.Fatalf("node %d has %d routes, want %d", src, len(routes), len(dist)-1)
 		}
@@ -269,7 +276,7 @@ func runSim(t testing.TB, n, deg int, seed uint64) simResult {
 	es := s.randomGraph(rng, deg)
 	start := time.Now()
 	for _, r := range s.rs {
-		s.emit(r.cfg.self, r.tick(s.now))
+		s.emit(r.cfg.Self, r.Tick(s.now))
 	}
 	for _, e := range es {
 		s.linkUp(e[0], e[1])
@@ -313,7 +320,7 @@ func TestRoutingSimulation(t *testing.T) {
 // BenchmarkRoutingSimulation1000 is issue 7's scale check: 1,000 routers
 // in a random graph of average degree 4. Run it with
 //
-//	go test -run XXX -bench RoutingSimulation1000 -benchtime 1x ./mesh/
+//	go test -run XXX -bench RoutingSimulation1000 -benchtime 1x ./mesh/internal/linkstate/
 func BenchmarkRoutingSimulation1000(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		res := runSim(b, 1000, 4, uint64(i+1))

@@ -1,0 +1,85 @@
+// Package base holds what package mesh and its internal packages share:
+// node ids and names (FormatID, CheckName, CheckEnv), the errors they
+// return, the caps on a certificate chain, and a decoder of big-endian
+// fields. Package mesh re-exports the errors (its ErrBadRecord is
+// ErrBadRecord here, its LimitError an alias of LimitError), and documents
+// what each one means. It imports only pure parts of the standard library,
+// so that linkstate and wire, which import it, stay pure too.
+package base
+
+import "fmt"
+
+// FormatID returns a node id as 16 lower-case hex digits, the form used in
+// addresses, logs and URLs.
+func FormatID(id uint64) string { return fmt.Sprintf("%016x", id) }
+
+// IsID reports whether s has the shape of a node id: 16 hex digits.
+func IsID(s string) bool {
+	if len(s) != 16 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isHex(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// MaxNameLen bounds service and env names, on the wire and in the API.
+const MaxNameLen = 64
+
+// CheckName reports whether s may be a service name: 1 to 64 letters,
+// digits, '-', '_' or '.', not starting with '.', and not shaped like a
+// node id (16 hex digits), which would make addresses ambiguous. kind
+// names what s is in the error ("service", "group").
+func CheckName(kind, s string) error {
+	if s == "" {
+		return fmt.Errorf("%w: empty %s name", ErrBadAddress, kind)
+	}
+	if err := checkChars(kind, s); err != nil {
+		return err
+	}
+	if IsID(s) {
+		return fmt.Errorf("%w: %s name %q looks like a node id (16 hex digits)", ErrBadAddress, kind, s)
+	}
+	return nil
+}
+
+// CheckEnv reports whether s may be an env name; "" is the default env.
+func CheckEnv(s string) error {
+	if s == "" {
+		return nil
+	}
+	return checkChars("env", s)
+}
+
+func checkChars(kind, s string) error {
+	if len(s) > MaxNameLen {
+		return fmt.Errorf("%w: %s name %q is longer than %d bytes", ErrBadAddress, kind, s, MaxNameLen)
+	}
+	if s[0] == '.' {
+		return fmt.Errorf("%w: %s name %q starts with '.'", ErrBadAddress, kind, s)
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return fmt.Errorf("%w: %s name %q has the character %q (allowed: letters, digits, '-', '_', '.')", ErrBadAddress, kind, s, c)
+		}
+	}
+	return nil
+}
+
+// Caps on a certificate chain that a peer presents, on a link, in a
+// circuit's end-to-end TLS or in a record: checked before any signature,
+// so that the CPU a chain costs is bounded whatever a peer sends (x509
+// would otherwise try every certificate named like the mesh CA as a
+// parent, up to 100 signature checks of the peer's choosing).
+const (
+	MaxChainCerts = 3       // the leaf and at most 2 intermediates
+	MaxChainBytes = 8 << 10 // DER bytes of the whole chain
+)
