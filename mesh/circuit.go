@@ -376,6 +376,49 @@ func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error)
 // for its source to read the verdict and end the stream.
 const refusedLinger = time.Second
 
+// resetLater resets st after d, or when the node closes if that comes
+// first, so that no timer holds the stream (and its session) once Close
+// returns.
+func (c *core) resetLater(st *mux.Stream, d time.Duration) {
+	r := &lateReset{st: st}
+	h := c.track(r) // nil: closing, r is closed (st reset) already
+	if h == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.st == nil { // Close came between track and here
+		return
+	}
+	r.t = time.AfterFunc(d, func() {
+		c.untrack(h)
+		r.Close()
+	})
+}
+
+// lateReset is a stream that resetLater resets: by its timer, or by the
+// node's Close, whichever comes first.
+type lateReset struct {
+	mu sync.Mutex
+	st *mux.Stream // nil once reset
+	t  *time.Timer
+}
+
+// Close stops the timer and resets the stream, once.
+func (r *lateReset) Close() error {
+	r.mu.Lock()
+	st, t := r.st, r.t
+	r.st, r.t = nil, nil
+	r.mu.Unlock()
+	if t != nil {
+		t.Stop()
+	}
+	if st != nil {
+		st.Reset(mux.CodeCancel)
+	}
+	return nil
+}
+
 // terminate accepts a circuit that ends here: it answers ok, runs the
 // server end of the inner session (after end-to-end TLS when secured), and
 // serves its streams in a goroutine of its own.
@@ -440,7 +483,7 @@ func (c *core) terminate(st *mux.Stream, s setupHeader) {
 			// The verdict must reach the source, which ends the stream once
 			// it has read it; one that does not is reset after refusedLinger.
 			tc.Close()
-			time.AfterFunc(refusedLinger, func() { st.Reset(mux.CodeCancel) })
+			c.resetLater(st, refusedLinger)
 			return
 		}
 		if err != nil {
