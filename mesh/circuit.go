@@ -48,6 +48,7 @@ type circuit struct {
 	h      *closer // the session's handle for Close
 	known  knownDests
 	opens  atomic.Uint64 // streams opened on sess, either way (see closeWhenIdle)
+	checks atomic.Uint64 // idleness checks of sess done (closeWhenIdle): tests wait on it
 	cert   peerCert      // what the far host's certificate proved in end-to-end TLS, when secured
 	since  time.Time     // when it was set up
 }
@@ -221,7 +222,7 @@ func (c *core) serveCircuit(ci *circuit) {
 	if !ci.source {
 		idle *= 2
 	}
-	stop := closeWhenIdle(ci.sess, &ci.opens, idle)
+	stop := closeWhenIdle(ci.sess, &ci.opens, &ci.checks, idle)
 	defer stop()
 	t := &c.circuits
 	t.mu.Lock()
@@ -254,8 +255,9 @@ func (c *core) serveCircuit(ci *circuit) {
 // closeWhenIdle closes sess once it has had no stream for idle (checked
 // every idle/2): none open at a check, and none opened since the last one
 // (opens counts the streams opened on sess, so that short streams between
-// two checks count). The returned function stops watching.
-func closeWhenIdle(sess *mux.Session, opens *atomic.Uint64, idle time.Duration) (stop func()) {
+// two checks count); checks counts the checks done. The returned function
+// stops watching.
+func closeWhenIdle(sess *mux.Session, opens, checks *atomic.Uint64, idle time.Duration) (stop func()) {
 	var mu sync.Mutex
 	busy := time.Now()
 	seen := opens.Load()
@@ -263,6 +265,7 @@ func closeWhenIdle(sess *mux.Session, opens *atomic.Uint64, idle time.Duration) 
 	t = time.AfterFunc(idle/2, func() {
 		mu.Lock()
 		defer mu.Unlock()
+		defer checks.Add(1)
 		now := time.Now()
 		if n := opens.Load(); sess.NumStreams() > 0 || n != seen {
 			busy, seen = now, n

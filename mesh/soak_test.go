@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -104,6 +105,9 @@ func TestSoak(t *testing.T) {
 	s.close()
 	closed := time.Since(closeStart)
 	heapClosed := heapNow()
+	if f := os.Getenv("PLEXUS_SOAK_HEAP"); f != "" {
+		writeHeapProfile(t, f)
+	}
 
 	total := ok.Load() + failed.Load()
 	rate := 100 * float64(ok.Load()) / float64(max(total, 1))
@@ -297,9 +301,14 @@ func (s *soak) connectedWithout(cut [2]int) bool {
 
 // close closes every node at once, then the pipes, and waits for the
 // Attach calls and the echo servers.
+// It drops them, so that what the nodes held can be collected.
 func (s *soak) close() {
+	s.mu.Lock()
+	nodes, lns := s.nodes, s.lns
+	s.nodes, s.lns = nil, nil
+	s.mu.Unlock()
 	var wg sync.WaitGroup
-	for _, n := range s.nodes {
+	for _, n := range nodes {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -314,7 +323,7 @@ func (s *soak) close() {
 	for _, p := range links {
 		p.cut()
 	}
-	for _, ln := range s.lns {
+	for _, ln := range lns {
 		ln.Close()
 	}
 	s.serve.Wait()
@@ -331,3 +340,15 @@ func heapNow() uint64 {
 }
 
 func mib(b uint64) float64 { return float64(b) / (1 << 20) }
+
+// writeHeapProfile writes a heap profile to the file f.
+func writeHeapProfile(t *testing.T, f string) {
+	w, err := os.Create(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := pprof.Lookup("heap").WriteTo(w, 0); err != nil {
+		t.Fatal(err)
+	}
+}
