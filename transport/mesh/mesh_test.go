@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plexusnet/plexus/internal/testsupport/testutil"
 	overlay "github.com/plexusnet/plexus/mesh"
 	"github.com/plexusnet/plexus/protocol/pub"
 	"github.com/plexusnet/plexus/protocol/rep"
@@ -46,13 +47,9 @@ func relayed(t *testing.T) (a, relay, b *overlay.Node) {
 			n.Close()
 		}
 	})
-	deadline := time.Now().Add(patience)
-	for !routes(ns[0], ns[2].ID(), 2) || !routes(ns[2], ns[0].ID(), 2) {
-		if time.Now().After(deadline) {
-			t.Fatal("no route across the relay")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.Eventually(t, "a route across the relay", func() bool {
+		return routes(ns[0], ns[2].ID(), 2) && routes(ns[2], ns[0].ID(), 2)
+	})
 	return ns[0], ns[1], ns[2]
 }
 
@@ -89,13 +86,8 @@ func TestReqRepAcrossARelay(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	deadline := time.Now().Add(patience)
-	for len(a.Services()) == 0 { // the service reaches a's routing table
-		if time.Now().After(deadline) {
-			t.Fatal("echo is not seen")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	// The service reaches a's routing table.
+	testutil.Eventually(t, "echo in a's services", func() bool { return len(a.Services()) > 0 })
 	for _, url := range []string{"mesh://echo"} {
 		if err := client.Dial(url); err != nil {
 			t.Fatal(err)
@@ -161,13 +153,7 @@ func TestPubSubAcrossARelay(t *testing.T) {
 	}
 	defer subscriber.Close()
 	subscriber.Subscribe([]byte("sport/"))
-	deadline := time.Now().Add(patience)
-	for len(a.Services()) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("news is not seen")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.Eventually(t, "news in a's services", func() bool { return len(a.Services()) > 0 })
 	if err := subscriber.Dial("mesh://" + overlay.FormatID(b.ID()) + ":7"); err != nil {
 		t.Fatal(err)
 	}
@@ -189,6 +175,7 @@ func TestPubSubAcrossARelay(t *testing.T) {
 			}
 		}
 	}()
+	deadline := time.Now().Add(patience)
 	for {
 		publisher.Send([]byte("weather/rain"))
 		publisher.Send([]byte("sport/goal"))

@@ -103,17 +103,13 @@ func listenURL(t *testing.T, scheme string) string {
 // dial dials addr until the tool listening there answers.
 func dial(t *testing.T, s socket.Socket, addr string) {
 	t.Helper()
-	deadline := time.Now().Add(testutil.Patience)
-	for {
+	testutil.WaitFor(t, "the tool to listen on "+addr, func() error {
 		err := s.Dial(addr)
-		if err == nil {
-			return
-		}
-		if errors.Is(err, socket.ErrProtocolMismatch) || time.Now().After(deadline) {
+		if errors.Is(err, socket.ErrProtocolMismatch) {
 			t.Fatalf("dial %s: %v", addr, err)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return err
+	})
 }
 
 // waitPeer waits until s has a pipe.
@@ -273,11 +269,37 @@ var scenarios = []scenario{
 			if got := recv(t, s); got != "tool req" {
 				t.Fatalf("plexus got %q", got)
 			}
-			if err := s.Send([]byte("plexus rep")); err != nil {
-				t.Fatal(err)
-			}
-			if l := p.next(t); l != quoted("plexus rep") {
-				t.Fatalf("tool printed %s", l)
+			// The tool sends a new request every interval and drops the
+			// replies to the older ones (nanocat waits for a reply only
+			// until its next send): answer each request until the tool
+			// prints a reply.
+			ctx, cancel := context.WithTimeout(context.Background(), testutil.Patience)
+			defer cancel()
+			reqs := make(chan error, 1)
+			for {
+				if err := s.Send([]byte("plexus rep")); err != nil {
+					t.Fatal(err)
+				}
+				go func() {
+					_, err := s.RecvContext(ctx)
+					reqs <- err
+				}()
+				select {
+				case l, ok := <-p.lines:
+					cancel()
+					<-reqs
+					if !ok {
+						t.Fatal("the tool exited")
+					}
+					if l != quoted("plexus rep") {
+						t.Fatalf("tool printed %s", l)
+					}
+					return
+				case err := <-reqs:
+					if err != nil {
+						t.Fatalf("waiting for the tool's reply or its next request: %v", err)
+					}
+				}
 			}
 		},
 	},
@@ -416,17 +438,16 @@ func TestMismatch(t *testing.T) {
 				defer s.Close()
 				addr := testutil.FreeURL(t, "tcp")
 				start(t, tl, c.tool, addr, true, c.args...)
-				deadline := time.Now().Add(testutil.Patience)
-				for {
+				testutil.WaitFor(t, "the tool to listen on "+addr, func() error {
 					err := s.Dial(addr)
 					if errors.Is(err, socket.ErrProtocolMismatch) {
-						break
+						return nil
 					}
-					if err == nil || time.Now().After(deadline) {
-						t.Fatalf("%s dialing %s %s: %v", c.plexus, tl.name, tl.flags[c.tool], err)
+					if err == nil {
+						t.Fatalf("%s dialing %s %s: no error, want ErrProtocolMismatch", c.plexus, tl.name, tl.flags[c.tool])
 					}
-					time.Sleep(5 * time.Millisecond)
-				}
+					return err
+				})
 				if st := s.Stats(); st.PipesOpened != 0 {
 					t.Fatalf("pipes opened: %+v", st)
 				}
