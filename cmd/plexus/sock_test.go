@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -173,23 +174,21 @@ func until(t *testing.T, path string, args ...string) string {
 // untilStdin is until with stdin as standard input.
 func untilStdin(t *testing.T, stdin, path string, args ...string) string {
 	t.Helper()
-	deadline := time.Now().Add(testutil.Patience)
-	for {
+	var out bytes.Buffer
+	testutil.WaitFor(t, filepath.Base(path)+" "+strings.Join(args, " ")+" to exit 0", func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), testutil.Patience)
+		defer cancel()
 		cmd := exec.CommandContext(ctx, path, args...)
 		cmd.Stdin = strings.NewReader(stdin)
-		var out, errOut bytes.Buffer
+		var errOut bytes.Buffer
+		out.Reset()
 		cmd.Stdout, cmd.Stderr = &out, &errOut
-		err := cmd.Run()
-		cancel()
-		if err == nil {
-			return out.String()
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("%v: %s", err, errOut.String())
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s %s: %v: %s", filepath.Base(path), strings.Join(args, " "), err, errOut.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
+	return out.String()
 }
 
 // TestSockFormats: each output format prints the bytes nngcat's does
