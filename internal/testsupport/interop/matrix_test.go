@@ -100,16 +100,49 @@ func listenURL(t *testing.T, scheme string) string {
 	return "tcp://127.0.0.1:0"
 }
 
-// dial dials addr until the tool listening there answers.
-func dial(t *testing.T, s socket.Socket, addr string) {
+// listenTool runs tl listening as proto on a free address of scheme and
+// calls try until it returns nil (a dial from plexus that succeeds, or
+// fails as it should); it returns the tool and its address. A port free
+// when FreeURL looked may be taken when the tool binds it (by a
+// connection of another test process): a tool that exits before try
+// succeeded is run again on another address.
+func listenTool(t *testing.T, tl tool, proto, scheme string, args []string, try func(addr string) error) (*peer, string) {
 	t.Helper()
-	testutil.WaitFor(t, "the tool to listen on "+addr, func() error {
+	for attempt := 1; ; attempt++ {
+		addr := testutil.FreeURL(t, scheme)
+		p := start(t, tl, proto, addr, true, args...)
+		exited := false
+		testutil.WaitFor(t, "the tool to listen on "+addr, func() error {
+			select {
+			case _, ok := <-p.lines: // a listening tool prints nothing before plexus connects
+				if ok {
+					t.Fatalf("%s printed a line before plexus connected", tl.name)
+				}
+				exited = true
+				return nil
+			default:
+			}
+			return try(addr)
+		})
+		if !exited {
+			return p, addr
+		}
+		if attempt == 3 {
+			t.Fatalf("%s exited before listening, 3 times", tl.name)
+		}
+		t.Logf("%s exited before listening on %s (taken meanwhile?): again on another address", tl.name, addr)
+	}
+}
+
+// dialer returns a try of listenTool: s dials addr.
+func dialer(t *testing.T, s socket.Socket) func(addr string) error {
+	return func(addr string) error {
 		err := s.Dial(addr)
 		if errors.Is(err, socket.ErrProtocolMismatch) {
 			t.Fatalf("dial %s: %v", addr, err)
 		}
 		return err
-	})
+	}
 }
 
 // waitPeer waits until s has a pipe.
@@ -406,9 +439,7 @@ func runCell(t *testing.T, tl tool, sc scenario, scheme string, plexusListens bo
 		}
 		p = start(t, tl, sc.peer, addr, false, sc.args(tl)...)
 	} else {
-		addr := testutil.FreeURL(t, scheme)
-		p = start(t, tl, sc.peer, addr, true, sc.args(tl)...)
-		dial(t, s, addr)
+		p, _ = listenTool(t, tl, sc.peer, scheme, sc.args(tl), dialer(t, s))
 	}
 	sc.run(t, s, p)
 }
@@ -436,9 +467,7 @@ func TestMismatch(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer s.Close()
-				addr := testutil.FreeURL(t, "tcp")
-				start(t, tl, c.tool, addr, true, c.args...)
-				testutil.WaitFor(t, "the tool to listen on "+addr, func() error {
+				listenTool(t, tl, c.tool, "tcp", c.args, func(addr string) error {
 					err := s.Dial(addr)
 					if errors.Is(err, socket.ErrProtocolMismatch) {
 						return nil
