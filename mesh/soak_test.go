@@ -26,7 +26,7 @@ const (
 	soakCallers = 24
 	soakFlap    = 250 * time.Millisecond // a link added and one cut this often
 	soakMsg     = 1 << 10
-	soakWarmup  = 10 * time.Second // the heap's reference is taken after it (or a third of a shorter soak)
+	soakWarmup  = 10 * time.Second // the heap's reference is taken after it (after a third of a shorter soak, whose growth is not checked)
 	soakLinger  = 35 * time.Second // how long a long soak watches the heap after Close
 	soakSlack   = 3 << 20          // the heap after Close may exceed the reference by this
 )
@@ -36,7 +36,8 @@ const (
 // connected) while 24 callers dial services by name, echo 1 KiB and
 // close. It passes when at least 95 % of the round trips succeed (the rest
 // fail while records reconverge), the heap at the end stays within twice
-// its level after the warm-up, the goroutines return to their count
+// its level after the warm-up (in a soak of at least twice the warm-up:
+// a shorter one has not reached its steady state), the goroutines return to their count
 // before the soak, and Close releases what the nodes held at once: the
 // heap right after every node's Close is within 3 MiB of its level before
 // the soak, and, in a long soak, of its level 35 s later (a timer left
@@ -117,7 +118,10 @@ func TestSoak(t *testing.T) {
 	if rate < 95 {
 		t.Errorf("%.2f %% of %d round trips succeeded, want at least 95 %%", rate, total)
 	}
-	if heapEnd > 2*heapWarm {
+	switch {
+	case dur < 2*soakWarmup:
+		t.Logf("heap growth not checked: the soak is shorter than twice the warm-up (%v)", soakWarmup)
+	case heapEnd > 2*heapWarm:
 		t.Errorf("heap grew from %.1f MiB to %.1f MiB, more than twice", mib(heapWarm), mib(heapEnd))
 	}
 	eventually(t, "the goroutines to return to their count before the soak", func() bool { return runtime.NumGoroutine() <= goroutines })
