@@ -49,6 +49,7 @@ type circuit struct {
 	h      *closer // the session's handle for Close
 	known  knownDests
 	opens  atomic.Uint64 // streams opened on sess, either way (see closeWhenIdle)
+	checks atomic.Uint64 // idleness checks of sess done (closeWhenIdle): tests wait on it
 	cert   peerCert      // what the far host's certificate proved in end-to-end TLS, when secured
 	since  time.Time     // when it was set up
 }
@@ -222,7 +223,7 @@ func (c *core) serveCircuit(ci *circuit) {
 	if !ci.source {
 		idle *= 2
 	}
-	stop := closeWhenIdle(ci.sess, &ci.opens, idle)
+	stop := closeWhenIdle(ci.sess, &ci.opens, &ci.checks, idle)
 	defer stop()
 	t := &c.circuits
 	t.mu.Lock()
@@ -255,8 +256,9 @@ func (c *core) serveCircuit(ci *circuit) {
 // closeWhenIdle closes sess once it has had no stream for idle (checked
 // every idle/2): none open at a check, and none opened since the last one
 // (opens counts the streams opened on sess, so that short streams between
-// two checks count). The returned function stops watching.
-func closeWhenIdle(sess *mux.Session, opens *atomic.Uint64, idle time.Duration) (stop func()) {
+// two checks count); checks counts the checks done. The returned function
+// stops watching.
+func closeWhenIdle(sess *mux.Session, opens, checks *atomic.Uint64, idle time.Duration) (stop func()) {
 	var mu sync.Mutex
 	busy := time.Now()
 	seen := opens.Load()
@@ -264,6 +266,7 @@ func closeWhenIdle(sess *mux.Session, opens *atomic.Uint64, idle time.Duration) 
 	t = time.AfterFunc(idle/2, func() {
 		mu.Lock()
 		defer mu.Unlock()
+		defer checks.Add(1)
 		now := time.Now()
 		if n := opens.Load(); sess.NumStreams() > 0 || n != seen {
 			busy, seen = now, n
@@ -377,6 +380,49 @@ func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error)
 // for its source to read the verdict and end the stream.
 const refusedLinger = time.Second
 
+// resetLater resets st after d, or when the node closes if that comes
+// first, so that no timer holds the stream (and its session) once Close
+// returns.
+func (c *core) resetLater(st *mux.Stream, d time.Duration) {
+	r := &lateReset{st: st}
+	h := c.track(r) // nil: closing, r is closed (st reset) already
+	if h == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.st == nil { // Close came between track and here
+		return
+	}
+	r.t = time.AfterFunc(d, func() {
+		c.untrack(h)
+		r.Close()
+	})
+}
+
+// lateReset is a stream that resetLater resets: by its timer, or by the
+// node's Close, whichever comes first.
+type lateReset struct {
+	mu sync.Mutex
+	st *mux.Stream // nil once reset
+	t  *time.Timer
+}
+
+// Close stops the timer and resets the stream, once.
+func (r *lateReset) Close() error {
+	r.mu.Lock()
+	st, t := r.st, r.t
+	r.st, r.t = nil, nil
+	r.mu.Unlock()
+	if t != nil {
+		t.Stop()
+	}
+	if st != nil {
+		st.Reset(mux.CodeCancel)
+	}
+	return nil
+}
+
 // terminate accepts a circuit that ends here: it answers ok, runs the
 // server end of the inner session (after end-to-end TLS when secured), and
 // serves its streams in a goroutine of its own.
@@ -441,7 +487,7 @@ func (c *core) terminate(st *mux.Stream, s wire.SetupHeader) {
 			// The verdict must reach the source, which ends the stream once
 			// it has read it; one that does not is reset after refusedLinger.
 			tc.Close()
-			time.AfterFunc(refusedLinger, func() { st.Reset(mux.CodeCancel) })
+			c.resetLater(st, refusedLinger)
 			return
 		}
 		if err != nil {

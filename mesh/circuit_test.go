@@ -276,7 +276,10 @@ func TestIdleCircuitClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	roundTrip(t, c, "busy")
-	time.Sleep(400 * time.Millisecond)
+	// Checked every idle/2, the circuit would be closed by the fourth check
+	// were the open stream not counted.
+	ci := circuitOf(ns[0], ns[2].ID())
+	eventually(t, "four idleness checks", func() bool { return ci.checks.Load() >= 4 })
 	if n := ns[1].c.relays.relayed(); n != 1 {
 		t.Fatalf("a circuit with an open stream was closed (%d relayed)", n)
 	}
@@ -308,7 +311,10 @@ func TestCircuitInSteadyUseStaysUp(t *testing.T) {
 	ln, _ := ns[2].Listen("", ":1")
 	echo(t, ln)
 	var first *circuit
-	for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(40 * time.Millisecond) {
+	// One short stream between two checks, each check after the stream's
+	// Close: ten checks (five times the idle time) see no stream open, but
+	// one opened since the last.
+	for range 10 {
 		c, err := ns[0].Dial("", FormatID(ns[2].ID())+":1")
 		if err != nil {
 			t.Fatal(err)
@@ -321,5 +327,10 @@ func TestCircuitInSteadyUseStaysUp(t *testing.T) {
 		} else if ci != first {
 			t.Fatal("the circuit in use was closed as idle")
 		}
+		n := ci.checks.Load()
+		eventually(t, "the next idleness check", func() bool { return ci.checks.Load() > n })
+	}
+	if ci := circuitOf(ns[0], ns[2].ID()); ci != first {
+		t.Fatal("the circuit in use was closed as idle")
 	}
 }

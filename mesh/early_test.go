@@ -133,19 +133,15 @@ func TestEarlyDialRefusedOnWrite(t *testing.T) {
 		t.Fatalf("dial: %v, early %v", err, err == nil && isEarly(c))
 	}
 	defer c.Close()
-	deadline := time.Now().Add(patience)
-	for {
-		_, err := c.Write(make([]byte, 100))
-		if err != nil {
-			if !errors.Is(err, ErrConnRefused) {
-				t.Fatalf("Write: %v, want ErrConnRefused", err)
-			}
-			break
+	var werr error
+	waitFor(t, "a Write to learn of the refusal", func() error {
+		if _, werr = c.Write(make([]byte, 100)); werr == nil {
+			return errors.New("the Write went through")
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("writes never learned of the refusal")
-		}
-		time.Sleep(time.Millisecond)
+		return nil
+	})
+	if !errors.Is(werr, ErrConnRefused) {
+		t.Fatalf("Write: %v, want ErrConnRefused", werr)
 	}
 }
 

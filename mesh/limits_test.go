@@ -230,17 +230,21 @@ func TestAcceptBacklog(t *testing.T) {
 		t.Fatalf("refused after %v, without waiting for room", d)
 	}
 	// An Accept while a dial waits lets it in.
+	dialed := make(chan error, 1)
 	go func() {
-		time.Sleep(50 * time.Millisecond)
-		if c, err := ln.Accept(); err == nil {
+		c, err := a.Dial("", addr)
+		if err == nil {
 			c.Close()
 		}
+		dialed <- err
 	}()
-	c2, err := a.Dial("", addr)
-	if err != nil {
+	eventually(t, "a dial waiting for room", func() bool { return ln.(*listener).waiting.Load() == 1 })
+	if c, err := ln.Accept(); err == nil {
+		c.Close()
+	}
+	if err := <-dialed; err != nil {
 		t.Fatalf("a dial that waited for an Accept: %v", err)
 	}
-	c2.Close()
 }
 
 // TestOversizeRecordSkipped: a record over MaxRecordSize is refused and
@@ -271,7 +275,7 @@ func TestRemoteRecordWithTooManyServices(t *testing.T) {
 		defer ln.Close()
 	}
 	linked(t, a, b)
-	time.Sleep(100 * time.Millisecond)
+	eventually(t, "a to refuse b's record", func() bool { return a.Stats().RecordsRefused > 0 })
 	b.c.rt.mu.Lock()
 	raw := b.c.rt.r.Held(b.ID())
 	b.c.rt.mu.Unlock()
@@ -388,19 +392,18 @@ func TestBurstOfDialsWaits(t *testing.T) {
 	eventually(t, "svc", func() bool { return len(a.Services()) == 1 })
 	const n = 100
 	got := make(chan error, n)
-	go func() {
+	accept := func() {
 		for range n {
 			c, err := ln.Accept()
 			if err != nil {
 				got <- err
 				return
 			}
-			time.Sleep(time.Millisecond) // a slow server
 			_, err = io.ReadAll(c)
 			c.Close()
 			got <- err
 		}
-	}()
+	}
 	var wg sync.WaitGroup
 	for range n {
 		wg.Add(1)
@@ -415,6 +418,10 @@ func TestBurstOfDialsWaits(t *testing.T) {
 			c.Close()
 		}()
 	}
+	// The listener accepts once the backlog is full and a dial waits for
+	// room: a server slower than the burst.
+	eventually(t, "a full backlog and a dial waiting for room", func() bool { return ln.(*listener).waiting.Load() > 0 })
+	go accept()
 	wg.Wait()
 	for i := range n {
 		select {

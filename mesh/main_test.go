@@ -23,6 +23,9 @@ const patience = testutil.Patience
 
 var eventually = testutil.Eventually
 
+// waitFor waits until a call returns nil (internal/testutil).
+var waitFor = testutil.WaitFor
+
 // fast are the routing timers of the tests: a short hold-down.
 var fast = withTimers(20*time.Millisecond, 10*time.Minute)
 

@@ -2,7 +2,9 @@ package mesh
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -71,18 +73,13 @@ func TestRingReroutesAfterCut(t *testing.T) {
 		t.Fatal("a circuit over a cut link still reads")
 	}
 	c.Close()
-	for {
-		c, err := src.Dial("", FormatID(dst.ID())+":7")
-		if err == nil {
-			roundTrip(t, c, "the long way")
-			c.Close()
-			break
-		}
-		if time.Since(start) > patience {
-			t.Fatalf("no new path after %v: %v", patience, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	var c2 net.Conn
+	waitFor(t, "a new path", func() (err error) {
+		c2, err = src.Dial("", FormatID(dst.ID())+":7")
+		return err
+	})
+	roundTrip(t, c2, "the long way")
+	c2.Close()
 	d := time.Since(start)
 	t.Logf("rerouted in %v", d)
 	if d > 3*time.Second {
@@ -147,20 +144,16 @@ func TestRingReroutesAfterSilentCut(t *testing.T) {
 	echo(t, ln)
 	start := time.Now()
 	swallow.Store(true)
-	for {
-		if hopsTo(src, dst.ID()) == 3 {
-			c, err := src.Dial("", FormatID(dst.ID())+":7")
-			if err == nil {
-				roundTrip(t, c, "the long way")
-				c.Close()
-				break
-			}
+	var c net.Conn
+	waitFor(t, "a new path", func() (err error) {
+		if h := hopsTo(src, dst.ID()); h != 3 {
+			return fmt.Errorf("%d hops", h)
 		}
-		if time.Since(start) > patience {
-			t.Fatal("no new path")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		c, err = src.Dial("", FormatID(dst.ID())+":7")
+		return err
+	})
+	roundTrip(t, c, "the long way")
+	c.Close()
 	d := time.Since(start)
 	t.Logf("rerouted %v after the link went silent (keep-alive timeout %v)", d, timeout)
 	if d > timeout+2*time.Second {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -160,9 +161,12 @@ func TestForeignCertificateCannotJoinOrDial(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	refused, tried := members[0].Stats().LinkHandshakes, outsider.Stats().LinkHandshakes
 	members[0].Serve(tcpLn)
 	outsider.Join("tcp", tcpLn.Addr().String())
-	time.Sleep(200 * time.Millisecond)
+	eventually(t, "both ends to fail the handshake over TCP", func() bool {
+		return members[0].Stats().LinkHandshakes > refused && outsider.Stats().LinkHandshakes > tried
+	})
 	if len(outsider.Routes()) != 0 {
 		t.Fatal("the outsider joined over TCP")
 	}
@@ -528,6 +532,7 @@ func TestUnsignedRecordNeverSlipsIn(t *testing.T) {
 	hold()
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	var sent atomic.Int64 // forged records received so far
 	for range 4 {
 		wg.Add(1)
 		go func() {
@@ -539,6 +544,7 @@ func TestUnsignedRecordNeverSlipsIn(t *testing.T) {
 				default:
 				}
 				v.c.receiveRecord(l, forged)
+				sent.Add(1)
 			}
 		}()
 	}
@@ -546,7 +552,7 @@ func TestUnsignedRecordNeverSlipsIn(t *testing.T) {
 		close(stop)
 		wg.Wait()
 	}()
-	for end := time.Now().Add(time.Second); time.Now().Before(end); {
+	for range 2000 {
 		stored := false
 		v.c.routeDo(func(r *linkstate.Router, now time.Time) []linkstate.OutMsg {
 			if seq, ok := r.HeldSeq(victim); ok && seq == 50 {
@@ -558,7 +564,11 @@ func TestUnsignedRecordNeverSlipsIn(t *testing.T) {
 		if stored {
 			t.Fatalf("an unsigned record of member %s is held", FormatID(victim))
 		}
-		time.Sleep(100 * time.Microsecond)
+		// Between the purge and the next hold, let the flooders send a
+		// few forged records.
+		for n := sent.Load(); sent.Load() < n+4; {
+			runtime.Gosched()
+		}
 		hold()
 	}
 }

@@ -309,8 +309,11 @@ func TestCertMesh(t *testing.T) {
 	if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, msg) {
 		t.Fatalf("echo: %q %v", got, err)
 	}
-	// The intruder, from another CA, never gets a route.
-	time.Sleep(300 * time.Millisecond)
+	// The intruder, from another CA, never gets a route: both ends fail
+	// the handshake.
+	testutil.Eventually(t, "a and the intruder to fail the link handshake", func() bool {
+		return a.Stats().LinkHandshakes > 0 && intruder.Stats().LinkHandshakes > 0
+	})
 	for _, r := range intruder.Routes() {
 		if r.Host == a.ID() || r.Host == b.ID() {
 			t.Fatalf("a node of another CA has a route: %+v", r)

@@ -29,16 +29,16 @@ import (
 // whose message starts with msg, and returns the record.
 func (p *proc) logged(t *testing.T, msg string) map[string]any {
 	t.Helper()
-	deadline := time.Now().Add(testutil.Patience)
-	for {
+	var rec map[string]any
+	testutil.WaitFor(t, fmt.Sprintf("%s to log %q", p.name, msg), func() error {
 		sc := bufio.NewScanner(strings.NewReader(p.errOut()))
 		for sc.Scan() {
-			var rec map[string]any
+			rec = nil
 			if json.Unmarshal(sc.Bytes(), &rec) != nil {
 				continue
 			}
 			if m, _ := rec["msg"].(string); strings.HasPrefix(m, msg) {
-				return rec
+				return nil
 			}
 		}
 		select {
@@ -46,11 +46,9 @@ func (p *proc) logged(t *testing.T, msg string) map[string]any {
 			t.Fatalf("%s exited before logging %q: %s", p.name, msg, p.errOut())
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not log %q: %s", p.name, msg, p.errOut())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return fmt.Errorf("not logged yet: %s", p.errOut())
+	})
+	return rec
 }
 
 // signal sends sig to the process.
@@ -104,17 +102,17 @@ func (n *meshNode) stop(t *testing.T) {
 // waitStatus polls the node's API until cond holds of its snapshot.
 func (n *meshNode) waitStatus(t *testing.T, what string, cond func(*status.Status) bool) *status.Status {
 	t.Helper()
-	deadline := time.Now().Add(testutil.Patience)
-	for {
-		st, err := fetchStatus(context.Background(), n.api, testutil.Patience)
-		if err == nil && cond(st) {
-			return st
+	var st *status.Status
+	testutil.WaitFor(t, "node "+n.id+": "+what, func() (err error) {
+		if st, err = fetchStatus(context.Background(), n.api, testutil.Patience); err != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("node %s: timed out waiting for %s: %+v (%v)", n.id, what, st, err)
+		if !cond(st) {
+			return fmt.Errorf("not yet: %+v", st)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
+	return st
 }
 
 // hasService reports whether st lists service name on host at hops.
@@ -488,14 +486,8 @@ func TestNodeStopsClean(t *testing.T) {
 		done <- c.run(ctx, []string{"node", "--insecure", "--log-format", "json", "--listen", "tcp://127.0.0.1:0", "--http", "127.0.0.1:0",
 			"--expose", "echo=127.0.0.1:1", "--forward", "127.0.0.1:0=echo"})
 	}()
-	deadline := time.Now().Add(testutil.Patience)
-	for !strings.Contains(errOut.String(), "sidecar: forwarding") {
-		if time.Now().After(deadline) {
-			cancel()
-			t.Fatalf("the node did not start: %s", errOut.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	defer cancel() // when the node does not start
+	testutil.Eventually(t, "the node to start", func() bool { return strings.Contains(errOut.String(), "sidecar: forwarding") })
 	cancel()
 	select {
 	case code := <-done:

@@ -5,10 +5,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -173,22 +175,78 @@ func until(t *testing.T, path string, args ...string) string {
 // untilStdin is until with stdin as standard input.
 func untilStdin(t *testing.T, stdin, path string, args ...string) string {
 	t.Helper()
-	deadline := time.Now().Add(testutil.Patience)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), testutil.Patience)
-		cmd := exec.CommandContext(ctx, path, args...)
-		cmd.Stdin = strings.NewReader(stdin)
-		var out, errOut bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		err := cmd.Run()
-		cancel()
-		if err == nil {
-			return out.String()
+	var out string
+	testutil.WaitFor(t, filepath.Base(path)+" "+strings.Join(args, " ")+" to exit 0", func() (err error) {
+		out, err = runOnce(stdin, path, args...)
+		return err
+	})
+	return out
+}
+
+// runOnce runs path with args and stdin, and returns its standard
+// output, or an error with its standard error if it does not exit 0.
+func runOnce(stdin, path string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.Patience)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("%v: %s", err, errOut.String())
+	}
+	return out.String(), nil
+}
+
+// at and atPort are the places of the URL and of its port in the
+// arguments of onFreeURL's commands.
+const at, atPort = "<url>", "<port>"
+
+// withURL returns args with at replaced by url and atPort by its port.
+func withURL(url string, args []string) []string {
+	a := slices.Clone(args)
+	for i := range a {
+		a[i] = strings.ReplaceAll(a[i], at, url)
+		a[i] = strings.ReplaceAll(a[i], atPort, port(url))
+	}
+	return a
+}
+
+// port returns the port of url (what follows its last colon).
+func port(url string) string { return url[strings.LastIndexByte(url, ':')+1:] }
+
+// onFreeURL starts a listener on a free URL of scheme (listen runs it,
+// given the URL), then runs the dialer (path with stdin and args, at
+// replaced by the URL) until it exits 0, and returns the listener, the
+// URL and the dialer's standard output. A port free when FreeURL looked
+// may be taken when the listener binds it (by a connection of another
+// test process): a listener that exits before a dial succeeded is started
+// again on another URL.
+func onFreeURL(t *testing.T, scheme string, listen func(url string) *proc, stdin, path string, args ...string) (l *proc, url, out string) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		if url = testutil.FreeURL(t, strings.TrimPrefix(scheme, "tls+")); scheme == "tls+tcp" {
+			url = strings.Replace(url, "tcp://", "tls+tcp://", 1)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s %s: %v: %s", filepath.Base(path), strings.Join(args, " "), err, errOut.String())
+		l = listen(url)
+		exited := false
+		testutil.WaitFor(t, filepath.Base(path)+" to dial "+l.name+" on "+url, func() (err error) {
+			select {
+			case <-l.done:
+				exited = true
+				return nil
+			default:
+			}
+			out, err = runOnce(stdin, path, withURL(url, args)...)
+			return err
+		})
+		if !exited {
+			return l, url, out
 		}
-		time.Sleep(20 * time.Millisecond)
+		if attempt == 3 {
+			t.Fatalf("%s exited before a dial came, 3 times: %s", l.name, l.errOut())
+		}
+		t.Logf("%s exited before listening on %s (taken meanwhile?): again on another URL: %s", l.name, url, l.errOut())
 	}
 }
 
@@ -231,14 +289,14 @@ func TestSockFormatsAsNngcat(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range []string{"raw", "ascii", "quoted", "hex", "msgpack"} {
-		url := testutil.FreeURL(t, "tcp")
-		ref := start(t, nngcat, "--pull0", "--listen", url, "--format", f, "--count", "1")
-		until(t, nngcat, "--push0", "--dial", url, "--file", file)
+		ref, _, _ := onFreeURL(t, "tcp", func(url string) *proc {
+			return start(t, nngcat, "--pull0", "--listen", url, "--format", f, "--count", "1")
+		}, "", nngcat, "--push0", "--dial", at, "--file", file)
 		_, want := ref.wait(t)
 
-		url = testutil.FreeURL(t, "tcp")
-		p := startPlexus(t, "sock", "--pull0", "--listen", url, "--format", f, "--count", "1")
-		until(t, nngcat, "--push0", "--dial", url, "--file", file)
+		p, _, _ := onFreeURL(t, "tcp", func(url string) *proc {
+			return startPlexus(t, "sock", "--pull0", "--listen", url, "--format", f, "--count", "1")
+		}, "", nngcat, "--push0", "--dial", at, "--file", file)
 		code, got := p.wait(t)
 		if code != 0 || got != want {
 			t.Errorf("--format %s: exit %d\nplexus: %q\nnngcat: %q", f, code, got, want)
@@ -259,9 +317,10 @@ func TestSockNNGReqRep(t *testing.T) {
 		t.Errorf("plexus rep: exit %d, %q", code, out)
 	}
 
-	url = testutil.FreeURL(t, "tcp")
-	nrep := start(t, nngcat, "--rep0", "--listen", url, "--data", "pong from nngcat", "-Q")
-	if out := until(t, plexusBin(t), "sock", "--req0", "--dial", url, "--data", "ping from plexus", "-Q"); out != "\"pong from nngcat\"\n" {
+	nrep, _, out := onFreeURL(t, "tcp", func(url string) *proc {
+		return start(t, nngcat, "--rep0", "--listen", url, "--data", "pong from nngcat", "-Q")
+	}, "", plexusBin(t), "sock", "--req0", "--dial", at, "--data", "ping from plexus", "-Q")
+	if out != "\"pong from nngcat\"\n" {
 		t.Errorf("plexus req printed %q", out)
 	}
 	if l := nrep.line(t); l != `"ping from plexus"` {
@@ -285,9 +344,10 @@ func TestSockNNGPubSub(t *testing.T) {
 		t.Errorf("plexus pub exited %d on SIGTERM: %s", code, pub.errOut())
 	}
 
-	url = testutil.FreeURL(t, "tcp")
-	start(t, nngcat, "--pub0", "--listen", url, "--data", "news: from nngcat", "--interval", "1")
-	if out := until(t, plexusBin(t), "sock", "--sub0", "--dial", url, "--subscribe", "news", "--subscribe", "weather", "-Q", "-C", "2"); out != strings.Repeat("\"news: from nngcat\"\n", 2) {
+	_, url, out := onFreeURL(t, "tcp", func(url string) *proc {
+		return start(t, nngcat, "--pub0", "--listen", url, "--data", "news: from nngcat", "--interval", "1")
+	}, "", plexusBin(t), "sock", "--sub0", "--dial", at, "--subscribe", "news", "--subscribe", "weather", "-Q", "-C", "2")
+	if out != strings.Repeat("\"news: from nngcat\"\n", 2) {
 		t.Errorf("plexus sub printed %q", out)
 	}
 	// A topic that nothing matches: the receive times out, status 0.
@@ -300,15 +360,15 @@ func TestSockNNGPubSub(t *testing.T) {
 // and plexus sock's pull what nngcat's push sends.
 func TestSockNNGPushPull(t *testing.T) {
 	nngcat := nngcatPath(t)
-	url := testutil.FreeURL(t, "tcp")
-	pull := start(t, nngcat, "--pull0", "--listen", url, "-Q", "--count", "3")
-	until(t, plexusBin(t), "sock", "--push0", "--dial", url, "--data", "job from plexus", "--count", "3", "--interval", "10ms")
+	pull, _, _ := onFreeURL(t, "tcp", func(url string) *proc {
+		return start(t, nngcat, "--pull0", "--listen", url, "-Q", "--count", "3")
+	}, "", plexusBin(t), "sock", "--push0", "--dial", at, "--data", "job from plexus", "--count", "3", "--interval", "10ms")
 	if code, out := pull.wait(t); code != 0 || out != strings.Repeat("\"job from plexus\"\n", 3) {
 		t.Errorf("nngcat pull: exit %d, %q", code, out)
 	}
 
 	ppull := startPlexus(t, "sock", "--pull0", "--listen", "tcp://127.0.0.1:0", "-v", "-A", "--count", "2")
-	url = ppull.listening(t)
+	url := ppull.listening(t)
 	until(t, nngcat, "--push0", "--dial", url, "--data", "job\tfrom nngcat;", "--count", "2")
 	if code, out := ppull.wait(t); code != 0 || out != "Listening at: "+url+"\njob.from nngcat;job.from nngcat;" {
 		t.Errorf("plexus pull: exit %d, %q", code, out)
@@ -323,11 +383,12 @@ func TestSockSelf(t *testing.T) {
 	dir := t.TempDir()
 	mustPlexus(t, "cert", "ca", "--out", dir)
 	mustPlexus(t, "cert", "node", "--ca", dir, "--name", "server", "--out", dir, "--host", "127.0.0.1")
-	tlsURL := strings.Replace(testutil.FreeURL(t, "tcp"), "tcp://", "tls+tcp://", 1)
-	for _, url := range []string{testutil.FreeURL(t, "ipc"), testutil.FreeURL(t, "ws"), tlsURL} {
-		rep := startPlexus(t, "sock", "--rep0", "--listen", url, "--data", "pong", "-Q", "-C", "1",
-			"--cert", filepath.Join(dir, "server.crt"), "--key", filepath.Join(dir, "server.key"))
-		if out := until(t, plexusBin(t), "sock", "--req0", "--dial", url, "--data", "ping", "--hex", "--cacert", filepath.Join(dir, "ca.crt")); out != `"\x70\x6f\x6e\x67"`+"\n" {
+	for _, scheme := range []string{"ipc", "ws", "tls+tcp"} {
+		rep, url, out := onFreeURL(t, scheme, func(url string) *proc {
+			return startPlexus(t, "sock", "--rep0", "--listen", url, "--data", "pong", "-Q", "-C", "1",
+				"--cert", filepath.Join(dir, "server.crt"), "--key", filepath.Join(dir, "server.key"))
+		}, "", plexusBin(t), "sock", "--req0", "--dial", at, "--data", "ping", "--hex", "--cacert", filepath.Join(dir, "ca.crt"))
+		if out != `"\x70\x6f\x6e\x67"`+"\n" {
 			t.Errorf("%s: req printed %q", url, out)
 		}
 		if code, out := rep.wait(t); code != 0 || out != "\"ping\"\n" {
@@ -343,9 +404,10 @@ func TestSockSelf(t *testing.T) {
 	}
 
 	// Surveyor and respondents: the survey ends after a second.
-	url = testutil.FreeURL(t, "tcp")
-	resp := startPlexus(t, "sock", "--respondent0", "--listen", url, "--data", "here", "-Q", "-C", "1")
-	if out := until(t, plexusBin(t), "sock", "--surveyor0", "--dial", url, "--data", "who?", "-Q"); out != "\"here\"\n" {
+	resp, _, out := onFreeURL(t, "tcp", func(url string) *proc {
+		return startPlexus(t, "sock", "--respondent0", "--listen", url, "--data", "here", "-Q", "-C", "1")
+	}, "", plexusBin(t), "sock", "--surveyor0", "--dial", at, "--data", "who?", "-Q")
+	if out != "\"here\"\n" {
 		t.Errorf("surveyor printed %q", out)
 	}
 	if code, out := resp.wait(t); code != 0 || out != "\"who?\"\n" {
@@ -354,9 +416,9 @@ func TestSockSelf(t *testing.T) {
 
 	// Pair and bus: each side sends and prints; --file - reads stdin.
 	for _, proto := range []string{"--pair0", "--bus0"} {
-		url = testutil.FreeURL(t, "tcp")
-		a := startPlexus(t, "sock", proto, "--listen", url, "--data", "from a", "-Q", "--interval", "50ms", "-C", "1000")
-		out := untilStdin(t, "from b\x00\n", plexusBin(t), "sock", proto, "--dial", url, "--file", "-", "-Q", "--interval", "50ms", "-C", "3")
+		a, _, out := onFreeURL(t, "tcp", func(url string) *proc {
+			return startPlexus(t, "sock", proto, "--listen", url, "--data", "from a", "-Q", "--interval", "50ms", "-C", "1000")
+		}, "from b\x00\n", plexusBin(t), "sock", proto, "--dial", at, "--file", "-", "-Q", "--interval", "50ms", "-C", "3")
 		if !strings.Contains(out, "\"from a\"\n") {
 			t.Errorf("%s: b printed %q", proto, out)
 		}
@@ -434,22 +496,23 @@ func TestSockErrors(t *testing.T) {
 // TestSockShortForms: nngcat's short and legacy forms work: -L/-l ports,
 // --bind/--connect, -D, -C, -A.
 func TestSockShortForms(t *testing.T) {
-	url := testutil.FreeURL(t, "tcp")
-	port := url[strings.LastIndexByte(url, ':')+1:]
-	pull := startPlexus(t, "sock", "--pull", "-L", port, "-A", "-C", "1")
-	until(t, plexusBin(t), "sock", "--push", "-l", port, "-D", "short")
+	pull, _, _ := onFreeURL(t, "tcp", func(url string) *proc {
+		return startPlexus(t, "sock", "--pull", "-L", port(url), "-A", "-C", "1")
+	}, "", plexusBin(t), "sock", "--push", "-l", atPort, "-D", "short")
 	if code, out := pull.wait(t); code != 0 || out != "short" {
 		t.Errorf("-L/-l: exit %d, %q", code, out)
 	}
-	pull = startPlexus(t, "sock", "--pull0", "--bind", url, "--ascii", "--count", "1")
-	until(t, plexusBin(t), "sock", "--push0", "--connect", url, "--data", "legacy")
+	pull, _, _ = onFreeURL(t, "tcp", func(url string) *proc {
+		return startPlexus(t, "sock", "--pull0", "--bind", url, "--ascii", "--count", "1")
+	}, "", plexusBin(t), "sock", "--push0", "--connect", at, "--data", "legacy")
 	if code, out := pull.wait(t); code != 0 || out != "legacy" {
 		t.Errorf("--bind/--connect: exit %d, %q", code, out)
 	}
 	// -Z: a message over the limit closes its pipe; nothing is printed and
 	// the receive times out.
-	pull = startPlexus(t, "sock", "--pull0", "--listen", url, "-A", "-Z", "4", "--recv-timeout", "1500ms")
-	until(t, plexusBin(t), "sock", "--push0", "--dial", url, "--data", "too long", "--send-timeout", "1")
+	pull, _, _ = onFreeURL(t, "tcp", func(url string) *proc {
+		return startPlexus(t, "sock", "--pull0", "--listen", url, "-A", "-Z", "4", "--recv-timeout", "1500ms")
+	}, "", plexusBin(t), "sock", "--push0", "--dial", at, "--data", "too long", "--send-timeout", "1")
 	if code, out := pull.wait(t); code != 0 || out != "" {
 		t.Errorf("-Z 4: exit %d, %q", code, out)
 	}

@@ -3,14 +3,17 @@ package inproc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/url"
+	"sync/atomic"
 	"testing"
 
 	"go.uber.org/goleak"
 
 	"github.com/plexusnet/plexus/internal/mempipe"
 	"github.com/plexusnet/plexus/internal/testsupport/testutil"
+	"github.com/plexusnet/plexus/internal/testsupport/transporttest"
 	"github.com/plexusnet/plexus/transport"
 )
 
@@ -29,6 +32,19 @@ func mustURL(t *testing.T, s string) *url.URL {
 	return u
 }
 
+func TestConformance(t *testing.T) {
+	var n atomic.Int64
+	transporttest.Run(t, transporttest.Setup{
+		Transport: New(),
+		ListenURL: func(testing.TB) string { return fmt.Sprintf("inproc://conformance/%d", n.Add(1)) },
+		BadURLs:   []string{"inproc://", "inproc:"},
+		AddrInUse: true,
+	})
+}
+
+// TestDialListen: what inproc adds to the suite: a dial to a name nobody
+// listens on is refused, a closed pipe's peer reads io.EOF, and a
+// listener's name is free again once it is closed.
 func TestDialListen(t *testing.T) {
 	tr := New()
 	ctx := context.Background()
@@ -41,31 +57,11 @@ func TestDialListen(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	if _, err := tr.Listen(ctx, u, repCfg); !errors.Is(err, transport.ErrAddrInUse) {
-		t.Fatalf("second listen: %v", err)
-	}
-	if _, err := tr.Dial(ctx, u, repCfg); !errors.Is(err, transport.ErrProtocolMismatch) {
-		t.Fatalf("rep dialing rep: %v", err)
-	}
 	c, s := testutil.Connect(t, tr, u, reqCfg, l)
-	if c.Peer() != rep || s.Peer() != req || l.Addr() != "inproc://a/b" {
-		t.Fatalf("peers %v %v addr %s", c.Peer(), s.Peer(), l.Addr())
+	if l.Addr() != "inproc://a/b" {
+		t.Fatalf("addr %s", l.Addr())
 	}
-	if err := c.Send(transport.AppendFrame(nil, []byte("one")), transport.AppendFrame(nil, []byte("two"))); err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"one", "two"} {
-		m, err := s.Recv()
-		if err != nil || string(m) != want {
-			t.Fatalf("%q %v", m, err)
-		}
-	}
-	// Frames sent before a close are still delivered, then EOF.
-	c.Send(transport.AppendFrame(nil, []byte("last")))
 	c.Close()
-	if m, err := s.Recv(); err != nil || string(m) != "last" {
-		t.Fatalf("after close: %q %v", m, err)
-	}
 	if _, err := s.Recv(); err != io.EOF {
 		t.Fatalf("want EOF, got %v", err)
 	}
@@ -73,9 +69,6 @@ func TestDialListen(t *testing.T) {
 		t.Fatalf("send on closed: %v", err)
 	}
 	l.Close()
-	if _, err := l.Accept(); !errors.Is(err, transport.ErrClosed) {
-		t.Fatal(err)
-	}
 	// The name is free again.
 	l2, err := tr.Listen(ctx, u, repCfg)
 	if err != nil {
@@ -84,14 +77,11 @@ func TestDialListen(t *testing.T) {
 	l2.Close()
 }
 
-func TestOversizeAndBackpressure(t *testing.T) {
-	a, b := NewPair(reqCfg, &transport.Config{Self: rep, Peer: req, MaxRecvSize: 4})
+// TestBackpressure: a writer beyond the queue limit waits until the reader
+// takes it, or until the pipe closes.
+func TestBackpressure(t *testing.T) {
+	a, b := NewPair(reqCfg, repCfg)
 	defer a.Close()
-	a.Send(transport.AppendFrame(nil, []byte("12345")))
-	if _, err := b.Recv(); !errors.Is(err, transport.ErrMsgTooLarge) {
-		t.Fatalf("oversize: %v", err)
-	}
-	// A writer beyond the queue limit waits until the reader takes it.
 	big := transport.AppendFrame(nil, make([]byte, mempipe.QueueLimit))
 	if err := a.Send(big); err != nil {
 		t.Fatal(err)
@@ -101,17 +91,6 @@ func TestOversizeAndBackpressure(t *testing.T) {
 	b.Close()
 	if err := <-done; !errors.Is(err, transport.ErrClosed) {
 		t.Fatalf("blocked send after close: %v", err)
-	}
-}
-
-func TestBadURL(t *testing.T) {
-	tr := New()
-	u := &url.URL{Scheme: "inproc"}
-	if _, err := tr.Listen(context.Background(), u, repCfg); !errors.Is(err, transport.ErrBadURL) {
-		t.Fatal(err)
-	}
-	if _, err := tr.Dial(context.Background(), u, repCfg); !errors.Is(err, transport.ErrBadURL) {
-		t.Fatal(err)
 	}
 }
 
@@ -135,21 +114,5 @@ func TestDialContext(t *testing.T) {
 	}
 	for _, p := range pipes {
 		p.Close()
-	}
-}
-
-func TestInterrupt(t *testing.T) {
-	a, b := NewPair(reqCfg, repCfg)
-	defer a.Close()
-	if !b.Interruptible() {
-		t.Fatal("not interruptible")
-	}
-	b.Interrupt()
-	if _, err := b.Recv(); !errors.Is(err, transport.ErrInterrupted) {
-		t.Fatalf("interrupted Recv: %v", err)
-	}
-	a.Send(transport.AppendFrame(nil, []byte("still there")))
-	if m, err := b.Recv(); err != nil || string(m) != "still there" {
-		t.Fatalf("%q %v", m, err)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plexusnet/plexus/internal/testsupport/testutil"
+	"github.com/plexusnet/plexus/internal/testsupport/transporttest"
 	overlay "github.com/plexusnet/plexus/mesh"
 	"github.com/plexusnet/plexus/protocol/pub"
 	"github.com/plexusnet/plexus/protocol/rep"
@@ -24,7 +26,15 @@ const patience = 20 * time.Second
 // b route to each other.
 func relayed(t *testing.T) (a, relay, b *overlay.Node) {
 	t.Helper()
-	var ns [3]*overlay.Node
+	ns := chain(t, 3)
+	return ns[0], ns[1], ns[2]
+}
+
+// chain returns k insecure nodes linked in a chain over pipes, once the
+// ends route to each other; they are closed when the test ends.
+func chain(t *testing.T, k int) []*overlay.Node {
+	t.Helper()
+	ns := make([]*overlay.Node, k)
 	for i := range ns {
 		n, err := overlay.New(overlay.WithInsecure())
 		if err != nil {
@@ -39,21 +49,35 @@ func relayed(t *testing.T) (a, relay, b *overlay.Node) {
 		go func() { y.Attach(q); done <- struct{}{} }()
 		t.Cleanup(func() { p.Close(); q.Close(); <-done; <-done })
 	}
-	link(ns[0], ns[1])
-	link(ns[1], ns[2])
+	for i := 0; i+1 < k; i++ {
+		link(ns[i], ns[i+1])
+	}
 	t.Cleanup(func() {
 		for _, n := range ns {
 			n.Close()
 		}
 	})
-	deadline := time.Now().Add(patience)
-	for !routes(ns[0], ns[2].ID(), 2) || !routes(ns[2], ns[0].ID(), 2) {
-		if time.Now().After(deadline) {
-			t.Fatal("no route across the relay")
-		}
-		time.Sleep(5 * time.Millisecond)
+	first, last := ns[0], ns[k-1]
+	testutil.Eventually(t, "a route from one end to the other", func() bool {
+		return routes(first, last.ID(), k-1) && routes(last, first.ID(), k-1)
+	})
+	return ns
+}
+
+// TestConformance runs the transport suite between neighbours (over their
+// link's connection session) and across a relay (over a circuit).
+func TestConformance(t *testing.T) {
+	for name, k := range map[string]int{"neighbour": 2, "relayed": 3} {
+		t.Run(name, func(t *testing.T) {
+			ns := chain(t, k)
+			transporttest.Run(t, transporttest.Setup{
+				Transport: meshtp.New(ns[k-1]),
+				Dialer:    meshtp.New(ns[0]),
+				ListenURL: func(testing.TB) string { return "mesh://:0" },
+				BadURLs:   []string{"mesh://", "mesh://echo/path", "mesh://echo?x=1"},
+			})
+		})
 	}
-	return ns[0], ns[1], ns[2]
 }
 
 func routes(n *overlay.Node, host uint64, hops int) bool {
@@ -89,13 +113,8 @@ func TestReqRepAcrossARelay(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	deadline := time.Now().Add(patience)
-	for len(a.Services()) == 0 { // the service reaches a's routing table
-		if time.Now().After(deadline) {
-			t.Fatal("echo is not seen")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	// The service reaches a's routing table.
+	testutil.Eventually(t, "echo in a's services", func() bool { return len(a.Services()) > 0 })
 	for _, url := range []string{"mesh://echo"} {
 		if err := client.Dial(url); err != nil {
 			t.Fatal(err)
@@ -161,13 +180,7 @@ func TestPubSubAcrossARelay(t *testing.T) {
 	}
 	defer subscriber.Close()
 	subscriber.Subscribe([]byte("sport/"))
-	deadline := time.Now().Add(patience)
-	for len(a.Services()) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("news is not seen")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.Eventually(t, "news in a's services", func() bool { return len(a.Services()) > 0 })
 	if err := subscriber.Dial("mesh://" + overlay.FormatID(b.ID()) + ":7"); err != nil {
 		t.Fatal(err)
 	}
@@ -189,6 +202,7 @@ func TestPubSubAcrossARelay(t *testing.T) {
 			}
 		}
 	}()
+	deadline := time.Now().Add(patience)
 	for {
 		publisher.Send([]byte("weather/rain"))
 		publisher.Send([]byte("sport/goal"))
@@ -206,27 +220,16 @@ func TestPubSubAcrossARelay(t *testing.T) {
 	}
 }
 
-func TestBadURLs(t *testing.T) {
+// TestUnknownService: a dial to a service no node offers fails with
+// mesh.ErrNoService.
+func TestUnknownService(t *testing.T) {
 	n, err := overlay.New(overlay.WithInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer n.Close()
-	tp := meshtp.New(n)
-	if tp.Scheme() != "mesh" {
-		t.Fatal(tp.Scheme())
-	}
-	for _, raw := range []string{"mesh://", "mesh://echo/path", "mesh://echo?x=1"} {
-		u, err := transport.ParseURL(raw)
-		if err != nil {
-			continue
-		}
-		if _, err := tp.Dial(context.Background(), u, &transport.Config{}); !errors.Is(err, transport.ErrBadURL) {
-			t.Errorf("Dial %s: %v", raw, err)
-		}
-	}
 	u, _ := transport.ParseURL("mesh://nosuch")
-	if _, err := tp.Dial(context.Background(), u, &transport.Config{}); !errors.Is(err, overlay.ErrNoService) {
+	if _, err := meshtp.New(n).Dial(context.Background(), u, &transport.Config{}); !errors.Is(err, overlay.ErrNoService) {
 		t.Errorf("Dial of an unknown service: %v", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -366,7 +367,8 @@ func TestInterruptTCP(t *testing.T) {
 		_, err := p.Recv()
 		done <- err
 	}()
-	time.Sleep(10 * time.Millisecond) // let Recv block (not required for correctness)
+	// Interrupt a Recv that blocks in the connection's Read.
+	testutil.Eventually(t, "Recv to block", func() bool { return blockedIn("IO wait", "spstream.(*Pipe).Recv") })
 	p.Interrupt()
 	if err := <-done; !errors.Is(err, transport.ErrInterrupted) {
 		t.Fatalf("Recv after Interrupt: %v", err)
@@ -549,4 +551,18 @@ func TestLargeMessageGrows(t *testing.T) {
 	if err != nil || !bytes.Equal(m, payload) {
 		t.Fatalf("Recv: %d bytes, %v", len(m), err)
 	}
+}
+
+// blockedIn reports whether a goroutine is blocked in state (as the
+// runtime prints it: "IO wait", "chan receive") with fn on its stack.
+func blockedIn(state, fn string) bool {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		head, _, _ := strings.Cut(g, "\n")
+		if strings.Contains(head, "["+state) && strings.Contains(g, fn) {
+			return true
+		}
+	}
+	return false
 }

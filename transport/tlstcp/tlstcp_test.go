@@ -9,6 +9,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/plexusnet/plexus/internal/testsupport/testutil"
+	"github.com/plexusnet/plexus/internal/testsupport/transporttest"
 	"github.com/plexusnet/plexus/transport"
 )
 
@@ -16,9 +17,25 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var req, rep = testutil.ReqRep()
 
-func TestTLS(t *testing.T) {
-	ctx := context.Background()
+func TestConformance(t *testing.T) {
 	srvTLS, cliTLS := testutil.TLSConfigs(t)
+	transporttest.Run(t, transporttest.Setup{
+		Transport: Transport{},
+		ListenURL: func(testing.TB) string { return "tls+tcp://127.0.0.1:0" },
+		Config: func(_ testing.TB, cfg *transport.Config, listening bool) {
+			if cfg.TLS = cliTLS; listening {
+				cfg.TLS = srvTLS
+			}
+		},
+		BadURLs: []string{"tls+tcp://nohost", "tls+tcp://h:1/path", "tls+tcp://"},
+	})
+}
+
+// TestUntrustedServer: a client that does not trust the server fails;
+// there is no fallback.
+func TestUntrustedServer(t *testing.T) {
+	ctx := context.Background()
+	srvTLS, _ := testutil.TLSConfigs(t)
 	u, _ := transport.ParseURL("tls+tcp://127.0.0.1:0")
 	l, err := Transport{}.Listen(ctx, u, &transport.Config{Self: rep, Peer: req, TLS: srvTLS})
 	if err != nil {
@@ -26,12 +43,6 @@ func TestTLS(t *testing.T) {
 	}
 	defer l.Close()
 	u, _ = transport.ParseURL(l.Addr())
-	c, s := testutil.Connect(t, Transport{}, u, &transport.Config{Self: req, Peer: rep, TLS: cliTLS}, l)
-	defer c.Close()
-	defer s.Close()
-	testutil.Exchange(t, c, s, "secret")
-
-	// A client that does not trust the server fails; there is no fallback.
 	if _, err := (Transport{}).Dial(ctx, u, &transport.Config{Self: req, Peer: rep, TLS: &tls.Config{}}); err == nil {
 		t.Fatal("untrusted server accepted")
 	}

@@ -100,19 +100,48 @@ func listenURL(t *testing.T, scheme string) string {
 	return "tcp://127.0.0.1:0"
 }
 
-// dial dials addr until the tool listening there answers.
-func dial(t *testing.T, s socket.Socket, addr string) {
+// listenTool runs tl listening as proto on a free address of scheme and
+// calls try until it returns nil (a dial from plexus that succeeds, or
+// fails as it should); it returns the tool and its address. A port free
+// when FreeURL looked may be taken when the tool binds it (by a
+// connection of another test process): a tool that exits before try
+// succeeded is run again on another address.
+func listenTool(t *testing.T, tl tool, proto, scheme string, args []string, try func(addr string) error) (*peer, string) {
 	t.Helper()
-	deadline := time.Now().Add(testutil.Patience)
-	for {
-		err := s.Dial(addr)
-		if err == nil {
-			return
+	for attempt := 1; ; attempt++ {
+		addr := testutil.FreeURL(t, scheme)
+		p := start(t, tl, proto, addr, true, args...)
+		exited := false
+		testutil.WaitFor(t, "the tool to listen on "+addr, func() error {
+			select {
+			case _, ok := <-p.lines: // a listening tool prints nothing before plexus connects
+				if ok {
+					t.Fatalf("%s printed a line before plexus connected", tl.name)
+				}
+				exited = true
+				return nil
+			default:
+			}
+			return try(addr)
+		})
+		if !exited {
+			return p, addr
 		}
-		if errors.Is(err, socket.ErrProtocolMismatch) || time.Now().After(deadline) {
+		if attempt == 3 {
+			t.Fatalf("%s exited before listening, 3 times", tl.name)
+		}
+		t.Logf("%s exited before listening on %s (taken meanwhile?): again on another address", tl.name, addr)
+	}
+}
+
+// dialer returns a try of listenTool: s dials addr.
+func dialer(t *testing.T, s socket.Socket) func(addr string) error {
+	return func(addr string) error {
+		err := s.Dial(addr)
+		if errors.Is(err, socket.ErrProtocolMismatch) {
 			t.Fatalf("dial %s: %v", addr, err)
 		}
-		time.Sleep(5 * time.Millisecond)
+		return err
 	}
 }
 
@@ -273,11 +302,37 @@ var scenarios = []scenario{
 			if got := recv(t, s); got != "tool req" {
 				t.Fatalf("plexus got %q", got)
 			}
-			if err := s.Send([]byte("plexus rep")); err != nil {
-				t.Fatal(err)
-			}
-			if l := p.next(t); l != quoted("plexus rep") {
-				t.Fatalf("tool printed %s", l)
+			// The tool sends a new request every interval and drops the
+			// replies to the older ones (nanocat waits for a reply only
+			// until its next send): answer each request until the tool
+			// prints a reply.
+			ctx, cancel := context.WithTimeout(context.Background(), testutil.Patience)
+			defer cancel()
+			reqs := make(chan error, 1)
+			for {
+				if err := s.Send([]byte("plexus rep")); err != nil {
+					t.Fatal(err)
+				}
+				go func() {
+					_, err := s.RecvContext(ctx)
+					reqs <- err
+				}()
+				select {
+				case l, ok := <-p.lines:
+					cancel()
+					<-reqs
+					if !ok {
+						t.Fatal("the tool exited")
+					}
+					if l != quoted("plexus rep") {
+						t.Fatalf("tool printed %s", l)
+					}
+					return
+				case err := <-reqs:
+					if err != nil {
+						t.Fatalf("waiting for the tool's reply or its next request: %v", err)
+					}
+				}
 			}
 		},
 	},
@@ -384,9 +439,7 @@ func runCell(t *testing.T, tl tool, sc scenario, scheme string, plexusListens bo
 		}
 		p = start(t, tl, sc.peer, addr, false, sc.args(tl)...)
 	} else {
-		addr := testutil.FreeURL(t, scheme)
-		p = start(t, tl, sc.peer, addr, true, sc.args(tl)...)
-		dial(t, s, addr)
+		p, _ = listenTool(t, tl, sc.peer, scheme, sc.args(tl), dialer(t, s))
 	}
 	sc.run(t, s, p)
 }
@@ -414,19 +467,16 @@ func TestMismatch(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer s.Close()
-				addr := testutil.FreeURL(t, "tcp")
-				start(t, tl, c.tool, addr, true, c.args...)
-				deadline := time.Now().Add(testutil.Patience)
-				for {
+				listenTool(t, tl, c.tool, "tcp", c.args, func(addr string) error {
 					err := s.Dial(addr)
 					if errors.Is(err, socket.ErrProtocolMismatch) {
-						break
+						return nil
 					}
-					if err == nil || time.Now().After(deadline) {
-						t.Fatalf("%s dialing %s %s: %v", c.plexus, tl.name, tl.flags[c.tool], err)
+					if err == nil {
+						t.Fatalf("%s dialing %s %s: no error, want ErrProtocolMismatch", c.plexus, tl.name, tl.flags[c.tool])
 					}
-					time.Sleep(5 * time.Millisecond)
-				}
+					return err
+				})
 				if st := s.Stats(); st.PipesOpened != 0 {
 					t.Fatalf("pipes opened: %+v", st)
 				}
