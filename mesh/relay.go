@@ -332,8 +332,18 @@ func (c *core) forward(st *mux.Stream, s wire.SetupHeader, nl *link, rc *relayed
 	// one closure and mux's two streams and splice are all that the relay
 	// keeps per circuit.
 	if err := mux.Splice(st, out, func(error) { c.relayEnded(rc) }); err != nil {
-		out.Reset(mux.CodeCancel) // st was reset under us: the source gave up, or the setup was dropped
-		st.Reset(mux.CodeCancel)
+		// A stream was reset under us: the source gave up, or the setup
+		// was dropped, or the next hop refused it already. A refusal's
+		// code goes on to the source, as the splice would have passed it,
+		// so that the source learns why (a limit, not a broken setup).
+		code := mux.CodeCancel
+		out.SetReadDeadline(time.Now())
+		var se *mux.StreamError
+		if _, rerr := out.Read(make([]byte, 1)); errors.As(rerr, &se) && se.Remote {
+			code = se.Code
+		}
+		out.Reset(mux.CodeCancel)
+		st.Reset(code)
 		c.relayEnded(rc)
 		return
 	}
