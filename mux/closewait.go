@@ -10,7 +10,7 @@ import "time"
 // Config.StreamCloseTimeout. All waits are equally long, so the queue is
 // ordered by deadline and the timer is armed for its head only.
 
-// closeWait is the queue; Session.mu guards it.
+// closeWait is the queue; streamTable.mu guards it.
 type closeWait struct {
 	q     []closeEntry // q[head:] in the order of their deadlines
 	head  int
@@ -28,12 +28,13 @@ type closeEntry struct {
 // FIN. st.mu must be held (so that st cannot be removed meanwhile).
 func (s *Session) closeWaitLocked(st *Stream) {
 	at := time.Now().Add(s.cfg.StreamCloseTimeout).UnixNano()
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	t := &s.table
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if s.isClosed() {
 		return
 	}
-	cw := &s.cw
+	cw := &t.cw
 	if cw.head > 0 && len(cw.q) > 2*cw.live+64 { // mostly streams that left: compact
 		n := 0
 		for _, e := range cw.q[cw.head:] {
@@ -64,8 +65,9 @@ func (s *Session) closeWaitLocked(st *Stream) {
 func (s *Session) closeWaitExpired() {
 	now := time.Now().UnixNano()
 	var expired []*Stream
-	s.mu.Lock()
-	cw := &s.cw
+	t := &s.table
+	t.mu.Lock()
+	cw := &t.cw
 	for cw.head < len(cw.q) && cw.q[cw.head].at <= now {
 		if st := cw.q[cw.head].st; st.lingers {
 			expired = append(expired, st)
@@ -80,12 +82,21 @@ func (s *Session) closeWaitExpired() {
 	if cw.armed {
 		cw.timer.Reset(time.Duration(cw.q[cw.head].at - now))
 	}
-	s.mu.Unlock()
+	t.mu.Unlock()
 	for _, st := range expired {
 		st.mu.Lock()
 		if st.state&stRemoved == 0 {
 			st.abortLocked(CodeCancel, false)
 		}
 		st.mu.Unlock()
+	}
+}
+
+// stop disarms the timer as the session ends (closeWaitLocked and
+// closeWaitExpired arm it no more once the session is closed).
+// streamTable.mu must be held.
+func (cw *closeWait) stop() {
+	if cw.timer != nil {
+		cw.timer.Stop()
 	}
 }

@@ -72,15 +72,3 @@ func isClosed(ch <-chan struct{}) bool {
 		return false
 	}
 }
-
-// signal wakes one waiter of ch, a channel with a buffer of one, without
-// blocking. Waiters that find their condition still true pass the signal on,
-// so one slot serves any number of them.
-func signal(ch chan struct{}) {
-	if ch != nil {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
-	}
-}

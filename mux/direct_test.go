@@ -113,7 +113,7 @@ func TestConcurrentReadsAfterDirectRead(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(50 * time.Millisecond) // both Reads wait; the reader goroutine reads
+	waitFor(t, func() bool { return waits(p.sess, st) == 2 }) // both Reads wait; the reader goroutine reads
 	// A small frame handed by the reader goroutine to one Read: the token
 	// stays free for the grace period and that Read, reading again, leads.
 	if _, err := p.conn.Write(frame(typeData, 0, 1, []byte("x"))); err != nil {
@@ -122,7 +122,9 @@ func TestConcurrentReadsAfterDirectRead(t *testing.T) {
 	if got := <-out; got != "x" {
 		t.Fatalf("got %q", got)
 	}
-	time.Sleep(50 * time.Millisecond) // one Read leads, the other waits
+	// One Read leads, the other waits (or, if the first came back too late
+	// to lead, both wait).
+	waitFor(t, func() bool { return waits(p.sess, st) == 2 })
 	msg := append(frame(typeData, 0, 1, []byte("AAAA")), frame(typeData, 0, 1, []byte("BBBB"))...)
 	if _, err := p.conn.Write(msg); err != nil {
 		t.Fatal(err)
@@ -153,18 +155,21 @@ func TestSpliceDuringLeadingRead(t *testing.T) {
 	x, y := streamPair(t, oc, os2)
 
 	readDone := make(chan int, 1)
+	first := make(chan struct{})
 	go func() {
 		one := make([]byte, 1)
 		st.Read(one) // the 'x' below, from the reader goroutine
+		close(first)
 		buf := make([]byte, 4096)
 		n, _ := st.Read(buf) // within the grace period: it leads
 		readDone <- n
 	}()
-	time.Sleep(50 * time.Millisecond)
+	waitFor(t, func() bool { return waits(p.sess, st) == 1 })
 	if _, err := p.conn.Write(frame(typeData, 0, 1, []byte("x"))); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond) // the Read leads
+	<-first
+	waitFor(t, func() bool { return waits(p.sess, st) == 1 }) // the Read leads
 	if err := Splice(st, x, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -200,6 +205,7 @@ func TestNoWindowAfterFINReadDirect(t *testing.T) {
 	t.Cleanup(func() { c1.Close(); s.Close() })
 	var mu sync.Mutex
 	var windows []uint32
+	pong := make(chan struct{})
 	go func() {
 		// parse what the server sends: preface, then frames
 		pre := make([]byte, prefaceSize)
@@ -221,6 +227,9 @@ func TestNoWindowAfterFINReadDirect(t *testing.T) {
 				windows = append(windows, uint32(b[0])<<24|uint32(b[1])<<16|uint32(b[2])<<8|uint32(b[3]))
 				mu.Unlock()
 			}
+			if fh.typ == typePing && fh.flags&flagACK != 0 {
+				close(pong)
+			}
 		}
 	}()
 	if _, err := c1.Write(append(clientPreface(), frame(typeData, flagSYN, 1, nil)...)); err != nil {
@@ -235,23 +244,31 @@ func TestNoWindowAfterFINReadDirect(t *testing.T) {
 	// 20000 bytes (+32 overhead) is over a quarter of the 64 KiB window.
 	payload := bytes.Repeat([]byte{7}, 20000)
 	done := make(chan int, 1)
+	first := make(chan struct{})
 	go func() {
 		one := make([]byte, 1)
 		st.Read(one)
+		close(first)
 		buf := make([]byte, 64<<10)
 		n, _ := st.Read(buf)
 		done <- n
 	}()
-	time.Sleep(50 * time.Millisecond)
+	waitFor(t, func() bool { return waits(s, st) == 1 })
 	if _, err := c1.Write(frame(typeData, 0, 1, []byte("x"))); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond) // the Read leads
+	<-first
+	waitFor(t, func() bool { return waits(s, st) == 1 }) // the Read leads
 	if _, err := c1.Write(frame(typeData, flagFIN, 1, payload)); err != nil {
 		t.Fatal(err)
 	}
 	n := <-done
-	time.Sleep(200 * time.Millisecond)
+	// A WINDOW that the Read's credit called for was queued before Read
+	// returned, so it comes before the answer to a ping sent now.
+	if _, err := c1.Write(appendPing(nil, 0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	<-pong
 	mu.Lock()
 	defer mu.Unlock()
 	t.Logf("Read returned %d; WINDOWs sent for stream 1 after its FIN: %v", n, windows)
@@ -292,6 +309,8 @@ func stressReadDeadlines(t *testing.T, pair func(t *testing.T) (*Stream, *Stream
 			}
 			p = p[n:]
 			if rng.Intn(8) == 0 {
+				// Time, not state: the writer pauses at random, so that
+				// the reader's deadlines fall at every point of a frame.
 				time.Sleep(time.Duration(rng.Intn(300)) * time.Microsecond)
 			}
 		}
@@ -331,7 +350,10 @@ func stressReadDeadlines(t *testing.T, pair func(t *testing.T) (*Stream, *Stream
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(10 * time.Millisecond)
+	// Once the session's reader has stopped, nothing can write a buffer.
+	rs := r.Session()
+	rs.Close()
+	<-rs.life.readerDone
 	for i, s := range ring {
 		if s.snap != nil && !bytes.Equal(s.buf, s.snap) {
 			t.Fatalf("ring %d: a buffer was written after its Read returned", i)
@@ -362,20 +384,24 @@ func leadingRead(t *testing.T, p *rawPeer, st *Stream, size int) ([]byte, chan r
 	t.Helper()
 	buf := make([]byte, size)
 	res := make(chan readResult, 1)
+	first := make(chan struct{})
 	go func() {
 		one := make([]byte, 1)
-		if _, err := st.Read(one); err != nil {
+		_, err := st.Read(one)
+		close(first)
+		if err != nil {
 			res <- readResult{0, err}
 			return
 		}
 		n, err := st.Read(buf)
 		res <- readResult{n, err}
 	}()
-	time.Sleep(30 * time.Millisecond)
+	waitFor(t, func() bool { return waits(p.sess, st) == 1 })
 	if _, err := p.conn.Write(frame(typeData, 0, 1, []byte("x"))); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(30 * time.Millisecond)
+	<-first
+	waitFor(t, func() bool { return waits(p.sess, st) == 1 || len(res) > 0 })
 	return buf, res
 }
 
@@ -403,10 +429,12 @@ func TestPeerDiesDuringDirectRead(t *testing.T) {
 			p := newRawPeer(t, nil)
 			st := acceptStream1(t, p)
 			buf, res := leadingRead(t, p, st, 64<<10)
-			if _, err := p.conn.Write(tc.send()); err != nil {
+			send := tc.send()
+			before := p.sess.rd.bytesIn.Load()
+			if _, err := p.conn.Write(send); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(20 * time.Millisecond)
+			waitFor(t, func() bool { return p.sess.rd.bytesIn.Load() >= before+uint64(len(send)) })
 			p.conn.Close()
 			var r readResult
 			select {
@@ -430,7 +458,7 @@ func TestPeerDiesDuringDirectRead(t *testing.T) {
 			if !errors.Is(p.sess.Err(), io.ErrUnexpectedEOF) {
 				t.Errorf("session Err = %v; want io.ErrUnexpectedEOF", p.sess.Err())
 			}
-			time.Sleep(20 * time.Millisecond)
+			<-p.sess.life.readerDone // nothing reads any more
 			if !bytes.Equal(buf, snap) {
 				t.Fatal("buffer written after Read returned")
 			}
@@ -492,10 +520,12 @@ func TestCloseWhileLeadingRead(t *testing.T) {
 	p := newRawPeer(t, nil)
 	st := acceptStream1(t, p)
 	buf, res := leadingRead(t, p, st, 64<<10)
-	if _, err := p.conn.Write(append(appendHeader(nil, typeData, 0, 1, 40000), bytes.Repeat([]byte{3}, 10000)...)); err != nil {
+	send := append(appendHeader(nil, typeData, 0, 1, 40000), bytes.Repeat([]byte{3}, 10000)...)
+	before := p.sess.rd.bytesIn.Load()
+	if _, err := p.conn.Write(send); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(20 * time.Millisecond)
+	waitFor(t, func() bool { return p.sess.rd.bytesIn.Load() >= before+uint64(len(send)) })
 	go p.sess.Close()
 	r := <-res
 	snap := bytes.Clone(buf)
@@ -504,7 +534,8 @@ func TestCloseWhileLeadingRead(t *testing.T) {
 	}
 	// the peer sends the rest: the draining reader must not write buf
 	p.conn.Write(bytes.Repeat([]byte{4}, 30000))
-	time.Sleep(50 * time.Millisecond)
+	p.conn.Close()
+	<-p.sess.life.readerDone // it drained all, to the peer's EOF
 	if !bytes.Equal(buf, snap) {
 		t.Fatal("buffer written after Read returned")
 	}
@@ -559,6 +590,8 @@ func TestDirectReadsInterleaved(t *testing.T) {
 				}
 				out = out[k:]
 				if rng.Intn(4) == 0 {
+					// Time, not state: frames arrive in bursts and
+					// trickles, so that Reads meet every part of a frame.
 					time.Sleep(time.Duration(rng.Intn(500)) * time.Microsecond)
 				}
 			}

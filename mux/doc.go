@@ -2,6 +2,21 @@
 // reliable connection: a TCP or TLS connection, a pipe, anything that is an
 // io.ReadWriteCloser.
 //
+// What lives where. session.go holds the Session, whose parts are types of
+// their own, each in its file, and how a session ends; table.go the stream
+// table, opening and accepting; stream.go the Stream, and what it does with
+// the frames it receives; flow.go credit in both directions and all its
+// policy: what a frame costs, how windows grow, when credit goes back;
+// writer.go the send queue and the writer goroutine; reader.go the frame
+// reader and the reader goroutine; lead.go the read token and the Reads
+// that read the connection themselves; splice.go splices; frame.go the wire
+// format; health.go keep-alives, the write timeout and pings; closewait.go
+// the streams closed and waiting for their peer's FIN; slab.go, pool.go and
+// queue.go the memory of received data. A DATA frame goes one way:
+// reader.go reads it, stream.go queues it for its reader, flow.go decides
+// when its credit goes back, writer.go sends that WINDOW, frame.go encodes
+// it; a splice forwards what its streams got after each read.
+//
 // A Session runs on one connection. Either side may open streams; a stream
 // costs no round trip to open, so data may follow the open at once. Each
 // *Stream is a net.Conn (Read, Write, Close, deadlines) with TCP's half-close

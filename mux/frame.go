@@ -44,12 +44,6 @@ const (
 	// maxFrameLimit is the largest payload the 24-bit length can carry.
 	maxFrameLimit = 1<<24 - 1
 
-	// frameOverhead is what a DATA frame that carries a payload or ends a
-	// message costs in flow-control credit on top of its payload: the
-	// receiver's bookkeeping for a buffered chunk. It keeps a flood of tiny
-	// frames from making the receiver hold far more memory than its windows.
-	frameOverhead = 32
-
 	// maxWindow is the largest a send window may grow to.
 	maxWindow = 1<<31 - 1
 
@@ -87,6 +81,18 @@ func appendHeader(b []byte, typ frameType, flags uint8, id uint32, length int) [
 func appendUint32Frame(b []byte, typ frameType, flags uint8, id, v uint32) []byte {
 	b = appendHeader(b, typ, flags, id, 4)
 	return binary.BigEndian.AppendUint32(b, v)
+}
+
+// appendWindows appends the WINDOW frames that returning credit calls for:
+// one for the session if session > 0, one for stream id if stream > 0.
+func appendWindows(b []byte, session, id, stream uint32) []byte {
+	if session > 0 {
+		b = appendUint32Frame(b, typeWindow, 0, 0, session)
+	}
+	if stream > 0 {
+		b = appendUint32Frame(b, typeWindow, 0, id, stream)
+	}
+	return b
 }
 
 // appendPing appends a PING frame.
@@ -141,14 +147,6 @@ func (h frameHeader) check(maxFrame uint32) error {
 		return protoErr("unknown frame type %#x", uint8(h.typ))
 	}
 	return nil
-}
-
-// dataCost is the flow-control credit a DATA frame consumes.
-func dataCost(length uint32, flags uint8) uint32 {
-	if length == 0 && flags&flagEOM == 0 {
-		return 0
-	}
-	return length + frameOverhead
 }
 
 // The preface opens the connection in both directions: each side sends it

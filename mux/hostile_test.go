@@ -123,9 +123,9 @@ func TestOpenFlood(t *testing.T) {
 	}
 	p.conn.Write(buf)
 	waitFor(t, func() bool { // every open was processed
-		p.sess.mu.Lock()
-		defer p.sess.mu.Unlock()
-		return p.sess.lastPeerID == 2*n-1 || p.sess.isClosed()
+		p.sess.table.mu.Lock()
+		defer p.sess.table.mu.Unlock()
+		return p.sess.table.lastPeerID == 2*n-1 || p.sess.isClosed()
 	})
 	if p.sess.Err() == nil {
 		if n := p.sess.NumStreams(); n != 100 {

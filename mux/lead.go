@@ -1,6 +1,13 @@
 package mux
 
-import "time"
+import (
+	"io"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/plexusnet/plexus/internal/fastio"
+)
 
 // Leaders. At most one goroutine reads the connection: the session's
 // reader goroutine, or a *leader*, an application goroutine blocked in Read
@@ -48,38 +55,69 @@ type deadliner interface {
 
 var aLongTimeAgo = time.Unix(1, 0)
 
-// initToken readies the read token; the hooks run under the token's lock.
-func (s *Session) initToken() {
-	s.token.Init(
-		func() { s.setConnDeadlineLocked(time.Time{}) },
+// readSide is the receive side of a session: the read token and what its
+// holder owns, and the memory that received data may keep. fr, leader and
+// wokeReader belong to whoever holds the token; the token's lock guards
+// connDeadline; the rest is set once or atomic.
+type readSide struct {
+	token        fastio.Token
+	rconn        deadliner // nil: no leaders
+	connDeadline time.Time // the read deadline set on the connection
+	fr           frameReader
+	leader       *Stream       // the stream whose Read leads, if one does
+	bytesIn      atomic.Uint64 // bytes read: Stats, and the health timer's sign of life
+	framesIn     atomic.Uint64 // frames read
+	queueKept    atomic.Int64  // slots the drained receive queues keep beyond idleQueue (Stream.trimQueue)
+	queueBudget  int64         // at most this many: the session window's worth of chunks
+	splices      atomic.Int32  // splices of the session's streams not yet over (see releaseToken)
+	slabs        atomic.Int32  // slabs that hold chunks or are being cut from (see slab.go)
+	wokeReader   bool          // the last read handed data to a waiting Read
+}
+
+// init readies the receive side of a session on conn; the token's hooks
+// run under its lock.
+func (r *readSide) init(conn io.Reader, c *Config) {
+	r.fr = frameReader{
+		r:     conn,
+		rv:    fastio.NewReader(conn),
+		buf:   make([]byte, readBufSize),
+		seq:   &r.bytesIn,
+		slabs: &r.slabs,
+	}
+	r.queueBudget = int64(c.SessionWindow) / int64(unsafe.Sizeof(chunk{}))
+	if d, ok := conn.(deadliner); ok {
+		r.rconn = d
+	}
+	r.token.Init(
+		func() { r.setConnDeadlineLocked(time.Time{}) },
 		func(l any) {
 			st := l.(*Stream)
-			s.leader = st
+			r.leader = st
 			var t time.Time
 			if st.rdl != nil {
 				t = st.rdl.at // st.mu is held by leadOrFollow's caller
 			}
-			s.setConnDeadlineLocked(t)
+			r.setConnDeadlineLocked(t)
 		})
 }
 
 // releaseToken gives the token up after a read. A grace period starts if
 // the read was a leader's or handed data to a waiting Read.
-func (s *Session) releaseToken(leader bool) {
+func (r *readSide) releaseToken(leader bool) {
 	grace := time.Duration(0)
-	if s.rconn != nil && (leader || s.wokeReader) {
+	if r.rconn != nil && (leader || r.wokeReader) {
 		grace = graceTime
 	}
-	s.leader = nil
-	s.wokeReader = false
+	r.leader = nil
+	r.wokeReader = false
 	// While no Read follows (waits for another's read) and no splice needs
 	// the reader, a longer grace period costs nothing: the timer fires
 	// seldom instead of about every graceTime.
 	idle := grace
-	if s.splices.Load() == 0 {
+	if r.splices.Load() == 0 {
 		idle = idleGraceTime
 	}
-	s.token.ReleaseIdle(grace, idle)
+	r.token.ReleaseIdle(grace, idle)
 }
 
 // needReader ends a grace period at once, for a caller about to wait for
@@ -90,18 +128,18 @@ func (s *Session) releaseToken(leader bool) {
 // counts the caller as a follower, so that a leader that releases the
 // token while it waits starts the short grace period; it reports whether
 // it did, and the caller ends its wait with doneWaiting.
-func (s *Session) needReader() bool {
-	if s.rconn == nil {
+func (r *readSide) needReader() bool {
+	if r.rconn == nil {
 		return false
 	}
-	s.token.Wait()
+	r.token.Wait()
 	return true
 }
 
 // doneWaiting ends a wait that needReader counted.
-func (s *Session) doneWaiting(counted bool) {
+func (r *readSide) doneWaiting(counted bool) {
 	if counted {
-		s.token.Unfollow()
+		r.token.Unfollow()
 	}
 }
 
@@ -109,16 +147,16 @@ func (s *Session) doneWaiting(counted bool) {
 // reports whether it did. If it did not, and the session has leaders, the
 // reader is counted as a follower, which it must end with unfollow once
 // it is done waiting. st.mu must be held.
-func (s *Session) leadOrFollow(st *Stream) (led, following bool) {
-	if s.rconn == nil {
+func (r *readSide) leadOrFollow(st *Stream) (led, following bool) {
+	if r.rconn == nil {
 		return false, false
 	}
-	led = s.token.Follow(st)
+	led = r.token.Follow(st)
 	return led, !led
 }
 
 // unfollow ends a follower's wait (leadOrFollow).
-func (s *Session) unfollow() { s.token.Unfollow() }
+func (r *readSide) unfollow() { r.token.Unfollow() }
 
 // leaderPatience is how many reads in a row a leader makes for the waiting
 // readers of other streams, with nothing for its own, before it hands the
@@ -140,7 +178,8 @@ const leaderPatience = 4
 // fewer in bulk transfers), and lead returns its length. st.mu must not be
 // held.
 func (s *Session) lead(st *Stream, p []byte) (direct int, handedOver bool) {
-	fr := &s.fr
+	r := &s.rd
+	fr := &r.fr
 	if len(p) > 0 {
 		fr.lead, fr.leadBuf = st, p
 	}
@@ -155,7 +194,7 @@ func (s *Session) lead(st *Stream, p []byte) (direct int, handedOver bool) {
 		if fr.leadN > 0 || st.readable() {
 			break
 		}
-		if s.wokeReader {
+		if r.wokeReader {
 			if served++; served == leaderPatience {
 				handedOver = true
 				break
@@ -163,24 +202,24 @@ func (s *Session) lead(st *Stream, p []byte) (direct int, handedOver bool) {
 		}
 	}
 	direct = fr.endLead(st)
-	s.releaseToken(true)
+	r.releaseToken(true)
 	return direct, handedOver
 }
 
 // interrupt wakes st's reader if it leads, to see a change of st: closed,
 // reset, or a new deadline t.
-func (s *Session) interrupt(st *Stream, t time.Time) {
-	if s.rconn != nil {
-		s.token.IfLeading(st, func() { s.setConnDeadlineLocked(t) })
+func (r *readSide) interrupt(st *Stream, t time.Time) {
+	if r.rconn != nil {
+		r.token.IfLeading(st, func() { r.setConnDeadlineLocked(t) })
 	}
 }
 
 // setConnDeadlineLocked sets the connection's read deadline. It runs under
 // the token's lock, which guards connDeadline.
-func (s *Session) setConnDeadlineLocked(t time.Time) {
-	if s.rconn != nil && !t.Equal(s.connDeadline) {
-		s.rconn.SetReadDeadline(t)
-		s.connDeadline = t
+func (r *readSide) setConnDeadlineLocked(t time.Time) {
+	if r.rconn != nil && !t.Equal(r.connDeadline) {
+		r.rconn.SetReadDeadline(t)
+		r.connDeadline = t
 	}
 }
 

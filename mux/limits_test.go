@@ -33,9 +33,9 @@ func bigWindowPeer(t *testing.T, cfg *Config) *Session {
 		io.ReadFull(c2, make([]byte, prefaceSize))
 	}()
 	waitFor(t, func() bool {
-		cs.wmu.Lock()
-		defer cs.wmu.Unlock()
-		return cs.peer.sessionWindow == maxWindow
+		cs.sendq.mu.Lock()
+		defer cs.sendq.mu.Unlock()
+		return cs.sendq.peer.sessionWindow == maxWindow
 	})
 	return cs
 }
@@ -149,8 +149,8 @@ func TestUnreadStreamsDoNotStall(t *testing.T) {
 			}
 			warm = append(warm, a)
 		}
-		if w := ss.windows.Load(); w < ss.windowBudget/2 {
-			t.Fatalf("warm-up grew the windows to %d only (budget %d)", w, ss.windowBudget)
+		if w := ss.flow.windows.Load(); w < ss.flow.budget/2 {
+			t.Fatalf("warm-up grew the windows to %d only (budget %d)", w, ss.flow.budget)
 		}
 		var wg sync.WaitGroup
 		for _, a := range warm {
@@ -163,15 +163,15 @@ func TestUnreadStreamsDoNotStall(t *testing.T) {
 		}
 		wg.Wait()
 		buffered := 0
-		ss.mu.Lock()
-		for _, st := range ss.streams {
+		ss.table.mu.Lock()
+		for _, st := range ss.table.streams {
 			st.mu.Lock()
 			for i := range st.rq.len() {
 				buffered += int(st.rq.at(i).cost)
 			}
 			st.mu.Unlock()
 		}
-		ss.mu.Unlock()
+		ss.table.mu.Unlock()
 		if keep := int64(DefaultSessionWindow) - int64(buffered); keep < 4<<20 {
 			t.Fatalf("64 unread streams leave %d bytes of the session window, want at least 4 MiB", keep)
 		}
@@ -195,16 +195,16 @@ func rawClient(t *testing.T, cfg *Config) *rawPeer {
 // never closes cannot fill the stream table for good.
 func TestStreamCloseTimeout(t *testing.T) {
 	p := rawClient(t, &Config{MaxStreams: 100, StreamCloseTimeout: 20 * time.Millisecond})
-	deadline := time.Now().Add(30 * time.Second)
 	for i := 0; i < 1000; i++ {
-		st, err := p.sess.OpenStream(ctxT(t))
-		for errors.Is(err, ErrTooManyStreams) && time.Now().Before(deadline) {
-			time.Sleep(time.Millisecond)
+		var st *Stream
+		waitFor(t, func() bool { // a slot frees as a closed stream times out
+			var err error
 			st, err = p.sess.OpenStream(ctxT(t))
-		}
-		if err != nil {
-			t.Fatalf("round %d: %v", i, err)
-		}
+			if err != nil && !errors.Is(err, ErrTooManyStreams) {
+				t.Fatalf("round %d: %v", i, err)
+			}
+			return err == nil
+		})
 		st.Write([]byte("x"))
 		st.Close()
 	}
@@ -319,11 +319,12 @@ func TestCloseDelivers200(t *testing.T) {
 }
 
 // failingWrites is a connection whose writes fail once armed and whose
-// reads trickle, so that much of what the peer sent is still in the kernel
-// when a write fails.
+// reads can be held (hold.Lock) and then trickle, so that much of what
+// the peer sent is still in the kernel when a write fails.
 type failingWrites struct {
 	net.Conn
 	fail chan struct{}
+	hold sync.RWMutex
 }
 
 func (c *failingWrites) Write(p []byte) (int, error) {
@@ -336,7 +337,8 @@ func (c *failingWrites) Write(p []byte) (int, error) {
 }
 
 func (c *failingWrites) Read(p []byte) (int, error) {
-	time.Sleep(200 * time.Microsecond)
+	c.hold.RLock()
+	c.hold.RUnlock()
 	return c.Conn.Read(p[:min(len(p), 4<<10)])
 }
 
@@ -351,12 +353,14 @@ func TestWriteFailureKeepsReading(t *testing.T) {
 	defer cs.Close()
 	defer ss.Close()
 	a, b := streamPair(t, cs, ss)
+	fw.hold.Lock()                     // the receiver reads (at most 4 KiB more) no more for now
 	want := randBytes(1<<20-64<<10, 7) // within the stream's credit
 	if _, err := a.Write(want); err != nil {
 		t.Fatal(err)
 	}
 	a.CloseWrite()
 	close(fw.fail) // from now on the receiver cannot write: its updates fail
+	fw.hold.Unlock()
 	b.SetReadDeadline(time.Now().Add(20 * time.Second))
 	got, err := io.ReadAll(b)
 	if err != nil || !bytes.Equal(got, want) {
@@ -378,7 +382,7 @@ func TestCloseBounded(t *testing.T) {
 				sessionWindow: DefaultSessionWindow, maxFrame: DefaultMaxFrameSize, acceptBacklog: 1}))
 			io.ReadFull(c2, make([]byte, prefaceSize))
 		}()
-		waitFor(t, func() bool { cs.wmu.Lock(); defer cs.wmu.Unlock(); return cs.peer.acceptBacklog == 1 })
+		waitFor(t, func() bool { cs.sendq.mu.Lock(); defer cs.sendq.mu.Unlock(); return cs.sendq.peer.acceptBacklog == 1 })
 		st, err := cs.OpenStream(ctxT(t))
 		if err != nil {
 			t.Fatal(err)
@@ -423,7 +427,14 @@ func TestKeepAliveConfig(t *testing.T) {
 	}
 	cfg := &Config{KeepAliveTimeout: 300 * time.Millisecond}
 	cs, ss := sessionPair(t, tcpPipe, cfg, cfg)
-	time.Sleep(time.Second)
+	// Idle, each side pings after 100 ms of silence and answers the
+	// other's pings: ten frames queued by each side, pings or answers, are
+	// five of one kind at least, 100 ms apart, so the sessions have been
+	// idle for longer than the 300 ms timeout.
+	c0, s0 := cs.Stats().FramesOut, ss.Stats().FramesOut
+	waitFor(t, func() bool {
+		return cs.Stats().FramesOut >= c0+10 && ss.Stats().FramesOut >= s0+10 || cs.Err() != nil || ss.Err() != nil
+	})
 	if cs.Err() != nil || ss.Err() != nil {
 		t.Fatalf("an idle healthy session died: %v / %v", cs.Err(), ss.Err())
 	}
@@ -476,17 +487,17 @@ func TestPingsOnBlockedConnection(t *testing.T) {
 	}
 
 	ss, _ := sessionPair(t, tcpPipe, nil, nil)
-	ss.wmu.Lock()
-	before := len(ss.ctrl)
-	ss.wmu.Unlock()
+	ss.sendq.mu.Lock()
+	before := len(ss.sendq.ctrl)
+	ss.sendq.mu.Unlock()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := ss.Ping(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Ping = %v", err)
 	}
-	ss.wmu.Lock()
-	after := len(ss.ctrl)
-	ss.wmu.Unlock()
+	ss.sendq.mu.Lock()
+	after := len(ss.sendq.ctrl)
+	ss.sendq.mu.Unlock()
 	if after != before {
 		t.Fatalf("a Ping with a done context queued %d bytes", after-before)
 	}
@@ -569,13 +580,13 @@ func TestClosedStreamsLeaveTheBudget(t *testing.T) {
 		}
 		ends = append(ends, b)
 	}
-	if w := ss.windows.Load(); w <= 4*DefaultStreamWindow {
+	if w := ss.flow.windows.Load(); w <= 4*DefaultStreamWindow {
 		t.Fatalf("the windows did not grow: %d", w)
 	}
 	for _, b := range ends {
 		b.Close()
 	}
-	if w := ss.windows.Load(); w != 0 {
+	if w := ss.flow.windows.Load(); w != 0 {
 		t.Fatalf("closed streams still hold %d bytes of the budget", w)
 	}
 }
@@ -599,7 +610,7 @@ func TestSecondCloseWaits(t *testing.T) {
 	<-s.Done()
 	s.Close()
 	select {
-	case <-s.connClosed:
+	case <-s.life.connClosed:
 	default:
 		t.Fatal("the second Close returned before the connection was closed")
 	}

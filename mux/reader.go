@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"sync/atomic"
-	"time"
 
 	"github.com/plexusnet/plexus/internal/fastio"
 )
@@ -19,8 +18,8 @@ type frameReader struct {
 	rv         *fastio.Reader // scatter reads of r, or nil
 	buf        []byte
 	start, end int
-	seq        *atomic.Uint64 // counts the bytes reads returned (Session.bytesIn)
-	frames     uint64         // frame headers taken, published to Session.framesIn after each read
+	seq        *atomic.Uint64 // counts the bytes reads returned (readSide.bytesIn)
+	frames     uint64         // frame headers taken, published to readSide.framesIn after each read
 	preface    bool           // the peer's preface was read
 	empty      int            // reads in a row that returned nothing
 	cache      *Stream
@@ -41,8 +40,11 @@ type frameReader struct {
 	lead    *Stream
 	leadBuf []byte
 	leadN   int
+	// pumps are the splices of the streams that got data, or their end, in
+	// this read: they forward it once the read's frames are handled.
+	pumps []pump
 	// slab is the slab small payloads are cut from (see slab.go), at
-	// slabOff; cut counts the chunks cut from it. slabs is Session.slabs.
+	// slabOff; cut counts the chunks cut from it. slabs is readSide.slabs.
 	slab    *slab
 	slabOff int
 	cut     int64
@@ -84,11 +86,24 @@ const (
 )
 
 // readOnce reads from the connection once, blocking, and handles every
-// frame that is then complete.
+// frame that is then complete; then the splices of the streams that got
+// something forward it (pumpSplices).
 func (s *Session) readOnce(fr *frameReader) error {
+	var err error
 	if p := fr.pend; p != nil && !p.drop {
-		return s.readPending(fr, p)
+		err = s.readPending(fr, p)
+	} else {
+		err = s.readBuffered(fr)
 	}
+	if len(fr.pumps) > 0 {
+		fr.pumpSplices()
+	}
+	return err
+}
+
+// readBuffered reads into fr.buf once and handles every frame that is
+// then complete.
+func (s *Session) readBuffered(fr *frameReader) error {
 	if fr.start == fr.end {
 		fr.start, fr.end = 0, 0
 	} else if fr.start > 0 && len(fr.buf)-fr.end < len(fr.buf)/2 {
@@ -148,11 +163,11 @@ func (s *Session) readPending(fr *frameReader, p *pending) error {
 }
 
 // processCounted is process, publishing the frames it took to
-// Session.framesIn.
+// readSide.framesIn.
 func (s *Session) processCounted(fr *frameReader) error {
 	before := fr.frames
 	err := s.process(fr)
-	s.framesIn.Add(fr.frames - before)
+	s.rd.framesIn.Add(fr.frames - before)
 	return err
 }
 
@@ -309,9 +324,9 @@ func (s *Session) handleControl(h frameHeader, b []byte) error {
 	case typePing:
 		s.handlePing(h.flags, binary.BigEndian.Uint64(b))
 	case typeGoAway:
-		s.mu.Lock()
-		s.goAwayPeer = true
-		s.mu.Unlock()
+		s.table.mu.Lock()
+		s.table.goAwayPeer = true
+		s.table.mu.Unlock()
 		if s.log != nil {
 			s.log.Debug("mux: peer going away", "code", ErrorCode(binary.BigEndian.Uint32(b)))
 		}
@@ -324,10 +339,11 @@ func (s *Session) handleControl(h frameHeader, b []byte) error {
 // drains the connection: it reads and discards until the peer's EOF, or
 // until the connection is closed (see Session.Close).
 func (s *Session) readLoop() {
-	defer close(s.readerDone)
-	fr := &s.fr
+	defer close(s.life.readerDone)
+	r := &s.rd
+	fr := &r.fr
 	for {
-		s.token.Take(nil) // after the session ends, End makes it wait only for the token
+		r.token.Take(nil) // after the session ends, End makes it wait only for the token
 		if s.isClosed() {
 			fr.retireSlab() // its chunks still readable; the slab goes back once they are read
 			for {
@@ -337,7 +353,7 @@ func (s *Session) readLoop() {
 			}
 		}
 		err := s.readOnce(fr)
-		s.releaseToken(false)
+		r.releaseToken(false)
 		if err != nil && !isTimeout(err) { // a timeout: meant for a leader that has gone
 			s.readFailed(err)
 		}
@@ -351,7 +367,7 @@ func (s *Session) readFailed(err error) {
 	}
 	if errors.Is(err, io.EOF) {
 		err = io.EOF // the peer closed the connection
-		if werr := s.werr.Load(); werr != nil {
+		if werr := s.life.werr.Load(); werr != nil {
 			err = *werr // it went away while we wrote
 		}
 	}
@@ -365,25 +381,25 @@ func isTimeout(err error) bool {
 }
 
 // applySettings takes in the peer's preface: the credit we assumed for it
-// grows to what it announced.
+// grows to what it announced. The streams opened until then get the
+// difference; those opened from then on get all of it (newStream), so
+// both happen under the table's lock.
 func (s *Session) applySettings(peer settings) {
-	s.mu.Lock()
-	s.peerBacklog = int(peer.acceptBacklog)
-	signal(s.openCh)
-	s.wmu.Lock()
-	s.peer = peer
-	s.sendCredit += int64(peer.sessionWindow) - minSessionWindow
-	waiters := s.takeWaitersLocked()
-	s.wmu.Unlock()
-	opened := make([]*Stream, 0, len(s.streams))
-	for _, st := range s.streams {
-		opened = append(opened, st)
-	}
-	s.mu.Unlock()
-	delta := int64(peer.streamWindow) - minStreamWindow
+	t, q := &s.table, &s.sendq
+	t.mu.Lock()
+	t.peerBacklog = int(peer.acceptBacklog)
+	signal(t.openCh)
+	q.mu.Lock()
+	q.peer = peer
+	s.flow.grant(peer.sessionWindow - minSessionWindow)
+	waiters := q.takeWaitersLocked()
+	q.mu.Unlock()
+	opened := t.listLocked()
+	t.mu.Unlock()
+	delta := peer.streamWindow - minStreamWindow
 	for _, st := range opened {
 		st.mu.Lock()
-		st.sendCredit += delta
+		st.flow.granted(delta)
 		signal(st.writeCh)
 		sp := st.sp
 		st.mu.Unlock()
@@ -391,69 +407,7 @@ func (s *Session) applySettings(peer settings) {
 			sp.pumpTo(st)
 		}
 	}
-	s.wakeSenders(waiters)
-}
-
-// lookup returns the stream id refers to, nil if it is over, or an error if
-// it never existed.
-func (s *Session) lookup(id uint32) (*Stream, error) {
-	s.mu.Lock()
-	st := s.streams[id]
-	last := s.lastPeerID
-	s.mu.Unlock()
-	if st != nil {
-		return st, nil
-	}
-	if s.isLocalID(id) {
-		s.wmu.Lock()
-		next := s.nextID
-		s.wmu.Unlock()
-		if uint64(id) >= next {
-			return nil, protoErr("frame for stream %d, which this side never opened", id)
-		}
-	} else if id > last {
-		return nil, protoErr("frame for stream %d, which the peer never opened", id)
-	}
-	return nil, nil
-}
-
-// accept handles a SYN: it opens the stream, or refuses it.
-func (s *Session) accept(id uint32) (*Stream, error) {
-	if s.isLocalID(id) {
-		return nil, protoErr("peer opened stream %d, an id of this side", id)
-	}
-	s.mu.Lock()
-	if id <= s.lastPeerID {
-		s.mu.Unlock()
-		return nil, protoErr("peer opened stream %d again", id)
-	}
-	s.lastPeerID = id
-	var refuse ErrorCode
-	switch {
-	case s.goAwayLocal:
-		refuse = CodeGoingAway
-	case len(s.streams) >= s.cfg.MaxStreams, s.backlog >= s.cfg.AcceptBacklog:
-		refuse = CodeRefused
-	}
-	if refuse != 0 {
-		s.mu.Unlock()
-		s.queueReset(id, refuse, false)
-		return nil, nil
-	}
-	st := newStream(s, id, s.peer.streamWindow)
-	st.queued = true
-	s.streams[id] = st
-	s.accepted++
-	s.backlog++
-	if s.acceptHead > 0 && s.acceptHead >= len(s.acceptQ)/2 { // drop the accepted prefix
-		n := copy(s.acceptQ, s.acceptQ[s.acceptHead:])
-		clear(s.acceptQ[n:])
-		s.acceptQ, s.acceptHead = s.acceptQ[:n], 0
-	}
-	s.acceptQ = append(s.acceptQ, st)
-	signal(s.acceptCh)
-	s.mu.Unlock()
-	return st, nil
+	wakeSenders(waiters)
 }
 
 // dataTarget applies what the header of a DATA frame says before its
@@ -461,8 +415,8 @@ func (s *Session) accept(id uint32) (*Stream, error) {
 // returns the stream, or nil if the payload is to be dropped.
 func (s *Session) dataTarget(fr *frameReader, h frameHeader) (*Stream, error) {
 	cost := dataCost(h.length, h.flags)
-	if used := s.recvUsed.Add(int64(cost)); used > int64(s.cfg.SessionWindow) {
-		return nil, protoErr("peer exceeded the session window (%d > %d)", used, s.cfg.SessionWindow)
+	if err := s.flow.charge(cost); err != nil {
+		return nil, err
 	}
 	var st *Stream
 	var err error
@@ -478,115 +432,35 @@ func (s *Session) dataTarget(fr *frameReader, h frameHeader) (*Stream, error) {
 		return nil, err
 	}
 	if st == nil { // refused or over: the data is dropped, its credit returned
-		s.releaseRecv(cost)
+		s.returnCredit(cost)
 		return nil, nil
 	}
 	fr.cache = st
 	return st, nil
 }
 
-// deliver hands the payload of a DATA frame to its stream.
+// deliver hands the payload of a DATA frame to its stream
+// (Stream.receive), and takes what that means for the holder of the read
+// token: a payload read straight into a leading Read's buffer, a Read
+// woken, a splice to pump after the read.
 func (s *Session) deliver(h frameHeader, st *Stream, c chunk) error {
 	c.cost, c.eom = dataCost(h.length, h.flags), h.flags&flagEOM != 0
-	var consumed uint32
-	if st == s.fr.lead { // only its first payload may go to the Read's buffer
-		s.fr.lead, s.fr.leadBuf = nil, nil
+	r := &s.rd
+	fr := &r.fr
+	if st == fr.lead { // only its first payload may go to the Read's buffer
+		fr.lead, fr.leadBuf = nil, nil
 	}
-	st.mu.Lock()
-	if c.cost > st.recvCredit {
-		st.mu.Unlock()
-		s.dropChunk(c)
-		return protoErr("peer exceeded the window of stream %d (%d > %d)", st.id, c.cost, st.recvCredit)
+	sp, direct, woke, err := st.receive(c, h.flags&flagFIN != 0, r.leader)
+	if direct {
+		fr.leadN = len(c.b)
 	}
-	st.recvCredit -= c.cost
-	s.ackedLocked(st) // if it is ours: the peer sends on it, so it accepted it
-	switch {
-	case st.state&stRemoved != 0 || st.state&stRemoteFIN != 0:
-		// Over (reset), or data after the peer's FIN: drop it.
-		s.dropChunk(c)
-		if st.state&stRemoved == 0 {
-			st.mu.Unlock()
-			return protoErr("DATA on stream %d after its FIN", st.id)
-		}
-	case st.state&stClosed != 0:
-		// We closed the stream and the peer still sends: reset it, as TCP does.
-		s.dropChunk(c)
-		if c.cost > 0 {
-			st.abortLocked(CodeCancel, false)
-		}
-	case c.direct && st.sp != nil:
-		// Spliced while its Read led: the data is the splice's to forward.
-		b, pooled := getPayload(len(c.b), true)
-		copy(b, c.b)
-		c.b, c.pooled, c.direct = b, pooled, false
-		st.pushChunk(c)
-	case c.direct: // read into the leading Read's buffer: consumed already
-		s.fr.leadN = len(c.b)
-		consumed = c.cost // returned once a FIN in the same frame is seen
-	case c.cost > 0:
-		st.pushChunk(c)
-		if st.readCh != nil && len(st.readCh) == 0 && st != s.leader {
-			// A Read waits for it (the leader, if it is st's, will see it).
-			signal(st.readCh)
-			s.wokeReader = true
-		}
+	if woke {
+		r.wokeReader = true
 	}
-	if h.flags&flagFIN != 0 && st.state&stRemoteFIN == 0 {
-		st.state |= stRemoteFIN
-		signal(st.readCh)
-		st.removeIfDoneLocked()
+	if sp != nil && (len(fr.pumps) == 0 || fr.pumps[len(fr.pumps)-1].src != st) {
+		fr.pumps = append(fr.pumps, pump{sp, st})
 	}
-	st.consumedLocked(consumed) // after the FIN: no stream credit for a stream the peer ended
-	sp := st.sp
-	st.mu.Unlock()
-	if sp != nil {
-		sp.pump(st) // forward it, if the other side can take it
-	}
-	return nil
-}
-
-// dropChunk discards a received chunk and returns its credit to the session.
-func (s *Session) dropChunk(c chunk) {
-	c.release()
-	s.releaseRecv(c.cost)
-}
-
-func (s *Session) handleWindow(id uint32, flags uint8, inc uint32) error {
-	if inc == 0 && flags&flagACK == 0 {
-		return protoErr("WINDOW of 0 on stream %d", id)
-	}
-	if id == 0 {
-		s.wmu.Lock()
-		s.sendCredit += int64(inc)
-		over := s.sendCredit > maxWindow
-		waiters := s.takeWaitersLocked()
-		s.wmu.Unlock()
-		if over {
-			return protoErr("session window overflow")
-		}
-		s.wakeSenders(waiters)
-		return nil
-	}
-	st, err := s.lookup(id)
-	if st == nil {
-		return err
-	}
-	st.mu.Lock()
-	if flags&flagACK != 0 {
-		s.ackedLocked(st)
-	}
-	st.sendCredit += int64(inc)
-	over := st.sendCredit > maxWindow
-	signal(st.writeCh)
-	sp := st.sp
-	st.mu.Unlock()
-	if over {
-		return protoErr("window overflow on stream %d", id)
-	}
-	if sp != nil && inc > 0 {
-		sp.pumpTo(st)
-	}
-	return nil
+	return err
 }
 
 func (s *Session) handleReset(id uint32, code ErrorCode) {
@@ -601,25 +475,4 @@ func (s *Session) handleReset(id uint32, code ErrorCode) {
 	if sp != nil {
 		sp.pump(st) // the reset goes on to the other stream
 	}
-}
-
-func (s *Session) handlePing(flags uint8, opaque uint64) {
-	if flags&flagACK == 0 {
-		s.wmu.Lock()
-		s.queueCtrlLocked(appendPing(nil, flagACK, opaque))
-		s.wmu.Unlock()
-		return
-	}
-	if opaque&keepAlivePing != 0 { // our keep-alive: it carries its send time
-		if rtt := time.Now().UnixNano() - int64(opaque&^keepAlivePing); rtt > 0 {
-			s.rtt.Store(rtt)
-		}
-		return
-	}
-	s.pingMu.Lock()
-	if ch := s.pings[opaque]; ch != nil {
-		close(ch)
-		delete(s.pings, opaque)
-	}
-	s.pingMu.Unlock()
 }

@@ -115,9 +115,9 @@ func TestAcceptBacklogRefuses(t *testing.T) {
 	}
 	p.conn.Write(buf)
 	waitFor(t, func() bool {
-		p.sess.mu.Lock()
-		defer p.sess.mu.Unlock()
-		return p.sess.lastPeerID == 19
+		p.sess.table.mu.Lock()
+		defer p.sess.table.mu.Unlock()
+		return p.sess.table.lastPeerID == 19
 	})
 	if n := p.sess.NumStreams(); n != 4 {
 		t.Fatalf("server holds %d streams, want 4", n)
@@ -172,9 +172,9 @@ func TestGoAwayDrains(t *testing.T) {
 // arrived is refused with an error that is ErrGoAway.
 func TestGoAwayRefusesCrossingOpens(t *testing.T) {
 	cs, ss := sessionPair(t, tcpPipe, nil, nil)
-	ss.mu.Lock()
-	ss.goAwayLocal = true // as if GoAway ran but its frame is still on the way
-	ss.mu.Unlock()
+	ss.table.mu.Lock()
+	ss.table.goAwayLocal = true // as if GoAway ran but its frame is still on the way
+	ss.table.mu.Unlock()
 	st, err := cs.OpenStream(ctxT(t))
 	if err != nil {
 		t.Fatal(err)
@@ -196,7 +196,7 @@ func TestSessionClose(t *testing.T) {
 		_, err := ss.Accept()
 		errc <- err
 	}()
-	time.Sleep(10 * time.Millisecond)
+	waitFor(t, func() bool { return waits(cs, a) == 1 && waits(ss, nil) == 1 })
 	cs.Close()
 	if err := <-errc; !errors.Is(err, ErrSessionClosed) && !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("pending op after Close = %v", err)
@@ -301,6 +301,8 @@ func TestKeepAliveUnderLoad(t *testing.T) {
 			}()
 		}
 	}
+	// Time, not state: what is tested is that a busy session survives a
+	// span of several keep-alive timeouts.
 	time.Sleep(1500 * time.Millisecond)
 	close(stop)
 	wg.Wait()
@@ -381,9 +383,9 @@ func TestAcceptQueueStaysSmall(t *testing.T) {
 		}
 		st.Close()
 		waitFor(t, func() bool { // the acceptor holds two: it lags one behind
-			ss.mu.Lock()
-			defer ss.mu.Unlock()
-			return ss.backlog >= 2
+			ss.table.mu.Lock()
+			defer ss.table.mu.Unlock()
+			return ss.table.backlog >= 2
 		})
 		a, err := ss.AcceptStream(ctxT(t))
 		if err != nil {
@@ -391,9 +393,9 @@ func TestAcceptQueueStaysSmall(t *testing.T) {
 		}
 		a.Close()
 	}
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	if c := cap(ss.acceptQ); c > 64 {
+	ss.table.mu.Lock()
+	defer ss.table.mu.Unlock()
+	if c := cap(ss.table.acceptQ); c > 64 {
 		t.Fatalf("accept queue capacity %d after 2000 accepts one behind", c)
 	}
 }

@@ -33,7 +33,7 @@ const slabBias = 1 << 40
 type slab struct {
 	buf  []byte
 	refs atomic.Int64  // chunks not yet released, plus slabBias while the reader cuts from it
-	live *atomic.Int32 // the session's count of slabs it holds (Session.slabs)
+	live *atomic.Int32 // the session's count of slabs it holds (readSide.slabs)
 }
 
 // release gives back one chunk cut from sl; the last one gives back the slab.

@@ -8,7 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
+
+	"github.com/plexusnet/plexus/internal/testsupport/testutil"
 )
 
 // TestSlabCut: chunks cut from slabs never overlap and cannot grow into
@@ -112,7 +113,7 @@ func TestSlabPinning(t *testing.T) {
 				t.Fatalf("round %d message %d: got %d bytes starting %v", r, i, len(buf), buf[:min(2, len(buf))])
 			}
 		}
-		maxLive = max(maxLive, ss.slabs.Load())
+		maxLive = max(maxLive, ss.rd.slabs.Load())
 	}
 	if maxLive > maxSlabs {
 		t.Fatalf("the session held %d slabs, want at most %d", maxLive, maxSlabs)
@@ -129,10 +130,10 @@ func TestSlabPinning(t *testing.T) {
 			t.Fatalf("pinning message %d: %q, want %q", r, m, want)
 		}
 	}
-	waitFor(t, func() bool { return ss.slabs.Load() <= 1 })
+	waitFor(t, func() bool { return ss.rd.slabs.Load() <= 1 })
 	// Once the session ends, its reader retires the slab it was cutting.
 	ss.Close()
-	waitFor(t, func() bool { return ss.slabs.Load() == 0 })
+	waitFor(t, func() bool { return ss.rd.slabs.Load() == 0 })
 }
 
 // TestSmallMessagesIntact: messages of mixed sizes, most small enough for
@@ -159,6 +160,7 @@ func TestSmallMessagesIntact(t *testing.T) {
 	for s := range streams {
 		a, b := streamPair(t, cs, ss)
 		wg.Add(2)
+		var sent atomic.Int32
 		go func() {
 			defer wg.Done()
 			r := rand.New(rand.NewSource(int64(s)))
@@ -167,6 +169,7 @@ func TestSmallMessagesIntact(t *testing.T) {
 					errs <- err
 					return
 				}
+				sent.Add(1)
 			}
 		}()
 		go func() {
@@ -195,8 +198,8 @@ func TestSmallMessagesIntact(t *testing.T) {
 					errs <- fmt.Errorf("stream %d message %d: %d bytes differ from the %d sent", s, i, len(got), len(want))
 					return
 				}
-				if i%500 == 0 {
-					time.Sleep(time.Millisecond) // let the queue fill
+				if i%500 == 0 { // let the queue fill: a slab's worth, or all that is left
+					testutil.Until(func() bool { return b.Buffered() >= slabSize || sent.Load() == count })
 				}
 			}
 		}()
@@ -246,21 +249,21 @@ func TestDrainedQueuesBounded(t *testing.T) {
 		}
 		b.mu.Unlock()
 	}
-	if limit := int(ss.queueBudget) + streams*idleQueue; slots > limit {
+	if limit := int(ss.rd.queueBudget) + streams*idleQueue; slots > limit {
 		t.Fatalf("drained queues keep %d slots, want at most %d", slots, limit)
 	}
 	if big == 0 {
 		t.Fatal("no drained queue kept its slots: a busy stream would grow its queue again after each burst")
 	}
-	if got := ss.queueKept.Load(); got != charged || got > ss.queueBudget {
-		t.Fatalf("queueKept %d; the queues are charged %d, budget %d", got, charged, ss.queueBudget)
+	if got := ss.rd.queueKept.Load(); got != charged || got > ss.rd.queueBudget {
+		t.Fatalf("queueKept %d; the queues are charged %d, budget %d", got, charged, ss.rd.queueBudget)
 	}
 	for i := range streams {
 		senders[i].Close()
 		readers[i].Close()
 	}
 	waitFor(t, func() bool { return ss.NumStreams() == 0 })
-	if got := ss.queueKept.Load(); got != 0 {
+	if got := ss.rd.queueKept.Load(); got != 0 {
 		t.Fatalf("queueKept %d after every stream ended, want 0", got)
 	}
 }

@@ -10,8 +10,10 @@ import (
 // what arrives on one is sent on the other, both ways, with no goroutine
 // and no buffer of its own. The forwarding (pump) runs in whatever
 // goroutine learns that it can make progress: the reader of the source's
-// session when data, a FIN or a RESET arrives; the reader or writer of the
-// destination's session when credit or room in its send buffer comes back.
+// session when data, a FIN or a RESET arrives (for data and FINs, once
+// per read, after the read's frames: pumpSplices); the reader or writer
+// of the destination's session when credit or room in its send buffer
+// comes back.
 // Each stream's own flow control carries the backpressure hop by hop: data
 // waits in the source stream's receive buffer, within its window, until the
 // destination can take it, and the source's peer gets credit back only as
@@ -32,6 +34,21 @@ type splice struct {
 	left  atomic.Int32     // directions not over yet
 	err   error            // the first error a direction ended on; set under both locks
 	done  func(error)
+}
+
+// pump is a splice to pump after a read, and the stream that got data.
+type pump struct {
+	sp  *splice
+	src *Stream
+}
+
+// pumpSplices forwards what the streams of fr.pumps got in a read.
+func (fr *frameReader) pumpSplices() {
+	for i, p := range fr.pumps {
+		p.sp.pump(p.src)
+		fr.pumps[i] = pump{}
+	}
+	fr.pumps = fr.pumps[:0]
 }
 
 // Splice joins a and b: from now on the bytes that arrive on a are sent on
@@ -58,8 +75,8 @@ func Splice(a, b *Stream, done func(error)) error {
 		b.state&(stClosed|stLocalFIN) == 0 && a.err == nil && b.err == nil
 	if ok {
 		a.sp, b.sp = sp, sp
-		a.sess.splices.Add(1) // their readers keep short grace periods (lead.go)
-		b.sess.splices.Add(1)
+		a.sess.rd.splices.Add(1) // their readers keep short grace periods (lead.go)
+		b.sess.rd.splices.Add(1)
 	}
 	sp.unlock()
 	if !ok {
@@ -138,8 +155,8 @@ func (sp *splice) pumpTo(dst *Stream) { sp.pump(sp.other(dst)) }
 // finish marks direction i over, once, and calls done when both are.
 func (sp *splice) finish(i int) {
 	if sp.ended[i].CompareAndSwap(false, true) && sp.left.Add(-1) == 0 {
-		sp.a.sess.splices.Add(-1)
-		sp.b.sess.splices.Add(-1)
+		sp.a.sess.rd.splices.Add(-1)
+		sp.b.sess.rd.splices.Add(-1)
 		if sp.done != nil {
 			sp.done(sp.err)
 		}
@@ -147,59 +164,62 @@ func (sp *splice) finish(i int) {
 }
 
 // forwardLocked moves src's received data to dst while dst takes it, and
-// passes on src's FIN once all is forwarded. It reports whether this
+// passes on src's FIN once all is forwarded; the credit of what went on,
+// or was dropped, goes back to src's peer. It reports whether this
 // direction is over, and whether both are because a stream was reset or a
 // session failed (then both streams are reset). Both locks must be held.
 func (sp *splice) forwardLocked(src, dst *Stream) (over, failed bool) {
 	if sp.failedLocked(src, dst) {
 		return true, true
 	}
-	if dst.sess.isClosed() || dst.sess.werr.Load() != nil {
+	if dst.sess.isClosed() || dst.sess.life.werr.Load() != nil {
 		// dst's session ended after dst got its peer's FIN (else
 		// failedLocked reset both): its peer is gone, having sent all it
 		// had, and what src gets has nowhere to go. Drop it, as a closed
 		// socket would, while the other direction delivers the rest.
-		if credit := src.discardLocked(); credit > 0 {
-			src.consumedLocked(credit)
-		}
+		src.consumedLocked(src.discardLocked())
 		return src.state&stRemoteFIN != 0, false
 	}
+	credit, all := sp.moveLocked(src, dst)
+	src.consumedLocked(credit) // the credit goes back as the data goes on
+	if !all || src.state&stRemoteFIN == 0 {
+		return false, false // dst pumps again when it has room
+	}
+	if dst.state&stLocalFIN == 0 { // all forwarded, and the peer is done
+		dst.state |= stLocalFIN
+		dst.sess.sendq.queueFIN(dst.id)
+		dst.removeIfDoneLocked()
+	}
+	return true, false
+}
+
+// moveLocked relays src's received data on dst, as much as dst takes, and
+// returns the credit of what went, and whether all did. Both locks must be
+// held.
+func (sp *splice) moveLocked(src, dst *Stream) (credit uint32, all bool) {
 	moved := &sp.moved[sp.dir(src)]
-	for {
-		if len(src.partial) > 0 { // what a Recv before Splice had assembled
-			n, _ := dst.relayLocked(src.partial, false)
-			moved.Add(uint64(n))
-			src.partial = src.partial[n:]
-			if len(src.partial) > 0 {
-				return false, false // dst pumps again when it has room
-			}
-			src.partial = nil
-			continue
+	if len(src.partial) > 0 { // what a Recv before Splice had assembled
+		n, _ := dst.relayLocked(src.partial, false)
+		moved.Add(uint64(n))
+		src.partial = src.partial[n:]
+		if len(src.partial) > 0 {
+			return 0, false
 		}
-		if src.rq.len() == 0 {
-			break
-		}
+		src.partial = nil
+	}
+	for src.rq.len() > 0 {
 		c := src.rq.front()
 		n, all := dst.relayLocked(c.b[c.off:], c.eom)
 		moved.Add(uint64(n))
 		c.off += n
 		if !all {
-			return false, false
+			return credit, false
 		}
-		cost := c.cost
+		credit += c.cost
 		c.release()
 		src.popChunk()
-		src.consumedLocked(cost) // the credit goes back as the data goes on
 	}
-	if src.state&stRemoteFIN == 0 {
-		return false, false
-	}
-	if dst.state&stLocalFIN == 0 { // all forwarded, and the peer is done
-		dst.state |= stLocalFIN
-		dst.sess.queueFIN(dst.id)
-		dst.removeIfDoneLocked()
-	}
-	return true, false
+	return credit, true
 }
 
 // failedLocked resets both streams if either was reset, or if its session
@@ -223,8 +243,8 @@ func (sp *splice) failedLocked(src, dst *Stream) bool {
 			// since, what it got still goes on (see forwardLocked).
 		case st.sess.isClosed():
 			cause = st.sess.closedErr()
-		case st.sess.werr.Load() != nil:
-			cause = &sessionError{cause: *st.sess.werr.Load()}
+		case st.sess.life.werr.Load() != nil:
+			cause = &sessionError{cause: *st.sess.life.werr.Load()}
 		}
 		if cause != nil {
 			break
@@ -244,16 +264,9 @@ func (sp *splice) failedLocked(src, dst *Stream) bool {
 // relayLocked queues what it can of p on st, a spliced stream, as stream
 // data that ends a message if eom: as much as st's credit and its session's
 // send buffer take. It returns how much it queued and whether all of p
-// went, with its EOM; if not, st is registered so that its splice is
-// pumped again when credit or room comes back. st.mu must be held.
+// went, with its EOM; if not, st waits for credit or room, and its splice
+// is pumped again when it comes (wakeSenders). st.mu must be held.
 func (st *Stream) relayLocked(p []byte, eom bool) (n int, all bool) {
-	s := st.sess
-	s.wmu.Lock()
-	done, sessionBound := st.queueLocked(nil, p, &n, eom)
-	if !done && sessionBound && !st.sendWait {
-		st.sendWait = true
-		s.sendWaiters = append(s.sendWaiters, st)
-	}
-	s.wmu.Unlock()
-	return n, done
+	_, all = st.sess.sendq.queueData(st, p, &n, eom, false)
+	return n, all
 }

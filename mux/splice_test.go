@@ -117,7 +117,7 @@ func TestSpliceBackpressure(t *testing.T) {
 	if n > 24<<20 {
 		t.Fatalf("%d bytes went into a circuit nobody reads", n)
 	}
-	if used := r.rl.recvUsed.Load(); used > 4<<20 {
+	if used := r.rl.flow.used.Load(); used > 4<<20 {
 		t.Fatalf("the relay holds %d bytes for a stalled circuit", used)
 	}
 	x, y := r.circuit(t, nil)
@@ -237,17 +237,19 @@ func TestSpliceWriteFails(t *testing.T) {
 		if err := Splice(in, out, func(err error) { ended <- err }); err != nil {
 			t.Fatal(err)
 		}
-		go func() {
-			p := make([]byte, 1<<10)
-			for {
-				if _, err := x.Write(p); err != nil {
-					return
-				}
-				time.Sleep(time.Millisecond) // rr's writer idle: the splice writes itself
+		// A trickle: a KiB at a time, each forwarded before the next.
+		p := make([]byte, 1<<10)
+		var sent uint64
+		for i := 0; len(ended) == 0; i++ {
+			if i == 20 {
+				c1.(*net.TCPConn).CloseWrite() // rr's next write fails (EPIPE), its reader goes on
 			}
-		}()
-		time.Sleep(20 * time.Millisecond)
-		c1.(*net.TCPConn).CloseWrite() // rr's next write fails (EPIPE), its reader goes on
+			if _, err := x.Write(p); err != nil {
+				break
+			}
+			sent += uint64(len(p))
+			waitFor(t, func() bool { from, _ := in.SplicedBytes(); return from >= sent || len(ended) > 0 })
+		}
 		select {
 		case err := <-ended:
 			if err == nil {

@@ -1,9 +1,6 @@
 package mux
 
-import (
-	"sync/atomic"
-	"time"
-)
+import "time"
 
 // Stats are a session's counters since it started.
 type Stats struct {
@@ -15,35 +12,23 @@ type Stats struct {
 	RTT                 time.Duration // the last round trip a keep-alive or Ping measured; 0 until one did
 }
 
-// keepAlivePing marks the opaque value of a keep-alive ping, whose other
-// bits are its send time in unix nanoseconds, so that its answer gives the
-// round trip; Ping's values are small sequence numbers.
-const keepAlivePing = 1 << 63
-
-// counters are the session's side of Stats.
-type counters struct {
-	bytesIn   atomic.Uint64 // also the health timer's sign of life
-	bytesOut  atomic.Uint64
-	framesIn  atomic.Uint64
-	rtt       atomic.Int64
-	framesOut uint64 // guarded by Session.wmu
-	opened    uint64 // guarded by Session.mu
-	accepted  uint64 // guarded by Session.mu
-}
-
-// Stats returns the session's counters.
+// Stats returns the session's counters, which each part of the session
+// keeps for what it does: the reader, the send queue, the stream table,
+// the pings.
 func (s *Session) Stats() Stats {
 	st := Stats{
-		BytesIn:  s.bytesIn.Load(),
-		BytesOut: s.bytesOut.Load(),
-		FramesIn: s.framesIn.Load(),
-		RTT:      time.Duration(s.rtt.Load()),
+		BytesIn:  s.rd.bytesIn.Load(),
+		BytesOut: s.sendq.bytesOut.Load(),
+		FramesIn: s.rd.framesIn.Load(),
+		RTT:      time.Duration(s.pings.rtt.Load()),
 	}
-	s.mu.Lock()
-	st.StreamsOpened, st.StreamsAccepted, st.Streams = s.opened, s.accepted, len(s.streams)
-	s.mu.Unlock()
-	s.wmu.Lock()
-	st.FramesOut = s.framesOut
-	s.wmu.Unlock()
+	t := &s.table
+	t.mu.Lock()
+	st.StreamsOpened, st.StreamsAccepted, st.Streams = t.opened, t.accepted, len(t.streams)
+	t.mu.Unlock()
+	q := &s.sendq
+	q.mu.Lock()
+	st.FramesOut = q.framesOut
+	q.mu.Unlock()
 	return st
 }

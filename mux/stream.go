@@ -41,30 +41,23 @@ type Stream struct {
 
 	rq      chunkQueue // received, unread chunks
 	partial []byte     // the message Recv has assembled so far
-
-	updatedAt  int64 // unix nanoseconds of the last WINDOW sent
-	sendCredit int64 // credit we hold on this stream
+	flow    streamFlow // credit, both ways (see flow.go)
 
 	readCh, writeCh chan struct{} // wake waiters; made on first wait
 	rdl, wdl        *deadline     // made on first SetDeadline
 	sp              *splice       // set once by Splice (see splice.go)
 
-	id         uint32
-	recycle    atomic.Bool // read with Read or RecvInto: small payloads come from the pool too (see pool.go)
-	recvCredit uint32      // credit the peer still holds on this stream
-	unacked    uint32      // credit consumed by reads, not yet returned in a WINDOW
-	window     uint32      // receive window: StreamWindow, grown while the stream is fast (see flow.go)
-	state      uint8
-	queued     bool // in the session's accept queue; guarded by Session.mu
-	lingers    bool // closed, waiting for the peer's FIN (see closewait.go); guarded by Session.mu
-	sendWait   bool // in the session's send waiters; guarded by Session.wmu
+	id       uint32
+	recycle  atomic.Bool // read with Read or RecvInto: small payloads come from the pool too (see pool.go)
+	state    uint8
+	queued   bool // in the session's accept queue; guarded by streamTable.mu
+	lingers  bool // closed, waiting for the peer's FIN (see closewait.go); guarded by streamTable.mu
+	sendWait bool // in the send queue's waiters; guarded by sendQueue.mu
 }
 
 // newStream makes a stream and charges its window to the session's budget.
 func newStream(s *Session, id uint32, sendCredit uint32) *Stream {
-	w := s.cfg.StreamWindow
-	s.windows.Add(int64(w))
-	return &Stream{sess: s, id: id, recvCredit: w, window: w, sendCredit: int64(sendCredit)}
+	return &Stream{sess: s, id: id, flow: s.flow.newStream(sendCredit)}
 }
 
 // ID returns the stream id: odd for streams the client opened, even for the server's.
@@ -90,13 +83,28 @@ func waitCh(ch *chan struct{}) chan struct{} {
 // wait blocks until ch is signalled, dl is closed or the session ends.
 // st.mu must be held; it is released while waiting and held again on return.
 func (st *Stream) wait(ch chan struct{}, dl <-chan struct{}) {
+	s := st.sess
+	s.waiting.Add(1)
 	st.mu.Unlock()
 	select {
 	case <-ch:
 	case <-dl:
-	case <-st.sess.done:
+	case <-s.life.done:
 	}
 	st.mu.Lock()
+	s.waiting.Add(-1)
+}
+
+// signal wakes one waiter of ch, a channel with a buffer of one, without
+// blocking. Waiters that find their condition still true pass the signal on,
+// so one slot serves any number of them.
+func signal(ch chan struct{}) {
+	if ch != nil {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // Read reads data of the stream, ignoring message boundaries. After the
@@ -141,7 +149,7 @@ func (st *Stream) Read(p []byte) (int, error) {
 		following := false
 		if !follow {
 			var led bool
-			if led, following = st.sess.leadOrFollow(st); led {
+			if led, following = st.sess.rd.leadOrFollow(st); led {
 				into := p
 				if st.sp != nil {
 					into = nil // a spliced stream's data goes to its splice
@@ -161,11 +169,11 @@ func (st *Stream) Read(p []byte) (int, error) {
 				continue
 			}
 		} else {
-			following = st.sess.needReader()
+			following = st.sess.rd.needReader()
 		}
 		st.wait(waitCh(&st.readCh), st.rdl.wait())
 		if following {
-			st.sess.unfollow()
+			st.sess.rd.unfollow()
 		}
 		follow = false
 	}
@@ -294,18 +302,18 @@ func (st *Stream) recv(dst []byte, into bool) ([]byte, error) {
 		following := false
 		if !follow {
 			var led bool
-			if led, following = s.leadOrFollow(st); led {
+			if led, following = s.rd.leadOrFollow(st); led {
 				st.mu.Unlock()
 				_, follow = s.lead(st, nil)
 				st.mu.Lock()
 				continue
 			}
 		} else {
-			following = s.needReader()
+			following = s.rd.needReader()
 		}
 		st.wait(waitCh(&st.readCh), st.rdl.wait())
 		if following {
-			s.unfollow()
+			s.rd.unfollow()
 		}
 		follow = false
 	}
@@ -325,7 +333,66 @@ func (st *Stream) readErrLocked() error {
 	return nil
 }
 
-func (st *Stream) pushChunk(c chunk) { st.rq.push(c) }
+// receive takes the payload c of a DATA frame for st, as the reader
+// hands it over (Session.deliver); fin says that the frame ends the peer's
+// side. The payload is queued for the stream's reader, or its splice sp,
+// which the reader then pumps; or it was read straight into the buffer of
+// a leading Read (c.direct), and receive reports it as direct, consumed
+// already; or it is dropped. woke reports whether a waiting Read was woken
+// for it: not if the Read that leads is st's (leader), which sees it.
+func (st *Stream) receive(c chunk, fin bool, leader *Stream) (sp *splice, direct, woke bool, err error) {
+	st.mu.Lock()
+	if !st.flow.received(c.cost) {
+		credit := st.flow.recv
+		st.mu.Unlock()
+		c.release()
+		return nil, false, false, protoErr("peer exceeded the window of stream %d (%d > %d)", st.id, c.cost, credit)
+	}
+	st.ackedLocked() // if it is ours: the peer sends on it, so it accepted it
+	var consumed uint32
+	switch {
+	case st.state&stRemoved != 0 || st.state&stRemoteFIN != 0:
+		// Over (reset), or data after the peer's FIN: drop it.
+		c.release()
+		consumed = c.cost
+		if st.state&stRemoved == 0 {
+			st.mu.Unlock()
+			return nil, false, false, protoErr("DATA on stream %d after its FIN", st.id)
+		}
+	case st.state&stClosed != 0:
+		// We closed the stream and the peer still sends: reset it, as TCP does.
+		c.release()
+		consumed = c.cost
+		if c.cost > 0 {
+			st.abortLocked(CodeCancel, false)
+		}
+	case c.direct && st.sp != nil:
+		// Spliced while its Read led: the data is the splice's to forward.
+		b, pooled := getPayload(len(c.b), true)
+		copy(b, c.b)
+		c.b, c.pooled, c.direct = b, pooled, false
+		st.rq.push(c)
+	case c.direct: // read into the leading Read's buffer: consumed already
+		direct = true
+		consumed = c.cost // returned once a FIN in the same frame is seen
+	case c.cost > 0:
+		st.rq.push(c)
+		if st.readCh != nil && len(st.readCh) == 0 && st != leader {
+			// A Read waits for it (the leader, if it is st's, will see it).
+			signal(st.readCh)
+			woke = true
+		}
+	}
+	if fin && st.state&stRemoteFIN == 0 {
+		st.state |= stRemoteFIN
+		signal(st.readCh)
+		st.removeIfDoneLocked()
+	}
+	st.consumedLocked(consumed) // after the FIN: no stream credit for a stream the peer ended
+	sp = st.sp
+	st.mu.Unlock()
+	return sp, direct, woke, nil
+}
 
 // popChunk removes the first chunk of the receive queue.
 func (st *Stream) popChunk() {
@@ -337,7 +404,7 @@ func (st *Stream) popChunk() {
 // trimQueue decides, as the receive queue drains, whether it keeps its
 // slots: idleQueue of them always, more while the drained queues of the
 // session keep no more than the session window's worth of memory
-// together (Session.queueBudget). So a busy stream of small messages does
+// together (readSide.queueBudget). So a busy stream of small messages does
 // not grow its queue again after each burst, and a peer that fills many
 // streams once leaves little behind (TestDrainedQueuesBounded). A stream
 // that is over keeps nothing. st.mu must be held.
@@ -347,14 +414,14 @@ func (st *Stream) trimQueue() {
 	if n <= idleQueue && q.charged == 0 {
 		return
 	}
-	s := st.sess
+	r := &st.sess.rd
 	if st.state&stRemoved == 0 && n > idleQueue {
 		d := n - int64(q.charged)
-		if d == 0 || s.queueKept.Add(d) <= s.queueBudget {
+		if d == 0 || r.queueKept.Add(d) <= r.queueBudget {
 			q.charged = uint32(n)
 			return
 		}
-		s.queueKept.Add(-d)
+		r.queueKept.Add(-d)
 	}
 	st.unchargeQueue()
 	if n > idleQueue {
@@ -366,7 +433,7 @@ func (st *Stream) trimQueue() {
 // session's budget. st.mu must be held.
 func (st *Stream) unchargeQueue() {
 	if c := st.rq.charged; c > 0 {
-		st.sess.queueKept.Add(-int64(c))
+		st.sess.rd.queueKept.Add(-int64(c))
 		st.rq.charged = 0
 	}
 }
@@ -383,28 +450,6 @@ func (st *Stream) discardLocked() uint32 {
 	st.rq = chunkQueue{}
 	st.partial = nil
 	return credit
-}
-
-// consumedLocked returns the credit of data the application consumed:
-// to the session at once, to the stream in batches of a quarter window,
-// resizing the window as flow.go decides.
-func (st *Stream) consumedLocked(credit uint32) {
-	if credit == 0 {
-		return
-	}
-	s := st.sess
-	s.releaseRecv(credit)
-	if st.state&(stRemoteFIN|stRemoved) != 0 {
-		return // the peer sends nothing more: no need for stream credit
-	}
-	st.unacked += credit
-	if st.unacked < st.window/4 {
-		return
-	}
-	if inc := st.resizeLocked(); inc > 0 {
-		st.recvCredit += inc
-		s.queueWindow(st.id, inc)
-	}
 }
 
 // Write writes p as stream data, without message boundaries. It returns once
@@ -443,96 +488,24 @@ func (st *Stream) write(p []byte, eom bool) (int, error) {
 			signal(st.writeCh)
 			return n, errTimeout
 		}
-		s.wmu.Lock()
-		if !eom && s.raw != nil && !s.writing && len(s.segs) == 0 && len(s.resume) == 0 && !s.closing &&
-			min(st.sendCredit, s.sendCredit) > frameOverhead {
-			// The connection is idle: write it ourselves, with no handoff to
-			// the writer goroutine and no copy of p.
-			b := &s.inline
-			s.takeLocked(b)
-			done, _ := st.queueLocked(b, p, &n, eom)
-			s.wmu.Unlock()
+		b, done := s.sendq.queueData(st, p, &n, eom, !eom)
+		if b != nil {
+			// The connection was idle: b holds frames of p, which we write
+			// ourselves, with no hand-off to the writer goroutine and no copy.
 			st.mu.Unlock()
 			err := s.writeInline(b)
-			s.wmu.Lock()
-			wake := s.finishLocked(b, err)
-			s.wmu.Unlock()
-			s.wakeSenders(wake)
 			st.mu.Lock()
 			if done && err == nil {
 				return n, nil
 			}
 			continue
 		}
-		done, sessionBound := st.queueLocked(nil, p, &n, eom)
-		if !done && sessionBound && !st.sendWait {
-			st.sendWait = true
-			s.sendWaiters = append(s.sendWaiters, st)
-		}
-		s.wmu.Unlock()
 		if done {
 			return n, nil
 		}
-		counted := s.needReader()
+		counted := s.rd.needReader()
 		st.wait(waitCh(&st.writeCh), st.wdl.wait())
-		s.doneWaiting(counted)
-	}
-}
-
-// queueLocked queues frames of p[*n:] while credit and the send buffer
-// last: into b, which then refers to p, or (b nil) copied into the
-// session's queue. It reports whether all of p is queued and, if not,
-// whether the session (its credit or its send buffer) rather than the
-// stream's credit is what ran out. st.mu and s.wmu must be held.
-func (st *Stream) queueLocked(b *batch, p []byte, n *int, eom bool) (done, sessionBound bool) {
-	s := st.sess
-	if s.closing {
-		return false, false // the caller finds the session closed
-	}
-	if b == nil {
-		defer s.kickLocked()
-	}
-	for {
-		rem := len(p) - *n
-		room := s.cfg.SendBuffer - s.sendBuffered - headerSize
-		if room < 0 || (room == 0 && rem > 0) {
-			return false, true // the connection is backed up
-		}
-		size := min(rem, int(s.peer.maxFrame), room)
-		var flags uint8
-		if eom && size == rem {
-			flags = flagEOM
-		}
-		cost := int64(dataCost(uint32(size), flags))
-		avail := min(st.sendCredit, s.sendCredit)
-		if cost > avail {
-			if avail <= frameOverhead || size == 0 {
-				return false, s.sendCredit < st.sendCredit
-			}
-			size, flags, cost = int(avail-frameOverhead), 0, avail
-		}
-		if b != nil && len(b.hdr)+headerSize > cap(b.hdr) {
-			return false, false // the batch is full: the caller writes it and comes back
-		}
-		st.sendCredit -= cost
-		s.sendCredit -= cost
-		if b != nil {
-			h := len(b.hdr)
-			b.hdr = appendHeader(b.hdr, typeData, flags, st.id, size)
-			b.bufs = append(b.bufs, b.hdr[h:])
-			if size > 0 {
-				b.bufs = append(b.bufs, p[*n:*n+size])
-			}
-			b.data += headerSize + size
-			s.sendBuffered += headerSize + size
-			s.framesOut++
-		} else {
-			s.appendDataLocked(st.id, flags, p[*n:*n+size])
-		}
-		*n += size
-		if *n == len(p) && (!eom || flags&flagEOM != 0) {
-			return true, false
-		}
+		s.rd.doneWaiting(counted)
 	}
 }
 
@@ -546,7 +519,7 @@ func (st *Stream) writeErrLocked() error {
 	case st.sess.isClosed():
 		return st.sess.closedErr()
 	}
-	if werr := st.sess.werr.Load(); werr != nil {
+	if werr := st.sess.life.werr.Load(); werr != nil {
 		return &sessionError{cause: *werr}
 	}
 	return nil
@@ -562,7 +535,7 @@ func (st *Stream) CloseWrite() error {
 		return nil
 	}
 	st.state |= stLocalFIN
-	st.sess.queueFIN(st.id)
+	st.sess.sendq.queueFIN(st.id)
 	signal(st.writeCh)
 	st.removeIfDoneLocked()
 	st.mu.Unlock()
@@ -580,24 +553,25 @@ func (st *Stream) Close() error {
 		st.mu.Unlock()
 		return nil
 	}
+	s := st.sess
 	st.state |= stClosed
 	credit := st.discardLocked()
-	st.sess.windows.Add(-int64(st.window)) // it buffers nothing more: its window leaves the budget
-	st.window = 0
-	if st.err == nil && st.state&stLocalFIN == 0 {
-		st.sess.queueFIN(st.id)
-	}
+	st.flow.leave(&s.flow) // it buffers nothing more: its window leaves the budget
+	fin := st.err == nil && st.state&stLocalFIN == 0
 	st.state |= stLocalFIN
 	st.rdl.stop()
 	st.wdl.stop()
 	signal(st.readCh)
 	signal(st.writeCh)
 	if !st.removeIfDoneLocked() && st.state&stRemoved == 0 {
-		st.sess.closeWaitLocked(st)
+		s.closeWaitLocked(st)
+	}
+	if fin {
+		s.sendq.queueFIN(st.id)
 	}
 	st.mu.Unlock()
-	st.sess.interrupt(st, aLongTimeAgo)
-	st.sess.releaseRecv(credit)
+	s.rd.interrupt(st, aLongTimeAgo)
+	s.returnCredit(credit)
 	return nil
 }
 
@@ -613,14 +587,19 @@ func (st *Stream) removeIfDoneLocked() bool {
 
 // removeLocked takes the stream out of the session once: out of the stream
 // table and the accept queue, its window back to the session's budget.
-// st.mu must be held.
+// Nothing waits on a stream that is over (its Reads and Writes return at
+// once), so its deadlines keep no timer: none keeps the stream, and its
+// session, alive. st.mu must be held.
 func (st *Stream) removeLocked() {
 	if st.state&stRemoved != 0 {
 		return
 	}
-	st.sess.removeStream(st)
+	s := st.sess
+	s.table.remove(st)
 	st.state |= stRemoved
-	st.sess.windows.Add(-int64(st.window))
+	st.flow.leave(&s.flow)
+	st.rdl.stop()
+	st.wdl.stop()
 	st.unchargeQueue() // over: its queue keeps nothing once drained
 	if st.rq.len() == 0 {
 		st.trimQueue()
@@ -635,7 +614,7 @@ func (st *Stream) Reset(code ErrorCode) error {
 	st.abortLocked(code, false)
 	sp := st.sp
 	st.mu.Unlock()
-	st.sess.interrupt(st, aLongTimeAgo)
+	st.sess.rd.interrupt(st, aLongTimeAgo)
 	if sp != nil {
 		sp.pump(st) // the stream spliced to it is reset too
 	}
@@ -653,17 +632,21 @@ func (st *Stream) abortLocked(code ErrorCode, remote bool) error {
 		return st.err
 	}
 	s := st.sess
-	if !remote && st.state&stRemoved == 0 {
-		s.queueReset(st.id, code, st.state&stClosed != 0)
-	}
-	s.ackedLocked(st) // the peer drops it from its accept queue
+	reset := !remote && st.state&stRemoved == 0
+	afterData := st.state&stClosed != 0
 	st.err = &StreamError{StreamID: st.id, Code: code, Remote: remote}
 	st.state |= stLocalFIN | stRemoteFIN
-	st.partial = nil
-	s.releaseRecv(st.discardLocked())
+	credit := st.discardLocked()
 	signal(st.readCh)
 	signal(st.writeCh)
+	st.ackedLocked() // the peer drops it from its accept queue
 	st.removeLocked()
+	credit = s.flow.freed(credit)
+	if reset {
+		s.sendq.queueReset(st.id, code, afterData, credit)
+	} else {
+		s.sendq.queueWindows(credit, 0, 0)
+	}
 	return st.err
 }
 
@@ -678,7 +661,7 @@ func (st *Stream) SetDeadline(t time.Time) error {
 // os.ErrDeadlineExceeded and a net.Error whose Timeout is true.
 func (st *Stream) SetReadDeadline(t time.Time) error {
 	st.setDeadline(&st.rdl, &st.readCh, t)
-	st.sess.interrupt(st, t) // a Read that leads waits on the connection's deadline
+	st.sess.rd.interrupt(st, t) // a Read that leads waits on the connection's deadline
 	return nil
 }
 
@@ -707,6 +690,8 @@ func (st *Stream) setDeadline(d **deadline, ch *chan struct{}, t time.Time) {
 	})
 	if t.IsZero() {
 		*d = nil // a stream that set a deadline once (a relay's setup) keeps nothing
+	} else if st.state&stRemoved != 0 {
+		dl.stop() // over: nothing waits (see removeLocked)
 	}
 	signal(*ch)
 }

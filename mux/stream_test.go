@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/plexusnet/plexus/internal/testsupport/testutil"
 )
 
 func randBytes(n int, seed int64) []byte {
@@ -94,17 +96,7 @@ func TestMaxMessageSize(t *testing.T) {
 		t.Fatalf("Recv = %v, want ErrMessageTooLarge", err)
 	}
 	// The sender learns of it too.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := a.Send([]byte("x"))
-		if errors.Is(err, ErrMessageTooLarge) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sender never saw the reset: %v", err)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, func() bool { return errors.Is(a.Send([]byte("x")), ErrMessageTooLarge) })
 }
 
 // TestOpenNoRoundTrip writes on a stream before the peer accepted it, and
@@ -242,9 +234,9 @@ func TestResetRightAfterOpen(t *testing.T) {
 		st.Reset(CodeCancel)
 	}
 	waitFor(t, func() bool { // every SYN arrived, and every RESET, which follows it
-		ss.mu.Lock()
-		last := ss.lastPeerID
-		ss.mu.Unlock()
+		ss.table.mu.Lock()
+		last := ss.table.lastPeerID
+		ss.table.mu.Unlock()
 		return last == 199 && ss.NumStreams() == 0 && cs.NumStreams() == 0
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
@@ -326,7 +318,7 @@ func TestSessionCap(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if used := ss.recvUsed.Load(); used > int64(scfg.SessionWindow) {
+	if used := ss.flow.used.Load(); used > int64(scfg.SessionWindow) {
 		t.Fatalf("server holds %d bytes of credit, cap %d", used, scfg.SessionWindow)
 	}
 	if total > int(scfg.SessionWindow) {
@@ -379,16 +371,10 @@ func TestManyStreams(t *testing.T) {
 	waitFor(t, func() bool { return cs.NumStreams() == 0 && ss.NumStreams() == 0 })
 }
 
-// waitFor polls cond for up to 10 seconds.
+// waitFor waits until cond holds (testutil.Eventually).
 func waitFor(t testing.TB, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached in 10s")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testutil.Eventually(t, "the condition", cond)
 }
 
 // TestInlineWriteResumes: a Write that finds the connection idle writes it
@@ -409,9 +395,9 @@ func TestInlineWriteResumes(t *testing.T) {
 	c2.Write(appendPreface(nil, settings{role: roleServer, streamWindow: 8 << 20,
 		sessionWindow: 16 << 20, maxFrame: DefaultMaxFrameSize, acceptBacklog: 16}))
 	waitFor(t, func() bool {
-		cs.wmu.Lock()
-		defer cs.wmu.Unlock()
-		return cs.peer.streamWindow == 8<<20
+		cs.sendq.mu.Lock()
+		defer cs.sendq.mu.Unlock()
+		return cs.sendq.peer.streamWindow == 8<<20
 	})
 	st, err := cs.OpenStream(ctxT(t))
 	if err != nil {
@@ -573,13 +559,7 @@ func TestRecvIntoAllocs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for b.Buffered() < (runs+1)*size {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d bytes arrived, want %d", b.Buffered(), (runs+1)*size)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, func() bool { return b.Buffered() >= (runs+1)*size })
 	buf := make([]byte, 0, size)
 	var err error
 	allocs := testing.AllocsPerRun(runs, func() {

@@ -1,16 +1,22 @@
 package mux
 
 import (
+	"io"
 	"net"
 	"sync"
+	"sync/atomic"
+
+	"github.com/plexusnet/plexus/internal/fastio"
 )
 
-// The send side. Streams append frames to the session's queues under wmu
-// and return; one writer goroutine takes whatever is queued and writes it
-// with one system call (a writev of the segments), so the frames of many
-// streams share few syscalls. Control frames have their own queue, written
-// before any data, and a batch of data is at most maxBatch bytes, so a
-// window update, ping or reset never waits behind more than one batch.
+// The send side. Streams append frames to the session's send queue under
+// its lock and return; one writer goroutine takes whatever is queued and
+// writes it with one system call (a writev of the segments), so the frames
+// of many streams share few syscalls. Control frames have their own queue,
+// written before any data, and a batch of data is at most maxBatch bytes,
+// so a window update, ping or reset never waits behind more than one
+// batch. A Write that finds the connection idle takes the batch itself and
+// writes it with no hand-off (sendQueue.queueData, Session.writeInline).
 
 const (
 	segSize  = 72 << 10  // a data segment: room for a 64 KiB frame and more
@@ -19,59 +25,89 @@ const (
 	maxCtrl  = 1 << 20   // queued control bytes: a peer that lets more pile up does not read
 )
 
-// appendDataLocked queues a DATA frame. s.wmu must be held.
-func (s *Session) appendDataLocked(id uint32, flags uint8, p []byte) {
+// sendQueue is the send side of a session: the frames queued for the
+// connection and whoever writes them. mu guards all but the writer's own
+// fields at the end.
+type sendQueue struct {
+	mu          sync.Mutex
+	peer        settings  // what the peer accepts (minSettings until its preface)
+	openQueued  uint32    // highest id we opened whose SYN is queued
+	nextID      uint64    // next stream id we open: its SYN is queued in id order
+	ctrl        []byte    // queued control frames, written before data
+	spare       []byte    // the other control buffer
+	segs        [][]byte  // queued DATA frames, in segments; the last one takes appends
+	free        [][]byte  // written segments kept for reuse
+	buffered    int       // bytes of DATA frames queued or being written
+	limit       int       // Config.SendBuffer: Write and Send wait while buffered is beyond it
+	waiters     []*Stream // streams waiting for session credit or buffer room
+	inline      batch     // the batch of an inline write; used by whoever set writing
+	wake        chan struct{}
+	resume      []byte // what an inline write left: written first
+	framesOut   uint64 // frames queued
+	openFlushed uint32 // highest id we opened whose SYN is written
+	writerIdle  bool   // the writer goroutine sleeps, waiting for a kick
+	writing     bool   // a connection write is under way (writer goroutine or inline)
+	closing     bool   // no more frames: the writer flushes and stops
+
+	// The writer: set once, or atomic.
+	vectored bool // conn gathers net.Buffers into one system call (writev)
+	conn     io.Writer
+	raw      *fastio.Writer // non-blocking writes for inline writes; nil: none
+	writeSeq atomic.Uint64  // connection writes begun plus ended: odd while one is under way (see health.go)
+	bytesOut atomic.Uint64
+	stuck    func(error) // ends the session: the peer lets control frames pile up
+}
+
+// init readies the queue of a session on conn, with the preface to send
+// first.
+func (q *sendQueue) init(conn io.Writer, c *Config, preface []byte, client bool, stuck func(error)) {
+	q.conn, q.stuck, q.limit = conn, stuck, c.SendBuffer
+	q.peer = minSettings
+	q.ctrl = preface
+	q.wake = make(chan struct{}, 1)
+	q.nextID = 2
+	if client {
+		q.nextID = 1
+	}
+	switch conn.(type) {
+	case *net.TCPConn, *net.UnixConn:
+		q.vectored = true
+	}
+	q.raw = fastio.NewWriter(conn)
+}
+
+// ours reports whether id is of a stream we opened: our ids have
+// nextID's parity.
+func (q *sendQueue) ours(id uint32) bool { return uint64(id)%2 == q.nextID%2 }
+
+// appendDataLocked queues a DATA frame. q.mu must be held.
+func (q *sendQueue) appendDataLocked(id uint32, flags uint8, p []byte) {
 	need := headerSize + len(p)
-	i := s.segmentFor(need)
-	s.framesOut++
-	seg := appendHeader(s.segs[i], typeData, flags, id, len(p))
-	s.segs[i] = append(seg, p...)
+	i := q.segmentFor(need)
+	q.framesOut++
+	seg := appendHeader(q.segs[i], typeData, flags, id, len(p))
+	q.segs[i] = append(seg, p...)
 }
 
 // segmentFor returns the index of the segment that takes the next need
-// bytes of frames, and counts them as buffered. s.wmu must be held.
-func (s *Session) segmentFor(need int) int {
-	s.sendBuffered += need
-	i := len(s.segs) - 1
-	if i < 0 || cap(s.segs[i])-len(s.segs[i]) < need {
-		s.segs = append(s.segs, s.newSegment(need))
+// bytes of frames, and counts them as buffered. q.mu must be held.
+func (q *sendQueue) segmentFor(need int) int {
+	q.buffered += need
+	i := len(q.segs) - 1
+	if i < 0 || cap(q.segs[i])-len(q.segs[i]) < need {
+		q.segs = append(q.segs, q.newSegment(need))
 		i++
 	}
 	return i
 }
 
-// takeWaitersLocked returns the streams waiting for session credit or
-// buffer room, and forgets them. s.wmu must be held.
-func (s *Session) takeWaitersLocked() []*Stream {
-	w := s.sendWaiters
-	s.sendWaiters = nil
-	for _, st := range w {
-		st.sendWait = false
-	}
-	return w
-}
-
-// wakeSenders wakes streams taken by takeWaitersLocked, to try again.
-// s.wmu must not be held.
-func (s *Session) wakeSenders(w []*Stream) {
-	for _, st := range w {
-		st.mu.Lock()
-		signal(st.writeCh)
-		sp := st.sp
-		st.mu.Unlock()
-		if sp != nil {
-			sp.pumpTo(st) // a spliced stream: its splice writes
-		}
-	}
-}
-
-func (s *Session) newSegment(need int) []byte {
-	for j := len(s.free) - 1; j >= 0; j-- {
-		if cap(s.free[j]) >= need {
-			b := s.free[j]
-			s.free[j] = s.free[len(s.free)-1]
-			s.free[len(s.free)-1] = nil
-			s.free = s.free[:len(s.free)-1]
+func (q *sendQueue) newSegment(need int) []byte {
+	for j := len(q.free) - 1; j >= 0; j-- {
+		if cap(q.free[j]) >= need {
+			b := q.free[j]
+			q.free[j] = q.free[len(q.free)-1]
+			q.free[len(q.free)-1] = nil
+			q.free = q.free[:len(q.free)-1]
 			return b[:0]
 		}
 	}
@@ -87,79 +123,249 @@ func (s *Session) newSegment(need int) []byte {
 // idle session keeps none (a busy one keeps up to maxFree of its own).
 var segPool sync.Pool
 
-// releaseSegmentsLocked gives the session's spare segments to segPool, as
-// its writer goes idle. s.wmu must be held.
-func (s *Session) releaseSegmentsLocked() {
-	for i, b := range s.free {
+// releaseSegmentsLocked gives the queue's spare segments to segPool, as
+// its writer goes idle. q.mu must be held.
+func (q *sendQueue) releaseSegmentsLocked() {
+	for i, b := range q.free {
 		if cap(b) == segSize {
 			b = b[:0]
 			segPool.Put(&b)
 		}
-		s.free[i] = nil
+		q.free[i] = nil
 	}
-	s.free = s.free[:0]
+	q.free = q.free[:0]
 }
 
-// queueCtrlLocked queues a control frame. A peer that lets control frames
-// pile up without reading them fails the session. s.wmu must be held.
-func (s *Session) queueCtrlLocked(frame []byte) {
-	if s.closing {
-		return
+// send queues frames of p[*n:] for st while credit and the send buffer
+// last (queueLocked), and reports whether all of p is queued; if not,
+// st waits for credit or room, and is woken when it comes. With inline
+// set, a Write that finds the connection idle gets, rather than queued
+// frames, a batch of them that refers to p, to write itself
+// (Session.writeInline) with no copy and no hand-off to the writer
+// goroutine; done then says whether the batch holds the rest of p.
+// st.mu must be held.
+func (q *sendQueue) queueData(st *Stream, p []byte, n *int, eom, inline bool) (b *batch, done bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closing {
+		return nil, false // the caller finds the session closed
 	}
-	if len(s.ctrl)+len(frame) > maxCtrl {
-		go s.fail(protoErr("peer does not read: %d bytes of control frames queued", len(s.ctrl)))
-		return
+	if inline && q.raw != nil && !q.writing && len(q.segs) == 0 && len(q.resume) == 0 &&
+		st.flow.canSend(&st.sess.flow) {
+		b = &q.inline
+		q.takeLocked(b)
+		done, _ = q.queueLocked(st, b, p, n, eom)
+		return b, done
 	}
-	s.ctrl = append(s.ctrl, frame...)
-	s.framesOut++
-	s.kickLocked()
+	done, sessionBound := q.queueLocked(st, nil, p, n, eom)
+	if !done && sessionBound && !st.sendWait {
+		st.sendWait = true
+		q.waiters = append(q.waiters, st)
+	}
+	q.kickLocked()
+	return nil, done
 }
 
-// queueWindow queues a WINDOW frame: credit for a stream, or for the session (id 0).
-func (s *Session) queueWindow(id, inc uint32) {
-	var b [headerSize + 4]byte
-	s.wmu.Lock()
-	s.queueCtrlLocked(appendUint32Frame(b[:0], typeWindow, 0, id, inc))
-	s.wmu.Unlock()
+// queueLocked queues frames of st's data p[*n:] while credit and the send
+// buffer last: into b, which then refers to p, or (b nil) copied into the
+// queue. It reports whether all of p is queued and, if not, whether the
+// session (its credit or its send buffer) rather than the stream's credit
+// is what ran out. st.mu and q.mu must be held.
+func (q *sendQueue) queueLocked(st *Stream, b *batch, p []byte, n *int, eom bool) (done, sessionBound bool) {
+	for {
+		rem := len(p) - *n
+		room := q.limit - q.buffered - headerSize
+		if room < 0 || (room == 0 && rem > 0) {
+			return false, true // the connection is backed up
+		}
+		if b != nil && len(b.hdr)+headerSize > cap(b.hdr) {
+			return false, false // the batch is full: the caller writes it and comes back
+		}
+		size := min(rem, int(q.peer.maxFrame), room)
+		size, flags, ok, sessionBound := st.flow.spend(&st.sess.flow, size, eom && size == rem)
+		if !ok {
+			return false, sessionBound
+		}
+		if b != nil {
+			h := len(b.hdr)
+			b.hdr = appendHeader(b.hdr, typeData, flags, st.id, size)
+			b.bufs = append(b.bufs, b.hdr[h:])
+			if size > 0 {
+				b.bufs = append(b.bufs, p[*n:*n+size])
+			}
+			b.data += headerSize + size
+			q.buffered += headerSize + size
+			q.framesOut++
+		} else {
+			q.appendDataLocked(st.id, flags, p[*n:*n+size])
+		}
+		*n += size
+		if *n == len(p) && (!eom || flags&flagEOM != 0) {
+			return true, false
+		}
+	}
+}
+
+// takeWaitersLocked returns the streams waiting for session credit or
+// buffer room, and forgets them. q.mu must be held.
+func (q *sendQueue) takeWaitersLocked() []*Stream {
+	w := q.waiters
+	q.waiters = nil
+	for _, st := range w {
+		st.sendWait = false
+	}
+	return w
+}
+
+// wakeSenders wakes streams taken by takeWaitersLocked, to try again. No
+// session lock may be held.
+func wakeSenders(w []*Stream) {
+	for _, st := range w {
+		st.mu.Lock()
+		signal(st.writeCh)
+		sp := st.sp
+		st.mu.Unlock()
+		if sp != nil {
+			sp.pumpTo(st) // a spliced stream: its splice writes
+		}
+	}
+}
+
+// openLocked takes the id of a stream we open and queues its SYN, so that
+// the peer sees ids grow. It returns 0 when the ids are exhausted. q.mu
+// must be held.
+func (q *sendQueue) openLocked() uint32 {
+	if q.nextID > 1<<32-1 {
+		return 0
+	}
+	id := uint32(q.nextID)
+	q.nextID += 2
+	q.appendDataLocked(id, flagSYN, nil)
+	q.openQueued = id
+	q.kickLocked()
+	return id
+}
+
+// Sizes of control frames.
+const (
+	uint32FrameSize = headerSize + 4 // WINDOW, RESET, GOAWAY
+	pingFrameSize   = headerSize + 8
+)
+
+// ctrlRoomLocked reports whether k control frames of n bytes in all may
+// be appended to q.ctrl now, and counts them: not once the queue is
+// closing, nor beyond maxCtrl, for a peer that lets control frames pile
+// up without reading them fails the session. q.mu must be held.
+func (q *sendQueue) ctrlRoomLocked(k, n int) bool {
+	if q.closing {
+		return false
+	}
+	if len(q.ctrl)+n > maxCtrl {
+		go q.stuck(protoErr("peer does not read: %d bytes of control frames queued", len(q.ctrl)))
+		return false
+	}
+	q.framesOut += uint64(k)
+	q.kickLocked()
+	return true
+}
+
+// queueUint32 queues a control frame whose payload is one 32-bit value:
+// WINDOW, RESET or GOAWAY.
+func (q *sendQueue) queueUint32(typ frameType, flags uint8, id, v uint32) {
+	q.mu.Lock()
+	if q.ctrlRoomLocked(1, uint32FrameSize) {
+		q.ctrl = appendUint32Frame(q.ctrl, typ, flags, id, v)
+	}
+	q.mu.Unlock()
+}
+
+// queuePing queues a PING.
+func (q *sendQueue) queuePing(flags uint8, opaque uint64) {
+	q.mu.Lock()
+	if q.ctrlRoomLocked(1, pingFrameSize) {
+		q.ctrl = appendPing(q.ctrl, flags, opaque)
+	}
+	q.mu.Unlock()
+}
+
+// queueWindows queues the WINDOW frames that returning credit calls for:
+// session credit (id 0), and credit for stream id. Either may be 0: none.
+func (q *sendQueue) queueWindows(session, id, stream uint32) {
+	if session == 0 && stream == 0 {
+		return
+	}
+	q.mu.Lock()
+	q.queueWindowsLocked(session, id, stream)
+	q.mu.Unlock()
+}
+
+// queueWindowsLocked is queueWindows; q.mu must be held.
+func (q *sendQueue) queueWindowsLocked(session, id, stream uint32) {
+	k := 0
+	if session > 0 {
+		k++
+	}
+	if stream > 0 {
+		k++
+	}
+	if k > 0 && q.ctrlRoomLocked(k, k*uint32FrameSize) {
+		q.ctrl = appendWindows(q.ctrl, session, id, stream)
+	}
 }
 
 // queueFIN queues an empty DATA frame with FIN, after the stream's data.
-func (s *Session) queueFIN(id uint32) {
-	s.wmu.Lock()
-	if !s.closing {
-		s.appendDataLocked(id, flagFIN, nil)
-		s.kickLocked()
+func (q *sendQueue) queueFIN(id uint32) {
+	q.mu.Lock()
+	if !q.closing {
+		q.appendDataLocked(id, flagFIN, nil)
+		q.kickLocked()
 	}
-	s.wmu.Unlock()
+	q.mu.Unlock()
 }
 
-// queueReset queues a RESET. It goes with the control frames, ahead of
-// data, unless it must follow data already queued: when afterData is set,
-// or when the stream's own SYN may not be written yet.
-func (s *Session) queueReset(id uint32, code ErrorCode, afterData bool) {
-	var b [headerSize + 4]byte
-	frame := appendUint32Frame(b[:0], typeReset, 0, id, uint32(code))
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	if afterData || (s.isLocalID(id) && id > s.openFlushed) {
-		if !s.closing {
-			i := s.segmentFor(len(frame))
-			s.segs[i] = append(s.segs[i], frame...)
-			s.framesOut++
-			s.kickLocked()
+// queueReset queues a RESET, and a WINDOW for the session if credit is
+// not 0 (what the reset stream held). The RESET goes with the control
+// frames, ahead of data, unless it must follow data already queued: when
+// afterData is set, or when the stream is ours and its SYN may not be
+// written yet.
+func (q *sendQueue) queueReset(id uint32, code ErrorCode, afterData bool, credit uint32) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if afterData || (q.ours(id) && id > q.openFlushed) {
+		q.queueWindowsLocked(credit, 0, 0)
+		if !q.closing {
+			i := q.segmentFor(uint32FrameSize)
+			q.framesOut++
+			q.kickLocked()
+			q.segs[i] = appendUint32Frame(q.segs[i], typeReset, 0, id, uint32(code))
 		}
 		return
 	}
-	s.queueCtrlLocked(frame)
+	k := 1
+	if credit > 0 {
+		k++
+	}
+	if q.ctrlRoomLocked(k, k*uint32FrameSize) {
+		q.ctrl = appendUint32Frame(appendWindows(q.ctrl, credit, 0, 0), typeReset, 0, id, uint32(code))
+	}
 }
 
 // kickLocked wakes the writer goroutine if it sleeps and no write is under
-// way (whoever writes checks the queues again when done). s.wmu must be held.
-func (s *Session) kickLocked() {
-	if s.writerIdle && !s.writing {
-		s.writerIdle = false
-		signal(s.wake)
+// way (whoever writes checks the queues again when done). q.mu must be held.
+func (q *sendQueue) kickLocked() {
+	if q.writerIdle && !q.writing {
+		q.writerIdle = false
+		signal(q.wake)
 	}
+}
+
+// close makes the queue take no more frames: the writer flushes what is
+// queued and stops.
+func (q *sendQueue) close() {
+	q.mu.Lock()
+	q.closing = true
+	q.kickLocked()
+	q.mu.Unlock()
 }
 
 // batch is what one connection write sends: control frames, then data.
@@ -169,57 +375,75 @@ type batch struct {
 	first       int    // bufs[first] is ctrl (if any); a resumed write comes before
 	flat        []byte // the batch in one piece, for connections that cannot gather
 	ctrl        []byte
-	nsegs       int    // bufs[ctrl?1:0 : +nsegs] are segments the session owns
-	data        int    // bytes of the batch counted in Session.sendBuffered
+	nsegs       int    // bufs[ctrl?1:0 : +nsegs] are segments the queue owns
+	data        int    // bytes of the batch counted in sendQueue.buffered
 	flushedOpen uint32 // every SYN up to this id is in the batch
 }
 
 // takeLocked moves queued frames into b, at most maxBatch bytes of data,
-// and marks a write under way. s.wmu must be held.
-func (s *Session) takeLocked(b *batch) {
-	s.writing = true
-	b.bufs, b.ctrl, b.nsegs, b.data, b.flushedOpen = b.bufs[:0], s.ctrl, 0, 0, 0
+// and marks a write under way. q.mu must be held.
+func (q *sendQueue) takeLocked(b *batch) {
+	q.writing = true
+	b.bufs, b.ctrl, b.nsegs, b.data, b.flushedOpen = b.bufs[:0], q.ctrl, 0, 0, 0
 	if b.hdr == nil {
 		b.hdr = make([]byte, 0, 64*headerSize)
 	}
 	b.hdr = b.hdr[:0]
-	if len(s.resume) > 0 { // the middle of a frame: before anything else
-		b.bufs = append(b.bufs, s.resume)
-		b.data += len(s.resume)
-		s.resume = nil
+	if len(q.resume) > 0 { // the middle of a frame: before anything else
+		b.bufs = append(b.bufs, q.resume)
+		b.data += len(q.resume)
+		q.resume = nil
 	}
 	b.first = len(b.bufs)
-	if len(s.ctrl) > 0 {
-		b.bufs = append(b.bufs, s.ctrl)
-		s.ctrl = s.spare[:0]
-		s.spare = nil
+	if len(q.ctrl) > 0 {
+		b.bufs = append(b.bufs, q.ctrl)
+		q.ctrl = q.spare[:0]
+		q.spare = nil
 	}
 	n := 0
-	for b.nsegs < len(s.segs) && n < maxBatch {
-		b.bufs = append(b.bufs, s.segs[b.nsegs])
-		n += len(s.segs[b.nsegs])
+	for b.nsegs < len(q.segs) && n < maxBatch {
+		b.bufs = append(b.bufs, q.segs[b.nsegs])
+		n += len(q.segs[b.nsegs])
 		b.nsegs++
 	}
 	b.data += n
-	if b.nsegs == len(s.segs) {
-		b.flushedOpen = s.openQueued
+	if b.nsegs == len(q.segs) {
+		b.flushedOpen = q.openQueued
 	}
-	rest := copy(s.segs, s.segs[b.nsegs:])
-	clear(s.segs[rest:])
-	s.segs = s.segs[:rest]
+	rest := copy(q.segs, q.segs[b.nsegs:])
+	clear(q.segs[rest:])
+	q.segs = q.segs[:rest]
 }
 
-// writeInline sends b from an application goroutine (see Stream.write),
-// with one non-blocking system call: what the kernel does not take at once
-// is queued, first of all, for the writer goroutine, so a Write never waits
-// for a congested connection.
-func (s *Session) writeInline(b *batch) error {
-	s.writeSeq.Add(1)
-	n, err := s.raw.TryWrite(b.bufs)
-	s.writeSeq.Add(1)
-	s.bytesOut.Add(uint64(n))
+// next waits until frames are queued and takes a batch of them into b,
+// for the writer goroutine. It returns false once the queue is closing
+// and all is written.
+func (q *sendQueue) next(b *batch) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for q.writing || (len(q.ctrl) == 0 && len(q.segs) == 0 && len(q.resume) == 0) {
+		if q.closing && !q.writing {
+			return false
+		}
+		q.writerIdle = true
+		q.releaseSegmentsLocked()
+		q.mu.Unlock()
+		<-q.wake
+		q.mu.Lock()
+	}
+	q.takeLocked(b)
+	return true
+}
+
+// tryWrite sends b with one non-blocking system call (see
+// Session.writeInline): what the kernel does not take at once is queued,
+// first of all, for the writer goroutine.
+func (q *sendQueue) tryWrite(b *batch) error {
+	q.writeSeq.Add(1)
+	n, err := q.raw.TryWrite(b.bufs)
+	q.writeSeq.Add(1)
+	q.bytesOut.Add(uint64(n))
 	if err != nil {
-		s.writeFailed(err)
 		return err
 	}
 	var rest []byte
@@ -232,26 +456,25 @@ func (s *Session) writeInline(b *batch) error {
 		n = 0
 	}
 	if rest != nil {
-		s.wmu.Lock()
-		s.resume = rest
-		s.sendBuffered += len(rest)
-		s.wmu.Unlock()
+		q.mu.Lock()
+		q.resume = rest
+		q.buffered += len(rest)
+		q.mu.Unlock()
 	}
 	return nil
 }
 
-// write sends b on the connection; s.wmu must not be held. A failure ends
-// the writing (see writeFailed).
-func (s *Session) write(b *batch) error {
+// write sends b on the connection; q.mu must not be held.
+func (q *sendQueue) write(b *batch) error {
 	if len(b.bufs) == 0 {
 		return nil
 	}
-	s.writeSeq.Add(1)
+	q.writeSeq.Add(1)
 	var err error
 	var n int64
-	if s.vectored || len(b.bufs) == 1 {
+	if q.vectored || len(b.bufs) == 1 {
 		b.iov = append(b.iov[:0], b.bufs...) // WriteTo consumes its receiver
-		n, err = b.iov.WriteTo(s.conn)
+		n, err = b.iov.WriteTo(q.conn)
 		clear(b.iov[:cap(b.iov)])
 	} else {
 		// A connection that cannot gather (TLS, a pipe) would turn every
@@ -261,81 +484,80 @@ func (s *Session) write(b *batch) error {
 			b.flat = append(b.flat, p...)
 		}
 		var k int
-		k, err = s.conn.Write(b.flat)
+		k, err = q.conn.Write(b.flat)
 		n = int64(k)
 		if cap(b.flat) > 4*maxBatch {
 			b.flat = nil
 		}
 	}
-	s.writeSeq.Add(1)
-	s.bytesOut.Add(uint64(n))
-	if err != nil {
-		s.writeFailed(err)
-	}
+	q.writeSeq.Add(1)
+	q.bytesOut.Add(uint64(n))
 	return err
 }
 
-// finishLocked recycles b's buffers, ends the write and hands what was
-// queued meanwhile to the writer goroutine. It returns the streams to wake
-// (with wakeSenders, once s.wmu is released) because the send buffer has
-// room again. s.wmu must be held.
-func (s *Session) finishLocked(b *batch, err error) (wake []*Stream) {
-	s.writing = false
-	s.sendBuffered -= b.data
-	if len(s.sendWaiters) > 0 && s.sendBuffered <= s.cfg.SendBuffer/2 {
-		wake = s.takeWaitersLocked()
+// finish recycles b's buffers, ends the write and hands what was queued
+// meanwhile to the writer goroutine. It returns the streams to wake (with
+// wakeSenders) because the send buffer has room again.
+func (q *sendQueue) finish(b *batch, err error) (wake []*Stream) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.writing = false
+	q.buffered -= b.data
+	if len(q.waiters) > 0 && q.buffered <= q.limit/2 {
+		wake = q.takeWaitersLocked()
 	}
 	if err != nil {
-		s.closing = true
-	} else if b.flushedOpen > s.openFlushed {
-		s.openFlushed = b.flushedOpen
+		q.closing = true
+	} else if b.flushedOpen > q.openFlushed {
+		q.openFlushed = b.flushedOpen
 	}
 	first := b.first
 	if len(b.ctrl) > 0 {
 		first++
-		if s.spare == nil && cap(b.ctrl) <= 64<<10 {
-			s.spare = b.ctrl[:0]
+		if q.spare == nil && cap(b.ctrl) <= 64<<10 {
+			q.spare = b.ctrl[:0]
 		}
 	}
 	for _, seg := range b.bufs[first : first+b.nsegs] {
-		if len(s.free) < maxFree && cap(seg) <= 2*segSize {
-			s.free = append(s.free, seg[:0])
+		if len(q.free) < maxFree && cap(seg) <= 2*segSize {
+			q.free = append(q.free, seg[:0])
 		}
 	}
 	clear(b.bufs[:cap(b.bufs)])
 	b.ctrl = nil
-	if len(s.ctrl) > 0 || len(s.segs) > 0 || len(s.resume) > 0 || s.closing {
-		s.kickLocked()
+	if len(q.ctrl) > 0 || len(q.segs) > 0 || len(q.resume) > 0 || q.closing {
+		q.kickLocked()
 	}
 	return wake
 }
 
 // writeLoop is the session's writer goroutine.
 func (s *Session) writeLoop() {
-	defer close(s.writerDone)
+	defer close(s.life.writerDone)
+	q := &s.sendq
 	var b batch
-	for {
-		s.wmu.Lock()
-		for s.writing || (len(s.ctrl) == 0 && len(s.segs) == 0 && len(s.resume) == 0) {
-			if s.closing && !s.writing {
-				s.wmu.Unlock()
-				return
-			}
-			s.writerIdle = true
-			s.releaseSegmentsLocked()
-			s.wmu.Unlock()
-			<-s.wake
-			s.wmu.Lock()
+	for q.next(&b) {
+		err := q.write(&b)
+		if err != nil {
+			s.writeFailed(err)
 		}
-		s.takeLocked(&b)
-		s.wmu.Unlock()
-		err := s.write(&b)
-		s.wmu.Lock()
-		wake := s.finishLocked(&b, err)
-		s.wmu.Unlock()
-		s.wakeSenders(wake)
+		wakeSenders(q.finish(&b, err))
 		if err != nil {
 			return
 		}
 	}
+}
+
+// writeInline writes b, which sendQueue.queueData took for an application
+// goroutine (see Stream.write), with one non-blocking system call: what
+// the kernel does not take at once is queued, first of all, for the
+// writer goroutine, so a Write never waits for a congested connection.
+func (s *Session) writeInline(b *batch) error {
+	q := &s.sendq
+	err := q.tryWrite(b)
+	if err != nil {
+		s.writeFailed(err)
+	}
+	wakeSenders(q.finish(b, err))
+	return err
 }
