@@ -104,12 +104,18 @@ func closedWithTimersArmed(t *testing.T) (weak.Pointer[Session], []weak.Pointer[
 	return weak.Make(cs), streams, []<-chan struct{}{cs.life.readerDone, read}
 }
 
-// waits returns how many goroutines wait on s, or read its connection
-// for st's Read (lead).
+// waits returns how many goroutines wait on s (AcceptStream, OpenStream,
+// Ping), and on st if not nil: blocked in a Read, Write, Recv or Send, or
+// reading the connection for st's Read (lead).
 func waits(s *Session, st *Stream) int {
 	n := int(s.waiting.Load())
-	if st != nil && leads(s, st) {
-		n++
+	if st != nil {
+		st.mu.Lock()
+		n += int(st.waiters)
+		st.mu.Unlock()
+		if leads(s, st) {
+			n++
+		}
 	}
 	return n
 }

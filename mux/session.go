@@ -29,25 +29,28 @@ import (
 // is taken with Stream.mu held or none; its hooks (see lead.go) run under
 // it and take no lock. pings.mu is taken alone.
 type Session struct {
+	// First: a Session is large enough that the allocator aligns it to a
+	// cache line, and the flow's hottest fields take the first one.
+	flow sessionFlow
+
 	conn       io.ReadWriteCloser
 	cfg        Config
 	log        *slog.Logger
 	localAddr  net.Addr
 	remoteAddr net.Addr
+	client     bool
 
 	table  streamTable
 	sendq  sendQueue
-	flow   sessionFlow
 	rd     readSide
 	pings  pings
 	health health
 	life   lifecycle
 
-	// waiting counts the goroutines blocked in a wait of the session's (a
-	// Read, Recv, Write or Send that waits, AcceptStream, OpenStream,
-	// Ping): tests watch it to know that a call waits.
+	// waiting counts the goroutines blocked in AcceptStream, OpenStream
+	// or Ping (those blocked on a stream: Stream.waiters): tests watch it
+	// to know that a call waits.
 	waiting atomic.Int32
-	client  bool
 }
 
 // lifecycle is how a session ends.

@@ -50,9 +50,10 @@ type Stream struct {
 	id       uint32
 	recycle  atomic.Bool // read with Read or RecvInto: small payloads come from the pool too (see pool.go)
 	state    uint8
-	queued   bool // in the session's accept queue; guarded by streamTable.mu
-	lingers  bool // closed, waiting for the peer's FIN (see closewait.go); guarded by streamTable.mu
-	sendWait bool // in the send queue's waiters; guarded by sendQueue.mu
+	queued   bool   // in the session's accept queue; guarded by streamTable.mu
+	lingers  bool   // closed, waiting for the peer's FIN (see closewait.go); guarded by streamTable.mu
+	sendWait bool   // in the send queue's waiters; guarded by sendQueue.mu
+	waiters  uint16 // goroutines blocked in wait: tests watch it to know that a call waits
 }
 
 // newStream makes a stream and charges its window to the session's budget.
@@ -83,16 +84,15 @@ func waitCh(ch *chan struct{}) chan struct{} {
 // wait blocks until ch is signalled, dl is closed or the session ends.
 // st.mu must be held; it is released while waiting and held again on return.
 func (st *Stream) wait(ch chan struct{}, dl <-chan struct{}) {
-	s := st.sess
-	s.waiting.Add(1)
+	st.waiters++
 	st.mu.Unlock()
 	select {
 	case <-ch:
 	case <-dl:
-	case <-s.life.done:
+	case <-st.sess.life.done:
 	}
 	st.mu.Lock()
-	s.waiting.Add(-1)
+	st.waiters--
 }
 
 // signal wakes one waiter of ch, a channel with a buffer of one, without
