@@ -152,6 +152,11 @@ func (s *Session) isClosed() bool { return s.life.closed.Load() }
 
 // closedErr is what operations on a closed session return.
 func (s *Session) closedErr() error {
+	if !s.isClosed() {
+		// Closing, not yet ended: the cause is not set yet, and reading
+		// it now would race with end, which sets it before closed.
+		return ErrSessionClosed
+	}
 	if err := s.life.err; err != ErrSessionClosed {
 		return &sessionError{cause: err}
 	}
