@@ -86,7 +86,7 @@ func TestDirectReadSecondPipe(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			other := New()
+			other := mustNew()
 			defer other.Close()
 			if err := other.Dial(addr); err != nil {
 				t.Fatal(err)
@@ -156,9 +156,9 @@ func TestDirectReadClose(t *testing.T) {
 // TestDirectReadPeerLoss: the peer goes away while the receiver reads
 // directly; the pipe is dropped and the dialer reconnects.
 func TestDirectReadPeerLoss(t *testing.T) {
-	srv := New()
+	srv := mustNew()
 	addr, _ := srv.ListenAddr("tcp://127.0.0.1:0")
-	cli := New(WithReconnectInterval(5*time.Millisecond, 20*time.Millisecond))
+	cli := mustNew(WithReconnectInterval(5*time.Millisecond, 20*time.Millisecond))
 	defer cli.Close()
 	if err := cli.Dial(addr); err != nil {
 		t.Fatal(err)
@@ -172,7 +172,7 @@ func TestDirectReadPeerLoss(t *testing.T) {
 	}()
 	srv.Close()
 	testutil.Eventually(t, "the client to drop the pipe", func() bool { return cli.Stats().PipesClosed == 1 })
-	srv2 := New()
+	srv2 := mustNew()
 	defer srv2.Close()
 	if err := srv2.Listen(addr); err != nil {
 		t.Fatal(err)
@@ -187,9 +187,9 @@ func TestDirectReadPeerLoss(t *testing.T) {
 // TestReaderTakesBack: once receivers stop reading, the reader goroutine
 // reads again, so a peer that goes away is noticed without any Recv.
 func TestReaderTakesBack(t *testing.T) {
-	srv := New()
+	srv := mustNew()
 	addr, _ := srv.ListenAddr("tcp://127.0.0.1:0")
-	cli := New()
+	cli := mustNew()
 	defer cli.Close()
 	if err := cli.Dial(addr); err != nil {
 		t.Fatal(err)

@@ -11,10 +11,20 @@ import (
 	"github.com/plexusnet/plexus/transport/spstream"
 )
 
+// mustNew is New for tests, whose options are always right: an error is
+// a bug.
+func mustNew(opts ...Option) Socket {
+	s, err := New(opts...)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
 // connected returns a listening socket and a socket dialed to it.
 func connected(t *testing.T, url string, lopts, dopts []Option) (l, d Socket) {
 	t.Helper()
-	l, d = New(lopts...), New(dopts...)
+	l, d = mustNew(lopts...), mustNew(dopts...)
 	t.Cleanup(func() { d.Close(); l.Close() })
 	addr, err := l.ListenAddr(url)
 	if err != nil {

@@ -24,7 +24,7 @@ func TestIdleConnectionsLockNobodyOut(t *testing.T) {
 		t.Run(url[:strings.Index(url, ":")], func(t *testing.T) {
 			// A long handshake timeout: a dial that has to wait for idle
 			// connections to time out would take minutes.
-			l := New(WithHandshakeTimeout(time.Minute))
+			l := mustNew(WithHandshakeTimeout(time.Minute))
 			defer l.Close()
 			addr, err := l.ListenAddr(url)
 			if err != nil {
@@ -41,7 +41,7 @@ func TestIdleConnectionsLockNobodyOut(t *testing.T) {
 				}
 				defer c.Close()
 			}
-			d := New(WithHandshakeTimeout(time.Minute))
+			d := mustNew(WithHandshakeTimeout(time.Minute))
 			defer d.Close()
 			start := time.Now()
 			if err := d.Dial(addr); err != nil {
@@ -71,7 +71,7 @@ func TestHalfSentHugeMessages(t *testing.T) {
 		peers = 200
 		limit = transport.DefaultMaxRecvSize
 	)
-	l := New(WithMaxRecvSize(limit))
+	l := mustNew(WithMaxRecvSize(limit))
 	defer l.Close()
 	addr, _ := l.ListenAddr("tcp://127.0.0.1:0")
 	u, _ := transport.ParseURL(addr)
@@ -123,7 +123,7 @@ func heapInUse() int {
 // it work again. A healthy peer whose writer is merely behind a burst of
 // sends loses nothing.
 func TestSendToLaggingPeer(t *testing.T) {
-	l := New(WithSendStopTimeout(0))
+	l := mustNew(WithSendStopTimeout(0))
 	defer l.Close()
 	conn, _ := rawPeer(t, l) // the lagging peer: reads nothing for now
 	defer conn.Close()
@@ -133,7 +133,7 @@ func TestSendToLaggingPeer(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr, _ := l.ListenAddr("tcp://127.0.0.1:0")
-	good := New()
+	good := mustNew()
 	defer good.Close()
 	if err := good.Dial(addr); err != nil {
 		t.Fatal(err)

@@ -55,6 +55,9 @@ type pipe struct {
 
 	// Owned by the reader goroutine: when it last took the role back.
 	lastTake time.Time
+	// Owned by the holder of the read role: the timer that interrupts a
+	// direct read at its deadline (made by the first such read).
+	dlTimer *time.Timer
 
 	wake chan struct{} // capacity 1: work for an idle writer
 	done chan struct{} // closed when the pipe closes
@@ -112,6 +115,9 @@ func (p *pipe) close(err error) {
 			for _, f := range s.o.pipeHooks {
 				f(PipeRemoved, p.id)
 			}
+			if h := s.hk.pipe; h != nil {
+				h.PipeRemoved(p.id)
+			}
 		}
 		p.announced = false
 		p.hookMu.Unlock()
@@ -120,7 +126,7 @@ func (p *pipe) close(err error) {
 
 // announce reports the new pipe to the pipe hook, unless it closed first.
 func (p *pipe) announce() {
-	if len(p.s.o.pipeHooks) == 0 {
+	if len(p.s.o.pipeHooks) == 0 && p.s.hk.pipe == nil {
 		return
 	}
 	p.hookMu.Lock()
@@ -133,6 +139,9 @@ func (p *pipe) announce() {
 	p.announced = true
 	for _, f := range p.s.o.pipeHooks {
 		f(PipeAdded, p.id)
+	}
+	if h := p.s.hk.pipe; h != nil {
+		h.PipeAdded(p.id)
 	}
 }
 
@@ -203,6 +212,9 @@ func (p *pipe) takeBatch() (k, n int) {
 		for _, tag := range q.tags {
 			for _, f := range p.s.o.sendHooks {
 				f(p.id, tag)
+			}
+			if h := p.s.hk.take; h != nil {
+				h.Taken(p.id, tag)
 			}
 		}
 		q.tags = q.tags[:0]
@@ -411,6 +423,9 @@ func (p *pipe) accept(payload []byte, st *recvCounts) (entry, bool, error) {
 	case s.o.recvFilter != nil && !s.o.recvFilter(payload[h.len:]):
 		st.filt++
 		return entry{}, false, nil
+	case s.hk.filter != nil && !s.hk.filter.Filter(Incoming{Content: payload[h.len:], Pipe: p.id, TTL: h.ttl, f: s.proto.Header, hdr: payload[:h.len], h: h}):
+		st.filt++
+		return entry{}, false, nil
 	}
 	var buf []byte
 	pooled := s.recycle.Load()
@@ -542,8 +557,12 @@ func (p *pipe) readDirect(ctx context.Context, dl time.Time) (e entry, ok bool, 
 		if d <= 0 {
 			return entry{}, false, os.ErrDeadlineExceeded
 		}
-		t := time.AfterFunc(d, p.intr.Interrupt)
-		defer t.Stop()
+		if p.dlTimer == nil {
+			p.dlTimer = time.AfterFunc(d, p.intr.Interrupt)
+		} else {
+			p.dlTimer.Reset(d)
+		}
+		defer p.dlTimer.Stop()
 	}
 	var st recvCounts
 	defer p.counted(&st)

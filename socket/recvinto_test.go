@@ -73,7 +73,7 @@ func isTimeout(err error) bool {
 
 // TestRecvIntoNoRecv: a socket that does not receive refuses RecvInto too.
 func TestRecvIntoNoRecv(t *testing.T) {
-	s := NewNoRecv()
+	s := mustNew(WithNoRecv())
 	defer s.Close()
 	if _, err := s.RecvInto(context.Background(), nil); !errors.Is(err, ErrInvalidRecvType) {
 		t.Fatalf("RecvInto = %v, want ErrInvalidRecvType", err)

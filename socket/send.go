@@ -265,7 +265,7 @@ func (s *sock) put(ctx context.Context, tgt target, id, except uint32, m *outMsg
 		stallAt time.Time // toPipe: when the full pipe counts as lagging
 		seen    uint64    // toPipe: the pipe's batches taken when stallAt was set
 	)
-	defer stopTimer(tm)
+	defer func() { putTimer(tm) }()
 	limit := s.o.sendQueueSize
 	q.mu.Lock()
 	for {
@@ -283,7 +283,7 @@ func (s *sock) put(ctx context.Context, tgt target, id, except uint32, m *outMsg
 					return err
 				}
 				q.sharedN++
-				if len(s.o.sendHooks) > 0 {
+				if len(s.o.sendHooks) > 0 || s.hk.take != nil {
 					var tag uint32
 					if len(m.src) > 0 {
 						tag = m.src[len(m.src)-1]
@@ -335,7 +335,7 @@ func (s *sock) put(ctx context.Context, tgt target, id, except uint32, m *outMsg
 					full++
 				}
 			}
-			if full == 0 || s.o.sendBestEffort {
+			if full == 0 || s.o.sendBestEffort || s.dropSlow {
 				b, err := s.appendFrame(q.scratch[:0], m)
 				q.scratch = b
 				if err != nil {

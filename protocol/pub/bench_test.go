@@ -28,7 +28,7 @@ func benchFanOut(b *testing.B, n int, opts ...socket.Option) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	subs := make([]*sub.Socket, n)
+	subs := make([]socket.Socket, n)
 	got := make([]atomic.Int64, n)
 	var wg sync.WaitGroup
 	for i := range subs {
@@ -36,7 +36,7 @@ func benchFanOut(b *testing.B, n int, opts ...socket.Option) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		s.Subscribe([]byte("bench"))
+		sub.Subscribe(s, []byte("bench"))
 		if err := s.Dial(addr); err != nil {
 			b.Fatal(err)
 		}

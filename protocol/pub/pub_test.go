@@ -19,20 +19,20 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // subscribers connects n subscribers (subscribed to everything) to p and
 // returns them; none of them reads.
-func subscribers(t *testing.T, p socket.Socket, n int) []*sub.Socket {
+func subscribers(t *testing.T, p socket.Socket, n int) []socket.Socket {
 	t.Helper()
 	addr, err := p.ListenAddr("inproc://" + t.Name())
 	if err != nil {
 		t.Fatal(err)
 	}
-	subs := make([]*sub.Socket, n)
+	subs := make([]socket.Socket, n)
 	for i := range subs {
 		s, err := sub.New()
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { s.Close() })
-		s.Subscribe(nil)
+		sub.Subscribe(s, nil)
 		if err := s.Dial(addr); err != nil {
 			t.Fatal(err)
 		}

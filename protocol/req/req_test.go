@@ -83,8 +83,7 @@ func TestMismatch(t *testing.T) {
 	if err := b.Dial(addr); !errors.Is(err, socket.ErrProtocolMismatch) {
 		t.Fatalf("req to req: %v", err)
 	}
-	raw := socket.New()
-	defer raw.Close()
+	raw := prototest.Open(t, socket.New)
 	if err := raw.Dial(addr); !errors.Is(err, socket.ErrProtocolMismatch) {
 		t.Fatalf("raw to req: %v", err)
 	}

@@ -160,7 +160,9 @@ func TestPubSubAcrossARelay(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer subscriber.Close()
-	subscriber.Subscribe([]byte("sport/"))
+	if err := sub.Subscribe(subscriber, []byte("sport/")); err != nil {
+		t.Fatal(err)
+	}
 	deadline := time.Now().Add(patience)
 	for len(a.Services()) == 0 {
 		if time.Now().After(deadline) {

@@ -47,8 +47,7 @@ func Mismatch[S socket.Socket](t *testing.T, self socket.Protocol, newSocket fun
 		}
 		t.Run(p.Self.Name, func(t *testing.T) {
 			ours := Open(t, newSocket)
-			theirs := socket.New(socket.WithProtocol(p))
-			defer theirs.Close()
+			theirs := Open(t, socket.New, socket.WithProtocol(p))
 			addr, err := ours.ListenAddr("tcp://127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)
