@@ -108,7 +108,7 @@ type Core struct{ s *sock }
 // one peer or to all as the protocol sends, with m.Source in the header
 // (for HeaderRequest, the backtrace: a request id).
 func (c Core) SendMsg(ctx context.Context, m *Message) error {
-	return c.s.sendMsg(ctx, m, false)
+	return c.s.sendMsg(ctx, m)
 }
 
 // SendTo sends content along dest, as Socket.SendTo.

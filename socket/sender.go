@@ -95,14 +95,19 @@ func (s *sock) SendMsgContext(ctx context.Context, msg *Message) error {
 		}
 	} else if s.sends&(SendsOne|SendsAll) == 0 && (s.hk.send == nil || s.sends == 0) {
 		return ErrInvalidSendType
+	} else if s.hk.send != nil {
+		if s.isClosing() {
+			return ErrClosed
+		}
+		return s.hk.send.Send(ctx, msg.Content)
 	}
-	return s.sendMsg(ctx, msg, true)
+	return s.sendMsg(ctx, msg)
 }
 
-// sendMsg sends msg: along its Destination, or else through the handler
-// (if hook and it makes such sends) or as the protocol sends, with its
-// Source in the header.
-func (s *sock) sendMsg(ctx context.Context, msg *Message, hook bool) error {
+// sendMsg sends msg as the protocol sends, without the handler: along its
+// Destination, or else to one peer or to all with its Source in the
+// header.
+func (s *sock) sendMsg(ctx context.Context, msg *Message) error {
 	m := outMsg{src: msg.Source, ttl: s.ttl, content: msg.Content}
 	if msg.recvd || msg.TTL != 0 {
 		m.ttl = msg.TTL
@@ -110,12 +115,6 @@ func (s *sock) sendMsg(ctx context.Context, msg *Message, hook bool) error {
 	if len(msg.Destination) > 0 {
 		m.dst = msg.Destination[1:]
 		return s.put(ctx, toPipe, msg.Destination[0], 0, &m)
-	}
-	if s.isClosing() {
-		return ErrClosed
-	}
-	if hook && s.hk.send != nil {
-		return s.hk.send.Send(ctx, msg.Content)
 	}
 	if s.proto.Header == HeaderRequest {
 		if n := len(msg.Source); n == 0 || msg.Source[n-1]&EndOfPath == 0 {
