@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/plexusnet/plexus/internal/testsupport/testutil"
 	"github.com/plexusnet/plexus/transport"
@@ -19,6 +20,34 @@ func mustNew(opts ...Option) Socket {
 		panic(err)
 	}
 	return s
+}
+
+// waitInline waits until the next send of s, a socket with one pipe, may
+// be written inline: the pipe's writer is idle and has been for
+// inlineGap. If peer, s's peer, is given and has stopped reading (its
+// receive queue is full), the writer may never go idle: then it waits
+// for nothing more.
+func waitInline(t *testing.T, s, peer Socket) {
+	t.Helper()
+	ss := s.(*sock)
+	testutil.Eventually(t, "the writer to go idle", func() bool {
+		if peer != nil {
+			ps := peer.(*sock)
+			ps.rq.mu.Lock()
+			stopped := ps.rq.fullWait > 0
+			ps.rq.mu.Unlock()
+			if stopped {
+				return true
+			}
+		}
+		ss.sq.mu.Lock()
+		defer ss.sq.mu.Unlock()
+		if len(ss.sq.live) != 1 {
+			return false
+		}
+		p := ss.sq.live[0]
+		return p.idle && p.ownN == 0 && !p.flush && time.Since(p.lastWrite) >= inlineGap
+	})
 }
 
 // connected returns a listening socket and a socket dialed to it.

@@ -245,11 +245,11 @@ func TestPipeHook(t *testing.T) {
 // waiting for a server that accepts TCP and never answers the SP
 // handshake, instead of leaving it to wait out the handshake timeout.
 func TestCloseAbortsDial(t *testing.T) {
-	addr := silentServer(t)
+	addr, accepted := silentServer(t)
 	s := mustNew(WithHandshakeTimeout(time.Minute))
 	errs := make(chan error, 1)
 	go func() { errs <- s.Dial(addr) }()
-	time.Sleep(50 * time.Millisecond) // let the Dial reach the handshake (not needed for correctness)
+	testutil.Eventually(t, "the Dial to reach the handshake", func() bool { return accepted() == 1 })
 	start := time.Now()
 	s.Close()
 	select {
@@ -281,7 +281,7 @@ func TestCloseFlushesHeldWrite(t *testing.T) {
 			t.Fatal(err)
 		}
 		testutil.Eventually(t, "the listener to see the peer", func() bool { return l.Stats().Pipes == 1 })
-		time.Sleep(10 * time.Millisecond) // the writer idle long enough for an inline write
+		waitInline(t, d, nil)
 		if err := d.Send(seq(i)); err != nil {
 			t.Fatal(err)
 		}

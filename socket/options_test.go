@@ -422,7 +422,7 @@ func TestSendToOneFair(t *testing.T) {
 
 // silentServer accepts TCP connections and never answers: the peer that
 // never completes an SP handshake. Its connections close with the test.
-func silentServer(t *testing.T) (addr string) {
+func silentServer(t *testing.T) (addr string, accepted func() int) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -452,7 +452,7 @@ func silentServer(t *testing.T) (addr string) {
 			c.Close()
 		}
 	})
-	return "tcp://" + ln.Addr().String()
+	return "tcp://" + ln.Addr().String(), func() int { return len(conns) }
 }
 
 // TestHandshakeTimeout: WithHandshakeTimeout bounds a Dial to a peer that
@@ -462,8 +462,9 @@ func TestHandshakeTimeout(t *testing.T) {
 	const d = 200 * time.Millisecond
 	s := mustNew(WithHandshakeTimeout(d))
 	defer s.Close()
+	silent, _ := silentServer(t)
 	start := time.Now()
-	err := s.Dial(silentServer(t))
+	err := s.Dial(silent)
 	if took := time.Since(start); !errors.Is(err, os.ErrDeadlineExceeded) || took >= transport.DefaultHandshakeTimeout {
 		t.Fatalf("dial to a silent server: %v after %v", err, took)
 	}
@@ -568,6 +569,8 @@ func TestIdleTimeout(t *testing.T) {
 				talked <- err
 				return
 			}
+			// Time, not state: the test is that a peer talking every
+			// idle/5 is never shed.
 			time.Sleep(idle / 5)
 		}
 		talked <- nil

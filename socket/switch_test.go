@@ -220,14 +220,15 @@ func TestSwitchPastDeadline(t *testing.T) {
 	counted := &recvCounter{Socket: front}
 	sw := StartSwitch(back, counted, nil)
 	defer sw.Stop()
-	const window = 500 * time.Millisecond
-	time.Sleep(window)
-	// Backing off from 1 ms to 100 ms makes about 12 attempts in the
-	// window; a spinning switch makes hundreds of thousands.
-	if n := counted.n.Load(); n > 200 {
-		t.Fatalf("%d receive attempts in %v with a deadline in the past: the switch spins", n, window)
+	// Backing off from 1 ms to 100 ms, the 10th attempt comes about
+	// 330 ms after the first; a spinning switch makes it within
+	// microseconds.
+	start := time.Now()
+	testutil.Eventually(t, "10 receive attempts", func() bool { return counted.n.Load() >= 10 })
+	if took := time.Since(start); took < 100*time.Millisecond {
+		t.Fatalf("10 receive attempts in %v with a deadline in the past: the switch spins", took)
 	} else {
-		t.Logf("%d receive attempts in %v", n, window)
+		t.Logf("10 receive attempts in %v", took)
 	}
 	front.SetRecvDeadline(time.Time{})
 	if err := client.Send([]byte("through")); err != nil {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/plexusnet/plexus/internal/testsupport/testutil"
 	"github.com/plexusnet/plexus/protocol/bus"
 	"github.com/plexusnet/plexus/protocol/pair"
 	"github.com/plexusnet/plexus/protocol/pub"
@@ -19,7 +20,6 @@ import (
 	"github.com/plexusnet/plexus/protocol/respondent"
 	"github.com/plexusnet/plexus/protocol/sub"
 	"github.com/plexusnet/plexus/protocol/surveyor"
-	"github.com/plexusnet/plexus/internal/testsupport/testutil"
 	"github.com/plexusnet/plexus/socket"
 )
 
