@@ -95,12 +95,17 @@ type handler struct {
 
 // request is an outstanding request; msg is what is (re)sent.
 type request struct {
-	id   uint32
-	due  time.Time
-	pipe uint32 // the pipe that took it last; zero while none has
-	msg  socket.Message
-	src  [1]uint32
+	id     uint32
+	due    time.Time
+	pipe   uint32 // the pipe that took it last; zero while none has
+	msg    socket.Message
+	src    [1]uint32
+	inline [inlineContent]byte // a short request's copy, in the same allocation
 }
+
+// inlineContent is the longest request kept without an allocation of its
+// own.
+const inlineContent = 64
 
 func newHandler() *handler {
 	h := &handler{resend: DefaultResendInterval}
@@ -116,7 +121,12 @@ func (h *handler) Init(c socket.Core) error {
 
 // Send implements socket.SendHook: it sends a request.
 func (h *handler) Send(ctx context.Context, content []byte) error {
-	r := &request{msg: socket.Message{Content: append([]byte(nil), content...)}}
+	r := new(request)
+	if len(content) <= inlineContent {
+		r.msg.Content = append(r.inline[:0], content...)
+	} else {
+		r.msg.Content = append([]byte(nil), content...)
+	}
 	h.asks.Lock()
 	if h.asks.Closed {
 		h.asks.Unlock()
