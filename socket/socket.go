@@ -127,7 +127,7 @@ type Stats struct {
 	Dropped        uint64 // messages dropped: full queue when best effort or for SendTo (PeerFull), or queued for a pipe that closed
 	PeerFull       uint64 // sends to one pipe that failed with ErrPeerFull, its queue being full
 	TTLDropped     uint64 // messages received with no hops left (or too long a backtrace)
-	Filtered       uint64 // messages discarded by the receive filter or WithNoRecv
+	Filtered       uint64 // messages discarded by a receive filter, the protocol (a late reply, a topic not subscribed) or WithNoRecv
 	BrokenPaths    uint64 // sends whose path led to no pipe
 	Oversize       uint64 // pipes closed because the peer sent a message over the size limit
 	ProtocolErrors uint64 // pipes closed because the peer broke the wire format
