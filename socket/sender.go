@@ -15,10 +15,17 @@ func (s *sock) Send(content []byte) error { return s.SendContext(nil, content) }
 
 // SendContext implements Sender.
 func (s *sock) SendContext(ctx context.Context, content []byte) error {
-	if s.sends&(SendsOne|SendsAll) == 0 && (s.hk.send == nil || s.sends == 0) {
+	if !s.sendsPlain() {
 		return ErrInvalidSendType
 	}
 	return s.sendPlain(ctx, content, s.sendEvery)
+}
+
+// sendsPlain reports whether the socket has sends without a path: to one
+// peer or to all, or made by its handler (rep's Send answers along the
+// last request's path), unless it sends nothing at all.
+func (s *sock) sendsPlain() bool {
+	return s.sends&(SendsOne|SendsAll) != 0 || s.sends != 0 && s.hk.send != nil
 }
 
 // SendAll implements Sender.
@@ -93,7 +100,7 @@ func (s *sock) SendMsgContext(ctx context.Context, msg *Message) error {
 		if s.sends&SendsPath == 0 {
 			return ErrInvalidSendType
 		}
-	} else if s.sends&(SendsOne|SendsAll) == 0 && (s.hk.send == nil || s.sends == 0) {
+	} else if !s.sendsPlain() {
 		return ErrInvalidSendType
 	} else if s.hk.send != nil {
 		if s.isClosing() {
