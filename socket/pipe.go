@@ -589,8 +589,36 @@ func (p *pipe) readDirect(ctx context.Context, dl time.Time) (e entry, ok bool, 
 		if !ok {
 			continue
 		}
-		// Messages already buffered stay in the transport: the next
-		// receiver reads them, without a system call.
+		// The messages already buffered are left to drainBuffered.
 		return e, true, nil
 	}
+}
+
+// drainBuffered moves the messages the transport already holds whole
+// into the receive queue, as far as it has room, without a system call:
+// the next receives take them from there instead of each taking the read
+// role for one message. Called by a receiver that holds the read role,
+// with s.rq.mu held; an error means the pipe must close (the caller does
+// it, after releasing s.rq.mu).
+func (p *pipe) drainBuffered(q *recvQueue) error {
+	var st recvCounts
+	defer p.counted(&st) // before the messages can be taken: q.mu is held
+	for n := 0; q.n < len(q.ring) && n < maxReadBatch && p.tp.Buffered(); n++ {
+		payload, err := p.tp.Recv()
+		if errors.Is(err, transport.ErrInterrupted) {
+			return nil // meant for a receive that has finished
+		}
+		if err != nil {
+			return err
+		}
+		e, ok, err := p.accept(payload, &st)
+		if err != nil {
+			return err
+		}
+		if ok {
+			q.ring[(q.head+q.n)%len(q.ring)] = e
+			q.n++
+		}
+	}
+	return nil
 }

@@ -119,6 +119,10 @@ func (s *sock) pop(ctx context.Context, hdl time.Time) (entry, error) {
 			q.mu.Unlock()
 			e, ok, err := p.readDirect(ctx, dl)
 			q.mu.Lock()
+			var derr error
+			if ok {
+				derr = p.drainBuffered(q)
+			}
 			q.direct = nil
 			p.releaseRole()
 			if q.waiters > 0 {
@@ -126,6 +130,9 @@ func (s *sock) pop(ctx context.Context, hdl time.Time) (entry, error) {
 			}
 			if ok || err != nil {
 				q.mu.Unlock()
+				if derr != nil {
+					p.closeRead(derr)
+				}
 				if byHook && err == os.ErrDeadlineExceeded {
 					err = errHandlerDeadline
 				}
