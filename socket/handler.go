@@ -66,8 +66,9 @@ type RecvHook interface {
 
 // FilterHook is a Handler that sees each message on the pipes' reader
 // goroutines, before it takes room in the receive queue: false discards
-// it (counted in Stats.Filtered). Filter runs concurrently on every pipe
-// and must be quick; in is valid only during the call. It works as
+// it (counted in Stats.Filtered). Filter runs concurrently on every pipe,
+// perhaps with the receive queue locked, and must be quick and must not
+// call the socket; in is valid only during the call. It works as
 // WithRecvFilter does, with the whole message.
 type FilterHook interface {
 	Filter(in Incoming) bool

@@ -244,8 +244,9 @@ func WithTransport(t transport.Transport) Option {
 
 // WithRecvFilter installs f on the receive path: a message whose content
 // f rejects is discarded before it takes room in the receive queue.
-// f runs on the pipes' reader goroutines, concurrently, and must be
-// quick. (A protocol's handler filters with FilterHook.)
+// f runs on the pipes' reader goroutines (or a receiver reading a pipe
+// directly), concurrently, and must be quick and must not call the
+// socket. (A protocol's handler filters with FilterHook.)
 func WithRecvFilter(f func(content []byte) bool) Option {
 	return func(o *options) { o.recvFilter = f }
 }
