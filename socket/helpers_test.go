@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"testing"
-	"time"
 
 	"github.com/plexusnet/plexus/internal/testsupport/testutil"
 	"github.com/plexusnet/plexus/transport"
@@ -46,7 +45,7 @@ func waitInline(t *testing.T, s, peer Socket) {
 			return false
 		}
 		p := ss.sq.live[0]
-		return p.idle && p.ownN == 0 && !p.flush && time.Since(p.lastWrite) >= inlineGap
+		return p.idle && p.ownN == 0 && !p.flush && mono()-p.lastWrite >= int64(inlineGap)
 	})
 }
 

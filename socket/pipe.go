@@ -37,7 +37,7 @@ type pipe struct {
 	idleGen   uint32
 	dead      bool
 	flush     bool      // the transport holds part of an inline write
-	lastWrite time.Time // when the last write ended
+	lastWrite int64     // when the last write ended (mono)
 	lagging   bool      // sends to the full own queue fail at once (see peerStall)
 	batches   uint64    // batches taken so far: progress, for peerStall
 
@@ -169,7 +169,7 @@ func (p *pipe) writeLoop() {
 		p.wrote(k, n, err)
 
 		q.mu.Lock()
-		p.lastWrite = time.Now()
+		p.lastWrite = mono()
 		p.caughtUp()
 		q.busy--
 		q.checkDrained()
@@ -253,7 +253,7 @@ const inlineGap = 5 * time.Microsecond
 // s.sq.mu held, p idle and holding work.
 func (p *pipe) canInline() bool {
 	return p.try != nil && !p.flush && !(p.ownN > 0 && p.s.sq.sharedN > 0) &&
-		time.Since(p.lastWrite) >= inlineGap
+		mono()-p.lastWrite >= int64(inlineGap)
 }
 
 // writeInline writes what waits for the idle pipe p from the sending
@@ -269,7 +269,7 @@ func (p *pipe) writeInline() {
 	p.wrote(k, n, err)
 
 	q.mu.Lock()
-	p.lastWrite = time.Now()
+	p.lastWrite = mono()
 	q.busy--
 	if err != nil {
 		q.checkDrained()

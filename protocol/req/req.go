@@ -82,6 +82,13 @@ func NewRaw(opts ...socket.Option) (socket.Socket, error) {
 	return socket.New(append([]socket.Option{socket.WithProtocol(p)}, opts...)...)
 }
 
+// epoch is where clock counts from.
+var epoch = time.Now()
+
+// clock reads the monotonic clock, once (time.Now reads the wall clock
+// too): it is read for every request.
+func clock() time.Duration { return time.Since(epoch) + 1 } // never zero
+
 // handler is the state of a req socket: the requests outstanding.
 type handler struct {
 	c      socket.Core
@@ -90,13 +97,13 @@ type handler struct {
 	asks    backtrace.Asks[*request] // guards the fields below too
 	wg      sync.WaitGroup           // resends under way
 	timer   *time.Timer              // fires when the earliest request is due
-	armedAt time.Time                // zero while the timer is not armed
+	armedAt time.Duration            // when it fires (clock); zero while it is not armed
 }
 
 // request is an outstanding request; msg is what is (re)sent.
 type request struct {
 	id     uint32
-	due    time.Time
+	due    time.Duration // when it is sent again (clock)
 	pipe   uint32 // the pipe that took it last; zero while none has
 	msg    socket.Message
 	src    [1]uint32
@@ -141,7 +148,7 @@ func (h *handler) Send(ctx context.Context, content []byte) error {
 	r.src[0] = r.id
 	r.msg.Source = r.src[:]
 	if h.resend > 0 {
-		r.due = time.Now().Add(h.resend)
+		r.due = clock() + h.resend
 		h.arm(r.due)
 	}
 	h.asks.Unlock()
@@ -187,12 +194,12 @@ func (h *handler) forget(id uint32) bool {
 // arm makes the resend timer fire no later than at. Called with h.asks
 // locked. One timer serves all requests: with a fixed interval each new
 // request is due after those before it, so it seldom needs touching.
-func (h *handler) arm(at time.Time) {
-	if !h.armedAt.IsZero() && !at.Before(h.armedAt) {
+func (h *handler) arm(at time.Duration) {
+	if h.armedAt != 0 && at >= h.armedAt {
 		return
 	}
 	h.armedAt = at
-	d := time.Until(at)
+	d := at - clock()
 	if h.timer == nil {
 		h.timer = time.AfterFunc(d, h.resendDue)
 	} else {
@@ -204,24 +211,24 @@ func (h *handler) arm(at time.Time) {
 // due and arms the timer for the next one.
 func (h *handler) resendDue() {
 	h.asks.Lock()
-	h.armedAt = time.Time{}
+	h.armedAt = 0
 	if h.asks.Closed {
 		h.asks.Unlock()
 		return
 	}
-	now := time.Now()
+	now := clock()
 	var due []*request
-	var next time.Time
+	var next time.Duration
 	for _, r := range h.asks.Open {
-		if !r.due.After(now) {
-			r.due = now.Add(h.resend)
+		if r.due <= now {
+			r.due = now + h.resend
 			due = append(due, r)
 		}
-		if next.IsZero() || r.due.Before(next) {
+		if next == 0 || r.due < next {
 			next = r.due
 		}
 	}
-	if !next.IsZero() {
+	if next != 0 {
 		h.arm(next)
 	}
 	if len(due) == 0 {
