@@ -45,7 +45,7 @@ func waitInline(t *testing.T, s, peer Socket) {
 			return false
 		}
 		p := ss.sq.live[0]
-		return p.idle && p.ownN == 0 && !p.flush && mono()-p.lastWrite >= int64(inlineGap)
+		return p.idle && p.ownN == 0 && !p.flush && mono()-p.lastWrite.Load() >= int64(inlineGap)
 	})
 }
 

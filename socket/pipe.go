@@ -37,11 +37,14 @@ type pipe struct {
 	idleGen   uint32
 	dead      bool
 	flush     bool      // the transport holds part of an inline write
-	lastWrite int64     // when the last write ended (mono)
 	lagging   bool      // sends to the full own queue fail at once (see peerStall)
 	batches   uint64    // batches taken so far: progress, for peerStall
 
 	try transport.TrySender // nil if the transport cannot write without waiting
+	// When the last write ended (mono), for canInline; zero once a
+	// receiver has read a message from the pipe since: the next send
+	// answers the peer.
+	lastWrite atomic.Int64
 
 	// The read role: who calls tp.Recv, a fastio.Token. The reader
 	// goroutine holds it until receivers are seen waiting on a socket with
@@ -169,7 +172,7 @@ func (p *pipe) writeLoop() {
 		p.wrote(k, n, err)
 
 		q.mu.Lock()
-		p.lastWrite = mono()
+		p.lastWrite.Store(mono())
 		p.caughtUp()
 		q.busy--
 		q.checkDrained()
@@ -246,14 +249,18 @@ func (p *pipe) wrote(k, n int, err error) {
 // inlineGap is how long a pipe's writer must have been idle before a
 // sender writes a message itself instead of waking the writer: a request
 // after a round trip is written at once, while a stream of sends goes to
-// the writer goroutine, which batches it.
+// the writer goroutine, which batches it. A message read from the pipe
+// by a receiver since the last write ends the wait at once: the next send
+// is an answer, however soon it comes (on a busy machine the thread that
+// wrote may have been descheduled between its write and its reading of
+// the clock, which made that write look recent).
 const inlineGap = 5 * time.Microsecond
 
 // canInline reports whether the sender may write for p now. Called with
 // s.sq.mu held, p idle and holding work.
 func (p *pipe) canInline() bool {
 	return p.try != nil && !p.flush && !(p.ownN > 0 && p.s.sq.sharedN > 0) &&
-		mono()-p.lastWrite >= int64(inlineGap)
+		mono()-p.lastWrite.Load() >= int64(inlineGap)
 }
 
 // writeInline writes what waits for the idle pipe p from the sending
@@ -269,7 +276,7 @@ func (p *pipe) writeInline() {
 	p.wrote(k, n, err)
 
 	q.mu.Lock()
-	p.lastWrite = mono()
+	p.lastWrite.Store(mono())
 	q.busy--
 	if err != nil {
 		q.checkDrained()

@@ -121,6 +121,7 @@ func (s *sock) pop(ctx context.Context, hdl time.Time) (entry, error) {
 			q.mu.Lock()
 			var derr error
 			if ok {
+				p.lastWrite.Store(0) // the next send answers (see inlineGap)
 				derr = p.drainBuffered(q)
 			}
 			q.direct = nil
