@@ -31,14 +31,14 @@ type pipe struct {
 	silent *idleWatch     // WithIdleTimeout, on accepted pipes; nil: off
 
 	// Guarded by s.sq.mu.
-	own       []byte // frames only this pipe may send
-	ownN      int
-	idle      bool
-	idleGen   uint32
-	dead      bool
-	flush     bool      // the transport holds part of an inline write
-	lagging   bool      // sends to the full own queue fail at once (see peerStall)
-	batches   uint64    // batches taken so far: progress, for peerStall
+	own     []byte // frames only this pipe may send
+	ownN    int
+	idle    bool
+	idleGen uint32
+	dead    bool
+	flush   bool   // the transport holds part of an inline write
+	lagging bool   // sends to the full own queue fail at once (see peerStall)
+	batches uint64 // batches taken so far: progress, for peerStall
 
 	try transport.TrySender // nil if the transport cannot write without waiting
 	// When the last write ended (mono), for canInline; zero once a

@@ -104,7 +104,7 @@ type handler struct {
 type request struct {
 	id     uint32
 	due    time.Duration // when it is sent again (clock)
-	pipe   uint32 // the pipe that took it last; zero while none has
+	pipe   uint32        // the pipe that took it last; zero while none has
 	msg    socket.Message
 	src    [1]uint32
 	inline [inlineContent]byte // a short request's copy, in the same allocation
