@@ -9,7 +9,7 @@ import (
 // benchPair returns a listening and a dialing socket connected over url.
 func benchPair(b *testing.B, url string, opts ...Option) (rx, tx Socket) {
 	b.Helper()
-	rx, tx = New(opts...), New(opts...)
+	rx, tx = mustNew(opts...), mustNew(opts...)
 	addr, err := rx.ListenAddr(url)
 	if err != nil {
 		b.Fatal(err)
@@ -123,7 +123,7 @@ func BenchmarkRoundTripTCP32(b *testing.B) {
 // its own goroutine. One op is one message, that is 100 deliveries.
 func BenchmarkFanoutInproc100(b *testing.B) {
 	const peers = 100
-	hub := New(WithSendMode(SendToAll))
+	hub := mustNew(WithSendMode(SendToAll))
 	defer hub.Close()
 	addr, err := hub.ListenAddr("inproc://bench-fanout")
 	if err != nil {
@@ -131,7 +131,7 @@ func BenchmarkFanoutInproc100(b *testing.B) {
 	}
 	subs := make([]Socket, peers)
 	for i := range subs {
-		subs[i] = New()
+		subs[i] = mustNew()
 		defer subs[i].Close()
 		if err := subs[i].Dial(addr); err != nil {
 			b.Fatal(err)

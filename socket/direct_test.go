@@ -40,7 +40,7 @@ func blockedDirect(t *testing.T, l, d Socket) <-chan string {
 	t.Helper()
 	ds := d.(*sock)
 	got := make(chan string, 1)
-	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); {
+	for end := time.Now().Add(testutil.Patience); time.Now().Before(end); {
 		go func() {
 			b, err := d.Recv()
 			if err != nil {
@@ -49,13 +49,16 @@ func blockedDirect(t *testing.T, l, d Socket) <-chan string {
 			}
 			got <- string(b)
 		}()
-		for wait := time.Now().Add(200 * time.Millisecond); time.Now().Before(wait); time.Sleep(time.Millisecond) {
+		// The Recv reads the pipe, or waits for the reader goroutine.
+		direct := false
+		testutil.Eventually(t, "the Recv to wait", func() bool {
 			ds.rq.mu.Lock()
-			direct := ds.rq.direct != nil
-			ds.rq.mu.Unlock()
-			if direct {
-				return got
-			}
+			defer ds.rq.mu.Unlock()
+			direct = ds.rq.direct != nil
+			return direct || ds.rq.waiters > 0
+		})
+		if direct {
+			return got
 		}
 		// Not direct: unblock the Recv, and start the next one at once,
 		// while the reader goroutine leaves the pipe to receivers.
@@ -86,7 +89,7 @@ func TestDirectReadSecondPipe(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			other := New()
+			other := mustNew()
 			defer other.Close()
 			if err := other.Dial(addr); err != nil {
 				t.Fatal(err)
@@ -156,9 +159,9 @@ func TestDirectReadClose(t *testing.T) {
 // TestDirectReadPeerLoss: the peer goes away while the receiver reads
 // directly; the pipe is dropped and the dialer reconnects.
 func TestDirectReadPeerLoss(t *testing.T) {
-	srv := New()
+	srv := mustNew()
 	addr, _ := srv.ListenAddr("tcp://127.0.0.1:0")
-	cli := New(WithReconnectInterval(5*time.Millisecond, 20*time.Millisecond))
+	cli := mustNew(WithReconnectInterval(5*time.Millisecond, 20*time.Millisecond))
 	defer cli.Close()
 	if err := cli.Dial(addr); err != nil {
 		t.Fatal(err)
@@ -172,7 +175,7 @@ func TestDirectReadPeerLoss(t *testing.T) {
 	}()
 	srv.Close()
 	testutil.Eventually(t, "the client to drop the pipe", func() bool { return cli.Stats().PipesClosed == 1 })
-	srv2 := New()
+	srv2 := mustNew()
 	defer srv2.Close()
 	if err := srv2.Listen(addr); err != nil {
 		t.Fatal(err)
@@ -187,9 +190,9 @@ func TestDirectReadPeerLoss(t *testing.T) {
 // TestReaderTakesBack: once receivers stop reading, the reader goroutine
 // reads again, so a peer that goes away is noticed without any Recv.
 func TestReaderTakesBack(t *testing.T) {
-	srv := New()
+	srv := mustNew()
 	addr, _ := srv.ListenAddr("tcp://127.0.0.1:0")
-	cli := New()
+	cli := mustNew()
 	defer cli.Close()
 	if err := cli.Dial(addr); err != nil {
 		t.Fatal(err)
@@ -234,7 +237,13 @@ func TestDirectReadManyReceivers(t *testing.T) {
 			t.Fatal(err)
 		}
 		if i%100 == 0 {
-			time.Sleep(time.Millisecond) // let the receivers catch up and wait
+			// Let the receivers catch up and wait, reading directly or not.
+			ds := d.(*sock)
+			testutil.Eventually(t, "the receivers to catch up", func() bool {
+				ds.rq.mu.Lock()
+				defer ds.rq.mu.Unlock()
+				return ds.rq.n == 0 && (ds.rq.direct != nil || ds.rq.waiters > 0)
+			})
 		}
 	}
 	wg.Wait()

@@ -3,6 +3,19 @@
 // tls+tcp, ws (and any registered transport), and is the base the
 // scalability protocols of package protocol/... are built on.
 //
+// What lives where: this package is the core, and implements every method
+// of Socket once, for every protocol: sender.go and recv.go hold the sends
+// and receives, send.go the send queues, pipe.go a pipe's reader and
+// writer, endpoint.go Dial and Listen, header.go and path.go the wire
+// header and paths, socket.go New and Close, switch.go StartSwitch. A
+// protocol is a description, Protocol (protocol.go: its SP ids, its
+// header, which sends and receives it has), and, when it keeps state, a
+// Handler with hooks the core calls (handler.go: before a send, on a
+// received message, on a pipe joining or leaving, on close) and its own
+// typed options (HandlerOption). The protocols of NNG are in
+// protocol/..., one package each; docs/socket.md, "Writing a protocol",
+// shows how to write another.
+//
 // A Socket is stateless and its send and receive sides are independent:
 // any number of goroutines may call Send and Recv at the same time. It is
 // made of three parts:

@@ -28,9 +28,10 @@ var (
 	// never reused, so a reply never reaches another peer).
 	ErrBrokenPath = errors.New("socket: bad destination: broken path")
 	// ErrInvalidSendType: the socket cannot send this way (WithNoSend, or a
-	// protocol that does not allow it).
+	// protocol that does not have it, see Protocol.Sends).
 	ErrInvalidSendType = errors.New("socket: invalid send type")
-	// ErrInvalidRecvType: the socket does not receive (WithNoRecv).
+	// ErrInvalidRecvType: the socket does not receive (WithNoRecv, or a
+	// protocol with NoRecv).
 	ErrInvalidRecvType = errors.New("socket: invalid receive type")
 	// ErrBadState: the operation makes no sense now, such as receiving a
 	// reply on a req socket with no request outstanding (NNG's ESTATE).
@@ -38,6 +39,12 @@ var (
 	// ErrClosed: the socket is closed. It matches net.ErrClosed too, as
 	// the errors of a closed net.Conn or net.Listener do.
 	ErrClosed error = &closedError{"socket: closed"}
+	// ErrBadOption: New was given an option that is not for its socket: an
+	// option of another protocol (req.WithResendInterval to rep.New), a
+	// second WithProtocol, a send mode the protocol does not have; or a
+	// protocol's operation was applied to a socket of another protocol
+	// (sub.Subscribe on a pub socket). The error says which.
+	ErrBadOption = errors.New("socket: option or operation not for this socket")
 	// ErrTooManyPeers: the socket already has WithMaxPeers pipes.
 	ErrTooManyPeers = errors.New("socket: too many peers")
 	// ErrProtocolMismatch: the peer speaks a protocol this socket does not

@@ -118,20 +118,26 @@ func ParseBacktrace(body []byte, maxHops int) (Path, []byte, error) {
 // AppendBacktrace appends p as an SP backtrace (big-endian words).
 func AppendBacktrace(b []byte, p Path) []byte { return appendWords(b, p) }
 
+// split returns the source and the destination words of the header hdr
+// (big-endian; for the SP formats, the backtrace is one or the other).
+func (h parsedHeader) split(f HeaderFormat, hdr []byte) (src, dst []byte) {
+	switch f {
+	case HeaderRaw:
+		s := rawHeaderLen + 4*int(h.nsrc)
+		return hdr[rawHeaderLen:s], hdr[s:h.len]
+	case HeaderReply:
+		return hdr[:h.len], nil
+	case HeaderRequest:
+		return nil, hdr[:h.len]
+	}
+	return nil, nil
+}
+
 // paths fills the Source (the receiving pipe, then the path from the
 // header) and the Destination of a received message, in one allocation at
 // most: short paths live in the message itself.
 func (h parsedHeader) paths(f HeaderFormat, hdr []byte, pipe uint32, m *Message) {
-	var src, dst []byte
-	switch f {
-	case HeaderRaw:
-		s := rawHeaderLen + 4*int(h.nsrc)
-		src, dst = hdr[rawHeaderLen:s], hdr[s:h.len]
-	case HeaderReply:
-		src = hdr[:h.len]
-	case HeaderRequest:
-		dst = hdr[:h.len]
-	}
+	src, dst := h.split(f, hdr)
 	ns, nd := 1+len(src)/4, len(dst)/4
 	var w []uint32
 	if ns+nd <= len(m.words) {

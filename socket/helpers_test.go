@@ -11,10 +11,48 @@ import (
 	"github.com/plexusnet/plexus/transport/spstream"
 )
 
+// mustNew is New for tests, whose options are always right: an error is
+// a bug.
+func mustNew(opts ...Option) Socket {
+	s, err := New(opts...)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// waitInline waits until the next send of s, a socket with one pipe, may
+// be written inline: the pipe's writer is idle and has been for
+// inlineGap. If peer, s's peer, is given and has stopped reading (its
+// receive queue is full), the writer may never go idle: then it waits
+// for nothing more.
+func waitInline(t *testing.T, s, peer Socket) {
+	t.Helper()
+	ss := s.(*sock)
+	testutil.Eventually(t, "the writer to go idle", func() bool {
+		if peer != nil {
+			ps := peer.(*sock)
+			ps.rq.mu.Lock()
+			stopped := ps.rq.fullWait > 0
+			ps.rq.mu.Unlock()
+			if stopped {
+				return true
+			}
+		}
+		ss.sq.mu.Lock()
+		defer ss.sq.mu.Unlock()
+		if len(ss.sq.live) != 1 {
+			return false
+		}
+		p := ss.sq.live[0]
+		return p.idle && p.ownN == 0 && !p.flush && mono()-p.lastWrite.Load() >= int64(inlineGap)
+	})
+}
+
 // connected returns a listening socket and a socket dialed to it.
 func connected(t *testing.T, url string, lopts, dopts []Option) (l, d Socket) {
 	t.Helper()
-	l, d = New(lopts...), New(dopts...)
+	l, d = mustNew(lopts...), mustNew(dopts...)
 	t.Cleanup(func() { d.Close(); l.Close() })
 	addr, err := l.ListenAddr(url)
 	if err != nil {

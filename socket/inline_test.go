@@ -25,7 +25,7 @@ func TestInlineWritePartial(t *testing.T) {
 				msgs[i] = bytes.Repeat([]byte{byte('a' + i)}, 700_000)
 				// Let the writer go idle so that the next send is written
 				// inline, into a connection the reader is not draining.
-				time.Sleep(time.Millisecond)
+				waitInline(t, d, l)
 				if err := d.Send(msgs[i]); err != nil {
 					t.Fatal(err)
 				}

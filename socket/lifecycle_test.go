@@ -18,9 +18,9 @@ func seq(i int) []byte { return binary.BigEndian.AppendUint32(nil, uint32(i)) }
 func TestReconnectKeepsQueued(t *testing.T) {
 	for _, url := range []string{"tcp://127.0.0.1:0", "ipc://" + t.TempDir() + "/r.sock", "inproc://reconnect"} {
 		t.Run(url[:3], func(t *testing.T) {
-			d := New(WithReconnectInterval(5*time.Millisecond, 50*time.Millisecond))
+			d := mustNew(WithReconnectInterval(5*time.Millisecond, 50*time.Millisecond))
 			defer d.Close()
-			l1 := New()
+			l1 := mustNew()
 			addr, err := l1.ListenAddr(url)
 			if err != nil {
 				t.Fatal(err)
@@ -44,7 +44,7 @@ func TestReconnectKeepsQueued(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			l2 := New()
+			l2 := mustNew()
 			defer l2.Close()
 			if err := l2.Listen(addr); err != nil {
 				t.Fatal(err)
@@ -69,9 +69,9 @@ func TestReconnectKeepsQueued(t *testing.T) {
 // nothing queued was lost or reordered.
 func TestReconnectMidStream(t *testing.T) {
 	const tail = 5000
-	d := New(WithReconnectInterval(5*time.Millisecond, 50*time.Millisecond))
+	d := mustNew(WithReconnectInterval(5*time.Millisecond, 50*time.Millisecond))
 	defer d.Close()
-	l1 := New()
+	l1 := mustNew()
 	addr, err := l1.ListenAddr("tcp://127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +94,7 @@ func TestReconnectMidStream(t *testing.T) {
 		}
 	}
 	l1.Close() // killed mid-stream
-	l2 := New()
+	l2 := mustNew()
 	defer l2.Close()
 	testutil.Eventually(t, "the address to be free", func() bool { return l2.Listen(addr) == nil })
 	b, err := l2.Recv()
@@ -122,13 +122,13 @@ func TestReconnectMidStream(t *testing.T) {
 func TestCloseLingers(t *testing.T) {
 	for _, url := range []string{"tcp://127.0.0.1:0", "ipc://" + t.TempDir() + "/l.sock", "inproc://linger", "ws://127.0.0.1:0/l"} {
 		t.Run(url[:3], func(t *testing.T) {
-			l := New(WithRecvQueueSize(4096))
+			l := mustNew(WithRecvQueueSize(4096))
 			defer l.Close()
 			addr, err := l.ListenAddr(url)
 			if err != nil {
 				t.Fatal(err)
 			}
-			d := New(WithSendStopTimeout(20 * time.Second))
+			d := mustNew(WithSendStopTimeout(20 * time.Second))
 			if err := d.Dial(addr); err != nil {
 				t.Fatal(err)
 			}
@@ -156,7 +156,7 @@ func TestCloseLingers(t *testing.T) {
 
 // TestCloseWithoutLinger drops what is queued.
 func TestCloseWithoutLinger(t *testing.T) {
-	s := New(WithSendStopTimeout(0))
+	s := mustNew(WithSendStopTimeout(0))
 	for i := 0; i < 10; i++ {
 		s.Send(seq(i)) // no peer: they wait in the queue
 	}
@@ -168,7 +168,7 @@ func TestCloseWithoutLinger(t *testing.T) {
 // TestPipeIDsNeverReused: a reply to a requester that has gone fails with
 // ErrBrokenPath and never reaches the peer that came after it.
 func TestPipeIDsNeverReused(t *testing.T) {
-	srv := New()
+	srv := mustNew()
 	defer srv.Close()
 	addr, err := srv.ListenAddr("tcp://127.0.0.1:0")
 	if err != nil {
@@ -177,7 +177,7 @@ func TestPipeIDsNeverReused(t *testing.T) {
 	seen := make(map[uint32]bool)
 	var oldSource Path
 	for round := 0; round < 5; round++ {
-		c := New()
+		c := mustNew()
 		if err := c.Dial(addr); err != nil {
 			t.Fatal(err)
 		}
@@ -219,10 +219,10 @@ func TestPipeIDsNeverReused(t *testing.T) {
 
 func TestPipeHook(t *testing.T) {
 	events := make(chan string, 10)
-	l := New(WithPipeHook(func(ev PipeEvent, id uint32) { events <- fmt.Sprint("l", ev) }))
+	l := mustNew(WithPipeHook(func(ev PipeEvent, id uint32) { events <- fmt.Sprint("l", ev) }))
 	defer l.Close()
 	addr, _ := l.ListenAddr("tcp://127.0.0.1:0")
-	d := New(WithPipeHook(func(ev PipeEvent, id uint32) { events <- fmt.Sprint("d", ev) }))
+	d := mustNew(WithPipeHook(func(ev PipeEvent, id uint32) { events <- fmt.Sprint("d", ev) }))
 	if err := d.Dial(addr); err != nil {
 		t.Fatal(err)
 	}
@@ -245,11 +245,11 @@ func TestPipeHook(t *testing.T) {
 // waiting for a server that accepts TCP and never answers the SP
 // handshake, instead of leaving it to wait out the handshake timeout.
 func TestCloseAbortsDial(t *testing.T) {
-	addr := silentServer(t)
-	s := New(WithHandshakeTimeout(time.Minute))
+	addr, accepted := silentServer(t)
+	s := mustNew(WithHandshakeTimeout(time.Minute))
 	errs := make(chan error, 1)
 	go func() { errs <- s.Dial(addr) }()
-	time.Sleep(50 * time.Millisecond) // let the Dial reach the handshake (not needed for correctness)
+	testutil.Eventually(t, "the Dial to reach the handshake", func() bool { return accepted() == 1 })
 	start := time.Now()
 	s.Close()
 	select {
@@ -269,19 +269,19 @@ func TestCloseAbortsDial(t *testing.T) {
 // before Close is never lost.
 func TestCloseFlushesHeldWrite(t *testing.T) {
 	srvTLS, cliTLS := testutil.TLSConfigs(t)
-	l := New(WithTLSConfig(srvTLS), WithRecvQueueSize(256))
+	l := mustNew(WithTLSConfig(srvTLS), WithRecvQueueSize(256))
 	defer l.Close()
 	addr, err := l.ListenAddr("tls+tcp://127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 50; i++ {
-		d := New(WithTLSConfig(cliTLS))
+		d := mustNew(WithTLSConfig(cliTLS))
 		if err := d.Dial(addr); err != nil {
 			t.Fatal(err)
 		}
 		testutil.Eventually(t, "the listener to see the peer", func() bool { return l.Stats().Pipes == 1 })
-		time.Sleep(10 * time.Millisecond) // the writer idle long enough for an inline write
+		waitInline(t, d, nil)
 		if err := d.Send(seq(i)); err != nil {
 			t.Fatal(err)
 		}

@@ -39,6 +39,14 @@ const (
 // SendMode is what Send and SendMsg without a Destination do.
 type SendMode uint8
 
+// String returns SendToOne or SendToAll.
+func (m SendMode) String() string {
+	if m == SendToAll {
+		return "SendToAll"
+	}
+	return "SendToOne"
+}
+
 const (
 	// SendToOne sends to one peer, chosen fairly among those ready to take
 	// it; while there is no peer, messages wait in the send queue.
@@ -64,6 +72,7 @@ type options struct {
 	idleTimeout     time.Duration
 	handshake       time.Duration
 	sendMode        SendMode
+	sendModeSet     bool
 	reconnectMin    time.Duration
 	reconnectMax    time.Duration
 	tlsConfig       *tls.Config
@@ -72,7 +81,8 @@ type options struct {
 	pipeHooks       []func(PipeEvent, uint32)
 	sendHooks       []func(pipeID, tag uint32)
 	logger          *slog.Logger
-	values          map[any]any
+	protoSet        int             // WithProtocol options given
+	handlerOpts     []handlerOption // HandlerOption options given
 }
 
 func defaultOptions() options {
@@ -89,8 +99,15 @@ func defaultOptions() options {
 }
 
 // WithProtocol makes the socket speak p instead of RawProtocol. Protocol
-// packages use it; applications use those packages.
-func WithProtocol(p Protocol) Option { return func(o *options) { o.proto = p } }
+// packages use it in their New; applications use those packages. Given
+// more than once (to a protocol package's New, say), New fails with
+// ErrBadOption.
+func WithProtocol(p Protocol) Option {
+	return func(o *options) {
+		o.proto = p
+		o.protoSet++
+	}
+}
 
 // WithNoRecv discards every received message (the "none" Receiver):
 // useful for protocols that only send, such as push and pub. Pipes are
@@ -152,7 +169,8 @@ func WithMaxRecvSize(n int) Option {
 
 // WithMaxPeers limits the socket to n pipes at a time (the Connector's
 // "at most N"); further connections are refused. Zero, the default, means
-// any number.
+// any number. A protocol's own limit (pair's one peer) holds whatever n
+// says.
 func WithMaxPeers(n int) Option { return func(o *options) { o.maxPeers = max(n, 0) } }
 
 // WithMaxPeersPerListener limits each listener of the socket to n pipes
@@ -187,8 +205,13 @@ func WithHandshakeTimeout(d time.Duration) Option {
 	return func(o *options) { o.handshake = max(d, 0) }
 }
 
-// WithSendMode sets what Send does (default SendToOne).
-func WithSendMode(m SendMode) Option { return func(o *options) { o.sendMode = m } }
+// WithSendMode sets what Send does (default SendToOne) on a socket whose
+// protocol has both ways (the raw protocol). Given to a socket whose
+// protocol cannot send that way (SendToAll to a push, SendToOne to a pub),
+// New fails with ErrBadOption.
+func WithSendMode(m SendMode) Option {
+	return func(o *options) { o.sendMode, o.sendModeSet = m, true }
+}
 
 // WithReconnectInterval sets the backoff of dialers: the first redial
 // waits min, each failure doubles the wait up to max (defaults 100 ms and
@@ -221,15 +244,17 @@ func WithTransport(t transport.Transport) Option {
 
 // WithRecvFilter installs f on the receive path: a message whose content
 // f rejects is discarded before it takes room in the receive queue.
-// f runs on the pipes' reader goroutines, concurrently, and must be
-// quick; sub uses it for topic filtering.
+// f runs on the pipes' reader goroutines (or a receiver reading a pipe
+// directly), concurrently, and must be quick and must not call the
+// socket. (A protocol's handler filters with FilterHook.)
 func WithRecvFilter(f func(content []byte) bool) Option {
 	return func(o *options) { o.recvFilter = f }
 }
 
 // WithPipeHook calls f when a pipe is added or removed. f runs on the
 // goroutine that made the change and must not block. Hooks add up: each
-// WithPipeHook installs one more.
+// WithPipeHook installs one more. (A protocol's handler is told with
+// PipeHook.)
 func WithPipeHook(f func(ev PipeEvent, pipeID uint32)) Option {
 	return func(o *options) {
 		if f != nil {
@@ -242,8 +267,9 @@ func WithPipeHook(f func(ev PipeEvent, pipeID uint32)) Option {
 // chosen by the socket (Send, or SendMsg without a Destination) from the
 // queue shared by all peers: pipeID is that pipe, and tag the last word
 // of the message's Source path (zero if it has none), which on req is the
-// request id. It is how a protocol learns which peer holds which message:
-// req resends only the requests held by a peer that goes away. f runs
+// request id. It is how the sender learns which peer holds which message
+// (req's handler, with TakeHook, resends only the requests held by a peer
+// that goes away). f runs
 // with the socket's send queue locked, so that it happens before the
 // pipe can be reported removed: it must be quick and must not call the
 // socket. Hooks add up: each WithSendHook installs one more.
@@ -257,28 +283,3 @@ func WithSendHook(f func(pipeID, tag uint32)) Option {
 
 // WithLogger makes the socket log connection events (nil: no logging).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
-
-// WithValue attaches a protocol-specific setting under key. Protocol
-// packages define their own options with it and read them back with
-// Value, so their constructors take plain socket Options.
-func WithValue(key, value any) Option {
-	return func(o *options) {
-		if o.values == nil {
-			o.values = make(map[any]any)
-		}
-		o.values[key] = value
-	}
-}
-
-// Value returns the value set with WithValue for key by the last of opts
-// that set it.
-func Value(opts []Option, key any) (any, bool) {
-	var o options
-	for _, f := range opts {
-		if f != nil {
-			f(&o)
-		}
-	}
-	v, ok := o.values[key]
-	return v, ok
-}

@@ -21,12 +21,12 @@ func TestNoSend(t *testing.T) {
 	a, b := newPair(t, WithNoSend())
 	defer a.Close()
 	defer b.Close()
-	c := NewNoSend()
+	c := mustNew(WithNoSend())
 	defer c.Close()
 	if err := c.Send(nil); !errors.Is(err, ErrInvalidSendType) {
 		t.Fatalf("NewNoSend: %v", err)
 	}
-	d := NewNoRecv()
+	d := mustNew(WithNoRecv())
 	defer d.Close()
 	if _, err := d.Recv(); !errors.Is(err, ErrInvalidRecvType) {
 		t.Fatalf("NewNoRecv: %v", err)
@@ -50,10 +50,10 @@ func TestNoRecv(t *testing.T) {
 	a, b := newPair(t)
 	defer a.Close()
 	defer b.Close()
-	r := New(WithNoRecv())
+	r := mustNew(WithNoRecv())
 	defer r.Close()
 	addr, _ := r.ListenAddr("inproc://norecv")
-	s := New()
+	s := mustNew()
 	defer s.Close()
 	if err := s.Dial(addr); err != nil {
 		t.Fatal(err)
@@ -98,7 +98,7 @@ func TestRecvQueueSize(t *testing.T) {
 }
 
 func TestSendQueueAndBestEffort(t *testing.T) {
-	s := New(WithSendQueueSize(4), WithSendBestEffort(), WithSendStopTimeout(0))
+	s := mustNew(WithSendQueueSize(4), WithSendBestEffort(), WithSendStopTimeout(0))
 	defer s.Close()
 	for i := 0; i < 4; i++ {
 		if err := s.Send([]byte("queued")); err != nil {
@@ -138,7 +138,7 @@ func TestSendDeadlines(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := New(append(tt.opts, WithSendQueueSize(1), WithSendStopTimeout(0))...)
+			s := mustNew(append(tt.opts, WithSendQueueSize(1), WithSendStopTimeout(0))...)
 			defer s.Close()
 			if err := s.Send([]byte("fills the queue")); err != nil {
 				t.Fatal(err)
@@ -151,12 +151,12 @@ func TestSendDeadlines(t *testing.T) {
 }
 
 func TestRecvDeadlines(t *testing.T) {
-	s := New(WithRecvTimeout(10 * time.Millisecond))
+	s := mustNew(WithRecvTimeout(10 * time.Millisecond))
 	defer s.Close()
 	if _, err := s.Recv(); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("recv timeout: %v", err)
 	}
-	s2 := New()
+	s2 := mustNew()
 	defer s2.Close()
 	s2.SetRecvDeadline(time.Now().Add(10 * time.Millisecond))
 	if _, err := s2.RecvMsg(); !errors.Is(err, os.ErrDeadlineExceeded) {
@@ -193,7 +193,7 @@ func TestTTLExhaustion(t *testing.T) {
 	a, b := newPair(t, WithSendTTL(10))
 	defer a.Close()
 	defer b.Close()
-	c := New()
+	c := mustNew()
 	defer c.Close()
 	addr, _ := a.ListenAddr("inproc://ttl-loop")
 	if err := c.Dial(addr); err != nil {
@@ -217,7 +217,7 @@ func TestTTLExhaustion(t *testing.T) {
 func TestMaxRecvSize(t *testing.T) {
 	// Over tcp, a raw SP peer announces a 1 TiB message: the pipe closes
 	// and nothing that size is allocated (the test would run out of memory).
-	l := New(WithMaxRecvSize(1024))
+	l := mustNew(WithMaxRecvSize(1024))
 	defer l.Close()
 	conn, p := rawPeer(t, l)
 	defer conn.Close()
@@ -255,7 +255,7 @@ func TestMalformedHeader(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l := New()
+			l := mustNew()
 			defer l.Close()
 			conn, _ := rawPeer(t, l)
 			defer conn.Close()
@@ -269,16 +269,16 @@ func TestMalformedHeader(t *testing.T) {
 }
 
 func TestMaxPeers(t *testing.T) {
-	l := New(WithMaxPeers(1))
+	l := mustNew(WithMaxPeers(1))
 	defer l.Close()
 	addr, _ := l.ListenAddr("tcp://127.0.0.1:0")
-	d1 := New()
+	d1 := mustNew()
 	defer d1.Close()
 	if err := d1.Dial(addr); err != nil {
 		t.Fatal(err)
 	}
 	testutil.Eventually(t, "the first peer", func() bool { return l.Stats().Pipes == 1 })
-	d2 := New(WithReconnectInterval(time.Hour, time.Hour))
+	d2 := mustNew(WithReconnectInterval(time.Hour, time.Hour))
 	defer d2.Close()
 	d2.Dial(addr) // the handshake succeeds; the listener then refuses the pipe
 	testutil.Eventually(t, "the second peer to be refused", func() bool { return d2.Stats().PipesClosed == 1 })
@@ -286,10 +286,10 @@ func TestMaxPeers(t *testing.T) {
 		t.Fatalf("listener %+v", l.Stats())
 	}
 	// A dialer at its limit refuses to dial more.
-	one := New(WithMaxPeers(1))
+	one := mustNew(WithMaxPeers(1))
 	defer one.Close()
 	for i, want := range []error{nil, ErrTooManyPeers} {
-		other := New()
+		other := mustNew()
 		defer other.Close()
 		addr, _ := other.ListenAddr(fmt.Sprint("inproc://maxpeers-", i))
 		if err := one.Dial(addr); !errors.Is(err, want) {
@@ -299,12 +299,12 @@ func TestMaxPeers(t *testing.T) {
 }
 
 func TestSendAllAndMode(t *testing.T) {
-	hub := New(WithSendMode(SendToAll))
+	hub := mustNew(WithSendMode(SendToAll))
 	defer hub.Close()
 	addr, _ := hub.ListenAddr("inproc://hub")
 	var spokes []Socket
 	for i := 0; i < 3; i++ {
-		s := New()
+		s := mustNew()
 		defer s.Close()
 		if err := s.Dial(addr); err != nil {
 			t.Fatal(err)
@@ -341,10 +341,10 @@ func TestSendAllAndMode(t *testing.T) {
 }
 
 func TestSendAllBestEffort(t *testing.T) {
-	hub := New(WithSendQueueSize(2), WithSendBestEffort())
+	hub := mustNew(WithSendQueueSize(2), WithSendBestEffort())
 	defer hub.Close()
 	addr, _ := hub.ListenAddr("inproc://hub-be")
-	s := New(WithRecvQueueSize(1))
+	s := mustNew(WithRecvQueueSize(1))
 	defer s.Close()
 	s.Dial(addr)
 	testutil.Eventually(t, "a peer", func() bool { return hub.Stats().Pipes == 1 })
@@ -380,27 +380,16 @@ func TestRecvFilter(t *testing.T) {
 	}
 }
 
-func TestValue(t *testing.T) {
-	type key struct{}
-	opts := []Option{WithValue(key{}, 1), WithValue(key{}, 2)}
-	if v, ok := Value(opts, key{}); !ok || v != 2 {
-		t.Fatal(v, ok)
-	}
-	if _, ok := Value(nil, key{}); ok {
-		t.Fatal("value from nothing")
-	}
-}
-
 // TestSendToOneFair: Send spreads messages over the peers.
 func TestSendToOneFair(t *testing.T) {
-	hub := New()
+	hub := mustNew()
 	defer hub.Close()
 	addr, _ := hub.ListenAddr("inproc://fair")
 	const peers, n = 3, 300
 	counts := make([]int, peers)
 	done := make(chan int, n)
 	for i := 0; i < peers; i++ {
-		s := New()
+		s := mustNew()
 		defer s.Close()
 		if err := s.Dial(addr); err != nil {
 			t.Fatal(err)
@@ -433,7 +422,7 @@ func TestSendToOneFair(t *testing.T) {
 
 // silentServer accepts TCP connections and never answers: the peer that
 // never completes an SP handshake. Its connections close with the test.
-func silentServer(t *testing.T) (addr string) {
+func silentServer(t *testing.T) (addr string, accepted func() int) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -463,7 +452,7 @@ func silentServer(t *testing.T) (addr string) {
 			c.Close()
 		}
 	})
-	return "tcp://" + ln.Addr().String()
+	return "tcp://" + ln.Addr().String(), func() int { return len(conns) }
 }
 
 // TestHandshakeTimeout: WithHandshakeTimeout bounds a Dial to a peer that
@@ -471,15 +460,16 @@ func silentServer(t *testing.T) (addr string) {
 // connection that never sends one; both are far below the default.
 func TestHandshakeTimeout(t *testing.T) {
 	const d = 200 * time.Millisecond
-	s := New(WithHandshakeTimeout(d))
+	s := mustNew(WithHandshakeTimeout(d))
 	defer s.Close()
+	silent, _ := silentServer(t)
 	start := time.Now()
-	err := s.Dial(silentServer(t))
+	err := s.Dial(silent)
 	if took := time.Since(start); !errors.Is(err, os.ErrDeadlineExceeded) || took >= transport.DefaultHandshakeTimeout {
 		t.Fatalf("dial to a silent server: %v after %v", err, took)
 	}
 
-	l := New(WithHandshakeTimeout(d))
+	l := mustNew(WithHandshakeTimeout(d))
 	defer l.Close()
 	addr, _ := l.ListenAddr("tcp://127.0.0.1:0")
 	u, _ := transport.ParseURL(addr)
@@ -503,12 +493,12 @@ func TestMaxPeersPerListener(t *testing.T) {
 	if o := defaultOptions(); o.maxLnPeers != DefaultMaxPeersPerListener || DefaultMaxPeersPerListener <= 0 {
 		t.Fatalf("default cap %d", o.maxLnPeers)
 	}
-	l := New(WithMaxPeersPerListener(2))
+	l := mustNew(WithMaxPeersPerListener(2))
 	defer l.Close()
 	addrA, _ := l.ListenAddr("tcp://127.0.0.1:0")
 	addrB, _ := l.ListenAddr("ipc://" + t.TempDir() + "/cap.sock")
 	dial := func(addr string) Socket {
-		d := New(WithReconnectInterval(time.Hour, time.Hour))
+		d := mustNew(WithReconnectInterval(time.Hour, time.Hour))
 		t.Cleanup(func() { d.Close() })
 		if err := d.Dial(addr); err != nil {
 			t.Fatal(err)
@@ -555,14 +545,14 @@ func TestMaxPeersPerListener(t *testing.T) {
 // read, and a dialed pipe are not.
 func TestIdleTimeout(t *testing.T) {
 	const idle = 500 * time.Millisecond
-	l := New(WithIdleTimeout(idle), WithRecvQueueSize(1))
+	l := mustNew(WithIdleTimeout(idle), WithRecvQueueSize(1))
 	defer l.Close()
 	addr, _ := l.ListenAddr("tcp://127.0.0.1:0")
-	silent := New(WithReconnectInterval(time.Hour, time.Hour))
+	silent := mustNew(WithReconnectInterval(time.Hour, time.Hour))
 	defer silent.Close()
-	chatty := New(WithIdleTimeout(idle)) // dialed: its own timeout does not apply
+	chatty := mustNew(WithIdleTimeout(idle)) // dialed: its own timeout does not apply
 	defer chatty.Close()
-	flood := New()
+	flood := mustNew()
 	defer flood.Close()
 	for _, d := range []Socket{silent, chatty} {
 		if err := d.Dial(addr); err != nil {
@@ -579,6 +569,8 @@ func TestIdleTimeout(t *testing.T) {
 				talked <- err
 				return
 			}
+			// Time, not state: the test is that a peer talking every
+			// idle/5 is never shed.
 			time.Sleep(idle / 5)
 		}
 		talked <- nil
@@ -623,13 +615,13 @@ func TestSendHook(t *testing.T) {
 	type took struct{ pipe, tag uint32 }
 	var mu sync.Mutex
 	var got []took
-	s := New(WithSendHook(func(pipe, tag uint32) {
+	s := mustNew(WithSendHook(func(pipe, tag uint32) {
 		mu.Lock()
 		got = append(got, took{pipe, tag})
 		mu.Unlock()
 	}))
 	defer s.Close()
-	peer := New()
+	peer := mustNew()
 	defer peer.Close()
 	addr, _ := peer.ListenAddr("inproc://send-hook")
 	if err := s.Dial(addr); err != nil {

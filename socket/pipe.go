@@ -31,17 +31,20 @@ type pipe struct {
 	silent *idleWatch     // WithIdleTimeout, on accepted pipes; nil: off
 
 	// Guarded by s.sq.mu.
-	own       []byte // frames only this pipe may send
-	ownN      int
-	idle      bool
-	idleGen   uint32
-	dead      bool
-	flush     bool      // the transport holds part of an inline write
-	lastWrite time.Time // when the last write ended
-	lagging   bool      // sends to the full own queue fail at once (see peerStall)
-	batches   uint64    // batches taken so far: progress, for peerStall
+	own     []byte // frames only this pipe may send
+	ownN    int
+	idle    bool
+	idleGen uint32
+	dead    bool
+	flush   bool   // the transport holds part of an inline write
+	lagging bool   // sends to the full own queue fail at once (see peerStall)
+	batches uint64 // batches taken so far: progress, for peerStall
 
 	try transport.TrySender // nil if the transport cannot write without waiting
+	// When the last write ended (mono), for canInline; zero once a
+	// receiver has read a message from the pipe since: the next send
+	// answers the peer.
+	lastWrite atomic.Int64
 
 	// The read role: who calls tp.Recv, a fastio.Token. The reader
 	// goroutine holds it until receivers are seen waiting on a socket with
@@ -55,6 +58,9 @@ type pipe struct {
 
 	// Owned by the reader goroutine: when it last took the role back.
 	lastTake time.Time
+	// Owned by the holder of the read role: the timer that interrupts a
+	// direct read at its deadline (made by the first such read).
+	dlTimer *time.Timer
 
 	wake chan struct{} // capacity 1: work for an idle writer
 	done chan struct{} // closed when the pipe closes
@@ -112,6 +118,9 @@ func (p *pipe) close(err error) {
 			for _, f := range s.o.pipeHooks {
 				f(PipeRemoved, p.id)
 			}
+			if h := s.hk.pipe; h != nil {
+				h.PipeRemoved(p.id)
+			}
 		}
 		p.announced = false
 		p.hookMu.Unlock()
@@ -120,7 +129,7 @@ func (p *pipe) close(err error) {
 
 // announce reports the new pipe to the pipe hook, unless it closed first.
 func (p *pipe) announce() {
-	if len(p.s.o.pipeHooks) == 0 {
+	if len(p.s.o.pipeHooks) == 0 && p.s.hk.pipe == nil {
 		return
 	}
 	p.hookMu.Lock()
@@ -133,6 +142,9 @@ func (p *pipe) announce() {
 	p.announced = true
 	for _, f := range p.s.o.pipeHooks {
 		f(PipeAdded, p.id)
+	}
+	if h := p.s.hk.pipe; h != nil {
+		h.PipeAdded(p.id)
 	}
 }
 
@@ -160,7 +172,7 @@ func (p *pipe) writeLoop() {
 		p.wrote(k, n, err)
 
 		q.mu.Lock()
-		p.lastWrite = time.Now()
+		p.lastWrite.Store(mono())
 		p.caughtUp()
 		q.busy--
 		q.checkDrained()
@@ -204,6 +216,9 @@ func (p *pipe) takeBatch() (k, n int) {
 			for _, f := range p.s.o.sendHooks {
 				f(p.id, tag)
 			}
+			if h := p.s.hk.take; h != nil {
+				h.Taken(p.id, tag)
+			}
 		}
 		q.tags = q.tags[:0]
 	}
@@ -234,14 +249,18 @@ func (p *pipe) wrote(k, n int, err error) {
 // inlineGap is how long a pipe's writer must have been idle before a
 // sender writes a message itself instead of waking the writer: a request
 // after a round trip is written at once, while a stream of sends goes to
-// the writer goroutine, which batches it.
+// the writer goroutine, which batches it. A message read from the pipe
+// by a receiver since the last write ends the wait at once: the next send
+// is an answer, however soon it comes (on a busy machine the thread that
+// wrote may have been descheduled between its write and its reading of
+// the clock, which made that write look recent).
 const inlineGap = 5 * time.Microsecond
 
 // canInline reports whether the sender may write for p now. Called with
 // s.sq.mu held, p idle and holding work.
 func (p *pipe) canInline() bool {
 	return p.try != nil && !p.flush && !(p.ownN > 0 && p.s.sq.sharedN > 0) &&
-		time.Since(p.lastWrite) >= inlineGap
+		mono()-p.lastWrite.Load() >= int64(inlineGap)
 }
 
 // writeInline writes what waits for the idle pipe p from the sending
@@ -257,7 +276,7 @@ func (p *pipe) writeInline() {
 	p.wrote(k, n, err)
 
 	q.mu.Lock()
-	p.lastWrite = time.Now()
+	p.lastWrite.Store(mono())
 	q.busy--
 	if err != nil {
 		q.checkDrained()
@@ -411,6 +430,9 @@ func (p *pipe) accept(payload []byte, st *recvCounts) (entry, bool, error) {
 	case s.o.recvFilter != nil && !s.o.recvFilter(payload[h.len:]):
 		st.filt++
 		return entry{}, false, nil
+	case s.hk.filter != nil && !s.hk.filter.Filter(Incoming{Content: payload[h.len:], Pipe: p.id, TTL: h.ttl, f: s.proto.Header, hdr: payload[:h.len], h: h}):
+		st.filt++
+		return entry{}, false, nil
 	}
 	var buf []byte
 	pooled := s.recycle.Load()
@@ -542,8 +564,12 @@ func (p *pipe) readDirect(ctx context.Context, dl time.Time) (e entry, ok bool, 
 		if d <= 0 {
 			return entry{}, false, os.ErrDeadlineExceeded
 		}
-		t := time.AfterFunc(d, p.intr.Interrupt)
-		defer t.Stop()
+		if p.dlTimer == nil {
+			p.dlTimer = time.AfterFunc(d, p.intr.Interrupt)
+		} else {
+			p.dlTimer.Reset(d)
+		}
+		defer p.dlTimer.Stop()
 	}
 	var st recvCounts
 	defer p.counted(&st)
@@ -570,8 +596,36 @@ func (p *pipe) readDirect(ctx context.Context, dl time.Time) (e entry, ok bool, 
 		if !ok {
 			continue
 		}
-		// Messages already buffered stay in the transport: the next
-		// receiver reads them, without a system call.
+		// The messages already buffered are left to drainBuffered.
 		return e, true, nil
 	}
+}
+
+// drainBuffered moves the messages the transport already holds whole
+// into the receive queue, as far as it has room, without a system call:
+// the next receives take them from there instead of each taking the read
+// role for one message. Called by a receiver that holds the read role,
+// with s.rq.mu held; an error means the pipe must close (the caller does
+// it, after releasing s.rq.mu).
+func (p *pipe) drainBuffered(q *recvQueue) error {
+	var st recvCounts
+	defer p.counted(&st) // before the messages can be taken: q.mu is held
+	for n := 0; q.n < len(q.ring) && n < maxReadBatch && p.tp.Buffered(); n++ {
+		payload, err := p.tp.Recv()
+		if errors.Is(err, transport.ErrInterrupted) {
+			return nil // meant for a receive that has finished
+		}
+		if err != nil {
+			return err
+		}
+		e, ok, err := p.accept(payload, &st)
+		if err != nil {
+			return err
+		}
+		if ok {
+			q.ring[(q.head+q.n)%len(q.ring)] = e
+			q.n++
+		}
+	}
+	return nil
 }

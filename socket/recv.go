@@ -2,6 +2,8 @@ package socket
 
 import (
 	"context"
+	"errors"
+	"os"
 	"sync"
 	"time"
 
@@ -84,15 +86,21 @@ func (q *recvQueue) push(batch []entry, gone <-chan struct{}, from *pipe) (woke 
 	return woke
 }
 
-// pop takes the next message, waiting for one.
-func (s *sock) pop(ctx context.Context) (entry, error) {
+// errHandlerDeadline: the deadline a RecvHook gave passed.
+var errHandlerDeadline = errors.New("socket: the handler's receive deadline passed")
+
+// pop takes the next message, waiting for one. A deadline hdl other than
+// zero (a RecvHook's) bounds the wait too: when it is what ends the wait,
+// pop returns errHandlerDeadline.
+func (s *sock) pop(ctx context.Context, hdl time.Time) (entry, error) {
 	q := &s.rq
 	var (
-		tm  *time.Timer
-		dl  time.Time
-		dlt bool
+		tm     *time.Timer
+		dl     time.Time
+		dlt    bool
+		byHook bool // dl is hdl
 	)
-	defer stopTimer(tm)
+	defer func() { putTimer(tm) }()
 	q.mu.Lock()
 	for q.n == 0 {
 		if q.closed {
@@ -101,6 +109,9 @@ func (s *sock) pop(ctx context.Context) (entry, error) {
 		}
 		if !dlt {
 			dl, dlt = deadline(&s.recvDeadline, s.o.recvTimeout), true
+			if !hdl.IsZero() && (dl.IsZero() || hdl.Before(dl)) {
+				dl, byHook = hdl, true
+			}
 		}
 		if p := s.single.Load(); p != nil && q.direct == nil && p.takeRole() {
 			// Read the one pipe from this goroutine.
@@ -108,6 +119,11 @@ func (s *sock) pop(ctx context.Context) (entry, error) {
 			q.mu.Unlock()
 			e, ok, err := p.readDirect(ctx, dl)
 			q.mu.Lock()
+			var derr error
+			if ok {
+				p.lastWrite.Store(0) // the next send answers (see inlineGap)
+				derr = p.drainBuffered(q)
+			}
 			q.direct = nil
 			p.releaseRole()
 			if q.waiters > 0 {
@@ -115,6 +131,12 @@ func (s *sock) pop(ctx context.Context) (entry, error) {
 			}
 			if ok || err != nil {
 				q.mu.Unlock()
+				if derr != nil {
+					p.closeRead(derr)
+				}
+				if byHook && err == os.ErrDeadlineExceeded {
+					err = errHandlerDeadline
+				}
 				return e, err
 			}
 			continue
@@ -127,6 +149,9 @@ func (s *sock) pop(ctx context.Context) (entry, error) {
 		q.waiters--
 		if err != nil {
 			q.mu.Unlock()
+			if byHook && err == os.ErrDeadlineExceeded {
+				err = errHandlerDeadline
+			}
 			return entry{}, err
 		}
 	}
@@ -149,6 +174,43 @@ func (s *sock) pop(ctx context.Context) (entry, error) {
 	return e, nil
 }
 
+// purge implements Core.Purge.
+func (s *sock) purge(keep func(Incoming) bool, limit int) int {
+	q := &s.rq
+	q.mu.Lock()
+	kept, dropped := 0, 0
+	size := len(q.ring)
+	limit = min(limit, size/2) // leave the readers room
+	for i := 0; i < q.n; i++ {
+		e := q.ring[(q.head+i)%size]
+		if kept < limit && keep(s.incoming(&e)) {
+			q.ring[(q.head+kept)%size] = e
+			kept++
+			continue
+		}
+		s.release(&e)
+		dropped++
+	}
+	for i := kept; i < q.n; i++ {
+		q.ring[(q.head+i)%size] = entry{}
+	}
+	q.n = kept
+	if dropped > 0 && q.fullWait > 0 {
+		broadcast(&q.spaceCh)
+	}
+	q.mu.Unlock()
+	s.c.filtered.Add(uint64(dropped))
+	return dropped
+}
+
+// release gives the buffer of a message nobody will see back.
+func (s *sock) release(e *entry) {
+	if e.pooled {
+		bufpool.Put(e.buf)
+	}
+	*e = entry{}
+}
+
 // close drops what is queued and wakes everybody.
 func (q *recvQueue) close() {
 	q.mu.Lock()
@@ -163,15 +225,49 @@ func (q *recvQueue) close() {
 	q.mu.Unlock()
 }
 
+// The receives. Each method of Receiver is here once, for every
+// protocol; a handler with a RecvHook takes part in each.
+
+// recv takes the next message for a receive, with the handler's say.
+func (s *sock) recv(ctx context.Context) (entry, error) {
+	if s.o.noRecv {
+		return entry{}, ErrInvalidRecvType
+	}
+	h := s.hk.recv
+	if h == nil {
+		return s.pop(ctx, time.Time{})
+	}
+	waited := false
+	for {
+		if s.isClosing() {
+			return entry{}, ErrClosed
+		}
+		hdl, err := h.BeforeRecv(waited)
+		if err != nil {
+			return entry{}, err
+		}
+		e, err := s.pop(ctx, hdl)
+		waited = true
+		if err == errHandlerDeadline {
+			continue // the handler says what now
+		}
+		if err != nil {
+			return entry{}, err
+		}
+		if h.Received(s.incoming(&e)) {
+			return e, nil
+		}
+		s.release(&e)
+		s.c.filtered.Add(1)
+	}
+}
+
 // Recv implements Receiver.
 func (s *sock) Recv() ([]byte, error) { return s.RecvContext(nil) }
 
 // RecvContext implements Receiver.
 func (s *sock) RecvContext(ctx context.Context) ([]byte, error) {
-	if s.o.noRecv {
-		return nil, ErrInvalidRecvType
-	}
-	e, err := s.pop(ctx)
+	e, err := s.recv(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -180,20 +276,15 @@ func (s *sock) RecvContext(ctx context.Context) ([]byte, error) {
 
 // RecvInto implements Receiver.
 func (s *sock) RecvInto(ctx context.Context, buf []byte) ([]byte, error) {
-	if s.o.noRecv {
-		return buf[:0], ErrInvalidRecvType
-	}
-	if !s.recycle.Load() {
+	if !s.recycle.Load() && !s.o.noRecv {
 		s.recycle.Store(true)
 	}
-	e, err := s.pop(ctx)
+	e, err := s.recv(ctx)
 	if err != nil {
 		return buf[:0], err
 	}
 	buf = append(buf[:0], e.buf[e.h.len:]...)
-	if e.pooled {
-		bufpool.Put(e.buf)
-	}
+	s.release(&e)
 	return buf, nil
 }
 
@@ -202,10 +293,7 @@ func (s *sock) RecvMsg() (*Message, error) { return s.RecvMsgContext(nil) }
 
 // RecvMsgContext implements Receiver.
 func (s *sock) RecvMsgContext(ctx context.Context) (*Message, error) {
-	if s.o.noRecv {
-		return nil, ErrInvalidRecvType
-	}
-	e, err := s.pop(ctx)
+	e, err := s.recv(ctx)
 	if err != nil {
 		return nil, err
 	}

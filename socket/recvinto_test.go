@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/plexusnet/plexus/internal/testsupport/testutil"
 )
 
 // TestRecvInto: RecvInto returns each message's content, in the caller's
@@ -73,7 +75,7 @@ func isTimeout(err error) bool {
 
 // TestRecvIntoNoRecv: a socket that does not receive refuses RecvInto too.
 func TestRecvIntoNoRecv(t *testing.T) {
-	s := NewNoRecv()
+	s := mustNew(WithNoRecv())
 	defer s.Close()
 	if _, err := s.RecvInto(context.Background(), nil); !errors.Is(err, ErrInvalidRecvType) {
 		t.Fatalf("RecvInto = %v, want ErrInvalidRecvType", err)
@@ -98,7 +100,7 @@ func TestRecvIntoAllocs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, fmt.Sprintf("%d messages received", runs+2), func() bool { return l.Stats().MsgsRecv >= runs+2 })
+	testutil.Eventually(t, fmt.Sprintf("%d messages received", runs+2), func() bool { return l.Stats().MsgsRecv >= runs+2 })
 	allocs := testing.AllocsPerRun(runs, func() {
 		if buf, err = l.RecvInto(ctx, buf); err != nil || len(buf) != 64 {
 			t.Fatalf("RecvInto: %d bytes, %v", len(buf), err)
@@ -106,16 +108,5 @@ func TestRecvIntoAllocs(t *testing.T) {
 	})
 	if allocs > 0.1 {
 		t.Errorf("RecvInto: %.2f allocations per message, want 0", allocs)
-	}
-}
-
-func waitFor(t *testing.T, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
 	}
 }

@@ -23,11 +23,12 @@ type sendQueue struct {
 	live   []*pipe // in order of arrival
 	nextID uint32
 
-	shared  []byte   // frames for any pipe
-	sharedN int      // messages in shared
-	tags    []uint32 // with send hooks: the tag of each message in shared
-	idle    []idleEntry
-	busy    int // writers with a batch in flight
+	shared   []byte      // frames for any pipe
+	sharedN  int         // messages in shared
+	tags     []uint32    // with send hooks: the tag of each message in shared
+	idle     []idleEntry // writers waiting for work, oldest first, from idleHead on
+	idleHead int
+	busy     int // writers with a batch in flight
 
 	spaceWait int
 	spaceCh   chan struct{}
@@ -118,17 +119,18 @@ func (q *sendQueue) remove(p *pipe) {
 func (q *sendQueue) goIdle(p *pipe) {
 	p.idle = true
 	p.idleGen++
-	if len(q.idle) > 2*len(q.live)+8 {
-		// Compact: drop stale entries.
+	if len(q.idle)-q.idleHead > 2*len(q.live)+8 || q.idleHead > 0 && len(q.idle) == cap(q.idle) {
+		// Compact: drop stale entries and those already taken, and
+		// reuse the array rather than grow it.
 		n := 0
-		for _, e := range q.idle {
+		for _, e := range q.idle[q.idleHead:] {
 			if e.p.idle && e.gen == e.p.idleGen && !e.p.dead {
 				q.idle[n] = e
 				n++
 			}
 		}
 		clear(q.idle[n:])
-		q.idle = q.idle[:n]
+		q.idle, q.idleHead = q.idle[:n], 0
 	}
 	q.idle = append(q.idle, idleEntry{p, p.idleGen})
 	q.checkDrained()
@@ -137,10 +139,13 @@ func (q *sendQueue) goIdle(p *pipe) {
 // wakeOne hands shared work to the idle writer that has waited longest,
 // or writes it for that writer. It releases q.mu.
 func (q *sendQueue) wakeOne() {
-	for len(q.idle) > 0 {
-		e := q.idle[0]
-		q.idle[0] = idleEntry{}
-		q.idle = q.idle[1:]
+	for q.idleHead < len(q.idle) {
+		e := q.idle[q.idleHead]
+		q.idle[q.idleHead] = idleEntry{}
+		q.idleHead++
+		if q.idleHead == len(q.idle) {
+			q.idle, q.idleHead = q.idle[:0], 0 // empty: start again at the front
+		}
 		if e.p.idle && e.gen == e.p.idleGen && !e.p.dead {
 			q.wakePipe(e.p)
 			return
@@ -265,7 +270,7 @@ func (s *sock) put(ctx context.Context, tgt target, id, except uint32, m *outMsg
 		stallAt time.Time // toPipe: when the full pipe counts as lagging
 		seen    uint64    // toPipe: the pipe's batches taken when stallAt was set
 	)
-	defer stopTimer(tm)
+	defer func() { putTimer(tm) }()
 	limit := s.o.sendQueueSize
 	q.mu.Lock()
 	for {
@@ -283,7 +288,7 @@ func (s *sock) put(ctx context.Context, tgt target, id, except uint32, m *outMsg
 					return err
 				}
 				q.sharedN++
-				if len(s.o.sendHooks) > 0 {
+				if len(s.o.sendHooks) > 0 || s.hk.take != nil {
 					var tag uint32
 					if len(m.src) > 0 {
 						tag = m.src[len(m.src)-1]
@@ -335,7 +340,7 @@ func (s *sock) put(ctx context.Context, tgt target, id, except uint32, m *outMsg
 					full++
 				}
 			}
-			if full == 0 || s.o.sendBestEffort {
+			if full == 0 || s.o.sendBestEffort || s.dropSlow {
 				b, err := s.appendFrame(q.scratch[:0], m)
 				q.scratch = b
 				if err != nil {

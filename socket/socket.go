@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -126,7 +127,7 @@ type Stats struct {
 	Dropped        uint64 // messages dropped: full queue when best effort or for SendTo (PeerFull), or queued for a pipe that closed
 	PeerFull       uint64 // sends to one pipe that failed with ErrPeerFull, its queue being full
 	TTLDropped     uint64 // messages received with no hops left (or too long a backtrace)
-	Filtered       uint64 // messages discarded by the receive filter or WithNoRecv
+	Filtered       uint64 // messages discarded by a receive filter, the protocol (a late reply, a topic not subscribed) or WithNoRecv
 	BrokenPaths    uint64 // sends whose path led to no pipe
 	Oversize       uint64 // pipes closed because the peer sent a message over the size limit
 	ProtocolErrors uint64 // pipes closed because the peer broke the wire format
@@ -143,12 +144,19 @@ type counters struct {
 	refused, idleTimeouts, peerFull            atomic.Uint64
 }
 
-// sock is the Socket implementation.
+// sock is the Socket implementation, for every protocol.
 type sock struct {
 	o     options
 	proto Protocol
 	ttl   uint8
 	tcfg  transport.Config
+
+	// The protocol: its handler and the hooks it has, and how it sends.
+	h         Handler
+	hk        hooks
+	sends     Sends // the protocol's, or none with WithNoSend
+	sendEvery bool  // Send goes to every peer
+	dropSlow  bool  // sends to every peer drop for slow peers (Protocol.DropSlow)
 
 	// Lifecycle. mu guards endpoints and stopped; wg counts goroutines.
 	mu        sync.Mutex
@@ -180,51 +188,73 @@ type sock struct {
 	recycle atomic.Bool
 }
 
-// New returns a socket speaking plexus's raw protocol (or another, with
-// WithProtocol). It has no peers until Dial or Listen.
-func New(opts ...Option) Socket { return newSock(opts...) }
+// New returns a socket speaking plexus's raw protocol, or another with
+// WithProtocol: every protocol package's New is New with its Protocol.
+// It has no peers until Dial or Listen. It fails with an error matching
+// ErrBadOption when an option is not for this socket (see there), or
+// with the error of the protocol's Handler.
+func New(opts ...Option) (Socket, error) {
+	s, err := newSock(opts...)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
 
-// NewDefault returns New() with default options.
-func NewDefault() Socket { return New() }
-
-// NewNoRecv returns a socket that only sends: New(WithNoRecv(), opts...).
-func NewNoRecv(opts ...Option) Socket { return New(append([]Option{WithNoRecv()}, opts...)...) }
-
-// NewNoSend returns a socket that only receives: New(WithNoSend(), opts...).
-func NewNoSend(opts ...Option) Socket { return New(append([]Option{WithNoSend()}, opts...)...) }
-
-func newSock(opts ...Option) *sock {
+func newSock(opts ...Option) (*sock, error) {
 	o := defaultOptions()
 	for _, f := range opts {
 		if f != nil {
 			f(&o)
 		}
 	}
-	if o.proto.TTL == 0 {
-		o.proto.TTL = DefaultTTL
+	if o.protoSet > 1 {
+		return nil, fmt.Errorf("%w: WithProtocol given %d times (a protocol package's New gives its own)", ErrBadOption, o.protoSet)
 	}
+	p := o.proto
+	if p.TTL == 0 {
+		p.TTL = DefaultTTL
+	}
+	if o.sendModeSet {
+		if o.sendMode == SendToAll && p.Sends&SendsAll == 0 || o.sendMode == SendToOne && p.Sends&SendsOne == 0 {
+			return nil, fmt.Errorf("%w: WithSendMode(%v) on a %s socket, which cannot send that way", ErrBadOption, o.sendMode, p.Self.Name)
+		}
+	}
+	if p.MaxPeers > 0 && (o.maxPeers == 0 || o.maxPeers > p.MaxPeers) {
+		o.maxPeers = p.MaxPeers
+	}
+	o.noRecv = o.noRecv || p.NoRecv
 	s := &sock{
 		o:        o,
-		proto:    o.proto,
-		ttl:      o.proto.TTL,
+		proto:    p,
+		ttl:      p.TTL,
 		closing:  make(chan struct{}),
 		stopping: make(chan struct{}),
+		dropSlow: p.DropSlow,
 	}
+	if !o.noSend {
+		s.sends = p.Sends
+	}
+	s.sendEvery = s.sends&SendsAll != 0 && (s.sends&SendsOne == 0 || o.sendMode == SendToAll)
 	if o.sendTTL != 0 {
 		s.ttl = o.sendTTL
 	}
 	s.tcfg = transport.Config{
-		Self:             o.proto.Self,
-		Peer:             o.proto.Peer,
+		Self:             p.Self,
+		Peer:             p.Peer,
 		MaxRecvSize:      o.maxRecvSize,
 		TLS:              o.tlsConfig,
 		HandshakeTimeout: o.handshake,
 	}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.dialCtx, s.dialStop = context.WithCancel(context.Background())
 	s.sq.init(s, firstPipeID())
 	s.rq.init(o.recvQueueSize)
-	return s
+	if err := s.setHandler(o.handlerOpts); err != nil {
+		return nil, err
+	}
+	s.o.handlerOpts = nil
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.dialCtx, s.dialStop = context.WithCancel(context.Background())
+	return s, nil
 }
 
 // firstPipeID picks where a socket's pipe ids start: somewhere random in
@@ -311,6 +341,9 @@ func (s *sock) Close() error {
 		err = nil
 		close(s.closing)
 		s.dialStop()
+		if s.hk.close != nil {
+			s.hk.close.Close()
+		}
 		s.rq.close()
 		if p := s.single.Load(); p != nil {
 			p.readNow() // read again, so that nothing is left unread

@@ -69,7 +69,7 @@ func TestTransports(t *testing.T) {
 }
 
 func TestBadURLs(t *testing.T) {
-	s := New()
+	s := mustNew()
 	defer s.Close()
 	tests := []struct {
 		url string
@@ -107,13 +107,13 @@ func TestProtocolMismatch(t *testing.T) {
 	srvTLS, cliTLS := testutil.TLSConfigs(t)
 	for _, url := range transportURLs(t) {
 		t.Run(strings.SplitN(url, ":", 2)[0], func(t *testing.T) {
-			l := New(WithProtocol(other), WithTLSConfig(srvTLS))
+			l := mustNew(WithProtocol(other), WithTLSConfig(srvTLS))
 			defer l.Close()
 			addr, err := l.ListenAddr(url)
 			if err != nil {
 				t.Fatal(err)
 			}
-			d := New(WithTLSConfig(cliTLS))
+			d := mustNew(WithTLSConfig(cliTLS))
 			defer d.Close()
 			if err := d.Dial(addr); !errors.Is(err, ErrProtocolMismatch) {
 				t.Fatalf("raw dialing req: %v", err)
@@ -154,7 +154,7 @@ func TestNewPair(t *testing.T) {
 }
 
 func TestCloseUnblocksAndRefuses(t *testing.T) {
-	s := New(WithSendQueueSize(1))
+	s := mustNew(WithSendQueueSize(1))
 	var wg sync.WaitGroup
 	errs := make(chan error, 3)
 	wg.Add(2)
@@ -206,7 +206,7 @@ func TestCloseUnblocksAndRefuses(t *testing.T) {
 // TestErrClosedIsNetErrClosed: every way a closed socket refuses work
 // matches net.ErrClosed as well as ErrClosed, as mux's errors do.
 func TestErrClosedIsNetErrClosed(t *testing.T) {
-	s := New()
+	s := mustNew()
 	s.Close()
 	_, recvErr := s.Recv()
 	for name, err := range map[string]error{
@@ -276,17 +276,17 @@ func TestConcurrentSendRecv(t *testing.T) {
 
 func TestWithTransportPrivateNamespace(t *testing.T) {
 	private := inproc.New()
-	l := New(WithTransport(private))
+	l := mustNew(WithTransport(private))
 	defer l.Close()
 	if err := l.Listen("inproc://private-name"); err != nil {
 		t.Fatal(err)
 	}
-	outsider := New()
+	outsider := mustNew()
 	defer outsider.Close()
 	if err := outsider.Dial("inproc://private-name"); !errors.Is(err, transport.ErrConnRefused) {
 		t.Fatalf("registry inproc reached a private name: %v", err)
 	}
-	insider := New(WithTransport(private))
+	insider := mustNew(WithTransport(private))
 	defer insider.Close()
 	if err := insider.Dial("inproc://private-name"); err != nil {
 		t.Fatal(err)

@@ -16,12 +16,12 @@ import (
 // row; each reply, sent back along the request's Source path, reaches the
 // client that asked and no other.
 func TestSwitchReplies(t *testing.T) {
-	srv := New()
+	srv := mustNew()
 	defer srv.Close()
 	srvAddr, _ := srv.ListenAddr("inproc://sw-server")
 
 	// switch 1: front listens for clients, back dials the server.
-	front1, back1 := New(), New()
+	front1, back1 := mustNew(), mustNew()
 	defer front1.Close()
 	defer back1.Close()
 	front1Addr, _ := front1.ListenAddr("tcp://127.0.0.1:0")
@@ -32,7 +32,7 @@ func TestSwitchReplies(t *testing.T) {
 	defer sw1.Stop()
 
 	// switch 2: in front of switch 1.
-	front2, back2 := New(), New()
+	front2, back2 := mustNew(), mustNew()
 	defer front2.Close()
 	defer back2.Close()
 	front2Addr, _ := front2.ListenAddr("ipc://" + t.TempDir() + "/sw.sock")
@@ -45,7 +45,7 @@ func TestSwitchReplies(t *testing.T) {
 	const clients = 4
 	var cs []Socket
 	for i := 0; i < clients; i++ {
-		c := New()
+		c := mustNew()
 		defer c.Close()
 		if err := c.Dial(front2Addr); err != nil {
 			t.Fatal(err)
@@ -123,7 +123,7 @@ func TestSwitchMiddleware(t *testing.T) {
 }
 
 func TestSwitchEndsWhenASocketCloses(t *testing.T) {
-	a, b := New(), New()
+	a, b := mustNew(), mustNew()
 	defer b.Close()
 	sw := StartSwitch(a, b, nil)
 	a.Close()
@@ -158,11 +158,11 @@ func TestSwitchBrokenPathCounted(t *testing.T) {
 // that only sends (as pull and push, or sub and pub) forwards in the one
 // direction they carry; the other direction ending does not stop it.
 func TestSwitchOneWay(t *testing.T) {
-	producer := New()
+	producer := mustNew()
 	defer producer.Close()
-	consumer := New()
+	consumer := mustNew()
 	defer consumer.Close()
-	in, out := NewNoSend(), NewNoRecv() // the switch: receives from producers, sends to consumers
+	in, out := mustNew(WithNoSend()), mustNew(WithNoRecv()) // the switch: receives from producers, sends to consumers
 	defer in.Close()
 	defer out.Close()
 	inAddr, _ := in.ListenAddr("inproc://sw-oneway-in")
@@ -220,14 +220,15 @@ func TestSwitchPastDeadline(t *testing.T) {
 	counted := &recvCounter{Socket: front}
 	sw := StartSwitch(back, counted, nil)
 	defer sw.Stop()
-	const window = 500 * time.Millisecond
-	time.Sleep(window)
-	// Backing off from 1 ms to 100 ms makes about 12 attempts in the
-	// window; a spinning switch makes hundreds of thousands.
-	if n := counted.n.Load(); n > 200 {
-		t.Fatalf("%d receive attempts in %v with a deadline in the past: the switch spins", n, window)
+	// Backing off from 1 ms to 100 ms, the 10th attempt comes about
+	// 330 ms after the first; a spinning switch makes it within
+	// microseconds.
+	start := time.Now()
+	testutil.Eventually(t, "10 receive attempts", func() bool { return counted.n.Load() >= 10 })
+	if took := time.Since(start); took < 100*time.Millisecond {
+		t.Fatalf("10 receive attempts in %v with a deadline in the past: the switch spins", took)
 	} else {
-		t.Logf("%d receive attempts in %v", n, window)
+		t.Logf("10 receive attempts in %v", took)
 	}
 	front.SetRecvDeadline(time.Time{})
 	if err := client.Send([]byte("through")); err != nil {

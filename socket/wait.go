@@ -3,6 +3,7 @@ package socket
 import (
 	"context"
 	"os"
+	"sync"
 	"time"
 )
 
@@ -17,7 +18,7 @@ func wait(ctx context.Context, ch, closing <-chan struct{}, dl time.Time, tm **t
 			return os.ErrDeadlineExceeded
 		}
 		if *tm == nil {
-			*tm = time.NewTimer(d)
+			*tm = getTimer(d)
 		} else {
 			(*tm).Reset(d)
 		}
@@ -39,9 +40,25 @@ func wait(ctx context.Context, ch, closing <-chan struct{}, dl time.Time, tm **t
 	}
 }
 
-func stopTimer(t *time.Timer) {
+// timers recycles the timers of waits with a deadline, so that a receive
+// with one (a surveyor's) allocates nothing. Since Go 1.23 a timer that
+// was stopped or reset delivers no stale tick.
+var timers sync.Pool
+
+// getTimer returns a timer that fires after d.
+func getTimer(d time.Duration) *time.Timer {
+	if t, _ := timers.Get().(*time.Timer); t != nil {
+		t.Reset(d)
+		return t
+	}
+	return time.NewTimer(d)
+}
+
+// putTimer stops t, a timer of getTimer or nil, and keeps it for reuse.
+func putTimer(t *time.Timer) {
 	if t != nil {
 		t.Stop()
+		timers.Put(t)
 	}
 }
 
@@ -69,3 +86,11 @@ func signal(c chan struct{}) {
 	default:
 	}
 }
+
+// epoch is where mono counts from.
+var epoch = time.Now()
+
+// mono reads the monotonic clock: nanoseconds since epoch. It reads the
+// clock once, where time.Now reads it twice (the wall clock too), which
+// shows on the paths that read it for every message.
+func mono() int64 { return int64(time.Since(epoch)) }

@@ -114,14 +114,14 @@ func demoPubSub(ctx context.Context, w io.Writer) error {
 	const n = 40000 // half weather/paris, half news/sport
 	want := []int{n / 2, n / 2, n / 2, n}
 	got := make([]int, len(topics))
-	subs := make([]*sub.Socket, len(topics))
+	subs := make([]socket.Socket, len(topics))
 	for i, topic := range topics {
 		s, err := sub.New()
 		if err != nil {
 			return err
 		}
 		defer s.Close()
-		if err := s.Subscribe([]byte(topic)); err != nil {
+		if err := sub.Subscribe(s, []byte(topic)); err != nil {
 			return err
 		}
 		if err := s.DialContext(ctx, addr); err != nil {

@@ -418,9 +418,9 @@ func (o *sockOptions) run(ctx context.Context, c *cli, fs *flagSet) error {
 		return err
 	}
 	defer s.Close()
-	if ss, ok := s.(*sub.Socket); ok {
+	if o.proto == "sub" {
 		for _, t := range o.topics {
-			if err := ss.Subscribe([]byte(t)); err != nil {
+			if err := sub.Subscribe(s, []byte(t)); err != nil {
 				return fmt.Errorf("subscribing to %q: %w", t, err)
 			}
 		}

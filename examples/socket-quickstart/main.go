@@ -13,7 +13,10 @@ import (
 )
 
 func main() {
-	srv := socket.NewDefault()
+	srv, err := socket.New()
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer srv.Close()
 	addr, err := srv.ListenAddr("tcp://127.0.0.1:0")
 	if err != nil {
@@ -34,7 +37,10 @@ func main() {
 		}()
 	}
 
-	cli := socket.NewDefault()
+	cli, err := socket.New()
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer cli.Close()
 	if err := cli.Dial(addr); err != nil {
 		log.Fatal(err)

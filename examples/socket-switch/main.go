@@ -14,8 +14,17 @@ import (
 	_ "github.com/plexusnet/plexus/transport/all" // every scheme that registers itself
 )
 
+// open returns a raw socket.
+func open() socket.Socket {
+	s, err := socket.New()
+	if err != nil {
+		log.Fatal(err)
+	}
+	return s
+}
+
 func main() {
-	front, back := socket.New(), socket.New()
+	front, back := open(), open()
 	defer front.Close()
 	defer back.Close()
 	frontAddr, err := front.ListenAddr("tcp://127.0.0.1:0")
@@ -36,7 +45,7 @@ func main() {
 	defer sw.Stop()
 
 	for i := 0; i < 2; i++ {
-		srv := socket.New()
+		srv := open()
 		defer srv.Close()
 		if err := srv.Dial(backAddr); err != nil {
 			log.Fatal(err)
@@ -54,7 +63,7 @@ func main() {
 	}
 
 	for c := 0; c < 3; c++ {
-		cli := socket.New()
+		cli := open()
 		defer cli.Close()
 		if err := cli.Dial(frontAddr); err != nil {
 			log.Fatal(err)

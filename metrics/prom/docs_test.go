@@ -37,7 +37,10 @@ func TestDocsListEveryMetric(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Close()
-	sock := socket.New()
+	sock, err := socket.New()
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer sock.Close()
 	exported := map[string]bool{}
 	for _, c := range []prometheus.Collector{NewNodeCollector(n), NewSocketCollector("s", sock), NewSessionCollector("m", sess)} {

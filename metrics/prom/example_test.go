@@ -19,7 +19,10 @@ func ExampleHandler() {
 		log.Fatal(err)
 	}
 	defer node.Close()
-	sock := socket.New()
+	sock, err := socket.New()
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer sock.Close()
 
 	h, err := prom.Handler(

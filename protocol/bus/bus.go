@@ -1,6 +1,11 @@
 // Package bus is the many-to-many protocol (NNG's bus0, SP protocol id
 // 0x70), wire compatible with NNG and nanomsg.
 //
+// What lives where: this package is bus0's description (Protocol: its
+// ids, no header, every message to every peer); the sends, receives,
+// queues and pipes (and forwarding to all but the sender) are package
+// socket's, the same for every protocol.
+//
 // Every message sent goes to every bus peer connected at the time, and
 // Recv returns what any of them sent. A bus does not forward on its own:
 // for every member to hear every other, connect them all to each other
@@ -17,22 +22,22 @@
 package bus
 
 import (
-	"github.com/plexusnet/plexus/protocol/internal/sender"
 	"github.com/plexusnet/plexus/socket"
 	"github.com/plexusnet/plexus/transport"
 )
 
-// Protocol is bus0: it pairs with itself.
+// Protocol is bus0: it pairs with itself and sends every message to every
+// peer without waiting for slow ones.
 var Protocol = socket.Protocol{
-	Self:   transport.Proto{ID: 0x70, Name: "bus"},
-	Peer:   transport.Proto{ID: 0x70, Name: "bus"},
-	Header: socket.HeaderNone,
-	TTL:    8,
+	Self:     transport.Proto{ID: 0x70, Name: "bus"},
+	Peer:     transport.Proto{ID: 0x70, Name: "bus"},
+	Header:   socket.HeaderNone,
+	TTL:      8,
+	Sends:    socket.SendsAll,
+	DropSlow: true,
 }
 
-// New returns a bus socket with socket options opts.
+// New returns a bus socket.
 func New(opts ...socket.Option) (socket.Socket, error) {
-	all := append([]socket.Option{socket.WithProtocol(Protocol), socket.WithSendBestEffort()}, opts...)
-	all = append(all, socket.WithSendMode(socket.SendToAll))
-	return &sender.All{Socket: socket.New(all...)}, nil
+	return socket.New(append([]socket.Option{socket.WithProtocol(Protocol)}, opts...)...)
 }

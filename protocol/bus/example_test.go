@@ -2,7 +2,6 @@ package bus_test
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/plexusnet/plexus/protocol/bus"
 )
@@ -15,15 +14,13 @@ func Example() {
 	defer b.Close()
 	c, _ := bus.New()
 	defer c.Close()
-	a.Listen("inproc://example-bus-a")
 	b.Listen("inproc://example-bus-b")
-	b.Dial("inproc://example-bus-a")
-	c.Dial("inproc://example-bus-a")
-	c.Dial("inproc://example-bus-b")
-	// A message goes to the peers connected at the time: wait for all.
-	for a.Stats().Pipes < 2 || b.Stats().Pipes < 2 {
-		time.Sleep(time.Millisecond)
-	}
+	c.Listen("inproc://example-bus-c")
+	// A message goes to the peers connected at the time; Dial returns
+	// once its peer is, so a, which sends, dials both.
+	a.Dial("inproc://example-bus-b")
+	a.Dial("inproc://example-bus-c")
+	b.Dial("inproc://example-bus-c")
 
 	a.Send([]byte("hello from a"))
 	mb, _ := b.Recv()

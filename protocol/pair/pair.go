@@ -1,6 +1,10 @@
 // Package pair is the one-to-one protocol (NNG's pair0, SP protocol id
 // 0x10), wire compatible with NNG and nanomsg.
 //
+// What lives where: this package is pair0's description (Protocol: its
+// ids, no header, one peer); the sends, receives, queues and pipes are
+// package socket's, the same for every protocol.
+//
 // A pair socket has at most one peer and talks to it both ways: Send
 // queues for the peer (waiting while there is none, as NNG's pair0 does)
 // and Recv returns what it sent. While a peer is connected every other
@@ -13,23 +17,22 @@
 package pair
 
 import (
-	"github.com/plexusnet/plexus/protocol/internal/sender"
 	"github.com/plexusnet/plexus/socket"
 	"github.com/plexusnet/plexus/transport"
 )
 
-// Protocol is pair0: it pairs with itself.
+// Protocol is pair0: it pairs with itself and has one peer at most.
 var Protocol = socket.Protocol{
-	Self:   transport.Proto{ID: 0x10, Name: "pair"},
-	Peer:   transport.Proto{ID: 0x10, Name: "pair"},
-	Header: socket.HeaderNone,
-	TTL:    8,
+	Self:     transport.Proto{ID: 0x10, Name: "pair"},
+	Peer:     transport.Proto{ID: 0x10, Name: "pair"},
+	Header:   socket.HeaderNone,
+	TTL:      8,
+	Sends:    socket.SendsOne,
+	MaxPeers: 1,
 }
 
-// New returns a pair socket. opts are socket options; the limit of one
-// peer and sending to one peer are not negotiable.
+// New returns a pair socket. The limit of one peer holds whatever the
+// options say (socket.WithMaxPeers may not raise it).
 func New(opts ...socket.Option) (socket.Socket, error) {
-	all := append([]socket.Option{socket.WithProtocol(Protocol)}, opts...)
-	all = append(all, socket.WithMaxPeers(1), socket.WithSendMode(socket.SendToOne))
-	return &sender.One{Socket: socket.New(all...)}, nil
+	return socket.New(append([]socket.Option{socket.WithProtocol(Protocol)}, opts...)...)
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plexusnet/plexus/internal/testsupport/testutil"
 	"github.com/plexusnet/plexus/protocol/pub"
 	"github.com/plexusnet/plexus/protocol/sub"
 	"github.com/plexusnet/plexus/socket"
@@ -28,7 +29,7 @@ func benchFanOut(b *testing.B, n int, opts ...socket.Option) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	subs := make([]*sub.Socket, n)
+	subs := make([]socket.Socket, n)
 	got := make([]atomic.Int64, n)
 	var wg sync.WaitGroup
 	for i := range subs {
@@ -36,7 +37,7 @@ func benchFanOut(b *testing.B, n int, opts ...socket.Option) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		s.Subscribe([]byte("bench"))
+		sub.Subscribe(s, []byte("bench"))
 		if err := s.Dial(addr); err != nil {
 			b.Fatal(err)
 		}
@@ -58,9 +59,7 @@ func benchFanOut(b *testing.B, n int, opts ...socket.Option) {
 		}
 		wg.Wait()
 	}()
-	for p.Stats().Pipes != n {
-		time.Sleep(time.Millisecond)
-	}
+	testutil.Eventually(b, "the subscribers", func() bool { return p.Stats().Pipes == n })
 	msg := make([]byte, 64)
 	copy(msg, "bench")
 	want := int64(b.N) * int64(n)
@@ -79,13 +78,10 @@ func benchFanOut(b *testing.B, n int, opts ...socket.Option) {
 	}
 	// Wait until every copy is written or dropped, and every written one
 	// received.
-	for {
+	testutil.SockPoll(b, "every copy written or dropped, and received", 50*time.Microsecond, func() bool {
 		st := p.Stats()
-		if int64(st.MsgsSent+st.Dropped) == want && received() == int64(st.MsgsSent) {
-			break
-		}
-		time.Sleep(50 * time.Microsecond)
-	}
+		return int64(st.MsgsSent+st.Dropped) == want && received() == int64(st.MsgsSent)
+	})
 	b.StopTimer()
 	d := received()
 	b.ReportMetric(float64(d)/b.Elapsed().Seconds(), "deliveries/s")

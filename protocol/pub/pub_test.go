@@ -10,6 +10,7 @@ import (
 
 	"github.com/plexusnet/plexus/internal/testsupport/prototest"
 	"github.com/plexusnet/plexus/internal/testsupport/testutil"
+	"github.com/plexusnet/plexus/protocol/bus"
 	"github.com/plexusnet/plexus/protocol/pub"
 	"github.com/plexusnet/plexus/protocol/sub"
 	"github.com/plexusnet/plexus/socket"
@@ -19,20 +20,20 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // subscribers connects n subscribers (subscribed to everything) to p and
 // returns them; none of them reads.
-func subscribers(t *testing.T, p socket.Socket, n int) []*sub.Socket {
+func subscribers(t *testing.T, p socket.Socket, n int) []socket.Socket {
 	t.Helper()
 	addr, err := p.ListenAddr("inproc://" + t.Name())
 	if err != nil {
 		t.Fatal(err)
 	}
-	subs := make([]*sub.Socket, n)
+	subs := make([]socket.Socket, n)
 	for i := range subs {
 		s, err := sub.New()
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { s.Close() })
-		s.Subscribe(nil)
+		sub.Subscribe(s, nil)
 		if err := s.Dial(addr); err != nil {
 			t.Fatal(err)
 		}
@@ -140,3 +141,22 @@ func TestInvalid(t *testing.T) {
 
 // TestMismatch: pub peers only with sub.
 func TestMismatch(t *testing.T) { prototest.Mismatch(t, pub.Protocol, pub.New) }
+
+// TestOptionChecked: pub's option is an error on any other socket; sub's
+// operations on a pub socket too.
+func TestOptionChecked(t *testing.T) {
+	for name, newSocket := range map[string]func(...socket.Option) (socket.Socket, error){
+		"bus": bus.New, "sub": sub.New,
+	} {
+		if _, err := newSocket(pub.WithBlocking()); !errors.Is(err, socket.ErrBadOption) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	p := prototest.Open(t, pub.New)
+	if err := sub.Subscribe(p, nil); !errors.Is(err, socket.ErrBadOption) {
+		t.Errorf("sub.Subscribe on a pub socket: %v", err)
+	}
+	if _, err := pub.New(socket.WithSendMode(socket.SendToOne)); !errors.Is(err, socket.ErrBadOption) {
+		t.Errorf("pub.New sending to one: %v", err)
+	}
+}

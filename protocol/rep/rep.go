@@ -1,17 +1,26 @@
 // Package rep is the replier side of the request/reply protocol (NNG's
 // rep0, SP protocol id 0x31), wire compatible with NNG and nanomsg.
 //
+// What lives where: this package is rep0's description (Protocol: its
+// ids, its header, replies along a path); its handler, which remembers
+// the last request for Send, is protocol/internal/backtrace's Replier,
+// shared with respondent; the sends, receives, queues and pipes are
+// package socket's, the same for every protocol.
+//
 // A received request's Source path is its backtrace: the pipe it came on,
 // the pipes of any devices it crossed, and its request id. There are two
 // ways to answer:
 //
 //   - SendTo(msg.Source, reply), from any goroutine, at any time: the way
 //     to serve requests concurrently;
-//   - Send(reply) answers the last request returned by Recv or RecvMsg, as
-//     NNG's rep does; with none pending it fails with socket.ErrBadState.
+//   - Send(reply) answers the last request returned by Recv, RecvMsg or
+//     RecvInto, as NNG's rep does; with none pending it fails with
+//     socket.ErrBadState. SendMsg of a message without a Destination does
+//     the same; with one, it sends along it.
 //
 // A reply whose requester has gone fails with socket.ErrBrokenPath and
-// never reaches another peer.
+// never reaches another peer. SendAll is not part of the pattern and
+// fails with socket.ErrInvalidSendType.
 //
 // A requester that sends requests and does not read its replies cannot
 // stall the server, even one that answers from a single loop: once that
@@ -26,35 +35,36 @@
 package rep
 
 import (
-	"github.com/plexusnet/plexus/protocol/internal/reply"
+	"github.com/plexusnet/plexus/protocol/internal/backtrace"
 	"github.com/plexusnet/plexus/socket"
 	"github.com/plexusnet/plexus/transport"
 )
 
-// Protocol is rep0: it pairs with req0 and receives the request backtrace.
+// Protocol is rep0: it pairs with req0, receives the request backtrace and
+// replies along it.
 var Protocol = socket.Protocol{
-	Self:   transport.Proto{ID: 0x31, Name: "rep"},
-	Peer:   transport.Proto{ID: 0x30, Name: "req"},
-	Header: socket.HeaderReply,
-	TTL:    8,
+	Self:    transport.Proto{ID: 0x31, Name: "rep"},
+	Peer:    transport.Proto{ID: 0x30, Name: "req"},
+	Header:  socket.HeaderReply,
+	TTL:     8,
+	Sends:   socket.SendsPath,
+	Handler: func() socket.Handler { return &handler{backtrace.Replier{None: "no request to reply to"}} },
+}
+
+// handler is the state of a rep socket: the last request received.
+type handler struct{ backtrace.Replier }
+
+// New returns a rep socket.
+func New(opts ...socket.Option) (socket.Socket, error) {
+	return socket.New(append([]socket.Option{socket.WithProtocol(Protocol)}, opts...)...)
 }
 
 // NewRaw returns a rep socket that keeps no state, for devices: requests
 // come up with their backtrace as Source path and replies go out along
-// their Destination, as NNG's raw rep.
+// their Destination (or SendTo's path), as NNG's raw rep; Send, with no
+// path, is socket.ErrInvalidSendType.
 func NewRaw(opts ...socket.Option) (socket.Socket, error) {
-	return socket.New(append([]socket.Option{socket.WithProtocol(Protocol)}, opts...)...), nil
-}
-
-// Socket is a rep socket. New returns one as a socket.Socket.
-//
-// Recv and RecvMsg make the request they return the one Send answers;
-// SendMsg sends along the message's Destination, or answers the last
-// request when it has none; SendAll fails with socket.ErrInvalidSendType.
-type Socket = reply.Socket
-
-// New returns a rep socket.
-func New(opts ...socket.Option) (socket.Socket, error) {
-	s := socket.New(append([]socket.Option{socket.WithProtocol(Protocol)}, opts...)...)
-	return reply.New(s, "no request to reply to"), nil
+	p := Protocol
+	p.Handler = nil
+	return socket.New(append([]socket.Option{socket.WithProtocol(p)}, opts...)...)
 }

@@ -75,9 +75,7 @@ func TestReplyToGoneRequester(t *testing.T) {
 		t.Fatal(err)
 	}
 	q1.Close()
-	for r.Stats().Pipes != 0 {
-		time.Sleep(time.Millisecond)
-	}
+	testutil.Eventually(t, "the requester gone", func() bool { return r.Stats().Pipes == 0 })
 	q2 := prototest.Open(t, req.New)
 	if err := q2.Dial(addr); err != nil {
 		t.Fatal(err)

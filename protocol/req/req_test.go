@@ -3,6 +3,7 @@ package req_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -83,8 +84,7 @@ func TestMismatch(t *testing.T) {
 	if err := b.Dial(addr); !errors.Is(err, socket.ErrProtocolMismatch) {
 		t.Fatalf("req to req: %v", err)
 	}
-	raw := socket.New()
-	defer raw.Close()
+	raw := prototest.Open(t, socket.New)
 	if err := raw.Dial(addr); !errors.Is(err, socket.ErrProtocolMismatch) {
 		t.Fatalf("raw to req: %v", err)
 	}
@@ -359,4 +359,25 @@ func TestResendOnlyLostRequests(t *testing.T) {
 	// Close the requester first: were the replier closed first, its
 	// requests would be resent to nobody, and Close would linger.
 	q.Close()
+}
+
+// TestOptionChecked: req's option is an error on any other socket,
+// the raw req included, and says so.
+func TestOptionChecked(t *testing.T) {
+	for name, newSocket := range map[string]func(...socket.Option) (socket.Socket, error){
+		"rep": rep.New, "raw req": req.NewRaw, "plexus": socket.New,
+	} {
+		s, err := newSocket(req.WithResendInterval(time.Second))
+		if !errors.Is(err, socket.ErrBadOption) || s != nil {
+			t.Errorf("%s: %v", name, err)
+		} else if !strings.Contains(err.Error(), "req.WithResendInterval is not an option of a "+name+" socket") {
+			t.Errorf("%s: %q does not say what", name, err)
+		}
+	}
+	if _, err := req.New(socket.WithProtocol(rep.Protocol)); !errors.Is(err, socket.ErrBadOption) {
+		t.Errorf("req.New with another protocol: %v", err)
+	}
+	if _, err := req.New(socket.WithSendMode(socket.SendToAll)); !errors.Is(err, socket.ErrBadOption) {
+		t.Errorf("req.New sending to all: %v", err)
+	}
 }

@@ -11,7 +11,7 @@ import (
 func Example() {
 	s, _ := sub.New()
 	defer s.Close()
-	s.Subscribe([]byte("weather/"))
+	sub.Subscribe(s, []byte("weather/"))
 	s.Listen("inproc://example-pubsub")
 
 	p, _ := pub.New()

@@ -24,7 +24,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 const end = "\xffend"
 
 // recvUntilEnd returns what s receives before the sentinel.
-func recvUntilEnd(t *testing.T, s *sub.Socket) []string {
+func recvUntilEnd(t *testing.T, s socket.Socket) []string {
 	t.Helper()
 	var got []string
 	for {
@@ -64,12 +64,12 @@ func TestFilter(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, topic := range append(tc.sub, end) {
-				if err := s.Subscribe([]byte(topic)); err != nil {
+				if err := sub.Subscribe(s, []byte(topic)); err != nil {
 					t.Fatal(err)
 				}
 			}
 			for _, topic := range tc.unsub {
-				if err := s.Unsubscribe([]byte(topic)); err != nil {
+				if err := sub.Unsubscribe(s, []byte(topic)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -102,11 +102,11 @@ func TestFanOut(t *testing.T) {
 				t.Fatal(err)
 			}
 			topics := []string{"", "even", "odd", "even", "odd"}
-			subs := make([]*sub.Socket, len(topics))
+			subs := make([]socket.Socket, len(topics))
 			for i, topic := range topics {
 				subs[i] = prototest.Open(t, sub.New)
-				subs[i].Subscribe([]byte(topic))
-				subs[i].Subscribe([]byte(end))
+				sub.Subscribe(subs[i], []byte(topic))
+				sub.Subscribe(subs[i], []byte(end))
 				if err := subs[i].Dial(addr); err != nil {
 					t.Fatal(err)
 				}
@@ -149,8 +149,8 @@ func TestFanOut(t *testing.T) {
 func TestUnsubscribeDropsQueued(t *testing.T) {
 	p, s := prototest.Open(t, pub.New), prototest.Open(t, sub.New)
 	addr, _ := p.ListenAddr("inproc://" + t.Name())
-	s.Subscribe([]byte("a"))
-	s.Subscribe([]byte("b"))
+	sub.Subscribe(s, []byte("a"))
+	sub.Subscribe(s, []byte("b"))
 	if err := s.Dial(addr); err != nil {
 		t.Fatal(err)
 	}
@@ -159,10 +159,10 @@ func TestUnsubscribeDropsQueued(t *testing.T) {
 		p.Send([]byte(m))
 	}
 	testutil.Eventually(t, "the messages to be queued", func() bool { return s.Stats().MsgsRecv == 3 })
-	if err := s.Unsubscribe([]byte("a")); err != nil {
+	if err := sub.Unsubscribe(s, []byte("a")); err != nil {
 		t.Fatal(err)
 	}
-	s.Subscribe([]byte(end))
+	sub.Subscribe(s, []byte(end))
 	p.Send([]byte(end))
 	if got := recvUntilEnd(t, s); !slices.Equal(got, []string{"b1"}) {
 		t.Fatalf("got %q", got)
@@ -171,14 +171,14 @@ func TestUnsubscribeDropsQueued(t *testing.T) {
 
 func TestErrors(t *testing.T) {
 	s := prototest.Open(t, sub.New)
-	if err := s.Unsubscribe([]byte("never")); !errors.Is(err, sub.ErrNotSubscribed) {
+	if err := sub.Unsubscribe(s, []byte("never")); !errors.Is(err, sub.ErrNotSubscribed) {
 		t.Fatalf("unsubscribe unknown: %v", err)
 	}
-	s.Subscribe([]byte("x"))
-	if err := s.Unsubscribe([]byte("x")); err != nil {
+	sub.Subscribe(s, []byte("x"))
+	if err := sub.Unsubscribe(s, []byte("x")); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Unsubscribe([]byte("x")); !errors.Is(err, sub.ErrNotSubscribed) {
+	if err := sub.Unsubscribe(s, []byte("x")); !errors.Is(err, sub.ErrNotSubscribed) {
 		t.Fatalf("unsubscribe twice: %v", err)
 	}
 	ctx := context.Background()
@@ -193,10 +193,10 @@ func TestErrors(t *testing.T) {
 		}
 	}
 	s.Close()
-	if err := s.Subscribe(nil); !errors.Is(err, socket.ErrClosed) {
+	if err := sub.Subscribe(s, nil); !errors.Is(err, socket.ErrClosed) {
 		t.Errorf("subscribe after close: %v", err)
 	}
-	if err := s.Unsubscribe(nil); !errors.Is(err, socket.ErrClosed) {
+	if err := sub.Unsubscribe(s, nil); !errors.Is(err, socket.ErrClosed) {
 		t.Errorf("unsubscribe after close: %v", err)
 	}
 	if _, err := s.Recv(); !errors.Is(err, socket.ErrClosed) {

@@ -369,3 +369,15 @@ func TestInvalid(t *testing.T) {
 
 // TestMismatch: surveyor peers only with respondent.
 func TestMismatch(t *testing.T) { prototest.Mismatch(t, surveyor.Protocol, surveyor.New) }
+
+// TestOptionChecked: surveyor's option is an error on any other socket,
+// the raw surveyor included.
+func TestOptionChecked(t *testing.T) {
+	for name, newSocket := range map[string]func(...socket.Option) (socket.Socket, error){
+		"respondent": respondent.New, "raw surveyor": surveyor.NewRaw,
+	} {
+		if _, err := newSocket(surveyor.WithSurveyTime(time.Second)); !errors.Is(err, socket.ErrBadOption) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

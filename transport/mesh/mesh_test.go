@@ -179,7 +179,9 @@ func TestPubSubAcrossARelay(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer subscriber.Close()
-	subscriber.Subscribe([]byte("sport/"))
+	if err := sub.Subscribe(subscriber, []byte("sport/")); err != nil {
+		t.Fatal(err)
+	}
 	testutil.Eventually(t, "news in a's services", func() bool { return len(a.Services()) > 0 })
 	if err := subscriber.Dial("mesh://" + overlay.FormatID(b.ID()) + ":7"); err != nil {
 		t.Fatal(err)

@@ -50,9 +50,9 @@ func (plexusInstance) Open(k Kind) (Socket, error) {
 	case Pub:
 		s, err = pub.New()
 	case Sub:
-		var sb *sub.Socket
-		if sb, err = sub.New(); err == nil {
-			s, subscribe = sb, sb.Subscribe
+		if s, err = sub.New(); err == nil {
+			sb := s
+			subscribe = func(topic []byte) error { return sub.Subscribe(sb, topic) }
 		}
 	default:
 		return nil, fmt.Errorf("%w: plexus %v", ErrNotBuilt, k)

@@ -240,7 +240,7 @@ var scenarios = []scenario{
 		open: func() (socket.Socket, error) {
 			s, err := sub.New()
 			if err == nil {
-				err = s.Subscribe([]byte("tool"))
+				err = sub.Subscribe(s, []byte("tool"))
 			}
 			return s, err
 		},

@@ -6,8 +6,10 @@ package prototest
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
+	"github.com/plexusnet/plexus/internal/testsupport/testutil"
 	"github.com/plexusnet/plexus/protocol/bus"
 	"github.com/plexusnet/plexus/protocol/pair"
 	"github.com/plexusnet/plexus/protocol/pub"
@@ -47,8 +49,7 @@ func Mismatch[S socket.Socket](t *testing.T, self socket.Protocol, newSocket fun
 		}
 		t.Run(p.Self.Name, func(t *testing.T) {
 			ours := Open(t, newSocket)
-			theirs := socket.New(socket.WithProtocol(p))
-			defer theirs.Close()
+			theirs := Open(t, socket.New, socket.WithProtocol(p))
 			addr, err := ours.ListenAddr("tcp://127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)
@@ -67,5 +68,36 @@ func Mismatch[S socket.Socket](t *testing.T, self socket.Protocol, newSocket fun
 				t.Fatalf("%d pipes opened", n)
 			}
 		})
+	}
+}
+
+// allocRuns is how many receives RecvIntoAllocs measures.
+const allocRuns = 100
+
+// RecvIntoAllocs checks that r, a socket opened with a receive queue of
+// at least 2×allocRuns, receives with RecvInto into a buffer it hands back
+// without allocating. produce(n) must make n more messages of at most 64
+// bytes arrive at r, now or soon, and wait for nothing r has to do. The
+// first message turns r's recycling of receive buffers on; the measured
+// ones are all queued before the measurement starts.
+func RecvIntoAllocs(t *testing.T, r socket.Socket, produce func(n int)) {
+	t.Helper()
+	buf := make([]byte, 0, 64)
+	var err error
+	start := r.Stats().MsgsRecv
+	produce(1)
+	if buf, err = r.RecvInto(nil, buf); err != nil {
+		t.Fatalf("RecvInto: %v", err)
+	}
+	produce(allocRuns + 1)
+	want := start + 1 + allocRuns + 1
+	testutil.Eventually(t, fmt.Sprintf("%d messages received", want-start), func() bool { return r.Stats().MsgsRecv >= want })
+	allocs := testing.AllocsPerRun(allocRuns, func() {
+		if buf, err = r.RecvInto(nil, buf); err != nil {
+			t.Fatalf("RecvInto: %v", err)
+		}
+	})
+	if allocs > 0 {
+		t.Errorf("RecvInto: %.0f allocations per message, want 0", allocs)
 	}
 }
