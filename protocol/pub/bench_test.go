@@ -78,7 +78,7 @@ func benchFanOut(b *testing.B, n int, opts ...socket.Option) {
 	}
 	// Wait until every copy is written or dropped, and every written one
 	// received.
-	testutil.SockPoll(b, "every copy written or dropped, and received", 50*time.Microsecond, func() bool {
+	testutil.EventuallyEvery(b, "every copy written or dropped, and received", 50*time.Microsecond, func() bool {
 		st := p.Stats()
 		return int64(st.MsgsSent+st.Dropped) == want && received() == int64(st.MsgsSent)
 	})

@@ -33,19 +33,6 @@ import (
 // hang, not a timing assertion.
 const Patience = 20 * time.Second
 
-// Eventually waits until cond holds, failing the test if it still does
-// not after Patience.
-func Eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(Patience)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 // Buffer is a bytes.Buffer safe for concurrent use: a log that goroutines
 // write while a test reads it.
 type Buffer struct {
