@@ -34,7 +34,7 @@ func NewSocketCollector(name string, s socket.Socket) *SocketCollector {
 		counter(p+"dropped_messages_total", "Messages dropped: a full queue when best effort or for SendTo, or queued for a pipe that closed.", l, func(s *S) float64 { return float64(s.Dropped) }),
 		counter(p+"peer_full_total", "Sends to one pipe that failed with ErrPeerFull, its queue being full.", l, func(s *S) float64 { return float64(s.PeerFull) }),
 		counter(p+"ttl_dropped_messages_total", "Messages received with no hops left, or too long a backtrace.", l, func(s *S) float64 { return float64(s.TTLDropped) }),
-		counter(p+"filtered_messages_total", "Messages discarded by the receive filter or WithNoRecv.", l, func(s *S) float64 { return float64(s.Filtered) }),
+		counter(p+"filtered_messages_total", "Messages discarded by a receive filter, the protocol (a late or duplicate reply, a topic not subscribed) or WithNoRecv.", l, func(s *S) float64 { return float64(s.Filtered) }),
 		counter(p+"broken_paths_total", "Sends whose path led to no pipe.", l, func(s *S) float64 { return float64(s.BrokenPaths) }),
 		counter(p+"oversize_closes_total", "Pipes closed because the peer sent a message over the size limit.", l, func(s *S) float64 { return float64(s.Oversize) }),
 		counter(p+"protocol_error_closes_total", "Pipes closed because the peer broke the wire format.", l, func(s *S) float64 { return float64(s.ProtocolErrors) }),
