@@ -1,6 +1,10 @@
 package mux
 
-import "time"
+import (
+	"time"
+
+	"github.com/plexusnet/plexus/internal/timerref"
+)
 
 // The close-wait queue. A stream closed locally stays in the table until
 // the peer's FIN, so that data the peer still sends gets a RESET back; a
@@ -53,7 +57,7 @@ func (s *Session) closeWaitLocked(st *Stream) {
 		cw.armed = true
 		d := time.Duration(cw.q[cw.head].at - time.Now().UnixNano())
 		if cw.timer == nil {
-			cw.timer = time.AfterFunc(d, s.closeWaitExpired)
+			cw.timer = timerref.AfterFunc(d, s.life.timers, (*Session).closeWaitExpired)
 		} else {
 			cw.timer.Reset(d)
 		}

@@ -1,6 +1,11 @@
 package mux
 
-import "time"
+import (
+	"sync"
+	"time"
+
+	"github.com/plexusnet/plexus/internal/timerref"
+)
 
 // deadline is a read or write deadline of a stream, in the manner of
 // net.Pipe: a channel that is closed once the deadline has passed. It is
@@ -9,11 +14,16 @@ type deadline struct {
 	at     time.Time // zero: none
 	timer  *time.Timer
 	cancel chan struct{} // closed when the deadline passed; nil: none yet
+	// mu is the stream's mutex, as the timers reach it: cleared when the
+	// deadline is set to none or stopped, so that a stopped timer, which
+	// the runtime keeps until its original time, holds only d and not the
+	// stream (see internal/timerref).
+	mu timerref.Ref[sync.Mutex]
 }
 
-// set arms d for t (zero: no deadline). mu must be held; fire is called
-// by the timer, and must take mu and then call d.expire.
-func (d *deadline) set(t time.Time, fire func(ch chan struct{})) {
+// set arms d for t (zero: no deadline). mu, the mutex that guards d, must
+// be held; the timer takes it to call d.expire.
+func (d *deadline) set(t time.Time, mu *sync.Mutex) {
 	d.at = t
 	if d.timer != nil {
 		d.timer.Stop()
@@ -22,6 +32,7 @@ func (d *deadline) set(t time.Time, fire func(ch chan struct{})) {
 	expired := d.cancel != nil && isClosed(d.cancel)
 	if t.IsZero() {
 		d.cancel = nil // waiters are woken by the caller and see no deadline
+		d.mu.Clear()
 		return
 	}
 	if d.cancel == nil || expired {
@@ -29,7 +40,14 @@ func (d *deadline) set(t time.Time, fire func(ch chan struct{})) {
 	}
 	if dur := time.Until(t); dur > 0 {
 		ch := d.cancel
-		d.timer = time.AfterFunc(dur, func() { fire(ch) })
+		d.mu.Set(mu)
+		d.timer = time.AfterFunc(dur, func() {
+			if mu := d.mu.Get(); mu != nil {
+				mu.Lock()
+				d.expire(ch)
+				mu.Unlock()
+			}
+		})
 		return
 	}
 	close(d.cancel)
@@ -56,11 +74,14 @@ func (d *deadline) exceeded() bool {
 	return d != nil && d.cancel != nil && (isClosed(d.cancel) || (!d.at.IsZero() && !time.Now().Before(d.at)))
 }
 
-// stop releases the timer.
+// stop releases the timer, and the stream for the timers stopped before.
 func (d *deadline) stop() {
-	if d != nil && d.timer != nil {
-		d.timer.Stop()
-		d.timer = nil
+	if d != nil {
+		if d.timer != nil {
+			d.timer.Stop()
+			d.timer = nil
+		}
+		d.mu.Clear()
 	}
 }
 

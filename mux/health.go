@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/plexusnet/plexus/internal/timerref"
 )
 
 // The health timer: one timer per session, no goroutine, that sends
@@ -42,7 +44,7 @@ type health struct {
 
 func (s *Session) startHealth() {
 	s.health.readAt = time.Now().UnixNano()
-	t := time.AfterFunc(time.Duration(1<<63-1), s.checkHealth)
+	t := timerref.AfterFunc(time.Duration(1<<63-1), s.life.timers, (*Session).checkHealth)
 	s.health.timer.Store(t)
 	s.rearm(t, s.healthPeriod())
 }

@@ -126,3 +126,50 @@ func leads(s *Session, st *Stream) bool {
 	s.rd.token.IfLeading(st, func() { led = true })
 	return led
 }
+
+// TestCloseReleasesDespiteZombies: a timer that Close stops stays in the
+// runtime's timer heap as a zombie, its callback still referenced, until
+// the runtime happens to clean that heap: when the zombie reaches the
+// head at its original time, when zombies pass a quarter of the heap, or
+// when a timer that was re-armed comes due on that P. In a quiet process
+// with many live timers none of that happens for long, and a stopped timer
+// whose callback held the session kept it alive for as long as it had been
+// armed (the mesh soak's "Close left timers holding memory"). Here many
+// live timers on the one P keep the zombies below a quarter of its heap,
+// and the test does not wait (no sleep, no timer of its own): the closed
+// session must be collected by the first collections, as its stopped
+// timers hold only cleared references (internal/timerref).
+func TestCloseReleasesDespiteZombies(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1)) // one P, one timer heap
+	fillers := make([]*time.Timer, 1000)
+	for i := range fillers {
+		fillers[i] = time.AfterFunc(3*time.Hour, func() {})
+	}
+	defer func() {
+		for _, f := range fillers {
+			f.Stop()
+		}
+	}()
+	sess, streams, goroutines := closedWithTimersArmed(t)
+	for _, done := range goroutines {
+		<-done
+	}
+	collected := func() bool {
+		if sess.Value() != nil {
+			return false
+		}
+		for _, st := range streams {
+			if st.Value() != nil {
+				return false
+			}
+		}
+		return true
+	}
+	for i := 0; i < 10 && !collected(); i++ {
+		runtime.GC()
+		runtime.Gosched()
+	}
+	if !collected() {
+		t.Fatal("the closed session is not collected: a stopped timer still holds it")
+	}
+}

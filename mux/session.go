@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/plexusnet/plexus/internal/timerref"
 )
 
 // Session multiplexes streams over one connection. Create it with Client
@@ -63,8 +65,13 @@ type lifecycle struct {
 	err        error                      // why the session ended, set before done is closed
 	werr       atomic.Pointer[error]      // a connection write failed: nothing more is written
 	failTimer  atomic.Pointer[time.Timer] // ends the session CloseTimeout after werr (writeFailed)
-	writerDone chan struct{}              // closed as the writer goroutine returns
-	readerDone chan struct{}              // closed as the reader goroutine returns
+	// timers is the session as its timers' callbacks reach it (health,
+	// close-wait, failTimer): end clears it, so that a stopped timer,
+	// which the runtime keeps until its original time, holds nothing
+	// of the session's.
+	timers     *timerref.Ref[Session]
+	writerDone chan struct{} // closed as the writer goroutine returns
+	readerDone chan struct{} // closed as the reader goroutine returns
 }
 
 // Client starts the client side of a session on conn. cfg may be nil.
@@ -116,6 +123,7 @@ func newSession(conn io.ReadWriteCloser, cfg *Config, client bool) (*Session, er
 		connClosed: make(chan struct{}),
 		writerDone: make(chan struct{}),
 		readerDone: make(chan struct{}),
+		timers:     timerref.New(s),
 	}
 	go s.readLoop()
 	go s.writeLoop()
@@ -213,7 +221,7 @@ func (s *Session) writeFailed(err error) {
 		return
 	}
 	wakeSenders(s.table.list()) // every writer, whatever it waits for
-	t := time.AfterFunc(s.cfg.CloseTimeout, func() { s.fail(err) })
+	t := timerref.AfterFunc(s.cfg.CloseTimeout, s.life.timers, func(s *Session) { s.fail(err) })
 	s.life.failTimer.Store(t)
 	if s.isClosed() {
 		t.Stop() // end may have looked before the Store (see rearm)
@@ -253,6 +261,7 @@ func (s *Session) end(err error) bool {
 		if t := l.failTimer.Load(); t != nil {
 			t.Stop()
 		}
+		l.timers.Clear() // and the timers stopped, or armed later, hold nothing of it
 		// A leader blocked in a read gives the token back; the reader
 		// goroutine takes it to drain the connection (see readLoop).
 		s.rd.token.End(func() { s.rd.setConnDeadlineLocked(aLongTimeAgo) })

@@ -683,11 +683,7 @@ func (st *Stream) setDeadline(d **deadline, ch *chan struct{}, t time.Time) {
 		*d = new(deadline)
 	}
 	dl := *d
-	dl.set(t, func(c chan struct{}) {
-		st.mu.Lock()
-		dl.expire(c)
-		st.mu.Unlock()
-	})
+	dl.set(t, &st.mu)
 	if t.IsZero() {
 		*d = nil // a stream that set a deadline once (a relay's setup) keeps nothing
 	} else if st.state&stRemoved != 0 {

@@ -3,6 +3,8 @@ package fastio
 import (
 	"sync"
 	"time"
+
+	"github.com/plexusnet/plexus/internal/timerref"
 )
 
 // Token is the right to read one connection. At most one goroutine reads
@@ -43,7 +45,8 @@ type Token struct {
 	follow  int   // followers waiting (Follow without Unfollow)
 	ended   bool
 	timer   *time.Timer
-	wake    chan struct{} // the background reader waits on it
+	self    *timerref.Ref[Token] // the token as its timer reaches it; End clears it
+	wake    chan struct{}        // the background reader waits on it
 	onTake  func()
 	onLead  func(leader any)
 }
@@ -61,7 +64,11 @@ const (
 func (t *Token) Init(onTake func(), onLead func(leader any)) {
 	t.wake = make(chan struct{}, 1)
 	t.onTake, t.onLead = onTake, onLead
-	t.timer = time.AfterFunc(time.Hour, t.graceOver)
+	// The timer reaches the token through a Ref that End clears: a Token
+	// is a field of its owner, and a stopped timer, which the runtime
+	// keeps until its original time, must not keep the owner alive.
+	t.self = timerref.New(t)
+	t.timer = timerref.AfterFunc(time.Hour, t.self, (*Token).graceOver)
 	t.timer.Stop()
 }
 
@@ -227,6 +234,7 @@ func (t *Token) End(interrupt func()) {
 	t.mu.Lock()
 	t.ended = true
 	t.timer.Stop()
+	t.self.Clear()
 	t.armed = false
 	if t.state == leading && interrupt != nil {
 		interrupt()
