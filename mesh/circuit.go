@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/plexusnet/plexus/internal/timerref"
 	"github.com/plexusnet/plexus/mesh/internal/wire"
 	"github.com/plexusnet/plexus/mux"
 )
@@ -235,11 +236,16 @@ func (c *core) serveCircuit(ci *circuit) {
 	}
 	if !ci.cert.notAfter.IsZero() {
 		// A circuit lasts no longer than the far host's certificate.
-		expire := time.AfterFunc(time.Until(ci.cert.notAfter), func() {
+		// The timer, stopped, stays in the runtime's heap until notAfter:
+		// clearing ref keeps it from holding the circuit and the node.
+		expire, ref := timerref.Func(time.Until(ci.cert.notAfter), func() {
 			c.logf(slog.LevelWarn, "mesh: circuit closed: the far host's certificate expired", "host", FormatID(ci.host), "notAfter", ci.cert.notAfter)
 			ci.sess.Close()
 		})
-		defer expire.Stop()
+		defer func() {
+			expire.Stop()
+			ref.Clear()
+		}()
 	}
 	c.acceptLoop(ci.sess, ci.host, ci.cert.grants, nil, &ci.opens)
 	ci.sess.Close()
@@ -263,7 +269,8 @@ func closeWhenIdle(sess *mux.Session, opens, checks *atomic.Uint64, idle time.Du
 	busy := time.Now()
 	seen := opens.Load()
 	var t *time.Timer
-	t = time.AfterFunc(idle/2, func() {
+	var ref *timerref.Ref[func()] // cleared by stop: a stopped timer holds nothing of sess
+	t, ref = timerref.Func(idle/2, func() {
 		mu.Lock()
 		defer mu.Unlock()
 		defer checks.Add(1)
@@ -279,6 +286,7 @@ func closeWhenIdle(sess *mux.Session, opens, checks *atomic.Uint64, idle time.Du
 	return func() {
 		mu.Lock()
 		t.Stop()
+		ref.Clear()
 		mu.Unlock()
 	}
 }
@@ -394,7 +402,7 @@ func (c *core) resetLater(st *mux.Stream, d time.Duration) {
 	if r.st == nil { // Close came between track and here
 		return
 	}
-	r.t = time.AfterFunc(d, func() {
+	r.t, r.ref = timerref.Func(d, func() {
 		c.untrack(h)
 		r.Close()
 	})
@@ -403,19 +411,21 @@ func (c *core) resetLater(st *mux.Stream, d time.Duration) {
 // lateReset is a stream that resetLater resets: by its timer, or by the
 // node's Close, whichever comes first.
 type lateReset struct {
-	mu sync.Mutex
-	st *mux.Stream // nil once reset
-	t  *time.Timer
+	mu  sync.Mutex
+	st  *mux.Stream // nil once reset
+	t   *time.Timer
+	ref *timerref.Ref[func()] // what t calls; cleared by Close, so that t, stopped, holds neither r nor the node
 }
 
 // Close stops the timer and resets the stream, once.
 func (r *lateReset) Close() error {
 	r.mu.Lock()
-	st, t := r.st, r.t
-	r.st, r.t = nil, nil
+	st, t, ref := r.st, r.t, r.ref
+	r.st, r.t, r.ref = nil, nil, nil
 	r.mu.Unlock()
 	if t != nil {
 		t.Stop()
+		ref.Clear()
 	}
 	if st != nil {
 		st.Reset(mux.CodeCancel)

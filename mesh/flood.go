@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/plexusnet/plexus/internal/timerref"
 	"github.com/plexusnet/plexus/mesh/internal/base"
 	"github.com/plexusnet/plexus/mesh/internal/linkstate"
 	"github.com/plexusnet/plexus/mesh/internal/wire"
@@ -24,6 +25,7 @@ type routing struct {
 	mu     sync.Mutex
 	r      *linkstate.Router
 	timer  *time.Timer
+	node   *timerref.Ref[core] // the node as the timer reaches it; stopRouting clears it
 	closed bool
 }
 
@@ -48,7 +50,11 @@ func (c *core) startRouting() {
 		MaxBytes:   c.lim.MaxRecordBytes,
 		Encode:     encode,
 	}, now)
-	c.rt.timer = time.AfterFunc(time.Hour, func() {
+	// The timer reaches the node through a Ref that stopRouting clears: the
+	// runtime keeps a stopped timer, callback and all, until its original
+	// time, which must not keep a closed node alive.
+	c.rt.node = timerref.New(c)
+	c.rt.timer = timerref.AfterFunc(time.Hour, c.rt.node, func(c *core) {
 		// Close waits for a tick that began before it, and a tick that
 		// begins after does nothing: none outlives Close.
 		if !c.hold() {
@@ -64,6 +70,7 @@ func (c *core) stopRouting() {
 	c.rt.mu.Lock()
 	c.rt.closed = true
 	c.rt.timer.Stop()
+	c.rt.node.Clear()
 	c.rt.mu.Unlock()
 }
 

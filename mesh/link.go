@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/plexusnet/plexus/internal/pending"
+	"github.com/plexusnet/plexus/internal/timerref"
 	"github.com/plexusnet/plexus/mesh/internal/base"
 	"github.com/plexusnet/plexus/mesh/internal/linkstate"
 	"github.com/plexusnet/plexus/mesh/internal/wire"
@@ -281,8 +282,11 @@ func exchangeAttach(c *core, rw io.ReadWriteCloser, nonce uint64) (uint64, error
 		_, err := rw.Write(wire.AppendAttach(nil, nonce))
 		werr <- err
 	}()
-	timer := time.AfterFunc(c.lim.HandshakeTimeout, func() { rw.Close() })
-	defer timer.Stop()
+	timer, ref := timerref.Func(c.lim.HandshakeTimeout, func() { rw.Close() })
+	defer func() {
+		timer.Stop()
+		ref.Clear() // the timer, stopped, stays in the runtime's heap: not with rw
+	}()
 	var b [wire.AttachLen]byte
 	_, rerr := io.ReadFull(rw, b[:])
 	if rerr != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/plexusnet/plexus/internal/bufpool"
 	"github.com/plexusnet/plexus/internal/fastio"
+	"github.com/plexusnet/plexus/internal/timerref"
 	"github.com/plexusnet/plexus/transport"
 )
 
@@ -61,6 +62,10 @@ type pipe struct {
 	// Owned by the holder of the read role: the timer that interrupts a
 	// direct read at its deadline (made by the first such read).
 	dlTimer *time.Timer
+	// self is the pipe as its timers reach it (dlTimer, the idle watch's):
+	// close clears it, so that a stopped timer, which the runtime keeps
+	// until its original time, holds nothing of the pipe's.
+	self *timerref.Ref[pipe]
 
 	wake chan struct{} // capacity 1: work for an idle writer
 	done chan struct{} // closed when the pipe closes
@@ -82,6 +87,7 @@ func newPipe(s *sock, tp transport.Pipe, d *dialer) *pipe {
 		wake:   make(chan struct{}, 1),
 		done:   make(chan struct{}),
 	}
+	p.self = timerref.New(p)
 	p.try, _ = tp.(transport.TrySender)
 	if i, ok := tp.(transport.Interrupter); ok && i.Interruptible() {
 		p.intr = i
@@ -96,6 +102,7 @@ func (p *pipe) close(err error) {
 		s := p.s
 		s.c.pipesClosed.Add(1)
 		p.silent.stop()
+		p.self.Clear()
 		if p.intr != nil {
 			p.token.End(nil)
 		}
@@ -330,7 +337,7 @@ func (w *idleWatch) start(p *pipe) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if !w.stopped {
-		w.timer = time.AfterFunc(w.d, func() { w.check(p) })
+		w.timer = timerref.AfterFunc(w.d, p.self, w.check)
 	}
 }
 
@@ -546,6 +553,9 @@ func (p *pipe) readNow() {
 	}
 }
 
+// interrupt interrupts a direct read (dlTimer).
+func (p *pipe) interrupt() { p.intr.Interrupt() }
+
 // readDirect reads the pipe from a receiving goroutine. It returns the
 // first message accepted; with
 // ok false and no error the caller must look at the queue again: the read
@@ -565,7 +575,7 @@ func (p *pipe) readDirect(ctx context.Context, dl time.Time) (e entry, ok bool, 
 			return entry{}, false, os.ErrDeadlineExceeded
 		}
 		if p.dlTimer == nil {
-			p.dlTimer = time.AfterFunc(d, p.intr.Interrupt)
+			p.dlTimer = timerref.AfterFunc(d, p.self, (*pipe).interrupt)
 		} else {
 			p.dlTimer.Reset(d)
 		}

@@ -51,3 +51,13 @@ func AfterFunc[T any](d time.Duration, r *Ref[T], f func(*T)) *time.Timer {
 		}
 	})
 }
+
+// Func is time.AfterFunc(d, f), except that the timer reaches f through
+// the Ref it returns: once that is cleared, the timer calls f no more and
+// holds neither f nor what f holds. It suits a closure that needs several
+// objects; each call allocates the Ref and a variable for f besides the
+// timer.
+func Func(d time.Duration, f func()) (*time.Timer, *Ref[func()]) {
+	r := New(&f)
+	return AfterFunc(d, r, func(f *func()) { (*f)() }), r
+}

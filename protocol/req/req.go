@@ -32,6 +32,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/plexusnet/plexus/internal/timerref"
 	"github.com/plexusnet/plexus/protocol/internal/backtrace"
 	"github.com/plexusnet/plexus/socket"
 	"github.com/plexusnet/plexus/transport"
@@ -97,6 +98,7 @@ type handler struct {
 	asks    backtrace.Asks[*request] // guards the fields below too
 	wg      sync.WaitGroup           // resends under way
 	timer   *time.Timer              // fires when the earliest request is due
+	self    *timerref.Ref[handler]   // h as the timer reaches it; Close clears it (see internal/timerref)
 	armedAt time.Duration            // when it fires (clock); zero while it is not armed
 }
 
@@ -201,7 +203,8 @@ func (h *handler) arm(at time.Duration) {
 	h.armedAt = at
 	d := at - clock()
 	if h.timer == nil {
-		h.timer = time.AfterFunc(d, h.resendDue)
+		h.self = timerref.New(h)
+		h.timer = timerref.AfterFunc(d, h.self, (*handler).resendDue)
 	} else {
 		h.timer.Reset(d)
 	}
@@ -304,6 +307,7 @@ func (h *handler) Close() {
 	h.asks.Close()
 	if h.timer != nil {
 		h.timer.Stop()
+		h.self.Clear() // the stopped timer stays in the runtime's heap: not with h
 	}
 	h.asks.Unlock()
 	h.wg.Wait()
