@@ -4,7 +4,8 @@
 // that need sockets), interop (the matrix against nngcat and nanocat) and
 // transporttest (the conformance suite every transport runs). What the
 // library itself uses lives beside this folder: internal/bufpool,
-// internal/fastio, internal/mempipe and internal/pending.
+// internal/fastio, internal/mempipe, internal/pending and
+// internal/timerref.
 //
 // Go cannot stop a package from importing a folder, so the tests of this
 // package check the rules of the tree instead: no non-test package of the
