@@ -21,6 +21,17 @@ const maxKeptBuf = 4 << 20
 // maxReadBatch bounds how many messages a reader hands over at once.
 const maxReadBatch = 256
 
+// pipeTimers are the timers of a pipe, and the pipe as they reach it.
+type pipeTimers struct {
+	// Owned by the holder of the read role: the timer that interrupts a
+	// direct read at its deadline (made by the first such read).
+	dl *time.Timer
+	// self is the pipe as its timers reach it (dl, the idle watch's):
+	// close clears it, so that a stopped timer, which the runtime keeps
+	// until its original time, holds nothing of the pipe's.
+	self *timerref.Ref[pipe]
+}
+
 // pipe is one connection of a socket, with a reader and a writer
 // goroutine.
 type pipe struct {
@@ -59,13 +70,7 @@ type pipe struct {
 
 	// Owned by the reader goroutine: when it last took the role back.
 	lastTake time.Time
-	// Owned by the holder of the read role: the timer that interrupts a
-	// direct read at its deadline (made by the first such read).
-	dlTimer *time.Timer
-	// self is the pipe as its timers reach it (dlTimer, the idle watch's):
-	// close clears it, so that a stopped timer, which the runtime keeps
-	// until its original time, holds nothing of the pipe's.
-	self *timerref.Ref[pipe]
+	timers   pipeTimers
 
 	wake chan struct{} // capacity 1: work for an idle writer
 	done chan struct{} // closed when the pipe closes
@@ -87,7 +92,7 @@ func newPipe(s *sock, tp transport.Pipe, d *dialer) *pipe {
 		wake:   make(chan struct{}, 1),
 		done:   make(chan struct{}),
 	}
-	p.self = timerref.New(p)
+	p.timers.self = timerref.New(p)
 	p.try, _ = tp.(transport.TrySender)
 	if i, ok := tp.(transport.Interrupter); ok && i.Interruptible() {
 		p.intr = i
@@ -102,7 +107,7 @@ func (p *pipe) close(err error) {
 		s := p.s
 		s.c.pipesClosed.Add(1)
 		p.silent.stop()
-		p.self.Clear()
+		p.timers.self.Clear()
 		if p.intr != nil {
 			p.token.End(nil)
 		}
@@ -337,7 +342,7 @@ func (w *idleWatch) start(p *pipe) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if !w.stopped {
-		w.timer = timerref.AfterFunc(w.d, p.self, w.check)
+		w.timer = timerref.AfterFunc(w.d, p.timers.self, w.check)
 	}
 }
 
@@ -553,7 +558,7 @@ func (p *pipe) readNow() {
 	}
 }
 
-// interrupt interrupts a direct read (dlTimer).
+// interrupt interrupts a direct read (timers.dl).
 func (p *pipe) interrupt() { p.intr.Interrupt() }
 
 // readDirect reads the pipe from a receiving goroutine. It returns the
@@ -574,12 +579,12 @@ func (p *pipe) readDirect(ctx context.Context, dl time.Time) (e entry, ok bool, 
 		if d <= 0 {
 			return entry{}, false, os.ErrDeadlineExceeded
 		}
-		if p.dlTimer == nil {
-			p.dlTimer = timerref.AfterFunc(d, p.self, (*pipe).interrupt)
+		if p.timers.dl == nil {
+			p.timers.dl = timerref.AfterFunc(d, p.timers.self, (*pipe).interrupt)
 		} else {
-			p.dlTimer.Reset(d)
+			p.timers.dl.Reset(d)
 		}
-		defer p.dlTimer.Stop()
+		defer p.timers.dl.Stop()
 	}
 	var st recvCounts
 	defer p.counted(&st)
