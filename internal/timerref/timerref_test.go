@@ -24,9 +24,9 @@ func TestAfterFunc(t *testing.T) {
 	AfterFunc(time.Millisecond, r, func(o *object) { o.fire(); close(done) })
 	<-done
 	r.Clear()
-	tm := AfterFunc(time.Millisecond, r, (*object).fire)
-	for tm.Stop() { // not fired yet
-		tm.Reset(time.Millisecond)
+	tm := AfterFunc(0, r, (*object).fire)
+	for tm.Stop() { // not fired yet: the scheduler runs due timers
+		tm.Reset(0)
 		runtime.Gosched()
 	}
 	fired := make(chan struct{})
