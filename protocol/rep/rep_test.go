@@ -130,9 +130,7 @@ func TestNNGReq(t *testing.T) {
 				var lines <-chan string
 				args := []string{"--req", "--data", "ping", "-Q"}
 				if plexusDials {
-					addr := testutil.FreeURL(t, scheme)
-					lines = testutil.Command(t, "nngcat", append(args, "--listen", addr)...)
-					testutil.Eventually(t, "nngcat to listen", func() bool { return r.Dial(addr) == nil })
+					lines, _ = testutil.ListenCommand(t, "nngcat", scheme, args, r.Dial)
 				} else {
 					addr, err := r.ListenAddr(testutil.FreeURL(t, scheme))
 					if err != nil {

@@ -263,9 +263,7 @@ func TestNNGRep(t *testing.T) {
 				q := prototest.Open(t, req.New, req.WithResendInterval(time.Second))
 				var lines <-chan string
 				if plexusDials {
-					addr := testutil.FreeURL(t, scheme)
-					lines = testutil.Command(t, "nngcat", "--rep", "--listen", addr, "--data", "pong", "-Q")
-					testutil.Eventually(t, "nngcat to listen", func() bool { return q.Dial(addr) == nil })
+					lines, _ = testutil.ListenCommand(t, "nngcat", scheme, []string{"--rep", "--data", "pong", "-Q"}, q.Dial)
 				} else {
 					addr, err := q.ListenAddr(testutil.FreeURL(t, scheme))
 					if err != nil {

@@ -232,3 +232,38 @@ func TCPPair(t testing.TB) (*net.TCPConn, *net.TCPConn) {
 	t.Cleanup(func() { x.Close(); y.Close() })
 	return x.(*net.TCPConn), y.(*net.TCPConn)
 }
+
+// ListenCommand runs the program name with args followed by "--listen"
+// and a free address of scheme, and calls try with that address until it
+// returns nil (a dial that succeeds once the program listens); it returns
+// the program's lines, as Command does, and the address. A port free when
+// FreeURL looked may be taken before the program binds it (by a
+// connection of another test process): a program that exits before try
+// succeeds is run again on another address, up to three times.
+func ListenCommand(t testing.TB, name, scheme string, args []string, try func(addr string) error) (<-chan string, string) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		addr := FreeURL(t, scheme)
+		lines := Command(t, name, append(append([]string(nil), args...), "--listen", addr)...)
+		exited := false
+		WaitFor(t, name+" to listen on "+addr, func() error {
+			select {
+			case l, ok := <-lines: // a listening program prints nothing before it is dialed
+				if ok {
+					t.Fatalf("%s printed %q before it was dialed", name, l)
+				}
+				exited = true
+				return nil
+			default:
+			}
+			return try(addr)
+		})
+		if !exited {
+			return lines, addr
+		}
+		if attempt == 3 {
+			t.Fatalf("%s exited before listening, 3 times", name)
+		}
+		t.Logf("%s exited before listening on %s (taken meanwhile?): again on another address", name, addr)
+	}
+}
