@@ -16,6 +16,10 @@
 // protocol/..., one package each; docs/socket.md, "Writing a protocol",
 // shows how to write another.
 //
+// The package registers no transport: a program imports those it uses
+// (transport/tcp, ...) or all of them with transport/all; mesh:// is given
+// to a socket with WithTransport.
+//
 // A Socket is stateless and its send and receive sides are independent:
 // any number of goroutines may call Send and Recv at the same time. It is
 // made of three parts:

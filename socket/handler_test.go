@@ -327,3 +327,55 @@ func TestPurge(t *testing.T) {
 		t.Fatalf("Filtered = %d", st.Filtered)
 	}
 }
+
+// TestDroppedMessagesDoNotRestartTheTimeout: a peer that keeps sending
+// what the handler drops cannot hold a receive past WithRecvTimeout (each
+// drop used to start the timeout again).
+func TestDroppedMessagesDoNotRestartTheTimeout(t *testing.T) {
+	s := mustNew(WithProtocol(hooked), WithRecvTimeout(200*time.Millisecond))
+	defer s.Close()
+	peer := mustNew(WithProtocol(hookedPeer))
+	defer peer.Close()
+	addr, _ := peer.ListenAddr("inproc://" + t.Name())
+	if err := s.Dial(addr); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Send([]byte("q")); err != nil {
+		t.Fatal(err)
+	}
+	m, err := peer.RecvMsg()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // the hostile peer: a dropped answer every 5 ms, well within the timeout
+		defer wg.Done()
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				peer.SendTo(m.Source, []byte("drop"))
+			}
+		}
+	}()
+	defer func() { close(stop); wg.Wait() }()
+	done := make(chan error, 1)
+	go func() { _, err := s.Recv(); done <- err }()
+	var got error
+	testutil.Eventually(t, "the receive to end at its timeout", func() bool {
+		select {
+		case got = <-done:
+			return true
+		default:
+			return false
+		}
+	})
+	if !errors.Is(got, os.ErrDeadlineExceeded) {
+		t.Fatalf("Recv: %v, want os.ErrDeadlineExceeded", got)
+	}
+}

@@ -92,14 +92,28 @@ var errHandlerDeadline = errors.New("socket: the handler's receive deadline pass
 // pop takes the next message, waiting for one. A deadline hdl other than
 // zero (a RecvHook's) bounds the wait too: when it is what ends the wait,
 // pop returns errHandlerDeadline.
-func (s *sock) pop(ctx context.Context, hdl time.Time) (entry, error) {
+// recvDeadline is a receive's own deadline (SetRecvDeadline,
+// WithRecvTimeout), worked out when the receive first waits and kept
+// across the pops of one receive: messages a handler drops do not restart
+// the timeout, so a peer that keeps sending what is dropped cannot hold a
+// receive past it.
+type recvDeadline struct {
+	t   time.Time
+	set bool
+}
+
+func (s *sock) pop(ctx context.Context, hdl time.Time, rd *recvDeadline) (entry, error) {
 	q := &s.rq
 	var (
 		tm     *time.Timer
 		dl     time.Time
 		dlt    bool
 		byHook bool // dl is hdl
+		own    recvDeadline
 	)
+	if rd == nil {
+		rd = &own
+	}
 	defer func() { putTimer(tm) }()
 	q.mu.Lock()
 	for q.n == 0 {
@@ -108,7 +122,10 @@ func (s *sock) pop(ctx context.Context, hdl time.Time) (entry, error) {
 			return entry{}, ErrClosed
 		}
 		if !dlt {
-			dl, dlt = deadline(&s.recvDeadline, s.o.recvTimeout), true
+			if !rd.set {
+				rd.t, rd.set = deadline(&s.recvDeadline, s.o.recvTimeout), true
+			}
+			dl, dlt = rd.t, true
 			if !hdl.IsZero() && (dl.IsZero() || hdl.Before(dl)) {
 				dl, byHook = hdl, true
 			}
@@ -235,9 +252,10 @@ func (s *sock) recv(ctx context.Context) (entry, error) {
 	}
 	h := s.hk.recv
 	if h == nil {
-		return s.pop(ctx, time.Time{})
+		return s.pop(ctx, time.Time{}, nil)
 	}
 	waited := false
+	var rd recvDeadline
 	for {
 		if s.isClosing() {
 			return entry{}, ErrClosed
@@ -246,7 +264,7 @@ func (s *sock) recv(ctx context.Context) (entry, error) {
 		if err != nil {
 			return entry{}, err
 		}
-		e, err := s.pop(ctx, hdl)
+		e, err := s.pop(ctx, hdl, &rd)
 		waited = true
 		if err == errHandlerDeadline {
 			continue // the handler says what now

@@ -16,7 +16,9 @@ import (
 // exponential backoff when they go away, until the socket is closed.
 type Connector interface {
 	// Dial connects to url (tcp://host:port, ipc:///path, inproc://name,
-	// tls+tcp://host:port, ws://host:port/path, ...). The first attempt is
+	// tls+tcp://host:port, ws://host:port/path, ...: any scheme a
+	// transport registered, by the program importing its package or
+	// transport/all, or given with WithTransport). The first attempt is
 	// made at once and its error returned: a bad URL, an unknown scheme,
 	// a refused connection, or a peer of another protocol
 	// (ErrProtocolMismatch). After it succeeds, the connection is kept up.
@@ -42,7 +44,10 @@ type Connector interface {
 type Sender interface {
 	// Send sends content to one peer, chosen fairly among those ready to
 	// take it (or to all, with WithSendMode(SendToAll)). While no peer is
-	// connected the message waits in the send queue.
+	// connected the message waits in the send queue. That is the raw
+	// socket's Send; a protocol's is what its pattern says (pub, bus and
+	// surveyor send to every peer, rep answers the last request, req
+	// sends a request): see its package.
 	Send(content []byte) error
 	// SendContext is Send bounded by ctx.
 	SendContext(ctx context.Context, content []byte) error
@@ -60,8 +65,10 @@ type Sender interface {
 	// SendToContext is SendTo bounded by ctx.
 	SendToContext(ctx context.Context, dest Path, content []byte) error
 	// SendMsg sends a message: along its Destination if it has one, else
-	// as Send does. A received message is forwarded as is (Source kept,
-	// TTL counted down), which is what a switch does.
+	// as Send does. On a raw socket a received message is forwarded as is
+	// (Source kept, TTL counted down), which is what a switch does; a
+	// protocol with a handler (req, rep, surveyor, respondent) sends the
+	// Content of a message without a Destination as its Send does.
 	SendMsg(msg *Message) error
 	// SendMsgContext is SendMsg bounded by ctx.
 	SendMsgContext(ctx context.Context, msg *Message) error
