@@ -3,10 +3,11 @@ package mesh
 import (
 	"io"
 	"net"
-	"runtime"
 	"testing"
 	"time"
 	"weak"
+
+	"github.com/plexusnet/plexus/internal/testsupport/testutil"
 )
 
 // TestCloseReleasesNodes: once Close returns, nothing keeps a node's state
@@ -22,16 +23,7 @@ import (
 // (mux's TestCloseReleasesDespiteZombies does, for a session, and the
 // mesh soak does, for nodes; see internal/timerref).
 func TestCloseReleasesNodes(t *testing.T) {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1)) // one P, one timer heap
-	fillers := make([]*time.Timer, 4000)
-	for i := range fillers {
-		fillers[i] = time.AfterFunc(3*time.Hour, func() {})
-	}
-	defer func() {
-		for _, f := range fillers {
-			f.Stop()
-		}
-	}()
+	testutil.LiveTimersOnOneP(t, 4000)
 	cores := closedChain(t)
 	collected := func() bool {
 		for _, c := range cores {
@@ -41,11 +33,7 @@ func TestCloseReleasesNodes(t *testing.T) {
 		}
 		return true
 	}
-	for i := 0; i < 10 && !collected(); i++ {
-		runtime.GC()
-		runtime.Gosched()
-	}
-	if !collected() {
+	if !testutil.Collected(collected) {
 		t.Fatal("the closed nodes are not collected: a stopped timer still holds one")
 	}
 }

@@ -140,16 +140,7 @@ func leads(s *Session, st *Stream) bool {
 // session must be collected by the first collections, as its stopped
 // timers hold only cleared references (internal/timerref).
 func TestCloseReleasesDespiteZombies(t *testing.T) {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1)) // one P, one timer heap
-	fillers := make([]*time.Timer, 1000)
-	for i := range fillers {
-		fillers[i] = time.AfterFunc(3*time.Hour, func() {})
-	}
-	defer func() {
-		for _, f := range fillers {
-			f.Stop()
-		}
-	}()
+	testutil.LiveTimersOnOneP(t, 1000)
 	sess, streams, goroutines := closedWithTimersArmed(t)
 	for _, done := range goroutines {
 		<-done
@@ -165,11 +156,7 @@ func TestCloseReleasesDespiteZombies(t *testing.T) {
 		}
 		return true
 	}
-	for i := 0; i < 10 && !collected(); i++ {
-		runtime.GC()
-		runtime.Gosched()
-	}
-	if !collected() {
+	if !testutil.Collected(collected) {
 		t.Fatal("the closed session is not collected: a stopped timer still holds it")
 	}
 }
