@@ -169,3 +169,38 @@ func TestPingFlood(t *testing.T) {
 		t.Fatalf("Err = %v", s.Err())
 	}
 }
+
+// TestOpenResetFlood: a peer that opens streams and resets each before it
+// is accepted, while nobody accepts, does not grow the accept queue: the
+// reset streams leave the backlog, and the queue sheds them.
+func TestOpenResetFlood(t *testing.T) {
+	p := newRawPeer(t, &Config{AcceptBacklog: 16})
+	buf := clientPreface()
+	const n = 50000
+	for id := uint32(1); id < 2*n; id += 2 {
+		buf = append(buf, frame(typeData, flagSYN, id, nil)...)
+		buf = append(buf, frame(typeReset, 0, id, u32(uint32(CodeCancel)))...)
+		if len(buf) > 64<<10 {
+			if _, err := p.conn.Write(buf); err != nil {
+				break
+			}
+			buf = buf[:0]
+		}
+	}
+	p.conn.Write(buf)
+	waitFor(t, func() bool { // every open and reset was processed
+		p.sess.table.mu.Lock()
+		defer p.sess.table.mu.Unlock()
+		return p.sess.table.lastPeerID == 2*n-1 && len(p.sess.table.streams) == 0 || p.sess.isClosed()
+	})
+	if err := p.sess.Err(); err != nil {
+		t.Fatalf("session failed: %v", err)
+	}
+	p.sess.table.mu.Lock()
+	queued := len(p.sess.table.acceptQ) - p.sess.table.acceptHead
+	p.sess.table.mu.Unlock()
+	t.Logf("%d streams opened and reset: %d left in the accept queue", n, queued)
+	if queued > 2*16+64 {
+		t.Fatalf("the accept queue holds %d streams, all reset", queued)
+	}
+}

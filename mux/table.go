@@ -233,6 +233,20 @@ func (s *Session) accept(id uint32) (*Stream, error) {
 		clear(t.acceptQ[n:])
 		t.acceptQ, t.acceptHead = t.acceptQ[:n], 0
 	}
+	if len(t.acceptQ)-t.acceptHead > 2*t.backlog+64 {
+		// Mostly streams reset before they were accepted: a peer that
+		// opens and resets streams while nobody accepts would otherwise
+		// grow the queue without bound. Keep the live ones, in order.
+		n := 0
+		for _, q := range t.acceptQ[t.acceptHead:] {
+			if q.queued {
+				t.acceptQ[n] = q
+				n++
+			}
+		}
+		clear(t.acceptQ[n:])
+		t.acceptQ, t.acceptHead = t.acceptQ[:n], 0
+	}
 	t.acceptQ = append(t.acceptQ, st)
 	signal(t.acceptCh)
 	t.mu.Unlock()
