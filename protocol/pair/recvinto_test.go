@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/plexusnet/plexus/internal/testsupport/prototest"
-	"github.com/plexusnet/plexus/internal/testsupport/testutil"
 	"github.com/plexusnet/plexus/protocol/pair"
 	"github.com/plexusnet/plexus/socket"
 )
@@ -12,12 +11,8 @@ import (
 // TestRecvIntoAllocs: a pair socket receives with RecvInto without allocating.
 func TestRecvIntoAllocs(t *testing.T) {
 	a := prototest.Open(t, pair.New, socket.WithRecvQueueSize(256))
-	addr, _ := a.ListenAddr("tcp://127.0.0.1:0")
 	b := prototest.Open(t, pair.New)
-	if err := b.Dial(addr); err != nil {
-		t.Fatal(err)
-	}
-	testutil.Eventually(t, "the peer", func() bool { return a.Stats().Pipes == 1 })
+	prototest.Connect(t, a, b)
 	prototest.RecvIntoAllocs(t, a, func(n int) {
 		for range n {
 			if err := b.Send(make([]byte, 64)); err != nil {

@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/plexusnet/plexus/internal/testsupport/prototest"
-	"github.com/plexusnet/plexus/internal/testsupport/testutil"
 	"github.com/plexusnet/plexus/protocol/rep"
 	"github.com/plexusnet/plexus/protocol/req"
 	"github.com/plexusnet/plexus/socket"
@@ -15,12 +14,8 @@ import (
 // it.
 func TestRecvIntoAllocs(t *testing.T) {
 	r := prototest.Open(t, rep.New, socket.WithRecvQueueSize(256))
-	addr, _ := r.ListenAddr("tcp://127.0.0.1:0")
 	q := prototest.Open(t, req.New)
-	if err := q.Dial(addr); err != nil {
-		t.Fatal(err)
-	}
-	testutil.Eventually(t, "the requester", func() bool { return r.Stats().Pipes == 1 })
+	prototest.Connect(t, r, q)
 	prototest.RecvIntoAllocs(t, r, func(n int) {
 		for range n {
 			if err := q.Send(make([]byte, 32)); err != nil {

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/plexusnet/plexus/internal/testsupport/prototest"
-	"github.com/plexusnet/plexus/internal/testsupport/testutil"
 	"github.com/plexusnet/plexus/protocol/respondent"
 	"github.com/plexusnet/plexus/protocol/surveyor"
 	"github.com/plexusnet/plexus/socket"
@@ -15,12 +14,8 @@ import (
 // allocating, remembering each one's backtrace for Send.
 func TestRecvIntoAllocs(t *testing.T) {
 	r := prototest.Open(t, respondent.New, socket.WithRecvQueueSize(256))
-	addr, _ := r.ListenAddr("tcp://127.0.0.1:0")
 	s := prototest.Open(t, surveyor.New, surveyor.WithSurveyTime(time.Hour), socket.WithSendQueueSize(256)) // a surveyor drops for a full queue
-	if err := s.Dial(addr); err != nil {
-		t.Fatal(err)
-	}
-	testutil.Eventually(t, "the surveyor", func() bool { return s.Stats().Pipes == 1 })
+	prototest.Connect(t, r, s)
 	prototest.RecvIntoAllocs(t, r, func(n int) {
 		for range n {
 			if err := s.Send(make([]byte, 32)); err != nil {

@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/plexusnet/plexus/internal/testsupport/prototest"
-	"github.com/plexusnet/plexus/internal/testsupport/testutil"
 	"github.com/plexusnet/plexus/protocol/respondent"
 	"github.com/plexusnet/plexus/protocol/surveyor"
 	"github.com/plexusnet/plexus/socket"
@@ -16,13 +15,9 @@ import (
 // nothing.
 func TestRecvIntoAllocs(t *testing.T) {
 	s := prototest.Open(t, surveyor.New, surveyor.WithSurveyTime(long), socket.WithRecvQueueSize(256), socket.WithSendQueueSize(256))
-	addr, _ := s.ListenAddr("tcp://127.0.0.1:0")
 	r := prototest.Open(t, respondent.New)
-	if err := r.Dial(addr); err != nil {
-		t.Fatal(err)
-	}
+	prototest.Connect(t, s, r)
 	answer(r, "")
-	testutil.Eventually(t, "the respondent", func() bool { return s.Stats().Pipes == 1 })
 	prototest.RecvIntoAllocs(t, s, func(n int) {
 		for range n {
 			if err := s.Send(make([]byte, 32)); err != nil {

@@ -101,3 +101,19 @@ func RecvIntoAllocs(t *testing.T, r socket.Socket, produce func(n int)) {
 		t.Errorf("RecvInto: %.0f allocations per message, want 0", allocs)
 	}
 }
+
+// Connect makes listener listen on a loopback TCP port and dialer dial
+// it, and waits until each has its pipe.
+func Connect(t testing.TB, listener, dialer socket.Socket) {
+	t.Helper()
+	addr, err := listener.ListenAddr("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dialer.Dial(addr); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, "the pipes of "+addr, func() bool {
+		return listener.Stats().Pipes == 1 && dialer.Stats().Pipes == 1
+	})
+}
