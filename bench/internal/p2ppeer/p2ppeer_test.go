@@ -1,0 +1,162 @@
+package p2ppeer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+var paths = []struct {
+	name string
+	path Path
+}{
+	{"direct/tls", Path{Security: TLS}},
+	{"direct/noise", Path{Security: Noise}},
+	{"relay/tls", Path{Security: TLS, Relay: true}},
+}
+
+// echo accepts streams on ln and echoes each one to its EOF, then closes it.
+func echo(ln net.Listener) chan error {
+	done := make(chan error, 1)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				if errors.Is(err, net.ErrClosed) {
+					err = nil
+				}
+				done <- err
+				return
+			}
+			go func() {
+				io.Copy(c, c)
+				c.Close()
+			}()
+		}
+	}()
+	return done
+}
+
+// roundTrip writes msg on a new stream, half-closes it, and checks that the
+// echo comes back whole, then EOF.
+func roundTrip(t *testing.T, dial func(context.Context) (net.Conn, error), msg []byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := dial(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	werr := make(chan error, 1)
+	go func() {
+		_, err := c.Write(msg)
+		if err == nil {
+			err = c.(interface{ CloseWrite() error }).CloseWrite()
+		}
+		werr <- err
+	}()
+	got, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-werr; err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, msg) {
+		t.Fatalf("echoed %d bytes, want the %d sent", len(got), len(msg))
+	}
+	if c.LocalAddr().Network() != "libp2p" || c.RemoteAddr().String() == "" {
+		t.Fatalf("addresses %v, %v", c.LocalAddr(), c.RemoteAddr())
+	}
+}
+
+// TestPaths moves a few KiB both ways on each path, on the path's client and
+// on a fresh one, and closes everything.
+func TestPaths(t *testing.T) {
+	msg := make([]byte, 48<<10)
+	for i := range msg {
+		msg[i] = byte(i * 7)
+	}
+	for _, tc := range paths {
+		t.Run(tc.name, func(t *testing.T) {
+			n, err := Start(tc.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := echo(n.Listener)
+			roundTrip(t, n.Dial, msg)
+			roundTrip(t, n.Dial, msg[:100])
+
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			dial, stop, err := n.FreshClient(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			roundTrip(t, dial, msg)
+			stop()
+
+			n.Close()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestCloseSendsEOF checks that Close, not only CloseWrite, lets the reader
+// read what was written, then EOF.
+func TestCloseSendsEOF(t *testing.T) {
+	n, err := Start(Path{Security: TLS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	c, err := n.Dial(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := n.Listener.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, err := io.ReadAll(s)
+	if err != nil || string(got) != "hello" {
+		t.Fatalf("read %q, %v; want hello, EOF", got, err)
+	}
+}
+
+// TestRelayUnlimited checks that the relay sets no limit that a benchmark
+// would reach: more than the default 128 KiB crosses a circuit.
+func TestRelayUnlimited(t *testing.T) {
+	n, err := Start(Path{Security: TLS, Relay: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	done := echo(n.Listener)
+	msg := make([]byte, 1<<20)
+	roundTrip(t, n.Dial, msg)
+	n.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
