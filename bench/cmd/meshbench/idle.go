@@ -28,54 +28,17 @@ import (
 // keeps the buffers of its send queue once it has queued data (mux keeps
 // up to four 72 KiB segments per session), which is a cost per link, not
 // per circuit. The result is the growth of the relay's heap and stacks
-// (after GC) over the other circuits, per circuit.
+// (after GC) over the other circuits, per circuit. On a libp2p path,
+// runIdleLibp2p measures the same at a go-libp2p relay.
 func runIdle(p meshpeer.Path, c config) report.Result {
-	self, err := os.Executable()
+	if p.Libp2p {
+		return runIdleLibp2p(c)
+	}
+	addr, ask, stop, err := startRelayProcess("mesh")
 	if err != nil {
 		return failed(err)
 	}
-	cmd := exec.Command(self, "-relay-child")
-	cmd.Env = append(os.Environ(), "MESHBENCH_RELAY_CHILD=1") // for the tests' binary
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return failed(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return failed(err)
-	}
-	if err := cmd.Start(); err != nil {
-		return failed(fmt.Errorf("starting the relay process: %w", err))
-	}
-	defer func() {
-		stdin.Close() // the child ends when its stdin closes
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	}()
-	out := bufio.NewScanner(stdout)
-	ask := func(q string) (heap, goroutines int64, err error) {
-		if _, err := io.WriteString(stdin, q+"\n"); err != nil {
-			return 0, 0, err
-		}
-		if !out.Scan() {
-			return 0, 0, fmt.Errorf("the relay process ended: %v", out.Err())
-		}
-		if _, err := fmt.Sscan(out.Text(), &heap, &goroutines); err != nil {
-			return 0, 0, fmt.Errorf("the relay said %q", out.Text())
-		}
-		return heap, goroutines, nil
-	}
-	if !out.Scan() {
-		return failed(fmt.Errorf("the relay process ended: %v", out.Err()))
-	}
-	addr := out.Text()
+	defer stop()
 
 	var nodes []*mesh.Node
 	defer func() {
@@ -202,6 +165,72 @@ func runIdle(p meshpeer.Path, c config) report.Result {
 		float64(g1-g0)/n, float64(h0)/(1<<20), float64(h1)/(1<<20), k*k-k, 2*k)}
 }
 
+// startRelayProcess starts this program as the relay of the idle workload
+// (-relay-child=kind) and reads the address it accepts links on. ask sends
+// it a question ("mem") and reads its answer: its heap and stacks in use,
+// and its goroutines. stop ends it.
+func startRelayProcess(kind string) (addr string, ask func(q string) (heap, goroutines int64, err error), stop func(), err error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", nil, nil, err
+	}
+	cmd := exec.Command(self, "-relay-child="+kind)
+	cmd.Env = append(os.Environ(), "MESHBENCH_RELAY_CHILD="+kind) // for the tests' binary
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return "", nil, nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", nil, nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return "", nil, nil, fmt.Errorf("starting the relay process: %w", err)
+	}
+	stop = func() {
+		stdin.Close() // the child ends when its stdin closes
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	}
+	out := bufio.NewScanner(stdout)
+	ask = func(q string) (heap, goroutines int64, err error) {
+		if _, err := io.WriteString(stdin, q+"\n"); err != nil {
+			return 0, 0, err
+		}
+		if !out.Scan() {
+			return 0, 0, fmt.Errorf("the relay process ended: %v", out.Err())
+		}
+		if _, err := fmt.Sscan(out.Text(), &heap, &goroutines); err != nil {
+			return 0, 0, fmt.Errorf("the relay said %q", out.Text())
+		}
+		return heap, goroutines, nil
+	}
+	if !out.Scan() {
+		stop()
+		return "", nil, nil, fmt.Errorf("the relay process ended: %v", out.Err())
+	}
+	return out.Text(), ask, stop, nil
+}
+
+// answerMemory answers the questions of the parent on stdin until it
+// closes: "mem" with the heap and stacks in use (after GC) and the
+// goroutines of this process.
+func answerMemory() {
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		if strings.TrimSpace(in.Text()) == "mem" {
+			fmt.Println(harness.RetainedMemory(), runtime.NumGoroutine())
+		}
+	}
+}
+
 // hops returns the hops n's route to host takes, or -1.
 func hops(n *mesh.Node, host uint64) int {
 	for _, r := range n.Routes() {
@@ -231,11 +260,6 @@ func runRelayChild() int {
 		return 1
 	}
 	fmt.Println(ln.Addr().String())
-	in := bufio.NewScanner(os.Stdin)
-	for in.Scan() {
-		if strings.TrimSpace(in.Text()) == "mem" {
-			fmt.Println(harness.RetainedMemory(), runtime.NumGoroutine())
-		}
-	}
+	answerMemory()
 	return 0
 }

@@ -1,6 +1,7 @@
 // Command meshbench runs the mesh workloads (bulk, rtt, open, firstdial,
-// idle) over a plain mux session and over mesh paths (to a neighbour,
-// through one relay, through one relay with TLS) in one run, over loopback
+// idle) over a plain mux session, over mesh paths (to a neighbour, through
+// one relay, through one relay with TLS) and over go-libp2p's (direct with
+// TLS and with Noise, through a circuit-relay v2 relay) in one run, over loopback
 // TCP with every node in this process (the relay of the idle workload in a
 // child process), and prints one table with absolute numbers, ratios to the
 // plain mux session, and in the notes the ratios that the goals of issue 7
@@ -25,12 +26,16 @@ func main() { os.Exit(command()) }
 // command is the whole program; it returns the exit code, so that deferred calls run.
 func command() int {
 	var f runner.Flags
-	f.Define(flag.CommandLine, "bulk,rtt,open,firstdial,idle", "mux,neighbour,relay,relay+tls")
+	f.Define(flag.CommandLine, "bulk,rtt,open,firstdial,idle", "mux,neighbour,relay,relay+tls,libp2p,libp2p+noise,libp2p-relay")
 	ends := flag.Int("ends", 16, "idle workload: client nodes, and server nodes; every client has a circuit to every server")
-	child := flag.Bool("relay-child", false, "internal: run the relay of the idle workload")
+	var child relayChild
+	flag.Var(&child, "relay-child", "internal: run the relay of the idle workload (=libp2p: a go-libp2p relay)")
 	flag.Parse()
-	if *child {
+	switch child {
+	case "mesh":
 		return runRelayChild()
+	case "libp2p":
+		return runLibp2pRelayChild()
 	}
 	cfg := config{win: f.Window, ends: *ends}
 	if f.CPUProfile != "" {
@@ -77,6 +82,7 @@ func command() int {
 		return 2
 	}
 	compareWith(t, "neighbour", "relay", "relay+TLS")
+	compareWith(t, "libp2p", "libp2p-relay")
 	runner.Print(t, f.Markdown)
 	return 0
 }

@@ -11,7 +11,11 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv("MESHBENCH_RELAY_CHILD") != "" { // this test binary as the relay of the idle workload
+	switch os.Getenv("MESHBENCH_RELAY_CHILD") { // this test binary as the relay of the idle workload
+	case "":
+	case "libp2p":
+		os.Exit(runLibp2pRelayChild())
+	default:
 		os.Exit(runRelayChild())
 	}
 	goleak.VerifyTestMain(m)

@@ -50,14 +50,16 @@ func fixed(s string) func(config) string { return func(config) string { return s
 func always(meshpeer.Path) string { return "" }
 
 func meshOnly(p meshpeer.Path) string {
-	if !p.Mesh {
+	if !p.Mesh && !p.Libp2p {
 		return "a mux open has no round trip to wait for"
 	}
 	return ""
 }
 
+// plainRelayOnly takes plexus's relay of plain links, and libp2p's relay
+// (its links are TLS: libp2p has no plain links here).
 func plainRelayOnly(p meshpeer.Path) string {
-	if !p.Relay || p.TLS {
+	if !p.Relay || (p.TLS && !p.Libp2p) {
 		return "measured on the relay of plain links (TLS adds nothing per circuit at a relay)"
 	}
 	return ""

@@ -1,7 +1,9 @@
 // Package meshpeer sets up the paths the workloads of meshbench run over,
 // all in this process over loopback TCP: a plain mux session (the
 // reference), a stream to a mesh neighbour, and a stream through one mesh
-// relay, with plain links and with TLS. Every path offers the same two
+// relay, with plain links and with TLS; and go-libp2p's (package p2ppeer)
+// direct stream, with TLS and with Noise, and its stream through a
+// circuit-relay v2 relay. Every path offers the same two
 // ends: Dial opens a connection to the service, Listener accepts them.
 package meshpeer
 
@@ -12,6 +14,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/plexusnet/plexus/bench/internal/p2ppeer"
 	"github.com/plexusnet/plexus/mesh"
 	"github.com/plexusnet/plexus/mux"
 )
@@ -24,7 +27,10 @@ type Path struct {
 	Name  string
 	Mesh  bool // false: the plain mux reference
 	Relay bool // through one relay (else to a neighbour)
-	TLS   bool // links (and circuits) secured with WithTLS
+	TLS   bool // links (and circuits) secured with WithTLS; libp2p: TLS 1.3
+
+	Libp2p bool // a go-libp2p path (package p2ppeer) instead of plexus
+	Noise  bool // libp2p: Noise instead of TLS
 }
 
 // All returns every path in table order, the reference first.
@@ -34,6 +40,9 @@ func All() []Path {
 		{Name: "neighbour", Mesh: true},
 		{Name: "relay", Mesh: true, Relay: true},
 		{Name: "relay+TLS", Mesh: true, Relay: true, TLS: true},
+		{Name: "libp2p", Libp2p: true, TLS: true},
+		{Name: "libp2p+noise", Libp2p: true, Noise: true},
+		{Name: "libp2p-relay", Libp2p: true, Relay: true, TLS: true},
 	}
 }
 
@@ -48,6 +57,7 @@ type Net struct {
 	client  *mesh.Node   // nil for mux
 	nodes   []*mesh.Node // all of them, to close
 	closers []func()
+	p2p     *p2ppeer.Net // a libp2p path
 }
 
 // Start builds the path: for the mesh, nodes linked over loopback TCP, a
@@ -55,7 +65,9 @@ type Net struct {
 func (p Path) Start() (*Net, error) {
 	n := &Net{path: p}
 	var err error
-	if !p.Mesh {
+	if p.Libp2p {
+		err = n.startLibp2p()
+	} else if !p.Mesh {
 		err = n.startMux()
 	} else {
 		err = n.startMesh()
@@ -112,6 +124,20 @@ func (n *Net) startMux() error {
 	n.closers = append(n.closers, func() { client.Close(); server.Close() })
 	n.Dial = func(ctx context.Context) (net.Conn, error) { return client.OpenStream(ctx) }
 	n.Listener = server
+	return nil
+}
+
+func (n *Net) startLibp2p() error {
+	sec := p2ppeer.TLS
+	if n.path.Noise {
+		sec = p2ppeer.Noise
+	}
+	p, err := p2ppeer.Start(p2ppeer.Path{Security: sec, Relay: n.path.Relay})
+	if err != nil {
+		return err
+	}
+	n.p2p, n.Dial, n.Listener = p, p.Dial, p.Listener
+	n.closers = append(n.closers, p.Close)
 	return nil
 }
 
@@ -227,6 +253,9 @@ func (n *Net) newClient(ctx context.Context) (func(context.Context) (net.Conn, e
 // FreshClient starts another client node, as the first one, for a first
 // dial; stop closes it.
 func (n *Net) FreshClient(ctx context.Context) (dial func(context.Context) (net.Conn, error), stop func(), err error) {
+	if n.p2p != nil {
+		return n.p2p.FreshClient(ctx)
+	}
 	if !n.path.Mesh {
 		return nil, nil, errors.New("no first dial on a plain mux session")
 	}

@@ -160,3 +160,79 @@ func TestRelayUnlimited(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRequestLoop runs, on each path, what meshbench's workloads that use
+// only Dial and Listener do: a connection per request (dial, 1 B request,
+// 1 B reply, close) in a loop, and 64 B messages on 8 streams at once.
+func TestRequestLoop(t *testing.T) {
+	for _, tc := range paths {
+		t.Run(tc.name, func(t *testing.T) {
+			n, err := Start(tc.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer n.Close()
+			served := make(chan error, 1)
+			go func() { // replies to one byte with one byte, or echoes 64 B records to EOF
+				for {
+					c, err := n.Listener.Accept()
+					if err != nil {
+						served <- nil
+						return
+					}
+					go func() {
+						io.Copy(c, c)
+						c.Close()
+					}()
+				}
+			}()
+			ctx := context.Background()
+			for i := range 50 {
+				c, err := n.Dial(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b := []byte{byte(i)}
+				if _, err := c.Write(b); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := io.ReadFull(c, b); err != nil || b[0] != byte(i) {
+					t.Fatalf("request %d: reply %v, %v", i, b, err)
+				}
+				if err := c.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			errs := make(chan error, 8)
+			for range 8 {
+				go func() {
+					c, err := n.Dial(ctx)
+					if err != nil {
+						errs <- err
+						return
+					}
+					defer c.Close()
+					msg := make([]byte, 64)
+					for range 200 {
+						if _, err := c.Write(msg); err != nil {
+							errs <- err
+							return
+						}
+						if _, err := io.ReadFull(c, msg); err != nil {
+							errs <- err
+							return
+						}
+					}
+					errs <- nil
+				}()
+			}
+			for range 8 {
+				if err := <-errs; err != nil {
+					t.Fatal(err)
+				}
+			}
+			n.Close()
+			<-served
+		})
+	}
+}
