@@ -59,6 +59,9 @@ func meshOnly(p meshpeer.Path) string {
 // plainRelayOnly takes plexus's relay of plain links, and libp2p's relay
 // (its links are TLS: libp2p has no plain links here).
 func plainRelayOnly(p meshpeer.Path) string {
+	if p.Libp2p && !p.Relay {
+		return "measured at libp2p's relay (libp2p-relay)"
+	}
 	if !p.Relay || (p.TLS && !p.Libp2p) {
 		return "measured on the relay of plain links (TLS adds nothing per circuit at a relay)"
 	}
@@ -305,5 +308,18 @@ func runFirstDial(p meshpeer.Path, c config) report.Result {
 	g.Wait(10 * time.Second)
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }
-	return report.Result{Value: ms(lat[len(lat)/2]), Note: fmt.Sprintf("median of %d dials, p90 %.2f ms", len(lat), ms(lat[len(lat)*9/10]))}
+	return report.Result{Value: ms(lat[len(lat)/2]), Note: note(fmt.Sprintf("median of %d dials, p90 %.2f ms", len(lat), ms(lat[len(lat)*9/10])), firstDialTimed(p))}
+}
+
+// firstDialTimed says what a libp2p first dial times, which is not what a
+// mesh node's does: a libp2p host has no link to a neighbour before it
+// dials, so its direct first dial includes the connection.
+func firstDialTimed(p meshpeer.Path) string {
+	switch {
+	case p.Libp2p && p.Relay:
+		return "timed: the circuit through the relay (its link not), the end-to-end handshake and yamux, identify, the stream"
+	case p.Libp2p:
+		return "timed: the TCP connection, the handshake and yamux, identify, the stream"
+	}
+	return ""
 }
