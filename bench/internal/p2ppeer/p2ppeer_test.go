@@ -9,6 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
+	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	tls "github.com/libp2p/go-libp2p/p2p/security/tls"
+	ma "github.com/multiformats/go-multiaddr"
 	"go.uber.org/goleak"
 )
 
@@ -233,6 +237,50 @@ func TestRequestLoop(t *testing.T) {
 			}
 			n.Close()
 			<-served
+		})
+	}
+}
+
+// TestPathSecurity checks what each path's client connection is: secured
+// with the path's protocol and multiplexed with yamux, and on a relayed
+// path a circuit authenticated end to end with the server's key.
+func TestPathSecurity(t *testing.T) {
+	for _, tc := range paths {
+		t.Run(tc.name, func(t *testing.T) {
+			n, err := Start(tc.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer n.Close()
+			conns := n.client.Network().ConnsToPeer(n.server.ID())
+			if len(conns) != 1 {
+				t.Fatalf("%d connections from the client to the server, want 1", len(conns))
+			}
+			c := conns[0]
+			st := c.ConnState()
+			want := tls.ID
+			if tc.path.Security == Noise {
+				want = noise.ID
+			}
+			switch {
+			case tc.path.Relay:
+				// A relayed connection's state names only its transport (the
+				// circuit client of v0.52 hides the rest), though the upgrader
+				// secures and multiplexes it as any other; the server's key
+				// shows that it was authenticated end to end.
+				if st.Transport != "p2p-circuit" || !c.RemotePublicKey().Equals(n.server.Peerstore().PrivKey(n.server.ID()).GetPublic()) {
+					t.Errorf("transport %q, remote key %v", st.Transport, c.RemotePublicKey())
+				}
+			case string(st.Security) != want || string(st.StreamMultiplexer) != yamux.ID:
+				t.Errorf("security %q, muxer %q; want %q, %q", st.Security, st.StreamMultiplexer, want, yamux.ID)
+			}
+			_, err = c.RemoteMultiaddr().ValueForProtocol(ma.P_CIRCUIT)
+			if relayed := err == nil; relayed != tc.path.Relay {
+				t.Errorf("connection at %v: relayed %v, want %v", c.RemoteMultiaddr(), relayed, tc.path.Relay)
+			}
+			if c.Stat().Limited {
+				t.Error("the connection is limited")
+			}
 		})
 	}
 }

@@ -29,6 +29,7 @@ type Net struct {
 
 	path    Path
 	server  host.Host
+	client  host.Host
 	target  peer.AddrInfo // how a client reaches the server: its TCP address, or its circuit address
 	relay   peer.AddrInfo // the relay's TCP address, on a relayed path
 	closers []func()
@@ -68,6 +69,7 @@ func Start(p Path) (_ *Net, err error) {
 		return nil, err
 	}
 	n.closers = append(n.closers, func() { c.Close() })
+	n.client = c
 	if err := c.Connect(ctx, n.target); err != nil {
 		return nil, fmt.Errorf("connecting the client to the server: %w", err)
 	}
