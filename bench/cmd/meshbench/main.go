@@ -83,6 +83,9 @@ func command() int {
 	}
 	compareWith(t, "neighbour", "relay", "relay+TLS")
 	compareWith(t, "libp2p", "libp2p-relay")
+	// The goals of issue 16 put each secured plexus row beside libp2p's.
+	compareWith(t, "libp2p", "neighbour+TLS")
+	compareWith(t, "libp2p-relay", "relay+TLS")
 	runner.Print(t, f.Markdown)
 	return 0
 }
