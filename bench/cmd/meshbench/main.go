@@ -1,7 +1,6 @@
 // Command meshbench runs the mesh workloads (bulk, rtt, open, firstdial,
-// idle) over a plain mux session, over mesh paths (to a neighbour, through
-// one relay, through one relay with TLS) and over go-libp2p's (direct with
-// TLS and with Noise, through a circuit-relay v2 relay) in one run, over loopback
+// idle) over a plain mux session and over mesh paths (to a neighbour,
+// through one relay, through one relay with TLS) in one run, over loopback
 // TCP with every node in this process (the relay of the idle workload in a
 // child process), and prints one table with absolute numbers, ratios to the
 // plain mux session, and in the notes the ratios that the goals of issue 7
@@ -26,7 +25,7 @@ func main() { os.Exit(command()) }
 // command is the whole program; it returns the exit code, so that deferred calls run.
 func command() int {
 	var f runner.Flags
-	f.Define(flag.CommandLine, "bulk,rtt,open,firstdial,idle", "mux,neighbour,relay,relay+tls,libp2p,libp2p+noise,libp2p-relay")
+	f.Define(flag.CommandLine, "bulk,rtt,open,firstdial,idle", "mux,neighbour,relay,relay+tls")
 	ends := flag.Int("ends", 16, "idle workload: client nodes, and server nodes; every client has a circuit to every server")
 	var child relayChild
 	flag.Var(&child, "relay-child", "internal: run the relay of the idle workload (=libp2p: a go-libp2p relay)")
@@ -82,10 +81,6 @@ func command() int {
 		return 2
 	}
 	compareWith(t, "neighbour", "relay", "relay+TLS")
-	compareWith(t, "libp2p", "libp2p-relay")
-	// The goals of issue 16 put each secured plexus row beside libp2p's.
-	compareWith(t, "libp2p", "neighbour+TLS")
-	compareWith(t, "libp2p-relay", "relay+TLS")
 	runner.Print(t, f.Markdown)
 	return 0
 }
