@@ -1,7 +1,8 @@
 // Package meshpeer sets up the paths the workloads of meshbench run over,
 // all in this process over loopback TCP: a plain mux session (the
 // reference), a stream to a mesh neighbour, and a stream through one mesh
-// relay, with plain links and with TLS. Every path offers the same two
+// relay, each plain and with TLS (the mux session over one crypto/tls
+// connection, the mesh with WithTLS). Every path offers the same two
 // ends: Dial opens a connection to the service, Listener accepts them.
 package meshpeer
 
@@ -12,6 +13,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/plexusnet/plexus/bench/internal/limit"
 	"github.com/plexusnet/plexus/mesh"
 	"github.com/plexusnet/plexus/mux"
 )
@@ -24,14 +26,16 @@ type Path struct {
 	Name  string
 	Mesh  bool // false: the plain mux reference
 	Relay bool // through one relay (else to a neighbour)
-	TLS   bool // links (and circuits) secured with WithTLS
+	TLS   bool // links (and circuits) secured with WithTLS; mux: one crypto/tls connection (limit.TLSPair)
 }
 
 // All returns every path in table order, the reference first.
 func All() []Path {
 	return []Path{
 		{Name: "mux"},
+		{Name: "mux+TLS", TLS: true},
 		{Name: "neighbour", Mesh: true},
+		{Name: "neighbour+TLS", Mesh: true, TLS: true},
 		{Name: "relay", Mesh: true, Relay: true},
 		{Name: "relay+TLS", Mesh: true, Relay: true, TLS: true},
 	}
@@ -96,6 +100,13 @@ func (n *Net) startMux() error {
 			c2.Close()
 		}
 		return fmt.Errorf("loopback TCP: %v", err)
+	}
+	if n.path.TLS {
+		tc, ts, err := limit.TLSPair(c1, c2)
+		if err != nil {
+			return err
+		}
+		c1, c2 = tc, ts
 	}
 	server, err := mux.Server(c2, nil)
 	if err != nil {
