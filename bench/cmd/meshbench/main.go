@@ -1,10 +1,12 @@
-// Command meshbench runs the mesh workloads (bulk, rtt, open, firstdial,
-// idle) over a plain mux session and over mesh paths (to a neighbour,
-// through one relay, through one relay with TLS) in one run, over loopback
-// TCP with every node in this process (the relay of the idle workload in a
-// child process), and prints one table with absolute numbers, ratios to the
-// plain mux session, and in the notes the ratios that the goals of issue 7
-// name.
+// Command meshbench runs the mesh workloads (bulk, msgs, rtt, connreq,
+// open, firstdial, idle) over a plain mux session and over mesh paths (to a
+// neighbour, through one relay), each plain and with TLS, in one run, over
+// loopback TCP with every node in this process (the relay of the idle
+// workload in a child process). It prints the limits of the machine
+// measured in the same run (raw TCP, one crypto/tls connection, AES-GCM),
+// one table with absolute numbers, ratios to the plain mux session and in
+// the notes the ratios the goals compare, and then the goals of issue 16
+// that the run's rows allow, met or not.
 package main
 
 import (
@@ -15,6 +17,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/plexusnet/plexus/bench/internal/chart"
+	"github.com/plexusnet/plexus/bench/internal/harness"
+	"github.com/plexusnet/plexus/bench/internal/limit"
 	"github.com/plexusnet/plexus/bench/internal/meshpeer"
 	"github.com/plexusnet/plexus/bench/internal/report"
 	"github.com/plexusnet/plexus/bench/internal/runner"
@@ -25,7 +30,14 @@ func main() { os.Exit(command()) }
 // command is the whole program; it returns the exit code, so that deferred calls run.
 func command() int {
 	var f runner.Flags
-	f.Define(flag.CommandLine, "bulk,rtt,open,firstdial,idle", "mux,neighbour,relay,relay+tls")
+	var wnames, pnames []string
+	for _, w := range workloads {
+		wnames = append(wnames, w.name)
+	}
+	for _, p := range meshpeer.All() {
+		pnames = append(pnames, strings.ToLower(p.Name))
+	}
+	f.Define(flag.CommandLine, strings.Join(wnames, ","), strings.Join(pnames, ","))
 	ends := flag.Int("ends", 16, "idle workload: client nodes, and server nodes; every client has a circuit to every server")
 	child := flag.Bool("relay-child", false, "internal: run the relay of the idle workload")
 	flag.Parse()
@@ -76,32 +88,105 @@ func command() int {
 		fmt.Fprintf(os.Stderr, "meshbench: no workload matches -workload %q\n", f.Workload)
 		return 2
 	}
-	compareWith(t, "neighbour", "relay", "relay+TLS")
+	compareWith(t, "relay", "neighbour")
+	compareWith(t, "relay+TLS", "neighbour+TLS")
+	compareWith(t, "neighbour+TLS", "mux+TLS")
+	perRoundTrip(t)
+	rows := t.Results
+	var lines []string
+	if runner.Match(f.Workload, "bulk", "rtt") {
+		lines, rows = limits(cfg.win, f.Count, rows)
+		t.Preamble = append(t.Preamble, lines...)
+	}
+	if f.Charts != "" {
+		if err := runner.Charts(t, f.Charts, "meshbench", chartLimit(rows)); err != nil {
+			fmt.Fprintln(os.Stderr, "meshbench: charts:", err)
+			return 1
+		}
+	}
 	runner.Print(t, f.Markdown)
+	printGoals(os.Stdout, evaluate(goals, rows), f.Markdown)
 	return 0
 }
 
-// compareWith adds to the notes of the results of others the ratio to the
-// result of base in the same workload: the goals compare a relayed stream
-// with a direct one, not with plain mux.
-func compareWith(t *report.Table, base string, others ...string) {
+// limits measures the limits of the machine (raw TCP, one crypto/tls
+// connection, AES-GCM) and returns the lines that say them, and rows with
+// the limits' round trip and bulk added as results of the peers "raw TCP"
+// and tlsLimit, for the goals and the charts.
+func limits(w harness.Window, count int, rows []report.Result) ([]string, []report.Result) {
+	rows = append([]report.Result(nil), rows...)
+	add := func(peer string, rtt, bulk limit.Figure) {
+		rows = append(rows,
+			report.Result{Workload: "rtt", Peer: peer, Value: rtt.Median, Unit: "µs"},
+			report.Result{Workload: "bulk", Peer: peer, Value: bulk.Median, Unit: "MB/s", Higher: true})
+	}
+	var lines []string
+	fmt.Fprintln(os.Stderr, "meshbench: measuring the limits: raw TCP ...")
+	if m, err := limit.Measure(w, count); err != nil {
+		lines = append(lines, "Limits of raw TCP: not measured ("+err.Error()+").")
+	} else {
+		lines = append(lines, m.Line())
+		add(rawTCP, m.RTT, m.Bulk)
+	}
+	fmt.Fprintln(os.Stderr, "meshbench: measuring the limits: one crypto/tls connection ...")
+	if m, err := limit.MeasureTLS(w, count); err != nil {
+		lines = append(lines, "Limits of one crypto/tls connection: not measured ("+err.Error()+").")
+	} else {
+		lines = append(lines, m.Line())
+		add(tlsLimit, m.RTT, m.Bulk)
+	}
+	fmt.Fprintln(os.Stderr, "meshbench: measuring the limits: AES-GCM ...")
+	if m, err := limit.MeasureAEAD(w, count); err != nil {
+		lines = append(lines, "AES-GCM: not measured ("+err.Error()+").")
+	} else {
+		lines = append(lines, m.Line())
+	}
+	return lines, rows
+}
+
+// rawTCP is the peer name of raw TCP's limits among the rows.
+const rawTCP = "raw TCP"
+
+// chartLimit draws raw TCP's round trip and bulk, from rows, as the line
+// of the rtt and bulk charts; the other charts have none.
+func chartLimit(rows []report.Result) func(chart.Group) (chart.Limit, string) {
+	return func(g chart.Group) (chart.Limit, string) {
+		for _, r := range rows {
+			if r.Peer == rawTCP && r.Workload == g.Workload && r.Value > 0 {
+				return chart.Limit{Label: "raw TCP over loopback", Value: r.Value}, ""
+			}
+		}
+		return chart.Limit{}, ""
+	}
+}
+
+// perRoundTrip adds to the notes of the connreq results the ratio to the
+// same path's round trip: a connection per request is at best one.
+func perRoundTrip(t *report.Table) {
 	for i, r := range t.Results {
-		if r.Skipped != "" || !contains(others, r.Peer) {
+		if r.Workload != "connreq" || r.Skipped != "" {
 			continue
 		}
 		for _, b := range t.Results {
-			if b.Workload == r.Workload && b.Mode == r.Mode && b.Peer == base && b.Skipped == "" && b.Value > 0 {
-				t.Results[i].Note = fmt.Sprintf("%.2f× %s; %s", r.Value/b.Value, base, r.Note)
+			if b.Workload == "rtt" && b.Peer == r.Peer && b.Skipped == "" && b.Value > 0 {
+				t.Results[i].Note = note(fmt.Sprintf("%.2f× its round trip (%s µs)", r.Value/b.Value, report.FormatValue(b.Value)), r.Note)
 			}
 		}
 	}
 }
 
-func contains(s []string, x string) bool {
-	for _, y := range s {
-		if y == x {
-			return true
+// compareWith adds to the notes of the results of peer the ratio to the
+// result of base in the same workload: the goals compare a relayed stream
+// with a direct one, and secured paths with secured ones, not with plain mux.
+func compareWith(t *report.Table, peer, base string) {
+	for i, r := range t.Results {
+		if r.Skipped != "" || r.Peer != peer {
+			continue
+		}
+		for _, b := range t.Results {
+			if b.Workload == r.Workload && b.Mode == r.Mode && b.Peer == base && b.Skipped == "" && b.Value > 0 {
+				t.Results[i].Note = note(fmt.Sprintf("%.2f× %s", r.Value/b.Value, base), r.Note)
+			}
 		}
 	}
-	return false
 }
