@@ -99,7 +99,7 @@ func command() int {
 		t.Preamble = append(t.Preamble, lines...)
 	}
 	if f.Charts != "" {
-		if err := runner.Charts(t, f.Charts, "meshbench", chartLimit(rows)); err != nil {
+		if err := runner.ChartsOf(t, f.Charts, "meshbench", chartLimit(rows), notLibp2p); err != nil {
 			fmt.Fprintln(os.Stderr, "meshbench: charts:", err)
 			return 1
 		}
@@ -159,6 +159,9 @@ func chartLimit(rows []report.Result) func(chart.Group) (chart.Limit, string) {
 		return chart.Limit{}, ""
 	}
 }
+
+// notLibp2p takes every path but go-libp2p's: the bars drawn in plexus's colour.
+func notLibp2p(peer string) bool { return !strings.HasPrefix(peer, "libp2p") }
 
 // perRoundTrip adds to the notes of the connreq results the ratio to the
 // same path's round trip: a connection per request is at best one.
