@@ -163,16 +163,19 @@ func TestJudge(t *testing.T) {
 func TestPrintGoals(t *testing.T) {
 	vs := evaluate(goals, synthetic(false))
 	var text, md bytes.Buffer
-	printGoals(&text, vs, false)
-	printGoals(&md, vs, true)
+	printGoals(&text, vs, 1, false)
+	printGoals(&md, vs, 3, true)
 	if !strings.Contains(text.String(), "neighbour round trip ≤ 1.2× mux") || !strings.Contains(text.String(), "not met by 25%") {
 		t.Errorf("text:\n%s", text.String())
+	}
+	if !strings.Contains(text.String(), "one round") || !strings.Contains(md.String(), "median of 3 rounds") {
+		t.Errorf("the titles do not say the rounds:\n%s\n%s", text.String(), md.String())
 	}
 	if !strings.Contains(md.String(), "| goal | measured | verdict |") || !strings.Contains(md.String(), "**not met by 25%**") {
 		t.Errorf("markdown:\n%s", md.String())
 	}
 	var none bytes.Buffer
-	printGoals(&none, nil, false)
+	printGoals(&none, nil, 1, false)
 	if none.Len() != 0 {
 		t.Errorf("no verdicts printed %q", none.String())
 	}

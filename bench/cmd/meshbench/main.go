@@ -93,9 +93,13 @@ func command() int {
 	compareWith(t, "neighbour+TLS", "mux+TLS")
 	perRoundTrip(t)
 	rows := t.Results
-	var lines []string
 	if runner.Match(f.Workload, "bulk", "rtt") {
-		lines, rows = limits(cfg.win, f.Count, rows)
+		secured := false
+		for _, p := range selected {
+			secured = secured || p.TLS
+		}
+		var lines []string
+		lines, rows = limits(cfg.win, f.Count, secured, rows)
 		t.Preamble = append(t.Preamble, lines...)
 	}
 	if f.Charts != "" {
@@ -105,15 +109,15 @@ func command() int {
 		}
 	}
 	runner.Print(t, f.Markdown)
-	printGoals(os.Stdout, evaluate(goals, rows), f.Markdown)
+	printGoals(os.Stdout, evaluate(goals, rows), f.Count, f.Markdown)
 	return 0
 }
 
-// limits measures the limits of the machine (raw TCP, one crypto/tls
-// connection, AES-GCM) and returns the lines that say them, and rows with
-// the limits' round trip and bulk added as results of the peers "raw TCP"
-// and tlsLimit, for the goals and the charts.
-func limits(w harness.Window, count int, rows []report.Result) ([]string, []report.Result) {
+// limits measures the limits of the machine (raw TCP; if secured, one
+// crypto/tls connection and AES-GCM too) and returns the lines that say
+// them, and rows with the limits' round trip and bulk added as results of
+// the peers rawTCP and tlsLimit, for the goals and the charts.
+func limits(w harness.Window, count int, secured bool, rows []report.Result) ([]string, []report.Result) {
 	rows = append([]report.Result(nil), rows...)
 	add := func(peer string, rtt, bulk limit.Figure) {
 		rows = append(rows,
@@ -127,6 +131,9 @@ func limits(w harness.Window, count int, rows []report.Result) ([]string, []repo
 	} else {
 		lines = append(lines, m.Line())
 		add(rawTCP, m.RTT, m.Bulk)
+	}
+	if !secured {
+		return lines, rows
 	}
 	fmt.Fprintln(os.Stderr, "meshbench: measuring the limits: one crypto/tls connection ...")
 	if m, err := limit.MeasureTLS(w, count); err != nil {
