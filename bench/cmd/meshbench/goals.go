@@ -9,10 +9,6 @@ import (
 	"github.com/plexusnet/plexus/bench/internal/report"
 )
 
-// tlsLimit is the peer name under which the limits of one crypto/tls
-// connection join the rows the goals are evaluated on.
-const tlsLimit = "crypto/tls"
-
 // row names one row of the table: a workload and a peer (a path, or
 // tlsLimit).
 type row struct{ workload, peer string }

@@ -18,8 +18,6 @@ import (
 	"time"
 
 	"github.com/plexusnet/plexus/bench/internal/chart"
-	"github.com/plexusnet/plexus/bench/internal/harness"
-	"github.com/plexusnet/plexus/bench/internal/limit"
 	"github.com/plexusnet/plexus/bench/internal/meshpeer"
 	"github.com/plexusnet/plexus/bench/internal/report"
 	"github.com/plexusnet/plexus/bench/internal/runner"
@@ -73,8 +71,21 @@ func command() int {
 	for i, w := range workloads {
 		ws[i] = runner.Workload{Name: w.name, Unit: w.unit, Higher: w.higher, Mode: w.mode(cfg)}
 	}
+	// The limits take their turns after the paths, in the rounds of bulk and rtt.
+	lim := &limits{win: cfg.win}
+	for _, p := range selected {
+		lim.secured = lim.secured || p.TLS
+	}
+	names = append(names, lim.peers()...)
 	ran := runner.Run(t, ws, f.Workload, names, f.Count, func(wi, i, round int) report.Result {
-		w, p := workloads[wi], selected[i]
+		w := workloads[wi]
+		if i >= len(selected) {
+			if w.name == "bulk" || w.name == "rtt" {
+				fmt.Fprintf(os.Stderr, "meshbench: %s / limit %s (round %d) ...\n", w.name, names[i], round+1)
+			}
+			return lim.run(names[i], w.name)
+		}
+		p := selected[i]
 		if why := w.skip(p); why != "" {
 			return report.Result{Skipped: why}
 		}
@@ -88,20 +99,13 @@ func command() int {
 		fmt.Fprintf(os.Stderr, "meshbench: no workload matches -workload %q\n", f.Workload)
 		return 2
 	}
+	lines, lims := lim.take(t, f.Count)
+	t.Preamble = append(t.Preamble, lines...)
 	compareWith(t, "relay", "neighbour")
 	compareWith(t, "relay+TLS", "neighbour+TLS")
 	compareWith(t, "neighbour+TLS", "mux+TLS")
 	perRoundTrip(t)
-	rows := t.Results
-	if runner.Match(f.Workload, "bulk", "rtt") {
-		secured := false
-		for _, p := range selected {
-			secured = secured || p.TLS
-		}
-		var lines []string
-		lines, rows = limits(cfg.win, f.Count, secured, rows)
-		t.Preamble = append(t.Preamble, lines...)
-	}
+	rows := append(append([]report.Result(nil), t.Results...), lims...) // what the goals and the charts read
 	if f.Charts != "" {
 		if err := runner.ChartsOf(t, f.Charts, "meshbench", chartLimit(rows), notLibp2p); err != nil {
 			fmt.Fprintln(os.Stderr, "meshbench: charts:", err)
@@ -112,47 +116,6 @@ func command() int {
 	printGoals(os.Stdout, evaluate(goals, rows), f.Count, f.Markdown)
 	return 0
 }
-
-// limits measures the limits of the machine (raw TCP; if secured, one
-// crypto/tls connection and AES-GCM too) and returns the lines that say
-// them, and rows with the limits' round trip and bulk added as results of
-// the peers rawTCP and tlsLimit, for the goals and the charts.
-func limits(w harness.Window, count int, secured bool, rows []report.Result) ([]string, []report.Result) {
-	rows = append([]report.Result(nil), rows...)
-	add := func(peer string, rtt, bulk limit.Figure) {
-		rows = append(rows,
-			report.Result{Workload: "rtt", Peer: peer, Value: rtt.Median, Unit: "µs"},
-			report.Result{Workload: "bulk", Peer: peer, Value: bulk.Median, Unit: "MB/s", Higher: true})
-	}
-	var lines []string
-	fmt.Fprintln(os.Stderr, "meshbench: measuring the limits: raw TCP ...")
-	if m, err := limit.Measure(w, count); err != nil {
-		lines = append(lines, "Limits of raw TCP: not measured ("+err.Error()+").")
-	} else {
-		lines = append(lines, m.Line())
-		add(rawTCP, m.RTT, m.Bulk)
-	}
-	if !secured {
-		return lines, rows
-	}
-	fmt.Fprintln(os.Stderr, "meshbench: measuring the limits: one crypto/tls connection ...")
-	if m, err := limit.MeasureTLS(w, count); err != nil {
-		lines = append(lines, "Limits of one crypto/tls connection: not measured ("+err.Error()+").")
-	} else {
-		lines = append(lines, m.Line())
-		add(tlsLimit, m.RTT, m.Bulk)
-	}
-	fmt.Fprintln(os.Stderr, "meshbench: measuring the limits: AES-GCM ...")
-	if m, err := limit.MeasureAEAD(w, count); err != nil {
-		lines = append(lines, "AES-GCM: not measured ("+err.Error()+").")
-	} else {
-		lines = append(lines, m.Line())
-	}
-	return lines, rows
-}
-
-// rawTCP is the peer name of raw TCP's limits among the rows.
-const rawTCP = "raw TCP"
 
 // chartLimit draws raw TCP's round trip and bulk, from rows, as the line
 // of the rtt and bulk charts; the other charts have none.

@@ -35,6 +35,9 @@ type Machine struct {
 // Figure is the median of the rounds and their spread.
 type Figure struct{ Median, Lo, Hi float64 }
 
+// FigureOf is the median of v and its spread.
+func FigureOf(v []float64) Figure { return figure(v) }
+
 func figure(v []float64) Figure {
 	if len(v) == 0 {
 		return Figure{}

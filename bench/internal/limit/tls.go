@@ -32,24 +32,47 @@ type TLS struct {
 // MeasureTLS measures the limits of one TLS connection rounds times (at
 // least once), each measurement over w, and returns the medians.
 func MeasureTLS(w harness.Window, rounds int) (TLS, error) {
-	var suite string
-	p := func() (net.Conn, net.Conn, error) {
-		c, s, err := tcpPair()
-		if err != nil {
-			return nil, nil, err
-		}
-		tc, ts, err := TLSPair(c, s)
-		if err != nil {
-			return nil, nil, err
-		}
-		suite = tls.CipherSuiteName(tc.ConnectionState().CipherSuite)
-		return tc, ts, nil
+	suite, err := TLSSuite()
+	if err != nil {
+		return TLS{}, err
 	}
-	rtt, bulk, size, err := measure(w, rounds, p)
+	rtt, bulk, size, err := measure(w, rounds, tlsPair)
 	if err != nil {
 		return TLS{}, err
 	}
 	return TLS{RTT: rtt, Bulk: bulk, BulkSize: size, Suite: suite, Rounds: max(rounds, 1)}, nil
+}
+
+// TLSRoundTrip returns µs per 32-byte echo on one TLS connection.
+func TLSRoundTrip(w harness.Window) (float64, error) { return roundTrip(w, tlsPair) }
+
+// TLSBestBulk returns the best MB/s on one TLS connection over BulkSizes
+// and the size that gave it.
+func TLSBestBulk(w harness.Window) (float64, int, error) { return bestBulk(w, tlsPair) }
+
+// TLSSuite returns the name of the cipher suite crypto/tls negotiates
+// between the ends TLSPair makes.
+func TLSSuite() (string, error) {
+	c, s, err := tlsPair()
+	if err != nil {
+		return "", err
+	}
+	defer s.Close()
+	defer c.Close()
+	return tls.CipherSuiteName(c.(*tls.Conn).ConnectionState().CipherSuite), nil
+}
+
+// tlsPair is a fresh loopback TCP connection secured by TLSPair.
+func tlsPair() (net.Conn, net.Conn, error) {
+	c, s, err := tcpPair()
+	if err != nil {
+		return nil, nil, err
+	}
+	tc, ts, err := TLSPair(c, s)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tc, ts, nil
 }
 
 // Line says the limits in one sentence, for above a table.
