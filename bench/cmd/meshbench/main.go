@@ -1,10 +1,12 @@
-// Command meshbench runs the mesh workloads (bulk, rtt, open, firstdial,
-// idle) over a plain mux session and over mesh paths (to a neighbour,
-// through one relay, through one relay with TLS) in one run, over loopback
-// TCP with every node in this process (the relay of the idle workload in a
-// child process), and prints one table with absolute numbers, ratios to the
-// plain mux session, and in the notes the ratios that the goals of issue 7
-// name.
+// Command meshbench runs the mesh workloads (bulk, msgs, rtt, connreq,
+// open, firstdial, idle) over a plain mux session and over mesh paths (to a
+// neighbour, through one relay), each plain and with TLS, in one run, over
+// loopback TCP with every node in this process (the relay of the idle
+// workload in a child process). It prints the limits of the machine
+// measured in the same run (raw TCP, one crypto/tls connection, AES-GCM),
+// one table with absolute numbers, ratios to the plain mux session and in
+// the notes the ratios the goals compare, and then the goals of issue 16
+// that the run's rows allow, met or not.
 package main
 
 import (
@@ -15,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/plexusnet/plexus/bench/internal/chart"
 	"github.com/plexusnet/plexus/bench/internal/meshpeer"
 	"github.com/plexusnet/plexus/bench/internal/report"
 	"github.com/plexusnet/plexus/bench/internal/runner"
@@ -25,7 +28,14 @@ func main() { os.Exit(command()) }
 // command is the whole program; it returns the exit code, so that deferred calls run.
 func command() int {
 	var f runner.Flags
-	f.Define(flag.CommandLine, "bulk,rtt,open,firstdial,idle", "mux,neighbour,relay,relay+tls")
+	var wnames, pnames []string
+	for _, w := range workloads {
+		wnames = append(wnames, w.name)
+	}
+	for _, p := range meshpeer.All() {
+		pnames = append(pnames, strings.ToLower(p.Name))
+	}
+	f.Define(flag.CommandLine, strings.Join(wnames, ","), strings.Join(pnames, ","))
 	ends := flag.Int("ends", 16, "idle workload: client nodes, and server nodes; every client has a circuit to every server")
 	var child relayChild
 	flag.Var(&child, "relay-child", "internal: run the relay of the idle workload (=libp2p: a go-libp2p relay)")
@@ -65,8 +75,21 @@ func command() int {
 	for i, w := range workloads {
 		ws[i] = runner.Workload{Name: w.name, Unit: w.unit, Higher: w.higher, Mode: w.mode(cfg)}
 	}
+	// The limits take their turns after the paths, in the rounds of bulk and rtt.
+	lim := &limits{win: cfg.win}
+	for _, p := range selected {
+		lim.secured = lim.secured || p.TLS
+	}
+	names = append(names, lim.peers()...)
 	ran := runner.Run(t, ws, f.Workload, names, f.Count, func(wi, i, round int) report.Result {
-		w, p := workloads[wi], selected[i]
+		w := workloads[wi]
+		if i >= len(selected) {
+			if w.name == "bulk" || w.name == "rtt" {
+				fmt.Fprintf(os.Stderr, "meshbench: %s / limit %s (round %d) ...\n", w.name, names[i], round+1)
+			}
+			return lim.run(names[i], w.name)
+		}
+		p := selected[i]
 		if why := w.skip(p); why != "" {
 			return report.Result{Skipped: why}
 		}
@@ -80,32 +103,68 @@ func command() int {
 		fmt.Fprintf(os.Stderr, "meshbench: no workload matches -workload %q\n", f.Workload)
 		return 2
 	}
-	compareWith(t, "neighbour", "relay", "relay+TLS")
+	lines, lims := lim.take(t, f.Count)
+	t.Preamble = append(t.Preamble, lines...)
+	compareWith(t, "relay", "neighbour")
+	compareWith(t, "relay+TLS", "neighbour+TLS")
+	compareWith(t, "neighbour+TLS", "mux+TLS")
+	compareWith(t, "libp2p-relay", "libp2p")
+	perRoundTrip(t)
+	rows := append(append([]report.Result(nil), t.Results...), lims...) // what the goals and the charts read
+	if f.Charts != "" {
+		if err := runner.ChartsOf(t, f.Charts, "meshbench", chartLimit(rows), notLibp2p); err != nil {
+			fmt.Fprintln(os.Stderr, "meshbench: charts:", err)
+			return 1
+		}
+	}
 	runner.Print(t, f.Markdown)
+	printGoals(os.Stdout, evaluate(goals, rows), f.Count, f.Markdown)
 	return 0
 }
 
-// compareWith adds to the notes of the results of others the ratio to the
-// result of base in the same workload: the goals compare a relayed stream
-// with a direct one, not with plain mux.
-func compareWith(t *report.Table, base string, others ...string) {
+// chartLimit draws raw TCP's round trip and bulk, from rows, as the line
+// of the rtt and bulk charts; the other charts have none.
+func chartLimit(rows []report.Result) func(chart.Group) (chart.Limit, string) {
+	return func(g chart.Group) (chart.Limit, string) {
+		for _, r := range rows {
+			if r.Peer == rawTCP && r.Workload == g.Workload && r.Value > 0 {
+				return chart.Limit{Label: "raw TCP over loopback", Value: r.Value}, ""
+			}
+		}
+		return chart.Limit{}, ""
+	}
+}
+
+// notLibp2p takes every path but go-libp2p's: the bars drawn in plexus's colour.
+func notLibp2p(peer string) bool { return !strings.HasPrefix(peer, "libp2p") }
+
+// perRoundTrip adds to the notes of the connreq results the ratio to the
+// same path's round trip: a connection per request is at best one.
+func perRoundTrip(t *report.Table) {
 	for i, r := range t.Results {
-		if r.Skipped != "" || !contains(others, r.Peer) {
+		if r.Workload != "connreq" || r.Skipped != "" {
 			continue
 		}
 		for _, b := range t.Results {
-			if b.Workload == r.Workload && b.Mode == r.Mode && b.Peer == base && b.Skipped == "" && b.Value > 0 {
-				t.Results[i].Note = fmt.Sprintf("%.2f× %s; %s", r.Value/b.Value, base, r.Note)
+			if b.Workload == "rtt" && b.Peer == r.Peer && b.Skipped == "" && b.Value > 0 {
+				t.Results[i].Note = note(fmt.Sprintf("%.2f× its round trip (%s µs)", r.Value/b.Value, report.FormatValue(b.Value)), r.Note)
 			}
 		}
 	}
 }
 
-func contains(s []string, x string) bool {
-	for _, y := range s {
-		if y == x {
-			return true
+// compareWith adds to the notes of the results of peer the ratio to the
+// result of base in the same workload: the goals compare a relayed stream
+// with a direct one, and secured paths with secured ones, not with plain mux.
+func compareWith(t *report.Table, peer, base string) {
+	for i, r := range t.Results {
+		if r.Skipped != "" || r.Peer != peer {
+			continue
+		}
+		for _, b := range t.Results {
+			if b.Workload == r.Workload && b.Mode == r.Mode && b.Peer == base && b.Skipped == "" && b.Value > 0 {
+				t.Results[i].Note = note(fmt.Sprintf("%.2f× %s", r.Value/b.Value, base), r.Note)
+			}
 		}
 	}
-	return false
 }

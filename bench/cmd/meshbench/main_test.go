@@ -7,6 +7,7 @@ import (
 
 	"github.com/plexusnet/plexus/bench/internal/harness"
 	"github.com/plexusnet/plexus/bench/internal/meshpeer"
+	"github.com/plexusnet/plexus/bench/internal/report"
 	"go.uber.org/goleak"
 )
 
@@ -40,6 +41,25 @@ func TestWorkloadsRun(t *testing.T) {
 				}
 				t.Logf("%.2f %s; %s", r.Value, w.unit, r.Note)
 			})
+		}
+	}
+}
+
+// TestNotes checks the ratios main adds to the notes: a relayed row to
+// its direct row, and a connection per request to the path's round trip.
+func TestNotes(t *testing.T) {
+	tab := &report.Table{Baseline: "mux", Results: []report.Result{
+		{Workload: "rtt", Peer: "neighbour+TLS", Value: 40},
+		{Workload: "rtt", Peer: "relay+TLS", Value: 60, Note: "median of 3 rounds"},
+		{Workload: "connreq", Peer: "relay+TLS", Value: 90},
+		{Workload: "connreq", Peer: "relay", Value: 90}, // no round trip of relay: no ratio
+		{Workload: "connreq", Peer: "neighbour", Skipped: "failed"},
+	}}
+	compareWith(tab, "relay+TLS", "neighbour+TLS")
+	perRoundTrip(tab)
+	for i, want := range []string{"", "1.50× neighbour+TLS; median of 3 rounds", "1.50× its round trip (60.0 µs)", "", ""} {
+		if got := tab.Results[i].Note; got != want {
+			t.Errorf("%s/%s: note %q, want %q", tab.Results[i].Workload, tab.Results[i].Peer, got, want)
 		}
 	}
 }

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/plexusnet/plexus/bench/internal/harness"
+	"github.com/plexusnet/plexus/bench/internal/limit"
 	"github.com/plexusnet/plexus/bench/internal/meshpeer"
 	"github.com/plexusnet/plexus/bench/internal/report"
 )
@@ -28,16 +30,23 @@ type workload struct {
 	run    func(meshpeer.Path, config) report.Result
 }
 
+// bulkSizes are the write and read sizes bulk tries; each path is shown
+// at its best, as muxbench and the limits do.
+var bulkSizes = limit.BulkSizes
+
 const (
-	bulkWrite   = 64 << 10
+	msgSize     = 64
+	msgConns    = 8
 	rttSize     = 32
 	openSize    = 32
 	openDialers = 32
 )
 
 var workloads = []workload{
-	{"bulk", "MB/s", true, fixed("1 stream, 64 KiB writes"), always, runBulk},
+	{"bulk", "MB/s", true, fixed("1 stream, best of 64 KiB and 1 MiB writes"), always, runBulk},
+	{"msgs", "msg/s", true, fixed(fmt.Sprintf("%d B msgs, %d conns", msgSize, msgConns)), always, runMsgs},
 	{"rtt", "µs", false, fixed("32 B round trip, 1 stream"), always, runRTT},
+	{"connreq", "µs", false, fixed("1 caller: dial, 1 B request, 1 B reply, close"), always, runConnReq},
 	{"open", "streams/s", true, fixed(fmt.Sprintf("%d dialers: dial %s, write 32 B, close", openDialers, meshpeer.Service)), always, runOpen},
 	{"firstdial", "ms", false, fixed("a new node dials " + meshpeer.Service + " to first byte"), meshOnly, runFirstDial},
 	{"idle", "B/circuit", false, func(c config) string {
@@ -120,14 +129,36 @@ func note(parts ...string) string {
 	return s
 }
 
+// runBulk measures one connection at each of bulkSizes (each for the
+// whole window) and returns the best, with the others in the note.
 func runBulk(p meshpeer.Path, c config) report.Result {
+	var best report.Result
+	var sizes []string
+	for _, size := range bulkSizes {
+		r := runBulkSize(p, c, size)
+		if r.Skipped != "" {
+			return r
+		}
+		sizes = append(sizes, fmt.Sprintf("%s: %s", limit.SizeName(size), report.FormatValue(r.Value)))
+		if r.Value > best.Value {
+			best = r
+			best.Note = note("best at "+limit.SizeName(size), r.Note)
+		}
+	}
+	best.Note = note(best.Note, strings.Join(sizes, ", "))
+	return best
+}
+
+// runBulkSize is one connection, the client writing size-byte buffers and
+// the server reading into a size-byte buffer.
+func runBulkSize(p meshpeer.Path, c config, size int) report.Result {
 	s, hang, err := measure(p, c, 1, func(r *run) {
 		r.g.Go(func() error {
 			st, err := r.n.Listener.Accept()
 			if err != nil {
 				return r.ignoreAfter(err)
 			}
-			buf := make([]byte, bulkWrite)
+			buf := make([]byte, size)
 			for {
 				n, err := st.Read(buf)
 				r.cnt.Add(0, uint64(n))
@@ -141,7 +172,7 @@ func runBulk(p meshpeer.Path, c config) report.Result {
 			if err != nil {
 				return r.ignoreAfter(err)
 			}
-			buf := make([]byte, bulkWrite)
+			buf := make([]byte, size)
 			for !r.stop.Load() {
 				if _, err := st.Write(buf); err != nil {
 					return r.ignoreAfter(err)
@@ -155,6 +186,82 @@ func runBulk(p meshpeer.Path, c config) report.Result {
 	}
 	cpu := float64(s.CPU.Microseconds()) / (float64(s.Count) / 1e6)
 	return report.Result{Value: s.Rate() / 1e6, Note: note(fmt.Sprintf("CPU %.0f µs/MB", cpu), hang)}
+}
+
+// messenger is a connection that sends and receives whole messages (a
+// mux stream, and so a mesh connection); RecvInto receives into the
+// caller's buffer, as the other peers read into one with io.ReadFull.
+type messenger interface {
+	Send(p []byte) error
+	RecvInto(buf []byte) ([]byte, error)
+}
+
+// runMsgs sends msgSize-byte messages on msgConns connections, one sending
+// and one receiving goroutine each, as muxbench's msgs: with Send and
+// RecvInto where the path's connections have them, else as msgSize-byte
+// writes read with io.ReadFull.
+func runMsgs(p meshpeer.Path, c config) report.Result {
+	var api atomic.Value // how the connections were driven, for the note
+	s, hang, err := measure(p, c, msgConns, func(r *run) {
+		r.g.Go(func() error {
+			for i := range msgConns {
+				st, err := r.n.Listener.Accept()
+				if err != nil {
+					return r.ignoreAfter(err)
+				}
+				r.g.Go(func() error {
+					buf := make([]byte, msgSize)
+					m, ok := st.(messenger)
+					for {
+						if ok {
+							b, err := m.RecvInto(buf)
+							if err != nil {
+								return r.ignoreAfter(err)
+							}
+							if len(b) != msgSize {
+								return fmt.Errorf("received a %d-byte message, sent %d", len(b), msgSize)
+							}
+						} else if _, err := io.ReadFull(st, buf); err != nil {
+							return r.ignoreAfter(err)
+						}
+						r.cnt.Add(i, 1)
+					}
+				})
+			}
+			return nil
+		})
+		for range msgConns {
+			r.g.Go(func() error {
+				st, err := r.n.Dial(r.ctx)
+				if err != nil {
+					return r.ignoreAfter(err)
+				}
+				msg := make([]byte, msgSize)
+				m, ok := st.(messenger)
+				if ok {
+					api.Store("Send/RecvInto")
+				} else {
+					api.Store(fmt.Sprintf("%d B writes, io.ReadFull", msgSize))
+				}
+				for !r.stop.Load() {
+					if ok {
+						err = m.Send(msg)
+					} else {
+						_, err = st.Write(msg)
+					}
+					if err != nil {
+						return r.ignoreAfter(err)
+					}
+				}
+				return nil
+			})
+		}
+	})
+	if err != nil {
+		return failed(err)
+	}
+	how, _ := api.Load().(string)
+	return report.Result{Value: s.Rate(), Note: note(how, fmt.Sprintf("CPU %.2f µs/msg, %.2f allocs/msg", float64(s.CPUPer().Nanoseconds())/1e3, s.AllocsPer()), hang)}
 }
 
 func runRTT(p meshpeer.Path, c config) report.Result {
@@ -255,6 +362,59 @@ func readToEOF(r io.Reader, buf []byte) (int, error) {
 			return total, err
 		}
 	}
+}
+
+// runConnReq is a connection per request: one caller, in a loop, dials,
+// writes a 1-byte request, reads the 1-byte reply and closes; the server
+// accepts, reads the request, writes the reply and closes. The result is
+// µs per loop; main adds the ratio to the path's round trip.
+func runConnReq(p meshpeer.Path, c config) report.Result {
+	s, hang, err := measure(p, c, 1, func(r *run) {
+		r.g.Go(func() error {
+			buf := make([]byte, 1)
+			for {
+				st, err := r.n.Listener.Accept()
+				if err != nil {
+					return r.ignoreAfter(err)
+				}
+				if _, err := io.ReadFull(st, buf); err != nil {
+					st.Close()
+					return r.ignoreAfter(err)
+				}
+				_, err = st.Write(buf)
+				st.Close()
+				if err != nil {
+					return r.ignoreAfter(err)
+				}
+			}
+		})
+		r.g.Go(func() error {
+			buf := make([]byte, 1)
+			for !r.stop.Load() {
+				st, err := r.n.Dial(r.ctx)
+				if err != nil {
+					return r.ignoreAfter(err)
+				}
+				if _, err := st.Write(buf); err != nil {
+					st.Close()
+					return r.ignoreAfter(err)
+				}
+				if _, err := io.ReadFull(st, buf); err != nil {
+					st.Close()
+					return r.ignoreAfter(err)
+				}
+				if err := st.Close(); err != nil {
+					return r.ignoreAfter(err)
+				}
+				r.cnt.Add(0, 1)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return failed(err)
+	}
+	return report.Result{Value: 1e6 / s.Rate(), Note: note(fmt.Sprintf("CPU %.1f µs/request, %.1f allocs/request", float64(s.CPUPer().Nanoseconds())/1e3, s.AllocsPer()), hang)}
 }
 
 // runFirstDial measures first dials: in a loop, a new client node joins

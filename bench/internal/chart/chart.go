@@ -29,6 +29,17 @@ type Limit struct {
 type Group struct {
 	Workload, Mode string
 	Results        []report.Result
+	// Ours reports whether a peer is plexus, drawn in plexus's colour;
+	// nil: the peers whose name starts with "plexus".
+	Ours func(peer string) bool
+}
+
+// ours reports whether peer is drawn in plexus's colour.
+func (g Group) ours(peer string) bool {
+	if g.Ours == nil {
+		return strings.HasPrefix(peer, "plexus")
+	}
+	return g.Ours(peer)
 }
 
 // Groups splits t into its workload-and-mode groups, in table order.
@@ -62,7 +73,7 @@ func Write(dir, name, title string, g Group, skip string, limit Limit) (string, 
 	var vals plotter.Values
 	var errs spread
 	var labels plotter.XYLabels
-	plexus := -1
+	var plexus []bool
 	top := limit.Value
 	for _, r := range g.Results {
 		if r.Skipped != "" || r.Peer == skip {
@@ -84,9 +95,7 @@ func Write(dir, name, title string, g Group, skip string, limit Limit) (string, 
 		}
 		labels.XYs = append(labels.XYs, plotter.XY{X: float64(i), Y: hi})
 		labels.Labels = append(labels.Labels, text)
-		if strings.HasPrefix(r.Peer, "plexus") {
-			plexus = i
-		}
+		plexus = append(plexus, g.ours(r.Peer))
 	}
 	if len(vals) == 0 {
 		return "", fmt.Errorf("chart %s: no peer ran", name)
@@ -110,7 +119,7 @@ func Write(dir, name, title string, g Group, skip string, limit Limit) (string, 
 		}
 		bars.LineStyle.Width = 0
 		bars.Color = barColor
-		if i == plexus {
+		if plexus[i] {
 			bars.Color = plexusColor
 		}
 		p.Add(bars)

@@ -43,3 +43,34 @@ func TestWrite(t *testing.T) {
 		t.Error("a chart with no peer did not fail")
 	}
 }
+
+// TestOurs checks that the bars Ours takes, and only those, get plexus's colour.
+func TestOurs(t *testing.T) {
+	rs := []report.Result{
+		{Workload: "rtt", Peer: "neighbour", Value: 30, Unit: "µs"},
+		{Workload: "rtt", Peer: "libp2p", Value: 40, Unit: "µs"},
+	}
+	for _, tc := range []struct {
+		name string
+		ours func(string) bool
+		want bool
+	}{
+		{"default", nil, false}, // no peer is named plexus
+		{"none", func(string) bool { return false }, false},
+		{"not libp2p", func(p string) bool { return !strings.HasPrefix(p, "libp2p") }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file, err := Write(t.TempDir(), "rtt", "rtt", Group{Workload: "rtt", Results: rs, Ours: tc.ours}, "", Limit{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Contains(string(b), "#1F6FB4"); got != tc.want {
+				t.Errorf("plexus's colour drawn: %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

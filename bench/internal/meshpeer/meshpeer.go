@@ -1,7 +1,8 @@
 // Package meshpeer sets up the paths the workloads of meshbench run over,
 // all in this process over loopback TCP: a plain mux session (the
 // reference), a stream to a mesh neighbour, and a stream through one mesh
-// relay, with plain links and with TLS; and go-libp2p's (package p2ppeer)
+// relay, each plain and with TLS (the mux session over one crypto/tls
+// connection, the mesh with WithTLS); and go-libp2p's (package p2ppeer)
 // direct stream, with TLS and with Noise, and its stream through a
 // circuit-relay v2 relay. Every path offers the same two
 // ends: Dial opens a connection to the service, Listener accepts them.
@@ -14,6 +15,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/plexusnet/plexus/bench/internal/limit"
 	"github.com/plexusnet/plexus/bench/internal/p2ppeer"
 	"github.com/plexusnet/plexus/mesh"
 	"github.com/plexusnet/plexus/mux"
@@ -27,7 +29,7 @@ type Path struct {
 	Name  string
 	Mesh  bool // false: the plain mux reference
 	Relay bool // through one relay (else to a neighbour)
-	TLS   bool // links (and circuits) secured with WithTLS; libp2p: TLS 1.3
+	TLS   bool // links (and circuits) secured with WithTLS; mux: one crypto/tls connection (limit.TLSPair); libp2p: TLS 1.3
 
 	Libp2p bool // a go-libp2p path (package p2ppeer) instead of plexus
 	Noise  bool // libp2p: Noise instead of TLS
@@ -37,7 +39,9 @@ type Path struct {
 func All() []Path {
 	return []Path{
 		{Name: "mux"},
+		{Name: "mux+TLS", TLS: true},
 		{Name: "neighbour", Mesh: true},
+		{Name: "neighbour+TLS", Mesh: true, TLS: true},
 		{Name: "relay", Mesh: true, Relay: true},
 		{Name: "relay+TLS", Mesh: true, Relay: true, TLS: true},
 		{Name: "libp2p", Libp2p: true, TLS: true},
@@ -108,6 +112,13 @@ func (n *Net) startMux() error {
 			c2.Close()
 		}
 		return fmt.Errorf("loopback TCP: %v", err)
+	}
+	if n.path.TLS {
+		tc, ts, err := limit.TLSPair(c1, c2)
+		if err != nil {
+			return err
+		}
+		c1, c2 = tc, ts
 	}
 	server, err := mux.Server(c2, nil)
 	if err != nil {

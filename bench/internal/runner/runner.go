@@ -116,7 +116,16 @@ func Run(t *report.Table, ws []Workload, filter string, peers []string, count in
 // replaces (empty: none). The charts are added to t.Charts as Markdown
 // beside dir links them.
 func Charts(t *report.Table, dir, prefix string, limit func(g chart.Group) (chart.Limit, string)) error {
+	return ChartsOf(t, dir, prefix, limit, nil)
+}
+
+// ChartsOf is Charts with the bars that ours takes drawn in plexus's
+// colour (nil: the peers whose name starts with "plexus").
+func ChartsOf(t *report.Table, dir, prefix string, limit func(g chart.Group) (chart.Limit, string), ours func(peer string) bool) error {
 	gs := chart.Groups(t)
+	for i := range gs {
+		gs[i].Ours = ours
+	}
 	modes := map[string]int{} // modes of each workload: the file names need the mode only when there are several
 	for _, g := range gs {
 		modes[g.Workload]++
