@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
 	"runtime/pprof"
@@ -27,7 +28,18 @@ import (
 // (the benchmark's own goroutines, which also read and write the
 // connections of the two ends when mux lets the caller do it, have none).
 func tcpMesh(b *testing.B, k int, opts ...Option) []*Node {
-	ns := nodes(b, k, opts...)
+	return tcpChain(b, nodes(b, k, opts...))
+}
+
+// tcpSecureMesh is tcpMesh with TLS: links and circuits secured with
+// certificates of one test CA.
+func tcpSecureMesh(b *testing.B, k int) []*Node {
+	return tcpChain(b, secureNodes(b, newCA(b), k))
+}
+
+// tcpChain links the nodes ns in a chain over loopback TCP (see tcpMesh).
+func tcpChain(b *testing.B, ns []*Node) []*Node {
+	k := len(ns)
 	as := func(i int, f func()) {
 		pprof.Do(context.Background(), pprof.Labels("node", strconv.Itoa(i)), func(context.Context) { f() })
 	}
@@ -75,6 +87,39 @@ func muxPair(b *testing.B) (client, server net.Conn) {
 	}
 	peer.Read(make([]byte, 1))
 	return st, peer
+}
+
+// tlsPair is one crypto/tls connection over loopback TCP, the bound of a
+// secured neighbour's stream (which is a mux stream over one).
+func tlsPair(b *testing.B) (client, server net.Conn) {
+	ln, err := netListen()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	ca := newCA(b)
+	acc := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		acc <- c
+	}()
+	c1, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	c2 := <-acc
+	tc := tls.Client(c1, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13})
+	ts := tls.Server(c2, ca.nodeConfig(b, false))
+	errc := make(chan error, 1)
+	go func() { errc <- ts.Handshake() }()
+	if err := tc.Handshake(); err != nil {
+		b.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { tc.Close(); ts.Close() })
+	return tc, ts
 }
 
 // meshPair dials from ns[0] to a listener on ns[len-1].
@@ -152,6 +197,21 @@ func BenchmarkThroughputRelay(b *testing.B) {
 	benchThroughput(b, c, s)
 }
 
+func BenchmarkThroughputTLS(b *testing.B) {
+	c, s := tlsPair(b)
+	benchThroughput(b, c, s)
+}
+
+func BenchmarkThroughputNeighbourTLS(b *testing.B) {
+	c, s := meshPair(b, tcpSecureMesh(b, 2))
+	benchThroughput(b, c, s)
+}
+
+func BenchmarkThroughputRelayTLS(b *testing.B) {
+	c, s := meshPair(b, tcpSecureMesh(b, 3))
+	benchThroughput(b, c, s)
+}
+
 func BenchmarkRTTMux(b *testing.B) {
 	c, s := muxPair(b)
 	benchRTT(b, c, s)
@@ -164,6 +224,21 @@ func BenchmarkRTTNeighbour(b *testing.B) {
 
 func BenchmarkRTTRelay(b *testing.B) {
 	c, s := meshPair(b, tcpMesh(b, 3))
+	benchRTT(b, c, s)
+}
+
+func BenchmarkRTTTLS(b *testing.B) {
+	c, s := tlsPair(b)
+	benchRTT(b, c, s)
+}
+
+func BenchmarkRTTNeighbourTLS(b *testing.B) {
+	c, s := meshPair(b, tcpSecureMesh(b, 2))
+	benchRTT(b, c, s)
+}
+
+func BenchmarkRTTRelayTLS(b *testing.B) {
+	c, s := meshPair(b, tcpSecureMesh(b, 3))
 	benchRTT(b, c, s)
 }
 
