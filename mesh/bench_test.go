@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plexusnet/plexus/internal/fastio"
 	"github.com/plexusnet/plexus/mux"
 )
 
@@ -58,6 +59,23 @@ func tcpChain(b *testing.B, ns []*Node) []*Node {
 
 // muxPair is a plain mux session over loopback TCP, with a stream.
 func muxPair(b *testing.B) (client, server net.Conn) {
+	c1, c2 := tcpPair(b)
+	return muxOver(b, c1, c2)
+}
+
+// muxTLSPair is a plain mux session over one crypto/tls connection
+// (tlsPair), with a stream: what a secured neighbour's stream is, without
+// the mesh.
+func muxTLSPair(b *testing.B) (client, server net.Conn) {
+	c1, c2 := tlsPairOver(b, recordConn)
+	return muxOver(b, c1, c2)
+}
+
+// recordConn is what a link's TLS runs over (see identity.handshake).
+func recordConn(c net.Conn) net.Conn { return fastio.NewRecordConn(c, c) }
+
+// tcpPair is a loopback TCP connection.
+func tcpPair(b *testing.B) (client, server net.Conn) {
 	ln, err := netListen()
 	if err != nil {
 		b.Fatal(err)
@@ -72,7 +90,11 @@ func muxPair(b *testing.B) (client, server net.Conn) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c2 := <-acc
+	return c1, <-acc
+}
+
+// muxOver runs a mux session over c1 (client) and c2, and opens a stream.
+func muxOver(b *testing.B, c1, c2 net.Conn) (client, server net.Conn) {
 	cs, _ := mux.Client(c1, nil)
 	ss, _ := mux.Server(c2, nil)
 	b.Cleanup(func() { cs.Close(); ss.Close() })
@@ -92,22 +114,14 @@ func muxPair(b *testing.B) (client, server net.Conn) {
 // tlsPair is one crypto/tls connection over loopback TCP, the bound of a
 // secured neighbour's stream (which is a mux stream over one).
 func tlsPair(b *testing.B) (client, server net.Conn) {
-	ln, err := netListen()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
+	return tlsPairOver(b, func(c net.Conn) net.Conn { return c })
+}
+
+// tlsPairOver is tlsPair with TLS over wrap of each TCP connection.
+func tlsPairOver(b *testing.B, wrap func(net.Conn) net.Conn) (client, server net.Conn) {
+	c1, c2 := tcpPair(b)
+	c1, c2 = wrap(c1), wrap(c2)
 	ca := newCA(b)
-	acc := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		acc <- c
-	}()
-	c1, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	c2 := <-acc
 	tc := tls.Client(c1, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13})
 	ts := tls.Server(c2, ca.nodeConfig(b, false))
 	errc := make(chan error, 1)
@@ -202,6 +216,11 @@ func BenchmarkThroughputTLS(b *testing.B) {
 	benchThroughput(b, c, s)
 }
 
+func BenchmarkThroughputMuxTLS(b *testing.B) {
+	c, s := muxTLSPair(b)
+	benchThroughput(b, c, s)
+}
+
 func BenchmarkThroughputNeighbourTLS(b *testing.B) {
 	c, s := meshPair(b, tcpSecureMesh(b, 2))
 	benchThroughput(b, c, s)
@@ -229,6 +248,11 @@ func BenchmarkRTTRelay(b *testing.B) {
 
 func BenchmarkRTTTLS(b *testing.B) {
 	c, s := tlsPair(b)
+	benchRTT(b, c, s)
+}
+
+func BenchmarkRTTMuxTLS(b *testing.B) {
+	c, s := muxTLSPair(b)
 	benchRTT(b, c, s)
 }
 

@@ -52,8 +52,12 @@ type sendQueue struct {
 	// The writer: set once, or atomic.
 	vectored bool // conn gathers net.Buffers into one system call (writev)
 	conn     io.Writer
-	raw      *fastio.Writer // non-blocking writes for inline writes; nil: none
-	writeSeq atomic.Uint64  // connection writes begun plus ended: odd while one is under way (see health.go)
+	raw      *fastio.Writer // non-blocking writes for inline writes (on records' socket if set); nil: none
+	// records, if set, is the connection under conn, a TLS connection:
+	// a batch is sealed into records there and written from there (see
+	// writeSealed), and q.resume then holds sealed records.
+	records  *fastio.RecordConn
+	writeSeq atomic.Uint64 // connection writes begun plus ended: odd while one is under way (see health.go)
 	bytesOut atomic.Uint64
 	stuck    func(error) // ends the session: the peer lets control frames pile up
 }
@@ -74,6 +78,11 @@ func (q *sendQueue) init(conn io.Writer, c *Config, preface []byte, client bool,
 		q.vectored = true
 	}
 	q.raw = fastio.NewWriter(conn)
+	if nc, ok := conn.(interface{ NetConn() net.Conn }); ok { // a tls.Conn
+		if rc, ok := nc.NetConn().(*fastio.RecordConn); ok {
+			q.records, q.raw = rc, rc.Raw()
+		}
+	}
 }
 
 // ours reports whether id is of a stream we opened: our ids have
@@ -440,11 +449,36 @@ func (q *sendQueue) next(b *batch) bool {
 // first of all, for the writer goroutine.
 func (q *sendQueue) tryWrite(b *batch) error {
 	q.writeSeq.Add(1)
-	n, err := q.raw.TryWrite(b.bufs)
+	var n int
+	var err error
+	var sealed []byte
+	if q.records != nil {
+		sealed, err = q.seal(b, b.bufs)
+		if err == nil {
+			n, err = q.raw.TryWriteOne(sealed)
+		}
+	} else {
+		n, err = q.raw.TryWrite(b.bufs)
+	}
 	q.writeSeq.Add(1)
 	q.bytesOut.Add(uint64(n))
 	if err != nil {
 		return err
+	}
+	if q.records != nil {
+		var rest []byte
+		if n < len(sealed) {
+			rest = append([]byte(nil), sealed[n:]...)
+		}
+		q.records.Put(sealed)
+		if rest == nil {
+			return q.records.Release()
+		}
+		q.mu.Lock()
+		q.resume = rest // records stays held until the writer goroutine writes it
+		q.buffered += len(rest)
+		q.mu.Unlock()
+		return nil
 	}
 	var rest []byte
 	for _, p := range b.bufs {
@@ -472,7 +506,9 @@ func (q *sendQueue) write(b *batch) error {
 	q.writeSeq.Add(1)
 	var err error
 	var n int64
-	if q.vectored || len(b.bufs) == 1 {
+	if q.records != nil {
+		n, err = q.writeSealed(b)
+	} else if q.vectored || len(b.bufs) == 1 {
 		b.iov = append(b.iov[:0], b.bufs...) // WriteTo consumes its receiver
 		n, err = b.iov.WriteTo(q.conn)
 		clear(b.iov[:cap(b.iov)])
@@ -493,6 +529,60 @@ func (q *sendQueue) write(b *batch) error {
 	q.writeSeq.Add(1)
 	q.bytesOut.Add(uint64(n))
 	return err
+}
+
+// seal writes bufs to the TLS connection in one piece, so that its records
+// fit the batch rather than each buffer (a frame header would be a record
+// of its own), and returns the records, gathered in q.records: the caller
+// writes them and gives the buffer back (RecordConn.Put). q.records is
+// held from then on; the caller releases it once nothing sealed is left
+// to write.
+func (q *sendQueue) seal(b *batch, bufs [][]byte) ([]byte, error) {
+	q.records.Hold()
+	if len(bufs) == 1 {
+		_, err := q.conn.Write(bufs[0])
+		return q.records.Take(), err
+	}
+	b.flat = b.flat[:0]
+	for _, p := range bufs {
+		b.flat = append(b.flat, p...)
+	}
+	_, err := q.conn.Write(b.flat)
+	if cap(b.flat) > 4*maxBatch {
+		b.flat = nil
+	}
+	return q.records.Take(), err
+}
+
+// writeSealed is write for a TLS connection: the records an inline write
+// left (q.resume, sealed already) go first, then the batch, sealed in one
+// piece, with one blocking write.
+func (q *sendQueue) writeSealed(b *batch) (int64, error) {
+	rc := q.records
+	var n int64
+	if b.first > 0 { // a resumed write: records already
+		q.records.Hold()
+		for _, p := range b.bufs[:b.first] {
+			k, err := rc.Conn.Write(p)
+			n += int64(k)
+			if err != nil {
+				return n, err
+			}
+		}
+	}
+	if len(b.bufs) > b.first {
+		sealed, err := q.seal(b, b.bufs[b.first:])
+		if err != nil {
+			return n, err
+		}
+		k, err := rc.Conn.Write(sealed)
+		n += int64(k)
+		rc.Put(sealed)
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, rc.Release()
 }
 
 // finish recycles b's buffers, ends the write and hands what was queued
