@@ -188,12 +188,14 @@ func benchRTT(b *testing.B, c, s net.Conn) {
 	go io.Copy(s, s)
 	buf := make([]byte, 1)
 	b.ResetTimer()
+	cpu := cpuTime()
 	for i := 0; i < b.N; i++ {
 		c.Write(buf)
 		if _, err := io.ReadFull(c, buf); err != nil {
 			b.Fatal(err)
 		}
 	}
+	reportCPU(b, cpu, float64(b.N), "op")
 }
 
 func BenchmarkThroughputMux(b *testing.B) {

@@ -445,8 +445,8 @@ func (q *sendQueue) next(b *batch) bool {
 }
 
 // tryWrite sends b with one non-blocking system call (see
-// Session.writeInline): what the kernel does not take at once is queued,
-// first of all, for the writer goroutine.
+// Session.writeInline), sealed first over TLS (q.records): what the kernel
+// does not take at once is queued, first of all, for the writer goroutine.
 func (q *sendQueue) tryWrite(b *batch) error {
 	q.writeSeq.Add(1)
 	var n int
@@ -461,7 +461,9 @@ func (q *sendQueue) tryWrite(b *batch) error {
 		n, err = q.raw.TryWrite(b.bufs)
 	}
 	q.writeSeq.Add(1)
-	q.bytesOut.Add(uint64(n))
+	if q.records == nil {
+		q.bytesOut.Add(uint64(n)) // (seal counted the bytes it sealed)
+	}
 	if err != nil {
 		return err
 	}
@@ -507,7 +509,7 @@ func (q *sendQueue) write(b *batch) error {
 	var err error
 	var n int64
 	if q.records != nil {
-		n, err = q.writeSealed(b)
+		err = q.writeSealed(b)
 	} else if q.vectored || len(b.bufs) == 1 {
 		b.iov = append(b.iov[:0], b.bufs...) // WriteTo consumes its receiver
 		n, err = b.iov.WriteTo(q.conn)
@@ -527,7 +529,9 @@ func (q *sendQueue) write(b *batch) error {
 		}
 	}
 	q.writeSeq.Add(1)
-	q.bytesOut.Add(uint64(n))
+	if q.records == nil {
+		q.bytesOut.Add(uint64(n)) // (seal counted the bytes it sealed)
+	}
 	return err
 }
 
@@ -539,15 +543,16 @@ func (q *sendQueue) write(b *batch) error {
 // to write.
 func (q *sendQueue) seal(b *batch, bufs [][]byte) ([]byte, error) {
 	q.records.Hold()
-	if len(bufs) == 1 {
-		_, err := q.conn.Write(bufs[0])
-		return q.records.Take(), err
+	p := bufs[0]
+	if len(bufs) > 1 {
+		b.flat = b.flat[:0]
+		for _, p := range bufs {
+			b.flat = append(b.flat, p...)
+		}
+		p = b.flat
 	}
-	b.flat = b.flat[:0]
-	for _, p := range bufs {
-		b.flat = append(b.flat, p...)
-	}
-	_, err := q.conn.Write(b.flat)
+	n, err := q.conn.Write(p)
+	q.bytesOut.Add(uint64(n)) // what the connection (TLS) took, as a session over a plain tls.Conn counts
 	if cap(b.flat) > 4*maxBatch {
 		b.flat = nil
 	}
@@ -557,32 +562,28 @@ func (q *sendQueue) seal(b *batch, bufs [][]byte) ([]byte, error) {
 // writeSealed is write for a TLS connection: the records an inline write
 // left (q.resume, sealed already) go first, then the batch, sealed in one
 // piece, with one blocking write.
-func (q *sendQueue) writeSealed(b *batch) (int64, error) {
+func (q *sendQueue) writeSealed(b *batch) error {
 	rc := q.records
-	var n int64
 	if b.first > 0 { // a resumed write: records already
-		q.records.Hold()
+		rc.Hold()
 		for _, p := range b.bufs[:b.first] {
-			k, err := rc.Conn.Write(p)
-			n += int64(k)
-			if err != nil {
-				return n, err
+			if _, err := rc.Conn.Write(p); err != nil {
+				return err
 			}
 		}
 	}
 	if len(b.bufs) > b.first {
 		sealed, err := q.seal(b, b.bufs[b.first:])
 		if err != nil {
-			return n, err
+			return err
 		}
-		k, err := rc.Conn.Write(sealed)
-		n += int64(k)
+		_, err = rc.Conn.Write(sealed)
 		rc.Put(sealed)
 		if err != nil {
-			return n, err
+			return err
 		}
 	}
-	return n, rc.Release()
+	return rc.Release()
 }
 
 // finish recycles b's buffers, ends the write and hands what was queued
