@@ -451,10 +451,14 @@ func (q *sendQueue) tryWrite(b *batch) error {
 	q.writeSeq.Add(1)
 	var n int
 	var err error
+	var sp *[]byte // sealed records
 	var sealed []byte
 	if q.records != nil {
-		sealed, err = q.seal(b, b.bufs)
-		if err == nil {
+		sp, err = q.seal(b, b.bufs)
+		if sp != nil {
+			sealed = *sp
+		}
+		if err == nil && len(sealed) > 0 {
 			n, err = q.raw.TryWriteOne(sealed)
 		}
 	} else {
@@ -472,7 +476,7 @@ func (q *sendQueue) tryWrite(b *batch) error {
 		if n < len(sealed) {
 			rest = append([]byte(nil), sealed[n:]...)
 		}
-		q.records.Put(sealed)
+		q.records.Put(sp)
 		if rest == nil {
 			return q.records.Release()
 		}
@@ -541,7 +545,7 @@ func (q *sendQueue) write(b *batch) error {
 // writes them and gives the buffer back (RecordConn.Put). q.records is
 // held from then on; the caller releases it once nothing sealed is left
 // to write.
-func (q *sendQueue) seal(b *batch, bufs [][]byte) ([]byte, error) {
+func (q *sendQueue) seal(b *batch, bufs [][]byte) (*[]byte, error) {
 	q.records.Hold()
 	p := bufs[0]
 	if len(bufs) > 1 {
@@ -573,12 +577,11 @@ func (q *sendQueue) writeSealed(b *batch) error {
 		}
 	}
 	if len(b.bufs) > b.first {
-		sealed, err := q.seal(b, b.bufs[b.first:])
-		if err != nil {
-			return err
+		sp, err := q.seal(b, b.bufs[b.first:])
+		if err == nil && sp != nil {
+			_, err = rc.Conn.Write(*sp)
 		}
-		_, err = rc.Conn.Write(sealed)
-		rc.Put(sealed)
+		rc.Put(sp)
 		if err != nil {
 			return err
 		}

@@ -22,12 +22,23 @@ import (
 // Reads and every other method go to the connection.
 type RecordConn struct {
 	net.Conn
-	raw   *Writer
-	mu    sync.Mutex
-	held  bool
-	buf   []byte // gathered records
-	spare []byte // the other buffer: Take hands out one, Put returns it
+	raw  *Writer
+	mu   sync.Mutex
+	held bool
+	buf  *[]byte // gathered records, in a buffer of recordPool; nil: none
 }
+
+// recordPool holds the buffers records are gathered in, so that a
+// connection that does not write keeps none.
+var recordPool = sync.Pool{New: func() any {
+	b := make([]byte, 0, recordBufSize)
+	return &b
+}}
+
+const (
+	recordBufSize = 288 << 10 // a batch of frames sealed, and room to spare
+	maxKept       = 1 << 20   // the largest buffer put back in recordPool
+)
 
 // NewRecordConn returns a RecordConn over c. sock is the TCP or Unix
 // connection c writes to (c itself, or one it wraps), for Raw; nil or
@@ -40,16 +51,16 @@ func NewRecordConn(c net.Conn, sock any) *RecordConn {
 	return r
 }
 
-// maxKept is the largest record buffer kept for the next batch.
-const maxKept = 1 << 20
-
 // Write is the TLS connection's write of a record: gathered while held,
 // else written to the connection.
 func (r *RecordConn) Write(p []byte) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.held {
-		r.buf = append(r.buf, p...)
+		if r.buf == nil {
+			r.buf = recordPool.Get().(*[]byte)
+		}
+		*r.buf = append(*r.buf, p...)
 		return len(p), nil
 	}
 	return r.Conn.Write(p)
@@ -66,27 +77,24 @@ func (r *RecordConn) Hold() {
 	r.mu.Unlock()
 }
 
-// Take returns the records gathered so far, for the holder to write
-// before it releases; the buffer is the caller's until it gives it back
-// with Put.
-func (r *RecordConn) Take() []byte {
+// Take returns the records gathered so far (nil if none), for the holder
+// to write before it releases; the buffer is the caller's until it gives
+// it back with Put.
+func (r *RecordConn) Take() *[]byte {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	b := r.buf
-	r.buf, r.spare = r.spare[:0], nil
+	r.buf = nil
 	return b
 }
 
-// Put gives back a buffer that Take returned, once written.
-func (r *RecordConn) Put(b []byte) {
-	if cap(b) > maxKept {
+// Put gives back a buffer that Take returned (or nil), once written.
+func (r *RecordConn) Put(b *[]byte) {
+	if b == nil || cap(*b) > maxKept {
 		return
 	}
-	r.mu.Lock()
-	if r.spare == nil {
-		r.spare = b[:0]
-	}
-	r.mu.Unlock()
+	*b = (*b)[:0]
+	recordPool.Put(b)
 }
 
 // Release ends Hold: records gathered and not taken (another goroutine's,
@@ -95,10 +103,12 @@ func (r *RecordConn) Release() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.held = false
-	if len(r.buf) == 0 {
+	b := r.buf
+	if b == nil {
 		return nil
 	}
-	_, err := r.Conn.Write(r.buf)
-	r.buf = r.buf[:0]
+	r.buf = nil
+	_, err := r.Conn.Write(*b)
+	r.Put(b)
 	return err
 }

@@ -43,8 +43,8 @@ func TestRecordConn(t *testing.T) {
 		t.Fatalf("held: %d writes reached the connection", len(c.writes)-1)
 	}
 	got := r.Take()
-	if string(got) != "abcd" {
-		t.Fatalf("Take returned %q, want %q", got, "abcd")
+	if got == nil || string(*got) != "abcd" {
+		t.Fatalf("Take returned %v, want %q", got, "abcd")
 	}
 	r.Write([]byte("ef")) // another goroutine's record, after the Take
 	r.Put(got)
@@ -59,16 +59,22 @@ func TestRecordConn(t *testing.T) {
 		t.Fatalf("released: writes %q, want %q last", c.writes, "gh")
 	}
 
-	// Buffers given back take the next records.
+	// Buffers go back to the pool; a connection that is not written keeps none.
 	r.Hold()
 	r.Write([]byte("ij"))
 	b := r.Take()
 	r.Put(b)
 	r.Write([]byte("kl"))
-	if b2 := r.Take(); string(b2) != "kl" {
-		t.Fatalf("Take after Put returned %q, want %q", b2, "kl")
+	if b2 := r.Take(); b2 == nil || string(*b2) != "kl" {
+		t.Fatalf("Take after Put returned %v, want %q", b2, "kl")
+	}
+	if b3 := r.Take(); b3 != nil {
+		t.Fatalf("Take with nothing gathered returned %q, want nil", *b3)
 	}
 	r.Release()
+	if r.buf != nil {
+		t.Fatal("released, it keeps a buffer")
+	}
 }
 
 // TestRecordConnRaw: over a TCP connection, Raw writes to its socket.
