@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
 	"runtime/pprof"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plexusnet/plexus/internal/fastio"
 	"github.com/plexusnet/plexus/mux"
 )
 
@@ -27,7 +29,18 @@ import (
 // (the benchmark's own goroutines, which also read and write the
 // connections of the two ends when mux lets the caller do it, have none).
 func tcpMesh(b *testing.B, k int, opts ...Option) []*Node {
-	ns := nodes(b, k, opts...)
+	return tcpChain(b, nodes(b, k, opts...))
+}
+
+// tcpSecureMesh is tcpMesh with TLS: links and circuits secured with
+// certificates of one test CA.
+func tcpSecureMesh(b *testing.B, k int) []*Node {
+	return tcpChain(b, secureNodes(b, newCA(b), k))
+}
+
+// tcpChain links the nodes ns in a chain over loopback TCP (see tcpMesh).
+func tcpChain(b *testing.B, ns []*Node) []*Node {
+	k := len(ns)
 	as := func(i int, f func()) {
 		pprof.Do(context.Background(), pprof.Labels("node", strconv.Itoa(i)), func(context.Context) { f() })
 	}
@@ -46,6 +59,23 @@ func tcpMesh(b *testing.B, k int, opts ...Option) []*Node {
 
 // muxPair is a plain mux session over loopback TCP, with a stream.
 func muxPair(b *testing.B) (client, server net.Conn) {
+	c1, c2 := tcpPair(b)
+	return muxOver(b, c1, c2)
+}
+
+// muxTLSPair is a plain mux session over one crypto/tls connection
+// (tlsPair), with a stream: what a secured neighbour's stream is, without
+// the mesh.
+func muxTLSPair(b *testing.B) (client, server net.Conn) {
+	c1, c2 := tlsPairOver(b, recordConn)
+	return muxOver(b, c1, c2)
+}
+
+// recordConn is what a link's TLS runs over (see identity.handshake).
+func recordConn(c net.Conn) net.Conn { return fastio.NewRecordConn(c, c) }
+
+// tcpPair is a loopback TCP connection.
+func tcpPair(b *testing.B) (client, server net.Conn) {
 	ln, err := netListen()
 	if err != nil {
 		b.Fatal(err)
@@ -60,7 +90,11 @@ func muxPair(b *testing.B) (client, server net.Conn) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	c2 := <-acc
+	return c1, <-acc
+}
+
+// muxOver runs a mux session over c1 (client) and c2, and opens a stream.
+func muxOver(b *testing.B, c1, c2 net.Conn) (client, server net.Conn) {
 	cs, _ := mux.Client(c1, nil)
 	ss, _ := mux.Server(c2, nil)
 	b.Cleanup(func() { cs.Close(); ss.Close() })
@@ -75,6 +109,31 @@ func muxPair(b *testing.B) (client, server net.Conn) {
 	}
 	peer.Read(make([]byte, 1))
 	return st, peer
+}
+
+// tlsPair is one crypto/tls connection over loopback TCP, the bound of a
+// secured neighbour's stream (which is a mux stream over one).
+func tlsPair(b *testing.B) (client, server net.Conn) {
+	return tlsPairOver(b, func(c net.Conn) net.Conn { return c })
+}
+
+// tlsPairOver is tlsPair with TLS over wrap of each TCP connection.
+func tlsPairOver(b *testing.B, wrap func(net.Conn) net.Conn) (client, server net.Conn) {
+	c1, c2 := tcpPair(b)
+	c1, c2 = wrap(c1), wrap(c2)
+	ca := newCA(b)
+	tc := tls.Client(c1, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13})
+	ts := tls.Server(c2, ca.nodeConfig(b, false))
+	errc := make(chan error, 1)
+	go func() { errc <- ts.Handshake() }()
+	if err := tc.Handshake(); err != nil {
+		b.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { tc.Close(); ts.Close() })
+	return tc, ts
 }
 
 // meshPair dials from ns[0] to a listener on ns[len-1].
@@ -129,12 +188,14 @@ func benchRTT(b *testing.B, c, s net.Conn) {
 	go io.Copy(s, s)
 	buf := make([]byte, 1)
 	b.ResetTimer()
+	cpu := cpuTime()
 	for i := 0; i < b.N; i++ {
 		c.Write(buf)
 		if _, err := io.ReadFull(c, buf); err != nil {
 			b.Fatal(err)
 		}
 	}
+	reportCPU(b, cpu, float64(b.N), "op")
 }
 
 func BenchmarkThroughputMux(b *testing.B) {
@@ -152,6 +213,26 @@ func BenchmarkThroughputRelay(b *testing.B) {
 	benchThroughput(b, c, s)
 }
 
+func BenchmarkThroughputTLS(b *testing.B) {
+	c, s := tlsPair(b)
+	benchThroughput(b, c, s)
+}
+
+func BenchmarkThroughputMuxTLS(b *testing.B) {
+	c, s := muxTLSPair(b)
+	benchThroughput(b, c, s)
+}
+
+func BenchmarkThroughputNeighbourTLS(b *testing.B) {
+	c, s := meshPair(b, tcpSecureMesh(b, 2))
+	benchThroughput(b, c, s)
+}
+
+func BenchmarkThroughputRelayTLS(b *testing.B) {
+	c, s := meshPair(b, tcpSecureMesh(b, 3))
+	benchThroughput(b, c, s)
+}
+
 func BenchmarkRTTMux(b *testing.B) {
 	c, s := muxPair(b)
 	benchRTT(b, c, s)
@@ -164,6 +245,26 @@ func BenchmarkRTTNeighbour(b *testing.B) {
 
 func BenchmarkRTTRelay(b *testing.B) {
 	c, s := meshPair(b, tcpMesh(b, 3))
+	benchRTT(b, c, s)
+}
+
+func BenchmarkRTTTLS(b *testing.B) {
+	c, s := tlsPair(b)
+	benchRTT(b, c, s)
+}
+
+func BenchmarkRTTMuxTLS(b *testing.B) {
+	c, s := muxTLSPair(b)
+	benchRTT(b, c, s)
+}
+
+func BenchmarkRTTNeighbourTLS(b *testing.B) {
+	c, s := meshPair(b, tcpSecureMesh(b, 2))
+	benchRTT(b, c, s)
+}
+
+func BenchmarkRTTRelayTLS(b *testing.B) {
+	c, s := meshPair(b, tcpSecureMesh(b, 3))
 	benchRTT(b, c, s)
 }
 

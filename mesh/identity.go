@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/plexusnet/plexus/internal/fastio"
 	"github.com/plexusnet/plexus/mesh/internal/base"
 	"github.com/plexusnet/plexus/mesh/internal/linkstate"
 	"github.com/plexusnet/plexus/mux"
@@ -377,6 +378,9 @@ func (i *identity) tlsConfig(server bool, expect uint64, peer *peerCert) *tls.Co
 // heard, if set, is called when a server has read the peer's ClientHello.
 func (i *identity) handshake(ctx context.Context, conn net.Conn, server bool, expect uint64, peer *peerCert, heard func()) (*tls.Conn, error) {
 	lc := &handshakeConn{Conn: conn, left: maxHandshakeRead}
+	// The session over tc seals its batches of frames into records that
+	// rc gathers, and writes them itself (see fastio.RecordConn).
+	rc := fastio.NewRecordConn(lc, conn)
 	var tc *tls.Conn
 	if server {
 		cfg := i.tlsConfig(true, expect, peer)
@@ -386,9 +390,9 @@ func (i *identity) handshake(ctx context.Context, conn net.Conn, server bool, ex
 				return nil, nil // this config
 			}
 		}
-		tc = tls.Server(lc, cfg)
+		tc = tls.Server(rc, cfg)
 	} else {
-		tc = tls.Client(lc, i.tlsConfig(false, expect, peer))
+		tc = tls.Client(rc, i.tlsConfig(false, expect, peer))
 	}
 	if err := tc.HandshakeContext(ctx); err != nil {
 		if lc.over {

@@ -43,7 +43,10 @@
 // directly (see lead.go). Such a Read takes its stream's next payload
 // straight into its own buffer, and on TCP and Unix connections the same
 // system call (a readv) also takes the next frame's header: a bulk transfer
-// costs one read per frame and no copy beyond the kernel's.
+// costs one read per frame and no copy beyond the kernel's. Over TLS the
+// writer hands the connection a batch in one piece, so that the records fit
+// the batch, not each frame; the mesh's TLS links go further and write the
+// sealed records of a batch themselves, with one system call, inline too.
 //
 // Every stream has a credit window and the whole session has a cap on the
 // bytes received but not yet read; windows grow only within half of that cap,

@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/plexusnet/plexus/internal/fastio"
 	"github.com/plexusnet/plexus/internal/testsupport/testutil"
 )
 
@@ -24,17 +25,32 @@ var transports = []struct {
 	{"TCP", tcpPipe},
 	{"Pipe", func(testing.TB) (net.Conn, net.Conn) { return net.Pipe() }},
 	{"TLS", tlsPipe},
+	{"TLSRecords", tlsRecordsPipe},
 }
 
 // tlsPipe returns both ends of a TLS 1.3 connection over loopback TCP, with
 // a certificate made for the test.
 func tlsPipe(t testing.TB) (net.Conn, net.Conn) {
 	t.Helper()
+	return tlsPipeOver(t, func(c net.Conn) net.Conn { return c })
+}
+
+// tlsRecordsPipe is tlsPipe with TLS over a fastio.RecordConn on each
+// end, as a mesh link's: sessions seal their batches there and write the
+// records themselves.
+func tlsRecordsPipe(t testing.TB) (net.Conn, net.Conn) {
+	t.Helper()
+	return tlsPipeOver(t, func(c net.Conn) net.Conn { return fastio.NewRecordConn(c, c) })
+}
+
+// tlsPipeOver is tlsPipe with TLS over wrap of each TCP connection.
+func tlsPipeOver(t testing.TB, wrap func(net.Conn) net.Conn) (net.Conn, net.Conn) {
+	t.Helper()
 	scfg, ccfg := testutil.TLSConfigs(t)
 	scfg.MinVersion, ccfg.MinVersion = tls.VersionTLS13, tls.VersionTLS13
 	ccfg.ServerName = "127.0.0.1"
 	c1, c2 := tcpPipe(t)
-	client, server := tls.Client(c1, ccfg), tls.Server(c2, scfg)
+	client, server := tls.Client(wrap(c1), ccfg), tls.Server(wrap(c2), scfg)
 	errc := make(chan error, 1)
 	go func() { errc <- server.Handshake() }()
 	if err := client.Handshake(); err != nil {

@@ -3,6 +3,7 @@ package mux
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plexusnet/plexus/internal/fastio"
 	"github.com/plexusnet/plexus/internal/testsupport/testutil"
 )
 
@@ -569,5 +571,105 @@ func TestRecvIntoAllocs(t *testing.T) {
 	})
 	if allocs > 0.1 {
 		t.Errorf("RecvInto: %.2f allocations per message, want 0", allocs)
+	}
+}
+
+// gatedConn is a connection whose reads wait until open is closed.
+type gatedConn struct {
+	net.Conn
+	open chan struct{}
+}
+
+func (c *gatedConn) Read(p []byte) (int, error) {
+	<-c.open
+	return c.Conn.Read(p)
+}
+
+// TestInlineWriteResumesSealed is TestInlineWriteResumes over TLS on a
+// fastio.RecordConn: a Write that finds the connection idle seals its
+// frames into records and writes them itself, and what a congested
+// connection does not take at once is queued, sealed, for the writer;
+// Write returns, and once the peer reads it gets every byte in order.
+func TestInlineWriteResumesSealed(t *testing.T) {
+	scfg, ccfg := testutil.TLSConfigs(t)
+	scfg.MinVersion, ccfg.MinVersion = tls.VersionTLS13, tls.VersionTLS13
+	ccfg.ServerName = "127.0.0.1"
+	c1, c2 := testutil.TCPPair(t)
+	c1.SetWriteBuffer(16 << 10)
+	c2.SetReadBuffer(16 << 10)
+	gate := &gatedConn{Conn: c2, open: make(chan struct{})}
+	var opened sync.Once
+	open := func() { opened.Do(func() { close(gate.open) }) }
+	defer open()
+	client := tls.Client(fastio.NewRecordConn(c1, c1), ccfg)
+	server := tls.Server(fastio.NewRecordConn(gate, c2), scfg)
+	open() // for the handshake
+	errc := make(chan error, 1)
+	go func() { errc <- server.Handshake() }()
+	if err := client.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	gate.open = make(chan struct{}) // the server reads nothing from now on
+	opened = sync.Once{}
+	big := &Config{StreamWindow: 4 << 20, SessionWindow: 16 << 20}
+	ss, err := Server(server, big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ss.Close()
+	cs, err := Client(client, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	if cs.sendq.records == nil {
+		t.Fatal("the session does not seal through the RecordConn")
+	}
+	waitFor(t, func() bool { // the server's preface is read
+		cs.sendq.mu.Lock()
+		defer cs.sendq.mu.Unlock()
+		return cs.sendq.peer.streamWindow == 4<<20
+	})
+	st, err := cs.OpenStream(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { // the SYN is written: the next Write finds the connection idle
+		cs.sendq.mu.Lock()
+		defer cs.sendq.mu.Unlock()
+		return cs.sendq.openFlushed == st.ID() && !cs.sendq.writing
+	})
+	want := randBytes(2<<20, 9)
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := st.Write(want)
+		wrote <- err
+	}()
+	select {
+	case err := <-wrote:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Write held by a congested connection")
+	}
+	open()
+	peer, err := ss.AcceptStream(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len(want))
+	peer.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if _, err := io.ReadFull(peer, got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("the peer got other bytes")
+	}
+	if err := cs.Err(); err != nil {
+		t.Fatalf("session failed: %v", err)
 	}
 }

@@ -52,8 +52,12 @@ type sendQueue struct {
 	// The writer: set once, or atomic.
 	vectored bool // conn gathers net.Buffers into one system call (writev)
 	conn     io.Writer
-	raw      *fastio.Writer // non-blocking writes for inline writes; nil: none
-	writeSeq atomic.Uint64  // connection writes begun plus ended: odd while one is under way (see health.go)
+	raw      *fastio.Writer // non-blocking writes for inline writes (on records' socket if set); nil: none
+	// records, if set, is the connection under conn, a TLS connection:
+	// a batch is sealed into records there and written from there (see
+	// writeSealed), and q.resume then holds sealed records.
+	records  *fastio.RecordConn
+	writeSeq atomic.Uint64 // connection writes begun plus ended: odd while one is under way (see health.go)
 	bytesOut atomic.Uint64
 	stuck    func(error) // ends the session: the peer lets control frames pile up
 }
@@ -74,6 +78,11 @@ func (q *sendQueue) init(conn io.Writer, c *Config, preface []byte, client bool,
 		q.vectored = true
 	}
 	q.raw = fastio.NewWriter(conn)
+	if nc, ok := conn.(interface{ NetConn() net.Conn }); ok { // a tls.Conn
+		if rc, ok := nc.NetConn().(*fastio.RecordConn); ok {
+			q.records, q.raw = rc, rc.Raw()
+		}
+	}
 }
 
 // ours reports whether id is of a stream we opened: our ids have
@@ -436,15 +445,46 @@ func (q *sendQueue) next(b *batch) bool {
 }
 
 // tryWrite sends b with one non-blocking system call (see
-// Session.writeInline): what the kernel does not take at once is queued,
-// first of all, for the writer goroutine.
+// Session.writeInline), sealed first over TLS (q.records): what the kernel
+// does not take at once is queued, first of all, for the writer goroutine.
 func (q *sendQueue) tryWrite(b *batch) error {
 	q.writeSeq.Add(1)
-	n, err := q.raw.TryWrite(b.bufs)
+	var n int
+	var err error
+	var sp *[]byte // sealed records
+	var sealed []byte
+	if q.records != nil {
+		sp, err = q.seal(b, b.bufs)
+		if sp != nil {
+			sealed = *sp
+		}
+		if err == nil && len(sealed) > 0 {
+			n, err = q.raw.TryWriteOne(sealed)
+		}
+	} else {
+		n, err = q.raw.TryWrite(b.bufs)
+	}
 	q.writeSeq.Add(1)
-	q.bytesOut.Add(uint64(n))
+	if q.records == nil {
+		q.bytesOut.Add(uint64(n)) // (seal counted the bytes it sealed)
+	}
 	if err != nil {
 		return err
+	}
+	if q.records != nil {
+		var rest []byte
+		if n < len(sealed) {
+			rest = append([]byte(nil), sealed[n:]...)
+		}
+		q.records.Put(sp)
+		if rest == nil {
+			return q.records.Release()
+		}
+		q.mu.Lock()
+		q.resume = rest // records stays held until the writer goroutine writes it
+		q.buffered += len(rest)
+		q.mu.Unlock()
+		return nil
 	}
 	var rest []byte
 	for _, p := range b.bufs {
@@ -472,7 +512,9 @@ func (q *sendQueue) write(b *batch) error {
 	q.writeSeq.Add(1)
 	var err error
 	var n int64
-	if q.vectored || len(b.bufs) == 1 {
+	if q.records != nil {
+		err = q.writeSealed(b)
+	} else if q.vectored || len(b.bufs) == 1 {
 		b.iov = append(b.iov[:0], b.bufs...) // WriteTo consumes its receiver
 		n, err = b.iov.WriteTo(q.conn)
 		clear(b.iov[:cap(b.iov)])
@@ -491,8 +533,60 @@ func (q *sendQueue) write(b *batch) error {
 		}
 	}
 	q.writeSeq.Add(1)
-	q.bytesOut.Add(uint64(n))
+	if q.records == nil {
+		q.bytesOut.Add(uint64(n)) // (seal counted the bytes it sealed)
+	}
 	return err
+}
+
+// seal writes bufs to the TLS connection in one piece, so that its records
+// fit the batch rather than each buffer (a frame header would be a record
+// of its own), and returns the records, gathered in q.records: the caller
+// writes them and gives the buffer back (RecordConn.Put). q.records is
+// held from then on; the caller releases it once nothing sealed is left
+// to write.
+func (q *sendQueue) seal(b *batch, bufs [][]byte) (*[]byte, error) {
+	q.records.Hold()
+	p := bufs[0]
+	if len(bufs) > 1 {
+		b.flat = b.flat[:0]
+		for _, p := range bufs {
+			b.flat = append(b.flat, p...)
+		}
+		p = b.flat
+	}
+	n, err := q.conn.Write(p)
+	q.bytesOut.Add(uint64(n)) // what the connection (TLS) took, as a session over a plain tls.Conn counts
+	if cap(b.flat) > 4*maxBatch {
+		b.flat = nil
+	}
+	return q.records.Take(), err
+}
+
+// writeSealed is write for a TLS connection: the records an inline write
+// left (q.resume, sealed already) go first, then the batch, sealed in one
+// piece, with one blocking write.
+func (q *sendQueue) writeSealed(b *batch) error {
+	rc := q.records
+	if b.first > 0 { // a resumed write: records already
+		rc.Hold()
+		for _, p := range b.bufs[:b.first] {
+			if _, err := rc.Conn.Write(p); err != nil {
+				return err
+			}
+		}
+	}
+	if len(b.bufs) > b.first {
+		sp, err := q.seal(b, b.bufs[b.first:])
+		if err == nil && sp != nil {
+			_, err = rc.Conn.Write(*sp)
+		}
+		rc.Put(sp)
+		if err != nil {
+			return err
+		}
+	}
+	return rc.Release()
 }
 
 // finish recycles b's buffers, ends the write and hands what was queued
