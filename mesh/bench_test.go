@@ -27,7 +27,17 @@ import (
 // (the benchmark's own goroutines, which also read and write the
 // connections of the two ends when mux lets the caller do it, have none).
 func tcpMesh(b *testing.B, k int, opts ...Option) []*Node {
-	ns := nodes(b, k, opts...)
+	return tcpChain(b, nodes(b, k, opts...))
+}
+
+// tlsMesh is tcpMesh with nodes secured by certificates of one CA.
+func tlsMesh(b *testing.B, k int, opts ...Option) []*Node {
+	return tcpChain(b, secureNodes(b, newCA(b), k, opts...))
+}
+
+// tcpChain links ns in a chain over loopback TCP (see tcpMesh).
+func tcpChain(b *testing.B, ns []*Node) []*Node {
+	k := len(ns)
 	as := func(i int, f func()) {
 		pprof.Do(context.Background(), pprof.Labels("node", strconv.Itoa(i)), func(context.Context) { f() })
 	}
@@ -167,6 +177,11 @@ func BenchmarkRTTRelay(b *testing.B) {
 	benchRTT(b, c, s)
 }
 
+func BenchmarkRTTRelayTLS(b *testing.B) {
+	c, s := meshPair(b, tlsMesh(b, 3))
+	benchRTT(b, c, s)
+}
+
 // BenchmarkOpenRelay: later streams to a host behind a relay, as mux's
 // open benchmark: 32 dialers each dial by service name, write 32 bytes
 // and close, in a loop; one goroutine accepts, reads each connection to
@@ -266,4 +281,58 @@ func BenchmarkFirstDialRelay(b *testing.B) {
 		})
 		b.StartTimer()
 	}
+}
+
+// BenchmarkConnPerRequestRelay: a connection per request to a host behind
+// a relay, as an HTTP/1.0 client would make: one caller, in a loop, dials
+// the service by name, writes a 1-byte request, reads the 1-byte reply and
+// closes; the server accepts, reads the request, writes the reply and
+// closes. Compare with BenchmarkRTTRelay: a later dial costs no round trip
+// of its own.
+func BenchmarkConnPerRequestRelay(b *testing.B) {
+	b.Run("plain", func(b *testing.B) { benchConnPerRequest(b, tcpMesh(b, 3)) })
+	b.Run("tls", func(b *testing.B) { benchConnPerRequest(b, tlsMesh(b, 3)) })
+}
+
+func benchConnPerRequest(b *testing.B, ns []*Node) {
+	ln, _ := ns[2].Listen("", "svc")
+	b.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				buf := make([]byte, 1)
+				if _, err := io.ReadFull(c, buf); err == nil {
+					c.Write(buf)
+				}
+				c.Close()
+			}()
+		}
+	}()
+	eventually(b, "svc", func() bool { return len(ns[0].Services()) == 1 })
+	buf := make([]byte, 1)
+	request := func() {
+		c, err := ns[0].Dial("", "svc")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Write(buf); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, buf); err != nil {
+			b.Fatal(err)
+		}
+		c.Close()
+	}
+	request() // the circuit, and the verdict that makes later dials early
+	b.ResetTimer()
+	cpu := cpuTime()
+	for range b.N {
+		request()
+	}
+	b.StopTimer()
+	reportCPU(b, cpu, float64(b.N), "request")
 }
