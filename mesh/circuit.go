@@ -293,6 +293,12 @@ func closeWhenIdle(sess *mux.Session, opens, checks *atomic.Uint64, idle time.Du
 
 // openCircuit sends a setup along path and, once the destination accepts
 // it, starts the inner session (after end-to-end TLS when secured).
+//
+// On a secured mesh the TLS ClientHello follows the setup at once, without
+// waiting for the destination's answer, which the handshake reads first
+// (see setupAnswer): the setup and the handshake's first round trip
+// overlap. Nothing but the ClientHello is sent before the destination is
+// proved; a relay that refuses the setup discards it with the stream.
 func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error) {
 	host := path[len(path)-1]
 	l := c.links.get(path[1])
@@ -303,40 +309,27 @@ func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: opening a stream to %s: %v", ErrNoRoute, FormatID(host), FormatID(path[1]), err)
 	}
-	var v [2]byte
+	ans := &setupAnswer{Stream: st, path: path}
 	err = withContext(ctx, st, func() error {
 		if _, err := st.Write(wire.AppendSetupHeader(nil, wire.SetupHeader{Hop: 1, Path: path})); err != nil {
 			return err
 		}
-		_, err := io.ReadFull(st, v[:])
+		if c.ident != nil {
+			return nil // the handshake reads the answer
+		}
+		_, err := ans.Read(nil)
 		return err
 	})
-	if rf := connRefusal(0, err); rf != nil { // refused by a reset (see refuseSetup)
-		rf.op, rf.reason = "circuit", "path "+wire.FormatPath(path)
-		if rf.hop > 0 && rf.hop < len(path) {
-			rf.by = path[rf.hop]
-		}
-		return nil, rf
-	}
 	if err != nil {
-		st.Reset(mux.CodeCancel)
-		if ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded) {
-			return nil, fmt.Errorf("%w: circuit setup along %s: no answer within %v", ErrNoRoute, wire.FormatPath(path), c.lim.SetupTimeout)
-		}
-		return nil, fmt.Errorf("%w: circuit setup along %s broke: %v", ErrNoRoute, wire.FormatPath(path), err)
-	}
-	if code(v[0]) != codeOK { // a refusal written, as nodes before resets did
-		st.Reset(mux.CodeCancel)
-		by := uint64(0)
-		if int(v[1]) < len(path) {
-			by = path[v[1]]
-		}
-		return nil, &refusal{op: "circuit", by: by, err: code(v[0]).err(), reason: "path " + wire.FormatPath(path)}
+		return nil, c.setupFailed(ctx, ans, err)
 	}
 	var rw net.Conn = st
 	var pc peerCert
 	if c.ident != nil {
-		tc, err := c.ident.handshake(ctx, st, false, host, &pc, nil)
+		tc, err := c.ident.handshake(ctx, ans, false, host, &pc, nil)
+		if err != nil && !ans.ok {
+			return nil, c.setupFailed(ctx, ans, err) // the setup itself failed
+		}
 		if err != nil {
 			st.Reset(mux.CodeCancel)
 			var rf *refusal
@@ -382,6 +375,69 @@ func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error)
 		return nil, ErrClosed
 	}
 	return &circuit{host: host, path: path, sess: sess, source: true, h: h, cert: pc, since: time.Now()}, nil
+}
+
+// setupAnswer is the stream of a circuit setup at its source: its first
+// Read reads the destination's two-byte answer (a code and the hop that
+// wrote it) before anything that follows on the stream, and fails with
+// the refusal if the answer is not ok.
+type setupAnswer struct {
+	*mux.Stream
+	path []uint64
+	ok   bool  // the answer was ok
+	err  error // why the answer was not read, or the refusal it carried
+}
+
+// Read reads the answer first, then data.
+func (a *setupAnswer) Read(p []byte) (int, error) {
+	if !a.ok {
+		if a.err != nil {
+			return 0, a.err
+		}
+		var v [2]byte
+		if _, err := io.ReadFull(a.Stream, v[:]); err != nil {
+			a.err = err
+			return 0, err
+		}
+		if code(v[0]) != codeOK { // a refusal written, as nodes before resets did
+			by := uint64(0)
+			if int(v[1]) < len(a.path) {
+				by = a.path[v[1]]
+			}
+			a.err = &refusal{op: "circuit", by: by, err: code(v[0]).err(), reason: "path " + wire.FormatPath(a.path)}
+			return 0, a.err
+		}
+		a.ok = true
+		if len(p) == 0 {
+			return 0, nil
+		}
+	}
+	return a.Stream.Read(p)
+}
+
+// setupFailed resets the stream of a setup that failed before its answer
+// was read, or was refused, with err (the write's, the read's or the
+// handshake's error), and returns the setup's error.
+func (c *core) setupFailed(ctx context.Context, a *setupAnswer, err error) error {
+	a.Reset(mux.CodeCancel)
+	if a.err != nil {
+		err = a.err
+	}
+	var rf *refusal
+	if errors.As(err, &rf) && rf.op == "circuit" && rf.reason != "" { // written by the destination or a relay
+		return rf
+	}
+	if rf := connRefusal(0, err); rf != nil { // refused by a reset (see refuseSetup)
+		rf.op, rf.reason = "circuit", "path "+wire.FormatPath(a.path)
+		if rf.hop > 0 && rf.hop < len(a.path) {
+			rf.by = a.path[rf.hop]
+		}
+		return rf
+	}
+	if ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: circuit setup along %s: no answer within %v", ErrNoRoute, wire.FormatPath(a.path), c.lim.SetupTimeout)
+	}
+	return fmt.Errorf("%w: circuit setup along %s broke: %v", ErrNoRoute, wire.FormatPath(a.path), err)
 }
 
 // refusedLinger is how long a circuit refused inside end-to-end TLS waits

@@ -8,6 +8,9 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/plexusnet/plexus/mesh/internal/wire"
+	"github.com/plexusnet/plexus/mux"
 )
 
 // TestOneCircuitPerHostPair: the second and later dials to a far host (in
@@ -332,5 +335,35 @@ func TestCircuitInSteadyUseStaysUp(t *testing.T) {
 	}
 	if ci := circuitOf(ns[0], ns[2].ID()); ci != first {
 		t.Fatal("the circuit in use was closed as idle")
+	}
+}
+
+// TestSetupCarriesClientHello: on a secured mesh the source sends its TLS
+// ClientHello right behind the circuit setup, before any answer: the
+// relay, which here answers nothing, finds a TLS handshake record on the
+// stream after the setup. It then refuses the setup, and the dial fails
+// with that refusal.
+func TestSetupCarriesClientHello(t *testing.T) {
+	ns := secureNodes(t, newCA(t), 3)
+	first := make(chan []byte, 1)
+	ns[1].c.hostileRelay = func(st *mux.Stream, s wire.SetupHeader) bool {
+		b := make([]byte, 5) // a TLS record header
+		st.SetReadDeadline(time.Now().Add(patience))
+		n, _ := io.ReadFull(st, b)
+		select {
+		case first <- b[:n]:
+		default:
+		}
+		st.Reset(resetCode(codeOf(ErrNotRelay), s.Hop))
+		return true
+	}
+	chain(t, ns)
+	_, err := ns[0].Dial("", FormatID(ns[2].ID())+":1")
+	if !errors.Is(err, ErrNotRelay) {
+		t.Fatalf("dial: %v, want ErrNotRelay", err)
+	}
+	b := <-first
+	if len(b) != 5 || b[0] != 0x16 { // handshake
+		t.Fatalf("after the setup the relay read %x, want a TLS handshake record", b)
 	}
 }
