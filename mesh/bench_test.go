@@ -243,7 +243,11 @@ func BenchmarkOpenRelay(b *testing.B) {
 // BenchmarkFirstDialRelay: a dial by name through a relay to first byte,
 // circuit set-up included (the circuit is closed after each).
 func BenchmarkFirstDialRelay(b *testing.B) {
-	ns := tcpMesh(b, 3)
+	b.Run("plain", func(b *testing.B) { benchFirstDial(b, tcpMesh(b, 3)) })
+	b.Run("tls", func(b *testing.B) { benchFirstDial(b, tlsMesh(b, 3)) })
+}
+
+func benchFirstDial(b *testing.B, ns []*Node) {
 	ln, _ := ns[2].Listen("", "svc")
 	b.Cleanup(func() { ln.Close() })
 	go func() {

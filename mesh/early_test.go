@@ -2,6 +2,8 @@ package mesh
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"testing"
 	"time"
@@ -162,5 +164,23 @@ func TestKnownDestsBounded(t *testing.T) {
 	k.drop(last)
 	if k.has(last) {
 		t.Fatal("a dropped destination is still known")
+	}
+}
+
+// TestConnRefusalAllocs: telling a refusal from another error costs a
+// connection no allocation on the common paths: the end of the stream,
+// and a reset, bare or wrapped once.
+func TestConnRefusalAllocs(t *testing.T) {
+	reset := &mux.StreamError{StreamID: 1, Code: resetCode(codeRefused, 0), Remote: true}
+	for _, err := range []error{io.EOF, mux.ErrStreamClosed, reset, fmt.Errorf("wrapped: %w", reset)} {
+		if n := testing.AllocsPerRun(100, func() { asStreamError(err) }); n != 0 {
+			t.Errorf("%v: %v allocations", err, n)
+		}
+	}
+	if rf := connRefusal(1, fmt.Errorf("wrapped: %w", reset)); rf == nil || !errors.Is(rf, ErrConnRefused) {
+		t.Fatalf("a wrapped refusal: %v", rf)
+	}
+	if rf := connRefusal(1, errors.Join(io.EOF, reset)); rf == nil {
+		t.Fatal("a refusal in a tree of errors was not found")
 	}
 }
