@@ -256,7 +256,9 @@ func (c *core) serveCircuit(ci *circuit) {
 		delete(t.byHost, ci.host)
 	}
 	t.mu.Unlock()
-	c.logf(slog.LevelDebug, "mesh: circuit ended", "path", wire.FormatPath(ci.path), "err", ci.sess.Err())
+	if c.log != nil {
+		c.logf(slog.LevelDebug, "mesh: circuit ended", "path", wire.FormatPath(ci.path), "err", ci.sess.Err())
+	}
 }
 
 // closeWhenIdle closes sess once it has had no stream for idle (checked
