@@ -184,3 +184,81 @@ func TestConnRefusalAllocs(t *testing.T) {
 		t.Fatal("a refusal in a tree of errors was not found")
 	}
 }
+
+// TestConnPerRequestOneRoundTrip: a connection per request through a
+// relay (dial, request, reply, close) costs one round trip once its
+// destination is known: the destination sends no verdict before its reply,
+// and the dial, the request and the close each return without waiting for
+// a frame from it.
+func TestConnPerRequestOneRoundTrip(t *testing.T) {
+	ns := nodes(t, 3)
+	chain(t, ns)
+	src, dst := ns[0], ns[2]
+	ln, err := dst.Listen("", "svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	eventually(t, "svc to be seen", func() bool { return len(src.Services()) == 1 })
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		for {
+			s, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- s
+		}
+	}()
+	other, _ := dst.Listen("", ":9") // the circuit, set up before the requests
+	echo(t, other)
+	roundTripTo(t, src, FormatID(dst.ID())+":9")
+	ci := circuitOf(dst, src.ID())
+	buf := make([]byte, 1)
+	request := func(i int) (sent uint64) {
+		before := ci.sess.Stats().FramesOut
+		c, err := src.Dial("", "svc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := c.Write([]byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+		s := <-accepted
+		defer s.Close()
+		if _, err := io.ReadFull(s, buf); err != nil || buf[0] != byte(i) {
+			t.Fatalf("request %d: read %v %v", i, buf, err)
+		}
+		sent = ci.sess.Stats().FramesOut - before
+		s.Write(buf)
+		s.Close()
+		if _, err := io.ReadFull(c, buf); err != nil || buf[0] != byte(i) {
+			t.Fatalf("reply %d: read %v %v", i, buf, err)
+		}
+		c.Close()
+		// Both ends are done with it: nothing more moves for it.
+		eventually(t, "the connection to end at both ends", func() bool { return ci.sess.NumStreams() == 0 })
+		return sent
+	}
+	// Before the reply, the destination sends mux's accept ACK (a WINDOW
+	// frame that nobody waits for: it tells the opener's backlog it has
+	// room) and, to the first dial only, the verdict.
+	first := request(0)
+	for i := 1; i <= 3; i++ {
+		if sent := request(i); sent > 1 || sent >= first {
+			t.Errorf("request %d: the destination sent %d frames before its reply (to the first dial, %d)", i, sent, first)
+		}
+	}
+}
+
+// roundTripTo dials addr from n, and checks that an echo comes back.
+func roundTripTo(t *testing.T, n *Node, addr string) {
+	t.Helper()
+	c, err := n.Dial("", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	roundTrip(t, c, "hello")
+}
