@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -108,10 +109,7 @@ func (c *core) path(host uint64) []uint64 {
 // the streams the far host opens on it until it ends.
 func (c *core) runCircuit(host uint64, b *build) {
 	t := &c.circuits
-	ci, err := c.setupCircuit(host)
-	if err == nil {
-		c.stats.opened.Add(1) // before the dialers waiting for it go on
-	}
+	ci, err := c.setupCircuit(host) // counted as opened there (see openCircuit)
 	t.mu.Lock()
 	delete(t.building, host)
 	if err == nil {
@@ -344,28 +342,11 @@ func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error)
 			return nil, err
 		}
 		// The destination counts the circuit against its limits once TLS
-		// has proved us, and says so inside TLS.
-		var v [1]byte
-		err = withContext(ctx, tc, func() error {
-			_, err := io.ReadFull(tc, v[:])
-			return err
-		})
-		if err != nil {
-			st.Reset(mux.CodeCancel)
-			if rf := connRefusal(0, err); rf != nil {
-				rf.op, rf.reason = "circuit", "path "+wire.FormatPath(path)
-				return nil, rf
-			}
-			if ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded) {
-				return nil, fmt.Errorf("%w: circuit setup along %s: no answer within %v", ErrNoRoute, wire.FormatPath(path), c.lim.SetupTimeout)
-			}
-			return nil, tlsError(err)
-		}
-		if code(v[0]) != codeOK {
-			st.Reset(mux.CodeCancel) // the verdict is read: nothing else will come
-			return nil, &refusal{op: "circuit", by: host, err: code(v[0]).err(), reason: "path " + wire.FormatPath(path), proved: true}
-		}
-		rw = tc
+		// has proved us, and says so inside TLS: the inner session reads
+		// that verdict first (see verdictConn), so that the circuit's first
+		// connection goes out with our last handshake flight rather than a
+		// round trip later.
+		rw = c.awaitVerdict(ctx, tc, st, path)
 	}
 	sess, err := mux.Client(rw, c.innerCfg)
 	if err != nil {
@@ -376,7 +357,107 @@ func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error)
 	if h == nil {
 		return nil, ErrClosed
 	}
+	if c.ident == nil { // else once the verdict is in (see verdictConn)
+		c.stats.opened.Add(1) // before the dialers waiting for it go on
+	}
 	return &circuit{host: host, path: path, sess: sess, source: true, h: h, cert: pc, since: time.Now()}, nil
+}
+
+// verdictConn is the end-to-end TLS connection of a circuit at its
+// source: its first Read reads the destination's verdict on the circuit,
+// the first byte inside TLS, and fails with the refusal if it is not ok,
+// which ends the inner session with it (see verdictOf); then it reads the
+// inner session's bytes. Only the session's reader calls Read.
+type verdictConn struct {
+	*tls.Conn
+	ok    bool  // the verdict was ok
+	err   error // why the verdict was not ok, once known
+	c     *core
+	st    *mux.Stream // the circuit's stream on the link
+	path  []uint64
+	wait  time.Duration         // how long the verdict may take
+	timer *time.Timer           // resets st after wait
+	ref   *timerref.Ref[func()] // what timer calls
+}
+
+// awaitVerdict returns tc, the end-to-end TLS connection of a circuit set
+// up along path on st, as a verdictConn whose wait for the verdict is
+// bounded by what is left of ctx.
+func (c *core) awaitVerdict(ctx context.Context, tc *tls.Conn, st *mux.Stream, path []uint64) *verdictConn {
+	v := &verdictConn{Conn: tc, c: c, st: st, path: path, wait: c.lim.HandshakeTimeout}
+	if dl, ok := ctx.Deadline(); ok {
+		v.wait = time.Until(dl)
+	}
+	v.timer, v.ref = timerref.Func(v.wait, func() { st.Reset(mux.CodeCancel) })
+	return v
+}
+
+// Read reads the verdict first, then data.
+func (v *verdictConn) Read(p []byte) (int, error) {
+	if !v.ok {
+		if v.err != nil {
+			return 0, v.err
+		}
+		var b [1]byte
+		n, err := v.Conn.Read(b[:])
+		if n == 0 && err == nil || n == 0 && isTimeout(err) {
+			return 0, err // a reader's deadline (see mux's leading reads), not the verdict's: it comes later
+		}
+		v.timer.Stop()
+		v.ref.Clear()
+		switch {
+		case err != nil:
+			v.err = v.failed(err)
+			return 0, v.err
+		case code(b[0]) != codeOK:
+			v.c.stats.setupsFailed.Add(1)
+			v.err = &refusal{op: "circuit", by: v.path[len(v.path)-1], err: code(b[0]).err(), reason: "path " + wire.FormatPath(v.path), proved: true}
+			return 0, v.err
+		}
+		v.ok = true
+		v.c.stats.opened.Add(1) // before the first dial on the circuit reads its own verdict
+		if len(p) == 0 {
+			return 0, nil
+		}
+	}
+	return v.Conn.Read(p)
+}
+
+// failed returns the error of a circuit whose verdict did not come: a
+// refusal (a reset that carries one), no answer in time, or the stream
+// broken. Unless this end closed the circuit, later setups avoid the
+// path's relays, as setupCircuit does for a setup that fails.
+func (v *verdictConn) failed(err error) error {
+	if rf := connRefusal(0, err); rf != nil {
+		rf.op, rf.reason = "circuit", "path "+wire.FormatPath(v.path)
+		return rf
+	}
+	c := v.c
+	if c.isClosed() || errors.Is(err, net.ErrClosed) && !errors.Is(err, mux.ErrStreamReset) {
+		return err // closed here
+	}
+	c.stats.setupsFailed.Add(1)
+	c.avoid.failed(relaysOf(v.path), time.Now())
+	if errors.Is(err, mux.ErrStreamReset) || errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("%w: circuit setup along %s: no verdict within %v: %v", ErrNoRoute, wire.FormatPath(v.path), v.wait, err)
+	}
+	return tlsError(err)
+}
+
+// isTimeout reports whether err is a deadline that passed.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// verdictOf returns the refusal that ended a circuit's inner session, sess,
+// at its source before its verdict came (see verdictConn), or nil.
+func verdictOf(sess *mux.Session) *refusal {
+	var rf *refusal
+	if err := sess.Err(); err != nil && errors.As(err, &rf) && rf.op == "circuit" {
+		return rf
+	}
+	return nil
 }
 
 // setupAnswer is the stream of a circuit setup at its source: its first
@@ -545,6 +626,9 @@ func (c *core) terminate(st *mux.Stream, s wire.SetupHeader) {
 		}
 		// path[0] is proved: now it may count, and the verdict on it goes
 		// inside TLS.
+		if c.beforeVerdict != nil {
+			c.beforeVerdict()
+		}
 		lerr := take()
 		tc.SetWriteDeadline(time.Now().Add(c.lim.HandshakeTimeout))
 		_, err = tc.Write([]byte{uint8(codeOf(lerr))})
@@ -554,7 +638,11 @@ func (c *core) terminate(st *mux.Stream, s wire.SetupHeader) {
 			c.logf(slog.LevelInfo, "mesh: circuit refused", "path", wire.FormatPath(s.Path), "err", lerr)
 			// The verdict must reach the source, which ends the stream once
 			// it has read it; one that does not is reset after refusedLinger.
-			tc.Close()
+			// Only our side is closed: what the source sent after its
+			// handshake, before it read the verdict (its first connection,
+			// see verdictConn), stays unread, rather than make the stream
+			// reset, which could overtake the verdict.
+			tc.CloseWrite()
 			c.resetLater(st, refusedLinger)
 			return
 		}

@@ -367,3 +367,35 @@ func TestSetupCarriesClientHello(t *testing.T) {
 		t.Fatalf("after the setup the relay read %x, want a TLS handshake record", b)
 	}
 }
+
+// TestFirstDialOverlapsTheVerdict: on a secured mesh the first dial on a
+// new circuit sends its connection without waiting for the destination's
+// verdict on the circuit: the connection goes out with the source's last
+// TLS handshake flight. Here the destination holds its verdict until the
+// source's inner session has opened the dial's stream and written it.
+func TestFirstDialOverlapsTheVerdict(t *testing.T) {
+	ns := secureNodes(t, newCA(t), 3)
+	src, dst := ns[0], ns[2]
+	held := make(chan struct{})
+	dst.c.beforeVerdict = func() {
+		defer close(held)
+		eventually(t, "the source's first connection on the circuit", func() bool {
+			ci := circuitOf(src, dst.ID())
+			if ci == nil {
+				return false
+			}
+			st := ci.sess.Stats()
+			return st.StreamsOpened == 1 && st.BytesOut > 0
+		})
+	}
+	chain(t, ns)
+	ln, _ := dst.Listen("", ":1")
+	echo(t, ln)
+	c, err := src.Dial("", FormatID(dst.ID())+":1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-held
+	roundTrip(t, c, "hello")
+	c.Close()
+}
