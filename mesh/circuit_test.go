@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/plexusnet/plexus/internal/testsupport/testutil"
 	"github.com/plexusnet/plexus/mesh/internal/wire"
 	"github.com/plexusnet/plexus/mux"
 )
@@ -376,10 +377,9 @@ func TestSetupCarriesClientHello(t *testing.T) {
 func TestFirstDialOverlapsTheVerdict(t *testing.T) {
 	ns := secureNodes(t, newCA(t), 3)
 	src, dst := ns[0], ns[2]
-	held := make(chan struct{})
+	held := make(chan bool, 1)
 	dst.c.beforeVerdict = func() {
-		defer close(held)
-		eventually(t, "the source's first connection on the circuit", func() bool {
+		held <- testutil.Until(func() bool {
 			ci := circuitOf(src, dst.ID())
 			if ci == nil {
 				return false
@@ -395,7 +395,9 @@ func TestFirstDialOverlapsTheVerdict(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	<-held
+	if !<-held {
+		t.Fatal("the source waited for the verdict before its first connection went out")
+	}
 	roundTrip(t, c, "hello")
 	c.Close()
 }
