@@ -527,49 +527,16 @@ func (c *core) setupFailed(ctx context.Context, a *setupAnswer, err error) error
 // for its source to read the verdict and end the stream.
 const refusedLinger = time.Second
 
-// resetLater resets st after d, or when the node closes if that comes
-// first, so that no timer holds the stream (and its session) once Close
-// returns.
-func (c *core) resetLater(st *mux.Stream, d time.Duration) {
-	r := &lateReset{st: st}
-	h := c.track(r) // nil: closing, r is closed (st reset) already
-	if h == nil {
+// drainRefused reads and drops what comes on the stream of a circuit
+// refused inside end-to-end TLS until the source ends it, and resets it if
+// that takes longer than refusedLinger.
+func (c *core) drainRefused(st *mux.Stream) {
+	st.SetReadDeadline(time.Now().Add(refusedLinger))
+	if _, err := io.Copy(io.Discard, st); err == nil {
+		st.Close() // both sides are done
 		return
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.st == nil { // Close came between track and here
-		return
-	}
-	r.t, r.ref = timerref.Func(d, func() {
-		c.untrack(h)
-		r.Close()
-	})
-}
-
-// lateReset is a stream that resetLater resets: by its timer, or by the
-// node's Close, whichever comes first.
-type lateReset struct {
-	mu  sync.Mutex
-	st  *mux.Stream // nil once reset
-	t   *time.Timer
-	ref *timerref.Ref[func()] // what t calls; cleared by Close, so that t, stopped, holds neither r nor the node
-}
-
-// Close stops the timer and resets the stream, once.
-func (r *lateReset) Close() error {
-	r.mu.Lock()
-	st, t, ref := r.st, r.t, r.ref
-	r.st, r.t, r.ref = nil, nil, nil
-	r.mu.Unlock()
-	if t != nil {
-		t.Stop()
-		ref.Clear()
-	}
-	if st != nil {
-		st.Reset(mux.CodeCancel)
-	}
-	return nil
+	st.Reset(mux.CodeCancel)
 }
 
 // terminate accepts a circuit that ends here: it answers ok, runs the
@@ -637,13 +604,15 @@ func (c *core) terminate(st *mux.Stream, s wire.SetupHeader) {
 			c.countRefusal(lerr)
 			c.logf(slog.LevelInfo, "mesh: circuit refused", "path", wire.FormatPath(s.Path), "err", lerr)
 			// The verdict must reach the source, which ends the stream once
-			// it has read it; one that does not is reset after refusedLinger.
-			// Only our side is closed: what the source sent after its
-			// handshake, before it read the verdict (its first connection,
-			// see verdictConn), stays unread, rather than make the stream
-			// reset, which could overtake the verdict.
+			// it has read it; one that does not is reset after
+			// refusedLinger. Only our side is closed, and what the source
+			// sent after its handshake before it read the verdict (its
+			// first connection, see verdictConn) is read and dropped
+			// meanwhile: closed for reading, the stream would be reset by
+			// that data, and a reset can overtake the verdict. This setup's
+			// pending slot (see pend) bounds the wait.
 			tc.CloseWrite()
-			c.resetLater(st, refusedLinger)
+			c.drainRefused(st)
 			return
 		}
 		if err != nil {
