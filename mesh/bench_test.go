@@ -32,13 +32,12 @@ func tcpMesh(b *testing.B, k int, opts ...Option) []*Node {
 	return tcpChain(b, nodes(b, k, opts...))
 }
 
-// tcpSecureMesh is tcpMesh with TLS: links and circuits secured with
-// certificates of one test CA.
-func tcpSecureMesh(b *testing.B, k int) []*Node {
-	return tcpChain(b, secureNodes(b, newCA(b), k))
+// tlsMesh is tcpMesh with nodes secured by certificates of one CA.
+func tlsMesh(b *testing.B, k int, opts ...Option) []*Node {
+	return tcpChain(b, secureNodes(b, newCA(b), k, opts...))
 }
 
-// tcpChain links the nodes ns in a chain over loopback TCP (see tcpMesh).
+// tcpChain links ns in a chain over loopback TCP (see tcpMesh).
 func tcpChain(b *testing.B, ns []*Node) []*Node {
 	k := len(ns)
 	as := func(i int, f func()) {
@@ -224,12 +223,12 @@ func BenchmarkThroughputMuxTLS(b *testing.B) {
 }
 
 func BenchmarkThroughputNeighbourTLS(b *testing.B) {
-	c, s := meshPair(b, tcpSecureMesh(b, 2))
+	c, s := meshPair(b, tlsMesh(b, 2))
 	benchThroughput(b, c, s)
 }
 
 func BenchmarkThroughputRelayTLS(b *testing.B) {
-	c, s := meshPair(b, tcpSecureMesh(b, 3))
+	c, s := meshPair(b, tlsMesh(b, 3))
 	benchThroughput(b, c, s)
 }
 
@@ -259,12 +258,12 @@ func BenchmarkRTTMuxTLS(b *testing.B) {
 }
 
 func BenchmarkRTTNeighbourTLS(b *testing.B) {
-	c, s := meshPair(b, tcpSecureMesh(b, 2))
+	c, s := meshPair(b, tlsMesh(b, 2))
 	benchRTT(b, c, s)
 }
 
 func BenchmarkRTTRelayTLS(b *testing.B) {
-	c, s := meshPair(b, tcpSecureMesh(b, 3))
+	c, s := meshPair(b, tlsMesh(b, 3))
 	benchRTT(b, c, s)
 }
 
@@ -329,7 +328,11 @@ func BenchmarkOpenRelay(b *testing.B) {
 // BenchmarkFirstDialRelay: a dial by name through a relay to first byte,
 // circuit set-up included (the circuit is closed after each).
 func BenchmarkFirstDialRelay(b *testing.B) {
-	ns := tcpMesh(b, 3)
+	b.Run("plain", func(b *testing.B) { benchFirstDial(b, tcpMesh(b, 3)) })
+	b.Run("tls", func(b *testing.B) { benchFirstDial(b, tlsMesh(b, 3)) })
+}
+
+func benchFirstDial(b *testing.B, ns []*Node) {
 	ln, _ := ns[2].Listen("", "svc")
 	b.Cleanup(func() { ln.Close() })
 	go func() {
@@ -367,4 +370,58 @@ func BenchmarkFirstDialRelay(b *testing.B) {
 		})
 		b.StartTimer()
 	}
+}
+
+// BenchmarkConnPerRequestRelay: a connection per request to a host behind
+// a relay, as an HTTP/1.0 client would make: one caller, in a loop, dials
+// the service by name, writes a 1-byte request, reads the 1-byte reply and
+// closes; the server accepts, reads the request, writes the reply and
+// closes. Compare with BenchmarkRTTRelay: a later dial costs no round trip
+// of its own.
+func BenchmarkConnPerRequestRelay(b *testing.B) {
+	b.Run("plain", func(b *testing.B) { benchConnPerRequest(b, tcpMesh(b, 3)) })
+	b.Run("tls", func(b *testing.B) { benchConnPerRequest(b, tlsMesh(b, 3)) })
+}
+
+func benchConnPerRequest(b *testing.B, ns []*Node) {
+	ln, _ := ns[2].Listen("", "svc")
+	b.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				buf := make([]byte, 1)
+				if _, err := io.ReadFull(c, buf); err == nil {
+					c.Write(buf)
+				}
+				c.Close()
+			}()
+		}
+	}()
+	eventually(b, "svc", func() bool { return len(ns[0].Services()) == 1 })
+	buf := make([]byte, 1)
+	request := func() {
+		c, err := ns[0].Dial("", "svc")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Write(buf); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, buf); err != nil {
+			b.Fatal(err)
+		}
+		c.Close()
+	}
+	request() // the circuit, and the verdict that makes later dials early
+	b.ResetTimer()
+	cpu := cpuTime()
+	for range b.N {
+		request()
+	}
+	b.StopTimer()
+	reportCPU(b, cpu, float64(b.N), "request")
 }

@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -108,10 +109,7 @@ func (c *core) path(host uint64) []uint64 {
 // the streams the far host opens on it until it ends.
 func (c *core) runCircuit(host uint64, b *build) {
 	t := &c.circuits
-	ci, err := c.setupCircuit(host)
-	if err == nil {
-		c.stats.opened.Add(1) // before the dialers waiting for it go on
-	}
+	ci, err := c.setupCircuit(host) // counted as opened there (see openCircuit)
 	t.mu.Lock()
 	delete(t.building, host)
 	if err == nil {
@@ -256,7 +254,9 @@ func (c *core) serveCircuit(ci *circuit) {
 		delete(t.byHost, ci.host)
 	}
 	t.mu.Unlock()
-	c.logf(slog.LevelDebug, "mesh: circuit ended", "path", wire.FormatPath(ci.path), "err", ci.sess.Err())
+	if c.log != nil {
+		c.logf(slog.LevelDebug, "mesh: circuit ended", "path", wire.FormatPath(ci.path), "err", ci.sess.Err())
+	}
 }
 
 // closeWhenIdle closes sess once it has had no stream for idle (checked
@@ -293,6 +293,12 @@ func closeWhenIdle(sess *mux.Session, opens, checks *atomic.Uint64, idle time.Du
 
 // openCircuit sends a setup along path and, once the destination accepts
 // it, starts the inner session (after end-to-end TLS when secured).
+//
+// On a secured mesh the TLS ClientHello follows the setup at once, without
+// waiting for the destination's answer, which the handshake reads first
+// (see setupAnswer): the setup and the handshake's first round trip
+// overlap. Nothing but the ClientHello is sent before the destination is
+// proved; a relay that refuses the setup discards it with the stream.
 func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error) {
 	host := path[len(path)-1]
 	l := c.links.get(path[1])
@@ -303,40 +309,27 @@ func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: opening a stream to %s: %v", ErrNoRoute, FormatID(host), FormatID(path[1]), err)
 	}
-	var v [2]byte
+	ans := &setupAnswer{Stream: st, path: path}
 	err = withContext(ctx, st, func() error {
 		if _, err := st.Write(wire.AppendSetupHeader(nil, wire.SetupHeader{Hop: 1, Path: path})); err != nil {
 			return err
 		}
-		_, err := io.ReadFull(st, v[:])
+		if c.ident != nil {
+			return nil // the handshake reads the answer
+		}
+		_, err := ans.Read(nil)
 		return err
 	})
-	if rf := connRefusal(0, err); rf != nil { // refused by a reset (see refuseSetup)
-		rf.op, rf.reason = "circuit", "path "+wire.FormatPath(path)
-		if rf.hop > 0 && rf.hop < len(path) {
-			rf.by = path[rf.hop]
-		}
-		return nil, rf
-	}
 	if err != nil {
-		st.Reset(mux.CodeCancel)
-		if ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded) {
-			return nil, fmt.Errorf("%w: circuit setup along %s: no answer within %v", ErrNoRoute, wire.FormatPath(path), c.lim.SetupTimeout)
-		}
-		return nil, fmt.Errorf("%w: circuit setup along %s broke: %v", ErrNoRoute, wire.FormatPath(path), err)
-	}
-	if code(v[0]) != codeOK { // a refusal written, as nodes before resets did
-		st.Reset(mux.CodeCancel)
-		by := uint64(0)
-		if int(v[1]) < len(path) {
-			by = path[v[1]]
-		}
-		return nil, &refusal{op: "circuit", by: by, err: code(v[0]).err(), reason: "path " + wire.FormatPath(path)}
+		return nil, c.setupFailed(ctx, ans, err)
 	}
 	var rw net.Conn = st
 	var pc peerCert
 	if c.ident != nil {
-		tc, err := c.ident.handshake(ctx, st, false, host, &pc, nil)
+		tc, err := c.ident.handshake(ctx, ans, false, host, &pc, nil)
+		if err != nil && !ans.ok {
+			return nil, c.setupFailed(ctx, ans, err) // the setup itself failed
+		}
 		if err != nil {
 			st.Reset(mux.CodeCancel)
 			var rf *refusal
@@ -349,28 +342,11 @@ func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error)
 			return nil, err
 		}
 		// The destination counts the circuit against its limits once TLS
-		// has proved us, and says so inside TLS.
-		var v [1]byte
-		err = withContext(ctx, tc, func() error {
-			_, err := io.ReadFull(tc, v[:])
-			return err
-		})
-		if err != nil {
-			st.Reset(mux.CodeCancel)
-			if rf := connRefusal(0, err); rf != nil {
-				rf.op, rf.reason = "circuit", "path "+wire.FormatPath(path)
-				return nil, rf
-			}
-			if ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded) {
-				return nil, fmt.Errorf("%w: circuit setup along %s: no answer within %v", ErrNoRoute, wire.FormatPath(path), c.lim.SetupTimeout)
-			}
-			return nil, tlsError(err)
-		}
-		if code(v[0]) != codeOK {
-			st.Reset(mux.CodeCancel) // the verdict is read: nothing else will come
-			return nil, &refusal{op: "circuit", by: host, err: code(v[0]).err(), reason: "path " + wire.FormatPath(path), proved: true}
-		}
-		rw = tc
+		// has proved us, and says so inside TLS: the inner session reads
+		// that verdict first (see verdictConn), so that the circuit's first
+		// connection goes out with our last handshake flight rather than a
+		// round trip later.
+		rw = c.awaitVerdict(ctx, tc, st, path)
 	}
 	sess, err := mux.Client(rw, c.innerCfg)
 	if err != nil {
@@ -381,56 +357,186 @@ func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error)
 	if h == nil {
 		return nil, ErrClosed
 	}
+	if c.ident == nil { // else once the verdict is in (see verdictConn)
+		c.stats.opened.Add(1) // before the dialers waiting for it go on
+	}
 	return &circuit{host: host, path: path, sess: sess, source: true, h: h, cert: pc, since: time.Now()}, nil
+}
+
+// verdictConn is the end-to-end TLS connection of a circuit at its
+// source: its first Read reads the destination's verdict on the circuit,
+// the first byte inside TLS, and fails with the refusal if it is not ok,
+// which ends the inner session with it (see verdictOf); then it reads the
+// inner session's bytes. Only the session's reader calls Read.
+type verdictConn struct {
+	*tls.Conn
+	ok    bool  // the verdict was ok
+	err   error // why the verdict was not ok, once known
+	c     *core
+	st    *mux.Stream // the circuit's stream on the link
+	path  []uint64
+	wait  time.Duration         // how long the verdict may take
+	timer *time.Timer           // resets st after wait
+	ref   *timerref.Ref[func()] // what timer calls
+}
+
+// awaitVerdict returns tc, the end-to-end TLS connection of a circuit set
+// up along path on st, as a verdictConn whose wait for the verdict is
+// bounded by what is left of ctx.
+func (c *core) awaitVerdict(ctx context.Context, tc *tls.Conn, st *mux.Stream, path []uint64) *verdictConn {
+	v := &verdictConn{Conn: tc, c: c, st: st, path: path, wait: c.lim.HandshakeTimeout}
+	if dl, ok := ctx.Deadline(); ok {
+		v.wait = time.Until(dl)
+	}
+	v.timer, v.ref = timerref.Func(v.wait, func() { st.Reset(mux.CodeCancel) })
+	return v
+}
+
+// Read reads the verdict first, then data.
+func (v *verdictConn) Read(p []byte) (int, error) {
+	if !v.ok {
+		if v.err != nil {
+			return 0, v.err
+		}
+		var b [1]byte
+		n, err := v.Conn.Read(b[:])
+		if n == 0 && err == nil || n == 0 && isTimeout(err) {
+			return 0, err // a reader's deadline (see mux's leading reads), not the verdict's: it comes later
+		}
+		v.timer.Stop()
+		v.ref.Clear()
+		switch {
+		case err != nil:
+			v.err = v.failed(err)
+			return 0, v.err
+		case code(b[0]) != codeOK:
+			v.c.stats.setupsFailed.Add(1)
+			v.err = &refusal{op: "circuit", by: v.path[len(v.path)-1], err: code(b[0]).err(), reason: "path " + wire.FormatPath(v.path), proved: true}
+			return 0, v.err
+		}
+		v.ok = true
+		v.c.stats.opened.Add(1) // before the first dial on the circuit reads its own verdict
+		if len(p) == 0 {
+			return 0, nil
+		}
+	}
+	return v.Conn.Read(p)
+}
+
+// failed returns the error of a circuit whose verdict did not come: a
+// refusal (a reset that carries one), no answer in time, or the stream
+// broken. Unless this end closed the circuit, later setups avoid the
+// path's relays, as setupCircuit does for a setup that fails.
+func (v *verdictConn) failed(err error) error {
+	if rf := connRefusal(0, err); rf != nil {
+		rf.op, rf.reason = "circuit", "path "+wire.FormatPath(v.path)
+		return rf
+	}
+	c := v.c
+	if c.isClosed() || errors.Is(err, net.ErrClosed) && !errors.Is(err, mux.ErrStreamReset) {
+		return err // closed here
+	}
+	c.stats.setupsFailed.Add(1)
+	c.avoid.failed(relaysOf(v.path), time.Now())
+	if errors.Is(err, mux.ErrStreamReset) || errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("%w: circuit setup along %s: no verdict within %v: %v", ErrNoRoute, wire.FormatPath(v.path), v.wait, err)
+	}
+	return tlsError(err)
+}
+
+// isTimeout reports whether err is a deadline that passed.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// verdictOf returns the refusal that ended a circuit's inner session, sess,
+// at its source before its verdict came (see verdictConn), or nil.
+func verdictOf(sess *mux.Session) *refusal {
+	var rf *refusal
+	if err := sess.Err(); err != nil && errors.As(err, &rf) && rf.op == "circuit" {
+		return rf
+	}
+	return nil
+}
+
+// setupAnswer is the stream of a circuit setup at its source: its first
+// Read reads the destination's two-byte answer (a code and the hop that
+// wrote it) before anything that follows on the stream, and fails with
+// the refusal if the answer is not ok.
+type setupAnswer struct {
+	*mux.Stream
+	path []uint64
+	ok   bool  // the answer was ok
+	err  error // why the answer was not read, or the refusal it carried
+}
+
+// Read reads the answer first, then data.
+func (a *setupAnswer) Read(p []byte) (int, error) {
+	if !a.ok {
+		if a.err != nil {
+			return 0, a.err
+		}
+		var v [2]byte
+		if _, err := io.ReadFull(a.Stream, v[:]); err != nil {
+			a.err = err
+			return 0, err
+		}
+		if code(v[0]) != codeOK { // a refusal written, as nodes before resets did
+			by := uint64(0)
+			if int(v[1]) < len(a.path) {
+				by = a.path[v[1]]
+			}
+			a.err = &refusal{op: "circuit", by: by, err: code(v[0]).err(), reason: "path " + wire.FormatPath(a.path)}
+			return 0, a.err
+		}
+		a.ok = true
+		if len(p) == 0 {
+			return 0, nil
+		}
+	}
+	return a.Stream.Read(p)
+}
+
+// setupFailed resets the stream of a setup that failed before its answer
+// was read, or was refused, with err (the write's, the read's or the
+// handshake's error), and returns the setup's error.
+func (c *core) setupFailed(ctx context.Context, a *setupAnswer, err error) error {
+	a.Reset(mux.CodeCancel)
+	if a.err != nil {
+		err = a.err
+	}
+	var rf *refusal
+	if errors.As(err, &rf) && rf.op == "circuit" && rf.reason != "" { // written by the destination or a relay
+		return rf
+	}
+	if rf := connRefusal(0, err); rf != nil { // refused by a reset (see refuseSetup)
+		rf.op, rf.reason = "circuit", "path "+wire.FormatPath(a.path)
+		if rf.hop > 0 && rf.hop < len(a.path) {
+			rf.by = a.path[rf.hop]
+		}
+		return rf
+	}
+	if ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: circuit setup along %s: no answer within %v", ErrNoRoute, wire.FormatPath(a.path), c.lim.SetupTimeout)
+	}
+	return fmt.Errorf("%w: circuit setup along %s broke: %v", ErrNoRoute, wire.FormatPath(a.path), err)
 }
 
 // refusedLinger is how long a circuit refused inside end-to-end TLS waits
 // for its source to read the verdict and end the stream.
 const refusedLinger = time.Second
 
-// resetLater resets st after d, or when the node closes if that comes
-// first, so that no timer holds the stream (and its session) once Close
-// returns.
-func (c *core) resetLater(st *mux.Stream, d time.Duration) {
-	r := &lateReset{st: st}
-	h := c.track(r) // nil: closing, r is closed (st reset) already
-	if h == nil {
+// drainRefused reads and drops what comes on the stream of a circuit
+// refused inside end-to-end TLS until the source ends it, and resets it if
+// that takes longer than refusedLinger.
+func (c *core) drainRefused(st *mux.Stream) {
+	st.SetReadDeadline(time.Now().Add(refusedLinger))
+	if _, err := io.Copy(io.Discard, st); err == nil {
+		st.Close() // both sides are done
 		return
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.st == nil { // Close came between track and here
-		return
-	}
-	r.t, r.ref = timerref.Func(d, func() {
-		c.untrack(h)
-		r.Close()
-	})
-}
-
-// lateReset is a stream that resetLater resets: by its timer, or by the
-// node's Close, whichever comes first.
-type lateReset struct {
-	mu  sync.Mutex
-	st  *mux.Stream // nil once reset
-	t   *time.Timer
-	ref *timerref.Ref[func()] // what t calls; cleared by Close, so that t, stopped, holds neither r nor the node
-}
-
-// Close stops the timer and resets the stream, once.
-func (r *lateReset) Close() error {
-	r.mu.Lock()
-	st, t, ref := r.st, r.t, r.ref
-	r.st, r.t, r.ref = nil, nil, nil
-	r.mu.Unlock()
-	if t != nil {
-		t.Stop()
-		ref.Clear()
-	}
-	if st != nil {
-		st.Reset(mux.CodeCancel)
-	}
-	return nil
+	st.Reset(mux.CodeCancel)
 }
 
 // terminate accepts a circuit that ends here: it answers ok, runs the
@@ -487,6 +593,9 @@ func (c *core) terminate(st *mux.Stream, s wire.SetupHeader) {
 		}
 		// path[0] is proved: now it may count, and the verdict on it goes
 		// inside TLS.
+		if c.beforeVerdict != nil {
+			c.beforeVerdict()
+		}
 		lerr := take()
 		tc.SetWriteDeadline(time.Now().Add(c.lim.HandshakeTimeout))
 		_, err = tc.Write([]byte{uint8(codeOf(lerr))})
@@ -495,9 +604,15 @@ func (c *core) terminate(st *mux.Stream, s wire.SetupHeader) {
 			c.countRefusal(lerr)
 			c.logf(slog.LevelInfo, "mesh: circuit refused", "path", wire.FormatPath(s.Path), "err", lerr)
 			// The verdict must reach the source, which ends the stream once
-			// it has read it; one that does not is reset after refusedLinger.
-			tc.Close()
-			c.resetLater(st, refusedLinger)
+			// it has read it; one that does not is reset after
+			// refusedLinger. Only our side is closed, and what the source
+			// sent after its handshake before it read the verdict (its
+			// first connection, see verdictConn) is read and dropped
+			// meanwhile: closed for reading, the stream would be reset by
+			// that data, and a reset can overtake the verdict. This setup's
+			// pending slot (see pend) bounds the wait.
+			tc.CloseWrite()
+			c.drainRefused(st)
 			return
 		}
 		if err != nil {

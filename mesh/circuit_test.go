@@ -8,6 +8,10 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/plexusnet/plexus/internal/testsupport/testutil"
+	"github.com/plexusnet/plexus/mesh/internal/wire"
+	"github.com/plexusnet/plexus/mux"
 )
 
 // TestOneCircuitPerHostPair: the second and later dials to a far host (in
@@ -333,4 +337,67 @@ func TestCircuitInSteadyUseStaysUp(t *testing.T) {
 	if ci := circuitOf(ns[0], ns[2].ID()); ci != first {
 		t.Fatal("the circuit in use was closed as idle")
 	}
+}
+
+// TestSetupCarriesClientHello: on a secured mesh the source sends its TLS
+// ClientHello right behind the circuit setup, before any answer: the
+// relay, which here answers nothing, finds a TLS handshake record on the
+// stream after the setup. It then refuses the setup, and the dial fails
+// with that refusal.
+func TestSetupCarriesClientHello(t *testing.T) {
+	ns := secureNodes(t, newCA(t), 3)
+	first := make(chan []byte, 1)
+	ns[1].c.hostileRelay = func(st *mux.Stream, s wire.SetupHeader) bool {
+		b := make([]byte, 5) // a TLS record header
+		st.SetReadDeadline(time.Now().Add(patience))
+		n, _ := io.ReadFull(st, b)
+		select {
+		case first <- b[:n]:
+		default:
+		}
+		st.Reset(resetCode(codeOf(ErrNotRelay), s.Hop))
+		return true
+	}
+	chain(t, ns)
+	_, err := ns[0].Dial("", FormatID(ns[2].ID())+":1")
+	if !errors.Is(err, ErrNotRelay) {
+		t.Fatalf("dial: %v, want ErrNotRelay", err)
+	}
+	b := <-first
+	if len(b) != 5 || b[0] != 0x16 { // handshake
+		t.Fatalf("after the setup the relay read %x, want a TLS handshake record", b)
+	}
+}
+
+// TestFirstDialOverlapsTheVerdict: on a secured mesh the first dial on a
+// new circuit sends its connection without waiting for the destination's
+// verdict on the circuit: the connection goes out with the source's last
+// TLS handshake flight. Here the destination holds its verdict until the
+// source's inner session has opened the dial's stream and written it.
+func TestFirstDialOverlapsTheVerdict(t *testing.T) {
+	ns := secureNodes(t, newCA(t), 3)
+	src, dst := ns[0], ns[2]
+	held := make(chan bool, 1)
+	dst.c.beforeVerdict = func() {
+		held <- testutil.Until(func() bool {
+			ci := circuitOf(src, dst.ID())
+			if ci == nil {
+				return false
+			}
+			st := ci.sess.Stats()
+			return st.StreamsOpened == 1 && st.BytesOut > 0
+		})
+	}
+	chain(t, ns)
+	ln, _ := dst.Listen("", ":1")
+	echo(t, ln)
+	c, err := src.Dial("", FormatID(dst.ID())+":1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !<-held {
+		t.Fatal("the source waited for the verdict before its first connection went out")
+	}
+	roundTrip(t, c, "hello")
+	c.Close()
 }

@@ -79,12 +79,32 @@ func (c *conn) wrap(err error) error {
 func connRefusal(host uint64, err error) *refusal {
 	se, ok := err.(*mux.StreamError) // how mux returns a reset
 	if !ok && err != nil && err != io.EOF {
-		ok = errors.As(err, &se)
+		se, ok = asStreamError(err)
 	}
 	if !ok || !se.Remote || se.Code < resetRefused || se.Code > resetRefused+0xffff {
 		return nil
 	}
 	return &refusal{op: "dial", by: host, err: code(se.Code & 0xff).err(), hop: int(se.Code>>8) & 0xff, cause: se}
+}
+
+// asStreamError finds the *mux.StreamError in err's chain, as errors.As
+// does, without an allocation when err's chain is a plain one.
+func asStreamError(err error) (*mux.StreamError, bool) {
+	for e := err; e != nil; {
+		if se, ok := e.(*mux.StreamError); ok {
+			return se, true
+		}
+		switch x := e.(type) {
+		case interface{ As(any) bool }, interface{ Unwrap() []error }:
+			var se *mux.StreamError
+			return se, errors.As(e, &se)
+		case interface{ Unwrap() error }:
+			e = x.Unwrap()
+		default:
+			return nil, false
+		}
+	}
+	return nil, false
 }
 
 // refuseConn refuses a connection: a reset whose code carries the

@@ -91,6 +91,9 @@ func (c *core) dialHost(ctx context.Context, host uint64, h wire.ConnHeader, rad
 		} else {
 			conn, err = c.openConn(ctx, sess, host, h, raddr, known)
 		}
+		if err != nil && verdictOf(sess) != nil { // a circuit refused as this first dial went out on it
+			return nil, verdictOf(sess)
+		}
 		if err != nil && try == 0 && sess.Err() != nil && ctx.Err() == nil {
 			continue
 		}

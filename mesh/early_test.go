@@ -2,6 +2,8 @@ package mesh
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"testing"
 	"time"
@@ -163,4 +165,100 @@ func TestKnownDestsBounded(t *testing.T) {
 	if k.has(last) {
 		t.Fatal("a dropped destination is still known")
 	}
+}
+
+// TestConnRefusalAllocs: telling a refusal from another error costs a
+// connection no allocation on the common paths: the end of the stream,
+// and a reset, bare or wrapped once.
+func TestConnRefusalAllocs(t *testing.T) {
+	reset := &mux.StreamError{StreamID: 1, Code: resetCode(codeRefused, 0), Remote: true}
+	for _, err := range []error{io.EOF, mux.ErrStreamClosed, reset, fmt.Errorf("wrapped: %w", reset)} {
+		if n := testing.AllocsPerRun(100, func() { asStreamError(err) }); n != 0 {
+			t.Errorf("%v: %v allocations", err, n)
+		}
+	}
+	if rf := connRefusal(1, fmt.Errorf("wrapped: %w", reset)); rf == nil || !errors.Is(rf, ErrConnRefused) {
+		t.Fatalf("a wrapped refusal: %v", rf)
+	}
+	if rf := connRefusal(1, errors.Join(io.EOF, reset)); rf == nil {
+		t.Fatal("a refusal in a tree of errors was not found")
+	}
+}
+
+// TestConnPerRequestOneRoundTrip: a connection per request through a
+// relay (dial, request, reply, close) costs one round trip once its
+// destination is known: the destination sends no verdict before its reply,
+// and the dial, the request and the close each return without waiting for
+// a frame from it.
+func TestConnPerRequestOneRoundTrip(t *testing.T) {
+	ns := nodes(t, 3)
+	chain(t, ns)
+	src, dst := ns[0], ns[2]
+	ln, err := dst.Listen("", "svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	eventually(t, "svc to be seen", func() bool { return len(src.Services()) == 1 })
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		for {
+			s, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- s
+		}
+	}()
+	other, _ := dst.Listen("", ":9") // the circuit, set up before the requests
+	echo(t, other)
+	roundTripTo(t, src, FormatID(dst.ID())+":9")
+	ci := circuitOf(dst, src.ID())
+	buf := make([]byte, 1)
+	request := func(i int) (sent uint64) {
+		before := ci.sess.Stats().FramesOut
+		c, err := src.Dial("", "svc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := c.Write([]byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+		s := <-accepted
+		defer s.Close()
+		if _, err := io.ReadFull(s, buf); err != nil || buf[0] != byte(i) {
+			t.Fatalf("request %d: read %v %v", i, buf, err)
+		}
+		sent = ci.sess.Stats().FramesOut - before
+		s.Write(buf)
+		s.Close()
+		if _, err := io.ReadFull(c, buf); err != nil || buf[0] != byte(i) {
+			t.Fatalf("reply %d: read %v %v", i, buf, err)
+		}
+		c.Close()
+		// Both ends are done with it: nothing more moves for it.
+		eventually(t, "the connection to end at both ends", func() bool { return ci.sess.NumStreams() == 0 })
+		return sent
+	}
+	// Before the reply, the destination sends mux's accept ACK (a WINDOW
+	// frame that nobody waits for: it tells the opener's backlog it has
+	// room) and, to the first dial only, the verdict.
+	first := request(0)
+	for i := 1; i <= 3; i++ {
+		if sent := request(i); sent > 1 || sent >= first {
+			t.Errorf("request %d: the destination sent %d frames before its reply (to the first dial, %d)", i, sent, first)
+		}
+	}
+}
+
+// roundTripTo dials addr from n, and checks that an echo comes back.
+func roundTripTo(t *testing.T, n *Node, addr string) {
+	t.Helper()
+	c, err := n.Dial("", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	roundTrip(t, c, "hello")
 }

@@ -358,7 +358,8 @@ func TestFullBacklogDoesNotBlockTheSession(t *testing.T) {
 
 // TestCircuitsPerHostLimitSecured: on a secured mesh the destination
 // counts a circuit once end-to-end TLS has proved its source, and refuses
-// one over the limit inside TLS, naming the limit.
+// one over the limit inside TLS, naming the limit: the source's inner
+// session, which reads that verdict first, ends with the refusal.
 func TestCircuitsPerHostLimitSecured(t *testing.T) {
 	ca := newCA(t)
 	ns := secureNodes(t, ca, 3, WithLimits(Limits{MaxCircuitsPerHost: 1}))
@@ -373,7 +374,14 @@ func TestCircuitsPerHostLimitSecured(t *testing.T) {
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()
-	_, err = a.c.openCircuit(ctx, a.c.path(dst.ID()))
+	ci, err := a.c.openCircuit(ctx, a.c.path(dst.ID()))
+	if err == nil {
+		<-ci.sess.Done()
+		a.c.untrack(ci.h)
+		if rf := verdictOf(ci.sess); rf != nil {
+			err = rf
+		}
+	}
 	wantLimit(t, err, "MaxCircuitsPerHost")
 }
 

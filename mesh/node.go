@@ -64,6 +64,10 @@ type core struct {
 	// that misbehaves: it sees every setup this node would relay, and
 	// takes it over by returning true.
 	hostileRelay func(st *mux.Stream, s wire.SetupHeader) bool
+	// beforeVerdict, set by tests before the node links, is called where
+	// a circuit ends here, once end-to-end TLS has proved its source and
+	// before the verdict on it is written.
+	beforeVerdict func()
 
 	revoke   revocation // the revocation list held (revoke.go)
 	reloadMu sync.Mutex // serializes ReloadTLS

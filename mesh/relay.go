@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/plexusnet/plexus/internal/pending"
+	"github.com/plexusnet/plexus/internal/timerref"
 	"github.com/plexusnet/plexus/mesh/internal/wire"
 	"github.com/plexusnet/plexus/mux"
 )
@@ -292,8 +294,30 @@ func (c *core) pend(l *link, st *mux.Stream, s wire.SetupHeader, f func()) bool 
 func (c *core) forward(st *mux.Stream, s wire.SetupHeader, nl *link, rc *relayed) {
 	next, from := rc.next, rc.prev
 	release := func() { c.relays.put(rc) }
-	ctx, cancel := context.WithTimeout(c.ctx, c.lim.HandshakeTimeout)
+	// One timer bounds the open and the write of the setup: it cancels the
+	// open, then resets the stream opened (a write deadline would leave
+	// its state on a stream that lives as long as the circuit).
+	ctx, cancel := context.WithCancel(c.ctx)
+	var opened atomic.Pointer[mux.Stream]
+	tm, ref := timerref.Func(c.lim.HandshakeTimeout, func() {
+		cancel()
+		if out := opened.Load(); out != nil {
+			out.Reset(mux.CodeCancel)
+		}
+	})
 	out, err := nl.sess.OpenStream(ctx)
+	werr := err
+	if err == nil {
+		opened.Store(out)
+		if ctx.Err() != nil { // the timer fired before out was stored
+			out.Reset(mux.CodeCancel)
+		}
+		fwd := s
+		fwd.Hop++
+		_, werr = out.Write(wire.AppendSetupHeader(make([]byte, 0, 3+8*len(fwd.Path)), fwd))
+	}
+	tm.Stop()
+	ref.Clear()
 	cancel()
 	if err != nil {
 		release()
@@ -305,15 +329,10 @@ func (c *core) forward(st *mux.Stream, s wire.SetupHeader, nl *link, rc *relayed
 		c.refuseSetup(st, s, err, from)
 		return
 	}
-	fwd := s
-	fwd.Hop++
-	out.SetWriteDeadline(time.Now().Add(c.lim.HandshakeTimeout))
-	_, err = out.Write(wire.AppendSetupHeader(nil, fwd))
-	out.SetWriteDeadline(time.Time{})
-	if err != nil {
+	if werr != nil {
 		out.Reset(mux.CodeCancel)
 		release()
-		c.refuseSetup(st, s, fmt.Errorf("%w: next hop %s: %v", ErrNoRoute, FormatID(next), err), from)
+		c.refuseSetup(st, s, fmt.Errorf("%w: next hop %s: %v", ErrNoRoute, FormatID(next), werr), from)
 		return
 	}
 	if !c.hold() {
@@ -348,7 +367,9 @@ func (c *core) forward(st *mux.Stream, s wire.SetupHeader, nl *link, rc *relayed
 		return
 	}
 	c.stats.relayedTotal.Add(1)
-	c.logf(slog.LevelDebug, "mesh: relaying a circuit", "path", wire.FormatPath(s.Path))
+	if c.log != nil {
+		c.logf(slog.LevelDebug, "mesh: relaying a circuit", "path", wire.FormatPath(s.Path))
+	}
 }
 
 // refuseSetup refuses a circuit setup, with the code of err and this

@@ -88,7 +88,7 @@ func setupsAt(t testing.TB, sa, sc *mux.Session, path []uint64, hop, k int) (as,
 				if err != nil {
 					return err
 				}
-				h, err := wire.ReadHeader(st, 17)
+				h, err := wire.ReadHeader(st, 17, nil)
 				if err != nil {
 					return err
 				}

@@ -162,7 +162,7 @@ func (c *core) serveStream(st *mux.Stream, from uint64, g *Grants, l *link, t *a
 	// deadlines, leaves nothing behind on a stream that lives on (a relayed
 	// circuit keeps only its splice), and one timer serves both.
 	t.arm(st, c.lim.HandshakeTimeout)
-	h, err := wire.ReadHeader(st, c.lim.MaxHops+1)
+	h, err := wire.ReadHeader(st, c.lim.MaxHops+1, &t.hdr)
 	if err != nil || !wire.IsConn(h.Kind) {
 		if !t.stop() {
 			c.logf(slog.LevelWarn, "mesh: stream header not received in time", "from", FormatID(from), "within", c.lim.HandshakeTimeout)
@@ -212,6 +212,8 @@ type answerTimer struct {
 	mu    sync.Mutex
 	st    *mux.Stream // armed for it; nil: disarmed
 	fired bool        // it fired for the stream it was last armed for
+
+	hdr wire.HeaderBuf // the worker's scratch for the header it reads (it serves one stream at a time)
 }
 
 func newAnswerTimer() *answerTimer {

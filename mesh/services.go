@@ -63,12 +63,12 @@ func (c *core) reachableServices(env string, f func(Service)) {
 	})
 }
 
-// instances returns the reachable instances of a service of env (on port,
-// when hasPort), ours first, then nearest first and at random among the
-// equally near. The others' come from the router's service index, kept up
-// to date as records come and go.
-func (c *core) instances(env, name string, port uint32, hasPort bool) []Service {
-	var out []Service
+// instances appends to out the reachable instances of a service of env
+// (on port, when hasPort), ours first, then nearest first and at random
+// among the equally near, and returns it. The others' come from the
+// router's service index, kept up to date as records come and go.
+func (c *core) instances(out []Service, env, name string, port uint32, hasPort bool) []Service {
+	out = out[:0]
 	if p, ok := c.ports.service(env, name); ok && (!hasPort || p == port) {
 		out = append(out, Service{Name: name, Host: c.id, Port: p})
 	}
@@ -108,7 +108,8 @@ const maxServiceTries = 3
 // see dial.go, learns of a refusal only on its first Read or Write, and
 // then tries no other instance.)
 func (c *core) dialService(ctx context.Context, env string, t target) (net.Conn, error) {
-	cands := c.instances(env, t.name, t.port, t.hasPort)
+	var buf [4]Service // most services have few instances: no allocation
+	cands := c.instances(buf[:0], env, t.name, t.port, t.hasPort)
 	if len(cands) == 0 {
 		if t.hasPort {
 			return nil, fmt.Errorf("%w: no reachable instance of %q on port %d%s", ErrNoService, t.name, t.port, envText(env))

@@ -245,7 +245,7 @@ func hops(n *mesh.Node, host uint64) int {
 // accepts links on, then answers "mem" with its heap and stacks in use
 // (after GC) and its goroutines, until its stdin closes.
 func runRelayChild() int {
-	n, err := mesh.New(mesh.WithInsecure(), mesh.WithLimits(mesh.Limits{MaxLinks: 1 << 14, MaxCircuitsPerPeer: 1 << 14, MaxRelayedCircuits: 1 << 16}))
+	n, err := mesh.New(mesh.WithInsecure(), mesh.WithLimits(mesh.Limits{MaxLinks: 1 << 14, MaxCircuitsPerPeer: 1 << 14, MaxCircuitsPerSource: 1 << 14, MaxRelayedCircuits: 1 << 16}))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "meshbench relay:", err)
 		return 1

@@ -43,13 +43,13 @@ func FuzzStreamHeader(f *testing.F) {
 	f.Add([]byte{KindCircuit, 1, 255})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r := bytes.NewReader(b)
-		h, err := ReadHeader(r, 17)
+		h, err := ReadHeader(r, 17, nil)
 		if err != nil {
 			return
 		}
 		used := b[:len(b)-r.Len()]
 		slow := bytes.NewReader(b)
-		h2, err := ReadHeader(iotest.OneByteReader(slow), 17)
+		h2, err := ReadHeader(iotest.OneByteReader(slow), 17, new(HeaderBuf))
 		if err != nil || slow.Len() != r.Len() || h2.Kind != h.Kind || h2.Conn != h.Conn || !slices.Equal(h2.Setup.Path, h.Setup.Path) || h2.Setup.Hop != h.Setup.Hop {
 			t.Fatalf("read a byte at a time: %+v %v, %d left; at once: %+v, %d left", h2, err, slow.Len(), h, r.Len())
 		}

@@ -68,14 +68,22 @@ type Header struct {
 	Setup SetupHeader
 }
 
+// HeaderBuf is the scratch space ReadHeader reads a header into: one per
+// reader of headers, so that a header costs no allocation of its own.
+type HeaderBuf [2*base.MaxNameLen + 2]byte
+
 // ReadHeader reads one stream header from r, reading exactly its bytes
 // (what follows belongs to the stream), in as few reads as it can: every
 // header has at least minHeader bytes. maxPath bounds a setup's path
 // length before anything is allocated for it; the rules about the path
-// (hop limit, loops, who is where) are checked by CheckSetup.
-func ReadHeader(r io.Reader, maxPath int) (Header, error) {
+// (hop limit, loops, who is where) are checked by CheckSetup. buf is
+// scratch space, which the header does not keep (nil: one is allocated).
+func ReadHeader(r io.Reader, maxPath int, buf *HeaderBuf) (Header, error) {
 	var h Header
-	var b [2*base.MaxNameLen + 2]byte
+	if buf == nil {
+		buf = new(HeaderBuf)
+	}
+	b := buf[:]
 	if _, err := io.ReadFull(r, b[:minHeader]); err != nil {
 		return h, err // io.EOF: a stream with no header at all
 	}
@@ -96,7 +104,7 @@ func ReadHeader(r io.Reader, maxPath int) (Header, error) {
 			h.Conn.Env = string(b[6 : 6+envLen])
 			nameLen = int(b[6+envLen])
 		}
-		name, err := readName(r, nameLen, b[:])
+		name, err := readName(r, nameLen, b)
 		if err != nil {
 			return h, err
 		}
