@@ -344,7 +344,7 @@ func TestFullBacklogDoesNotBlockTheSession(t *testing.T) {
 		}()
 	}
 	eventually(t, "dials to wait for room", func() bool {
-		return len(full.(*listener).q) == 2 && b.c.links.get(a.ID()).conns.NumStreams() >= 66
+		return len(full.(*listener).q) == 2 && b.c.links.get(a.ID()).sess.Stats().ClassStreams >= 66
 	})
 	c, err := a.DialTimeout("", FormatID(b.ID())+":2", 5*time.Second)
 	if err != nil {

@@ -215,7 +215,7 @@ func (n *Node) Stats() Stats {
 	s.mu.Unlock()
 	st.Links = len(links)
 	for _, l := range links {
-		st.Conns += l.conns.NumStreams()
+		st.Conns += l.sess.Stats().ClassStreams
 	}
 
 	st.CircuitsRelayed = c.relays.relayed()
