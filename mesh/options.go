@@ -186,10 +186,11 @@ func WithLimits(l Limits) Option { return func(o *options) { o.limits = l } }
 // are the session's class streams) of DefaultLinkConnWindow,
 // DefaultLinkSendBuffer, a WriteTimeout of the keep-alive timeout but at
 // least 10s, an AcceptBacklog of MaxPendingStreams + MaxPendingCircuits
-// (80, for circuit setups and for connections each) and a MaxStreams
-// derived from the Limits (docs/mesh.md, Memory: 8,913 streams with the
-// default limits; connections have their own bound, ClassMaxStreams,
-// mux's default 65,536), and mux's defaults for the rest. Its keep-alive fields are
+// (80, for circuit setups) and a MaxStreams derived from the Limits
+// (docs/mesh.md, Memory: 8,913 streams with the default limits);
+// connections have their own bound and backlog, ClassMaxStreams and
+// ClassAcceptBacklog, mux's defaults (65,536 and 1,024); and mux's
+// defaults for the rest. Its keep-alive fields are
 // ignored: links use WithKeepAlive's, which dead-link detection relies on.
 // Keep (MaxCircuitsPerPeer + MaxPendingCircuits) × StreamWindow within a
 // quarter of SessionWindow, or one neighbour's stalled circuits can stop
@@ -275,6 +276,13 @@ func buildOptions(opts []Option) (options, error) {
 	}
 	if o.link.ClassMaxStreams == 0 {
 		o.link.ClassMaxStreams = mux.DefaultMaxStreams
+	}
+	if o.link.ClassAcceptBacklog == 0 {
+		// Connections wait in a backlog of their own, as large as the
+		// connection session's was: a burst of dials to a neighbour whose
+		// listeners are busy waits less (and costs less) than with the
+		// circuit setups' small one.
+		o.link.ClassAcceptBacklog = mux.DefaultAcceptBacklog
 	}
 	if o.link.ClassWindow == 0 {
 		o.link.ClassWindow = max(DefaultLinkConnWindow, 4*o.link.StreamWindow)

@@ -218,7 +218,7 @@ func TestClassPreface(t *testing.T) {
 	if len(b) != prefaceSize || b[prefaceVersion] != protoVersion || prefaceLen(b) != prefaceSize {
 		t.Fatalf("preface without a class: %x", b)
 	}
-	s.classWindow = 1 << 20
+	s.classWindow, s.classBacklog = 1<<20, 16
 	b = appendPreface(nil, s)
 	if len(b) != prefaceSize2 || b[prefaceVersion] != protoVersion2 || prefaceLen(b) != prefaceSize2 {
 		t.Fatalf("preface with a class: %x", b)
@@ -227,11 +227,15 @@ func TestClassPreface(t *testing.T) {
 	if err != nil || got != s {
 		t.Fatalf("parsed %+v, %v; want %+v", got, err, s)
 	}
-	b[len(b)-1] = 0 // class window below the minimum
-	b[len(b)-2] = 0
-	b[len(b)-3] = 0
-	if _, err := parsePreface(b); !errors.Is(err, ErrProtocol) {
-		t.Fatalf("a class window of 0: %v", err)
+	bad := append([]byte(nil), b...)
+	copy(bad[24:28], []byte{0, 0, 0, 1}) // class window below the minimum
+	if _, err := parsePreface(bad); !errors.Is(err, ErrProtocol) {
+		t.Fatalf("a class window of 1: %v", err)
+	}
+	bad = append([]byte(nil), b...)
+	copy(bad[28:32], []byte{0, 0, 0, 0})
+	if _, err := parsePreface(bad); !errors.Is(err, ErrProtocol) {
+		t.Fatalf("a class accept backlog of 0: %v", err)
 	}
 	if _, err := parsePreface(b[:prefaceSize]); !errors.Is(err, ErrProtocol) {
 		t.Fatalf("a version 2 preface cut short: %v", err)
@@ -275,10 +279,57 @@ func TestClassMaxStreams(t *testing.T) {
 	streamPair(t, cs, ss)
 }
 
+// TestClassAcceptBacklog: class streams nobody accepts fill the class's
+// backlog only; the opener of the others still opens, and the other way
+// round.
+func TestClassAcceptBacklog(t *testing.T) {
+	scfg := classCfg()
+	scfg.AcceptBacklog, scfg.ClassAcceptBacklog = 1, 3
+	cs, ss := sessionPair(t, tcpPipe, classCfg(), scfg)
+	if _, err := cs.Ping(ctxT(t)); err != nil { // the server's preface is read
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := cs.OpenClassStream(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := cs.OpenStream(ctxT(t)); err != nil {
+		t.Fatalf("a stream while the class's backlog is full: %v", err)
+	}
+	// Both backlogs are full now: a further open of either waits.
+	for _, open := range []func(context.Context) (*Stream, error){cs.OpenStream, cs.OpenClassStream} {
+		ctx, cancel := context.WithCancel(context.Background())
+		errc := make(chan error, 1)
+		go func() {
+			_, err := open(ctx)
+			errc <- err
+		}()
+		waitFor(t, func() bool { return cs.waiting.Load() == 1 })
+		cancel()
+		if err := <-errc; !errors.Is(err, context.Canceled) {
+			t.Fatalf("an open beyond the peer's backlog: %v, want it to wait", err)
+		}
+	}
+	// Accepting a class stream makes room in the class's backlog only.
+	if _, err := ss.AcceptClassStream(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.OpenClassStream(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	ss.table.mu.Lock()
+	n := ss.table.acc[0].backlog
+	ss.table.mu.Unlock()
+	if n != 1 {
+		t.Fatalf("%d streams wait to be accepted, want 1", n)
+	}
+}
+
 func classClientPreface() []byte {
 	return appendPreface(nil, settings{role: roleClient, streamWindow: DefaultStreamWindow,
 		sessionWindow: DefaultSessionWindow, maxFrame: DefaultMaxFrameSize, acceptBacklog: DefaultAcceptBacklog,
-		classWindow: minSessionWindow})
+		classWindow: minSessionWindow, classBacklog: DefaultAcceptBacklog})
 }
 
 // TestHostileClass: a peer that breaks the rules of classes fails the

@@ -36,6 +36,9 @@ type Config struct {
 	// ClassMaxStreams bounds the class streams open per session, both
 	// directions together, apart from MaxStreams (MaxStreams).
 	ClassMaxStreams int
+	// ClassAcceptBacklog is AcceptBacklog for the class streams, which
+	// wait to be accepted apart from the others (AcceptBacklog).
+	ClassAcceptBacklog int
 }
 
 // Defaults of the Config fields.
@@ -80,6 +83,7 @@ func (c *Config) normalize() (Config, error) {
 	def(&n.MaxStreams, DefaultMaxStreams)
 	def(&n.ClassMaxStreams, n.MaxStreams)
 	def(&n.AcceptBacklog, DefaultAcceptBacklog)
+	def(&n.ClassAcceptBacklog, n.AcceptBacklog)
 	def(&n.MaxMessageSize, DefaultMaxMessageSize)
 	def(&n.SendBuffer, DefaultSendBuffer)
 	if n.StreamWindow == 0 {
@@ -120,6 +124,8 @@ func (c *Config) normalize() (Config, error) {
 		return n, fmt.Errorf("mux: Config.StreamWindow %d is outside [%d, %d]", n.StreamWindow, minStreamWindow, maxWindow/4)
 	case n.SessionWindow < minSessionWindow || n.SessionWindow > maxWindow || n.SessionWindow < 4*n.StreamWindow:
 		return n, fmt.Errorf("mux: Config.SessionWindow %d is outside [max(%d, 4 × StreamWindow), %d]", n.SessionWindow, minSessionWindow, maxWindow)
+	case n.ClassAcceptBacklog < 0 || n.ClassAcceptBacklog > maxWindow:
+		return n, fmt.Errorf("mux: Config.ClassAcceptBacklog %d is outside [1, %d]", n.ClassAcceptBacklog, maxWindow)
 	case n.ClassMaxStreams < 0:
 		return n, fmt.Errorf("mux: Config.ClassMaxStreams %d is negative", n.ClassMaxStreams)
 	case n.ClassWindow != 0 && (n.ClassWindow < minSessionWindow || n.ClassWindow > maxWindow || n.ClassWindow < 4*n.StreamWindow):

@@ -161,7 +161,7 @@ func (h frameHeader) check(maxFrame uint32) error {
 // sends version 1, exactly as before classes, and speaks both.
 const (
 	prefaceSize    = 24
-	prefaceSize2   = 28 // version 2: the class window follows
+	prefaceSize2   = 32 // version 2: the class window and accept backlog follow
 	prefaceMagic   = "PLXMUX"
 	protoVersion   = 1
 	protoVersion2  = 2
@@ -179,6 +179,7 @@ type settings struct {
 	maxFrame      uint32 // largest DATA payload it accepts
 	acceptBacklog uint32 // streams opened by the peer it holds unaccepted
 	classWindow   uint32 // initial credit of the class; 0: the side has no class
+	classBacklog  uint32 // class streams opened by the peer it holds unaccepted
 }
 
 // minSettings are assumed for the peer until its preface is read.
@@ -198,6 +199,7 @@ func appendPreface(b []byte, s settings) []byte {
 	b = binary.BigEndian.AppendUint32(b, s.acceptBacklog)
 	if s.classWindow > 0 {
 		b = binary.BigEndian.AppendUint32(b, s.classWindow)
+		b = binary.BigEndian.AppendUint32(b, s.classBacklog)
 	}
 	return b
 }
@@ -236,6 +238,7 @@ func parsePreface(b []byte) (settings, error) {
 	}
 	if v == protoVersion2 {
 		s.classWindow = binary.BigEndian.Uint32(b[24:])
+		s.classBacklog = binary.BigEndian.Uint32(b[28:])
 	}
 	switch {
 	case s.role != roleClient && s.role != roleServer:
@@ -250,6 +253,8 @@ func parsePreface(b []byte) (settings, error) {
 		return settings{}, protoErr("bad preface: accept backlog %d", s.acceptBacklog)
 	case v == protoVersion2 && (s.classWindow < minSessionWindow || s.classWindow > maxWindow):
 		return settings{}, protoErr("bad preface: class window %d", s.classWindow)
+	case v == protoVersion2 && (s.classBacklog < minAcceptBacklog || s.classBacklog > maxWindow):
+		return settings{}, protoErr("bad preface: class accept backlog %d", s.classBacklog)
 	}
 	return s, nil
 }

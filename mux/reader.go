@@ -388,7 +388,10 @@ func isTimeout(err error) bool {
 func (s *Session) applySettings(peer settings) {
 	t, q := &s.table, &s.sendq
 	t.mu.Lock()
-	t.peerBacklog = int(peer.acceptBacklog)
+	t.peerBacklog[0] = int(peer.acceptBacklog)
+	if peer.classBacklog > 0 {
+		t.peerBacklog[1] = int(peer.classBacklog)
+	}
 	t.peerKnown = true
 	for _, ch := range t.openCh {
 		signal(ch)

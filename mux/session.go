@@ -113,7 +113,8 @@ func newSession(conn io.ReadWriteCloser, cfg *Config, client bool) (*Session, er
 		s.remoteAddr = nc.RemoteAddr()
 	}
 	local := settings{role: roleServer, streamWindow: c.StreamWindow, sessionWindow: c.SessionWindow,
-		maxFrame: c.MaxFrameSize, acceptBacklog: uint32(c.AcceptBacklog), classWindow: c.ClassWindow}
+		maxFrame: c.MaxFrameSize, acceptBacklog: uint32(c.AcceptBacklog),
+		classWindow: c.ClassWindow, classBacklog: uint32(c.ClassAcceptBacklog)}
 	if client {
 		local.role = roleClient
 	}

@@ -24,7 +24,7 @@ type streamTable struct {
 	unacked     [2]int // streams we opened that the peer has neither accepted nor refused
 	openCh      [2]chan struct{}
 	classN      int    // class streams in streams
-	peerBacklog int    // how many unacked streams of a class the peer holds: its AcceptBacklog
+	peerBacklog [2]int // how many unacked streams of a class the peer holds: its AcceptBacklog, ClassAcceptBacklog
 	peerKnown   bool   // the peer's preface is read: peerBacklog and whether it has a class are known
 	lastPeerID  uint32 // highest stream id the peer opened
 	goAwayLocal bool   // we sent GOAWAY: no new streams either way
@@ -58,7 +58,16 @@ func (t *streamTable) init() {
 		t.acc[i].ch = make(chan struct{}, 1)
 		t.openCh[i] = make(chan struct{}, 1)
 	}
-	t.peerBacklog = minAcceptBacklog
+	t.peerBacklog = [2]int{minAcceptBacklog, minAcceptBacklog}
+}
+
+// backlogLocked returns the streams of class the peer opened that wait
+// to be accepted, and the most there may be. t.mu must be held.
+func (s *Session) backlogLocked(class uint8) (n, limit int) {
+	if class != 0 {
+		return s.table.acc[1].backlog, s.cfg.ClassAcceptBacklog
+	}
+	return s.table.acc[0].backlog, s.cfg.AcceptBacklog
 }
 
 // countLocked returns the streams of class open, and the most there may
@@ -118,7 +127,7 @@ func (s *Session) open(ctx context.Context, class uint8) (*Stream, error) {
 		case class != 0 && t.peerKnown && s.sendq.peer.classWindow == 0: // peer is written under t.mu too
 			return nil, ErrNoClass
 		}
-		if t.unacked[ci] < t.peerBacklog && (class == 0 || t.peerKnown) {
+		if t.unacked[ci] < t.peerBacklog[ci] && (class == 0 || t.peerKnown) {
 			break
 		}
 		t.mu.Unlock()
@@ -155,7 +164,7 @@ func (s *Session) open(ctx context.Context, class uint8) (*Stream, error) {
 	}
 	t.opened++
 	t.unacked[ci]++
-	if t.unacked[ci] < t.peerBacklog {
+	if t.unacked[ci] < t.peerBacklog[ci] {
 		signal(t.openCh[ci]) // room for another opener
 	}
 	return st, nil
@@ -296,10 +305,11 @@ func (s *Session) accept(id uint32, class uint8) (*Stream, error) {
 	t.lastPeerID = id
 	var refuse ErrorCode
 	n, limit := s.countLocked(class)
+	queued, backlog := s.backlogLocked(class)
 	switch {
 	case t.goAwayLocal:
 		refuse = CodeGoingAway
-	case n >= limit, a.backlog >= s.cfg.AcceptBacklog:
+	case n >= limit, queued >= backlog:
 		refuse = CodeRefused
 	}
 	if refuse != 0 {
