@@ -189,9 +189,10 @@ func (n *Node) Env() string { return n.env }
 
 // Close ends every link, listener, circuit and goroutine of the node, in
 // all its env views, and waits for them. What was written on connections
-// before Close is delivered first (see docs/mesh.md): circuits and the
-// links' connection sessions are closed as mux closes a session, each
-// within its CloseTimeout, before the links.
+// before Close is delivered first (see docs/mesh.md): circuits, then the
+// links' sessions (which carry the connections to neighbours), are closed
+// as mux closes a session, each within its CloseTimeout, before the
+// links' connections.
 func (n *Node) Close() error {
 	c := n.c
 	c.mu.Lock()
