@@ -7,6 +7,7 @@ import (
 	"net"
 	"runtime/pprof"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -58,8 +59,14 @@ func tcpChain(b *testing.B, ns []*Node) []*Node {
 
 // muxPair is a plain mux session over loopback TCP, with a stream.
 func muxPair(b *testing.B) (client, server net.Conn) {
+	cs, ss := muxPairs(b, 1)
+	return cs[0], ss[0]
+}
+
+// muxPairs is a plain mux session over loopback TCP, with k streams.
+func muxPairs(b *testing.B, k int) (clients, servers []net.Conn) {
 	c1, c2 := tcpPair(b)
-	return muxOver(b, c1, c2)
+	return muxOver(b, c1, c2, k)
 }
 
 // muxTLSPair is a plain mux session over one crypto/tls connection
@@ -67,7 +74,8 @@ func muxPair(b *testing.B) (client, server net.Conn) {
 // the mesh.
 func muxTLSPair(b *testing.B) (client, server net.Conn) {
 	c1, c2 := tlsPairOver(b, recordConn)
-	return muxOver(b, c1, c2)
+	cs, ss := muxOver(b, c1, c2, 1)
+	return cs[0], ss[0]
 }
 
 // recordConn is what a link's TLS runs over (see identity.handshake).
@@ -92,22 +100,25 @@ func tcpPair(b *testing.B) (client, server net.Conn) {
 	return c1, <-acc
 }
 
-// muxOver runs a mux session over c1 (client) and c2, and opens a stream.
-func muxOver(b *testing.B, c1, c2 net.Conn) (client, server net.Conn) {
+// muxOver runs a mux session over c1 (client) and c2, and opens k streams.
+func muxOver(b *testing.B, c1, c2 net.Conn, k int) (clients, servers []net.Conn) {
 	cs, _ := mux.Client(c1, nil)
 	ss, _ := mux.Server(c2, nil)
 	b.Cleanup(func() { cs.Close(); ss.Close() })
-	st, err := cs.OpenStream(context.Background())
-	if err != nil {
-		b.Fatal(err)
+	for range k {
+		st, err := cs.OpenStream(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		st.Write([]byte{0}) // the server sees the stream
+		peer, err := ss.AcceptStream(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		peer.Read(make([]byte, 1))
+		clients, servers = append(clients, st), append(servers, peer)
 	}
-	st.Write([]byte{0}) // the server sees the stream
-	peer, err := ss.AcceptStream(context.Background())
-	if err != nil {
-		b.Fatal(err)
-	}
-	peer.Read(make([]byte, 1))
-	return st, peer
+	return clients, servers
 }
 
 // tlsPair is one crypto/tls connection over loopback TCP, the bound of a
@@ -154,6 +165,65 @@ func meshPair(b *testing.B, ns []*Node) (client, server net.Conn) {
 	s := <-acc
 	b.Cleanup(func() { c.Close(); s.Close() })
 	return c, s
+}
+
+// meshPairs dials k connections from ns[0] to a listener on ns[len-1].
+func meshPairs(b *testing.B, ns []*Node, k int) (clients, servers []net.Conn) {
+	ln, err := ns[len(ns)-1].Listen("", ":1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ln.Close() })
+	for range k {
+		c, err := ns[0].Dial("", FormatID(ns[len(ns)-1].ID())+":1")
+		if err != nil {
+			b.Fatal(err)
+		}
+		s, err := ln.Accept()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { c.Close(); s.Close() })
+		clients, servers = append(clients, c), append(servers, s)
+	}
+	return clients, servers
+}
+
+// benchMessages moves 64-byte messages one way on every pair of cs and
+// ss at once, each written and read as a whole; ns/op is per message.
+func benchMessages(b *testing.B, cs, ss []net.Conn) {
+	const size = 64
+	k := len(cs)
+	per := b.N/k + 1
+	var wg sync.WaitGroup
+	b.SetBytes(size)
+	b.ResetTimer()
+	cpu := cpuTime()
+	for i := range k {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			msg := make([]byte, size)
+			for range per {
+				if _, err := cs[i].Write(msg); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, size)
+			for range per {
+				if _, err := io.ReadFull(ss[i], buf); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	reportCPU(b, cpu, float64(per*k), "msg")
 }
 
 func benchThroughput(b *testing.B, c, s net.Conn) {
@@ -232,6 +302,19 @@ func BenchmarkThroughputRelayTLS(b *testing.B) {
 	benchThroughput(b, c, s)
 }
 
+// BenchmarkMessagesMux: 64-byte messages on 8 streams of one session at
+// once, against BenchmarkMessagesNeighbour on 8 connections to a
+// neighbour.
+func BenchmarkMessagesMux(b *testing.B) {
+	cs, ss := muxPairs(b, 8)
+	benchMessages(b, cs, ss)
+}
+
+func BenchmarkMessagesNeighbour(b *testing.B) {
+	cs, ss := meshPairs(b, tcpMesh(b, 2), 8)
+	benchMessages(b, cs, ss)
+}
+
 func BenchmarkRTTMux(b *testing.B) {
 	c, s := muxPair(b)
 	benchRTT(b, c, s)
@@ -271,9 +354,14 @@ func BenchmarkRTTRelayTLS(b *testing.B) {
 // open benchmark: 32 dialers each dial by service name, write 32 bytes
 // and close, in a loop; one goroutine accepts, reads each connection to
 // its end and closes it. ns/op is per stream, counted as they are served.
-func BenchmarkOpenRelay(b *testing.B) {
-	ns := tcpMesh(b, 3)
-	ln, _ := ns[2].Listen("", "svc")
+func BenchmarkOpenRelay(b *testing.B) { benchOpen(b, tcpMesh(b, 3)) }
+
+// BenchmarkOpenNeighbour is BenchmarkOpenRelay to a neighbour.
+func BenchmarkOpenNeighbour(b *testing.B) { benchOpen(b, tcpMesh(b, 2)) }
+
+// benchOpen dials ns[len-1] from ns[0] (see BenchmarkOpenRelay).
+func benchOpen(b *testing.B, ns []*Node) {
+	ln, _ := ns[len(ns)-1].Listen("", "svc")
 	served := make(chan struct{}, 1)
 	var count atomic.Int64
 	target := int64(-1)

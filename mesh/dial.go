@@ -15,8 +15,9 @@ import (
 )
 
 // Dialing a host: a stream on the session that reaches it (the self
-// session, the link's connection session to a neighbour, or the inner
-// session of the circuit to a far host), opened with a connection header.
+// session, a class stream of the link's session to a neighbour, or the
+// inner session of the circuit to a far host), opened with a connection
+// header.
 //
 // The first connection to a destination (a port, or a service on a port,
 // in an env) on a session waits for the destination's verdict, one round
@@ -78,51 +79,65 @@ func (k *knownDests) drop(h wire.ConnHeader) {
 // more on a fresh one.
 func (c *core) dialHost(ctx context.Context, host uint64, h wire.ConnHeader, raddr Addr) (net.Conn, error) {
 	for try := 0; ; try++ {
-		sess, known, opens, err := c.sessionTo(ctx, host)
+		to, err := c.sessionTo(ctx, host)
 		if err != nil {
 			return nil, err
 		}
-		if opens != nil {
-			opens.Add(1)
+		if to.opens != nil {
+			to.opens.Add(1)
 		}
 		var conn net.Conn
-		if known.has(h) {
-			conn, err = c.openEarly(ctx, sess, host, h, raddr, known)
+		if to.known.has(h) {
+			conn, err = c.openEarly(ctx, to, host, h, raddr)
 		} else {
-			conn, err = c.openConn(ctx, sess, host, h, raddr, known)
+			conn, err = c.openConn(ctx, to, host, h, raddr)
 		}
-		if err != nil && verdictOf(sess) != nil { // a circuit refused as this first dial went out on it
-			return nil, verdictOf(sess)
+		if err != nil && verdictOf(to.sess) != nil { // a circuit refused as this first dial went out on it
+			return nil, verdictOf(to.sess)
 		}
-		if err != nil && try == 0 && sess.Err() != nil && ctx.Err() == nil {
+		if err != nil && try == 0 && to.sess.Err() != nil && ctx.Err() == nil {
 			continue
 		}
 		return conn, err
 	}
 }
 
-// sessionTo returns the session on which to open streams to host, the
-// destinations known to accept on it, and, for a circuit, the count of
-// streams opened on it (see closeWhenIdle).
-func (c *core) sessionTo(ctx context.Context, host uint64) (*mux.Session, *knownDests, *atomic.Uint64, error) {
+// connSession is where connections to a host are opened.
+type connSession struct {
+	sess  *mux.Session
+	class bool           // connections are the session's class streams: a link's
+	known *knownDests    // destinations known to accept on sess
+	opens *atomic.Uint64 // for a circuit, the count of streams opened on it (see closeWhenIdle)
+}
+
+// open opens a stream for a connection.
+func (to connSession) open(ctx context.Context) (*mux.Stream, error) {
+	if to.class {
+		return to.sess.OpenClassStream(ctx)
+	}
+	return to.sess.OpenStream(ctx)
+}
+
+// sessionTo returns where to open connections to host.
+func (c *core) sessionTo(ctx context.Context, host uint64) (connSession, error) {
 	if host == c.id {
 		sess, known, err := c.self.session(c)
-		return sess, known, nil, err
+		return connSession{sess: sess, known: known}, err
 	}
 	if l := c.links.get(host); l != nil {
-		return l.conns, &l.known, nil, nil
+		return connSession{sess: l.sess, class: true, known: &l.known}, nil
 	}
 	ci, err := c.circuitTo(ctx, host)
 	if err != nil {
-		return nil, nil, nil, err
+		return connSession{}, err
 	}
-	return ci.sess, &ci.known, &ci.opens, nil
+	return connSession{sess: ci.sess, known: &ci.known, opens: &ci.opens}, nil
 }
 
-// openStream opens a stream on sess and sends the connection header of
-// kind.
-func (c *core) openStream(ctx context.Context, sess *mux.Session, host uint64, kind uint8, h wire.ConnHeader) (*mux.Stream, error) {
-	st, err := sess.OpenStream(ctx)
+// openStream opens a stream for a connection on to and sends the
+// connection header of kind.
+func (c *core) openStream(ctx context.Context, to connSession, host uint64, kind uint8, h wire.ConnHeader) (*mux.Stream, error) {
+	st, err := to.open(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -155,8 +170,8 @@ func (c *core) openStream(ctx context.Context, sess *mux.Session, host uint64, k
 
 // openConn opens a connection and waits for the verdict, at most
 // HandshakeTimeout; an accepted destination becomes known.
-func (c *core) openConn(ctx context.Context, sess *mux.Session, host uint64, h wire.ConnHeader, raddr Addr, known *knownDests) (net.Conn, error) {
-	st, err := c.openStream(ctx, sess, host, wire.KindConn, h)
+func (c *core) openConn(ctx context.Context, to connSession, host uint64, h wire.ConnHeader, raddr Addr) (net.Conn, error) {
+	st, err := c.openStream(ctx, to, host, wire.KindConn, h)
 	if err != nil {
 		return nil, err
 	}
@@ -184,16 +199,16 @@ func (c *core) openConn(ctx context.Context, sess *mux.Session, host uint64, h w
 		st.Reset(mux.CodeCancel)
 		return nil, &refusal{op: "dial", by: host, err: code(v[0]).err()}
 	}
-	known.add(h)
+	to.known.add(h)
 	return &conn{Stream: st, laddr: Addr{Host: c.id}, raddr: raddr}, nil
 }
 
-// openEarly opens a connection to a destination known to accept on sess,
+// openEarly opens a connection to a destination known to accept on to,
 // without waiting for a verdict.
-func (c *core) openEarly(ctx context.Context, sess *mux.Session, host uint64, h wire.ConnHeader, raddr Addr, known *knownDests) (net.Conn, error) {
-	st, err := c.openStream(ctx, sess, host, wire.KindConnEarly, h)
+func (c *core) openEarly(ctx context.Context, to connSession, host uint64, h wire.ConnHeader, raddr Addr) (net.Conn, error) {
+	st, err := c.openStream(ctx, to, host, wire.KindConnEarly, h)
 	if err != nil {
 		return nil, err
 	}
-	return &conn{Stream: st, laddr: Addr{Host: c.id}, raddr: raddr, early: earlyDial{known: known, h: h}}, nil
+	return &conn{Stream: st, laddr: Addr{Host: c.id}, raddr: raddr, early: earlyDial{known: to.known, h: h}}, nil
 }

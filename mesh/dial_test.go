@@ -316,39 +316,40 @@ func TestCloseNodeUnblocksEverything(t *testing.T) {
 }
 
 // fillSession dials port on dst from a until the session between them has
-// no credit left: each connection writes 64 KiB (with a write deadline)
-// that dst's application never reads. It returns once the writes are
-// over; the connections are closed when the test ends. conns 0 dials as
-// many as the default connection session window takes, and a quarter more.
-func fillSession(t *testing.T, a, dst *Node, port uint32, conns int) {
+// no credit left for connections: each connection writes 64 KiB (with a
+// write deadline) that dst's application never reads. It returns once the
+// writes are over, with a function that tells how many bytes dst holds
+// unread on them; the connections are closed when the test ends. conns 0
+// dials as many as the default connection window takes (a link's
+// class window, a circuit's session window), and a quarter more.
+func fillSession(t *testing.T, a, dst *Node, port uint32, conns int) (unread func() int) {
 	t.Helper()
 	if conns == 0 {
-		conns = DefaultCircuitSessionWindow/(64<<10) + DefaultCircuitSessionWindow/(256<<10)
+		conns = DefaultLinkConnWindow/(64<<10) + DefaultLinkConnWindow/(256<<10)
 	}
 	sink, err := dst.Listen("", fmt.Sprintf(":%d", port))
 	if err != nil {
 		t.Fatal(err)
 	}
-	held := make(chan net.Conn, conns)
+	var mu sync.Mutex
+	var held []net.Conn
 	go func() {
 		for {
 			c, err := sink.Accept()
 			if err != nil {
 				return
 			}
-			held <- c // never read
+			mu.Lock()
+			held = append(held, c) // never read
+			mu.Unlock()
 		}
 	}()
 	t.Cleanup(func() {
 		sink.Close()
-		for {
-			select {
-			case c := <-held:
-				c.Close()
-				continue
-			default:
-			}
-			return
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
 		}
 	})
 	var cs []net.Conn
@@ -371,6 +372,15 @@ func fillSession(t *testing.T, a, dst *Node, port uint32, conns int) {
 		}()
 	}
 	wg.Wait()
+	return func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, c := range held {
+			n += c.(*conn).Buffered()
+		}
+		return n
+	}
 }
 
 // TestDialDeadlineOnAFullSession: a dial bounded by a deadline returns at
@@ -429,17 +439,26 @@ func TestDialTimeoutIsANetTimeout(t *testing.T) {
 }
 
 // TestUnreadConnectionsStarveNeitherRecordsNorCircuits: connections to a
-// neighbour whose application reads nothing take the credit of the link's
-// connection session only: the link's control stream still carries
-// records, and circuits through the link still carry data. (They shared
-// the link's session, and 48 unread connections stalled it all.)
+// neighbour whose application reads nothing fill the credit of the link
+// session's class, its connections' own, only: the link's control stream
+// still carries records, and circuits through the link still carry data.
+// (They once shared the link's session credit, and 48 unread connections
+// stalled it all.)
 func TestUnreadConnectionsStarveNeitherRecordsNorCircuits(t *testing.T) {
 	ns := nodes(t, 3)
 	a, b, c := ns[0], ns[1], ns[2]
 	chain(t, ns)
 	far, _ := c.Listen("", ":1")
 	echo(t, far)
-	fillSession(t, a, b, 9, 0)
+	unread := fillSession(t, a, b, 9, 0)
+	// The connections' class is full: b holds most of its window unread
+	// (frames cost their overhead too), and not a byte beyond it.
+	eventually(t, "the unread connections to fill their class", func() bool {
+		return unread() >= DefaultLinkConnWindow*3/4
+	})
+	if n := unread(); n > DefaultLinkConnWindow {
+		t.Fatalf("b holds %d bytes unread on connections, beyond their class window %d", n, DefaultLinkConnWindow)
+	}
 	fresh, _ := a.Listen("", "fresh")
 	defer fresh.Close()
 	eventually(t, "b to see a's new service", func() bool {

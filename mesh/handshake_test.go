@@ -36,10 +36,10 @@ func fakePeer(t testing.TB, n *Node, dialer bool) (*mux.Stream, func() error) {
 	var st *mux.Stream
 	var err error
 	if dialer {
-		sess, _ = mux.Client(y, nil)
+		sess, _ = mux.Client(y, fakeLinkCfg)
 		st, err = sess.OpenStream(context.Background())
 	} else {
-		sess, _ = mux.Server(y, nil)
+		sess, _ = mux.Server(y, fakeLinkCfg)
 		st, err = sess.AcceptStream(ctxT(t))
 	}
 	if err != nil {
@@ -55,11 +55,15 @@ func fakePeer(t testing.TB, n *Node, dialer bool) (*mux.Stream, func() error) {
 	return st, wait
 }
 
+// fakeLinkCfg is the mux configuration of a hand-driven peer's link
+// session: with a class, for connections.
+var fakeLinkCfg = &mux.Config{ClassWindow: DefaultLinkConnWindow}
+
 func TestVersionMismatchRefusedOnBothSides(t *testing.T) {
 	for _, dialer := range []bool{true, false} {
 		n := newNode(t)
 		st, errc := fakePeer(t, n, dialer)
-		h := wire.AppendHello(nil, wire.Hello{Version: 2, ID: 99, Name: DefaultName})
+		h := wire.AppendHello(nil, wire.Hello{Version: Version + 1, ID: 99, Name: DefaultName})
 		if dialer {
 			st.Write(wire.AppendCtrl(nil, wire.MsgHello, h))
 		} else {

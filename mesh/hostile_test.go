@@ -191,9 +191,9 @@ func TestHeaderTimeoutIsACancel(t *testing.T) {
 	peer := newNode(t)
 	linked(t, x, peer)
 	l := peer.c.links.get(x.ID())
-	for _, sess := range []*mux.Session{l.sess, l.conns} {
+	for _, open := range []func(context.Context) (*mux.Stream, error){l.sess.OpenStream, l.sess.OpenClassStream} {
 		for _, part := range [][]byte{nil, {wire.KindConn, 0, 0}, {wire.KindCircuit, 1, 2, 0, 0, 0, 0, 0}} {
-			st, err := sess.OpenStream(ctxT(t))
+			st, err := open(ctxT(t))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -86,12 +86,12 @@ type LinkInfo struct {
 	Since                 time.Time // when the link came up (its handshake ended)
 	// Stats are the counters of the link's session, which carries
 	// everything between the two nodes: records, connections, relayed
-	// circuits. Stats.RTT is the last keep-alive round trip on the link.
+	// circuits. Stats.RTT is the last keep-alive round trip on the link;
+	// Stats.Streams counts connections and circuits.
 	Stats mux.Stats
-	// Conns are the counters of the link's connection session, inside
-	// the link's session: Conns.Streams is the number of connections open
-	// now between the two nodes.
-	Conns mux.Stats
+	// Conns is the number of connections open now between the two
+	// nodes: the link session's class streams (Stats.ClassStreams).
+	Conns int
 }
 
 // Links lists the node's live links, sorted by peer, then by Since.
@@ -119,7 +119,7 @@ func (l *link) info() LinkInfo {
 		RemoteAddr: l.raddr,
 		Since:      l.since,
 		Stats:      l.sess.Stats(),
-		Conns:      l.conns.Stats(),
+		Conns:      l.sess.Stats().ClassStreams,
 	}
 }
 

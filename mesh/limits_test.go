@@ -344,7 +344,7 @@ func TestFullBacklogDoesNotBlockTheSession(t *testing.T) {
 		}()
 	}
 	eventually(t, "dials to wait for room", func() bool {
-		return len(full.(*listener).q) == 2 && b.c.links.get(a.ID()).conns.NumStreams() >= 66
+		return len(full.(*listener).q) == 2 && b.c.links.get(a.ID()).sess.Stats().ClassStreams >= 66
 	})
 	c, err := a.DialTimeout("", FormatID(b.ID())+":2", 5*time.Second)
 	if err != nil {
@@ -441,4 +441,70 @@ func TestBurstOfDialsWaits(t *testing.T) {
 			t.Fatalf("%d of %d connections accepted: the others were refused", i, n)
 		}
 	}
+}
+
+// TestConnectionsBoundedApartFromCircuits: connections to a neighbour and
+// the link's other streams (control, circuit setups and hops) are bounded
+// apart (the link session's ClassMaxStreams and MaxStreams), so that
+// connections up to their bound leave circuits through the same link
+// their streams, and circuits up to theirs leave connections theirs.
+func TestConnectionsBoundedApartFromCircuits(t *testing.T) {
+	t.Run("connections full", func(t *testing.T) {
+		ns := nodes(t, 3, WithLinkConfig(&mux.Config{ClassMaxStreams: 4}))
+		a, b, c := ns[0], ns[1], ns[2]
+		chain(t, ns)
+		held, _ := b.Listen("", ":9")
+		echo(t, held)
+		for i := range 4 {
+			conn, err := a.DialTimeout("", FormatID(b.ID())+":9", patience)
+			if err != nil {
+				t.Fatalf("connection %d: %v", i, err)
+			}
+			defer conn.Close()
+			roundTrip(t, conn, "held")
+		}
+		if st := a.c.links.get(b.ID()).sess.Stats(); st.ClassStreams != 4 {
+			t.Fatalf("%d connections on the link, want 4", st.ClassStreams)
+		}
+		if conn, err := a.DialTimeout("", FormatID(b.ID())+":9", patience); err == nil {
+			conn.Close()
+			t.Fatal("a fifth connection beyond ClassMaxStreams 4")
+		}
+		far, _ := c.Listen("", ":1")
+		echo(t, far)
+		conn, err := a.DialTimeout("", FormatID(c.ID())+":1", patience)
+		if err != nil {
+			t.Fatalf("a circuit through the link whose connections are at their bound: %v", err)
+		}
+		defer conn.Close()
+		roundTrip(t, conn, "through b")
+	})
+	t.Run("circuits full", func(t *testing.T) {
+		// The control stream and one circuit hop: no room for another
+		// circuit setup on the link, and connections still open.
+		ns := nodes(t, 3, WithLinkConfig(&mux.Config{MaxStreams: 2}))
+		a, b, c := ns[0], ns[1], ns[2]
+		chain(t, ns)
+		far, _ := c.Listen("", ":1")
+		echo(t, far)
+		conn, err := a.DialTimeout("", FormatID(c.ID())+":1", patience)
+		if err != nil {
+			t.Fatalf("the circuit: %v", err)
+		}
+		defer conn.Close()
+		roundTrip(t, conn, "through b")
+		if st := a.c.links.get(b.ID()).sess.Stats(); st.Streams-st.ClassStreams != 2 {
+			t.Fatalf("%d streams but connections on the link, want its MaxStreams, 2", st.Streams-st.ClassStreams)
+		}
+		near, _ := b.Listen("", ":2")
+		echo(t, near)
+		for i := range 8 {
+			conn, err := a.DialTimeout("", FormatID(b.ID())+":2", patience)
+			if err != nil {
+				t.Fatalf("connection %d while the link's other streams are at their bound: %v", i, err)
+			}
+			defer conn.Close()
+			roundTrip(t, conn, "near")
+		}
+	})
 }

@@ -29,13 +29,14 @@ const Version = wire.Version
 
 // A link is one mux session over one physical connection between two
 // neighbours. The dialing side is the mux client and opens the control
-// stream (handshake, then records, see wire's handshake.go) and then the
-// connection stream, which carries an inner mux session of its own: the
-// connections between the two neighbours are streams of that session,
-// never of the link's, so that connections an application does not read
-// hold the inner session's window and never the link's, whose credit the
-// control stream and the circuits need. Both sides open circuit setups on
-// the link's session.
+// stream (handshake, then records, see wire's handshake.go). Both sides
+// open circuit setups on the link's session, and connections between the
+// two neighbours as class streams of it (mux's OpenClassStream): their
+// data draws on the session's class window, never on its session window,
+// so that connections an application does not read hold the class's
+// credit and never the credit the control stream and the circuits need;
+// and the class has its own bound of streams (Config.ClassMaxStreams), so
+// that connections and circuits cannot take each other's.
 type link struct {
 	c      *core
 	peer   uint64
@@ -45,9 +46,8 @@ type link struct {
 	ctrl   *mux.Stream
 	rd     *bufio.Reader // reads ctrl
 	out    recordQueue
-	conns  *mux.Session // the connection session, on the link's second stream
-	known  knownDests   // destinations that accepted a connection on conns
-	cert   peerCert     // what the peer's certificate proved, when secured
+	known  knownDests // destinations that accepted a connection on the link
+	cert   peerCert   // what the peer's certificate proved, when secured
 
 	laddr, raddr net.Addr  // the connection's, when it is a net.Conn
 	since        time.Time // when the handshake ended
@@ -152,7 +152,7 @@ func (t *linkTable) get(peer uint64) *link {
 	defer t.mu.Unlock()
 	ls := t.byPeer[peer]
 	for i := len(ls) - 1; i >= 0; i-- {
-		if ls[i].sess.Err() == nil && ls[i].conns.Err() == nil {
+		if ls[i].sess.Err() == nil {
 			return ls[i]
 		}
 	}
@@ -528,7 +528,6 @@ func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
 	}
 	select {
 	case <-sess.Done():
-	case <-l.conns.Done(): // also when Close ended it (closeInner)
 	case <-c.ctx.Done():
 	case <-expired:
 		c.logf(slog.LevelWarn, "mesh: link closed: the peer's certificate expired", "peer", FormatID(l.peer), "notAfter", pc.notAfter)
@@ -537,15 +536,14 @@ func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
 	c.linkChanged(l.peer, false)
 	if c.isClosed() {
 		<-c.ctx.Done() // after closeInner
-		// The node closes: what its circuits and connections wrote
-		// before (Close ended them first, see closeInner) may still wait
-		// in the link's queue; mux's Close sends it, within the link's
-		// CloseTimeout.
+		// The node closes: what its circuits wrote before (Close ended
+		// them first, see closeInner) and what its connections to the
+		// neighbour wrote may still wait in the link's queue; mux's Close
+		// sends it, within the link's CloseTimeout.
 		sess.Close()
 	}
 	conn.Close() // otherwise, do not wait for a dead peer to take our last frames
 	sess.Close()
-	l.conns.Close()
 	l.out.close()
 	wg.Wait()
 	err = sess.Err()
@@ -662,9 +660,6 @@ func (l *link) handshake(ctx, auth context.Context, proved uint64, authed func()
 			return fmt.Errorf("%w: link handshake: message type %#x instead of ready", ErrProtocol, typ)
 		})
 	}
-	if err == nil {
-		err = l.startConns(ctx)
-	}
 	if err != nil {
 		if l.peer != 0 {
 			c.links.unreserve(l.peer)
@@ -672,31 +667,6 @@ func (l *link) handshake(ctx, auth context.Context, proved uint64, authed func()
 		return l.handshakeErr(ctx, auth, err)
 	}
 	return nil
-}
-
-// startConns starts the link's connection session, the last step of the
-// handshake: the dialing side opens the link's second stream and is the
-// client of the mux session it carries.
-func (l *link) startConns(ctx context.Context) error {
-	var st *mux.Stream
-	var err error
-	if l.dialer {
-		st, err = l.sess.OpenStream(ctx)
-	} else {
-		st, err = l.sess.AcceptStream(ctx)
-	}
-	if err != nil {
-		return err
-	}
-	if l.dialer {
-		l.conns, err = mux.Client(st, l.c.innerCfg)
-	} else {
-		l.conns, err = mux.Server(st, l.c.innerCfg)
-	}
-	if err != nil {
-		st.Reset(mux.CodeCancel)
-	}
-	return err
 }
 
 // readHello reads the peer's hello, or its refusal.

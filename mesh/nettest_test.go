@@ -8,8 +8,8 @@ import (
 )
 
 // TestConnConformance runs the net.Conn conformance suite of
-// x/net/nettest on mesh connections: to a neighbour (over the link's
-// connection session), across a relay (over a circuit), and to the node
+// x/net/nettest on mesh connections: to a neighbour (a class stream of
+// the link's session), across a relay (over a circuit), and to the node
 // itself; and across a relay on a secured mesh (a circuit inside
 // end-to-end TLS). The first dial to the port waits for its verdict, the later
 // ones do not (early dials): the suite runs on both kinds.

@@ -193,9 +193,10 @@ func (n *Node) Env() string { return n.env }
 
 // Close ends every link, listener, circuit and goroutine of the node, in
 // all its env views, and waits for them. What was written on connections
-// before Close is delivered first (see docs/mesh.md): circuits and the
-// links' connection sessions are closed as mux closes a session, each
-// within its CloseTimeout, before the links.
+// before Close is delivered first (see docs/mesh.md): circuits, then the
+// links' sessions (which carry the connections to neighbours), are closed
+// as mux closes a session, each within its CloseTimeout, before the
+// links' connections.
 func (n *Node) Close() error {
 	c := n.c
 	c.mu.Lock()
@@ -219,13 +220,12 @@ func (n *Node) Close() error {
 	return nil
 }
 
-// closeInner closes the sessions that run inside links before the links
-// go, each as mux closes a session (within its CloseTimeout), so that what
-// the application wrote on a connection before Close, and the
-// connection's end, reach the far host, which would otherwise see a reset:
-// first every circuit, all at once, then the links' connection sessions
-// (a neighbour ends its link when the connection session ends, which
-// would cut the circuits through it short).
+// closeInner closes the sessions of the node before their connections
+// go, each as mux closes a session (within its CloseTimeout), so that
+// what the application wrote on a connection before Close, and the
+// connection's end, reach the far host, which would otherwise see a
+// reset: first every circuit, all at once, then the links' sessions,
+// which carry the circuits and the connections to neighbours.
 func (c *core) closeInner() {
 	var ss []*mux.Session
 	c.circuits.mu.Lock()
@@ -235,11 +235,7 @@ func (c *core) closeInner() {
 	c.circuits.mu.Unlock()
 	closeAll(ss)
 	ss = ss[:0]
-	c.links.each(func(l *link) {
-		if l.conns != nil {
-			ss = append(ss, l.conns)
-		}
-	})
+	c.links.each(func(l *link) { ss = append(ss, l.sess) })
 	closeAll(ss)
 }
 

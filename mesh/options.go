@@ -31,9 +31,9 @@ const (
 // (see docs/mesh.md, Memory).
 //
 // A link's session window caps what its neighbour can make it buffer:
-// data not yet forwarded on a circuit, since the next hop is slower (a
-// link's own session carries only its control stream, its connection
-// session and circuits); its send buffer, what waits for the connection.
+// data not yet forwarded on a circuit, since the next hop is slower (the
+// link's session window is drawn on by its control stream and circuits
+// only); its send buffer, what waits for the connection.
 // It is also what keeps the link's records flowing when some circuits
 // stall: every stream starts with a window of its own (64 KiB), which its
 // sender may fill whether or not anything reads it, so the circuits that
@@ -44,19 +44,26 @@ const (
 // MaxLinks links (64) hold 16.25 MiB each: 1 GiB in the worst case. A
 // stream's window grows to a quarter of the session window, 4 MiB.
 //
-// An inner session window (a circuit's, a link's connection session)
-// caps what its far end can make this end buffer, unread by the
-// application. It is larger than a link's stream share needs: a stream
-// through relays is paced by credit that comes back from the far end, and
-// its window grows to a quarter of this one, 1 MiB; with 1 MiB windows
-// (256 KiB per stream) a relayed stream moved half as much and spent more
-// CPU per byte. At most MaxCircuits circuits (256) and MaxLinks connection
-// sessions (64) hold 4 MiB each in the worst case: 1.25 GiB. The inner
-// send buffer holds only this node's own writes.
+// A link's connections to the neighbour are the class streams of its
+// session (mux's Config.ClassWindow): they draw on a window of their own,
+// DefaultLinkConnWindow, which caps what the neighbour's connections can
+// make this node buffer, unread by the application, and never on the
+// session window.
+//
+// An inner session window (a circuit's) caps what its far end can make
+// this end buffer, unread by the application. It, and a link's
+// connection window, are larger than a link's stream share needs: a
+// stream through relays is paced by credit that comes back from the far
+// end, and its window grows to a quarter of this one, 1 MiB; with 1 MiB
+// windows (256 KiB per stream) a relayed stream moved half as much and
+// spent more CPU per byte. At most MaxCircuits circuits (256) and MaxLinks
+// links' connections (64) hold 4 MiB each in the worst case: 1.25 GiB.
+// The inner send buffer holds only this node's own writes.
 const (
 	DefaultLinkSessionWindow    = 16 << 20  // bytes a link's neighbour may have this node buffer
+	DefaultLinkConnWindow       = 4 << 20   // bytes a link's neighbour may have this node buffer on connections, unread
 	DefaultLinkSendBuffer       = 256 << 10 // bytes queued for a link's connection
-	DefaultCircuitSessionWindow = 4 << 20   // bytes a circuit's (or a connection session's) far end may have this end buffer
+	DefaultCircuitSessionWindow = 4 << 20   // bytes a circuit's far end may have this end buffer
 	DefaultCircuitSendBuffer    = 256 << 10 // bytes queued on a circuit (this node's writes)
 )
 
@@ -175,11 +182,15 @@ func WithLimits(l Limits) Option { return func(o *options) { o.limits = l } }
 
 // WithLinkConfig sets the mux configuration of link sessions. Its zero
 // fields take the mesh's defaults for links: DefaultLinkSessionWindow,
+// a ClassWindow (the window of the connections to the neighbour, which
+// are the session's class streams) of DefaultLinkConnWindow,
 // DefaultLinkSendBuffer, a WriteTimeout of the keep-alive timeout but at
 // least 10s, an AcceptBacklog of MaxPendingStreams + MaxPendingCircuits
-// (80) and a MaxStreams derived from the Limits (docs/mesh.md, Memory:
-// 8,914 streams with the default limits), and mux's defaults for the
-// rest. Its keep-alive fields are
+// (80, for circuit setups) and a MaxStreams derived from the Limits
+// (docs/mesh.md, Memory: 8,913 streams with the default limits);
+// connections have their own bound and backlog, ClassMaxStreams and
+// ClassAcceptBacklog, mux's defaults (65,536 and 1,024); and mux's
+// defaults for the rest. Its keep-alive fields are
 // ignored: links use WithKeepAlive's, which dead-link detection relies on.
 // Keep (MaxCircuitsPerPeer + MaxPendingCircuits) × StreamWindow within a
 // quarter of SessionWindow, or one neighbour's stalled circuits can stop
@@ -193,8 +204,7 @@ func WithLinkConfig(cfg *mux.Config) Option {
 }
 
 // WithCircuitConfig sets the mux configuration of the inner sessions of
-// circuits and of links' connection sessions (and of the session on which
-// a node dials itself). Its zero
+// circuits (and of the session on which a node dials itself). Its zero
 // fields take DefaultCircuitSessionWindow, DefaultCircuitSendBuffer, a
 // WriteTimeout of 10s, and mux's defaults for the rest.
 func WithCircuitConfig(cfg *mux.Config) Option {
@@ -264,6 +274,19 @@ func buildOptions(opts []Option) (options, error) {
 	if o.link.MaxStreams == 0 {
 		o.link.MaxStreams = linkMaxStreams(&o.limits, &o.link)
 	}
+	if o.link.ClassMaxStreams == 0 {
+		o.link.ClassMaxStreams = mux.DefaultMaxStreams
+	}
+	if o.link.ClassAcceptBacklog == 0 {
+		// Connections wait in a backlog of their own, as large as the
+		// connection session's was: a burst of dials to a neighbour whose
+		// listeners are busy waits less (and costs less) than with the
+		// circuit setups' small one.
+		o.link.ClassAcceptBacklog = mux.DefaultAcceptBacklog
+	}
+	if o.link.ClassWindow == 0 {
+		o.link.ClassWindow = max(DefaultLinkConnWindow, 4*o.link.StreamWindow)
+	}
 	setDefaults(&o.link, DefaultLinkSessionWindow, DefaultLinkSendBuffer, max(o.kaTimeout, 10*time.Second))
 	setDefaults(&o.circuit, DefaultCircuitSessionWindow, DefaultCircuitSendBuffer, 10*time.Second)
 	if err := checkMuxConfig(&o.link); err != nil {
@@ -275,9 +298,9 @@ func buildOptions(opts []Option) (options, error) {
 	return o, nil
 }
 
-// linkMaxStreams returns the streams a link's session may hold, from the
-// mesh's own limits (docs/mesh.md, Memory): its control and connection
-// streams; the streams the neighbour opened that wait to be accepted (the
+// linkMaxStreams returns the streams a link's session may hold, apart from
+// connections (its class streams, bounded by ClassMaxStreams), from the
+// mesh's own limits (docs/mesh.md, Memory): its control stream; the streams the neighbour opened that wait to be accepted (the
 // link's AcceptBacklog: MaxPendingStreams + MaxPendingCircuits unless
 // WithLinkConfig sets it), whose header is being read (MaxPendingStreams)
 // and whose setup is being handled (MaxPendingCircuits); the circuits the neighbour has this node relay
@@ -292,7 +315,7 @@ func linkMaxStreams(lim *Limits, link *mux.Config) int {
 	if backlog == 0 {
 		backlog = mux.DefaultAcceptBacklog
 	}
-	return 2 + backlog + lim.MaxPendingStreams + lim.MaxPendingCircuits + lim.MaxCircuitsPerPeer +
+	return 1 + backlog + lim.MaxPendingStreams + lim.MaxPendingCircuits + lim.MaxCircuitsPerPeer +
 		2*lim.MaxCircuits + lim.MaxRelayedCircuits
 }
 

@@ -35,13 +35,6 @@ func fakeNeighbourCtrl(t testing.TB, n *Node, id uint64) (*mux.Session, *mux.Str
 	}
 	st.Write(wire.AppendCtrl(nil, wire.MsgReady, nil))
 	go io.Copy(io.Discard, st) // n's records
-	// The connection stream, the last step of the handshake.
-	cs, err := st.Session().OpenStream(ctxT(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	conns, _ := mux.Client(cs, nil)
-	t.Cleanup(func() { conns.Close() })
 	eventually(t, "the fake link", func() bool { return n.c.links.get(id) != nil })
 	return st.Session(), st
 }

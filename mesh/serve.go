@@ -1,6 +1,7 @@
 package mesh
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net"
@@ -21,24 +22,31 @@ import (
 // session: circuit setups.
 func (l *link) acceptStreams() { l.c.acceptLoop(l.sess, l.peer, nil, l, nil) }
 
-// acceptConns serves the streams a link's peer opens on the link's
-// connection session: connections.
-func (l *link) acceptConns() { l.c.acceptLoop(l.conns, l.peer, l.cert.grants, nil, nil) }
+// acceptConns serves the class streams a link's peer opens on the link's
+// session: connections.
+func (l *link) acceptConns() {
+	l.c.acceptFrom(l.sess.AcceptClassStream, l.sess, l.peer, l.cert.grants, nil, nil)
+}
 
 // acceptLoop serves the streams opened on sess by host from, whose
 // certificate grants g (nil: nothing; for the self session, see
-// callerGrants), read once for the session (AllowGroups); l is the
-// link when sess is a link's own session (circuit setups are allowed only
-// there, and connections never: they travel in the link's connection
-// session, in a circuit's inner session or in the self session); opens,
-// if set, counts the streams accepted.
+// callerGrants), read once for the session (AllowGroups); l is the link
+// when sess is a link's session (circuit setups are allowed only there,
+// and connections never: they travel as the link's class streams, in a
+// circuit's inner session or in the self session); opens, if set, counts
+// the streams accepted.
+func (c *core) acceptLoop(sess *mux.Session, from uint64, g *Grants, l *link, opens *atomic.Uint64) {
+	c.acceptFrom(sess.AcceptStream, sess, from, g, l, opens)
+}
+
+// acceptFrom is acceptLoop for the streams that accept takes from sess.
 // Workers read the headers: goroutines that serve one stream after another,
 // so that a burst of streams pays for neither a goroutine nor its stack
 // growth per stream, and that end once no stream came for workerIdle. At
 // most MaxPendingStreams headers are read at once (one per worker); beyond
 // that the loop stops accepting, and the peer's opens wait in mux's accept
 // backlog.
-func (c *core) acceptLoop(sess *mux.Session, from uint64, g *Grants, l *link, opens *atomic.Uint64) {
+func (c *core) acceptFrom(accept func(context.Context) (*mux.Stream, error), sess *mux.Session, from uint64, g *Grants, l *link, opens *atomic.Uint64) {
 	p := &workerPool{work: make(chan *mux.Stream)}
 	p.retire = time.AfterFunc(time.Hour, p.retireIdle)
 	p.retire.Stop()
@@ -52,7 +60,7 @@ func (c *core) acceptLoop(sess *mux.Session, from uint64, g *Grants, l *link, op
 		}
 	}
 	for {
-		st, err := sess.AcceptStream(c.ctx)
+		st, err := accept(c.ctx)
 		if err != nil {
 			return
 		}
@@ -186,7 +194,7 @@ func (c *core) serveStream(st *mux.Stream, from uint64, g *Grants, l *link, t *a
 	}
 	switch h.Kind {
 	case wire.KindConn, wire.KindConnEarly:
-		if l != nil { // connections to a neighbour travel in the link's connection session
+		if l != nil { // connections to a neighbour travel as the link's class streams
 			t.stop()
 			refuseConn(st, codeProtocol)
 			c.logf(slog.LevelWarn, "mesh: a connection on a link's session", "from", FormatID(from))

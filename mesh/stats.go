@@ -37,7 +37,7 @@ type LinkStats struct {
 	BytesOut  uint64 // bytes written to them
 	FramesIn  uint64 // mux frames read
 	FramesOut uint64 // mux frames queued for writing
-	Streams   int    // streams open now on the links' sessions (control and connection streams, circuit hops)
+	Streams   int    // streams open now on the links' sessions (control streams, connections, circuit hops)
 	Conns     int    // connections open now to and from this node: over links to neighbours and over circuits ending here
 }
 
@@ -215,7 +215,7 @@ func (n *Node) Stats() Stats {
 	s.mu.Unlock()
 	st.Links = len(links)
 	for _, l := range links {
-		st.Conns += l.conns.NumStreams()
+		st.Conns += l.sess.Stats().ClassStreams
 	}
 
 	st.CircuitsRelayed = c.relays.relayed()

@@ -11,7 +11,7 @@ import (
 // are counted in credit: a DATA frame costs its payload plus 32 bytes when it
 // carries a payload or ends a message (see docs/protocol.md).
 type Config struct {
-	MaxStreams         int           // open streams per session, both directions together (65536)
+	MaxStreams         int           // open streams per session, both directions together, class streams apart (65536)
 	AcceptBacklog      int           // streams the peer opened that are not yet accepted; the peer's OpenStream waits beyond it (1024)
 	StreamWindow       uint32        // initial receive window of each stream, at least 64 KiB; a stream read fast, or limited by its window, grows it (64 KiB)
 	SessionWindow      uint32        // cap on received-but-unread bytes of the whole session, at least 256 KiB and 4 × StreamWindow (16 MiB)
@@ -24,6 +24,21 @@ type Config struct {
 	KeepAliveTimeout   time.Duration // no frame for this long: the session is dead (30s, or 3 × KeepAliveInterval); must exceed KeepAliveInterval
 	WriteTimeout       time.Duration // a connection write blocked this long fails the session (30s)
 	Logger             *slog.Logger  // nil: no logging
+
+	// ClassWindow gives the session a second class of streams (see
+	// Session.OpenClassStream): their data is charged to a credit of its
+	// own, this window, rather than to SessionWindow, so that class
+	// streams nobody reads never take the credit the other streams need,
+	// and the other way round. At least 256 KiB and 4 × StreamWindow; 0
+	// means no class (the preface is then exactly that of a session
+	// before classes). Both sides need one for class streams to open.
+	ClassWindow uint32
+	// ClassMaxStreams bounds the class streams open per session, both
+	// directions together, apart from MaxStreams (MaxStreams).
+	ClassMaxStreams int
+	// ClassAcceptBacklog is AcceptBacklog for the class streams, which
+	// wait to be accepted apart from the others (AcceptBacklog).
+	ClassAcceptBacklog int
 }
 
 // Defaults of the Config fields.
@@ -66,7 +81,9 @@ func (c *Config) normalize() (Config, error) {
 		}
 	}
 	def(&n.MaxStreams, DefaultMaxStreams)
+	def(&n.ClassMaxStreams, n.MaxStreams)
 	def(&n.AcceptBacklog, DefaultAcceptBacklog)
+	def(&n.ClassAcceptBacklog, n.AcceptBacklog)
 	def(&n.MaxMessageSize, DefaultMaxMessageSize)
 	def(&n.SendBuffer, DefaultSendBuffer)
 	if n.StreamWindow == 0 {
@@ -107,6 +124,12 @@ func (c *Config) normalize() (Config, error) {
 		return n, fmt.Errorf("mux: Config.StreamWindow %d is outside [%d, %d]", n.StreamWindow, minStreamWindow, maxWindow/4)
 	case n.SessionWindow < minSessionWindow || n.SessionWindow > maxWindow || n.SessionWindow < 4*n.StreamWindow:
 		return n, fmt.Errorf("mux: Config.SessionWindow %d is outside [max(%d, 4 × StreamWindow), %d]", n.SessionWindow, minSessionWindow, maxWindow)
+	case n.ClassAcceptBacklog < 0 || n.ClassAcceptBacklog > maxWindow:
+		return n, fmt.Errorf("mux: Config.ClassAcceptBacklog %d is outside [1, %d]", n.ClassAcceptBacklog, maxWindow)
+	case n.ClassMaxStreams < 0:
+		return n, fmt.Errorf("mux: Config.ClassMaxStreams %d is negative", n.ClassMaxStreams)
+	case n.ClassWindow != 0 && (n.ClassWindow < minSessionWindow || n.ClassWindow > maxWindow || n.ClassWindow < 4*n.StreamWindow):
+		return n, fmt.Errorf("mux: Config.ClassWindow %d is outside [max(%d, 4 × StreamWindow), %d]", n.ClassWindow, minSessionWindow, maxWindow)
 	case n.MaxFrameSize < minFrameSize || n.MaxFrameSize > maxFrameLimit:
 		return n, fmt.Errorf("mux: Config.MaxFrameSize %d is outside [%d, %d]", n.MaxFrameSize, minFrameSize, maxFrameLimit)
 	case n.SendBuffer < minSendBuffer:

@@ -58,6 +58,14 @@
 // buffer each, and a session holds at most 64 slabs (1 MiB) whatever the
 // peer sends. Every limit is a Config field with a safe default.
 //
+// A session may have a second class of streams (Config.ClassWindow,
+// OpenClassStream, AcceptClassStream): class streams draw on a credit of
+// their own rather than on the session's, and have their own accept queue
+// and stream bound, so that class streams nobody reads or accepts never
+// hold up the others, nor the other way round, as if each class had a
+// session to itself. A session without a class speaks exactly the
+// protocol of one before classes.
+//
 // Close delivers: it flushes what was written before it, half-closes the
 // connection and waits (within Config.CloseTimeout) for the peer to close its
 // end, so the peer's kernel never discards our last bytes with a reset.

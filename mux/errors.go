@@ -23,6 +23,9 @@ var (
 	// ErrTooManyStreams: opening a stream would exceed Config.MaxStreams,
 	// the stream ids are exhausted, or the peer refused the stream.
 	ErrTooManyStreams = errors.New("mux: too many streams")
+	// ErrNoClass: a class stream (Session.OpenClassStream) on a session
+	// where this side or the peer has no class window.
+	ErrNoClass = errors.New("mux: the session has no class of streams")
 	// ErrGoAway: the session is going away, so no new stream may be opened.
 	ErrGoAway = errors.New("mux: session going away")
 	// ErrProtocol: the peer broke the protocol; the session is closed.

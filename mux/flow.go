@@ -37,6 +37,14 @@ import (
 // each stream; a DATA frame spends the same amount of both
 // (streamFlow.spend), and the peer's WINDOW frames grant more
 // (Session.handleWindow), which wakes the writers waiting for it.
+//
+// Classes. A session with a class window (Config.ClassWindow) keeps a
+// second sessionFlow, Session.cflow, for its class streams: their data is
+// charged to it instead of the session's credit, their windows grow
+// within its budget, and its credit goes back in WINDOW frames of its own
+// (stream 0, flagClass). The same policy applies to both; each stream
+// draws on one (Stream.pool), so that streams of one class that nobody
+// reads hold that class's credit and never the other's.
 
 // frameOverhead is what a DATA frame that carries a payload or ends a
 // message costs in credit on top of its payload: the receiver's
@@ -79,6 +87,8 @@ type sessionFlow struct {
 
 	// Sending, guarded by sendQueue.mu.
 	send int64 // session credit we hold
+
+	class bool // the flow of the session's class (Session.cflow)
 }
 
 // init sets the flow of a new session: the receive windows that c
@@ -91,6 +101,16 @@ func (f *sessionFlow) init(c *Config) {
 	f.send = minSessionWindow
 }
 
+// initClass sets the flow of a session's class: the same policy as the
+// session's within Config.ClassWindow, and no send credit until the
+// peer's preface announces its class window.
+func (f *sessionFlow) initClass(c *Config) {
+	f.window, f.streamWindow = c.ClassWindow, c.StreamWindow
+	f.maxWindow = max(c.StreamWindow, c.ClassWindow/4)
+	f.budget = int64(c.ClassWindow) / 2
+	f.class = true
+}
+
 // newStream returns the flow of a new stream, whose initial window is
 // charged to the budget; send is the credit the peer grants every stream.
 func (f *sessionFlow) newStream(send uint32) streamFlow {
@@ -98,10 +118,13 @@ func (f *sessionFlow) newStream(send uint32) streamFlow {
 	return streamFlow{send: send, recv: f.streamWindow, window: f.streamWindow}
 }
 
-// received charges a DATA frame that costs cost to the session. It fails
-// if the peer has sent more than the session window.
+// charge charges a DATA frame that costs cost to the session (or the
+// class). It fails if the peer has sent more than the window.
 func (f *sessionFlow) charge(cost uint32) error {
 	if used := f.used.Add(int64(cost)); used > int64(f.window) {
+		if f.class {
+			return protoErr("peer exceeded the class window (%d > %d)", used, f.window)
+		}
 		return protoErr("peer exceeded the session window (%d > %d)", used, f.window)
 	}
 	return nil
@@ -277,32 +300,49 @@ func (st *Stream) consumedLocked(credit uint32) {
 	if credit == 0 {
 		return
 	}
-	s := st.sess
-	session := s.flow.freed(credit)
+	f := st.pool()
+	session := f.freed(credit)
 	var stream uint32
 	if st.state&(stRemoteFIN|stRemoved) == 0 {
-		stream = st.flow.consumed(&s.flow, credit)
+		stream = st.flow.consumed(f, credit)
 	}
-	s.sendq.queueWindows(session, st.id, stream)
+	st.sess.sendq.queueWindows(session, st.class, st.id, stream)
 }
 
-// returnCredit returns session credit of data consumed or dropped that no
-// stream is to be credited for.
-func (s *Session) returnCredit(n uint32) {
-	s.sendq.queueWindows(s.flow.freed(n), 0, 0)
+// pool returns the session-level credit that streams of class draw on:
+// the session's, or with flagClass the class's.
+func (s *Session) pool(class uint8) *sessionFlow {
+	if class != 0 {
+		return &s.cflow
+	}
+	return &s.flow
+}
+
+// pool returns the session-level credit the stream draws on.
+func (st *Stream) pool() *sessionFlow { return st.sess.pool(st.class) }
+
+// returnCredit returns session (or class) credit of data consumed or
+// dropped that no stream is to be credited for.
+func (s *Session) returnCredit(n uint32, class uint8) {
+	s.sendq.queueWindows(s.pool(class).freed(n), class, 0, 0)
 }
 
 // handleWindow takes a WINDOW frame: credit the peer grants for a stream,
-// or for the session (id 0), which wakes what waits to send; with flagACK
-// it also says that the peer accepted a stream we opened.
+// or for the session (id 0; with flagClass, for the class), which wakes
+// what waits to send; with flagACK it also says that the peer accepted a
+// stream we opened.
 func (s *Session) handleWindow(id uint32, flags uint8, inc uint32) error {
 	if inc == 0 && flags&flagACK == 0 {
 		return protoErr("WINDOW of 0 on stream %d", id)
 	}
 	if id == 0 {
+		class := flags & flagClass
+		if class != 0 && s.cfg.ClassWindow == 0 {
+			return protoErr("class WINDOW on a session without a class")
+		}
 		q := &s.sendq
 		q.mu.Lock()
-		ok := s.flow.grant(inc)
+		ok := s.pool(class).grant(inc)
 		waiters := q.takeWaitersLocked()
 		q.mu.Unlock()
 		if !ok {

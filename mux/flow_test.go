@@ -1,6 +1,8 @@
 package mux
 
 import (
+	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -237,5 +239,66 @@ func TestFlowSpend(t *testing.T) {
 	f.send = 1 << 20
 	if n, flags, ok, _ := sf.spend(f, 0, true); !ok || n != 0 || flags != flagEOM {
 		t.Fatalf("spend of an empty message = %d %#x %v", n, flags, ok)
+	}
+}
+
+// testClassFlow returns the flow of a session, and of its class, with the
+// given windows.
+func testClassFlow(t *testing.T, streamWindow, sessionWindow, classWindow uint32) (f, cf *sessionFlow) {
+	t.Helper()
+	c, err := (&Config{StreamWindow: streamWindow, SessionWindow: sessionWindow, ClassWindow: classWindow}).normalize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, cf = new(sessionFlow), new(sessionFlow)
+	f.init(&c)
+	cf.initClass(&c)
+	return f, cf
+}
+
+func TestFlowClassApart(t *testing.T) {
+	f, cf := testClassFlow(t, minStreamWindow, DefaultSessionWindow, 1<<20)
+	if cf.window != 1<<20 || cf.budget != 1<<19 || cf.maxWindow != 1<<18 || cf.send != 0 {
+		t.Fatalf("class flow: window %d budget %d maxWindow %d send %d; want 1 MiB, 512 KiB, 256 KiB, 0 (no credit before the peer's preface)",
+			cf.window, cf.budget, cf.maxWindow, cf.send)
+	}
+	// The class's streams take their windows from the class's budget.
+	sf := cf.newStream(minStreamWindow)
+	if cf.windows.Load() != minStreamWindow || f.windows.Load() != 0 {
+		t.Fatalf("a class stream charged windows %d to the class and %d to the session", cf.windows.Load(), f.windows.Load())
+	}
+	// The class's credit fills, the session's is untouched.
+	if err := cf.charge(1 << 20); err != nil {
+		t.Fatalf("charging the whole class window: %v", err)
+	}
+	if f.used.Load() != 0 {
+		t.Fatalf("the session's credit used %d by class data", f.used.Load())
+	}
+	err := cf.charge(1)
+	if !errors.Is(err, ErrProtocol) || !strings.Contains(err.Error(), "class window") {
+		t.Fatalf("a byte beyond the class window: %v, want a protocol error naming the class window", err)
+	}
+	if err := f.charge(DefaultSessionWindow); err != nil {
+		t.Fatalf("the session's whole window while the class is full: %v", err)
+	}
+	// Credit freed in the class goes back in the class's batches.
+	cf.used.Store(1 << 20)
+	if inc := cf.freed(1<<20/64 - 1); inc != 0 {
+		t.Fatalf("freed %d before a batch", inc)
+	}
+	if inc := cf.freed(1); inc != 1<<20/64 {
+		t.Fatalf("freed %d, want the class's small batch %d", inc, 1<<20/64)
+	}
+	// A grown class stream stays within the class's budget.
+	var now int64
+	for range 8 {
+		readQuarter(t, cf, &sf, time.Microsecond, &now)
+	}
+	if sf.window != cf.maxWindow || f.windows.Load() != 0 {
+		t.Fatalf("class stream window %d (want %d), session windows %d (want 0)", sf.window, cf.maxWindow, f.windows.Load())
+	}
+	sf.leave(cf)
+	if cf.windows.Load() != 0 {
+		t.Fatalf("class windows %d after the stream left", cf.windows.Load())
 	}
 }

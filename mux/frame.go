@@ -13,8 +13,8 @@ import (
 type frameType uint8
 
 const (
-	typeData   frameType = 0x0 // stream bytes; flags SYN, FIN, EOM
-	typeWindow frameType = 0x1 // credit: 4-byte increment; stream 0 is the session
+	typeData   frameType = 0x0 // stream bytes; flags SYN, FIN, EOM, CLASS
+	typeWindow frameType = 0x1 // credit: 4-byte increment; stream 0 is the session (with CLASS, the class)
 	typeReset  frameType = 0x2 // abort a stream: 4-byte error code
 	typePing   frameType = 0x3 // 8 opaque bytes, echoed with flagACK
 	typeGoAway frameType = 0x4 // no new streams: 4-byte error code
@@ -36,6 +36,11 @@ const (
 	flagFIN uint8 = 0x02 // DATA: the sender will send no more data on the stream
 	flagEOM uint8 = 0x04 // DATA: the last byte of the payload ends a message
 	flagACK uint8 = 0x01 // PING: this is the answer to a ping; WINDOW: the stream was accepted
+	// flagClass: DATA: the stream is of the session's class (set on every
+	// DATA frame of such a stream); WINDOW on stream 0: credit for the
+	// class rather than the session. Only between sides that both
+	// announced a class window (preface version 2).
+	flagClass uint8 = 0x08
 )
 
 const (
@@ -84,10 +89,11 @@ func appendUint32Frame(b []byte, typ frameType, flags uint8, id, v uint32) []byt
 }
 
 // appendWindows appends the WINDOW frames that returning credit calls for:
-// one for the session if session > 0, one for stream id if stream > 0.
-func appendWindows(b []byte, session, id, stream uint32) []byte {
+// one for the session, or the class if class is flagClass, if session > 0;
+// one for stream id if stream > 0.
+func appendWindows(b []byte, session uint32, class uint8, id, stream uint32) []byte {
 	if session > 0 {
-		b = appendUint32Frame(b, typeWindow, 0, 0, session)
+		b = appendUint32Frame(b, typeWindow, class, 0, session)
 	}
 	if stream > 0 {
 		b = appendUint32Frame(b, typeWindow, 0, id, stream)
@@ -150,11 +156,15 @@ func (h frameHeader) check(maxFrame uint32) error {
 }
 
 // The preface opens the connection in both directions: each side sends it
-// first, without waiting for the other's.
+// first, without waiting for the other's. A side with a class window
+// (Config.ClassWindow) sends version 2, which adds it; a side without one
+// sends version 1, exactly as before classes, and speaks both.
 const (
 	prefaceSize    = 24
+	prefaceSize2   = 32 // version 2: the class window and accept backlog follow
 	prefaceMagic   = "PLXMUX"
 	protoVersion   = 1
+	protoVersion2  = 2
 	roleClient     = 1
 	roleServer     = 2
 	prefaceVersion = len(prefaceMagic)
@@ -168,6 +178,8 @@ type settings struct {
 	sessionWindow uint32 // initial session-wide credit
 	maxFrame      uint32 // largest DATA payload it accepts
 	acceptBacklog uint32 // streams opened by the peer it holds unaccepted
+	classWindow   uint32 // initial credit of the class; 0: the side has no class
+	classBacklog  uint32 // class streams opened by the peer it holds unaccepted
 }
 
 // minSettings are assumed for the peer until its preface is read.
@@ -175,12 +187,34 @@ var minSettings = settings{streamWindow: minStreamWindow, sessionWindow: minSess
 	maxFrame: minFrameSize, acceptBacklog: minAcceptBacklog}
 
 func appendPreface(b []byte, s settings) []byte {
+	v := uint8(protoVersion)
+	if s.classWindow > 0 {
+		v = protoVersion2
+	}
 	b = append(b, prefaceMagic...)
-	b = append(b, protoVersion, s.role)
+	b = append(b, v, s.role)
 	b = binary.BigEndian.AppendUint32(b, s.streamWindow)
 	b = binary.BigEndian.AppendUint32(b, s.sessionWindow)
 	b = binary.BigEndian.AppendUint32(b, s.maxFrame)
-	return binary.BigEndian.AppendUint32(b, s.acceptBacklog)
+	b = binary.BigEndian.AppendUint32(b, s.acceptBacklog)
+	if s.classWindow > 0 {
+		b = binary.BigEndian.AppendUint32(b, s.classWindow)
+		b = binary.BigEndian.AppendUint32(b, s.classBacklog)
+	}
+	return b
+}
+
+// prefaceLen returns the length of the preface that b begins with, once b
+// holds its version byte; 0 until then, or if b is no preface (which
+// parsePreface then rejects).
+func prefaceLen(b []byte) int {
+	if len(b) <= prefaceVersion {
+		return 0
+	}
+	if b[prefaceVersion] == protoVersion2 {
+		return prefaceSize2
+	}
+	return prefaceSize
 }
 
 // parsePreface decodes and validates a peer's preface.
@@ -188,8 +222,12 @@ func parsePreface(b []byte) (settings, error) {
 	if len(b) < prefaceSize || string(b[:len(prefaceMagic)]) != prefaceMagic {
 		return settings{}, protoErr("bad preface: not a plexus mux peer")
 	}
-	if v := b[prefaceVersion]; v != protoVersion {
-		return settings{}, protoErr("unsupported protocol version %d (this side speaks %d)", v, protoVersion)
+	v := b[prefaceVersion]
+	if v != protoVersion && v != protoVersion2 {
+		return settings{}, protoErr("unsupported protocol version %d (this side speaks %d and %d)", v, protoVersion, protoVersion2)
+	}
+	if v == protoVersion2 && len(b) < prefaceSize2 {
+		return settings{}, protoErr("bad preface: version 2 in %d bytes", len(b))
 	}
 	s := settings{
 		role:          b[prefaceRole],
@@ -197,6 +235,10 @@ func parsePreface(b []byte) (settings, error) {
 		sessionWindow: binary.BigEndian.Uint32(b[12:]),
 		maxFrame:      binary.BigEndian.Uint32(b[16:]),
 		acceptBacklog: binary.BigEndian.Uint32(b[20:]),
+	}
+	if v == protoVersion2 {
+		s.classWindow = binary.BigEndian.Uint32(b[24:])
+		s.classBacklog = binary.BigEndian.Uint32(b[28:])
 	}
 	switch {
 	case s.role != roleClient && s.role != roleServer:
@@ -209,6 +251,10 @@ func parsePreface(b []byte) (settings, error) {
 		return settings{}, protoErr("bad preface: max frame size %d", s.maxFrame)
 	case s.acceptBacklog < minAcceptBacklog || s.acceptBacklog > maxWindow:
 		return settings{}, protoErr("bad preface: accept backlog %d", s.acceptBacklog)
+	case v == protoVersion2 && (s.classWindow < minSessionWindow || s.classWindow > maxWindow):
+		return settings{}, protoErr("bad preface: class window %d", s.classWindow)
+	case v == protoVersion2 && (s.classBacklog < minAcceptBacklog || s.classBacklog > maxWindow):
+		return settings{}, protoErr("bad preface: class accept backlog %d", s.classBacklog)
 	}
 	return s, nil
 }

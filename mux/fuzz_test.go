@@ -35,7 +35,9 @@ func FuzzFrameHeader(f *testing.F) {
 // FuzzPreface: any bytes are a valid preface or a protocol error.
 func FuzzPreface(f *testing.F) {
 	f.Add(clientPreface())
+	f.Add(classClientPreface())
 	f.Add([]byte("PLXMUX\x01\x02"))
+	f.Add([]byte("PLXMUX\x02\x02"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := parsePreface(b)
 		if err != nil {
@@ -60,50 +62,85 @@ func FuzzServerSession(f *testing.F) {
 	f.Add(cat(frame(typeData, flagSYN|flagEOM, 1, nil), frame(typeData, flagEOM, 1, []byte("x")), frame(typeGoAway, 0, 0, u32(0))))
 	f.Add(cat(frame(typeData, flagSYN, 1, make([]byte, 100)), frame(typeData, flagSYN, 3, nil), frame(typeWindow, 0, 0, u32(7))))
 	f.Add(cat(frame(typeData, flagSYN, 1, make([]byte, 40000)), frame(typeData, flagEOM|flagFIN, 1, make([]byte, 30000))))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		c1, c2 := net.Pipe()
-		s, err := Server(c2, &Config{MaxStreams: 64, AcceptBacklog: 64, MaxMessageSize: 1 << 20, KeepAliveInterval: -1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		app := make(chan struct{})
-		go func() { // the application
-			defer close(app)
-			for i := 0; ; i++ {
-				st, err := s.AcceptStream(context.Background())
-				if err != nil {
-					return
-				}
-				st.SetReadDeadline(time.Now().Add(time.Second))
-				if (len(data)+i)%2 == 0 {
-					io.Copy(io.Discard, st)
-				} else {
-					for {
-						if _, err := st.Recv(); err != nil {
-							break
-						}
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzSession(t, data, false) })
+}
+
+// FuzzClassSession is FuzzServerSession between sides that both have a
+// class: class streams, their credit and their accept queue too.
+func FuzzClassSession(f *testing.F) {
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	f.Add(cat(frame(typeData, flagSYN|flagClass|flagEOM, 1, []byte("hello")), frame(typeData, flagFIN|flagClass, 1, nil)))
+	f.Add(cat(frame(typeData, flagSYN|flagClass, 1, []byte("a")), frame(typeData, flagSYN, 3, []byte("b")), frame(typeWindow, flagClass, 0, u32(100))))
+	f.Add(cat(frame(typeData, flagSYN|flagClass, 1, make([]byte, 60000)), frame(typeData, flagSYN|flagClass, 3, make([]byte, 60000)),
+		frame(typeReset, 0, 1, u32(5)), frame(typeData, flagClass, 1, []byte("late"))))
+	f.Add(cat(frame(typeData, flagSYN|flagClass, 1, nil), frame(typeData, 0, 1, []byte("x"))))
+	f.Fuzz(func(t *testing.T, data []byte) { fuzzSession(t, data, true) })
+}
+
+// fuzzSession runs a server session (with a class if class) on data sent
+// by a client after its preface, and an application that accepts and
+// reads every stream (of the class too).
+func fuzzSession(t *testing.T, data []byte, class bool) {
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	cfg := &Config{MaxStreams: 64, AcceptBacklog: 64, MaxMessageSize: 1 << 20, KeepAliveInterval: -1}
+	pre := clientPreface()
+	if class {
+		cfg.ClassWindow, cfg.ClassMaxStreams = minSessionWindow, 64
+		pre = classClientPreface()
+	}
+	c1, c2 := net.Pipe()
+	s, err := Server(c2, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve := func(accept func(context.Context) (*Stream, error)) {
+		for i := 0; ; i++ {
+			st, err := accept(context.Background())
+			if err != nil {
+				return
+			}
+			st.SetReadDeadline(time.Now().Add(time.Second))
+			if (len(data)+i)%2 == 0 {
+				io.Copy(io.Discard, st)
+			} else {
+				for {
+					if _, err := st.Recv(); err != nil {
+						break
 					}
 				}
-				st.Write([]byte("reply"))
-				st.Close()
 			}
-		}()
-		go io.Copy(io.Discard, c1) // what the server says
-		in := cat(clientPreface(), data)
-		for len(in) > 0 { // in pieces, so that reads interleave with the application
-			n := min(len(in), 1+len(in)/3)
-			if _, err := c1.Write(in[:n]); err != nil {
-				break
-			}
-			in = in[n:]
+			st.Write([]byte("reply"))
+			st.Close()
 		}
-		c1.Close()
-		select {
-		case <-s.Done():
-		case <-time.After(10 * time.Second):
-			t.Fatal("session did not end at EOF")
+	}
+	app := make(chan struct{})
+	go func() { // the application
+		defer close(app)
+		if class {
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				serve(s.AcceptClassStream)
+			}()
+			defer func() { <-done }()
 		}
-		s.Close()
-		<-app
-	})
+		serve(s.AcceptStream)
+	}()
+	go io.Copy(io.Discard, c1) // what the server says
+	in := cat(pre, data)
+	for len(in) > 0 { // in pieces, so that reads interleave with the application
+		n := min(len(in), 1+len(in)/3)
+		if _, err := c1.Write(in[:n]); err != nil {
+			break
+		}
+		in = in[n:]
+	}
+	c1.Close()
+	select {
+	case <-s.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("session did not end at EOF")
+	}
+	s.Close()
+	<-app
 }

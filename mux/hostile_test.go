@@ -197,7 +197,7 @@ func TestOpenResetFlood(t *testing.T) {
 		t.Fatalf("session failed: %v", err)
 	}
 	p.sess.table.mu.Lock()
-	queued := len(p.sess.table.acceptQ) - p.sess.table.acceptHead
+	queued := len(p.sess.table.acc[0].q) - p.sess.table.acc[0].head
 	p.sess.table.mu.Unlock()
 	t.Logf("%d streams opened and reset: %d left in the accept queue", n, queued)
 	if queued > 2*16+64 {

@@ -231,13 +231,14 @@ func (s *Session) process(fr *frameReader) error {
 			continue
 		}
 		if !fr.preface {
-			if avail < prefaceSize {
+			size := prefaceLen(fr.buf[fr.start:fr.end])
+			if size == 0 || avail < size {
 				return nil
 			}
-			if err := s.takePreface(fr.buf[fr.start : fr.start+prefaceSize]); err != nil {
+			if err := s.takePreface(fr.buf[fr.start : fr.start+size]); err != nil {
 				return err
 			}
-			fr.start += prefaceSize
+			fr.start += size
 			fr.preface = true
 			continue
 		}
@@ -387,11 +388,20 @@ func isTimeout(err error) bool {
 func (s *Session) applySettings(peer settings) {
 	t, q := &s.table, &s.sendq
 	t.mu.Lock()
-	t.peerBacklog = int(peer.acceptBacklog)
-	signal(t.openCh)
+	t.peerBacklog[0] = int(peer.acceptBacklog)
+	if peer.classBacklog > 0 {
+		t.peerBacklog[1] = int(peer.classBacklog)
+	}
+	t.peerKnown = true
+	for _, ch := range t.openCh {
+		signal(ch)
+	}
 	q.mu.Lock()
 	q.peer = peer
 	s.flow.grant(peer.sessionWindow - minSessionWindow)
+	if s.cfg.ClassWindow > 0 {
+		s.cflow.grant(peer.classWindow)
+	}
 	waiters := q.takeWaitersLocked()
 	q.mu.Unlock()
 	opened := t.listLocked()
@@ -411,18 +421,23 @@ func (s *Session) applySettings(peer settings) {
 }
 
 // dataTarget applies what the header of a DATA frame says before its
-// payload: it charges the session's credit, opens the stream on SYN, and
-// returns the stream, or nil if the payload is to be dropped.
+// payload: it charges the credit of the session (or of the class, for a
+// frame with flagClass), opens the stream on SYN, and returns the stream,
+// or nil if the payload is to be dropped.
 func (s *Session) dataTarget(fr *frameReader, h frameHeader) (*Stream, error) {
 	cost := dataCost(h.length, h.flags)
-	if err := s.flow.charge(cost); err != nil {
+	class := h.flags & flagClass
+	if class != 0 && s.cfg.ClassWindow == 0 {
+		return nil, protoErr("DATA of a class on stream %d, on a session without one", h.streamID)
+	}
+	if err := s.pool(class).charge(cost); err != nil {
 		return nil, err
 	}
 	var st *Stream
 	var err error
 	switch {
 	case h.flags&flagSYN != 0:
-		st, err = s.accept(h.streamID)
+		st, err = s.accept(h.streamID, class)
 	case fr.cache != nil && fr.cache.id == h.streamID:
 		st = fr.cache
 	default:
@@ -432,8 +447,11 @@ func (s *Session) dataTarget(fr *frameReader, h frameHeader) (*Stream, error) {
 		return nil, err
 	}
 	if st == nil { // refused or over: the data is dropped, its credit returned
-		s.returnCredit(cost)
+		s.returnCredit(cost, class)
 		return nil, nil
+	}
+	if st.class != class {
+		return nil, protoErr("DATA on stream %d of another class than its SYN", h.streamID)
 	}
 	fr.cache = st
 	return st, nil

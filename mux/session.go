@@ -53,6 +53,10 @@ type Session struct {
 	// or Ping (those blocked on a stream: Stream.waiters): tests watch it
 	// to know that a call waits.
 	waiting atomic.Int32
+
+	// cflow is the credit of the class streams, both ways, when
+	// Config.ClassWindow gives the session a class (see flow.go).
+	cflow sessionFlow
 }
 
 // lifecycle is how a session ends.
@@ -109,13 +113,15 @@ func newSession(conn io.ReadWriteCloser, cfg *Config, client bool) (*Session, er
 		s.remoteAddr = nc.RemoteAddr()
 	}
 	local := settings{role: roleServer, streamWindow: c.StreamWindow, sessionWindow: c.SessionWindow,
-		maxFrame: c.MaxFrameSize, acceptBacklog: uint32(c.AcceptBacklog)}
+		maxFrame: c.MaxFrameSize, acceptBacklog: uint32(c.AcceptBacklog),
+		classWindow: c.ClassWindow, classBacklog: uint32(c.ClassAcceptBacklog)}
 	if client {
 		local.role = roleClient
 	}
 	s.table.init()
 	s.sendq.init(conn, &c, appendPreface(make([]byte, 0, 512), local), client, s.fail)
 	s.flow.init(&c)
+	s.cflow.initClass(&c)
 	s.rd.init(conn, &c)
 	s.pings.slots = make(chan struct{}, maxPings)
 	s.life = lifecycle{

@@ -385,7 +385,7 @@ func TestAcceptQueueStaysSmall(t *testing.T) {
 		waitFor(t, func() bool { // the acceptor holds two: it lags one behind
 			ss.table.mu.Lock()
 			defer ss.table.mu.Unlock()
-			return ss.table.backlog >= 2
+			return ss.table.acc[0].backlog >= 2
 		})
 		a, err := ss.AcceptStream(ctxT(t))
 		if err != nil {
@@ -395,7 +395,7 @@ func TestAcceptQueueStaysSmall(t *testing.T) {
 	}
 	ss.table.mu.Lock()
 	defer ss.table.mu.Unlock()
-	if c := cap(ss.table.acceptQ); c > 64 {
+	if c := cap(ss.table.acc[0].q); c > 64 {
 		t.Fatalf("accept queue capacity %d after 2000 accepts one behind", c)
 	}
 }

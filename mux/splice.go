@@ -187,7 +187,7 @@ func (sp *splice) forwardLocked(src, dst *Stream) (over, failed bool) {
 	}
 	if dst.state&stLocalFIN == 0 { // all forwarded, and the peer is done
 		dst.state |= stLocalFIN
-		dst.sess.sendq.queueFIN(dst.id)
+		dst.sess.sendq.queueFIN(dst.id, dst.class)
 		dst.removeIfDoneLocked()
 	}
 	return true, false

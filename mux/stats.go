@@ -9,6 +9,7 @@ type Stats struct {
 	StreamsOpened       uint64        // streams this side opened
 	StreamsAccepted     uint64        // streams the peer opened that this side took (not refused)
 	Streams             int           // streams open now, as NumStreams
+	ClassStreams        int           // of them, streams of the session's class (see Session.OpenClassStream)
 	RTT                 time.Duration // the last round trip a keep-alive or Ping measured; 0 until one did
 }
 
@@ -25,6 +26,7 @@ func (s *Session) Stats() Stats {
 	t := &s.table
 	t.mu.Lock()
 	st.StreamsOpened, st.StreamsAccepted, st.Streams = t.opened, t.accepted, len(t.streams)
+	st.ClassStreams = t.classN
 	t.mu.Unlock()
 	q := &s.sendq
 	q.mu.Lock()

@@ -50,16 +50,22 @@ type Stream struct {
 	id       uint32
 	recycle  atomic.Bool // read with Read or RecvInto: small payloads come from the pool too (see pool.go)
 	state    uint8
+	class    uint8  // flagClass if the stream is of the session's class, else 0: set at open
 	queued   bool   // in the session's accept queue; guarded by streamTable.mu
 	lingers  bool   // closed, waiting for the peer's FIN (see closewait.go); guarded by streamTable.mu
 	sendWait bool   // in the send queue's waiters; guarded by sendQueue.mu
 	waiters  uint16 // goroutines blocked in wait: tests watch it to know that a call waits
 }
 
-// newStream makes a stream and charges its window to the session's budget.
-func newStream(s *Session, id uint32, sendCredit uint32) *Stream {
-	return &Stream{sess: s, id: id, flow: s.flow.newStream(sendCredit)}
+// newStream makes a stream of class (flagClass or 0) and charges its
+// window to the budget of the session, or of the class.
+func newStream(s *Session, id uint32, class uint8, sendCredit uint32) *Stream {
+	return &Stream{sess: s, id: id, class: class, flow: s.pool(class).newStream(sendCredit)}
 }
+
+// Class reports whether the stream is of the session's class (see
+// Session.OpenClassStream).
+func (st *Stream) Class() bool { return st.class != 0 }
 
 // ID returns the stream id: odd for streams the client opened, even for the server's.
 func (st *Stream) ID() uint32 { return st.id }
@@ -535,7 +541,7 @@ func (st *Stream) CloseWrite() error {
 		return nil
 	}
 	st.state |= stLocalFIN
-	st.sess.sendq.queueFIN(st.id)
+	st.sess.sendq.queueFIN(st.id, st.class)
 	signal(st.writeCh)
 	st.removeIfDoneLocked()
 	st.mu.Unlock()
@@ -556,7 +562,7 @@ func (st *Stream) Close() error {
 	s := st.sess
 	st.state |= stClosed
 	credit := st.discardLocked()
-	st.flow.leave(&s.flow) // it buffers nothing more: its window leaves the budget
+	st.flow.leave(st.pool()) // it buffers nothing more: its window leaves the budget
 	fin := st.err == nil && st.state&stLocalFIN == 0
 	st.state |= stLocalFIN
 	st.rdl.stop()
@@ -567,11 +573,11 @@ func (st *Stream) Close() error {
 		s.closeWaitLocked(st)
 	}
 	if fin {
-		s.sendq.queueFIN(st.id)
+		s.sendq.queueFIN(st.id, st.class)
 	}
 	st.mu.Unlock()
 	s.rd.interrupt(st, aLongTimeAgo)
-	s.returnCredit(credit)
+	s.returnCredit(credit, st.class)
 	return nil
 }
 
@@ -597,7 +603,7 @@ func (st *Stream) removeLocked() {
 	s := st.sess
 	s.table.remove(st)
 	st.state |= stRemoved
-	st.flow.leave(&s.flow)
+	st.flow.leave(st.pool())
 	st.rdl.stop()
 	st.wdl.stop()
 	st.unchargeQueue() // over: its queue keeps nothing once drained
@@ -641,11 +647,11 @@ func (st *Stream) abortLocked(code ErrorCode, remote bool) error {
 	signal(st.writeCh)
 	st.ackedLocked() // the peer drops it from its accept queue
 	st.removeLocked()
-	credit = s.flow.freed(credit)
+	credit = st.pool().freed(credit)
 	if reset {
-		s.sendq.queueReset(st.id, code, afterData, credit)
+		s.sendq.queueReset(st.id, code, afterData, credit, st.class)
 	} else {
-		s.sendq.queueWindows(credit, 0, 0)
+		s.sendq.queueWindows(credit, st.class, 0, 0)
 	}
 	return st.err
 }

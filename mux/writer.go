@@ -160,7 +160,7 @@ func (q *sendQueue) queueData(st *Stream, p []byte, n *int, eom, inline bool) (b
 		return nil, false // the caller finds the session closed
 	}
 	if inline && q.raw != nil && !q.writing && len(q.segs) == 0 && len(q.resume) == 0 &&
-		st.flow.canSend(&st.sess.flow) {
+		st.flow.canSend(st.pool()) {
 		b = &q.inline
 		q.takeLocked(b)
 		done, _ = q.queueLocked(st, b, p, n, eom)
@@ -191,7 +191,8 @@ func (q *sendQueue) queueLocked(st *Stream, b *batch, p []byte, n *int, eom bool
 			return false, false // the batch is full: the caller writes it and comes back
 		}
 		size := min(rem, int(q.peer.maxFrame), room)
-		size, flags, ok, sessionBound := st.flow.spend(&st.sess.flow, size, eom && size == rem)
+		size, flags, ok, sessionBound := st.flow.spend(st.pool(), size, eom && size == rem)
+		flags |= st.class
 		if !ok {
 			return false, sessionBound
 		}
@@ -240,16 +241,16 @@ func wakeSenders(w []*Stream) {
 	}
 }
 
-// openLocked takes the id of a stream we open and queues its SYN, so that
-// the peer sees ids grow. It returns 0 when the ids are exhausted. q.mu
-// must be held.
-func (q *sendQueue) openLocked() uint32 {
+// openLocked takes the id of a stream of class (flagClass or 0) we open
+// and queues its SYN, so that the peer sees ids grow. It returns 0 when
+// the ids are exhausted. q.mu must be held.
+func (q *sendQueue) openLocked(class uint8) uint32 {
 	if q.nextID > 1<<32-1 {
 		return 0
 	}
 	id := uint32(q.nextID)
 	q.nextID += 2
-	q.appendDataLocked(id, flagSYN, nil)
+	q.appendDataLocked(id, flagSYN|class, nil)
 	q.openQueued = id
 	q.kickLocked()
 	return id
@@ -298,18 +299,19 @@ func (q *sendQueue) queuePing(flags uint8, opaque uint64) {
 }
 
 // queueWindows queues the WINDOW frames that returning credit calls for:
-// session credit (id 0), and credit for stream id. Either may be 0: none.
-func (q *sendQueue) queueWindows(session, id, stream uint32) {
+// session credit (id 0; the class's if class is flagClass), and credit
+// for stream id. Either may be 0: none.
+func (q *sendQueue) queueWindows(session uint32, class uint8, id, stream uint32) {
 	if session == 0 && stream == 0 {
 		return
 	}
 	q.mu.Lock()
-	q.queueWindowsLocked(session, id, stream)
+	q.queueWindowsLocked(session, class, id, stream)
 	q.mu.Unlock()
 }
 
 // queueWindowsLocked is queueWindows; q.mu must be held.
-func (q *sendQueue) queueWindowsLocked(session, id, stream uint32) {
+func (q *sendQueue) queueWindowsLocked(session uint32, class uint8, id, stream uint32) {
 	k := 0
 	if session > 0 {
 		k++
@@ -318,30 +320,32 @@ func (q *sendQueue) queueWindowsLocked(session, id, stream uint32) {
 		k++
 	}
 	if k > 0 && q.ctrlRoomLocked(k, k*uint32FrameSize) {
-		q.ctrl = appendWindows(q.ctrl, session, id, stream)
+		q.ctrl = appendWindows(q.ctrl, session, class, id, stream)
 	}
 }
 
-// queueFIN queues an empty DATA frame with FIN, after the stream's data.
-func (q *sendQueue) queueFIN(id uint32) {
+// queueFIN queues an empty DATA frame with FIN, after the data of stream
+// id, of class (flagClass or 0).
+func (q *sendQueue) queueFIN(id uint32, class uint8) {
 	q.mu.Lock()
 	if !q.closing {
-		q.appendDataLocked(id, flagFIN, nil)
+		q.appendDataLocked(id, flagFIN|class, nil)
 		q.kickLocked()
 	}
 	q.mu.Unlock()
 }
 
-// queueReset queues a RESET, and a WINDOW for the session if credit is
-// not 0 (what the reset stream held). The RESET goes with the control
+// queueReset queues a RESET, and a WINDOW for the session (the class's if
+// class is flagClass) if credit is not 0 (what the reset stream held).
+// The RESET goes with the control
 // frames, ahead of data, unless it must follow data already queued: when
 // afterData is set, or when the stream is ours and its SYN may not be
 // written yet.
-func (q *sendQueue) queueReset(id uint32, code ErrorCode, afterData bool, credit uint32) {
+func (q *sendQueue) queueReset(id uint32, code ErrorCode, afterData bool, credit uint32, class uint8) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if afterData || (q.ours(id) && id > q.openFlushed) {
-		q.queueWindowsLocked(credit, 0, 0)
+		q.queueWindowsLocked(credit, class, 0, 0)
 		if !q.closing {
 			i := q.segmentFor(uint32FrameSize)
 			q.framesOut++
@@ -355,7 +359,7 @@ func (q *sendQueue) queueReset(id uint32, code ErrorCode, afterData bool, credit
 		k++
 	}
 	if q.ctrlRoomLocked(k, k*uint32FrameSize) {
-		q.ctrl = appendUint32Frame(appendWindows(q.ctrl, credit, 0, 0), typeReset, 0, id, uint32(code))
+		q.ctrl = appendUint32Frame(appendWindows(q.ctrl, credit, class, 0, 0), typeReset, 0, id, uint32(code))
 	}
 }
 

@@ -53,7 +53,7 @@ func (p *nodeProvider) Status(ctx context.Context) (*status.Status, error) {
 			RTTMillis: float64(l.Stats.RTT) / float64(time.Millisecond),
 			BytesIn:   l.Stats.BytesIn,
 			BytesOut:  l.Stats.BytesOut,
-			Streams:   l.Conns.Streams,
+			Streams:   l.Conns,
 		})
 	}
 	routes := n.Routes()

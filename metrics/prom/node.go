@@ -135,7 +135,7 @@ func (c *NodeCollector) Collect(ch chan<- prometheus.Metric) {
 		ps.framesIn += l.Stats.FramesIn
 		ps.framesOut += l.Stats.FramesOut
 		ps.streams += l.Stats.Streams
-		ps.conns += l.Conns.Streams
+		ps.conns += l.Conns
 		if l.Stats.RTT > 0 {
 			ps.rtt = l.Stats.RTT.Seconds()
 		}

@@ -64,8 +64,8 @@ func chain(t *testing.T, k int) []*overlay.Node {
 	return ns
 }
 
-// TestConformance runs the transport suite between neighbours (over their
-// link's connection session) and across a relay (over a circuit).
+// TestConformance runs the transport suite between neighbours (class
+// streams of their link's session) and across a relay (over a circuit).
 func TestConformance(t *testing.T) {
 	for name, k := range map[string]int{"neighbour": 2, "relayed": 3} {
 		t.Run(name, func(t *testing.T) {

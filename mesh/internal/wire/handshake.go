@@ -26,8 +26,10 @@ const (
 )
 
 // Version is the mesh protocol version: of the hello and of the attach
-// preamble. Package mesh exports it.
-const Version = 1
+// preamble. Package mesh exports it. Version 2: a link's connections are
+// class streams of its session (mux's preface version 2), no longer the
+// streams of a connection session on its second stream.
+const Version = 2
 
 // helloMagic opens every hello: "PXMH".
 var helloMagic = [4]byte{'P', 'X', 'M', 'H'}
