@@ -47,6 +47,13 @@ func (l *limits) run(peer, workload string) report.Result {
 		}
 		return report.Result{Value: best, Note: "best at " + limit.SizeName(size)}
 	}
+	if peer == tlsLimit && l.suite == "" {
+		s, err := limit.TLSSuite()
+		if err != nil {
+			return fail(err)
+		}
+		l.suite = s
+	}
 	switch {
 	case workload == "bulk" && peer == rawTCP:
 		return bulk(limit.BestBulk(l.win))
@@ -57,13 +64,6 @@ func (l *limits) run(peer, workload string) report.Result {
 		}
 		return report.Result{Value: v}
 	case workload == "bulk" && peer == tlsLimit:
-		if l.suite == "" {
-			s, err := limit.TLSSuite()
-			if err != nil {
-				return fail(err)
-			}
-			l.suite = s
-		}
 		return bulk(limit.TLSBestBulk(l.win))
 	case workload == "rtt" && peer == tlsLimit:
 		v, err := limit.TLSRoundTrip(l.win)
