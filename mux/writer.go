@@ -47,6 +47,7 @@ type sendQueue struct {
 	openFlushed uint32 // highest id we opened whose SYN is written
 	writerIdle  bool   // the writer goroutine sleeps, waiting for a kick
 	writing     bool   // a connection write is under way (writer goroutine or inline)
+	owed        bool   // writing is held for a splice's pump, which writes what is queued (Session.flushOwed)
 	closing     bool   // no more frames: the writer flushes and stops
 
 	// The writer: set once, or atomic.
@@ -173,6 +174,53 @@ func (q *sendQueue) queueData(st *Stream, p []byte, n *int, eom, inline bool) (b
 	}
 	q.kickLocked()
 	return nil, done
+}
+
+// relayData is queueData for a splice (Stream.relayLocked): the frames
+// are copied into the queue, for the data is the source stream's. If the
+// connection is idle, the write is kept for the pump rather than handed to
+// the writer goroutine: the queue owes a write (q.owed), which the pump
+// does once it has let go of its streams (Session.flushOwed), with one
+// non-blocking system call from its own goroutine, with no wake of the
+// writer goroutine; what else is queued meanwhile (WINDOW frames among
+// them) goes in the same write. st.mu must be held.
+func (q *sendQueue) relayData(st *Stream, p []byte, n *int, eom bool) (done bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closing {
+		return false // the caller finds the session closed
+	}
+	claimed := false
+	if q.raw != nil && !q.writing && len(q.segs) == 0 && len(q.resume) == 0 {
+		q.writing, q.owed, claimed = true, true, true
+	}
+	done, sessionBound := q.queueLocked(st, nil, p, n, eom)
+	if !done && sessionBound && !st.sendWait {
+		st.sendWait = true
+		q.waiters = append(q.waiters, st)
+	}
+	if claimed && len(q.segs) == 0 && len(q.ctrl) == 0 {
+		q.writing, q.owed = false, false // nothing went: no write owed
+	}
+	q.kickLocked()
+	return done
+}
+
+// flushOwed writes what is queued if a splice's pump owes the write
+// (sendQueue.relayData). It must be called with no stream or session lock
+// held.
+func (s *Session) flushOwed() {
+	q := &s.sendq
+	q.mu.Lock()
+	if !q.owed {
+		q.mu.Unlock()
+		return
+	}
+	q.owed = false
+	b := &q.inline
+	q.takeLocked(b)
+	q.mu.Unlock()
+	s.writeInline(b)
 }
 
 // queueLocked queues frames of st's data p[*n:] while credit and the send
