@@ -54,6 +54,7 @@ type sendQueue struct {
 	vectored bool // conn gathers net.Buffers into one system call (writev)
 	conn     io.Writer
 	raw      *fastio.Writer // non-blocking writes for inline writes (on records' socket if set); nil: none
+	rawMax   int            // the most data a Write writes inline; 0: no limit
 	// records, if set, is the connection under conn, a TLS connection:
 	// a batch is sealed into records there and written from there (see
 	// writeSealed), and q.resume then holds sealed records.
@@ -82,6 +83,73 @@ func (q *sendQueue) init(conn io.Writer, c *Config, preface []byte, client bool,
 	if nc, ok := conn.(interface{ NetConn() net.Conn }); ok { // a tls.Conn
 		if rc, ok := nc.NetConn().(*fastio.RecordConn); ok {
 			q.records, q.raw = rc, rc.Raw()
+		}
+	}
+	if q.raw != nil && q.raw.Nested() {
+		q.rawMax = maxNestedInline
+	}
+}
+
+// maxNestedInline is the most data a Write of a session nested in a
+// stream writes inline (into the stream: Stream.tryWrite). Larger writes
+// go through the writer goroutine, so that bulk transfers keep the
+// session's frames and the stream's system calls in two goroutines.
+const maxNestedInline = 4 << 10
+
+func init() {
+	fastio.RegisterTryWrite(func(conn any) func([][]byte) (int, error) {
+		st, ok := conn.(*Stream)
+		if !ok {
+			return nil
+		}
+		var flat []byte
+		return func(bufs [][]byte) (int, error) { return st.tryWrite(bufs, &flat) }
+	})
+}
+
+// tryWrite is the non-blocking write of a session nested in st
+// (fastio.RegisterTryWrite): it writes bufs, in one piece, as far as st's
+// credit and its session's send buffer take them at once, with no wait,
+// and returns how many bytes went. flat is its buffer for gathering bufs.
+// Only the nested session's writer calls it (one at a time).
+func (st *Stream) tryWrite(bufs [][]byte, flat *[]byte) (int, error) {
+	if !st.wlock.TryLock() {
+		return 0, nil // a blocking write is under way (not the nested session's)
+	}
+	defer st.wlock.Unlock()
+	p := bufs[0]
+	if len(bufs) > 1 {
+		f := (*flat)[:0]
+		for _, b := range bufs {
+			f = append(f, b...)
+		}
+		p = f
+		if cap(f) <= 4<<10 {
+			*flat = f
+		} else {
+			*flat = nil
+		}
+	}
+	s := st.sess
+	n := 0
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for {
+		if err := st.writeErrLocked(); err != nil {
+			return n, err
+		}
+		before := n
+		b, done := s.sendq.queueData(st, p, &n, false, true)
+		if b != nil {
+			st.mu.Unlock()
+			err := s.writeInline(b)
+			st.mu.Lock()
+			if err != nil {
+				return n, err
+			}
+		}
+		if done || n == before {
+			return n, nil
 		}
 	}
 }
@@ -161,7 +229,7 @@ func (q *sendQueue) queueData(st *Stream, p []byte, n *int, eom, inline bool) (b
 		return nil, false // the caller finds the session closed
 	}
 	if inline && q.raw != nil && !q.writing && len(q.segs) == 0 && len(q.resume) == 0 &&
-		st.flow.canSend(&st.sess.flow) {
+		(q.rawMax == 0 || len(p)-*n <= q.rawMax) && st.flow.canSend(&st.sess.flow) {
 		b = &q.inline
 		q.takeLocked(b)
 		done, _ = q.queueLocked(st, b, p, n, eom)
