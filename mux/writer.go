@@ -244,9 +244,14 @@ func (q *sendQueue) queueData(st *Stream, p []byte, n *int, eom, inline bool) (b
 	return nil, done
 }
 
+// maxRelayInline is the most data a splice writes itself (relayData):
+// bulk transfers keep the writer goroutine, which gathers more frames per
+// system call.
+const maxRelayInline = 4 << 10
+
 // relayData is queueData for a splice (Stream.relayLocked): the frames
 // are copied into the queue, for the data is the source stream's. If the
-// connection is idle, the write is kept for the pump rather than handed to
+// connection is idle and the data small, the write is kept for the pump rather than handed to
 // the writer goroutine: the queue owes a write (q.owed), which the pump
 // does once it has let go of its streams (Session.flushOwed), with one
 // non-blocking system call from its own goroutine, with no wake of the
@@ -259,7 +264,7 @@ func (q *sendQueue) relayData(st *Stream, p []byte, n *int, eom bool) (done bool
 		return false // the caller finds the session closed
 	}
 	claimed := false
-	if q.raw != nil && !q.writing && len(q.segs) == 0 && len(q.resume) == 0 {
+	if q.raw != nil && !q.writing && len(q.segs) == 0 && len(q.resume) == 0 && len(p)-*n <= maxRelayInline {
 		q.writing, q.owed, claimed = true, true, true
 	}
 	done, sessionBound := q.queueLocked(st, nil, p, n, eom)
