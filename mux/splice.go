@@ -13,7 +13,9 @@ import (
 // session when data, a FIN or a RESET arrives (for data and FINs, once
 // per read, after the read's frames: pumpSplices); the reader or writer
 // of the destination's session when credit or room in its send buffer
-// comes back.
+// comes back. A pump that forwards a small message to an idle connection
+// writes it itself, so that a relayed request wakes no writer goroutine
+// (sendQueue.relayData, Session.flushOwed).
 // Each stream's own flow control carries the backpressure hop by hop: data
 // waits in the source stream's receive buffer, within its window, until the
 // destination can take it, and the source's peer gets credit back only as

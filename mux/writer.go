@@ -16,7 +16,9 @@ import (
 // written before any data, and a batch of data is at most maxBatch bytes,
 // so a window update, ping or reset never waits behind more than one
 // batch. A Write that finds the connection idle takes the batch itself and
-// writes it with no hand-off (sendQueue.queueData, Session.writeInline).
+// writes it with no hand-off (sendQueue.queueData, Session.writeInline);
+// so does a small Write of a session nested in a stream, into that stream
+// (Stream.tryWrite), and on to the socket if the stream's session is idle.
 
 const (
 	segSize  = 72 << 10  // a data segment: room for a 64 KiB frame and more
