@@ -13,7 +13,9 @@ import (
 // session when data, a FIN or a RESET arrives (for data and FINs, once
 // per read, after the read's frames: pumpSplices); the reader or writer
 // of the destination's session when credit or room in its send buffer
-// comes back.
+// comes back. A pump that forwards a small message to an idle connection
+// writes it itself, so that a relayed request wakes no writer goroutine
+// (sendQueue.relayData, Session.flushOwed).
 // Each stream's own flow control carries the backpressure hop by hop: data
 // waits in the source stream's receive buffer, within its window, until the
 // destination can take it, and the source's peer gets credit back only as
@@ -43,9 +45,14 @@ type pump struct {
 }
 
 // pumpSplices forwards what the streams of fr.pumps got in a read.
+// The writes the pumps owe are done once all have forwarded, so that a
+// read's frames for one link go out in one write.
 func (fr *frameReader) pumpSplices() {
+	for _, p := range fr.pumps {
+		p.sp.forward(p.src)
+	}
 	for i, p := range fr.pumps {
-		p.sp.pump(p.src)
+		p.sp.other(p.src).sess.flushOwed()
 		fr.pumps[i] = pump{}
 	}
 	fr.pumps = fr.pumps[:0]
@@ -129,9 +136,17 @@ func (sp *splice) dir(src *Stream) int {
 	return 1
 }
 
-// pump forwards what it can from src to the stream spliced to it. It must
-// be called with no stream or session lock held.
+// pump forwards what it can from src to the stream spliced to it, and
+// writes it if it owes the write (Session.flushOwed). It must be called
+// with no stream or session lock held.
 func (sp *splice) pump(src *Stream) {
+	sp.forward(src)
+	sp.other(src).sess.flushOwed()
+}
+
+// forward is pump but for the write it may owe: its caller then calls
+// flushOwed of the destination's session.
+func (sp *splice) forward(src *Stream) {
 	i := sp.dir(src)
 	if sp.ended[i].Load() {
 		return
@@ -267,6 +282,6 @@ func (sp *splice) failedLocked(src, dst *Stream) bool {
 // went, with its EOM; if not, st waits for credit or room, and its splice
 // is pumped again when it comes (wakeSenders). st.mu must be held.
 func (st *Stream) relayLocked(p []byte, eom bool) (n int, all bool) {
-	_, all = st.sess.sendq.queueData(st, p, &n, eom, false)
+	all = st.sess.sendq.relayData(st, p, &n, eom)
 	return n, all
 }

@@ -16,7 +16,9 @@ import (
 // written before any data, and a batch of data is at most maxBatch bytes,
 // so a window update, ping or reset never waits behind more than one
 // batch. A Write that finds the connection idle takes the batch itself and
-// writes it with no hand-off (sendQueue.queueData, Session.writeInline).
+// writes it with no hand-off (sendQueue.queueData, Session.writeInline);
+// so does a small Write of a session nested in a stream, into that stream
+// (Stream.tryWrite), and on to the socket if the stream's session is idle.
 
 const (
 	segSize  = 72 << 10  // a data segment: room for a 64 KiB frame and more
@@ -47,12 +49,14 @@ type sendQueue struct {
 	openFlushed uint32 // highest id we opened whose SYN is written
 	writerIdle  bool   // the writer goroutine sleeps, waiting for a kick
 	writing     bool   // a connection write is under way (writer goroutine or inline)
+	owed        bool   // writing is held for a splice's pump, which writes what is queued (Session.flushOwed)
 	closing     bool   // no more frames: the writer flushes and stops
 
 	// The writer: set once, or atomic.
 	vectored bool // conn gathers net.Buffers into one system call (writev)
 	conn     io.Writer
 	raw      *fastio.Writer // non-blocking writes for inline writes (on records' socket if set); nil: none
+	rawMax   int            // the most data a Write writes inline; 0: no limit
 	// records, if set, is the connection under conn, a TLS connection:
 	// a batch is sealed into records there and written from there (see
 	// writeSealed), and q.resume then holds sealed records.
@@ -78,9 +82,88 @@ func (q *sendQueue) init(conn io.Writer, c *Config, preface []byte, client bool,
 		q.vectored = true
 	}
 	q.raw = fastio.NewWriter(conn)
+	if q.raw == nil {
+		q.raw = nestedWriter(conn)
+	}
 	if nc, ok := conn.(interface{ NetConn() net.Conn }); ok { // a tls.Conn
 		if rc, ok := nc.NetConn().(*fastio.RecordConn); ok {
 			q.records, q.raw = rc, rc.Raw()
+			if q.raw == nil {
+				q.raw = nestedWriter(rc.Sock())
+			}
+		}
+	}
+	if q.raw != nil && q.raw.Nested() {
+		q.rawMax = maxNestedInline
+	}
+}
+
+// maxNestedInline is the most data a Write of a session nested in a
+// stream writes inline (into the stream: Stream.tryWrite). Larger writes
+// go through the writer goroutine, so that bulk transfers keep the
+// session's frames and the stream's system calls in two goroutines.
+const maxNestedInline = 4 << 10
+
+// nestedWriter returns the non-blocking write of a session nested in
+// conn (Stream.tryWrite) if conn is a stream, or embeds one and leaves
+// its writes alone (a type of another package that wraps a stream to read
+// something first, as mesh's circuit set-up does), else nil.
+func nestedWriter(conn any) *fastio.Writer {
+	sc, ok := conn.(interface{ stream() *Stream })
+	if !ok {
+		return nil
+	}
+	st := sc.stream()
+	var flat []byte
+	return fastio.FuncWriter(func(bufs [][]byte) (int, error) { return st.tryWrite(bufs, &flat) })
+}
+
+// stream returns st: what nestedWriter finds in a type that embeds st.
+func (st *Stream) stream() *Stream { return st }
+
+// tryWrite is the non-blocking write of a session nested in st
+// (nestedWriter): it writes bufs, in one piece, as far as st's
+// credit and its session's send buffer take them at once, with no wait,
+// and returns how many bytes went. flat is its buffer for gathering bufs.
+// Only the nested session's writer calls it (one at a time).
+func (st *Stream) tryWrite(bufs [][]byte, flat *[]byte) (int, error) {
+	if !st.wlock.TryLock() {
+		return 0, nil // a blocking write is under way (not the nested session's)
+	}
+	defer st.wlock.Unlock()
+	p := bufs[0]
+	if len(bufs) > 1 {
+		f := (*flat)[:0]
+		for _, b := range bufs {
+			f = append(f, b...)
+		}
+		p = f
+		if cap(f) <= 4<<10 {
+			*flat = f
+		} else {
+			*flat = nil
+		}
+	}
+	s := st.sess
+	n := 0
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for {
+		if err := st.writeErrLocked(); err != nil {
+			return n, err
+		}
+		before := n
+		b, done := s.sendq.queueData(st, p, &n, false, true)
+		if b != nil {
+			st.mu.Unlock()
+			err := s.writeInline(b)
+			st.mu.Lock()
+			if err != nil {
+				return n, err
+			}
+		}
+		if done || n == before {
+			return n, nil
 		}
 	}
 }
@@ -160,7 +243,7 @@ func (q *sendQueue) queueData(st *Stream, p []byte, n *int, eom, inline bool) (b
 		return nil, false // the caller finds the session closed
 	}
 	if inline && q.raw != nil && !q.writing && len(q.segs) == 0 && len(q.resume) == 0 &&
-		st.flow.canSend(st.pool()) {
+		(q.rawMax == 0 || len(p)-*n <= q.rawMax) && st.flow.canSend(st.pool()) {
 		b = &q.inline
 		q.takeLocked(b)
 		done, _ = q.queueLocked(st, b, p, n, eom)
@@ -173,6 +256,58 @@ func (q *sendQueue) queueData(st *Stream, p []byte, n *int, eom, inline bool) (b
 	}
 	q.kickLocked()
 	return nil, done
+}
+
+// maxRelayInline is the most data a splice writes itself (relayData):
+// bulk transfers keep the writer goroutine, which gathers more frames per
+// system call.
+const maxRelayInline = 4 << 10
+
+// relayData is queueData for a splice (Stream.relayLocked): the frames
+// are copied into the queue, for the data is the source stream's. If the
+// connection is idle and the data small, the write is kept for the pump rather than handed to
+// the writer goroutine: the queue owes a write (q.owed), which the pump
+// does once it has let go of its streams (Session.flushOwed), with one
+// non-blocking system call from its own goroutine, with no wake of the
+// writer goroutine; what else is queued meanwhile (WINDOW frames among
+// them) goes in the same write. st.mu must be held.
+func (q *sendQueue) relayData(st *Stream, p []byte, n *int, eom bool) (done bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closing {
+		return false // the caller finds the session closed
+	}
+	claimed := false
+	if q.raw != nil && !q.writing && len(q.segs) == 0 && len(q.resume) == 0 && len(p)-*n <= maxRelayInline {
+		q.writing, q.owed, claimed = true, true, true
+	}
+	done, sessionBound := q.queueLocked(st, nil, p, n, eom)
+	if !done && sessionBound && !st.sendWait {
+		st.sendWait = true
+		q.waiters = append(q.waiters, st)
+	}
+	if claimed && len(q.segs) == 0 && len(q.ctrl) == 0 {
+		q.writing, q.owed = false, false // nothing went: no write owed
+	}
+	q.kickLocked()
+	return done
+}
+
+// flushOwed writes what is queued if a splice's pump owes the write
+// (sendQueue.relayData). It must be called with no stream or session lock
+// held.
+func (s *Session) flushOwed() {
+	q := &s.sendq
+	q.mu.Lock()
+	if !q.owed {
+		q.mu.Unlock()
+		return
+	}
+	q.owed = false
+	b := &q.inline
+	q.takeLocked(b)
+	q.mu.Unlock()
+	s.writeInline(b)
 }
 
 // queueLocked queues frames of st's data p[*n:] while credit and the send

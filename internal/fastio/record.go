@@ -23,6 +23,7 @@ import (
 type RecordConn struct {
 	net.Conn
 	raw  *Writer
+	sock any // what NewRecordConn was given, for Sock
 	mu   sync.Mutex
 	held bool
 	buf  *[]byte // gathered records, in a buffer of recordPool; nil: none
@@ -44,7 +45,7 @@ const (
 // connection c writes to (c itself, or one it wraps), for Raw; nil or
 // any other connection: no non-blocking writes.
 func NewRecordConn(c net.Conn, sock any) *RecordConn {
-	r := &RecordConn{Conn: c}
+	r := &RecordConn{Conn: c, sock: sock}
 	if sock != nil {
 		r.raw = NewWriter(sock)
 	}
@@ -69,6 +70,11 @@ func (r *RecordConn) Write(p []byte) (int, error) {
 // Raw returns the non-blocking writer of the connection's socket, or nil
 // if there is none.
 func (r *RecordConn) Raw() *Writer { return r.raw }
+
+// Sock returns the connection NewRecordConn was given as the one c writes
+// to: a session whose TLS runs over a connection that is not a socket (a
+// mux stream) makes its own non-blocking write from it.
+func (r *RecordConn) Sock() any { return r.sock }
 
 // Hold makes the records written from now on gathered, until Release.
 func (r *RecordConn) Hold() {

@@ -7,9 +7,9 @@ import (
 	"unsafe"
 )
 
-// NewWriter returns a Writer for a *net.TCPConn or *net.UnixConn, nil for
-// anything else (TLS, pipes), which has no non-blocking writes.
-func NewWriter(conn any) *Writer {
+// newSocketWriter returns a Writer for a *net.TCPConn or *net.UnixConn,
+// nil for anything else (TLS, pipes), which has no non-blocking writes.
+func newSocketWriter(conn any) *Writer {
 	rc := rawConnOf(conn)
 	if rc == nil {
 		return nil

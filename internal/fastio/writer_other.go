@@ -2,9 +2,10 @@
 
 package fastio
 
-// NewWriter returns nil: non-blocking writes are made on Linux only, and
-// elsewhere every write goes through the caller's writer goroutine.
-func NewWriter(any) *Writer { return nil }
+// newSocketWriter returns nil: non-blocking writes on sockets are made on
+// Linux only, and elsewhere every write goes through the caller's writer
+// goroutine.
+func newSocketWriter(any) *Writer { return nil }
 
 type rawWriter struct{}
 
