@@ -104,6 +104,11 @@ func (j *Splicing) Join(a, b *Stream, end SpliceEnder) error {
 		b.state&(stClosed|stLocalFIN) == 0 && a.err == nil && b.err == nil
 	if ok {
 		a.sp, b.sp = sp, sp
+		for _, st := range [2]*Stream{a, b} {
+			if st.rq.len() == 0 {
+				st.trimQueue() // drained: a spliced stream keeps no queue
+			}
+		}
 		a.sess.rd.splices.Add(1) // their readers keep short grace periods (lead.go)
 		b.sess.rd.splices.Add(1)
 	}

@@ -413,10 +413,17 @@ func (st *Stream) popChunk() {
 // together (readSide.queueBudget). So a busy stream of small messages does
 // not grow its queue again after each burst, and a peer that fills many
 // streams once leaves little behind (TestDrainedQueuesBounded). A stream
-// that is over keeps nothing. st.mu must be held.
+// that is over keeps nothing, nor does a spliced one: its splice forwards
+// what comes as it comes, and a relay holds thousands of them, mostly
+// idle. st.mu must be held.
 func (st *Stream) trimQueue() {
 	q := &st.rq
 	n := int64(len(q.buf))
+	if st.sp != nil {
+		st.unchargeQueue()
+		q.buf = nil
+		return
+	}
 	if n <= idleQueue && q.charged == 0 {
 		return
 	}
