@@ -62,8 +62,11 @@ func allowanceOf(lim *Limits, toDest bool) int {
 
 // relayed is a circuit this node relays (or is setting up to relay): what
 // the limits and Circuits need of it, and no more, since a relay may hold
-// thousands.
+// thousands. The splice of its two streams keeps its state here too, and
+// tells the record when it ends (SpliceEnded): one allocation a circuit.
 type relayed struct {
+	mux.Splicing
+	c          *core
 	src, dst   uint64      // the ends of its path
 	prev, next uint64      // the neighbours towards src and dst
 	since      int64       // unix nanoseconds
@@ -72,13 +75,15 @@ type relayed struct {
 	older, newer *relayed // in relayTable.live
 }
 
+// SpliceEnded releases what the circuit held once its splice is over.
+func (rc *relayed) SpliceEnded(error) { rc.c.relayEnded(rc) }
+
 // first reports whether this node is the circuit's first relay: its
 // source is the neighbour it came from (a path has no repeated node).
 func (rc *relayed) first() bool { return rc.prev == rc.src }
 
 // info describes rc.
 func (rc *relayed) info() CircuitInfo {
-	from, to := rc.st.SplicedBytes()
 	return CircuitInfo{
 		Role:   CircuitRelayed,
 		Source: rc.src,
@@ -86,7 +91,7 @@ func (rc *relayed) info() CircuitInfo {
 		Prev:   rc.prev,
 		Next:   rc.next,
 		Since:  time.Unix(0, rc.since),
-		Bytes:  from + to,
+		Bytes:  rc.Bytes(),
 	}
 }
 
@@ -99,7 +104,7 @@ func (t *relayTable) list() []CircuitInfo {
 	}
 	t.mu.Unlock()
 	out := make([]CircuitInfo, len(rcs))
-	for i, rc := range rcs { // SplicedBytes takes a stream's lock: not under ours
+	for i, rc := range rcs { // not under our lock
 		out[i] = rc.info()
 	}
 	return out
@@ -247,7 +252,7 @@ func (c *core) handleSetup(l *link, st *mux.Stream, s wire.SetupHeader, herr err
 	// link: it may use only part of the allowance that the next relays
 	// give this node, so that one source cannot take all of it for the
 	// sources behind this node.
-	rc := &relayed{src: s.Path[0], dst: s.Path[len(s.Path)-1], prev: l.peer, next: next, since: time.Now().UnixNano(), st: st}
+	rc := &relayed{c: c, src: s.Path[0], dst: s.Path[len(s.Path)-1], prev: l.peer, next: next, since: time.Now().UnixNano(), st: st}
 	allowance := allowanceOf(c.lim, s.Hop+1 == len(s.Path)-1)
 	if err := c.relays.take(rc, c.lim, allowance, func() error { return c.revokedPath(s.Path) }); err != nil {
 		c.refuseSetup(st, s, err, l.peer)
@@ -346,11 +351,11 @@ func (c *core) forward(st *mux.Stream, s wire.SetupHeader, nl *link, rc *relayed
 	// Nothing has read from st beyond the setup (wire.ReadHeader reads
 	// exactly its bytes), and what the source sent after it is forwarded
 	// first.
-	// relayEnded releases the circuit's count and Close's hold once both
-	// directions are over, or either stream is reset, or a link ends; that
-	// one closure and mux's two streams and splice are all that the relay
-	// keeps per circuit.
-	if err := mux.Splice(st, out, func(error) { c.relayEnded(rc) }); err != nil {
+	// rc.SpliceEnded releases the circuit's count and Close's hold once
+	// both directions are over, or either stream is reset, or a link ends;
+	// rc, which holds the splice's state, and mux's two streams are all
+	// that the relay keeps per circuit.
+	if err := rc.Join(st, out, rc); err != nil {
 		// A stream was reset under us: the source gave up, or the setup
 		// was dropped, or the next hop refused it already. A refusal's
 		// code goes on to the source, as the splice would have passed it,

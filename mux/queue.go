@@ -6,10 +6,9 @@ package mux
 // enough, and never moves its chunks but when it grows. Whether a queue
 // that drains keeps its slots is its stream's business (Stream.trimQueue).
 type chunkQueue struct {
-	buf     []chunk // len(buf) is 0 or a power of two
-	head    uint32  // index of the first chunk in buf
-	n       uint32  // chunks queued
-	charged uint32  // slots charged to the session's queueKept (Stream.trimQueue)
+	buf  []chunk // len(buf) is 0 or a power of two
+	head uint32  // index of the first chunk in buf
+	n    uint32  // chunks queued
 }
 
 // idleQueue is the capacity, in chunks, that a drained receive queue

@@ -243,7 +243,7 @@ func TestDrainedQueuesBounded(t *testing.T) {
 	for _, b := range readers {
 		b.mu.Lock()
 		slots += len(b.rq.buf)
-		charged += int64(b.rq.charged)
+		charged += b.kept()
 		if len(b.rq.buf) > idleQueue {
 			big++
 		}

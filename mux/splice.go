@@ -35,8 +35,24 @@ type splice struct {
 	moved [2]atomic.Uint64 // a→b, b→a: bytes forwarded
 	left  atomic.Int32     // directions not over yet
 	err   error            // the first error a direction ended on; set under both locks
-	done  func(error)
+	end   SpliceEnder      // told when both directions are over; may be nil
 }
+
+// A Splicing holds the state of one splice. Its zero value is ready for
+// Join. A caller that keeps a record of its own per splice (a relay keeps
+// one per circuit) embeds a Splicing in it, so that the two are one
+// allocation, and learns of the end through SpliceEnder, with no closure.
+type Splicing struct{ sp splice }
+
+// SpliceEnder is told, once, that a splice is over (see Splice's done).
+type SpliceEnder interface {
+	SpliceEnded(err error)
+}
+
+// funcEnder is a done func of Splice as a SpliceEnder.
+type funcEnder func(error)
+
+func (f funcEnder) SpliceEnded(err error) { f(err) }
 
 // pump is a splice to pump after a read, and the stream that got data.
 type pump struct {
@@ -69,19 +85,37 @@ func (fr *frameReader) pumpSplices() {
 // error. After Splice the caller must not Read, Recv, Write, Send or Close
 // a or b; Reset is allowed and ends both.
 func Splice(a, b *Stream, done func(error)) error {
-	if a == nil || b == nil || a == b {
+	var end SpliceEnder
+	if done != nil {
+		end = funcEnder(done)
+	}
+	return new(Splicing).Join(a, b, end)
+}
+
+// Join splices a and b as Splice does, keeping the splice's state in j,
+// and calls end.SpliceEnded, if end is not nil, where Splice would call
+// done. j must not have been joined before, and stays in use as long as
+// a or b refers to it (for SplicedBytes): for good, in practice.
+func (j *Splicing) Join(a, b *Stream, end SpliceEnder) error {
+	if a == nil || b == nil || a == b || j.sp.a != nil {
 		return ErrSpliced
 	}
 	if uintptr(unsafe.Pointer(b)) < uintptr(unsafe.Pointer(a)) {
 		a, b = b, a // the lock order
 	}
-	sp := &splice{a: a, b: b, done: done}
+	sp := &j.sp
+	sp.a, sp.b, sp.end = a, b, end
 	sp.left.Store(2)
 	sp.lock()
 	ok := a.sp == nil && b.sp == nil && a.state&(stClosed|stLocalFIN) == 0 &&
 		b.state&(stClosed|stLocalFIN) == 0 && a.err == nil && b.err == nil
 	if ok {
 		a.sp, b.sp = sp, sp
+		for _, st := range [2]*Stream{a, b} {
+			if st.rq.len() == 0 {
+				st.trimQueue() // drained: a spliced stream keeps no queue
+			}
+		}
 		a.sess.rd.splices.Add(1) // their readers keep short grace periods (lead.go)
 		b.sess.rd.splices.Add(1)
 	}
@@ -108,6 +142,12 @@ func (st *Stream) SplicedBytes() (from, to uint64) {
 	}
 	i := sp.dir(st)
 	return sp.moved[i].Load(), sp.moved[1-i].Load()
+}
+
+// Bytes returns the bytes that j's splice has forwarded, both ways; 0
+// before Join.
+func (j *Splicing) Bytes() uint64 {
+	return j.sp.moved[0].Load() + j.sp.moved[1].Load()
 }
 
 func (sp *splice) lock() {
@@ -172,8 +212,8 @@ func (sp *splice) finish(i int) {
 	if sp.ended[i].CompareAndSwap(false, true) && sp.left.Add(-1) == 0 {
 		sp.a.sess.rd.splices.Add(-1)
 		sp.b.sess.rd.splices.Add(-1)
-		if sp.done != nil {
-			sp.done(sp.err)
+		if sp.end != nil {
+			sp.end.SpliceEnded(sp.err)
 		}
 	}
 }

@@ -330,3 +330,65 @@ func TestSpliceDeliversAfterSourceEnds(t *testing.T) {
 		t.Fatal("done not called")
 	}
 }
+
+// circuitRecord is a caller's record of a splice, holding its state.
+type circuitRecord struct {
+	Splicing
+	ended chan error
+}
+
+func (c *circuitRecord) SpliceEnded(err error) { c.ended <- err }
+
+// TestSplicingJoin: a Splicing embedded in a record of the caller's
+// carries the splice and tells the record of its end; its Bytes count
+// both ways; a Splicing joins once; and the spliced streams keep no
+// receive queue once what they got has gone on (a relay holds thousands,
+// mostly idle).
+func TestSplicingJoin(t *testing.T) {
+	r := newRelay(t, nil)
+	x, in := streamPair(t, r.a, r.rl)
+	out, y := streamPair(t, r.rr, r.b)
+	rec := &circuitRecord{ended: make(chan error, 1)}
+	if err := rec.Join(in, out, rec); err != nil {
+		t.Fatal(err)
+	}
+	x2, in2 := streamPair(t, r.a, r.rl)
+	out2, _ := streamPair(t, r.rr, r.b)
+	if err := rec.Join(in2, out2, rec); !errors.Is(err, ErrSpliced) {
+		t.Fatalf("a second Join: %v, want ErrSpliced", err)
+	}
+	x2.Reset(CodeCancel)
+	out2.Reset(CodeCancel)
+	for _, c := range []struct {
+		w, r *Stream
+		n    int
+	}{{x, y, 1000}, {y, x, 300}, {x, y, 5}} {
+		if _, err := c.w.Write(randBytes(c.n, 4)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c.r, make([]byte, c.n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := rec.Bytes(); got != 1305 {
+		t.Errorf("Bytes %d, want 1305", got)
+	}
+	for _, st := range []*Stream{in, out} {
+		// The last chunk leaves the queue just after it went on.
+		waitFor(t, func() bool {
+			st.mu.Lock()
+			defer st.mu.Unlock()
+			return st.rq.len() == 0 && len(st.rq.buf) == 0
+		})
+	}
+	x.Close()
+	y.Close()
+	select {
+	case err := <-rec.ended:
+		if err != nil {
+			t.Fatalf("SpliceEnded(%v) after a FIN each way", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("SpliceEnded not called")
+	}
+}

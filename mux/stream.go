@@ -2,6 +2,7 @@ package mux
 
 import (
 	"io"
+	"math/bits"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -54,6 +55,7 @@ type Stream struct {
 	queued   bool   // in the session's accept queue; guarded by streamTable.mu
 	lingers  bool   // closed, waiting for the peer's FIN (see closewait.go); guarded by streamTable.mu
 	sendWait bool   // in the send queue's waiters; guarded by sendQueue.mu
+	rqShift  uint8  // rq's slots charged to the session's queueKept: 1<<rqShift, none if 0 (see kept); a shift, so that Stream fits 176 B
 	waiters  uint16 // goroutines blocked in wait: tests watch it to know that a call waits
 }
 
@@ -413,18 +415,25 @@ func (st *Stream) popChunk() {
 // together (readSide.queueBudget). So a busy stream of small messages does
 // not grow its queue again after each burst, and a peer that fills many
 // streams once leaves little behind (TestDrainedQueuesBounded). A stream
-// that is over keeps nothing. st.mu must be held.
+// that is over keeps nothing, nor does a spliced one: its splice forwards
+// what comes as it comes, and a relay holds thousands of them, mostly
+// idle. st.mu must be held.
 func (st *Stream) trimQueue() {
 	q := &st.rq
 	n := int64(len(q.buf))
-	if n <= idleQueue && q.charged == 0 {
+	if st.sp != nil {
+		st.unchargeQueue()
+		q.buf = nil
+		return
+	}
+	if n <= idleQueue && st.rqShift == 0 {
 		return
 	}
 	r := &st.sess.rd
 	if st.state&stRemoved == 0 && n > idleQueue {
-		d := n - int64(q.charged)
+		d := n - st.kept()
 		if d == 0 || r.queueKept.Add(d) <= r.queueBudget {
-			q.charged = uint32(n)
+			st.rqShift = uint8(bits.TrailingZeros64(uint64(n))) // n, a power of two, > idleQueue
 			return
 		}
 		r.queueKept.Add(-d)
@@ -435,12 +444,22 @@ func (st *Stream) trimQueue() {
 	}
 }
 
+// kept returns how many of the receive queue's slots are charged to the
+// session's queueKept: 0, or the ring's length when it was charged, a
+// power of two above idleQueue. st.mu must be held.
+func (st *Stream) kept() int64 {
+	if st.rqShift == 0 {
+		return 0
+	}
+	return 1 << st.rqShift
+}
+
 // unchargeQueue gives back what the receive queue's slots took of the
 // session's budget. st.mu must be held.
 func (st *Stream) unchargeQueue() {
-	if c := st.rq.charged; c > 0 {
-		st.sess.rd.queueKept.Add(-int64(c))
-		st.rq.charged = 0
+	if c := st.kept(); c > 0 {
+		st.sess.rd.queueKept.Add(-c)
+		st.rqShift = 0
 	}
 }
 
