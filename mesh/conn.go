@@ -4,8 +4,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"sync"
-	"sync/atomic"
 
 	"github.com/plexusnet/plexus/mesh/internal/wire"
 	"github.com/plexusnet/plexus/mux"
@@ -20,58 +18,6 @@ type conn struct {
 	*mux.Stream
 	laddr, raddr Addr
 	early        earlyDial // set when dialed without waiting for the verdict
-	hdr          pendingHeader // of a connection dialed without waiting
-}
-
-// pendingHeader is the connection header of a connection dialed without
-// waiting for its verdict, not yet written: it goes out in the same frame
-// as the caller's first Write (one frame and one system call fewer per
-// connection), or on its own before any other use of the stream (Read,
-// Recv, Send, CloseWrite, Close) needs the far end to know of it.
-type pendingHeader struct {
-	pending atomic.Bool // b is not yet written
-	mu      sync.Mutex  // held while b is written: no data overtakes it
-	b       []byte      // the header, with room for a small first write
-}
-
-// maxCoalesce is the size of a first Write that travels in the header's
-// frame; a larger one follows the header in a frame of its own.
-const maxCoalesce = 256
-
-// flushHeader writes the pending header, with p appended when p fits in
-// its buffer, and reports how much of p it wrote (n) and whether it wrote
-// p (all). Once it returns, the header is written or failed; a concurrent
-// caller waits for that before writing data.
-func (c *conn) flushHeader(p []byte) (n int, all bool, err error) {
-	h := &c.hdr
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	b := h.b
-	if b == nil { // written by another caller
-		return 0, false, nil
-	}
-	h.b = nil
-	defer h.pending.Store(false)
-	hl := len(b)
-	if p != nil && len(p) <= cap(b)-hl {
-		b = append(b, p...)
-		all = true
-	}
-	w, err := c.Stream.Write(b)
-	if all {
-		n = max(w-hl, 0)
-	}
-	return n, all, err
-}
-
-// ensureHeader writes the pending header, if any, before another use of
-// the stream.
-func (c *conn) ensureHeader() error {
-	if !c.hdr.pending.Load() {
-		return nil
-	}
-	_, _, err := c.flushHeader(nil)
-	return err
 }
 
 // earlyDial is what a connection dialed without waiting for its verdict
@@ -92,18 +38,12 @@ func (c *conn) RemoteAddr() net.Addr { return c.raddr }
 // Read reads data. On a connection dialed without waiting, the first Read
 // returns the refusal if the destination refused.
 func (c *conn) Read(p []byte) (int, error) {
-	if err := c.ensureHeader(); err != nil {
-		return 0, c.wrap(err)
-	}
 	n, err := c.Stream.Read(p)
 	return n, c.wrap(err)
 }
 
 // Recv returns the next message, as Read does.
 func (c *conn) Recv() ([]byte, error) {
-	if err := c.ensureHeader(); err != nil {
-		return nil, c.wrap(err)
-	}
 	b, err := c.Stream.Recv()
 	return b, c.wrap(err)
 }
@@ -111,46 +51,12 @@ func (c *conn) Recv() ([]byte, error) {
 // Write writes data. On a connection dialed without waiting, it returns
 // the refusal once it has arrived.
 func (c *conn) Write(p []byte) (int, error) {
-	if c.hdr.pending.Load() {
-		n, all, err := c.flushHeader(p)
-		if all || err != nil {
-			return n, c.wrap(err)
-		}
-	}
 	n, err := c.Stream.Write(p)
 	return n, c.wrap(err)
 }
 
-// RecvInto is Recv into buf, as Read does.
-func (c *conn) RecvInto(buf []byte) ([]byte, error) {
-	if err := c.ensureHeader(); err != nil {
-		return nil, c.wrap(err)
-	}
-	b, err := c.Stream.RecvInto(buf)
-	return b, c.wrap(err)
-}
-
 // Send sends one message, as Write does.
-func (c *conn) Send(p []byte) error {
-	if err := c.ensureHeader(); err != nil {
-		return c.wrap(err)
-	}
-	return c.wrap(c.Stream.Send(p))
-}
-
-// CloseWrite ends the write direction, after the pending header if any.
-func (c *conn) CloseWrite() error {
-	c.ensureHeader() // an error is the stream's: CloseWrite then reports nothing, as mux's does
-	return c.Stream.CloseWrite()
-}
-
-// Close closes the connection, after the pending header if any, so that
-// the far end's listener still sees a connection that was dialed and
-// closed without data.
-func (c *conn) Close() error {
-	c.ensureHeader()
-	return c.Stream.Close()
-}
+func (c *conn) Send(p []byte) error { return c.wrap(c.Stream.Send(p)) }
 
 // wrap turns a reset that carries a refusal into that refusal and, on a
 // connection dialed without waiting, forgets the refused destination.

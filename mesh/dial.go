@@ -206,18 +206,9 @@ func (c *core) openConn(ctx context.Context, to connSession, host uint64, h wire
 // openEarly opens a connection to a destination known to accept on to,
 // without waiting for a verdict.
 func (c *core) openEarly(ctx context.Context, to connSession, host uint64, h wire.ConnHeader, raddr Addr) (net.Conn, error) {
-	// The header is not written here: it waits for the caller's first
-	// Write, to go out in the same frame (see pendingHeader).
-	st, err := to.open(ctx)
+	st, err := c.openStream(ctx, to, host, wire.KindConnEarly, h)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, fmt.Errorf("%w: opening a stream to %s: %v", ErrNoRoute, FormatID(host), err)
+		return nil, err
 	}
-	hl := 8 + len(h.Env) + len(h.Name)
-	cn := &conn{Stream: st, laddr: Addr{Host: c.id}, raddr: raddr, early: earlyDial{known: to.known, h: h}}
-	cn.hdr.b = wire.AppendConnHeader(make([]byte, 0, hl+maxCoalesce), wire.KindConnEarly, h)
-	cn.hdr.pending.Store(true)
-	return cn, nil
+	return &conn{Stream: st, laddr: Addr{Host: c.id}, raddr: raddr, early: earlyDial{known: to.known, h: h}}, nil
 }
