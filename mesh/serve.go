@@ -45,7 +45,9 @@ func (c *core) acceptLoop(sess *mux.Session, from uint64, g *Grants, l *link, op
 // growth per stream, and that end once no stream came for workerIdle. At
 // most MaxPendingStreams headers are read at once (one per worker); beyond
 // that the loop stops accepting, and the peer's opens wait in mux's accept
-// backlog.
+// backlog. A connection dialed without waiting whose header has arrived
+// with its first frame (the common case) needs no worker: the loop serves
+// it itself (serveArrived), with no goroutine hand-off.
 func (c *core) acceptFrom(accept func(context.Context) (*mux.Stream, error), sess *mux.Session, from uint64, g *Grants, l *link, opens *atomic.Uint64) {
 	p := &workerPool{work: make(chan *mux.Stream)}
 	p.retire = time.AfterFunc(time.Hour, p.retireIdle)
@@ -59,6 +61,8 @@ func (c *core) acceptFrom(accept func(context.Context) (*mux.Stream, error), ses
 			c.serveStream(st, from, g, l, t, p)
 		}
 	}
+	var hb wire.HeaderBuf  // for the headers the loop reads itself
+	idle := &answerTimer{} // never armed: such a header has arrived, and no answer is written
 	for {
 		st, err := accept(c.ctx)
 		if err != nil {
@@ -66,6 +70,9 @@ func (c *core) acceptFrom(accept func(context.Context) (*mux.Stream, error), ses
 		}
 		if opens != nil {
 			opens.Add(1)
+		}
+		if l == nil && c.serveArrived(st, from, g, &hb, idle, p) {
+			continue
 		}
 		p.last.Store(time.Now().UnixNano())
 		select {
@@ -90,6 +97,37 @@ func (c *core) acceptFrom(accept func(context.Context) (*mux.Stream, error), ses
 			return
 		}
 	}
+}
+
+// serveArrived serves, on the accept loop itself, a stream whose whole
+// header has arrived with its first frame and asks for no answer (a
+// connection dialed without waiting, wire.KindConnEarly): reading it
+// cannot wait, and the stream is queued for its listener with no hand-off
+// to a worker. It reports false, having read nothing, for any other
+// stream, which a worker then serves.
+func (c *core) serveArrived(st *mux.Stream, from uint64, g *Grants, hb *wire.HeaderBuf, idle *answerTimer, p *workerPool) bool {
+	if p.waiting.Load() >= int32(c.lim.MaxPendingStreams) {
+		// Connections of this session wait for room in a backlog already:
+		// a worker serves this one, so that, should it wait too, the loop
+		// goes on with the session's other streams.
+		return false
+	}
+	n := st.Peek(hb[:])
+	if hl, ok := wire.ConnHeaderLen(hb[:n]); !ok || hb[0] != wire.KindConnEarly || hl > n {
+		return false
+	}
+	h, err := wire.ReadHeader(st, c.lim.MaxHops+1, hb)
+	if err != nil {
+		if errors.Is(err, ErrProtocol) {
+			refuseConn(st, codeProtocol)
+		} else {
+			st.Reset(mux.CodeProtocol)
+		}
+		c.logf(slog.LevelWarn, "mesh: bad stream header", "from", FormatID(from), "err", err)
+		return true
+	}
+	c.deliver(st, from, g, h.Conn, false, idle, p)
+	return true
 }
 
 // workerIdle is how long a header worker may wait for its next stream.

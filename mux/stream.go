@@ -200,6 +200,20 @@ func (st *Stream) Buffered() int {
 	return n
 }
 
+// Peek copies into p the start of the data received on the stream and not
+// yet read, up to len(p) bytes, without consuming it, and returns how many
+// bytes it copied. It never waits: with nothing buffered it returns 0.
+func (st *Stream) Peek(p []byte) int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	n := copy(p, st.partial)
+	for i := 0; i < st.rq.len() && n < len(p); i++ {
+		c := st.rq.at(i)
+		n += copy(p[n:], c.b[c.off:])
+	}
+	return n
+}
+
 // readLocked copies buffered data into p and returns the credit of the
 // chunks it used up.
 func (st *Stream) readLocked(p []byte) int {

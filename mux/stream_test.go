@@ -673,3 +673,24 @@ func TestInlineWriteResumesSealed(t *testing.T) {
 		t.Fatalf("session failed: %v", err)
 	}
 }
+
+// TestPeek: Peek copies buffered data without consuming it, and never
+// waits.
+func TestPeek(t *testing.T) {
+	cs, ss := sessionPair(t, tcpPipe, nil, nil)
+	a, b := streamPair(t, cs, ss)
+	var buf [8]byte
+	if n := b.Peek(buf[:]); n != 0 {
+		t.Fatalf("Peek with nothing buffered = %d", n)
+	}
+	a.Write([]byte("hello "))
+	a.Write([]byte("world"))
+	waitFor(t, func() bool { return b.Buffered() == 11 })
+	if n := b.Peek(buf[:]); n != 8 || string(buf[:n]) != "hello wo" {
+		t.Fatalf("Peek = %q", buf[:n])
+	}
+	got := make([]byte, 11)
+	if _, err := io.ReadFull(b, got); err != nil || string(got) != "hello world" {
+		t.Fatalf("ReadFull after Peek = %q, %v", got, err)
+	}
+}

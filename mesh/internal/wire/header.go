@@ -142,6 +142,22 @@ func ReadHeader(r io.Reader, maxPath int, buf *HeaderBuf) (Header, error) {
 	return h, nil
 }
 
+// ConnHeaderLen returns the length of the connection header (of either
+// kind) at the start of b, and whether b holds all of it (ok false: b
+// holds less, or does not start with a connection header). It checks
+// nothing else: ReadHeader does.
+func ConnHeaderLen(b []byte) (n int, ok bool) {
+	if len(b) < minHeader || !IsConn(b[0]) {
+		return 0, false
+	}
+	nameAt := 6 + int(b[5]) // where the name's length is
+	if len(b) <= nameAt {
+		return 0, false
+	}
+	n = nameAt + 1 + int(b[nameAt])
+	return n, len(b) >= n
+}
+
 // minHeader is the size of the shortest stream header: a connection header
 // with no env and no name (a setup has at least 19 bytes).
 const minHeader = 7

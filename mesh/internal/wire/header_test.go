@@ -30,3 +30,22 @@ func TestReadHeaderAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestConnHeaderLen: the length of a whole connection header, and not ok
+// for a partial one or another kind.
+func TestConnHeaderLen(t *testing.T) {
+	for _, h := range []ConnHeader{{Port: 80}, {Name: "billing"}, {Env: "prod", Name: "db", Port: 5}, {Env: "e"}} {
+		raw := AppendConnHeader(nil, KindConnEarly, h)
+		if n, ok := ConnHeaderLen(append(raw, "data"...)); !ok || n != len(raw) {
+			t.Errorf("%+v: ConnHeaderLen = %d, %v; want %d", h, n, ok, len(raw))
+		}
+		for i := range len(raw) {
+			if _, ok := ConnHeaderLen(raw[:i]); ok {
+				t.Errorf("%+v: ConnHeaderLen of %d of its %d bytes is ok", h, i, len(raw))
+			}
+		}
+	}
+	if _, ok := ConnHeaderLen(AppendSetupHeader(nil, SetupHeader{Hop: 1, Path: []uint64{1, 2}})); ok {
+		t.Error("ConnHeaderLen of a setup header is ok")
+	}
+}
