@@ -132,37 +132,12 @@ func runIdle(p meshpeer.Path, c config) report.Result {
 		}
 		return err
 	}
-	for i, cl := range clients { // warm every link up
-		if err := burst(cl, servers[i]); err != nil {
-			return failed(err)
-		}
-	}
-	// The dials' streams end, and so do the goroutines that read their
-	// setups at the relay (they wait a second for more work); the circuits
-	// stay.
-	settle := 2 * time.Second
-	time.Sleep(settle)
-	h0, g0, err := ask("mem")
+	per, gor, h0, h1, err := growth(clients, servers, burst, dial, ask)
 	if err != nil {
 		return failed(err)
 	}
-	for i, cl := range clients {
-		for j, sv := range servers {
-			if i != j {
-				if err := dial(cl, sv); err != nil {
-					return failed(err)
-				}
-			}
-		}
-	}
-	time.Sleep(settle)
-	h1, g1, err := ask("mem")
-	if err != nil {
-		return failed(err)
-	}
-	n := float64(k*k - k)
-	return report.Result{Value: float64(h1-h0) / n, Note: fmt.Sprintf("%.2f goroutines/circuit; relay HeapInuse+StackInuse %.2f → %.2f MiB over %d circuits (%d links)",
-		float64(g1-g0)/n, float64(h0)/(1<<20), float64(h1)/(1<<20), k*k-k, 2*k)}
+	return report.Result{Value: per, Note: fmt.Sprintf("%.2f goroutines/circuit; relay HeapInuse+StackInuse %.2f → %.2f MiB over %d circuits (%d links)",
+		gor, float64(h0)/(1<<20), float64(h1)/(1<<20), k*k-k, 2*k)}
 }
 
 // startRelayProcess starts this program as the relay of the idle workload
@@ -262,4 +237,44 @@ func runRelayChild() int {
 	fmt.Println(ln.Addr().String())
 	answerMemory()
 	return 0
+}
+
+// growth is what the relay of the idle workload holds per circuit: it
+// warms every link up (warm, client i to server i), lets the relay settle,
+// asks it for its memory, has every client dial every other server once
+// (dial, a circuit each), lets it settle again and asks once more. It
+// returns the growth of the relay's heap and stacks, and of its
+// goroutines, per circuit, and the relay's heap and stacks before and
+// after.
+func growth[H any](clients, servers []H, warm, dial func(cl, sv H) error, ask func(q string) (heap, goroutines int64, err error)) (perCircuit, goroutines float64, h0, h1 int64, err error) {
+	for i, cl := range clients { // warm every link up
+		if err := warm(cl, servers[i]); err != nil {
+			return 0, 0, 0, 0, err
+		}
+	}
+	// The dials' streams end, and so do the goroutines that read their
+	// setups at the relay (they wait a second for more work); the circuits
+	// stay.
+	settle := 2 * time.Second
+	time.Sleep(settle)
+	h0, g0, err := ask("mem")
+	if err != nil {
+		return 0, 0, 0, 0, err
+	}
+	for i, cl := range clients {
+		for j, sv := range servers {
+			if i != j {
+				if err := dial(cl, sv); err != nil {
+					return 0, 0, 0, 0, err
+				}
+			}
+		}
+	}
+	time.Sleep(settle)
+	h1, g1, err := ask("mem")
+	if err != nil {
+		return 0, 0, 0, 0, err
+	}
+	n := float64(len(clients)*len(servers) - len(clients))
+	return float64(h1-h0) / n, float64(g1-g0) / n, h0, h1, nil
 }

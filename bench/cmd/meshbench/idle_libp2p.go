@@ -140,28 +140,7 @@ func runIdleLibp2p(c config) report.Result {
 		}
 		return err
 	}
-	for i, cl := range clients { // warm every link up
-		if err := burst(cl, servers[i]); err != nil {
-			return failed(err)
-		}
-	}
-	settle := 2 * time.Second
-	time.Sleep(settle)
-	h0, g0, err := ask("mem")
-	if err != nil {
-		return failed(err)
-	}
-	for i, cl := range clients {
-		for j, sv := range servers {
-			if i != j {
-				if err := dial(cl, sv); err != nil {
-					return failed(err)
-				}
-			}
-		}
-	}
-	time.Sleep(settle)
-	h1, g1, err := ask("mem")
+	per, gor, h0, h1, err := growth(clients, servers, burst, dial, ask)
 	if err != nil {
 		return failed(err)
 	}
@@ -172,9 +151,8 @@ func runIdleLibp2p(c config) report.Result {
 			}
 		}
 	}
-	n := float64(k*k - k)
-	return report.Result{Value: float64(h1-h0) / n, Note: fmt.Sprintf("%.2f goroutines/circuit; relay HeapInuse+StackInuse %.2f → %.2f MiB over %d circuits (%d links, TCP + TLS + yamux)",
-		float64(g1-g0)/n, float64(h0)/(1<<20), float64(h1)/(1<<20), k*k-k, 2*k)}
+	return report.Result{Value: per, Note: fmt.Sprintf("%.2f goroutines/circuit; relay HeapInuse+StackInuse %.2f → %.2f MiB over %d circuits (%d links, TCP + TLS + yamux)",
+		gor, float64(h0)/(1<<20), float64(h1)/(1<<20), k*k-k, 2*k)}
 }
 
 // runLibp2pRelayChild is the relay process of runIdleLibp2p: a host that
