@@ -12,13 +12,14 @@
 //	                             make a mesh CA and node certificates, print node ids, revoke nodes
 //	plexus sock --req0|... ...   a message socket on the command line (the nngcat of plexus)
 //	plexus demo                  run the demo: streams, message sockets and the overlay, in one process
+//	plexus version | --version   print the module version and VCS revision of this binary
 //	plexus help [command]        print help
 //
 // What lives where: main.go dispatches the commands and help.go prints
 // their help; one file per command (node.go with meshflags.go, sidecar.go
 // and nodestatus.go; status.go; cat.go; cert.go and revoke.go; sock.go
 // with sock_format.go; demo.go with demo_mux.go, demo_socket.go and
-// demo_mesh.go); flags.go and log.go are what they share. The node's JSON
+// demo_mesh.go; version.go); flags.go and log.go are what they share. The node's JSON
 // API and live page are package internal/status.
 package main
 
@@ -78,7 +79,7 @@ type command struct {
 func commands() []*command {
 	cmds := []*command{nodeCommand()}
 	cmds = append(cmds, statusCommands()...)
-	return append(cmds, catCommand(), certCommand(), sockCommand(), demoCommand(), helpCommand())
+	return append(cmds, catCommand(), certCommand(), sockCommand(), demoCommand(), versionCommand(), helpCommand())
 }
 
 // runFunc runs a command whose flags fs holds, parsed.
@@ -112,6 +113,8 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	case "-h", "-help", "--help":
 		fmt.Fprint(c.stdout, mainUsage())
 		return 0
+	case "-version", "--version":
+		return c.exec(ctx, versionCommand(), args[1:])
 	}
 	cmd := findCommand(commands(), args[0])
 	if cmd == nil {
@@ -197,7 +200,8 @@ func mainUsage() string {
 		fmt.Fprintf(tw, "  %s\t%s\n", cmd.name, cmd.summary)
 	}
 	tw.Flush()
-	b.WriteString("\nRun 'plexus help <command>' (or 'plexus <command> -h') for a command's flags.\n" +
+	b.WriteString("\nRun 'plexus help <command>' (or 'plexus <command> -h') for a command's flags;\n" +
+		"'plexus --version' is 'plexus version'.\n" +
 		"Every command takes --log-format text|json and --log-level debug|info|warn|error.\n")
 	return b.String()
 }
