@@ -77,6 +77,27 @@ const maxKnownCerts = 4096
 // RSA key TLS allows, and the records' overhead fit well within it.
 const maxHandshakeRead = base.MaxChainBytes + 8<<10
 
+// CheckCA reports whether c may sign the certificates of a mesh: by the
+// rule crypto/x509 applies to every issuer of a chain a node verifies
+// (RFC 5280, 4.2.1.3 and 4.2.1.9), c has the basic constraints extension
+// with CA:TRUE, and its key usage, if it has that extension at all,
+// includes certificate signing. A CA without a key usage extension, as
+// openssl req -x509 makes, is one. It does not check c's signature or
+// validity period. Its error says what c lacks, for a caller to wrap.
+func CheckCA(c *x509.Certificate) error {
+	switch {
+	case c == nil:
+		return errors.New("no certificate")
+	case !c.BasicConstraintsValid:
+		return errors.New("no basic constraints extension with CA:TRUE")
+	case !c.IsCA:
+		return errors.New("basic constraints CA:FALSE")
+	case c.KeyUsage != 0 && c.KeyUsage&x509.KeyUsageCertSign == 0:
+		return errors.New("a key usage extension without certificate signing (keyCertSign)")
+	}
+	return nil
+}
+
 // IDFromCert returns the node id a certificate proves: the first 8 bytes
 // of the SHA-256 of its SubjectPublicKeyInfo, read big-endian.
 func IDFromCert(c *x509.Certificate) uint64 {

@@ -176,8 +176,8 @@ func (l *revList) verify(pool *x509.CertPool, now time.Time, checks *atomic.Uint
 	if err != nil {
 		return fmt.Errorf("%w: revocation list %d: its CA certificate: %v", ErrNotAuthorized, l.seq, err)
 	}
-	if !ca.IsCA || ca.KeyUsage != 0 && ca.KeyUsage&x509.KeyUsageCertSign == 0 {
-		return fmt.Errorf("%w: revocation list %d is signed by %q, which is not a CA", ErrNotAuthorized, l.seq, ca.Subject.CommonName)
+	if err := CheckCA(ca); err != nil {
+		return fmt.Errorf("%w: revocation list %d is signed by %q, which is not a CA: %v", ErrNotAuthorized, l.seq, ca.Subject.CommonName, err)
 	}
 	chains, err := ca.Verify(x509.VerifyOptions{Roots: pool, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
 	if err != nil {
@@ -263,10 +263,11 @@ func SignRevocationList(l *RevocationList, ca *x509.Certificate, key crypto.Sign
 		return nil, errors.New("mesh: SignRevocationList: a list, a CA certificate and its key are needed")
 	case l.Seq == 0:
 		return nil, errors.New("mesh: SignRevocationList: the sequence number must not be 0")
-	case !ca.IsCA:
-		return nil, fmt.Errorf("mesh: SignRevocationList: %q is not a CA certificate", ca.Subject.CommonName)
 	case len(ca.Raw) > base.MaxChainBytes:
 		return nil, fmt.Errorf("mesh: SignRevocationList: the CA certificate has %d bytes (at most %d)", len(ca.Raw), base.MaxChainBytes)
+	}
+	if err := CheckCA(ca); err != nil {
+		return nil, fmt.Errorf("mesh: SignRevocationList: %q is not a CA certificate: %v", ca.Subject.CommonName, err)
 	}
 	if pub, ok := key.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(ca.PublicKey) {
 		return nil, fmt.Errorf("mesh: SignRevocationList: the key is not the key of %q", ca.Subject.CommonName)

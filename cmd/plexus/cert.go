@@ -520,8 +520,8 @@ func loadCA(dir string, c *cli) (*caFiles, error) {
 			return nil, fmt.Errorf("%s: %w", crtPath, err)
 		}
 	}
-	if !leaf.IsCA || leaf.KeyUsage&x509.KeyUsageCertSign == 0 {
-		return nil, fmt.Errorf("%s: %w (made by 'plexus cert ca'?)", crtPath, errNotCA)
+	if err := mesh.CheckCA(leaf); err != nil {
+		return nil, fmt.Errorf("%s: %w: %v", crtPath, errNotCA, err)
 	}
 	if time.Now().After(leaf.NotAfter) {
 		return nil, fmt.Errorf("%s: the CA expired on %s", crtPath, leaf.NotAfter.Format(time.DateOnly))

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"github.com/plexusnet/plexus/protocol/sub"
 	"github.com/plexusnet/plexus/protocol/surveyor"
 	"github.com/plexusnet/plexus/socket"
+	"github.com/plexusnet/plexus/transport"
 	_ "github.com/plexusnet/plexus/transport/all" // every scheme that registers itself
 	meshtp "github.com/plexusnet/plexus/transport/mesh"
 )
@@ -44,6 +46,14 @@ func sockProtocols() []string {
 	return []string{"req", "rep", "pub", "sub", "push", "pull", "surveyor", "respondent", "pair", "bus"}
 }
 
+// sockSchemes returns the URL schemes plexus sock knows, sorted: the
+// registered transports' and mesh, which it gives its sockets itself.
+func sockSchemes() []string {
+	s := append(transport.Schemes(), meshtp.Scheme)
+	slices.Sort(s)
+	return s
+}
+
 // sockCommand is `plexus sock`, the nngcat of plexus.
 func sockCommand() *command {
 	cmd := &command{
@@ -53,7 +63,7 @@ func sockCommand() *command {
                    [--format FORMAT] [--count N] [--interval D] [--delay D] [--subscribe TOPIC]...
 
 Opens a message socket of one protocol, dials or listens on URLs (tcp://,
-ipc://, ws://, tls+tcp://), then sends and receives as nngcat does, with
+ipc://, ws://, tls+tcp://, mesh://), then sends and receives as nngcat does, with
 its flags (long and short) and output formats, byte for byte:
 
   push, pub              send DATA once, or --count times, every --interval
@@ -299,6 +309,10 @@ func (o *sockOptions) check() error {
 		case "tls+tcp":
 			if a.listen && o.cert == "" {
 				return u("%s: listening on tls+tcp:// needs --cert (and --key)", a.url)
+			}
+		default:
+			if _, ok := transport.Lookup(pu.Scheme); !ok {
+				return &usageError{cmd: o.cmd.path(), err: fmt.Errorf("%s: %w %q (known: %s)", a.url, transport.ErrUnknownScheme, pu.Scheme, strings.Join(sockSchemes(), ", "))}
 			}
 		}
 	}

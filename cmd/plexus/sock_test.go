@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/plexusnet/plexus/internal/testsupport/testutil"
+	"github.com/plexusnet/plexus/transport"
 )
 
 // proc is a plexus or nngcat process running in the background.
@@ -444,6 +445,7 @@ func TestSockErrors(t *testing.T) {
 		{[]string{"--sub0", "--dial", "tcp://127.0.0.1:1", "--join", "127.0.0.1:1"}, "are for mesh:// URLs"},
 		{[]string{"--sub0", "--dial", "mesh://echo", "--join", "nowhere", "--insecure"}, `--join "nowhere": want HOST:PORT`},
 		{[]string{"--sub0", "--dial", "inproc://x"}, "inproc:// reaches sockets of the same process only"},
+		{[]string{"--req0", "--dial", "bogus://x", "--data", "x"}, `unknown URL scheme "bogus" (known: inproc, ipc, mesh, tcp, tls+tcp, ws)`},
 		{[]string{"--rep0", "--listen", "tls+tcp://127.0.0.1:0"}, "needs --cert"},
 		{[]string{"--push0", "--dial", "tcp://127.0.0.1:1"}, "--push0 needs --data or --file"},
 		{[]string{"--pub0", "--dial", "tcp://127.0.0.1:1", "--data", "x", "-Q"}, "--pub0 does not receive: no --format"},
@@ -471,7 +473,6 @@ func TestSockErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"--req0", "--dial", "tcp://127.0.0.1:1", "--data", "x"}, "dialing tcp://127.0.0.1:1"},
-		{[]string{"--req0", "--dial", "bogus://x", "--data", "x"}, `unknown`},
 		{[]string{"--push0", "--listen", "tcp://127.0.0.1:0", "--data", "x", "--send-timeout", "200ms"}, "send: no peer to send to within 200ms"},
 		{[]string{"--push0", "--dial", "tcp://127.0.0.1:1", "--file", "/nonexistent"}, "--file: open /nonexistent"},
 		{[]string{"--req0", "--dial", "tls+tcp://127.0.0.1:1", "--data", "x", "--cacert", "/nonexistent"}, "--cacert: open /nonexistent"},
@@ -490,6 +491,13 @@ func TestSockErrors(t *testing.T) {
 	}
 	if err := o.check(); !errors.Is(err, errMeshURL) || !errors.Is(err, errUsage) {
 		t.Errorf("mesh:// URL: %v", err)
+	}
+	o = &sockOptions{cmd: sockCommand()}
+	if err := o.flags().parse([]string{"--req0", "--dial", "bogus://x", "--data", "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.check(); !errors.Is(err, transport.ErrUnknownScheme) || !errors.Is(err, errUsage) {
+		t.Errorf("bogus:// URL: %v", err)
 	}
 }
 
