@@ -332,6 +332,26 @@ func (n *Node) Join(network, address string) error {
 	return nil
 }
 
+// JoinError returns why the node's last attempt to join (see Join) failed:
+// the dial's error, or the link handshake's (a refusal is ErrNotAuthorized,
+// ErrMeshMismatch, ErrVersion or ErrIDMismatch, as errors.Is reports), or
+// the error that ended a link that was up. It names the address. It is nil
+// when no attempt has failed yet, and once a link of Join comes up, until
+// that link or another attempt fails. A node that has no live link (see
+// Links) and a JoinError cannot reach the mesh: JoinError says why.
+func (n *Node) JoinError() error {
+	n.c.mu.Lock()
+	defer n.c.mu.Unlock()
+	return n.c.joinErr
+}
+
+// setJoinError records err as JoinError's.
+func (c *core) setJoinError(err error) {
+	c.mu.Lock()
+	c.joinErr = err
+	c.mu.Unlock()
+}
+
 // Backoff of Join.
 const (
 	joinMinDelay = 100 * time.Millisecond
@@ -354,7 +374,10 @@ func (c *core) keepJoined(network, address string) {
 		conn, err := d.DialContext(c.ctx, network, address)
 		if err == nil {
 			var up bool
-			err = c.runLinkWith(conn, linkStart{dialer: true, up: func() { up = true }})
+			err = c.runLinkWith(conn, linkStart{dialer: true, up: func() {
+				up = true
+				c.setJoinError(nil)
+			}})
 			if up {
 				delay, hangUps = joinMinDelay, 0
 			}
@@ -362,6 +385,7 @@ func (c *core) keepJoined(network, address string) {
 		if c.isClosed() {
 			return
 		}
+		c.setJoinError(fmt.Errorf("join %s: %w", address, err))
 		var base time.Duration
 		base, delay, hangUps = joinDelay(err, delay, hangUps)
 		wait := jitter(base)

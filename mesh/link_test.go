@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -205,4 +207,52 @@ func TestLinkTableFollowsLinks(t *testing.T) {
 	l2.cut()
 	waitRoute(t, n, p.ID(), -1)
 	waitRoute(t, p, n.ID(), -1)
+}
+
+// TestJoinError: JoinError says why the last join failed (a dial, a
+// refusal, which errors.Is finds, with the address), and is nil before
+// any failure and once a link of Join is up.
+func TestJoinError(t *testing.T) {
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddr := dead.Addr().String()
+	dead.Close() // nobody listens there
+	prod := newNode(t, WithName("prod"))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod.Serve(ln)
+	for _, tc := range []struct {
+		name string
+		mesh string
+		addr string
+		want error // nil: the link comes up
+	}{
+		{"dead address", "prod", deadAddr, syscall.ECONNREFUSED},
+		{"another mesh", "dev", ln.Addr().String(), ErrMeshMismatch},
+		{"up", "prod", ln.Addr().String(), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := newNode(t, WithName(tc.mesh))
+			if err := n.JoinError(); err != nil {
+				t.Fatalf("JoinError before any join: %v", err)
+			}
+			n.Join("tcp", tc.addr)
+			if tc.want == nil {
+				waitRoute(t, n, prod.ID(), 1)
+				if err := n.JoinError(); err != nil {
+					t.Fatalf("JoinError with the link up: %v", err)
+				}
+				return
+			}
+			eventually(t, "a join error", func() bool { return n.JoinError() != nil })
+			err := n.JoinError()
+			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.addr) {
+				t.Fatalf("JoinError %v, want %v and the address %s", err, tc.want, tc.addr)
+			}
+		})
+	}
 }

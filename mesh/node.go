@@ -75,6 +75,7 @@ type core struct {
 	started  time.Time
 	serving  []served // listeners accepting links, guarded by mu
 	joins    []string // Join's addresses, guarded by mu
+	joinErr  error    // why Join's last try failed, nil once a link is up (JoinError); guarded by mu
 }
 
 // served is a listener that accepts links.

@@ -35,7 +35,10 @@ Standard input's end is passed on as a half-close, and the command exits
 once both directions are done: the far end has ended the stream, and
 standard input has ended (or the far end has closed, or standard input
 is a terminal). A dial waits up to --timeout for the route or the
-service to appear, since the node has just joined.
+service to appear, since the node has just joined; if the node has no
+link then, the error says so with why its join failed, and a join that
+is refused (another CA, mesh name or security) fails at once. Nothing is
+logged below WARN unless --log-level says so.
 `,
 	}
 	cmd.setup = func() (*flagSet, runFunc) {
@@ -44,7 +47,7 @@ service to appear, since the node has just joined.
 		fs.stringFlag(&o.listen, "NAME", "serve one connection to service NAME (NAME:PORT, :PORT) instead of dialing", "listen")
 		fs.varFlag(durationValue{&o.timeout, nil}, "D", "10s", "how long to wait for the destination, or for the connection with --listen (0: for ever with --listen)", "timeout")
 		fs.mesh(&o.mesh, meshFlagNames{listen: "mesh-listen"}, false)
-		fs.logging()
+		fs.loggingAt("warn")
 		return fs, o.run
 	}
 	return cmd
@@ -119,38 +122,86 @@ func catDial(ctx context.Context, n *mesh.Node, addr string, timeout time.Durati
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	conn, err := dialWait(ctx, n, addr, log)
+	var conn net.Conn
+	err := dialWait(ctx, n, addr, log, func(ctx context.Context) (err error) {
+		conn, err = n.DialContext(ctx, "", addr)
+		return err
+	})
 	if err != nil {
-		if errors.Is(err, errWaited) {
-			return nil, fmt.Errorf("%w (waited %v for the mesh to show it)", err, timeout)
-		}
-		return nil, err
+		return nil, waited(err, timeout)
 	}
 	log.Debug("connected", "addr", addr, "remote", conn.RemoteAddr().String())
 	return conn, nil
+}
+
+// waited adds to err, the error of a dialWait that waited d, how long it
+// waited, if it did.
+func waited(err error, d time.Duration) error {
+	switch {
+	case !errors.Is(err, errWaited):
+		return err
+	case errors.Is(err, errNoLink):
+		return fmt.Errorf("%w (waited %v for a link)", err, d)
+	}
+	return fmt.Errorf("%w (waited %v for the mesh to show it)", err, d)
 }
 
 // errWaited marks a dial that waited until its context ended for its
 // destination to appear.
 var errWaited = errors.New("waited for the destination")
 
-// dialWait dials addr on n. While the mesh knows no route or no instance
-// of the service (a node that has just joined, a service not announced
-// yet), it tries again, more and more slowly, until ctx ends; the error
-// is then the last dial's, marked with errWaited.
-func dialWait(ctx context.Context, n *mesh.Node, addr string, log *slog.Logger) (net.Conn, error) {
+// errNoLink marks a dial that failed because the node has no live link:
+// the mesh is out of its reach, whatever the destination.
+var errNoLink = errors.New("no live link to the mesh")
+
+// noLink returns nil when n has a live link; otherwise an error that is
+// errNoLink and says why, with the last error of the node's joins (see
+// mesh.Node.JoinError), which errors.Is finds too.
+func noLink(n *mesh.Node) error {
+	if len(n.Links()) > 0 {
+		return nil
+	}
+	if err := n.JoinError(); err != nil {
+		return fmt.Errorf("%w: %w", errNoLink, err)
+	}
+	return errNoLink
+}
+
+// joinRefused reports whether err is a link handshake that a peer
+// refused, or that this node refused: a wrong CA, another mesh name, one
+// side secured and not the other, another protocol version. Trying again
+// gives the same answer.
+func joinRefused(err error) bool {
+	return errors.Is(err, mesh.ErrNotAuthorized) || errors.Is(err, mesh.ErrMeshMismatch) ||
+		errors.Is(err, mesh.ErrVersion) || errors.Is(err, mesh.ErrIDMismatch)
+}
+
+// dialWait calls dial, a dial of addr on n. While the mesh knows no route
+// or no instance of the service (a node that has just joined, a service
+// not announced yet), it tries again, more and more slowly, until ctx
+// ends; the error is then marked with errWaited, and is the last dial's
+// if the node has a live link, or else noLink's. A join that has been
+// refused (see joinRefused) ends the wait at once, with noLink's error.
+func dialWait(ctx context.Context, n *mesh.Node, addr string, log *slog.Logger, dial func(context.Context) error) error {
 	wait := 50 * time.Millisecond
 	for {
-		conn, err := n.DialContext(ctx, "", addr)
+		err := dial(ctx)
 		if err == nil {
-			return conn, nil
+			return nil
 		}
 		if !errors.Is(err, mesh.ErrNoRoute) && !errors.Is(err, mesh.ErrNoService) {
-			return nil, err
+			return err
 		}
-		log.Debug("waiting for the destination", "addr", addr, "err", err)
+		nl := noLink(n)
+		if nl != nil && joinRefused(nl) {
+			return nl
+		}
+		log.Debug("waiting for the destination", "addr", addr, "err", err, "link", nl)
 		if sleep(ctx, wait) != nil {
-			return nil, &waitedError{err}
+			if nl = noLink(n); nl != nil {
+				err = nl
+			}
+			return &waitedError{err}
 		}
 		wait = min(2*wait, time.Second)
 	}

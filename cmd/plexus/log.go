@@ -17,9 +17,15 @@ type logFlags struct {
 	level  string // debug, info, warn or error
 }
 
-// logging adds the shared logging flags to f.
-func (f *flagSet) logging() {
-	f.log = &logFlags{format: "text", level: "info"}
+// logging adds the shared logging flags to f, logging at info level by
+// default.
+func (f *flagSet) logging() { f.loggingAt("info") }
+
+// loggingAt adds the shared logging flags to f, logging at level by
+// default: a short-lived command that should say nothing unless
+// something goes wrong takes "warn".
+func (f *flagSet) loggingAt(level string) {
+	f.log = &logFlags{format: "text", level: level}
 	f.heading("logging (to standard error)")
 	f.stringFlag(&f.log.format, "FORMAT", "log format: text or json", "log-format")
 	f.stringFlag(&f.log.level, "LEVEL", "least level logged: debug, info, warn or error", "log-level")

@@ -307,12 +307,12 @@ func TestNodeChain(t *testing.T) {
 	t.Run("cat", func(t *testing.T) {
 		// Dial: the echo service behind a's sidecar.
 		r := plexus(t, "marco\npolo\n", append(append([]string{"cat"}, m.member("m1")...), "echo")...)
-		if r.code != 0 || r.stdout != "marco\npolo\n" {
-			t.Errorf("plexus cat echo: exit %d, stdout %q, stderr %s", r.code, r.stdout, r.stderr)
+		if r.code != 0 || r.stdout != "marco\npolo\n" || r.stderr != "" {
+			t.Errorf("plexus cat echo: exit %d, stdout %q, stderr %q; want 0, the lines and nothing on stderr", r.code, r.stdout, r.stderr)
 		}
 		// Listen: one connection, each side sending and half-closing.
 		l := startStdin(t, strings.NewReader("from the listener\n"), plexusBin(t),
-			append([]string{"cat", "--log-format", "json", "--listen", "greet"}, m.member("m1")...)...)
+			append([]string{"cat", "--log-format", "json", "--log-level", "info", "--listen", "greet"}, m.member("m1")...)...)
 		l.logged(t, "listening")
 		r = plexus(t, "from the dialer\n", append(append([]string{"cat"}, m.member("m2")...), "greet")...)
 		if r.code != 0 || r.stdout != "from the listener\n" {
@@ -324,11 +324,11 @@ func TestNodeChain(t *testing.T) {
 	})
 
 	t.Run("sock", func(t *testing.T) {
-		rep := startPlexus(t, append([]string{"sock", "--rep0", "--listen", "mesh://rpc", "--data", "pong", "-Q", "--count", "1", "--log-format", "json"}, m.member("m3")...)...)
+		rep := startPlexus(t, append([]string{"sock", "--rep0", "--listen", "mesh://rpc", "--data", "pong", "-Q", "--count", "1", "--log-format", "json", "--log-level", "info"}, m.member("m3")...)...)
 		rep.logged(t, "joining")
 		r := plexus(t, "", append([]string{"sock", "--req0", "--dial", "mesh://rpc", "--data", "ping", "-Q"}, m.member("m4")...)...)
-		if r.code != 0 || r.stdout != "\"pong\"\n" {
-			t.Errorf("plexus sock --req0 mesh://rpc: exit %d, stdout %q, stderr %s", r.code, r.stdout, r.stderr)
+		if r.code != 0 || r.stdout != "\"pong\"\n" || r.stderr != "" {
+			t.Errorf("plexus sock --req0 mesh://rpc: exit %d, stdout %q, stderr %q; want 0, the reply and nothing on stderr", r.code, r.stdout, r.stderr)
 		}
 		if code, out := rep.wait(t); code != 0 || out != "\"ping\"\n" {
 			t.Errorf("plexus sock --rep0 mesh://rpc: exit %d, stdout %q, stderr %s", code, out, rep.errOut())

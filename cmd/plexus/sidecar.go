@@ -76,7 +76,12 @@ func (sc *sidecars) forward(ctx context.Context, f forwardSpec) error {
 	sc.serve(ln, log, func(ctx context.Context) (net.Conn, error) {
 		// A connection that comes while the mesh does not know the
 		// service yet (the node has just started) waits for it.
-		return dialWait(ctx, sc.node, f.name, log)
+		var conn net.Conn
+		err := dialWait(ctx, sc.node, f.name, log, func(ctx context.Context) (err error) {
+			conn, err = sc.node.DialContext(ctx, "", f.name)
+			return err
+		})
+		return conn, err
 	})
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/url"
 	"os"
 	"slices"
@@ -84,7 +85,9 @@ mesh:// URLs (mesh://SERVICE, mesh://SERVICE:PORT, mesh://HOST:PORT,
 mesh://:PORT) join the mesh as a short-lived node, with the node flags of
 'plexus node': --join, --mesh-listen (its --listen), --ca, --name, and
 --cert, --key and --insecure, which serve tls+tcp:// too. A dial to a
-mesh:// URL waits up to 10s for the route or the service to appear.
+mesh:// URL waits up to 10s for the route or the service to appear, and
+fails as 'plexus cat' does when the node has no link. Nothing is logged
+below WARN unless --log-level says so.
 `,
 	}
 	cmd.setup = func() (*flagSet, runFunc) {
@@ -180,7 +183,7 @@ func (o *sockOptions) flags() *flagSet {
 	fs.stringFlag(&o.cacert, "FILE", "CA certificates (PEM) to verify the peer with (default: the system's)", "cacert")
 	fs.boolFlag(&o.insecure, "do not verify the peer's certificate (mesh://: run the node without TLS)", "insecure", "k")
 	fs.mesh(&o.mesh, meshFlagNames{listen: "mesh-listen", sharedTLS: true}, false)
-	fs.logging()
+	fs.loggingAt("warn")
 	return fs
 }
 
@@ -419,13 +422,15 @@ func (o *sockOptions) run(ctx context.Context, c *cli, fs *flagSet) error {
 		}
 		opts = append(opts, socket.WithTLSConfig(cfg))
 	}
+	var node *mesh.Node // for mesh:// URLs
 	if o.usesMesh() {
 		st, err := o.mesh.start(ctx, fs.logger, "mesh-listen")
 		if err != nil {
 			return err
 		}
 		defer st.node.Close()
-		opts = append(opts, socket.WithTransport(meshtp.New(st.node)))
+		node = st.node
+		opts = append(opts, socket.WithTransport(meshtp.New(node)))
 	}
 	s, err := openSocket(o.proto, opts)
 	if err != nil {
@@ -450,7 +455,7 @@ func (o *sockOptions) run(ctx context.Context, c *cli, fs *flagSet) error {
 			}
 			continue
 		}
-		if err := dialSock(ctx, s, a.url); err != nil {
+		if err := dialSock(ctx, s, a.url, node, fs.logger); err != nil {
 			return fmt.Errorf("dialing %s: %w", a.url, err)
 		}
 		if o.verbose {
@@ -501,24 +506,16 @@ const meshWait = 10 * time.Second
 
 // dialSock dials url on s. The first attempt must succeed, as nngcat's,
 // but a mesh:// URL is tried again while the mesh does not know the
-// destination yet, up to meshWait.
-func dialSock(ctx context.Context, s socket.Socket, url string) error {
+// destination yet, up to meshWait (see dialWait); n is the node of
+// mesh:// URLs.
+func dialSock(ctx context.Context, s socket.Socket, url string, n *mesh.Node, log *slog.Logger) error {
 	if !strings.HasPrefix(url, "mesh://") {
 		return s.DialContext(ctx, url)
 	}
 	ctx, cancel := context.WithTimeout(ctx, meshWait)
 	defer cancel()
-	wait := 50 * time.Millisecond
-	for {
-		err := s.DialContext(ctx, url)
-		if err == nil || (!errors.Is(err, mesh.ErrNoRoute) && !errors.Is(err, mesh.ErrNoService)) {
-			return err
-		}
-		if sleep(ctx, wait) != nil {
-			return fmt.Errorf("%w (waited %v for the mesh to show it)", err, meshWait)
-		}
-		wait = min(2*wait, time.Second)
-	}
+	err := dialWait(ctx, n, url, log, func(ctx context.Context) error { return s.DialContext(ctx, url) })
+	return waited(err, meshWait)
 }
 
 // openSocket opens a socket of protocol p.
