@@ -406,19 +406,7 @@ func TestInlineWriteResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := randBytes(2<<20, 7)
-	wrote := make(chan error, 1)
-	go func() {
-		_, err := st.Write(want)
-		wrote <- err
-	}()
-	select {
-	case err := <-wrote:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Write held by a congested connection")
-	}
+	writeReturns(t, st, want)
 	// Now read: the preface, then frames; stream 1's payloads are the data.
 	got := make([]byte, 0, len(want))
 	buf := make([]byte, 0, 4<<20)
@@ -643,19 +631,7 @@ func TestInlineWriteResumesSealed(t *testing.T) {
 		return cs.sendq.openFlushed == st.ID() && !cs.sendq.writing
 	})
 	want := randBytes(2<<20, 9)
-	wrote := make(chan error, 1)
-	go func() {
-		_, err := st.Write(want)
-		wrote <- err
-	}()
-	select {
-	case err := <-wrote:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Write held by a congested connection")
-	}
+	writeReturns(t, st, want)
 	open()
 	peer, err := ss.AcceptStream(ctxT(t))
 	if err != nil {
@@ -692,5 +668,24 @@ func TestPeek(t *testing.T) {
 	got := make([]byte, 11)
 	if _, err := io.ReadFull(b, got); err != nil || string(got) != "hello world" {
 		t.Fatalf("ReadFull after Peek = %q, %v", got, err)
+	}
+}
+
+// writeReturns writes p on st and fails t if the Write does not return,
+// whole, though the connection is congested: the rest waits in the queue.
+func writeReturns(t *testing.T, st *Stream, p []byte) {
+	t.Helper()
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := st.Write(p)
+		wrote <- err
+	}()
+	select {
+	case err := <-wrote:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Write held by a congested connection")
 	}
 }
