@@ -1,5 +1,7 @@
 package mux
 
+import "sync"
+
 // chunkQueue is a stream's queue of received, unread chunks: a ring that
 // doubles when full, so that a queue that fills and drains over and over,
 // as a stream of small messages does, allocates nothing once it is large
@@ -34,10 +36,29 @@ func (q *chunkQueue) push(c chunk) {
 // grow doubles the ring, moving its chunks to the front of the new one. It
 // starts at one slot: most streams of a busy session receive little.
 func (q *chunkQueue) grow() {
-	buf := make([]chunk, max(1, 2*len(q.buf)))
+	if len(q.buf) == 0 {
+		q.buf, q.head = slotPool.Get().(*[1]chunk)[:], 0
+		return
+	}
+	buf := make([]chunk, 2*len(q.buf))
 	k := copy(buf, q.buf[q.head:])
 	copy(buf[k:], q.buf[:q.head])
 	q.buf, q.head = buf, 0
+}
+
+// slotPool holds the one-slot rings that spliced streams give back each
+// time they drain (Stream.trimQueue): a relay's stream drains after every
+// frame it forwards, and keeps no ring while idle, so without the pool
+// every relayed frame would allocate one.
+var slotPool = sync.Pool{New: func() any { return new([1]chunk) }}
+
+// release gives an empty queue's one-slot ring back to slotPool and drops
+// any other; the queue keeps nothing.
+func (q *chunkQueue) release() {
+	if q.n == 0 && len(q.buf) == 1 {
+		slotPool.Put((*[1]chunk)(q.buf))
+	}
+	q.buf, q.head = nil, 0
 }
 
 // pop removes the first chunk; the queue must not be empty.

@@ -437,7 +437,7 @@ func (st *Stream) trimQueue() {
 	n := int64(len(q.buf))
 	if st.sp != nil {
 		st.unchargeQueue()
-		q.buf = nil
+		q.release()
 		return
 	}
 	if n <= idleQueue && st.rqShift == 0 {
