@@ -120,6 +120,9 @@ func (h *handler) snapshot(r *http.Request) (*Status, error) {
 	out.Graph.Nodes = orEmpty(out.Graph.Nodes)
 	out.Graph.Links = orEmpty(out.Graph.Links)
 	out.Node.Listen = orEmpty(out.Node.Listen)
+	out.Joins = orEmpty(out.Joins)
+	out.Sidecars = orEmpty(out.Sidecars)
+	out.Events = orEmpty(out.Events)
 	return &out, nil
 }
 
