@@ -38,7 +38,10 @@ func (c *core) startRouting() {
 			return linkstate.EncodeRecord(rec, cr.sign)
 		}
 	} else {
-		encode = func(rec *linkstate.Record) ([]byte, error) { return linkstate.EncodeRecord(rec, nil) }
+		encode = func(rec *linkstate.Record) ([]byte, error) {
+			rec.Name = c.opts.nodeName
+			return linkstate.EncodeRecord(rec, nil)
+		}
 	}
 	now := time.Now()
 	c.rt.r = linkstate.NewRouter(linkstate.Config{

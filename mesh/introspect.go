@@ -30,13 +30,20 @@ type Route = linkstate.Route
 
 // NodeInfo describes a node.
 type NodeInfo struct {
-	ID      uint64     // the node id (FormatID prints it)
-	Name    string     // the mesh name (WithName)
-	Relay   bool       // it relays circuits for others (WithRelay)
-	Secure  bool       // links are mutual TLS (WithTLS)
-	Started time.Time  // when New returned it
-	Listen  []net.Addr // addresses it accepts links on (Serve, ListenAndServe), in the order they were added
-	Join    []string   // addresses it keeps a link to (Join), as "network://address", in the order they were added
+	ID   uint64 // the node id (FormatID prints it)
+	Name string // the mesh name (WithName)
+	// NodeName is the node's own name (see NodeName): its certificate's
+	// CN on a secured node, NameVerified; else WithNodeName's, or "".
+	NodeName     string
+	NameVerified bool
+	// CertNotAfter is when the node's certificate expires; zero when
+	// insecure.
+	CertNotAfter time.Time
+	Relay        bool       // it relays circuits for others (WithRelay)
+	Secure       bool       // links are mutual TLS (WithTLS)
+	Started      time.Time  // when New returned it
+	Listen       []net.Addr // addresses it accepts links on (Serve, ListenAndServe), in the order they were added
+	Join         []string   // addresses it keeps a link to (Join), as "network://address", in the order they were added
 	// CertPolicy: the node enforces certificate policy (WithCertPolicy):
 	// it believes a service only from a node whose certificate names it.
 	CertPolicy bool
@@ -56,6 +63,10 @@ func (n *Node) Info() NodeInfo {
 		Started: c.started,
 
 		CertPolicy: c.opts.certPolicy,
+	}
+	info.NodeName, info.NameVerified = c.ownName()
+	if c.ident != nil {
+		info.CertNotAfter = c.ident.creds().leaf.NotAfter
 	}
 	info.Revocation = c.revoke.info(c.id)
 	c.mu.Lock()
@@ -77,6 +88,10 @@ func (n *Node) Uptime() time.Duration { return time.Since(n.c.started) }
 // neighbour.
 type LinkInfo struct {
 	Peer uint64 // the neighbour's node id
+	// PeerName is the neighbour's name (see NodeName); PeerNameVerified:
+	// its certificate vouches for it.
+	PeerName         string
+	PeerNameVerified bool
 	// Dialer: this node dialed the connection (Join), or played the
 	// dialing side of an Attach; false: it accepted it (Serve).
 	Dialer bool
@@ -99,7 +114,9 @@ func (n *Node) Links() []LinkInfo {
 	ls := n.c.links.all()
 	out := make([]LinkInfo, 0, len(ls))
 	for _, l := range ls {
-		out = append(out, l.info())
+		li := l.info()
+		li.PeerName, li.PeerNameVerified = n.c.nodeName(l.peer)
+		out = append(out, li)
 	}
 	slices.SortFunc(out, func(a, b LinkInfo) int {
 		if c := cmpID(a.Peer, b.Peer); c != 0 {
@@ -256,8 +273,12 @@ type Topology struct {
 
 // TopologyNode is one node of a Topology.
 type TopologyNode struct {
-	ID    uint64
-	Relay bool // its record says it relays circuits
+	ID uint64
+	// Name is the node's name (see NodeName), "" when it has none or its
+	// record has not arrived; NameVerified: its certificate vouches for it.
+	Name         string
+	NameVerified bool
+	Relay        bool // its record says it relays circuits
 	// Reachable: a route leads to it, or it is this node.
 	Reachable bool
 	// Hops is the length of the route to it: 0 for this node, 1 for a
@@ -295,7 +316,19 @@ func (n *Node) Topology() Topology {
 	c.rt.mu.Lock()
 	g := c.rt.r.Graph(time.Now())
 	c.rt.mu.Unlock()
-	return buildTopology(g, c.lim.MaxServices)
+	t := buildTopology(g, c.lim.MaxServices)
+	for i := range t.Nodes {
+		tn := &t.Nodes[i]
+		switch raw := g.Nodes[tn.ID].Raw; {
+		case tn.ID == c.id:
+			tn.Name, tn.NameVerified = c.ownName()
+		case raw != nil:
+			tn.Name, tn.NameVerified = c.recordName(raw)
+		default:
+			tn.Name, tn.NameVerified = c.nodeName(tn.ID)
+		}
+	}
+	return t
 }
 
 // buildTopology makes the Topology of g, what the router's database said

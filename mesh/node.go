@@ -70,6 +70,7 @@ type core struct {
 	beforeVerdict func()
 
 	revoke   revocation // the revocation list held (revoke.go)
+	names    nameCache  // node names read from certificates (names.go)
 	reloadMu sync.Mutex // serializes ReloadTLS
 	stats    nodeCounters
 	started  time.Time
@@ -107,6 +108,9 @@ func New(opts ...Option) (*Node, error) {
 		c.id = c.ident.id
 		if err := c.credsFit(c.ident.creds()); err != nil {
 			return nil, fmt.Errorf("mesh: WithTLS: %w", err)
+		}
+		if cn, _ := c.ownName(); o.nodeName != "" && o.nodeName != cn {
+			return nil, fmt.Errorf("mesh: WithNodeName(%q): a secured node's name is its certificate's common name (%q)", o.nodeName, cn)
 		}
 	} else {
 		if c.id = o.id; c.id == 0 {

@@ -83,6 +83,7 @@ type options struct {
 	insecure  bool
 	id        uint64
 	name      string
+	nodeName  string // WithNodeName
 	relay     bool
 	kaEvery   time.Duration
 	kaTimeout time.Duration
@@ -162,6 +163,14 @@ func WithID(id uint64) Option { return func(o *options) { o.id = id } }
 // WithName sets the mesh name (default DefaultName). Links between nodes
 // of different names are refused on both sides.
 func WithName(name string) Option { return func(o *options) { o.name = name } }
+
+// WithNodeName names an insecure node: 1 to 63 of a-z, 0-9, '-' and
+// '.', not 16 hex digits. The name travels in the node's routing records,
+// so that others show it beside its id and resolve it (see Resolve); no
+// certificate vouches for it, so the mesh calls it unverified. A secured
+// node's name is its certificate's common name (CN): WithNodeName may
+// only repeat it.
+func WithNodeName(name string) Option { return func(o *options) { o.nodeName = name } }
 
 // WithRelay sets whether the node relays circuits between other nodes
 // (default true). A node that does not relay is never an intermediate hop.
@@ -251,6 +260,8 @@ func buildOptions(opts []Option) (options, error) {
 	switch {
 	case o.name == "" || len(o.name) > base.MaxNameLen:
 		return o, fmt.Errorf("mesh: WithName(%q): the name must have 1 to %d bytes", o.name, base.MaxNameLen)
+	case o.nodeName != "" && base.CheckNodeName(o.nodeName) != nil:
+		return o, fmt.Errorf("mesh: WithNodeName: %w", base.CheckNodeName(o.nodeName))
 	case o.kaEvery <= 0 || o.kaTimeout <= o.kaEvery:
 		return o, fmt.Errorf("mesh: WithKeepAlive(%v, %v): want 0 < every < timeout", o.kaEvery, o.kaTimeout)
 	case o.tls == nil && !o.insecure:

@@ -50,6 +50,32 @@ func CheckName(kind, s string) error {
 	return nil
 }
 
+// MaxNodeNameLen bounds a node name (see CheckNodeName).
+const MaxNodeNameLen = 63
+
+// CheckNodeName reports whether s may be a node's name: 1 to 63 of
+// a-z, 0-9, '-' and '.', starting with a letter or a digit, and not
+// shaped like a node id (16 hex digits), so that a name never reads as an
+// id.
+func CheckNodeName(s string) error {
+	switch {
+	case s == "":
+		return fmt.Errorf("%w: empty node name", ErrBadAddress)
+	case len(s) > MaxNodeNameLen:
+		return fmt.Errorf("%w: node name %q is longer than %d bytes", ErrBadAddress, s, MaxNodeNameLen)
+	case s[0] == '-' || s[0] == '.':
+		return fmt.Errorf("%w: node name %q starts with %q", ErrBadAddress, s, s[0])
+	case IsID(s):
+		return fmt.Errorf("%w: node name %q looks like a node id (16 hex digits)", ErrBadAddress, s)
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '.') {
+			return fmt.Errorf("%w: node name %q has the character %q (allowed: a-z, 0-9, '-', '.')", ErrBadAddress, s, c)
+		}
+	}
+	return nil
+}
+
 // CheckEnv reports whether s may be an env name; "" is the default env.
 func CheckEnv(s string) error {
 	if s == "" {

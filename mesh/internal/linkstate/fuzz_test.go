@@ -18,6 +18,7 @@ func FuzzRecord(f *testing.F) {
 		{ID: 9, Seq: 1 << 60, Expiry: 1 << 50, Relay: true, Neighbours: []uint64{1, 2, 3},
 			Services: []Service{{Env: "", Name: "billing", Port: 80}, {Env: "staging", Name: "x", Port: 1}}},
 		{ID: 5, Seq: 1, Expiry: 1, Cert: []byte("not a certificate"), Sig: []byte("sig")},
+		{ID: 6, Seq: 1, Expiry: 1, Name: "web-1.eu", Services: []Service{{Name: "web", Port: 80}}},
 	} {
 		raw, _ := EncodeRecord(r, nil)
 		if r.Sig != nil {

@@ -15,12 +15,14 @@ import (
 // Encoding (all integers big-endian):
 //
 //	version     1   recordVersion
-//	flags       1   bit 0: the node relays
+//	flags       1   bit 0: the node relays; bit 1: a name follows the services
 //	id          8
 //	seq         8   sequence number
 //	expiry      8   unix milliseconds after which the record is void
 //	neighbours  2+8n  count, then ids in strictly increasing order
 //	services    2+…   count, then per service: env len (1), env, name len (1), name, port (4)
+//	name        1+…   only with flag bit 1: length (1..base.MaxNodeNameLen), then the node's
+//	                  name (base.CheckNodeName); an insecure node's, as WithNodeName gave it
 //	cert        2+…   length, then the node's certificate chain: the leaf's DER, then any
 //	                  intermediates' DER, at most base.MaxChainBytes; empty when unsecured
 //	sig         2+…   length, then the signature of every byte before this field; empty when unsecured
@@ -31,6 +33,7 @@ type Record struct {
 	Relay      bool
 	Neighbours []uint64
 	Services   []Service
+	Name       string // the node's own name (WithNodeName); "" for none, and on a secured node, whose name is its certificate's
 	Cert       []byte // DER of the leaf, then of any intermediates; in a decoded record, a slice of the input
 	Sig        []byte
 	SignedLen  int // in a decoded record: the bytes the signature covers
@@ -45,8 +48,12 @@ type Service struct {
 
 const recordVersion = 1
 
-// recordFlagRelay marks a node that relays.
-const recordFlagRelay = 1 << 0
+// recordFlagRelay marks a node that relays, recordFlagName a record that
+// carries a name.
+const (
+	recordFlagRelay = 1 << 0
+	recordFlagName  = 1 << 1
+)
 
 // MinRecordLen is the size of a record with no neighbours, services,
 // certificate or signature.
@@ -58,6 +65,9 @@ func AppendRecordBody(b []byte, r *Record) []byte {
 	flags := uint8(0)
 	if r.Relay {
 		flags |= recordFlagRelay
+	}
+	if r.Name != "" {
+		flags |= recordFlagName
 	}
 	b = append(b, recordVersion, flags)
 	b = binary.BigEndian.AppendUint64(b, r.ID)
@@ -75,6 +85,10 @@ func AppendRecordBody(b []byte, r *Record) []byte {
 		b = append(b, s.Name...)
 		b = binary.BigEndian.AppendUint32(b, s.Port)
 	}
+	if r.Name != "" {
+		b = append(b, uint8(len(r.Name)))
+		b = append(b, r.Name...)
+	}
 	b = binary.BigEndian.AppendUint16(b, uint16(len(r.Cert)))
 	return append(b, r.Cert...)
 }
@@ -82,6 +96,11 @@ func AppendRecordBody(b []byte, r *Record) []byte {
 // EncodeRecord encodes r, signing it with sign when sign is not nil.
 // r.Neighbours must be sorted (the router's origination does it).
 func EncodeRecord(r *Record, sign func([]byte) ([]byte, error)) ([]byte, error) {
+	if r.Name != "" {
+		if err := base.CheckNodeName(r.Name); err != nil {
+			return nil, fmt.Errorf("mesh: our record: %w", err)
+		}
+	}
 	if len(r.Cert) > base.MaxChainBytes || len(r.Neighbours) > 1<<16-1 || len(r.Services) > 1<<16-1 {
 		return nil, fmt.Errorf("mesh: our record does not fit its length fields (%d bytes of certificates, %d neighbours, %d services)", len(r.Cert), len(r.Neighbours), len(r.Services))
 	}
@@ -118,7 +137,7 @@ func DecodeRecord(b []byte, maxServices int) (*Record, error) {
 	if !d.OK() {
 		return nil, fmt.Errorf("%w: %d bytes is too short", base.ErrBadRecord, len(b))
 	}
-	if flags&^recordFlagRelay != 0 {
+	if flags&^(recordFlagRelay|recordFlagName) != 0 {
 		return nil, fmt.Errorf("%w: unknown flags %#x", base.ErrBadRecord, flags)
 	}
 	if r.ID == 0 {
@@ -159,6 +178,15 @@ func DecodeRecord(b []byte, maxServices int) (*Record, error) {
 			return nil, fmt.Errorf("%w: %v", base.ErrBadRecord, err)
 		}
 		r.Services = append(r.Services, s)
+	}
+	if flags&recordFlagName != 0 {
+		r.Name = string(d.Bytes(int(d.U8())))
+		if !d.OK() {
+			return nil, fmt.Errorf("%w: truncated", base.ErrBadRecord)
+		}
+		if err := base.CheckNodeName(r.Name); err != nil {
+			return nil, fmt.Errorf("%w: %v", base.ErrBadRecord, err)
+		}
 	}
 	r.Cert = d.Bytes(int(d.U16()))
 	if len(r.Cert) > base.MaxChainBytes {
