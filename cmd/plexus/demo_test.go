@@ -50,7 +50,7 @@ func checkDemo(t *testing.T, out string) {
 		// sockets over tcp
 		"req/rep: rep on tcp://", "5000 round trips of 32 B",
 		`"weather/" 20000, "news/" 20000, "weather/paris" 20000, "" (everything) 40000: none lost`,
-		"every reply reached the client that asked", "334/333/333 requests per worker",
+		"every reply reached the client that asked", "requests per worker, and forwarded 2000 messages",
 		"carrying its way back, 3 entries",
 		// sockets over the mesh
 		`alpha sent "ping" to mesh://rpc; rpc on beta (`, `replied "re: ping"`,
@@ -72,6 +72,23 @@ func checkDemo(t *testing.T, out string) {
 	// Names, not bare ids: every 16-hex id is printed as name (id8).
 	if id := regexp.MustCompile(`\b[0-9a-f]{16}\b`).FindString(out); id != "" {
 		t.Errorf("demo output prints the bare id %s:\n%s", id, out)
+	}
+	// README.md shows a step of it: the same lines, but for the ids.
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, shown, ok := strings.Cut(string(readme), "\n```\n13. ")
+	shown, _, _ = strings.Cut(shown, "```")
+	if !ok || shown == "" {
+		t.Error("README.md no longer shows step 13 of plexus demo")
+	}
+	id := regexp.MustCompile(`\\\([0-9a-f]{8}\\\)`)
+	for _, line := range strings.Split(strings.TrimSpace("13. "+shown), "\n") {
+		re := regexp.MustCompile("(?m)^" + id.ReplaceAllString(regexp.QuoteMeta(line), `\([0-9a-f]{8}\)`) + "$")
+		if !re.MatchString(out) {
+			t.Errorf("README.md shows a line plexus demo does not print:\n%s", line)
+		}
 	}
 	// It ends with the next commands.
 	if !strings.HasSuffix(out, strings.Join(demoNext, "\n")+"\n") {
