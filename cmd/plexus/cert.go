@@ -135,24 +135,9 @@ func (o *caOptions) run(ctx context.Context, c *cli, fs *flagSet) error {
 	if err != nil {
 		return &usageError{cmd: o.cmd.path(), err: err}
 	}
-	serial, err := newSerial()
+	der, err := signCA(o.name, o.days, pub, key)
 	if err != nil {
 		return err
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: o.name},
-		NotBefore:             now.Add(-clockSkew),
-		NotAfter:              now.AddDate(0, 0, o.days),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		MaxPathLenZero:        true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, key)
-	if err != nil {
-		return fmt.Errorf("making the CA certificate: %w", err)
 	}
 	if err := writePair(o.out, o.force, crtPath, der, keyPath, key); err != nil {
 		return err
@@ -265,38 +250,12 @@ func (o *nodeCertOptions) run(ctx context.Context, c *cli, fs *flagSet) error {
 			return &usageError{cmd: o.cmd.path(), err: err}
 		}
 	}
-	serial, err := newSerial()
+	der, leaf, err := signNode(ca, o.name, o.days, pub, uris, o.hosts)
 	if err != nil {
 		return err
 	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: o.name},
-		NotBefore:    now.Add(-clockSkew),
-		NotAfter:     now.AddDate(0, 0, o.days),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		URIs:         uris,
-	}
-	if tmpl.NotAfter.After(ca.leaf.NotAfter) {
-		tmpl.NotAfter = ca.leaf.NotAfter
+	if leaf.NotAfter.Equal(ca.leaf.NotAfter) {
 		fmt.Fprintf(c.stderr, "note: the CA expires on %s: so does this certificate\n", ca.leaf.NotAfter.Format(time.DateOnly))
-	}
-	for _, h := range o.hosts {
-		if ip := net.ParseIP(h); ip != nil {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else {
-			tmpl.DNSNames = append(tmpl.DNSNames, h)
-		}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.leaf, pub, ca.key)
-	if err != nil {
-		return fmt.Errorf("signing the node certificate: %w", err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		return err
 	}
 	if got := mesh.CertGrants(leaf); len(got.Invalid) > 0 || !slices.Equal(got.Services, grants.Services) || !slices.Equal(got.Groups, grants.Groups) {
 		return fmt.Errorf("the signed certificate does not read back the services and groups given: %+v", got) // never: Grants.URIs checked them
@@ -531,6 +490,71 @@ func loadCA(dir string, c *cli) (*caFiles, error) {
 		return nil, fmt.Errorf("%s: the key cannot sign", keyPath)
 	}
 	return &caFiles{leaf: leaf, key: key}, nil
+}
+
+// signCA makes the self-signed certificate of a mesh CA named name, valid
+// for days, for the key pair pub and key.
+func signCA(name string, days int, pub crypto.PublicKey, key crypto.Signer) ([]byte, error) {
+	serial, err := newSerial()
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: name},
+		NotBefore:             now.Add(-clockSkew),
+		NotAfter:              now.AddDate(0, 0, days),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		MaxPathLenZero:        true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, key)
+	if err != nil {
+		return nil, fmt.Errorf("making the CA certificate: %w", err)
+	}
+	return der, nil
+}
+
+// signNode makes a node certificate signed by ca for the public key pub:
+// common name name, valid for days but not after the CA, with the URI
+// SANs uris (its certificate policy) and the DNS names or IP addresses
+// hosts. It returns the certificate, DER and parsed.
+func signNode(ca *caFiles, name string, days int, pub crypto.PublicKey, uris []*url.URL, hosts []string) ([]byte, *x509.Certificate, error) {
+	serial, err := newSerial()
+	if err != nil {
+		return nil, nil, err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: name},
+		NotBefore:    now.Add(-clockSkew),
+		NotAfter:     now.AddDate(0, 0, days),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		URIs:         uris,
+	}
+	if tmpl.NotAfter.After(ca.leaf.NotAfter) {
+		tmpl.NotAfter = ca.leaf.NotAfter
+	}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.leaf, pub, ca.key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("signing the node certificate: %w", err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, nil, err
+	}
+	return der, leaf, nil
 }
 
 // readCertificate reads the first certificate of a PEM or DER file.

@@ -15,7 +15,7 @@ import (
 
 // demoMux: a client and a server session over loopback TCP; thousands of
 // streams opened at once, a byte stream and message streams.
-func demoMux(ctx context.Context, w io.Writer) error {
+func demoMux(ctx context.Context, t *tour) error {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -33,10 +33,10 @@ func demoMux(ctx context.Context, w io.Writer) error {
 		return err
 	}
 	defer sess.Close()
-	fmt.Fprintf(w, "server on %v, client session dialed from %v: one TCP connection\n", ln.Addr(), sess.LocalAddr())
-
 	// Thousands of streams at once, each an echo of 1 KiB.
 	const n = 5000
+	t.heading(fmt.Sprintf("%d streams at once over one TCP connection: each conversation gets a stream of its own, without a connection (and a handshake) of its own.", n))
+	t.say("an echo server on %v; the client's session, from %v, is its only TCP connection", ln.Addr(), sess.LocalAddr())
 	payload := bytes.Repeat([]byte("plexus!\n"), 128)
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -59,14 +59,15 @@ func demoMux(ctx context.Context, w io.Writer) error {
 	}
 	wg.Wait()
 	d := time.Since(start)
-	fmt.Fprintf(w, "%d streams opened at once, each echoed 1 KiB: %d ok in %v (%s)\n",
-		n, ok, d.Round(time.Millisecond), rate(n, d, "streams"))
+	t.say("%s opened at once, each sent 1 KiB and got it back: %d ok in %v (%s)",
+		plural(n, "stream"), ok, d.Round(time.Millisecond), rate(n, d, "streams"))
 	if failed != nil {
 		return failed
 	}
 
 	// One byte stream, bulk.
 	const bulk = 256 << 20
+	t.heading("One stream carries bulk bytes at the speed of the connection, so a large transfer needs no connection of its own.")
 	st, err := open(ctx, sess, "bytes")
 	if err != nil {
 		return err
@@ -87,11 +88,12 @@ func demoMux(ctx context.Context, w io.Writer) error {
 	if err != nil || got != bulk {
 		return fmt.Errorf("bulk echo: %d bytes, %v", got, err)
 	}
-	fmt.Fprintf(w, "byte stream: %d MiB there and back in %v (%.0f MB/s each way)\n",
+	t.say("byte stream: %d MiB there and back in %v (%.0f MB/s each way)",
 		bulk>>20, d.Round(time.Millisecond), float64(bulk)/d.Seconds()/1e6)
 
 	// Message streams: Send queues and returns, Recv returns whole messages.
 	const streams, msgs = 8, 100000
+	t.heading("Message streams keep message boundaries (Send, Recv), for protocols made of messages rather than bytes.")
 	start = time.Now()
 	errc := make(chan error, streams)
 	for i := 0; i < streams; i++ {
@@ -103,14 +105,15 @@ func demoMux(ctx context.Context, w io.Writer) error {
 		}
 	}
 	d = time.Since(start)
-	fmt.Fprintf(w, "message streams: %d streams × %d messages of 64 B echoed in %v (%s each way)\n",
-		streams, msgs, d.Round(time.Millisecond), rate(streams*msgs, d, "msg"))
+	t.say("message streams: %s × %d messages of 64 B, each echoed whole and in order, in %v (%s each way)",
+		plural(streams, "stream"), msgs, d.Round(time.Millisecond), rate(streams*msgs, d, "messages"))
 
+	t.heading("The session measures its round trip (Ping), and a stream, once closed at both ends, is gone: nothing is left open.")
 	rtt, err := sess.Ping(ctx)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "ping: %v; streams still open: %d\n", rtt.Round(time.Microsecond), sess.NumStreams())
+	t.say("round trip over the connection: %v; streams still open: %d of the %d opened", rtt.Round(time.Microsecond), sess.NumStreams(), n+1+streams)
 	return nil
 }
 

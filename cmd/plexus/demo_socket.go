@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,16 +20,16 @@ import (
 // NNG: a req/rep round trip, a pub/sub fan-out with topics, and clients
 // and workers that meet through a switch, with every reply finding its
 // way back to the client that asked.
-func demoSocket(ctx context.Context, w io.Writer) error {
+func demoSocket(ctx context.Context, t *tour) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := demoReqRep(ctx, w); err != nil {
+	if err := demoReqRep(ctx, t); err != nil {
 		return fmt.Errorf("req/rep: %w", err)
 	}
-	if err := demoPubSub(ctx, w); err != nil {
+	if err := demoPubSub(ctx, t); err != nil {
 		return fmt.Errorf("pub/sub: %w", err)
 	}
-	if err := demoSwitch(ctx, w); err != nil {
+	if err := demoSwitch(ctx, t); err != nil {
 		return fmt.Errorf("switch: %w", err)
 	}
 	return nil
@@ -58,7 +57,8 @@ func serveRep(r socket.Socket, prefix string) (stop func()) {
 	}
 }
 
-func demoReqRep(ctx context.Context, w io.Writer) error {
+func demoReqRep(ctx context.Context, t *tour) error {
+	t.heading("req/rep over tcp://: every request gets its reply, as with NNG's req and rep sockets, which these talk to (and nngcat, and plexus sock).")
 	r, err := rep.New()
 	if err != nil {
 		return err
@@ -93,12 +93,13 @@ func demoReqRep(ctx context.Context, w io.Writer) error {
 		}
 	}
 	d := time.Since(start)
-	fmt.Fprintf(w, "req/rep: rep on %s, %d round trips of %d B in %v (%v each)\n",
-		addr, n, len(msg), d.Round(time.Millisecond), (d / n).Round(100*time.Nanosecond))
+	t.say("req/rep: rep on %s, %s of %d B, one after another, in %v (%v each)",
+		addr, plural(n, "round trip"), len(msg), d.Round(time.Millisecond), (d / n).Round(100*time.Nanosecond))
 	return nil
 }
 
-func demoPubSub(ctx context.Context, w io.Writer) error {
+func demoPubSub(ctx context.Context, t *tour) error {
+	t.heading("pub/sub over tcp://: the publisher sends each message once, and every subscriber gets the ones whose topic (a prefix) it subscribed to.")
 	// Lossless, so that the counts are exact (NNG's pub drops for a
 	// subscriber that is behind; that is the default).
 	p, err := pub.New(pub.WithBlocking())
@@ -176,15 +177,21 @@ func demoPubSub(ctx context.Context, w io.Writer) error {
 	var parts []string
 	total := 0
 	for i, topic := range topics {
-		parts = append(parts, fmt.Sprintf("%q %d", topic, got[i]))
+		if topic == "" {
+			topic = `"" (everything)`
+		} else {
+			topic = fmt.Sprintf("%q", topic)
+		}
+		parts = append(parts, fmt.Sprintf("%s %d", topic, got[i]))
 		total += got[i]
 	}
-	fmt.Fprintf(w, "pub/sub: %d messages to %d subscribers over tcp in %v (%s); by topic: %s\n",
-		n, len(subs), d.Round(time.Millisecond), rate(float64(total), d, "deliveries"), strings.Join(parts, ", "))
+	t.say("pub/sub: pub on %s, %d messages (%q, %q, in turn) to %s in %v (%s)",
+		addr, n, paris, sport, plural(len(subs), "subscriber"), d.Round(time.Millisecond), rate(float64(total), d, "deliveries"))
+	t.say("received by the subscribers to %s: none lost, none out of their topic", strings.Join(parts, ", "))
 	return nil
 }
 
-func demoSwitch(ctx context.Context, w io.Writer) error {
+func demoSwitch(ctx context.Context, t *tour) error {
 	// The switch: a raw rep in front, facing the clients, and a raw req
 	// behind, facing the workers. Every hop adds its pipe id to a
 	// request's backtrace, and the reply retraces it.
@@ -214,6 +221,7 @@ func demoSwitch(ctx context.Context, w io.Writer) error {
 	defer sw.Stop()
 
 	const workers, clients, each = 3, 4, 250
+	t.heading(fmt.Sprintf("A switch (NNG's device) puts %d workers behind one address for %d clients, and every reply finds the client that asked, with no table at the switch.", workers, clients))
 	var hops atomic.Int64
 	for i := 0; i < workers; i++ {
 		r, err := rep.New()
@@ -266,10 +274,13 @@ func demoSwitch(ctx context.Context, w io.Writer) error {
 	for i := range perWorker {
 		load = append(load, fmt.Sprint(perWorker[i].Load()))
 	}
-	fmt.Fprintf(w, "switch: %d clients → rep | switch | req → %d workers, %d requests in %v: every reply reached the client that asked\n",
-		clients, workers, clients*each, d.Round(time.Millisecond))
-	fmt.Fprintf(w, "        backtrace at a worker: %d words (its pipe, the switch's pipe, the request id); requests per worker %s; the switch forwarded %d messages\n",
-		hops.Load(), strings.Join(load, "/"), forwarded.Load())
+	t.say("switch: %s → rep | switch | req → %s: %s in %v, every reply reached the client that asked",
+		plural(clients, "client"), plural(workers, "worker"), plural(clients*each, "request"), d.Round(time.Millisecond))
+	t.say("the switch shared them out, %s requests per worker, and forwarded %s (requests and replies)",
+		strings.Join(load, "/"), plural(int(forwarded.Load()), "message"))
+	t.say("how the replies find their way: a request reaches a worker carrying its way back, %s (the worker's pipe to the switch,",
+		plural(int(hops.Load()), "entry", "entries"))
+	t.say("the switch's pipe to the client, the client's request id); the reply retraces it, so the switch remembers nothing")
 	return nil
 }
 
