@@ -41,6 +41,7 @@ always matches this binary. To enable it:
 	}
 	cmd.setup = func() (*flagSet, runFunc) {
 		fs := newFlagSet("completion")
+		fs.logging()
 		return fs, func(ctx context.Context, c *cli, fs *flagSet) error {
 			if len(fs.args) != 1 {
 				return usagef(cmd, "want one shell: bash or zsh")
