@@ -26,6 +26,11 @@ type flagSet struct {
 	log *logFlags
 	// logger is what the logging flags ask for, once parsed.
 	logger *slog.Logger
+	// config is set by configFlag: the --config file, read by parse.
+	config *string
+	// argv is the command line parse was given, to parse it again when
+	// the config file is reloaded.
+	argv []string
 }
 
 // flagEntry is one flag for the help: its names, or a heading.
@@ -68,8 +73,21 @@ func (f *flagSet) stringFlag(p *string, arg, usage string, names ...string) {
 	f.varFlag((*stringValue)(p), arg, *p, usage, names...)
 }
 
-// parse parses args: flags anywhere, the rest in f.args.
+// parse parses args: flags anywhere, the rest in f.args. Then, with
+// --config FILE, it sets from the file the flags args did not set.
 func (f *flagSet) parse(args []string) error {
+	f.argv = args
+	if err := f.parseArgs(args); err != nil {
+		return err
+	}
+	if file := f.configFile(); file != "" {
+		return f.loadConfig(file)
+	}
+	return nil
+}
+
+// parseArgs parses the command line args.
+func (f *flagSet) parseArgs(args []string) error {
 	for {
 		if err := f.fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {

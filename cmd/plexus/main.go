@@ -13,13 +13,14 @@
 //	plexus sock --req0|... ...   a message socket on the command line (the nngcat of plexus)
 //	plexus demo                  run the demo: streams, message sockets and the overlay, in one process
 //	plexus version | --version   print the module version and VCS revision of this binary
+//	plexus completion bash|zsh   print a shell completion script
 //	plexus help [command]        print help
 //
 // What lives where: main.go dispatches the commands and help.go prints
 // their help; one file per command (node.go with meshflags.go, sidecar.go
 // and nodestatus.go; status.go; cat.go; cert.go and revoke.go; sock.go
 // with sock_format.go; demo.go with demo_mux.go, demo_socket.go and
-// demo_mesh.go; version.go); flags.go and log.go are what they share. The node's JSON
+// demo_mesh.go; version.go; completion.go); flags.go, config.go and log.go are what they share. The node's JSON
 // API and live page are package internal/status.
 package main
 
@@ -79,7 +80,7 @@ type command struct {
 func commands() []*command {
 	cmds := []*command{nodeCommand()}
 	cmds = append(cmds, statusCommands()...)
-	return append(cmds, catCommand(), certCommand(), sockCommand(), demoCommand(), versionCommand(), helpCommand())
+	return append(cmds, catCommand(), certCommand(), sockCommand(), demoCommand(), versionCommand(), completionCommand(), helpCommand())
 }
 
 // runFunc runs a command whose flags fs holds, parsed.
@@ -202,7 +203,8 @@ func mainUsage() string {
 	tw.Flush()
 	b.WriteString("\nRun 'plexus help <command>' (or 'plexus <command> -h') for a command's flags;\n" +
 		"'plexus --version' is 'plexus version'.\n" +
-		"Every command takes --log-format text|json and --log-level debug|info|warn|error.\n")
+		"Every command takes --log-format text|json and --log-level debug|info|warn|error.\n" +
+		"Completion: source <(plexus completion bash) in ~/.bashrc (zsh: see 'plexus help completion').\n")
 	return b.String()
 }
 

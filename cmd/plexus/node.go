@@ -30,7 +30,7 @@ func nodeCommand() *command {
 	cmd := &command{
 		name:    "node",
 		summary: "run a mesh node: links, relaying, sidecars, status page",
-		help: `usage: plexus node [--listen tcp://HOST:PORT]... [--join HOST:PORT]... (--cert FILE --key FILE --ca FILE [--revoked FILE] | --insecure)
+		help: `usage: plexus node [--config FILE] [--listen tcp://HOST:PORT]... [--join HOST:PORT]... (--cert FILE --key FILE --ca FILE [--revoked FILE] | --insecure)
                    [--name NAME] [--relay=false] [--cert-policy] [--http ADDR]
                    [--expose NAME=HOST:PORT]... [--allow-groups NAME[,NAME]] [--forward HOST:PORT=NAME]...
 
@@ -44,6 +44,13 @@ mesh CA (--ca); without them it refuses to start unless --insecure is
 given. --revoked gives it the mesh's revocation list ('plexus cert
 revoke'), which it floods to the other nodes. SIGHUP reads the
 certificate files and the revocation list again.
+
+--config FILE reads the flags from a TOML file, one key per flag under
+the flag's name (listen = ["tcp://0.0.0.0:7000"], relay = false,
+drain = "10s"); a flag on the command line overrides its key. An unknown
+key or a value of the wrong type is an error naming the file, the line and
+the key. SIGHUP reads the file again: a change of cert, key, ca or revoked
+is applied, a change of any other key is logged as needing a restart.
 
 --cert-policy makes the node believe a service only from a node whose
 certificate names it ('plexus cert node --service'): a member can no longer
@@ -74,6 +81,8 @@ address given explicitly; --http '' turns it off.
 	cmd.setup = func() (*flagSet, runFunc) {
 		o := &nodeOptions{cmd: cmd, http: defaultHTTP, drain: 5 * time.Second}
 		fs := newFlagSet("node")
+		fs.heading("config file")
+		fs.configFlag(&o.config)
 		fs.mesh(&o.mesh, meshFlagNames{listen: "listen"}, true)
 		fs.stringFlag(&o.mesh.revoked, "FILE", "a revocation list of the mesh CA ('plexus cert revoke'), read again on SIGHUP", "revoked")
 		fs.heading("status page and sidecars")
@@ -99,6 +108,8 @@ type nodeOptions struct {
 	// allowGroups: the --expose services admit only callers of these
 	// groups (mesh.AllowGroups); nil: anyone.
 	allowGroups []string
+	// config is the --config file, read again on SIGHUP.
+	config string
 }
 
 // exposeSpec is one --expose: mesh service name to local TCP address.
@@ -259,6 +270,7 @@ func (o *nodeOptions) run(ctx context.Context, c *cli, fs *flagSet) error {
 			stopped = true
 			return nil
 		case <-hup:
+			o.reloadConfig(fs, log)
 			o.reload(n, log)
 			o.reloadRevoked(n, log)
 		}
