@@ -43,6 +43,10 @@ type NodeInfo struct {
 	// Revocation describes the revocation list it holds (a secured node;
 	// see SetRevocationList).
 	Revocation RevocationInfo
+	// CertNotAfter is when the node's certificate expires: the earliest
+	// NotAfter of its chain, as reloaded by ReloadTLS; zero when the node
+	// is not secured.
+	CertNotAfter time.Time
 }
 
 // Info describes the node.
@@ -58,6 +62,9 @@ func (n *Node) Info() NodeInfo {
 		CertPolicy: c.opts.certPolicy,
 	}
 	info.Revocation = c.revoke.info(c.id)
+	if c.ident != nil {
+		info.CertNotAfter = c.ident.creds().notAfter()
+	}
 	c.mu.Lock()
 	for _, s := range c.serving {
 		info.Listen = append(info.Listen, s.addr)
