@@ -30,12 +30,26 @@ func (h *recLog) WithGroup(string) slog.Handler      { return h }
 
 // count returns how many records of level have a message that starts
 // with msg.
-func (h *recLog) count(level slog.Level, msg string) int {
+func (h *recLog) count(level slog.Level, msg string) int { return h.countErr(level, msg, "") }
+
+// countErr returns how many records of level have a message that starts
+// with msg and an attribute err whose text holds errText.
+func (h *recLog) countErr(level slog.Level, msg, errText string) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	k := 0
 	for _, r := range h.recs {
-		if r.Level == level && strings.HasPrefix(r.Message, msg) {
+		if r.Level != level || !strings.HasPrefix(r.Message, msg) {
+			continue
+		}
+		found := errText == ""
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "err" && strings.Contains(a.Value.String(), errText) {
+				found = true
+			}
+			return !found
+		})
+		if found {
 			k++
 		}
 	}
@@ -176,14 +190,15 @@ func TestJoinRefusedWarnsOnce(t *testing.T) {
 	var logs recLog
 	n := newNode(t, WithName("dev"), WithLogger(slog.New(&logs)))
 	n.Join("tcp", addr)
+	const why = "mesh name mismatch"
 	eventually(t, "two refusals at DEBUG", func() bool {
-		return logs.count(slog.LevelDebug, "mesh: join refused") >= 2
+		return logs.countErr(slog.LevelDebug, "mesh: join refused", why) >= 2
 	})
-	if k := logs.count(slog.LevelWarn, "mesh: join refused"); k != 1 {
+	if k := logs.countErr(slog.LevelWarn, "mesh: join refused", why); k != 1 {
 		t.Fatalf("%d refusals at WARN, want 1", k)
 	}
-	if k := logs.count(slog.LevelInfo, "mesh: join"); k != 0 {
-		t.Fatalf("%d join records at INFO, want none", k)
+	if k := logs.countErr(slog.LevelInfo, "mesh: join", why); k != 0 {
+		t.Fatalf("%d refusals at INFO, want none", k)
 	}
 }
 
