@@ -36,9 +36,6 @@ type NodeInfo struct {
 	// CN on a secured node, NameVerified; else WithNodeName's, or "".
 	NodeName     string
 	NameVerified bool
-	// CertNotAfter is when the node's certificate expires; zero when
-	// insecure.
-	CertNotAfter time.Time
 	Relay        bool       // it relays circuits for others (WithRelay)
 	Secure       bool       // links are mutual TLS (WithTLS)
 	Started      time.Time  // when New returned it
@@ -50,6 +47,10 @@ type NodeInfo struct {
 	// Revocation describes the revocation list it holds (a secured node;
 	// see SetRevocationList).
 	Revocation RevocationInfo
+	// CertNotAfter is when the node's certificate expires: the earliest
+	// NotAfter of its chain, as reloaded by ReloadTLS; zero when the node
+	// is not secured.
+	CertNotAfter time.Time
 }
 
 // Info describes the node.
@@ -65,10 +66,10 @@ func (n *Node) Info() NodeInfo {
 		CertPolicy: c.opts.certPolicy,
 	}
 	info.NodeName, info.NameVerified = c.ownName()
-	if c.ident != nil {
-		info.CertNotAfter = c.ident.creds().leaf.NotAfter
-	}
 	info.Revocation = c.revoke.info(c.id)
+	if c.ident != nil {
+		info.CertNotAfter = c.ident.creds().notAfter()
+	}
 	c.mu.Lock()
 	for _, s := range c.serving {
 		info.Listen = append(info.Listen, s.addr)

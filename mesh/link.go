@@ -187,6 +187,7 @@ func (n *Node) Serve(ln net.Listener) error {
 		c.unserve(h)
 		return ErrClosed
 	}
+	c.watchLinks()
 	return nil
 }
 
@@ -315,7 +316,15 @@ func exchangeAttach(c *core, rw io.ReadWriteCloser, nonce uint64) (uint64, error
 // ms, jittered), without backing off: a listener drops pending handshakes
 // when a flood comes from the same address, and takes the node again as
 // soon as the flood ends. It returns at once; the link appears in Routes
-// when it is up.
+// when it is up, and Joins tells the state of the join.
+//
+// A join that the far node refuses (or this one the far node: another
+// CA, another mesh name, see JoinRefused) is logged at WARN, once per
+// distinct reason, and at DEBUG when the same reason comes again; other
+// failures at INFO, the same one at most every 10 s. A node that joins or
+// serves and has no live link for 10 s says so at WARN, once, and again
+// each time it loses its last link for that long; at INFO when a link
+// comes back.
 func (n *Node) Join(network, address string) error {
 	c := n.c
 	switch network {
@@ -323,12 +332,16 @@ func (n *Node) Join(network, address string) error {
 	default:
 		return fmt.Errorf("mesh: Join: network %q (want tcp, tcp4, tcp6 or unix)", network)
 	}
-	if !c.spawn(func() { c.keepJoined(network, address) }) {
+	addr := network + "://" + address
+	js := &joinState{info: JoinInfo{Addr: addr, State: JoinConnecting, Since: time.Now()}}
+	if !c.spawn(func() { c.keepJoined(network, address, js) }) {
 		return ErrClosed
 	}
 	c.mu.Lock()
-	c.joins = append(c.joins, network+"://"+address)
+	c.joins = append(c.joins, addr)
+	c.joinStates = append(c.joinStates, js)
 	c.mu.Unlock()
+	c.watchLinks()
 	return nil
 }
 
@@ -365,21 +378,24 @@ const (
 	joinHangUpMax = time.Second
 )
 
-func (c *core) keepJoined(network, address string) {
+func (c *core) keepJoined(network, address string, js *joinState) {
 	delay, hangUps := joinMinDelay, 0
 	d := net.Dialer{Timeout: c.lim.HandshakeTimeout}
 	var said string // the last failure logged, and when
 	var saidAt time.Time
+	warned := make(map[string]bool) // the refusals logged at WARN since the last link
 	for {
 		conn, err := d.DialContext(c.ctx, network, address)
 		if err == nil {
 			var up bool
-			err = c.runLinkWith(conn, linkStart{dialer: true, up: func() {
+			err = c.runLinkWith(conn, linkStart{dialer: true, up: func(peer uint64) {
 				up = true
 				c.setJoinError(nil)
+				c.joinUp(js, peer)
 			}})
 			if up {
 				delay, hangUps = joinMinDelay, 0
+				clear(warned)
 			}
 		}
 		if c.isClosed() {
@@ -389,13 +405,26 @@ func (c *core) keepJoined(network, address string) {
 		var base time.Duration
 		base, delay, hangUps = joinDelay(err, delay, hangUps)
 		wait := jitter(base)
+		refused := joinRefused(err, hangUps)
+		c.joinFailed(js, err, refused, wait)
 		// Retries at the base interval may come ten a second: the same
 		// failure is logged again only after joinLogEvery.
 		what := fmt.Sprint(err)
 		if hungUp(err) {
 			what = errHungUp.Error() // whatever the connection's ports
 		}
-		if what != said || time.Since(saidAt) >= joinLogEvery {
+		switch {
+		case refused && !warned[what]:
+			// Said once per reason: it will not pass by itself.
+			if len(warned) >= maxWarned {
+				clear(warned)
+			}
+			warned[what] = true
+			said, saidAt = what, time.Now()
+			c.logf(slog.LevelWarn, "mesh: join refused, redialing", "addr", address, "err", err, "after", wait)
+		case refused:
+			c.logf(slog.LevelDebug, "mesh: join refused, redialing", "addr", address, "err", err, "after", wait)
+		case what != said || time.Since(saidAt) >= joinLogEvery:
 			said, saidAt = what, time.Now()
 			c.logf(slog.LevelInfo, "mesh: join: link down, redialing", "addr", address, "err", err, "after", wait)
 		}
@@ -450,7 +479,7 @@ func (c *core) runLink(conn io.ReadWriteCloser, dialer bool) error {
 // linkStart is how a link starts.
 type linkStart struct {
 	dialer bool
-	up     func() // if set, called once the link is up
+	up     func(peer uint64) // if set, called once the link is up
 	// authTimeout, if set, bounds the time until the peer is
 	// authenticated: its TLS handshake, when secured, and its hello.
 	authTimeout time.Duration
@@ -527,7 +556,7 @@ func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
 	}
 	c.stats.linkUps.Add(1)
 	if up != nil {
-		up()
+		up(l.peer)
 	}
 	c.logf(slog.LevelInfo, "mesh: link up", "peer", FormatID(l.peer), "dialer", dialer)
 	c.linkChanged(l.peer, true)
@@ -584,6 +613,7 @@ func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
 // come and go in: the peer is up while it has a registered link. A link
 // that comes up beside another to the same peer is sent the database.
 func (c *core) linkChanged(peer uint64, up bool) {
+	defer c.linksKick()
 	c.routeDo(func(r *linkstate.Router, now time.Time) []linkstate.OutMsg {
 		switch {
 		case !c.links.has(peer):

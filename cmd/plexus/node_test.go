@@ -288,6 +288,18 @@ func TestNodeChain(t *testing.T) {
 		if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || st.Node.ID != m.a.id || len(st.Graph.Nodes) != 3 || len(st.Graph.Links) != 2 {
 			t.Errorf("plexus status --json: exit %d, %v:\n%s", r.code, err, r.stdout)
 		}
+		// c's join to b is up, its forward has carried a connection, its
+		// certificate's expiry is known.
+		m.c.waitStatus(t, "the forwarded connection closed", func(st *status.Status) bool {
+			return len(st.Sidecars) == 1 && st.Sidecars[0].Total == 1 && st.Sidecars[0].Open == 0
+		})
+		r = plexus(t, "", "status", "--node", m.c.api)
+		for _, want := range []string{"cert      expires ", "joins:\nADDRESS", "tcp://" + m.b.link + "  up     " + m.b.id,
+			"sidecars:\nKIND", "forward  127.0.0.1:0=echo  " + m.forward + "  0     1      -"} {
+			if r.code != 0 || !strings.Contains(r.stdout, want) {
+				t.Errorf("plexus status of c: exit %d, no %q in:\n%s%s", r.code, want, r.stdout, r.stderr)
+			}
+		}
 	})
 
 	t.Run("metrics", func(t *testing.T) {

@@ -13,6 +13,8 @@ import (
 // snapshot of the status API from the mesh.Node's introspection.
 type nodeProvider struct {
 	node *mesh.Node
+	// sidecars, if set, are the node's --expose and --forward.
+	sidecars interface{ info() []sidecarInfo }
 }
 
 // Status takes a snapshot of the node.
@@ -36,6 +38,10 @@ func (p *nodeProvider) Status(ctx context.Context) (*status.Status, error) {
 			RevokedSeq:    info.Revocation.Seq,
 			RevokedCount:  info.Revocation.Count,
 		},
+	}
+	if !info.CertNotAfter.IsZero() {
+		t := info.CertNotAfter
+		st.Node.CertNotAfter = &t
 	}
 	for _, a := range info.Listen {
 		st.Node.Listen = append(st.Node.Listen, a.Network()+"://"+a.String())
@@ -91,8 +97,40 @@ func (p *nodeProvider) Status(ctx context.Context) (*status.Status, error) {
 		})
 	}
 	st.Graph = graph(n.Topology())
+	st.Joins = joins(n.Joins())
+	if p.sidecars != nil {
+		for _, s := range p.sidecars.info() {
+			sc := status.Sidecar{Kind: s.Kind, Spec: s.Spec, Listen: s.Listen, Open: s.Open, Total: s.Total}
+			if s.Err != nil {
+				sc.Error, sc.ErrorTime = s.Err.Error(), timePtr(s.ErrTime)
+			}
+			st.Sidecars = append(st.Sidecars, sc)
+		}
+	}
 	return st, nil
 }
+
+// joins is the status API's view of the node's joins.
+func joins(js []mesh.JoinInfo) []status.Join {
+	var out []status.Join
+	for _, j := range js {
+		sj := status.Join{Addr: j.Addr, State: j.State.String(), Since: j.Since}
+		if j.State == mesh.JoinUp {
+			sj.Peer = mesh.FormatID(j.Peer)
+		}
+		if j.LastError != nil && j.State != mesh.JoinUp {
+			sj.Error, sj.ErrorTime = j.LastError.Error(), timePtr(j.LastErrorTime)
+		}
+		if !j.NextTry.IsZero() {
+			sj.NextTry = timePtr(j.NextTry)
+		}
+		out = append(out, sj)
+	}
+	return out
+}
+
+// timePtr returns a pointer to a copy of t.
+func timePtr(t time.Time) *time.Time { return &t }
 
 // graph is the status page's view of a Topology: every node, and the
 // links both of whose ends announce them. A service of another env than

@@ -182,8 +182,8 @@ func TestNodeRevoked(t *testing.T) {
 	b := startNode(t, append([]string{"--listen", "tcp://127.0.0.1:0", "--revoked", list}, certs["b"]...)...)
 	a := startNode(t, append([]string{"--join", b.link}, certs["a"]...)...)
 	x := startNode(t, append([]string{"--join", b.link}, certs["x"]...)...)
-	rec := x.logged(t, "mesh: join: link down")
-	if err, _ := rec["err"].(string); !strings.Contains(err, "revoked") {
+	rec := x.logged(t, "mesh: join refused") // at WARN: it will not pass by itself
+	if err, _ := rec["err"].(string); !strings.Contains(err, "revoked") || rec["level"] != "WARN" {
 		t.Errorf("x's link: %v", rec)
 	}
 	a.waitStatus(t, "a to learn the list from b", func(st *status.Status) bool {

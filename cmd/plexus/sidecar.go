@@ -29,8 +29,47 @@ type sidecars struct {
 
 	mu        sync.Mutex
 	listeners []net.Listener
-	accepts   sync.WaitGroup // the accept loops
-	conns     sync.WaitGroup // the proxied connections
+	stats     []*sidecarStats // one per sidecar, in the order they started; guarded by mu
+	accepts   sync.WaitGroup  // the accept loops
+	conns     sync.WaitGroup  // the proxied connections
+}
+
+// sidecarStats are the counters of one sidecar, guarded by sidecars.mu.
+type sidecarStats struct {
+	kind   string // "expose" or "forward"
+	spec   string // the flag's value
+	listen string // the service name (expose) or TCP address (forward) it accepts on
+	open   int    // connections open now
+	total  uint64 // connections accepted since it started
+	err    error  // the last error proxying a connection
+	errAt  time.Time
+}
+
+// sidecarInfo describes one sidecar for the status API.
+type sidecarInfo struct {
+	Kind, Spec, Listen string
+	Open               int
+	Total              uint64
+	Err                error // the last error, nil: none
+	ErrTime            time.Time
+}
+
+// info describes the sidecars, in the order they started.
+func (sc *sidecars) info() []sidecarInfo {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	out := make([]sidecarInfo, len(sc.stats))
+	for i, s := range sc.stats {
+		out[i] = sidecarInfo{Kind: s.kind, Spec: s.spec, Listen: s.listen, Open: s.open, Total: s.total, Err: s.err, ErrTime: s.errAt}
+	}
+	return out
+}
+
+// failed records err as the last error of s.
+func (sc *sidecars) failed(s *sidecarStats, err error) {
+	sc.mu.Lock()
+	s.err, s.errAt = err, time.Now()
+	sc.mu.Unlock()
 }
 
 func newSidecars(n *mesh.Node, log *slog.Logger) *sidecars {
@@ -57,7 +96,8 @@ func (sc *sidecars) expose(ctx context.Context, e exposeSpec) error {
 	}
 	log.Info("sidecar: exposing a local service on the mesh", "addr", ln.Addr().String())
 	var d net.Dialer
-	sc.serve(ln, log, func(ctx context.Context) (net.Conn, error) {
+	st := &sidecarStats{kind: "expose", spec: e.name + "=" + e.addr, listen: e.name}
+	sc.serve(ln, st, log, func(ctx context.Context) (net.Conn, error) {
 		return d.DialContext(ctx, "tcp", e.addr)
 	})
 	return nil
@@ -73,7 +113,8 @@ func (sc *sidecars) forward(ctx context.Context, f forwardSpec) error {
 	}
 	log := sc.log.With("forward", ln.Addr().String(), "to", f.name)
 	log.Info("sidecar: forwarding a local port to a mesh service", "addr", ln.Addr().String())
-	sc.serve(ln, log, func(ctx context.Context) (net.Conn, error) {
+	st := &sidecarStats{kind: "forward", spec: f.addr + "=" + f.name, listen: ln.Addr().String()}
+	sc.serve(ln, st, log, func(ctx context.Context) (net.Conn, error) {
 		// A connection that comes while the mesh does not know the
 		// service yet (the node has just started) waits for it.
 		var conn net.Conn
@@ -87,10 +128,11 @@ func (sc *sidecars) forward(ctx context.Context, f forwardSpec) error {
 }
 
 // serve accepts connections on ln until stopAccepting, and proxies each
-// to a connection dial makes.
-func (sc *sidecars) serve(ln net.Listener, log *slog.Logger, dial func(context.Context) (net.Conn, error)) {
+// to a connection dial makes, counting them in st.
+func (sc *sidecars) serve(ln net.Listener, st *sidecarStats, log *slog.Logger, dial func(context.Context) (net.Conn, error)) {
 	sc.mu.Lock()
 	sc.listeners = append(sc.listeners, ln)
+	sc.stats = append(sc.stats, st)
 	sc.mu.Unlock()
 	sc.accepts.Add(1)
 	go func() {
@@ -100,17 +142,28 @@ func (sc *sidecars) serve(ln net.Listener, log *slog.Logger, dial func(context.C
 			if err != nil {
 				if !errors.Is(err, net.ErrClosed) {
 					log.Error("sidecar: accept failed, no longer accepting", "err", err)
+					sc.failed(st, fmt.Errorf("accept: %w (no longer accepting)", err))
 				}
 				return
 			}
+			sc.mu.Lock()
+			st.open++
+			st.total++
+			sc.mu.Unlock()
 			sc.conns.Add(1)
 			go func() {
 				defer sc.conns.Done()
+				defer func() {
+					sc.mu.Lock()
+					st.open--
+					sc.mu.Unlock()
+				}()
 				dctx, cancel := context.WithTimeout(sc.ctx, dialTimeout)
 				peer, err := dial(dctx)
 				cancel()
 				if err != nil {
 					log.Warn("sidecar: dial failed, connection closed", "from", c.RemoteAddr().String(), "err", err)
+					sc.failed(st, err)
 					c.Close()
 					return
 				}

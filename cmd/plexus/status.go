@@ -33,7 +33,7 @@ type statusView struct {
 func statusViews() []statusView {
 	return []statusView{
 		{"status", "show a running node: itself, its links, routes, services, circuits",
-			"the node (id, mesh name, relay, TLS, certificate policy, uptime, listen\naddresses), then its links, routes, services and relayed circuits",
+			"the node (id, mesh name, relay, TLS, certificate policy, revocation list,\ncertificate expiry, uptime, listen addresses), then its joins (up,\nconnecting, redialing with the last error and the next try, refused and\nwhy), links, routes, services, relayed circuits and sidecars (open and\ntotal connections, last error)",
 			func(st *status.Status) any { return st }, printStatus},
 		{"links", "list a running node's links",
 			"its links: peer id, remote address, who dialed, round trip, bytes each\nway, connections open, since when",
@@ -238,6 +238,9 @@ func printStatus(w io.Writer, st *status.Status) {
 	if n.RevokedSeq != 0 {
 		row(tw, "revoked", fmt.Sprintf("%d nodes (list %d)", n.RevokedCount, n.RevokedSeq))
 	}
+	if n.CertNotAfter != nil {
+		row(tw, "cert", certText(st.Time, *n.CertNotAfter))
+	}
 	row(tw, "uptime", n.Uptime().Truncate(time.Second))
 	row(tw, "listen", orDash(strings.Join(n.Listen, " ")))
 	row(tw, "links", len(st.Links))
@@ -250,10 +253,12 @@ func printStatus(w io.Writer, st *status.Status) {
 		n     int
 		print func(io.Writer, *status.Status)
 	}{
+		{"joins", len(st.Joins), printJoins},
 		{"links", len(st.Links), printLinks},
 		{"routes", len(st.Routes), printRoutes},
 		{"services", len(st.Services), printServices},
 		{"relayed circuits", len(st.Circuits), printCircuits},
+		{"sidecars", len(st.Sidecars), printSidecars},
 	}
 	for _, s := range sections {
 		if s.n == 0 {
@@ -300,6 +305,78 @@ func printCircuits(w io.Writer, st *status.Status) {
 	tw := table(w, "SOURCE", "DEST", "PREV", "NEXT", "UP", "BYTES")
 	for _, c := range st.Circuits {
 		row(tw, c.Source, c.Dest, c.Prev, c.Next, age(st.Time, c.Since), bytesIEC(c.Bytes))
+	}
+	tw.Flush()
+}
+
+// certWarn is how long before its certificate expires plexus status
+// warns.
+const certWarn = 30 * 24 * time.Hour
+
+// certText says when the node's certificate expires, seen at now: with a
+// WARNING within certWarn, and EXPIRED once past.
+func certText(now, notAfter time.Time) string {
+	d := notAfter.Sub(now)
+	date := notAfter.UTC().Format(time.DateOnly)
+	switch {
+	case d <= 0:
+		return fmt.Sprintf("EXPIRED %s (%s ago): the node can no longer link", date, days(-d))
+	case d < certWarn:
+		return fmt.Sprintf("expires %s (in %s)  WARNING: renew it", date, days(d))
+	}
+	return fmt.Sprintf("expires %s (in %s)", date, days(d))
+}
+
+// days prints a duration in whole days ("28 days", "1 day"), or under a
+// day to the minute.
+func days(d time.Duration) string {
+	switch k := int(d / (24 * time.Hour)); {
+	case k > 1:
+		return fmt.Sprintf("%d days", k)
+	case k == 1:
+		return "1 day"
+	}
+	return d.Truncate(time.Minute).String()
+}
+
+// printJoins lists the joins: each address, its state, the peer while up,
+// since when, and what went wrong when it is not up.
+func printJoins(w io.Writer, st *status.Status) {
+	tw := table(w, "ADDRESS", "STATE", "PEER", "SINCE", "DETAIL")
+	for _, j := range st.Joins {
+		detail := j.Error
+		if j.State == "redialing" && j.NextTry != nil {
+			detail = nextTry(st.Time, *j.NextTry) + ": " + j.Error
+		}
+		row(tw, j.Addr, j.State, orDash(j.Peer), age(st.Time, j.Since), orDash(detail))
+	}
+	tw.Flush()
+}
+
+// nextTry says when the next dial of a join is due, seen at now.
+func nextTry(now, t time.Time) string {
+	d := t.Sub(now)
+	switch {
+	case d <= 0:
+		return "trying now"
+	case d < time.Second:
+		return "next try in " + d.Round(100*time.Millisecond).String()
+	}
+	return "next try in " + d.Round(time.Second).String()
+}
+
+// printSidecars lists the --expose and --forward sidecars.
+func printSidecars(w io.Writer, st *status.Status) {
+	tw := table(w, "KIND", "SPEC", "LISTEN", "OPEN", "TOTAL", "LAST ERROR")
+	for _, s := range st.Sidecars {
+		last := "-"
+		if s.Error != "" {
+			last = s.Error
+			if s.ErrorTime != nil {
+				last = age(st.Time, *s.ErrorTime) + " ago: " + s.Error
+			}
+		}
+		row(tw, s.Kind, s.Spec, s.Listen, s.Open, s.Total, last)
 	}
 	tw.Flush()
 }

@@ -98,3 +98,85 @@ func TestBytesIEC(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusJoinsSidecarsCert: plexus status prints the joins with their
+// state (redialing: the next try and the error; refused: why), the
+// sidecars with their connections and last error, and the certificate's
+// expiry with a warning within 30 days.
+func TestStatusJoinsSidecarsCert(t *testing.T) {
+	now := time.Date(2026, 12, 8, 12, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) *time.Time { t := now.Add(d); return &t }
+	st := &status.Status{
+		Time: now,
+		Node: status.Node{ID: "ac9cf68e5aeab6da", Name: "prod", Secure: true, CertNotAfter: at(28*24*time.Hour + time.Hour),
+			Started: now.Add(-time.Minute), UptimeSeconds: 60},
+		Joins: []status.Join{
+			{Addr: "tcp://10.0.0.1:7000", State: "up", Peer: "5f0e2b7c9d1a3e48", Since: now.Add(-50 * time.Second)},
+			{Addr: "tcp://10.0.0.2:7000", State: "redialing", Since: now.Add(-40 * time.Second),
+				Error: "dial tcp 10.0.0.2:7000: connect: connection refused", ErrorTime: at(-time.Second), NextTry: at(3 * time.Second)},
+			{Addr: "tcp://10.0.0.3:7000", State: "refused", Since: now.Add(-time.Minute),
+				Error: `mesh: link refused: mesh name mismatch: node 1 is in mesh "dev"`, ErrorTime: at(-2 * time.Second), NextTry: at(20 * time.Second)},
+			{Addr: "unix:///run/plexus.sock", State: "connecting", Since: now},
+		},
+		Sidecars: []status.Sidecar{
+			{Kind: "expose", Spec: "web=127.0.0.1:8080", Listen: "web", Open: 2, Total: 17},
+			{Kind: "forward", Spec: "127.0.0.1:9000=db", Listen: "127.0.0.1:9000", Total: 3,
+				Error: "mesh: no such service", ErrorTime: at(-3 * time.Minute)},
+		},
+	}
+	srv := httptest.NewServer(status.Handler(status.ProviderFunc(func(context.Context) (*status.Status, error) { return st, nil })))
+	defer srv.Close()
+	want := `node      ac9cf68e5aeab6da
+mesh      prod
+relay     no
+tls       yes
+policy    none (any member may serve any name)
+cert      expires 2027-01-05 (in 28 days)  WARNING: renew it
+uptime    1m0s
+listen    -
+links     0
+routes    0
+services  0
+circuits  0
+
+joins:
+ADDRESS                  STATE       PEER              SINCE  DETAIL
+tcp://10.0.0.1:7000      up          5f0e2b7c9d1a3e48  50s    -
+tcp://10.0.0.2:7000      redialing   -                 40s    next try in 3s: dial tcp 10.0.0.2:7000: connect: connection refused
+tcp://10.0.0.3:7000      refused     -                 1m0s   mesh: link refused: mesh name mismatch: node 1 is in mesh "dev"
+unix:///run/plexus.sock  connecting  -                 0s     -
+
+sidecars:
+KIND     SPEC                LISTEN          OPEN  TOTAL  LAST ERROR
+expose   web=127.0.0.1:8080  web             2     17     -
+forward  127.0.0.1:9000=db   127.0.0.1:9000  0     3      3m0s ago: mesh: no such service
+`
+	if r := runIn("status", "--node", srv.URL); r.code != 0 || r.stdout != want {
+		t.Errorf("plexus status: exit %d, stderr %q, got:\n%s\nwant:\n%s", r.code, r.stderr, r.stdout, want)
+	}
+}
+
+func TestCertText(t *testing.T) {
+	now := time.Date(2026, 12, 8, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		in   time.Duration
+		want string
+	}{
+		{400 * 24 * time.Hour, "expires 2028-01-12 (in 400 days)"},
+		{30 * 24 * time.Hour, "expires 2027-01-07 (in 30 days)"},
+		{30*24*time.Hour - time.Minute, "expires 2027-01-07 (in 29 days)  WARNING: renew it"},
+		{36 * time.Hour, "expires 2026-12-10 (in 1 day)  WARNING: renew it"},
+		{90 * time.Minute, "expires 2026-12-08 (in 1h30m0s)  WARNING: renew it"},
+		{0, "EXPIRED 2026-12-08 (0s ago): the node can no longer link"},
+		{-7 * 24 * time.Hour, "EXPIRED 2026-12-01 (7 days ago): the node can no longer link"},
+	} {
+		if got := certText(now, now.Add(tc.in)); got != tc.want {
+			t.Errorf("certText(now+%v) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	for d, want := range map[time.Duration]string{-time.Second: "trying now", 400 * time.Millisecond: "next try in 400ms", 2600 * time.Millisecond: "next try in 3s"} {
+		if got := nextTry(now, now.Add(d)); got != want {
+			t.Errorf("nextTry(now+%v) = %q, want %q", d, got, want)
+		}
+	}
+}
