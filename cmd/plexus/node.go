@@ -207,7 +207,8 @@ func (o *nodeOptions) run(ctx context.Context, c *cli, fs *flagSet) error {
 		if host, _, _ := net.SplitHostPort(o.http); host == "" || host == "0.0.0.0" || host == "::" {
 			log.Warn("the status page is open to the network", "addr", o.http)
 		}
-		p := &nodeProvider{node: n}
+		p, stopEvents := recordEvents(ctx, &nodeProvider{node: n})
+		defer stopEvents()
 		metrics, err := prom.Handler(prom.NewNodeCollector(n),
 			collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 		if err != nil {
