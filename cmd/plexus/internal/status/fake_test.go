@@ -56,7 +56,7 @@ func (f *fakeMesh) Status(ctx context.Context) (*Status, error) {
 	failed := now.Add(-3 * time.Second)
 	st := &Status{
 		Time: now,
-		Node: Node{ID: idA, Name: "fake", NodeName: "gw-paris", NameVerified: true, CertNotAfter: &expiry,
+		Node: Node{ID: idA, Name: "acme-prod", NodeName: "gw-paris", NameVerified: true, CertNotAfter: &expiry,
 			Relay: true, Secure: true, CertPolicy: true, RevokedSeq: 3, RevokedCount: 1, Started: f.start,
 			UptimeSeconds: now.Sub(f.start).Seconds(), Listen: []string{"tcp://127.0.0.1:7000"}},
 		Links: []Link{
