@@ -357,7 +357,7 @@
         tabindex: '0', role: 'button', 'aria-label': 'details of ' + nodeText(n.id, n.name),
       });
       const cls = 'shape' + (n.relay ? ' relay' : '') + (isSelf ? ' self' : '') + (gone ? ' unreachable' : '');
-      node.append(svg('circle', { class: 'halo', cx: p.x, cy: p.y, r: R + 11 }));
+      node.append(svg('circle', { class: 'halo', cx: p.x, cy: p.y, r: isSelf ? R + 10 : R + 5 }));
       if (isSelf) node.append(svg('circle', { class: 'ring', cx: p.x, cy: p.y, r: R + 6 }));
       if (n.relay) {
         const k = R + 2;
@@ -372,7 +372,7 @@
     // Labels: first drawn at the origin to measure them, then placed.
     const labels = svg('g', { class: 'labels' });
     g.replaceChildren(edges, dots, labels);
-    const place = placer(W, H, segments, nodes.map((n) => ({ ...at.get(n.id), r: n.id === self ? R + 8 : R + 3 })));
+    const place = placer(W, H, segments, nodes.map((n) => ({ ...at.get(n.id), r: n.id === self ? R + 12 : R + 7 })));
     const order = nodes.slice().sort((a, b) => (a.id === self ? -1 : b.id === self ? 1 : 0) || (a.hops < 0) - (b.hops < 0) || a.hops - b.hops || a.id.localeCompare(b.id));
     for (const n of order) {
       const p = at.get(n.id);
@@ -380,7 +380,7 @@
       text.dataset.id = n.id;
       text.addEventListener('click', () => select(n.id));
       const box = measure(labels, text);
-      const rr = (n.id === self ? R + 7 : R + 3) + 3;
+      const rr = n.id === self ? R + 13 : R + 8; // clear of the ring and of the selection's halo
       const c = [];
       for (const extra of [0, 10, 22, 36]) {
         const d = rr + extra;
@@ -573,7 +573,6 @@
         cell(ms(l.rtt_ms), 'num'), cell(bytes(l.bytes_in), 'num'), cell(bytes(l.bytes_out), 'num'),
         cell(rate(r && r.in), 'num'), cell(rate(r && r.out), 'num'), cell(String(l.streams), 'num')];
     }, 'links');
-    setText('links-count', '(' + plural(st.links.length, 'link') + ')');
     fill('joins', st.joins, (j) => [cell(j.addr), cell(j.state, 'state-' + j.state),
       j.peer ? nodeCell(j.peer, j.peer_name, self) : cell('–', 'muted'),
       cell(ago(now, j.since), 'num', new Date(j.since).toLocaleString()),
