@@ -68,7 +68,10 @@ connection to HOST:PORT is made. It needs TLS.
 --http serves, on loopback by default, the live status page (/), its JSON
 API (` + status.APIPath + `), which 'plexus status' reads, and the node's
 Prometheus metrics (/metrics). It listens on the network only at an
-address given explicitly; --http '' turns it off.
+address given explicitly; --http '' turns it off. While it serves, the
+node notes every second what changed (links up and down, nodes reachable
+or lost, services added and withdrawn, join errors): the page's events,
+the last 200.
 `,
 	}
 	cmd.setup = func() (*flagSet, runFunc) {
