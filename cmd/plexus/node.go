@@ -75,7 +75,10 @@ connection to HOST:PORT is made. It needs TLS.
 --http serves, on loopback by default, the live status page (/), its JSON
 API (` + status.APIPath + `), which 'plexus status' reads, and the node's
 Prometheus metrics (/metrics). It listens on the network only at an
-address given explicitly; --http '' turns it off.
+address given explicitly; --http '' turns it off. While it serves, the
+node notes every second what changed (links up and down, nodes reachable
+or lost, services added and withdrawn, join errors): the page's events,
+the last 200.
 `,
 	}
 	cmd.setup = func() (*flagSet, runFunc) {
@@ -218,7 +221,8 @@ func (o *nodeOptions) run(ctx context.Context, c *cli, fs *flagSet) error {
 		if host, _, _ := net.SplitHostPort(o.http); host == "" || host == "0.0.0.0" || host == "::" {
 			log.Warn("the status page is open to the network", "addr", o.http)
 		}
-		p := &nodeProvider{node: n, sidecars: sc}
+		p, stopEvents := recordEvents(ctx, &nodeProvider{node: n, sidecars: sc})
+		defer stopEvents()
 		metrics, err := prom.Handler(prom.NewNodeCollector(n),
 			collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 		if err != nil {

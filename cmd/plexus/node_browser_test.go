@@ -57,7 +57,7 @@ func TestStatusPageEndToEnd(t *testing.T) {
 		`document.querySelectorAll('#graph .node').length === 3 && document.querySelectorAll('#graph .link').length === 2 &&
 		 document.querySelector('#graph .node[data-self="true"]').dataset.id === '`+c.id+`'`)
 	pageShows(t, ctx, "echo on a in the services table",
-		`[...document.querySelectorAll('#services tbody tr')].some(tr => tr.cells[0].textContent === 'echo' && tr.cells[1].textContent === '`+a.id+`')`)
+		`[...document.querySelectorAll('#services tbody tr')].some(tr => tr.cells[0].textContent === 'echo' && tr.cells[1].dataset.id === '`+a.id+`')`)
 	before := browsertest.Screenshot(t, ctx, dir, "node-before.png")
 
 	b.signal(t, syscall.SIGTERM)

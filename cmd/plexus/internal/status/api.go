@@ -140,6 +140,10 @@ type GraphNode struct {
 	Reachable    bool     `json:"reachable"`               // a route leads to it (or it is this node)
 	Hops         int      `json:"hops"`                    // links away from this node (0: itself; -1: unreachable)
 	Services     []string `json:"services,omitempty"`      // the service names it offers
+	// LastSeen is, for an unreachable node, when this node last saw it
+	// reachable (a Recorder's memory; absent: never seen reachable since
+	// the node started recording).
+	LastSeen *time.Time `json:"last_seen,omitempty"`
 }
 
 // GraphLink is a link between two nodes of the Graph; A < B.

@@ -80,13 +80,13 @@ func TestHandlerAPI(t *testing.T) {
 	if err := json.Unmarshal([]byte(raw), &st); err != nil {
 		t.Fatal(err)
 	}
-	if st.Node.ID != idA || len(st.Graph.Nodes) != 3 || len(st.Graph.Links) != 2 || len(st.Services) != 1 || st.Links[0].RTT() != 420*time.Microsecond {
+	if st.Node.ID != idA || len(st.Graph.Nodes) != 6 || len(st.Graph.Links) != 7 || len(st.Services) != 3 || st.Links[0].RTT() != 420*time.Microsecond {
 		t.Fatalf("status %+v", st)
 	}
 	if st.Node.Uptime() < 90*time.Minute {
 		t.Errorf("uptime %v", st.Node.Uptime())
 	}
-	for _, field := range []string{`"uptime_seconds"`, `"rtt_ms"`, `"bytes_in"`, `"next_hop"`, `"reachable"`, `"circuits": []`} {
+	for _, field := range []string{`"uptime_seconds"`, `"rtt_ms"`, `"bytes_in"`, `"next_hop"`, `"reachable"`, `"events": []`} {
 		if !strings.Contains(raw, field) {
 			t.Errorf("the JSON lacks %s:\n%s", field, raw)
 		}
