@@ -81,6 +81,12 @@ func TestPing(t *testing.T) {
 			t.Fatalf("Ping(%s) = %v, %v", FormatID(host), rtt, err)
 		}
 	}
+	// A trace: each relay of the path is a host too, pinged on its own.
+	for _, r := range a.Path(d.ID()) {
+		if rtt, err := a.Ping(ctx, r); err != nil || rtt <= 0 {
+			t.Fatalf("Ping of relay %s = %v, %v", FormatID(r), rtt, err)
+		}
+	}
 	ci := circuitOf(a, d.ID())
 	if ci == nil || !slices.Equal(ci.path, []uint64{a.ID(), b.ID(), ns[2].ID(), d.ID()}) {
 		t.Fatalf("the ping to the far end set up no circuit along the chain: %+v", ci)
@@ -117,8 +123,9 @@ func TestPing(t *testing.T) {
 	}
 }
 
-// TestPingKeepsCircuit: pings count as use of a circuit, which is not
-// closed as idle while they go on.
+// TestPingKeepsCircuit: pings count as use of a circuit at both ends
+// (what closeWhenIdle watches: the source's opens, the destination's
+// session's PingsAnswered), and a circuit that nothing uses is closed.
 func TestPingKeepsCircuit(t *testing.T) {
 	ns := nodes(t, 3, withCircuitIdle(40*time.Millisecond))
 	chain(t, ns)
@@ -127,14 +134,23 @@ func TestPingKeepsCircuit(t *testing.T) {
 	if _, err := a.Ping(ctx, c.ID()); err != nil {
 		t.Fatal(err)
 	}
-	ci := circuitOf(a, c.ID())
-	// Ping across several idleness checks: the circuit stays.
-	for start := ci.checks.Load(); ci.checks.Load() < start+6; {
+	src, dst := circuitOf(a, c.ID()), circuitOf(c, a.ID())
+	if src == nil || dst == nil {
+		t.Fatal("no circuit after a ping")
+	}
+	opens, answered := src.opens.Load(), dst.sess.Stats().PingsAnswered
+	const k = 5
+	for range k {
 		if _, err := a.Ping(ctx, c.ID()); err != nil {
 			t.Fatal(err)
 		}
-		if got := circuitOf(a, c.ID()); got != ci {
-			t.Fatalf("the circuit was replaced while pinged (checks %d)", ci.checks.Load()-start)
+	}
+	if circuitOf(a, c.ID()) == src { // else closed as idle meanwhile: the counts are another circuit's
+		if got := src.opens.Load() - opens; got != k {
+			t.Errorf("the source counted %d uses for %d pings", got, k)
+		}
+		if got := dst.sess.Stats().PingsAnswered - answered; got != k {
+			t.Errorf("the destination answered %d of %d pings", got, k)
 		}
 	}
 	// Without pings it goes.
