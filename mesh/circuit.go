@@ -50,7 +50,7 @@ type circuit struct {
 	source bool    // this end set the circuit up
 	h      *closer // the session's handle for Close
 	known  knownDests
-	opens  atomic.Uint64 // streams opened on sess, either way (see closeWhenIdle)
+	opens  atomic.Uint64 // streams opened on sess, either way, and Pings on it (see closeWhenIdle)
 	checks atomic.Uint64 // idleness checks of sess done (closeWhenIdle): tests wait on it
 	cert   peerCert      // what the far host's certificate proved in end-to-end TLS, when secured
 	since  time.Time     // when it was set up
@@ -262,12 +262,14 @@ func (c *core) serveCircuit(ci *circuit) {
 // closeWhenIdle closes sess once it has had no stream for idle (checked
 // every idle/2): none open at a check, and none opened since the last one
 // (opens counts the streams opened on sess, so that short streams between
-// two checks count); checks counts the checks done. The returned function
-// stops watching.
+// two checks count), nor a ping of the peer's answered (Node.Ping: pings
+// are use); checks counts the checks done. The returned function stops
+// watching.
 func closeWhenIdle(sess *mux.Session, opens, checks *atomic.Uint64, idle time.Duration) (stop func()) {
 	var mu sync.Mutex
 	busy := time.Now()
-	seen := opens.Load()
+	used := func() uint64 { return opens.Load() + sess.Stats().PingsAnswered }
+	seen := used()
 	var t *time.Timer
 	var ref *timerref.Ref[func()] // cleared by stop: a stopped timer holds nothing of sess
 	t, ref = timerref.Func(idle/2, func() {
@@ -275,7 +277,7 @@ func closeWhenIdle(sess *mux.Session, opens, checks *atomic.Uint64, idle time.Du
 		defer mu.Unlock()
 		defer checks.Add(1)
 		now := time.Now()
-		if n := opens.Load(); sess.NumStreams() > 0 || n != seen {
+		if n := used(); sess.NumStreams() > 0 || n != seen {
 			busy, seen = now, n
 		} else if now.Sub(busy) >= idle {
 			sess.Close()

@@ -16,7 +16,7 @@
 // they accept; dial.go, conn.go, listener.go and services.go connections;
 // flood.go drives routing; circuit.go, relay.go and avoid.go circuits;
 // identity.go, policy.go, revoke.go and reload.go security; introspect.go
-// and stats.go what a node reports. The pure parts are internal packages
+// and stats.go what a node reports, ping.go its round trips and paths. The pure parts are internal packages
 // that do no I/O: mesh/internal/linkstate (the routing records and the
 // routing state machine), mesh/internal/wire (the link handshake and the
 // stream headers) and mesh/internal/base (node ids, names and errors);

@@ -107,6 +107,9 @@ type pings struct {
 	seq   uint64
 	slots chan struct{} // one per Ping under way (maxPings)
 	rtt   atomic.Int64  // the last round trip measured, in nanoseconds
+	// answered counts the peer's Pings this side answered, keep-alives
+	// not counted: an application's use of the session (see Stats).
+	answered atomic.Uint64
 }
 
 // Ping sends a ping and waits for the answer; it returns the round trip.
@@ -162,6 +165,9 @@ func (s *Session) Ping(ctx context.Context) (time.Duration, error) {
 // handlePing answers the peer's ping, or takes the answer to ours.
 func (s *Session) handlePing(flags uint8, opaque uint64) {
 	if flags&flagACK == 0 {
+		if opaque&keepAlivePing == 0 {
+			s.pings.answered.Add(1)
+		}
 		s.sendq.queuePing(flagACK, opaque)
 		return
 	}

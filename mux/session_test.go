@@ -418,4 +418,19 @@ func TestStats(t *testing.T) {
 	if c.StreamsOpened != 1 || s.StreamsAccepted != 1 || c.Streams != 1 || s.Streams != 1 {
 		t.Fatalf("streams: client %+v, server %+v", c, s)
 	}
+	// Keep-alives are not counted as pings answered; the peer's Pings are.
+	if c.PingsAnswered != 0 || s.PingsAnswered != 0 {
+		t.Fatalf("pings answered after keep-alives only: client %d, server %d", c.PingsAnswered, s.PingsAnswered)
+	}
+	for range 2 {
+		if _, err := cs.Ping(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := ss.Stats().PingsAnswered; n != 2 {
+		t.Fatalf("the server answered %d pings, want 2", n)
+	}
+	if n := cs.Stats().PingsAnswered; n != 0 {
+		t.Fatalf("the client answered %d pings, want 0", n)
+	}
 }

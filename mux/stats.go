@@ -11,6 +11,7 @@ type Stats struct {
 	Streams             int           // streams open now, as NumStreams
 	ClassStreams        int           // of them, streams of the session's class (see Session.OpenClassStream)
 	RTT                 time.Duration // the last round trip a keep-alive or Ping measured; 0 until one did
+	PingsAnswered       uint64        // the peer's Pings this side answered (its keep-alives not counted)
 }
 
 // Stats returns the session's counters, which each part of the session
@@ -22,6 +23,8 @@ func (s *Session) Stats() Stats {
 		BytesOut: s.sendq.bytesOut.Load(),
 		FramesIn: s.rd.framesIn.Load(),
 		RTT:      time.Duration(s.pings.rtt.Load()),
+
+		PingsAnswered: s.pings.answered.Load(),
 	}
 	t := &s.table
 	t.mu.Lock()

@@ -6,6 +6,8 @@
 //	plexus node ...              run a mesh node: links, relaying, sidecars, status page, metrics
 //	plexus status|links|routes|services [--node URL] [--json]
 //	                             read a running node's JSON API and print tables
+//	plexus ping|trace [--node URL] TARGET
+//	                             round trips from a running node to another, and the path hop by hop
 //	plexus cat ADDR | --listen NAME
 //	                             standard input and output on a mesh stream, as netcat
 //	plexus cert ca|node|id|revoke ...
@@ -18,7 +20,7 @@
 //
 // What lives where: main.go dispatches the commands and help.go prints
 // their help; one file per command (node.go with meshflags.go, sidecar.go
-// and nodestatus.go; status.go; cat.go; cert.go and revoke.go; sock.go
+// and nodestatus.go, nodeping.go; status.go; ping.go; cat.go; cert.go and revoke.go; sock.go
 // with sock_format.go; demo.go with demo_mux.go, demo_socket.go and
 // demo_mesh.go; version.go; completion.go); flags.go, config.go and log.go are what they share. The node's JSON
 // API and live page are package internal/status.
@@ -80,6 +82,7 @@ type command struct {
 func commands() []*command {
 	cmds := []*command{nodeCommand()}
 	cmds = append(cmds, statusCommands()...)
+	cmds = append(cmds, pingCommand(), traceCommand())
 	return append(cmds, catCommand(), certCommand(), sockCommand(), demoCommand(), versionCommand(), completionCommand(), helpCommand())
 }
 

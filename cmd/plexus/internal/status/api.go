@@ -7,6 +7,8 @@
 //	GET /                 the status page (embedded: no CDN, works offline)
 //	GET /static/...       its script and style sheet
 //	GET /api/v1/status    a Status, as JSON
+//	GET /api/v1/ping      ?target=T&count=N&interval=D: a PingResult (when the provider is a Pinger)
+//	GET /api/v1/trace     ?target=T: a TraceResult (when the provider is a Pinger)
 //
 // The page polls /api/v1/status (every second; ?every=MS changes it) and
 // redraws without reloading. Node ids are strings of 16 hex digits, as
@@ -18,6 +20,7 @@ package status
 
 import (
 	"context"
+	"errors"
 	"math"
 	"time"
 )
@@ -209,3 +212,123 @@ func (f ProviderFunc) Status(ctx context.Context) (*Status, error) { return f(ct
 
 // seconds converts seconds to a duration, to the nearest nanosecond.
 func seconds(s float64) time.Duration { return time.Duration(math.Round(s * float64(time.Second))) }
+
+// The ping and trace API: a node measures round trips to another through
+// the mesh, for plexus ping and plexus trace. It is answered only by a
+// Provider that is also a Pinger (501 otherwise), and bounded so that it
+// cannot be used to flood the mesh: a request's probes go one after
+// another (at most MaxPingCount of them, within the handler's ping
+// timeout, 30s unless WithPingTimeout says otherwise, each within
+// ProbeTimeout), and at most MaxPingRequests ping and trace requests run
+// at once (429 Too Many Requests beyond). The target is what a person
+// types: a node id (16 hex digits), a node name or a service name; one
+// that matches no node is a 404, one that matches several a 409 whose
+// error lists them, a malformed one a 400. Errors are JSON
+// {"error": "..."}, as for the Status.
+
+// Paths of the ping and trace API.
+const (
+	PingPath  = "/api/v1/ping"
+	TracePath = "/api/v1/trace"
+)
+
+// Bounds of the ping and trace API.
+const (
+	MaxPingCount    = 100              // probes per ping request (count)
+	MaxPingInterval = 10 * time.Second // between two probes of a request (interval)
+	MaxPingRequests = 4                // ping and trace requests running at once
+	ProbeTimeout    = 5 * time.Second  // the longest one probe waits for its answer
+)
+
+// Hop is a node as the ping and trace API names it.
+type Hop struct {
+	ID   string `json:"id"`             // node id, 16 hex digits
+	Name string `json:"name,omitempty"` // its node name ("": none known)
+}
+
+// Probe is one round trip of a PingResult: its RTT, or why it failed.
+type Probe struct {
+	Seq       int     `json:"seq"`              // from 1
+	RTTMillis float64 `json:"rtt_ms,omitempty"` // the round trip, when answered
+	Error     string  `json:"error,omitempty"`  // why not, when not
+}
+
+// RTT returns RTTMillis as a duration.
+func (p Probe) RTT() time.Duration { return seconds(p.RTTMillis / 1e3) }
+
+// PingResult is the answer to GET /api/v1/ping: count probes to the
+// target, count-1 intervals apart, and the path they take.
+type PingResult struct {
+	Target Hop `json:"target"`
+	// Path is the relays between the node and the target, in order from
+	// the node (empty for a neighbour or the node itself): those of the
+	// circuit the probes went over, or that a new one would take.
+	Path []Hop `json:"path"`
+	// Hops is the number of links on the way (0: the node itself; 1: a
+	// neighbour), -1 when no route reaches the target.
+	Hops     int     `json:"hops"`
+	Probes   []Probe `json:"probes"`
+	Sent     int     `json:"sent"`
+	Received int     `json:"received"`
+	// The least, mean and greatest round trip of the probes answered.
+	MinMillis float64 `json:"min_ms,omitempty"`
+	AvgMillis float64 `json:"avg_ms,omitempty"`
+	MaxMillis float64 `json:"max_ms,omitempty"`
+}
+
+// TraceHop is one hop of a TraceResult: a relay on the path, or the
+// target, and the round trip to it, measured by a probe of its own (a
+// relay is a host too: the probe goes over the link to a neighbour, or
+// over a circuit to the relay itself).
+type TraceHop struct {
+	Hop       int     `json:"hop"` // from 1; the target's is the last
+	ID        string  `json:"id"`
+	Name      string  `json:"name,omitempty"`
+	RTTMillis float64 `json:"rtt_ms,omitempty"` // the round trip, when answered
+	Error     string  `json:"error,omitempty"`  // why not, when not
+}
+
+// RTT returns RTTMillis as a duration.
+func (h TraceHop) RTT() time.Duration { return seconds(h.RTTMillis / 1e3) }
+
+// TraceResult is the answer to GET /api/v1/trace: the path to the target
+// hop by hop.
+type TraceResult struct {
+	Target Hop `json:"target"`
+	// Hops is the relays in order from the node, then the target; empty
+	// when no route reaches it (Reachable false).
+	Hops      []TraceHop `json:"hops"`
+	Reachable bool       `json:"reachable"`
+}
+
+// Pinger is what a Provider implements to answer the ping and trace API.
+// Its methods may be called from many goroutines at once.
+type Pinger interface {
+	// Resolve returns the node a person means by target; its errors
+	// about the target are TargetErrors.
+	Resolve(target string) (Hop, error)
+	// Path returns the relays between the node and id, in order from the
+	// node (those of the circuit in use, else those a new one would take),
+	// and the number of links on the way: 0 for the node itself, 1 for a
+	// neighbour, -1 when no route reaches id.
+	Path(id string) (relays []Hop, hops int)
+	// Ping measures one round trip to id through the mesh.
+	Ping(ctx context.Context, id string) (time.Duration, error)
+}
+
+// Errors of a Pinger's Resolve, each answered with its HTTP status.
+var (
+	ErrNoSuchTarget    = errors.New("status: no such node")          // 404 Not Found
+	ErrAmbiguousTarget = errors.New("status: the name is ambiguous") // 409 Conflict
+	ErrBadTarget       = errors.New("status: not a node id or name") // 400 Bad Request
+)
+
+// TargetError returns err, an error about the target of a ping or trace,
+// marked as kind (ErrNoSuchTarget, ErrAmbiguousTarget or ErrBadTarget): it
+// reads as err, and errors.Is finds both.
+func TargetError(kind, err error) error { return &targetError{kind: kind, err: err} }
+
+type targetError struct{ kind, err error }
+
+func (e *targetError) Error() string   { return e.err.Error() }
+func (e *targetError) Unwrap() []error { return []error{e.kind, e.err} }

@@ -35,17 +35,23 @@ func WithLogger(l *slog.Logger) Option { return func(h *handler) { h.log = l } }
 // WithTimeout bounds each call of the provider (default 5s).
 func WithTimeout(d time.Duration) Option { return func(h *handler) { h.timeout = d } }
 
+// WithPingTimeout bounds each ping or trace request (default 30s).
+func WithPingTimeout(d time.Duration) Option { return func(h *handler) { h.pingTimeout = d } }
+
 type handler struct {
 	p       Provider
 	log     *slog.Logger
 	timeout time.Duration
 	mux     *http.ServeMux
+
+	pingTimeout time.Duration
+	pings       chan struct{} // one per ping or trace request running (MaxPingRequests)
 }
 
 // Handler returns the handler of the status page and its API, reading
 // the snapshots from p. It answers GET and HEAD only.
 func Handler(p Provider, opts ...Option) http.Handler {
-	h := &handler{p: p, timeout: 5 * time.Second}
+	h := &handler{p: p, timeout: 5 * time.Second, pingTimeout: 30 * time.Second, pings: make(chan struct{}, MaxPingRequests)}
 	for _, o := range opts {
 		o(h)
 	}
@@ -55,6 +61,8 @@ func Handler(p Provider, opts ...Option) http.Handler {
 	}
 	h.mux = http.NewServeMux()
 	h.mux.HandleFunc("GET "+APIPath, h.serveStatus)
+	h.mux.HandleFunc("GET "+PingPath, h.servePing)
+	h.mux.HandleFunc("GET "+TracePath, h.serveTrace)
 	h.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	h.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.ServeFileFS(w, r, static, "index.html")
