@@ -74,7 +74,7 @@ func (n *Node) Info() NodeInfo {
 	for _, s := range c.serving {
 		info.Listen = append(info.Listen, s.addr)
 	}
-	info.Join = slices.Clone(c.joins)
+	info.Join = slices.Clone(c.join.addrs)
 	c.mu.Unlock()
 	return info
 }

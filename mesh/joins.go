@@ -6,6 +6,19 @@ import (
 	"time"
 )
 
+// joinSet is what a node keeps of its joins; the node's mu guards it.
+type joinSet struct {
+	addrs  []string     // Join's addresses, in the order they were added
+	err    error        // why Join's last try failed, nil once a link is up (JoinError)
+	states []*joinState // Join's states (Joins)
+
+	watching     bool          // watchAlone runs
+	linksChanged chan struct{} // a link came up or went down (watchAlone)
+	// aloneAfter is how long the node may be without a live link before
+	// it says so (aloneAfter when 0); tests set it before Join or Serve.
+	aloneAfter time.Duration
+}
+
 // JoinState is the state of one address a node keeps a link to (Join).
 type JoinState uint8
 
@@ -80,8 +93,8 @@ func (n *Node) Joins() []JoinInfo {
 	c := n.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make([]JoinInfo, len(c.joinStates))
-	for i, js := range c.joinStates {
+	out := make([]JoinInfo, len(c.join.states))
+	for i, js := range c.join.states {
 		out[i] = js.info
 	}
 	return out
@@ -132,16 +145,16 @@ func joinRefused(err error, hangUps int) bool {
 const maxWarned = 16
 
 // aloneAfter is how long a node that joins or serves may be without a
-// live link before it says so at WARN (core.aloneAfter; tests shorten
+// live link before it says so at WARN (joinSet.aloneAfter; tests shorten
 // it).
 const aloneAfter = 10 * time.Second
 
 // watchLinks starts, once, the watch that warns when the node, which
-// joins or serves, has no live link for c.aloneAfter.
+// joins or serves, has no live link for c.join.aloneAfter.
 func (c *core) watchLinks() {
 	c.mu.Lock()
-	started := c.watching
-	c.watching = true
+	started := c.join.watching
+	c.join.watching = true
 	c.mu.Unlock()
 	if !started {
 		c.spawn(c.watchAlone)
@@ -151,17 +164,17 @@ func (c *core) watchLinks() {
 // linksKick tells watchAlone that a link came up or went down.
 func (c *core) linksKick() {
 	select {
-	case c.linksChanged <- struct{}{}:
+	case c.join.linksChanged <- struct{}{}:
 	default:
 	}
 }
 
 // watchAlone logs at WARN when the node has had no live link for
-// c.aloneAfter: once after it starts watching, and once each time it
+// c.join.aloneAfter: once after it starts watching, and once each time it
 // loses its last link and stays without one that long; and at INFO when
 // a link comes back after such a warning.
 func (c *core) watchAlone() {
-	d := c.aloneAfter
+	d := c.join.aloneAfter
 	if d <= 0 {
 		d = aloneAfter
 	}
@@ -172,7 +185,7 @@ func (c *core) watchAlone() {
 		select {
 		case <-c.ctx.Done():
 			return
-		case <-c.linksChanged:
+		case <-c.join.linksChanged:
 			switch live := c.links.live(); {
 			case live > 0:
 				if armed {
@@ -195,7 +208,7 @@ func (c *core) watchAlone() {
 			warned = true
 			args := []any{"for", d}
 			c.mu.Lock()
-			joins, serving, jerr := len(c.joinStates), len(c.serving), c.joinErr
+			joins, serving, jerr := len(c.join.states), len(c.serving), c.join.err
 			c.mu.Unlock()
 			args = append(args, "joins", joins, "listeners", serving)
 			if jerr != nil {

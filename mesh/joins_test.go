@@ -208,7 +208,7 @@ func TestJoinRefusedWarnsOnce(t *testing.T) {
 func TestNoLinkWarnsOnce(t *testing.T) {
 	var logs recLog
 	n := newNode(t, WithLogger(slog.New(&logs)))
-	n.c.aloneAfter = 20 * time.Millisecond
+	n.c.join.aloneAfter = 20 * time.Millisecond
 	n.Join("tcp", deadAddr(t))
 	const alone, back = "mesh: no live link", "mesh: a link is up again"
 	eventually(t, "the warning", func() bool { return logs.count(slog.LevelWarn, alone) == 1 })
@@ -216,7 +216,7 @@ func TestNoLinkWarnsOnce(t *testing.T) {
 	// warning.
 	warned := time.Now()
 	eventually(t, "two more failed dials", func() bool {
-		return n.Joins()[0].LastErrorTime.After(warned.Add(10 * n.c.aloneAfter))
+		return n.Joins()[0].LastErrorTime.After(warned.Add(10 * n.c.join.aloneAfter))
 	})
 	if k := logs.count(slog.LevelWarn, alone); k != 1 {
 		t.Fatalf("%d warnings, want 1", k)
@@ -234,7 +234,7 @@ func TestNoLinkWarnsOnce(t *testing.T) {
 	q := newNode(t)
 	linked(t, q, newNode(t))
 	q.c.mu.Lock()
-	watching := q.c.watching
+	watching := q.c.join.watching
 	q.c.mu.Unlock()
 	if watching {
 		t.Fatal("a node that neither joins nor serves watches its links")

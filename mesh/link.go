@@ -338,8 +338,8 @@ func (n *Node) Join(network, address string) error {
 		return ErrClosed
 	}
 	c.mu.Lock()
-	c.joins = append(c.joins, addr)
-	c.joinStates = append(c.joinStates, js)
+	c.join.addrs = append(c.join.addrs, addr)
+	c.join.states = append(c.join.states, js)
 	c.mu.Unlock()
 	c.watchLinks()
 	return nil
@@ -355,13 +355,13 @@ func (n *Node) Join(network, address string) error {
 func (n *Node) JoinError() error {
 	n.c.mu.Lock()
 	defer n.c.mu.Unlock()
-	return n.c.joinErr
+	return n.c.join.err
 }
 
 // setJoinError records err as JoinError's.
 func (c *core) setJoinError(err error) {
 	c.mu.Lock()
-	c.joinErr = err
+	c.join.err = err
 	c.mu.Unlock()
 }
 

@@ -75,15 +75,7 @@ type core struct {
 	stats    nodeCounters
 	started  time.Time
 	serving  []served // listeners accepting links, guarded by mu
-	joins    []string // Join's addresses, guarded by mu
-	joinErr  error    // why Join's last try failed, nil once a link is up (JoinError); guarded by mu
-
-	joinStates   []*joinState  // Join's states (Joins), guarded by mu
-	watching     bool          // watchAlone runs; guarded by mu
-	linksChanged chan struct{} // a link came up or went down (watchAlone)
-	// aloneAfter is how long the node may be without a live link before
-	// it says so (aloneAfter when 0); tests set it before Join or Serve.
-	aloneAfter time.Duration
+	join     joinSet  // Join's addresses and their states (joins.go), guarded by mu
 }
 
 // served is a listener that accepts links.
@@ -107,7 +99,7 @@ func New(opts ...Option) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &core{opts: o, log: o.log, lim: &o.limits, closers: make(map[*closer]struct{}), started: time.Now(), linksChanged: make(chan struct{}, 1)}
+	c := &core{opts: o, log: o.log, lim: &o.limits, closers: make(map[*closer]struct{}), started: time.Now(), join: joinSet{linksChanged: make(chan struct{}, 1)}}
 	if o.tls != nil {
 		if c.ident, err = newIdentity(o.tls); err != nil {
 			return nil, err

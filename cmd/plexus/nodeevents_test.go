@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/plexusnet/plexus/internal/testsupport/testutil"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,13 +26,7 @@ func TestRecordEvents(t *testing.T) {
 		return st, nil
 	})
 	api, stop := recordEvents(context.Background(), p)
-	deadline := time.Now().Add(10 * time.Second)
-	for calls.Load() < 2 {
-		if time.Now().After(deadline) {
-			t.Fatal("the recorder took no second snapshot")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.Eventually(t, "a second snapshot of the recorder", func() bool { return calls.Load() >= 2 })
 	st, err := api.Status(context.Background())
 	if err != nil {
 		t.Fatal(err)

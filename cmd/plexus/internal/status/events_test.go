@@ -3,6 +3,7 @@ package status
 import (
 	"context"
 	"errors"
+	"github.com/plexusnet/plexus/internal/testsupport/testutil"
 	"reflect"
 	"strings"
 	"testing"
@@ -166,20 +167,14 @@ func TestRecorderRun(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx, p, time.Millisecond) }()
 	fake.cutLink()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		found := false
+	testutil.Eventually(t, "a node-lost event after the cut", func() bool {
 		for _, e := range r.Events() {
-			found = found || e.Kind == EventNodeLost
+			if e.Kind == EventNodeLost {
+				return true
+			}
 		}
-		if found {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no node-lost event after the cut: %v", r.Events())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return false
+	})
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Errorf("Run returned %v, want context.Canceled", err)
