@@ -31,7 +31,7 @@ func nodeCommand() *command {
 		name:    "node",
 		summary: "run a mesh node: links, relaying, sidecars, status page",
 		help: `usage: plexus node [--listen tcp://HOST:PORT]... [--join HOST:PORT]... (--cert FILE --key FILE --ca FILE [--revoked FILE] | --insecure)
-                   [--name NAME] [--relay=false] [--cert-policy] [--http ADDR]
+                   [--name NAME] [--node-name NAME] [--relay=false] [--cert-policy] [--http ADDR]
                    [--expose NAME=HOST:PORT]... [--allow-groups NAME[,NAME]] [--forward HOST:PORT=NAME]...
 
 Runs a mesh node until SIGINT or SIGTERM, then stops accepting, lets the
@@ -44,6 +44,14 @@ mesh CA (--ca); without them it refuses to start unless --insecure is
 given. --revoked gives it the mesh's revocation list ('plexus cert
 revoke'), which it floods to the other nodes. SIGHUP reads the
 certificate files and the revocation list again.
+
+A node has a name besides its id, shown as "name (id8)" in the logs, in
+'plexus status' and on the status page, and accepted wherever a command
+asks for a node: a secured node's is its certificate's common name ('plexus
+cert node --name'), which the CA vouches for; an insecure node's is
+--node-name, 1 to 63 of a-z, 0-9, '-' and '.', which nobody vouches for
+(shown as unverified). A secured node's --node-name, if given, must be
+its certificate's name.
 
 --cert-policy makes the node believe a service only from a node whose
 certificate names it ('plexus cert node --service'): a member can no longer
@@ -182,7 +190,7 @@ func (o *nodeOptions) run(ctx context.Context, c *cli, fs *flagSet) error {
 		return err
 	}
 	n := s.node
-	log.Info("node started", "id", mesh.FormatID(n.ID()), "name", n.Info().Name, "relay", o.mesh.relay, "secure", s.secure, "cert-policy", n.Info().CertPolicy)
+	log.Info("node started", "id", mesh.FormatID(n.ID()), "node-name", n.Info().NodeName, "name", n.Info().Name, "relay", o.mesh.relay, "secure", s.secure, "cert-policy", n.Info().CertPolicy)
 	stopped := false
 	defer func() {
 		if stopped {

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -439,6 +440,9 @@ func TestNodeErrors(t *testing.T) {
 		{[]string{"node", "--insecure", "--listen", "udp://127.0.0.1:1"}, "links run over tcp:// only"},
 		{[]string{"node", "--insecure", "extra"}, `unexpected argument "extra"`},
 		{[]string{"node", "--insecure", "--name", "bad name!"}, `--name "bad name!": a mesh name is 1 to 64 letters`},
+		{[]string{"node", "--insecure", "--node-name", "Web"}, `--node-name "Web": node names are lower case: --node-name web`},
+		{[]string{"node", "--insecure", "--node-name", "web_1"}, `--node-name "web_1": a node name is 1 to 63 of a-z, 0-9`},
+		{[]string{"cat", "--insecure", "--join", "127.0.0.1:1", "--node-name", "0123456789abcdef", "echo"}, "not 16 hex digits"},
 		{[]string{"status", "--node", "ftp://x"}, `want http://HOST:PORT`},
 		{[]string{"cat", "--insecure", "--join", "127.0.0.1:1"}, "an address to dial is needed"},
 		{[]string{"cat", "--insecure", "echo"}, "a mesh to join is needed"},
@@ -541,4 +545,27 @@ func TestReload(t *testing.T) {
 	if !strings.Contains(logs.String(), "SIGHUP: the node runs without TLS: nothing to reload") {
 		t.Errorf("insecure: %q", logs.String())
 	}
+}
+
+// TestNodeNameIsTheCN: a secured node's name is its certificate's CN: a
+// --node-name that repeats it is fine, another is refused with what the
+// certificate says.
+func TestNodeNameIsTheCN(t *testing.T) {
+	dir := t.TempDir()
+	mustPlexus(t, "cert", "ca", "--out", dir)
+	mustPlexus(t, "cert", "node", "--ca", dir, "--name", "web-1", "--out", dir)
+	tlsArgs := []string{"--cert", filepath.Join(dir, "web-1.crt"), "--key", filepath.Join(dir, "web-1.key"), "--ca", dir}
+	r := runIn(append([]string{"node", "--http", "", "--node-name", "db"}, tlsArgs...)...)
+	if r.code != 1 || !strings.Contains(r.stderr, `--node-name db: a secured node's name is its certificate's common name, "web-1" here`) {
+		t.Errorf("--node-name other than the CN: exit %d, %q", r.code, r.stderr)
+	}
+	n := startNode(t, append([]string{"--node-name", "web-1"}, tlsArgs...)...)
+	st := n.waitStatus(t, "its name", func(st *status.Status) bool { return st.Node.NodeName != "" })
+	if st.Node.NodeName != "web-1" || !st.Node.NameVerified {
+		t.Errorf("status: node name %q, verified %v", st.Node.NodeName, st.Node.NameVerified)
+	}
+	if got, _ := n.logged(t, "node started")["node-name"].(string); got != "web-1" {
+		t.Errorf("node started: node-name %q", got)
+	}
+	n.stop(t)
 }
