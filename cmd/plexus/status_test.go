@@ -106,8 +106,8 @@ func TestBytesIEC(t *testing.T) {
 func TestStatusTablesNames(t *testing.T) {
 	now := time.Date(2026, 11, 29, 18, 0, 0, 0, time.UTC)
 	st := &status.Status{
-		Time: now,
-		Node: status.Node{ID: "ac9cf68e5aeab6da", Name: "prod", NodeName: "gw", Started: now.Add(-time.Minute), UptimeSeconds: 60},
+		Time:  now,
+		Node:  status.Node{ID: "ac9cf68e5aeab6da", Name: "prod", NodeName: "gw", Started: now.Add(-time.Minute), UptimeSeconds: 60},
 		Links: []status.Link{{Peer: "5f0e2b7c9d1a3e48", PeerName: "relay-eu-1", Addr: "10.0.0.2:41872", UpSince: now.Add(-time.Minute)}},
 		Routes: []status.Route{{Host: "5f0e2b7c9d1a3e48", HostName: "relay-eu-1", NextHop: "5f0e2b7c9d1a3e48", NextHopName: "relay-eu-1", Hops: 1},
 			{Host: "c3d4e5f60718293a", NextHop: "5f0e2b7c9d1a3e48", NextHopName: "relay-eu-1", Hops: 2}},
