@@ -258,30 +258,32 @@ func TestNodeChain(t *testing.T) {
 	})
 
 	t.Run("status", func(t *testing.T) {
+		// The nodes are named by their certificates: a, b and c.
+		a, b, c := "a ("+m.a.id[:8]+")", "b ("+m.b.id[:8]+")", "c ("+m.c.id[:8]+")"
 		r := plexus(t, "", "status", "--node", m.b.api)
-		for _, want := range []string{"node      " + m.b.id, "mesh      test", "relay     yes", "tls       yes", "links     2", "routes    2",
-			"PEER  ", m.a.id + "  127.0.0.1:", "echo  " + m.a.id, "relayed circuits:", m.c.id + "  " + m.a.id} {
+		for _, want := range []string{"node      " + b, "id        " + m.b.id, "mesh      test", "relay     yes", "tls       yes", "links     2", "routes    2",
+			"PEER  ", a + "  127.0.0.1:", "echo  " + a, "relayed circuits:", c + "  " + a} {
 			if r.code != 0 || !strings.Contains(r.stdout, want) {
 				t.Errorf("plexus status: exit %d, no %q in:\n%s%s", r.code, want, r.stdout, r.stderr)
 			}
 		}
 		r = plexus(t, "", "links", "--node", strings.TrimPrefix(m.c.api, "http://"))
 		if lines := strings.Split(strings.TrimSpace(r.stdout), "\n"); r.code != 0 || len(lines) != 2 ||
-			!strings.HasPrefix(lines[0], "PEER              ADDRESS") || !strings.HasPrefix(lines[1], m.b.id+"  "+m.b.link+"  yes") {
+			!strings.HasPrefix(lines[0], "PEER          ADDRESS") || !strings.HasPrefix(lines[1], b+"  "+m.b.link+"  yes") {
 			t.Errorf("plexus links: exit %d:\n%s%s", r.code, r.stdout, r.stderr)
 		}
 		r = plexus(t, "", "routes", "--node", m.c.api)
-		want := fmt.Sprintf("HOST              NEXT HOP          HOPS\n%s  %s  1\n%s  %s  2\n", m.b.id, m.b.id, m.a.id, m.b.id)
+		want := fmt.Sprintf("HOST          NEXT HOP      HOPS\n%s  %s  1\n%s  %s  2\n", b, b, a, b)
 		if r.code != 0 || r.stdout != want {
 			t.Errorf("plexus routes: exit %d:\n%s%s\nwant:\n%s", r.code, r.stdout, r.stderr, want)
 		}
 		r = plexus(t, "", "services", "--node", m.c.api)
-		if r.code != 0 || !strings.HasPrefix(r.stdout, "NAME  HOST              PORT   HOPS\necho  "+m.a.id+"  ") || !strings.HasSuffix(r.stdout, "  2\n") {
+		if r.code != 0 || !strings.HasPrefix(r.stdout, "NAME  HOST          PORT   HOPS\necho  "+a+"  ") || !strings.HasSuffix(r.stdout, "  2\n") {
 			t.Errorf("plexus services: exit %d:\n%s%s", r.code, r.stdout, r.stderr)
 		}
 		r = plexus(t, "", "services", "--node", m.c.api, "--json")
 		var services []status.Service
-		if err := json.Unmarshal([]byte(r.stdout), &services); err != nil || len(services) != 1 || services[0].Name != "echo" || services[0].Host != m.a.id {
+		if err := json.Unmarshal([]byte(r.stdout), &services); err != nil || len(services) != 1 || services[0].Name != "echo" || services[0].Host != m.a.id || services[0].HostName != "a" {
 			t.Errorf("plexus services --json: exit %d, %v:\n%s", r.code, err, r.stdout)
 		}
 		r = plexus(t, "", "status", "--node", m.a.api, "--json")
