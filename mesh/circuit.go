@@ -237,7 +237,7 @@ func (c *core) serveCircuit(ci *circuit) {
 		// The timer, stopped, stays in the runtime's heap until notAfter:
 		// clearing ref keeps it from holding the circuit and the node.
 		expire, ref := timerref.Func(time.Until(ci.cert.notAfter), func() {
-			c.logf(slog.LevelWarn, "mesh: circuit closed: the far host's certificate expired", "host", FormatID(ci.host), "notAfter", ci.cert.notAfter)
+			c.logf(slog.LevelWarn, "mesh: circuit closed: the far host's certificate expired", "host", c.who(ci.host), "notAfter", ci.cert.notAfter)
 			ci.sess.Close()
 		})
 		defer func() {

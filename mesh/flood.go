@@ -229,7 +229,7 @@ func (l *link) readRecords() {
 			// Skip it and read on: one bad record costs the link nothing else.
 			c.stats.recReceived.Add(1)
 			c.stats.recRefused.Add(1)
-			c.logf(slog.LevelWarn, "mesh: record refused", "from", FormatID(l.peer), "err", err)
+			c.logf(slog.LevelWarn, "mesh: record refused", "from", c.who(l.peer), "err", err)
 			if _, err := io.CopyN(io.Discard, l.rd, int64(big.N)); err != nil {
 				l.sess.Close()
 				return
@@ -238,7 +238,7 @@ func (l *link) readRecords() {
 		}
 		if err != nil {
 			if l.sess.Err() == nil {
-				c.logf(slog.LevelWarn, "mesh: link control stream failed", "peer", FormatID(l.peer), "err", err)
+				c.logf(slog.LevelWarn, "mesh: link control stream failed", "peer", c.who(l.peer), "err", err)
 				l.sess.Close()
 			}
 			return
@@ -255,10 +255,10 @@ func (l *link) readRecords() {
 				c.stats.recStale.Add(1)
 			case errors.As(err, &revoked):
 				c.stats.recRefused.Add(1)
-				c.logf(slog.LevelDebug, "mesh: record refused", "from", FormatID(l.peer), "err", err)
+				c.logf(slog.LevelDebug, "mesh: record refused", "from", c.who(l.peer), "err", err)
 			case err != nil:
 				c.stats.recRefused.Add(1)
-				c.logf(slog.LevelWarn, "mesh: record refused", "from", FormatID(l.peer), "err", err)
+				c.logf(slog.LevelWarn, "mesh: record refused", "from", c.who(l.peer), "err", err)
 			}
 		case wire.MsgRevocation:
 			if c.revoke.newer(body) && !l.pace(lb) {
@@ -266,11 +266,11 @@ func (l *link) readRecords() {
 			}
 			c.receiveRevocation(l, body)
 		case wire.MsgRefuse:
-			c.logf(slog.LevelWarn, "mesh: link closed by the peer", "peer", FormatID(l.peer), "err", peerRefusal(l.peer, body))
+			c.logf(slog.LevelWarn, "mesh: link closed by the peer", "peer", c.who(l.peer), "err", peerRefusal(l.peer, body))
 			l.sess.Close()
 			return
 		default:
-			c.logf(slog.LevelWarn, "mesh: unknown control message", "peer", FormatID(l.peer), "type", typ)
+			c.logf(slog.LevelWarn, "mesh: unknown control message", "peer", c.who(l.peer), "type", typ)
 			l.sess.Close()
 			return
 		}
@@ -285,7 +285,7 @@ func (l *link) pace(b *bucket) bool {
 	if d <= 0 {
 		return true
 	}
-	l.c.logf(slog.LevelDebug, "mesh: record rate limit: slowing down a link", "peer", FormatID(l.peer), "wait", d)
+	l.c.logf(slog.LevelDebug, "mesh: record rate limit: slowing down a link", "peer", l.c.who(l.peer), "wait", d)
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

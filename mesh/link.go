@@ -558,7 +558,7 @@ func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
 	if up != nil {
 		up(l.peer)
 	}
-	c.logf(slog.LevelInfo, "mesh: link up", "peer", FormatID(l.peer), "dialer", dialer)
+	c.logf(slog.LevelInfo, "mesh: link up", "peer", c.who(l.peer), "dialer", dialer)
 	c.linkChanged(l.peer, true)
 	var wg sync.WaitGroup
 	run := func(f func()) {
@@ -583,7 +583,7 @@ func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
 	case <-sess.Done():
 	case <-c.ctx.Done():
 	case <-expired:
-		c.logf(slog.LevelWarn, "mesh: link closed: the peer's certificate expired", "peer", FormatID(l.peer), "notAfter", pc.notAfter)
+		c.logf(slog.LevelWarn, "mesh: link closed: the peer's certificate expired", "peer", c.who(l.peer), "notAfter", pc.notAfter)
 	}
 	c.removeLink(l)
 	c.linkChanged(l.peer, false)
@@ -603,7 +603,7 @@ func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
 	if c.isClosed() {
 		err = ErrClosed
 	}
-	c.logf(slog.LevelInfo, "mesh: link down", "peer", FormatID(l.peer), "err", err)
+	c.logf(slog.LevelInfo, "mesh: link down", "peer", c.who(l.peer), "err", err)
 	return fmt.Errorf("mesh: link to %s ended: %w", FormatID(l.peer), err)
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -199,3 +200,28 @@ func certName(c *x509.Certificate) string {
 	}
 	return name
 }
+
+// CheckNodeName reports whether name may be a node's name (WithNodeName,
+// a certificate's CN): 1 to 63 of a-z, 0-9, '-' and '.', starting with a
+// letter or a digit, and not 16 hex digits. Its errors are
+// ErrBadAddress.
+func CheckNodeName(name string) error { return base.CheckNodeName(name) }
+
+// nodeRef is a node in a log line: slog asks it for its value, "name
+// (id8)" (FormatNode), only when it writes the line, so that a line a
+// handler drops costs no name lookup.
+type nodeRef struct {
+	c  *core
+	id uint64
+}
+
+// LogValue is FormatNode of the node's id and name.
+func (r nodeRef) LogValue() slog.Value {
+	name, _ := r.c.nodeName(r.id)
+	return slog.StringValue(FormatNode(r.id, name))
+}
+
+// who is node id as a log attribute's value (see nodeRef). The lookup
+// takes the routing lock and the links' lock: a line that carries it must
+// not be logged while either is held.
+func (c *core) who(id uint64) slog.LogValuer { return nodeRef{c, id} }

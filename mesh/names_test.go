@@ -3,8 +3,11 @@ package mesh
 import (
 	"crypto/x509"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/plexusnet/plexus/internal/testsupport/testutil"
 )
 
 // TestNodeNamesInsecure: an insecure node's name (WithNodeName) travels in
@@ -127,5 +130,26 @@ func TestNodeNamesSecured(t *testing.T) {
 		if _, err := New(WithInsecure(), WithNodeName(bad)); !errors.Is(err, ErrBadAddress) {
 			t.Errorf("WithNodeName(%q): %v", bad, err)
 		}
+	}
+}
+
+// TestNodeNamesInLogs: log lines show nodes as "name (id8)": the node's
+// own, and a neighbour's from its certificate as soon as the link is up.
+func TestNodeNamesInLogs(t *testing.T) {
+	ca := newCA(t)
+	cn := func(name string) func(*x509.Certificate) {
+		return func(c *x509.Certificate) { c.Subject.CommonName = name }
+	}
+	var logs testutil.Buffer
+	a := newNode(t, WithTLS(ca.nodeConfigWith(t, false, cn("web-1"))), WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	b := newNode(t, WithTLS(ca.nodeConfigWith(t, true, cn("relay"))))
+	linked(t, a, b)
+	want := `msg="mesh: link up" node="web-1 (` + FormatID(a.ID())[:8] + `)" peer="relay (` + FormatID(b.ID())[:8] + `)"`
+	eventually(t, "a logs the link up with names", func() bool { return strings.Contains(logs.String(), want) })
+
+	// A node without a name is its 16 hex digits.
+	c := newNode(t)
+	if got := c.c.who(c.ID()).LogValue().String(); got != FormatID(c.ID()) {
+		t.Errorf("who(unnamed) = %q", got)
 	}
 }

@@ -308,7 +308,7 @@ func (c *core) untrack(h *closer) {
 // logf logs at level when the node has a logger.
 func (c *core) logf(level slog.Level, msg string, args ...any) {
 	if c.log != nil {
-		c.log.Log(context.Background(), level, msg, append([]any{"node", FormatID(c.id)}, args...)...)
+		c.log.Log(context.Background(), level, msg, append([]any{"node", c.who(c.id)}, args...)...)
 	}
 }
 

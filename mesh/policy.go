@@ -282,7 +282,7 @@ func (l *listener) admits(g *Grants) bool {
 func (c *core) notAuthorized(l *listener, from uint64) {
 	c.stats.connsNotAuthorized.Add(1)
 	c.logf(slog.LevelDebug, "mesh: connection refused: the caller's certificate names none of the listener's groups",
-		"from", FormatID(from), "addr", l.Addr().String(), "service", l.name, "groups", l.groups)
+		"from", c.who(from), "addr", l.Addr().String(), "service", l.name, "groups", l.groups)
 }
 
 // ownService logs, when our certificate does not name the service name of

@@ -386,7 +386,7 @@ func (c *core) refuseSetup(st *mux.Stream, s wire.SetupHeader, err error, from u
 	c.countRefusal(err)
 	st.Reset(resetCode(codeOf(err), s.Hop))
 	if c.log != nil {
-		c.logf(slog.LevelInfo, "mesh: circuit refused", "from", FormatID(from), "path", wire.FormatPath(s.Path), "err", err)
+		c.logf(slog.LevelInfo, "mesh: circuit refused", "from", c.who(from), "path", wire.FormatPath(s.Path), "err", err)
 	}
 }
 

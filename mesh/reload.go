@@ -65,7 +65,7 @@ func (n *Node) ReloadTLS(cert tls.Certificate, roots *x509.CertPool) error {
 	c.links.each(func(l *link) { links = append(links, l) })
 	for _, l := range links {
 		if err := c.ident.stillValid(&l.cert, now); err != nil {
-			c.logf(slog.LevelWarn, "mesh: link closed: the peer's certificate is no longer accepted", "peer", FormatID(l.peer), "err", err)
+			c.logf(slog.LevelWarn, "mesh: link closed: the peer's certificate is no longer accepted", "peer", c.who(l.peer), "err", err)
 			l.sess.Close()
 		}
 	}
@@ -78,7 +78,7 @@ func (n *Node) ReloadTLS(cert tls.Certificate, roots *x509.CertPool) error {
 	t.mu.Unlock()
 	for _, ci := range circuits {
 		if err := c.ident.stillValid(&ci.cert, now); err != nil {
-			c.logf(slog.LevelWarn, "mesh: circuit closed: the far host's certificate is no longer accepted", "host", FormatID(ci.host), "err", err)
+			c.logf(slog.LevelWarn, "mesh: circuit closed: the far host's certificate is no longer accepted", "host", c.who(ci.host), "err", err)
 			ci.sess.Close()
 		}
 	}

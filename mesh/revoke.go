@@ -435,13 +435,13 @@ func (r *revocation) newer(raw []byte) bool {
 // receiveRevocation takes a list that the neighbour of link l sent.
 func (c *core) receiveRevocation(l *link, raw []byte) {
 	if c.ident == nil {
-		c.logf(slog.LevelDebug, "mesh: revocation list ignored: this node is not secured", "from", FormatID(l.peer))
+		c.logf(slog.LevelDebug, "mesh: revocation list ignored: this node is not secured", "from", c.who(l.peer))
 		return
 	}
 	switch err := c.offerRevocation(raw, l); {
 	case errors.Is(err, ErrStaleRecord):
 	case err != nil:
-		c.logf(slog.LevelWarn, "mesh: revocation list refused", "from", FormatID(l.peer), "err", err)
+		c.logf(slog.LevelWarn, "mesh: revocation list refused", "from", c.who(l.peer), "err", err)
 	}
 }
 
@@ -506,9 +506,9 @@ func (c *core) installRevocation(l *revList, from uint64) error {
 		}
 	})
 	r.mu.Unlock()
-	src := "local"
+	var src any = "local"
 	if from != 0 {
-		src = FormatID(from)
+		src = c.who(from)
 	}
 	c.logf(slog.LevelInfo, "mesh: revocation list installed", "seq", l.seq, "ids", len(l.ids), "from", src)
 	if l.has(c.id) {
@@ -520,7 +520,7 @@ func (c *core) installRevocation(l *revList, from uint64) error {
 	for ci := range t.all {
 		if id, ok := l.inPath(ci.path, c.id); ok {
 			ends = append(ends, ci.sess)
-			c.logf(slog.LevelWarn, "mesh: circuit closed: a node on its path is revoked", "path", wire.FormatPath(ci.path), "revoked", FormatID(id))
+			c.logf(slog.LevelWarn, "mesh: circuit closed: a node on its path is revoked", "path", wire.FormatPath(ci.path), "revoked", c.who(id))
 		}
 	}
 	t.mu.Unlock()

@@ -123,7 +123,7 @@ func (c *core) serveArrived(st *mux.Stream, from uint64, g *Grants, hb *wire.Hea
 		} else {
 			st.Reset(mux.CodeProtocol)
 		}
-		c.logf(slog.LevelWarn, "mesh: bad stream header", "from", FormatID(from), "err", err)
+		c.logf(slog.LevelWarn, "mesh: bad stream header", "from", c.who(from), "err", err)
 		return true
 	}
 	c.deliver(st, from, g, h.Conn, false, idle, p)
@@ -211,7 +211,7 @@ func (c *core) serveStream(st *mux.Stream, from uint64, g *Grants, l *link, t *a
 	h, err := wire.ReadHeader(st, c.lim.MaxHops+1, &t.hdr)
 	if err != nil || !wire.IsConn(h.Kind) {
 		if !t.stop() {
-			c.logf(slog.LevelWarn, "mesh: stream header not received in time", "from", FormatID(from), "within", c.lim.HandshakeTimeout)
+			c.logf(slog.LevelWarn, "mesh: stream header not received in time", "from", c.who(from), "within", c.lim.HandshakeTimeout)
 			return // reset
 		}
 	}
@@ -227,7 +227,7 @@ func (c *core) serveStream(st *mux.Stream, from uint64, g *Grants, l *link, t *a
 		default:
 			st.Reset(mux.CodeProtocol)
 		}
-		c.logf(slog.LevelWarn, "mesh: bad stream header", "from", FormatID(from), "err", err)
+		c.logf(slog.LevelWarn, "mesh: bad stream header", "from", c.who(from), "err", err)
 		return
 	}
 	switch h.Kind {
@@ -235,7 +235,7 @@ func (c *core) serveStream(st *mux.Stream, from uint64, g *Grants, l *link, t *a
 		if l != nil { // connections to a neighbour travel as the link's class streams
 			t.stop()
 			refuseConn(st, codeProtocol)
-			c.logf(slog.LevelWarn, "mesh: a connection on a link's session", "from", FormatID(from))
+			c.logf(slog.LevelWarn, "mesh: a connection on a link's session", "from", c.who(from))
 			return
 		}
 		c.deliver(st, from, g, h.Conn, h.Kind == wire.KindConn, t, p)
@@ -243,7 +243,7 @@ func (c *core) serveStream(st *mux.Stream, from uint64, g *Grants, l *link, t *a
 	case wire.KindCircuit:
 		if l == nil {
 			c.refuseSetupNow(st, errNestedCircuit)
-			c.logf(slog.LevelWarn, "mesh: circuit refused", "from", FormatID(from), "err", errNestedCircuit)
+			c.logf(slog.LevelWarn, "mesh: circuit refused", "from", c.who(from), "err", errNestedCircuit)
 			return
 		}
 		c.handleSetup(l, st, h.Setup, nil)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/plexusnet/plexus/mesh"
@@ -27,7 +28,8 @@ node') and connects standard input and output to one mesh stream, as
 netcat does:
 
   plexus cat ADDR          dial ADDR: a service (echo), a service on a port
-                           (echo:80) or a host and port (ac9cf68e5aeab6da:80)
+                           (echo:80) or a host and port, the host by id
+                           (ac9cf68e5aeab6da:80) or by node name (web-1:80)
   plexus cat --listen NAME offer service NAME (or NAME:PORT, or :PORT) and serve
                            one connection; the name is withdrawn once it comes
 
@@ -123,8 +125,12 @@ func catDial(ctx context.Context, n *mesh.Node, addr string, timeout time.Durati
 		defer cancel()
 	}
 	var conn net.Conn
-	err := dialWait(ctx, n, addr, log, func(ctx context.Context) (err error) {
-		conn, err = n.DialContext(ctx, "", addr)
+	err := dialWait(ctx, n, addr, log, func(ctx context.Context) error {
+		a, err := meshAddr(n, addr)
+		if err != nil {
+			return err
+		}
+		conn, err = n.DialContext(ctx, "", a)
 		return err
 	})
 	if err != nil {
@@ -132,6 +138,50 @@ func catDial(ctx context.Context, n *mesh.Node, addr string, timeout time.Durati
 	}
 	log.Debug("connected", "addr", addr, "remote", conn.RemoteAddr().String())
 	return conn, nil
+}
+
+// meshAddr is the mesh address a person means by addr: a HOST:PORT
+// whose host is a node's name (mesh.Node.Resolve) becomes the node's
+// id:PORT. Anything else is left as it is: an id, a service name (the
+// mesh dials the nearest instance), a port alone. A name is a node's
+// only when the node knows a node of that name: one whose record has not
+// come yet is taken for a service, and the dial waits for either. A
+// node's name without a port is a service of that name if one is known,
+// else an error that asks for the port; a name of several nodes is
+// mesh.ErrAmbiguousName, listing them.
+func meshAddr(n *mesh.Node, addr string) (string, error) {
+	host, port, hasPort := addr, "", false
+	if i := strings.LastIndexByte(addr, ':'); i >= 0 {
+		host, port, hasPort = addr[:i], addr[i+1:], true
+	}
+	if host == "" || isNodeID(host) || mesh.CheckNodeName(host) != nil {
+		return addr, nil
+	}
+	named := false
+	for _, tn := range n.Topology().Nodes {
+		if tn.Name == host {
+			named = true
+			break
+		}
+	}
+	if !named {
+		return addr, nil
+	}
+	if !hasPort {
+		for _, s := range n.Services() {
+			if s.Name == host {
+				return addr, nil
+			}
+		}
+	}
+	id, err := n.Resolve(host)
+	if err != nil {
+		return "", err
+	}
+	if !hasPort {
+		return "", fmt.Errorf("%w: %q is the node %s, not a service: give a port, %s:PORT", mesh.ErrBadAddress, host, n.Describe(id), host)
+	}
+	return mesh.FormatID(id) + ":" + port, nil
 }
 
 // waited adds to err, the error of a dialWait that waited d, how long it

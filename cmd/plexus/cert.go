@@ -19,7 +19,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -51,9 +50,6 @@ const (
 	certMode fs.FileMode = 0o644
 	dirMode  fs.FileMode = 0o700
 )
-
-// certNameRE is what a node name may be: it names the files.
-var certNameRE = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$`)
 
 // certCommand is `plexus cert ca|node|id`.
 func certCommand() *command {
@@ -158,8 +154,10 @@ Makes a node certificate signed by the CA in --ca (ca.crt and ca.key):
 OUT/NAME.crt and OUT/NAME.key (mode 0600), and prints the node id the mesh
 will derive from it. The certificate has the key usage digital signature
 and the extended key usages server auth and client auth, which mutual TLS
-between nodes needs. NAME is its common name and the files' name; the mesh
-does not look at it. --host adds DNS names or IP addresses, for using the
+between nodes needs. NAME is its common name and the files' name, and the
+node's name in the mesh: shown beside its id ("name (id8)") and accepted
+wherever a command asks for a node. It is 1 to 63 of a-z, 0-9, '-' and
+'.', starting with a letter or digit, and not 16 hex digits. --host adds DNS names or IP addresses, for using the
 certificate with tls+tcp:// sockets too.
 
 --service and --group put the node's certificate policy in the certificate
@@ -182,7 +180,7 @@ ones of the old certificate it no longer names.
 		o := &nodeCertOptions{cmd: cmd, keyType: "ecdsa", days: defaultNodeDays}
 		fs := newFlagSet("cert node")
 		fs.stringFlag(&o.ca, "DIR", "directory of the CA's ca.crt and ca.key (required)", "ca")
-		fs.stringFlag(&o.name, "NAME", "the node's name: common name and file names (required)", "name")
+		fs.stringFlag(&o.name, "NAME", "the node's name (a-z, 0-9, '-', '.'): common name, file names, and its name in the mesh (required)", "name")
 		fs.stringFlag(&o.out, "DIR", "directory to write NAME.crt and NAME.key in (required)", "out")
 		fs.varFlag(intValue{&o.days, 100 * 365}, "N", fmt.Sprint(defaultNodeDays), "days the certificate is valid (at most until the CA expires)", "days")
 		fs.varFlag(listValue{&o.hosts, true}, "HOST", "", "a DNS name or IP address to add (repeatable, or comma-separated)", "host")
@@ -220,8 +218,9 @@ func (o *nodeCertOptions) run(ctx context.Context, c *cli, fs *flagSet) error {
 		return usagef(o.cmd, "--out DIR is required")
 	case o.days < 1:
 		return usagef(o.cmd, "--days must be at least 1")
-	case !certNameRE.MatchString(o.name):
-		return &usageError{cmd: o.cmd.path(), err: fmt.Errorf("%w: --name %q: 1 to 64 letters, digits, '.', '_' or '-', not starting with '.'", errBadName, o.name)}
+	}
+	if err := checkNodeName("--name", o.name); err != nil {
+		return &usageError{cmd: o.cmd.path(), err: fmt.Errorf("%w: %v", errBadName, err)}
 	}
 	grants, uris, err := o.grants()
 	if err != nil {

@@ -27,6 +27,7 @@ type meshFlags struct {
 	ca       string   // the mesh CA's certificate: a PEM file, or a directory holding ca.crt
 	insecure bool     // run without TLS
 	name     string   // the mesh name
+	nodeName string   // the node's name (--node-name): an insecure node's, or its certificate's CN again
 	relay    bool     // relay circuits for others
 	// certPolicy: believe a service only from a node whose certificate
 	// names it (mesh.WithCertPolicy).
@@ -63,6 +64,7 @@ func (f *flagSet) mesh(m *meshFlags, names meshFlagNames, relayDefault bool) {
 	}
 	f.boolFlag(&m.certPolicy, "enforce certificate policy: believe a service only from a node whose certificate names it ('plexus cert node --service'; needs TLS)", "cert-policy")
 	f.stringFlag(&m.name, "NAME", "the mesh name: nodes of different names refuse to link (default "+mesh.DefaultName+")", "name")
+	f.stringFlag(&m.nodeName, "NAME", "this node's name, shown beside its id and accepted where a node is asked for: an insecure node's, unverified (a secured node's is its certificate's CN; if given, it must be the same)", "node-name")
 	f.boolFlag(&m.relay, fmt.Sprintf("relay circuits between other nodes (default %v)", relayDefault), "relay")
 }
 
@@ -106,6 +108,36 @@ func (m *meshFlags) tlsConfig() (*tls.Config, error) {
 	return &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool, ClientCAs: pool, MinVersion: tls.VersionTLS13}, nil
 }
 
+// checkNodeName checks a node name given to flag: what mesh.CheckNodeName
+// allows, with a hint for capitals (names are lower case).
+func checkNodeName(flag, name string) error {
+	err := mesh.CheckNodeName(name)
+	if err == nil {
+		return nil
+	}
+	if lower := strings.ToLower(name); lower != name && mesh.CheckNodeName(lower) == nil {
+		return fmt.Errorf("%s %q: node names are lower case: %s %s", flag, name, flag, lower)
+	}
+	return fmt.Errorf("%s %q: a node name is 1 to 63 of a-z, 0-9, '-' and '.', starting with a letter or digit, and not 16 hex digits (which read as a node id)", flag, name)
+}
+
+// certCN is the node name the certificate of cfg gives (its CN, lower
+// case, as the mesh reads it), or "" when it has none or cannot be read.
+func certCN(cfg *tls.Config) string {
+	if len(cfg.Certificates) == 0 || len(cfg.Certificates[0].Certificate) == 0 {
+		return ""
+	}
+	leaf, err := x509.ParseCertificate(cfg.Certificates[0].Certificate[0])
+	if err != nil {
+		return ""
+	}
+	name := strings.ToLower(leaf.Subject.CommonName)
+	if mesh.CheckNodeName(name) != nil {
+		return ""
+	}
+	return name
+}
+
 // linkAddr reads a link address: HOST:PORT, or tcp://HOST:PORT.
 func linkAddr(flag, s string) (string, error) {
 	addr := s
@@ -142,6 +174,11 @@ func (m *meshFlags) check(listenFlag string) error {
 	if m.name != "" && !validMeshName(m.name) {
 		return fmt.Errorf("--name %q: a mesh name is 1 to 64 letters, digits, '.', '_' or '-'", m.name)
 	}
+	if m.nodeName != "" {
+		if err := checkNodeName("--node-name", m.nodeName); err != nil {
+			return err
+		}
+	}
 	for _, s := range m.listen {
 		if _, err := linkAddr(listenFlag, s); err != nil {
 			return err
@@ -177,7 +214,13 @@ func (m *meshFlags) start(ctx context.Context, log *slog.Logger, listenFlag stri
 	if m.name != "" {
 		opts = append(opts, mesh.WithName(m.name))
 	}
+	if m.nodeName != "" {
+		opts = append(opts, mesh.WithNodeName(m.nodeName))
+	}
 	if cfg != nil {
+		if cn := certCN(cfg); m.nodeName != "" && m.nodeName != cn {
+			return nil, fmt.Errorf("--node-name %s: a secured node's name is its certificate's common name, %q here (%s): leave --node-name out, or make a certificate with 'plexus cert node --name %s'", m.nodeName, cn, m.cert, m.nodeName)
+		}
 		opts = append(opts, mesh.WithTLS(cfg))
 	} else {
 		opts = append(opts, mesh.WithInsecure()) // the node warns, once

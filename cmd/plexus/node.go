@@ -31,7 +31,7 @@ func nodeCommand() *command {
 		name:    "node",
 		summary: "run a mesh node: links, relaying, sidecars, status page",
 		help: `usage: plexus node [--config FILE] [--listen tcp://HOST:PORT]... [--join HOST:PORT]... (--cert FILE --key FILE --ca FILE [--revoked FILE] | --insecure)
-                   [--name NAME] [--relay=false] [--cert-policy] [--http ADDR]
+                   [--name NAME] [--node-name NAME] [--relay=false] [--cert-policy] [--http ADDR]
                    [--expose NAME=HOST:PORT]... [--allow-groups NAME[,NAME]] [--forward HOST:PORT=NAME]...
 
 Runs a mesh node until SIGINT or SIGTERM, then stops accepting, lets the
@@ -51,6 +51,14 @@ drain = "10s"); a flag on the command line overrides its key. An unknown
 key or a value of the wrong type is an error naming the file, the line and
 the key. SIGHUP reads the file again: a change of cert, key, ca or revoked
 is applied, a change of any other key is logged as needing a restart.
+
+A node has a name besides its id, shown as "name (id8)" in the logs, in
+'plexus status' and on the status page, and accepted wherever a command
+asks for a node: a secured node's is its certificate's common name ('plexus
+cert node --name'), which the CA vouches for; an insecure node's is
+--node-name, 1 to 63 of a-z, 0-9, '-' and '.', which nobody vouches for
+(shown as unverified). A secured node's --node-name, if given, must be
+its certificate's name.
 
 --cert-policy makes the node believe a service only from a node whose
 certificate names it ('plexus cert node --service'): a member can no longer
@@ -196,7 +204,7 @@ func (o *nodeOptions) run(ctx context.Context, c *cli, fs *flagSet) error {
 		return err
 	}
 	n := s.node
-	log.Info("node started", "id", mesh.FormatID(n.ID()), "name", n.Info().Name, "relay", o.mesh.relay, "secure", s.secure, "cert-policy", n.Info().CertPolicy)
+	log.Info("node started", "id", mesh.FormatID(n.ID()), "node-name", n.Info().NodeName, "name", n.Info().Name, "relay", o.mesh.relay, "secure", s.secure, "cert-policy", n.Info().CertPolicy)
 	stopped := false
 	defer func() {
 		if stopped {

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -257,30 +258,32 @@ func TestNodeChain(t *testing.T) {
 	})
 
 	t.Run("status", func(t *testing.T) {
+		// The nodes are named by their certificates: a, b and c.
+		a, b, c := "a ("+m.a.id[:8]+")", "b ("+m.b.id[:8]+")", "c ("+m.c.id[:8]+")"
 		r := plexus(t, "", "status", "--node", m.b.api)
-		for _, want := range []string{"node      " + m.b.id, "mesh      test", "relay     yes", "tls       yes", "links     2", "routes    2",
-			"PEER  ", m.a.id + "  127.0.0.1:", "echo  " + m.a.id, "relayed circuits:", m.c.id + "  " + m.a.id} {
+		for _, want := range []string{"node      " + b, "id        " + m.b.id, "mesh      test", "relay     yes", "tls       yes", "links     2", "routes    2",
+			"PEER  ", a + "  127.0.0.1:", "echo  " + a, "relayed circuits:", c + "  " + a} {
 			if r.code != 0 || !strings.Contains(r.stdout, want) {
 				t.Errorf("plexus status: exit %d, no %q in:\n%s%s", r.code, want, r.stdout, r.stderr)
 			}
 		}
 		r = plexus(t, "", "links", "--node", strings.TrimPrefix(m.c.api, "http://"))
 		if lines := strings.Split(strings.TrimSpace(r.stdout), "\n"); r.code != 0 || len(lines) != 2 ||
-			!strings.HasPrefix(lines[0], "PEER              ADDRESS") || !strings.HasPrefix(lines[1], m.b.id+"  "+m.b.link+"  yes") {
+			!strings.HasPrefix(lines[0], "PEER          ADDRESS") || !strings.HasPrefix(lines[1], b+"  "+m.b.link+"  yes") {
 			t.Errorf("plexus links: exit %d:\n%s%s", r.code, r.stdout, r.stderr)
 		}
 		r = plexus(t, "", "routes", "--node", m.c.api)
-		want := fmt.Sprintf("HOST              NEXT HOP          HOPS\n%s  %s  1\n%s  %s  2\n", m.b.id, m.b.id, m.a.id, m.b.id)
+		want := fmt.Sprintf("HOST          NEXT HOP      HOPS\n%s  %s  1\n%s  %s  2\n", b, b, a, b)
 		if r.code != 0 || r.stdout != want {
 			t.Errorf("plexus routes: exit %d:\n%s%s\nwant:\n%s", r.code, r.stdout, r.stderr, want)
 		}
 		r = plexus(t, "", "services", "--node", m.c.api)
-		if r.code != 0 || !strings.HasPrefix(r.stdout, "NAME  HOST              PORT   HOPS\necho  "+m.a.id+"  ") || !strings.HasSuffix(r.stdout, "  2\n") {
+		if r.code != 0 || !strings.HasPrefix(r.stdout, "NAME  HOST          PORT   HOPS\necho  "+a+"  ") || !strings.HasSuffix(r.stdout, "  2\n") {
 			t.Errorf("plexus services: exit %d:\n%s%s", r.code, r.stdout, r.stderr)
 		}
 		r = plexus(t, "", "services", "--node", m.c.api, "--json")
 		var services []status.Service
-		if err := json.Unmarshal([]byte(r.stdout), &services); err != nil || len(services) != 1 || services[0].Name != "echo" || services[0].Host != m.a.id {
+		if err := json.Unmarshal([]byte(r.stdout), &services); err != nil || len(services) != 1 || services[0].Name != "echo" || services[0].Host != m.a.id || services[0].HostName != "a" {
 			t.Errorf("plexus services --json: exit %d, %v:\n%s", r.code, err, r.stdout)
 		}
 		r = plexus(t, "", "status", "--node", m.a.api, "--json")
@@ -294,7 +297,7 @@ func TestNodeChain(t *testing.T) {
 			return len(st.Sidecars) == 1 && st.Sidecars[0].Total == 1 && st.Sidecars[0].Open == 0
 		})
 		r = plexus(t, "", "status", "--node", m.c.api)
-		for _, want := range []string{"cert      expires ", "joins:\nADDRESS", "tcp://" + m.b.link + "  up     " + m.b.id,
+		for _, want := range []string{"cert      expires ", "joins:\nADDRESS", "tcp://" + m.b.link + "  up     b (" + m.b.id[:8] + ")",
 			"sidecars:\nKIND", "forward  127.0.0.1:0=echo  " + m.forward + "  0     1      -"} {
 			if r.code != 0 || !strings.Contains(r.stdout, want) {
 				t.Errorf("plexus status of c: exit %d, no %q in:\n%s%s", r.code, want, r.stdout, r.stderr)
@@ -451,6 +454,9 @@ func TestNodeErrors(t *testing.T) {
 		{[]string{"node", "--insecure", "--listen", "udp://127.0.0.1:1"}, "links run over tcp:// only"},
 		{[]string{"node", "--insecure", "extra"}, `unexpected argument "extra"`},
 		{[]string{"node", "--insecure", "--name", "bad name!"}, `--name "bad name!": a mesh name is 1 to 64 letters`},
+		{[]string{"node", "--insecure", "--node-name", "Web"}, `--node-name "Web": node names are lower case: --node-name web`},
+		{[]string{"node", "--insecure", "--node-name", "web_1"}, `--node-name "web_1": a node name is 1 to 63 of a-z, 0-9`},
+		{[]string{"cat", "--insecure", "--join", "127.0.0.1:1", "--node-name", "0123456789abcdef", "echo"}, "not 16 hex digits"},
 		{[]string{"status", "--node", "ftp://x"}, `want http://HOST:PORT`},
 		{[]string{"cat", "--insecure", "--join", "127.0.0.1:1"}, "an address to dial is needed"},
 		{[]string{"cat", "--insecure", "echo"}, "a mesh to join is needed"},
@@ -553,4 +559,27 @@ func TestReload(t *testing.T) {
 	if !strings.Contains(logs.String(), "SIGHUP: the node runs without TLS: nothing to reload") {
 		t.Errorf("insecure: %q", logs.String())
 	}
+}
+
+// TestNodeNameIsTheCN: a secured node's name is its certificate's CN: a
+// --node-name that repeats it is fine, another is refused with what the
+// certificate says.
+func TestNodeNameIsTheCN(t *testing.T) {
+	dir := t.TempDir()
+	mustPlexus(t, "cert", "ca", "--out", dir)
+	mustPlexus(t, "cert", "node", "--ca", dir, "--name", "web-1", "--out", dir)
+	tlsArgs := []string{"--cert", filepath.Join(dir, "web-1.crt"), "--key", filepath.Join(dir, "web-1.key"), "--ca", dir}
+	r := runIn(append([]string{"node", "--http", "", "--node-name", "db"}, tlsArgs...)...)
+	if r.code != 1 || !strings.Contains(r.stderr, `--node-name db: a secured node's name is its certificate's common name, "web-1" here`) {
+		t.Errorf("--node-name other than the CN: exit %d, %q", r.code, r.stderr)
+	}
+	n := startNode(t, append([]string{"--node-name", "web-1"}, tlsArgs...)...)
+	st := n.waitStatus(t, "its name", func(st *status.Status) bool { return st.Node.NodeName != "" })
+	if st.Node.NodeName != "web-1" || !st.Node.NameVerified {
+		t.Errorf("status: node name %q, verified %v", st.Node.NodeName, st.Node.NameVerified)
+	}
+	if got, _ := n.logged(t, "node started")["node-name"].(string); got != "web-1" {
+		t.Errorf("node started: node-name %q", got)
+	}
+	n.stop(t)
 }

@@ -17,7 +17,7 @@ const eventsEvery = time.Second
 // added and withdrawn, join errors), so that the list is full when a
 // page opens. It returns the provider the status page serves, which
 // takes its own snapshot per request as well and adds the events to it,
-// and stop, which ends the goroutine and waits for it.
+// (a status.Pinger too when p is one), and stop, which ends the goroutine and waits for it.
 func recordEvents(ctx context.Context, p status.Provider) (status.Provider, func()) {
 	rec := status.NewRecorder(status.DefaultEvents)
 	ctx, cancel := context.WithCancel(ctx)
@@ -26,8 +26,19 @@ func recordEvents(ctx context.Context, p status.Provider) (status.Provider, func
 		defer close(done)
 		rec.Run(ctx, p, eventsEvery)
 	}()
-	return rec.Provider(p), func() {
+	stop := func() {
 		cancel()
 		<-done
 	}
+	if pinger, ok := p.(status.Pinger); ok {
+		// The page's provider still answers pings and traces.
+		return pingingProvider{rec.Provider(p), pinger}, stop
+	}
+	return rec.Provider(p), stop
+}
+
+// pingingProvider is a Provider that is also a Pinger.
+type pingingProvider struct {
+	status.Provider
+	status.Pinger
 }

@@ -30,6 +30,8 @@ func (p *nodeProvider) Status(ctx context.Context) (*status.Status, error) {
 		Node: status.Node{
 			ID:            mesh.FormatID(info.ID),
 			Name:          info.Name,
+			NodeName:      info.NodeName,
+			NameVerified:  info.NameVerified,
 			Relay:         info.Relay,
 			Secure:        info.Secure,
 			Started:       info.Started,
@@ -53,6 +55,7 @@ func (p *nodeProvider) Status(ctx context.Context) (*status.Status, error) {
 		}
 		st.Links = append(st.Links, status.Link{
 			Peer:      mesh.FormatID(l.Peer),
+			PeerName:  l.PeerName,
 			Addr:      addr,
 			Dialer:    l.Dialer,
 			UpSince:   l.Since,
@@ -62,6 +65,14 @@ func (p *nodeProvider) Status(ctx context.Context) (*status.Status, error) {
 			Streams:   l.Conns,
 		})
 	}
+	// One Topology gives the names of every node the snapshot shows,
+	// read from the records once; a node it does not hold (a neighbour
+	// whose record has not come) is asked for by NodeName.
+	topo := n.Topology()
+	names := nodeNames{n: n, m: make(map[uint64]string, len(topo.Nodes))}
+	for _, tn := range topo.Nodes {
+		names.m[tn.ID] = tn.Name
+	}
 	routes := n.Routes()
 	sort.Slice(routes, func(i, j int) bool {
 		if routes[i].Hops != routes[j].Hops {
@@ -70,7 +81,11 @@ func (p *nodeProvider) Status(ctx context.Context) (*status.Status, error) {
 		return routes[i].Host < routes[j].Host
 	})
 	for _, r := range routes {
-		st.Routes = append(st.Routes, status.Route{Host: mesh.FormatID(r.Host), NextHop: mesh.FormatID(r.NextHop), Hops: r.Hops})
+		st.Routes = append(st.Routes, status.Route{
+			Host: mesh.FormatID(r.Host), HostName: names.of(r.Host),
+			NextHop: mesh.FormatID(r.NextHop), NextHopName: names.of(r.NextHop),
+			Hops: r.Hops,
+		})
 	}
 	services := n.Services()
 	sort.Slice(services, func(i, j int) bool {
@@ -84,7 +99,7 @@ func (p *nodeProvider) Status(ctx context.Context) (*status.Status, error) {
 		return a.Host < b.Host
 	})
 	for _, s := range services {
-		st.Services = append(st.Services, status.Service{Name: s.Name, Host: mesh.FormatID(s.Host), Port: s.Port, Hops: s.Hops})
+		st.Services = append(st.Services, status.Service{Name: s.Name, Host: mesh.FormatID(s.Host), HostName: names.of(s.Host), Port: s.Port, Hops: s.Hops})
 	}
 	for _, c := range n.Circuits() {
 		if c.Role != mesh.CircuitRelayed {
@@ -94,10 +109,12 @@ func (p *nodeProvider) Status(ctx context.Context) (*status.Status, error) {
 			Source: mesh.FormatID(c.Source), Dest: mesh.FormatID(c.Dest),
 			Prev: mesh.FormatID(c.Prev), Next: mesh.FormatID(c.Next),
 			Since: c.Since, Bytes: c.Bytes,
+			SourceName: names.of(c.Source), DestName: names.of(c.Dest),
+			PrevName: names.of(c.Prev), NextName: names.of(c.Next),
 		})
 	}
-	st.Graph = graph(n.Topology())
-	st.Joins = joins(n.Joins())
+	st.Graph = graph(topo)
+	st.Joins = joins(n, n.Joins())
 	if p.sidecars != nil {
 		for _, s := range p.sidecars.info() {
 			sc := status.Sidecar{Kind: s.Kind, Spec: s.Spec, Listen: s.Listen, Open: s.Open, Total: s.Total}
@@ -111,12 +128,13 @@ func (p *nodeProvider) Status(ctx context.Context) (*status.Status, error) {
 }
 
 // joins is the status API's view of the node's joins.
-func joins(js []mesh.JoinInfo) []status.Join {
+func joins(n *mesh.Node, js []mesh.JoinInfo) []status.Join {
 	var out []status.Join
 	for _, j := range js {
 		sj := status.Join{Addr: j.Addr, State: j.State.String(), Since: j.Since}
 		if j.State == mesh.JoinUp {
 			sj.Peer = mesh.FormatID(j.Peer)
+			sj.PeerName, _ = n.NodeName(j.Peer)
 		}
 		if j.LastError != nil && j.State != mesh.JoinUp {
 			sj.Error, sj.ErrorTime = j.LastError.Error(), timePtr(j.LastErrorTime)
@@ -138,7 +156,7 @@ func timePtr(t time.Time) *time.Time { return &t }
 func graph(t mesh.Topology) status.Graph {
 	var g status.Graph
 	for _, tn := range t.Nodes {
-		gn := status.GraphNode{ID: mesh.FormatID(tn.ID), Relay: tn.Relay, Reachable: tn.Reachable, Hops: tn.Hops}
+		gn := status.GraphNode{ID: mesh.FormatID(tn.ID), Name: tn.Name, NameVerified: tn.NameVerified, Relay: tn.Relay, Reachable: tn.Reachable, Hops: tn.Hops}
 		for _, s := range tn.Services {
 			name := s.Name
 			if s.Env != "" {
@@ -154,4 +172,20 @@ func graph(t mesh.Topology) status.Graph {
 		}
 	}
 	return g
+}
+
+// nodeNames are the names of the nodes of a snapshot, by id.
+type nodeNames struct {
+	n *mesh.Node
+	m map[uint64]string
+}
+
+// of returns the name of node id, "" when it has none.
+func (nn nodeNames) of(id uint64) string {
+	if name, ok := nn.m[id]; ok {
+		return name
+	}
+	name, _ := nn.n.NodeName(id)
+	nn.m[id] = name
+	return name
 }

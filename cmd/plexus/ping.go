@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/plexusnet/plexus/cmd/plexus/internal/status"
-	"github.com/plexusnet/plexus/mesh"
 )
 
 // plexus ping and plexus trace: a running node measures round trips
@@ -181,7 +180,7 @@ probes:
 			fmt.Fprintf(c.stdout, "seq %d: no answer: %v\n", seq, err)
 			continue
 		}
-		name = nodeLabel(res.Target)
+		name = hopLabel(res.Target)
 		if h := pathLine(res); h != header {
 			if header == "" {
 				fmt.Fprintf(c.stdout, "PING %s\n", h)
@@ -225,7 +224,7 @@ probes:
 
 // pathLine is the header of plexus ping: the target and the path.
 func pathLine(res status.PingResult) string {
-	t := nodeLabel(res.Target)
+	t := hopLabel(res.Target)
 	switch {
 	case res.Hops < 0:
 		return t + ": no route"
@@ -236,7 +235,7 @@ func pathLine(res status.PingResult) string {
 	}
 	via := make([]string, len(res.Path))
 	for i, h := range res.Path {
-		via[i] = nodeLabel(h)
+		via[i] = hopLabel(h)
 	}
 	return fmt.Sprintf("%s via %s, %d hops", t, strings.Join(via, ", "), res.Hops)
 }
@@ -254,7 +253,7 @@ func (o *pingOptions) runTrace(ctx context.Context, c *cli, fs *flagSet) error {
 		return printJSON(c.stdout, res)
 	}
 	if !res.Reachable || len(res.Hops) == 0 {
-		return fmt.Errorf("no route to %s", nodeLabel(res.Target))
+		return fmt.Errorf("no route to %s", hopLabel(res.Target))
 	}
 	tw := tabwriter.NewWriter(c.stdout, 0, 8, 2, ' ', 0)
 	for _, h := range res.Hops {
@@ -262,23 +261,17 @@ func (o *pingOptions) runTrace(ctx context.Context, c *cli, fs *flagSet) error {
 		if h.Error != "" {
 			rtt = "no answer: " + h.Error
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\n", h.Hop, nodeLabel(status.Hop{ID: h.ID, Name: h.Name}), rtt)
+		fmt.Fprintf(tw, "%d\t%s\t%s\n", h.Hop, nodeLabel(h.ID, h.Name), rtt)
 	}
 	tw.Flush()
 	if last := res.Hops[len(res.Hops)-1]; last.Error != "" {
-		return fmt.Errorf("no answer from %s", nodeLabel(res.Target))
+		return fmt.Errorf("no answer from %s", hopLabel(res.Target))
 	}
 	return nil
 }
 
-// nodeLabel shows a node as mesh.FormatNode does: "name (id8)", or the id.
-func nodeLabel(h status.Hop) string {
-	id, err := mesh.ParseID(h.ID)
-	if err != nil {
-		return h.ID
-	}
-	return mesh.FormatNode(id, h.Name)
-}
+// hopLabel shows a node of a ping or trace answer as nodeLabel does.
+func hopLabel(h status.Hop) string { return nodeLabel(h.ID, h.Name) }
 
 // getAPI gets path of the node's API at nodeURL, with query q, within
 // timeout, and decodes its JSON answer into v; an answer other than 200

@@ -82,7 +82,7 @@ messages, when a receive times out (status 0), on SIGINT or SIGTERM
 (status 0), or on an error (status 1).
 
 mesh:// URLs (mesh://SERVICE, mesh://SERVICE:PORT, mesh://HOST:PORT,
-mesh://:PORT) join the mesh as a short-lived node, with the node flags of
+mesh://:PORT; HOST is a node id or a node's name) join the mesh as a short-lived node, with the node flags of
 'plexus node': --join, --mesh-listen (its --listen), --ca, --name, and
 --cert, --key and --insecure, which serve tls+tcp:// too. A dial to a
 mesh:// URL waits up to 10s for the route or the service to appear, and
@@ -514,7 +514,13 @@ func dialSock(ctx context.Context, s socket.Socket, url string, n *mesh.Node, lo
 	}
 	ctx, cancel := context.WithTimeout(ctx, meshWait)
 	defer cancel()
-	err := dialWait(ctx, n, url, log, func(ctx context.Context) error { return s.DialContext(ctx, url) })
+	err := dialWait(ctx, n, url, log, func(ctx context.Context) error {
+		addr, err := meshAddr(n, strings.TrimPrefix(url, "mesh://"))
+		if err != nil {
+			return err
+		}
+		return s.DialContext(ctx, "mesh://"+addr)
+	})
 	return waited(err, meshWait)
 }
 

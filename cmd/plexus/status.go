@@ -33,10 +33,10 @@ type statusView struct {
 func statusViews() []statusView {
 	return []statusView{
 		{"status", "show a running node: itself, its links, routes, services, circuits",
-			"the node (id, mesh name, relay, TLS, certificate policy, revocation list,\ncertificate expiry, uptime, listen addresses), then its joins (up,\nconnecting, redialing with the last error and the next try, refused and\nwhy), links, routes, services, relayed circuits and sidecars (open and\ntotal connections, last error)",
+			"the node (name and id, mesh name, relay, TLS, certificate policy, revocation\nlist, certificate expiry, uptime, listen addresses), then its joins (up,\nconnecting, redialing with the last error and the next try, refused and\nwhy), links, routes, services, relayed circuits and sidecars (open and\ntotal connections, last error)",
 			func(st *status.Status) any { return st }, printStatus},
 		{"links", "list a running node's links",
-			"its links: peer id, remote address, who dialed, round trip, bytes each\nway, connections open, since when",
+			"its links: peer, remote address, who dialed, round trip, bytes each\nway, connections open, since when",
 			func(st *status.Status) any { return st.Links }, printLinks},
 		{"routes", "list a running node's routes",
 			"its route table: host, next hop, hops",
@@ -228,9 +228,13 @@ func rtt(ms float64) string {
 }
 
 func printStatus(w io.Writer, st *status.Status) {
+	nl := newNodeLabels(st)
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	n := st.Node
-	row(tw, "node", n.ID)
+	row(tw, "node", nl.label(n.ID, n.NodeName))
+	if n.NodeName != "" {
+		row(tw, "id", n.ID)
+	}
 	row(tw, "mesh", n.Name)
 	row(tw, "relay", yesNo(n.Relay))
 	row(tw, "tls", yesNo(n.Secure))
@@ -251,22 +255,23 @@ func printStatus(w io.Writer, st *status.Status) {
 	sections := []struct {
 		title string
 		n     int
-		print func(io.Writer, *status.Status)
+		print func(io.Writer, *status.Status, *nodeLabels)
 	}{
-		{"joins", len(st.Joins), printJoins},
-		{"links", len(st.Links), printLinks},
-		{"routes", len(st.Routes), printRoutes},
-		{"services", len(st.Services), printServices},
-		{"relayed circuits", len(st.Circuits), printCircuits},
-		{"sidecars", len(st.Sidecars), printSidecars},
+		{"joins", len(st.Joins), joinsTable},
+		{"links", len(st.Links), linksTable},
+		{"routes", len(st.Routes), routesTable},
+		{"services", len(st.Services), servicesTable},
+		{"relayed circuits", len(st.Circuits), circuitsTable},
+		{"sidecars", len(st.Sidecars), sidecarsTable},
 	}
 	for _, s := range sections {
 		if s.n == 0 {
 			continue
 		}
 		fmt.Fprintf(w, "\n%s:\n", s.title)
-		s.print(w, st)
+		s.print(w, st, nl)
 	}
+	nl.footnote(w)
 }
 
 // policyText says whom the node believes about service names.
@@ -277,34 +282,51 @@ func policyText(n status.Node) string {
 	return "none (any member may serve any name)"
 }
 
-func printLinks(w io.Writer, st *status.Status) {
+// labelled prints the table of one view, and the footnote of its
+// unverified names.
+func labelled(table func(io.Writer, *status.Status, *nodeLabels)) func(io.Writer, *status.Status) {
+	return func(w io.Writer, st *status.Status) {
+		nl := newNodeLabels(st)
+		table(w, st, nl)
+		nl.footnote(w)
+	}
+}
+
+var (
+	printLinks    = labelled(linksTable)
+	printRoutes   = labelled(routesTable)
+	printServices = labelled(servicesTable)
+)
+
+func linksTable(w io.Writer, st *status.Status, nl *nodeLabels) {
 	tw := table(w, "PEER", "ADDRESS", "DIALED", "RTT", "IN", "OUT", "STREAMS", "UP")
 	for _, l := range st.Links {
-		row(tw, l.Peer, orDash(l.Addr), yesNo(l.Dialer), rtt(l.RTTMillis), bytesIEC(l.BytesIn), bytesIEC(l.BytesOut), l.Streams, age(st.Time, l.UpSince))
+		row(tw, nl.label(l.Peer, l.PeerName), orDash(l.Addr), yesNo(l.Dialer), rtt(l.RTTMillis), bytesIEC(l.BytesIn), bytesIEC(l.BytesOut), l.Streams, age(st.Time, l.UpSince))
 	}
 	tw.Flush()
 }
 
-func printRoutes(w io.Writer, st *status.Status) {
+func routesTable(w io.Writer, st *status.Status, nl *nodeLabels) {
 	tw := table(w, "HOST", "NEXT HOP", "HOPS")
 	for _, r := range st.Routes {
-		row(tw, r.Host, r.NextHop, r.Hops)
+		row(tw, nl.label(r.Host, r.HostName), nl.label(r.NextHop, r.NextHopName), r.Hops)
 	}
 	tw.Flush()
 }
 
-func printServices(w io.Writer, st *status.Status) {
+func servicesTable(w io.Writer, st *status.Status, nl *nodeLabels) {
 	tw := table(w, "NAME", "HOST", "PORT", "HOPS")
 	for _, s := range st.Services {
-		row(tw, s.Name, s.Host, s.Port, s.Hops)
+		row(tw, s.Name, nl.label(s.Host, s.HostName), s.Port, s.Hops)
 	}
 	tw.Flush()
 }
 
-func printCircuits(w io.Writer, st *status.Status) {
+func circuitsTable(w io.Writer, st *status.Status, nl *nodeLabels) {
 	tw := table(w, "SOURCE", "DEST", "PREV", "NEXT", "UP", "BYTES")
 	for _, c := range st.Circuits {
-		row(tw, c.Source, c.Dest, c.Prev, c.Next, age(st.Time, c.Since), bytesIEC(c.Bytes))
+		row(tw, nl.label(c.Source, c.SourceName), nl.label(c.Dest, c.DestName), nl.label(c.Prev, c.PrevName), nl.label(c.Next, c.NextName),
+			age(st.Time, c.Since), bytesIEC(c.Bytes))
 	}
 	tw.Flush()
 }
@@ -339,16 +361,16 @@ func days(d time.Duration) string {
 	return d.Truncate(time.Minute).String()
 }
 
-// printJoins lists the joins: each address, its state, the peer while up,
+// joinsTable lists the joins: each address, its state, the peer while up,
 // since when, and what went wrong when it is not up.
-func printJoins(w io.Writer, st *status.Status) {
+func joinsTable(w io.Writer, st *status.Status, nl *nodeLabels) {
 	tw := table(w, "ADDRESS", "STATE", "PEER", "SINCE", "DETAIL")
 	for _, j := range st.Joins {
 		detail := j.Error
 		if j.State == "redialing" && j.NextTry != nil {
 			detail = nextTry(st.Time, *j.NextTry) + ": " + j.Error
 		}
-		row(tw, j.Addr, j.State, orDash(j.Peer), age(st.Time, j.Since), orDash(detail))
+		row(tw, j.Addr, j.State, peerOrDash(nl, j.Peer, j.PeerName), age(st.Time, j.Since), orDash(detail))
 	}
 	tw.Flush()
 }
@@ -365,8 +387,8 @@ func nextTry(now, t time.Time) string {
 	return "next try in " + d.Round(time.Second).String()
 }
 
-// printSidecars lists the --expose and --forward sidecars.
-func printSidecars(w io.Writer, st *status.Status) {
+// sidecarsTable lists the --expose and --forward sidecars.
+func sidecarsTable(w io.Writer, st *status.Status, _ *nodeLabels) {
 	tw := table(w, "KIND", "SPEC", "LISTEN", "OPEN", "TOTAL", "LAST ERROR")
 	for _, s := range st.Sidecars {
 		last := "-"
@@ -379,4 +401,65 @@ func printSidecars(w io.Writer, st *status.Status) {
 		row(tw, s.Kind, s.Spec, s.Listen, s.Open, s.Total, last)
 	}
 	tw.Flush()
+}
+
+// peerOrDash is the label of a peer, or "-" when there is none.
+func peerOrDash(nl *nodeLabels, id, name string) string {
+	if id == "" {
+		return "-"
+	}
+	return nl.label(id, name)
+}
+
+// unverifiedMark follows a node name no certificate vouches for (an
+// insecure node's --node-name): "web* (0a1b2c3d)".
+const unverifiedMark = "*"
+
+// unverifiedNote is the footnote under a table that marks a name so.
+const unverifiedNote = unverifiedMark + " name not verified by a certificate"
+
+// nodeLabels prints the nodes of a snapshot as "name (id8)" (nodeLabel),
+// marking the names that no certificate vouches for, and remembers
+// whether it did, for the footnote.
+type nodeLabels struct {
+	verified map[string]bool // by node id, from the graph
+	secure   bool            // the node is secured: the names it knows are its certificates' CNs
+	marked   bool
+}
+
+func newNodeLabels(st *status.Status) *nodeLabels {
+	nl := &nodeLabels{verified: map[string]bool{}, secure: st.Node.Secure}
+	for _, n := range st.Graph.Nodes {
+		if n.Name != "" {
+			nl.verified[n.ID] = n.NameVerified
+		}
+	}
+	if st.Node.NodeName != "" {
+		nl.verified[st.Node.ID] = st.Node.NameVerified
+	}
+	return nl
+}
+
+// label is nodeLabel of id and name, the name marked when it is not
+// verified.
+func (nl *nodeLabels) label(id, name string) string {
+	if name == "" {
+		return id
+	}
+	v, ok := nl.verified[id]
+	if !ok {
+		v = nl.secure
+	}
+	if !v {
+		nl.marked = true
+		name += unverifiedMark
+	}
+	return nodeLabel(id, name)
+}
+
+// footnote explains the mark, if a table used it.
+func (nl *nodeLabels) footnote(w io.Writer) {
+	if nl.marked {
+		fmt.Fprintf(w, "\n%s\n", unverifiedNote)
+	}
 }

@@ -180,3 +180,70 @@ func TestCertText(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusTablesNames: nodes with names are shown as "name (id8)",
+// those without by their id; on an insecure node, whose names no
+// certificate vouches for, each name is marked and a footnote says so;
+// the tables stay aligned.
+func TestStatusTablesNames(t *testing.T) {
+	now := time.Date(2026, 11, 29, 18, 0, 0, 0, time.UTC)
+	st := &status.Status{
+		Time:  now,
+		Node:  status.Node{ID: "ac9cf68e5aeab6da", Name: "prod", NodeName: "gw", Started: now.Add(-time.Minute), UptimeSeconds: 60},
+		Links: []status.Link{{Peer: "5f0e2b7c9d1a3e48", PeerName: "relay-eu-1", Addr: "10.0.0.2:41872", UpSince: now.Add(-time.Minute)}},
+		Routes: []status.Route{{Host: "5f0e2b7c9d1a3e48", HostName: "relay-eu-1", NextHop: "5f0e2b7c9d1a3e48", NextHopName: "relay-eu-1", Hops: 1},
+			{Host: "c3d4e5f60718293a", NextHop: "5f0e2b7c9d1a3e48", NextHopName: "relay-eu-1", Hops: 2}},
+		Services: []status.Service{{Name: "echo", Host: "c3d4e5f60718293a", Port: 1, Hops: 2},
+			{Name: "web", Host: "5f0e2b7c9d1a3e48", HostName: "relay-eu-1", Port: 80, Hops: 1}},
+		Graph: status.Graph{Nodes: []status.GraphNode{{ID: "ac9cf68e5aeab6da", Name: "gw"}, {ID: "5f0e2b7c9d1a3e48", Name: "relay-eu-1"}, {ID: "c3d4e5f60718293a"}}},
+	}
+	var b strings.Builder
+	printStatus(&b, st)
+	want := `node      gw* (ac9cf68e)
+id        ac9cf68e5aeab6da
+mesh      prod
+relay     no
+tls       no
+policy    none (any member may serve any name)
+uptime    1m0s
+listen    -
+links     1
+routes    2
+services  2
+circuits  0
+
+links:
+PEER                    ADDRESS         DIALED  RTT  IN   OUT  STREAMS  UP
+relay-eu-1* (5f0e2b7c)  10.0.0.2:41872  no      -    0 B  0 B  0        1m0s
+
+routes:
+HOST                    NEXT HOP                HOPS
+relay-eu-1* (5f0e2b7c)  relay-eu-1* (5f0e2b7c)  1
+c3d4e5f60718293a        relay-eu-1* (5f0e2b7c)  2
+
+services:
+NAME  HOST                    PORT  HOPS
+echo  c3d4e5f60718293a        1     2
+web   relay-eu-1* (5f0e2b7c)  80    1
+
+* name not verified by a certificate
+`
+	if b.String() != want {
+		t.Errorf("status, insecure:\n%s\nwant:\n%s", b.String(), want)
+	}
+
+	// On a secured node the names are its certificates': no mark.
+	st.Node.Secure, st.Node.NameVerified = true, true
+	for i := range st.Graph.Nodes {
+		st.Graph.Nodes[i].NameVerified = true
+	}
+	b.Reset()
+	printRoutes(&b, st)
+	want = `HOST                   NEXT HOP               HOPS
+relay-eu-1 (5f0e2b7c)  relay-eu-1 (5f0e2b7c)  1
+c3d4e5f60718293a       relay-eu-1 (5f0e2b7c)  2
+`
+	if b.String() != want {
+		t.Errorf("routes, secured:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
