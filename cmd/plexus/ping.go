@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -272,47 +270,6 @@ func (o *pingOptions) runTrace(ctx context.Context, c *cli, fs *flagSet) error {
 
 // hopLabel shows a node of a ping or trace answer as nodeLabel does.
 func hopLabel(h status.Hop) string { return nodeLabel(h.ID, h.Name) }
-
-// getAPI gets path of the node's API at nodeURL, with query q, within
-// timeout, and decodes its JSON answer into v; an answer other than 200
-// is an error with the node's message.
-func getAPI(ctx context.Context, nodeURL, path string, q url.Values, timeout time.Duration, v any) error {
-	u, err := apiURL(nodeURL)
-	if err != nil {
-		return err
-	}
-	u = strings.TrimSuffix(u, status.APIPath) + path + "?" + q.Encode()
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return err
-	}
-	tr := &http.Transport{DisableKeepAlives: true}
-	defer tr.CloseIdleConnections()
-	resp, err := (&http.Client{Transport: tr}).Do(req)
-	if err != nil {
-		return fmt.Errorf("cannot read the node's API (is 'plexus node --http' running there?): %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Error string `json:"error"`
-		}
-		if json.Unmarshal(body, &e) == nil && e.Error != "" {
-			return errors.New(e.Error)
-		}
-		return fmt.Errorf("%s: %s (is this a plexus node of this version?)", path, resp.Status)
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return fmt.Errorf("%s: not an answer of a plexus node: %w", path, err)
-	}
-	return nil
-}
 
 // printJSON writes v as indented JSON.
 func printJSON(w io.Writer, v any) error {
