@@ -7,7 +7,12 @@
 // so that linkstate and wire, which import it, stay pure too.
 package base
 
-import "fmt"
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+)
 
 // FormatID returns a node id as 16 lower-case hex digits, the form used in
 // addresses, logs and URLs.
@@ -109,3 +114,44 @@ const (
 	MaxChainCerts = 3       // the leaf and at most 2 intermediates
 	MaxChainBytes = 8 << 10 // DER bytes of the whole chain
 )
+
+// Caps on the addresses a node advertises in its record, where it accepts
+// links (see CheckAdvertise).
+const (
+	MaxAdvertise    = 4  // addresses in one record
+	MaxAdvertiseLen = 64 // bytes of one address
+)
+
+// CheckAdvertise reports whether s may be an address a node advertises:
+// HOST:PORT of at most MaxAdvertiseLen bytes, where HOST is a DNS name or
+// an IPv4 address (letters, digits, '-' and '.') or an IPv6 address in
+// brackets, and PORT a decimal port from 1 to 65535.
+func CheckAdvertise(s string) error {
+	if s == "" || len(s) > MaxAdvertiseLen {
+		return fmt.Errorf("%w: advertised address %q: want HOST:PORT of 1 to %d bytes", ErrBadAddress, s, MaxAdvertiseLen)
+	}
+	i := strings.LastIndexByte(s, ':')
+	if i <= 0 {
+		return fmt.Errorf("%w: advertised address %q: want HOST:PORT", ErrBadAddress, s)
+	}
+	host, port := s[:i], s[i+1:]
+	if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 || port[0] == '0' {
+		return fmt.Errorf("%w: advertised address %q: port %q is not a decimal from 1 to 65535", ErrBadAddress, s, port)
+	}
+	if host[0] == '[' {
+		a, err := netip.ParseAddr(strings.TrimSuffix(host[1:], "]"))
+		if !strings.HasSuffix(host, "]") || err != nil || !a.Is6() || a.Zone() != "" {
+			return fmt.Errorf("%w: advertised address %q: %q is not an IPv6 address in brackets", ErrBadAddress, s, host)
+		}
+		return nil
+	}
+	if host[0] == '-' || host[0] == '.' {
+		return fmt.Errorf("%w: advertised address %q: host %q starts with %q", ErrBadAddress, s, host, host[0])
+	}
+	for i := 0; i < len(host); i++ {
+		if c := host[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.') {
+			return fmt.Errorf("%w: advertised address %q: host %q has the character %q", ErrBadAddress, s, host, c)
+		}
+	}
+	return nil
+}
