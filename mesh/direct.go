@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/plexusnet/plexus/mesh/internal/base"
 	"github.com/plexusnet/plexus/mesh/internal/linkstate"
 	"github.com/plexusnet/plexus/mesh/internal/wire"
 	"github.com/plexusnet/plexus/mux"
@@ -287,3 +288,9 @@ func (c *core) dialBackRequested(st *mux.Stream, host uint64) {
 	c.stats.dialBacks.Add(1)
 	c.considerDirect(host, true)
 }
+
+// CheckAdvertise reports whether addr may be advertised (WithAdvertise):
+// HOST:PORT of at most 64 bytes, HOST a DNS name, an IPv4 address or an
+// IPv6 address in brackets, PORT from 1 to 65535. The error wraps
+// ErrBadAddress.
+func CheckAdvertise(addr string) error { return base.CheckAdvertise(addr) }
