@@ -65,8 +65,8 @@ its certificate's name.
 other nodes can reach one of its --listen addresses (a public address, a
 port forwarded through NAT; at most 4). A node that talks to this one
 through a relay then dials it there and the two become neighbours: new
-connections go direct, and a circuit already through the relay stays on
-it until it ends. When only this node advertises, the far node is asked
+connections go direct, and those already open through the relay stay on
+it until they end. When only this node advertises, the far node is asked
 through the circuit to dial back. The dialed node must prove the expected
 id (its certificate's), or the link is refused; each advertised address
 is dialed at most 3 times a minute. --direct=false turns the upgrade off.
