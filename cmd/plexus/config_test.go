@@ -251,4 +251,16 @@ func TestAdvertiseFlags(t *testing.T) {
 			t.Errorf("--advertise %q: %v", tc.addrs, err)
 		}
 	}
+	// The node started from the flags advertises the addresses.
+	m := meshFlags{insecure: true, advertise: []string{"203.0.113.7:7000"}, direct: true}
+	s, err := m.start(t.Context(), slog.New(slog.DiscardHandler), "listen")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.node.Close()
+	for _, tn := range s.node.Topology().Nodes {
+		if tn.ID == s.node.ID() && (len(tn.Advertise) != 1 || tn.Advertise[0] != "203.0.113.7:7000") {
+			t.Errorf("the node advertises %q", tn.Advertise)
+		}
+	}
 }
