@@ -109,8 +109,8 @@ type LinkInfo struct {
 	// nodes: the link session's class streams (Stats.ClassStreams).
 	Conns int
 	// Direct: the link is the direct upgrade of a relayed pair (see
-	// WithDirect): dialed to an address the peer advertises, or accepted
-	// from a host this node had a circuit with.
+	// WithDirect): dialed to an address the peer advertises, by this node
+	// or by the peer (which says so in its hello).
 	Direct bool
 }
 

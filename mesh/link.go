@@ -545,7 +545,7 @@ func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
 	}
 	defer c.untrack(hs)
 	defer sess.Close()
-	l := &link{c: c, dialer: dialer, conn: rw, sess: sess, cert: pc, expect: ls.expect}
+	l := &link{c: c, dialer: dialer, conn: rw, sess: sess, cert: pc, expect: ls.expect, direct: ls.direct && dialer}
 	if nc, ok := conn.(net.Conn); ok {
 		l.laddr, l.raddr = nc.LocalAddr(), nc.RemoteAddr()
 	}
@@ -558,9 +558,6 @@ func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
 	}
 	cancel()
 	l.since = time.Now()
-	// A link accepted from a host we have a circuit with is the far end's
-	// direct upgrade (or one we asked for).
-	l.direct = ls.direct || !dialer && c.circuitEnd(l.peer) != nil
 	if err := c.links.register(l); err != nil {
 		return err
 	}
@@ -673,6 +670,9 @@ func (l *link) handshake(ctx, auth context.Context, proved uint64, authed func()
 	if c.ident != nil {
 		flags |= wire.HelloSecured | wire.HelloLists
 	}
+	if l.direct {
+		flags |= wire.HelloDirect
+	}
 	ours := wire.AppendCtrl(nil, wire.MsgHello, wire.AppendHello(nil, wire.Hello{Version: Version, Flags: flags, ID: c.id, Name: c.opts.name}))
 	var h wire.Hello
 	err = withContext(auth, st, func() error {
@@ -704,6 +704,9 @@ func (l *link) handshake(ctx, auth context.Context, proved uint64, authed func()
 			// before them) is sent none: it would close the link on a
 			// message type it does not know.
 			l.out.takesLists(h.Flags&wire.HelloLists != 0 && c.ident != nil)
+			if !l.dialer && h.Flags&wire.HelloDirect != 0 {
+				l.direct = true // the dialer's direct upgrade
+			}
 		}
 	}
 	if err == nil {
