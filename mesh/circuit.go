@@ -121,6 +121,7 @@ func (c *core) runCircuit(host uint64, b *build) {
 	if err != nil {
 		return
 	}
+	c.considerDirect(host, false)
 	c.serveCircuit(ci)
 }
 
@@ -648,5 +649,7 @@ func (c *core) terminate(st *mux.Stream, s wire.SetupHeader) {
 	}) {
 		sess.Close()
 		release()
+		return
 	}
+	c.considerDirect(src, false)
 }

@@ -48,6 +48,8 @@ type link struct {
 	out    recordQueue
 	known  knownDests // destinations that accepted a connection on the link
 	cert   peerCert   // what the peer's certificate proved, when secured
+	expect uint64     // the peer's id, when the dialer requires one (a direct link); else 0
+	direct bool       // made by the direct upgrade of a relayed pair (see direct.go)
 
 	laddr, raddr net.Addr  // the connection's, when it is a net.Conn
 	since        time.Time // when the handshake ended
@@ -488,6 +490,11 @@ type linkStart struct {
 	authed func() bool
 	// heard, if set, is called once the peer's TLS ClientHello is read.
 	heard func()
+	// expect, if not zero, is the id the peer must prove: a direct link
+	// dialed to the address a host advertises (see direct.go).
+	expect uint64
+	// direct: the link is dialed by the direct upgrade.
+	direct bool
 }
 
 // runLinkWith runs a link over conn until it ends and returns why.
@@ -510,7 +517,7 @@ func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
 	rw := conn
 	var pc peerCert // what the peer's certificate proves
 	if c.ident != nil {
-		tc, err := c.tlsHandshake(auth, conn, dialer, &pc, ls.heard)
+		tc, err := c.tlsHandshake(auth, conn, dialer, ls.expect, &pc, ls.heard)
 		if err != nil {
 			if !c.isClosed() {
 				c.stats.linkHandshakes.Add(1)
@@ -538,7 +545,7 @@ func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
 	}
 	defer c.untrack(hs)
 	defer sess.Close()
-	l := &link{c: c, dialer: dialer, conn: rw, sess: sess, cert: pc}
+	l := &link{c: c, dialer: dialer, conn: rw, sess: sess, cert: pc, expect: ls.expect, direct: ls.direct && dialer}
 	if nc, ok := conn.(net.Conn); ok {
 		l.laddr, l.raddr = nc.LocalAddr(), nc.RemoteAddr()
 	}
@@ -629,12 +636,12 @@ func (c *core) linkChanged(peer uint64, up bool) {
 
 // tlsHandshake secures a link's connection: mutual TLS 1.3 against the
 // mesh CA. What the peer's certificate proved goes to *pc.
-func (c *core) tlsHandshake(ctx context.Context, conn io.ReadWriteCloser, dialer bool, pc *peerCert, heard func()) (*tls.Conn, error) {
+func (c *core) tlsHandshake(ctx context.Context, conn io.ReadWriteCloser, dialer bool, expect uint64, pc *peerCert, heard func()) (*tls.Conn, error) {
 	nc, ok := conn.(net.Conn)
 	if !ok {
 		nc = rwConn{conn}
 	}
-	return c.ident.handshake(ctx, nc, !dialer, 0, pc, heard)
+	return c.ident.handshake(ctx, nc, !dialer, expect, pc, heard)
 }
 
 // handshake runs the link handshake on the control stream. Until the
@@ -663,6 +670,9 @@ func (l *link) handshake(ctx, auth context.Context, proved uint64, authed func()
 	if c.ident != nil {
 		flags |= wire.HelloSecured | wire.HelloLists
 	}
+	if l.direct {
+		flags |= wire.HelloDirect
+	}
 	ours := wire.AppendCtrl(nil, wire.MsgHello, wire.AppendHello(nil, wire.Hello{Version: Version, Flags: flags, ID: c.id, Name: c.opts.name}))
 	var h wire.Hello
 	err = withContext(auth, st, func() error {
@@ -676,6 +686,9 @@ func (l *link) handshake(ctx, auth context.Context, proved uint64, authed func()
 	})
 	if err == nil {
 		if err = c.checkHello(h, proved); err != nil {
+			l.refuse(err)
+		} else if l.expect != 0 && h.ID != l.expect {
+			err = fmt.Errorf("%w: a direct link to %s reached node %s", ErrIDMismatch, FormatID(l.expect), FormatID(h.ID))
 			l.refuse(err)
 		}
 	}
@@ -691,6 +704,9 @@ func (l *link) handshake(ctx, auth context.Context, proved uint64, authed func()
 			// before them) is sent none: it would close the link on a
 			// message type it does not know.
 			l.out.takesLists(h.Flags&wire.HelloLists != 0 && c.ident != nil)
+			if !l.dialer && h.Flags&wire.HelloDirect != 0 {
+				l.direct = true // the dialer's direct upgrade
+			}
 		}
 	}
 	if err == nil {

@@ -55,7 +55,8 @@ type core struct {
 	linkPending pending.Set // accepted links not authenticated yet, by source address
 	ports       portTable
 	circuits    circuitTable
-	avoid       avoidTable // relays that failed circuit setups
+	avoid       avoidTable  // relays that failed circuit setups
+	direct      directTable // the direct upgrade of relayed pairs (direct.go)
 	relays      relayTable
 	rt          routing
 	self        selfLink
@@ -141,7 +142,7 @@ func New(opts ...Option) (*Node, error) {
 // svc bytes: with every neighbour it may list (MaxLinks), and, when
 // secured, our certificate chain and signature.
 func (c *core) recordMax(svc int) int {
-	n := linkstate.MinRecordLen + 8*c.lim.MaxLinks + svc
+	n := linkstate.MinRecordLen + 8*c.lim.MaxLinks + svc + advertiseBytes(c.opts.advertise)
 	if c.ident != nil {
 		cr := c.ident.creds()
 		n += len(cr.chain) + cr.sigMax
@@ -155,7 +156,7 @@ func (c *core) credsFit(cr *creds) error {
 	c.ports.mu.Lock()
 	svc := c.ports.serviceBytes()
 	c.ports.mu.Unlock()
-	if n := linkstate.MinRecordLen + 8*c.lim.MaxLinks + svc + len(cr.chain) + cr.sigMax; n > c.lim.MaxRecordSize {
+	if n := linkstate.MinRecordLen + 8*c.lim.MaxLinks + svc + advertiseBytes(c.opts.advertise) + len(cr.chain) + cr.sigMax; n > c.lim.MaxRecordSize {
 		return fmt.Errorf("with a certificate chain of %d bytes our record may have %d bytes, more than MaxRecordSize (%d)", len(cr.chain), n, c.lim.MaxRecordSize)
 	}
 	return nil

@@ -314,9 +314,23 @@ var (
 )
 
 func linksTable(w io.Writer, st *status.Status, nl *nodeLabels) {
-	tw := table(w, "PEER", "ADDRESS", "DIALED", "RTT", "IN", "OUT", "STREAMS", "UP")
+	// A DIRECT column only when a link is the direct upgrade of a
+	// relayed pair (plexus node --advertise): yes for those.
+	direct := false
 	for _, l := range st.Links {
-		row(tw, nl.label(l.Peer, l.PeerName), orDash(l.Addr), yesNo(l.Dialer), rtt(l.RTTMillis), bytesIEC(l.BytesIn), bytesIEC(l.BytesOut), l.Streams, age(st.Time, l.UpSince))
+		direct = direct || l.Direct
+	}
+	cols := []string{"PEER", "ADDRESS", "DIALED", "RTT", "IN", "OUT", "STREAMS", "UP"}
+	if direct {
+		cols = []string{"PEER", "ADDRESS", "DIALED", "DIRECT", "RTT", "IN", "OUT", "STREAMS", "UP"}
+	}
+	tw := table(w, cols...)
+	for _, l := range st.Links {
+		cells := []any{nl.label(l.Peer, l.PeerName), orDash(l.Addr), yesNo(l.Dialer)}
+		if direct {
+			cells = append(cells, yesNo(l.Direct))
+		}
+		row(tw, append(cells, rtt(l.RTTMillis), bytesIEC(l.BytesIn), bytesIEC(l.BytesOut), l.Streams, age(st.Time, l.UpSince))...)
 	}
 	tw.Flush()
 }

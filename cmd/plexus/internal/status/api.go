@@ -87,6 +87,10 @@ type Link struct {
 	BytesIn   uint64    `json:"bytes_in"`            // bytes received on the link since it came up
 	BytesOut  uint64    `json:"bytes_out"`           // bytes sent on it
 	Streams   int       `json:"streams"`             // streams open on the link's session now
+	// Direct: the link is the direct upgrade of a relayed pair, dialed to
+	// an address one end advertises (plexus node --advertise), by either
+	// end; false for a link of --join or --listen.
+	Direct bool `json:"direct,omitempty"`
 }
 
 // RTT returns RTTMillis as a duration.
