@@ -596,8 +596,8 @@ func (c *core) terminate(st *mux.Stream, s wire.SetupHeader) {
 		}
 		// path[0] is proved: now it may count, and the verdict on it goes
 		// inside TLS.
-		if c.beforeVerdict != nil {
-			c.beforeVerdict()
+		if c.hooks.beforeVerdict != nil {
+			c.hooks.beforeVerdict()
 		}
 		lerr := take()
 		tc.SetWriteDeadline(time.Now().Add(c.lim.HandshakeTimeout))

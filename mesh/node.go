@@ -61,14 +61,7 @@ type core struct {
 	rt          routing
 	self        selfLink
 
-	// hostileRelay, set by tests before the node links, plays a relay
-	// that misbehaves: it sees every setup this node would relay, and
-	// takes it over by returning true.
-	hostileRelay func(st *mux.Stream, s wire.SetupHeader) bool
-	// beforeVerdict, set by tests before the node links, is called where
-	// a circuit ends here, once end-to-end TLS has proved its source and
-	// before the verdict on it is written.
-	beforeVerdict func()
+	hooks testHooks // what tests make the node do
 
 	revoke   revocation // the revocation list held (revoke.go)
 	names    nameCache  // node names read from certificates (names.go)
@@ -77,6 +70,17 @@ type core struct {
 	started  time.Time
 	serving  []served // listeners accepting links, guarded by mu
 	join     joinSet  // Join's addresses and their states (joins.go), guarded by mu
+}
+
+// testHooks are what tests set, before the node links, to make it
+// misbehave or to stop it at a point.
+type testHooks struct {
+	// hostileRelay plays a relay that misbehaves: it sees every setup
+	// this node would relay, and takes it over by returning true.
+	hostileRelay func(st *mux.Stream, s wire.SetupHeader) bool
+	// beforeVerdict is called where a circuit ends here, once end-to-end
+	// TLS has proved its source and before the verdict on it is written.
+	beforeVerdict func()
 }
 
 // served is a listener that accepts links.
