@@ -219,6 +219,7 @@ func (o *nodeOptions) run(ctx context.Context, c *cli, fs *flagSet) error {
 	}
 	n := s.node
 	log.Info("node started", "id", mesh.FormatID(n.ID()), "node-name", n.Info().NodeName, "name", n.Info().Name, "relay", o.mesh.relay, "secure", s.secure, "cert-policy", n.Info().CertPolicy)
+	warnCertExpiry(log, o.mesh.cert, n.Info().CertNotAfter, time.Now())
 	stopped := false
 	defer func() {
 		if stopped {
@@ -326,4 +327,22 @@ func (o *nodeOptions) reload(r tlsReloader, log *slog.Logger) {
 		return
 	}
 	log.Info("SIGHUP: certificate reloaded", "cert", o.mesh.cert)
+	if leaf := cfg.Certificates[0].Leaf; leaf != nil {
+		warnCertExpiry(log, o.mesh.cert, leaf.NotAfter, time.Now())
+	}
+}
+
+// warnCertExpiry logs at WARN, as plexus status and the page show it, that
+// the node's certificate expires within certWarn (30 days) or has
+// expired; a zero notAfter (no TLS) or a later one logs nothing.
+func warnCertExpiry(log *slog.Logger, cert string, notAfter, now time.Time) {
+	if notAfter.IsZero() {
+		return
+	}
+	switch d := notAfter.Sub(now); {
+	case d <= 0:
+		log.Warn("certificate EXPIRED: renew it ('plexus cert node --renew'), then send the node SIGHUP", "cert", cert, "not-after", notAfter.UTC().Format(time.DateOnly))
+	case d < certWarn:
+		log.Warn("certificate expires soon: renew it ('plexus cert node --renew'), then send the node SIGHUP", "cert", cert, "not-after", notAfter.UTC().Format(time.DateOnly), "in", days(d))
+	}
 }

@@ -255,7 +255,7 @@ func printStatus(w io.Writer, st *status.Status) {
 	row(tw, "tls", yesNo(n.Secure))
 	row(tw, "policy", policyText(n))
 	if n.RevokedSeq != 0 {
-		row(tw, "revoked", fmt.Sprintf("%d nodes (list %d)", n.RevokedCount, n.RevokedSeq))
+		row(tw, "revoked", fmt.Sprintf("%s (list %d)", plural(n.RevokedCount, "node"), n.RevokedSeq))
 	}
 	if n.CertNotAfter != nil {
 		row(tw, "cert", certText(st.Time, *n.CertNotAfter))

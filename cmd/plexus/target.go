@@ -86,6 +86,16 @@ func isNodeID(s string) bool {
 	return true
 }
 
+// isShortID reports whether s looks like the start of a node id, as the
+// tables show it ("name (id8)"): 1 to 15 hex digits, at least one a
+// digit (so that a name such as "cafe" is not taken for one).
+func isShortID(s string) bool {
+	if s == "" || len(s) >= 16 || strings.Trim(s, "0123456789abcdefABCDEF") != "" {
+		return false
+	}
+	return strings.ContainsAny(s, "0123456789")
+}
+
 // validServiceName reports whether s may be a service name: 1 to 64
 // letters, digits, '-', '_' or '.', not starting with '.'.
 func validServiceName(s string) bool {
