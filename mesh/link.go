@@ -219,6 +219,7 @@ func (c *core) acceptLinks(ln net.Listener, h *closer) {
 	defer c.untrack(h)
 	defer ln.Close()
 	var delay time.Duration
+	var failed failedLinks
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
@@ -241,8 +242,18 @@ func (c *core) acceptLinks(ln net.Listener, h *closer) {
 			defer c.linkPending.Done(p)
 			authed := func() bool { return c.linkPending.Done(p) }
 			heard := func() { c.linkPending.Heard(p) }
-			if err := c.runLinkWith(conn, linkStart{authTimeout: c.lim.PreAuthTimeout, authed: authed, heard: heard}); err != nil && !c.isClosed() {
-				c.logf(slog.LevelInfo, "mesh: link ended", "remote", conn.RemoteAddr(), "err", err)
+			var wasUp bool
+			up := func(uint64) { wasUp = true }
+			err := c.runLinkWith(conn, linkStart{authTimeout: c.lim.PreAuthTimeout, authed: authed, heard: heard, up: up})
+			if err != nil && !wasUp && !c.isClosed() {
+				// A link that came up said "link down" as it ended; one
+				// that never did is said once per source and reason
+				// within joinLogEvery (a refused node redials).
+				level := slog.LevelDebug
+				if failed.first(conn.RemoteAddr(), err) {
+					level = slog.LevelInfo
+				}
+				c.logf(level, "mesh: link handshake failed", "remote", conn.RemoteAddr(), "err", err)
 			}
 		}) {
 			c.linkPending.Done(p)
@@ -388,14 +399,14 @@ func (c *core) keepJoined(network, address string, js *joinState) {
 	warned := make(map[string]bool) // the refusals logged at WARN since the last link
 	for {
 		conn, err := d.DialContext(c.ctx, network, address)
+		wasUp := false
 		if err == nil {
-			var up bool
 			err = c.runLinkWith(conn, linkStart{dialer: true, up: func(peer uint64) {
-				up = true
+				wasUp = true
 				c.setJoinError(nil)
 				c.joinUp(js, peer)
 			}})
-			if up {
+			if wasUp {
 				delay, hangUps = joinMinDelay, 0
 				clear(warned)
 			}
@@ -406,8 +417,8 @@ func (c *core) keepJoined(network, address string, js *joinState) {
 		c.setJoinError(fmt.Errorf("join %s: %w", address, err))
 		var base time.Duration
 		base, delay, hangUps = joinDelay(err, delay, hangUps)
-		wait := jitter(base)
 		refused := joinRefused(err, hangUps)
+		wait := jitter(base)
 		c.joinFailed(js, err, refused, wait)
 		// Retries at the base interval may come ten a second: the same
 		// failure is logged again only after joinLogEvery.
@@ -428,7 +439,11 @@ func (c *core) keepJoined(network, address string, js *joinState) {
 			c.logf(slog.LevelDebug, "mesh: join refused, redialing", "addr", address, "err", err, "after", wait)
 		case what != said || time.Since(saidAt) >= joinLogEvery:
 			said, saidAt = what, time.Now()
-			c.logf(slog.LevelInfo, "mesh: join: link down, redialing", "addr", address, "err", err, "after", wait)
+			msg := "mesh: join: link down, redialing"
+			if !wasUp {
+				msg = "mesh: join: no link, redialing"
+			}
+			c.logf(slog.LevelInfo, msg, "addr", address, "err", err, "after", wait)
 		}
 		select {
 		case <-time.After(wait):
@@ -441,21 +456,55 @@ func (c *core) keepJoined(network, address string, js *joinState) {
 // joinDelay returns how long Join waits (before jitter) after a failure
 // err, with the backoff delay and the count of hang-ups in a row so far,
 // and their next values. A hang-up (see errHungUp) is retried after
-// joinMinDelay, up to joinFastTries in a row, and then after a delay that
-// doubles up to joinHangUpMax (a node that hangs up on every try, say one
-// of the other security, is not dialed ten times a second for ever); it
-// leaves the backoff delay as it was. Any other failure backs off: the
-// delay doubles up to joinMaxDelay.
+// joinMinDelay, up to joinFastTries in a row, leaving the backoff delay as
+// it was; past them, the join counts as refused (a node that hangs up on
+// every try, say one of the other security) and backs off as any other
+// failure does: the delay doubles up to joinMaxDelay (and the wait is at
+// least joinMinDelay doubled per hang-up past the fast tries, up to
+// joinHangUpMax).
 func joinDelay(err error, delay time.Duration, hangUps int) (wait, nextDelay time.Duration, nextHangUps int) {
 	if !hungUp(err) {
 		return delay, min(2*delay, joinMaxDelay), 0
 	}
 	hangUps++
-	wait = joinMinDelay
 	if over := hangUps - joinFastTries; over > 0 {
-		wait = min(joinMinDelay<<min(over, 8), joinHangUpMax)
+		// Past the fast tries the join counts as refused (joinRefused),
+		// and backs off as a refusal does.
+		return max(min(joinMinDelay<<min(over, 8), joinHangUpMax), delay), min(2*delay, joinMaxDelay), hangUps
 	}
-	return wait, delay, hangUps
+	return joinMinDelay, delay, hangUps
+}
+
+// failedLinks remembers the link handshakes that failed at a listener,
+// by source IP and reason, so that a node that keeps redialing and keeps
+// failing is logged once per joinLogEvery, not on every try.
+type failedLinks struct {
+	mu   sync.Mutex
+	seen map[string]time.Time
+}
+
+// maxFailedLinks bounds failedLinks; it is cleared when full.
+const maxFailedLinks = 1024
+
+// first reports whether the failure err of a link from addr is the first
+// of its kind from that IP within joinLogEvery.
+func (f *failedLinks) first(addr net.Addr, err error) bool {
+	ip := addr.String()
+	if ta, ok := addr.(*net.TCPAddr); ok {
+		ip = ta.IP.String()
+	}
+	key := ip + " " + strings.ReplaceAll(err.Error(), addr.String(), "")
+	now := time.Now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if at, ok := f.seen[key]; ok && now.Sub(at) < joinLogEvery {
+		return false
+	}
+	if f.seen == nil || len(f.seen) >= maxFailedLinks {
+		f.seen = make(map[string]time.Time)
+	}
+	f.seen[key] = now
+	return true
 }
 
 // errHungUp is why a link handshake failed when the peer closed the
@@ -592,6 +641,9 @@ func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
 	case <-expired:
 		c.logf(slog.LevelWarn, "mesh: link closed: the peer's certificate expired", "peer", c.who(l.peer), "notAfter", pc.notAfter)
 	}
+	// The peer's name, while its link still gives it (a neighbour whose
+	// record has not arrived, or is about to go).
+	peerLabel := c.who(l.peer).LogValue()
 	c.removeLink(l)
 	c.linkChanged(l.peer, false)
 	if c.isClosed() {
@@ -610,7 +662,7 @@ func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
 	if c.isClosed() {
 		err = ErrClosed
 	}
-	c.logf(slog.LevelInfo, "mesh: link down", "peer", c.who(l.peer), "err", err)
+	c.logf(slog.LevelInfo, "mesh: link down", "peer", peerLabel, "err", err)
 	return fmt.Errorf("mesh: link to %s ended: %w", FormatID(l.peer), err)
 }
 

@@ -218,7 +218,11 @@ func (o *nodeOptions) run(ctx context.Context, c *cli, fs *flagSet) error {
 		return err
 	}
 	n := s.node
-	log.Info("node started", "id", mesh.FormatID(n.ID()), "node-name", n.Info().NodeName, "name", n.Info().Name, "relay", o.mesh.relay, "secure", s.secure, "cert-policy", n.Info().CertPolicy)
+	started := []any{"id", mesh.FormatID(n.ID())}
+	if name := n.Info().NodeName; name != "" {
+		started = append(started, "node-name", name)
+	}
+	log.Info("node started", append(started, "name", n.Info().Name, "relay", o.mesh.relay, "secure", s.secure, "cert-policy", n.Info().CertPolicy)...)
 	warnCertExpiry(log, o.mesh.cert, n.Info().CertNotAfter, time.Now())
 	stopped := false
 	defer func() {

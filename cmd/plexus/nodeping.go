@@ -36,8 +36,8 @@ func (p *nodeProvider) Resolve(target string) (status.Hop, error) {
 
 // hop names node id.
 func (p *nodeProvider) hop(id uint64) status.Hop {
-	name, _ := p.node.NodeName(id)
-	return status.Hop{ID: mesh.FormatID(id), Name: name}
+	name, verified := p.node.NodeName(id)
+	return status.Hop{ID: mesh.FormatID(id), Name: name, NameVerified: verified}
 }
 
 // Path returns the relays to the node of id: those of the circuit that

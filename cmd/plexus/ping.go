@@ -259,7 +259,7 @@ func (o *pingOptions) runTrace(ctx context.Context, c *cli, fs *flagSet) error {
 		if h.Error != "" {
 			rtt = "no answer: " + h.Error
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\n", h.Hop, nodeLabel(h.ID, h.Name), rtt)
+		fmt.Fprintf(tw, "%d\t%s\t%s\n", h.Hop, hopLabel(status.Hop{ID: h.ID, Name: h.Name, NameVerified: h.NameVerified}), rtt)
 	}
 	tw.Flush()
 	if last := res.Hops[len(res.Hops)-1]; last.Error != "" {
@@ -268,8 +268,14 @@ func (o *pingOptions) runTrace(ctx context.Context, c *cli, fs *flagSet) error {
 	return nil
 }
 
-// hopLabel shows a node of a ping or trace answer as nodeLabel does.
-func hopLabel(h status.Hop) string { return nodeLabel(h.ID, h.Name) }
+// hopLabel shows a node of a ping or trace answer as the tables do:
+// nodeLabel, the name marked when no certificate vouches for it.
+func hopLabel(h status.Hop) string {
+	if h.Name != "" && !h.NameVerified {
+		return nodeLabel(h.ID, h.Name+unverifiedMark)
+	}
+	return nodeLabel(h.ID, h.Name)
+}
 
 // printJSON writes v as indented JSON.
 func printJSON(w io.Writer, v any) error {

@@ -597,7 +597,7 @@
     setText('node-name', n.name || '–');
     setText('node-relay', n.relay ? 'yes' : 'no');
     setText('node-secure', n.secure ? 'yes' : 'no');
-    setText('node-policy', n.cert_policy ? 'enforced' : 'off (any member may serve any name)');
+    setText('node-policy', n.cert_policy ? 'certificate' : 'none');
     const certItem = document.getElementById('node-cert-item');
     if (n.cert_not_after) {
       const left = (Date.parse(n.cert_not_after) - Date.parse(st.time)) / 1000;
