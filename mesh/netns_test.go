@@ -154,21 +154,26 @@ type netnsHost struct {
 }
 
 // start runs the test named test (a host's test function) in host's
-// namespace as role, in the case kase. Closing its stdin (stop) tells it
-// to stop; a host the test did not stop is killed and waited for when the
-// test ends, before the namespaces go.
-func (l *netnsLab) start(ctx context.Context, host, test, role, kase string) *netnsHost {
-	l.t.Helper()
+// namespace as role, in the case kase, which has a directory of its own
+// under the shared one. Closing its stdin (stop) tells it to stop; a host
+// the test did not stop is killed and waited for when t ends, before the
+// namespaces go.
+func (l *netnsLab) start(t *testing.T, ctx context.Context, host, test, role, kase string) *netnsHost {
+	t.Helper()
+	dir := filepath.Join(l.dir, kase)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.CommandContext(ctx, l.ipPath, "netns", "exec", l.ns[host], os.Args[0],
 		"-test.run", "^"+test+"$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), netnsRole+"="+role, netnsDir+"="+l.dir, netnsCase+"="+kase)
+	cmd.Env = append(os.Environ(), netnsRole+"="+role, netnsDir+"="+dir, netnsCase+"="+kase)
 	h := &netnsHost{role: role, cmd: cmd, out: new(bytes.Buffer)}
 	cmd.Stdout, cmd.Stderr = h.out, h.out
 	h.stdin, _ = cmd.StdinPipe()
 	if err := cmd.Start(); err != nil {
-		l.t.Fatal(err)
+		t.Fatal(err)
 	}
-	l.t.Cleanup(func() {
+	t.Cleanup(func() {
 		if !h.waited {
 			cmd.Process.Kill()
 			h.wait()
@@ -192,29 +197,33 @@ func (h *netnsHost) stop() error {
 	return h.wait()
 }
 
-// lines returns the lines of the host's output that start with "netns:":
-// what it reports.
+// lines returns the lines of the host's output that start with "netns:",
+// what it reports, and its test's result line.
 func (h *netnsHost) lines() []string {
 	var ls []string
 	for _, s := range strings.Split(h.out.String(), "\n") {
-		if s = strings.TrimSpace(s); strings.HasPrefix(s, "netns:") {
+		if s = strings.TrimSpace(s); strings.HasPrefix(s, "netns:") || strings.HasPrefix(s, "--- ") {
 			ls = append(ls, s)
 		}
 	}
 	return ls
 }
 
-// waitStopped returns a function that waits until the orchestrating test
+// stopSignal returns a channel that is closed when the orchestrating test
 // closes this host's stdin.
-func waitStopped(t *testing.T) func() {
+func stopSignal() <-chan struct{} {
 	stop := make(chan struct{})
 	go func() { io.Copy(io.Discard, os.Stdin); close(stop) }()
-	return func() {
-		select {
-		case <-stop:
-		case <-time.After(2 * patience):
-			t.Error("never told to stop")
-		}
+	return stop
+}
+
+// waitStop waits until stop is closed, at most 2*patience.
+func waitStop(t *testing.T, stop <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-stop:
+	case <-time.After(2 * patience):
+		t.Error("never told to stop")
 	}
 }
 
@@ -230,9 +239,9 @@ func TestNetnsThreeHosts(t *testing.T) {
 	l.forwarding("b", false)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*patience)
 	defer cancel()
-	b := l.start(ctx, "b", "TestNetnsHost", "b", "")
-	c := l.start(ctx, "c", "TestNetnsHost", "c", "")
-	a := l.start(ctx, "a", "TestNetnsHost", "a", "")
+	b := l.start(t, ctx, "b", "TestNetnsHost", "b", "")
+	c := l.start(t, ctx, "c", "TestNetnsHost", "c", "")
+	a := l.start(t, ctx, "a", "TestNetnsHost", "a", "")
 	errA := a.stop() // A does not wait to be told
 	errB, errC := b.stop(), c.stop()
 	t.Logf("host A:\n%s", a.out)
@@ -256,13 +265,13 @@ func TestNetnsHost(t *testing.T) {
 	n := newNode(t, WithName("netns"))
 	switch role {
 	case "b":
-		waitStop := waitStopped(t)
+		stop := stopSignal()
 		if err := n.ListenAndServe("tcp", ":7000"); err != nil {
 			t.Fatal(err)
 		}
-		waitStop()
+		waitStop(t, stop)
 	case "c":
-		waitStop := waitStopped(t)
+		stop := stopSignal()
 		if err := n.Join("tcp", "10.200.0.5:7000"); err != nil {
 			t.Fatal(err)
 		}
@@ -271,7 +280,7 @@ func TestNetnsHost(t *testing.T) {
 			t.Fatal(err)
 		}
 		echo(t, ln)
-		waitStop()
+		waitStop(t, stop)
 	case "a":
 		// No IP path to C.
 		d := net.Dialer{Timeout: time.Second}
