@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"time"
 
@@ -104,6 +105,7 @@ func (p *nodeProvider) Status(ctx context.Context) (*status.Status, error) {
 	}
 	for _, c := range n.Circuits() {
 		if c.Role != mesh.CircuitRelayed {
+			st.Relayed = append(st.Relayed, relayedPair(n.ID(), c, names.of))
 			continue
 		}
 		st.Circuits = append(st.Circuits, status.Circuit{
@@ -126,6 +128,27 @@ func (p *nodeProvider) Status(ctx context.Context) (*status.Status, error) {
 		}
 	}
 	return st, nil
+}
+
+// relayedPair is the status API's view of a circuit c that ends at the
+// node self: the far host and the relays between, in order from self.
+func relayedPair(self uint64, c mesh.CircuitInfo, name func(uint64) string) status.RelayedPair {
+	far, path := c.Dest, c.Path
+	if c.Role == mesh.CircuitDest {
+		far = c.Source
+		path = slices.Clone(path)
+		slices.Reverse(path)
+	}
+	rp := status.RelayedPair{
+		Host: mesh.FormatID(far), HostName: name(far), Dialed: c.Role == mesh.CircuitSource,
+		Via: []status.Hop{}, Streams: c.Stats.Streams, Bytes: c.Bytes, Since: c.Since,
+	}
+	for _, id := range path {
+		if id != self && id != far {
+			rp.Via = append(rp.Via, status.Hop{ID: mesh.FormatID(id), Name: name(id)})
+		}
+	}
+	return rp
 }
 
 // joins is the status API's view of the node's joins.

@@ -276,6 +276,7 @@ func printStatus(w io.Writer, st *status.Status) {
 		{"links", len(st.Links), linksTable},
 		{"routes", len(st.Routes), routesTable},
 		{"services", len(st.Services), servicesTable},
+		{"relayed pairs", len(st.Relayed), relayedTable},
 		{"relayed circuits", len(st.Circuits), circuitsTable},
 		{"sidecars", len(st.Sidecars), sidecarsTable},
 	}
@@ -347,6 +348,20 @@ func servicesTable(w io.Writer, st *status.Status, nl *nodeLabels) {
 	tw := table(w, "NAME", "HOST", "PORT", "HOPS")
 	for _, s := range st.Services {
 		row(tw, s.Name, nl.label(s.Host, s.HostName), s.Port, s.Hops)
+	}
+	tw.Flush()
+}
+
+// relayedTable lists the far hosts the node talks to through relays (its
+// own circuits), with the relays on the way.
+func relayedTable(w io.Writer, st *status.Status, nl *nodeLabels) {
+	tw := table(w, "HOST", "VIA", "DIALED", "STREAMS", "BYTES", "UP")
+	for _, r := range st.Relayed {
+		via := make([]string, len(r.Via))
+		for i, h := range r.Via {
+			via[i] = nl.label(h.ID, h.Name)
+		}
+		row(tw, nl.label(r.Host, r.HostName), orDash(strings.Join(via, ", ")), yesNo(r.Dialed), r.Streams, bytesIEC(r.Bytes), age(st.Time, r.Since))
 	}
 	tw.Flush()
 }

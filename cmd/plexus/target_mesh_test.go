@@ -178,3 +178,60 @@ func TestResolveShortID(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusRelayedPairs: a node's status lists the far hosts it talks to
+// through relays, with the relays, at both ends of the circuit; plexus
+// status prints them.
+func TestStatusRelayedPairs(t *testing.T) {
+	a, b, c := newTestNode(t, "alpha"), newTestNode(t, "beta"), newTestNode(t, "gamma")
+	attachPipe(t, a, b)
+	attachPipe(t, b, c)
+	ln, err := c.Listen("", "echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(conn, conn); conn.Close() }()
+		}
+	}()
+	var conn net.Conn
+	testutil.WaitFor(t, "a dial of echo through beta", func() (err error) {
+		conn, err = a.Dial("", "echo")
+		return err
+	})
+	defer conn.Close()
+	if _, err := conn.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(conn, make([]byte, 1)); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		n      *mesh.Node
+		far    *mesh.Node
+		dialed bool
+	}{{a, c, true}, {c, a, false}} {
+		st, err := (&nodeProvider{node: tc.n}).Status(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Relayed) != 1 {
+			t.Fatalf("%s: relayed %+v", st.Node.NodeName, st.Relayed)
+		}
+		r := st.Relayed[0]
+		if r.Host != mesh.FormatID(tc.far.ID()) || r.Dialed != tc.dialed || len(r.Via) != 1 || r.Via[0].ID != mesh.FormatID(b.ID()) || r.Via[0].Name != "beta" {
+			t.Errorf("%s: relayed %+v", st.Node.NodeName, r)
+		}
+		var out strings.Builder
+		printStatus(&out, st)
+		if !strings.Contains(out.String(), "relayed pairs:\nHOST") || !strings.Contains(out.String(), "beta* ("+mesh.FormatID(b.ID())[:8]+")") {
+			t.Errorf("%s: plexus status:\n%s", st.Node.NodeName, out.String())
+		}
+	}
+}

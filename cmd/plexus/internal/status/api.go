@@ -38,9 +38,13 @@ type Status struct {
 	Routes   []Route   `json:"routes"`   // the routing table: one route per reachable host
 	Services []Service `json:"services"` // every service instance the node knows
 	Circuits []Circuit `json:"circuits"` // circuits this node relays for others
-	Graph    Graph     `json:"graph"`    // every node and link the node knows of
-	Joins    []Join    `json:"joins"`    // the addresses it keeps a link to (--join), with their state
-	Sidecars []Sidecar `json:"sidecars"` // its --expose and --forward sidecars
+	// Relayed are the far hosts this node talks to through relays: the
+	// circuits that end here. A host it talks to directly is a link
+	// (Links; Link.Direct when the direct upgrade made it).
+	Relayed  []RelayedPair `json:"relayed"`
+	Graph    Graph         `json:"graph"`    // every node and link the node knows of
+	Joins    []Join        `json:"joins"`    // the addresses it keeps a link to (--join), with their state
+	Sidecars []Sidecar     `json:"sidecars"` // its --expose and --forward sidecars
 	// Events are the last things that happened (links up and down,
 	// services added and withdrawn, join errors), oldest first, at most
 	// a bounded number.
@@ -129,6 +133,18 @@ type Circuit struct {
 	DestName   string `json:"dest_name,omitempty"`
 	PrevName   string `json:"prev_name,omitempty"`
 	NextName   string `json:"next_name,omitempty"`
+}
+
+// RelayedPair is a circuit that ends at the node: the far host, and the
+// relays between them.
+type RelayedPair struct {
+	Host     string    `json:"host"` // the far host's node id
+	HostName string    `json:"host_name,omitempty"`
+	Via      []Hop     `json:"via"`     // the relays, from this node to Host
+	Dialed   bool      `json:"dialed"`  // this node set the circuit up
+	Streams  int       `json:"streams"` // connections open on it now
+	Bytes    uint64    `json:"bytes"`   // carried, both ways together
+	Since    time.Time `json:"since"`   // when it was set up
 }
 
 // Graph is the mesh as the node knows it from the link-state records:

@@ -82,6 +82,9 @@ func (f *fakeMesh) Status(ctx context.Context) (*Status, error) {
 			{Source: idE, Dest: idB, DestName: "relay-fra", Prev: idF, PrevName: "edge-lon", Next: idB, NextName: "relay-fra",
 				Since: f.start.Add(7 * time.Minute), Bytes: 123_456_789},
 		},
+		Relayed: []RelayedPair{
+			{Host: idE, Via: []Hop{{ID: idD, Name: "web-1"}}, Dialed: true, Streams: 2, Bytes: 4_200_000, Since: f.start.Add(9 * time.Minute)},
+		},
 		Graph: Graph{
 			Nodes: []GraphNode{
 				{ID: idA, Name: "gw-paris", NameVerified: true, Relay: true, Reachable: true, Hops: 0},

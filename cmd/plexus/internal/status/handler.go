@@ -125,6 +125,7 @@ func (h *handler) snapshot(r *http.Request) (*Status, error) {
 	out.Routes = orEmpty(out.Routes)
 	out.Services = orEmpty(out.Services)
 	out.Circuits = orEmpty(out.Circuits)
+	out.Relayed = orEmpty(out.Relayed)
 	out.Graph.Nodes = orEmpty(out.Graph.Nodes)
 	out.Graph.Links = orEmpty(out.Graph.Links)
 	out.Node.Listen = orEmpty(out.Node.Listen)

@@ -573,6 +573,13 @@
         cell(ms(l.rtt_ms), 'num'), cell(bytes(l.bytes_in), 'num'), cell(bytes(l.bytes_out), 'num'),
         cell(rate(r && r.in), 'num'), cell(rate(r && r.out), 'num'), cell(String(l.streams), 'num')];
     }, 'links');
+    fill('relayed', st.relayed || [], (r) => {
+      const via = el('td', { class: 'node-cell' });
+      r.via.forEach((h, i) => { if (i > 0) via.append(', '); via.append(...nodeRef(h.id, h.name, self)); });
+      if (r.via.length === 0) via.append('–');
+      return [nodeCell(r.host, r.host_name, self), via, cell(String(r.streams), 'num'), cell(bytes(r.bytes), 'num'),
+        cell(ago(now, r.since), 'num', new Date(r.since).toLocaleString())];
+    }, 'relayed pairs (every far host is a neighbour, or none is talked to)');
     fill('joins', st.joins, (j) => [cell(j.addr), cell(j.state, 'state-' + j.state),
       j.peer ? nodeCell(j.peer, j.peer_name, self) : cell('–', 'muted'),
       cell(ago(now, j.since), 'num', new Date(j.since).toLocaleString()),
