@@ -29,8 +29,8 @@ type Config struct {
 	// ResumeWindow: a Conn whose path broke fails with ErrResumeTimeout
 	// if no resume succeeds within this time. Default 30 s.
 	ResumeWindow time.Duration
-	// OnBreak, if set, is called once for each break of the path, with its
-	// cause, so that the owner finds a new path and calls Resume. It is
+	// OnBreak, if set, is called once for each break of the path that the
+	// Conn sees (not for Break), with its cause, so that the owner finds a new path and calls Resume. It is
 	// called without any lock of the Conn held, from the goroutine that saw
 	// the break (the path's reader or writer, a timer, or Break's caller);
 	// it may call Resume, but should not block for long.

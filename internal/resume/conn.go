@@ -305,8 +305,9 @@ func (c *Conn) fail(err error) {
 }
 
 // Break declares the current path broken (a nil err means ErrBroken): the
-// Conn is suspended until Resume. Nothing happens unless a path is
-// attached.
+// path is closed and the Conn suspended until Resume, as when the Conn
+// sees a break itself, but OnBreak is not called (the caller knows).
+// Nothing happens unless a path is attached.
 func (c *Conn) Break(err error) {
 	if err == nil {
 		err = ErrBroken
@@ -314,8 +315,8 @@ func (c *Conn) Break(err error) {
 	c.mu.Lock()
 	p := c.cur
 	c.mu.Unlock()
-	if p != nil && c.breakPath(p, err) {
-		c.cfg.OnBreak(err)
+	if p != nil {
+		c.breakPath(p, err)
 	}
 }
 
