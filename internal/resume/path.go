@@ -13,9 +13,9 @@ import (
 )
 
 const (
-	readBufSize = 4 << 10   // the path's read buffer: headers and small frames
-	maxBatch    = 256 << 10 // the most DATA bytes in one path write
-	maxHeaders  = 256       // room for the headers of one batch
+	readBufSize = maxPayload + headerLen // the path's read buffer
+	maxBatch    = 256 << 10              // the most DATA bytes in one path write
+	maxHeaders  = 256                    // room for the headers of one batch
 )
 
 // path is one connection under a Conn, with its reader goroutine, its
