@@ -140,7 +140,7 @@ func (c *Conn) Read(b []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for {
-		if c.state == stateClosed {
+		if c.state == stateClosed || c.closing {
 			return 0, ErrClosed
 		}
 		if c.recv.n > 0 {
@@ -243,8 +243,10 @@ func (c *Conn) Close() error {
 	}
 	p := c.cur
 	graceful := c.state == stateActive && p != nil
+	c.closing = true
+	c.rcond.Broadcast()
+	c.wcond.Broadcast()
 	if graceful {
-		c.closing = true
 		c.kick(p)
 	}
 	c.mu.Unlock()
@@ -344,7 +346,7 @@ type addr struct{ id ID }
 func (addr) Network() string  { return "resume" }
 func (a addr) String() string { return a.id.String() }
 
-// LocalAddr returns the local address of the current path if it has one,
+// LocalAddr returns the local address of the latest path if it has one,
 // else the Conn's id.
 func (c *Conn) LocalAddr() net.Addr {
 	c.mu.Lock()
@@ -355,7 +357,7 @@ func (c *Conn) LocalAddr() net.Addr {
 	return addr{c.id}
 }
 
-// RemoteAddr returns the remote address of the current path if it has
+// RemoteAddr returns the remote address of the latest path if it has
 // one, else the Conn's id.
 func (c *Conn) RemoteAddr() net.Addr {
 	c.mu.Lock()

@@ -48,7 +48,7 @@ func (c *Conn) Resume(ctx context.Context, rw io.ReadWriteCloser) error {
 	}()
 
 	stop := context.AfterFunc(ctx, func() { rw.Close() })
-	br := bufio.NewReaderSize(rw, readBufSize)
+	br := newReader(rw)
 	peer, err := c.exchange(rw, br, key, &own)
 	if !stop() && err == nil {
 		err = ctx.Err()

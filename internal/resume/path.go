@@ -13,10 +13,32 @@ import (
 )
 
 const (
-	readBufSize = maxPayload + headerLen // the path's read buffer
-	maxBatch    = 256 << 10              // the most DATA bytes in one path write
-	maxHeaders  = 256                    // room for the headers of one batch
+	// The read buffer of a socket path takes whole frames in one system
+	// call; a path that buffers itself (TLS, a pipe) gets a small one, and
+	// payloads are read from it straight into the receive buffer.
+	sockReadBuf  = maxPayload + headerLen
+	smallReadBuf = 4 << 10
+	maxBatch     = 256 << 10 // the most DATA bytes in one path write
+	maxHeaders   = 256       // room for the headers of one batch
+	directWrite  = 4 << 10   // a larger buffer goes to a path that cannot gather as a write of its own
 )
+
+// isSocket reports whether rw gathers net.Buffers into one system call.
+func isSocket(rw io.ReadWriteCloser) bool {
+	switch rw.(type) {
+	case *net.TCPConn, *net.UnixConn:
+		return true
+	}
+	return false
+}
+
+// newReader returns the read buffer of a path.
+func newReader(rw io.ReadWriteCloser) *bufio.Reader {
+	if isSocket(rw) {
+		return bufio.NewReaderSize(rw, sockReadBuf)
+	}
+	return bufio.NewReaderSize(rw, smallReadBuf)
+}
 
 // path is one connection under a Conn, with its reader goroutine, its
 // writer goroutine (running while there is something to send) and its
@@ -48,13 +70,9 @@ type path struct {
 
 func newPath(rw io.ReadWriteCloser, br *bufio.Reader) *path {
 	if br == nil {
-		br = bufio.NewReaderSize(rw, readBufSize)
+		br = newReader(rw)
 	}
-	p := &path{rw: rw, br: br, down: make(chan struct{}), peerClose: make(chan struct{})}
-	switch rw.(type) {
-	case *net.TCPConn, *net.UnixConn:
-		p.vectored = true
-	}
+	p := &path{rw: rw, br: br, vectored: isSocket(rw), down: make(chan struct{}), peerClose: make(chan struct{})}
 	p.lastRecv.Store(time.Now().UnixNano())
 	return p
 }
@@ -238,24 +256,39 @@ func (c *Conn) batch(p *path) (int, bool) {
 	return len(p.iov), false
 }
 
-// write writes the batch in p.iov: one gathering write on a socket, else
-// one write of the batch flattened (a TLS connection or a pipe would turn
-// each buffer into a record or a hand-off of its own).
+// write writes the batch in p.iov: one gathering write on a socket; on a
+// path that cannot gather (TLS, a pipe), where each write is a record or a
+// hand-off of its own, the small buffers (headers, control frames, short
+// payloads) are gathered into writes of their own, and the large payloads
+// are written from the replay buffer as they are, which costs less than a
+// copy of them.
 func (p *path) write() error {
+	defer clear(p.iov)
 	if p.vectored || len(p.iov) == 1 {
 		_, err := p.iov.WriteTo(p.rw)
 		return err
 	}
 	p.flat = p.flat[:0]
 	for _, b := range p.iov {
-		p.flat = append(p.flat, b...)
+		if len(b) < directWrite {
+			p.flat = append(p.flat, b...)
+			continue
+		}
+		if len(p.flat) > 0 {
+			if _, err := p.rw.Write(p.flat); err != nil {
+				return err
+			}
+			p.flat = p.flat[:0]
+		}
+		if _, err := p.rw.Write(b); err != nil {
+			return err
+		}
 	}
-	clear(p.iov)
-	_, err := p.rw.Write(p.flat)
-	if cap(p.flat) > 2*maxBatch {
-		p.flat = nil
+	if len(p.flat) > 0 {
+		_, err := p.rw.Write(p.flat)
+		return err
 	}
-	return err
+	return nil
 }
 
 // readLoop reads p's frames until the path breaks or ends.
