@@ -121,3 +121,92 @@ func TestReplayBounded(t *testing.T) {
 	y.Close()
 	<-done
 }
+
+// Close wakes a blocked Read and a blocked Write at once with an error
+// that is net.ErrClosed, on an attached and on a suspended Conn.
+func TestCloseWakes(t *testing.T) {
+	for _, suspended := range []bool{false, true} {
+		cfg := fastCfg()
+		cfg.Buffer = 64 << 10
+		a, b := newPair(t, cfg, pipePaths)
+		if suspended {
+			a.Break(nil)
+		}
+		errs := make(chan error, 2)
+		go func() {
+			_, err := a.Read(make([]byte, 10))
+			errs <- err
+		}()
+		go func() {
+			_, err := a.Write(make([]byte, 1<<20)) // b never reads: blocks
+			errs <- err
+		}()
+		eventually(t, "a full replay buffer", func() bool { return a.Stats().ReplayBytes == cfg.Buffer })
+		a.Close()
+		for range 2 {
+			if err := <-errs; !errors.Is(err, net.ErrClosed) {
+				t.Fatalf("suspended %v: %v", suspended, err)
+			}
+		}
+		if err := a.Close(); !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("second close: %v", err)
+		}
+		b.Close()
+	}
+}
+
+// A path on which nothing arrives breaks after KeepAliveTimeout, and the
+// owner hears of it.
+func TestKeepAliveTimeout(t *testing.T) {
+	x, y := net.Pipe()
+	defer y.Close()
+	go io.Copy(io.Discard, y) // reads the PINGs, never answers
+	broke := make(chan error, 1)
+	a, err := New(x, &Config{KeepAliveInterval: 10 * time.Millisecond, KeepAliveTimeout: 50 * time.Millisecond, OnBreak: func(err error) { broke <- err }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if err := <-broke; !errors.Is(err, ErrKeepAliveTimeout) {
+		t.Fatalf("break: %v", err)
+	}
+	if s := a.Stats(); s.Breaks != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// Two idle Conns keep their path alive with PING and PONG.
+func TestKeepAlivePings(t *testing.T) {
+	cfg := &Config{KeepAliveInterval: 5 * time.Millisecond, KeepAliveTimeout: 5 * time.Second}
+	x, y := net.Pipe()
+	tx := &countingPath{ReadWriteCloser: x}
+	a, err := New(tx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewPeer(a.ID(), y, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	defer b.Close()
+	eventually(t, "PINGs and PONGs", func() bool { return tx.writes.Load() >= 10 })
+	if sa, sb := a.Stats(), b.Stats(); sa.Breaks != 0 || sb.Breaks != 0 {
+		t.Fatalf("breaks %d %d", sa.Breaks, sb.Breaks)
+	}
+}
+
+// A Conn's config is checked.
+func TestConfigChecked(t *testing.T) {
+	for _, cfg := range []*Config{
+		{Buffer: -1}, {AckDelay: -1}, {KeepAliveTimeout: -1}, {ResumeWindow: -1},
+		{KeepAliveInterval: time.Second, KeepAliveTimeout: time.Millisecond},
+	} {
+		x, y := net.Pipe()
+		if _, err := New(x, cfg); err == nil {
+			t.Errorf("%+v accepted", cfg)
+		}
+		x.Close()
+		y.Close()
+	}
+}

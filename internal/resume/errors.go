@@ -25,8 +25,8 @@ var (
 	ErrResumeRefused = errors.New("resume: resume refused")
 	// ErrNoKey: Resume was called before SetKey.
 	ErrNoKey = errors.New("resume: no resume key (SetKey)")
-	// ErrNotSuspended: Resume was called on a Conn whose path is attached;
-	// call Break first.
+	// ErrNotSuspended: Resume was called on a Conn whose path is attached
+	// (call Break first), or another Resume succeeded during its exchange.
 	ErrNotSuspended = errors.New("resume: conn not suspended")
 	// ErrProtocol: the peer broke the framing protocol; the path is broken.
 	ErrProtocol = errors.New("resume: protocol error")

@@ -23,8 +23,9 @@ import (
 // leaves the Conn suspended, so that another Resume may follow; several
 // may even run at once, the first to succeed wins. ctx bounds the
 // exchange. Resume fails with ErrNoKey before SetKey, with ErrNotSuspended
-// while a path is attached (call Break first), and with the Conn's error
-// once it has failed or closed.
+// while a path is attached (call Break first) or when another Resume
+// succeeded during this one, and with the Conn's error once it has failed
+// or closed.
 func (c *Conn) Resume(ctx context.Context, rw io.ReadWriteCloser) error {
 	c.mu.Lock()
 	err := c.resumable()
@@ -38,7 +39,7 @@ func (c *Conn) Resume(ctx context.Context, rw io.ReadWriteCloser) error {
 	}
 	c.genSent++
 	own := resumeMsg{id: c.id, gen: c.genSent, received: c.received}
-	key, last := c.key, c.last
+	key, last, resumes := c.key, c.last, c.resumes
 	c.hs[rw] = struct{}{}
 	c.mu.Unlock()
 	defer func() {
@@ -60,6 +61,11 @@ func (c *Conn) Resume(ctx context.Context, rw io.ReadWriteCloser) error {
 	defer c.mu.Unlock()
 	if err == nil {
 		err = c.resumable()
+	}
+	if err == nil && c.resumes != resumes {
+		// Another resume came first (and the path it attached may have
+		// broken since): the offset we sent may be stale.
+		err = fmt.Errorf("%w: another resume succeeded during this one", ErrNotSuspended)
 	}
 	if err == nil {
 		err = c.admit(&peer)

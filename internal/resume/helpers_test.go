@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -97,4 +98,15 @@ func resumeBoth(t testing.TB, a, b *Conn, mk mkPaths) (errA, errB error) {
 // fastCfg has short timers for the tests.
 func fastCfg() *Config {
 	return &Config{AckDelay: 5 * time.Millisecond, KeepAliveInterval: 200 * time.Millisecond, KeepAliveTimeout: 5 * time.Second}
+}
+
+// countingPath counts the writes on a path.
+type countingPath struct {
+	io.ReadWriteCloser
+	writes atomic.Int64
+}
+
+func (p *countingPath) Write(b []byte) (int, error) {
+	p.writes.Add(1)
+	return p.ReadWriteCloser.Write(b)
 }
