@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
+	"syscall"
 	"testing"
 
 	"github.com/plexusnet/plexus/internal/testsupport/testutil"
@@ -52,6 +53,7 @@ func bulk(b *testing.B, w io.Writer, r io.Reader) {
 		done <- nil
 	}()
 	buf := make([]byte, block)
+	cpu0 := cpuTime()
 	b.ResetTimer()
 	for range b.N {
 		if _, err := w.Write(buf); err != nil {
@@ -61,6 +63,15 @@ func bulk(b *testing.B, w io.Writer, r io.Reader) {
 	if err := <-done; err != nil {
 		b.Fatal(err)
 	}
+	b.StopTimer()
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N)/block*(1<<20), "cpu-ns/MB")
+}
+
+// cpuTime returns the CPU time of the process, user and system, in ns.
+func cpuTime() int64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
 // tlsPaths makes a TLS connection over TCP loopback: a link's path.

@@ -2,8 +2,9 @@ package resume
 
 import "github.com/plexusnet/plexus/internal/bufpool"
 
-// chunkSize is the size of the pooled blocks of a buffer.
-const chunkSize = 32 << 10
+// chunkSize is the size of the pooled blocks of a buffer: the largest DATA
+// payload, so that a frame sent from the replay buffer is one slice of it.
+const chunkSize = maxPayload
 
 // buffer is a byte queue in pooled blocks of chunkSize: memory follows the
 // bytes held, and an empty buffer holds no block (unless a block is being
@@ -98,6 +99,12 @@ func (b *buffer) release() {
 		}
 		b.chunks, b.head = nil, 0
 	}
+}
+
+// contiguous returns how many of the bytes held from offset off lie in
+// one block.
+func (b *buffer) contiguous(off int) int {
+	return min(b.n-off, chunkSize-(b.head+off)%chunkSize)
 }
 
 // slices appends to dst views of the n bytes held from offset off.

@@ -13,14 +13,10 @@ import (
 )
 
 const (
-	// The read buffer of a socket path takes whole frames in one system
-	// call; a path that buffers itself (TLS, a pipe) gets a small one, and
-	// payloads are read from it straight into the receive buffer.
-	sockReadBuf  = maxPayload + headerLen
-	smallReadBuf = 4 << 10
-	maxBatch     = 256 << 10 // the most DATA bytes in one path write
-	maxHeaders   = 256       // room for the headers of one batch
-	directWrite  = 4 << 10   // a larger buffer goes to a path that cannot gather as a write of its own
+	readBufSize = 4 << 10   // the path's read buffer: headers; payloads go around it
+	maxBatch    = 256 << 10 // the most DATA bytes in one path write
+	maxHeaders  = 256       // room for the headers of one batch
+	directWrite = 4 << 10   // a larger buffer goes to a path that cannot gather as a write of its own
 )
 
 // isSocket reports whether rw gathers net.Buffers into one system call.
@@ -33,12 +29,7 @@ func isSocket(rw io.ReadWriteCloser) bool {
 }
 
 // newReader returns the read buffer of a path.
-func newReader(rw io.ReadWriteCloser) *bufio.Reader {
-	if isSocket(rw) {
-		return bufio.NewReaderSize(rw, sockReadBuf)
-	}
-	return bufio.NewReaderSize(rw, smallReadBuf)
-}
+func newReader(rw io.ReadWriteCloser) *bufio.Reader { return bufio.NewReaderSize(rw, readBufSize) }
 
 // path is one connection under a Conn, with its reader goroutine, its
 // writer goroutine (running while there is something to send) and its
@@ -243,9 +234,10 @@ func (c *Conn) batch(p *path) (int, bool) {
 	}
 	p.ack = false
 	for sent := 0; sent < maxBatch && p.sendOff < c.written; {
-		n := int(min(c.written-p.sendOff, uint64(maxPayload), uint64(maxBatch-sent)))
+		off := int(p.sendOff - c.acked)
+		n := min(c.replay.contiguous(off), maxPayload, maxBatch-sent) // a frame is one slice
 		frame(frameData, n, 0, false)
-		p.iov = c.replay.slices(p.iov, int(p.sendOff-c.acked), n)
+		p.iov = c.replay.slices(p.iov, off, n)
 		p.sendOff += uint64(n)
 		sent += n
 	}
