@@ -68,8 +68,14 @@ type Conn struct {
 	written uint64 // bytes the application wrote
 	acked   uint64 // bytes the peer acknowledged (read by its application)
 
-	// Receiving: recv holds [consumed, received).
+	// Receiving: recv holds [consumed, received), but for bytes read into
+	// a lent buffer. A Read that waits for data while recv is empty lends
+	// its buffer to the reader goroutine, which reads the next payload
+	// straight into it: one copy fewer.
 	recv     buffer
+	lent     []byte // the buffer of the waiting Read, nil: none
+	lentBusy bool   // the reader goroutine is reading into lent
+	lentN    int    // bytes read into lent, for its Read to take
 	received uint64 // bytes received
 	consumed uint64 // bytes the application read
 	ackSent  uint64 // the latest ACK sent (or being sent)
@@ -139,7 +145,21 @@ func (c *Conn) SetKey(key []byte) {
 func (c *Conn) Read(b []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	lending := false // c.lent is b
 	for {
+		if lending {
+			if c.lentBusy { // the reader goroutine writes into b: wait for it, whatever else happens
+				c.rcond.Wait()
+				continue
+			}
+			k := c.lentN
+			c.lent, c.lentN, lending = nil, 0, false
+			if k > 0 {
+				c.consumed += uint64(k)
+				c.readAck()
+				return k, nil
+			}
+		}
 		if c.state == stateClosed || c.closing {
 			return 0, ErrClosed
 		}
@@ -159,6 +179,9 @@ func (c *Conn) Read(b []byte) (int, error) {
 			return 0, c.err
 		case expired(c.rdl):
 			return 0, timeoutError{}
+		}
+		if c.lent == nil && len(b) > 0 {
+			c.lent, lending = b, true
 		}
 		c.rcond.Wait()
 	}

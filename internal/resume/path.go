@@ -343,6 +343,26 @@ func (c *Conn) readData(p *path, n int) error {
 		return fmt.Errorf("%w: %d bytes beyond the receive bound %d", ErrProtocol, c.recv.n+n-c.cfg.Buffer, c.cfg.Buffer)
 	}
 	for n > 0 {
+		if c.lent != nil && c.lentN == 0 && c.recv.n == 0 {
+			// A Read waits: into its buffer, straight from the path.
+			dst := c.lent[:min(n, len(c.lent))]
+			c.lentBusy = true
+			c.mu.Unlock()
+			k, err := io.ReadFull(p.br, dst)
+			c.mu.Lock()
+			c.lentBusy = false
+			if p == c.cur || c.state == stateDone {
+				c.lentN = k
+				c.received += uint64(k)
+			}
+			c.rcond.Broadcast()
+			if err != nil {
+				c.mu.Unlock()
+				return err
+			}
+			n -= k
+			continue
+		}
 		room := c.recv.reserve(n)
 		c.mu.Unlock()
 		k, err := io.ReadFull(p.br, room)
