@@ -16,8 +16,9 @@ type Config struct {
 	Buffer int
 	// AckDelay is how long a receiver waits, after its application has
 	// read something, before it acknowledges that when less than a quarter
-	// of Buffer is unacknowledged (a quarter is acknowledged at once), so
-	// that an idle Conn holds no replay bytes. Default 20 ms.
+	// of Buffer (at most 256 KiB) is unacknowledged (that much is
+	// acknowledged at once), so that an idle Conn holds no replay bytes.
+	// Default 20 ms.
 	AckDelay time.Duration
 	// KeepAliveInterval: a PING goes out when nothing arrived on the path
 	// for this long. Default 1 s; negative turns keep-alive off.

@@ -33,6 +33,11 @@ const (
 	stateClosed                 // Close was called
 )
 
+// ackEveryMax caps the bytes read between two ACKs: a quarter of Buffer,
+// at most this, so that the replay blocks in use stay few, and warm in the
+// caches (an ACK is 12 bytes).
+const ackEveryMax = 256 << 10
+
 // Stats are a Conn's counters.
 type Stats struct {
 	BytesSent     uint64 // stream bytes written by the application
@@ -81,6 +86,7 @@ type Conn struct {
 	ackSent  uint64 // the latest ACK sent (or being sent)
 	ackTimer *time.Timer
 	ackArmed bool
+	ackEvery uint64 // acknowledge at once when this much is unacknowledged
 
 	// Resume generations: ours increase with each attempt; the peer's must
 	// exceed the last one accepted.
@@ -118,6 +124,7 @@ func newConn(rw io.ReadWriteCloser, id ID, side byte, cfg *Config) (*Conn, error
 	}
 	c := &Conn{cfg: n, id: id, side: side, hs: make(map[io.Closer]struct{})}
 	c.rcond.L, c.wcond.L = &c.mu, &c.mu
+	c.ackEvery = uint64(max(1, min(n.Buffer/4, ackEveryMax)))
 	c.mu.Lock()
 	c.attach(newPath(rw, nil), 0)
 	c.mu.Unlock()
@@ -190,7 +197,7 @@ func (c *Conn) Read(b []byte) (int, error) {
 // readAck acknowledges what the application read: at once when a quarter
 // of Buffer is unacknowledged, else after AckDelay.
 func (c *Conn) readAck() {
-	if c.consumed-c.ackSent >= uint64(c.cfg.Buffer/4) {
+	if c.consumed-c.ackSent >= c.ackEvery {
 		c.sendAck()
 		return
 	}

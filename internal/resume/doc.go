@@ -15,9 +15,10 @@
 // block), bounded by Config.Buffer: Write blocks while it is full, as when
 // a stream runs out of credit. The receiver acknowledges cumulatively,
 // with an ACK carrying the count of bytes its application has read: at
-// once when a quarter of Buffer is unacknowledged (so that a writer never
-// stalls in steady state), else Config.AckDelay after a read (so that an
-// idle Conn holds no replay bytes). As the acknowledgement follows what
+// once when a quarter of Buffer (at most 256 KiB) is unacknowledged (so
+// that a writer never stalls in steady state, and the replay blocks in use
+// stay few), else Config.AckDelay after a read (so that an idle Conn holds
+// no replay bytes). As the acknowledgement follows what
 // the application read, the replay bound is also the flow control of the
 // Conn: a receiver buffers at most Buffer bytes, and both ends must use the
 // same Buffer (a peer that sends beyond it breaks the protocol).
@@ -44,10 +45,12 @@
 // runs while there is something to send, then exits; a suspended, failed
 // or closed Conn has none. Timers are time.AfterFunc. The writer sends
 // DATA straight from the replay buffer (the one copy of the bytes
-// written), headers and payloads in one gathering write on a socket, or
-// one flattened write on a path that cannot gather (TLS, a pipe). An
-// attached path has a 64 KiB read buffer; the receive buffer, like the
-// replay buffer, holds blocks only while it holds bytes.
+// written; a frame is one slice of it): headers and payloads in one
+// gathering write on a socket; on a path that cannot gather (TLS, a pipe)
+// the small pieces gathered and each payload a write of its own. The
+// reader reads headers through a 4 KiB buffer, and payloads straight into
+// the buffer of a Read that waits for them, else into the receive buffer,
+// which, like the replay buffer, holds blocks only while it holds bytes.
 //
 // # The resume exchange
 //
