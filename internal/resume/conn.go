@@ -249,13 +249,17 @@ func (c *Conn) Write(b []byte) (int, error) {
 			c.wcond.Wait()
 			continue
 		}
-		k := min(room, len(b))
+		k := min(room, len(b), maxBatch)
 		c.replay.write(b[:k])
 		c.written += uint64(k)
 		total += k
 		b = b[k:]
 		if c.cur != nil {
 			c.kick(c.cur)
+		}
+		if len(b) > 0 { // let the reader and the writer in between pieces
+			c.mu.Unlock()
+			c.mu.Lock()
 		}
 	}
 	return total, nil

@@ -147,3 +147,42 @@ func TestHostileResume(t *testing.T) {
 		t.Fatalf("read %q, %v", got, err)
 	}
 }
+
+// A stalled exchange (a peer that sends HELLO and nothing more) holds
+// nothing up: the real peer resumes at the same time, and the stalled
+// exchange ends with its context.
+func TestResumeWhileAnotherStalls(t *testing.T) {
+	a, b := newPair(t, fastCfg(), pipePaths)
+	a.Break(nil)
+	b.Break(nil)
+	sx, sy := net.Pipe()
+	defer sy.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	stalled := make(chan error, 1)
+	go func() { stalled <- a.Resume(ctx, sx) }()
+	go func() {
+		io.ReadFull(sy, make([]byte, helloLen))
+		h := hello{id: a.ID()}
+		rand.Read(h.nonce[:])
+		sy.Write(h.marshal())
+		io.Copy(io.Discard, sy) // takes a's RESUME, answers nothing
+	}()
+	x, y := net.Pipe()
+	errB := make(chan error, 1)
+	go func() { errB <- b.Resume(context.Background(), y) }()
+	if err := a.Resume(context.Background(), x); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errB; err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-stalled; !errors.Is(err, context.Canceled) && !errors.Is(err, ErrNotSuspended) {
+		t.Fatalf("stalled exchange: %v", err)
+	}
+	go b.Write([]byte("on"))
+	got := make([]byte, 2)
+	if _, err := io.ReadFull(a, got); err != nil || string(got) != "on" {
+		t.Fatalf("read %q, %v", got, err)
+	}
+}
