@@ -1,0 +1,425 @@
+package resume
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+const (
+	readBufSize = 4 << 10   // the path's read buffer: headers; payloads go around it
+	maxBatch    = 256 << 10 // the most DATA bytes in one path write
+	maxHeaders  = 256       // room for the headers of one batch
+	directWrite = 4 << 10   // a larger buffer goes to a path that cannot gather as a write of its own
+)
+
+// isSocket reports whether rw gathers net.Buffers into one system call.
+func isSocket(rw io.ReadWriteCloser) bool {
+	switch rw.(type) {
+	case *net.TCPConn, *net.UnixConn:
+		return true
+	}
+	return false
+}
+
+// newReader returns the read buffer of a path.
+func newReader(rw io.ReadWriteCloser) *bufio.Reader { return bufio.NewReaderSize(rw, readBufSize) }
+
+// path is one connection under a Conn, with its reader goroutine, its
+// writer goroutine (running while there is something to send) and its
+// keep-alive timer. Its fields are guarded by the Conn's lock, but for rw,
+// br, down, peerClose and lastRecv.
+type path struct {
+	rw        io.ReadWriteCloser
+	br        *bufio.Reader
+	vectored  bool // rw gathers net.Buffers into one system call
+	wg        sync.WaitGroup
+	down      chan struct{} // closed when the path is broken or ended
+	peerClose chan struct{} // closed when the peer's CLOSE answers ours
+	lastRecv  atomic.Int64  // unix nanoseconds of the latest frame received
+
+	dead      bool   // broken or ended
+	writing   bool   // the writer goroutine runs
+	sendOff   uint64 // the next stream offset to send on this path
+	ack       bool   // an ACK is owed
+	ping      bool   // a PING is owed
+	pong      bool   // a PONG is owed
+	closeSent bool   // our CLOSE is sent: nothing more goes out
+	reply     bool   // the peer closed: answer with CLOSE, then end the path
+	ka        *time.Timer
+
+	hdr  []byte      // the headers of the batch being written
+	iov  net.Buffers // the batch
+	flat []byte      // the batch, flattened for a path that cannot gather
+}
+
+func newPath(rw io.ReadWriteCloser, br *bufio.Reader) *path {
+	if br == nil {
+		br = newReader(rw)
+	}
+	p := &path{rw: rw, br: br, vectored: isSocket(rw), down: make(chan struct{}), peerClose: make(chan struct{})}
+	p.lastRecv.Store(time.Now().UnixNano())
+	return p
+}
+
+// attach makes p the current path, sending from offset off, and starts its
+// reader and keep-alive; c.mu is held.
+func (c *Conn) attach(p *path, off uint64) {
+	c.cur, c.last, c.state = p, p, stateActive
+	p.sendOff = off
+	if nc, ok := p.rw.(interface {
+		LocalAddr() net.Addr
+		RemoteAddr() net.Addr
+	}); ok {
+		c.addrL, c.addrR = nc.LocalAddr(), nc.RemoteAddr()
+	}
+	p.wg.Add(1)
+	go c.readLoop(p)
+	if c.cfg.KeepAliveInterval > 0 {
+		p.ka = time.AfterFunc(c.cfg.KeepAliveInterval, func() { c.keepAlive(p) })
+	}
+	if p.sendOff < c.written || c.consumed > c.ackSent {
+		p.ack = c.consumed > c.ackSent
+		c.kick(p)
+	}
+}
+
+// kick starts p's writer unless it runs; c.mu is held.
+func (c *Conn) kick(p *path) {
+	if !p.writing && !p.dead && !p.closeSent && c.state != stateClosed {
+		p.writing = true
+		p.wg.Add(1)
+		go c.writeLoop(p)
+	}
+}
+
+// breakPath ends p with err: if p is the attached path of an active Conn,
+// the Conn is suspended, the resume window starts, and breakPath reports
+// true (call OnBreak).
+func (c *Conn) breakPath(p *path, err error) bool {
+	c.mu.Lock()
+	if p.dead {
+		c.mu.Unlock()
+		return false
+	}
+	p.dead = true
+	close(p.down)
+	if p.ka != nil {
+		p.ka.Stop()
+	}
+	notify := false
+	if c.cur == p {
+		c.cur = nil
+		if c.state == stateActive && !c.closing {
+			c.state = stateSuspended
+			c.breakN++
+			n := c.breakN
+			c.window = time.AfterFunc(c.cfg.ResumeWindow, func() { c.expire(n) })
+			notify = c.cfg.OnBreak != nil
+		}
+	}
+	c.mu.Unlock()
+	p.rw.Close()
+	return notify
+}
+
+// expire fails the Conn if the break numbered n is still unresumed.
+func (c *Conn) expire(n uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state == stateSuspended && c.breakN == n {
+		c.fail(c.errorf("%w (%v)", ErrResumeTimeout, c.cfg.ResumeWindow))
+	}
+}
+
+// ended runs as a path goroutine stops with err: a break, unless the path
+// had ended.
+func (c *Conn) ended(p *path, err error) {
+	notify := c.breakPath(p, err)
+	p.wg.Done()
+	if notify {
+		c.cfg.OnBreak(err)
+	}
+}
+
+// keepAlive checks p's liveness: a PING after KeepAliveInterval of
+// silence, a break after KeepAliveTimeout.
+func (c *Conn) keepAlive(p *path) {
+	idle := time.Since(time.Unix(0, p.lastRecv.Load()))
+	if idle >= c.cfg.KeepAliveTimeout {
+		if c.breakPath(p, c.errorf("%w (%v)", ErrKeepAliveTimeout, c.cfg.KeepAliveTimeout)) {
+			c.cfg.OnBreak(ErrKeepAliveTimeout)
+		}
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p.dead {
+		return
+	}
+	if idle >= c.cfg.KeepAliveInterval {
+		p.ping = true
+		c.kick(p)
+	}
+	p.ka.Reset(c.cfg.KeepAliveInterval)
+}
+
+// writeLoop sends what p owes: control frames, then the stream's unsent
+// bytes, straight from the replay buffer, then CLOSE when closing.
+func (c *Conn) writeLoop(p *path) {
+	for {
+		c.mu.Lock()
+		n, end := c.batch(p)
+		if n == 0 {
+			p.writing = false
+			c.mu.Unlock()
+			p.wg.Done()
+			return
+		}
+		c.mu.Unlock()
+		if err := p.write(); err != nil {
+			c.ended(p, err)
+			return
+		}
+		if end { // our answer to the peer's CLOSE is out: the path is done
+			c.breakPath(p, nil)
+			p.wg.Done()
+			return
+		}
+	}
+}
+
+// batch gathers p's next write into p.iov and returns its number of
+// buffers, and whether it ends the path; c.mu is held.
+func (c *Conn) batch(p *path) (int, bool) {
+	p.iov = p.iov[:0]
+	if p.dead || p.closeSent {
+		return 0, false
+	}
+	if p.hdr == nil {
+		p.hdr = make([]byte, 0, maxHeaders)
+	}
+	h := p.hdr[:0]
+	frame := func(t frameType, n int, v uint64, payload bool) {
+		s := len(h)
+		h = h[:s+headerLen]
+		putHeader(h[s:], t, n)
+		if payload {
+			h = binary.BigEndian.AppendUint64(h, v)
+		}
+		p.iov = append(p.iov, h[s:len(h):len(h)])
+	}
+	if p.reply {
+		frame(frameClose, 8, p.sendOff, true)
+		p.closeSent = true
+		return len(p.iov), true
+	}
+	if p.pong {
+		frame(framePong, 0, 0, false)
+		p.pong = false
+	}
+	if p.ping {
+		frame(framePing, 0, 0, false)
+		p.ping = false
+	}
+	if p.ack && c.consumed > c.ackSent {
+		frame(frameAck, 8, c.consumed, true)
+		c.ackSent = c.consumed
+	}
+	p.ack = false
+	for sent := 0; sent < maxBatch && p.sendOff < c.written; {
+		off := int(p.sendOff - c.acked)
+		n := min(c.replay.contiguous(off), maxPayload, maxBatch-sent) // a frame is one slice
+		frame(frameData, n, 0, false)
+		p.iov = c.replay.slices(p.iov, off, n)
+		p.sendOff += uint64(n)
+		sent += n
+	}
+	if c.closing && p.sendOff == c.written {
+		frame(frameClose, 8, p.sendOff, true)
+		p.closeSent = true
+	}
+	return len(p.iov), false
+}
+
+// write writes the batch in p.iov: one gathering write on a socket; on a
+// path that cannot gather (TLS, a pipe), where each write is a record or a
+// hand-off of its own, the small buffers (headers, control frames, short
+// payloads) are gathered into writes of their own, and the large payloads
+// are written from the replay buffer as they are, which costs less than a
+// copy of them.
+func (p *path) write() error {
+	defer clear(p.iov)
+	if p.vectored || len(p.iov) == 1 {
+		_, err := p.iov.WriteTo(p.rw)
+		return err
+	}
+	p.flat = p.flat[:0]
+	for _, b := range p.iov {
+		if len(b) < directWrite {
+			p.flat = append(p.flat, b...)
+			continue
+		}
+		if len(p.flat) > 0 {
+			if _, err := p.rw.Write(p.flat); err != nil {
+				return err
+			}
+			p.flat = p.flat[:0]
+		}
+		if _, err := p.rw.Write(b); err != nil {
+			return err
+		}
+	}
+	if len(p.flat) > 0 {
+		_, err := p.rw.Write(p.flat)
+		return err
+	}
+	return nil
+}
+
+// readLoop reads p's frames until the path breaks or ends.
+func (c *Conn) readLoop(p *path) {
+	if err := c.read(p); err != errEnd {
+		c.ended(p, err)
+		return
+	}
+	p.wg.Done() // a CLOSE: the Close that sent ours, or our writer's answer, ends the path
+}
+
+// errEnd stops the reader at a CLOSE: no break.
+var errEnd = errors.New("resume: end")
+
+func (c *Conn) read(p *path) error {
+	var h [headerLen]byte
+	for {
+		if _, err := io.ReadFull(p.br, h[:]); err != nil {
+			return err
+		}
+		p.lastRecv.Store(time.Now().UnixNano())
+		t, n, err := parseHeader(h[:])
+		if err != nil {
+			return err
+		}
+		switch t {
+		case frameData:
+			if err := c.readData(p, n); err != nil {
+				return err
+			}
+		case frameAck:
+			v, err := readU64(p.br)
+			if err != nil {
+				return err
+			}
+			if err := c.gotAck(p, v); err != nil {
+				return err
+			}
+		case framePing:
+			c.mu.Lock()
+			p.pong = true
+			c.kick(p)
+			c.mu.Unlock()
+		case framePong:
+		case frameClose:
+			v, err := readU64(p.br)
+			if err != nil {
+				return err
+			}
+			return c.gotClose(p, v)
+		}
+	}
+}
+
+// readData reads a DATA payload of n bytes into the receive buffer.
+func (c *Conn) readData(p *path, n int) error {
+	c.mu.Lock()
+	if c.recv.n+n > c.cfg.Buffer {
+		c.mu.Unlock()
+		return fmt.Errorf("%w: %d bytes beyond the receive bound %d", ErrProtocol, c.recv.n+n-c.cfg.Buffer, c.cfg.Buffer)
+	}
+	for n > 0 {
+		if c.lent != nil && c.lentN == 0 && c.recv.n == 0 {
+			// A Read waits: into its buffer, straight from the path.
+			dst := c.lent[:min(n, len(c.lent))]
+			c.lentBusy = true
+			c.mu.Unlock()
+			k, err := io.ReadFull(p.br, dst)
+			c.mu.Lock()
+			c.lentBusy = false
+			if p == c.cur || c.state == stateDone {
+				c.lentN = k
+				c.received += uint64(k)
+			}
+			c.rcond.Broadcast()
+			if err != nil {
+				c.mu.Unlock()
+				return err
+			}
+			n -= k
+			continue
+		}
+		room := c.recv.reserve(n)
+		c.mu.Unlock()
+		k, err := io.ReadFull(p.br, room)
+		c.mu.Lock()
+		c.recv.commit(k)
+		if p == c.cur || c.state == stateDone {
+			c.received += uint64(k)
+		} else { // the path was replaced or the Conn closed: drop the bytes
+			c.recv.n -= k
+			c.recv.release()
+		}
+		c.rcond.Broadcast()
+		if err != nil {
+			c.mu.Unlock()
+			return err
+		}
+		n -= k
+	}
+	c.mu.Unlock()
+	return nil
+}
+
+// gotAck applies the peer's acknowledgement of v bytes.
+func (c *Conn) gotAck(p *path, v uint64) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cur != p {
+		return nil
+	}
+	if v < c.acked || v > p.sendOff {
+		return fmt.Errorf("%w: ACK %d outside [%d, %d]", ErrProtocol, v, c.acked, p.sendOff)
+	}
+	c.replay.discard(int(v - c.acked))
+	c.acked = v
+	c.wcond.Broadcast()
+	return nil
+}
+
+// gotClose handles the peer's CLOSE, sent after v bytes: the answer to
+// ours, or the peer's own end, which we answer.
+func (c *Conn) gotClose(p *path, v uint64) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v != c.received {
+		return fmt.Errorf("%w: CLOSE after %d bytes, %d received", ErrProtocol, v, c.received)
+	}
+	if c.closing {
+		close(p.peerClose)
+		return errEnd
+	}
+	if c.cur == p && c.state == stateActive {
+		c.state = stateDone
+		p.reply = true
+		c.replay.drop()
+		c.rcond.Broadcast()
+		c.wcond.Broadcast()
+		c.kick(p) // (a running writer sends the answer after its batch)
+	}
+	return errEnd
+}
