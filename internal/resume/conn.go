@@ -73,10 +73,20 @@ type Conn struct {
 	written uint64 // bytes the application wrote
 	acked   uint64 // bytes the peer acknowledged (read by its application)
 
-	// Receiving: recv holds [consumed, received), but for bytes read into
-	// a lent buffer. A Read that waits for data while recv is empty lends
-	// its buffer to the reader goroutine, which reads the next payload
-	// straight into it: one copy fewer.
+	in             receiving // the stream from the peer
+	gens           resumeGens
+	rdl, wdl       time.Time
+	rtimer, wtimer *time.Timer
+	closing        bool // Close sends CLOSE after the data
+	addrL, addrR   net.Addr
+}
+
+// receiving is the receiving half of a Conn: recv holds [consumed,
+// received), but for bytes read into a lent buffer. A Read that waits for
+// data while recv is empty lends its buffer to the reader goroutine, which
+// reads the next payload straight into it: one copy fewer. The Conn's mu
+// guards it.
+type receiving struct {
 	recv     buffer
 	lent     []byte // the buffer of the waiting Read, nil: none
 	lentBusy bool   // the reader goroutine is reading into lent
@@ -87,18 +97,16 @@ type Conn struct {
 	ackTimer *time.Timer
 	ackArmed bool
 	ackEvery uint64 // acknowledge at once when this much is unacknowledged
+}
 
-	// Resume generations: ours increase with each attempt; the peer's must
-	// exceed the last one accepted.
+// resumeGens are a Conn's resume generations: ours increase with each
+// attempt; the peer's must exceed the last one accepted. The Conn's mu
+// guards them.
+type resumeGens struct {
 	genSent  uint64
 	peerGen  uint64
 	resumes  uint64
 	refusals uint64
-
-	rdl, wdl       time.Time
-	rtimer, wtimer *time.Timer
-	closing        bool // Close sends CLOSE after the data
-	addrL, addrR   net.Addr
 }
 
 // New makes a Conn over path, a fresh connection to the peer, with a new
@@ -124,7 +132,7 @@ func newConn(rw io.ReadWriteCloser, id ID, side byte, cfg *Config) (*Conn, error
 	}
 	c := &Conn{cfg: n, id: id, side: side, hs: make(map[io.Closer]struct{})}
 	c.rcond.L, c.wcond.L = &c.mu, &c.mu
-	c.ackEvery = uint64(max(1, min(n.Buffer/4, ackEveryMax)))
+	c.in.ackEvery = uint64(max(1, min(n.Buffer/4, ackEveryMax)))
 	c.mu.Lock()
 	c.attach(newPath(rw, nil), 0)
 	c.mu.Unlock()
@@ -152,17 +160,17 @@ func (c *Conn) SetKey(key []byte) {
 func (c *Conn) Read(b []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	lending := false // c.lent is b
+	lending := false // c.in.lent is b
 	for {
 		if lending {
-			if c.lentBusy { // the reader goroutine writes into b: wait for it, whatever else happens
+			if c.in.lentBusy { // the reader goroutine writes into b: wait for it, whatever else happens
 				c.rcond.Wait()
 				continue
 			}
-			k := c.lentN
-			c.lent, c.lentN, lending = nil, 0, false
+			k := c.in.lentN
+			c.in.lent, c.in.lentN, lending = nil, 0, false
 			if k > 0 {
-				c.consumed += uint64(k)
+				c.in.consumed += uint64(k)
 				c.readAck()
 				return k, nil
 			}
@@ -170,12 +178,12 @@ func (c *Conn) Read(b []byte) (int, error) {
 		if c.state == stateClosed || c.closing {
 			return 0, ErrClosed
 		}
-		if c.recv.n > 0 {
+		if c.in.recv.n > 0 {
 			if len(b) == 0 {
 				return 0, nil
 			}
-			k := c.recv.read(b)
-			c.consumed += uint64(k)
+			k := c.in.recv.read(b)
+			c.in.consumed += uint64(k)
 			c.readAck()
 			return k, nil
 		}
@@ -187,8 +195,8 @@ func (c *Conn) Read(b []byte) (int, error) {
 		case expired(c.rdl):
 			return 0, timeoutError{}
 		}
-		if c.lent == nil && len(b) > 0 {
-			c.lent, lending = b, true
+		if c.in.lent == nil && len(b) > 0 {
+			c.in.lent, lending = b, true
 		}
 		c.rcond.Wait()
 	}
@@ -197,16 +205,16 @@ func (c *Conn) Read(b []byte) (int, error) {
 // readAck acknowledges what the application read: at once when a quarter
 // of Buffer is unacknowledged, else after AckDelay.
 func (c *Conn) readAck() {
-	if c.consumed-c.ackSent >= c.ackEvery {
+	if c.in.consumed-c.in.ackSent >= c.in.ackEvery {
 		c.sendAck()
 		return
 	}
-	if !c.ackArmed {
-		c.ackArmed = true
-		if c.ackTimer == nil {
-			c.ackTimer = time.AfterFunc(c.cfg.AckDelay, c.ackDelayed)
+	if !c.in.ackArmed {
+		c.in.ackArmed = true
+		if c.in.ackTimer == nil {
+			c.in.ackTimer = time.AfterFunc(c.cfg.AckDelay, c.ackDelayed)
 		} else {
-			c.ackTimer.Reset(c.cfg.AckDelay)
+			c.in.ackTimer.Reset(c.cfg.AckDelay)
 		}
 	}
 }
@@ -214,13 +222,13 @@ func (c *Conn) readAck() {
 func (c *Conn) ackDelayed() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.ackArmed = false
+	c.in.ackArmed = false
 	c.sendAck()
 }
 
 // sendAck has the writer send an ACK if one is owed.
 func (c *Conn) sendAck() {
-	if p := c.cur; p != nil && c.consumed > c.ackSent {
+	if p := c.cur; p != nil && c.in.consumed > c.in.ackSent {
 		p.ack = true
 		c.kick(p)
 	}
@@ -304,7 +312,7 @@ func (c *Conn) Close() error {
 	}
 	c.mu.Lock()
 	c.replay.drop()
-	c.recv.drop()
+	c.in.recv.drop()
 	c.mu.Unlock()
 	return nil
 }
@@ -315,8 +323,8 @@ func (c *Conn) shutdown() {
 	if c.window != nil {
 		c.window.Stop()
 	}
-	if c.ackTimer != nil {
-		c.ackTimer.Stop()
+	if c.in.ackTimer != nil {
+		c.in.ackTimer.Stop()
 	}
 	for _, t := range []*time.Timer{c.rtimer, c.wtimer} {
 		if t != nil {
@@ -361,9 +369,9 @@ func (c *Conn) Stats() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return Stats{
-		BytesSent: c.written, BytesReceived: c.received,
+		BytesSent: c.written, BytesReceived: c.in.received,
 		ReplayBytes: c.replay.n, ReplayMemory: c.replay.held(),
-		Resumes: c.resumes, Refused: c.refusals, Breaks: c.breakN,
+		Resumes: c.gens.resumes, Refused: c.gens.refusals, Breaks: c.breakN,
 	}
 }
 

@@ -37,9 +37,9 @@ func (c *Conn) Resume(ctx context.Context, rw io.ReadWriteCloser) error {
 		rw.Close()
 		return err
 	}
-	c.genSent++
-	own := resumeMsg{id: c.id, gen: c.genSent, received: c.received}
-	key, last, resumes := c.key, c.last, c.resumes
+	c.gens.genSent++
+	own := resumeMsg{id: c.id, gen: c.gens.genSent, received: c.in.received}
+	key, last, resumes := c.key, c.last, c.gens.resumes
 	c.hs[rw] = struct{}{}
 	c.mu.Unlock()
 	defer func() {
@@ -62,7 +62,7 @@ func (c *Conn) Resume(ctx context.Context, rw io.ReadWriteCloser) error {
 	if err == nil {
 		err = c.resumable()
 	}
-	if err == nil && c.resumes != resumes {
+	if err == nil && c.gens.resumes != resumes {
 		// Another resume came first (and the path it attached may have
 		// broken since): the offset we sent may be stale.
 		err = fmt.Errorf("%w: another resume succeeded during this one", ErrNotSuspended)
@@ -76,15 +76,15 @@ func (c *Conn) Resume(ctx context.Context, rw io.ReadWriteCloser) error {
 			return c.resumable()
 		}
 		if errors.Is(err, ErrResumeRefused) {
-			c.refusals++
+			c.gens.refusals++
 		} else if ctx.Err() != nil {
 			err = fmt.Errorf("resume: %w", ctx.Err())
 		}
 		return err
 	}
-	c.peerGen = peer.gen
-	c.resumes++
-	c.ackSent = 0 // the peer may have missed our latest ACK: send one again
+	c.gens.peerGen = peer.gen
+	c.gens.resumes++
+	c.in.ackSent = 0 // the peer may have missed our latest ACK: send one again
 	c.window.Stop()
 	c.attach(newPath(rw, br), peer.received)
 	return nil
@@ -109,8 +109,8 @@ func (c *Conn) resumable() error {
 // beyond the last accepted one, and an offset within [what the peer
 // acknowledged, what we sent]; c.mu is held.
 func (c *Conn) admit(m *resumeMsg) error {
-	if m.gen <= c.peerGen {
-		return refused(fmt.Errorf("%w: %d, last %d", errStaleGen, m.gen, c.peerGen))
+	if m.gen <= c.gens.peerGen {
+		return refused(fmt.Errorf("%w: %d, last %d", errStaleGen, m.gen, c.gens.peerGen))
 	}
 	if m.received < c.acked || m.received > c.written {
 		return refused(fmt.Errorf("%w: %d outside [%d, %d]", errBadOffset, m.received, c.acked, c.written))

@@ -84,8 +84,8 @@ func (c *Conn) attach(p *path, off uint64) {
 	if c.cfg.KeepAliveInterval > 0 {
 		p.ka = time.AfterFunc(c.cfg.KeepAliveInterval, func() { c.keepAlive(p) })
 	}
-	if p.sendOff < c.written || c.consumed > c.ackSent {
-		p.ack = c.consumed > c.ackSent
+	if p.sendOff < c.written || c.in.consumed > c.in.ackSent {
+		p.ack = c.in.consumed > c.in.ackSent
 		c.kick(p)
 	}
 }
@@ -228,9 +228,9 @@ func (c *Conn) batch(p *path) (int, bool) {
 		frame(framePing, 0, 0, false)
 		p.ping = false
 	}
-	if p.ack && c.consumed > c.ackSent {
-		frame(frameAck, 8, c.consumed, true)
-		c.ackSent = c.consumed
+	if p.ack && c.in.consumed > c.in.ackSent {
+		frame(frameAck, 8, c.in.consumed, true)
+		c.in.ackSent = c.in.consumed
 	}
 	p.ack = false
 	for sent := 0; sent < maxBatch && p.sendOff < c.written; {
@@ -338,22 +338,22 @@ func (c *Conn) read(p *path) error {
 // readData reads a DATA payload of n bytes into the receive buffer.
 func (c *Conn) readData(p *path, n int) error {
 	c.mu.Lock()
-	if c.recv.n+n > c.cfg.Buffer {
+	if c.in.recv.n+n > c.cfg.Buffer {
 		c.mu.Unlock()
-		return fmt.Errorf("%w: %d bytes beyond the receive bound %d", ErrProtocol, c.recv.n+n-c.cfg.Buffer, c.cfg.Buffer)
+		return fmt.Errorf("%w: %d bytes beyond the receive bound %d", ErrProtocol, c.in.recv.n+n-c.cfg.Buffer, c.cfg.Buffer)
 	}
 	for n > 0 {
-		if c.lent != nil && c.lentN == 0 && c.recv.n == 0 {
+		if c.in.lent != nil && c.in.lentN == 0 && c.in.recv.n == 0 {
 			// A Read waits: into its buffer, straight from the path.
-			dst := c.lent[:min(n, len(c.lent))]
-			c.lentBusy = true
+			dst := c.in.lent[:min(n, len(c.in.lent))]
+			c.in.lentBusy = true
 			c.mu.Unlock()
 			k, err := io.ReadFull(p.br, dst)
 			c.mu.Lock()
-			c.lentBusy = false
+			c.in.lentBusy = false
 			if p == c.cur || c.state == stateDone {
-				c.lentN = k
-				c.received += uint64(k)
+				c.in.lentN = k
+				c.in.received += uint64(k)
 			}
 			c.rcond.Broadcast()
 			if err != nil {
@@ -363,16 +363,16 @@ func (c *Conn) readData(p *path, n int) error {
 			n -= k
 			continue
 		}
-		room := c.recv.reserve(n)
+		room := c.in.recv.reserve(n)
 		c.mu.Unlock()
 		k, err := io.ReadFull(p.br, room)
 		c.mu.Lock()
-		c.recv.commit(k)
+		c.in.recv.commit(k)
 		if p == c.cur || c.state == stateDone {
-			c.received += uint64(k)
+			c.in.received += uint64(k)
 		} else { // the path was replaced or the Conn closed: drop the bytes
-			c.recv.n -= k
-			c.recv.release()
+			c.in.recv.n -= k
+			c.in.recv.release()
 		}
 		c.rcond.Broadcast()
 		if err != nil {
@@ -406,8 +406,8 @@ func (c *Conn) gotAck(p *path, v uint64) error {
 func (c *Conn) gotClose(p *path, v uint64) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if v != c.received {
-		return fmt.Errorf("%w: CLOSE after %d bytes, %d received", ErrProtocol, v, c.received)
+	if v != c.in.received {
+		return fmt.Errorf("%w: CLOSE after %d bytes, %d received", ErrProtocol, v, c.in.received)
 	}
 	if c.closing {
 		close(p.peerClose)
