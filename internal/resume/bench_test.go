@@ -91,3 +91,61 @@ func tlsPaths(t testing.TB) (io.ReadWriteCloser, io.ReadWriteCloser) {
 	}
 	return tx, ty
 }
+
+// BenchmarkRoundTrip measures the round trip of a small message (64 B
+// ping-pong) over a Conn pair and over the raw path under it.
+func BenchmarkRoundTrip(b *testing.B) {
+	kinds := append(pathKinds[1:len(pathKinds):len(pathKinds)], struct {
+		name string
+		mk   mkPaths
+	}{"tls", tlsPaths})
+	for _, k := range kinds {
+		b.Run(k.name+"/raw", func(b *testing.B) {
+			x, y := k.mk(b)
+			defer x.Close()
+			defer y.Close()
+			pingPong(b, x, y)
+		})
+		b.Run(k.name+"/resume", func(b *testing.B) {
+			x, y := newPair(b, nil, k.mk)
+			pingPong(b, x, y)
+		})
+	}
+}
+
+// pingPong sends b.N messages of 64 B on x, each echoed by y.
+func pingPong(b *testing.B, x, y io.ReadWriter) {
+	const size = 64
+	b.ReportAllocs()
+	done := make(chan error, 1)
+	go func() {
+		buf := make([]byte, size)
+		for range b.N {
+			if _, err := io.ReadFull(y, buf); err != nil {
+				done <- err
+				return
+			}
+			if _, err := y.Write(buf); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	buf := make([]byte, size)
+	cpu0 := cpuTime()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := x.Write(buf); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(x, buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+}
