@@ -198,7 +198,17 @@ func (c *Conn) Read(b []byte) (int, error) {
 		if c.in.lent == nil && len(b) > 0 {
 			c.in.lent, lending = b, true
 		}
-		c.rcond.Wait()
+		p := c.cur
+		if p == nil || p.rd == nil || c.state != stateActive {
+			c.rcond.Wait()
+			continue
+		}
+		if p.tok.Follow(c) { // nothing to read: read the path ourselves
+			c.lead(p)
+			continue
+		}
+		c.rcond.Wait() // another reads the path
+		p.tok.Unfollow()
 	}
 }
 
@@ -254,7 +264,13 @@ func (c *Conn) Write(b []byte) (int, error) {
 		}
 		room := c.cfg.Buffer - c.replay.n
 		if room <= 0 {
-			c.wcond.Wait()
+			if p := c.cur; p != nil { // an ACK makes room: have the path read now
+				p.tok.Wait()
+				c.wcond.Wait()
+				p.tok.Unfollow()
+			} else {
+				c.wcond.Wait()
+			}
 			continue
 		}
 		k := min(room, len(b), maxBatch)
@@ -288,8 +304,12 @@ func (c *Conn) Close() error {
 	c.closing = true
 	c.rcond.Broadcast()
 	c.wcond.Broadcast()
+	if p != nil {
+		p.interrupt(c, aLongTimeAgo) // a leading Read returns
+	}
 	if graceful {
 		c.kick(p)
+		p.tok.EndGrace() // the peer's CLOSE is read at once
 	}
 	c.mu.Unlock()
 	if graceful {
@@ -423,6 +443,9 @@ func (c *Conn) SetReadDeadline(t time.Time) error {
 	defer c.mu.Unlock()
 	c.rdl = t
 	c.rtimer = c.arm(c.rtimer, t, &c.rcond)
+	if p := c.cur; p != nil {
+		p.interrupt(c, t)
+	}
 	return nil
 }
 

@@ -3,13 +3,14 @@ package resume
 import (
 	"bufio"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/plexusnet/plexus/internal/fastio"
 )
 
 const (
@@ -34,11 +35,15 @@ func newReader(rw io.ReadWriteCloser) *bufio.Reader { return bufio.NewReaderSize
 // path is one connection under a Conn, with its reader goroutine, its
 // writer goroutine (running while there is something to send) and its
 // keep-alive timer. Its fields are guarded by the Conn's lock, but for rw,
-// br, down, peerClose and lastRecv.
+// rd, down, peerClose and lastRecv, the read token tok, and fr and rdSet,
+// which belong to the token's holder (see read.go).
 type path struct {
 	rw        io.ReadWriteCloser
-	br        *bufio.Reader
-	vectored  bool // rw gathers net.Buffers into one system call
+	rd        deadliner // rw's read deadline, nil: no leaders
+	tok       fastio.Token
+	fr        frameReader
+	rdSet     time.Time // the read deadline set on rw
+	vectored  bool      // rw gathers net.Buffers into one system call
 	wg        sync.WaitGroup
 	down      chan struct{} // closed when the path is broken or ended
 	peerClose chan struct{} // closed when the peer's CLOSE answers ours
@@ -60,10 +65,8 @@ type path struct {
 }
 
 func newPath(rw io.ReadWriteCloser, br *bufio.Reader) *path {
-	if br == nil {
-		br = newReader(rw)
-	}
-	p := &path{rw: rw, br: br, vectored: isSocket(rw), down: make(chan struct{}), peerClose: make(chan struct{})}
+	p := &path{rw: rw, vectored: isSocket(rw), down: make(chan struct{}), peerClose: make(chan struct{})}
+	p.initReader(br)
 	p.lastRecv.Store(time.Now().UnixNano())
 	return p
 }
@@ -110,6 +113,7 @@ func (c *Conn) breakPath(p *path, err error) bool {
 	}
 	p.dead = true
 	close(p.down)
+	p.tok.End(nil)
 	if p.ka != nil {
 		p.ka.Stop()
 	}
@@ -280,108 +284,6 @@ func (p *path) write() error {
 		_, err := p.rw.Write(p.flat)
 		return err
 	}
-	return nil
-}
-
-// readLoop reads p's frames until the path breaks or ends.
-func (c *Conn) readLoop(p *path) {
-	if err := c.read(p); err != errEnd {
-		c.ended(p, err)
-		return
-	}
-	p.wg.Done() // a CLOSE: the Close that sent ours, or our writer's answer, ends the path
-}
-
-// errEnd stops the reader at a CLOSE: no break.
-var errEnd = errors.New("resume: end")
-
-func (c *Conn) read(p *path) error {
-	var h [headerLen]byte
-	for {
-		if _, err := io.ReadFull(p.br, h[:]); err != nil {
-			return err
-		}
-		p.lastRecv.Store(time.Now().UnixNano())
-		t, n, err := parseHeader(h[:])
-		if err != nil {
-			return err
-		}
-		switch t {
-		case frameData:
-			if err := c.readData(p, n); err != nil {
-				return err
-			}
-		case frameAck:
-			v, err := readU64(p.br)
-			if err != nil {
-				return err
-			}
-			if err := c.gotAck(p, v); err != nil {
-				return err
-			}
-		case framePing:
-			c.mu.Lock()
-			p.pong = true
-			c.kick(p)
-			c.mu.Unlock()
-		case framePong:
-		case frameClose:
-			v, err := readU64(p.br)
-			if err != nil {
-				return err
-			}
-			return c.gotClose(p, v)
-		}
-	}
-}
-
-// readData reads a DATA payload of n bytes into the receive buffer.
-func (c *Conn) readData(p *path, n int) error {
-	c.mu.Lock()
-	if c.in.recv.n+n > c.cfg.Buffer {
-		c.mu.Unlock()
-		return fmt.Errorf("%w: %d bytes beyond the receive bound %d", ErrProtocol, c.in.recv.n+n-c.cfg.Buffer, c.cfg.Buffer)
-	}
-	for n > 0 {
-		if c.in.lent != nil && c.in.lentN == 0 && c.in.recv.n == 0 {
-			// A Read waits: into its buffer, straight from the path.
-			dst := c.in.lent[:min(n, len(c.in.lent))]
-			c.in.lentBusy = true
-			c.mu.Unlock()
-			k, err := io.ReadFull(p.br, dst)
-			c.mu.Lock()
-			c.in.lentBusy = false
-			if p == c.cur || c.state == stateDone {
-				c.in.lentN = k
-				c.in.received += uint64(k)
-			}
-			c.rcond.Broadcast()
-			if err != nil {
-				c.mu.Unlock()
-				return err
-			}
-			n -= k
-			continue
-		}
-		room := c.in.recv.reserve(n)
-		c.mu.Unlock()
-		k, err := io.ReadFull(p.br, room)
-		c.mu.Lock()
-		c.in.recv.commit(k)
-		if p == c.cur || c.state == stateDone {
-			c.in.received += uint64(k)
-		} else { // the path was replaced or the Conn closed: drop the bytes
-			c.in.recv.n -= k
-			c.in.recv.release()
-		}
-		c.rcond.Broadcast()
-		if err != nil {
-			c.mu.Unlock()
-			return err
-		}
-		n -= k
-	}
-	c.mu.Unlock()
 	return nil
 }
 
