@@ -262,6 +262,12 @@ func (c *Conn) Write(b []byte) (int, error) {
 		case expired(c.wdl):
 			return total, timeoutError{}
 		}
+		if p := c.cur; p != nil && c.written-p.sendOff >= maxBatch && !p.dead {
+			// The path is behind: wait for the writer to take a batch, so
+			// that the replay blocks it sends are still in the caches.
+			c.wcond.Wait()
+			continue
+		}
 		room := c.cfg.Buffer - c.replay.n
 		if room <= 0 {
 			if p := c.cur; p != nil { // an ACK makes room: have the path read now

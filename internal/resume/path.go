@@ -17,7 +17,7 @@ const (
 	readBufSize = 4 << 10   // the path's read buffer: headers; payloads go around it
 	maxBatch    = 256 << 10 // the most DATA bytes in one path write
 	maxHeaders  = 256       // room for the headers of one batch
-	directWrite = 4 << 10   // a larger buffer goes to a path that cannot gather as a write of its own
+	recordLen   = 16 << 10  // the largest TLS record's payload: see path.write
 )
 
 // isSocket reports whether rw gathers net.Buffers into one system call.
@@ -120,6 +120,7 @@ func (c *Conn) breakPath(p *path, err error) bool {
 	notify := false
 	if c.cur == p {
 		c.cur = nil
+		c.wcond.Broadcast() // a Write waiting for the path to catch up
 		if c.state == stateActive && !c.closing {
 			c.state = stateSuspended
 			c.breakN++
@@ -237,13 +238,27 @@ func (c *Conn) batch(p *path) (int, bool) {
 		c.in.ackSent = c.in.consumed
 	}
 	p.ack = false
-	for sent := 0; sent < maxBatch && p.sendOff < c.written; {
+	// On a path that cannot gather, the headers count in the batch too, so
+	// that a full batch is whole TLS records (see write).
+	sent := 0
+	if !p.vectored {
+		sent = len(h)
+	}
+	first := sent
+	for sent+headerLen < maxBatch && p.sendOff < c.written {
 		off := int(p.sendOff - c.acked)
 		n := min(c.replay.contiguous(off), maxPayload, maxBatch-sent) // a frame is one slice
+		if !p.vectored {
+			n = min(n, maxBatch-sent-headerLen)
+			sent += headerLen
+		}
 		frame(frameData, n, 0, false)
 		p.iov = c.replay.slices(p.iov, off, n)
 		p.sendOff += uint64(n)
 		sent += n
+	}
+	if sent > first {
+		c.wcond.Broadcast() // a Write waiting for the path to catch up
 	}
 	if c.closing && p.sendOff == c.written {
 		frame(frameClose, 8, p.sendOff, true)
@@ -252,33 +267,43 @@ func (c *Conn) batch(p *path) (int, bool) {
 	return len(p.iov), false
 }
 
-// write writes the batch in p.iov: one gathering write on a socket; on a
-// path that cannot gather (TLS, a pipe), where each write is a record or a
-// hand-off of its own, the small buffers (headers, control frames, short
-// payloads) are gathered into writes of their own, and the large payloads
-// are written from the replay buffer as they are, which costs less than a
-// copy of them.
+// write writes the batch in p.iov: one gathering write on a socket. A
+// path that cannot gather (TLS, a pipe) makes a record (or a hand-off) of
+// each write: there the batch goes out in writes that are whole TLS
+// records of recordLen (the largest), but for the last, so that a header
+// costs no record of its own; the bytes of a record that starts in one
+// buffer and ends in another are copied into p.flat (at most a record's
+// worth for each large payload), the rest is written from the replay
+// buffer as it is.
 func (p *path) write() error {
 	defer clear(p.iov)
 	if p.vectored || len(p.iov) == 1 {
 		_, err := p.iov.WriteTo(p.rw)
 		return err
 	}
+	if p.flat == nil {
+		p.flat = make([]byte, 0, recordLen)
+	}
 	p.flat = p.flat[:0]
 	for _, b := range p.iov {
-		if len(b) < directWrite {
-			p.flat = append(p.flat, b...)
-			continue
-		}
 		if len(p.flat) > 0 {
-			if _, err := p.rw.Write(p.flat); err != nil {
+			k := min(len(b), recordLen-len(p.flat))
+			p.flat = append(p.flat, b[:k]...)
+			b = b[k:]
+			if len(p.flat) == recordLen {
+				if _, err := p.rw.Write(p.flat); err != nil {
+					return err
+				}
+				p.flat = p.flat[:0]
+			}
+		}
+		if k := len(b) - len(b)%recordLen; k > 0 { // p.flat is empty
+			if _, err := p.rw.Write(b[:k]); err != nil {
 				return err
 			}
-			p.flat = p.flat[:0]
+			b = b[k:]
 		}
-		if _, err := p.rw.Write(b); err != nil {
-			return err
-		}
+		p.flat = append(p.flat, b...)
 	}
 	if len(p.flat) > 0 {
 		_, err := p.rw.Write(p.flat)
