@@ -285,7 +285,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 		total += k
 		b = b[k:]
 		if c.cur != nil {
-			c.kick(c.cur)
+			c.send(c.cur)
 		}
 		if len(b) > 0 { // let the reader and the writer in between pieces
 			c.mu.Unlock()

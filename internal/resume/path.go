@@ -59,13 +59,16 @@ type path struct {
 	reply     bool   // the peer closed: answer with CLOSE, then end the path
 	ka        *time.Timer
 
-	hdr  []byte      // the headers of the batch being written
-	iov  net.Buffers // the batch
-	flat []byte      // the batch, flattened for a path that cannot gather
+	hdr  []byte         // the headers of the batch being written
+	iov  net.Buffers    // the batch
+	rest bool           // iov holds the rest of a batch that Write began (see send)
+	fw   *fastio.Writer // non-blocking writes on a socket, nil: none
+	flat []byte         // the batch, flattened for a path that cannot gather
 }
 
 func newPath(rw io.ReadWriteCloser, br *bufio.Reader) *path {
 	p := &path{rw: rw, vectored: isSocket(rw), down: make(chan struct{}), peerClose: make(chan struct{})}
+	p.fw = fastio.NewWriter(rw)
 	p.initReader(br)
 	p.lastRecv.Store(time.Now().UnixNano())
 	return p
@@ -180,12 +183,17 @@ func (c *Conn) keepAlive(p *path) {
 func (c *Conn) writeLoop(p *path) {
 	for {
 		c.mu.Lock()
-		n, end := c.batch(p)
-		if n == 0 {
-			p.writing = false
-			c.mu.Unlock()
-			p.wg.Done()
-			return
+		end := false
+		if p.rest { // what Write's non-blocking write left
+			p.rest = false
+		} else {
+			var n int
+			if n, end = c.batch(p); n == 0 {
+				p.writing = false
+				c.mu.Unlock()
+				p.wg.Done()
+				return
+			}
 		}
 		c.mu.Unlock()
 		if err := p.write(); err != nil {
@@ -198,6 +206,53 @@ func (c *Conn) writeLoop(p *path) {
 			return
 		}
 	}
+}
+
+// send sends what p owes from the calling goroutine (Write's), if no
+// writer runs and p is a socket: one non-blocking write, which takes it
+// all unless the socket is full, so that a message on a free path goes
+// out without waking a goroutine. What is left, or everything on other
+// paths, goes to the writer goroutine. c.mu is held, and released during
+// the write.
+func (c *Conn) send(p *path) {
+	if p.fw == nil || p.writing || p.dead || p.closeSent || p.reply || c.closing || c.state != stateActive {
+		c.kick(p)
+		return
+	}
+	if n, _ := c.batch(p); n == 0 { // (neither closing nor replying: no end)
+		return
+	}
+	p.writing = true
+	c.mu.Unlock()
+	k, err := p.fw.TryWrite(p.iov)
+	c.mu.Lock()
+	left := consume(p.iov, k)
+	if err != nil || len(left) > 0 {
+		// The writer goroutine writes the rest, and meets the error, if
+		// any, itself.
+		p.iov, p.rest = left, true
+		p.wg.Add(1)
+		go c.writeLoop(p)
+		return
+	}
+	clear(p.iov)
+	p.writing = false
+	if p.sendOff < c.written || p.ping || p.pong || (p.ack && c.in.consumed > c.in.ackSent) {
+		c.kick(p) // more came meanwhile
+	}
+}
+
+// consume returns v without its first n bytes.
+func consume(v net.Buffers, n int) net.Buffers {
+	for len(v) > 0 && n >= len(v[0]) {
+		n -= len(v[0])
+		v[0] = nil
+		v = v[1:]
+	}
+	if len(v) > 0 {
+		v[0] = v[0][n:]
+	}
+	return v
 }
 
 // batch gathers p's next write into p.iov and returns its number of
