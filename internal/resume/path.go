@@ -2,6 +2,7 @@ package resume
 
 import (
 	"bufio"
+	"crypto/tls"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -63,12 +64,14 @@ type path struct {
 	iov  net.Buffers    // the batch
 	rest bool           // iov holds the rest of a batch that Write began (see send)
 	fw   *fastio.Writer // non-blocking writes on a socket, nil: none
+	tls  bool           // rw is a TLS connection (see sendTLS)
 	flat []byte         // the batch, flattened for a path that cannot gather
 }
 
 func newPath(rw io.ReadWriteCloser, br *bufio.Reader) *path {
 	p := &path{rw: rw, vectored: isSocket(rw), down: make(chan struct{}), peerClose: make(chan struct{})}
 	p.fw = fastio.NewWriter(rw)
+	_, p.tls = rw.(*tls.Conn)
 	p.initReader(br)
 	p.lastRecv.Store(time.Now().UnixNano())
 	return p
@@ -215,14 +218,19 @@ func (c *Conn) writeLoop(p *path) {
 // paths, goes to the writer goroutine. c.mu is held, and released during
 // the write.
 func (c *Conn) send(p *path) {
-	if p.fw == nil || p.writing || p.dead || p.closeSent || p.reply || c.closing || c.state != stateActive {
+	if (p.fw == nil && !p.tls) || p.writing || p.dead || p.closeSent || p.reply || c.closing || c.state != stateActive {
 		c.kick(p)
 		return
 	}
+	inFlight := p.sendOff - c.acked
 	if n, _ := c.batch(p); n == 0 { // (neither closing nor replying: no end)
 		return
 	}
 	p.writing = true
+	if p.fw == nil {
+		c.sendTLS(p, inFlight)
+		return
+	}
 	c.mu.Unlock()
 	k, err := p.fw.TryWrite(p.iov)
 	c.mu.Lock()
@@ -236,6 +244,44 @@ func (c *Conn) send(p *path) {
 		return
 	}
 	clear(p.iov)
+	p.writing = false
+	if p.sendOff < c.written || p.ping || p.pong || (p.ack && c.in.consumed > c.in.ackSent) {
+		c.kick(p) // more came meanwhile
+	}
+}
+
+// TLS connections have no non-blocking write, but a small write does not
+// block while the bytes the peer has not acknowledged (an upper bound of
+// those in the two ends' socket buffers) are few: well within the least
+// buffer space a TCP connection has by default (tcp_wmem's 16 KiB at the
+// sender, and more at the receiver).
+const (
+	inlineTLS       = 4 << 10  // the largest batch Write sends itself on TLS
+	inlineTLSFlight = 16 << 10 // ... while at most this much is unacknowledged
+)
+
+// sendTLS writes the batch in p.iov from the calling goroutine if it is
+// small and the path is not backed up (see inlineTLS), else has the
+// writer goroutine write it; as send.
+func (c *Conn) sendTLS(p *path, inFlight uint64) {
+	size := 0
+	for _, b := range p.iov {
+		size += len(b)
+	}
+	if size > inlineTLS || inFlight > inlineTLSFlight {
+		p.rest = true
+		p.wg.Add(1)
+		go c.writeLoop(p)
+		return
+	}
+	c.mu.Unlock()
+	err := p.write()
+	c.mu.Lock()
+	if err != nil {
+		p.wg.Add(1)
+		go c.ended(p, err) // (without c.mu, which Write holds)
+		return
+	}
 	p.writing = false
 	if p.sendOff < c.written || p.ping || p.pong || (p.ack && c.in.consumed > c.in.ackSent) {
 		c.kick(p) // more came meanwhile
@@ -288,7 +334,9 @@ func (c *Conn) batch(p *path) (int, bool) {
 		frame(framePing, 0, 0, false)
 		p.ping = false
 	}
-	if p.ack && c.in.consumed > c.in.ackSent {
+	// An ACK owed goes out now, and one not yet owed (AckDelay) too when
+	// data goes out anyway: it costs 12 bytes of the same write.
+	if (p.ack || p.sendOff < c.written) && c.in.consumed > c.in.ackSent {
 		frame(frameAck, 8, c.in.consumed, true)
 		c.in.ackSent = c.in.consumed
 	}
