@@ -13,7 +13,11 @@ import (
 )
 
 func TestNetConn(t *testing.T) {
-	for _, k := range pathKinds {
+	kinds := append(pathKinds[:len(pathKinds):len(pathKinds)], struct {
+		name string
+		mk   mkPaths
+	}{"tls", tlsPaths})
+	for _, k := range kinds {
 		t.Run(k.name, func(t *testing.T) {
 			nettest.TestConn(t, func() (net.Conn, net.Conn, func(), error) {
 				x, y := k.mk(t)

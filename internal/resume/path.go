@@ -245,7 +245,7 @@ func (c *Conn) send(p *path) {
 	}
 	clear(p.iov)
 	p.writing = false
-	if p.sendOff < c.written || p.ping || p.pong || (p.ack && c.in.consumed > c.in.ackSent) {
+	if c.owes(p) {
 		c.kick(p) // more came meanwhile
 	}
 }
@@ -283,9 +283,15 @@ func (c *Conn) sendTLS(p *path, inFlight uint64) {
 		return
 	}
 	p.writing = false
-	if p.sendOff < c.written || p.ping || p.pong || (p.ack && c.in.consumed > c.in.ackSent) {
+	if c.owes(p) {
 		c.kick(p) // more came meanwhile
 	}
+}
+
+// owes reports whether p has something to send; c.mu is held.
+func (c *Conn) owes(p *path) bool {
+	return p.sendOff < c.written || p.ping || p.pong || p.reply || c.closing ||
+		(p.ack && c.in.consumed > c.in.ackSent)
 }
 
 // consume returns v without its first n bytes.

@@ -56,6 +56,7 @@ func TestResumeTransfer(t *testing.T) {
 		{"tcp/1MiB", tcpPaths, 1 << 20, 8 << 20},
 		{"pipe/64KiB", pipePaths, 64 << 10, 6 << 20},
 		{"tcp/16MiB", tcpPaths, 16 << 20, 12 << 20},
+		{"tls/1MiB", tlsPaths, 1 << 20, 8 << 20},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
