@@ -83,13 +83,13 @@ type Conn struct {
 
 // receiving is the receiving half of a Conn: recv holds [consumed,
 // received), but for bytes read into a lent buffer. A Read that waits for
-// data while recv is empty lends its buffer to the reader goroutine, which
-// reads the next payload straight into it: one copy fewer. The Conn's mu
-// guards it.
+// data while recv is empty lends its buffer to whoever reads the path (the
+// Read itself when it leads, else the reader goroutine), which reads the
+// next payload straight into it: one copy fewer. The Conn's mu guards it.
 type receiving struct {
 	recv     buffer
 	lent     []byte // the buffer of the waiting Read, nil: none
-	lentBusy bool   // the reader goroutine is reading into lent
+	lentBusy bool   // the path's reader is reading into lent
 	lentN    int    // bytes read into lent, for its Read to take
 	received uint64 // bytes received
 	consumed uint64 // bytes the application read
@@ -156,7 +156,8 @@ func (c *Conn) SetKey(key []byte) {
 }
 
 // Read reads stream bytes, blocking while there are none, the path is
-// broken, or a resume is under way.
+// broken, or a resume is under way. A Read that finds nothing may read the
+// path itself (see the package documentation).
 func (c *Conn) Read(b []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -245,8 +246,9 @@ func (c *Conn) sendAck() {
 }
 
 // Write writes stream bytes into the replay buffer, blocking while it is
-// full, and has them sent. Bytes written while the path is broken are sent
-// after the resume.
+// full or the path is a batch behind, and has them sent (from the calling
+// goroutine when the path is free). Bytes written while the path is
+// broken are sent after the resume.
 func (c *Conn) Write(b []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
