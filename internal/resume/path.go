@@ -366,6 +366,17 @@ func (c *Conn) batch(p *path) (int, bool) {
 		p.sendOff += uint64(n)
 		sent += n
 	}
+	if r := sent % recordLen; !p.vectored && sent >= recordLen && r > 0 {
+		// Whole records: the last frame leaves its last r bytes to the next
+		// batch (which then has more, if Write is quick), unless that is all
+		// of it.
+		last := len(p.iov) - 1
+		if n := len(p.iov[last]); n > r && len(p.iov[last-1]) == headerLen {
+			p.iov[last] = p.iov[last][:n-r]
+			putHeader(p.iov[last-1], frameData, n-r)
+			p.sendOff -= uint64(r)
+		}
+	}
 	if sent > first {
 		c.wcond.Broadcast() // a Write waiting for the path to catch up
 	}
