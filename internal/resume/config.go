@@ -33,7 +33,8 @@ type Config struct {
 	// OnBreak, if set, is called once for each break of the path that the
 	// Conn sees (not for Break), with its cause, so that the owner finds a new path and calls Resume. It is
 	// called without any lock of the Conn held, from the goroutine that saw
-	// the break (the path's reader or writer, a timer, or Break's caller);
+	// the break (the path's reader or writer, a Read that was reading the
+	// path, a timer, or Break's caller);
 	// it may call Resume, but should not block for long.
 	OnBreak func(error)
 }
