@@ -6,9 +6,10 @@
 
 GO ?= go
 # Debian packages the tests use: the reference peers of the socket tests,
-# nngcat (nng-utils) and nanocat (nanomsg-utils), and the headless browser
-# of the status page's test (chromium).
-APT_PKGS ?= nng-utils nanomsg-utils chromium
+# nngcat (nng-utils) and nanocat (nanomsg-utils), the headless browser
+# of the status page's test (chromium), and the NAT of the mesh's
+# network-namespace test (iptables).
+APT_PKGS ?= nng-utils nanomsg-utils chromium iptables
 
 # The platforms plexus must build and vet for, besides this machine's.
 CROSS ?= linux/arm64 linux/386 linux/arm darwin/arm64 windows/amd64
@@ -17,14 +18,15 @@ CROSS ?= linux/arm64 linux/386 linux/arm darwin/arm64 windows/amd64
 
 test: deps vet crossvet race
 
-# deps installs the reference peers and Chromium when they are missing. It
-# needs root and Debian's package mirror; without them the interop tests and
-# the browser test skip and say why.
+# deps installs the reference peers, Chromium and iptables when they are
+# missing. It needs root and Debian's package mirror; without them the
+# interop tests, the browser test and the NAT test skip and say why.
 deps:
 	@missing=""; \
 	command -v nngcat  >/dev/null 2>&1 || missing="$$missing nng-utils"; \
 	command -v nanocat >/dev/null 2>&1 || missing="$$missing nanomsg-utils"; \
 	command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v iptables >/dev/null 2>&1 || [ -x /usr/sbin/iptables ] || [ -x /sbin/iptables ] || missing="$$missing iptables"; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 			echo "installing$$missing"; \

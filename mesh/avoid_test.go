@@ -77,7 +77,7 @@ func blackholeMesh(t *testing.T, hostile func(st *mux.Stream, s wire.SetupHeader
 	ca := newCA(t)
 	ns := secureNodes(t, ca, 5, WithLogger(slog.New(slog.NewTextHandler(log, nil))))
 	a, i, b1, b2, c := ns[0], ns[1], ns[2], ns[3], ns[4]
-	i.c.hostileRelay = hostile
+	i.c.hooks.hostileRelay = hostile
 	chain(t, []*Node{a, b1, b2, c})
 	attach(t, a, i)
 	attach(t, i, c)

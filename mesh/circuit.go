@@ -121,6 +121,7 @@ func (c *core) runCircuit(host uint64, b *build) {
 	if err != nil {
 		return
 	}
+	c.considerDirect(host, false)
 	c.serveCircuit(ci)
 }
 
@@ -595,8 +596,8 @@ func (c *core) terminate(st *mux.Stream, s wire.SetupHeader) {
 		}
 		// path[0] is proved: now it may count, and the verdict on it goes
 		// inside TLS.
-		if c.beforeVerdict != nil {
-			c.beforeVerdict()
+		if c.hooks.beforeVerdict != nil {
+			c.hooks.beforeVerdict()
 		}
 		lerr := take()
 		tc.SetWriteDeadline(time.Now().Add(c.lim.HandshakeTimeout))
@@ -648,5 +649,7 @@ func (c *core) terminate(st *mux.Stream, s wire.SetupHeader) {
 	}) {
 		sess.Close()
 		release()
+		return
 	}
+	c.considerDirect(src, false)
 }

@@ -347,7 +347,7 @@ func TestCircuitInSteadyUseStaysUp(t *testing.T) {
 func TestSetupCarriesClientHello(t *testing.T) {
 	ns := secureNodes(t, newCA(t), 3)
 	first := make(chan []byte, 1)
-	ns[1].c.hostileRelay = func(st *mux.Stream, s wire.SetupHeader) bool {
+	ns[1].c.hooks.hostileRelay = func(st *mux.Stream, s wire.SetupHeader) bool {
 		b := make([]byte, 5) // a TLS record header
 		st.SetReadDeadline(time.Now().Add(patience))
 		n, _ := io.ReadFull(st, b)
@@ -378,7 +378,7 @@ func TestFirstDialOverlapsTheVerdict(t *testing.T) {
 	ns := secureNodes(t, newCA(t), 3)
 	src, dst := ns[0], ns[2]
 	held := make(chan bool, 1)
-	dst.c.beforeVerdict = func() {
+	dst.c.hooks.beforeVerdict = func() {
 		held <- testutil.Until(func() bool {
 			ci := circuitOf(src, dst.ID())
 			if ci == nil {

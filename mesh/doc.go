@@ -14,7 +14,8 @@
 // What lives where: node.go, options.go, limits.go and errors.go hold the
 // Node and its configuration; link.go and serve.go the links and what
 // they accept; dial.go, conn.go, listener.go and services.go connections;
-// flood.go drives routing; circuit.go, relay.go and avoid.go circuits;
+// flood.go drives routing; circuit.go, relay.go and avoid.go circuits,
+// direct.go the direct upgrade of relayed pairs;
 // identity.go, policy.go, revoke.go and reload.go security; introspect.go
 // and stats.go what a node reports, ping.go its round trips and paths. The pure parts are internal packages
 // that do no I/O: mesh/internal/linkstate (the routing records and the

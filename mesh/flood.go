@@ -35,11 +35,13 @@ func (c *core) startRouting() {
 		encode = func(rec *linkstate.Record) ([]byte, error) {
 			cr := c.ident.creds() // ReloadTLS may replace them
 			rec.Cert = cr.chain
+			rec.Advertise = c.opts.advertise
 			return linkstate.EncodeRecord(rec, cr.sign)
 		}
 	} else {
 		encode = func(rec *linkstate.Record) ([]byte, error) {
 			rec.Name = c.opts.nodeName
+			rec.Advertise = c.opts.advertise
 			return linkstate.EncodeRecord(rec, nil)
 		}
 	}
@@ -161,6 +163,9 @@ func (c *core) receiveRecord(l *link, raw []byte) error {
 			return out
 		})
 		if verified || !errors.Is(rerr, linkstate.ErrUnverified) {
+			if rerr == nil && len(rec.Advertise) > 0 && rec.ID != c.id {
+				c.considerDirect(rec.ID, false) // a host we may have a circuit with now advertises
+			}
 			return rerr
 		}
 		if grants, leaf, err = c.ident.verifyRecord(rec, raw, now); err != nil {

@@ -86,7 +86,7 @@ func TestNodeCertificateUsages(t *testing.T) {
 					y.Close()
 				}()
 				ctx, cancel := context.WithTimeout(context.Background(), patience)
-				tc2, err := member.c.tlsHandshake(ctx, x, dialer, nil, nil)
+				tc2, err := member.c.tlsHandshake(ctx, x, dialer, 0, nil, nil)
 				cancel()
 				x.Close()
 				<-done

@@ -108,6 +108,10 @@ type LinkInfo struct {
 	// Conns is the number of connections open now between the two
 	// nodes: the link session's class streams (Stats.ClassStreams).
 	Conns int
+	// Direct: the link is the direct upgrade of a relayed pair (see
+	// WithDirect): dialed to an address the peer advertises, by this node
+	// or by the peer (which says so in its hello).
+	Direct bool
 }
 
 // Links lists the node's live links, sorted by peer, then by Since.
@@ -138,6 +142,7 @@ func (l *link) info() LinkInfo {
 		Since:      l.since,
 		Stats:      l.sess.Stats(),
 		Conns:      l.sess.Stats().ClassStreams,
+		Direct:     l.direct,
 	}
 }
 
@@ -292,6 +297,9 @@ type TopologyNode struct {
 	Expires time.Time
 	// Services are the services its record announces, in every env.
 	Services []AnnouncedService
+	// Advertise are the addresses where it accepts links, as its record
+	// advertises them (WithAdvertise); nil for none.
+	Advertise []string
 }
 
 // AnnouncedService is a service as a routing record announces it.
@@ -323,6 +331,7 @@ func (n *Node) Topology() Topology {
 		switch raw := g.Nodes[tn.ID].Raw; {
 		case tn.ID == c.id:
 			tn.Name, tn.NameVerified = c.ownName()
+			tn.Advertise = slices.Clone(c.opts.advertise)
 		case raw != nil:
 			tn.Name, tn.NameVerified = c.recordName(raw)
 		default:
@@ -348,12 +357,13 @@ func buildTopology(g linkstate.Graph, maxServices int) Topology {
 	t.Nodes = make([]TopologyNode, 0, len(g.Nodes))
 	for _, gn := range g.Nodes {
 		services := gn.Services
+		var advertise []string
 		if gn.Raw != nil {
 			if rec, err := linkstate.DecodeRecord(gn.Raw, maxServices); err == nil {
-				services = rec.Services
+				services, advertise = rec.Services, rec.Advertise
 			}
 		}
-		t.Nodes = append(t.Nodes, TopologyNode{ID: gn.ID, Relay: gn.Relay, Reachable: gn.Reachable, Hops: gn.Hops, Seq: gn.Seq, Expires: gn.Expires, Services: announced(services)})
+		t.Nodes = append(t.Nodes, TopologyNode{ID: gn.ID, Relay: gn.Relay, Reachable: gn.Reachable, Hops: gn.Hops, Seq: gn.Seq, Expires: gn.Expires, Services: announced(services), Advertise: advertise})
 	}
 	slices.SortFunc(t.Nodes, func(a, b TopologyNode) int { return cmpID(a.ID, b.ID) })
 	slices.SortFunc(t.Links, func(a, b TopologyLink) int {

@@ -48,6 +48,8 @@ type link struct {
 	out    recordQueue
 	known  knownDests // destinations that accepted a connection on the link
 	cert   peerCert   // what the peer's certificate proved, when secured
+	expect uint64     // the peer's id, when the dialer requires one (a direct link); else 0
+	direct bool       // made by the direct upgrade of a relayed pair (see direct.go)
 
 	laddr, raddr net.Addr  // the connection's, when it is a net.Conn
 	since        time.Time // when the handshake ended
@@ -217,6 +219,7 @@ func (c *core) acceptLinks(ln net.Listener, h *closer) {
 	defer c.untrack(h)
 	defer ln.Close()
 	var delay time.Duration
+	var failed failedLinks
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
@@ -239,8 +242,18 @@ func (c *core) acceptLinks(ln net.Listener, h *closer) {
 			defer c.linkPending.Done(p)
 			authed := func() bool { return c.linkPending.Done(p) }
 			heard := func() { c.linkPending.Heard(p) }
-			if err := c.runLinkWith(conn, linkStart{authTimeout: c.lim.PreAuthTimeout, authed: authed, heard: heard}); err != nil && !c.isClosed() {
-				c.logf(slog.LevelInfo, "mesh: link ended", "remote", conn.RemoteAddr(), "err", err)
+			var wasUp bool
+			up := func(uint64) { wasUp = true }
+			err := c.runLinkWith(conn, linkStart{authTimeout: c.lim.PreAuthTimeout, authed: authed, heard: heard, up: up})
+			if err != nil && !wasUp && !c.isClosed() {
+				// A link that came up said "link down" as it ended; one
+				// that never did is said once per source and reason
+				// within joinLogEvery (a refused node redials).
+				level := slog.LevelDebug
+				if failed.first(conn.RemoteAddr(), err) {
+					level = slog.LevelInfo
+				}
+				c.logf(level, "mesh: link handshake failed", "remote", conn.RemoteAddr(), "err", err)
 			}
 		}) {
 			c.linkPending.Done(p)
@@ -386,14 +399,14 @@ func (c *core) keepJoined(network, address string, js *joinState) {
 	warned := make(map[string]bool) // the refusals logged at WARN since the last link
 	for {
 		conn, err := d.DialContext(c.ctx, network, address)
+		wasUp := false
 		if err == nil {
-			var up bool
 			err = c.runLinkWith(conn, linkStart{dialer: true, up: func(peer uint64) {
-				up = true
+				wasUp = true
 				c.setJoinError(nil)
 				c.joinUp(js, peer)
 			}})
-			if up {
+			if wasUp {
 				delay, hangUps = joinMinDelay, 0
 				clear(warned)
 			}
@@ -404,8 +417,8 @@ func (c *core) keepJoined(network, address string, js *joinState) {
 		c.setJoinError(fmt.Errorf("join %s: %w", address, err))
 		var base time.Duration
 		base, delay, hangUps = joinDelay(err, delay, hangUps)
-		wait := jitter(base)
 		refused := joinRefused(err, hangUps)
+		wait := jitter(base)
 		c.joinFailed(js, err, refused, wait)
 		// Retries at the base interval may come ten a second: the same
 		// failure is logged again only after joinLogEvery.
@@ -426,7 +439,11 @@ func (c *core) keepJoined(network, address string, js *joinState) {
 			c.logf(slog.LevelDebug, "mesh: join refused, redialing", "addr", address, "err", err, "after", wait)
 		case what != said || time.Since(saidAt) >= joinLogEvery:
 			said, saidAt = what, time.Now()
-			c.logf(slog.LevelInfo, "mesh: join: link down, redialing", "addr", address, "err", err, "after", wait)
+			msg := "mesh: join: link down, redialing"
+			if !wasUp {
+				msg = "mesh: join: no link, redialing"
+			}
+			c.logf(slog.LevelInfo, msg, "addr", address, "err", err, "after", wait)
 		}
 		select {
 		case <-time.After(wait):
@@ -439,21 +456,55 @@ func (c *core) keepJoined(network, address string, js *joinState) {
 // joinDelay returns how long Join waits (before jitter) after a failure
 // err, with the backoff delay and the count of hang-ups in a row so far,
 // and their next values. A hang-up (see errHungUp) is retried after
-// joinMinDelay, up to joinFastTries in a row, and then after a delay that
-// doubles up to joinHangUpMax (a node that hangs up on every try, say one
-// of the other security, is not dialed ten times a second for ever); it
-// leaves the backoff delay as it was. Any other failure backs off: the
-// delay doubles up to joinMaxDelay.
+// joinMinDelay, up to joinFastTries in a row, leaving the backoff delay as
+// it was; past them, the join counts as refused (a node that hangs up on
+// every try, say one of the other security) and backs off as any other
+// failure does: the delay doubles up to joinMaxDelay (and the wait is at
+// least joinMinDelay doubled per hang-up past the fast tries, up to
+// joinHangUpMax).
 func joinDelay(err error, delay time.Duration, hangUps int) (wait, nextDelay time.Duration, nextHangUps int) {
 	if !hungUp(err) {
 		return delay, min(2*delay, joinMaxDelay), 0
 	}
 	hangUps++
-	wait = joinMinDelay
 	if over := hangUps - joinFastTries; over > 0 {
-		wait = min(joinMinDelay<<min(over, 8), joinHangUpMax)
+		// Past the fast tries the join counts as refused (joinRefused),
+		// and backs off as a refusal does.
+		return max(min(joinMinDelay<<min(over, 8), joinHangUpMax), delay), min(2*delay, joinMaxDelay), hangUps
 	}
-	return wait, delay, hangUps
+	return joinMinDelay, delay, hangUps
+}
+
+// failedLinks remembers the link handshakes that failed at a listener,
+// by source IP and reason, so that a node that keeps redialing and keeps
+// failing is logged once per joinLogEvery, not on every try.
+type failedLinks struct {
+	mu   sync.Mutex
+	seen map[string]time.Time
+}
+
+// maxFailedLinks bounds failedLinks; it is cleared when full.
+const maxFailedLinks = 1024
+
+// first reports whether the failure err of a link from addr is the first
+// of its kind from that IP within joinLogEvery.
+func (f *failedLinks) first(addr net.Addr, err error) bool {
+	ip := addr.String()
+	if ta, ok := addr.(*net.TCPAddr); ok {
+		ip = ta.IP.String()
+	}
+	key := ip + " " + strings.ReplaceAll(err.Error(), addr.String(), "")
+	now := time.Now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if at, ok := f.seen[key]; ok && now.Sub(at) < joinLogEvery {
+		return false
+	}
+	if f.seen == nil || len(f.seen) >= maxFailedLinks {
+		f.seen = make(map[string]time.Time)
+	}
+	f.seen[key] = now
+	return true
 }
 
 // errHungUp is why a link handshake failed when the peer closed the
@@ -488,6 +539,11 @@ type linkStart struct {
 	authed func() bool
 	// heard, if set, is called once the peer's TLS ClientHello is read.
 	heard func()
+	// expect, if not zero, is the id the peer must prove: a direct link
+	// dialed to the address a host advertises (see direct.go).
+	expect uint64
+	// direct: the link is dialed by the direct upgrade.
+	direct bool
 }
 
 // runLinkWith runs a link over conn until it ends and returns why.
@@ -510,7 +566,7 @@ func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
 	rw := conn
 	var pc peerCert // what the peer's certificate proves
 	if c.ident != nil {
-		tc, err := c.tlsHandshake(auth, conn, dialer, &pc, ls.heard)
+		tc, err := c.tlsHandshake(auth, conn, dialer, ls.expect, &pc, ls.heard)
 		if err != nil {
 			if !c.isClosed() {
 				c.stats.linkHandshakes.Add(1)
@@ -538,7 +594,7 @@ func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
 	}
 	defer c.untrack(hs)
 	defer sess.Close()
-	l := &link{c: c, dialer: dialer, conn: rw, sess: sess, cert: pc}
+	l := &link{c: c, dialer: dialer, conn: rw, sess: sess, cert: pc, expect: ls.expect, direct: ls.direct && dialer}
 	if nc, ok := conn.(net.Conn); ok {
 		l.laddr, l.raddr = nc.LocalAddr(), nc.RemoteAddr()
 	}
@@ -585,6 +641,9 @@ func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
 	case <-expired:
 		c.logf(slog.LevelWarn, "mesh: link closed: the peer's certificate expired", "peer", c.who(l.peer), "notAfter", pc.notAfter)
 	}
+	// The peer's name, while its link still gives it (a neighbour whose
+	// record has not arrived, or is about to go).
+	peerLabel := c.who(l.peer).LogValue()
 	c.removeLink(l)
 	c.linkChanged(l.peer, false)
 	if c.isClosed() {
@@ -603,7 +662,7 @@ func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
 	if c.isClosed() {
 		err = ErrClosed
 	}
-	c.logf(slog.LevelInfo, "mesh: link down", "peer", c.who(l.peer), "err", err)
+	c.logf(slog.LevelInfo, "mesh: link down", "peer", peerLabel, "err", err)
 	return fmt.Errorf("mesh: link to %s ended: %w", FormatID(l.peer), err)
 }
 
@@ -629,12 +688,12 @@ func (c *core) linkChanged(peer uint64, up bool) {
 
 // tlsHandshake secures a link's connection: mutual TLS 1.3 against the
 // mesh CA. What the peer's certificate proved goes to *pc.
-func (c *core) tlsHandshake(ctx context.Context, conn io.ReadWriteCloser, dialer bool, pc *peerCert, heard func()) (*tls.Conn, error) {
+func (c *core) tlsHandshake(ctx context.Context, conn io.ReadWriteCloser, dialer bool, expect uint64, pc *peerCert, heard func()) (*tls.Conn, error) {
 	nc, ok := conn.(net.Conn)
 	if !ok {
 		nc = rwConn{conn}
 	}
-	return c.ident.handshake(ctx, nc, !dialer, 0, pc, heard)
+	return c.ident.handshake(ctx, nc, !dialer, expect, pc, heard)
 }
 
 // handshake runs the link handshake on the control stream. Until the
@@ -663,6 +722,9 @@ func (l *link) handshake(ctx, auth context.Context, proved uint64, authed func()
 	if c.ident != nil {
 		flags |= wire.HelloSecured | wire.HelloLists
 	}
+	if l.direct {
+		flags |= wire.HelloDirect
+	}
 	ours := wire.AppendCtrl(nil, wire.MsgHello, wire.AppendHello(nil, wire.Hello{Version: Version, Flags: flags, ID: c.id, Name: c.opts.name}))
 	var h wire.Hello
 	err = withContext(auth, st, func() error {
@@ -676,6 +738,9 @@ func (l *link) handshake(ctx, auth context.Context, proved uint64, authed func()
 	})
 	if err == nil {
 		if err = c.checkHello(h, proved); err != nil {
+			l.refuse(err)
+		} else if l.expect != 0 && h.ID != l.expect {
+			err = fmt.Errorf("%w: a direct link to %s reached node %s", ErrIDMismatch, FormatID(l.expect), FormatID(h.ID))
 			l.refuse(err)
 		}
 	}
@@ -691,6 +756,9 @@ func (l *link) handshake(ctx, auth context.Context, proved uint64, authed func()
 			// before them) is sent none: it would close the link on a
 			// message type it does not know.
 			l.out.takesLists(h.Flags&wire.HelloLists != 0 && c.ident != nil)
+			if !l.dialer && h.Flags&wire.HelloDirect != 0 {
+				l.direct = true // the dialer's direct upgrade
+			}
 		}
 	}
 	if err == nil {

@@ -82,8 +82,8 @@ func TestJoinReconnects(t *testing.T) {
 
 // TestJoinBackoff: Join backs off, doubling up to joinMaxDelay, on every
 // failure but a hang-up, which it retries after joinMinDelay twenty times
-// in a row and then after a delay doubling up to joinHangUpMax, leaving
-// the backoff where it was; the wait is jittered in [d/2, d].
+// in a row, leaving the backoff where it was, and then backs off as from
+// a refusal; the wait is jittered in [d/2, d].
 func TestJoinBackoff(t *testing.T) {
 	refused := errors.New("refused")
 	hung := fmt.Errorf("link handshake: %w", errHungUp)
@@ -100,17 +100,24 @@ func TestJoinBackoff(t *testing.T) {
 		t.Fatalf("delay %v after 20 failures, want %v", d, joinMaxDelay)
 	}
 	var waits []time.Duration
-	for range 30 {
+	d = joinMinDelay
+	for range 40 {
+		prev := d
 		w, d, h = joinDelay(hung, d, h)
 		waits = append(waits, w)
-		if d != joinMaxDelay {
-			t.Fatalf("a hang-up moved the backoff to %v", d)
+		if h <= joinFastTries && d != prev || h > joinFastTries && d != min(2*prev, joinMaxDelay) {
+			t.Fatalf("hang-up %d moved the backoff from %v to %v", h, prev, d)
 		}
 	}
+	if d != joinMaxDelay {
+		t.Fatalf("delay %v after 40 hang-ups, want %v", d, joinMaxDelay)
+	}
+	back := joinMinDelay
 	for i, w := range waits {
 		want := joinMinDelay
 		if i >= joinFastTries {
-			want = min(joinMinDelay<<(i-joinFastTries+1), joinHangUpMax)
+			want = max(min(joinMinDelay<<(i-joinFastTries+1), joinHangUpMax), back)
+			back = min(2*back, joinMaxDelay)
 		}
 		if w != want {
 			t.Fatalf("hang-up %d: wait %v, want %v (%v)", i+1, w, want, waits)
@@ -254,5 +261,35 @@ func TestJoinError(t *testing.T) {
 				t.Fatalf("JoinError %v, want %v and the address %s", err, tc.want, tc.addr)
 			}
 		})
+	}
+}
+
+// TestFailedLinksSaidOnce: a listener says a failed link handshake once
+// per source IP and reason within joinLogEvery, whatever the source port,
+// and its memory is bounded.
+func TestFailedLinksSaidOnce(t *testing.T) {
+	var f failedLinks
+	a1 := &net.TCPAddr{IP: net.IPv4(10, 0, 0, 1), Port: 40001}
+	a2 := &net.TCPAddr{IP: net.IPv4(10, 0, 0, 1), Port: 40002}
+	b := &net.TCPAddr{IP: net.IPv4(10, 0, 0, 2), Port: 40001}
+	notAuth := fmt.Errorf("handshake with %v: %w", a1, ErrNotAuthorized)
+	notAuth2 := fmt.Errorf("handshake with %v: %w", a2, ErrNotAuthorized)
+	if !f.first(a1, notAuth) {
+		t.Fatal("the first failure is not said")
+	}
+	if f.first(a2, notAuth2) {
+		t.Error("the same failure from another port of the same IP is said again")
+	}
+	if !f.first(a1, ErrMeshMismatch) {
+		t.Error("another reason from the same IP is not said")
+	}
+	if !f.first(b, notAuth) {
+		t.Error("the same reason from another IP is not said")
+	}
+	for i := range 2 * maxFailedLinks {
+		f.first(&net.TCPAddr{IP: net.IPv4(10, 1, byte(i>>8), byte(i)), Port: 1}, ErrNotAuthorized)
+	}
+	if n := len(f.seen); n > maxFailedLinks {
+		t.Errorf("%d failures remembered, at most %d", n, maxFailedLinks)
 	}
 }

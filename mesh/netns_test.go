@@ -8,101 +8,250 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 )
 
-// The network-namespace test: three hosts A - B - C, each a network
-// namespace with veth links, where A and C have no IP path to each other.
-// Each host runs this test binary (re-executed with `ip netns exec`) as a
-// mesh node; A reaches a service of C by name, through B.
-//
-// Addresses (inside the namespaces only): A 10.200.0.1/30 - B 10.200.0.2/30,
-// B 10.200.0.5/30 - C 10.200.0.6/30. B does not forward IP.
+// The network-namespace tests: each host is a network namespace joined to
+// others by veth pairs, and runs this test binary (re-executed with `ip
+// netns exec`, told its role by an environment variable) as a mesh node.
+// Addresses are in 10.200.0.0/16 and 10.201.0.0/16, inside the namespaces
+// only: no traffic leaves them. Deleting a namespace deletes its links and
+// its iptables rules, so cleaning up is deleting the namespaces.
 
 // netnsRole is the environment variable that makes a re-executed test
-// binary play one host.
-const netnsRole = "PLEXUS_MESH_NETNS_ROLE"
+// binary play one host; netnsDir names a directory the hosts share (the
+// namespaces share the file system), where they leave their ids and
+// signals for each other; netnsCase says which case of a test a host plays.
+const (
+	netnsRole = "PLEXUS_MESH_NETNS_ROLE"
+	netnsDir  = "PLEXUS_MESH_NETNS_DIR"
+	netnsCase = "PLEXUS_MESH_NETNS_CASE"
+)
 
-func TestNetnsThreeHosts(t *testing.T) {
+// netnsLab is the set of namespaces of one test, deleted when it ends.
+type netnsLab struct {
+	t      *testing.T
+	ipPath string
+	prefix string            // of the namespaces' and the links' names
+	ns     map[string]string // host -> namespace
+	dir    string            // shared by the hosts (netnsDir)
+}
+
+// lookTool finds a command in PATH, or in the sbin directories that a
+// root shell has in PATH but a test's environment may not.
+func lookTool(name string) (string, error) {
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	for _, dir := range []string{"/usr/sbin", "/sbin"} {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s: not found", name)
+}
+
+// newNetnsLab makes a namespace per host, with its loopback up, or skips
+// the test saying why: not root, no ip command, or no namespaces here.
+// tag (one letter) keeps the names of different tests apart.
+func newNetnsLab(t *testing.T, tag string, hosts ...string) *netnsLab {
+	t.Helper()
 	if os.Getenv(netnsRole) != "" {
-		t.Skip("running as a host of the netns test")
+		t.Skip("running as a host of a netns test")
 	}
 	if os.Getuid() != 0 {
-		t.Skip("skipped: the network-namespace test needs root (ip netns, veth)")
+		t.Skip("skipped: the network-namespace tests need root (ip netns, veth)")
 	}
-	ipPath, err := exec.LookPath("ip")
+	ipPath, err := lookTool("ip")
 	if err != nil {
-		t.Skip("skipped: the network-namespace test needs the ip command (iproute2)")
+		t.Skip("skipped: the network-namespace tests need the ip command (iproute2)")
 	}
-	prefix := fmt.Sprintf("plxm%d", os.Getpid()%100000)
-	ns := map[string]string{"a": prefix + "a", "b": prefix + "b", "c": prefix + "c"}
-	ip := func(args ...string) error {
-		out, err := exec.Command(ipPath, args...).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, out)
-		}
-		return nil
+	l := &netnsLab{
+		t:      t,
+		ipPath: ipPath,
+		prefix: fmt.Sprintf("plx%s%d", tag, os.Getpid()%100000),
+		ns:     make(map[string]string),
+		dir:    t.TempDir(),
 	}
-	for _, name := range ns {
-		if err := ip("netns", "add", name); err != nil {
+	for _, h := range hosts {
+		name := l.prefix + h
+		if err := l.ip("netns", "add", name); err != nil {
 			t.Skipf("skipped: cannot make network namespaces here: %v", err)
 		}
-		t.Cleanup(func() { ip("netns", "del", name) })
+		l.ns[h] = name
+		t.Cleanup(func() { l.ip("netns", "del", name) })
+		l.must("set up the namespaces", "-n", name, "link", "set", "lo", "up")
 	}
-	setup := [][]string{
-		{"link", "add", prefix + "ab", "netns", ns["a"], "type", "veth", "peer", "name", prefix + "ba", "netns", ns["b"]},
-		{"link", "add", prefix + "bc", "netns", ns["b"], "type", "veth", "peer", "name", prefix + "cb", "netns", ns["c"]},
-		{"-n", ns["a"], "addr", "add", "10.200.0.1/30", "dev", prefix + "ab"},
-		{"-n", ns["b"], "addr", "add", "10.200.0.2/30", "dev", prefix + "ba"},
-		{"-n", ns["b"], "addr", "add", "10.200.0.5/30", "dev", prefix + "bc"},
-		{"-n", ns["c"], "addr", "add", "10.200.0.6/30", "dev", prefix + "cb"},
+	return l
+}
+
+// ip runs the ip command.
+func (l *netnsLab) ip(args ...string) error {
+	out, err := exec.Command(l.ipPath, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, out)
 	}
-	for _, host := range []string{"a", "b", "c"} {
-		setup = append(setup, []string{"-n", ns[host], "link", "set", "lo", "up"})
+	return nil
+}
+
+// must runs the ip command, and skips the test if it fails: the machine
+// cannot make the test's network (what failing to do, says why).
+func (l *netnsLab) must(what string, args ...string) {
+	l.t.Helper()
+	if err := l.ip(args...); err != nil {
+		l.t.Skipf("skipped: cannot %s: %v", what, err)
 	}
-	setup = append(setup,
-		[]string{"-n", ns["a"], "link", "set", prefix + "ab", "up"},
-		[]string{"-n", ns["b"], "link", "set", prefix + "ba", "up"},
-		[]string{"-n", ns["b"], "link", "set", prefix + "bc", "up"},
-		[]string{"-n", ns["c"], "link", "set", prefix + "cb", "up"},
-	)
-	for _, args := range setup {
-		if err := ip(args...); err != nil {
-			t.Skipf("skipped: cannot set up the veth links: %v", err)
+}
+
+// in runs a command in host's namespace.
+func (l *netnsLab) in(host string, name string, args ...string) error {
+	args = append([]string{"netns", "exec", l.ns[host], name}, args...)
+	out, err := exec.Command(l.ipPath, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+// forwarding turns IPv4 forwarding on or off in host's namespace (a new
+// namespace may inherit it from the machine's).
+func (l *netnsLab) forwarding(host string, on bool) {
+	l.t.Helper()
+	v := "0"
+	if on {
+		v = "1"
+	}
+	if err := l.in(host, "sh", "-c", "echo "+v+" > /proc/sys/net/ipv4/ip_forward"); err != nil {
+		l.t.Skipf("skipped: cannot set IP forwarding in a namespace: %v", err)
+	}
+}
+
+// veth links hosts x and y with a veth pair, named prefix+x+y in x and
+// prefix+y+x in y, gives the ends the addresses addrX and addrY (CIDR),
+// and brings them up.
+func (l *netnsLab) veth(x, addrX, y, addrY string) {
+	l.t.Helper()
+	ifX, ifY := l.prefix+x+y, l.prefix+y+x
+	l.must("set up the veth links", "link", "add", ifX, "netns", l.ns[x], "type", "veth", "peer", "name", ifY, "netns", l.ns[y])
+	l.must("set up the veth links", "-n", l.ns[x], "addr", "add", addrX, "dev", ifX)
+	l.must("set up the veth links", "-n", l.ns[y], "addr", "add", addrY, "dev", ifY)
+	l.must("set up the veth links", "-n", l.ns[x], "link", "set", ifX, "up")
+	l.must("set up the veth links", "-n", l.ns[y], "link", "set", ifY, "up")
+}
+
+// netnsHost is a re-executed test binary playing one host.
+type netnsHost struct {
+	role   string
+	cmd    *exec.Cmd
+	out    *bytes.Buffer
+	stdin  io.WriteCloser
+	waited bool
+	err    error
+}
+
+// start runs the test named test (a host's test function) in host's
+// namespace as role, in the case kase, which has a directory of its own
+// under the shared one. Closing its stdin (stop) tells it to stop; a host
+// the test did not stop is killed and waited for when t ends, before the
+// namespaces go.
+func (l *netnsLab) start(t *testing.T, ctx context.Context, host, test, role, kase string) *netnsHost {
+	t.Helper()
+	dir := filepath.Join(l.dir, kase)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, l.ipPath, "netns", "exec", l.ns[host], os.Args[0],
+		"-test.run", "^"+test+"$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), netnsRole+"="+role, netnsDir+"="+dir, netnsCase+"="+kase)
+	h := &netnsHost{role: role, cmd: cmd, out: new(bytes.Buffer)}
+	cmd.Stdout, cmd.Stderr = h.out, h.out
+	h.stdin, _ = cmd.StdinPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if !h.waited {
+			cmd.Process.Kill()
+			h.wait()
+		}
+	})
+	return h
+}
+
+// wait waits for the host to end, and returns how it did.
+func (h *netnsHost) wait() error {
+	if !h.waited {
+		h.waited = true
+		h.err = h.cmd.Wait()
+	}
+	return h.err
+}
+
+// stop tells the host to stop, and waits for it.
+func (h *netnsHost) stop() error {
+	h.stdin.Close()
+	return h.wait()
+}
+
+// lines returns the lines of the host's output that start with "netns:",
+// what it reports, and its test's result line.
+func (h *netnsHost) lines() []string {
+	var ls []string
+	for _, s := range strings.Split(h.out.String(), "\n") {
+		if s = strings.TrimSpace(s); strings.HasPrefix(s, "netns:") || strings.HasPrefix(s, "--- ") {
+			ls = append(ls, s)
 		}
 	}
+	return ls
+}
+
+// stopSignal returns a channel that is closed when the orchestrating test
+// closes this host's stdin.
+func stopSignal() <-chan struct{} {
+	stop := make(chan struct{})
+	go func() { io.Copy(io.Discard, os.Stdin); close(stop) }()
+	return stop
+}
+
+// waitStop waits until stop is closed, at most 2*patience.
+func waitStop(t *testing.T, stop <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-stop:
+	case <-time.After(2 * patience):
+		t.Error("never told to stop")
+	}
+}
+
+// TestNetnsThreeHosts: three hosts A - B - C, where A and C have no IP
+// path to each other; A reaches a service of C by name, through B.
+//
+// Addresses: A 10.200.0.1/30 - B 10.200.0.2/30, B 10.200.0.5/30 -
+// C 10.200.0.6/30. B does not forward IP.
+func TestNetnsThreeHosts(t *testing.T) {
+	l := newNetnsLab(t, "m", "a", "b", "c")
+	l.veth("a", "10.200.0.1/30", "b", "10.200.0.2/30")
+	l.veth("b", "10.200.0.5/30", "c", "10.200.0.6/30")
+	l.forwarding("b", false)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*patience)
 	defer cancel()
-	start := func(role string) (*exec.Cmd, *bytes.Buffer, io.WriteCloser) {
-		cmd := exec.CommandContext(ctx, ipPath, "netns", "exec", ns[role], os.Args[0],
-			"-test.run", "^TestNetnsHost$", "-test.v", "-test.count=1")
-		cmd.Env = append(os.Environ(), netnsRole+"="+role)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		stdin, _ := cmd.StdinPipe() // closing it tells the host to stop
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd, &out, stdin
-	}
-	b, outB, inB := start("b")
-	c, outC, inC := start("c")
-	a, outA, inA := start("a")
-	inA.Close()
-	errA := a.Wait()
-	inB.Close()
-	inC.Close()
-	errB, errC := b.Wait(), c.Wait()
-	t.Logf("host A:\n%s", outA)
-	if errA != nil || !strings.Contains(outA.String(), "netns: A reached echo on C through B") {
-		t.Logf("host B:\n%s", outB)
-		t.Logf("host C:\n%s", outC)
+	b := l.start(t, ctx, "b", "TestNetnsHost", "b", "")
+	c := l.start(t, ctx, "c", "TestNetnsHost", "c", "")
+	a := l.start(t, ctx, "a", "TestNetnsHost", "a", "")
+	errA := a.stop() // A does not wait to be told
+	errB, errC := b.stop(), c.stop()
+	t.Logf("host A:\n%s", a.out)
+	if errA != nil || !strings.Contains(a.out.String(), "netns: A reached echo on C through B") {
+		t.Logf("host B:\n%s", b.out)
+		t.Logf("host C:\n%s", c.out)
 		t.Fatalf("host A failed: %v", errA)
 	}
 	if errB != nil || errC != nil {
-		t.Fatalf("hosts B, C: %v, %v\nB:\n%s\nC:\n%s", errB, errC, outB, outC)
+		t.Fatalf("hosts B, C: %v, %v\nB:\n%s\nC:\n%s", errB, errC, b.out, c.out)
 	}
 }
 
@@ -114,22 +263,15 @@ func TestNetnsHost(t *testing.T) {
 		t.Skip("a host of TestNetnsThreeHosts, run by it")
 	}
 	n := newNode(t, WithName("netns"))
-	stop := make(chan struct{})
-	go func() { io.Copy(io.Discard, os.Stdin); close(stop) }()
-	waitStop := func() {
-		select {
-		case <-stop:
-		case <-time.After(2 * patience):
-			t.Error("never told to stop")
-		}
-	}
 	switch role {
 	case "b":
+		stop := stopSignal()
 		if err := n.ListenAndServe("tcp", ":7000"); err != nil {
 			t.Fatal(err)
 		}
-		waitStop()
+		waitStop(t, stop)
 	case "c":
+		stop := stopSignal()
 		if err := n.Join("tcp", "10.200.0.5:7000"); err != nil {
 			t.Fatal(err)
 		}
@@ -138,7 +280,7 @@ func TestNetnsHost(t *testing.T) {
 			t.Fatal(err)
 		}
 		echo(t, ln)
-		waitStop()
+		waitStop(t, stop)
 	case "a":
 		// No IP path to C.
 		d := net.Dialer{Timeout: time.Second}

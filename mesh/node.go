@@ -55,19 +55,13 @@ type core struct {
 	linkPending pending.Set // accepted links not authenticated yet, by source address
 	ports       portTable
 	circuits    circuitTable
-	avoid       avoidTable // relays that failed circuit setups
+	avoid       avoidTable  // relays that failed circuit setups
+	direct      directTable // the direct upgrade of relayed pairs (direct.go)
 	relays      relayTable
 	rt          routing
 	self        selfLink
 
-	// hostileRelay, set by tests before the node links, plays a relay
-	// that misbehaves: it sees every setup this node would relay, and
-	// takes it over by returning true.
-	hostileRelay func(st *mux.Stream, s wire.SetupHeader) bool
-	// beforeVerdict, set by tests before the node links, is called where
-	// a circuit ends here, once end-to-end TLS has proved its source and
-	// before the verdict on it is written.
-	beforeVerdict func()
+	hooks testHooks // what tests make the node do
 
 	revoke   revocation // the revocation list held (revoke.go)
 	names    nameCache  // node names read from certificates (names.go)
@@ -76,6 +70,17 @@ type core struct {
 	started  time.Time
 	serving  []served // listeners accepting links, guarded by mu
 	join     joinSet  // Join's addresses and their states (joins.go), guarded by mu
+}
+
+// testHooks are what tests set, before the node links, to make it
+// misbehave or to stop it at a point.
+type testHooks struct {
+	// hostileRelay plays a relay that misbehaves: it sees every setup
+	// this node would relay, and takes it over by returning true.
+	hostileRelay func(st *mux.Stream, s wire.SetupHeader) bool
+	// beforeVerdict is called where a circuit ends here, once end-to-end
+	// TLS has proved its source and before the verdict on it is written.
+	beforeVerdict func()
 }
 
 // served is a listener that accepts links.
@@ -141,7 +146,7 @@ func New(opts ...Option) (*Node, error) {
 // svc bytes: with every neighbour it may list (MaxLinks), and, when
 // secured, our certificate chain and signature.
 func (c *core) recordMax(svc int) int {
-	n := linkstate.MinRecordLen + 8*c.lim.MaxLinks + svc
+	n := linkstate.MinRecordLen + 8*c.lim.MaxLinks + svc + advertiseBytes(c.opts.advertise)
 	if c.ident != nil {
 		cr := c.ident.creds()
 		n += len(cr.chain) + cr.sigMax
@@ -155,7 +160,7 @@ func (c *core) credsFit(cr *creds) error {
 	c.ports.mu.Lock()
 	svc := c.ports.serviceBytes()
 	c.ports.mu.Unlock()
-	if n := linkstate.MinRecordLen + 8*c.lim.MaxLinks + svc + len(cr.chain) + cr.sigMax; n > c.lim.MaxRecordSize {
+	if n := linkstate.MinRecordLen + 8*c.lim.MaxLinks + svc + advertiseBytes(c.opts.advertise) + len(cr.chain) + cr.sigMax; n > c.lim.MaxRecordSize {
 		return fmt.Errorf("with a certificate chain of %d bytes our record may have %d bytes, more than MaxRecordSize (%d)", len(cr.chain), n, c.lim.MaxRecordSize)
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/plexusnet/plexus/mesh/internal/base"
+	"github.com/plexusnet/plexus/mesh/internal/linkstate"
 	"github.com/plexusnet/plexus/mux"
 )
 
@@ -85,6 +86,8 @@ type options struct {
 	name      string
 	nodeName  string // WithNodeName
 	relay     bool
+	advertise []string // WithAdvertise
+	direct    bool     // WithDirect
 	kaEvery   time.Duration
 	kaTimeout time.Duration
 	log       *slog.Logger
@@ -176,6 +179,27 @@ func WithNodeName(name string) Option { return func(o *options) { o.nodeName = n
 // (default true). A node that does not relay is never an intermediate hop.
 func WithRelay(relay bool) Option { return func(o *options) { o.relay = relay } }
 
+// WithAdvertise makes the node advertise, in its routing record, the
+// addresses where it accepts links (HOST:PORT, at most 4 of at most 64
+// bytes each; a listener of Serve or ListenAndServe must be reachable
+// there). A node that has a circuit to this one may then dial it directly
+// (see WithDirect), so that the two become neighbours and their new
+// connections no longer go through relays. By default a node advertises
+// nothing, and only nodes that Join it dial it.
+func WithAdvertise(addrs ...string) Option {
+	return func(o *options) { o.advertise = append(o.advertise[:0:0], addrs...) }
+}
+
+// WithDirect sets whether the node upgrades its relayed pairs to direct
+// links (default true): when it has a circuit (as its source or its
+// destination, not as a relay) to a host that is not a neighbour, it
+// dials a direct link to an address the host advertises (WithAdvertise),
+// requiring the host's id there (its certificate's, when secured); when
+// only this node advertises, it asks the host, through the circuit, to
+// dial back. It dials at most 3 times a minute per address. See
+// docs/mesh.md, Direct links.
+func WithDirect(direct bool) Option { return func(o *options) { o.direct = direct } }
+
 // WithKeepAlive sets how long a link may be silent before it sends a ping
 // (every, default 1s) and before it is declared dead (timeout, default 3s).
 // A dead link is replaced by another path within about timeout.
@@ -242,6 +266,7 @@ func buildOptions(opts []Option) (options, error) {
 	o := options{
 		name:      DefaultName,
 		relay:     true,
+		direct:    true,
 		kaEvery:   DefaultKeepAliveInterval,
 		kaTimeout: DefaultKeepAliveTimeout,
 		holdDown:  defaultHoldDown,
@@ -262,6 +287,8 @@ func buildOptions(opts []Option) (options, error) {
 		return o, fmt.Errorf("mesh: WithName(%q): the name must have 1 to %d bytes", o.name, base.MaxNameLen)
 	case o.nodeName != "" && base.CheckNodeName(o.nodeName) != nil:
 		return o, fmt.Errorf("mesh: WithNodeName: %w", base.CheckNodeName(o.nodeName))
+	case linkstate.CheckAdvertise(o.advertise) != nil:
+		return o, fmt.Errorf("mesh: WithAdvertise: %w", linkstate.CheckAdvertise(o.advertise))
 	case o.kaEvery <= 0 || o.kaTimeout <= o.kaEvery:
 		return o, fmt.Errorf("mesh: WithKeepAlive(%v, %v): want 0 < every < timeout", o.kaEvery, o.kaTimeout)
 	case o.tls == nil && !o.insecure:
@@ -348,3 +375,15 @@ func setDefaults(cfg *mux.Config, window, sendBuffer int, writeTimeout time.Dura
 // checkMuxConfig returns mux's objection to cfg, if any, before a session
 // runs with it.
 func checkMuxConfig(cfg *mux.Config) error { return cfg.Validate() }
+
+// advertiseBytes returns what the addresses take in a record.
+func advertiseBytes(addrs []string) int {
+	if len(addrs) == 0 {
+		return 0
+	}
+	n := 1
+	for _, a := range addrs {
+		n += 1 + len(a)
+	}
+	return n
+}

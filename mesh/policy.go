@@ -291,7 +291,17 @@ func (c *core) ownService(env, name string) {
 	if c.ident == nil || name == "" || c.ident.creds().own.grants.MayServe(env, name) {
 		return
 	}
-	c.logf(slog.LevelInfo, "mesh: our certificate does not name this service: nodes that enforce certificate policy (WithCertPolicy) ignore it", "env", env, "service", name)
+	// Said at INFO by a node that enforces the policy itself (its mesh
+	// does, presumably); at DEBUG otherwise, where it is mostly noise.
+	level := slog.LevelDebug
+	if c.opts.certPolicy {
+		level = slog.LevelInfo
+	}
+	args := []any{"service", name}
+	if env != "" {
+		args = append(args, "env", env)
+	}
+	c.logf(level, "mesh: our certificate does not name this service: nodes that enforce certificate policy (WithCertPolicy) ignore it", args...)
 }
 
 // callerGrants returns the grants of the host from which a connection

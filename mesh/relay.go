@@ -237,7 +237,7 @@ func (c *core) handleSetup(l *link, st *mux.Stream, s wire.SetupHeader, herr err
 		c.refuseSetup(st, s, fmt.Errorf("%w: %s was asked to relay but runs WithRelay(false)", ErrNotRelay, FormatID(c.id)), l.peer)
 		return
 	}
-	if c.hostileRelay != nil && c.hostileRelay(st, s) {
+	if c.hooks.hostileRelay != nil && c.hooks.hostileRelay(st, s) {
 		return
 	}
 	next := s.Path[s.Hop+1]

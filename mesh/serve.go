@@ -240,6 +240,13 @@ func (c *core) serveStream(st *mux.Stream, from uint64, g *Grants, l *link, t *a
 		}
 		c.deliver(st, from, g, h.Conn, h.Kind == wire.KindConn, t, p)
 		t.stop()
+	case wire.KindDialBack:
+		if l != nil || from == c.id { // only on a circuit's inner session, from its far end
+			st.Reset(mux.CodeProtocol)
+			c.logf(slog.LevelWarn, "mesh: a dial-back request outside a circuit", "from", c.who(from))
+			return
+		}
+		c.dialBackRequested(st, from)
 	case wire.KindCircuit:
 		if l == nil {
 			c.refuseSetupNow(st, errNestedCircuit)

@@ -29,6 +29,13 @@ type LinkStats struct {
 	LinkDowns      uint64 // links that went down after coming up
 	LinkHandshakes uint64 // connections whose link handshake failed: TLS, hello, a refusal, a timeout, a limit
 
+	// The direct upgrade of relayed pairs (WithDirect, WithAdvertise).
+
+	DirectDials   uint64 // direct links dialed to an address a far host advertises (attempts)
+	DirectLinks   uint64 // of them, those that came up
+	DirectRefused uint64 // of them, those refused because the node there did not prove the host's id
+	DialBacks     uint64 // dial-back requests received from the far end of a circuit
+
 	// Traffic on the links: every byte between this node and its
 	// neighbours, records, connections and relayed circuits alike. The
 	// counts of a link that went down are those it had when it did.
@@ -144,6 +151,7 @@ type nodeCounters struct {
 	recReceived, recSent, recRefused, recStale            atomic.Uint64
 	dials, dialErrors                                     atomic.Uint64
 	connsNotAuthorized, servicesIgnored                   atomic.Uint64
+	directDials, directLinks, directRefused, dialBacks    atomic.Uint64
 	dialLatency                                           histogram
 
 	// gone holds the traffic of the links that went down; mu makes a
@@ -185,6 +193,10 @@ func (n *Node) Stats() Stats {
 	st.LinkUps = s.linkUps.Load()
 	st.LinkDowns = s.linkDowns.Load()
 	st.LinkHandshakes = s.linkHandshakes.Load()
+	st.DirectDials = s.directDials.Load()
+	st.DirectLinks = s.directLinks.Load()
+	st.DirectRefused = s.directRefused.Load()
+	st.DialBacks = s.dialBacks.Load()
 	st.CircuitsRelayedTotal = s.relayedTotal.Load()
 	st.CircuitsOpened = s.opened.Load()
 	st.CircuitsAccepted = s.accepted.Load()

@@ -157,8 +157,9 @@ and the extended key usages server auth and client auth, which mutual TLS
 between nodes needs. NAME is its common name and the files' name, and the
 node's name in the mesh: shown beside its id ("name (id8)") and accepted
 wherever a command asks for a node. It is 1 to 63 of a-z, 0-9, '-' and
-'.', starting with a letter or digit, and not 16 hex digits. --host adds DNS names or IP addresses, for using the
-certificate with tls+tcp:// sockets too.
+'.', starting with a letter or digit, and not 16 hex digits. --host adds
+DNS names or IP addresses, for using the certificate with tls+tcp://
+sockets too.
 
 --service and --group put the node's certificate policy in the certificate
 (URI SANs, see docs/protocol.md): the services it may serve, which nodes

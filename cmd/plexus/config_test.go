@@ -222,3 +222,45 @@ func TestNodeConfigSIGHUP(t *testing.T) {
 	n.logged(t, "SIGHUP: the node runs without TLS")
 	n.stop(t)
 }
+
+// TestAdvertiseFlags: --advertise takes up to 4 HOST:PORT, checked before
+// the node starts; --direct is on unless turned off.
+func TestAdvertiseFlags(t *testing.T) {
+	fs, err := nodeFlags(t, "--advertise", "203.0.113.7:7000", "--advertise", "[2001:db8::7]:7000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := flagValue(t, fs, "direct"); got != "true" {
+		t.Errorf("--direct defaults to %s", got)
+	}
+	if fs, err = nodeFlags(t, "--direct=false"); err != nil || flagValue(t, fs, "direct") != "false" {
+		t.Errorf("--direct=false: %v", err)
+	}
+	for _, tc := range []struct {
+		addrs []string
+		ok    bool
+	}{
+		{[]string{"203.0.113.7:7000", "node.example.net:443"}, true},
+		{[]string{"203.0.113.7"}, false},
+		{[]string{"tcp://203.0.113.7:7000"}, false},
+		{[]string{"203.0.113.7:0"}, false},
+		{[]string{"a:1", "b:1", "c:1", "d:1", "e:1"}, false},
+	} {
+		m := meshFlags{advertise: tc.addrs}
+		if err := m.check("listen"); (err == nil) != tc.ok {
+			t.Errorf("--advertise %q: %v", tc.addrs, err)
+		}
+	}
+	// The node started from the flags advertises the addresses.
+	m := meshFlags{insecure: true, advertise: []string{"203.0.113.7:7000"}, direct: true}
+	s, err := m.start(t.Context(), slog.New(slog.DiscardHandler), "listen")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.node.Close()
+	for _, tn := range s.node.Topology().Nodes {
+		if tn.ID == s.node.ID() && (len(tn.Advertise) != 1 || tn.Advertise[0] != "203.0.113.7:7000") {
+			t.Errorf("the node advertises %q", tn.Advertise)
+		}
+	}
+}

@@ -77,8 +77,9 @@ what it shows and why it matters, then what happened.`
 // that are commands are copied from README.md, "Run a mesh" (a test
 // checks it), and from docs/cli.md.
 var demoNext = []string{
-	`Next: run a mesh of your own with the plexus command (go build -o bin/plexus ./cmd/plexus,`,
-	`or go install; README.md, "Run a mesh", says it all), in an empty directory:`,
+	`Next: run a mesh of your own with the plexus command on your PATH (in this clone:`,
+	`go build -o bin/plexus ./cmd/plexus && export PATH="$PWD/bin:$PATH"; or go install;`,
+	`README.md, "Run a mesh", says it all), in an empty directory:`,
 	``,
 	`  plexus cert ca --out mesh-ca && for n in relay web app; do plexus cert node --ca mesh-ca --name $n --out certs; done`,
 	`  cp mesh-ca/ca.crt certs/`,
@@ -94,19 +95,25 @@ var demoNext = []string{
 	``,
 	`  curl http://127.0.0.1:8081/     # site/index.html, from app to web through the relay, over mutual TLS`,
 	`  plexus status                   # what the relay sees: its links, services, routes and relayed circuits`,
-	`  http://127.0.0.1:7070/          # in a browser: the relay's status page (plexus node --http, 127.0.0.1:7070 by default), live`,
+	`  plexus ping --node 127.0.0.1:7072 web    # the round trip from app to web, through the relay`,
+	`  plexus trace --node 127.0.0.1:7072 web   # the path from app to web, hop by hop`,
 	``,
-	`and plexus cat (netcat over the mesh) and plexus sock (nngcat, with mesh:// URLs), short-lived`,
+	`Open http://127.0.0.1:7070/ in a browser: the relay's status page (plexus node --http,`,
+	`127.0.0.1:7070 by default), live.`,
+	``,
+	`Then plexus cat (netcat over the mesh) and plexus sock (nngcat, with mesh:// URLs), short-lived`,
 	`nodes with certificates of their own:`,
 	``,
 	`  for n in me you; do plexus cert node --ca mesh-ca --name $n --out certs; done`,
 	`  printf 'GET / HTTP/1.0\r\n\r\n' | plexus cat --join 127.0.0.1:7000 --cert certs/me.crt --key certs/me.key --ca certs/ca.crt web`,
 	`  plexus sock --pub0 --listen mesh://news --join 127.0.0.1:7000 --cert certs/me.crt --key certs/me.key --ca certs/ca.crt \`,
-	`      --data 'weather/paris 21°C' --interval 1 &`,
+	`      --data 'weather/paris 21C' --interval 1 &`,
 	`  plexus sock --sub0 --dial mesh://news --join 127.0.0.1:7000 --cert certs/you.crt --key certs/you.key --ca certs/ca.crt \`,
 	`      --subscribe weather/ --quoted`,
 	``,
-	`plexus help lists every command; docs/cli.md says what each does.`,
+	`Ctrl-C ends the subscriber; kill %1 %2 %3 %4 %5 (SIGTERM) stops the rest: the relay, the web`,
+	`server, the two sidecars and the publisher. plexus help lists every command; docs/cli.md says`,
+	`what each does.`,
 }
 
 // demo runs the tour.

@@ -33,6 +33,11 @@ type meshFlags struct {
 	// names it (mesh.WithCertPolicy).
 	certPolicy bool
 	revoked    string // a revocation list file (plexus node --revoked)
+	// advertise: HOST:PORT where the node accepts links, put in its
+	// record (plexus node --advertise); direct: upgrade relayed pairs to
+	// direct links (plexus node --direct, true unless turned off).
+	advertise []string
+	direct    bool
 }
 
 // meshFlagNames names the flags of a command's meshFlags where the
@@ -51,6 +56,7 @@ type meshFlagNames struct {
 // short-lived one.
 func (f *flagSet) mesh(m *meshFlags, names meshFlagNames, relayDefault bool) {
 	m.relay = relayDefault
+	m.direct = true
 	f.heading("mesh node")
 	f.varFlag(listValue{&m.listen, false}, "tcp://HOST:PORT", "", "accept links on this address (repeatable; port 0 picks one, logged)", names.listen)
 	f.varFlag(listValue{&m.join, false}, "HOST:PORT", "", "keep a link to the node at this address, redialing with backoff while it is down (repeatable)", "join")
@@ -189,6 +195,14 @@ func (m *meshFlags) check(listenFlag string) error {
 			return err
 		}
 	}
+	if len(m.advertise) > 4 {
+		return fmt.Errorf("--advertise: %d addresses, at most 4", len(m.advertise))
+	}
+	for _, s := range m.advertise {
+		if err := mesh.CheckAdvertise(s); err != nil {
+			return fmt.Errorf("--advertise %q: want HOST:PORT where other nodes can reach this node's --listen (at most 64 bytes, a port from 1 to 65535)", s)
+		}
+	}
 	return nil
 }
 
@@ -210,7 +224,10 @@ func (m *meshFlags) start(ctx context.Context, log *slog.Logger, listenFlag stri
 	if err != nil {
 		return nil, err
 	}
-	opts := []mesh.Option{mesh.WithRelay(m.relay), mesh.WithLogger(log)}
+	opts := []mesh.Option{mesh.WithRelay(m.relay), mesh.WithLogger(log), mesh.WithDirect(m.direct)}
+	if len(m.advertise) > 0 {
+		opts = append(opts, mesh.WithAdvertise(m.advertise...))
+	}
 	if m.name != "" {
 		opts = append(opts, mesh.WithName(m.name))
 	}

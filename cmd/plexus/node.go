@@ -32,6 +32,7 @@ func nodeCommand() *command {
 		summary: "run a mesh node: links, relaying, sidecars, status page",
 		help: `usage: plexus node [--config FILE] [--listen tcp://HOST:PORT]... [--join HOST:PORT]... (--cert FILE --key FILE --ca FILE [--revoked FILE] | --insecure)
                    [--name NAME] [--node-name NAME] [--relay=false] [--cert-policy] [--http ADDR]
+                   [--advertise HOST:PORT]... [--direct=false]
                    [--expose NAME=HOST:PORT]... [--allow-groups NAME[,NAME]] [--forward HOST:PORT=NAME]...
 
 Runs a mesh node until SIGINT or SIGTERM, then stops accepting, lets the
@@ -59,6 +60,17 @@ cert node --name'), which the CA vouches for; an insecure node's is
 --node-name, 1 to 63 of a-z, 0-9, '-' and '.', which nobody vouches for
 (shown as unverified). A secured node's --node-name, if given, must be
 its certificate's name.
+
+--advertise HOST:PORT puts, in the node's routing record, an address where
+other nodes can reach one of its --listen addresses (a public address, a
+port forwarded through NAT; at most 4). A node that talks to this one
+through a relay then dials it there and the two become neighbours: new
+connections go direct, and those already open through the relay stay on
+it until they end. When only this node advertises, the far node is asked
+through the circuit to dial back. The dialed node must prove the expected
+id (its certificate's), or the link is refused; each advertised address
+is dialed at most 3 times a minute. --direct=false turns the upgrade off.
+'plexus status' shows which links are direct.
 
 --cert-policy makes the node believe a service only from a node whose
 certificate names it ('plexus cert node --service'): a member can no longer
@@ -96,6 +108,8 @@ the last 200.
 		fs.configFlag(&o.config)
 		fs.mesh(&o.mesh, meshFlagNames{listen: "listen"}, true)
 		fs.stringFlag(&o.mesh.revoked, "FILE", "a revocation list of the mesh CA ('plexus cert revoke'), read again on SIGHUP", "revoked")
+		fs.varFlag(listValue{&o.mesh.advertise, false}, "HOST:PORT", "", "advertise this address, where other nodes reach a --listen of this node, so that a node with a relayed circuit to this one may link to it directly (repeatable, at most 4)", "advertise")
+		fs.boolFlag(&o.mesh.direct, "upgrade relayed pairs to direct links: dial the addresses a far host advertises, or ask it to dial back (default true; --direct=false: never)", "direct")
 		fs.heading("status page and sidecars")
 		fs.stringFlag(&o.http, "ADDR", "serve the status page, JSON API and /metrics on ADDR ('': not at all)", "http")
 		fs.varFlag(listValue{&o.expose, false}, "NAME=HOST:PORT", "", "mesh service NAME proxied to local TCP HOST:PORT (repeatable)", "expose")
@@ -204,7 +218,12 @@ func (o *nodeOptions) run(ctx context.Context, c *cli, fs *flagSet) error {
 		return err
 	}
 	n := s.node
-	log.Info("node started", "id", mesh.FormatID(n.ID()), "node-name", n.Info().NodeName, "name", n.Info().Name, "relay", o.mesh.relay, "secure", s.secure, "cert-policy", n.Info().CertPolicy)
+	started := []any{"id", mesh.FormatID(n.ID())}
+	if name := n.Info().NodeName; name != "" {
+		started = append(started, "node-name", name)
+	}
+	log.Info("node started", append(started, "name", n.Info().Name, "relay", o.mesh.relay, "secure", s.secure, "cert-policy", n.Info().CertPolicy)...)
+	warnCertExpiry(log, o.mesh.cert, n.Info().CertNotAfter, time.Now())
 	stopped := false
 	defer func() {
 		if stopped {
@@ -312,4 +331,22 @@ func (o *nodeOptions) reload(r tlsReloader, log *slog.Logger) {
 		return
 	}
 	log.Info("SIGHUP: certificate reloaded", "cert", o.mesh.cert)
+	if leaf := cfg.Certificates[0].Leaf; leaf != nil {
+		warnCertExpiry(log, o.mesh.cert, leaf.NotAfter, time.Now())
+	}
+}
+
+// warnCertExpiry logs at WARN, as plexus status and the page show it, that
+// the node's certificate expires within certWarn (30 days) or has
+// expired; a zero notAfter (no TLS) or a later one logs nothing.
+func warnCertExpiry(log *slog.Logger, cert string, notAfter, now time.Time) {
+	if notAfter.IsZero() {
+		return
+	}
+	switch d := notAfter.Sub(now); {
+	case d <= 0:
+		log.Warn("certificate EXPIRED: renew it ('plexus cert node --renew'), then send the node SIGHUP", "cert", cert, "not-after", notAfter.UTC().Format(time.DateOnly))
+	case d < certWarn:
+		log.Warn("certificate expires soon: renew it ('plexus cert node --renew'), then send the node SIGHUP", "cert", cert, "not-after", notAfter.UTC().Format(time.DateOnly), "in", days(d))
+	}
 }

@@ -583,3 +583,25 @@ func TestNodeNameIsTheCN(t *testing.T) {
 	}
 	n.stop(t)
 }
+
+// TestWarnCertExpiry: the node warns of a certificate that expires within
+// 30 days, or has expired, and says nothing of one that does not.
+func TestWarnCertExpiry(t *testing.T) {
+	now := time.Date(2026, 12, 8, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name     string
+		notAfter time.Time
+		want     string // "" : nothing logged
+	}{
+		{"no TLS", time.Time{}, ""},
+		{"a year", now.AddDate(1, 0, 0), ""},
+		{"10 days", now.AddDate(0, 0, 10), `msg="certificate expires soon: renew it ('plexus cert node --renew'), then send the node SIGHUP" cert=node.crt not-after=2026-12-18 in="10 days"`},
+		{"expired", now.Add(-time.Hour), `level=WARN msg="certificate EXPIRED`},
+	} {
+		var logs testutil.Buffer
+		warnCertExpiry(slog.New(slog.NewTextHandler(&logs, nil)), "node.crt", tc.notAfter, now)
+		if got := logs.String(); tc.want == "" && got != "" || !strings.Contains(got, tc.want) {
+			t.Errorf("%s: logged %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -19,6 +20,9 @@ func (p *nodeProvider) Resolve(target string) (status.Hop, error) {
 	id, err := p.node.Resolve(target)
 	switch {
 	case errors.Is(err, mesh.ErrNoSuchNode):
+		if isShortID(target) {
+			err = fmt.Errorf("%w (a node id is 16 hex digits: the tables show its first 8, 'plexus status --json' all of them)", err)
+		}
 		return status.Hop{}, status.TargetError(status.ErrNoSuchTarget, err)
 	case errors.Is(err, mesh.ErrAmbiguousName):
 		return status.Hop{}, status.TargetError(status.ErrAmbiguousTarget, err)
@@ -32,8 +36,8 @@ func (p *nodeProvider) Resolve(target string) (status.Hop, error) {
 
 // hop names node id.
 func (p *nodeProvider) hop(id uint64) status.Hop {
-	name, _ := p.node.NodeName(id)
-	return status.Hop{ID: mesh.FormatID(id), Name: name}
+	name, verified := p.node.NodeName(id)
+	return status.Hop{ID: mesh.FormatID(id), Name: name, NameVerified: verified}
 }
 
 // Path returns the relays to the node of id: those of the circuit that

@@ -63,6 +63,7 @@ func (p *nodeProvider) Status(ctx context.Context) (*status.Status, error) {
 			BytesIn:   l.Stats.BytesIn,
 			BytesOut:  l.Stats.BytesOut,
 			Streams:   l.Conns,
+			Direct:    l.Direct,
 		})
 	}
 	// One Topology gives the names of every node the snapshot shows,

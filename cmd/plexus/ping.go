@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -261,7 +259,7 @@ func (o *pingOptions) runTrace(ctx context.Context, c *cli, fs *flagSet) error {
 		if h.Error != "" {
 			rtt = "no answer: " + h.Error
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\n", h.Hop, nodeLabel(h.ID, h.Name), rtt)
+		fmt.Fprintf(tw, "%d\t%s\t%s\n", h.Hop, hopLabel(status.Hop{ID: h.ID, Name: h.Name, NameVerified: h.NameVerified}), rtt)
 	}
 	tw.Flush()
 	if last := res.Hops[len(res.Hops)-1]; last.Error != "" {
@@ -270,48 +268,13 @@ func (o *pingOptions) runTrace(ctx context.Context, c *cli, fs *flagSet) error {
 	return nil
 }
 
-// hopLabel shows a node of a ping or trace answer as nodeLabel does.
-func hopLabel(h status.Hop) string { return nodeLabel(h.ID, h.Name) }
-
-// getAPI gets path of the node's API at nodeURL, with query q, within
-// timeout, and decodes its JSON answer into v; an answer other than 200
-// is an error with the node's message.
-func getAPI(ctx context.Context, nodeURL, path string, q url.Values, timeout time.Duration, v any) error {
-	u, err := apiURL(nodeURL)
-	if err != nil {
-		return err
+// hopLabel shows a node of a ping or trace answer as the tables do:
+// nodeLabel, the name marked when no certificate vouches for it.
+func hopLabel(h status.Hop) string {
+	if h.Name != "" && !h.NameVerified {
+		return nodeLabel(h.ID, h.Name+unverifiedMark)
 	}
-	u = strings.TrimSuffix(u, status.APIPath) + path + "?" + q.Encode()
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return err
-	}
-	tr := &http.Transport{DisableKeepAlives: true}
-	defer tr.CloseIdleConnections()
-	resp, err := (&http.Client{Transport: tr}).Do(req)
-	if err != nil {
-		return fmt.Errorf("cannot read the node's API (is 'plexus node --http' running there?): %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Error string `json:"error"`
-		}
-		if json.Unmarshal(body, &e) == nil && e.Error != "" {
-			return errors.New(e.Error)
-		}
-		return fmt.Errorf("%s: %s (is this a plexus node of this version?)", path, resp.Status)
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return fmt.Errorf("%s: not an answer of a plexus node: %w", path, err)
-	}
-	return nil
+	return nodeLabel(h.ID, h.Name)
 }
 
 // printJSON writes v as indented JSON.

@@ -35,15 +35,15 @@ func (f *fakePingNode) Status(context.Context) (*status.Status, error) {
 func (f *fakePingNode) Resolve(target string) (status.Hop, error) {
 	switch target {
 	case "web", fakeWeb:
-		return status.Hop{ID: fakeWeb, Name: "web"}, nil
+		return status.Hop{ID: fakeWeb, Name: "web", NameVerified: true}, nil
 	case "relay":
-		return status.Hop{ID: fakeRelay, Name: "relay"}, nil
+		return status.Hop{ID: fakeRelay, Name: "relay", NameVerified: true}, nil
 	case "self":
-		return status.Hop{ID: fakeSelf, Name: "self"}, nil
+		return status.Hop{ID: fakeSelf, Name: "self", NameVerified: true}, nil
 	case "lost":
 		return status.Hop{ID: fakeLost}, nil
 	case "flaky":
-		return status.Hop{ID: fakeFlaky, Name: "flaky"}, nil
+		return status.Hop{ID: fakeFlaky, Name: "flaky", NameVerified: true}, nil
 	case "api":
 		return status.Hop{}, status.TargetError(status.ErrAmbiguousTarget, errors.New(`mesh: the name matches several nodes: 2 nodes have the service name "api": relay (77aa0011), web (0a1b2c3d)`))
 	}
@@ -59,7 +59,7 @@ func (f *fakePingNode) Path(id string) ([]status.Hop, int) {
 	case fakeLost:
 		return nil, -1
 	}
-	return []status.Hop{{ID: fakeRelay, Name: "relay"}}, 2
+	return []status.Hop{{ID: fakeRelay, Name: "relay", NameVerified: true}}, 2
 }
 
 func (f *fakePingNode) Ping(ctx context.Context, id string) (time.Duration, error) {
@@ -228,5 +228,22 @@ func TestPingTraceChain(t *testing.T) {
 	// Once the node is gone, ping says it cannot reach its API.
 	if r := runIn("ping", "--node", c.api, "a"); r.code != 1 || !strings.Contains(r.stderr, "is 'plexus node --http' running there?") {
 		t.Errorf("plexus ping of a stopped node: exit %d, %q", r.code, r.stderr)
+	}
+}
+
+// TestHopLabel: ping and trace show a node as the tables do, an
+// unverified name marked.
+func TestHopLabel(t *testing.T) {
+	for _, tc := range []struct {
+		h    status.Hop
+		want string
+	}{
+		{status.Hop{ID: fakeWeb, Name: "web", NameVerified: true}, "web (" + fakeWeb[:8] + ")"},
+		{status.Hop{ID: fakeWeb, Name: "web"}, "web* (" + fakeWeb[:8] + ")"},
+		{status.Hop{ID: fakeWeb}, fakeWeb},
+	} {
+		if got := hopLabel(tc.h); got != tc.want {
+			t.Errorf("hopLabel(%+v) = %q, want %q", tc.h, got, tc.want)
+		}
 	}
 }

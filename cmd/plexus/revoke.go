@@ -111,7 +111,7 @@ func (o *revokeOptions) run(ctx context.Context, c *cli, fs *flagSet) error {
 	if err := writeFile(path, pem, certMode, true); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.stdout, "wrote %s: list %d, %d node ids\n", path, seq, len(ids))
+	fmt.Fprintf(c.stdout, "wrote %s: list %d, %s\n", path, seq, plural(len(ids), "node id"))
 	return nil
 }
 

@@ -54,7 +54,7 @@ func TestCertRevoke(t *testing.T) {
 	out := mustPlexus(t, "cert", "revoke", "--ca", caDir, filepath.Join(dir, "a.crt"))
 	first := readList(t, list)
 	if got := ids(first); !slices.Equal(got, []string{idA}) || !first.CA.Equal(ca) || first.Seq == 0 ||
-		!strings.Contains(out, "revoked "+idA) || !strings.Contains(out, "wrote "+list) {
+		!strings.Contains(out, "revoked "+idA) || !strings.Contains(out, "wrote "+list) || !strings.HasSuffix(out, ", 1 node id\n") {
 		t.Fatalf("revoke a: %v, printed %q", got, out)
 	}
 	if m := mode(t, list); m != 0o644 {
@@ -64,7 +64,7 @@ func TestCertRevoke(t *testing.T) {
 	second := readList(t, list)
 	want := []string{idA, idB}
 	slices.Sort(want)
-	if got := ids(second); !slices.Equal(got, want) || second.Seq <= first.Seq || !strings.Contains(out, "already revoked "+idA) {
+	if got := ids(second); !slices.Equal(got, want) || second.Seq <= first.Seq || !strings.Contains(out, "already revoked "+idA) || !strings.HasSuffix(out, ", 2 node ids\n") {
 		t.Fatalf("revoke b: %v, seq %d after %d, printed %q", got, second.Seq, first.Seq, out)
 	}
 	// With no node, the list is signed again, newer.
@@ -189,7 +189,7 @@ func TestNodeRevoked(t *testing.T) {
 	a.waitStatus(t, "a to learn the list from b", func(st *status.Status) bool {
 		return st.Node.RevokedSeq == seq && st.Node.RevokedCount == 1 && len(st.Links) == 1
 	})
-	if r := plexus(t, "", "status", "--node", b.api); r.code != 0 || !strings.Contains(r.stdout, "revoked   1 nodes (list ") {
+	if r := plexus(t, "", "status", "--node", b.api); r.code != 0 || !strings.Contains(r.stdout, "revoked   1 node (list ") {
 		t.Errorf("plexus status: exit %d:\n%s%s", r.code, r.stdout, r.stderr)
 	}
 

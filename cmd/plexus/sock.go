@@ -82,12 +82,13 @@ messages, when a receive times out (status 0), on SIGINT or SIGTERM
 (status 0), or on an error (status 1).
 
 mesh:// URLs (mesh://SERVICE, mesh://SERVICE:PORT, mesh://HOST:PORT,
-mesh://:PORT; HOST is a node id or a node's name) join the mesh as a short-lived node, with the node flags of
-'plexus node': --join, --mesh-listen (its --listen), --ca, --name, and
---cert, --key and --insecure, which serve tls+tcp:// too. A dial to a
-mesh:// URL waits up to 10s for the route or the service to appear, and
-fails as 'plexus cat' does when the node has no link. Nothing is logged
-below WARN unless --log-level says so.
+mesh://:PORT; HOST is a node id or a node's name) join the mesh as a
+short-lived node, with the node flags of 'plexus node': --join,
+--mesh-listen (its --listen), --ca, --name, and --cert, --key and
+--insecure, which serve tls+tcp:// too. A dial to a mesh:// URL waits up
+to 10s for the route or the service to appear, and fails as 'plexus cat'
+does when the node has no link. Nothing is logged below WARN unless
+--log-level says so.
 `,
 	}
 	cmd.setup = func() (*flagSet, runFunc) {
@@ -144,7 +145,7 @@ func (o *sockOptions) flags() *flagSet {
 	fs.varFlag(unsupportedFlag("not supported: plexus has pair v0 (--pair0)"), "", "", "refused: plexus has pair v0 only", "pair1")
 
 	fs.heading("addresses (at least one; repeatable)")
-	fs.varFlag(addrFlag{o, false, ""}, "URL", "", "dial URL (tcp://host:port, ipc:///path, ws://host:port/path, tls+tcp://host:port)", "dial", "connect")
+	fs.varFlag(addrFlag{o, false, ""}, "URL", "", "dial URL (tcp://host:port, ipc:///path, ws://host:port/path, tls+tcp://host:port, mesh://service)", "dial", "connect")
 	fs.varFlag(addrFlag{o, true, ""}, "URL", "", "listen on URL (tcp://127.0.0.1:0 picks a port: see --verbose)", "listen", "bind")
 	fs.varFlag(addrFlag{o, false, "local"}, "PORT", "", "dial tcp://127.0.0.1:PORT", "connect-local", "l")
 	fs.varFlag(addrFlag{o, true, "local"}, "PORT", "", "listen on tcp://127.0.0.1:PORT", "bind-local", "L")

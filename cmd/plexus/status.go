@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -103,9 +104,24 @@ func apiURL(s string) (string, error) {
 
 // fetchStatus reads the snapshot of the node at nodeURL.
 func fetchStatus(ctx context.Context, nodeURL string, timeout time.Duration) (*status.Status, error) {
+	var st status.Status
+	if err := getAPI(ctx, nodeURL, status.APIPath, nil, timeout, &st); err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
+// getAPI gets path of the API of the node at nodeURL, with query q (if
+// any), within timeout (if > 0), and decodes its JSON answer into v; an
+// answer other than 200 is an error with the node's message.
+func getAPI(ctx context.Context, nodeURL, path string, q url.Values, timeout time.Duration, v any) error {
 	u, err := apiURL(nodeURL)
 	if err != nil {
-		return nil, err
+		return err
+	}
+	u = strings.TrimSuffix(u, status.APIPath) + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
 	}
 	if timeout > 0 {
 		var cancel context.CancelFunc
@@ -114,33 +130,32 @@ func fetchStatus(ctx context.Context, nodeURL string, timeout time.Duration) (*s
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	tr := &http.Transport{DisableKeepAlives: true}
 	defer tr.CloseIdleConnections()
 	resp, err := (&http.Client{Transport: tr}).Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read the node's API (is 'plexus node --http' running there?): %w", err)
+		return fmt.Errorf("cannot read the node's API (is 'plexus node --http' running there?): %w", err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", u, err)
+		return fmt.Errorf("%s: %w", u, err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		var e struct {
 			Error string `json:"error"`
 		}
 		if json.Unmarshal(body, &e) == nil && e.Error != "" {
-			return nil, fmt.Errorf("%s: %s: %s", u, resp.Status, e.Error)
+			return errors.New(e.Error)
 		}
-		return nil, fmt.Errorf("%s: %s (is this a plexus node?)", u, resp.Status)
+		return fmt.Errorf("%s: %s (is this a plexus node of this version?)", u, resp.Status)
 	}
-	var st status.Status
-	if err := json.Unmarshal(body, &st); err != nil {
-		return nil, fmt.Errorf("%s: not a plexus status: %w", u, err)
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("%s: not an answer of a plexus node: %w", u, err)
 	}
-	return &st, nil
+	return nil
 }
 
 func (o *statusOptions) run(ctx context.Context, c *cli, fs *flagSet) error {
@@ -240,7 +255,7 @@ func printStatus(w io.Writer, st *status.Status) {
 	row(tw, "tls", yesNo(n.Secure))
 	row(tw, "policy", policyText(n))
 	if n.RevokedSeq != 0 {
-		row(tw, "revoked", fmt.Sprintf("%d nodes (list %d)", n.RevokedCount, n.RevokedSeq))
+		row(tw, "revoked", fmt.Sprintf("%s (list %d)", plural(n.RevokedCount, "node"), n.RevokedSeq))
 	}
 	if n.CertNotAfter != nil {
 		row(tw, "cert", certText(st.Time, *n.CertNotAfter))
@@ -299,9 +314,23 @@ var (
 )
 
 func linksTable(w io.Writer, st *status.Status, nl *nodeLabels) {
-	tw := table(w, "PEER", "ADDRESS", "DIALED", "RTT", "IN", "OUT", "STREAMS", "UP")
+	// A DIRECT column only when a link is the direct upgrade of a
+	// relayed pair (plexus node --advertise): yes for those.
+	direct := false
 	for _, l := range st.Links {
-		row(tw, nl.label(l.Peer, l.PeerName), orDash(l.Addr), yesNo(l.Dialer), rtt(l.RTTMillis), bytesIEC(l.BytesIn), bytesIEC(l.BytesOut), l.Streams, age(st.Time, l.UpSince))
+		direct = direct || l.Direct
+	}
+	cols := []string{"PEER", "ADDRESS", "DIALED", "RTT", "IN", "OUT", "STREAMS", "UP"}
+	if direct {
+		cols = []string{"PEER", "ADDRESS", "DIALED", "DIRECT", "RTT", "IN", "OUT", "STREAMS", "UP"}
+	}
+	tw := table(w, cols...)
+	for _, l := range st.Links {
+		cells := []any{nl.label(l.Peer, l.PeerName), orDash(l.Addr), yesNo(l.Dialer)}
+		if direct {
+			cells = append(cells, yesNo(l.Direct))
+		}
+		row(tw, append(cells, rtt(l.RTTMillis), bytesIEC(l.BytesIn), bytesIEC(l.BytesOut), l.Streams, age(st.Time, l.UpSince))...)
 	}
 	tw.Flush()
 }

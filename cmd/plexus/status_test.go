@@ -86,7 +86,7 @@ echo  c3d4e5f60718293a  1     2
 	// A node that answers with an error says so.
 	bad := httptest.NewServer(status.Handler(nil))
 	defer bad.Close()
-	if r := runIn("status", "--node", bad.URL); r.code != 1 || !strings.Contains(r.stderr, "503 Service Unavailable: status: no provider") {
+	if r := runIn("status", "--node", bad.URL); r.code != 1 || !strings.Contains(r.stderr, "status: no provider") {
 		t.Errorf("plexus status of a failing node: exit %d, %q", r.code, r.stderr)
 	}
 }
@@ -245,5 +245,34 @@ c3d4e5f60718293a       relay-eu-1 (5f0e2b7c)  2
 `
 	if b.String() != want {
 		t.Errorf("routes, secured:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
+
+// TestStatusDirectColumn: a DIRECT column shows which links are the
+// direct upgrade of a relayed pair, when one is; without one, the table
+// is as it was.
+func TestStatusDirectColumn(t *testing.T) {
+	now := time.Date(2026, 11, 29, 18, 0, 0, 0, time.UTC)
+	st := &status.Status{
+		Time: now,
+		Links: []status.Link{
+			{Peer: "5f0e2b7c9d1a3e48", Addr: "10.0.0.2:7000", Dialer: true, UpSince: now.Add(-time.Hour)},
+			{Peer: "c3d4e5f60718293a", Addr: "203.0.113.7:7000", Dialer: true, Direct: true, UpSince: now.Add(-time.Minute)},
+		},
+	}
+	var b strings.Builder
+	printLinks(&b, st)
+	want := `PEER              ADDRESS           DIALED  DIRECT  RTT  IN   OUT  STREAMS  UP
+5f0e2b7c9d1a3e48  10.0.0.2:7000     yes     no      -    0 B  0 B  0        1h0m0s
+c3d4e5f60718293a  203.0.113.7:7000  yes     yes     -    0 B  0 B  0        1m0s
+`
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+	st.Links[1].Direct = false
+	b.Reset()
+	printLinks(&b, st)
+	if strings.Contains(b.String(), "DIRECT") {
+		t.Errorf("no direct link, and a DIRECT column:\n%s", b.String())
 	}
 }

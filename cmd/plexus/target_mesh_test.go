@@ -150,7 +150,31 @@ func TestStatusNames(t *testing.T) {
 	if s := st.Services[0]; s.HostName != "beta" {
 		t.Errorf("services: %+v", s)
 	}
-	if id, err := resolveTarget(st, "beta"); err != nil || id != mesh.FormatID(b.ID()) {
-		t.Errorf("resolveTarget(beta) = %q, %v", id, err)
+}
+
+// TestResolveShortID: the first 8 hex digits of an id, as the tables show
+// them, are not a target (an id is 16), and the error says so; a name
+// that nobody has gets no such hint.
+func TestResolveShortID(t *testing.T) {
+	a := newTestNode(t, "alpha")
+	p := &nodeProvider{node: a}
+	short := mesh.FormatID(a.ID())[:8]
+	for _, tc := range []struct {
+		target string
+		hint   bool
+	}{
+		{short, true},
+		{"0a1b", true},
+		{"cafe", false},
+		{"nobody", false},
+	} {
+		_, err := p.Resolve(tc.target)
+		if !errors.Is(err, status.ErrNoSuchTarget) {
+			t.Errorf("Resolve(%q): %v, want ErrNoSuchTarget", tc.target, err)
+			continue
+		}
+		if got := strings.Contains(err.Error(), "a node id is 16 hex digits"); got != tc.hint {
+			t.Errorf("Resolve(%q): %v: hint %v, want %v", tc.target, err, got, tc.hint)
+		}
 	}
 }

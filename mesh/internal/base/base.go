@@ -109,3 +109,63 @@ const (
 	MaxChainCerts = 3       // the leaf and at most 2 intermediates
 	MaxChainBytes = 8 << 10 // DER bytes of the whole chain
 )
+
+// Caps on the addresses a node advertises in its record, where it accepts
+// links (see CheckAdvertise).
+const (
+	MaxAdvertise    = 4  // addresses in one record
+	MaxAdvertiseLen = 64 // bytes of one address
+)
+
+// CheckAdvertise reports whether s may be an address a node advertises:
+// HOST:PORT of at most MaxAdvertiseLen bytes, where HOST is a DNS name or
+// an IPv4 address (letters, digits, '-' and '.', not starting with '-' or
+// '.') or an IPv6 address in brackets (hex digits, ':' and '.', with a
+// ':'), and PORT a decimal port from 1 to 65535 without leading zeros.
+// It checks the shape only: a dial resolves and parses the host.
+func CheckAdvertise(s string) error {
+	if s == "" || len(s) > MaxAdvertiseLen {
+		return fmt.Errorf("%w: advertised address %q: want HOST:PORT of 1 to %d bytes", ErrBadAddress, s, MaxAdvertiseLen)
+	}
+	i := len(s) - 1
+	for i >= 0 && s[i] != ':' {
+		i--
+	}
+	if i <= 0 {
+		return fmt.Errorf("%w: advertised address %q: want HOST:PORT", ErrBadAddress, s)
+	}
+	host, port := s[:i], s[i+1:]
+	p := 0
+	for j := 0; j < len(port) && p <= 65535; j++ {
+		if port[j] < '0' || port[j] > '9' {
+			p = -1
+			break
+		}
+		p = 10*p + int(port[j]-'0')
+	}
+	if port == "" || port[0] == '0' || p < 1 || p > 65535 {
+		return fmt.Errorf("%w: advertised address %q: port %q is not a decimal from 1 to 65535", ErrBadAddress, s, port)
+	}
+	if host[0] == '[' {
+		colon := false
+		ok := len(host) >= 4 && host[len(host)-1] == ']'
+		for j := 1; ok && j < len(host)-1; j++ {
+			c := host[j]
+			colon = colon || c == ':'
+			ok = isHex(c) || c == ':' || c == '.'
+		}
+		if !ok || !colon {
+			return fmt.Errorf("%w: advertised address %q: %q is not an IPv6 address in brackets", ErrBadAddress, s, host)
+		}
+		return nil
+	}
+	if host[0] == '-' || host[0] == '.' {
+		return fmt.Errorf("%w: advertised address %q: host %q starts with %q", ErrBadAddress, s, host, host[0])
+	}
+	for j := 0; j < len(host); j++ {
+		if c := host[j]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.') {
+			return fmt.Errorf("%w: advertised address %q: host %q has the character %q", ErrBadAddress, s, host, c)
+		}
+	}
+	return nil
+}

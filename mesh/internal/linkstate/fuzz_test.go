@@ -19,6 +19,8 @@ func FuzzRecord(f *testing.F) {
 			Services: []Service{{Env: "", Name: "billing", Port: 80}, {Env: "staging", Name: "x", Port: 1}}},
 		{ID: 5, Seq: 1, Expiry: 1, Cert: []byte("not a certificate"), Sig: []byte("sig")},
 		{ID: 6, Seq: 1, Expiry: 1, Name: "web-1.eu", Services: []Service{{Name: "web", Port: 80}}},
+		{ID: 7, Seq: 1, Expiry: 1, Name: "edge", Advertise: []string{"203.0.113.7:7000", "[2001:db8::7]:7000"}},
+		{ID: 8, Seq: 1, Expiry: 1, Advertise: []string{"relay.example.net:443"}},
 	} {
 		raw, _ := EncodeRecord(r, nil)
 		if r.Sig != nil {

@@ -15,7 +15,8 @@ import (
 // Encoding (all integers big-endian):
 //
 //	version     1   recordVersion
-//	flags       1   bit 0: the node relays; bit 1: a name follows the services
+//	flags       1   bit 0: the node relays; bit 1: a name follows the services;
+//	                bit 2: advertised addresses follow the name
 //	id          8
 //	seq         8   sequence number
 //	expiry      8   unix milliseconds after which the record is void
@@ -23,6 +24,9 @@ import (
 //	services    2+…   count, then per service: env len (1), env, name len (1), name, port (4)
 //	name        1+…   only with flag bit 1: length (1..base.MaxNodeNameLen), then the node's
 //	                  name (base.CheckNodeName); an insecure node's, as WithNodeName gave it
+//	advertise   1+…   only with flag bit 2: count (1..base.MaxAdvertise), then per address:
+//	                  length (1), the address, HOST:PORT (base.CheckAdvertise), where the
+//	                  node accepts links (WithAdvertise)
 //	cert        2+…   length, then the node's certificate chain: the leaf's DER, then any
 //	                  intermediates' DER, at most base.MaxChainBytes; empty when unsecured
 //	sig         2+…   length, then the signature of every byte before this field; empty when unsecured
@@ -33,8 +37,9 @@ type Record struct {
 	Relay      bool
 	Neighbours []uint64
 	Services   []Service
-	Name       string // the node's own name (WithNodeName); "" for none, and on a secured node, whose name is its certificate's
-	Cert       []byte // DER of the leaf, then of any intermediates; in a decoded record, a slice of the input
+	Name       string   // the node's own name (WithNodeName); "" for none, and on a secured node, whose name is its certificate's
+	Advertise  []string // where the node accepts links (WithAdvertise), HOST:PORT; nil for none
+	Cert       []byte   // DER of the leaf, then of any intermediates; in a decoded record, a slice of the input
 	Sig        []byte
 	SignedLen  int // in a decoded record: the bytes the signature covers
 }
@@ -49,10 +54,11 @@ type Service struct {
 const recordVersion = 1
 
 // recordFlagRelay marks a node that relays, recordFlagName a record that
-// carries a name.
+// carries a name, recordFlagAdvertise one that carries addresses.
 const (
-	recordFlagRelay = 1 << 0
-	recordFlagName  = 1 << 1
+	recordFlagRelay     = 1 << 0
+	recordFlagName      = 1 << 1
+	recordFlagAdvertise = 1 << 2
 )
 
 // MinRecordLen is the size of a record with no neighbours, services,
@@ -68,6 +74,9 @@ func AppendRecordBody(b []byte, r *Record) []byte {
 	}
 	if r.Name != "" {
 		flags |= recordFlagName
+	}
+	if len(r.Advertise) > 0 {
+		flags |= recordFlagAdvertise
 	}
 	b = append(b, recordVersion, flags)
 	b = binary.BigEndian.AppendUint64(b, r.ID)
@@ -89,6 +98,13 @@ func AppendRecordBody(b []byte, r *Record) []byte {
 		b = append(b, uint8(len(r.Name)))
 		b = append(b, r.Name...)
 	}
+	if len(r.Advertise) > 0 {
+		b = append(b, uint8(len(r.Advertise)))
+		for _, a := range r.Advertise {
+			b = append(b, uint8(len(a)))
+			b = append(b, a...)
+		}
+	}
 	b = binary.BigEndian.AppendUint16(b, uint16(len(r.Cert)))
 	return append(b, r.Cert...)
 }
@@ -100,6 +116,9 @@ func EncodeRecord(r *Record, sign func([]byte) ([]byte, error)) ([]byte, error) 
 		if err := base.CheckNodeName(r.Name); err != nil {
 			return nil, fmt.Errorf("mesh: our record: %w", err)
 		}
+	}
+	if err := CheckAdvertise(r.Advertise); err != nil {
+		return nil, fmt.Errorf("mesh: our record: %w", err)
 	}
 	if len(r.Cert) > base.MaxChainBytes || len(r.Neighbours) > 1<<16-1 || len(r.Services) > 1<<16-1 {
 		return nil, fmt.Errorf("mesh: our record does not fit its length fields (%d bytes of certificates, %d neighbours, %d services)", len(r.Cert), len(r.Neighbours), len(r.Services))
@@ -137,7 +156,7 @@ func DecodeRecord(b []byte, maxServices int) (*Record, error) {
 	if !d.OK() {
 		return nil, fmt.Errorf("%w: %d bytes is too short", base.ErrBadRecord, len(b))
 	}
-	if flags&^(recordFlagRelay|recordFlagName) != 0 {
+	if flags&^(recordFlagRelay|recordFlagName|recordFlagAdvertise) != 0 {
 		return nil, fmt.Errorf("%w: unknown flags %#x", base.ErrBadRecord, flags)
 	}
 	if r.ID == 0 {
@@ -188,6 +207,22 @@ func DecodeRecord(b []byte, maxServices int) (*Record, error) {
 			return nil, fmt.Errorf("%w: %v", base.ErrBadRecord, err)
 		}
 	}
+	if flags&recordFlagAdvertise != 0 {
+		n := int(d.U8())
+		if n == 0 || n > base.MaxAdvertise {
+			return nil, fmt.Errorf("%w: %d advertised addresses (1 to %d)", base.ErrBadRecord, n, base.MaxAdvertise)
+		}
+		r.Advertise = make([]string, 0, n)
+		for i := 0; i < n && d.OK(); i++ {
+			r.Advertise = append(r.Advertise, string(d.Bytes(int(d.U8()))))
+		}
+		if !d.OK() {
+			return nil, fmt.Errorf("%w: truncated", base.ErrBadRecord)
+		}
+		if err := CheckAdvertise(r.Advertise); err != nil {
+			return nil, fmt.Errorf("%w: %v", base.ErrBadRecord, err)
+		}
+	}
 	r.Cert = d.Bytes(int(d.U16()))
 	if len(r.Cert) > base.MaxChainBytes {
 		return nil, fmt.Errorf("%w: %w: record of %s carries %d bytes of certificates", base.ErrBadRecord, base.ErrChainCaps, base.FormatID(r.ID), len(r.Cert))
@@ -218,6 +253,20 @@ func checkExpiry(r *Record, now time.Time, maxAhead time.Duration) error {
 		return fmt.Errorf("%w: record %s/%d expired %v ago", base.ErrBadRecord, base.FormatID(r.ID), r.Seq, time.Duration(ms-r.Expiry)*time.Millisecond)
 	case r.Expiry-ms > maxAhead.Milliseconds():
 		return fmt.Errorf("%w: record %s/%d expires in %v, more than %v ahead", base.ErrBadRecord, base.FormatID(r.ID), r.Seq, time.Duration(r.Expiry-ms)*time.Millisecond, maxAhead)
+	}
+	return nil
+}
+
+// CheckAdvertise checks the addresses a record advertises: at most
+// base.MaxAdvertise, each base.CheckAdvertise's HOST:PORT.
+func CheckAdvertise(addrs []string) error {
+	if len(addrs) > base.MaxAdvertise {
+		return fmt.Errorf("%w: %d advertised addresses (at most %d)", base.ErrBadAddress, len(addrs), base.MaxAdvertise)
+	}
+	for _, a := range addrs {
+		if err := base.CheckAdvertise(a); err != nil {
+			return err
+		}
 	}
 	return nil
 }

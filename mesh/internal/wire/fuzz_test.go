@@ -41,6 +41,7 @@ func FuzzStreamHeader(f *testing.F) {
 	f.Add(AppendSetupHeader(nil, SetupHeader{Hop: 1, Path: []uint64{1, 2, 3}}))
 	f.Add(AppendSetupHeader(nil, SetupHeader{Hop: 1, Path: []uint64{1, 2, 1}}))
 	f.Add([]byte{KindCircuit, 1, 255})
+	f.Add(AppendDialBack(nil))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r := bytes.NewReader(b)
 		h, err := ReadHeader(r, 17, nil)
@@ -57,6 +58,8 @@ func FuzzStreamHeader(f *testing.F) {
 		switch h.Kind {
 		case KindConn, KindConnEarly:
 			again = AppendConnHeader(nil, h.Kind, h.Conn)
+		case KindDialBack:
+			again = AppendDialBack(nil)
 		case KindCircuit:
 			again = AppendSetupHeader(nil, h.Setup)
 			if err := CheckSetup(h.Setup, 2, 1, 16); err == nil {

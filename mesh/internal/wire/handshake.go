@@ -39,6 +39,7 @@ const (
 	HelloRelay   uint8 = 1 << 0 // the sender relays circuits
 	HelloSecured uint8 = 1 << 1 // the sender runs WithTLS
 	HelloLists   uint8 = 1 << 2 // the sender takes REVOCATION messages (MsgRevocation): a secured node of this revision
+	HelloDirect  uint8 = 1 << 3 // the sender dialed the link as the direct upgrade of a relayed pair
 )
 
 // ctrlHeaderLen is the size of a control message header.

@@ -16,7 +16,19 @@ const (
 	KindConn      uint8 = 0x01 // a connection to a port or a service; the receiver answers
 	KindCircuit   uint8 = 0x02 // a circuit setup (link sessions only)
 	KindConnEarly uint8 = 0x03 // a connection whose dialer does not wait: only a refusal is answered
+	KindDialBack  uint8 = 0x04 // a request to dial a direct link back (circuits' inner sessions only)
 )
+
+// DialBackLen is the length of a dial-back request: kind (1), then 6
+// bytes that must be zero. It carries no address: the far end of the
+// circuit it travels on dials the addresses that the requester's own
+// record advertises. The receiver answers nothing and closes the stream.
+const DialBackLen = minHeader
+
+// AppendDialBack encodes a dial-back request.
+func AppendDialBack(b []byte) []byte {
+	return append(b, KindDialBack, 0, 0, 0, 0, 0, 0)
+}
 
 // ConnHeader opens a connection: port (4), env length (1), env, name
 // length (1), name. Of kind KindConn, the receiver answers one byte,
@@ -135,6 +147,12 @@ func ReadHeader(r io.Reader, maxPath int, buf *HeaderBuf) (Header, error) {
 		h.Setup.Path = make([]uint64, n)
 		for i := range h.Setup.Path {
 			h.Setup.Path[i] = binary.BigEndian.Uint64(p[8*i:])
+		}
+	case KindDialBack:
+		for _, x := range b[1:minHeader] {
+			if x != 0 {
+				return h, fmt.Errorf("%w: dial-back request: reserved bytes are not zero", base.ErrProtocol)
+			}
 		}
 	default:
 		return h, fmt.Errorf("%w: unknown stream kind %#x", base.ErrProtocol, h.Kind)

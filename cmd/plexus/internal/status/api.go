@@ -87,6 +87,10 @@ type Link struct {
 	BytesIn   uint64    `json:"bytes_in"`            // bytes received on the link since it came up
 	BytesOut  uint64    `json:"bytes_out"`           // bytes sent on it
 	Streams   int       `json:"streams"`             // streams open on the link's session now
+	// Direct: the link is the direct upgrade of a relayed pair, dialed to
+	// an address one end advertises (plexus node --advertise), by either
+	// end; false for a link of --join or --listen.
+	Direct bool `json:"direct,omitempty"`
 }
 
 // RTT returns RTTMillis as a duration.
@@ -244,6 +248,8 @@ const (
 type Hop struct {
 	ID   string `json:"id"`             // node id, 16 hex digits
 	Name string `json:"name,omitempty"` // its node name ("": none known)
+	// NameVerified: a certificate of the mesh CA vouches for Name.
+	NameVerified bool `json:"name_verified,omitempty"`
 }
 
 // Probe is one round trip of a PingResult: its RTT, or why it failed.
@@ -281,11 +287,13 @@ type PingResult struct {
 // relay is a host too: the probe goes over the link to a neighbour, or
 // over a circuit to the relay itself).
 type TraceHop struct {
-	Hop       int     `json:"hop"` // from 1; the target's is the last
-	ID        string  `json:"id"`
-	Name      string  `json:"name,omitempty"`
-	RTTMillis float64 `json:"rtt_ms,omitempty"` // the round trip, when answered
-	Error     string  `json:"error,omitempty"`  // why not, when not
+	Hop  int    `json:"hop"` // from 1; the target's is the last
+	ID   string `json:"id"`
+	Name string `json:"name,omitempty"`
+	// NameVerified: a certificate of the mesh CA vouches for Name.
+	NameVerified bool    `json:"name_verified,omitempty"`
+	RTTMillis    float64 `json:"rtt_ms,omitempty"` // the round trip, when answered
+	Error        string  `json:"error,omitempty"`  // why not, when not
 }
 
 // RTT returns RTTMillis as a duration.

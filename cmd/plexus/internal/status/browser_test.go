@@ -189,7 +189,7 @@ func TestPageInBrowser(t *testing.T) {
 		"the header shows the node":       `document.getElementById('node-id').textContent === '` + idA + `' && document.getElementById('node-title').textContent === 'gw-paris' && document.getElementById('node-uptime').textContent === '1h 30m'`,
 		"the header warns of the expiry":  `document.getElementById('node-cert').classList.contains('warn') && /\(in (19|20)d/.test(document.getElementById('node-cert').textContent)`,
 		"the header shows the revocation": `document.getElementById('node-revoked').textContent === '1 node (list 3)' && !document.getElementById('node-revoked-item').hidden`,
-		"the header shows the policy":     `document.getElementById('node-policy').textContent === 'enforced'`,
+		"the header shows the policy":     `document.getElementById('node-policy').textContent === 'certificate'`,
 		"units are binary":                `document.querySelector('#links tbody').textContent.includes('KiB') && !document.body.textContent.includes(' kB')`,
 		"the state is ok":                 `document.getElementById('state').dataset.state === 'ok'`,
 	}

@@ -84,7 +84,7 @@ func (h *handler) serveTrace(w http.ResponseWriter, r *http.Request) {
 		}
 		res.Reachable = true
 		for i, node := range append(relays[:len(relays):len(relays)], target) {
-			th := TraceHop{Hop: i + 1, ID: node.ID, Name: node.Name}
+			th := TraceHop{Hop: i + 1, ID: node.ID, Name: node.Name, NameVerified: node.NameVerified}
 			if ctx.Err() != nil {
 				th.Error = ctx.Err().Error()
 			} else if rtt, err := ping(ctx, p, node.ID); err != nil {

@@ -569,7 +569,7 @@
     const now = Date.parse(st.time);
     fill('links', st.links, (l) => {
       const r = rates.get(linkKey(l));
-      return [nodeCell(l.peer, l.peer_name, self), cell((l.dialer ? '→ ' : '← ') + l.addr, '', l.dialer ? 'this node dialed (joined) it' : 'accepted'),
+      return [nodeCell(l.peer, l.peer_name, self), cell((l.dialer ? '→ ' : '← ') + l.addr + (l.direct ? ' (direct)' : ''), '', (l.dialer ? 'this node dialed (joined) it' : 'accepted') + (l.direct ? '; the direct upgrade of a relayed pair' : '')),
         cell(ms(l.rtt_ms), 'num'), cell(bytes(l.bytes_in), 'num'), cell(bytes(l.bytes_out), 'num'),
         cell(rate(r && r.in), 'num'), cell(rate(r && r.out), 'num'), cell(String(l.streams), 'num')];
     }, 'links');
@@ -597,7 +597,7 @@
     setText('node-name', n.name || '–');
     setText('node-relay', n.relay ? 'yes' : 'no');
     setText('node-secure', n.secure ? 'yes' : 'no');
-    setText('node-policy', n.cert_policy ? 'enforced' : 'off (any member may serve any name)');
+    setText('node-policy', n.cert_policy ? 'certificate' : 'none');
     const certItem = document.getElementById('node-cert-item');
     if (n.cert_not_after) {
       const left = (Date.parse(n.cert_not_after) - Date.parse(st.time)) / 1000;
