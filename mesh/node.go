@@ -41,6 +41,12 @@ type core struct {
 
 	linkCfg, innerCfg *mux.Config
 
+	// Resumable links (resumelink.go).
+	resumable     resumableLinks
+	resumeTries   resumeTries
+	resumeCfgOnce sync.Once
+	resumeMux     *mux.Config
+
 	ctx    context.Context // done when the node closes
 	cancel context.CancelFunc
 
