@@ -14,6 +14,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/plexusnet/plexus/internal/pending"
@@ -59,8 +60,7 @@ type link struct {
 	res    *resume.Conn                                      // nil: a plain link
 	redial func(context.Context) (io.ReadWriteCloser, error) // the dialer's: a new connection to the peer
 	broke  chan struct{}                                     // a break to resume (the dialer redials)
-	mu     sync.Mutex
-	susp   bool // the connection broke: waiting for a resume; routing has the link down
+	susp   atomic.Bool                                       // the connection broke: waiting for a resume; routing has the link down
 }
 
 // linkTable holds the live links by peer. A link is registered only once
@@ -433,7 +433,7 @@ func (c *core) keepJoined(network, address string, js *joinState) {
 				delay, hangUps = joinMinDelay, 0
 				clear(warned)
 			}
-			if errors.Is(err, errNoPreface) {
+			if errors.Is(err, errNoPreface) && c.ident == nil {
 				plain = true // an insecure node that does not speak it: redial at once without one
 				c.logf(slog.LevelInfo, "mesh: join: the node does not resume links; plain links from now on", "addr", address)
 				continue

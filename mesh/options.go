@@ -219,10 +219,12 @@ const DefaultResumeWindow = 30 * time.Second
 // on it fail. See docs/mesh.md, Resumable links.
 func WithResumeWindow(d time.Duration) Option { return func(o *options) { o.resumeWin = d } }
 
-// WithResume turns resumable links on or off (on by default): links made
-// by Join and accepted by Serve survive a broken connection for the
-// resume window (WithResumeWindow). Both ends must have it on; a link with
-// a node that has it off, or does not speak it, is a plain link.
+// WithResume turns resumable links on or off (off by default, for now:
+// they cost a large part of a link's bulk throughput, see docs/mesh.md,
+// Resumable links): links made by Join and accepted by Serve then survive
+// a broken connection for the resume window (WithResumeWindow). Both ends
+// must have it on; a link with a node that has it off, or does not speak
+// it, is a plain link, as before.
 func WithResume(on bool) Option { return func(o *options) { o.resume = on } }
 
 // WithLogger makes the node log link changes and refusals to l.
@@ -287,7 +289,6 @@ func buildOptions(opts []Option) (options, error) {
 		direct:    true,
 		kaEvery:   DefaultKeepAliveInterval,
 		kaTimeout: DefaultKeepAliveTimeout,
-		resume:    true,
 		resumeWin: DefaultResumeWindow,
 		holdDown:  defaultHoldDown,
 		lifetime:  defaultRecordLifetime,

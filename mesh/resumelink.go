@@ -168,13 +168,15 @@ func (r *linkRef) set(l *link) {
 }
 
 // resumeMuxCfg returns the mux configuration of a resumable link: the
-// resume layer's keep-alive detects a dead path, and the session's own is
-// off, so that it never ends a suspended session; a write may block for
-// the whole resume window (a full replay buffer while suspended).
+// resume layer's keep-alive detects a dead path; the session's own still
+// pings (its round trip is the link's RTT), but its timeout is the resume
+// window plus the keep-alive timeout, so that it never ends a suspended
+// session; a write may block for as long (a full replay buffer while
+// suspended).
 func (c *core) resumeMuxCfg() *mux.Config {
 	c.resumeCfgOnce.Do(func() {
 		cfg := *c.linkCfg
-		cfg.KeepAliveInterval = -1
+		cfg.KeepAliveTimeout = c.opts.resumeWin + c.opts.kaTimeout
 		cfg.WriteTimeout = max(cfg.WriteTimeout, c.opts.resumeWin+c.opts.kaTimeout+10*time.Second)
 		c.resumeMux = &cfg
 	})
@@ -430,6 +432,11 @@ func (c *core) resumeLink(l *link) bool {
 		if err == nil {
 			return true
 		}
+		if errors.Is(err, resume.ErrNotSuspended) && l.res.Err() == nil {
+			// Attached already (a break that raced a resume): up.
+			l.resumed(nil)
+			return true
+		}
 		c.logf(slog.LevelDebug, "mesh: link resume failed", "peer", c.who(l.peer), "err", err)
 		if errors.Is(err, errResumeUnknown) {
 			return false
@@ -502,11 +509,7 @@ func (c *core) resumeOnce(l *link) error {
 // down at once; the dialer's runLink redials.
 func (l *link) broken(err error) {
 	c := l.c
-	l.mu.Lock()
-	was := l.susp
-	l.susp = true
-	l.mu.Unlock()
-	if was {
+	if !l.susp.CompareAndSwap(false, true) {
 		return
 	}
 	c.stats.linkBreaks.Add(1)
@@ -521,9 +524,7 @@ func (l *link) broken(err error) {
 // resumed marks l up again, over a new connection from raddr.
 func (l *link) resumed(raddr net.Addr) {
 	c := l.c
-	l.mu.Lock()
-	l.susp = false
-	l.mu.Unlock()
+	l.susp.Store(false)
 	c.stats.linkResumes.Add(1)
 	c.logf(slog.LevelInfo, "mesh: link resumed", "peer", c.who(l.peer), "remote", raddr)
 	c.linkChanged(l.peer, true)
@@ -531,11 +532,7 @@ func (l *link) resumed(raddr net.Addr) {
 
 // suspended reports whether l's connection is broken, waiting for a
 // resume.
-func (l *link) suspended() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.susp
-}
+func (l *link) suspended() bool { return l.susp.Load() }
 
 // resumableLinks are the resumable links of a node by resume id, for an
 // accepted resume to find its link.

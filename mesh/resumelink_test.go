@@ -155,10 +155,12 @@ var resumeModes = []resumeMode{
 }
 
 // joinedThrough starts a serving node a and a node b that joins it
-// through a cutProxy, and waits for the link.
+// through a cutProxy, both with resumable links unless the options say
+// otherwise, and waits for the link.
 func joinedThrough(t *testing.T, aOpts, bOpts []Option) (a, b *Node, p *cutProxy) {
 	t.Helper()
-	a, b = newNode(t, aOpts...), newNode(t, bOpts...)
+	on := []Option{WithResume(true)}
+	a, b = newNode(t, append(on, aOpts...)...), newNode(t, append(on, bOpts...)...)
 	ln, err := netListen()
 	if err != nil {
 		t.Fatal(err)
