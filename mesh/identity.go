@@ -397,7 +397,10 @@ func (i *identity) tlsConfig(server bool, expect uint64, peer *peerCert) *tls.Co
 // handshake runs one end of a link's or a circuit's TLS over conn. It
 // reads at most maxHandshakeRead bytes from the peer until it is done.
 // heard, if set, is called when a server has read the peer's ClientHello.
-func (i *identity) handshake(ctx context.Context, conn net.Conn, server bool, expect uint64, peer *peerCert, heard func()) (*tls.Conn, error) {
+//
+// protos, if not nil, replaces the application protocols offered (ALPN):
+// a link offers the resumable link protocol (see resumelink.go) first.
+func (i *identity) handshake(ctx context.Context, conn net.Conn, server bool, expect uint64, peer *peerCert, heard func(), protos ...string) (*tls.Conn, error) {
 	lc := &handshakeConn{Conn: conn, left: maxHandshakeRead}
 	// The session over tc seals its batches of frames into records that
 	// rc gathers, and writes them itself (see fastio.RecordConn).
@@ -405,6 +408,9 @@ func (i *identity) handshake(ctx context.Context, conn net.Conn, server bool, ex
 	var tc *tls.Conn
 	if server {
 		cfg := i.tlsConfig(true, expect, peer)
+		if protos != nil {
+			cfg.NextProtos = protos
+		}
 		if heard != nil {
 			cfg.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
 				heard()
@@ -413,7 +419,11 @@ func (i *identity) handshake(ctx context.Context, conn net.Conn, server bool, ex
 		}
 		tc = tls.Server(rc, cfg)
 	} else {
-		tc = tls.Client(rc, i.tlsConfig(false, expect, peer))
+		cfg := i.tlsConfig(false, expect, peer)
+		if protos != nil {
+			cfg.NextProtos = protos
+		}
+		tc = tls.Client(rc, cfg)
 	}
 	if err := tc.HandshakeContext(ctx); err != nil {
 		if lc.over {

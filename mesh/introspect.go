@@ -71,7 +71,7 @@ func (n *Node) Info() NodeInfo {
 		info.CertNotAfter = c.ident.creds().notAfter()
 	}
 	c.mu.Lock()
-	for _, s := range c.serving {
+	for _, s := range c.join.serving {
 		info.Listen = append(info.Listen, s.addr)
 	}
 	info.Join = slices.Clone(c.join.addrs)

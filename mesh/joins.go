@@ -6,11 +6,13 @@ import (
 	"time"
 )
 
-// joinSet is what a node keeps of its joins; the node's mu guards it.
+// joinSet is what a node keeps of its joins and listeners; the node's mu
+// guards it.
 type joinSet struct {
-	addrs  []string     // Join's addresses, in the order they were added
-	err    error        // why Join's last try failed, nil once a link is up (JoinError)
-	states []*joinState // Join's states (Joins)
+	serving []served     // listeners accepting links
+	addrs   []string     // Join's addresses, in the order they were added
+	err     error        // why Join's last try failed, nil once a link is up (JoinError)
+	states  []*joinState // Join's states (Joins)
 
 	watching     bool          // watchAlone runs
 	linksChanged chan struct{} // a link came up or went down (watchAlone)
@@ -208,7 +210,7 @@ func (c *core) watchAlone() {
 			warned = true
 			args := []any{"for", d}
 			c.mu.Lock()
-			joins, serving, jerr := len(c.join.states), len(c.serving), c.join.err
+			joins, serving, jerr := len(c.join.states), len(c.join.serving), c.join.err
 			c.mu.Unlock()
 			args = append(args, "joins", joins, "listeners", serving)
 			if jerr != nil {

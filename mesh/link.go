@@ -14,9 +14,11 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/plexusnet/plexus/internal/pending"
+	"github.com/plexusnet/plexus/internal/resume"
 	"github.com/plexusnet/plexus/internal/timerref"
 	"github.com/plexusnet/plexus/mesh/internal/base"
 	"github.com/plexusnet/plexus/mesh/internal/linkstate"
@@ -53,6 +55,12 @@ type link struct {
 
 	laddr, raddr net.Addr  // the connection's, when it is a net.Conn
 	since        time.Time // when the handshake ended
+
+	// A resumable link (resumelink.go): its session runs on res.
+	res    *resume.Conn                                      // nil: a plain link
+	redial func(context.Context) (io.ReadWriteCloser, error) // the dialer's: a new connection to the peer
+	broke  chan struct{}                                     // a break to resume (the dialer redials)
+	susp   atomic.Bool                                       // the connection broke: waiting for a resume; routing has the link down
 }
 
 // linkTable holds the live links by peer. A link is registered only once
@@ -141,11 +149,18 @@ func (t *linkTable) remove(l *link) {
 	}
 }
 
-// has reports whether a link to peer is registered.
+// has reports whether a link to peer is registered and not suspended
+// (a resumable link whose connection broke counts against the limits, but
+// is down for routing until it is resumed).
 func (t *linkTable) has(peer uint64) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return len(t.byPeer[peer]) > 0
+	for _, l := range t.byPeer[peer] {
+		if !l.suspended() {
+			return true
+		}
+	}
+	return false
 }
 
 // get returns the newest live link to peer, or nil.
@@ -154,7 +169,7 @@ func (t *linkTable) get(peer uint64) *link {
 	defer t.mu.Unlock()
 	ls := t.byPeer[peer]
 	for i := len(ls) - 1; i >= 0; i-- {
-		if ls[i].sess.Err() == nil {
+		if ls[i].sess.Err() == nil && !ls[i].suspended() {
 			return ls[i]
 		}
 	}
@@ -183,7 +198,7 @@ func (n *Node) Serve(ln net.Listener) error {
 		return ErrClosed
 	}
 	c.mu.Lock()
-	c.serving = append(c.serving, served{h, ln.Addr()})
+	c.join.serving = append(c.join.serving, served{h, ln.Addr()})
 	c.mu.Unlock()
 	if !c.spawn(func() { c.acceptLinks(ln, h) }) {
 		c.unserve(h)
@@ -244,8 +259,8 @@ func (c *core) acceptLinks(ln net.Listener, h *closer) {
 			heard := func() { c.linkPending.Heard(p) }
 			var wasUp bool
 			up := func(uint64) { wasUp = true }
-			err := c.runLinkWith(conn, linkStart{authTimeout: c.lim.PreAuthTimeout, authed: authed, heard: heard, up: up})
-			if err != nil && !wasUp && !c.isClosed() {
+			err := c.runLinkWith(conn, linkStart{authTimeout: c.lim.PreAuthTimeout, authed: authed, heard: heard, up: up, served: true})
+			if err != nil && !wasUp && !c.isClosed() && !errors.Is(err, errResumed) {
 				// A link that came up said "link down" as it ended; one
 				// that never did is said once per source and reason
 				// within joinLogEvery (a refused node redials).
@@ -397,18 +412,31 @@ func (c *core) keepJoined(network, address string, js *joinState) {
 	var said string // the last failure logged, and when
 	var saidAt time.Time
 	warned := make(map[string]bool) // the refusals logged at WARN since the last link
+	redial := func(ctx context.Context) (io.ReadWriteCloser, error) {
+		return d.DialContext(ctx, network, address)
+	}
+	plain := false // the node there did not answer the resume preface
 	for {
 		conn, err := d.DialContext(c.ctx, network, address)
 		wasUp := false
 		if err == nil {
-			err = c.runLinkWith(conn, linkStart{dialer: true, up: func(peer uint64) {
+			ls := linkStart{dialer: true, up: func(peer uint64) {
 				wasUp = true
 				c.setJoinError(nil)
 				c.joinUp(js, peer)
-			}})
+			}}
+			if !plain {
+				ls.redial = redial
+			}
+			err = c.runLinkWith(conn, ls)
 			if wasUp {
 				delay, hangUps = joinMinDelay, 0
 				clear(warned)
+			}
+			if errors.Is(err, errNoPreface) && c.ident == nil {
+				plain = true // an insecure node that does not speak it: redial at once without one
+				c.logf(slog.LevelInfo, "mesh: join: the node does not resume links; plain links from now on", "addr", address)
+				continue
 			}
 		}
 		if c.isClosed() {
@@ -544,7 +572,16 @@ type linkStart struct {
 	expect uint64
 	// direct: the link is dialed by the direct upgrade.
 	direct bool
+	// redial, if set, makes the dialer's link resumable (when the peer
+	// speaks it): a new connection to the same address.
+	redial func(context.Context) (io.ReadWriteCloser, error)
+	// served: a link accepted by Serve, which may be resumable.
+	served bool
 }
+
+// errResumed ends runLinkWith for an accepted connection that resumed a
+// suspended link: the connection is that link's now.
+var errResumed = errors.New("mesh: the connection resumed a link")
 
 // runLinkWith runs a link over conn until it ends and returns why.
 func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
@@ -554,7 +591,12 @@ func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
 		return ErrClosed
 	}
 	defer c.untrack(hc)
-	defer conn.Close()
+	handed := false // conn belongs to a resumed link
+	defer func() {
+		if !handed {
+			conn.Close()
+		}
+	}()
 	ctx, cancel := context.WithTimeout(c.ctx, c.lim.HandshakeTimeout)
 	defer cancel()
 	auth := ctx
@@ -565,8 +607,13 @@ func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
 	}
 	rw := conn
 	var pc peerCert // what the peer's certificate proves
+	resumable := c.opts.resume && ((dialer && ls.redial != nil) || (!dialer && ls.served))
 	if c.ident != nil {
-		tc, err := c.tlsHandshake(auth, conn, dialer, ls.expect, &pc, ls.heard)
+		var protos []string
+		if resumable {
+			protos = []string{alpnResume, alpnPlain}
+		}
+		tc, err := c.tlsHandshake(auth, conn, dialer, ls.expect, &pc, ls.heard, protos...)
 		if err != nil {
 			if !c.isClosed() {
 				c.stats.linkHandshakes.Add(1)
@@ -577,13 +624,58 @@ func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
 			return err
 		}
 		rw = tc
+		resumable = resumable && tc.ConnectionState().NegotiatedProtocol == alpnResume
+	}
+	var remote net.Addr
+	if nc, ok := conn.(net.Conn); ok {
+		remote = nc.RemoteAddr()
+	}
+	var rc *resume.Conn
+	var lp linkRef
+	if resumable && dialer {
+		var err error
+		if rc, err = c.dialResumable(auth, rw, &lp); err != nil {
+			return err
+		}
+		defer rc.Close()
+	} else if resumable && c.ident == nil {
+		// An insecure dialer that speaks it starts with the preface's
+		// magic; one that does not, with its session.
+		var magic [4]byte
+		if err := within(auth, conn, func() error { _, err := io.ReadFull(conn, magic[:]); return err }); err != nil {
+			return fmt.Errorf("%w: link handshake: %w", ErrProtocol, err)
+		}
+		if string(magic[:]) != prefaceMagic {
+			rw = &prefixConn{conn, append([]byte(nil), magic[:]...)}
+			resumable = false
+		}
+	}
+	if resumable && !dialer {
+		var resumed bool
+		var err error
+		rc, resumed, err = c.acceptResumable(auth, rw, &pc, remote, ls.authed, &lp)
+		if resumed {
+			handed = true
+			if err != nil {
+				return err
+			}
+			return errResumed
+		}
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
 	}
 	var sess *mux.Session
 	var err error
+	cfg := c.linkCfg
+	if rc != nil {
+		rw, cfg = rc, c.resumeMuxCfg()
+	}
 	if dialer {
-		sess, err = mux.Client(rw, c.linkCfg)
+		sess, err = mux.Client(rw, cfg)
 	} else {
-		sess, err = mux.Server(rw, c.linkCfg)
+		sess, err = mux.Server(rw, cfg)
 	}
 	if err != nil {
 		return err
@@ -599,6 +691,13 @@ func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
 		l.laddr, l.raddr = nc.LocalAddr(), nc.RemoteAddr()
 	}
 	l.out.init()
+	if rc != nil {
+		l.res, l.redial, l.broke = rc, ls.redial, make(chan struct{}, 1)
+		lp.set(l)
+		if rc.Err() != nil { // a break before the link existed: it is gone
+			return fmt.Errorf("mesh: link handshake: %w", rc.Err())
+		}
+	}
 	if err := l.handshake(ctx, auth, pc.id, ls.authed); err != nil {
 		if !c.isClosed() {
 			c.stats.linkHandshakes.Add(1)
@@ -611,6 +710,10 @@ func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
 		return err
 	}
 	c.stats.linkUps.Add(1)
+	if rc != nil && !dialer {
+		c.res.links.add(l)
+		defer c.res.links.remove(l)
+	}
 	if up != nil {
 		up(l.peer)
 	}
@@ -635,11 +738,23 @@ func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
 		defer tm.Stop()
 		expired = tm.C
 	}
-	select {
-	case <-sess.Done():
-	case <-c.ctx.Done():
-	case <-expired:
-		c.logf(slog.LevelWarn, "mesh: link closed: the peer's certificate expired", "peer", c.who(l.peer), "notAfter", pc.notAfter)
+	for waiting := true; waiting; {
+		select {
+		case <-sess.Done():
+			waiting = false
+		case <-c.ctx.Done():
+			waiting = false
+		case <-expired:
+			c.logf(slog.LevelWarn, "mesh: link closed: the peer's certificate expired", "peer", c.who(l.peer), "notAfter", pc.notAfter)
+			waiting = false
+		case <-l.broke: // a resumable link's connection broke
+			if l.redial == nil {
+				continue // the acceptor waits for the dialer
+			}
+			if !c.resumeLink(l) {
+				waiting = false // gone at the peer, or failed: the link ends; Join dials a new one
+			}
+		}
 	}
 	// The peer's name, while its link still gives it (a neighbour whose
 	// record has not arrived, or is about to go).
@@ -655,6 +770,9 @@ func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
 		sess.Close()
 	}
 	conn.Close() // otherwise, do not wait for a dead peer to take our last frames
+	if rc != nil && l.suspended() {
+		rc.Close() // fails the suspended session at once
+	}
 	sess.Close()
 	l.out.close()
 	wg.Wait()
@@ -688,12 +806,12 @@ func (c *core) linkChanged(peer uint64, up bool) {
 
 // tlsHandshake secures a link's connection: mutual TLS 1.3 against the
 // mesh CA. What the peer's certificate proved goes to *pc.
-func (c *core) tlsHandshake(ctx context.Context, conn io.ReadWriteCloser, dialer bool, expect uint64, pc *peerCert, heard func()) (*tls.Conn, error) {
+func (c *core) tlsHandshake(ctx context.Context, conn io.ReadWriteCloser, dialer bool, expect uint64, pc *peerCert, heard func(), protos ...string) (*tls.Conn, error) {
 	nc, ok := conn.(net.Conn)
 	if !ok {
 		nc = rwConn{conn}
 	}
-	return c.ident.handshake(ctx, nc, !dialer, expect, pc, heard)
+	return c.ident.handshake(ctx, nc, !dialer, expect, pc, heard, protos...)
 }
 
 // handshake runs the link handshake on the control stream. Until the

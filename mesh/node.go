@@ -41,6 +41,8 @@ type core struct {
 
 	linkCfg, innerCfg *mux.Config
 
+	res linkResume // resumable links (resumelink.go)
+
 	ctx    context.Context // done when the node closes
 	cancel context.CancelFunc
 
@@ -68,8 +70,7 @@ type core struct {
 	reloadMu sync.Mutex // serializes ReloadTLS
 	stats    nodeCounters
 	started  time.Time
-	serving  []served // listeners accepting links, guarded by mu
-	join     joinSet  // Join's addresses and their states (joins.go), guarded by mu
+	join     joinSet // Join's addresses and their states (joins.go), guarded by mu
 }
 
 // testHooks are what tests set, before the node links, to make it
@@ -93,7 +94,7 @@ type served struct {
 func (c *core) unserve(h *closer) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.serving = slices.DeleteFunc(c.serving, func(s served) bool { return s.h == h })
+	c.join.serving = slices.DeleteFunc(c.join.serving, func(s served) bool { return s.h == h })
 }
 
 // New starts a node: secured with WithTLS, whose certificate gives it its

@@ -90,6 +90,8 @@ type options struct {
 	direct    bool     // WithDirect
 	kaEvery   time.Duration
 	kaTimeout time.Duration
+	resume    bool          // WithResume
+	resumeWin time.Duration // WithResumeWindow
 	log       *slog.Logger
 	limits    Limits
 	link      mux.Config // of link sessions; keep-alive from kaEvery and kaTimeout
@@ -207,6 +209,24 @@ func WithKeepAlive(every, timeout time.Duration) Option {
 	return func(o *options) { o.kaEvery, o.kaTimeout = every, timeout }
 }
 
+// DefaultResumeWindow is how long a link whose connection broke waits to
+// be resumed (WithResumeWindow).
+const DefaultResumeWindow = 30 * time.Second
+
+// WithResumeWindow sets how long a resumable link whose connection broke
+// is kept suspended, its streams and circuits paused, for the dialing side
+// to redial and resume it (default 30s); past it, the link and everything
+// on it fail. See docs/mesh.md, Resumable links.
+func WithResumeWindow(d time.Duration) Option { return func(o *options) { o.resumeWin = d } }
+
+// WithResume turns resumable links on or off (off by default, for now:
+// they cost a large part of a link's bulk throughput, see docs/mesh.md,
+// Resumable links): links made by Join and accepted by Serve then survive
+// a broken connection for the resume window (WithResumeWindow). Both ends
+// must have it on; a link with a node that has it off, or does not speak
+// it, is a plain link, as before.
+func WithResume(on bool) Option { return func(o *options) { o.resume = on } }
+
 // WithLogger makes the node log link changes and refusals to l.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 
@@ -269,6 +289,7 @@ func buildOptions(opts []Option) (options, error) {
 		direct:    true,
 		kaEvery:   DefaultKeepAliveInterval,
 		kaTimeout: DefaultKeepAliveTimeout,
+		resumeWin: DefaultResumeWindow,
 		holdDown:  defaultHoldDown,
 		lifetime:  defaultRecordLifetime,
 
@@ -291,6 +312,8 @@ func buildOptions(opts []Option) (options, error) {
 		return o, fmt.Errorf("mesh: WithAdvertise: %w", linkstate.CheckAdvertise(o.advertise))
 	case o.kaEvery <= 0 || o.kaTimeout <= o.kaEvery:
 		return o, fmt.Errorf("mesh: WithKeepAlive(%v, %v): want 0 < every < timeout", o.kaEvery, o.kaTimeout)
+	case o.resumeWin <= 0:
+		return o, fmt.Errorf("mesh: WithResumeWindow(%v): want a positive duration", o.resumeWin)
 	case o.tls == nil && !o.insecure:
 		return o, errNoTLS
 	case o.tls != nil && o.insecure:

@@ -29,6 +29,12 @@ type LinkStats struct {
 	LinkDowns      uint64 // links that went down after coming up
 	LinkHandshakes uint64 // connections whose link handshake failed: TLS, hello, a refusal, a timeout, a limit
 
+	// Resumable links (WithResume, WithResumeWindow).
+
+	LinkBreaks         uint64 // connections of resumable links that broke (the link suspended)
+	LinkResumes        uint64 // suspended links resumed over a new connection
+	LinkResumesRefused uint64 // resume attempts refused: another node, a bad MAC, too many from one source
+
 	// The direct upgrade of relayed pairs (WithDirect, WithAdvertise).
 
 	DirectDials   uint64 // direct links dialed to an address a far host advertises (attempts)
@@ -146,6 +152,7 @@ func (h *histogram) snapshot() Histogram {
 // add where it counts.
 type nodeCounters struct {
 	linkUps, linkDowns, linkHandshakes                    atomic.Uint64
+	linkBreaks, linkResumes, linkResumesRefused           atomic.Uint64
 	relayedTotal, opened, accepted, refused, refusedLimit atomic.Uint64
 	setupsFailed                                          atomic.Uint64
 	recReceived, recSent, recRefused, recStale            atomic.Uint64
@@ -193,6 +200,9 @@ func (n *Node) Stats() Stats {
 	st.LinkUps = s.linkUps.Load()
 	st.LinkDowns = s.linkDowns.Load()
 	st.LinkHandshakes = s.linkHandshakes.Load()
+	st.LinkBreaks = s.linkBreaks.Load()
+	st.LinkResumes = s.linkResumes.Load()
+	st.LinkResumesRefused = s.linkResumesRefused.Load()
 	st.DirectDials = s.directDials.Load()
 	st.DirectLinks = s.directLinks.Load()
 	st.DirectRefused = s.directRefused.Load()

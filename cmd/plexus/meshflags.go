@@ -38,6 +38,10 @@ type meshFlags struct {
 	// direct links (plexus node --direct, true unless turned off).
 	advertise []string
 	direct    bool
+	// resume: resumable links (plexus node --resume), kept suspended for
+	// resumeWindow (--resume-window; 0: the default) after a break.
+	resume       bool
+	resumeWindow time.Duration
 }
 
 // meshFlagNames names the flags of a command's meshFlags where the
@@ -224,7 +228,10 @@ func (m *meshFlags) start(ctx context.Context, log *slog.Logger, listenFlag stri
 	if err != nil {
 		return nil, err
 	}
-	opts := []mesh.Option{mesh.WithRelay(m.relay), mesh.WithLogger(log), mesh.WithDirect(m.direct)}
+	opts := []mesh.Option{mesh.WithRelay(m.relay), mesh.WithLogger(log), mesh.WithDirect(m.direct), mesh.WithResume(m.resume)}
+	if m.resumeWindow > 0 {
+		opts = append(opts, mesh.WithResumeWindow(m.resumeWindow))
+	}
 	if len(m.advertise) > 0 {
 		opts = append(opts, mesh.WithAdvertise(m.advertise...))
 	}

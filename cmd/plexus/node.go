@@ -32,7 +32,7 @@ func nodeCommand() *command {
 		summary: "run a mesh node: links, relaying, sidecars, status page",
 		help: `usage: plexus node [--config FILE] [--listen tcp://HOST:PORT]... [--join HOST:PORT]... (--cert FILE --key FILE --ca FILE [--revoked FILE] | --insecure)
                    [--name NAME] [--node-name NAME] [--relay=false] [--cert-policy] [--http ADDR]
-                   [--advertise HOST:PORT]... [--direct=false]
+                   [--advertise HOST:PORT]... [--direct=false] [--resume [--resume-window D]]
                    [--expose NAME=HOST:PORT]... [--allow-groups NAME[,NAME]] [--forward HOST:PORT=NAME]...
 
 Runs a mesh node until SIGINT or SIGTERM, then stops accepting, lets the
@@ -72,6 +72,15 @@ id (its certificate's), or the link is refused; each advertised address
 is dialed at most 3 times a minute. --direct=false turns the upgrade off.
 'plexus status' shows which links are direct.
 
+--resume makes the links of --join and --listen resumable (both ends need
+it; a node without it links as before): when a link's connection breaks
+(a reset, an address change, a laptop that slept), the joining side
+redials and the link resumes over the new connection, after the same
+authentication, from the last byte each end received; its connections and
+the circuits through it pause, then carry on. --resume-window (default
+30s) is how long a broken link waits; past it, it fails as without
+--resume.
+
 --cert-policy makes the node believe a service only from a node whose
 certificate names it ('plexus cert node --service'): a member can no longer
 draw the dials by name to a name it was not given, and a node whose
@@ -110,6 +119,8 @@ the last 200.
 		fs.stringFlag(&o.mesh.revoked, "FILE", "a revocation list of the mesh CA ('plexus cert revoke'), read again on SIGHUP", "revoked")
 		fs.varFlag(listValue{&o.mesh.advertise, false}, "HOST:PORT", "", "advertise this address, where other nodes reach a --listen of this node, so that a node with a relayed circuit to this one may link to it directly (repeatable, at most 4)", "advertise")
 		fs.boolFlag(&o.mesh.direct, "upgrade relayed pairs to direct links: dial the addresses a far host advertises, or ask it to dial back (default true; --direct=false: never)", "direct")
+		fs.boolFlag(&o.mesh.resume, "resumable links: a link whose connection breaks is redialed and resumed, its connections and circuits kept (both ends need it; costs bulk throughput, see docs/mesh.md)", "resume")
+		fs.varFlag(durationValue{&o.mesh.resumeWindow, nil}, "D", "30s", "with --resume, how long a broken link waits to be resumed before it and everything on it fail", "resume-window")
 		fs.heading("status page and sidecars")
 		fs.stringFlag(&o.http, "ADDR", "serve the status page, JSON API and /metrics on ADDR ('': not at all)", "http")
 		fs.varFlag(listValue{&o.expose, false}, "NAME=HOST:PORT", "", "mesh service NAME proxied to local TCP HOST:PORT (repeatable)", "expose")
