@@ -15,7 +15,16 @@ import (
 // resumability can be judged (compare resume with raw; run interleaved
 // rounds, as one run's spread is wide).
 func BenchmarkConn(b *testing.B) {
-	kinds := append(pathKinds[:len(pathKinds):len(pathKinds)], struct {
+	rawAndResume(b, pathKinds, func(b *testing.B, x, y io.ReadWriter) { bulk(b, x, y) })
+}
+
+// rawAndResume runs work over each kind of path of kinds, and over TLS,
+// first raw, then under a Conn pair.
+func rawAndResume(b *testing.B, kinds []struct {
+	name string
+	mk   mkPaths
+}, work func(b *testing.B, x, y io.ReadWriter)) {
+	kinds = append(kinds[:len(kinds):len(kinds)], struct {
 		name string
 		mk   mkPaths
 	}{"tls", tlsPaths})
@@ -24,11 +33,11 @@ func BenchmarkConn(b *testing.B) {
 			x, y := k.mk(b)
 			defer x.Close()
 			defer y.Close()
-			bulk(b, x, y)
+			work(b, x, y)
 		})
 		b.Run(k.name+"/resume", func(b *testing.B) {
 			x, y := newPair(b, nil, k.mk)
-			bulk(b, x, y)
+			work(b, x, y)
 		})
 	}
 }
@@ -94,24 +103,7 @@ func tlsPaths(t testing.TB) (io.ReadWriteCloser, io.ReadWriteCloser) {
 
 // BenchmarkRoundTrip measures the round trip of a small message (64 B
 // ping-pong) over a Conn pair and over the raw path under it.
-func BenchmarkRoundTrip(b *testing.B) {
-	kinds := append(pathKinds[1:len(pathKinds):len(pathKinds)], struct {
-		name string
-		mk   mkPaths
-	}{"tls", tlsPaths})
-	for _, k := range kinds {
-		b.Run(k.name+"/raw", func(b *testing.B) {
-			x, y := k.mk(b)
-			defer x.Close()
-			defer y.Close()
-			pingPong(b, x, y)
-		})
-		b.Run(k.name+"/resume", func(b *testing.B) {
-			x, y := newPair(b, nil, k.mk)
-			pingPong(b, x, y)
-		})
-	}
-}
+func BenchmarkRoundTrip(b *testing.B) { rawAndResume(b, pathKinds[1:], pingPong) }
 
 // pingPong sends b.N messages of 64 B on x, each echoed by y.
 func pingPong(b *testing.B, x, y io.ReadWriter) {
