@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
-	"syscall"
 	"testing"
 
 	"github.com/plexusnet/plexus/internal/testsupport/testutil"
@@ -74,13 +73,6 @@ func bulk(b *testing.B, w io.Writer, r io.Reader) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N)/block*(1<<20), "cpu-ns/MB")
-}
-
-// cpuTime returns the CPU time of the process, user and system, in ns.
-func cpuTime() int64 {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
 // tlsPaths makes a TLS connection over TCP loopback: a link's path.
