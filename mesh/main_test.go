@@ -155,6 +155,13 @@ func ctxT(t testing.TB) context.Context {
 // echo serves ln: every connection gets back what it sends.
 func echo(t testing.TB, ln net.Listener) {
 	t.Helper()
+	serveEach(t, ln, func(c net.Conn) { io.Copy(c, c) })
+}
+
+// serveEach accepts on ln until the test ends, and serves each
+// connection with serve in a goroutine of its own, then closes it.
+func serveEach(t testing.TB, ln net.Listener, serve func(net.Conn)) {
+	t.Helper()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -168,7 +175,7 @@ func echo(t testing.TB, ln net.Listener) {
 			go func() {
 				defer wg.Done()
 				defer c.Close()
-				io.Copy(c, c)
+				serve(c)
 			}()
 		}
 	}()

@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -398,38 +397,20 @@ func natID(t *testing.T, dir, host string) uint64 {
 // bytes, and gets back their SHA-256; then it may send again.
 func sink(t testing.TB, ln net.Listener) {
 	t.Helper()
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	serveEach(t, ln, func(c net.Conn) {
+		var hdr [8]byte
 		for {
-			c, err := ln.Accept()
-			if err != nil {
+			if _, err := io.ReadFull(c, hdr[:]); err != nil {
 				return
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				var hdr [8]byte
-				for {
-					if _, err := io.ReadFull(c, hdr[:]); err != nil {
-						return
-					}
-					h := sha256.New()
-					if _, err := io.CopyN(h, c, int64(binary.BigEndian.Uint64(hdr[:]))); err != nil {
-						return
-					}
-					if _, err := c.Write(h.Sum(nil)); err != nil {
-						return
-					}
-				}
-			}()
+			h := sha256.New()
+			if _, err := io.CopyN(h, c, int64(binary.BigEndian.Uint64(hdr[:]))); err != nil {
+				return
+			}
+			if _, err := c.Write(h.Sum(nil)); err != nil {
+				return
+			}
 		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		wg.Wait()
 	})
 }
 
