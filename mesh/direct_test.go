@@ -90,11 +90,7 @@ func TestDirectUpgrade(t *testing.T) {
 	if a.Stats().CircuitsOpened != 1 {
 		t.Fatalf("the first dial opened %d circuits", a.Stats().CircuitsOpened)
 	}
-	eventually(t, "a direct link between A and C", func() bool {
-		_, ac := linkTo(a, c.ID())
-		_, ca := linkTo(c, a.ID())
-		return ac && ca
-	})
+	waitDirect(t, a, c)
 	t.Logf("direct link up %v after the first dial (circuit set up and addresses known)", time.Since(start).Round(time.Millisecond))
 	la, _ := linkTo(a, c.ID())
 	lc, _ := linkTo(c, a.ID())
@@ -182,11 +178,7 @@ func TestDirectDialBack(t *testing.T) {
 	}
 	defer conn.Close()
 	roundTrip(t, conn, "relayed")
-	eventually(t, "a direct link between A and C", func() bool {
-		_, ac := linkTo(a, c.ID())
-		_, ca := linkTo(c, a.ID())
-		return ac && ca
-	})
+	waitDirect(t, a, c)
 	la, _ := linkTo(a, c.ID())
 	lc, _ := linkTo(c, a.ID())
 	if !lc.Dialer || !lc.Direct || la.Dialer || !la.Direct {
@@ -291,11 +283,7 @@ func TestDirectSecured(t *testing.T) {
 	}
 	defer conn.Close()
 	roundTrip(t, conn, "relayed")
-	eventually(t, "a direct link between A and C", func() bool {
-		_, ac := linkTo(a, c.ID())
-		_, ca := linkTo(c, a.ID())
-		return ac && ca
-	})
+	waitDirect(t, a, c)
 	if st := a.Stats(); st.DirectRefused != 1 || st.DirectDials != 2 || st.DirectLinks != 1 {
 		t.Errorf("A's direct counters: %+v", st.LinkStats)
 	}
@@ -455,4 +443,14 @@ func TestDirectAttemptTable(t *testing.T) {
 	if !tb.allowLocked("new:1", now.Add(3*directWindow)) || len(tb.attempts) > directMaxAddrs {
 		t.Fatalf("a new address refused once the old ones are stale, or the table grew to %d", len(tb.attempts))
 	}
+}
+
+// waitDirect waits until a and c have a link to each other.
+func waitDirect(t testing.TB, a, c *Node) {
+	t.Helper()
+	eventually(t, "a direct link between A and C", func() bool {
+		_, ac := linkTo(a, c.ID())
+		_, ca := linkTo(c, a.ID())
+		return ac && ca
+	})
 }
