@@ -217,6 +217,10 @@ type CircuitInfo struct {
 	// here (Stats.Streams: the connections open on it now); zero for a
 	// relayed circuit, whose traffic the relay does not see.
 	Stats mux.Stats
+	// Resumable: an end of a circuit that survives the loss of its path
+	// (WithResume); Resumes counts the new paths it took.
+	Resumable bool
+	Resumes   uint64
 }
 
 // Circuits lists the circuits this node relays and those that end here,
@@ -254,18 +258,21 @@ func (n *Node) Circuits() []CircuitInfo {
 // info describes ci, an end of a circuit.
 func (ci *circuit) info() CircuitInfo {
 	st := ci.sess.Stats()
+	path := ci.currentPath()
 	info := CircuitInfo{
-		Role:   CircuitDest,
-		Source: ci.path[0],
-		Dest:   ci.path[len(ci.path)-1],
-		Path:   slices.Clone(ci.path),
-		Prev:   ci.path[len(ci.path)-2],
-		Since:  ci.since,
-		Bytes:  st.BytesIn + st.BytesOut,
-		Stats:  st,
+		Role:      CircuitDest,
+		Source:    path[0],
+		Dest:      path[len(path)-1],
+		Path:      slices.Clone(path),
+		Prev:      path[len(path)-2],
+		Since:     ci.since,
+		Bytes:     st.BytesIn + st.BytesOut,
+		Stats:     st,
+		Resumable: ci.rc != nil,
+		Resumes:   ci.resumes.Load(),
 	}
 	if ci.source {
-		info.Role, info.Prev, info.Next = CircuitSource, 0, ci.path[1]
+		info.Role, info.Prev, info.Next = CircuitSource, 0, path[1]
 	}
 	return info
 }

@@ -719,6 +719,7 @@ func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
 	}
 	c.logf(slog.LevelInfo, "mesh: link up", "peer", c.who(l.peer), "dialer", dialer)
 	c.linkChanged(l.peer, true)
+	c.moveDirect(l.peer) // a relayed circuit to the new neighbour moves onto the link
 	var wg sync.WaitGroup
 	run := func(f func()) {
 		wg.Add(1)

@@ -515,6 +515,7 @@ func (l *link) broken(err error) {
 	c.stats.linkBreaks.Add(1)
 	c.logf(slog.LevelInfo, "mesh: link broken, suspended for resumption", "peer", c.who(l.peer), "err", err, "window", c.opts.resumeWin)
 	c.linkChanged(l.peer, false)
+	c.linkSuspended(l.peer) // the circuits set up on it look for another path
 	select {
 	case l.broke <- struct{}{}:
 	default:

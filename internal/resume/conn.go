@@ -120,6 +120,19 @@ func New(path io.ReadWriteCloser, cfg *Config) (*Conn, error) {
 	return newConn(path, id, sideNew, cfg)
 }
 
+// NewID returns a new random Conn id, for NewWithID.
+func NewID() (ID, error) {
+	var id ID
+	_, err := rand.Read(id[:])
+	return id, err
+}
+
+// NewWithID is New with an id the caller drew (NewID), so that it can
+// tell the peer the id before anything is sent on path.
+func NewWithID(id ID, path io.ReadWriteCloser, cfg *Config) (*Conn, error) {
+	return newConn(path, id, sideNew, cfg)
+}
+
 // NewPeer makes the peer's end of the Conn whose id New chose, over path.
 func NewPeer(id ID, path io.ReadWriteCloser, cfg *Config) (*Conn, error) {
 	return newConn(path, id, sidePeer, cfg)
@@ -376,6 +389,38 @@ func (c *Conn) fail(err error) {
 	c.replay.drop()
 }
 
+// Fail ends the Conn now with err, whatever its state, without the
+// graceful exchange of Close and without waiting for anything: Read and
+// Write return err (use it for a Conn whose set-up failed, or that its
+// owner gives up). It does nothing to a Conn that has already failed or
+// closed. It may be called from OnBreak.
+func (c *Conn) Fail(err error) {
+	c.mu.Lock()
+	if c.state == stateFailed || c.state == stateClosed {
+		c.mu.Unlock()
+		return
+	}
+	if p := c.cur; p != nil {
+		p.interrupt(c, aLongTimeAgo)
+	}
+	c.state, c.err = stateFailed, err
+	c.shutdown()
+	last := c.last
+	c.mu.Unlock()
+	// The buffers go once the path's goroutines are gone (one of them may
+	// be the caller, from OnBreak, so this does not wait for them).
+	go func() {
+		if last != nil {
+			last.rw.Close()
+			last.wg.Wait()
+		}
+		c.mu.Lock()
+		c.replay.drop()
+		c.in.recv.drop()
+		c.mu.Unlock()
+	}()
+}
+
 // Break declares the current path broken (a nil err means ErrBroken): the
 // path is closed and the Conn suspended until Resume, as when the Conn
 // sees a break itself, but OnBreak is not called (the caller knows).
@@ -401,6 +446,14 @@ func (c *Conn) Stats() Stats {
 		ReplayBytes: c.replay.n, ReplayMemory: c.replay.held(),
 		Resumes: c.gens.resumes, Refused: c.gens.refusals, Breaks: c.breakN,
 	}
+}
+
+// Suspended reports whether the Conn's path broke and it waits for a
+// Resume.
+func (c *Conn) Suspended() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state == stateSuspended
 }
 
 // Err returns why the Conn failed, or nil.

@@ -162,6 +162,20 @@ func (c *Conn) ended(p *path, err error) {
 // keepAlive checks p's liveness: a PING after KeepAliveInterval of
 // silence, a break after KeepAliveTimeout.
 func (c *Conn) keepAlive(p *path) {
+	if c.cfg.KeepAliveBusy {
+		c.mu.Lock()
+		busy := c.written > c.acked
+		if !busy && !p.dead {
+			// Nothing awaits an acknowledgement: silence is no sign of
+			// a dead path, and this end sends nothing.
+			p.lastRecv.Store(time.Now().UnixNano())
+			p.ka.Reset(c.cfg.KeepAliveInterval)
+		}
+		c.mu.Unlock()
+		if !busy {
+			return
+		}
+	}
 	idle := time.Since(time.Unix(0, p.lastRecv.Load()))
 	if idle >= c.cfg.KeepAliveTimeout {
 		if c.breakPath(p, c.errorf("%w (%v)", ErrKeepAliveTimeout, c.cfg.KeepAliveTimeout)) {
