@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"bytes"
+	"encoding/binary"
 	"context"
 	"errors"
 	"io"
@@ -322,3 +323,98 @@ func TestResumeCircuitReplayBound(t *testing.T) {
 
 // resumeChunk is the replay buffer's block size.
 const resumeChunk = 64 << 10
+
+// TestResumeCircuitFrozenRelay: the relay of a circuit freezes (its links'
+// connections go silent and no new one gets through: its links stay
+// suspended for the resume window, as those of a relay killed or cut
+// off). A connection that sends a numbered message every 5 ms from A to C
+// sees a pause, then carries on through the other relay, every message
+// there, in order. The pause (from the freeze to the next message
+// delivered) is logged against the keep-alive timeout: the goal is at
+// most that timeout plus 1 s. Default keep-alive: 1 s, 3 s.
+func TestResumeCircuitFrozenRelay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the default keep-alive timeout")
+	}
+	ns := resumableNodes(t, 4, func() []Option { return nil })
+	a, b, c, d := ns[0], ns[1], ns[2], ns[3]
+	ln, err := netListen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Serve(ln); err != nil {
+		t.Fatal(err)
+	}
+	pab, pcb := newCutProxy(t, ln.Addr().String()), newCutProxy(t, ln.Addr().String())
+	if err := a.Join("tcp", pab.addr()); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Join("tcp", pcb.addr()); err != nil {
+		t.Fatal(err)
+	}
+	waitRoute(t, a, c.ID(), 2)
+	waitRoute(t, c, a.ID(), 2)
+	cc, sc := dialed(t, a, c)
+	ci := circuitOf(a, c.ID())
+	if p := ci.currentPath(); p[1] != b.ID() {
+		t.Fatalf("the circuit goes %s, want it through B", wire.FormatPath(p))
+	}
+	attach(t, a, d)
+	attach(t, d, c)
+	waitRoute(t, a, d.ID(), 1)
+	waitRoute(t, c, d.ID(), 1)
+
+	const every, msgLen = 5 * time.Millisecond, 8
+	stop := make(chan struct{})
+	werr := make(chan error, 1)
+	go func() {
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		var msg [msgLen]byte
+		for i := uint64(0); ; i++ {
+			select {
+			case <-stop:
+				werr <- nil
+				return
+			case <-tick.C:
+			}
+			binary.BigEndian.PutUint64(msg[:], i)
+			if _, err := cc.Write(msg[:]); err != nil {
+				werr <- err
+				return
+			}
+		}
+	}()
+	var frozen time.Time
+	var pause time.Duration
+	var msg [msgLen]byte
+	sc.SetReadDeadline(time.Now().Add(4 * patience))
+	for i := uint64(0); ; i++ {
+		if _, err := io.ReadFull(sc, msg[:]); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if got := binary.BigEndian.Uint64(msg[:]); got != i {
+			t.Fatalf("message %d arrived as number %d", got, i)
+		}
+		switch {
+		case i == 100:
+			pab.block(true)
+			pcb.block(true)
+			pab.freeze()
+			pcb.freeze()
+			frozen = time.Now()
+		case i > 100 && pause == 0 && slices.Equal(ci.currentPath(), []uint64{a.ID(), d.ID(), c.ID()}):
+			pause = time.Since(frozen)
+		case pause > 0 && i >= 100+uint64(pause/every)+100:
+			close(stop)
+			if err := <-werr; err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("pause after the relay froze: %v (keep-alive timeout %v, goal %v)", pause.Round(time.Millisecond), DefaultKeepAliveTimeout, DefaultKeepAliveTimeout+time.Second)
+			if st := a.Stats(); st.CircuitsOpened != 1 || st.CircuitResumes < 1 {
+				t.Fatalf("A: %d circuits opened, %d resumes; want 1, resumed", st.CircuitsOpened, st.CircuitResumes)
+			}
+			return
+		}
+	}
+}
