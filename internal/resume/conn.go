@@ -120,6 +120,13 @@ func New(path io.ReadWriteCloser, cfg *Config) (*Conn, error) {
 	return newConn(path, id, sideNew, cfg)
 }
 
+// NewWithID is New with an id the caller drew (16 bytes from
+// crypto/rand), for an owner that must send the id to the peer, and agree
+// on the Config with it, before the Conn exists.
+func NewWithID(id ID, path io.ReadWriteCloser, cfg *Config) (*Conn, error) {
+	return newConn(path, id, sideNew, cfg)
+}
+
 // NewPeer makes the peer's end of the Conn whose id New chose, over path.
 func NewPeer(id ID, path io.ReadWriteCloser, cfg *Config) (*Conn, error) {
 	return newConn(path, id, sidePeer, cfg)
