@@ -521,7 +521,8 @@ func (c *core) resumeOnce(l *link) error {
 // down at once; the dialer's runLink redials.
 func (l *link) broken(err error) {
 	c := l.c
-	if !l.susp.CompareAndSwap(false, true) {
+	now := time.Now()
+	if !l.susp.CompareAndSwap(nil, &now) {
 		return
 	}
 	c.stats.linkBreaks.Add(1)
@@ -536,7 +537,7 @@ func (l *link) broken(err error) {
 // resumed marks l up again, over a new connection from raddr.
 func (l *link) resumed(raddr net.Addr) {
 	c := l.c
-	l.susp.Store(false)
+	l.susp.Store(nil)
 	c.stats.linkResumes.Add(1)
 	c.logf(slog.LevelInfo, "mesh: link resumed", "peer", c.who(l.peer), "remote", raddr)
 	c.linkChanged(l.peer, true)
@@ -544,7 +545,16 @@ func (l *link) resumed(raddr net.Addr) {
 
 // suspended reports whether l's connection is broken, waiting for a
 // resume.
-func (l *link) suspended() bool { return l.susp.Load() }
+func (l *link) suspended() bool { return l.susp.Load() != nil }
+
+// suspendedSince returns when l's connection broke, if it waits for a
+// resume; else the zero time.
+func (l *link) suspendedSince() time.Time {
+	if t := l.susp.Load(); t != nil {
+		return *t
+	}
+	return time.Time{}
+}
 
 // linkResume is what a node keeps for its resumable links.
 type linkResume struct {
