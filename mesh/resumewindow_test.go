@@ -95,7 +95,8 @@ func TestReadAnswer(t *testing.T) {
 // link window. A raw dialer is told the acceptor's window in the answer;
 // a node whose link window is huge gets a link whose replay buffer at the
 // acceptor stays within the acceptor's window while the acceptor writes
-// to it and it reads nothing (a frozen path): the writer blocks.
+// to it and it reads nothing (a frozen path): the writer blocks. Before
+// that, the link carries 8 MiB each way (both ends use the window taken).
 func TestResumeLinkHugeWindow(t *testing.T) {
 	for _, m := range resumeModes {
 		t.Run(m.name, func(t *testing.T) {
@@ -115,6 +116,12 @@ func TestResumeLinkHugeWindow(t *testing.T) {
 			la, lb := linkOf(a, b.ID()), linkOf(b, a.ID())
 			if la == nil || la.res == nil || lb == nil || lb.res == nil {
 				t.Fatal("the link is not resumable")
+			}
+			// The link carries more than its window both ways: the
+			// dialer's resume.Conn took the acceptor's window too.
+			for _, pair := range [][2]*Node{{a, b}, {b, a}} {
+				c, s := dialed(t, pair[0], pair[1])
+				transferAcross(t, c, s, 8<<20, func() {})
 			}
 			w, _ := dialed(t, a, b) // nobody reads at b
 			p.block(true)
