@@ -112,6 +112,13 @@ type LinkInfo struct {
 	// WithDirect): dialed to an address the peer advertises, by this node
 	// or by the peer (which says so in its hello).
 	Direct bool
+	// Suspended: the link is resumable (WithResume) and its connection
+	// broke; it waits, for at most the resume window (WithResumeWindow),
+	// for a resume over a new connection. Routing has it down meanwhile,
+	// and its streams and circuits pause. SuspendedSince is when the
+	// connection broke; zero while the link is up.
+	Suspended      bool
+	SuspendedSince time.Time
 }
 
 // Links lists the node's live links, sorted by peer, then by Since.
@@ -134,7 +141,7 @@ func (n *Node) Links() []LinkInfo {
 
 // info describes l.
 func (l *link) info() LinkInfo {
-	return LinkInfo{
+	info := LinkInfo{
 		Peer:       l.peer,
 		Dialer:     l.dialer,
 		LocalAddr:  l.laddr,
@@ -143,7 +150,11 @@ func (l *link) info() LinkInfo {
 		Stats:      l.sess.Stats(),
 		Conns:      l.sess.Stats().ClassStreams,
 		Direct:     l.direct,
+
+		SuspendedSince: l.suspendedSince(),
 	}
+	info.Suspended = !info.SuspendedSince.IsZero()
+	return info
 }
 
 // all returns the registered links.

@@ -127,8 +127,9 @@ func NewID() (ID, error) {
 	return id, err
 }
 
-// NewWithID is New with an id the caller drew (NewID), so that it can
-// tell the peer the id before anything is sent on path.
+// NewWithID is New with an id the caller drew (NewID), for an owner that
+// must send the id to the peer, and agree on the Config with it, before
+// the Conn exists.
 func NewWithID(id ID, path io.ReadWriteCloser, cfg *Config) (*Conn, error) {
 	return newConn(path, id, sideNew, cfg)
 }
