@@ -375,7 +375,7 @@ func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error)
 	var ref *circuitRef
 	if pre != nil {
 		ref = &circuitRef{c: c}
-		if rc, err = resume.NewWithID(pre.id, streamPath{ans, st}, c.circuitResumeCfg(pre.window, ref)); err != nil {
+		if rc, err = resume.NewWithID(pre.id, newStreamPath(ans, st), c.circuitResumeCfg(pre.window, ref)); err != nil {
 			st.Reset(mux.CodeCancel)
 			return nil, err
 		}
@@ -694,7 +694,7 @@ func (c *core) terminate(st *mux.Stream, s wire.SetupHeader) {
 				return
 			}
 			ref = &circuitRef{c: c}
-			if rc, err = resume.NewPeer(pre.id, streamPath{st, st}, c.circuitResumeCfg(pre.window, ref)); err != nil {
+			if rc, err = resume.NewPeer(pre.id, newStreamPath(st, st), c.circuitResumeCfg(pre.window, ref)); err != nil {
 				st.Reset(mux.CodeCancel)
 				if c.ident == nil {
 					release()

@@ -376,7 +376,7 @@ func (c *core) resumeAlong(ctx context.Context, ci *circuit, path []uint64) erro
 		return err
 	}
 	p := &pathErr{setupAnswer: &setupAnswer{Stream: st, path: path}}
-	if err := ci.rc.Resume(ctx, streamPath{p, st}); err != nil {
+	if err := ci.rc.Resume(ctx, newStreamPath(p, st)); err != nil {
 		if rf := connRefusal(0, p.readErr()); rf != nil {
 			rf.op, rf.reason = "circuit resume", "path "+wire.FormatPath(path)
 			if rf.hop > 0 && rf.hop < len(path) {
@@ -410,7 +410,7 @@ func (c *core) acceptCircuitResume(st *mux.Stream, s wire.SetupHeader, id resume
 	// further on died, or froze, with the link to this node up): Accept
 	// leaves the old path only once the source is proved.
 	ctx, cancel := context.WithTimeout(c.ctx, c.lim.SetupTimeout)
-	err := ci.rc.Accept(ctx, streamPath{st, st})
+	err := ci.rc.Accept(ctx, newStreamPath(st, st))
 	cancel()
 	if err != nil {
 		if errors.Is(err, resume.ErrResumeRefused) {
@@ -478,15 +478,36 @@ func (c *core) moveDirect(peer uint64) {
 // streamPath is the path of a resumable circuit: its stream (read through
 // Conn, maybe a wrapper that reads the setup's answer first), reset when
 // the resume.Conn closes it, so that a broken path's writes stop and its
-// relays are released at once.
+// relays are released at once. Its TryWrite lets the resume.Conn send
+// small writes from the writer's goroutine (resume.TryWriter).
 type streamPath struct {
 	net.Conn
-	st *mux.Stream
+	st   *mux.Stream
+	flat *[]byte // TryWrite's scratch
+}
+
+func newStreamPath(conn net.Conn, st *mux.Stream) streamPath {
+	return streamPath{Conn: conn, st: st, flat: new([]byte)}
 }
 
 func (p streamPath) Close() error {
 	p.st.Reset(mux.CodeCancel)
 	return nil
+}
+
+// TryWrite writes what the stream takes of bufs at once, in one piece.
+func (p streamPath) TryWrite(bufs [][]byte) (int, error) {
+	if len(bufs) == 1 {
+		return p.st.TryWrite(bufs[0])
+	}
+	f := (*p.flat)[:0]
+	for _, b := range bufs {
+		f = append(f, b...)
+	}
+	if cap(f) <= 8<<10 {
+		*p.flat = f
+	}
+	return p.st.TryWrite(f)
 }
 
 // prefixStream is a circuit's stream whose first bytes, read to look for

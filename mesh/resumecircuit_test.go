@@ -93,11 +93,12 @@ func TestResumeCircuitRelayDies(t *testing.T) {
 				if got := ci.currentPath(); !slices.Equal(got, []uint64{a.ID(), other.ID(), c.ID()}) {
 					t.Fatalf("the circuit's path is %s, want it through the other relay %s", wire.FormatPath(got), FormatID(other.ID()))
 				}
-				for _, n := range []*Node{a, c} {
-					if st := n.Stats(); st.CircuitResumes < 1 || st.CircuitBreaks < 1 {
-						t.Fatalf("%s: %d breaks, %d resumes; want one of each at least", FormatID(n.ID()), st.CircuitBreaks, st.CircuitResumes)
-					}
+				// (C may not see the break: the source's proved resume
+				// takes the circuit over from the old path.)
+				if st := a.Stats(); st.CircuitResumes < 1 || st.CircuitBreaks < 1 {
+					t.Fatalf("A: %d breaks, %d resumes; want one of each at least", st.CircuitBreaks, st.CircuitResumes)
 				}
+				eventually(t, "C counting the resume", func() bool { return c.Stats().CircuitResumes >= 1 })
 				if st := a.Stats(); st.CircuitsOpened != 1 {
 					t.Fatalf("A opened %d circuits, want 1 (resumed, not replaced)", st.CircuitsOpened)
 				}

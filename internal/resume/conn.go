@@ -311,6 +311,47 @@ func (c *Conn) Write(b []byte) (int, error) {
 	return total, nil
 }
 
+// TryWrite writes what it can of bufs at once, without waiting: what fits
+// in the replay buffer while the path is less than a batch behind, sent as
+// Write sends it. It returns how many bytes went: 0 and no error when none
+// could (then Write waits for room). It lets a mux session layered on the
+// Conn (the inner session of a circuit) write small batches from its own
+// goroutine, as it does on a socket or a stream (see mux's nested writes).
+func (c *Conn) TryWrite(bufs [][]byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.state == stateClosed || c.closing:
+		return 0, ErrClosed
+	case c.state == stateDone:
+		return 0, ErrPeerClosed
+	case c.state == stateFailed:
+		return 0, c.err
+	case expired(c.wdl):
+		return 0, timeoutError{}
+	}
+	total := 0
+	for _, b := range bufs {
+		if p := c.cur; p != nil && c.written-p.sendOff >= maxBatch && !p.dead {
+			break
+		}
+		k := min(c.cfg.Buffer-c.replay.n, len(b))
+		if k <= 0 {
+			break
+		}
+		c.replay.write(b[:k])
+		c.written += uint64(k)
+		total += k
+		if k < len(b) {
+			break
+		}
+	}
+	if total > 0 && c.cur != nil {
+		c.send(c.cur)
+	}
+	return total, nil
+}
+
 // Close ends the Conn. On an attached path it sends what is left, then a
 // CLOSE, and waits (at most KeepAliveTimeout) for the peer's CLOSE, so that
 // the peer reads everything and takes the end for an end, not a break. A

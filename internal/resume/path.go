@@ -21,6 +21,19 @@ const (
 	recordLen   = 16 << 10  // the largest TLS record's payload: see path.write
 )
 
+// TryWriter is a path with a non-blocking write (a mux stream): it writes
+// what it takes of bufs at once, maybe nothing, and never waits. Write then
+// sends small batches from its own goroutine (at most inlineNested bytes),
+// as on a socket.
+type TryWriter interface {
+	TryWrite(bufs [][]byte) (int, error)
+}
+
+// inlineNested is the largest batch Write sends itself on a TryWriter:
+// larger ones go to the writer goroutine, so that a bulk transfer keeps
+// the application's copies and the path's writes in two goroutines.
+const inlineNested = 4 << 10
+
 // isSocket reports whether rw gathers net.Buffers into one system call.
 func isSocket(rw io.ReadWriteCloser) bool {
 	switch rw.(type) {
@@ -71,6 +84,9 @@ type path struct {
 func newPath(rw io.ReadWriteCloser, br *bufio.Reader) *path {
 	p := &path{rw: rw, vectored: isSocket(rw), down: make(chan struct{}), peerClose: make(chan struct{})}
 	p.fw = fastio.NewWriter(rw)
+	if tw, ok := rw.(TryWriter); ok && p.fw == nil {
+		p.fw = fastio.FuncWriter(tw.TryWrite)
+	}
 	_, p.tls = rw.(*tls.Conn)
 	p.initReader(br)
 	p.lastRecv.Store(time.Now().UnixNano())
@@ -245,6 +261,23 @@ func (c *Conn) send(p *path) {
 		c.sendTLS(p, inFlight)
 		return
 	}
+	if p.fw.Nested() && iovLen(p.iov) > inlineNested {
+		// A stream's write waits for nothing but the stream's credit:
+		// the caller writes the batch itself, as a writer goroutine would.
+		c.mu.Unlock()
+		err := p.write()
+		c.mu.Lock()
+		if err != nil {
+			p.wg.Add(1)
+			go c.ended(p, err) // (without c.mu, which Write holds)
+			return
+		}
+		p.writing = false
+		if c.owes(p) {
+			c.kick(p) // more came meanwhile
+		}
+		return
+	}
 	c.mu.Unlock()
 	k, err := p.fw.TryWrite(p.iov)
 	c.mu.Lock()
@@ -306,6 +339,15 @@ func (c *Conn) sendTLS(p *path, inFlight uint64) {
 func (c *Conn) owes(p *path) bool {
 	return p.sendOff < c.written || p.ping || p.pong || p.reply || c.closing ||
 		(p.ack && c.in.consumed > c.in.ackSent)
+}
+
+// iovLen returns the bytes in v.
+func iovLen(v net.Buffers) int {
+	n := 0
+	for _, b := range v {
+		n += len(b)
+	}
+	return n
 }
 
 // consume returns v without its first n bytes.
