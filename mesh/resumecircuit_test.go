@@ -2,8 +2,8 @@ package mesh
 
 import (
 	"bytes"
-	"encoding/binary"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"log/slog"
