@@ -145,3 +145,44 @@ func FuzzPrefaceAnswer(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCircuitPreface feeds the decoder of the circuit preface
+// (readCircuitPreface: what follows the magic) arbitrary bytes: it never
+// panics, fails only with ErrProtocol or ErrVersion, and what it takes is
+// a preface the source would send, with a window within the bounds.
+func FuzzCircuitPreface(f *testing.F) {
+	const maxWin = 5 << 20
+	id := [16]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
+	for _, p := range []circuitPreface{
+		{kind: prefaceNew, id: id, window: maxWin},
+		{kind: prefaceNew, id: id, window: minResumeBuffer, secret: [secretLen]byte{0xaa}},
+		{kind: prefaceNew, id: id, window: maxWin + 1},
+		{kind: prefaceResume, id: id},
+	} {
+		f.Add(p.appendTo(nil)[len(circuitMagic):])
+	}
+	f.Add([]byte{circuitVersion, 'X'})
+	f.Add([]byte{2, prefaceNew})
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := readCircuitPreface(bytes.NewReader(b), maxWin)
+		if err != nil {
+			if !errors.Is(err, ErrProtocol) && !errors.Is(err, ErrVersion) {
+				t.Fatalf("error %v is neither ErrProtocol nor ErrVersion", err)
+			}
+			return
+		}
+		switch p.kind {
+		case prefaceNew:
+			if p.window < minResumeBuffer || p.window > maxWin {
+				t.Fatalf("window %d taken", p.window)
+			}
+		case prefaceResume:
+		default:
+			t.Fatalf("kind %#x taken", p.kind)
+		}
+		if got := p.appendTo(nil)[len(circuitMagic):]; !bytes.Equal(got, b[:len(got)]) {
+			t.Fatalf("taken %x, re-encoded %x", b[:len(got)], got)
+		}
+	})
+}
