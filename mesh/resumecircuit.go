@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/plexusnet/plexus/internal/bufpool"
 	"github.com/plexusnet/plexus/internal/resume"
 	"github.com/plexusnet/plexus/mesh/internal/linkstate"
 	"github.com/plexusnet/plexus/mesh/internal/wire"
@@ -482,12 +483,11 @@ func (c *core) moveDirect(peer uint64) {
 // small writes from the writer's goroutine (resume.TryWriter).
 type streamPath struct {
 	net.Conn
-	st   *mux.Stream
-	flat *[]byte // TryWrite's scratch
+	st *mux.Stream
 }
 
 func newStreamPath(conn net.Conn, st *mux.Stream) streamPath {
-	return streamPath{Conn: conn, st: st, flat: new([]byte)}
+	return streamPath{Conn: conn, st: st}
 }
 
 func (p streamPath) Close() error {
@@ -500,14 +500,17 @@ func (p streamPath) TryWrite(bufs [][]byte) (int, error) {
 	if len(bufs) == 1 {
 		return p.st.TryWrite(bufs[0])
 	}
-	f := (*p.flat)[:0]
+	n := 0
+	for _, b := range bufs {
+		n += len(b)
+	}
+	f := bufpool.Get(n)[:0] // (small: the resume.Conn writes at most a few KiB itself)
 	for _, b := range bufs {
 		f = append(f, b...)
 	}
-	if cap(f) <= 8<<10 {
-		*p.flat = f
-	}
-	return p.st.TryWrite(f)
+	k, err := p.st.TryWrite(f)
+	bufpool.Put(f)
+	return k, err
 }
 
 // prefixStream is a circuit's stream whose first bytes, read to look for

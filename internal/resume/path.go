@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/plexusnet/plexus/internal/bufpool"
 	"github.com/plexusnet/plexus/internal/fastio"
 )
 
@@ -78,7 +79,7 @@ type path struct {
 	rest bool           // iov holds the rest of a batch that Write began (see send)
 	fw   *fastio.Writer // non-blocking writes on a socket, nil: none
 	tls  bool           // rw is a TLS connection (see sendTLS)
-	flat []byte         // the batch, flattened for a path that cannot gather
+	flat []byte         // the batch, flattened for a path that cannot gather (pooled, held during a write only)
 }
 
 func newPath(rw io.ReadWriteCloser, br *bufio.Reader) *path {
@@ -457,10 +458,11 @@ func (p *path) write() error {
 		_, err := p.iov.WriteTo(p.rw)
 		return err
 	}
-	if p.flat == nil {
-		p.flat = make([]byte, 0, recordLen)
-	}
-	p.flat = p.flat[:0]
+	p.flat = bufpool.Get(recordLen)[:0]
+	defer func() { // an idle path holds no flat buffer
+		bufpool.Put(p.flat)
+		p.flat = nil
+	}()
 	for _, b := range p.iov {
 		if len(p.flat) > 0 {
 			k := min(len(b), recordLen-len(p.flat))
