@@ -265,8 +265,17 @@ func (c *core) resumeCircuit(ci *circuit, prefer []uint64) {
 		return
 	}
 	if !c.spawn(func() {
-		defer ci.resuming.Store(false)
-		c.resumeLoop(ci, prefer)
+		for {
+			c.resumeLoop(ci, prefer)
+			ci.resuming.Store(false)
+			// A break of the new path that came before the flag was
+			// cleared found the loop running, and was left to it.
+			if c.isClosed() || ci.sess.Err() != nil || ci.rc.Err() != nil || !ci.rc.Suspended() ||
+				!ci.resuming.CompareAndSwap(false, true) {
+				return
+			}
+			prefer = nil
+		}
 	}) {
 		ci.resuming.Store(false)
 	}
