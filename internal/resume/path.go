@@ -73,6 +73,7 @@ type path struct {
 	closeSent bool   // our CLOSE is sent: nothing more goes out
 	reply     bool   // the peer closed: answer with CLOSE, then end the path
 	ka        *time.Timer
+	kaIdle    bool // KeepAliveBusy: the keep-alive timer rests (nothing to acknowledge)
 
 	hdr  []byte         // the headers of the batch being written
 	iov  net.Buffers    // the batch
@@ -176,17 +177,27 @@ func (c *Conn) ended(p *path, err error) {
 	}
 }
 
+// busyKeepAlive wakes p's resting keep-alive timer (KeepAliveBusy) as
+// bytes are written: the silence counts from now; c.mu is held.
+func (c *Conn) busyKeepAlive(p *path) {
+	if p.kaIdle && !p.dead {
+		p.kaIdle = false
+		p.lastRecv.Store(time.Now().UnixNano())
+		p.ka.Reset(c.cfg.KeepAliveInterval)
+	}
+}
+
 // keepAlive checks p's liveness: a PING after KeepAliveInterval of
 // silence, a break after KeepAliveTimeout.
 func (c *Conn) keepAlive(p *path) {
 	if c.cfg.KeepAliveBusy {
 		c.mu.Lock()
 		busy := c.written > c.acked
-		if !busy && !p.dead {
+		if !busy {
 			// Nothing awaits an acknowledgement: silence is no sign of
-			// a dead path, and this end sends nothing.
-			p.lastRecv.Store(time.Now().UnixNano())
-			p.ka.Reset(c.cfg.KeepAliveInterval)
+			// a dead path, and this end sends nothing; the timer rests
+			// until a write (busyKeepAlive).
+			p.kaIdle = true
 		}
 		c.mu.Unlock()
 		if !busy {
@@ -249,6 +260,7 @@ func (c *Conn) writeLoop(p *path) {
 // paths, goes to the writer goroutine. c.mu is held, and released during
 // the write.
 func (c *Conn) send(p *path) {
+	c.busyKeepAlive(p)
 	if (p.fw == nil && !p.tls) || p.writing || p.dead || p.closeSent || p.reply || c.closing || c.state != stateActive {
 		c.kick(p)
 		return
