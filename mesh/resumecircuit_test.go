@@ -419,3 +419,42 @@ func TestResumeCircuitFrozenRelay(t *testing.T) {
 		}
 	}
 }
+
+// TestResumeCircuitIdleQuiet: an idle resumable circuit sends nothing (no
+// keep-alive of its own, acknowledgements done), so its relay forwards
+// nothing, however short the keep-alive interval.
+func TestResumeCircuitIdleQuiet(t *testing.T) {
+	ka := WithKeepAlive(20*time.Millisecond, 200*time.Millisecond)
+	ns := nodes(t, 3, WithResume(true), ka)
+	a, b, c := ns[0], ns[1], ns[2]
+	chain(t, ns)
+	cc, sc := dialed(t, a, c)
+	go io.Copy(sc, sc)
+	roundTrip(t, cc, "hello")
+	relayed := func() uint64 {
+		for _, ci := range b.Circuits() {
+			if ci.Role == CircuitRelayed {
+				return ci.Bytes
+			}
+		}
+		t.Fatal("B relays no circuit")
+		return 0
+	}
+	// The acknowledgements of the round trip go within AckDelay; then
+	// the count must stay put.
+	var last uint64
+	eventually(t, "the relayed bytes to settle", func() bool {
+		n := relayed()
+		settled := n == last
+		last = n
+		time.Sleep(50 * time.Millisecond) // two samples apart, past the ACK delay
+		return settled
+	})
+	time.Sleep(20 * 20 * time.Millisecond) // twenty keep-alive intervals: an absence can only be waited for
+	if n := relayed(); n != last {
+		t.Fatalf("an idle resumable circuit carried %d bytes in 20 keep-alive intervals", n-last)
+	}
+	if st := a.Stats(); st.CircuitBreaks != 0 {
+		t.Fatalf("the idle circuit broke %d times", st.CircuitBreaks)
+	}
+}
