@@ -141,7 +141,7 @@ type circuitResumes struct {
 	mux     *mux.Config // the inner sessions' config on a resumable circuit
 }
 
-// innerCfg returns the inner session's config of a circuit: on a
+// circuitMuxCfg returns the inner session's config of a circuit: on a
 // resumable one, the session's keep-alive and write timeouts outlast the
 // resume window, so that a suspended circuit's session waits for the
 // resume rather than ending.
@@ -171,6 +171,8 @@ type circuitRef struct {
 	early error // a break before rc was set
 }
 
+// broke is the Conn's OnBreak: the circuit's, or, before there is one,
+// the end of the set-up.
 func (r *circuitRef) broke(err error) {
 	r.mu.Lock()
 	rc, ci := r.rc, r.ci
