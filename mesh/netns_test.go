@@ -3,8 +3,12 @@ package mesh
 import (
 	"bytes"
 	"context"
+	"crypto"
+	cryptorand "crypto/rand"
+	"crypto/x509"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -149,6 +153,7 @@ type netnsHost struct {
 	cmd    *exec.Cmd
 	out    *bytes.Buffer
 	stdin  io.WriteCloser
+	done   chan struct{} // closed when the process has ended
 	waited bool
 	err    error
 }
@@ -167,12 +172,16 @@ func (l *netnsLab) start(t *testing.T, ctx context.Context, host, test, role, ka
 	cmd := exec.CommandContext(ctx, l.ipPath, "netns", "exec", l.ns[host], os.Args[0],
 		"-test.run", "^"+test+"$", "-test.v", "-test.count=1")
 	cmd.Env = append(os.Environ(), netnsRole+"="+role, netnsDir+"="+dir, netnsCase+"="+kase)
-	h := &netnsHost{role: role, cmd: cmd, out: new(bytes.Buffer)}
+	h := &netnsHost{role: role, cmd: cmd, out: new(bytes.Buffer), done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = h.out, h.out
 	h.stdin, _ = cmd.StdinPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	go func() {
+		h.err = cmd.Wait()
+		close(h.done)
+	}()
 	t.Cleanup(func() {
 		if !h.waited {
 			cmd.Process.Kill()
@@ -184,11 +193,19 @@ func (l *netnsLab) start(t *testing.T, ctx context.Context, host, test, role, ka
 
 // wait waits for the host to end, and returns how it did.
 func (h *netnsHost) wait() error {
-	if !h.waited {
-		h.waited = true
-		h.err = h.cmd.Wait()
-	}
+	<-h.done
+	h.waited = true
 	return h.err
+}
+
+// exited reports whether the host's process has ended.
+func (h *netnsHost) exited() bool {
+	select {
+	case <-h.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // stop tells the host to stop, and waits for it.
@@ -303,4 +320,128 @@ func TestNetnsHost(t *testing.T) {
 		c.Close()
 		fmt.Printf("netns: A reached echo on C through B; routes %v\n", n.Routes())
 	}
+}
+
+// signal sends sig to the host's process. `ip netns exec` execs the
+// command in place (it forks only in batch mode), so the process started
+// is the re-executed test binary itself, which signal checks: a SIGSTOP
+// must stop the node, not ip.
+func (h *netnsHost) signal(t *testing.T, sig os.Signal) {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", h.cmd.Process.Pid))
+	if err != nil || exe != self {
+		t.Fatalf("host %s: process %d runs %q (%v), not the test binary %q", h.role, h.cmd.Process.Pid, exe, err, self)
+	}
+	if err := h.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("host %s: %v: %v", h.role, sig, err)
+	}
+}
+
+// iptables runs iptables with args in host's namespace; the test is
+// skipped if the machine has no iptables or it does not work here.
+func (l *netnsLab) iptables(host string, args ...string) {
+	l.t.Helper()
+	path, err := lookTool("iptables")
+	if err != nil {
+		l.t.Skip("skipped: the test needs iptables (Debian's iptables package; make deps installs it)")
+	}
+	if err := l.in(host, path, args...); err != nil {
+		l.t.Skipf("skipped: iptables does not work here: %v", err)
+	}
+}
+
+// shareCA makes a mesh CA for the hosts of case kase, and leaves it in
+// the case's directory, where netnsTLS finds it: the hosts of the case
+// are then a secured mesh.
+func (l *netnsLab) shareCA(t *testing.T, kase string) {
+	t.Helper()
+	dir := filepath.Join(l.dir, kase)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ca := newCA(t)
+	key, err := x509.MarshalPKCS8PrivateKey(ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string][]byte{"ca.der": ca.cert.Raw, "ca.key": key} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// netnsTLS, in a host, returns the WithTLS option of a new node
+// certificate (a serial number of its own) from the CA that shareCA left
+// in dir.
+func netnsTLS(t *testing.T, dir string) Option {
+	t.Helper()
+	der, err := os.ReadFile(filepath.Join(dir, "ca.der"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := os.ReadFile(filepath.Join(dir, "ca.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := x509.ParsePKCS8PrivateKey(kb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, ok := key.(crypto.Signer)
+	if !ok {
+		t.Fatalf("the CA's key is a %T", key)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	ca := &testCA{cert: cert, key: signer, pool: pool}
+	sn, err := cryptorand.Int(cryptorand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return WithTLS(ca.nodeConfigWith(t, true, func(c *x509.Certificate) { c.SerialNumber = sn }))
+}
+
+// The diamond: four hosts, A and C linked through B and through D, A and
+// C not neighbours; no host forwards IP, so A and C have no IP path to
+// each other either.
+//
+//	       B
+//	.1/30 / \ .5/30
+//	     /   \
+//	    A     C
+//	     \   /
+//	.9/30 \ / .13/30
+//	       D
+//
+// A 10.200.8.1 - B 10.200.8.2, B 10.200.8.5 - C 10.200.8.6,
+// A 10.200.8.9 - D 10.200.8.10, D 10.200.8.13 - C 10.200.8.14.
+const (
+	diamondAtoB = "10.200.8.2:7000"  // B, on A's side
+	diamondCtoB = "10.200.8.5:7000"  // B, on C's side
+	diamondAtoD = "10.200.8.10:7000" // D, on A's side
+	diamondCtoD = "10.200.8.13:7000" // D, on C's side
+)
+
+// diamond makes the four hosts a, b, c, d of the diamond (tag as for
+// newNetnsLab); B and D are to serve on :7000, A and C to join them.
+func diamond(t *testing.T, tag string) *netnsLab {
+	t.Helper()
+	l := newNetnsLab(t, tag, "a", "b", "c", "d")
+	l.veth("a", "10.200.8.1/30", "b", "10.200.8.2/30")
+	l.veth("b", "10.200.8.5/30", "c", "10.200.8.6/30")
+	l.veth("a", "10.200.8.9/30", "d", "10.200.8.10/30")
+	l.veth("d", "10.200.8.13/30", "c", "10.200.8.14/30")
+	for _, h := range []string{"a", "b", "c", "d"} {
+		l.forwarding(h, false)
+	}
+	return l
 }
