@@ -360,9 +360,10 @@ func resumeD(t *testing.T, n *Node, dir, kase string) {
 		fmt.Printf("netns: D: the transfer failed after %v, past the window: %v\n", took, err)
 		natSignal(t, dir, "d-failed", "")
 		conn.Close()
-		eventually(t, "a new link to S", func() bool {
+		eventually(t, "a new link to S, and S's sink over it", func() bool {
 			l, ok := linkTo(n, sID)
-			return ok && l.Since.After(l0.Since)
+			s := n.Services()
+			return ok && l.Since.After(l0.Since) && len(s) == 1 && s[0].Hops == 1
 		})
 		conn2, err := n.Dial("", "sink")
 		if err != nil {
