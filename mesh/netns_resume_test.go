@@ -1,15 +1,10 @@
 package mesh
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -86,30 +81,6 @@ func (l *netnsLab) resumePair(t *testing.T, kase string) (d, s *netnsHost, dir s
 	s = l.start(t, ctx, "s", "TestNetnsResumeHost", "s", kase)
 	d = l.start(t, ctx, "d", "TestNetnsResumeHost", "d", kase)
 	return d, s, filepath.Join(l.dir, kase)
-}
-
-// hostFiles waits until every file of names is in dir (what: what they
-// say), and fails at once, with their output, if a host ends meanwhile.
-func hostFiles(t *testing.T, dir, what string, hosts []*netnsHost, names ...string) {
-	t.Helper()
-	var gone *netnsHost
-	eventually(t, what, func() bool {
-		for _, h := range hosts {
-			if h.exited() {
-				gone = h
-				return true
-			}
-		}
-		for _, name := range names {
-			if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
-				return false
-			}
-		}
-		return true
-	})
-	if gone != nil {
-		t.Fatalf("waiting for %s: host %s ended: %v\n%s", what, strings.ToUpper(gone.role), gone.err, gone.out)
-	}
 }
 
 // resumeEnd waits for D to end, stops S, logs what they reported, and
@@ -399,61 +370,6 @@ func resumeD(t *testing.T, n *Node, dir, kase string) {
 	}
 }
 
-// sendPausing sends size pseudo-random bytes (from seed) to a sink on c
-// as transfer does, but stops at half: it leaves the file "half" in dir
-// and waits for the file "go" before it writes the rest. It returns nil
-// if the sink got them intact (its SHA-256), else why not.
-func sendPausing(c net.Conn, dir string, size int64, seed byte) error {
-	c.SetDeadline(time.Now().Add(2 * patience))
-	h := sha256.New()
-	src := rand.NewChaCha8([32]byte{seed})
-	w := io.MultiWriter(h, c)
-	if _, err := c.Write(binary.BigEndian.AppendUint64(nil, uint64(size))); err != nil {
-		return err
-	}
-	if _, err := io.CopyN(w, src, size/2); err != nil {
-		return fmt.Errorf("the first half: %w", err)
-	}
-	if err := leaveFile(dir, "half"); err != nil {
-		return err
-	}
-	if err := awaitFile(dir, "go"); err != nil {
-		return err
-	}
-	if _, err := io.CopyN(w, src, size-size/2); err != nil {
-		return fmt.Errorf("the second half: %w", err)
-	}
-	got := make([]byte, sha256.Size)
-	if _, err := io.ReadFull(c, got); err != nil {
-		return fmt.Errorf("the sink's SHA-256: %w", err)
-	}
-	if want := h.Sum(nil); !bytes.Equal(got, want) {
-		return fmt.Errorf("the sink got SHA-256 %x, sent %x", got, want)
-	}
-	return nil
-}
-
-// sinkConn serves one connection of a sink (see sink) and returns nil
-// once the peer ends it between two transfers, else the error that ended
-// it.
-func sinkConn(c net.Conn) error {
-	var hdr [8]byte
-	for {
-		if _, err := io.ReadFull(c, hdr[:]); err == io.EOF {
-			return nil
-		} else if err != nil {
-			return err
-		}
-		h := sha256.New()
-		if _, err := io.CopyN(h, c, int64(binary.BigEndian.Uint64(hdr[:]))); err != nil {
-			return err
-		}
-		if _, err := c.Write(h.Sum(nil)); err != nil {
-			return err
-		}
-	}
-}
-
 // watchLink leaves, in dir, the file "<role>-broke" once n counts a link
 // break and "<role>-resumed" once it counts a resume, until the test ends.
 func watchLink(t *testing.T, n *Node, dir, role string) {
@@ -493,63 +409,4 @@ func watchLink(t *testing.T, n *Node, dir, role string) {
 		close(done)
 		wg.Wait()
 	})
-}
-
-// leaveFile leaves an empty file name in dir, for the other processes of
-// a test (as natSignal does, without a test to fail).
-func leaveFile(dir, name string) error {
-	tmp := filepath.Join(dir, "."+name)
-	if err := os.WriteFile(tmp, nil, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(dir, name))
-}
-
-// awaitFile waits, at most patience, for the file name in dir.
-func awaitFile(dir, name string) error {
-	deadline := time.Now().Add(patience)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("no file %q within %v", name, patience)
-		}
-		time.Sleep(10 * time.Millisecond) // polls the file
-	}
-}
-
-// resumeLog is a log handler that keeps the remote addresses of the
-// resumes a node logs ("mesh: link resumed"), and prints every record.
-type resumeLog struct {
-	mu  sync.Mutex
-	rem []string
-}
-
-func (r *resumeLog) Enabled(context.Context, slog.Level) bool { return true }
-
-func (r *resumeLog) Handle(_ context.Context, rec slog.Record) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, "log: %s %s %q", rec.Time.Format("15:04:05.000"), rec.Level, rec.Message)
-	rec.Attrs(func(a slog.Attr) bool {
-		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
-		if rec.Message == "mesh: link resumed" && a.Key == "remote" {
-			r.mu.Lock()
-			r.rem = append(r.rem, a.Value.String())
-			r.mu.Unlock()
-		}
-		return true
-	})
-	fmt.Println(b.String())
-	return nil
-}
-
-func (r *resumeLog) WithAttrs([]slog.Attr) slog.Handler { return r }
-func (r *resumeLog) WithGroup(string) slog.Handler      { return r }
-
-// remotes returns the remote addresses of the resumes logged so far.
-func (r *resumeLog) remotes() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]string(nil), r.rem...)
 }
