@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/plexusnet/plexus/internal/resume"
 	"github.com/plexusnet/plexus/internal/timerref"
 	"github.com/plexusnet/plexus/mesh/internal/wire"
 	"github.com/plexusnet/plexus/mux"
@@ -24,8 +25,10 @@ import (
 // source is its client), wrapped in end-to-end TLS on a secured mesh. One
 // circuit serves a pair of hosts in both directions and for every stream,
 // so relays hold state per pair of hosts and never per application
-// stream. A circuit whose path breaks is reset end to end; the next dial
-// builds a new one on the route of the moment.
+// stream. A circuit whose path breaks is reset end to end, and the next
+// dial builds a new one on the route of the moment; unless it is
+// resumable (resumecircuit.go), when its source finds a new path and both
+// ends carry on.
 
 // circuitTable holds the circuits of which this node is an end.
 type circuitTable struct {
@@ -34,18 +37,21 @@ type circuitTable struct {
 	all      map[*circuit]struct{} // every circuit being served (ReloadTLS, Circuits)
 	building map[uint64]*build     // circuits being set up, by destination
 	ends     counts                // circuits that end here, by source (MaxCircuitsPerHost, MaxCircuits)
+	res      circuitResumes        // resumable circuits (resumecircuit.go)
 }
 
 func (t *circuitTable) init() {
 	t.byHost = make(map[uint64]*circuit)
 	t.all = make(map[*circuit]struct{})
 	t.building = make(map[uint64]*build)
+	t.res.byID = make(map[resume.ID]*circuit)
 }
 
 // circuit is one end of a circuit.
 type circuit struct {
-	host   uint64   // the far end
-	path   []uint64 // source first
+	host   uint64 // the far end
+	pathMu sync.Mutex
+	path   []uint64 // source first; replaced (never changed) when a resume moves the circuit (currentPath)
 	sess   *mux.Session
 	source bool    // this end set the circuit up
 	h      *closer // the session's handle for Close
@@ -54,6 +60,25 @@ type circuit struct {
 	checks atomic.Uint64 // idleness checks of sess done (closeWhenIdle): tests wait on it
 	cert   peerCert      // what the far host's certificate proved in end-to-end TLS, when secured
 	since  time.Time     // when it was set up
+
+	// A resumable circuit's (nil rc: not resumable).
+	rc       *resume.Conn  // under end-to-end TLS
+	resuming atomic.Bool   // the source looks for a new path (resumeLoop)
+	resumes  atomic.Uint64 // resumes that succeeded
+}
+
+// currentPath returns ci's path: the one it was set up on, or the one its
+// latest resume took.
+func (ci *circuit) currentPath() []uint64 {
+	ci.pathMu.Lock()
+	defer ci.pathMu.Unlock()
+	return ci.path
+}
+
+func (ci *circuit) setPath(p []uint64) {
+	ci.pathMu.Lock()
+	ci.path = p
+	ci.pathMu.Unlock()
 }
 
 // build is a circuit being set up; the dials that need it wait for done.
@@ -229,8 +254,8 @@ func (c *core) serveCircuit(ci *circuit) {
 	t.mu.Lock()
 	t.all[ci] = struct{}{}
 	t.mu.Unlock()
-	if err := c.revokedPath(ci.path); err != nil { // a list installed during the setup (see installRevocation)
-		c.logf(slog.LevelWarn, "mesh: circuit closed", "path", wire.FormatPath(ci.path), "err", err)
+	if err := c.revokedPath(ci.currentPath()); err != nil { // a list installed during the setup (see installRevocation)
+		c.logf(slog.LevelWarn, "mesh: circuit closed", "path", wire.FormatPath(ci.currentPath()), "err", err)
 		ci.sess.Close()
 	}
 	if !ci.cert.notAfter.IsZero() {
@@ -249,14 +274,20 @@ func (c *core) serveCircuit(ci *circuit) {
 	c.acceptLoop(ci.sess, ci.host, ci.cert.grants, nil, &ci.opens)
 	ci.sess.Close()
 	c.untrack(ci.h)
+	if ci.rc != nil {
+		ci.rc.Fail(ErrClosed) // a suspended circuit's Conn ends with it
+	}
 	t.mu.Lock()
 	delete(t.all, ci)
 	if t.byHost[ci.host] == ci {
 		delete(t.byHost, ci.host)
 	}
+	if ci.rc != nil && t.res.byID[ci.rc.ID()] == ci {
+		delete(t.res.byID, ci.rc.ID())
+	}
 	t.mu.Unlock()
 	if c.log != nil {
-		c.logf(slog.LevelDebug, "mesh: circuit ended", "path", wire.FormatPath(ci.path), "err", ci.sess.Err())
+		c.logf(slog.LevelDebug, "mesh: circuit ended", "path", wire.FormatPath(ci.currentPath()), "err", ci.sess.Err())
 	}
 }
 
@@ -312,9 +343,22 @@ func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: opening a stream to %s: %v", ErrNoRoute, FormatID(host), FormatID(path[1]), err)
 	}
+	var pre *circuitPreface
+	if c.resumableTo(host) {
+		p, err := newCircuitPreface(c.circuitWindow(), c.ident != nil)
+		if err != nil {
+			st.Reset(mux.CodeCancel)
+			return nil, err
+		}
+		pre = &p
+	}
 	ans := &setupAnswer{Stream: st, path: path}
 	err = withContext(ctx, st, func() error {
-		if _, err := st.Write(wire.AppendSetupHeader(nil, wire.SetupHeader{Hop: 1, Path: path})); err != nil {
+		b := wire.AppendSetupHeader(nil, wire.SetupHeader{Hop: 1, Path: path})
+		if pre != nil {
+			b = pre.appendTo(b)
+		}
+		if _, err := st.Write(b); err != nil {
 			return err
 		}
 		if c.ident != nil {
@@ -326,15 +370,38 @@ func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error)
 	if err != nil {
 		return nil, c.setupFailed(ctx, ans, err)
 	}
-	var rw net.Conn = st
+	var rw, under net.Conn = st, ans // the inner session's connection, and end-to-end TLS's
+	var rc *resume.Conn
+	var ref *circuitRef
+	if pre != nil {
+		ref = &circuitRef{c: c}
+		if rc, err = resume.NewWithID(pre.id, newStreamPath(ans, st), c.circuitResumeCfg(pre.window, ref)); err != nil {
+			st.Reset(mux.CodeCancel)
+			return nil, err
+		}
+		ref.setConn(rc)
+		if c.ident == nil {
+			rc.SetKey(pre.secret[:])
+		}
+		rw, under = rc, rc
+	}
+	abort := func() {
+		st.Reset(mux.CodeCancel)
+		if rc != nil {
+			rc.Fail(ErrClosed)
+		}
+	}
 	var pc peerCert
 	if c.ident != nil {
-		tc, err := c.ident.handshake(ctx, ans, false, host, &pc, nil)
+		tc, err := c.ident.handshake(ctx, under, false, host, &pc, nil)
 		if err != nil && !ans.ok {
+			if rc != nil {
+				rc.Fail(err)
+			}
 			return nil, c.setupFailed(ctx, ans, err) // the setup itself failed
 		}
 		if err != nil {
-			st.Reset(mux.CodeCancel)
+			abort()
 			var rf *refusal
 			if errors.As(err, &rf) { // refused by a reset during the handshake
 				rf.reason = "path " + wire.FormatPath(path)
@@ -344,16 +411,24 @@ func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error)
 			}
 			return nil, err
 		}
+		if rc != nil {
+			key, err := circuitKey(tc, pre.id)
+			if err != nil {
+				abort()
+				return nil, err
+			}
+			rc.SetKey(key)
+		}
 		// The destination counts the circuit against its limits once TLS
 		// has proved us, and says so inside TLS: the inner session reads
 		// that verdict first (see verdictConn), so that the circuit's first
 		// connection goes out with our last handshake flight rather than a
 		// round trip later.
-		rw = c.awaitVerdict(ctx, tc, st, path)
+		rw = c.awaitVerdict(ctx, tc, abort, path)
 	}
-	sess, err := mux.Client(rw, c.innerCfg)
+	sess, err := mux.Client(rw, c.circuitMuxCfg(rc != nil))
 	if err != nil {
-		st.Reset(mux.CodeCancel)
+		abort()
 		return nil, err
 	}
 	h := c.track(sess)
@@ -363,7 +438,11 @@ func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error)
 	if c.ident == nil { // else once the verdict is in (see verdictConn)
 		c.stats.opened.Add(1) // before the dialers waiting for it go on
 	}
-	return &circuit{host: host, path: path, sess: sess, source: true, h: h, cert: pc, since: time.Now()}, nil
+	ci := &circuit{host: host, path: path, sess: sess, source: true, h: h, cert: pc, since: time.Now(), rc: rc}
+	if ref != nil {
+		ref.setCircuit(ci)
+	}
+	return ci, nil
 }
 
 // verdictConn is the end-to-end TLS connection of a circuit at its
@@ -376,7 +455,6 @@ type verdictConn struct {
 	ok    bool  // the verdict was ok
 	err   error // why the verdict was not ok, once known
 	c     *core
-	st    *mux.Stream // the circuit's stream on the link
 	path  []uint64
 	wait  time.Duration         // how long the verdict may take
 	timer *time.Timer           // resets st after wait
@@ -384,14 +462,14 @@ type verdictConn struct {
 }
 
 // awaitVerdict returns tc, the end-to-end TLS connection of a circuit set
-// up along path on st, as a verdictConn whose wait for the verdict is
-// bounded by what is left of ctx.
-func (c *core) awaitVerdict(ctx context.Context, tc *tls.Conn, st *mux.Stream, path []uint64) *verdictConn {
-	v := &verdictConn{Conn: tc, c: c, st: st, path: path, wait: c.lim.HandshakeTimeout}
+// up along path, as a verdictConn whose wait for the verdict is bounded by
+// what is left of ctx; past it, abort ends the circuit's stream.
+func (c *core) awaitVerdict(ctx context.Context, tc *tls.Conn, abort func(), path []uint64) *verdictConn {
+	v := &verdictConn{Conn: tc, c: c, path: path, wait: c.lim.HandshakeTimeout}
 	if dl, ok := ctx.Deadline(); ok {
 		v.wait = time.Until(dl)
 	}
-	v.timer, v.ref = timerref.Func(v.wait, func() { st.Reset(mux.CodeCancel) })
+	v.timer, v.ref = timerref.Func(v.wait, abort)
 	return v
 }
 
@@ -584,15 +662,75 @@ func (c *core) terminate(st *mux.Stream, s wire.SetupHeader) {
 		return
 	}
 	var rw net.Conn = st
+	var rc *resume.Conn
+	var ref *circuitRef
+	if c.opts.resume {
+		// A resumable circuit's source sends a preface (resumecircuit.go)
+		// before its TLS or its inner session; anything else is neither.
+		var magic [len(circuitMagic)]byte
+		st.SetReadDeadline(time.Now().Add(min(c.lim.PreAuthTimeout, c.lim.HandshakeTimeout)))
+		_, err := io.ReadFull(st, magic[:])
+		st.SetReadDeadline(time.Time{})
+		switch {
+		case err != nil:
+			st.Reset(mux.CodeCancel)
+			if c.ident == nil {
+				release()
+			}
+			return
+		case string(magic[:]) != circuitMagic:
+			rw = &prefixStream{Stream: st, pre: magic[:]}
+		default:
+			pre, err := readCircuitPreface(st, c.circuitWindow())
+			if err != nil || pre.kind == prefaceResume {
+				if c.ident == nil {
+					release() // a resume counts as the circuit it resumes
+				}
+				if err != nil {
+					c.refuseSetup(st, s, err, s.Path[s.Hop-1])
+				} else {
+					c.acceptCircuitResume(st, s, pre.id)
+				}
+				return
+			}
+			ref = &circuitRef{c: c}
+			if rc, err = resume.NewPeer(pre.id, newStreamPath(st, st), c.circuitResumeCfg(pre.window, ref)); err != nil {
+				st.Reset(mux.CodeCancel)
+				if c.ident == nil {
+					release()
+				}
+				return
+			}
+			ref.setConn(rc)
+			if c.ident == nil {
+				rc.SetKey(pre.secret[:])
+			}
+			rw = rc
+		}
+	}
+	abort := func() {
+		st.Reset(mux.CodeCancel)
+		if rc != nil {
+			rc.Fail(ErrClosed)
+		}
+	}
 	var pc peerCert
 	if c.ident != nil {
 		ctx, cancel := context.WithTimeout(c.ctx, min(c.lim.PreAuthTimeout, c.lim.HandshakeTimeout))
-		tc, err := c.ident.handshake(ctx, st, true, src, &pc, nil)
+		tc, err := c.ident.handshake(ctx, rw, true, src, &pc, nil)
 		cancel()
 		if err != nil {
 			c.logf(slog.LevelWarn, "mesh: circuit refused: end-to-end TLS failed", "path", wire.FormatPath(s.Path), "err", err)
-			st.Reset(mux.CodeCancel)
+			abort()
 			return
+		}
+		if rc != nil {
+			key, err := circuitKey(tc, rc.ID())
+			if err != nil {
+				abort()
+				return
+			}
+			rc.SetKey(key)
 		}
 		// path[0] is proved: now it may count, and the verdict on it goes
 		// inside TLS.
@@ -615,19 +753,25 @@ func (c *core) terminate(st *mux.Stream, s wire.SetupHeader) {
 			// that data, and a reset can overtake the verdict. This setup's
 			// pending slot (see pend) bounds the wait.
 			tc.CloseWrite()
+			if rc != nil { // read through the resume layer, its one reader
+				tc.SetReadDeadline(time.Now().Add(refusedLinger))
+				io.Copy(io.Discard, tc)
+				abort()
+				return
+			}
 			c.drainRefused(st)
 			return
 		}
 		if err != nil {
-			st.Reset(mux.CodeCancel)
+			abort()
 			release()
 			return
 		}
 		rw = tc
 	}
-	sess, err := mux.Server(rw, c.innerCfg)
+	sess, err := mux.Server(rw, c.circuitMuxCfg(rc != nil))
 	if err != nil {
-		st.Reset(mux.CodeCancel)
+		abort()
 		release()
 		return
 	}
@@ -636,13 +780,19 @@ func (c *core) terminate(st *mux.Stream, s wire.SetupHeader) {
 		release()
 		return
 	}
-	ci := &circuit{host: src, path: s.Path, sess: sess, h: h, cert: pc, since: time.Now()}
+	ci := &circuit{host: src, path: s.Path, sess: sess, h: h, cert: pc, since: time.Now(), rc: rc}
 	c.stats.accepted.Add(1)
 	t.mu.Lock()
 	if cur := t.byHost[src]; cur == nil || cur.sess.Err() != nil {
 		t.byHost[src] = ci
 	}
+	if rc != nil {
+		t.res.byID[rc.ID()] = ci
+	}
 	t.mu.Unlock()
+	if ref != nil {
+		ref.setCircuit(ci)
+	}
 	if !c.spawn(func() {
 		defer release()
 		c.serveCircuit(ci)

@@ -56,6 +56,11 @@ var (
 	// ErrStaleRecord: a routing record, or a revocation list, is not newer
 	// than the one held (a replay, or a copy that arrived late).
 	ErrStaleRecord = base.ErrStaleRecord
+	// ErrCircuitLost: a resumable circuit (WithResume) broke and its far
+	// host no longer has it (it restarted, or its resume window is over),
+	// so it cannot be resumed: its streams fail with an error wrapping
+	// this.
+	ErrCircuitLost = errors.New("mesh: circuit lost: the far host no longer has it")
 	// ErrProtocol: the peer broke the mesh protocol.
 	ErrProtocol = base.ErrProtocol
 	// ErrClosed: the node or listener is closed. It is net.ErrClosed too.
@@ -107,6 +112,7 @@ const (
 	codeIDMismatch    code = 0x0a // an id does not match what was proved or expected
 	codeProtocol      code = 0x0b // malformed message
 	codeClosed        code = 0x0c // the node is closing
+	codeNoCircuit     code = 0x0d // a circuit resume: no such circuit here (restarted, or its window is over)
 	codeLimitBase     code = 0x40 // codeLimitBase+i: limit limitNames[i] refused
 
 	codeFull code = 0xff // a listener's backlog is full (internal: never sent)
@@ -130,7 +136,7 @@ var codeErrs = map[code]error{
 	codeNotRelay: ErrNotRelay, codeHopLimit: ErrHopLimit, codeLoop: ErrLoop,
 	codeNotAuthorized: ErrNotAuthorized, codeMeshMismatch: ErrMeshMismatch,
 	codeVersion: ErrVersion, codeIDMismatch: ErrIDMismatch, codeProtocol: ErrProtocol,
-	codeClosed: ErrClosed,
+	codeClosed: ErrClosed, codeNoCircuit: ErrCircuitLost,
 }
 
 // err returns the sentinel (or *LimitError) a code stands for.

@@ -36,12 +36,14 @@ func (c *core) startRouting() {
 			cr := c.ident.creds() // ReloadTLS may replace them
 			rec.Cert = cr.chain
 			rec.Advertise = c.opts.advertise
+			rec.Resume = c.opts.resume
 			return linkstate.EncodeRecord(rec, cr.sign)
 		}
 	} else {
 		encode = func(rec *linkstate.Record) ([]byte, error) {
 			rec.Name = c.opts.nodeName
 			rec.Advertise = c.opts.advertise
+			rec.Resume = c.opts.resume
 			return linkstate.EncodeRecord(rec, nil)
 		}
 	}

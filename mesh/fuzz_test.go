@@ -1,7 +1,10 @@
 package mesh
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
+	"errors"
 	"io"
 	"math"
 	"net"
@@ -54,6 +57,132 @@ func FuzzLinkHandshake(f *testing.F) {
 		case <-errc:
 		case <-time.After(10 * time.Second):
 			t.Fatal("Attach did not return")
+		}
+	})
+}
+
+// FuzzPreface feeds the decoder of the resume preface (readPreface: what
+// follows the magic) arbitrary bytes: it never panics, fails only with
+// ErrProtocol or ErrVersion, and what it takes is a preface it would
+// send, with a window within the protocol's bounds.
+func FuzzPreface(f *testing.F) {
+	id := [16]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
+	for _, p := range []preface{
+		{kind: prefaceNew, id: id, window: 20 << 20},
+		{kind: prefaceNew, id: id, window: minResumeBuffer, secret: [secretLen]byte{0xaa}},
+		{kind: prefaceNew, id: id, window: maxResumeBuffer},
+		{kind: prefaceNew, id: id, window: maxResumeBuffer + 1},
+		{kind: prefaceResume, id: id},
+	} {
+		f.Add(p.marshal()[len(prefaceMagic):])
+	}
+	f.Add([]byte{1, prefaceNew})
+	f.Add([]byte{prefaceVersion, 'X'})
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r := bytes.NewReader(b)
+		p, err := readPreface(r)
+		if err != nil {
+			if !errors.Is(err, ErrProtocol) && !errors.Is(err, ErrVersion) {
+				t.Fatalf("error %v is neither ErrProtocol nor ErrVersion", err)
+			}
+			return
+		}
+		switch p.kind {
+		case prefaceNew:
+			if p.window < minResumeBuffer || p.window > maxResumeBuffer {
+				t.Fatalf("window %d taken", p.window)
+			}
+		case prefaceResume:
+		default:
+			t.Fatalf("kind %#x taken", p.kind)
+		}
+		read := b[:len(b)-r.Len()]
+		if m := p.marshal()[len(prefaceMagic):]; !bytes.Equal(m, read) {
+			t.Fatalf("read %x, which marshals back as %x", read, m)
+		}
+	})
+}
+
+// FuzzPrefaceAnswer feeds the decoder of the acceptor's answer
+// (readAnswer) arbitrary bytes, for either kind of preface and any window
+// offered: it never panics, fails only with ErrProtocol, and a new link's
+// window taken lies within [the least window, the window offered].
+func FuzzPrefaceAnswer(f *testing.F) {
+	win := func(st byte, w uint32) []byte { return binary.BigEndian.AppendUint32([]byte{st}, w) }
+	f.Add(win(statusOK, 20<<20), true, uint32(20<<20))
+	f.Add(win(statusOK, minResumeBuffer), true, uint32(maxResumeBuffer))
+	f.Add(win(statusOK, maxResumeBuffer), true, uint32(20<<20))
+	f.Add(win(statusOK, 0), true, uint32(20<<20))
+	f.Add([]byte{statusOK, 1}, true, uint32(20<<20))
+	f.Add([]byte{statusRefused}, true, uint32(20<<20))
+	f.Add([]byte{statusOK}, false, uint32(0))
+	f.Add([]byte{statusUnknown}, false, uint32(0))
+	f.Add([]byte{}, false, uint32(0))
+	f.Fuzz(func(t *testing.T, b []byte, isNew bool, offered uint32) {
+		kind := byte(prefaceResume)
+		if isNew {
+			kind = prefaceNew
+		}
+		r := bytes.NewReader(b)
+		st, w, err := readAnswer(r, kind, offered)
+		if err != nil {
+			if !errors.Is(err, ErrProtocol) {
+				t.Fatalf("error %v is not ErrProtocol", err)
+			}
+			return
+		}
+		read := b[:len(b)-r.Len()]
+		if kind == prefaceNew && st == statusOK {
+			if w < minResumeBuffer || w > offered {
+				t.Fatalf("window %d taken, offered %d", w, offered)
+			}
+		} else if w != 0 {
+			t.Fatalf("status %d of kind %c has window %d", st, kind, w)
+		}
+		if m := appendAnswer(nil, kind, st, w); !bytes.Equal(m, read) {
+			t.Fatalf("read %x, which appends back as %x", read, m)
+		}
+	})
+}
+
+// FuzzCircuitPreface feeds the decoder of the circuit preface
+// (readCircuitPreface: what follows the magic) arbitrary bytes: it never
+// panics, fails only with ErrProtocol or ErrVersion, and what it takes is
+// a preface the source would send, with a window within the bounds.
+func FuzzCircuitPreface(f *testing.F) {
+	const maxWin = 5 << 20
+	id := [16]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
+	for _, p := range []circuitPreface{
+		{kind: prefaceNew, id: id, window: maxWin},
+		{kind: prefaceNew, id: id, window: minResumeBuffer, secret: [secretLen]byte{0xaa}},
+		{kind: prefaceNew, id: id, window: maxWin + 1},
+		{kind: prefaceResume, id: id},
+	} {
+		f.Add(p.appendTo(nil)[len(circuitMagic):])
+	}
+	f.Add([]byte{circuitVersion, 'X'})
+	f.Add([]byte{2, prefaceNew})
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := readCircuitPreface(bytes.NewReader(b), maxWin)
+		if err != nil {
+			if !errors.Is(err, ErrProtocol) && !errors.Is(err, ErrVersion) {
+				t.Fatalf("error %v is neither ErrProtocol nor ErrVersion", err)
+			}
+			return
+		}
+		switch p.kind {
+		case prefaceNew:
+			if p.window < minResumeBuffer || p.window > maxWin {
+				t.Fatalf("window %d taken", p.window)
+			}
+		case prefaceResume:
+		default:
+			t.Fatalf("kind %#x taken", p.kind)
+		}
+		if got := p.appendTo(nil)[len(circuitMagic):]; !bytes.Equal(got, b[:len(got)]) {
+			t.Fatalf("taken %x, re-encoded %x", b[:len(got)], got)
 		}
 	})
 }

@@ -112,6 +112,13 @@ type LinkInfo struct {
 	// WithDirect): dialed to an address the peer advertises, by this node
 	// or by the peer (which says so in its hello).
 	Direct bool
+	// Suspended: the link is resumable (WithResume) and its connection
+	// broke; it waits, for at most the resume window (WithResumeWindow),
+	// for a resume over a new connection. Routing has it down meanwhile,
+	// and its streams and circuits pause. SuspendedSince is when the
+	// connection broke; zero while the link is up.
+	Suspended      bool
+	SuspendedSince time.Time
 }
 
 // Links lists the node's live links, sorted by peer, then by Since.
@@ -134,7 +141,7 @@ func (n *Node) Links() []LinkInfo {
 
 // info describes l.
 func (l *link) info() LinkInfo {
-	return LinkInfo{
+	info := LinkInfo{
 		Peer:       l.peer,
 		Dialer:     l.dialer,
 		LocalAddr:  l.laddr,
@@ -143,7 +150,11 @@ func (l *link) info() LinkInfo {
 		Stats:      l.sess.Stats(),
 		Conns:      l.sess.Stats().ClassStreams,
 		Direct:     l.direct,
+
+		SuspendedSince: l.suspendedSince(),
 	}
+	info.Suspended = !info.SuspendedSince.IsZero()
+	return info
 }
 
 // all returns the registered links.
@@ -217,6 +228,10 @@ type CircuitInfo struct {
 	// here (Stats.Streams: the connections open on it now); zero for a
 	// relayed circuit, whose traffic the relay does not see.
 	Stats mux.Stats
+	// Resumable: an end of a circuit that survives the loss of its path
+	// (WithResume); Resumes counts the new paths it took.
+	Resumable bool
+	Resumes   uint64
 }
 
 // Circuits lists the circuits this node relays and those that end here,
@@ -254,18 +269,21 @@ func (n *Node) Circuits() []CircuitInfo {
 // info describes ci, an end of a circuit.
 func (ci *circuit) info() CircuitInfo {
 	st := ci.sess.Stats()
+	path := ci.currentPath()
 	info := CircuitInfo{
-		Role:   CircuitDest,
-		Source: ci.path[0],
-		Dest:   ci.path[len(ci.path)-1],
-		Path:   slices.Clone(ci.path),
-		Prev:   ci.path[len(ci.path)-2],
-		Since:  ci.since,
-		Bytes:  st.BytesIn + st.BytesOut,
-		Stats:  st,
+		Role:      CircuitDest,
+		Source:    path[0],
+		Dest:      path[len(path)-1],
+		Path:      slices.Clone(path),
+		Prev:      path[len(path)-2],
+		Since:     ci.since,
+		Bytes:     st.BytesIn + st.BytesOut,
+		Stats:     st,
+		Resumable: ci.rc != nil,
+		Resumes:   ci.resumes.Load(),
 	}
 	if ci.source {
-		info.Role, info.Prev, info.Next = CircuitSource, 0, ci.path[1]
+		info.Role, info.Prev, info.Next = CircuitSource, 0, path[1]
 	}
 	return info
 }

@@ -60,7 +60,7 @@ type link struct {
 	res    *resume.Conn                                      // nil: a plain link
 	redial func(context.Context) (io.ReadWriteCloser, error) // the dialer's: a new connection to the peer
 	broke  chan struct{}                                     // a break to resume (the dialer redials)
-	susp   atomic.Bool                                       // the connection broke: waiting for a resume; routing has the link down
+	susp   atomic.Pointer[time.Time]                         // when the connection broke: waiting for a resume, routing has the link down; nil: up
 }
 
 // linkTable holds the live links by peer. A link is registered only once
@@ -719,6 +719,7 @@ func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
 	}
 	c.logf(slog.LevelInfo, "mesh: link up", "peer", c.who(l.peer), "dialer", dialer)
 	c.linkChanged(l.peer, true)
+	c.moveDirect(l.peer) // a relayed circuit to the new neighbour moves onto the link
 	var wg sync.WaitGroup
 	run := func(f func()) {
 		wg.Add(1)

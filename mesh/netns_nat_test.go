@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/plexusnet/plexus/mesh/internal/wire"
 )
 
 // The NAT test: a relayed pair goes direct across a NAT.
@@ -71,7 +73,7 @@ func TestNetnsNATGoesDirect(t *testing.T) {
 	if err := l.in("r", iptables, "-t", "nat", "-A", "POSTROUTING", "-s", "10.201.1.0/24", "-j", "MASQUERADE"); err != nil {
 		t.Skipf("skipped: cannot set up NAT with iptables: %v", err)
 	}
-	for _, kase := range []string{"direct", "nodialback"} {
+	for _, kase := range []string{"direct", "nodialback", "resume"} {
 		t.Run(kase, func(t *testing.T) {
 			start := time.Now()
 			ctx, cancel := context.WithTimeout(context.Background(), 2*patience)
@@ -103,7 +105,11 @@ func TestNetnsNATHost(t *testing.T) {
 	if role == "" {
 		t.Skip("a host of TestNetnsNATGoesDirect, run by it")
 	}
-	direct := os.Getenv(netnsCase) == "direct"
+	kase := os.Getenv(netnsCase)
+	direct := kase != "nodialback"
+	if kase == "resume" {
+		natResume = true
+	}
 	switch role {
 	case "b":
 		natRelay(t, dir, direct)
@@ -114,10 +120,20 @@ func TestNetnsNATHost(t *testing.T) {
 	}
 }
 
+// natResume: the resume case, where every node has WithResume(true) and
+// A's connection stays open across the upgrade, its circuit moved onto the
+// direct link (set in the re-executed test binary only, one case each).
+var natResume bool
+
+// natOpts returns the options every host of the NAT test starts with.
+func natOpts() []Option {
+	return []Option{WithName("netns"), withCircuitIdle(natIdle), WithResume(natResume)}
+}
+
 // natRelay plays B: it relays, and says when it relays no circuit any
 // more after it relayed one (the file released).
 func natRelay(t *testing.T, dir string, direct bool) {
-	n := newNode(t, WithName("netns"), withCircuitIdle(natIdle))
+	n := newNode(t, natOpts()...)
 	stop := stopSignal()
 	if err := n.ListenAndServe("tcp", ":7000"); err != nil {
 		t.Fatal(err)
@@ -157,7 +173,7 @@ func natRelay(t *testing.T, dir string, direct bool) {
 // from R's outside address; in the nodialback case, that its dials back
 // to A are bounded and fail.
 func natC(t *testing.T, dir string, direct bool) {
-	opts := []Option{WithName("netns"), withCircuitIdle(natIdle)}
+	opts := natOpts()
 	if direct {
 		opts = append(opts, WithAdvertise(natAddrC))
 	}
@@ -261,7 +277,7 @@ func natNoDialBack(t *testing.T, n *Node, aID uint64) {
 // natA plays A, behind the NAT: it listens (nobody can reach it), joins B,
 // and sends to C's sink.
 func natA(t *testing.T, dir string, direct bool) {
-	opts := []Option{WithName("netns"), withCircuitIdle(natIdle)}
+	opts := natOpts()
 	if !direct {
 		opts = append(opts, WithAdvertise(natAddrA))
 	}
@@ -314,13 +330,13 @@ func natA(t *testing.T, dir string, direct bool) {
 		return
 	}
 
-	// The first connection ends here, before the upgrade is awaited: a
-	// live circuit's session does not move onto a direct link yet. With
-	// resumable circuits (issue 18, part 1), this test keeps the
-	// connection open across the upgrade instead, sends on it once the
-	// two are neighbours, and checks that its bytes then go over the
-	// direct link (A's link to C carries it) while B relays 0 circuits,
-	// the SHA-256 holding across the move.
+	if natResume {
+		natMoved(t, n, dir, conn, cID, start)
+		return
+	}
+	// Without resumption the first connection stays on the relay: it ends
+	// here, and its circuit is closed by the idle rule once the two are
+	// neighbours; new connections take the direct link.
 	conn.Close()
 	eventually(t, "a direct link from A to C, through the NAT", func() bool {
 		l, ok := linkTo(n, cID)
@@ -353,6 +369,34 @@ func natA(t *testing.T, dir string, direct bool) {
 	}
 	if circuitOf(n, cID) != nil {
 		t.Error("the transfer after the upgrade set up a circuit")
+	}
+}
+
+// natMoved is the rest of A in the resume case: the connection on the
+// circuit through B stays open; once the direct link to C is up, the
+// circuit moves onto it (B released at once, not by the idle rule), and
+// the connection carries a second transfer, SHA-256 checked, over the
+// link.
+func natMoved(t *testing.T, n *Node, dir string, conn net.Conn, cID uint64, start time.Time) {
+	defer conn.Close()
+	ci := circuitOf(n, cID)
+	if ci == nil || ci.rc == nil {
+		t.Fatal("A's circuit to C is not resumable")
+	}
+	eventually(t, "A's circuit to C on the direct link", func() bool {
+		l, ok := linkTo(n, cID)
+		return ok && l.Direct && len(ci.currentPath()) == 2
+	})
+	fmt.Printf("netns: A's circuit to C moved onto the direct link %v after the first dial\n", time.Since(start).Round(time.Millisecond))
+	natSignalWait(t, dir, "released", "B to relay 0 circuits")
+	took := transfer(t, conn, natBulk, 3)
+	fmt.Printf("netns: A -> C on the same connection, over the direct link: %d MiB in %v (%.0f MiB/s), SHA-256 ok\n",
+		natBulk>>20, took.Round(time.Millisecond), float64(natBulk>>20)/took.Seconds())
+	if st := n.Stats(); st.CircuitsOpened != 1 || st.CircuitResumes < 1 || st.DirectLinks != 1 {
+		t.Errorf("A's counters: %d circuits opened, want 1; %d resumes, want 1; direct %+v", st.CircuitsOpened, st.CircuitResumes, st.LinkStats)
+	}
+	if p := ci.currentPath(); len(p) != 2 || circuitOf(n, cID) != ci {
+		t.Errorf("after the transfer A's circuit goes %s", wire.FormatPath(p))
 	}
 }
 

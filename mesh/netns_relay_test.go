@@ -14,7 +14,7 @@ import (
 )
 
 // The relay-killed test (issue 18, resumable circuits), on the diamond
-// (see diamond): A and C linked through B and through D, all four with
+// (see netnsDiamond): A and C linked through B and through D, all four with
 // WithResume(true), on a secured mesh. B and D serve links at :7000. B, C
 // and A start; C joins B and serves a sink; A joins B and dials the sink:
 // a circuit A–B–C, the only path then. A leaves the file "circuit"; the
@@ -29,7 +29,7 @@ const relayBulk = 200 << 20
 // of the relay B (SIGKILL), moving onto A–D–C.
 func TestNetnsRelayKilled(t *testing.T) {
 	t.Skip("skipped: resumable circuits (issue 18, part 1: WithResume(true) making a circuit survive the loss of a relay) are not in this build yet; the test is ready for them: remove this skip once they are")
-	l := diamond(t, "k")
+	l := netnsDiamond(t, "k")
 	start := time.Now()
 	const kase = "relay"
 	ctx, cancel := context.WithTimeout(context.Background(), 2*patience)

@@ -553,7 +553,7 @@ func (r *resumeLog) remotes() []string {
 	return append([]string(nil), r.rem...)
 }
 
-// The diamond: four hosts, A and C linked through B and through D, A and
+// The diamond of namespaces: four hosts, A and C linked through B and through D, A and
 // C not neighbours; no host forwards IP, so A and C have no IP path to
 // each other either.
 //
@@ -574,9 +574,9 @@ const (
 	diamondCtoD = "10.200.8.13:7000" // D, on C's side
 )
 
-// diamond makes the four hosts a, b, c, d of the diamond (tag as for
+// netnsDiamond makes the four hosts a, b, c, d of the diamond (tag as for
 // newNetnsLab); B and D are to serve on :7000, A and C to join them.
-func diamond(t *testing.T, tag string) *netnsLab {
+func netnsDiamond(t *testing.T, tag string) *netnsLab {
 	t.Helper()
 	l := newNetnsLab(t, tag, "a", "b", "c", "d")
 	l.veth("a", "10.200.8.1/30", "b", "10.200.8.2/30")

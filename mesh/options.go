@@ -215,16 +215,22 @@ const DefaultResumeWindow = 30 * time.Second
 
 // WithResumeWindow sets how long a resumable link whose connection broke
 // is kept suspended, its streams and circuits paused, for the dialing side
-// to redial and resume it (default 30s); past it, the link and everything
-// on it fail. See docs/mesh.md, Resumable links.
+// to redial and resume it, and how long a resumable circuit whose path
+// broke waits for its source to resume it along a new path (default 30s);
+// past it, the link and everything on it, or the circuit, fail with an
+// error wrapping ErrResumeTimeout. See docs/mesh.md, Resumable links and
+// Resumable circuits.
 func WithResumeWindow(d time.Duration) Option { return func(o *options) { o.resumeWin = d } }
 
-// WithResume turns resumable links on or off (off by default, for now:
-// they cost a large part of a link's bulk throughput, see docs/mesh.md,
-// Resumable links): links made by Join and accepted by Serve then survive
-// a broken connection for the resume window (WithResumeWindow). Both ends
-// must have it on; a link with a node that has it off, or does not speak
-// it, is a plain link, as before.
+// WithResume turns resumable links and circuits on or off (off by
+// default, for now: resumable links cost a large part of a link's bulk
+// throughput, see docs/mesh.md, Resumable links). Links made by Join and
+// accepted by Serve then survive a broken connection for the resume
+// window (WithResumeWindow); a link with a node that has it off, or does
+// not speak it, is a plain link, as before. Circuits to hosts that have it
+// on too (their record says so) survive the loss of their path: the
+// source resumes them along another path, or onto a direct link when the
+// two become neighbours (docs/mesh.md, Resumable circuits).
 func WithResume(on bool) Option { return func(o *options) { o.resume = on } }
 
 // WithLogger makes the node log link changes and refusals to l.

@@ -24,7 +24,9 @@ import (
 // on an insecure mesh). Right after TLS, before the session starts, the
 // dialer sends a preface: {new, the resume id, the link's window, on an
 // insecure mesh a random secret} for a new link, {resume, id} to resume a
-// suspended one; the acceptor answers with one status byte. A secured
+// suspended one; the acceptor answers with one status byte, followed for
+// a new link it takes by the window it took (the least of the dialer's
+// and its own: takeWindow), which both ends use. A secured
 // dialer offers the resumable protocol through ALPN (alpnResume before
 // alpnPlain), so that a node that does not speak it picks alpnPlain and
 // the link is a plain one, as before; an insecure acceptor tells a
@@ -40,11 +42,12 @@ const (
 // The preface.
 const (
 	prefaceMagic     = "PXLR"
-	prefaceVersion   = 1
+	prefaceVersion   = 2 // 2: a new link's answer carries the window taken
 	prefaceNew       = 'N'
 	prefaceResume    = 'R'
 	prefaceHeadLen   = 4 + 1 + 1 + 16 // magic, version, kind, id
 	prefaceNewLen    = prefaceHeadLen + 4 + secretLen
+	answerNewLen     = 1 + 4 // a new link's answer: status, the window taken
 	secretLen        = 32
 	resumeKeyLen     = 32
 	resumeKeyLabel   = "EXPORTER-plexus-link-resume"
@@ -79,7 +82,7 @@ var ErrResumeTimeout = resume.ErrResumeTimeout
 type preface struct {
 	kind   byte
 	id     resume.ID
-	window uint32          // new: the replay bound of both ends
+	window uint32          // new: the dialer's replay bound, the most the acceptor may take
 	secret [secretLen]byte // new, insecure: the resume key
 }
 
@@ -125,12 +128,59 @@ func readPreface(r io.Reader) (preface, error) {
 	return p, nil
 }
 
-// linkWindow is the replay bound of a resumable link that this node
-// dials: the link's receive window, its session window plus the window of
-// the connections (its class streams): what the peer may have in flight.
+// linkWindow is this node's replay bound for a resumable link: the
+// link's receive window, its session window plus the window of the
+// connections (its class streams): what the peer may have in flight. A
+// dialer announces it; an acceptor takes at most it (takeWindow).
 func (c *core) linkWindow() uint32 {
 	w := uint64(c.linkCfg.SessionWindow) + uint64(c.linkCfg.ClassWindow)
 	return uint32(min(max(w, minResumeBuffer), maxResumeBuffer))
+}
+
+// takeWindow is the replay bound an acceptor takes for a new link whose
+// dialer announced announced, own being its own linkWindow: the least of
+// the two, so that a dialer cannot make it hold more replay bytes per
+// link than its own bound (the dialer announces up to maxResumeBuffer).
+func takeWindow(announced, own uint32) uint32 {
+	return max(min(announced, own), minResumeBuffer)
+}
+
+// appendAnswer appends the acceptor's answer to a preface of kind: the
+// status byte, followed for a new link taken (statusOK) by the window
+// taken, big-endian.
+func appendAnswer(b []byte, kind, st byte, window uint32) []byte {
+	b = append(b, st)
+	if kind == prefaceNew && st == statusOK {
+		b = binary.BigEndian.AppendUint32(b, window)
+	}
+	return b
+}
+
+// readAnswer reads the acceptor's answer to a preface of kind: its status
+// and, for a new link taken (statusOK), the window taken, which must lie
+// within [minResumeBuffer, announced] (the window the dialer announced).
+// A new link's answer that does not come is errNoPreface (an insecure
+// node that does not speak the preface); any other error is ErrProtocol.
+func readAnswer(r io.Reader, kind byte, announced uint32) (st byte, window uint32, err error) {
+	var b [answerNewLen]byte
+	if _, err := io.ReadFull(r, b[:1]); err != nil {
+		if kind == prefaceNew {
+			return 0, 0, fmt.Errorf("%w: %w: %w (%v)", ErrProtocol, errHungUp, errNoPreface, err)
+		}
+		return 0, 0, fmt.Errorf("%w: link resume answer: %w", ErrProtocol, err)
+	}
+	st = b[0]
+	if kind != prefaceNew || st != statusOK {
+		return st, 0, nil
+	}
+	if _, err := io.ReadFull(r, b[1:]); err != nil {
+		return st, 0, fmt.Errorf("%w: link resume answer: the window: %w", ErrProtocol, err)
+	}
+	window = binary.BigEndian.Uint32(b[1:])
+	if window < minResumeBuffer || window > announced {
+		return st, 0, fmt.Errorf("%w: link resume answer: window %d outside [%d, %d]", ErrProtocol, window, minResumeBuffer, announced)
+	}
+	return st, window, nil
 }
 
 // resumeCfg returns the resume.Config of a link with the replay bound
@@ -193,48 +243,6 @@ func exportKey(tc *tls.Conn, id resume.ID) ([]byte, error) {
 	return cs.ExportKeyingMaterial(resumeKeyLabel, id[:], resumeKeyLen)
 }
 
-// gatedPath holds a dialer's first path shut until its preface is
-// answered: the resume.Conn is made (and its id drawn) before the preface
-// is sent, and must neither read the answer nor write before it.
-type gatedPath struct {
-	io.ReadWriteCloser
-	open   chan struct{}
-	closed chan struct{}
-	once   sync.Once
-}
-
-func newGatedPath(rw io.ReadWriteCloser) *gatedPath {
-	return &gatedPath{ReadWriteCloser: rw, open: make(chan struct{}), closed: make(chan struct{})}
-}
-
-func (g *gatedPath) wait() error {
-	select {
-	case <-g.open:
-		return nil
-	case <-g.closed:
-		return net.ErrClosed
-	}
-}
-
-func (g *gatedPath) Read(p []byte) (int, error) {
-	if err := g.wait(); err != nil {
-		return 0, err
-	}
-	return g.ReadWriteCloser.Read(p)
-}
-
-func (g *gatedPath) Write(p []byte) (int, error) {
-	if err := g.wait(); err != nil {
-		return 0, err
-	}
-	return g.ReadWriteCloser.Write(p)
-}
-
-func (g *gatedPath) Close() error {
-	g.once.Do(func() { close(g.closed) })
-	return g.ReadWriteCloser.Close()
-}
-
 // prefixConn replays the bytes read to look for a preface before the rest
 // of the connection: a plain session from a node that sent none.
 type prefixConn struct {
@@ -267,44 +275,47 @@ func within(ctx context.Context, conn io.Closer, f func() error) error {
 
 // dialResumable starts a new resumable link as its dialer on rw (TLS, or
 // the connection): it sends the new preface and reads the answer, and
-// returns the resume.Conn for the session.
+// returns the resume.Conn for the session, made once the answer says the
+// window both ends use.
 func (c *core) dialResumable(ctx context.Context, rw io.ReadWriteCloser, lp *linkRef) (*resume.Conn, error) {
-	window := c.linkWindow()
-	g := newGatedPath(rw)
-	rc, err := resume.New(g, c.resumeCfg(window, lp))
-	if err != nil {
+	p := preface{kind: prefaceNew, window: c.linkWindow()}
+	if _, err := rand.Read(p.id[:]); err != nil {
 		return nil, err
 	}
-	p := preface{kind: prefaceNew, id: rc.ID(), window: window}
 	var key []byte
+	var err error
 	if tc, ok := rw.(*tls.Conn); ok {
 		key, err = exportKey(tc, p.id)
 	} else {
 		_, err = rand.Read(p.secret[:])
 		key = p.secret[:]
 	}
-	if err == nil {
-		rc.SetKey(key)
-		err = within(ctx, rw, func() error {
-			if _, err := rw.Write(p.marshal()); err != nil {
-				return err
-			}
-			var st [1]byte
-			if _, err := io.ReadFull(rw, st[:]); err != nil {
-				return fmt.Errorf("%w: %w: %w (%v)", ErrProtocol, errHungUp, errNoPreface, err)
-			}
-			if st[0] != statusOK { // not an answer: the start of a plain session's refusal
-				return fmt.Errorf("%w: %w (status %d)", ErrProtocol, errNoPreface, st[0])
-			}
-			return nil
-		})
-	}
 	if err != nil {
-		rc.Break(err)
-		rc.Close()
 		return nil, err
 	}
-	close(g.open)
+	var window uint32
+	err = within(ctx, rw, func() error {
+		if _, err := rw.Write(p.marshal()); err != nil {
+			return err
+		}
+		st, w, err := readAnswer(rw, prefaceNew, p.window)
+		if err != nil {
+			return err
+		}
+		if st != statusOK { // not an answer: the start of a plain session's refusal
+			return fmt.Errorf("%w: %w (status %d)", ErrProtocol, errNoPreface, st)
+		}
+		window = w
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	rc, err := resume.NewWithID(p.id, rw, c.resumeCfg(window, lp))
+	if err != nil {
+		return nil, err
+	}
+	rc.SetKey(key)
 	return rc, nil
 }
 
@@ -343,10 +354,11 @@ func (c *core) acceptResumable(ctx context.Context, rw io.ReadWriteCloser, pc *p
 	} else {
 		key = p.secret[:]
 	}
-	if err := within(ctx, rw, func() error { _, err := rw.Write([]byte{statusOK}); return err }); err != nil {
+	window := takeWindow(p.window, c.linkWindow())
+	if err := within(ctx, rw, func() error { _, err := rw.Write(appendAnswer(nil, prefaceNew, statusOK, window)); return err }); err != nil {
 		return nil, false, err
 	}
-	rc, err = resume.NewPeer(p.id, rw, c.resumeCfg(p.window, lp))
+	rc, err = resume.NewPeer(p.id, rw, c.resumeCfg(window, lp))
 	if err != nil {
 		return nil, false, err
 	}
@@ -476,16 +488,16 @@ func (c *core) resumeOnce(l *link) error {
 		rw = tc
 	}
 	p := preface{kind: prefaceResume, id: l.res.ID()}
-	var st [1]byte
+	var st byte
 	err = within(ctx, rw, func() error {
 		if _, err := rw.Write(p.marshal()); err != nil {
 			return err
 		}
-		_, err := io.ReadFull(rw, st[:])
+		st, _, err = readAnswer(rw, prefaceResume, 0)
 		return err
 	})
 	if err == nil {
-		switch st[0] {
+		switch st {
 		case statusOK:
 		case statusUnknown:
 			err = errResumeUnknown
@@ -512,12 +524,14 @@ func (c *core) resumeOnce(l *link) error {
 // down at once; the dialer's runLink redials.
 func (l *link) broken(err error) {
 	c := l.c
-	if !l.susp.CompareAndSwap(false, true) {
+	now := time.Now()
+	if !l.susp.CompareAndSwap(nil, &now) {
 		return
 	}
 	c.stats.linkBreaks.Add(1)
 	c.logf(slog.LevelInfo, "mesh: link broken, suspended for resumption", "peer", c.who(l.peer), "err", err, "window", c.opts.resumeWin)
 	c.linkChanged(l.peer, false)
+	c.linkSuspended(l.peer) // the circuits set up on it look for another path
 	select {
 	case l.broke <- struct{}{}:
 	default:
@@ -527,7 +541,7 @@ func (l *link) broken(err error) {
 // resumed marks l up again, over a new connection from raddr.
 func (l *link) resumed(raddr net.Addr) {
 	c := l.c
-	l.susp.Store(false)
+	l.susp.Store(nil)
 	c.stats.linkResumes.Add(1)
 	c.logf(slog.LevelInfo, "mesh: link resumed", "peer", c.who(l.peer), "remote", raddr)
 	c.linkChanged(l.peer, true)
@@ -535,7 +549,16 @@ func (l *link) resumed(raddr net.Addr) {
 
 // suspended reports whether l's connection is broken, waiting for a
 // resume.
-func (l *link) suspended() bool { return l.susp.Load() }
+func (l *link) suspended() bool { return l.susp.Load() != nil }
+
+// suspendedSince returns when l's connection broke, if it waits for a
+// resume; else the zero time.
+func (l *link) suspendedSince() time.Time {
+	if t := l.susp.Load(); t != nil {
+		return *t
+	}
+	return time.Time{}
+}
 
 // linkResume is what a node keeps for its resumable links.
 type linkResume struct {

@@ -518,9 +518,9 @@ func (c *core) installRevocation(l *revList, from uint64) error {
 	t := &c.circuits
 	t.mu.Lock()
 	for ci := range t.all {
-		if id, ok := l.inPath(ci.path, c.id); ok {
+		if id, ok := l.inPath(ci.currentPath(), c.id); ok {
 			ends = append(ends, ci.sess)
-			c.logf(slog.LevelWarn, "mesh: circuit closed: a node on its path is revoked", "path", wire.FormatPath(ci.path), "revoked", c.who(id))
+			c.logf(slog.LevelWarn, "mesh: circuit closed: a node on its path is revoked", "path", wire.FormatPath(ci.currentPath()), "revoked", c.who(id))
 		}
 	}
 	t.mu.Unlock()

@@ -66,6 +66,12 @@ type CircuitStats struct {
 	CircuitsRefusedLimit uint64 // of them, those refused by a limit (a *LimitError: MaxCircuitsPerPeer, MaxCircuits, ...)
 	CircuitSetupsFailed  uint64 // attempts of this node to set a circuit up that failed (a refusal, a reset, no answer within SetupTimeout); the next attempt takes other relays
 	RelaysAvoided        int    // relays this node avoids now, after setups through them failed
+
+	// Resumable circuits (WithResume), at their ends.
+
+	CircuitBreaks         uint64 // paths of resumable circuits that broke (the circuit suspended)
+	CircuitResumes        uint64 // suspended circuits resumed over a new path, or moved onto a direct link
+	CircuitResumesRefused uint64 // circuit resume exchanges refused (a bad MAC, a stale generation, ...)
 }
 
 // RoutingStats are the counters of the routing records and of the routes
@@ -153,6 +159,7 @@ func (h *histogram) snapshot() Histogram {
 type nodeCounters struct {
 	linkUps, linkDowns, linkHandshakes                    atomic.Uint64
 	linkBreaks, linkResumes, linkResumesRefused           atomic.Uint64
+	circuitBreaks, circuitResumes, circuitResumesRefused  atomic.Uint64
 	relayedTotal, opened, accepted, refused, refusedLimit atomic.Uint64
 	setupsFailed                                          atomic.Uint64
 	recReceived, recSent, recRefused, recStale            atomic.Uint64
@@ -213,6 +220,9 @@ func (n *Node) Stats() Stats {
 	st.CircuitsRefused = s.refused.Load()
 	st.CircuitsRefusedLimit = s.refusedLimit.Load()
 	st.CircuitSetupsFailed = s.setupsFailed.Load()
+	st.CircuitBreaks = s.circuitBreaks.Load()
+	st.CircuitResumes = s.circuitResumes.Load()
+	st.CircuitResumesRefused = s.circuitResumesRefused.Load()
 	st.RelaysAvoided = c.avoid.count(time.Now())
 	st.RecordsReceived = s.recReceived.Load()
 	st.RecordsSent = s.recSent.Load()

@@ -104,11 +104,24 @@ func (q *sendQueue) init(conn io.Writer, c *Config, preface []byte, client bool,
 // session's frames and the stream's system calls in two goroutines.
 const maxNestedInline = 4 << 10
 
+// TryWriter is a connection with a non-blocking write, which a session on
+// it uses as it uses a stream's when nested in one (small batches written
+// from the writer's goroutine): it writes what it takes of bufs at once,
+// maybe nothing, and never waits. (A resumable byte stream under a
+// circuit's session is one.)
+type TryWriter interface {
+	TryWrite(bufs [][]byte) (int, error)
+}
+
 // nestedWriter returns the non-blocking write of a session nested in
 // conn (Stream.tryWrite) if conn is a stream, or embeds one and leaves
 // its writes alone (a type of another package that wraps a stream to read
-// something first, as mesh's circuit set-up does), else nil.
+// something first, as mesh's circuit set-up does), or the TryWrite of a
+// TryWriter, else nil.
 func nestedWriter(conn any) *fastio.Writer {
+	if tw, ok := conn.(TryWriter); ok {
+		return fastio.FuncWriter(tw.TryWrite)
+	}
 	sc, ok := conn.(interface{ stream() *Stream })
 	if !ok {
 		return nil
@@ -120,6 +133,17 @@ func nestedWriter(conn any) *fastio.Writer {
 
 // stream returns st: what nestedWriter finds in a type that embeds st.
 func (st *Stream) stream() *Stream { return st }
+
+// TryWrite writes what it can of p at once, as one write, without
+// waiting: as far as the stream's credit and its session's send buffer
+// take it (what a byte stream layered on the stream uses to send from the
+// caller's goroutine, as a session nested in a stream does). It returns
+// how many bytes went: 0 and no error when nothing could, or while a
+// Write of the stream is under way. One caller at a time.
+func (st *Stream) TryWrite(p []byte) (int, error) {
+	bufs := [1][]byte{p}
+	return st.tryWrite(bufs[:], nil)
+}
 
 // tryWrite is the non-blocking write of a session nested in st
 // (nestedWriter): it writes bufs, in one piece, as far as st's

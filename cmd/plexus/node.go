@@ -119,7 +119,7 @@ the last 200.
 		fs.stringFlag(&o.mesh.revoked, "FILE", "a revocation list of the mesh CA ('plexus cert revoke'), read again on SIGHUP", "revoked")
 		fs.varFlag(listValue{&o.mesh.advertise, false}, "HOST:PORT", "", "advertise this address, where other nodes reach a --listen of this node, so that a node with a relayed circuit to this one may link to it directly (repeatable, at most 4)", "advertise")
 		fs.boolFlag(&o.mesh.direct, "upgrade relayed pairs to direct links: dial the addresses a far host advertises, or ask it to dial back (default true; --direct=false: never)", "direct")
-		fs.boolFlag(&o.mesh.resume, "resumable links: a link whose connection breaks is redialed and resumed, its connections and circuits kept (both ends need it; costs bulk throughput, see docs/mesh.md)", "resume")
+		fs.boolFlag(&o.mesh.resume, "resumable links and circuits: a link whose connection breaks is redialed and resumed, a circuit whose relay dies is resumed along another path or moved onto a direct link, their connections kept (both ends need it; costs bulk throughput, see docs/mesh.md)", "resume")
 		fs.varFlag(durationValue{&o.mesh.resumeWindow, nil}, "D", "30s", "with --resume, how long a broken link waits to be resumed before it and everything on it fail", "resume-window")
 		fs.heading("status page and sidecars")
 		fs.stringFlag(&o.http, "ADDR", "serve the status page, JSON API and /metrics on ADDR ('': not at all)", "http")

@@ -54,6 +54,10 @@ func (p *nodeProvider) Status(ctx context.Context) (*status.Status, error) {
 		if l.RemoteAddr != nil {
 			addr = l.RemoteAddr.String()
 		}
+		var suspendedSince *time.Time
+		if l.Suspended {
+			suspendedSince = timePtr(l.SuspendedSince)
+		}
 		st.Links = append(st.Links, status.Link{
 			Peer:      mesh.FormatID(l.Peer),
 			PeerName:  l.PeerName,
@@ -65,6 +69,9 @@ func (p *nodeProvider) Status(ctx context.Context) (*status.Status, error) {
 			BytesOut:  l.Stats.BytesOut,
 			Streams:   l.Conns,
 			Direct:    l.Direct,
+
+			Suspended:      l.Suspended,
+			SuspendedSince: suspendedSince,
 		})
 	}
 	// One Topology gives the names of every node the snapshot shows,

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -37,7 +38,7 @@ func statusViews() []statusView {
 			"the node (name and id, mesh name, relay, TLS, certificate policy, revocation\nlist, certificate expiry, uptime, listen addresses), then its joins (up,\nconnecting, redialing with the last error and the next try, refused and\nwhy), links, routes, services, relayed circuits and sidecars (open and\ntotal connections, last error)",
 			func(st *status.Status) any { return st }, printStatus},
 		{"links", "list a running node's links",
-			"its links: peer, remote address, who dialed, round trip, bytes each\nway, connections open, since when",
+			"its links: peer, remote address, who dialed, round trip, bytes each\nway, connections open, since when; a STATE column when a link is\nsuspended (--resume: its connection broke, it waits for a resume)",
 			func(st *status.Status) any { return st.Links }, printLinks},
 		{"routes", "list a running node's routes",
 			"its route table: host, next hop, hops",
@@ -325,11 +326,21 @@ func linksTable(w io.Writer, st *status.Status, nl *nodeLabels) {
 	if direct {
 		cols = []string{"PEER", "ADDRESS", "DIALED", "DIRECT", "RTT", "IN", "OUT", "STREAMS", "UP"}
 	}
+	// A STATE column only when a link is suspended (plexus node --resume:
+	// its connection broke, it waits for a resume): "suspended" and for
+	// how long; "up" for the others.
+	suspended := slices.ContainsFunc(st.Links, func(l status.Link) bool { return l.Suspended })
+	if suspended {
+		cols = slices.Insert(cols, len(cols)-5, "STATE")
+	}
 	tw := table(w, cols...)
 	for _, l := range st.Links {
 		cells := []any{nl.label(l.Peer, l.PeerName), orDash(l.Addr), yesNo(l.Dialer)}
 		if direct {
 			cells = append(cells, yesNo(l.Direct))
+		}
+		if suspended {
+			cells = append(cells, linkState(st.Time, l))
 		}
 		row(tw, append(cells, rtt(l.RTTMillis), bytesIEC(l.BytesIn), bytesIEC(l.BytesOut), l.Streams, age(st.Time, l.UpSince))...)
 	}
@@ -506,4 +517,16 @@ func (nl *nodeLabels) footnote(w io.Writer) {
 	if nl.marked {
 		fmt.Fprintf(w, "\n%s\n", unverifiedNote)
 	}
+}
+
+// linkState says whether a link is up or suspended, and then for how
+// long.
+func linkState(now time.Time, l status.Link) string {
+	if !l.Suspended {
+		return "up"
+	}
+	if l.SuspendedSince == nil {
+		return "suspended"
+	}
+	return "suspended " + age(now, *l.SuspendedSince)
 }

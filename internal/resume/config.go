@@ -27,6 +27,11 @@ type Config struct {
 	// broken. Default 3 s. It also bounds how long Close waits for the
 	// peer's CLOSE.
 	KeepAliveTimeout time.Duration
+	// KeepAliveBusy limits the keep-alive to the times when bytes written
+	// wait for the peer's acknowledgement: an idle Conn sends no PING and
+	// its silence breaks nothing (a circuit's, whose relays must not pay
+	// for idle circuits; a dead path is then found when it is used).
+	KeepAliveBusy bool
 	// ResumeWindow: a Conn whose path broke fails with ErrResumeTimeout
 	// if no resume succeeds within this time. Default 30 s.
 	ResumeWindow time.Duration

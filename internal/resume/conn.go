@@ -120,6 +120,20 @@ func New(path io.ReadWriteCloser, cfg *Config) (*Conn, error) {
 	return newConn(path, id, sideNew, cfg)
 }
 
+// NewID returns a new random Conn id, for NewWithID.
+func NewID() (ID, error) {
+	var id ID
+	_, err := rand.Read(id[:])
+	return id, err
+}
+
+// NewWithID is New with an id the caller drew (NewID), for an owner that
+// must send the id to the peer, and agree on the Config with it, before
+// the Conn exists.
+func NewWithID(id ID, path io.ReadWriteCloser, cfg *Config) (*Conn, error) {
+	return newConn(path, id, sideNew, cfg)
+}
+
 // NewPeer makes the peer's end of the Conn whose id New chose, over path.
 func NewPeer(id ID, path io.ReadWriteCloser, cfg *Config) (*Conn, error) {
 	return newConn(path, id, sidePeer, cfg)
@@ -297,6 +311,47 @@ func (c *Conn) Write(b []byte) (int, error) {
 	return total, nil
 }
 
+// TryWrite writes what it can of bufs at once, without waiting: what fits
+// in the replay buffer while the path is less than a batch behind, sent as
+// Write sends it. It returns how many bytes went: 0 and no error when none
+// could (then Write waits for room). It lets a mux session layered on the
+// Conn (the inner session of a circuit) write small batches from its own
+// goroutine, as it does on a socket or a stream (see mux's nested writes).
+func (c *Conn) TryWrite(bufs [][]byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.state == stateClosed || c.closing:
+		return 0, ErrClosed
+	case c.state == stateDone:
+		return 0, ErrPeerClosed
+	case c.state == stateFailed:
+		return 0, c.err
+	case expired(c.wdl):
+		return 0, timeoutError{}
+	}
+	total := 0
+	for _, b := range bufs {
+		if p := c.cur; p != nil && c.written-p.sendOff >= maxBatch && !p.dead {
+			break
+		}
+		k := min(c.cfg.Buffer-c.replay.n, len(b))
+		if k <= 0 {
+			break
+		}
+		c.replay.write(b[:k])
+		c.written += uint64(k)
+		total += k
+		if k < len(b) {
+			break
+		}
+	}
+	if total > 0 && c.cur != nil {
+		c.send(c.cur)
+	}
+	return total, nil
+}
+
 // Close ends the Conn. On an attached path it sends what is left, then a
 // CLOSE, and waits (at most KeepAliveTimeout) for the peer's CLOSE, so that
 // the peer reads everything and takes the end for an end, not a break. A
@@ -376,6 +431,38 @@ func (c *Conn) fail(err error) {
 	c.replay.drop()
 }
 
+// Fail ends the Conn now with err, whatever its state, without the
+// graceful exchange of Close and without waiting for anything: Read and
+// Write return err (use it for a Conn whose set-up failed, or that its
+// owner gives up). It does nothing to a Conn that has already failed or
+// closed. It may be called from OnBreak.
+func (c *Conn) Fail(err error) {
+	c.mu.Lock()
+	if c.state == stateFailed || c.state == stateClosed {
+		c.mu.Unlock()
+		return
+	}
+	if p := c.cur; p != nil {
+		p.interrupt(c, aLongTimeAgo)
+	}
+	c.state, c.err = stateFailed, err
+	c.shutdown()
+	last := c.last
+	c.mu.Unlock()
+	// The buffers go once the path's goroutines are gone (one of them may
+	// be the caller, from OnBreak, so this does not wait for them).
+	go func() {
+		if last != nil {
+			last.rw.Close()
+			last.wg.Wait()
+		}
+		c.mu.Lock()
+		c.replay.drop()
+		c.in.recv.drop()
+		c.mu.Unlock()
+	}()
+}
+
 // Break declares the current path broken (a nil err means ErrBroken): the
 // path is closed and the Conn suspended until Resume, as when the Conn
 // sees a break itself, but OnBreak is not called (the caller knows).
@@ -401,6 +488,14 @@ func (c *Conn) Stats() Stats {
 		ReplayBytes: c.replay.n, ReplayMemory: c.replay.held(),
 		Resumes: c.gens.resumes, Refused: c.gens.refusals, Breaks: c.breakN,
 	}
+}
+
+// Suspended reports whether the Conn's path broke and it waits for a
+// Resume.
+func (c *Conn) Suspended() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state == stateSuspended
 }
 
 // Err returns why the Conn failed, or nil.

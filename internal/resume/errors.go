@@ -37,6 +37,10 @@ var (
 	ErrBroken = errors.New("resume: path broken")
 )
 
+// errTakenOver is why Accept breaks an attached path: the peer, proved,
+// resumed over another.
+var errTakenOver = errors.New("resume: the peer resumed over a new path")
+
 // Reasons for a refusal, wrapped with ErrResumeRefused.
 var (
 	errMalformed = errors.New("malformed resume message")

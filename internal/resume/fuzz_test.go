@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"net"
 	"testing"
 	"time"
 )
@@ -94,6 +95,43 @@ func FuzzResume(f *testing.F) {
 		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		default:
 			t.Fatalf("resume: %v", err)
+		}
+	})
+}
+
+// FuzzAccept plays arbitrary bytes as the peer's side of a resume
+// exchange against Accept, on a Conn whose path is still attached: it
+// never succeeds, and a refusal leaves the Conn attached.
+func FuzzAccept(f *testing.F) {
+	var id ID
+	h := hello{id: id}
+	m := resumeMsg{id: id, gen: 1}
+	var n [nonceLen]byte
+	f.Add(append(h.marshal(), m.marshal(testKey, sideNew, &h.nonce, &n)...))
+	f.Add(h.marshal())
+	f.Add([]byte("PXRS"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		x, y := net.Pipe()
+		defer y.Close()
+		c, err := NewPeer(id, x, &Config{KeepAliveInterval: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Fail(ErrClosed)
+		c.SetKey(testKey)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		err = c.Accept(ctx, &fuzzPath{bytes.NewReader(in)})
+		switch {
+		case err == nil:
+			t.Fatal("a forged resume succeeded")
+		case errors.Is(err, ErrResumeRefused):
+			if c.Suspended() {
+				t.Fatal("a refused resume broke the attached path")
+			}
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		default:
+			t.Fatalf("accept: %v", err)
 		}
 	})
 }

@@ -27,8 +27,28 @@ import (
 // succeeded during this one, and with the Conn's error once it has failed
 // or closed.
 func (c *Conn) Resume(ctx context.Context, rw io.ReadWriteCloser) error {
+	return c.resume(ctx, rw, false)
+}
+
+// Accept is the responder's side of a resume, for an end that may not
+// have seen the break its peer saw (a circuit's destination, whose old
+// path may still look fine): it runs the exchange of Resume with the
+// peer (which calls Resume), but reads and checks the peer's RESUME
+// before it sends its own, and only then, if the Conn's path is still
+// attached, breaks it (OnBreak is not called) and takes the new one. So
+// only a peer that holds the key can make it leave a working path; a
+// refused exchange leaves the Conn as it was, attached or suspended. The
+// exchange costs the responder half a round trip more than Resume.
+func (c *Conn) Accept(ctx context.Context, rw io.ReadWriteCloser) error {
+	return c.resume(ctx, rw, true)
+}
+
+func (c *Conn) resume(ctx context.Context, rw io.ReadWriteCloser, responder bool) error {
 	c.mu.Lock()
 	err := c.resumable()
+	if responder && errors.Is(err, ErrNotSuspended) {
+		err = nil // attached: Accept breaks the path once the peer is proved
+	}
 	if err == nil && c.key == nil {
 		err = ErrNoKey
 	}
@@ -37,9 +57,7 @@ func (c *Conn) Resume(ctx context.Context, rw io.ReadWriteCloser) error {
 		rw.Close()
 		return err
 	}
-	c.gens.genSent++
-	own := resumeMsg{id: c.id, gen: c.gens.genSent, received: c.in.received}
-	key, last, resumes := c.key, c.last, c.gens.resumes
+	key, resumes := c.key, c.gens.resumes
 	c.hs[rw] = struct{}{}
 	c.mu.Unlock()
 	defer func() {
@@ -48,9 +66,31 @@ func (c *Conn) Resume(ctx context.Context, rw io.ReadWriteCloser) error {
 		c.mu.Unlock()
 	}()
 
+	// own returns this end's RESUME: its generation and the bytes it
+	// received, final once no path is attached. A responder detaches the
+	// path first, once the peer is proved.
+	var last *path
+	own := func() (*resumeMsg, error) {
+		c.mu.Lock()
+		p := c.cur
+		c.mu.Unlock()
+		if p != nil && responder {
+			c.breakPath(p, errTakenOver)
+			p.wg.Wait()
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if err := c.resumable(); err != nil {
+			return nil, err
+		}
+		c.gens.genSent++
+		last = c.last
+		return &resumeMsg{id: c.id, gen: c.gens.genSent, received: c.in.received}, nil
+	}
+
 	stop := context.AfterFunc(ctx, func() { rw.Close() })
 	br := newReader(rw)
-	peer, err := c.exchange(rw, br, key, &own)
+	peer, err := c.exchange(rw, br, key, own, responder)
 	if !stop() && err == nil {
 		err = ctx.Err()
 	}
@@ -119,9 +159,11 @@ func (c *Conn) admit(m *resumeMsg) error {
 }
 
 // exchange runs the HELLO and RESUME exchange on rw and returns the
-// peer's RESUME, its MAC checked. Writes go from a goroutine of their own,
-// as both ends write before they read (a pipe would deadlock).
-func (c *Conn) exchange(rw io.ReadWriteCloser, br *bufio.Reader, key []byte, own *resumeMsg) (resumeMsg, error) {
+// peer's RESUME, its MAC checked; own makes this end's RESUME when it is
+// due: after the peer's HELLO, or for a responder after the peer's RESUME
+// is checked. Writes go from a goroutine of their own, as both ends write
+// before they read (a pipe would deadlock).
+func (c *Conn) exchange(rw io.ReadWriteCloser, br *bufio.Reader, key []byte, own func() (*resumeMsg, error), responder bool) (resumeMsg, error) {
 	var h hello
 	h.id = c.id
 	if _, err := rand.Read(h.nonce[:]); err != nil {
@@ -138,7 +180,7 @@ func (c *Conn) exchange(rw io.ReadWriteCloser, br *bufio.Reader, key []byte, own
 		}
 		werr <- err
 	}()
-	peer, err := c.exchangeRead(br, key, own, &h, out)
+	peer, err := c.exchangeRead(br, key, own, responder, &h, out)
 	close(out)
 	if err != nil {
 		rw.Close()
@@ -148,7 +190,7 @@ func (c *Conn) exchange(rw io.ReadWriteCloser, br *bufio.Reader, key []byte, own
 	return peer, <-werr
 }
 
-func (c *Conn) exchangeRead(br *bufio.Reader, key []byte, own *resumeMsg, h *hello, out chan<- []byte) (resumeMsg, error) {
+func (c *Conn) exchangeRead(br *bufio.Reader, key []byte, own func() (*resumeMsg, error), responder bool, h *hello, out chan<- []byte) (resumeMsg, error) {
 	out <- h.marshal()
 	b := make([]byte, resumeLen)
 	if _, err := io.ReadFull(br, b[:helloLen]); err != nil {
@@ -163,7 +205,19 @@ func (c *Conn) exchangeRead(br *bufio.Reader, key []byte, own *resumeMsg, h *hel
 	case ph.nonce == h.nonce:
 		return resumeMsg{}, refused(errReflected)
 	}
-	out <- own.marshal(key, c.side, &h.nonce, &ph.nonce)
+	send := func() error {
+		m, err := own()
+		if err != nil {
+			return err
+		}
+		out <- m.marshal(key, c.side, &h.nonce, &ph.nonce)
+		return nil
+	}
+	if !responder {
+		if err := send(); err != nil {
+			return resumeMsg{}, err
+		}
+	}
 	if _, err := io.ReadFull(br, b); err != nil {
 		return resumeMsg{}, err
 	}
@@ -175,6 +229,11 @@ func (c *Conn) exchangeRead(br *bufio.Reader, key []byte, own *resumeMsg, h *hel
 		return m, refused(errWrongID)
 	case !m.verify(key, c.peerSide(), &ph.nonce, &h.nonce):
 		return m, refused(errBadMAC)
+	}
+	if responder {
+		if err := send(); err != nil {
+			return m, err
+		}
 	}
 	return m, nil
 }

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/plexusnet/plexus/internal/bufpool"
 	"github.com/plexusnet/plexus/internal/fastio"
 )
 
@@ -20,6 +21,19 @@ const (
 	maxHeaders  = 256       // room for the headers of one batch
 	recordLen   = 16 << 10  // the largest TLS record's payload: see path.write
 )
+
+// TryWriter is a path with a non-blocking write (a mux stream): it writes
+// what it takes of bufs at once, maybe nothing, and never waits. Write then
+// sends small batches from its own goroutine (at most inlineNested bytes),
+// as on a socket.
+type TryWriter interface {
+	TryWrite(bufs [][]byte) (int, error)
+}
+
+// inlineNested is the largest batch Write sends itself on a TryWriter:
+// larger ones go to the writer goroutine, so that a bulk transfer keeps
+// the application's copies and the path's writes in two goroutines.
+const inlineNested = 4 << 10
 
 // isSocket reports whether rw gathers net.Buffers into one system call.
 func isSocket(rw io.ReadWriteCloser) bool {
@@ -65,12 +79,15 @@ type path struct {
 	rest bool           // iov holds the rest of a batch that Write began (see send)
 	fw   *fastio.Writer // non-blocking writes on a socket, nil: none
 	tls  bool           // rw is a TLS connection (see sendTLS)
-	flat []byte         // the batch, flattened for a path that cannot gather
+	flat []byte         // the batch, flattened for a path that cannot gather (pooled, held during a write only)
 }
 
 func newPath(rw io.ReadWriteCloser, br *bufio.Reader) *path {
 	p := &path{rw: rw, vectored: isSocket(rw), down: make(chan struct{}), peerClose: make(chan struct{})}
 	p.fw = fastio.NewWriter(rw)
+	if tw, ok := rw.(TryWriter); ok && p.fw == nil {
+		p.fw = fastio.FuncWriter(tw.TryWrite)
+	}
 	_, p.tls = rw.(*tls.Conn)
 	p.initReader(br)
 	p.lastRecv.Store(time.Now().UnixNano())
@@ -162,6 +179,20 @@ func (c *Conn) ended(p *path, err error) {
 // keepAlive checks p's liveness: a PING after KeepAliveInterval of
 // silence, a break after KeepAliveTimeout.
 func (c *Conn) keepAlive(p *path) {
+	if c.cfg.KeepAliveBusy {
+		c.mu.Lock()
+		busy := c.written > c.acked
+		if !busy && !p.dead {
+			// Nothing awaits an acknowledgement: silence is no sign of
+			// a dead path, and this end sends nothing.
+			p.lastRecv.Store(time.Now().UnixNano())
+			p.ka.Reset(c.cfg.KeepAliveInterval)
+		}
+		c.mu.Unlock()
+		if !busy {
+			return
+		}
+	}
 	idle := time.Since(time.Unix(0, p.lastRecv.Load()))
 	if idle >= c.cfg.KeepAliveTimeout {
 		if c.breakPath(p, c.errorf("%w (%v)", ErrKeepAliveTimeout, c.cfg.KeepAliveTimeout)) {
@@ -231,6 +262,23 @@ func (c *Conn) send(p *path) {
 		c.sendTLS(p, inFlight)
 		return
 	}
+	if p.fw.Nested() && iovLen(p.iov) > inlineNested {
+		// A stream's write waits for nothing but the stream's credit:
+		// the caller writes the batch itself, as a writer goroutine would.
+		c.mu.Unlock()
+		err := p.write()
+		c.mu.Lock()
+		if err != nil {
+			p.wg.Add(1)
+			go c.ended(p, err) // (without c.mu, which Write holds)
+			return
+		}
+		p.writing = false
+		if c.owes(p) {
+			c.kick(p) // more came meanwhile
+		}
+		return
+	}
 	c.mu.Unlock()
 	k, err := p.fw.TryWrite(p.iov)
 	c.mu.Lock()
@@ -292,6 +340,15 @@ func (c *Conn) sendTLS(p *path, inFlight uint64) {
 func (c *Conn) owes(p *path) bool {
 	return p.sendOff < c.written || p.ping || p.pong || p.reply || c.closing ||
 		(p.ack && c.in.consumed > c.in.ackSent)
+}
+
+// iovLen returns the bytes in v.
+func iovLen(v net.Buffers) int {
+	n := 0
+	for _, b := range v {
+		n += len(b)
+	}
+	return n
 }
 
 // consume returns v without its first n bytes.
@@ -401,10 +458,11 @@ func (p *path) write() error {
 		_, err := p.iov.WriteTo(p.rw)
 		return err
 	}
-	if p.flat == nil {
-		p.flat = make([]byte, 0, recordLen)
-	}
-	p.flat = p.flat[:0]
+	p.flat = bufpool.Get(recordLen)[:0]
+	defer func() { // an idle path holds no flat buffer
+		bufpool.Put(p.flat)
+		p.flat = nil
+	}()
 	for _, b := range p.iov {
 		if len(p.flat) > 0 {
 			k := min(len(b), recordLen-len(p.flat))

@@ -58,6 +58,9 @@ func command() int {
 	var selected []meshpeer.Path
 	var names []string
 	for _, p := range meshpeer.All() {
+		if p.Extra && f.Peers == "" {
+			continue // run only when named
+		}
 		if runner.Match(f.Peers, strings.ToLower(p.Name)) {
 			selected = append(selected, p)
 			names = append(names, p.Name)

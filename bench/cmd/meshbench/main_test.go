@@ -32,6 +32,9 @@ func TestWorkloadsRun(t *testing.T) {
 				if why := w.skip(p); why != "" {
 					t.Skip(why)
 				}
+				if p.Extra && w.name != "bulk" && w.name != "rtt" {
+					t.Skip("a path of the resumption comparison: bulk and rtt only")
+				}
 				r := w.run(p, cfg)
 				if r.Skipped != "" {
 					t.Fatal(r.Skipped)

@@ -33,6 +33,15 @@ type Path struct {
 
 	Libp2p bool // a go-libp2p path (package p2ppeer) instead of plexus
 	Noise  bool // libp2p: Noise instead of TLS
+
+	// Resumption (issue 18), on paths run only when -peers names them
+	// (Extra): Resume turns WithResume on at every node (resumable links
+	// of Join and Serve, and resumable circuits); Attach links the nodes
+	// with Attach over loopback TCP instead (links that are never
+	// resumable), so that with Resume only the circuit is.
+	Resume bool
+	Attach bool
+	Extra  bool
 }
 
 // All returns every path in table order, the reference first.
@@ -47,6 +56,14 @@ func All() []Path {
 		{Name: "libp2p", Libp2p: true, TLS: true},
 		{Name: "libp2p+noise", Libp2p: true, Noise: true},
 		{Name: "libp2p-relay", Libp2p: true, Relay: true, TLS: true},
+		{Name: "neighbour+resume", Mesh: true, Resume: true, Extra: true},
+		{Name: "neighbour+TLS+resume", Mesh: true, TLS: true, Resume: true, Extra: true},
+		{Name: "relay+resume", Mesh: true, Relay: true, Resume: true, Extra: true},
+		{Name: "relay+TLS+resume", Mesh: true, Relay: true, TLS: true, Resume: true, Extra: true},
+		{Name: "relay+attach", Mesh: true, Relay: true, Attach: true, Extra: true},
+		{Name: "relay+TLS+attach", Mesh: true, Relay: true, TLS: true, Attach: true, Extra: true},
+		{Name: "relay+attach+rc", Mesh: true, Relay: true, Attach: true, Resume: true, Extra: true},
+		{Name: "relay+TLS+attach+rc", Mesh: true, Relay: true, TLS: true, Attach: true, Resume: true, Extra: true},
 	}
 }
 
@@ -58,6 +75,7 @@ type Net struct {
 	path    Path
 	ca      *CA
 	hub     string       // the address of the node a new client joins: the relay, or the server
+	hubNode *mesh.Node   // the node a new client attaches to (Path.Attach)
 	client  *mesh.Node   // nil for mux
 	nodes   []*mesh.Node // all of them, to close
 	closers []func()
@@ -154,14 +172,41 @@ func (n *Net) startLibp2p() error {
 
 // options returns the options of a new node of the path.
 func (n *Net) options() ([]mesh.Option, error) {
+	opts := []mesh.Option{mesh.WithResume(n.path.Resume)}
 	if !n.path.TLS {
-		return []mesh.Option{mesh.WithInsecure()}, nil
+		return append(opts, mesh.WithInsecure()), nil
 	}
 	cfg, err := n.ca.NodeConfig()
 	if err != nil {
 		return nil, err
 	}
-	return []mesh.Option{mesh.WithTLS(cfg)}, nil
+	return append(opts, mesh.WithTLS(cfg)), nil
+}
+
+// attach links a and b with Attach over a loopback TCP connection.
+func (n *Net) attach(a, b *mesh.Node) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	acc := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		acc <- c
+	}()
+	x, err := net.Dial("tcp", ln.Addr().String())
+	y := <-acc
+	if err != nil || y == nil {
+		if x != nil {
+			x.Close()
+		}
+		return fmt.Errorf("loopback TCP: %v", err)
+	}
+	go a.Attach(x)
+	go b.Attach(y)
+	n.closers = append(n.closers, func() { x.Close(); y.Close() })
+	return nil
 }
 
 // node starts a node of the path, closed with it.
@@ -208,10 +253,15 @@ func (n *Net) startMesh() error {
 			return err
 		}
 	}
-	if n.hub, err = serve(hub); err != nil {
+	if n.path.Attach {
+		n.hubNode = hub
+		if err := n.attach(server, hub); err != nil {
+			return err
+		}
+	} else if n.hub, err = serve(hub); err != nil {
 		return err
 	}
-	if n.path.Relay {
+	if n.path.Relay && !n.path.Attach {
 		if err := server.Join("tcp", n.hub); err != nil {
 			return err
 		}
@@ -240,7 +290,12 @@ func (n *Net) newClient(ctx context.Context) (func(context.Context) (net.Conn, e
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := c.Join("tcp", n.hub); err != nil {
+	if n.path.Attach {
+		err = n.attach(c, n.hubNode)
+	} else {
+		err = c.Join("tcp", n.hub)
+	}
+	if err != nil {
 		return nil, nil, err
 	}
 	hops := 1

@@ -16,7 +16,8 @@ import (
 //
 //	version     1   recordVersion
 //	flags       1   bit 0: the node relays; bit 1: a name follows the services;
-//	                bit 2: advertised addresses follow the name
+//	                bit 2: advertised addresses follow the name; bit 3: the node
+//	                accepts resumable circuits (WithResume)
 //	id          8
 //	seq         8   sequence number
 //	expiry      8   unix milliseconds after which the record is void
@@ -39,6 +40,7 @@ type Record struct {
 	Services   []Service
 	Name       string   // the node's own name (WithNodeName); "" for none, and on a secured node, whose name is its certificate's
 	Advertise  []string // where the node accepts links (WithAdvertise), HOST:PORT; nil for none
+	Resume     bool     // the node accepts resumable circuits (WithResume)
 	Cert       []byte   // DER of the leaf, then of any intermediates; in a decoded record, a slice of the input
 	Sig        []byte
 	SignedLen  int // in a decoded record: the bytes the signature covers
@@ -54,11 +56,13 @@ type Service struct {
 const recordVersion = 1
 
 // recordFlagRelay marks a node that relays, recordFlagName a record that
-// carries a name, recordFlagAdvertise one that carries addresses.
+// carries a name, recordFlagAdvertise one that carries addresses,
+// recordFlagResume a node that accepts resumable circuits.
 const (
 	recordFlagRelay     = 1 << 0
 	recordFlagName      = 1 << 1
 	recordFlagAdvertise = 1 << 2
+	recordFlagResume    = 1 << 3
 )
 
 // MinRecordLen is the size of a record with no neighbours, services,
@@ -77,6 +81,9 @@ func AppendRecordBody(b []byte, r *Record) []byte {
 	}
 	if len(r.Advertise) > 0 {
 		flags |= recordFlagAdvertise
+	}
+	if r.Resume {
+		flags |= recordFlagResume
 	}
 	b = append(b, recordVersion, flags)
 	b = binary.BigEndian.AppendUint64(b, r.ID)
@@ -150,13 +157,14 @@ func DecodeRecord(b []byte, maxServices int) (*Record, error) {
 	r := &Record{}
 	flags := d.U8()
 	r.Relay = flags&recordFlagRelay != 0
+	r.Resume = flags&recordFlagResume != 0
 	r.ID = d.U64()
 	r.Seq = d.U64()
 	r.Expiry = int64(d.U64())
 	if !d.OK() {
 		return nil, fmt.Errorf("%w: %d bytes is too short", base.ErrBadRecord, len(b))
 	}
-	if flags&^(recordFlagRelay|recordFlagName|recordFlagAdvertise) != 0 {
+	if flags&^(recordFlagRelay|recordFlagName|recordFlagAdvertise|recordFlagResume) != 0 {
 		return nil, fmt.Errorf("%w: unknown flags %#x", base.ErrBadRecord, flags)
 	}
 	if r.ID == 0 {

@@ -95,6 +95,12 @@ type Link struct {
 	// an address one end advertises (plexus node --advertise), by either
 	// end; false for a link of --join or --listen.
 	Direct bool `json:"direct,omitempty"`
+	// Suspended: a resumable link (plexus node --resume) whose connection
+	// broke, waiting for a resume over a new connection within the resume
+	// window; routing has it down meanwhile. SuspendedSince is when its
+	// connection broke (absent while the link is up).
+	Suspended      bool       `json:"suspended,omitempty"`
+	SuspendedSince *time.Time `json:"suspended_since,omitempty"`
 }
 
 // RTT returns RTTMillis as a duration.

@@ -573,6 +573,15 @@
         cell(ms(l.rtt_ms), 'num'), cell(bytes(l.bytes_in), 'num'), cell(bytes(l.bytes_out), 'num'),
         cell(rate(r && r.in), 'num'), cell(rate(r && r.out), 'num'), cell(String(l.streams), 'num')];
     }, 'links');
+    // A suspended link (plexus node --resume: its connection broke, it
+    // waits for a resume) is marked in its row, with how long it has been.
+    const linkRows = document.querySelectorAll('#links tbody tr');
+    st.links.forEach((l, i) => {
+      if (!l.suspended || !linkRows[i]) return;
+      linkRows[i].classList.add('suspended');
+      const since = l.suspended_since ? ' ' + duration((now - Date.parse(l.suspended_since)) / 1000) : '';
+      linkRows[i].cells[1].append(' ', el('span', { class: 'suspended-mark', title: 'its connection broke' + (l.suspended_since ? ' at ' + new Date(l.suspended_since).toLocaleString() : '') + '; waiting for a resume' }, 'suspended' + since));
+    });
     fill('relayed', st.relayed || [], (r) => {
       const via = el('td', { class: 'node-cell' });
       r.via.forEach((h, i) => { if (i > 0) via.append(', '); via.append(...nodeRef(h.id, h.name, self)); });

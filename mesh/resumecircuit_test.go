@@ -1,0 +1,421 @@
+package mesh
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/plexusnet/plexus/internal/resume"
+	"github.com/plexusnet/plexus/mesh/internal/wire"
+)
+
+// diamond starts A, B, C and D, every one with resumable links and
+// circuits and its own opts(), linked A–B, B–C, A–D, D–C over pipes,
+// and waits until A and C see each other two hops away.
+func diamond(t *testing.T, opts func() []Option) (ns []*Node, links map[string]*pipeLink) {
+	t.Helper()
+	ns = resumableNodes(t, 4, opts)
+	a, b, c, d := ns[0], ns[1], ns[2], ns[3]
+	links = map[string]*pipeLink{"AB": attach(t, a, b), "BC": attach(t, b, c), "AD": attach(t, a, d), "DC": attach(t, d, c)}
+	waitRoute(t, a, c.ID(), 2)
+	waitRoute(t, c, a.ID(), 2)
+	return ns, links
+}
+
+// resumableNodes starts k nodes with resumable links and circuits, each
+// with its own opts().
+func resumableNodes(t *testing.T, k int, opts func() []Option) []*Node {
+	ns := make([]*Node, k)
+	for i := range ns {
+		o := append([]Option{WithResume(true)}, opts()...)
+		if os.Getenv("PLEXUS_TEST_LOG") != "" { // debug: every node logs to stderr
+			o = append(o, WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+		}
+		ns[i] = newNode(t, o...)
+	}
+	return ns
+}
+
+// resumableModes are the meshes resumable circuits are tested on.
+func resumableModes(t *testing.T) []struct {
+	name string
+	opts func() []Option
+} {
+	ca := newCA(t)
+	return []struct {
+		name string
+		opts func() []Option
+	}{
+		{"insecure", func() []Option { return nil }},
+		{"secured", func() []Option { return []Option{WithTLS(ca.nodeConfig(t, true))} }},
+	}
+}
+
+// TestResumeCircuitRelayDies: a transfer from A to C on a circuit through
+// one relay completes intact when that relay closes mid-transfer (or its
+// links are cut): the source resumes the circuit through the other relay;
+// the same circuit, resumed at both ends, no new one.
+func TestResumeCircuitRelayDies(t *testing.T) {
+	for _, m := range resumableModes(t) {
+		for _, how := range []string{"close", "cut"} {
+			t.Run(m.name+"/"+how, func(t *testing.T) {
+				ns, links := diamond(t, m.opts)
+				a, c := ns[0], ns[2]
+				cc, sc := dialed(t, a, c)
+				ci := circuitOf(a, c.ID())
+				if ci == nil || ci.rc == nil {
+					t.Fatal("no resumable circuit from A to C")
+				}
+				first := ci.currentPath()
+				relay, other := ns[1], ns[3]
+				if first[1] == other.ID() {
+					relay, other = other, relay
+				}
+				transferAcross(t, cc, sc, 16<<20, func() {
+					if how == "close" {
+						relay.Close()
+						return
+					}
+					for k, l := range links {
+						if relay == ns[1] && (k == "AB" || k == "BC") || relay == ns[3] && (k == "AD" || k == "DC") {
+							l.cut()
+						}
+					}
+				})
+				if got := ci.currentPath(); !slices.Equal(got, []uint64{a.ID(), other.ID(), c.ID()}) {
+					t.Fatalf("the circuit's path is %s, want it through the other relay %s", wire.FormatPath(got), FormatID(other.ID()))
+				}
+				// (C may not see the break: the source's proved resume
+				// takes the circuit over from the old path.)
+				if st := a.Stats(); st.CircuitResumes < 1 || st.CircuitBreaks < 1 {
+					t.Fatalf("A: %d breaks, %d resumes; want one of each at least", st.CircuitBreaks, st.CircuitResumes)
+				}
+				eventually(t, "C counting the resume", func() bool { return c.Stats().CircuitResumes >= 1 })
+				if st := a.Stats(); st.CircuitsOpened != 1 {
+					t.Fatalf("A opened %d circuits, want 1 (resumed, not replaced)", st.CircuitsOpened)
+				}
+				if circuitOf(a, c.ID()) != ci {
+					t.Fatal("A uses another circuit to C")
+				}
+			})
+		}
+	}
+}
+
+// TestResumeCircuitMovesDirect: when A and C, talking through B, become
+// neighbours, the circuit moves onto their link mid-transfer, intact, and
+// B relays nothing any more.
+func TestResumeCircuitMovesDirect(t *testing.T) {
+	for _, m := range resumableModes(t) {
+		t.Run(m.name, func(t *testing.T) {
+			ns := resumableNodes(t, 3, m.opts)
+			a, b, c := ns[0], ns[1], ns[2]
+			chain(t, ns)
+			cc, sc := dialed(t, a, c)
+			ci := circuitOf(a, c.ID())
+			if ci == nil || ci.rc == nil {
+				t.Fatal("no resumable circuit from A to C")
+			}
+			transferAcross(t, cc, sc, 16<<20, func() { attach(t, a, c) })
+			eventually(t, "the circuit on the direct link", func() bool { return len(ci.currentPath()) == 2 })
+			eventually(t, "B relaying nothing", func() bool { return b.Stats().CircuitsRelayed == 0 })
+			if st := a.Stats(); st.CircuitsOpened != 1 || st.CircuitResumes < 1 {
+				t.Fatalf("A: %d circuits opened, %d resumes; want 1 circuit, resumed", st.CircuitsOpened, st.CircuitResumes)
+			}
+		})
+	}
+}
+
+// hostileResume plays a member e, a neighbour of dst, that sends dst a
+// circuit resume for id claiming src as the source, and runs the resume
+// exchange with a key of its own. It returns the exchange's error.
+func hostileResume(t *testing.T, e, dst *Node, src uint64, id resume.ID) error {
+	t.Helper()
+	l := e.c.links.get(dst.ID())
+	if l == nil {
+		t.Fatal("the member has no link to the destination")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	st, err := l.sess.OpenStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := []uint64{src, e.ID(), dst.ID()}
+	pre := circuitPreface{kind: prefaceResume, id: id}
+	if _, err := st.Write(pre.appendTo(wire.AppendSetupHeader(nil, wire.SetupHeader{Hop: 2, Path: path}))); err != nil {
+		t.Fatal(err)
+	}
+	x, y := net.Pipe()
+	defer y.Close()
+	rc, err := resume.NewWithID(id, x, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Fail(ErrClosed)
+	rc.Break(nil)
+	rc.SetKey(bytes.Repeat([]byte{7}, 32)) // not the circuit's
+	// The member keeps its end open until the destination has answered
+	// (a Resume that fails closes its path at once, maybe before its own
+	// RESUME went out).
+	err = rc.Resume(ctx, keepOpen{&setupAnswer{Stream: st, path: path}})
+	st.SetReadDeadline(time.Now().Add(patience))
+	io.Copy(io.Discard, st)
+	st.Close()
+	return err
+}
+
+// keepOpen is a path whose Close does nothing.
+type keepOpen struct{ *setupAnswer }
+
+func (keepOpen) Close() error { return nil }
+
+// TestResumeCircuitHijack: a member that copied a circuit's id (it goes
+// in the clear) cannot resume it: while the circuit is up its resume is
+// turned away, and while it is suspended the exchange is refused (the MAC)
+// and counted, and the circuit is left as it was; an unknown id is
+// refused as lost. The real source then
+// resumes, the data intact.
+func TestResumeCircuitHijack(t *testing.T) {
+	for _, m := range resumableModes(t) {
+		t.Run(m.name, func(t *testing.T) {
+			ns := resumableNodes(t, 4, m.opts)
+			a, b, c, e := ns[0], ns[1], ns[2], ns[3]
+			ab := attach(t, a, b)
+			attach(t, b, c)
+			attach(t, e, c)
+			waitRoute(t, a, c.ID(), 2)
+			waitRoute(t, c, a.ID(), 2)
+			waitRoute(t, e, c.ID(), 1)
+			cc, sc := dialed(t, a, c)
+			ci := circuitOf(a, c.ID())
+			if ci == nil || ci.rc == nil {
+				t.Fatal("no resumable circuit from A to C")
+			}
+			id := ci.rc.ID()
+			dst := circuitOf(c, a.ID())
+
+			if err := hostileResume(t, e, c, a.ID(), id); err == nil {
+				t.Fatal("a resume of a live circuit by a member succeeded")
+			}
+			eventually(t, "C refusing the member's resume", func() bool { return c.Stats().CircuitResumesRefused == 1 })
+			if dst.rc.Suspended() || c.Stats().CircuitBreaks != 0 {
+				t.Fatal("a refused resume broke the live circuit")
+			}
+			var rid resume.ID
+			rid[0] = 1
+			if err := hostileResume(t, e, c, a.ID(), rid); err == nil {
+				t.Fatal("a resume of an unknown circuit succeeded")
+			}
+
+			// Cut A off: A's circuit waits for a path, C's is suspended.
+			ab.cut()
+			eventually(t, "C's end suspended", func() bool { return dst.rc.Suspended() })
+			refused := c.Stats().CircuitResumesRefused
+			if err := hostileResume(t, e, c, a.ID(), id); err == nil {
+				t.Fatal("a member resumed a suspended circuit with a copied id")
+			}
+			eventually(t, "C refusing the member's resume", func() bool { return c.Stats().CircuitResumesRefused == refused+1 })
+			if !dst.rc.Suspended() {
+				t.Fatal("the refused resume took the circuit")
+			}
+
+			// The real source comes back.
+			attach(t, a, b)
+			if _, err := cc.Write([]byte("still here")); err != nil {
+				t.Fatal(err)
+			}
+			buf := make([]byte, 10)
+			sc.SetReadDeadline(time.Now().Add(patience))
+			if _, err := io.ReadFull(sc, buf); err != nil || string(buf) != "still here" {
+				t.Fatalf("after the resume: %q, %v", buf, err)
+			}
+			eventually(t, "C counting the resume", func() bool { return c.Stats().CircuitResumes >= 1 })
+		})
+	}
+}
+
+// TestResumeCircuitLost: a circuit whose far end gave it up while it was
+// cut off fails at the source, once a path is back, with ErrCircuitLost
+// rather than waiting out the resume window.
+func TestResumeCircuitLost(t *testing.T) {
+	ns := nodes(t, 3, WithResume(true))
+	a, b, c := ns[0], ns[1], ns[2]
+	ab := attach(t, a, b)
+	attach(t, b, c)
+	waitRoute(t, a, c.ID(), 2)
+	cc, _ := dialed(t, a, c)
+	dst := circuitOf(c, a.ID())
+	ab.cut()
+	eventually(t, "C's end suspended", func() bool { return dst.rc.Suspended() })
+	dst.rc.Fail(errors.New("given up"))
+	eventually(t, "C forgetting the circuit", func() bool { return circuitOf(c, a.ID()) == nil })
+	attach(t, a, b)
+	cc.SetReadDeadline(time.Now().Add(patience))
+	_, err := cc.Read(make([]byte, 1))
+	if !errors.Is(err, ErrCircuitLost) {
+		t.Fatalf("read on a lost circuit: %v, want ErrCircuitLost", err)
+	}
+}
+
+// TestResumeCircuitWindowOver: a circuit with no path back within the
+// resume window fails with ErrResumeTimeout at both ends.
+func TestResumeCircuitWindowOver(t *testing.T) {
+	ns := nodes(t, 3, WithResume(true), WithResumeWindow(300*time.Millisecond))
+	a, b, c := ns[0], ns[1], ns[2]
+	ab := attach(t, a, b)
+	attach(t, b, c)
+	waitRoute(t, a, c.ID(), 2)
+	cc, sc := dialed(t, a, c)
+	ab.cut()
+	for _, conn := range []net.Conn{cc, sc} {
+		conn.SetReadDeadline(time.Now().Add(patience))
+		_, err := conn.Read(make([]byte, 1))
+		if !errors.Is(err, ErrResumeTimeout) {
+			t.Fatalf("read past the resume window: %v, want ErrResumeTimeout", err)
+		}
+	}
+}
+
+// TestResumeCircuitReplayBound: a receiver that never reads makes the
+// sender block; its replay state stays within the circuit's window.
+func TestResumeCircuitReplayBound(t *testing.T) {
+	ns := nodes(t, 3, WithResume(true))
+	a, c := ns[0], ns[2]
+	chain(t, ns)
+	cc, _ := dialed(t, a, c)
+	ci := circuitOf(a, c.ID())
+	done := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 1<<20)
+		for {
+			if _, err := cc.Write(buf); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	// The writer stalls: the bytes sent stop growing.
+	var last uint64
+	eventually(t, "the writer blocked", func() bool {
+		s := ci.rc.Stats().BytesSent
+		stalled := s == last && s > 0
+		last = s
+		if !stalled {
+			time.Sleep(50 * time.Millisecond) // a stall is two equal samples apart
+		}
+		return stalled
+	})
+	st := ci.rc.Stats()
+	if w := int(a.c.circuitWindow()); st.ReplayBytes > w || st.ReplayMemory > w+resumeChunk {
+		t.Fatalf("replay holds %d bytes in %d of memory, window %d", st.ReplayBytes, st.ReplayMemory, w)
+	}
+	cc.Close()
+	<-done
+}
+
+// resumeChunk is the replay buffer's block size.
+const resumeChunk = 64 << 10
+
+// TestResumeCircuitFrozenRelay: the relay of a circuit freezes (its links'
+// connections go silent and no new one gets through: its links stay
+// suspended for the resume window, as those of a relay killed or cut
+// off). A connection that sends a numbered message every 5 ms from A to C
+// sees a pause, then carries on through the other relay, every message
+// there, in order. The pause (from the freeze to the next message
+// delivered) is logged against the keep-alive timeout: the goal is at
+// most that timeout plus 1 s. Default keep-alive: 1 s, 3 s.
+func TestResumeCircuitFrozenRelay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the default keep-alive timeout")
+	}
+	ns := resumableNodes(t, 4, func() []Option { return nil })
+	a, b, c, d := ns[0], ns[1], ns[2], ns[3]
+	ln, err := netListen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Serve(ln); err != nil {
+		t.Fatal(err)
+	}
+	pab, pcb := newCutProxy(t, ln.Addr().String()), newCutProxy(t, ln.Addr().String())
+	if err := a.Join("tcp", pab.addr()); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Join("tcp", pcb.addr()); err != nil {
+		t.Fatal(err)
+	}
+	waitRoute(t, a, c.ID(), 2)
+	waitRoute(t, c, a.ID(), 2)
+	cc, sc := dialed(t, a, c)
+	ci := circuitOf(a, c.ID())
+	if p := ci.currentPath(); p[1] != b.ID() {
+		t.Fatalf("the circuit goes %s, want it through B", wire.FormatPath(p))
+	}
+	attach(t, a, d)
+	attach(t, d, c)
+	waitRoute(t, a, d.ID(), 1)
+	waitRoute(t, c, d.ID(), 1)
+
+	const every, msgLen = 5 * time.Millisecond, 8
+	stop := make(chan struct{})
+	werr := make(chan error, 1)
+	go func() {
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		var msg [msgLen]byte
+		for i := uint64(0); ; i++ {
+			select {
+			case <-stop:
+				werr <- nil
+				return
+			case <-tick.C:
+			}
+			binary.BigEndian.PutUint64(msg[:], i)
+			if _, err := cc.Write(msg[:]); err != nil {
+				werr <- err
+				return
+			}
+		}
+	}()
+	var frozen time.Time
+	var pause time.Duration
+	var msg [msgLen]byte
+	sc.SetReadDeadline(time.Now().Add(4 * patience))
+	for i := uint64(0); ; i++ {
+		if _, err := io.ReadFull(sc, msg[:]); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if got := binary.BigEndian.Uint64(msg[:]); got != i {
+			t.Fatalf("message %d arrived as number %d", got, i)
+		}
+		switch {
+		case i == 100:
+			pab.block(true)
+			pcb.block(true)
+			pab.freeze()
+			pcb.freeze()
+			frozen = time.Now()
+		case i > 100 && pause == 0 && slices.Equal(ci.currentPath(), []uint64{a.ID(), d.ID(), c.ID()}):
+			pause = time.Since(frozen)
+		case pause > 0 && i >= 100+uint64(pause/every)+100:
+			close(stop)
+			if err := <-werr; err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("pause after the relay froze: %v (keep-alive timeout %v, goal %v)", pause.Round(time.Millisecond), DefaultKeepAliveTimeout, DefaultKeepAliveTimeout+time.Second)
+			if st := a.Stats(); st.CircuitsOpened != 1 || st.CircuitResumes < 1 {
+				t.Fatalf("A: %d circuits opened, %d resumes; want 1, resumed", st.CircuitsOpened, st.CircuitResumes)
+			}
+			return
+		}
+	}
+}
