@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,18 +20,19 @@ import (
 // test starts D, and A and C join it. Once C has its link to D ("c-d"),
 // A sends relayBulk bytes on the circuit's connection, pausing at half
 // ("half", "go"): the test kills B's process (SIGKILL) in between. The
-// transfer completes over D, on the same connection, its SHA-256 intact;
-// A's circuit to C then goes through D, and D has relayed it.
+// transfer completes over D, on the same connection, its SHA-256 intact:
+// the same circuit (A opened one, C accepted one), broken and resumed,
+// its path now A–D–C, relayed by D; C's sink served the one connection,
+// which ended cleanly.
 const relayBulk = 200 << 20
 
 // TestNetnsRelayKilled: a transfer on a circuit A–B–C survives the death
 // of the relay B (SIGKILL), moving onto A–D–C.
 func TestNetnsRelayKilled(t *testing.T) {
-	t.Skip("skipped: resumable circuits (issue 18, part 1: WithResume(true) making a circuit survive the loss of a relay) are not in this build yet; the test is ready for them: remove this skip once they are")
 	l := netnsDiamond(t, "k")
 	start := time.Now()
 	const kase = "relay"
-	ctx, cancel := context.WithTimeout(context.Background(), 2*patience)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*patience) // 200 MiB under the race detector
 	defer cancel()
 	l.shareCA(t, kase)
 	dir := filepath.Join(l.dir, kase)
@@ -41,6 +41,7 @@ func TestNetnsRelayKilled(t *testing.T) {
 	a := l.start(t, ctx, "a", "TestNetnsRelayHost", "a", kase)
 	hostFiles(t, dir, "A's circuit to C through B", []*netnsHost{a, b, c}, "circuit")
 	d := l.start(t, ctx, "d", "TestNetnsRelayHost", "d", kase)
+	hostFiles(t, dir, "A and C to link to D", []*netnsHost{a, b, c, d}, "ready")
 	hostFiles(t, dir, "A to send half of the transfer", []*netnsHost{a, b, c, d}, "half")
 	b.signal(t, syscall.SIGKILL)
 	b.wait() // killed: what it says does not count
@@ -102,7 +103,7 @@ func relayC(t *testing.T, n *Node, dir string) {
 		t.Fatal(err)
 	}
 	ends := make(chan error, 4)
-	serveEach(t, ln, func(c net.Conn) { ends <- sinkConn(c) })
+	countedSink(t, ln, dir, ends)
 	natSignalWait(t, dir, "circuit", "A's circuit through B")
 	if err := n.Join("tcp", diamondCtoD); err != nil {
 		t.Fatal(err)
@@ -124,6 +125,11 @@ func relayC(t *testing.T, n *Node, dir string) {
 	case err := <-ends:
 		t.Errorf("the sink served a second connection (ended: %v)", err)
 	default:
+	}
+	st := n.Stats()
+	fmt.Printf("netns: C: circuits accepted %d, breaks %d, resumes %d\n", st.CircuitsAccepted, st.CircuitBreaks, st.CircuitResumes)
+	if st.CircuitsAccepted != 1 || st.CircuitResumes < 1 {
+		t.Errorf("C: %d circuits accepted, %d resumed; want the one circuit, resumed", st.CircuitsAccepted, st.CircuitResumes)
 	}
 }
 
@@ -168,16 +174,43 @@ func relayA(t *testing.T, n *Node, dir string) {
 	dID := natID(t, dir, "d")
 	eventually(t, "A's link to D", func() bool { _, ok := linkTo(n, dID); return ok })
 	natSignalWait(t, dir, "c-d", "C's link to D")
+	natSignal(t, dir, "ready", "")
 	start := time.Now()
 	err = sendPausing(conn, dir, relayBulk, 3)
 	took := time.Since(start).Round(time.Millisecond)
 	if err != nil {
 		t.Fatalf("the transfer, after %v: %v", took, err)
 	}
-	st := n.Stats()
-	fmt.Printf("netns: A: %d MiB to C in %v on one connection, B killed at half, SHA-256 ok; circuits opened %d; circuits now %+v\n",
-		relayBulk>>20, took, st.CircuitsOpened, n.Circuits())
-	if !via(dID) {
-		t.Errorf("A's circuit to C does not go through D after B's death: %+v", n.Circuits())
+	conn.Close()
+	if err := awaitFile(dir, "sink-end-1"); err != nil { // A stays up until C has the end
+		t.Fatal(err)
 	}
+	st := n.Stats()
+	fmt.Printf("netns: A: %d MiB to C in %v on one connection, B killed at half, SHA-256 ok; circuits opened %d, breaks %d, resumes %d\n",
+		relayBulk>>20, took, st.CircuitsOpened, st.CircuitBreaks, st.CircuitResumes)
+	var ci *CircuitInfo
+	for _, x := range n.Circuits() {
+		if x.Dest == cID {
+			ci = &x
+		}
+	}
+	if ci == nil {
+		t.Fatalf("A has no circuit to C after the transfer: %+v", n.Circuits())
+	}
+	fmt.Printf("netns: A: the circuit to C: path %s, resumable %v, %d new paths taken\n", formatPath(ci.Path), ci.Resumable, ci.Resumes)
+	if ci.Next != dID || !ci.Resumable || ci.Resumes < 1 {
+		t.Errorf("A's circuit to C after B's death: %+v; want it resumed through D", *ci)
+	}
+	if st.CircuitsOpened != 1 || st.CircuitBreaks < 1 || st.CircuitResumes < 1 {
+		t.Errorf("A: %d circuits opened, %d breaks, %d resumes; want the one circuit, broken and resumed", st.CircuitsOpened, st.CircuitBreaks, st.CircuitResumes)
+	}
+}
+
+// formatPath formats the node ids of a circuit's path.
+func formatPath(p []uint64) string {
+	s := make([]string, len(p))
+	for i, id := range p {
+		s[i] = FormatID(id)
+	}
+	return strings.Join(s, "-")
 }

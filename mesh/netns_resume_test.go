@@ -234,7 +234,7 @@ func resumeS(t *testing.T, n *Node, dir, kase string, rl *resumeLog) {
 		t.Fatal(err)
 	}
 	ends := make(chan error, 8) // how each of the sink's connections ended
-	serveEach(t, ln, func(c net.Conn) { ends <- sinkConn(c) })
+	countedSink(t, ln, dir, ends)
 	natSignal(t, dir, "s", FormatID(n.ID()))
 	waitStop(t, stop)
 
@@ -343,6 +343,9 @@ func resumeD(t *testing.T, n *Node, dir, kase string) {
 		defer conn2.Close()
 		transfer(t, conn2, 1<<20, 2)
 		conn2.Close()
+		if err := awaitFile(dir, "sink-end-2"); err != nil { // D stays up until S has both ends
+			t.Fatal(err)
+		}
 		st = n.Stats()
 		fmt.Printf("netns: D: 1 MiB over the new link, SHA-256 ok; links up %d, breaks %d, resumes %d\n", st.LinkUps, st.LinkBreaks, st.LinkResumes)
 		if st.LinkUps != 2 || st.LinkBreaks < 1 || st.LinkResumes != 0 {
@@ -354,6 +357,9 @@ func resumeD(t *testing.T, n *Node, dir, kase string) {
 		t.Fatalf("the transfer, after %v: %v", took, err)
 	}
 	conn.Close()
+	if err := awaitFile(dir, "sink-end-1"); err != nil { // D stays up until S has the end
+		t.Fatal(err)
+	}
 	fmt.Printf("netns: D: %d MiB in %v on one connection, SHA-256 ok; links up %d, breaks %d, resumes %d\n",
 		resBulk>>20, took, st.LinkUps, st.LinkBreaks, st.LinkResumes)
 	if st.LinkUps != 1 || st.LinkBreaks < 1 || st.LinkResumes < 1 {

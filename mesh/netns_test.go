@@ -156,7 +156,7 @@ func (l *netnsLab) veth(x, addrX, y, addrY string) {
 type netnsHost struct {
 	role   string
 	cmd    *exec.Cmd
-	out    *bytes.Buffer
+	out    *syncBuffer
 	stdin  io.WriteCloser
 	done   chan struct{} // closed when the process has ended
 	waited bool
@@ -177,7 +177,7 @@ func (l *netnsLab) start(t *testing.T, ctx context.Context, host, test, role, ka
 	cmd := exec.CommandContext(ctx, l.ipPath, "netns", "exec", l.ns[host], os.Args[0],
 		"-test.run", "^"+test+"$", "-test.v", "-test.count=1")
 	cmd.Env = append(os.Environ(), netnsRole+"="+role, netnsDir+"="+dir, netnsCase+"="+kase)
-	h := &netnsHost{role: role, cmd: cmd, out: new(bytes.Buffer), done: make(chan struct{})}
+	h := &netnsHost{role: role, cmd: cmd, out: new(syncBuffer), done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = h.out, h.out
 	h.stdin, _ = cmd.StdinPipe()
 	if err := cmd.Start(); err != nil {
@@ -194,6 +194,25 @@ func (l *netnsLab) start(t *testing.T, ctx context.Context, host, test, role, ka
 		}
 	})
 	return h
+}
+
+// syncBuffer is a host's output: written by the process's copier, read
+// by the test while the host runs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 // wait waits for the host to end, and returns how it did.
@@ -239,12 +258,13 @@ func stopSignal() <-chan struct{} {
 	return stop
 }
 
-// waitStop waits until stop is closed, at most 2*patience.
+// waitStop waits until stop is closed, at most 4*patience (a host may
+// wait for the whole of a long transfer between two others).
 func waitStop(t *testing.T, stop <-chan struct{}) {
 	t.Helper()
 	select {
 	case <-stop:
-	case <-time.After(2 * patience):
+	case <-time.After(4 * patience):
 		t.Error("never told to stop")
 	}
 }
@@ -333,13 +353,13 @@ func TestNetnsHost(t *testing.T) {
 // must stop the node, not ip.
 func (h *netnsHost) signal(t *testing.T, sig os.Signal) {
 	t.Helper()
-	self, err := os.Executable()
+	self, err := os.Stat("/proc/self/exe")
 	if err != nil {
 		t.Fatal(err)
 	}
-	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", h.cmd.Process.Pid))
-	if err != nil || exe != self {
-		t.Fatalf("host %s: process %d runs %q (%v), not the test binary %q", h.role, h.cmd.Process.Pid, exe, err, self)
+	exe, err := os.Stat(fmt.Sprintf("/proc/%d/exe", h.cmd.Process.Pid))
+	if err != nil || !os.SameFile(exe, self) {
+		t.Fatalf("host %s: process %d does not run the test binary (%v)", h.role, h.cmd.Process.Pid, err)
 	}
 	if err := h.cmd.Process.Signal(sig); err != nil {
 		t.Fatalf("host %s: %v: %v", h.role, sig, err)
@@ -416,27 +436,43 @@ func netnsTLS(t *testing.T, dir string) Option {
 }
 
 // hostFiles waits until every file of names is in dir (what: what they
-// say), and fails at once, with their output, if a host ends meanwhile.
+// say), at most patience, and fails at once, with the hosts' output, if
+// one of hosts ends meanwhile or the time is up.
 func hostFiles(t *testing.T, dir, what string, hosts []*netnsHost, names ...string) {
 	t.Helper()
-	var gone *netnsHost
-	eventually(t, what, func() bool {
+	deadline := time.Now().Add(patience)
+	for {
+		var gone *netnsHost
 		for _, h := range hosts {
 			if h.exited() {
 				gone = h
-				return true
 			}
 		}
+		here := true
 		for _, name := range names {
 			if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
-				return false
+				here = false
 			}
 		}
-		return true
-	})
-	if gone != nil {
-		t.Fatalf("waiting for %s: host %s ended: %v\n%s", what, strings.ToUpper(gone.role), gone.err, gone.out)
+		switch {
+		case here && gone == nil:
+			return
+		case gone != nil:
+			t.Fatalf("waiting for %s: host %s ended: %v\n%s", what, strings.ToUpper(gone.role), gone.err, outputs(hosts))
+		case time.Now().After(deadline):
+			t.Fatalf("timed out waiting for %s\n%s", what, outputs(hosts))
+		}
+		time.Sleep(10 * time.Millisecond) // polls the files
 	}
+}
+
+// outputs returns the output of hosts so far, each under its name.
+func outputs(hosts []*netnsHost) string {
+	var b strings.Builder
+	for _, h := range hosts {
+		fmt.Fprintf(&b, "%s:\n%s\n", strings.ToUpper(h.role), h.out)
+	}
+	return b.String()
 }
 
 // sendPausing sends size pseudo-random bytes (from seed) to a sink on c
@@ -444,7 +480,7 @@ func hostFiles(t *testing.T, dir, what string, hosts []*netnsHost, names ...stri
 // and waits for the file "go" before it writes the rest. It returns nil
 // if the sink got them intact (its SHA-256), else why not.
 func sendPausing(c net.Conn, dir string, size int64, seed byte) error {
-	c.SetDeadline(time.Now().Add(2 * patience))
+	c.SetDeadline(time.Now().Add(3 * patience)) // a safety net: 200 MiB under the race detector on a loaded machine
 	h := sha256.New()
 	src := rand.NewChaCha8([32]byte{seed})
 	w := io.MultiWriter(h, c)
@@ -492,6 +528,27 @@ func sinkConn(c net.Conn) error {
 			return err
 		}
 	}
+}
+
+// countedSink serves ln as a sink (sinkConn) and sends how each of its
+// connections ended to ends; after the kth has ended it leaves the file
+// "sink-end-k" in dir, so that a sender can stay up until its end of the
+// connection has reached the sink.
+func countedSink(t *testing.T, ln net.Listener, dir string, ends chan<- error) {
+	t.Helper()
+	var mu sync.Mutex
+	k := 0
+	serveEach(t, ln, func(c net.Conn) {
+		err := sinkConn(c)
+		mu.Lock()
+		k++
+		name := fmt.Sprintf("sink-end-%d", k)
+		mu.Unlock()
+		if ferr := leaveFile(dir, name); ferr != nil {
+			t.Error(ferr)
+		}
+		ends <- err
+	})
 }
 
 // leaveFile leaves an empty file name in dir, for the other processes of
