@@ -3,7 +3,9 @@ package mesh
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -103,7 +105,11 @@ func relayC(t *testing.T, n *Node, dir string) {
 		t.Fatal(err)
 	}
 	ends := make(chan error, 4)
-	countedSink(t, ln, dir, ends)
+	var gaps *gapReader // the sink's connection's; read once it has ended
+	countedSink(t, ln, dir, ends, func(c net.Conn) io.ReadWriter {
+		gaps = &gapReader{Conn: c}
+		return gaps
+	})
 	natSignalWait(t, dir, "circuit", "A's circuit through B")
 	if err := n.Join("tcp", diamondCtoD); err != nil {
 		t.Fatal(err)
@@ -114,7 +120,8 @@ func relayC(t *testing.T, n *Node, dir string) {
 	waitStop(t, stop)
 	select {
 	case err := <-ends:
-		fmt.Printf("netns: C: the sink's connection ended: %v\n", err)
+		fmt.Printf("netns: C: the sink's connection ended: %v; the longest wait for its bytes (B's death, and A's pause for it) %v\n",
+			err, gaps.longest.Round(time.Millisecond))
 		if err != nil {
 			t.Errorf("the sink's connection ended with %v", err)
 		}
@@ -213,4 +220,25 @@ func formatPath(p []uint64) string {
 		s[i] = FormatID(id)
 	}
 	return strings.Join(s, "-")
+}
+
+// gapReader is a connection whose reads note the longest wait between
+// the end of one read and the end of the next that returned bytes: the
+// pause the application saw (measured, never asserted).
+type gapReader struct {
+	net.Conn
+	last    time.Time
+	longest time.Duration
+}
+
+func (g *gapReader) Read(p []byte) (int, error) {
+	n, err := g.Conn.Read(p)
+	if n > 0 {
+		now := time.Now()
+		if !g.last.IsZero() {
+			g.longest = max(g.longest, now.Sub(g.last))
+		}
+		g.last = now
+	}
+	return n, err
 }

@@ -234,7 +234,7 @@ func resumeS(t *testing.T, n *Node, dir, kase string, rl *resumeLog) {
 		t.Fatal(err)
 	}
 	ends := make(chan error, 8) // how each of the sink's connections ended
-	countedSink(t, ln, dir, ends)
+	countedSink(t, ln, dir, ends, nil)
 	natSignal(t, dir, "s", FormatID(n.ID()))
 	waitStop(t, stop)
 

@@ -512,7 +512,7 @@ func sendPausing(c net.Conn, dir string, size int64, seed byte) error {
 // sinkConn serves one connection of a sink (see sink) and returns nil
 // once the peer ends it between two transfers, else the error that ended
 // it.
-func sinkConn(c net.Conn) error {
+func sinkConn(c io.ReadWriter) error {
 	var hdr [8]byte
 	for {
 		if _, err := io.ReadFull(c, hdr[:]); err == io.EOF {
@@ -533,13 +533,18 @@ func sinkConn(c net.Conn) error {
 // countedSink serves ln as a sink (sinkConn) and sends how each of its
 // connections ended to ends; after the kth has ended it leaves the file
 // "sink-end-k" in dir, so that a sender can stay up until its end of the
-// connection has reached the sink.
-func countedSink(t *testing.T, ln net.Listener, dir string, ends chan<- error) {
+// connection has reached the sink. wrap, if not nil, wraps each
+// connection first.
+func countedSink(t *testing.T, ln net.Listener, dir string, ends chan<- error, wrap func(net.Conn) io.ReadWriter) {
 	t.Helper()
 	var mu sync.Mutex
 	k := 0
 	serveEach(t, ln, func(c net.Conn) {
-		err := sinkConn(c)
+		var rw io.ReadWriter = c
+		if wrap != nil {
+			rw = wrap(c)
+		}
+		err := sinkConn(rw)
 		mu.Lock()
 		k++
 		name := fmt.Sprintf("sink-end-%d", k)
