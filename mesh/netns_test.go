@@ -3,13 +3,22 @@ package mesh
 import (
 	"bytes"
 	"context"
+	"crypto"
+	cryptorand "crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/binary"
 	"fmt"
 	"io"
+	"log/slog"
+	"math/big"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -147,8 +156,9 @@ func (l *netnsLab) veth(x, addrX, y, addrY string) {
 type netnsHost struct {
 	role   string
 	cmd    *exec.Cmd
-	out    *bytes.Buffer
+	out    *syncBuffer
 	stdin  io.WriteCloser
+	done   chan struct{} // closed when the process has ended
 	waited bool
 	err    error
 }
@@ -167,12 +177,16 @@ func (l *netnsLab) start(t *testing.T, ctx context.Context, host, test, role, ka
 	cmd := exec.CommandContext(ctx, l.ipPath, "netns", "exec", l.ns[host], os.Args[0],
 		"-test.run", "^"+test+"$", "-test.v", "-test.count=1")
 	cmd.Env = append(os.Environ(), netnsRole+"="+role, netnsDir+"="+dir, netnsCase+"="+kase)
-	h := &netnsHost{role: role, cmd: cmd, out: new(bytes.Buffer)}
+	h := &netnsHost{role: role, cmd: cmd, out: new(syncBuffer), done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = h.out, h.out
 	h.stdin, _ = cmd.StdinPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	go func() {
+		h.err = cmd.Wait()
+		close(h.done)
+	}()
 	t.Cleanup(func() {
 		if !h.waited {
 			cmd.Process.Kill()
@@ -182,13 +196,40 @@ func (l *netnsLab) start(t *testing.T, ctx context.Context, host, test, role, ka
 	return h
 }
 
+// syncBuffer is a host's output: written by the process's copier, read
+// by the test while the host runs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
 // wait waits for the host to end, and returns how it did.
 func (h *netnsHost) wait() error {
-	if !h.waited {
-		h.waited = true
-		h.err = h.cmd.Wait()
-	}
+	<-h.done
+	h.waited = true
 	return h.err
+}
+
+// exited reports whether the host's process has ended.
+func (h *netnsHost) exited() bool {
+	select {
+	case <-h.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // stop tells the host to stop, and waits for it.
@@ -217,12 +258,13 @@ func stopSignal() <-chan struct{} {
 	return stop
 }
 
-// waitStop waits until stop is closed, at most 2*patience.
+// waitStop waits until stop is closed, at most 4*patience (a host may
+// wait for the whole of a long transfer between two others).
 func waitStop(t *testing.T, stop <-chan struct{}) {
 	t.Helper()
 	select {
 	case <-stop:
-	case <-time.After(2 * patience):
+	case <-time.After(4 * patience):
 		t.Error("never told to stop")
 	}
 }
@@ -303,4 +345,308 @@ func TestNetnsHost(t *testing.T) {
 		c.Close()
 		fmt.Printf("netns: A reached echo on C through B; routes %v\n", n.Routes())
 	}
+}
+
+// signal sends sig to the host's process. `ip netns exec` execs the
+// command in place (it forks only in batch mode), so the process started
+// is the re-executed test binary itself, which signal checks: a SIGSTOP
+// must stop the node, not ip.
+func (h *netnsHost) signal(t *testing.T, sig os.Signal) {
+	t.Helper()
+	self, err := os.Stat("/proc/self/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe, err := os.Stat(fmt.Sprintf("/proc/%d/exe", h.cmd.Process.Pid))
+	if err != nil || !os.SameFile(exe, self) {
+		t.Fatalf("host %s: process %d does not run the test binary (%v)", h.role, h.cmd.Process.Pid, err)
+	}
+	if err := h.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("host %s: %v: %v", h.role, sig, err)
+	}
+}
+
+// iptables runs iptables with args in host's namespace; the test is
+// skipped if the machine has no iptables or it does not work here.
+func (l *netnsLab) iptables(host string, args ...string) {
+	l.t.Helper()
+	path, err := lookTool("iptables")
+	if err != nil {
+		l.t.Skip("skipped: the test needs iptables (Debian's iptables package; make deps installs it)")
+	}
+	if err := l.in(host, path, args...); err != nil {
+		l.t.Skipf("skipped: iptables does not work here: %v", err)
+	}
+}
+
+// shareCA makes a mesh CA for the hosts of case kase, and leaves it in
+// the case's directory, where netnsTLS finds it: the hosts of the case
+// are then a secured mesh.
+func (l *netnsLab) shareCA(t *testing.T, kase string) {
+	t.Helper()
+	dir := filepath.Join(l.dir, kase)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ca := newCA(t)
+	key, err := x509.MarshalPKCS8PrivateKey(ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string][]byte{"ca.der": ca.cert.Raw, "ca.key": key} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// netnsTLS, in a host, returns the WithTLS option of a new node
+// certificate (a serial number of its own) from the CA that shareCA left
+// in dir.
+func netnsTLS(t *testing.T, dir string) Option {
+	t.Helper()
+	der, err := os.ReadFile(filepath.Join(dir, "ca.der"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := os.ReadFile(filepath.Join(dir, "ca.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := x509.ParsePKCS8PrivateKey(kb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, ok := key.(crypto.Signer)
+	if !ok {
+		t.Fatalf("the CA's key is a %T", key)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	ca := &testCA{cert: cert, key: signer, pool: pool}
+	sn, err := cryptorand.Int(cryptorand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return WithTLS(ca.nodeConfigWith(t, true, func(c *x509.Certificate) { c.SerialNumber = sn }))
+}
+
+// hostFiles waits until every file of names is in dir (what: what they
+// say), at most patience, and fails at once, with the hosts' output, if
+// one of hosts ends meanwhile or the time is up.
+func hostFiles(t *testing.T, dir, what string, hosts []*netnsHost, names ...string) {
+	t.Helper()
+	deadline := time.Now().Add(patience)
+	for {
+		var gone *netnsHost
+		for _, h := range hosts {
+			if h.exited() {
+				gone = h
+			}
+		}
+		here := true
+		for _, name := range names {
+			if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+				here = false
+			}
+		}
+		switch {
+		case here && gone == nil:
+			return
+		case gone != nil:
+			t.Fatalf("waiting for %s: host %s ended: %v\n%s", what, strings.ToUpper(gone.role), gone.err, outputs(hosts))
+		case time.Now().After(deadline):
+			t.Fatalf("timed out waiting for %s\n%s", what, outputs(hosts))
+		}
+		time.Sleep(10 * time.Millisecond) // polls the files
+	}
+}
+
+// outputs returns the output of hosts so far, each under its name.
+func outputs(hosts []*netnsHost) string {
+	var b strings.Builder
+	for _, h := range hosts {
+		fmt.Fprintf(&b, "%s:\n%s\n", strings.ToUpper(h.role), h.out)
+	}
+	return b.String()
+}
+
+// sendPausing sends size pseudo-random bytes (from seed) to a sink on c
+// as transfer does, but stops at half: it leaves the file "half" in dir
+// and waits for the file "go" before it writes the rest. It returns nil
+// if the sink got them intact (its SHA-256), else why not.
+func sendPausing(c net.Conn, dir string, size int64, seed byte) error {
+	c.SetDeadline(time.Now().Add(3 * patience)) // a safety net: 200 MiB under the race detector on a loaded machine
+	h := sha256.New()
+	src := rand.NewChaCha8([32]byte{seed})
+	w := io.MultiWriter(h, c)
+	if _, err := c.Write(binary.BigEndian.AppendUint64(nil, uint64(size))); err != nil {
+		return err
+	}
+	if _, err := io.CopyN(w, src, size/2); err != nil {
+		return fmt.Errorf("the first half: %w", err)
+	}
+	if err := leaveFile(dir, "half"); err != nil {
+		return err
+	}
+	if err := awaitFile(dir, "go"); err != nil {
+		return err
+	}
+	if _, err := io.CopyN(w, src, size-size/2); err != nil {
+		return fmt.Errorf("the second half: %w", err)
+	}
+	got := make([]byte, sha256.Size)
+	if _, err := io.ReadFull(c, got); err != nil {
+		return fmt.Errorf("the sink's SHA-256: %w", err)
+	}
+	if want := h.Sum(nil); !bytes.Equal(got, want) {
+		return fmt.Errorf("the sink got SHA-256 %x, sent %x", got, want)
+	}
+	return nil
+}
+
+// sinkConn serves one connection of a sink (see sink) and returns nil
+// once the peer ends it between two transfers, else the error that ended
+// it.
+func sinkConn(c io.ReadWriter) error {
+	var hdr [8]byte
+	for {
+		if _, err := io.ReadFull(c, hdr[:]); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		h := sha256.New()
+		if _, err := io.CopyN(h, c, int64(binary.BigEndian.Uint64(hdr[:]))); err != nil {
+			return err
+		}
+		if _, err := c.Write(h.Sum(nil)); err != nil {
+			return err
+		}
+	}
+}
+
+// countedSink serves ln as a sink (sinkConn) and sends how each of its
+// connections ended to ends; after the kth has ended it leaves the file
+// "sink-end-k" in dir, so that a sender can stay up until its end of the
+// connection has reached the sink. wrap, if not nil, wraps each
+// connection first.
+func countedSink(t *testing.T, ln net.Listener, dir string, ends chan<- error, wrap func(net.Conn) io.ReadWriter) {
+	t.Helper()
+	var mu sync.Mutex
+	k := 0
+	serveEach(t, ln, func(c net.Conn) {
+		var rw io.ReadWriter = c
+		if wrap != nil {
+			rw = wrap(c)
+		}
+		err := sinkConn(rw)
+		mu.Lock()
+		k++
+		name := fmt.Sprintf("sink-end-%d", k)
+		mu.Unlock()
+		if ferr := leaveFile(dir, name); ferr != nil {
+			t.Error(ferr)
+		}
+		ends <- err
+	})
+}
+
+// leaveFile leaves an empty file name in dir, for the other processes of
+// a test (as natSignal does, without a test to fail).
+func leaveFile(dir, name string) error {
+	tmp := filepath.Join(dir, "."+name)
+	if err := os.WriteFile(tmp, nil, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, name))
+}
+
+// awaitFile waits, at most patience, for the file name in dir.
+func awaitFile(dir, name string) error {
+	deadline := time.Now().Add(patience)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no file %q within %v", name, patience)
+		}
+		time.Sleep(10 * time.Millisecond) // polls the file
+	}
+}
+
+// resumeLog is a log handler that keeps the remote addresses of the
+// resumes a node logs ("mesh: link resumed"), and prints every record.
+type resumeLog struct {
+	mu  sync.Mutex
+	rem []string
+}
+
+func (r *resumeLog) Enabled(context.Context, slog.Level) bool { return true }
+
+func (r *resumeLog) Handle(_ context.Context, rec slog.Record) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "log: %s %s %q", rec.Time.Format("15:04:05.000"), rec.Level, rec.Message)
+	rec.Attrs(func(a slog.Attr) bool {
+		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
+		if rec.Message == "mesh: link resumed" && a.Key == "remote" {
+			r.mu.Lock()
+			r.rem = append(r.rem, a.Value.String())
+			r.mu.Unlock()
+		}
+		return true
+	})
+	fmt.Println(b.String())
+	return nil
+}
+
+func (r *resumeLog) WithAttrs([]slog.Attr) slog.Handler { return r }
+func (r *resumeLog) WithGroup(string) slog.Handler      { return r }
+
+// remotes returns the remote addresses of the resumes logged so far.
+func (r *resumeLog) remotes() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.rem...)
+}
+
+// The diamond of namespaces: four hosts, A and C linked through B and through D, A and
+// C not neighbours; no host forwards IP, so A and C have no IP path to
+// each other either.
+//
+//	       B
+//	.1/30 / \ .5/30
+//	     /   \
+//	    A     C
+//	     \   /
+//	.9/30 \ / .13/30
+//	       D
+//
+// A 10.200.8.1 - B 10.200.8.2, B 10.200.8.5 - C 10.200.8.6,
+// A 10.200.8.9 - D 10.200.8.10, D 10.200.8.13 - C 10.200.8.14.
+const (
+	diamondAtoB = "10.200.8.2:7000"  // B, on A's side
+	diamondCtoB = "10.200.8.5:7000"  // B, on C's side
+	diamondAtoD = "10.200.8.10:7000" // D, on A's side
+	diamondCtoD = "10.200.8.13:7000" // D, on C's side
+)
+
+// netnsDiamond makes the four hosts a, b, c, d of the diamond (tag as for
+// newNetnsLab); B and D are to serve on :7000, A and C to join them.
+func netnsDiamond(t *testing.T, tag string) *netnsLab {
+	t.Helper()
+	l := newNetnsLab(t, tag, "a", "b", "c", "d")
+	l.veth("a", "10.200.8.1/30", "b", "10.200.8.2/30")
+	l.veth("b", "10.200.8.5/30", "c", "10.200.8.6/30")
+	l.veth("a", "10.200.8.9/30", "d", "10.200.8.10/30")
+	l.veth("d", "10.200.8.13/30", "c", "10.200.8.14/30")
+	for _, h := range []string{"a", "b", "c", "d"} {
+		l.forwarding(h, false)
+	}
+	return l
 }

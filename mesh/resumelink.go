@@ -219,14 +219,17 @@ func (r *linkRef) set(l *link) {
 
 // resumeMuxCfg returns the mux configuration of a resumable link: the
 // resume layer's keep-alive detects a dead path; the session's own still
-// pings (its round trip is the link's RTT), but its timeout is the resume
-// window plus the keep-alive timeout, so that it never ends a suspended
-// session; a write may block for as long (a full replay buffer while
-// suspended).
+// pings (its round trip is the link's RTT), but its timeout exceeds the
+// longest the resume layer takes to fail a suspended link (the break,
+// seen up to a keep-alive interval after the keep-alive timeout, plus the
+// window; the session's last byte may be a ping interval older than the
+// path's), so that it never ends a suspended session: a link past its
+// window fails with ErrResumeTimeout. A write may block for as long (a
+// full replay buffer while suspended).
 func (c *core) resumeMuxCfg() *mux.Config {
 	c.res.cfgOnce.Do(func() {
 		cfg := *c.linkCfg
-		cfg.KeepAliveTimeout = c.opts.resumeWin + c.opts.kaTimeout
+		cfg.KeepAliveTimeout = c.opts.resumeWin + c.opts.kaTimeout + 2*c.opts.kaEvery + 10*time.Second
 		cfg.WriteTimeout = max(cfg.WriteTimeout, c.opts.resumeWin+c.opts.kaTimeout+10*time.Second)
 		c.res.mux = &cfg
 	})
