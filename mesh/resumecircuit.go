@@ -144,7 +144,8 @@ type circuitResumes struct {
 // circuitMuxCfg returns the inner session's config of a circuit: on a
 // resumable one, the session's keep-alive and write timeouts outlast the
 // resume window, so that a suspended circuit's session waits for the
-// resume rather than ending.
+// resume rather than ending, and one past its window fails with
+// ErrResumeTimeout.
 func (c *core) circuitMuxCfg(resumable bool) *mux.Config {
 	if !resumable {
 		return c.innerCfg
@@ -152,10 +153,14 @@ func (c *core) circuitMuxCfg(resumable bool) *mux.Config {
 	r := &c.circuits.res
 	r.cfgOnce.Do(func() {
 		cfg := *c.innerCfg
+		// Longer than the resume layer takes to fail a suspended circuit
+		// (its break, seen up to a keep-alive interval after the timeout,
+		// plus the window), as for a resumable link (resumeMuxCfg).
+		outlast := c.opts.resumeWin + c.opts.kaTimeout + 2*c.opts.kaEvery + 10*time.Second
 		if cfg.KeepAliveTimeout > 0 {
-			cfg.KeepAliveTimeout = max(cfg.KeepAliveTimeout, c.opts.resumeWin+c.opts.kaTimeout)
+			cfg.KeepAliveTimeout = max(cfg.KeepAliveTimeout, outlast)
 		}
-		cfg.WriteTimeout = max(cfg.WriteTimeout, c.opts.resumeWin+c.opts.kaTimeout+10*time.Second)
+		cfg.WriteTimeout = max(cfg.WriteTimeout, outlast)
 		r.mux = &cfg
 	})
 	return r.mux
