@@ -16,8 +16,8 @@ import (
 // messages of demoResumeSize bytes, at most demoResumeWindow of them
 // unanswered; the relay dies once demoResumeCloseAt have come back.
 const (
-	demoResumeMessages = 4000
-	demoResumeCloseAt  = 2000
+	demoResumeMessages = 2000
+	demoResumeCloseAt  = 1000
 	demoResumeWindow   = 64
 	demoResumeFormat   = "message %07d\n"
 	demoResumeSize     = len("message 0000000\n")

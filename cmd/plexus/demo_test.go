@@ -50,8 +50,8 @@ func checkDemo(t *testing.T, out string) {
 		// a connection outlives its relay
 		"A connection outlives its relay", "relay2 (", "a fourth node with a certificate of the same CA",
 		"alpha has two ways to beta: through relay (", "runs on the circuit alpha (",
-		"once 2000 have come back, closes the node relay (",
-		"the same connection carried on: 4000 of 4000 messages echoed, in order, none lost or repeated",
+		"once 1000 have come back, closes the node relay (",
+		"the same connection carried on: 2000 of 2000 messages echoed, in order, none lost or repeated",
 		"its longest wait for an echo after the close: ",
 		"alpha's circuit to beta now runs alpha (", ") → relay2 (", "the same circuit and TLS session",
 		// sockets over tcp
