@@ -25,7 +25,10 @@ matters, then prints what happened:
             stream, message streams
   mesh      three nodes (alpha, relay, beta) with certificates of a CA made
             in memory: mutual TLS links, services found by name, a circuit
-            through the relay with end-to-end TLS, HTTP by service name
+            through the relay with end-to-end TLS, HTTP by service name;
+            a connection that outlives its relay: a second relay joins,
+            the first one closes mid-stream, the same connection carries
+            on through the second, no byte lost (resumable circuits)
   sockets   req/rep, pub/sub and a switch on the SP wire of NNG over tcp://,
             then req/rep and pub/sub over mesh://, through the relay
 
@@ -135,6 +138,9 @@ func demo(ctx context.Context, w io.Writer) error {
 	defer m.close()
 	if err := m.tour(ctx, t); err != nil {
 		return fmt.Errorf("mesh: %w", err)
+	}
+	if err := m.survive(ctx, t); err != nil {
+		return fmt.Errorf("mesh, a relay dies: %w", err)
 	}
 
 	t.layer("message sockets (package socket): NNG's protocols and wire, over tcp:// and over the mesh")

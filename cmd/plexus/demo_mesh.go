@@ -33,6 +33,8 @@ type demoMesh struct {
 	linksAt            net.Addr          // where the relay accepts links
 	caName             string
 	news               socket.Socket // beta's publisher, on mesh://news
+	// newNode makes a node with a certificate of the demo's CA.
+	newNode func(name string, relay bool) (*mesh.Node, error)
 
 	wg      sync.WaitGroup // the goroutines serving beta's services
 	stops   []func()       // run by close, last first
@@ -106,7 +108,7 @@ func startMesh(ctx context.Context, t *tour) (m *demoMesh, err error) {
 		if err != nil {
 			return nil, err
 		}
-		n, err := mesh.New(mesh.WithName("demo"), mesh.WithRelay(relay), mesh.WithTLS(&tls.Config{
+		n, err := mesh.New(mesh.WithName("demo"), mesh.WithRelay(relay), mesh.WithResume(true), mesh.WithTLS(&tls.Config{
 			Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}},
 			RootCAs:      pool,
 		}))
@@ -120,6 +122,7 @@ func startMesh(ctx context.Context, t *tour) (m *demoMesh, err error) {
 		m.names[n.ID()] = name
 		return n, nil
 	}
+	m.newNode = newNode
 	if m.relay, err = newNode("relay", true); err != nil {
 		return nil, err
 	}
@@ -146,7 +149,10 @@ func startMesh(ctx context.Context, t *tour) (m *demoMesh, err error) {
 	}
 	served := make(chan error, 1)
 	go func() { served <- m.relay.Serve(ln) }()
-	m.stops = append(m.stops, func() { ln.Close(); m.relay.Close(); <-served })
+	// The relay closes with the nodes, after alpha and beta (the stops run
+	// last first): an end whose resumable circuit lost its path would wait
+	// out its inner session's close timeout (1 s) on Close.
+	m.stops = append(m.stops, func() { ln.Close(); <-served })
 	m.linksAt = ln.Addr()
 	return m, nil
 }

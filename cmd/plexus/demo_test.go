@@ -19,8 +19,8 @@ func checkDemo(t *testing.T, out string) {
 	// Numbered steps, in order, each a heading that is one sentence.
 	heading := regexp.MustCompile(`(?m)^ ?(\d+)\. (.*)$`)
 	steps := heading.FindAllStringSubmatch(out, -1)
-	if len(steps) < 13 {
-		t.Errorf("%d numbered steps, want at least 13:\n%s", len(steps), out)
+	if len(steps) < 14 {
+		t.Errorf("%d numbered steps, want at least 14:\n%s", len(steps), out)
 	}
 	for i, s := range steps {
 		if want := i + 1; s[1] != strconv.Itoa(want) {
@@ -47,6 +47,13 @@ func checkDemo(t *testing.T, out string) {
 		"echo on beta sent back \"hello beta\"",
 		"the relay forwards a circuit between alpha (",
 		"GET http://billing/2024-42: 200 OK \"invoice 2024-42, for alpha (",
+		// a connection outlives its relay
+		"A connection outlives its relay", "relay2 (", "a fourth node with a certificate of the same CA",
+		"alpha has two ways to beta: through relay (", "runs on the circuit alpha (",
+		"once 1000 have come back, closes the node relay (",
+		"the same connection carried on: 2000 of 2000 messages echoed, in order, none lost or repeated",
+		"its longest wait for an echo after the close: ",
+		"alpha's circuit to beta now runs alpha (", ") → relay2 (", "the same circuit and TLS session",
 		// sockets over tcp
 		"req/rep: rep on tcp://", "5000 round trips of 32 B",
 		`"weather/" 20000, "news/" 20000, "weather/paris" 20000, "" (everything) 40000: none lost`,
@@ -63,6 +70,9 @@ func checkDemo(t *testing.T, out string) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
 	}
+	if !regexp.MustCompile(`resumed \(CircuitInfo.Resumes [1-9]\d*; alpha's Stats: CircuitBreaks [1-9]\d*, CircuitResumes [1-9]\d*\)`).MatchString(out) {
+		t.Errorf("demo output does not count alpha's circuit resume:\n%s", out)
+	}
 	if bad := regexp.MustCompile(`\b1 (hops|links|streams|subscribers|messages|bytes)\b`).FindString(out); bad != "" {
 		t.Errorf("demo output says %q:\n%s", bad, out)
 	}
@@ -78,13 +88,13 @@ func checkDemo(t *testing.T, out string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, shown, ok := strings.Cut(string(readme), "\n```\n13. ")
+	_, shown, ok := strings.Cut(string(readme), "\n```\n14. ")
 	shown, _, _ = strings.Cut(shown, "```")
 	if !ok || shown == "" {
-		t.Error("README.md no longer shows step 13 of plexus demo")
+		t.Error("README.md no longer shows step 14 of plexus demo")
 	}
 	id := regexp.MustCompile(`\\\([0-9a-f]{8}\\\)`)
-	for _, line := range strings.Split(strings.TrimSpace("13. "+shown), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace("14. "+shown), "\n") {
 		re := regexp.MustCompile("(?m)^" + id.ReplaceAllString(regexp.QuoteMeta(line), `\([0-9a-f]{8}\)`) + "$")
 		if !re.MatchString(out) {
 			t.Errorf("README.md shows a line plexus demo does not print:\n%s", line)
