@@ -240,6 +240,11 @@ func (c *core) closeInner() {
 	var ss []*mux.Session
 	c.circuits.mu.Lock()
 	for ci := range c.circuits.all {
+		if ci.rc != nil && ci.rc.Suspended() {
+			// No path: nothing can reach the far host, which keeps
+			// waiting for a resume until its window is over.
+			ci.rc.Fail(ErrClosed)
+		}
 		ss = append(ss, ci.sess)
 	}
 	c.circuits.mu.Unlock()
