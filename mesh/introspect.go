@@ -144,8 +144,8 @@ func (l *link) info() LinkInfo {
 	info := LinkInfo{
 		Peer:       l.peer,
 		Dialer:     l.dialer,
-		LocalAddr:  l.laddr,
-		RemoteAddr: l.raddr,
+		LocalAddr:  l.localAddr(),
+		RemoteAddr: l.remoteAddr(),
 		Since:      l.since,
 		Stats:      l.sess.Stats(),
 		Conns:      l.sess.Stats().ClassStreams,

@@ -53,7 +53,7 @@ type link struct {
 	expect uint64     // the peer's id, when the dialer requires one (a direct link); else 0
 	direct bool       // made by the direct upgrade of a relayed pair (see direct.go)
 
-	laddr, raddr net.Addr  // the connection's, when it is a net.Conn
+	addrs        atomic.Pointer[linkAddrs] // the connection's, when it is a net.Conn (the latest, on a resumed link)
 	since        time.Time // when the handshake ended
 
 	// A resumable link (resumelink.go): its session runs on res.
@@ -688,7 +688,7 @@ func (c *core) runLinkWith(conn io.ReadWriteCloser, ls linkStart) error {
 	defer sess.Close()
 	l := &link{c: c, dialer: dialer, conn: rw, sess: sess, cert: pc, expect: ls.expect, direct: ls.direct && dialer}
 	if nc, ok := conn.(net.Conn); ok {
-		l.laddr, l.raddr = nc.LocalAddr(), nc.RemoteAddr()
+		l.addrs.Store(&linkAddrs{nc.LocalAddr(), nc.RemoteAddr()})
 	}
 	l.out.init()
 	if rc != nil {

@@ -21,6 +21,7 @@ func TestLinkInfoSuspended(t *testing.T) {
 			t.Fatalf("node %s: a link up says suspended (since %v)", FormatID(n.ID()), li.SuspendedSince)
 		}
 	}
+	was, _ := linkTo(a, b.ID()) // the acceptor's view: the proxy's port
 	before := time.Now()
 	p.block(true)
 	p.cut()
@@ -46,5 +47,9 @@ func TestLinkInfoSuspended(t *testing.T) {
 	}
 	if st := b.Stats(); st.LinkUps != 1 {
 		t.Fatalf("%d links came up, want 1 (the same link, resumed)", st.LinkUps)
+	}
+	// The resumed link shows its new connection's addresses.
+	if now, _ := linkTo(a, b.ID()); now.RemoteAddr == nil || now.RemoteAddr.String() == was.RemoteAddr.String() {
+		t.Fatalf("after the resume the acceptor shows the remote address %v, as before (%v)", now.RemoteAddr, was.RemoteAddr)
 	}
 }

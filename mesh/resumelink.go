@@ -419,7 +419,7 @@ func (c *core) acceptResume(ctx context.Context, rw io.ReadWriteCloser, id resum
 	if authed != nil {
 		authed()
 	}
-	l.resumed(remote)
+	l.resumed(rw)
 	return nil
 }
 
@@ -512,11 +512,7 @@ func (c *core) resumeOnce(l *link) error {
 	if err := l.res.Resume(ctx, rw); err != nil {
 		return err
 	}
-	var raddr net.Addr
-	if nc, ok := conn.(net.Conn); ok {
-		raddr = nc.RemoteAddr()
-	}
-	l.resumed(raddr)
+	l.resumed(conn)
 	return nil
 }
 
@@ -538,13 +534,39 @@ func (l *link) broken(err error) {
 	}
 }
 
-// resumed marks l up again, over a new connection from raddr.
-func (l *link) resumed(raddr net.Addr) {
+// resumed marks l up again, over conn, a new connection (its addresses
+// are the link's now), or nil when the connection is not known.
+func (l *link) resumed(conn any) {
 	c := l.c
+	if nc, ok := conn.(interface {
+		LocalAddr() net.Addr
+		RemoteAddr() net.Addr
+	}); ok {
+		l.addrs.Store(&linkAddrs{nc.LocalAddr(), nc.RemoteAddr()})
+	}
 	l.susp.Store(nil)
 	c.stats.linkResumes.Add(1)
-	c.logf(slog.LevelInfo, "mesh: link resumed", "peer", c.who(l.peer), "remote", raddr)
+	c.logf(slog.LevelInfo, "mesh: link resumed", "peer", c.who(l.peer), "remote", l.remoteAddr())
 	c.linkChanged(l.peer, true)
+}
+
+// linkAddrs are the addresses of a link's connection.
+type linkAddrs struct{ local, remote net.Addr }
+
+// localAddr and remoteAddr return the addresses of l's connection (the
+// latest, on a resumed link), nil when it is not a net.Conn.
+func (l *link) localAddr() net.Addr {
+	if a := l.addrs.Load(); a != nil {
+		return a.local
+	}
+	return nil
+}
+
+func (l *link) remoteAddr() net.Addr {
+	if a := l.addrs.Load(); a != nil {
+		return a.remote
+	}
+	return nil
 }
 
 // suspended reports whether l's connection is broken, waiting for a
