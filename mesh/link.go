@@ -53,8 +53,8 @@ type link struct {
 	expect uint64     // the peer's id, when the dialer requires one (a direct link); else 0
 	direct bool       // made by the direct upgrade of a relayed pair (see direct.go)
 
-	addrs        atomic.Pointer[linkAddrs] // the connection's, when it is a net.Conn (the latest, on a resumed link)
-	since        time.Time // when the handshake ended
+	addrs atomic.Pointer[linkAddrs] // the connection's, when it is a net.Conn (the latest, on a resumed link)
+	since time.Time                 // when the handshake ended
 
 	// A resumable link (resumelink.go): its session runs on res.
 	res    *resume.Conn                                      // nil: a plain link

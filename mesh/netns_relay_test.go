@@ -29,38 +29,77 @@ import (
 const relayBulk = 200 << 20
 
 // TestNetnsRelayKilled: a transfer on a circuit A–B–C survives the death
-// of the relay B (SIGKILL), moving onto A–D–C.
+// of the relay B, moving onto A–D–C: B's process killed (SIGKILL), B's
+// veths taken down (its host gone silent: found by the links' keep-alive),
+// and, where tc's netem can be had, B's veths made to lose 5 % of their
+// packets (the transfer completes, through B or through D).
 func TestNetnsRelayKilled(t *testing.T) {
-	l := netnsDiamond(t, "k")
-	start := time.Now()
-	const kase = "relay"
-	ctx, cancel := context.WithTimeout(context.Background(), 4*patience) // 200 MiB under the race detector
-	defer cancel()
-	l.shareCA(t, kase)
-	dir := filepath.Join(l.dir, kase)
-	b := l.start(t, ctx, "b", "TestNetnsRelayHost", "b", kase)
-	c := l.start(t, ctx, "c", "TestNetnsRelayHost", "c", kase)
-	a := l.start(t, ctx, "a", "TestNetnsRelayHost", "a", kase)
-	hostFiles(t, dir, "A's circuit to C through B", []*netnsHost{a, b, c}, "circuit")
-	d := l.start(t, ctx, "d", "TestNetnsRelayHost", "d", kase)
-	hostFiles(t, dir, "A and C to link to D", []*netnsHost{a, b, c, d}, "ready")
-	hostFiles(t, dir, "A to send half of the transfer", []*netnsHost{a, b, c, d}, "half")
-	b.signal(t, syscall.SIGKILL)
-	b.wait() // killed: what it says does not count
-	natSignal(t, dir, "go", "")
-	errA := a.wait()
-	c.stdin.Close() // C and D stop together
-	d.stdin.Close()
-	errC, errD := c.stop(), d.stop()
-	for _, h := range []*netnsHost{a, c, d} {
-		for _, line := range h.lines() {
-			t.Logf("%s %s", strings.ToUpper(h.role), line)
-		}
+	for _, how := range []string{"kill", "vethdown", "netem"} {
+		t.Run(how, func(t *testing.T) {
+			l := netnsDiamond(t, "k")
+			start := time.Now()
+			kase := "relay-" + how
+			var tc string
+			if how == "netem" {
+				var err error
+				if tc, err = lookTool("tc"); err != nil {
+					t.Skip("skipped: the netem case needs tc (Debian's iproute2)")
+				}
+				if err := l.in("b", tc, "qdisc", "add", "dev", l.prefix+"ba", "root", "netem", "loss", "0%"); err != nil {
+					t.Skipf("skipped: this kernel has no netem queueing discipline (sch_netem): %v", err)
+				}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 4*patience) // 200 MiB under the race detector
+			defer cancel()
+			l.shareCA(t, kase)
+			dir := filepath.Join(l.dir, kase)
+			b := l.start(t, ctx, "b", "TestNetnsRelayHost", "b", kase)
+			c := l.start(t, ctx, "c", "TestNetnsRelayHost", "c", kase)
+			a := l.start(t, ctx, "a", "TestNetnsRelayHost", "a", kase)
+			hostFiles(t, dir, "A's circuit to C through B", []*netnsHost{a, b, c}, "circuit")
+			d := l.start(t, ctx, "d", "TestNetnsRelayHost", "d", kase)
+			hostFiles(t, dir, "A and C to link to D", []*netnsHost{a, b, c, d}, "ready")
+			hostFiles(t, dir, "A to send half of the transfer", []*netnsHost{a, b, c, d}, "half")
+			hosts := []*netnsHost{a, c, d}
+			switch how {
+			case "kill":
+				b.signal(t, syscall.SIGKILL)
+				b.wait() // killed: what it says does not count
+			case "vethdown":
+				for _, dev := range []string{l.prefix + "ba", l.prefix + "bc"} {
+					l.must("take B's veths down", "-n", l.ns["b"], "link", "set", dev, "down")
+				}
+				hosts = append(hosts, b)
+			case "netem":
+				for _, dev := range []string{l.prefix + "ba", l.prefix + "bc"} {
+					if err := l.in("b", tc, "qdisc", "replace", "dev", dev, "root", "netem", "loss", "5%"); err != nil {
+						t.Fatal(err)
+					}
+				}
+				hosts = append(hosts, b)
+			}
+			natSignal(t, dir, "go", "")
+			errA := a.wait()
+			for _, h := range hosts[1:] { // C, D (and B) stop together
+				h.stdin.Close()
+			}
+			errs := []error{errA}
+			for _, h := range hosts[1:] {
+				errs = append(errs, h.stop())
+			}
+			for _, h := range hosts {
+				for _, line := range h.lines() {
+					t.Logf("%s %s", strings.ToUpper(h.role), line)
+				}
+			}
+			for i, err := range errs {
+				if err != nil {
+					t.Fatalf("host %s: %v\nA:\n%s\nB:\n%s\nC:\n%s\nD:\n%s", strings.ToUpper(hosts[i].role), err, a.out, b.out, c.out, d.out)
+				}
+			}
+			t.Logf("the case took %v", time.Since(start).Round(time.Millisecond))
+		})
 	}
-	if errA != nil || errC != nil || errD != nil {
-		t.Fatalf("hosts A, C, D: %v, %v, %v\nA:\n%s\nB (killed):\n%s\nC:\n%s\nD:\n%s", errA, errC, errD, a.out, b.out, c.out, d.out)
-	}
-	t.Logf("the test took %v", time.Since(start).Round(time.Millisecond))
 }
 
 // TestNetnsRelayHost is one host of TestNetnsRelayKilled; it runs only in
@@ -82,7 +121,7 @@ func TestNetnsRelayHost(t *testing.T) {
 		waitStop(t, stop)
 		st := n.Stats()
 		fmt.Printf("netns: %s: circuits relayed %d in all, %d now\n", strings.ToUpper(role), st.CircuitsRelayedTotal, st.CircuitsRelayed)
-		if role == "d" && st.CircuitsRelayedTotal < 1 {
+		if role == "d" && st.CircuitsRelayedTotal < 1 && !relayLossy() {
 			t.Error("D relayed no circuit: the transfer did not move onto A–D–C")
 		}
 	case "c":
@@ -91,6 +130,10 @@ func TestNetnsRelayHost(t *testing.T) {
 		relayA(t, n, dir)
 	}
 }
+
+// relayLossy reports whether the case only makes B lose packets: the
+// circuit may stay on B.
+func relayLossy() bool { return os.Getenv(netnsCase) == "relay-netem" }
 
 // relayC plays C: it joins B and serves the sink; once A has its circuit,
 // it joins D too; told to stop, it checks that the sink served the one
@@ -135,7 +178,7 @@ func relayC(t *testing.T, n *Node, dir string) {
 	}
 	st := n.Stats()
 	fmt.Printf("netns: C: circuits accepted %d, breaks %d, resumes %d\n", st.CircuitsAccepted, st.CircuitBreaks, st.CircuitResumes)
-	if st.CircuitsAccepted != 1 || st.CircuitResumes < 1 {
+	if st.CircuitsAccepted != 1 || st.CircuitResumes < 1 && !relayLossy() {
 		t.Errorf("C: %d circuits accepted, %d resumed; want the one circuit, resumed", st.CircuitsAccepted, st.CircuitResumes)
 	}
 }
@@ -205,10 +248,10 @@ func relayA(t *testing.T, n *Node, dir string) {
 		t.Fatalf("A has no circuit to C after the transfer: %+v", n.Circuits())
 	}
 	fmt.Printf("netns: A: the circuit to C: path %s, resumable %v, %d new paths taken\n", formatPath(ci.Path), ci.Resumable, ci.Resumes)
-	if ci.Next != dID || !ci.Resumable || ci.Resumes < 1 {
+	if !ci.Resumable || !relayLossy() && (ci.Next != dID || ci.Resumes < 1) {
 		t.Errorf("A's circuit to C after B's death: %+v; want it resumed through D", *ci)
 	}
-	if st.CircuitsOpened != 1 || st.CircuitBreaks < 1 || st.CircuitResumes < 1 {
+	if st.CircuitsOpened != 1 || !relayLossy() && (st.CircuitBreaks < 1 || st.CircuitResumes < 1) {
 		t.Errorf("A: %d circuits opened, %d breaks, %d resumes; want the one circuit, broken and resumed", st.CircuitsOpened, st.CircuitBreaks, st.CircuitResumes)
 	}
 }
