@@ -44,7 +44,7 @@ func (t *circuitTable) init() {
 	t.byHost = make(map[uint64]*circuit)
 	t.all = make(map[*circuit]struct{})
 	t.building = make(map[uint64]*build)
-	t.res.byID = make(map[resume.ID]*circuit)
+	t.res.byID = make(map[resumeKey]*circuit)
 }
 
 // circuit is one end of a circuit.
@@ -282,8 +282,10 @@ func (c *core) serveCircuit(ci *circuit) {
 	if t.byHost[ci.host] == ci {
 		delete(t.byHost, ci.host)
 	}
-	if ci.rc != nil && t.res.byID[ci.rc.ID()] == ci {
-		delete(t.res.byID, ci.rc.ID())
+	if ci.rc != nil {
+		if k := (resumeKey{ci.host, ci.rc.ID()}); t.res.byID[k] == ci {
+			delete(t.res.byID, k)
+		}
 	}
 	t.mu.Unlock()
 	if c.log != nil {
@@ -681,7 +683,7 @@ func (c *core) terminate(st *mux.Stream, s wire.SetupHeader) {
 		case string(magic[:]) != circuitMagic:
 			rw = &prefixStream{Stream: st, pre: magic[:]}
 		default:
-			pre, err := readCircuitPreface(st, c.circuitWindow())
+			pre, err := readCircuitPreface(st, c.maxCircuitWindow())
 			if err != nil || pre.kind == prefaceResume {
 				if c.ident == nil {
 					release() // a resume counts as the circuit it resumes
@@ -781,15 +783,27 @@ func (c *core) terminate(st *mux.Stream, s wire.SetupHeader) {
 		return
 	}
 	ci := &circuit{host: src, path: s.Path, sess: sess, h: h, cert: pc, since: time.Now(), rc: rc}
-	c.stats.accepted.Add(1)
 	t.mu.Lock()
+	if rc != nil {
+		k := resumeKey{src, rc.ID()}
+		if t.res.byID[k] != nil {
+			// Another circuit of src has this id: a copy (ids go in the
+			// clear), never honestly drawn twice. The first one keeps it.
+			t.mu.Unlock()
+			c.logf(slog.LevelWarn, "mesh: circuit refused: its resume id is another circuit's", "path", wire.FormatPath(s.Path))
+			rc.Fail(ErrClosed)
+			sess.Close()
+			c.untrack(h)
+			release()
+			return
+		}
+		t.res.byID[k] = ci
+	}
 	if cur := t.byHost[src]; cur == nil || cur.sess.Err() != nil {
 		t.byHost[src] = ci
 	}
-	if rc != nil {
-		t.res.byID[rc.ID()] = ci
-	}
 	t.mu.Unlock()
+	c.stats.accepted.Add(1)
 	if ref != nil {
 		ref.setCircuit(ci)
 	}

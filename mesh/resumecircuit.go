@@ -118,6 +118,14 @@ func (c *core) circuitWindow() uint32 {
 	return uint32(min(max(w, minResumeBuffer), maxResumeBuffer))
 }
 
+// maxCircuitWindow is the largest replay bound this node takes from the
+// source of a resumable circuit: four times its own (both ends hold the
+// source's; a source whose inner sessions have larger windows is not
+// refused, and no source makes this node hold more than that per circuit).
+func (c *core) maxCircuitWindow() uint32 {
+	return uint32(min(4*uint64(c.circuitWindow()), maxResumeBuffer))
+}
+
 // resumableTo reports whether a circuit to host is to be resumable: this
 // node runs WithResume, and host's record says it does too.
 func (c *core) resumableTo(host uint64) bool {
@@ -134,9 +142,19 @@ func (c *core) resumableTo(host uint64) bool {
 	return err == nil && rec.Resume
 }
 
+// resumeKey identifies a resumable circuit that ends here: its source (as
+// end-to-end TLS proved it, on a secured mesh) and its id. A circuit's id
+// travels in the clear: keyed by the source too, and never replaced by a
+// later circuit with the same id, it cannot be taken over by another
+// node's circuit that copies it.
+type resumeKey struct {
+	host uint64
+	id   resume.ID
+}
+
 // circuitResumes is what a node holds for resumable circuits.
 type circuitResumes struct {
-	byID    map[resume.ID]*circuit // resumable circuits that end here, for a resume to find (guarded by circuitTable.mu)
+	byID    map[resumeKey]*circuit // resumable circuits that end here, for a resume to find (guarded by circuitTable.mu)
 	cfgOnce sync.Once
 	mux     *mux.Config // the inner sessions' config on a resumable circuit
 }
@@ -157,9 +175,7 @@ func (c *core) circuitMuxCfg(resumable bool) *mux.Config {
 		// (its break, seen up to a keep-alive interval after the timeout,
 		// plus the window), as for a resumable link (resumeMuxCfg).
 		outlast := c.opts.resumeWin + c.opts.kaTimeout + 2*c.opts.kaEvery + 10*time.Second
-		if cfg.KeepAliveTimeout > 0 {
-			cfg.KeepAliveTimeout = max(cfg.KeepAliveTimeout, outlast)
-		}
+		cfg.KeepAliveTimeout = max(cfg.KeepAliveTimeout, outlast) // (0, mux's default, is less)
 		cfg.WriteTimeout = max(cfg.WriteTimeout, outlast)
 		r.mux = &cfg
 	})
@@ -301,7 +317,10 @@ func (c *core) resumeLoop(ci *circuit, prefer []uint64) {
 			c.avoid.failed(r, start)
 		}
 	}
-	tried := [][]uint64{old}
+	var tried [][]uint64
+	if prefer == nil { // a move leaves a working path: it may be taken again
+		tried = append(tried, old)
+	}
 	wait := resumeRetryMin
 	for {
 		if ci.sess.Err() != nil || ci.rc.Err() != nil || c.isClosed() || !ci.rc.Suspended() {
@@ -326,14 +345,21 @@ func (c *core) resumeLoop(ci *circuit, prefer []uint64) {
 				c.avoid.succeeded(relaysOf(path))
 				c.logf(slog.LevelInfo, "mesh: circuit resumed", "host", c.who(ci.host), "old", wire.FormatPath(old), "path", wire.FormatPath(path), "after", time.Since(start).Round(time.Millisecond))
 				return
-			case errors.Is(err, ErrCircuitLost):
+			case errors.Is(err, ErrCircuitLost) && len(path) == 2:
+				// Said by the host itself, over the link to it: final.
+				// (Through relays it may be a relay's forgery, which would
+				// kill the circuit: that path fails like any other, and the
+				// window bounds the tries.)
 				c.logf(slog.LevelWarn, "mesh: circuit lost", "host", c.who(ci.host), "err", err)
 				ci.rc.Fail(fmt.Errorf("%w: %s", ErrCircuitLost, FormatID(ci.host)))
 				return
 			default:
 				c.logf(slog.LevelDebug, "mesh: circuit resume failed", "host", c.who(ci.host), "path", wire.FormatPath(path), "err", err)
+				if r := relaysOf(path); len(r) > 0 {
+					c.avoid.failed(r, time.Now())
+				}
 				if len(tried) > maxSetupAttempts {
-					tried = tried[:1]
+					tried = tried[:0]
 				}
 				tried = append(tried, path)
 			}
@@ -417,9 +443,9 @@ func (c *core) resumeAlong(ctx context.Context, ci *circuit, path []uint64) erro
 func (c *core) acceptCircuitResume(st *mux.Stream, s wire.SetupHeader, id resume.ID) {
 	t := &c.circuits
 	t.mu.Lock()
-	ci := t.res.byID[id]
+	ci := t.res.byID[resumeKey{s.Path[0], id}]
 	t.mu.Unlock()
-	if ci == nil || ci.host != s.Path[0] {
+	if ci == nil {
 		c.refuseSetup(st, s, fmt.Errorf("%w: no circuit %s from %s here", ErrCircuitLost, id, FormatID(s.Path[0])), s.Path[s.Hop-1])
 		return
 	}

@@ -301,7 +301,7 @@ func (c *Conn) Write(b []byte) (int, error) {
 		total += k
 		b = b[k:]
 		if c.cur != nil {
-			c.send(c.cur)
+			c.send(c.cur, true)
 		}
 		if len(b) > 0 { // let the reader and the writer in between pieces
 			c.mu.Unlock()
@@ -347,7 +347,7 @@ func (c *Conn) TryWrite(bufs [][]byte) (int, error) {
 		}
 	}
 	if total > 0 && c.cur != nil {
-		c.send(c.cur)
+		c.send(c.cur, false)
 	}
 	return total, nil
 }

@@ -23,16 +23,17 @@ const (
 )
 
 // TryWriter is a path with a non-blocking write (a mux stream): it writes
-// what it takes of bufs at once, maybe nothing, and never waits. Write then
-// sends small batches from its own goroutine (at most inlineNested bytes),
-// as on a socket.
+// what it takes of bufs at once, maybe nothing, and never waits. Write and
+// TryWrite then send small batches (at most inlineNested bytes) from
+// their own goroutine with it, as on a socket; a larger batch Write writes
+// itself (a stream's write waits only for its credit), and TryWrite hands
+// to the writer goroutine.
 type TryWriter interface {
 	TryWrite(bufs [][]byte) (int, error)
 }
 
-// inlineNested is the largest batch Write sends itself on a TryWriter:
-// larger ones go to the writer goroutine, so that a bulk transfer keeps
-// the application's copies and the path's writes in two goroutines.
+// inlineNested is the largest batch sent with a TryWriter's
+// non-blocking write.
 const inlineNested = 4 << 10
 
 // isSocket reports whether rw gathers net.Buffers into one system call.
@@ -259,7 +260,7 @@ func (c *Conn) writeLoop(p *path) {
 // out without waking a goroutine. What is left, or everything on other
 // paths, goes to the writer goroutine. c.mu is held, and released during
 // the write.
-func (c *Conn) send(p *path) {
+func (c *Conn) send(p *path, mayBlock bool) {
 	c.busyKeepAlive(p)
 	if (p.fw == nil && !p.tls) || p.writing || p.dead || p.closeSent || p.reply || c.closing || c.state != stateActive {
 		c.kick(p)
@@ -275,25 +276,36 @@ func (c *Conn) send(p *path) {
 		return
 	}
 	if p.fw.Nested() && iovLen(p.iov) > inlineNested {
+		if !mayBlock { // TryWrite never waits: the writer goroutine writes it
+			p.rest = true
+			p.wg.Add(1)
+			go c.writeLoop(p)
+			return
+		}
 		// A stream's write waits for nothing but the stream's credit:
-		// the caller writes the batch itself, as a writer goroutine would.
+		// Write writes the batch itself, as a writer goroutine would
+		// (counted as one of the path's goroutines, which Close and
+		// Resume wait for).
+		p.wg.Add(1)
 		c.mu.Unlock()
 		err := p.write()
 		c.mu.Lock()
 		if err != nil {
-			p.wg.Add(1)
 			go c.ended(p, err) // (without c.mu, which Write holds)
 			return
 		}
 		p.writing = false
+		p.wg.Done()
 		if c.owes(p) {
 			c.kick(p) // more came meanwhile
 		}
 		return
 	}
+	p.wg.Add(1) // as sendTLS
 	c.mu.Unlock()
 	k, err := p.fw.TryWrite(p.iov)
 	c.mu.Lock()
+	p.wg.Done()
 	left := consume(p.iov, k)
 	if err != nil || len(left) > 0 {
 		// The writer goroutine writes the rest, and meets the error, if
@@ -334,15 +346,16 @@ func (c *Conn) sendTLS(p *path, inFlight uint64) {
 		go c.writeLoop(p)
 		return
 	}
+	p.wg.Add(1) // a path goroutine while it writes: Close and Resume wait for it
 	c.mu.Unlock()
 	err := p.write()
 	c.mu.Lock()
 	if err != nil {
-		p.wg.Add(1)
 		go c.ended(p, err) // (without c.mu, which Write holds)
 		return
 	}
 	p.writing = false
+	p.wg.Done()
 	if c.owes(p) {
 		c.kick(p) // more came meanwhile
 	}
