@@ -347,7 +347,7 @@ func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error)
 	}
 	var pre *circuitPreface
 	if c.resumableTo(host) {
-		p, err := newCircuitPreface(c.circuitWindow(), c.ident != nil)
+		p, err := c.newCircuitPreface(c.circuitWindow(), c.ident != nil)
 		if err != nil {
 			st.Reset(mux.CodeCancel)
 			return nil, err

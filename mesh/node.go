@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/plexusnet/plexus/internal/pending"
+	"github.com/plexusnet/plexus/internal/resume"
 	"github.com/plexusnet/plexus/mesh/internal/base"
 	"github.com/plexusnet/plexus/mesh/internal/linkstate"
 	"github.com/plexusnet/plexus/mesh/internal/wire"
@@ -82,6 +83,9 @@ type testHooks struct {
 	// beforeVerdict is called where a circuit ends here, once end-to-end
 	// TLS has proved its source and before the verdict on it is written.
 	beforeVerdict func()
+	// circuitID draws the resume id of a new resumable circuit (a member
+	// that copies another circuit's).
+	circuitID func() (resume.ID, error)
 }
 
 // served is a listener that accepts links.

@@ -246,9 +246,13 @@ func (c *core) circuitResumeCfg(window uint32, ref *circuitRef) *resume.Config {
 }
 
 // newCircuitPreface returns the preface of a new resumable circuit.
-func newCircuitPreface(window uint32, secured bool) (circuitPreface, error) {
+func (c *core) newCircuitPreface(window uint32, secured bool) (circuitPreface, error) {
 	p := circuitPreface{kind: prefaceNew, window: window}
-	id, err := resume.NewID()
+	newID := resume.NewID
+	if c.hooks.circuitID != nil {
+		newID = c.hooks.circuitID
+	}
+	id, err := newID()
 	if err != nil {
 		return p, err
 	}

@@ -10,11 +10,13 @@ import (
 	"net"
 	"os"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/plexusnet/plexus/internal/resume"
 	"github.com/plexusnet/plexus/mesh/internal/wire"
+	"github.com/plexusnet/plexus/mux"
 )
 
 // diamond starts A, B, C and D, every one with resumable links and
@@ -244,8 +246,10 @@ func TestResumeCircuitHijack(t *testing.T) {
 }
 
 // TestResumeCircuitLost: a circuit whose far end gave it up while it was
-// cut off fails at the source, once a path is back, with ErrCircuitLost
-// rather than waiting out the resume window.
+// cut off fails at the source with ErrCircuitLost, rather than waiting out
+// the resume window, once the far end says so itself (over a link to it:
+// through relays, such a refusal could be a relay's forgery, see
+// TestResumeCircuitForgedLost).
 func TestResumeCircuitLost(t *testing.T) {
 	ns := nodes(t, 3, WithResume(true))
 	a, b, c := ns[0], ns[1], ns[2]
@@ -258,12 +262,129 @@ func TestResumeCircuitLost(t *testing.T) {
 	eventually(t, "C's end suspended", func() bool { return dst.rc.Suspended() })
 	dst.rc.Fail(errors.New("given up"))
 	eventually(t, "C forgetting the circuit", func() bool { return circuitOf(c, a.ID()) == nil })
-	attach(t, a, b)
+	attach(t, a, c)
 	cc.SetReadDeadline(time.Now().Add(patience))
 	_, err := cc.Read(make([]byte, 1))
 	if !errors.Is(err, ErrCircuitLost) {
 		t.Fatalf("read on a lost circuit: %v, want ErrCircuitLost", err)
 	}
+}
+
+// relayOn returns the relay of ci's path in the diamond ns, and the other.
+func relayOn(ns []*Node, ci *circuit) (relay, other *Node) {
+	relay, other = ns[1], ns[3]
+	if ci.currentPath()[1] == other.ID() {
+		relay, other = other, relay
+	}
+	return relay, other
+}
+
+// cutRelay cuts both links of relay, B or D of the diamond ns.
+func cutRelay(ns []*Node, links map[string]*pipeLink, relay *Node) {
+	for k, l := range links {
+		if relay == ns[1] && (k == "AB" || k == "BC") || relay == ns[3] && (k == "AD" || k == "DC") {
+			l.cut()
+		}
+	}
+}
+
+// TestResumeCircuitForgedLost: a relay on the path of a resume that
+// forges the refusal "no such circuit" (a reset code: nothing
+// authenticates it) does not kill the circuit: the source takes that for
+// a failed path, and the circuit waits for another (here none comes
+// before the window is over, and it fails with ErrResumeTimeout).
+func TestResumeCircuitForgedLost(t *testing.T) {
+	ns, links := diamond(t, func() []Option { return []Option{WithResumeWindow(time.Second)} })
+	a, c := ns[0], ns[2]
+	cc, _ := dialed(t, a, c)
+	ci := circuitOf(a, c.ID())
+	relay, other := relayOn(ns, ci)
+	var forged atomic.Int32
+	other.c.hooks.hostileRelay = func(st *mux.Stream, s wire.SetupHeader) bool {
+		forged.Add(1)
+		st.Reset(resetCode(codeNoCircuit, len(s.Path)-1))
+		return true
+	}
+	cutRelay(ns, links, relay)
+	cc.SetReadDeadline(time.Now().Add(patience))
+	_, err := cc.Read(make([]byte, 1))
+	if errors.Is(err, ErrCircuitLost) || !errors.Is(err, ErrResumeTimeout) || forged.Load() == 0 {
+		t.Fatalf("after %d forged refusals: %v, want ErrResumeTimeout (not ErrCircuitLost)", forged.Load(), err)
+	}
+}
+
+// TestResumeCircuitIDCopied: a member E that copied the id of A's circuit
+// to C (it goes in the clear) and sets up a circuit of its own to C with
+// it does not take A's circuit's place at C: A's circuit resumes when its
+// relay dies.
+func TestResumeCircuitIDCopied(t *testing.T) {
+	for _, m := range resumableModes(t) {
+		t.Run(m.name, func(t *testing.T) {
+			ns, links := diamond(t, m.opts)
+			a, c := ns[0], ns[2]
+			ef := resumableNodes(t, 2, m.opts)
+			e, f := ef[0], ef[1]
+			attach(t, e, f)
+			attach(t, f, c)
+			waitRoute(t, e, c.ID(), 2)
+			cc, sc := dialed(t, a, c)
+			ci := circuitOf(a, c.ID())
+			id := ci.rc.ID()
+			e.c.hooks.circuitID = func() (resume.ID, error) { return id, nil }
+			d, err := e.DialContext(ctxT(t), "", FormatID(c.ID())+":1")
+			if err == nil {
+				d.Close()
+			}
+			relay, _ := relayOn(ns, ci)
+			cutRelay(ns, links, relay)
+			if _, err := cc.Write([]byte("after")); err != nil {
+				t.Fatal(err)
+			}
+			buf := make([]byte, 5)
+			sc.SetReadDeadline(time.Now().Add(patience))
+			if _, err := io.ReadFull(sc, buf); err != nil || string(buf) != "after" {
+				t.Fatalf("A's circuit after E copied its id and A's relay died: %q, %v (A's circuit: %v)", buf, err, ci.rc.Err())
+			}
+		})
+	}
+}
+
+// TestResumeCircuitInnerKeepAlive: the inner session's own keep-alive
+// never ends a suspended circuit within the resume window, even when the
+// circuit config sets a short keep-alive interval (and no timeout).
+func TestResumeCircuitInnerKeepAlive(t *testing.T) {
+	ns := nodes(t, 3, WithResume(true), WithResumeWindow(10*time.Second),
+		WithCircuitConfig(&mux.Config{KeepAliveInterval: 100 * time.Millisecond}))
+	a, b, c := ns[0], ns[1], ns[2]
+	ab := attach(t, a, b)
+	attach(t, b, c)
+	waitRoute(t, a, c.ID(), 2)
+	waitRoute(t, c, a.ID(), 2)
+	cc, sc := dialed(t, a, c)
+	ab.cut()
+	time.Sleep(1500 * time.Millisecond) // five times the inner session's default timeout (3 x 100 ms) and more: an absence of failure can only be waited for
+	attach(t, a, b)
+	if _, err := cc.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	sc.SetReadDeadline(time.Now().Add(patience))
+	if _, err := sc.Read(make([]byte, 1)); err != nil {
+		t.Fatalf("a circuit suspended 1.5 s of its 10 s window died: %v", err)
+	}
+}
+
+// TestResumeCircuitWindowMismatch: a source whose inner sessions have
+// larger windows than the destination's still gets resumable circuits.
+func TestResumeCircuitWindowMismatch(t *testing.T) {
+	a := newNode(t, WithResume(true), WithCircuitConfig(&mux.Config{SessionWindow: 16 << 20}))
+	b, c := newNode(t, WithResume(true)), newNode(t, WithResume(true))
+	chain(t, []*Node{a, b, c})
+	cc, sc := dialed(t, a, c)
+	if ci := circuitOf(a, c.ID()); ci == nil || ci.rc == nil {
+		t.Fatal("no resumable circuit")
+	}
+	go io.Copy(sc, sc)
+	roundTrip(t, cc, "windows differ")
 }
 
 // TestResumeCircuitWindowOver: a circuit with no path back within the
