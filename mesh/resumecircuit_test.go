@@ -579,3 +579,79 @@ func TestResumeCircuitIdleQuiet(t *testing.T) {
 		t.Fatalf("the idle circuit broke %d times", st.CircuitBreaks)
 	}
 }
+
+// TestResumeCircuitFarRelayFreezes: on A–X–B–C, B freezes (its links
+// suspended, none of them A's) while C streams to A, which only reads:
+// A's keep-alive, running for a keep-alive timeout after bytes came in,
+// finds the dead path, and A resumes through D. The pause is logged
+// (default keep-alive: goal 4 s).
+func TestResumeCircuitFarRelayFreezes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the default keep-alive timeout")
+	}
+	ns := resumableNodes(t, 5, func() []Option { return nil })
+	a, x, b, c, d := ns[0], ns[1], ns[2], ns[3], ns[4]
+	ln, err := netListen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Serve(ln); err != nil {
+		t.Fatal(err)
+	}
+	pxb, pcb := newCutProxy(t, ln.Addr().String()), newCutProxy(t, ln.Addr().String())
+	if err := x.Join("tcp", pxb.addr()); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Join("tcp", pcb.addr()); err != nil {
+		t.Fatal(err)
+	}
+	attach(t, a, x)
+	waitRoute(t, a, c.ID(), 3)
+	waitRoute(t, c, a.ID(), 3)
+	cc, sc := dialed(t, a, c)
+	ci := circuitOf(a, c.ID())
+	attach(t, a, d)
+	attach(t, d, c)
+	waitRoute(t, a, d.ID(), 1)
+	waitRoute(t, c, d.ID(), 1)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		var msg [8]byte
+		for i := uint64(0); ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			binary.BigEndian.PutUint64(msg[:], i)
+			if _, err := sc.Write(msg[:]); err != nil {
+				return
+			}
+		}
+	}()
+	var msg [8]byte
+	var frozen time.Time
+	cc.SetReadDeadline(time.Now().Add(4 * patience))
+	for i := uint64(0); ; i++ {
+		if _, err := io.ReadFull(cc, msg[:]); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if got := binary.BigEndian.Uint64(msg[:]); got != i {
+			t.Fatalf("message %d arrived as number %d", i, got)
+		}
+		if i == 100 {
+			pxb.block(true)
+			pcb.block(true)
+			pxb.freeze()
+			pcb.freeze()
+			frozen = time.Now()
+		}
+		if i > 100 && slices.Equal(ci.currentPath(), []uint64{a.ID(), d.ID(), c.ID()}) {
+			t.Logf("A, only reading, resumed through D %v after B froze (keep-alive timeout %v)", time.Since(frozen).Round(time.Millisecond), DefaultKeepAliveTimeout)
+			return
+		}
+	}
+}

@@ -28,9 +28,10 @@ type Config struct {
 	// peer's CLOSE.
 	KeepAliveTimeout time.Duration
 	// KeepAliveBusy limits the keep-alive to the times when bytes written
-	// wait for the peer's acknowledgement: an idle Conn sends no PING and
-	// its silence breaks nothing (a circuit's, whose relays must not pay
-	// for idle circuits; a dead path is then found when it is used).
+	// wait for the peer's acknowledgement, and to a little more than
+	// KeepAliveTimeout after bytes were received: an idle Conn sends no PING and its silence
+	// breaks nothing (a circuit's, whose relays must not pay for idle
+	// circuits; a dead path is then found when it is used, by either end).
 	KeepAliveBusy bool
 	// ResumeWindow: a Conn whose path broke fails with ErrResumeTimeout
 	// if no resume succeeds within this time. Default 30 s.

@@ -75,6 +75,7 @@ type path struct {
 	reply     bool   // the peer closed: answer with CLOSE, then end the path
 	ka        *time.Timer
 	kaIdle    bool // KeepAliveBusy: the keep-alive timer rests (nothing to acknowledge)
+	lastData  atomic.Int64 // unix nanoseconds of the latest stream bytes received (KeepAliveBusy)
 
 	hdr  []byte         // the headers of the batch being written
 	iov  net.Buffers    // the batch
@@ -193,7 +194,9 @@ func (c *Conn) busyKeepAlive(p *path) {
 func (c *Conn) keepAlive(p *path) {
 	if c.cfg.KeepAliveBusy {
 		c.mu.Lock()
-		busy := c.written > c.acked
+		// Busy: bytes sent await their acknowledgement, or bytes came in
+		// lately (a reader whose sender's path died must notice too).
+		busy := c.written > c.acked || time.Since(time.Unix(0, p.lastData.Load())) < c.cfg.KeepAliveTimeout+2*c.cfg.KeepAliveInterval
 		if !busy {
 			// Nothing awaits an acknowledgement: silence is no sign of
 			// a dead path, and this end sends nothing; the timer rests

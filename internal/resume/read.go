@@ -249,6 +249,7 @@ func (c *Conn) readPayload(p *path) (bool, error) {
 	}
 	if ok {
 		c.in.received += uint64(k)
+		c.gotData(p)
 	}
 	c.rcond.Broadcast()
 	c.mu.Unlock()
@@ -284,6 +285,16 @@ func (c *Conn) bulkReader() bool {
 	return len(c.lendable()) >= bulkLen
 }
 
+// gotData notes stream bytes received on p, for the keep-alive of
+// KeepAliveBusy: it runs for a keep-alive timeout after them; c.mu is
+// held.
+func (c *Conn) gotData(p *path) {
+	if c.cfg.KeepAliveBusy {
+		p.lastData.Store(time.Now().UnixNano())
+		c.busyKeepAlive(p)
+	}
+}
+
 // accepts reports whether stream bytes read from p belong to the stream;
 // c.mu is held.
 func (c *Conn) accepts(p *path) bool {
@@ -307,6 +318,7 @@ func (c *Conn) take(p *path, b []byte) {
 		return
 	}
 	c.in.received += uint64(len(b))
+	c.gotData(p)
 	if dst := c.lendable(); len(dst) > 0 {
 		k := copy(dst, b)
 		c.in.lentN += k
