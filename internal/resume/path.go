@@ -74,7 +74,7 @@ type path struct {
 	closeSent bool   // our CLOSE is sent: nothing more goes out
 	reply     bool   // the peer closed: answer with CLOSE, then end the path
 	ka        *time.Timer
-	kaIdle    bool // KeepAliveBusy: the keep-alive timer rests (nothing to acknowledge)
+	kaIdle    bool         // KeepAliveBusy: the keep-alive timer rests (nothing to acknowledge)
 	lastData  atomic.Int64 // unix nanoseconds of the latest stream bytes received (KeepAliveBusy)
 
 	hdr  []byte         // the headers of the batch being written
