@@ -1,6 +1,7 @@
 package mesh
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -414,7 +415,7 @@ func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error)
 			return nil, err
 		}
 		if rc != nil {
-			key, err := circuitKey(tc, pre.id)
+			key, err := circuitKey(tc, pre)
 			if err != nil {
 				abort()
 				return nil, err
@@ -426,7 +427,11 @@ func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error)
 		// that verdict first (see verdictConn), so that the circuit's first
 		// connection goes out with our last handshake flight rather than a
 		// round trip later.
-		rw = c.awaitVerdict(ctx, tc, abort, path)
+		v := c.awaitVerdict(ctx, tc, abort, path)
+		if pre != nil {
+			v.confirm = pre.confirmation()
+		}
+		rw = v
 	}
 	sess, err := mux.Client(rw, c.circuitMuxCfg(rc != nil))
 	if err != nil {
@@ -454,8 +459,9 @@ func (c *core) openCircuit(ctx context.Context, path []uint64) (*circuit, error)
 // inner session's bytes. Only the session's reader calls Read.
 type verdictConn struct {
 	*tls.Conn
-	ok    bool  // the verdict was ok
-	err   error // why the verdict was not ok, once known
+	ok      bool   // the verdict was ok
+	err     error  // why the verdict was not ok, once known
+	confirm []byte // a resumable circuit's: the confirmation of its preface that follows an ok verdict
 	c     *core
 	path  []uint64
 	wait  time.Duration         // how long the verdict may take
@@ -496,6 +502,18 @@ func (v *verdictConn) Read(p []byte) (int, error) {
 			v.c.stats.setupsFailed.Add(1)
 			v.err = &refusal{op: "circuit", by: v.path[len(v.path)-1], err: code(b[0]).err(), reason: "path " + wire.FormatPath(v.path), proved: true}
 			return 0, v.err
+		}
+		if v.confirm != nil {
+			got := make([]byte, len(v.confirm))
+			if _, err := io.ReadFull(v.Conn, got); err != nil || !bytes.Equal(got, v.confirm) {
+				// A relay altered the preface (outside TLS): the circuit
+				// could not resume; it fails as a failed setup, and later
+				// ones avoid the path's relays.
+				v.c.stats.setupsFailed.Add(1)
+				v.c.avoid.failed(relaysOf(v.path), time.Now())
+				v.err = fmt.Errorf("%w (path %s)", errPrefaceAltered, wire.FormatPath(v.path))
+				return 0, v.err
+			}
 		}
 		v.ok = true
 		v.c.stats.opened.Add(1) // before the first dial on the circuit reads its own verdict
@@ -666,6 +684,7 @@ func (c *core) terminate(st *mux.Stream, s wire.SetupHeader) {
 	var rw net.Conn = st
 	var rc *resume.Conn
 	var ref *circuitRef
+	var took *circuitPreface // a resumable circuit's
 	if c.opts.resume {
 		// A resumable circuit's source sends a preface (resumecircuit.go)
 		// before its TLS or its inner session; anything else is neither.
@@ -696,6 +715,7 @@ func (c *core) terminate(st *mux.Stream, s wire.SetupHeader) {
 				return
 			}
 			ref = &circuitRef{c: c}
+			took = &pre
 			if rc, err = resume.NewPeer(pre.id, newStreamPath(st, st), c.circuitResumeCfg(pre.window, ref)); err != nil {
 				st.Reset(mux.CodeCancel)
 				if c.ident == nil {
@@ -727,7 +747,7 @@ func (c *core) terminate(st *mux.Stream, s wire.SetupHeader) {
 			return
 		}
 		if rc != nil {
-			key, err := circuitKey(tc, rc.ID())
+			key, err := circuitKey(tc, took)
 			if err != nil {
 				abort()
 				return
@@ -741,7 +761,11 @@ func (c *core) terminate(st *mux.Stream, s wire.SetupHeader) {
 		}
 		lerr := take()
 		tc.SetWriteDeadline(time.Now().Add(c.lim.HandshakeTimeout))
-		_, err = tc.Write([]byte{uint8(codeOf(lerr))})
+		verdict := []byte{uint8(codeOf(lerr))}
+		if took != nil && lerr == nil { // the preface as taken, for the source to check
+			verdict = append(verdict, took.confirmation()...)
+		}
+		_, err = tc.Write(verdict)
 		tc.SetWriteDeadline(time.Time{})
 		if lerr != nil {
 			c.countRefusal(lerr)

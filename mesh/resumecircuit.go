@@ -266,11 +266,30 @@ func (c *core) newCircuitPreface(window uint32, secured bool) (circuitPreface, e
 }
 
 // circuitKey derives a secured circuit's resume key from its end-to-end
-// TLS session.
-func circuitKey(tc *tls.Conn, id resume.ID) ([]byte, error) {
+// TLS session, bound to the preface as this end saw it (its id and
+// window): a relay that altered the preface leaves the two ends with
+// different keys (and the destination's confirmation, see
+// confirmPreface, tells the source at once).
+func circuitKey(tc *tls.Conn, p *circuitPreface) ([]byte, error) {
 	cs := tc.ConnectionState()
-	return cs.ExportKeyingMaterial(circuitKeyLabel, id[:], resumeKeyLen)
+	return cs.ExportKeyingMaterial(circuitKeyLabel, p.confirmation(), resumeKeyLen)
 }
+
+// confirmLen is the size of a preface's confirmation.
+const confirmLen = 4 + 16
+
+// confirmation returns what the destination of a secured resumable
+// circuit sends after its verdict, inside end-to-end TLS: the window and
+// the id it took from the preface, which the source checks against its
+// own (a relay may have altered the preface, which travels before TLS).
+func (p *circuitPreface) confirmation() []byte {
+	b := binary.BigEndian.AppendUint32(make([]byte, 0, confirmLen), p.window)
+	return append(b, p.id[:]...)
+}
+
+// errPrefaceAltered: the destination of a secured resumable circuit took
+// another preface than the source sent.
+var errPrefaceAltered = fmt.Errorf("%w: the circuit preface was altered on the way", ErrProtocol)
 
 // circuitBroke handles the break of a resumable circuit's path: it is
 // counted, and the source looks for a new path; the destination waits for

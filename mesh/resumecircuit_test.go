@@ -655,3 +655,74 @@ func TestResumeCircuitFarRelayFreezes(t *testing.T) {
 		}
 	}
 }
+
+// TestResumeCircuitPrefaceAltered: on a secured mesh a relay that alters
+// the preface of a circuit (it goes before end-to-end TLS) is caught by
+// the destination's confirmation inside TLS: that circuit fails as a
+// failed setup, the dial takes another, relayed honestly, and that one
+// resumes when its relay dies.
+func TestResumeCircuitPrefaceAltered(t *testing.T) {
+	ca := newCA(t)
+	ns, links := diamond(t, func() []Option { return []Option{WithTLS(ca.nodeConfig(t, true))} })
+	a, c := ns[0], ns[2]
+	var once atomic.Bool
+	altered := make(chan struct{}, 1)
+	alter := func(self *Node) func(st *mux.Stream, s wire.SetupHeader) bool {
+		return func(st *mux.Stream, s wire.SetupHeader) bool {
+			if !once.CompareAndSwap(false, true) {
+				return false // the first setup only
+			}
+			go func() {
+				out, err := self.c.links.get(s.Path[s.Hop+1]).sess.OpenStream(ctxT(t))
+				if err != nil {
+					st.Reset(mux.CodeCancel)
+					return
+				}
+				fwd := s
+				fwd.Hop++
+				out.Write(wire.AppendSetupHeader(nil, fwd))
+				var pre [circuitNewLen]byte
+				if _, err := io.ReadFull(st, pre[:]); err != nil {
+					return
+				}
+				pre[6] ^= 0xff // another id
+				out.Write(pre[:])
+				altered <- struct{}{}
+				go func() { io.Copy(out, st); out.Close() }()
+				io.Copy(st, out)
+				st.Close()
+			}()
+			return true
+		}
+	}
+	ns[1].c.hooks.hostileRelay = alter(ns[1])
+	ns[3].c.hooks.hostileRelay = alter(ns[3])
+	ln, err := c.Listen("", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	echo(t, ln)
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	conn, err := a.DialContext(ctxT(t), "", FormatID(c.ID())+":"+port)
+	if err != nil {
+		t.Fatal(err) // the dial takes another circuit, relayed honestly
+	}
+	conn.Close()
+	<-altered
+	if st := a.Stats(); st.CircuitSetupsFailed < 1 {
+		t.Fatalf("A counted %d failed setups, want the altered one", st.CircuitSetupsFailed)
+	}
+	cc, sc := dialed(t, a, c)
+	ci := circuitOf(a, c.ID())
+	relay, _ := relayOn(ns, ci)
+	cutRelay(ns, links, relay)
+	if _, err := cc.Write([]byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 5)
+	sc.SetReadDeadline(time.Now().Add(patience))
+	if _, err := io.ReadFull(sc, buf); err != nil || string(buf) != "after" {
+		t.Fatalf("the honest circuit after its relay died: %q, %v", buf, err)
+	}
+}
