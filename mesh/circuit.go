@@ -462,11 +462,11 @@ type verdictConn struct {
 	ok      bool   // the verdict was ok
 	err     error  // why the verdict was not ok, once known
 	confirm []byte // a resumable circuit's: the confirmation of its preface that follows an ok verdict
-	c     *core
-	path  []uint64
-	wait  time.Duration         // how long the verdict may take
-	timer *time.Timer           // resets st after wait
-	ref   *timerref.Ref[func()] // what timer calls
+	c       *core
+	path    []uint64
+	wait    time.Duration         // how long the verdict may take
+	timer   *time.Timer           // resets st after wait
+	ref     *timerref.Ref[func()] // what timer calls
 }
 
 // awaitVerdict returns tc, the end-to-end TLS connection of a circuit set
