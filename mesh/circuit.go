@@ -667,6 +667,9 @@ func (c *core) terminate(st *mux.Stream, s wire.SetupHeader) {
 	}
 	if c.ident == nil {
 		if err := take(); err != nil {
+			if c.opts.resume && c.resumeAtLimit(st, s) {
+				return // a resume, which counts as the circuit it resumes
+			}
 			c.refuseSetup(st, s, err, s.Path[s.Hop-1])
 			return
 		}

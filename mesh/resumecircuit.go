@@ -522,6 +522,37 @@ func (c *core) linkSuspended(peer uint64) {
 	}
 }
 
+// resumeAtLimit handles, on an insecure mesh, a setup that a circuit limit
+// refused, if it is a resume (which must not count as a new circuit: the
+// one it resumes counts): it looks for the preface, which a resumable
+// source sends with the setup, for a short while (a plain source sends
+// nothing before the answer), and reports whether it handled a resume.
+func (c *core) resumeAtLimit(st *mux.Stream, s wire.SetupHeader) bool {
+	st.SetReadDeadline(time.Now().Add(resumeAtLimitWait))
+	var magic [len(circuitMagic)]byte
+	_, err := io.ReadFull(st, magic[:])
+	var pre circuitPreface
+	if err == nil && string(magic[:]) == circuitMagic {
+		pre, err = readCircuitPreface(st, c.maxCircuitWindow())
+	}
+	st.SetReadDeadline(time.Time{})
+	if err != nil || string(magic[:]) != circuitMagic || pre.kind != prefaceResume {
+		return false
+	}
+	st.SetWriteDeadline(time.Now().Add(c.lim.HandshakeTimeout))
+	_, err = st.Write([]byte{uint8(codeOK), uint8(s.Hop)})
+	st.SetWriteDeadline(time.Time{})
+	if err != nil {
+		st.Reset(mux.CodeCancel)
+		return true
+	}
+	c.acceptCircuitResume(st, s, pre.id)
+	return true
+}
+
+// resumeAtLimitWait bounds how long resumeAtLimit waits for a preface.
+const resumeAtLimitWait = 250 * time.Millisecond
+
 // moveDirect moves the circuit this node set up to peer, a new neighbour,
 // onto the link to it, if it is resumable and relayed: its path is broken
 // on purpose and resumed along the link, and the relays are released.

@@ -726,3 +726,26 @@ func TestResumeCircuitPrefaceAltered(t *testing.T) {
 		t.Fatalf("the honest circuit after its relay died: %q, %v", buf, err)
 	}
 }
+
+// TestResumeCircuitAtLimit: a resume counts as the circuit it resumes,
+// not as a new one: a source at its destination's MaxCircuitsPerHost
+// resumes its circuit (an insecure mesh, where the destination counts a
+// setup before it has read the preface).
+func TestResumeCircuitAtLimit(t *testing.T) {
+	ns, links := diamond(t, func() []Option {
+		return []Option{WithLimits(Limits{MaxCircuitsPerHost: 1}), WithResumeWindow(3 * time.Second)}
+	})
+	a, c := ns[0], ns[2]
+	cc, sc := dialed(t, a, c)
+	ci := circuitOf(a, c.ID())
+	relay, _ := relayOn(ns, ci)
+	cutRelay(ns, links, relay)
+	if _, err := cc.Write([]byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	sc.SetReadDeadline(time.Now().Add(patience))
+	buf := make([]byte, 5)
+	if _, err := io.ReadFull(sc, buf); err != nil || string(buf) != "after" {
+		t.Fatalf("a circuit at MaxCircuitsPerHost after its relay died: %q, %v", buf, err)
+	}
+}
