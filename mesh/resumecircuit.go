@@ -313,6 +313,7 @@ func (c *core) resumeCircuit(ci *circuit, prefer []uint64) {
 	if !c.spawn(func() {
 		for {
 			c.resumeLoop(ci, prefer)
+			resumed := time.Now()
 			ci.resuming.Store(false)
 			// A break of the new path that came before the flag was
 			// cleared found the loop running, and was left to it.
@@ -321,6 +322,15 @@ func (c *core) resumeCircuit(ci *circuit, prefer []uint64) {
 				return
 			}
 			prefer = nil
+			// A path that breaks at once again (a relay that takes the
+			// resume and drops it) is not tried in a tight loop.
+			t := time.NewTimer(resumeRetryMax - time.Since(resumed))
+			select {
+			case <-t.C:
+			case <-ci.sess.Done():
+			case <-c.ctx.Done():
+			}
+			t.Stop()
 		}
 	}) {
 		ci.resuming.Store(false)
@@ -468,7 +478,7 @@ func (c *core) acceptCircuitResume(st *mux.Stream, s wire.SetupHeader, id resume
 	t.mu.Lock()
 	ci := t.res.byID[resumeKey{s.Path[0], id}]
 	t.mu.Unlock()
-	if ci == nil {
+	if ci == nil || ci.rc.Err() != nil {
 		c.refuseSetup(st, s, fmt.Errorf("%w: no circuit %s from %s here", ErrCircuitLost, id, FormatID(s.Path[0])), s.Path[s.Hop-1])
 		return
 	}
