@@ -308,16 +308,16 @@ func (c *Conn) send(p *path, mayBlock bool) {
 	c.mu.Unlock()
 	k, err := p.fw.TryWrite(p.iov)
 	c.mu.Lock()
-	p.wg.Done()
 	left := consume(p.iov, k)
 	if err != nil || len(left) > 0 {
 		// The writer goroutine writes the rest, and meets the error, if
-		// any, itself.
+		// any, itself: it takes over this write's count in p.wg (a Done
+		// then an Add could meet a Wait between them).
 		p.iov, p.rest = left, true
-		p.wg.Add(1)
 		go c.writeLoop(p)
 		return
 	}
+	p.wg.Done()
 	clear(p.iov)
 	p.writing = false
 	if c.owes(p) {
