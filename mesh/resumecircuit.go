@@ -36,12 +36,13 @@ import (
 // state lives at the two ends, bounded by the inner session's window;
 // relays hold none.
 
-// The circuit preface.
+// The circuit preface: the fields of a link's preface (preface), under
+// a magic and a version of its own.
 const (
 	circuitMagic    = "PXCR"
 	circuitVersion  = 1
-	circuitHeadLen  = 4 + 1 + 1 + 16 // magic, version, kind, id
-	circuitNewLen   = circuitHeadLen + 4 + secretLen
+	circuitHeadLen  = prefaceHeadLen
+	circuitNewLen   = prefaceNewLen
 	circuitKeyLabel = "EXPORTER-plexus-circuit-resume"
 )
 
@@ -58,54 +59,16 @@ const (
 var errMovedDirect = errors.New("mesh: circuit moves onto a direct link")
 
 // circuitPreface is what the source of a resumable circuit sends after the
-// setup header.
-type circuitPreface struct {
-	kind   byte // prefaceNew or prefaceResume
-	id     resume.ID
-	window uint32          // new: the replay bound of both ends
-	secret [secretLen]byte // new, insecure: the resume key
-}
+// setup header: a link's preface, encoded as a circuit's.
+type circuitPreface = preface
 
-func (p *circuitPreface) appendTo(b []byte) []byte {
-	b = append(b, circuitMagic...)
-	b = append(b, circuitVersion, p.kind)
-	b = append(b, p.id[:]...)
-	if p.kind == prefaceNew {
-		b = binary.BigEndian.AppendUint32(b, p.window)
-		b = append(b, p.secret[:]...)
-	}
-	return b
-}
+// appendTo appends p as a circuit's preface.
+func (p *preface) appendTo(b []byte) []byte { return p.encode(b, circuitMagic, circuitVersion) }
 
 // readCircuitPreface reads a circuit preface whose magic (4 bytes) is
 // read; maxWindow bounds the replay window a new circuit may ask for.
 func readCircuitPreface(r io.Reader, maxWindow uint32) (circuitPreface, error) {
-	var p circuitPreface
-	var b [circuitNewLen]byte
-	if _, err := io.ReadFull(r, b[4:circuitHeadLen]); err != nil {
-		return p, fmt.Errorf("%w: circuit preface: %w", ErrProtocol, err)
-	}
-	if b[4] != circuitVersion {
-		return p, fmt.Errorf("%w: circuit preface version %d (want %d)", ErrVersion, b[4], circuitVersion)
-	}
-	p.kind = b[5]
-	copy(p.id[:], b[6:circuitHeadLen])
-	switch p.kind {
-	case prefaceResume:
-		return p, nil
-	case prefaceNew:
-	default:
-		return p, fmt.Errorf("%w: circuit preface kind %#x", ErrProtocol, p.kind)
-	}
-	if _, err := io.ReadFull(r, b[circuitHeadLen:]); err != nil {
-		return p, fmt.Errorf("%w: circuit preface: %w", ErrProtocol, err)
-	}
-	p.window = binary.BigEndian.Uint32(b[circuitHeadLen:])
-	copy(p.secret[:], b[circuitHeadLen+4:])
-	if p.window < minResumeBuffer || p.window > maxWindow {
-		return p, fmt.Errorf("%w: circuit replay window %d outside [%d, %d]", ErrProtocol, p.window, minResumeBuffer, maxWindow)
-	}
-	return p, nil
+	return decodePreface(r, "circuit preface", circuitVersion, maxWindow)
 }
 
 // circuitWindow is the replay bound of a resumable circuit that this

@@ -87,9 +87,14 @@ type preface struct {
 }
 
 func (p *preface) marshal() []byte {
-	b := make([]byte, 0, prefaceNewLen)
-	b = append(b, prefaceMagic...)
-	b = append(b, prefaceVersion, p.kind)
+	return p.encode(make([]byte, 0, prefaceNewLen), prefaceMagic, prefaceVersion)
+}
+
+// encode appends p, under magic and version: a link's preface, or a
+// circuit's (circuitPreface), which has the same fields.
+func (p *preface) encode(b []byte, magic string, version byte) []byte {
+	b = append(b, magic...)
+	b = append(b, version, p.kind)
 	b = append(b, p.id[:]...)
 	if p.kind == prefaceNew {
 		b = binary.BigEndian.AppendUint32(b, p.window)
@@ -100,13 +105,19 @@ func (p *preface) marshal() []byte {
 
 // readPreface reads a preface whose magic (the first 4 bytes) is read.
 func readPreface(r io.Reader) (preface, error) {
+	return decodePreface(r, "link resume preface", prefaceVersion, maxResumeBuffer)
+}
+
+// decodePreface reads a preface (what: a link's or a circuit's) whose
+// magic is read, of version, with a window of at most maxWindow.
+func decodePreface(r io.Reader, what string, version byte, maxWindow uint32) (preface, error) {
 	var p preface
 	var b [prefaceNewLen]byte
 	if _, err := io.ReadFull(r, b[4:prefaceHeadLen]); err != nil {
-		return p, fmt.Errorf("%w: link resume preface: %w", ErrProtocol, err)
+		return p, fmt.Errorf("%w: %s: %w", ErrProtocol, what, err)
 	}
-	if b[4] != prefaceVersion {
-		return p, fmt.Errorf("%w: link resume preface version %d (want %d)", ErrVersion, b[4], prefaceVersion)
+	if b[4] != version {
+		return p, fmt.Errorf("%w: %s version %d (want %d)", ErrVersion, what, b[4], version)
 	}
 	p.kind = b[5]
 	copy(p.id[:], b[6:prefaceHeadLen])
@@ -115,15 +126,15 @@ func readPreface(r io.Reader) (preface, error) {
 		return p, nil
 	case prefaceNew:
 	default:
-		return p, fmt.Errorf("%w: link resume preface kind %#x", ErrProtocol, p.kind)
+		return p, fmt.Errorf("%w: %s kind %#x", ErrProtocol, what, p.kind)
 	}
 	if _, err := io.ReadFull(r, b[prefaceHeadLen:]); err != nil {
-		return p, fmt.Errorf("%w: link resume preface: %w", ErrProtocol, err)
+		return p, fmt.Errorf("%w: %s: %w", ErrProtocol, what, err)
 	}
 	p.window = binary.BigEndian.Uint32(b[prefaceHeadLen:])
 	copy(p.secret[:], b[prefaceHeadLen+4:])
-	if p.window < minResumeBuffer || p.window > maxResumeBuffer {
-		return p, fmt.Errorf("%w: link resume window %d outside [%d, %d]", ErrProtocol, p.window, minResumeBuffer, maxResumeBuffer)
+	if p.window < minResumeBuffer || p.window > maxWindow {
+		return p, fmt.Errorf("%w: %s window %d outside [%d, %d]", ErrProtocol, what, p.window, minResumeBuffer, maxWindow)
 	}
 	return p, nil
 }
