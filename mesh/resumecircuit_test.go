@@ -486,38 +486,11 @@ func TestResumeCircuitFrozenRelay(t *testing.T) {
 	waitRoute(t, a, d.ID(), 1)
 	waitRoute(t, c, d.ID(), 1)
 
-	const every, msgLen = 5 * time.Millisecond, 8
 	stop := make(chan struct{})
-	werr := make(chan error, 1)
-	go func() {
-		tick := time.NewTicker(every)
-		defer tick.Stop()
-		var msg [msgLen]byte
-		for i := uint64(0); ; i++ {
-			select {
-			case <-stop:
-				werr <- nil
-				return
-			case <-tick.C:
-			}
-			binary.BigEndian.PutUint64(msg[:], i)
-			if _, err := cc.Write(msg[:]); err != nil {
-				werr <- err
-				return
-			}
-		}
-	}()
+	werr := sendNumbered(cc, stop)
 	var frozen time.Time
 	var pause time.Duration
-	var msg [msgLen]byte
-	sc.SetReadDeadline(time.Now().Add(4 * patience))
-	for i := uint64(0); ; i++ {
-		if _, err := io.ReadFull(sc, msg[:]); err != nil {
-			t.Fatalf("message %d: %v", i, err)
-		}
-		if got := binary.BigEndian.Uint64(msg[:]); got != i {
-			t.Fatalf("message %d arrived as number %d", got, i)
-		}
+	readNumbered(t, sc, func(i uint64) bool {
 		switch {
 		case i == 100:
 			pab.block(true)
@@ -527,15 +500,64 @@ func TestResumeCircuitFrozenRelay(t *testing.T) {
 			frozen = time.Now()
 		case i > 100 && pause == 0 && slices.Equal(ci.currentPath(), []uint64{a.ID(), d.ID(), c.ID()}):
 			pause = time.Since(frozen)
-		case pause > 0 && i >= 100+uint64(pause/every)+100:
-			close(stop)
-			if err := <-werr; err != nil {
-				t.Fatal(err)
+		case pause > 0 && i >= 100+uint64(pause/numberedEvery)+100:
+			return false
+		}
+		return true
+	})
+	close(stop)
+	if err := <-werr; err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("pause after the relay froze: %v (keep-alive timeout %v, goal %v)", pause.Round(time.Millisecond), DefaultKeepAliveTimeout, DefaultKeepAliveTimeout+time.Second)
+	if st := a.Stats(); st.CircuitsOpened != 1 || st.CircuitResumes < 1 {
+		t.Fatalf("A: %d circuits opened, %d resumes; want 1, resumed", st.CircuitsOpened, st.CircuitResumes)
+	}
+}
+
+// numberedEvery is how often sendNumbered sends.
+const numberedEvery = 5 * time.Millisecond
+
+// sendNumbered sends on w an 8-byte message numbered from 0 every
+// numberedEvery until stop is closed, then reports nil, or the write's
+// error.
+func sendNumbered(w net.Conn, stop <-chan struct{}) <-chan error {
+	werr := make(chan error, 1)
+	go func() {
+		tick := time.NewTicker(numberedEvery)
+		defer tick.Stop()
+		var msg [8]byte
+		for i := uint64(0); ; i++ {
+			select {
+			case <-stop:
+				werr <- nil
+				return
+			case <-tick.C:
 			}
-			t.Logf("pause after the relay froze: %v (keep-alive timeout %v, goal %v)", pause.Round(time.Millisecond), DefaultKeepAliveTimeout, DefaultKeepAliveTimeout+time.Second)
-			if st := a.Stats(); st.CircuitsOpened != 1 || st.CircuitResumes < 1 {
-				t.Fatalf("A: %d circuits opened, %d resumes; want 1, resumed", st.CircuitsOpened, st.CircuitResumes)
+			binary.BigEndian.PutUint64(msg[:], i)
+			if _, err := w.Write(msg[:]); err != nil {
+				werr <- err
+				return
 			}
+		}
+	}()
+	return werr
+}
+
+// readNumbered reads sendNumbered's messages from r, checking that each
+// is the next one, and calls each with its number until each says stop.
+func readNumbered(t *testing.T, r net.Conn, each func(i uint64) bool) {
+	t.Helper()
+	var msg [8]byte
+	r.SetReadDeadline(time.Now().Add(4 * patience))
+	for i := uint64(0); ; i++ {
+		if _, err := io.ReadFull(r, msg[:]); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if got := binary.BigEndian.Uint64(msg[:]); got != i {
+			t.Fatalf("message %d arrived as number %d", i, got)
+		}
+		if !each(i) {
 			return
 		}
 	}
@@ -615,33 +637,9 @@ func TestResumeCircuitFarRelayFreezes(t *testing.T) {
 	waitRoute(t, a, d.ID(), 1)
 	waitRoute(t, c, d.ID(), 1)
 	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		tick := time.NewTicker(5 * time.Millisecond)
-		defer tick.Stop()
-		var msg [8]byte
-		for i := uint64(0); ; i++ {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-			}
-			binary.BigEndian.PutUint64(msg[:], i)
-			if _, err := sc.Write(msg[:]); err != nil {
-				return
-			}
-		}
-	}()
-	var msg [8]byte
+	werr := sendNumbered(sc, stop)
 	var frozen time.Time
-	cc.SetReadDeadline(time.Now().Add(4 * patience))
-	for i := uint64(0); ; i++ {
-		if _, err := io.ReadFull(cc, msg[:]); err != nil {
-			t.Fatalf("message %d: %v", i, err)
-		}
-		if got := binary.BigEndian.Uint64(msg[:]); got != i {
-			t.Fatalf("message %d arrived as number %d", i, got)
-		}
+	readNumbered(t, cc, func(i uint64) bool {
 		if i == 100 {
 			pxb.block(true)
 			pcb.block(true)
@@ -649,10 +647,12 @@ func TestResumeCircuitFarRelayFreezes(t *testing.T) {
 			pcb.freeze()
 			frozen = time.Now()
 		}
-		if i > 100 && slices.Equal(ci.currentPath(), []uint64{a.ID(), d.ID(), c.ID()}) {
-			t.Logf("A, only reading, resumed through D %v after B froze (keep-alive timeout %v)", time.Since(frozen).Round(time.Millisecond), DefaultKeepAliveTimeout)
-			return
-		}
+		return i <= 100 || !slices.Equal(ci.currentPath(), []uint64{a.ID(), d.ID(), c.ID()})
+	})
+	t.Logf("A, only reading, resumed through D %v after B froze (keep-alive timeout %v)", time.Since(frozen).Round(time.Millisecond), DefaultKeepAliveTimeout)
+	close(stop)
+	if err := <-werr; err != nil {
+		t.Fatal(err)
 	}
 }
 
