@@ -460,20 +460,7 @@ func TestResumeCircuitFrozenRelay(t *testing.T) {
 	}
 	ns := resumableNodes(t, 4, func() []Option { return nil })
 	a, b, c, d := ns[0], ns[1], ns[2], ns[3]
-	ln, err := netListen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Serve(ln); err != nil {
-		t.Fatal(err)
-	}
-	pab, pcb := newCutProxy(t, ln.Addr().String()), newCutProxy(t, ln.Addr().String())
-	if err := a.Join("tcp", pab.addr()); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Join("tcp", pcb.addr()); err != nil {
-		t.Fatal(err)
-	}
+	pab, pcb := joinThrough(t, b, a, c)
 	waitRoute(t, a, c.ID(), 2)
 	waitRoute(t, c, a.ID(), 2)
 	cc, sc := dialed(t, a, c)
@@ -513,6 +500,27 @@ func TestResumeCircuitFrozenRelay(t *testing.T) {
 	if st := a.Stats(); st.CircuitsOpened != 1 || st.CircuitResumes < 1 {
 		t.Fatalf("A: %d circuits opened, %d resumes; want 1, resumed", st.CircuitsOpened, st.CircuitResumes)
 	}
+}
+
+// joinThrough makes relay serve links, and p and q join it, each through
+// a cutProxy of its own, which it returns.
+func joinThrough(t *testing.T, relay, p, q *Node) (pp, pq *cutProxy) {
+	t.Helper()
+	ln, err := netListen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := relay.Serve(ln); err != nil {
+		t.Fatal(err)
+	}
+	pp, pq = newCutProxy(t, ln.Addr().String()), newCutProxy(t, ln.Addr().String())
+	if err := p.Join("tcp", pp.addr()); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Join("tcp", pq.addr()); err != nil {
+		t.Fatal(err)
+	}
+	return pp, pq
 }
 
 // numberedEvery is how often sendNumbered sends.
@@ -613,20 +621,7 @@ func TestResumeCircuitFarRelayFreezes(t *testing.T) {
 	}
 	ns := resumableNodes(t, 5, func() []Option { return nil })
 	a, x, b, c, d := ns[0], ns[1], ns[2], ns[3], ns[4]
-	ln, err := netListen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Serve(ln); err != nil {
-		t.Fatal(err)
-	}
-	pxb, pcb := newCutProxy(t, ln.Addr().String()), newCutProxy(t, ln.Addr().String())
-	if err := x.Join("tcp", pxb.addr()); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Join("tcp", pcb.addr()); err != nil {
-		t.Fatal(err)
-	}
+	pxb, pcb := joinThrough(t, b, x, c)
 	attach(t, a, x)
 	waitRoute(t, a, c.ID(), 3)
 	waitRoute(t, c, a.ID(), 3)

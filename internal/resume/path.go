@@ -280,28 +280,12 @@ func (c *Conn) send(p *path, mayBlock bool) {
 	}
 	if p.fw.Nested() && iovLen(p.iov) > inlineNested {
 		if !mayBlock { // TryWrite never waits: the writer goroutine writes it
-			p.rest = true
-			p.wg.Add(1)
-			go c.writeLoop(p)
+			c.handOff(p)
 			return
 		}
 		// A stream's write waits for nothing but the stream's credit:
-		// Write writes the batch itself, as a writer goroutine would
-		// (counted as one of the path's goroutines, which Close and
-		// Resume wait for).
-		p.wg.Add(1)
-		c.mu.Unlock()
-		err := p.write()
-		c.mu.Lock()
-		if err != nil {
-			go c.ended(p, err) // (without c.mu, which Write holds)
-			return
-		}
-		p.writing = false
-		p.wg.Done()
-		if c.owes(p) {
-			c.kick(p) // more came meanwhile
-		}
+		// Write writes the batch itself, as a writer goroutine would.
+		c.writeHere(p)
 		return
 	}
 	p.wg.Add(1) // as sendTLS
@@ -344,17 +328,30 @@ func (c *Conn) sendTLS(p *path, inFlight uint64) {
 		size += len(b)
 	}
 	if size > inlineTLS || inFlight > inlineTLSFlight {
-		p.rest = true
-		p.wg.Add(1)
-		go c.writeLoop(p)
+		c.handOff(p)
 		return
 	}
-	p.wg.Add(1) // a path goroutine while it writes: Close and Resume wait for it
+	c.writeHere(p)
+}
+
+// handOff has the writer goroutine write the batch in p.iov; c.mu is
+// held.
+func (c *Conn) handOff(p *path) {
+	p.rest = true
+	p.wg.Add(1)
+	go c.writeLoop(p)
+}
+
+// writeHere writes the batch in p.iov from the calling goroutine, which
+// counts as one of p's goroutines meanwhile (Close and Resume wait for
+// them); c.mu is held, and released during the write.
+func (c *Conn) writeHere(p *path) {
+	p.wg.Add(1)
 	c.mu.Unlock()
 	err := p.write()
 	c.mu.Lock()
 	if err != nil {
-		go c.ended(p, err) // (without c.mu, which Write holds)
+		go c.ended(p, err) // (without c.mu, which Write holds); it takes over the count
 		return
 	}
 	p.writing = false

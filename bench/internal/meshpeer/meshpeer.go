@@ -109,10 +109,11 @@ func (n *Net) Close() {
 	n.closers = nil
 }
 
-func (n *Net) startMux() error {
+// tcpPair returns the two ends of a new loopback TCP connection.
+func tcpPair() (net.Conn, net.Conn, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	defer ln.Close()
 	acc := make(chan net.Conn, 1)
@@ -129,7 +130,15 @@ func (n *Net) startMux() error {
 		if c2 != nil {
 			c2.Close()
 		}
-		return fmt.Errorf("loopback TCP: %v", err)
+		return nil, nil, fmt.Errorf("loopback TCP: %v", err)
+	}
+	return c1, c2, nil
+}
+
+func (n *Net) startMux() error {
+	c1, c2, err := tcpPair()
+	if err != nil {
+		return err
 	}
 	if n.path.TLS {
 		tc, ts, err := limit.TLSPair(c1, c2)
@@ -185,23 +194,9 @@ func (n *Net) options() ([]mesh.Option, error) {
 
 // attach links a and b with Attach over a loopback TCP connection.
 func (n *Net) attach(a, b *mesh.Node) error {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	x, y, err := tcpPair()
 	if err != nil {
 		return err
-	}
-	defer ln.Close()
-	acc := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		acc <- c
-	}()
-	x, err := net.Dial("tcp", ln.Addr().String())
-	y := <-acc
-	if err != nil || y == nil {
-		if x != nil {
-			x.Close()
-		}
-		return fmt.Errorf("loopback TCP: %v", err)
 	}
 	go a.Attach(x)
 	go b.Attach(y)
