@@ -149,6 +149,7 @@ func relayedPair(self uint64, c mesh.CircuitInfo, name func(uint64) string) stat
 	rp := status.RelayedPair{
 		Host: mesh.FormatID(far), HostName: name(far), Dialed: c.Role == mesh.CircuitSource,
 		Via: []status.Hop{}, Streams: c.Stats.Streams, Bytes: c.Bytes, Since: c.Since,
+		Resumable: c.Resumable, Resumes: c.Resumes,
 	}
 	for _, id := range path {
 		if id != self && id != far {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -365,14 +366,29 @@ func servicesTable(w io.Writer, st *status.Status, nl *nodeLabels) {
 
 // relayedTable lists the far hosts the node talks to through relays (its
 // own circuits), with the relays on the way.
+// A RESUMED column, only when a pair's circuit is resumable
+// (--resume): how many new paths it took, "-" for one that is not.
 func relayedTable(w io.Writer, st *status.Status, nl *nodeLabels) {
-	tw := table(w, "HOST", "VIA", "DIALED", "STREAMS", "BYTES", "UP")
+	resumable := slices.ContainsFunc(st.Relayed, func(r status.RelayedPair) bool { return r.Resumable })
+	cols := []string{"HOST", "VIA", "DIALED", "STREAMS", "BYTES", "UP"}
+	if resumable {
+		cols = append(cols, "RESUMED")
+	}
+	tw := table(w, cols...)
 	for _, r := range st.Relayed {
 		via := make([]string, len(r.Via))
 		for i, h := range r.Via {
 			via[i] = nl.label(h.ID, h.Name)
 		}
-		row(tw, nl.label(r.Host, r.HostName), orDash(strings.Join(via, ", ")), yesNo(r.Dialed), r.Streams, bytesIEC(r.Bytes), age(st.Time, r.Since))
+		cells := []any{nl.label(r.Host, r.HostName), orDash(strings.Join(via, ", ")), yesNo(r.Dialed), r.Streams, bytesIEC(r.Bytes), age(st.Time, r.Since)}
+		if resumable {
+			resumed := "-"
+			if r.Resumable {
+				resumed = strconv.FormatUint(r.Resumes, 10)
+			}
+			cells = append(cells, resumed)
+		}
+		row(tw, cells...)
 	}
 	tw.Flush()
 }

@@ -151,6 +151,10 @@ type RelayedPair struct {
 	Streams  int       `json:"streams"` // connections open on it now
 	Bytes    uint64    `json:"bytes"`   // carried, both ways together
 	Since    time.Time `json:"since"`   // when it was set up
+	// Resumable: the circuit survives the loss of its path (WithResume);
+	// Resumes counts the new paths it took.
+	Resumable bool   `json:"resumable,omitempty"`
+	Resumes   uint64 `json:"resumes,omitempty"`
 }
 
 // Graph is the mesh as the node knows it from the link-state records:
