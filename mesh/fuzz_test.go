@@ -80,28 +80,35 @@ func FuzzPreface(f *testing.F) {
 	f.Add([]byte{prefaceVersion, 'X'})
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		r := bytes.NewReader(b)
-		p, err := readPreface(r)
-		if err != nil {
-			if !errors.Is(err, ErrProtocol) && !errors.Is(err, ErrVersion) {
-				t.Fatalf("error %v is neither ErrProtocol nor ErrVersion", err)
-			}
-			return
-		}
-		switch p.kind {
-		case prefaceNew:
-			if p.window < minResumeBuffer || p.window > maxResumeBuffer {
-				t.Fatalf("window %d taken", p.window)
-			}
-		case prefaceResume:
-		default:
-			t.Fatalf("kind %#x taken", p.kind)
-		}
-		read := b[:len(b)-r.Len()]
-		if m := p.marshal()[len(prefaceMagic):]; !bytes.Equal(m, read) {
-			t.Fatalf("read %x, which marshals back as %x", read, m)
-		}
+		p, err := readPreface(bytes.NewReader(b))
+		checkPreface(t, b, p, err, maxResumeBuffer, p.marshal()[len(prefaceMagic):])
 	})
+}
+
+// checkPreface checks what a preface decoder made of b: an error that is
+// ErrProtocol or ErrVersion, or a preface of a known kind, with a window
+// within [minResumeBuffer, maxWindow], whose encoding (enc, without the
+// magic) is what was read.
+func checkPreface(t *testing.T, b []byte, p preface, err error, maxWindow uint32, enc []byte) {
+	t.Helper()
+	if err != nil {
+		if !errors.Is(err, ErrProtocol) && !errors.Is(err, ErrVersion) {
+			t.Fatalf("error %v is neither ErrProtocol nor ErrVersion", err)
+		}
+		return
+	}
+	switch p.kind {
+	case prefaceNew:
+		if p.window < minResumeBuffer || p.window > maxWindow {
+			t.Fatalf("window %d taken", p.window)
+		}
+	case prefaceResume:
+	default:
+		t.Fatalf("kind %#x taken", p.kind)
+	}
+	if len(enc) > len(b) || !bytes.Equal(enc, b[:len(enc)]) {
+		t.Fatalf("read %x, which encodes back as %x", b, enc)
+	}
 }
 
 // FuzzPrefaceAnswer feeds the decoder of the acceptor's answer
@@ -166,23 +173,6 @@ func FuzzCircuitPreface(f *testing.F) {
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := readCircuitPreface(bytes.NewReader(b), maxWin)
-		if err != nil {
-			if !errors.Is(err, ErrProtocol) && !errors.Is(err, ErrVersion) {
-				t.Fatalf("error %v is neither ErrProtocol nor ErrVersion", err)
-			}
-			return
-		}
-		switch p.kind {
-		case prefaceNew:
-			if p.window < minResumeBuffer || p.window > maxWin {
-				t.Fatalf("window %d taken", p.window)
-			}
-		case prefaceResume:
-		default:
-			t.Fatalf("kind %#x taken", p.kind)
-		}
-		if got := p.appendTo(nil)[len(circuitMagic):]; !bytes.Equal(got, b[:len(got)]) {
-			t.Fatalf("taken %x, re-encoded %x", b[:len(got)], got)
-		}
+		checkPreface(t, b, p, err, maxWin, p.appendTo(nil)[len(circuitMagic):])
 	})
 }

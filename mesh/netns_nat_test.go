@@ -293,15 +293,7 @@ func natA(t *testing.T, dir string, direct bool) {
 	if err := n.Join("tcp", natAddrB); err != nil {
 		t.Fatal(err)
 	}
-	var cID uint64
-	eventually(t, "C's sink to be seen two hops away", func() bool {
-		s := n.Services()
-		if len(s) == 1 && s[0].Name == "sink" && s[0].Hops == 2 {
-			cID = s[0].Host
-			return true
-		}
-		return false
-	})
+	cID := sinkTwoHops(t, n)
 	start := time.Now()
 	conn, err := n.Dial("", "sink")
 	if err != nil {

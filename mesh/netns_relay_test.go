@@ -191,15 +191,7 @@ func relayA(t *testing.T, n *Node, dir string) {
 	if err := n.Join("tcp", diamondAtoB); err != nil {
 		t.Fatal(err)
 	}
-	var cID uint64
-	eventually(t, "C's sink to be seen two hops away", func() bool {
-		s := n.Services()
-		if len(s) == 1 && s[0].Name == "sink" && s[0].Hops == 2 {
-			cID = s[0].Host
-			return true
-		}
-		return false
-	})
+	cID := sinkTwoHops(t, n)
 	conn, err := n.Dial("", "sink")
 	if err != nil {
 		t.Fatal(err)

@@ -650,3 +650,19 @@ func netnsDiamond(t *testing.T, tag string) *netnsLab {
 	}
 	return l
 }
+
+// sinkTwoHops waits until n sees the service "sink" two hops away, alone,
+// and returns its host.
+func sinkTwoHops(t *testing.T, n *Node) uint64 {
+	t.Helper()
+	var host uint64
+	eventually(t, "C's sink to be seen two hops away", func() bool {
+		s := n.Services()
+		if len(s) == 1 && s[0].Name == "sink" && s[0].Hops == 2 {
+			host = s[0].Host
+			return true
+		}
+		return false
+	})
+	return host
+}

@@ -232,14 +232,7 @@ func TestResumeCircuitHijack(t *testing.T) {
 
 			// The real source comes back.
 			attach(t, a, b)
-			if _, err := cc.Write([]byte("still here")); err != nil {
-				t.Fatal(err)
-			}
-			buf := make([]byte, 10)
-			sc.SetReadDeadline(time.Now().Add(patience))
-			if _, err := io.ReadFull(sc, buf); err != nil || string(buf) != "still here" {
-				t.Fatalf("after the resume: %q, %v", buf, err)
-			}
+			carries(t, cc, sc, "still here")
 			eventually(t, "C counting the resume", func() bool { return c.Stats().CircuitResumes >= 1 })
 		})
 	}
@@ -267,6 +260,19 @@ func TestResumeCircuitLost(t *testing.T) {
 	_, err := cc.Read(make([]byte, 1))
 	if !errors.Is(err, ErrCircuitLost) {
 		t.Fatalf("read on a lost circuit: %v, want ErrCircuitLost", err)
+	}
+}
+
+// carries checks that msg, written on w, arrives whole on r.
+func carries(t *testing.T, w, r net.Conn, msg string) {
+	t.Helper()
+	if _, err := w.Write([]byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, len(msg))
+	r.SetReadDeadline(time.Now().Add(patience))
+	if _, err := io.ReadFull(r, buf); err != nil || string(buf) != msg {
+		t.Fatalf("sent %q, got %q, %v", msg, buf, err)
 	}
 }
 
@@ -337,14 +343,7 @@ func TestResumeCircuitIDCopied(t *testing.T) {
 			}
 			relay, _ := relayOn(ns, ci)
 			cutRelay(ns, links, relay)
-			if _, err := cc.Write([]byte("after")); err != nil {
-				t.Fatal(err)
-			}
-			buf := make([]byte, 5)
-			sc.SetReadDeadline(time.Now().Add(patience))
-			if _, err := io.ReadFull(sc, buf); err != nil || string(buf) != "after" {
-				t.Fatalf("A's circuit after E copied its id and A's relay died: %q, %v (A's circuit: %v)", buf, err, ci.rc.Err())
-			}
+			carries(t, cc, sc, "after")
 		})
 	}
 }
@@ -364,13 +363,7 @@ func TestResumeCircuitInnerKeepAlive(t *testing.T) {
 	ab.cut()
 	time.Sleep(1500 * time.Millisecond) // five times the inner session's default timeout (3 x 100 ms) and more: an absence of failure can only be waited for
 	attach(t, a, b)
-	if _, err := cc.Write([]byte("x")); err != nil {
-		t.Fatal(err)
-	}
-	sc.SetReadDeadline(time.Now().Add(patience))
-	if _, err := sc.Read(make([]byte, 1)); err != nil {
-		t.Fatalf("a circuit suspended 1.5 s of its 10 s window died: %v", err)
-	}
+	carries(t, cc, sc, "x") // within the window, it still carries bytes
 }
 
 // TestResumeCircuitWindowMismatch: a source whose inner sessions have
@@ -712,14 +705,7 @@ func TestResumeCircuitPrefaceAltered(t *testing.T) {
 	ci := circuitOf(a, c.ID())
 	relay, _ := relayOn(ns, ci)
 	cutRelay(ns, links, relay)
-	if _, err := cc.Write([]byte("after")); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 5)
-	sc.SetReadDeadline(time.Now().Add(patience))
-	if _, err := io.ReadFull(sc, buf); err != nil || string(buf) != "after" {
-		t.Fatalf("the honest circuit after its relay died: %q, %v", buf, err)
-	}
+	carries(t, cc, sc, "after")
 }
 
 // TestResumeCircuitAtLimit: a resume counts as the circuit it resumes,
@@ -735,12 +721,5 @@ func TestResumeCircuitAtLimit(t *testing.T) {
 	ci := circuitOf(a, c.ID())
 	relay, _ := relayOn(ns, ci)
 	cutRelay(ns, links, relay)
-	if _, err := cc.Write([]byte("after")); err != nil {
-		t.Fatal(err)
-	}
-	sc.SetReadDeadline(time.Now().Add(patience))
-	buf := make([]byte, 5)
-	if _, err := io.ReadFull(sc, buf); err != nil || string(buf) != "after" {
-		t.Fatalf("a circuit at MaxCircuitsPerHost after its relay died: %q, %v", buf, err)
-	}
+	carries(t, cc, sc, "after")
 }
